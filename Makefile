@@ -1,0 +1,48 @@
+# Serialtrail — `make help` lists the targets. `make run` and `make test` are the two you need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+PYTHON ?= python3
+# uv comes from PyPI into .tools/ unless it is already on PATH at the pinned version.
+UV := $(shell command -v uv >/dev/null 2>&1 && uv --version | grep -q '$(UV_VERSION)' && echo uv || echo .tools/bin/uv)
+RUN := $(UV) run --locked --no-sync
+PYTEST_WORKERS ?= 2
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Install uv (if missing) and the locked environment
+	$(UV) sync --locked --all-packages --quiet
+
+.PHONY: run
+run: install ## Start Serialtrail embedded on 127.0.0.1:8000 (data in ./.serialtrail/)
+	$(RUN) serialtrail run
+
+.PHONY: test
+test: install ## Run the whole test suite against real PostgreSQL
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: install ## ruff + mypy --strict (tests included)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy contracts libs services apps tests scripts bench
+
+.PHONY: format
+format: install ## Apply ruff formatting and import sorting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+.PHONY: bench
+bench: install ## Benchmarks: one JSON line per figure (never part of make test)
+	$(RUN) python -m bench
+
+.PHONY: schemas
+schemas: install ## Regenerate the contract JSON Schema snapshots
+	$(RUN) python scripts/export_schemas.py

@@ -1,0 +1,64 @@
+"""Connection pools and identifier safety for PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+import orjson
+
+APP_ROLE = "serialtrail_app"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+Pool = asyncpg.Pool  # type: ignore[type-arg]
+Connection = asyncpg.Connection  # type: ignore[type-arg]
+
+
+def ident(name: str) -> str:
+    """Schema and table names are interpolated into SQL, so only plain lower-case names pass."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+async def _init_connection(conn: Connection, role: str | None) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+    if role is not None:
+        # Embedded mode connects as the superuser; the service code still runs with the
+        # application role so the database refuses it UPDATE/DELETE on the log.
+        await conn.execute(f"SET ROLE {ident(role)}")
+
+
+async def create_pool(dsn: str, *, role: str | None = None, min_size: int = 1, max_size: int = 10) -> Pool:
+    async def init(conn: Connection) -> None:
+        await _init_connection(conn, role)
+
+    pool: Pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+    return pool
+
+
+async def connect(dsn: str, *, role: str | None = None) -> Connection:
+    conn: Connection = await asyncpg.connect(dsn)
+    await _init_connection(conn, role)
+    return conn
+
+
+async def ensure_role(conn: Connection, role: str = APP_ROLE) -> None:
+    await conn.execute(
+        f"""
+        DO $$ BEGIN
+            CREATE ROLE {ident(role)} NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END $$;
+        """
+    )
+
+
+def record_to_dict(record: Any) -> dict[str, Any]:
+    return dict(record.items())

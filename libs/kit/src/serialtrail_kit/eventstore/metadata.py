@@ -1,0 +1,28 @@
+"""Who, when, why and with what: the record metadata stored with every event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RecordMetadata(BaseModel):
+    """Part 11 record metadata. The server time is not here on purpose: it is taken from
+    the database clock inside the append transaction, never from a caller."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    principal_id: str
+    principal_role: str
+    auth_method: str
+    correlation_id: str
+    causation_id: str | None = None
+    traceparent: str | None = None
+    client_address: str | None = None
+    reason: str | None = None
+    software_version: str
+    config_digest: str
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,74 @@
+"""DDL of a service's event log: the append-only events table, its immutability
+trigger and the tracking table every reader of the service keeps its position in."""
+
+from __future__ import annotations
+
+from serialtrail_kit.db import APP_ROLE, Connection, ensure_role, ident
+
+
+def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
+    s, role = ident(schema), ident(app_role)
+    return f"""
+    CREATE SCHEMA IF NOT EXISTS {s};
+
+    CREATE TABLE IF NOT EXISTS {s}.events (
+        stream_id       text        NOT NULL,
+        stream_version  integer     NOT NULL CHECK (stream_version > 0),
+        global_position bigint      NOT NULL UNIQUE CHECK (global_position > 0),
+        event_id        uuid        NOT NULL UNIQUE,
+        event_type      text        NOT NULL,
+        event_version   integer     NOT NULL,
+        payload         jsonb       NOT NULL,
+        metadata        jsonb       NOT NULL,
+        recorded_at     timestamptz NOT NULL,
+        prev_hash       bytea       NOT NULL,
+        hash            bytea       NOT NULL,
+        PRIMARY KEY (stream_id, stream_version)
+    );
+
+    -- One row whose lock serialises appenders. LOCK TABLE … EXCLUSIVE would need UPDATE or
+    -- DELETE rights on the log, which the application role must not have.
+    CREATE TABLE IF NOT EXISTS {s}.append_lock (id boolean PRIMARY KEY DEFAULT true CHECK (id));
+    INSERT INTO {s}.append_lock VALUES (true) ON CONFLICT DO NOTHING;
+
+    CREATE TABLE IF NOT EXISTS {s}.tracking (
+        reader     text   NOT NULL,
+        source     text   NOT NULL,
+        position   bigint NOT NULL,
+        PRIMARY KEY (reader, source)
+    );
+
+    CREATE TABLE IF NOT EXISTS {s}.processed_messages (
+        reader   text NOT NULL,
+        event_id uuid NOT NULL,
+        PRIMARY KEY (reader, event_id)
+    );
+
+    CREATE OR REPLACE FUNCTION {s}.refuse_log_change() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'the event log is append-only: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END $$;
+
+    CREATE OR REPLACE TRIGGER events_refuse_update_delete
+        BEFORE UPDATE OR DELETE ON {s}.events
+        FOR EACH ROW EXECUTE FUNCTION {s}.refuse_log_change();
+    CREATE OR REPLACE TRIGGER events_refuse_truncate
+        BEFORE TRUNCATE ON {s}.events
+        FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse_log_change();
+
+    GRANT USAGE ON SCHEMA {s} TO {role};
+    GRANT SELECT, INSERT ON {s}.events TO {role};
+    REVOKE UPDATE, DELETE, TRUNCATE ON {s}.events FROM {role};
+    GRANT SELECT, UPDATE ON {s}.append_lock TO {role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.tracking, {s}.processed_messages TO {role};
+    """
+
+
+async def install_log(conn: Connection, schema: str, app_role: str = APP_ROLE) -> None:
+    await ensure_role(conn, app_role)
+    # Serialise concurrent installers (several test workers or services starting at once).
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('serialtrail.install'))")
+        await conn.execute(log_ddl(schema, app_role))

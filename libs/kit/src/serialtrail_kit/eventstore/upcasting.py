@@ -1,0 +1,36 @@
+"""Schema evolution on read: stored rows are never rewritten, old payload versions are
+lifted to the current one by a chain of upcasters when they are read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Payload = dict[str, Any]
+Upcaster = Callable[[Payload], Payload]
+
+
+class Upcasters:
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, int], Upcaster] = {}
+
+    def register(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Decorate a function that turns version `from_version` into `from_version + 1`."""
+
+        def decorate(step: Upcaster) -> Upcaster:
+            key = (event_type, from_version)
+            if key in self._steps:
+                raise ValueError(f"an upcaster for {event_type} v{from_version} already exists")
+            self._steps[key] = step
+            return step
+
+        return decorate
+
+    def upcast(self, event_type: str, version: int, payload: Payload) -> tuple[int, Payload]:
+        while (step := self._steps.get((event_type, version))) is not None:
+            payload = step(payload)
+            version += 1
+        return version, payload
+
+
+NO_UPCASTERS = Upcasters()

