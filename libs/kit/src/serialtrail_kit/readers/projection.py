@@ -1,0 +1,245 @@
+"""Projections: read models folded from a log, each rebuildable.
+
+A projection's tables live in a *generation* schema (`<owner>_<name>_g<N>`). Readers
+query stable views in `<owner>_rm`, which point at the active generation. A replay folds
+the whole log into generation N+1 while the live one keeps serving, then, under a row
+advisory lock, catches up the last events, repoints the views and marks N+1
+active. The live runner notices the switch at its next batch and follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from serialtrail_kit.db import APP_ROLE, Connection, Pool, ident
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.readers.subscription import LogSubscription
+from serialtrail_kit.readers.tracking import Tracking
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+class Projection(Protocol):
+    name: str
+    source: str
+    tables: tuple[str, ...]
+
+    def ddl(self, schema: str) -> str: ...
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        """Fold `events` into the tables of `schema`. Must depend on the events alone
+        (no clocks, no sequences) so a replay produces identical tables."""
+
+
+def switch_lock_key(owner: str, projection: Projection) -> str:
+    return f"serialtrail.projection.{owner}.{projection.name}"
+
+
+def views_schema(owner: str) -> str:
+    return ident(f"{owner}_rm")
+
+
+def registry_ddl(owner: str, app_role: str = APP_ROLE) -> str:
+    o = ident(owner)
+    return f"""
+    CREATE TABLE IF NOT EXISTS {o}.projections (
+        name          text    PRIMARY KEY,
+        active_schema text    NOT NULL,
+        generation    integer NOT NULL
+    );
+    GRANT SELECT ON {o}.projections TO {ident(app_role)};
+    CREATE SCHEMA IF NOT EXISTS {views_schema(o)};
+    GRANT USAGE ON SCHEMA {views_schema(o)} TO {ident(app_role)};
+    """
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    previous_schema: str
+    active_schema: str
+    events: int
+
+
+class ProjectionAdmin:
+    """Creates generations and switches them: needs a pool allowed to create schemas."""
+
+    def __init__(self, pool: Pool, owner: str, app_role: str = APP_ROLE, upcasters: Upcasters = NO_UPCASTERS):
+        self.pool = pool
+        self.owner = ident(owner)
+        self.app_role = ident(app_role)
+        self.upcasters = upcasters
+
+    async def ensure(self, projection: Projection) -> str:
+        """Register the projection with a first generation if it has none; returns the active schema."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('serialtrail.install'))")
+            await conn.execute(registry_ddl(self.owner, self.app_role))
+            active = await conn.fetchval(
+                f"SELECT active_schema FROM {self.owner}.projections WHERE name = $1", projection.name
+            )
+            if active is not None:
+                return str(active)
+            schema = await self._create_generation(conn, projection, 1)
+            await self._activate(conn, projection, schema, 1)
+            return schema
+
+    async def replay(
+        self, projection: Projection, *, keep_previous: bool = False, progress: Progress | None = None
+    ) -> ReplayResult:
+        async with self.pool.acquire() as conn:
+            generation = await conn.fetchval(
+                f"SELECT generation FROM {self.owner}.projections WHERE name = $1", projection.name
+            )
+            if generation is None:
+                raise LookupError(f"projection {projection.name!r} is not registered")
+            async with conn.transaction():
+                schema = await self._create_generation(conn, projection, generation + 1)
+        events = await self._fold_to_head(projection, schema, progress)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", switch_lock_key(self.owner, projection))
+            previous = await conn.fetchval(
+                f"SELECT active_schema FROM {self.owner}.projections WHERE name = $1", projection.name
+            )
+            events += await self._fold_batches(conn, projection, schema, None)
+            await self._activate(conn, projection, schema, generation + 1)
+            if not keep_previous:
+                await conn.execute(f"DROP SCHEMA {ident(previous)} CASCADE")
+                await conn.execute(f"DELETE FROM {self.owner}.tracking WHERE reader = $1", previous)
+        return ReplayResult(previous_schema=str(previous), active_schema=schema, events=events)
+
+    async def _fold_to_head(self, projection: Projection, schema: str, progress: Progress | None) -> int:
+        async with self.pool.acquire() as conn:
+            return await self._fold_batches(conn, projection, schema, progress, own_transactions=True)
+
+    async def _fold_batches(
+        self,
+        conn: Connection,
+        projection: Projection,
+        schema: str,
+        progress: Progress | None,
+        *,
+        own_transactions: bool = False,
+    ) -> int:
+        store = PostgresEventStore(self.pool, projection.source, self.upcasters)
+        tracking = Tracking(self.owner, schema, projection.source)
+        head = await store.head()
+        folded = 0
+        while batch := await store.read_all(await tracking.position(conn), 2000, conn=conn):
+            async with conn.transaction() if own_transactions else contextlib.nullcontext():
+                await projection.apply(conn, schema, batch)
+                await tracking.advance(conn, batch[-1].global_position)
+            folded += len(batch)
+            if progress is not None:
+                progress(batch[-1].global_position, max(head, batch[-1].global_position))
+        return folded
+
+    async def _create_generation(self, conn: Connection, projection: Projection, generation: int) -> str:
+        schema = ident(f"{self.owner}_{projection.name}_g{generation}")
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await conn.execute(projection.ddl(schema))
+        await conn.execute(
+            f"GRANT USAGE ON SCHEMA {schema} TO {self.app_role}; "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {self.app_role}"
+        )
+        return schema
+
+    async def _activate(self, conn: Connection, projection: Projection, schema: str, generation: int) -> None:
+        views = views_schema(self.owner)
+        for table in projection.tables:
+            await conn.execute(f"DROP VIEW IF EXISTS {views}.{ident(table)}")
+            await conn.execute(f"CREATE VIEW {views}.{ident(table)} AS SELECT * FROM {schema}.{ident(table)}")
+            await conn.execute(f"GRANT SELECT ON {views}.{ident(table)} TO {self.app_role}")
+        await conn.execute(
+            f"INSERT INTO {self.owner}.projections (name, active_schema, generation) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET active_schema = EXCLUDED.active_schema, "
+            "generation = EXCLUDED.generation",
+            projection.name,
+            schema,
+            generation,
+        )
+
+
+class ProjectionRunner:
+    """Catches up a projection and then follows its source log, with the application role."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        owner: str,
+        projection: Projection,
+        *,
+        upcasters: Upcasters = NO_UPCASTERS,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.owner = ident(owner)
+        self.projection = projection
+        self._subscription = LogSubscription(
+            pool, projection.source, upcasters=upcasters, poll_interval=poll_interval
+        )
+        self.position = 0
+        self._advanced = asyncio.Condition()
+
+    async def run(self) -> None:
+        while True:
+            schema = await self._active_schema()
+            await self._follow(schema)
+
+    async def _follow(self, schema: str) -> None:
+        tracking = Tracking(self.owner, schema, self.projection.source)
+        async with self.pool.acquire() as conn:
+            await self._publish(await tracking.position(conn))
+        batches = self._subscription.batches(self.position)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    if await self._active_schema(conn, lock=True) != schema:
+                        return  # a replay switched generations: start again on the new one
+                    await self.projection.apply(conn, schema, batch)
+                    await tracking.advance(conn, batch[-1].global_position)
+                await self._publish(batch[-1].global_position)
+
+    async def _active_schema(self, conn: Connection | None = None, *, lock: bool = False) -> str:
+        sql = f"SELECT active_schema FROM {self.owner}.projections WHERE name = $1"
+        if lock:
+            assert conn is not None
+            # Shared with other batches, exclusive with a replay's switch (see ProjectionAdmin.replay).
+            key = switch_lock_key(self.owner, self.projection)
+            await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", key)
+        if conn is None:
+            async with self.pool.acquire() as own:
+                value = await own.fetchval(sql, self.projection.name)
+        else:
+            value = await conn.fetchval(sql, self.projection.name)
+        if value is None:
+            raise LookupError(f"projection {self.projection.name!r} is not registered")
+        return str(value)
+
+    async def _publish(self, position: int) -> None:
+        async with self._advanced:
+            self.position = position
+            self._advanced.notify_all()
+
+    async def wait_for(self, position: int, timeout: float = 10.0) -> None:
+        """Read-your-writes: wait until the projection has applied `position`."""
+        async with asyncio.timeout(timeout), self._advanced:
+            await self._advanced.wait_for(lambda: self.position >= position)
+
+    async def caught_up(self, timeout: float = 10.0) -> None:
+        await self.wait_for(await self._subscription.head(), timeout)
+
+
+async def table_digest(conn: Connection, schema: str, table: str) -> str:
+    """A digest of a table's full contents, independent of physical row order."""
+    value = await conn.fetchval(
+        f"SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {ident(schema)}.{ident(table)} t"
+    )
+    return str(value)

@@ -1,0 +1,60 @@
+"""The in-database log subscription (embedded mode): read another service's log in
+position order, woken by LISTEN/NOTIFY, with polling as the fallback so a lost
+notification only delays, never stalls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.eventstore.postgres import PostgresEventStore, notify_channel
+from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+
+
+class LogSubscription:
+    def __init__(
+        self,
+        pool: Pool,
+        source_schema: str,
+        *,
+        upcasters: Upcasters = NO_UPCASTERS,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.source = source_schema
+        self._store = PostgresEventStore(pool, source_schema, upcasters)
+        self._pool = pool
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._wake.set()
+
+    async def batches(self, after: int) -> AsyncIterator[list[RecordedEvent]]:
+        """Yield batches of events after `after`, forever. The caller decides what the next
+        `after` is by consuming the batch; we continue from the last event yielded."""
+        listener: Connection = await self._pool.acquire()
+        channel = notify_channel(self.source)
+        await listener.add_listener(channel, self._on_notify)
+        try:
+            while True:
+                self._wake.clear()
+                batch = await self._store.read_all(after, self._batch_size)
+                if batch:
+                    yield batch
+                    after = batch[-1].global_position
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(channel, self._on_notify)
+            await self._pool.release(listener)
+
+    async def head(self) -> int:
+        return await self._store.head()

@@ -1,0 +1,182 @@
+"""Readers: tracking, the in-database subscription (contract suite of the subscription
+port), the projection runner and replay — against real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, table_digest, views_schema
+from serialtrail_kit.readers.subscription import LogSubscription
+from serialtrail_kit.readers.tracking import Tracking
+
+SOURCE, OWNER = "producer_svc", "consumer_svc"
+META = RecordMetadata(
+    principal_id="t", principal_role="admin", auth_method="test", correlation_id="c",
+    software_version="0", config_digest="d",
+)
+
+
+@dataclass
+class Env:
+    admin: Pool
+    app: Pool
+    store: PostgresEventStore
+
+    async def emit(self, stream: str, count: int = 1, kind: str = "Counted") -> None:
+        version = await self.store.stream_version(stream)
+        events = tuple(NewEvent(event_type=kind, event_version=1, payload={"i": i}) for i in range(count))
+        await self.store.append([StreamAppend(stream_id=stream, expected_version=version, events=events)], META)
+
+
+@pytest.fixture
+async def env(database_dsn: str) -> AsyncIterator[Env]:
+    admin = await create_pool(database_dsn)
+    async with admin.acquire() as conn:
+        await install_log(conn, SOURCE)
+        await install_log(conn, OWNER)
+    app = await create_pool(database_dsn, role=APP_ROLE, max_size=20)
+    yield Env(admin, app, PostgresEventStore(app, SOURCE))
+    await app.close()
+    await admin.close()
+
+
+class StreamCounts:
+    """Counts 'Counted' events per stream; ignores every other type."""
+
+    name = "stream_counts"
+    source = SOURCE
+    tables = ("stream_counts",)
+    fail_at: int | None = None
+
+    def ddl(self, schema: str) -> str:
+        return f"CREATE TABLE {schema}.stream_counts (stream_id text PRIMARY KEY, events int, last_position bigint)"
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            if event.global_position == self.fail_at:
+                raise RuntimeError("projection crashed mid-batch")
+            if event.event_type != "Counted":
+                continue
+            await conn.execute(
+                f"INSERT INTO {schema}.stream_counts VALUES ($1, 1, $2) ON CONFLICT (stream_id) DO UPDATE "
+                "SET events = stream_counts.events + 1, last_position = EXCLUDED.last_position",
+                event.stream_id,
+                event.global_position,
+            )
+
+
+@contextlib.asynccontextmanager
+async def running(runner: ProjectionRunner) -> AsyncIterator[ProjectionRunner]:
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def counts(pool: Pool) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(f"SELECT stream_id, events FROM {views_schema(OWNER)}.stream_counts")
+    return {r["stream_id"]: r["events"] for r in rows}
+
+
+async def test_tracking_never_moves_backwards(env: Env) -> None:
+    tracking = Tracking(OWNER, "reader", SOURCE)
+    async with env.app.acquire() as conn:
+        assert await tracking.position(conn) == 0
+        await tracking.advance(conn, 5)
+        with pytest.raises(RuntimeError, match="forward"):
+            await tracking.advance(conn, 3)
+        assert await tracking.position(conn) == 5
+
+
+@pytest.mark.parametrize("transport", ["database"])
+async def test_subscription_delivers_in_order_and_wakes_on_notify(env: Env, transport: str) -> None:
+    subscription = LogSubscription(env.app, SOURCE, batch_size=3, poll_interval=30.0)
+    await env.emit("a", 4)
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async for batch in subscription.batches(0):
+            seen.extend(e.global_position for e in batch)
+            if len(seen) >= 6:
+                return
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.2)
+    await env.emit("b", 2)  # poll interval is 30 s: only NOTIFY can deliver these in time
+    await asyncio.wait_for(task, 5)
+    assert seen == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("transport", ["database"])
+async def test_subscription_resumes_after_a_position(env: Env, transport: str) -> None:
+    await env.emit("a", 5)
+    subscription = LogSubscription(env.app, SOURCE)
+    batches = subscription.batches(3)
+    first = await anext(batches)
+    await batches.aclose()
+    assert [e.global_position for e in first] == [4, 5]
+
+
+async def test_runner_catches_up_follows_and_tracks_ignored_events(env: Env) -> None:
+    projection = StreamCounts()
+    await ProjectionAdmin(env.admin, OWNER).ensure(projection)
+    await env.emit("a", 3)
+    await env.emit("x", 2, kind="Ignored")
+    async with running(ProjectionRunner(env.app, OWNER, projection, poll_interval=0.05)) as runner:
+        await runner.caught_up()
+        assert await counts(env.app) == {"a": 3}
+        await env.emit("b", 2, kind="Ignored")
+        await runner.caught_up()
+    assert runner.position == 7  # the ignored tail is tracked too
+
+
+async def test_effect_and_position_commit_together(env: Env) -> None:
+    projection = StreamCounts()
+    schema = await ProjectionAdmin(env.admin, OWNER).ensure(projection)
+    await env.emit("a", 4)
+    projection.fail_at = 3
+    runner = ProjectionRunner(env.app, OWNER, projection, poll_interval=0.05)
+    with pytest.raises(RuntimeError, match="crashed"):
+        await runner.run()
+    assert await counts(env.app) == {}  # events 1-2 rolled back with the failing batch
+    async with env.app.acquire() as conn:
+        assert await Tracking(OWNER, schema, SOURCE).position(conn) == 0
+    projection.fail_at = None
+    async with running(ProjectionRunner(env.app, OWNER, projection, poll_interval=0.05)) as runner:
+        await runner.caught_up()
+    assert await counts(env.app) == {"a": 4}
+
+
+async def test_replay_rebuilds_identical_tables_and_switches_live_runner(env: Env) -> None:
+    projection = StreamCounts()
+    admin = ProjectionAdmin(env.admin, OWNER)
+    first = await admin.ensure(projection)
+    for i in range(30):
+        await env.emit(f"s-{i % 7}", 3)
+    async with running(ProjectionRunner(env.app, OWNER, projection, poll_interval=0.05)) as runner:
+        await runner.caught_up()
+        progress: list[int] = []
+        result = await admin.replay(projection, keep_previous=True, progress=lambda done, _total: progress.append(done))
+        assert (result.previous_schema, result.events) == (first, 90)
+        assert progress[-1] == 90
+        async with env.admin.acquire() as conn:
+            assert await table_digest(conn, first, "stream_counts") == await table_digest(
+                conn, result.active_schema, "stream_counts"
+            )
+        await env.emit("after-switch", 2)
+        await runner.caught_up()
+        assert (await counts(env.app))["after-switch"] == 2  # the runner followed the new generation
