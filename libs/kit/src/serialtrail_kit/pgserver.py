@@ -128,6 +128,17 @@ class EmbeddedPostgres:
         )
         return result.returncode == 0
 
+    @staticmethod
+    def running_port(data_dir: Path) -> int | None:
+        """Port of a server already running on this data directory (e.g. `make run`), if any."""
+        pid_file = data_dir / "pgdata" / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            os.kill(int(lines[0]), 0)
+            return int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self, timeout: float = 30.0) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:

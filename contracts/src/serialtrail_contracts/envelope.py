@@ -1,0 +1,25 @@
+"""The message envelope every published event carries (Kafka headers + JSON body)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from serialtrail_contracts.base import Contract
+
+
+class Envelope(Contract):
+    event_id: UUID
+    event_type: str
+    event_version: int
+    stream_id: str
+    stream_version: int
+    global_position: int
+    producer: str
+    occurred_at: datetime
+    recorded_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    traceparent: str | None = None
+    payload: dict[str, Any]

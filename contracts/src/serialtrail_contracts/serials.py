@@ -1,0 +1,145 @@
+"""Events of the serial issuance service, published on `serialtrail.serials.v1`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from serialtrail_contracts.base import EventContract, event_types
+
+Gtin = str  # 14 digits with a valid GS1 check digit
+
+
+class SerialAlphabet(StrEnum):
+    numeric = "numeric"
+    alphanumeric = "alphanumeric"  # upper-case A-Z and 0-9
+
+
+class OutputForm(StrEnum):
+    serial = "serial"
+    sgtin_uri = "sgtin-uri"
+    element_string = "element-string"
+    digital_link = "digital-link"
+
+
+class ProductRegistered(EventContract):
+    EVENT_TYPE: ClassVar[str] = "serials.ProductRegistered"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: Gtin
+    company_prefix_length: int = Field(ge=6, le=12)
+    name: str
+    ndc: str | None = None
+    strength: str | None = None
+    dosage_form: str | None = None
+    pack_size: int | None = None
+    target_markets: tuple[str, ...] = ()
+    serial_length: int = Field(ge=1, le=20)
+    serial_alphabet: SerialAlphabet
+
+
+class BatchRegistered(EventContract):
+    EVENT_TYPE: ClassVar[str] = "serials.BatchRegistered"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: Gtin
+    lot: str
+    expiry: date
+    site_gln: str
+    cmo_id: str | None = None
+
+
+class SerialPoolOpened(EventContract):
+    """The pool of randomised serials for one GTIN: its format and the fingerprint of the
+    key its serials are derived with (a different key would break uniqueness)."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.SerialPoolOpened"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: Gtin
+    serial_length: int
+    serial_alphabet: SerialAlphabet
+    key_id: str
+    capacity: str  # alphabet ** length, as a decimal string (may exceed 64 bits)
+    max_issuable: int
+
+
+class SerialsAllocated(EventContract):
+    """Counters [first_counter, end_counter) minus skipped_counters map to the serials."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.SerialsAllocated"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    request_id: UUID
+    gtin: Gtin
+    lot: str | None = None
+    quantity: int
+    first_counter: int
+    end_counter: int
+    skipped_counters: tuple[int, ...] = ()
+    output_form: OutputForm
+
+
+class SerialCountersReserved(EventContract):
+    """Imported serials that fall inside the pool's own format: their counters are never
+    allocated, so a generated serial can never repeat an imported one."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.SerialCountersReserved"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: Gtin
+    import_id: UUID
+    counters: tuple[int, ...]
+
+
+class SerialsImported(EventContract):
+    EVENT_TYPE: ClassVar[str] = "serials.SerialsImported"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    import_id: UUID
+    gtin: Gtin
+    lot: str | None = None
+    source: str
+    serials: tuple[str, ...]
+
+
+class SsccRangeAllocated(EventContract):
+    EVENT_TYPE: ClassVar[str] = "serials.SsccRangeAllocated"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    request_id: UUID
+    company_prefix: str
+    extension_digit: int = Field(ge=0, le=9)
+    first_reference: int
+    quantity: int
+
+
+class SerialsCommissioned(EventContract):
+    """EPCIS ObjectEvent ADD, bizStep commissioning, disposition active."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.SerialsCommissioned"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    commissioning_id: UUID
+    gtin: Gtin
+    lot: str
+    expiry: date
+    line_id: str
+    event_time: datetime
+    serials: tuple[str, ...]
+
+
+EVENTS = event_types(
+    ProductRegistered,
+    BatchRegistered,
+    SerialPoolOpened,
+    SerialsAllocated,
+    SerialCountersReserved,
+    SerialsImported,
+    SsccRangeAllocated,
+    SerialsCommissioned,
+)

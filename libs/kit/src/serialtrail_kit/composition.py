@@ -1,0 +1,47 @@
+"""Composes services into one process: pools, installed schemas, one app whose lifespan
+runs the projections. Used by the embedded all-in-one, `serialtrail serve` and tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
+from serialtrail_kit.http.app import create_app
+from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.runtime import Runtime
+from serialtrail_kit.service import ServiceModule
+from serialtrail_kit.settings import Settings
+
+Builder = Callable[[Settings, Pool], ServiceModule]
+
+
+@dataclass
+class Composition:
+    app: FastAPI
+    runtime: Runtime
+    modules: list[ServiceModule]
+    admin_pool: Pool
+    app_pool: Pool
+
+
+@asynccontextmanager
+async def composed(
+    settings: Settings, admin_dsn: str, builders: Mapping[str, Builder], software: SoftwareIdentity
+) -> AsyncIterator[Composition]:
+    admin_pool = await create_pool(admin_dsn, max_size=4)
+    async with admin_pool.acquire() as conn:
+        await ensure_role(conn, APP_ROLE)
+    app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=20)
+    try:
+        modules = [build(settings, app_pool) for build in builders.values()]
+        runtime = Runtime(admin_pool, app_pool, modules, poll_interval=settings.projection_poll_interval)
+        await runtime.install()
+        app = create_app(runtime, modules, software)
+        yield Composition(app, runtime, modules, admin_pool, app_pool)
+    finally:
+        await app_pool.close()
+        await admin_pool.close()

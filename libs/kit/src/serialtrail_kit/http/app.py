@@ -1,0 +1,93 @@
+"""The app factory: one FastAPI app for one or many services, problem+json errors,
+health checks, and the runtime's projections started and stopped with the app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+
+from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
+from serialtrail_kit.runtime import Runtime
+from serialtrail_kit.service import ServiceModule
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def create_app(
+    runtime: Runtime, modules: Sequence[ServiceModule], software: SoftwareIdentity, *, start_runners: bool = True
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_runners:
+            runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Serialtrail",
+        version=software.version,
+        description="Pharmaceutical serialization and track-and-trace. Errors are RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.software = software
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    _health_routes(app, runtime)
+    for module in modules:
+        app.include_router(module.router)
+    _problem_schema_in_openapi(app)
+    return app
+
+
+def _health_routes(app: FastAPI, runtime: Runtime) -> None:
+    @app.get("/health/live", tags=["health"], summary="The process is alive")
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", tags=["health"], summary="Database reachable and projections running")
+    async def ready(request: Request) -> JsonResponse:
+        async with runtime.app_pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+        positions = {
+            f"{m.name}.{name}": runner.position for m in runtime.modules for name, runner in m.runners.items()
+        }
+        failing = dict(runtime.failures)
+        status = 503 if failing else 200
+        body = {"status": "ready" if not failing else "degraded", "projections": positions, "failures": failing}
+        return JsonResponse(body, status_code=status)
+
+
+def _problem_schema_in_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,47 @@
+"""Per-request record context: who, from where, which correlation — turned into the
+metadata stored with every event the request appends."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+
+
+@dataclass(frozen=True)
+class SoftwareIdentity:
+    version: str
+    config_digest: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    role: str
+    auth_method: str
+
+
+# Until the identity issue lands, requests are not authenticated; they are recorded
+# honestly as such rather than attributed to a made-up user.
+UNAUTHENTICATED = Principal(id="unauthenticated", role="none", auth_method="none")
+
+
+def record_metadata(request: Request, reason: str | None = None) -> RecordMetadata:
+    software: SoftwareIdentity = request.app.state.software
+    principal: Principal = getattr(request.state, "principal", UNAUTHENTICATED)
+    correlation = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
+    return RecordMetadata(
+        principal_id=principal.id,
+        principal_role=principal.role,
+        auth_method=principal.auth_method,
+        correlation_id=correlation or str(uuid.uuid4()),
+        causation_id=request.headers.get("x-causation-id"),
+        traceparent=request.headers.get("traceparent"),
+        client_address=request.client.host if request.client else None,
+        reason=reason,
+        software_version=software.version,
+        config_digest=software.config_digest,
+    )

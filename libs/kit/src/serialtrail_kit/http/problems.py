@@ -1,0 +1,98 @@
+"""RFC 9457 problem+json for every error, with the offending fields named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serialtrail_kit.errors import DomainError
+from serialtrail_kit.eventstore.model import ConcurrencyError
+
+class JsonResponse(Response):
+    """JSON rendered with orjson (datetimes, UUIDs) for hand-built bodies."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+PROBLEM_BASE = "https://serialtrail.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+def problem(
+    request: Request, status: int, kind: str, title: str, detail: str, errors: list[dict[str, Any]] | None = None
+) -> JsonResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return JsonResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        head, rest = parts[0], parts[1:]
+        return head + ("." + ".".join(rest) if rest else "")
+    return ".".join(parts)
+
+
+async def _validation(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"), "message": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    if any(e["rule"] == "json_invalid" for e in errors):
+        return problem(request, 400, "malformed-json", "Malformed JSON", "The request body is not valid JSON", errors)
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return problem(request, 422, "invalid-input", "The request breaks a rule", f"Invalid: {fields}", errors)
+
+
+async def _domain(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, DomainError)
+    errors = [v.as_json() for v in exc.violations]
+    return problem(request, exc.status, exc.kind, exc.title, exc.detail, errors)
+
+
+async def _concurrency(request: Request, exc: Exception) -> JsonResponse:
+    return problem(request, 409, "concurrent-change", "Changed concurrently", f"{exc}; retry the request")
+
+
+async def _http(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(ConcurrencyError, _concurrency)
+    app.add_exception_handler(StarletteHTTPException, _http)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, description in (
+        (400, "Malformed request"),
+        (404, "Not found"),
+        (409, "Conflicts with the current state"),
+        (422, "Breaks a rule; `errors` names each field and rule"),
+    )
+}

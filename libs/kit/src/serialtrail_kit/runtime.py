@@ -1,0 +1,68 @@
+"""Starts what a set of services needs: logs, write-side tables, projections and their
+runners. Used by the embedded all-in-one process and by the tests alike."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from serialtrail_kit.db import APP_ROLE, Pool
+from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
+from serialtrail_kit.service import ServiceModule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    admin_pool: Pool
+    app_pool: Pool
+    modules: Sequence[ServiceModule]
+    poll_interval: float = 1.0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    async def install(self) -> None:
+        async with self.admin_pool.acquire() as conn:
+            for module in self.modules:
+                await install_log(conn, module.name, APP_ROLE)
+                await module.install_write_side(conn)
+        for module in self.modules:
+            admin = ProjectionAdmin(self.admin_pool, module.name, upcasters=module.upcasters)
+            for projection in module.projections:
+                await admin.ensure(projection)
+                module.runners[projection.name] = ProjectionRunner(
+                    self.app_pool, module.name, projection, upcasters=module.upcasters,
+                    poll_interval=self.poll_interval,
+                )
+
+    def start(self) -> None:
+        for module in self.modules:
+            for name, runner in module.runners.items():
+                self._tasks.append(asyncio.create_task(self._supervise(f"{module.name}.{name}", runner)))
+
+    async def _supervise(self, name: str, runner: ProjectionRunner) -> None:
+        """Restart a crashed runner with backoff; the failure stays visible in /health/ready."""
+        delay = 0.5
+        while True:
+            try:
+                await runner.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - a projection must never stop silently
+                self.failures[name] = repr(error)
+                log.exception("projection %s failed; restarting in %.1fs", name, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()

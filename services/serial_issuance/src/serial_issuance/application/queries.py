@@ -1,0 +1,109 @@
+"""Read side: answers from the serial-status read model (views in `serial_issuance_rm`)
+and, for single aggregates, straight from their streams."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from serial_issuance.application.loading import Loader
+from serial_issuance.domain import product
+from serial_issuance.domain.generation import counters_of
+from serial_issuance.domain.keys import SerialKeyring
+from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import NotFound, Violation
+
+RM = "serial_issuance_rm"
+
+
+class SerialQueries:
+    def __init__(self, pool: Pool, loader: Loader, keyring: SerialKeyring) -> None:
+        self.pool = pool
+        self.load = loader
+        self.keyring = keyring
+
+    async def serial_request(self, request_id: UUID) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(f"SELECT * FROM {RM}.serial_requests WHERE request_id = $1", request_id)
+        if row is None:
+            raise NotFound(
+                f"no serial request {request_id}", [Violation("request_id", "exists", "unknown serial request")]
+            )
+        return dict(row)
+
+    async def sscc_request(self, request_id: UUID) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(f"SELECT * FROM {RM}.sscc_requests WHERE request_id = $1", request_id)
+        if row is None:
+            raise NotFound(f"no SSCC request {request_id}", [Violation("request_id", "exists", "unknown SSCC request")])
+        return dict(row)
+
+    async def batch_counts(self, gtin: str, lot: str) -> dict[str, int]:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT issued, imported, commissioned FROM {RM}.batch_counts WHERE gtin = $1 AND lot = $2", gtin, lot
+            )
+        return {"issued": 0, "imported": 0, "commissioned": 0} if row is None else dict(row)
+
+    async def serial(self, gtin: str, serial: str) -> dict[str, Any]:
+        registered = await self.load.product(gtin)
+        async with self.pool.acquire() as conn:
+            commissioned = await conn.fetchrow(
+                f"SELECT * FROM {RM}.commissioned WHERE gtin = $1 AND serial = $2", gtin, serial
+            )
+            issued = await self._issued_by(conn, registered.gtin, serial, product.serial_format(registered))
+        if issued is None:
+            raise NotFound(
+                f"serial {serial} was not issued or imported for GTIN {gtin}",
+                [Violation("serial", "issued-for-gtin", "unknown serial for this GTIN")],
+            )
+        history = [issued]
+        if commissioned is not None:
+            history.append(
+                {
+                    "event": "commissioned",
+                    "commissioning_id": str(commissioned["commissioning_id"]),
+                    "lot": commissioned["lot"],
+                    "expiry": commissioned["expiry"].isoformat(),
+                    "line_id": commissioned["line_id"],
+                    "event_time": commissioned["event_time"],
+                    "recorded_at": commissioned["recorded_at"],
+                    "by": commissioned["commissioned_by"],
+                }
+            )
+        status = "commissioned" if commissioned is not None else "issued"
+        return {"gtin": gtin, "serial": serial, "status": status, "history": history}
+
+    async def _issued_by(self, conn: Any, gtin: str, serial: str, fmt: Any) -> dict[str, Any] | None:
+        if fmt.fits(serial):
+            (counter,) = counters_of(self.keyring.cipher(gtin, fmt), fmt, [serial]).tolist()
+            row = await conn.fetchrow(
+                f"SELECT * FROM {RM}.serial_requests WHERE gtin = $1 AND first_counter <= $2 AND $2 < end_counter "
+                "AND NOT ($2 = ANY(skipped_counters))",
+                gtin,
+                int(counter),
+            )
+            if row is not None:
+                return {
+                    "event": "issued",
+                    "request_id": str(row["request_id"]),
+                    "lot": row["lot"],
+                    "recorded_at": row["requested_at"],
+                    "by": row["requested_by"],
+                }
+        row = await conn.fetchrow(
+            f"SELECT i.* FROM {RM}.imported_serials s JOIN {RM}.serial_imports i USING (import_id) "
+            "WHERE s.gtin = $1 AND s.serial = $2",
+            gtin,
+            serial,
+        )
+        if row is None:
+            return None
+        return {
+            "event": "imported",
+            "import_id": str(row["import_id"]),
+            "source": row["source"],
+            "lot": row["lot"],
+            "recorded_at": row["imported_at"],
+            "by": row["imported_by"],
+        }

@@ -1,0 +1,81 @@
+"""GS1 keys: check digits, GTIN-14, GLN, SSCC, SGTIN EPC URI. Hot paths format strings
+directly; the tests cross-check them against `biip` and `epcpy`."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from serialtrail_kit.errors import InvalidInput, Violation
+
+# GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AI (21).
+CHARSET_82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$")
+ALPHANUMERIC = re.compile(r"^[0-9A-Za-z]+$")
+_SGTIN_URI = re.compile(r"^urn:epc:id:sgtin:(\d+)\.(\d+)\.(.+)$")
+
+
+def check_digit(body: str) -> int:
+    """GS1 mod-10: weights 3,1,3,… from the right of the body."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
+def has_valid_check_digit(key: str) -> bool:
+    return key.isdigit() and check_digit(key[:-1]) == int(key[-1])
+
+
+def gtin_problem(gtin: str) -> str | None:
+    if not (len(gtin) == 14 and gtin.isdigit()):
+        return "must be 14 digits (GTIN-14; pad shorter GTINs with leading zeros)"
+    if not has_valid_check_digit(gtin):
+        return f"check digit is wrong: expected {check_digit(gtin[:-1])}, got {gtin[-1]}"
+    return None
+
+
+def require_gtin(gtin: str, field: str = "gtin") -> str:
+    problem = gtin_problem(gtin)
+    if problem is not None:
+        raise InvalidInput(f"{field} {gtin!r} {problem}", [Violation(field, "gtin", problem)])
+    return gtin
+
+
+def require_gln(gln: str, field: str) -> str:
+    if not (len(gln) == 13 and gln.isdigit()):
+        raise InvalidInput(f"{field} must be a 13-digit GLN", [Violation(field, "gln", "must be 13 digits")])
+    if not has_valid_check_digit(gln):
+        message = f"check digit is wrong: expected {check_digit(gln[:-1])}"
+        raise InvalidInput(f"{field} {message}", [Violation(field, "gln", message)])
+    return gln
+
+
+def sscc(extension_digit: int, company_prefix: str, serial_reference: int) -> str:
+    width = 16 - len(company_prefix)
+    body = f"{extension_digit}{company_prefix}{serial_reference:0{width}d}"
+    return body + str(check_digit(body))
+
+
+def sgtin_uri_prefix(gtin: str, company_prefix_length: int) -> str:
+    """`urn:epc:id:sgtin:<company prefix>.<indicator><item reference>.` (TDS 1.13 §6.3.1)."""
+    prefix = gtin[1 : 1 + company_prefix_length]
+    item = gtin[0] + gtin[1 + company_prefix_length : 13]
+    return f"urn:epc:id:sgtin:{prefix}.{item}."
+
+
+def parse_sgtin_uri(uri: str) -> tuple[str, str] | None:
+    """(gtin, serial) of an SGTIN pure identity URI, or None if it is not one."""
+    match = _SGTIN_URI.match(uri)
+    if match is None:
+        return None
+    prefix, item, serial = match.groups()
+    if len(prefix) + len(item) != 13 or not item:
+        return None
+    body = item[0] + prefix + item[1:]
+    return body + str(check_digit(body)), unquote(serial)
+
+
+def serial_problem(serial: str) -> str | None:
+    if not 1 <= len(serial) <= 20:
+        return "must be 1 to 20 characters (GS1 AI 21)"
+    if not CHARSET_82.match(serial):
+        return "contains characters outside GS1 character set 82"
+    return None

@@ -1,0 +1,198 @@
+"""HTTP routes of serial issuance: parse → command → handler. No decisions here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
+from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.application.queries import SerialQueries
+from serial_issuance.domain import product
+from serial_issuance.domain.generation import line_parts, render_counters
+from serial_issuance.domain.gs1 import require_gtin, sscc
+from serial_issuance.entrypoints.schemas import (
+    BatchIn,
+    CommissioningIn,
+    CommissioningOut,
+    ProductIn,
+    SerialImportIn,
+    SerialImportOut,
+    SerialRequestIn,
+    SerialRequestOut,
+    SerialSummaryOut,
+    SsccRequestIn,
+    SsccRequestOut,
+)
+from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
+from serialtrail_kit.http.context import record_metadata
+from serialtrail_kit.http.problems import PROBLEM_RESPONSES
+
+Consistent = Callable[[], Awaitable[None]]
+StreamFormat = Literal["text", "ndjson"]
+MEDIA = {"text": "text/plain; charset=utf-8", "ndjson": "application/x-ndjson"}
+
+
+def build_router(
+    handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent, digital_link_base: str
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+    _master_data_routes(router, handlers)
+    _serial_request_routes(router, handlers, queries, consistent, digital_link_base)
+    _sscc_routes(router, handlers, queries, consistent)
+    _commissioning_routes(router, handlers, queries, consistent)
+    return router
+
+
+def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> None:
+    @router.post("/products", status_code=status.HTTP_201_CREATED, tags=["products"], response_model=ProductRegistered)
+    async def register_product(body: ProductIn, request: Request) -> ProductRegistered:
+        """Register a product's master data and the shape of its serials. Idempotent for identical data."""
+        proposed = ProductRegistered(**body.model_dump())
+        return await handlers.register_product(proposed, record_metadata(request))
+
+    @router.get("/products/{gtin}", tags=["products"], response_model=ProductRegistered)
+    async def get_product(gtin: str) -> ProductRegistered:
+        return await handlers.load.product(gtin)
+
+    @router.post("/batches", status_code=status.HTTP_201_CREATED, tags=["batches"], response_model=BatchRegistered)
+    async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
+        """Register a batch (lot and expiry) of a registered product."""
+        proposed = BatchRegistered(**body.model_dump())
+        return await handlers.register_batch(proposed, record_metadata(request))
+
+    @router.get("/batches/{gtin}/{lot}", tags=["batches"], response_model=BatchRegistered)
+    async def get_batch(gtin: str, lot: str) -> BatchRegistered:
+        await handlers.load.product(gtin)
+        return await handlers.load.batch(gtin, lot)
+
+
+def _serial_request_routes(
+    router: APIRouter,
+    handlers: SerialIssuanceHandlers,
+    queries: SerialQueries,
+    consistent: Consistent,
+    digital_link_base: str,
+) -> None:
+    @router.post(
+        "/serial-requests", status_code=status.HTTP_201_CREATED, tags=["serials"], response_model=SerialRequestOut
+    )
+    async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
+        """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
+        command = RequestSerials(gtin=body.gtin, lot=body.lot, quantity=body.quantity, output_form=body.output_form)
+        allocated = await handlers.request_serials(command, record_metadata(request))
+        return SerialRequestOut(
+            request_id=allocated.request_id, gtin=allocated.gtin, lot=allocated.lot, quantity=allocated.quantity,
+            output_form=allocated.output_form, serials_url=f"/v1/serial-requests/{allocated.request_id}/serials",
+        )
+
+    @router.get(
+        "/serial-requests/{request_id}/serials",
+        tags=["serials"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {MEDIA["text"]: {}, MEDIA["ndjson"]: {}}, "description": "one serial per line"}},
+    )
+    async def stream_serials(
+        request_id: UUID,
+        format: Annotated[StreamFormat, Query(description="text: one per line; ndjson: one JSON object per line")] = "text",  # noqa: A002
+        form: Annotated[OutputForm | None, Query(description="override the request's output form")] = None,
+    ) -> StreamingResponse:
+        """Stream the serials of a request, generated chunk by chunk (never the whole list in memory)."""
+        await consistent()
+        row = await queries.serial_request(request_id)
+        registered = await handlers.load.product(row["gtin"])
+        fmt = product.serial_format(registered)
+        parts = line_parts(
+            form or OutputForm(row["output_form"]), row["gtin"], registered.company_prefix_length,
+            digital_link_base, ndjson=format == "ndjson",
+        )
+        chunks = render_counters(
+            handlers.keyring.cipher(row["gtin"], fmt), fmt, row["first_counter"], row["end_counter"],
+            row["skipped_counters"], parts,
+        )
+        headers = {"X-Serial-Count": str(row["quantity"])}
+        return StreamingResponse(chunks, media_type=MEDIA[format], headers=headers)
+
+    @router.post(
+        "/serial-imports", status_code=status.HTTP_201_CREATED, tags=["serials"], response_model=SerialImportOut
+    )
+    async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
+        """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
+        command = ImportSerials(gtin=body.gtin, lot=body.lot, source=body.source, serials=body.serials)
+        imported = await handlers.import_serials(command, record_metadata(request))
+        return SerialImportOut(
+            import_id=imported.import_id, gtin=imported.gtin, lot=imported.lot, quantity=len(imported.serials)
+        )
+
+
+def _sscc_routes(
+    router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent
+) -> None:
+    @router.post("/sscc-requests", status_code=status.HTTP_201_CREATED, tags=["sscc"], response_model=SsccRequestOut)
+    async def request_ssccs(body: SsccRequestIn, request: Request) -> SsccRequestOut:
+        """Allocate a range of SSCCs (extension digit + company prefix + serial reference + check digit)."""
+        command = RequestSsccs(
+            company_prefix=body.company_prefix, extension_digit=body.extension_digit, quantity=body.quantity
+        )
+        e = await handlers.request_ssccs(command, record_metadata(request))
+        return SsccRequestOut(
+            request_id=e.request_id, quantity=e.quantity,
+            first=sscc(e.extension_digit, e.company_prefix, e.first_reference),
+            last=sscc(e.extension_digit, e.company_prefix, e.first_reference + e.quantity - 1),
+            ssccs_url=f"/v1/sscc-requests/{e.request_id}/ssccs",
+        )
+
+    @router.get("/sscc-requests/{request_id}/ssccs", tags=["sscc"], response_class=StreamingResponse)
+    async def stream_ssccs(request_id: UUID) -> StreamingResponse:
+        """The SSCCs of a request, one per line."""
+        await consistent()
+        row = await queries.sscc_request(request_id)
+
+        def lines() -> Iterator[bytes]:
+            first = row["first_reference"]
+            for start in range(first, first + row["quantity"], 10_000):
+                stop = min(start + 10_000, first + row["quantity"])
+                yield "".join(
+                    sscc(row["extension_digit"], row["company_prefix"], ref) + "\n" for ref in range(start, stop)
+                ).encode()
+
+        return StreamingResponse(lines(), media_type=MEDIA["text"])
+
+
+def _commissioning_routes(
+    router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent
+) -> None:
+    @router.post(
+        "/commissioning", status_code=status.HTTP_201_CREATED, tags=["commissioning"], response_model=CommissioningOut
+    )
+    async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
+        """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
+        command = Commission(
+            commissioning_id=uuid.uuid4(), gtin=body.gtin, serials=body.serials, epcs=body.epcs, lot=body.lot,
+            expiry=body.expiry, line_id=body.line_id, event_time=body.event_time,
+        )
+        e = await handlers.commission(command, record_metadata(request))
+        return CommissioningOut(
+            commissioning_id=e.commissioning_id, gtin=e.gtin, lot=e.lot, expiry=e.expiry, line_id=e.line_id,
+            commissioned=len(e.serials),
+        )
+
+    @router.get("/serials/{gtin}/{serial}", tags=["serials"])
+    async def serial_status(gtin: str, serial: str) -> dict[str, Any]:
+        """Status and history of one serial: which request issued it, when and by whom it was commissioned."""
+        require_gtin(gtin)
+        await consistent()
+        return await queries.serial(gtin, serial)
+
+    @router.get("/batches/{gtin}/{lot}/serial-summary", tags=["batches"], response_model=SerialSummaryOut)
+    async def serial_summary(gtin: str, lot: str) -> SerialSummaryOut:
+        """Counts of serials issued, imported and commissioned for a batch."""
+        await handlers.load.product(gtin)
+        await handlers.load.batch(gtin, lot)
+        await consistent()
+        return SerialSummaryOut(gtin=gtin, lot=lot, **await queries.batch_counts(gtin, lot))

@@ -1,0 +1,47 @@
+"""Shared request builders for the serial issuance tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+GTIN = "09506000134352"
+GLN = "9506000000008"
+LOT = "L2026A"
+EXPIRY = "2028-06-30"
+
+
+async def product(client: httpx.AsyncClient, gtin: str = GTIN, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "gtin": gtin,
+        "company_prefix_length": 7,
+        "name": "Paracetamol 500 mg",
+        "serial_length": 12,
+        "serial_alphabet": "alphanumeric",
+        "target_markets": ["DE"],
+        **overrides,
+    }
+    response = await client.post("/v1/products", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def batch(client: httpx.AsyncClient, gtin: str = GTIN, lot: str = LOT) -> None:
+    response = await client.post("/v1/batches", json={"gtin": gtin, "lot": lot, "expiry": EXPIRY, "site_gln": GLN})
+    assert response.status_code == 201, response.text
+
+
+async def serials(client: httpx.AsyncClient, quantity: int, gtin: str = GTIN, lot: str | None = LOT) -> list[str]:
+    response = await client.post("/v1/serial-requests", json={"gtin": gtin, "lot": lot, "quantity": quantity})
+    assert response.status_code == 201, response.text
+    listing = await client.get(response.json()["serials_url"])
+    assert listing.status_code == 200, listing.text
+    return listing.text.splitlines()
+
+
+async def commission(client: httpx.AsyncClient, values: list[str], gtin: str = GTIN, lot: str = LOT) -> httpx.Response:
+    return await client.post(
+        "/v1/commissioning",
+        json={"gtin": gtin, "serials": values, "lot": lot, "line_id": "LINE-1", "event_time": "2026-11-22T08:00:00Z"},
+    )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials
+
+from serialtrail_kit.testing.harness import Harness
+
+
+async def test_issue_stream_commission_and_query(service: Harness) -> None:
+    client = service.client
+    await product(client)
+    await batch(client)
+    issued = await serials(client, 500)
+    assert len(issued) == len(set(issued)) == 500
+    assert all(len(s) == 12 and s.isalnum() and s.upper() == s for s in issued)
+
+    response = await commission(client, issued[:300])
+    assert response.status_code == 201, response.text
+    assert response.json()["commissioned"] == 300
+
+    status = (await client.get(f"/v1/serials/{GTIN}/{issued[0]}")).json()
+    assert status["status"] == "commissioned"
+    assert [h["event"] for h in status["history"]] == ["issued", "commissioned"]
+    assert status["history"][1]["line_id"] == "LINE-1"
+    assert (await client.get(f"/v1/serials/{GTIN}/{issued[400]}")).json()["status"] == "issued"
+
+    summary = (await client.get(f"/v1/batches/{GTIN}/{LOT}/serial-summary")).json()
+    assert summary == {"gtin": GTIN, "lot": LOT, "issued": 500, "imported": 0, "commissioned": 300}
+    assert (await client.get(f"/v1/batches/{GTIN}/{LOT}")).json()["expiry"] == EXPIRY
