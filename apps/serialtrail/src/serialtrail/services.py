@@ -1,0 +1,23 @@
+"""The services this distribution composes."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from serial_issuance import bootstrap as serial_issuance
+from serial_issuance.projections.serial_status import SerialStatusProjection
+from serialtrail_kit.composition import Builder
+from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.readers.projection import Projection
+from serialtrail_kit.settings import Settings
+
+BUILDERS: dict[str, Builder] = {serial_issuance.NAME: serial_issuance.build}
+
+# Projections by the name `serialtrail replay` takes: "<service>.<projection>".
+PROJECTIONS: dict[str, tuple[str, Projection]] = {
+    "serial_issuance.serial_status": (serial_issuance.NAME, SerialStatusProjection()),
+}
+
+
+def software_identity(settings: Settings) -> SoftwareIdentity:
+    return SoftwareIdentity(version=importlib.metadata.version("serialtrail"), config_digest=settings.config_digest())
