@@ -1,0 +1,3 @@
+from serialtrail.cli import app
+
+app()

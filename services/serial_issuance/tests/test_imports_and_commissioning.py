@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+
+from serial_issuance.domain.generation import serials_of
+from serial_issuance.domain.keys import SerialKeyring
+from serial_issuance.domain.serial_format import SerialFormat
+from serialtrail_contracts.serials import SerialAlphabet
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import Harness
+
+
+async def head(service: Harness) -> int:
+    return await PostgresEventStore(service.composition.app_pool, "serial_issuance").head()
+
+
+async def test_commissioning_is_all_or_nothing_with_a_reason_per_serial(service: Harness) -> None:
+    await product(service.client)
+    await batch(service.client)
+    issued = await serials(service.client, 10)
+    before = await head(service)
+    response = await commission(service.client, [*issued[:5], "ZZZZZZZZZZZZ", issued[0], "bad!"])
+    assert response.status_code == 422
+    reasons = {(e["field"], e["rule"]) for e in response.json()["errors"]}
+    assert reasons == {
+        ("serials[5]", "issued-for-gtin"),
+        ("serials[6]", "duplicate"),
+        ("serials[7]", "issued-for-gtin"),
+    }
+    assert await head(service) == before
+    summary = (await service.client.get(f"/v1/batches/{GTIN}/{LOT}/serial-summary")).json()
+    assert summary["commissioned"] == 0
+
+
+async def test_a_serial_is_commissioned_once(service: Harness) -> None:
+    await product(service.client)
+    await batch(service.client)
+    issued = await serials(service.client, 10)
+    assert (await commission(service.client, issued[:4])).status_code == 201
+    again = await commission(service.client, issued[2:6])
+    assert again.status_code == 409
+    assert {e["field"] for e in again.json()["errors"]} == {"serials[0]", "serials[1]"}
+    assert (await commission(service.client, issued[4:6])).status_code == 201  # untouched by the refusal
+
+
+async def test_commissioning_by_sgtin_epc(service: Harness) -> None:
+    await product(service.client)
+    await batch(service.client)
+    issued = await serials(service.client, 3)
+    epcs = [f"urn:epc:id:sgtin:9506000.013435.{s}" for s in issued]
+    response = await service.client.post(
+        "/v1/commissioning",
+        json={"epcs": epcs, "lot": LOT, "line_id": "L2", "event_time": "2026-11-22T09:00:00+01:00"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["gtin"] == GTIN
+
+
+async def test_imported_serials_are_screened_commissionable_and_never_generated(service: Harness) -> None:
+    await product(service.client, serial_length=12, serial_alphabet="alphanumeric")
+    await batch(service.client)
+    issued = await serials(service.client, 5)
+    # A serial the pool would generate next (counter 5) and one already issued.
+    keyring = SerialKeyring(bytes.fromhex(service.settings.serial_key.get_secret_value()))  # type: ignore[union-attr]
+    fmt = SerialFormat(12, SerialAlphabet.alphanumeric)
+    (future,) = serials_of(keyring.cipher(GTIN, fmt), fmt, [5])
+    clash = await service.client.post(
+        "/v1/serial-imports", json={"gtin": GTIN, "lot": LOT, "source": "CMO-A", "serials": ["CMO1", issued[1]]}
+    )
+    assert clash.status_code == 422
+    assert clash.json()["errors"] == [
+        {"field": "serials[1]", "rule": "unique-for-gtin", "message": f"{issued[1]} was already issued by a serial request"}
+    ]
+    ok = await service.client.post(
+        "/v1/serial-imports", json={"gtin": GTIN, "lot": LOT, "source": "CMO-A", "serials": ["CMO1", future]}
+    )
+    assert ok.status_code == 201, ok.text
+    twice = await service.client.post("/v1/serial-imports", json={"gtin": GTIN, "source": "CMO-B", "serials": ["CMO1"]})
+    assert twice.status_code == 409
+    more = await serials(service.client, 5)
+    assert future not in more and len(set(more) | set(issued)) == 10
+    assert (await commission(service.client, ["CMO1", future, more[0]])).status_code == 201
+    status = (await service.client.get(f"/v1/serials/{GTIN}/CMO1")).json()
+    assert [h["event"] for h in status["history"]] == ["imported", "commissioned"]
+    summary = (await service.client.get(f"/v1/batches/{GTIN}/{LOT}/serial-summary")).json()
+    assert summary == {"gtin": GTIN, "lot": LOT, "issued": 10, "imported": 2, "commissioned": 3}
+
+
+async def test_sscc_ranges_follow_on_and_carry_check_digits(service: Harness) -> None:
+    body = {"company_prefix": "9506000", "extension_digit": 3, "quantity": 3}
+    first = (await service.client.post("/v1/sscc-requests", json=body)).json()
+    second = (await service.client.post("/v1/sscc-requests", json=body)).json()
+    assert first["first"] == "395060000000000002"[:17] + first["first"][-1]
+    listed = (await service.client.get(first["ssccs_url"])).text.splitlines()
+    listed += (await service.client.get(second["ssccs_url"])).text.splitlines()
+    assert len(set(listed)) == 6
+    assert [int(s[10:17]) for s in listed] == list(range(6))
+    assert listed[-1] == second["last"]
