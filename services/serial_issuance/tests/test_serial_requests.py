@@ -6,7 +6,7 @@ import json
 from issuance_helpers import GTIN, LOT, batch, product, serials
 
 from serial_issuance import bootstrap
-from serialtrail_kit.testing.harness import Harness, serve, test_settings
+from serialtrail_kit.testing.harness import Harness, serve, make_settings
 
 
 async def test_concurrent_requests_for_one_gtin_never_overlap(service: Harness) -> None:
@@ -50,7 +50,7 @@ async def test_a_different_serial_key_cannot_issue_from_an_existing_pool(databas
     async with serve(database_dsn, builders) as first:
         await product(first.client)
         assert len(await serials(first.client, 10, lot=None)) == 10
-    async with serve(database_dsn, builders, test_settings()) as second:  # a new random key
+    async with serve(database_dsn, builders, make_settings()) as second:  # a new random key
         response = await second.client.post("/v1/serial-requests", json={"gtin": GTIN, "quantity": 10})
         assert response.status_code == 409
         assert response.json()["errors"][0]["rule"] == "serial-key"

@@ -16,7 +16,7 @@ from serialtrail_kit.settings import Environment, Settings
 TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:test")
 
 
-def test_settings(**overrides: object) -> Settings:
+def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
         "environment": Environment.test,
         "serial_key": secrets.token_hex(32),
@@ -37,7 +37,7 @@ class Harness:
 async def serve(
     database_dsn: str, builders: Mapping[str, Builder], settings: Settings | None = None
 ) -> AsyncIterator[Harness]:
-    settings = settings or test_settings()
+    settings = settings or make_settings()
     async with composed(settings, database_dsn, builders, TEST_SOFTWARE) as composition:
         app = composition.app
         async with app.router.lifespan_context(app):
