@@ -1,0 +1,20 @@
+"""`make bench`: every benchmark, one JSON line per figure."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench.log import log_throughput
+from bench.serials import allocate_and_stream, commissioning_throughput
+from bench.server import running_server
+
+
+def main() -> None:
+    with running_server() as base:
+        asyncio.run(allocate_and_stream(base))
+        asyncio.run(commissioning_throughput(base))
+    log_throughput()
+
+
+if __name__ == "__main__":
+    main()

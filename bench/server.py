@@ -1,0 +1,55 @@
+"""A real Serialtrail server process for benchmarks: embedded PostgreSQL in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from serialtrail_kit.pgserver import free_port
+
+
+@contextmanager
+def running_server() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="serialtrail-bench-") as data_dir:
+        os.chmod(data_dir, 0o755)
+        port = free_port()
+        env = {**os.environ, "SERIALTRAIL_DATA_DIR": data_dir, "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2"}
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "serialtrail", "run", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(data_dir, "server.log"), "w"),  # noqa: SIM115
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, process)
+            yield base
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not become ready")
