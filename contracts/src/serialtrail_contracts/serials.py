@@ -119,7 +119,12 @@ class SsccRangeAllocated(EventContract):
 
 
 class SerialsCommissioned(EventContract):
-    """EPCIS ObjectEvent ADD, bizStep commissioning, disposition active."""
+    """EPCIS ObjectEvent ADD, bizStep commissioning, disposition active.
+
+    `counter_ranges` are the pool counters of those serials that have the product's serial
+    format (issued by a request, or imported and reserved), as sorted [start, end) ranges;
+    `unpooled_serials` are the imported serials outside that format. Together they let a
+    reader keep per-batch bitmaps instead of one row per serial."""
 
     EVENT_TYPE: ClassVar[str] = "serials.SerialsCommissioned"
     EVENT_VERSION: ClassVar[int] = 1
@@ -131,6 +136,8 @@ class SerialsCommissioned(EventContract):
     line_id: str
     event_time: datetime
     serials: tuple[str, ...]
+    counter_ranges: tuple[tuple[int, int], ...] = ()
+    unpooled_serials: tuple[str, ...] = ()
 
 
 EVENTS = event_types(

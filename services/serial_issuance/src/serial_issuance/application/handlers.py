@@ -12,7 +12,7 @@ from serial_issuance.application.codec import append_of, decode
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader
 from serial_issuance.domain import batch as batches
-from serial_issuance.domain import commissioning, imports, product, serial_pool, sscc
+from serial_issuance.domain import commissioning, counter_bitmap, imports, product, serial_pool, sscc
 from serial_issuance.domain.gs1 import parse_sgtin_uri, require_gtin
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.serial_pool import SerialPool
@@ -109,7 +109,7 @@ class SerialIssuanceHandlers:
                 appends.append(append_of(serial_pool.stream_id(command.gtin), version, events))
 
             async def claim(conn: Connection) -> None:
-                await registry.claim(conn, "imported_serials", command.gtin, command.serials, "imported")
+                await registry.claim(conn, "imported_serials", command.gtin, command.serials, "imported", command.serials)
 
             await self.store.append(appends, meta, in_transaction=claim)
             return imported
@@ -151,10 +151,14 @@ class SerialIssuanceHandlers:
         event = SerialsCommissioned(
             commissioning_id=command.commissioning_id, gtin=gtin, lot=command.lot, expiry=registered_batch.expiry,
             line_id=command.line_id, event_time=command.event_time, serials=tuple(serials),
+            counter_ranges=tuple(counter_bitmap.ranges_of(screening.counters)),
+            unpooled_serials=tuple(screening.unpooled),
         )
 
         async def claim(conn: Connection) -> None:
-            await registry.claim(conn, "commissioned_serials", gtin, serials, "commissioned")
+            await registry.claim_counters(conn, gtin, screening.fitting, screening.counters, serials)
+            if screening.unpooled:
+                await registry.claim(conn, "commissioned_serials", gtin, screening.unpooled, "commissioned", serials)
 
         stream = commissioning.stream_id(str(command.commissioning_id))
         await self.store.append([append_of(stream, 0, [event])], meta, in_transaction=claim)

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from serial_issuance.application.loading import Loader
-from serial_issuance.domain import product
+from serial_issuance.domain import counter_bitmap, product
 from serial_issuance.domain.generation import counters_of
 from serial_issuance.domain.keys import SerialKeyring
 from serialtrail_kit.db import Pool
@@ -47,11 +47,10 @@ class SerialQueries:
 
     async def serial(self, gtin: str, serial: str) -> dict[str, Any]:
         registered = await self.load.product(gtin)
+        fmt = product.serial_format(registered)
         async with self.pool.acquire() as conn:
-            commissioned = await conn.fetchrow(
-                f"SELECT * FROM {RM}.commissioned WHERE gtin = $1 AND serial = $2", gtin, serial
-            )
-            issued = await self._issued_by(conn, registered.gtin, serial, product.serial_format(registered))
+            commissioned = await self._commissioned(conn, gtin, serial, fmt)
+            issued = await self._issued_by(conn, registered.gtin, serial, fmt)
         if issued is None:
             raise NotFound(
                 f"serial {serial} was not issued or imported for GTIN {gtin}",
@@ -73,6 +72,23 @@ class SerialQueries:
             )
         status = "commissioned" if commissioned is not None else "issued"
         return {"gtin": gtin, "serial": serial, "status": status, "history": history}
+
+    async def _commissioned(self, conn: Any, gtin: str, serial: str, fmt: Any) -> Any:
+        if not fmt.fits(serial):
+            return await conn.fetchrow(
+                f"SELECT c.* FROM {RM}.commissioned_unpooled u JOIN {RM}.commissionings c USING (commissioning_id) "
+                "WHERE u.gtin = $1 AND u.serial = $2",
+                gtin,
+                serial,
+            )
+        (counter,) = counters_of(self.keyring.cipher(gtin, fmt), fmt, [serial]).tolist()
+        rows = await conn.fetch(
+            f"SELECT c.*, k.bits FROM {RM}.commissioned_chunks k JOIN {RM}.commissionings c USING (commissioning_id) "
+            "WHERE k.gtin = $1 AND k.chunk = $2",
+            gtin,
+            int(counter) // counter_bitmap.CHUNK_BITS,
+        )
+        return next((r for r in rows if counter_bitmap.contains(bytes(r["bits"]), int(counter))), None)
 
     async def _issued_by(self, conn: Any, gtin: str, serial: str, fmt: Any) -> dict[str, Any] | None:
         if fmt.fits(serial):

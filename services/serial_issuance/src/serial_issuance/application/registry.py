@@ -1,14 +1,19 @@
 """Write-side uniqueness registries, written inside the append transaction.
 
 Loading every commissioned serial of a GTIN to decide on the next 10,000 would not
-scale, so "commissioned at most once" and "imported at most once" are enforced by
-primary keys on these tables, in the same transaction as the events. They are folds of
+scale, so "commissioned at most once" and "imported at most once" are enforced by these
+tables, in the same transaction as the events: pool serials as bitmap chunks over their
+counters, serials outside the pool's format by primary key. They are folds of
 the log like any read model and could be rebuilt from it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
+from serial_issuance.domain import counter_bitmap
 from serialtrail_kit.db import APP_ROLE, Connection
 from serialtrail_kit.errors import Conflict, Violation
 
@@ -18,10 +23,14 @@ DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.commissioned_serials (
     gtin text NOT NULL, serial text NOT NULL, PRIMARY KEY (gtin, serial)
 );
+CREATE TABLE IF NOT EXISTS {SCHEMA}.commissioned_counters (
+    gtin text NOT NULL, chunk bigint NOT NULL, bits bytea NOT NULL, PRIMARY KEY (gtin, chunk)
+);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.imported_serials (
     gtin text NOT NULL, serial text NOT NULL, PRIMARY KEY (gtin, serial)
 );
 GRANT SELECT, INSERT ON {SCHEMA}.commissioned_serials, {SCHEMA}.imported_serials TO {APP_ROLE};
+GRANT SELECT, INSERT, UPDATE ON {SCHEMA}.commissioned_counters TO {APP_ROLE};
 """
 
 
@@ -40,7 +49,45 @@ async def imported_among(conn: Connection, gtin: str, serials: Sequence[str]) ->
     return {r["serial"] for r in rows}
 
 
-async def claim(conn: Connection, table: str, gtin: str, serials: Sequence[str], reason: str) -> None:
+async def claim_counters(
+    conn: Connection, gtin: str, serials: Sequence[str], counters: NDArray[np.uint64], request: Sequence[str]
+) -> None:
+    """Mark pool counters commissioned, or fail naming the serials that already were.
+    Read-modify-write of the bitmap rows is safe because it runs inside the append
+    transaction, after the log's append lock: appenders of this service are serialised."""
+    if counters.size == 0:
+        return
+    chunks = counter_bitmap.chunks_of(counters)
+    rows = await conn.fetch(
+        f"SELECT chunk, bits FROM {SCHEMA}.commissioned_counters WHERE gtin = $1 AND chunk = ANY($2::bigint[])",
+        gtin,
+        chunks,
+    )
+    marked = counter_bitmap.mark({r["chunk"]: bytes(r["bits"]) for r in rows}, counters)
+    if marked.already_set.any():
+        taken = {s for s, hit in zip(serials, marked.already_set.tolist(), strict=True) if hit}
+        _refuse(gtin, request, taken, "commissioned")
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.commissioned_counters (gtin, chunk, bits) "
+        "SELECT $1, unnest($2::bigint[]), unnest($3::bytea[]) "
+        "ON CONFLICT (gtin, chunk) DO UPDATE SET bits = EXCLUDED.bits",
+        gtin,
+        list(marked.chunks),
+        list(marked.chunks.values()),
+    )
+
+
+def _refuse(gtin: str, request: Sequence[str], taken: set[str], reason: str) -> None:
+    words = reason.replace("-", " ")
+    violations = [
+        Violation(f"serials[{i}]", reason, f"{s} is already {words}") for i, s in enumerate(request) if s in taken
+    ]
+    raise Conflict(f"{len(taken)} serial(s) of {gtin} are already {words}", violations)
+
+
+async def claim(
+    conn: Connection, table: str, gtin: str, serials: Sequence[str], reason: str, request: Sequence[str] = ()
+) -> None:
     """Insert every serial or fail naming the ones already present (rolls back the append)."""
     inserted = await conn.fetch(
         f"INSERT INTO {SCHEMA}.{table} (gtin, serial) SELECT $1, unnest($2::text[]) "
@@ -48,12 +95,5 @@ async def claim(conn: Connection, table: str, gtin: str, serials: Sequence[str],
         gtin,
         list(serials),
     )
-    if len(inserted) == len(serials):
-        return
-    taken = set(serials) - {r["serial"] for r in inserted}
-    violations = [
-        Violation(f"serials[{i}]", reason, f"{s} is already {reason.replace('-', ' ')}")
-        for i, s in enumerate(serials)
-        if s in taken
-    ]
-    raise Conflict(f"{len(taken)} serial(s) of {gtin} are already {reason.replace('-', ' ')}", violations)
+    if len(inserted) != len(serials):
+        _refuse(gtin, request or serials, set(serials) - {r["serial"] for r in inserted}, reason)

@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from serial_issuance.domain.fpe import FF3_1
 from serial_issuance.domain.generation import counters_of
@@ -25,7 +26,10 @@ def stream_id(commissioning_id: str) -> str:
 @dataclass(frozen=True)
 class Screening:
     violations: list[Violation]
-    not_from_pool: list[str]  # fit nowhere in the pool: must have been imported
+    not_from_pool: list[str]  # not allocated by a serial request: must have been imported
+    fitting: list[str]  # serials in the product's format, in request order
+    counters: NDArray[np.uint64]  # their pool counters
+    unpooled: list[str]  # serials outside the product's format
 
 
 def screen(
@@ -42,10 +46,11 @@ def screen(
             continue
         seen.add(serial)
         (fitting if pattern.match(serial) else not_from_pool).append(serial)
+    unpooled = list(not_from_pool)
     counters = counters_of(cipher, fmt, fitting)
     allocated = pool.allocated_mask(counters)
     not_from_pool.extend(np.asarray(fitting, dtype=object)[~allocated].tolist())
-    return Screening(violations, not_from_pool)
+    return Screening(violations, not_from_pool, fitting, counters, unpooled)
 
 
 def unissued(

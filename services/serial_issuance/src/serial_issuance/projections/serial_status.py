@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from serial_issuance.domain import counter_bitmap
 from serialtrail_contracts.serials import (
     SerialsAllocated,
     SerialsCommissioned,
@@ -25,7 +26,10 @@ def _who(event: RecordedEvent) -> str:
 class SerialStatusProjection:
     name = "serial_status"
     source = SOURCE
-    tables = ("serial_requests", "serial_imports", "imported_serials", "commissioned", "batch_counts", "sscc_requests")
+    tables = (
+        "serial_requests", "serial_imports", "imported_serials", "commissionings", "commissioned_chunks",
+        "commissioned_unpooled", "batch_counts", "sscc_requests",
+    )
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -43,11 +47,18 @@ class SerialStatusProjection:
         CREATE TABLE {schema}.imported_serials (
             gtin text NOT NULL, serial text NOT NULL, import_id uuid NOT NULL, PRIMARY KEY (gtin, serial)
         );
-        CREATE TABLE {schema}.commissioned (
-            gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, expiry date NOT NULL,
-            line_id text NOT NULL, event_time timestamptz NOT NULL, commissioning_id uuid NOT NULL,
-            commissioned_by text NOT NULL, recorded_at timestamptz NOT NULL, global_position bigint NOT NULL,
-            PRIMARY KEY (gtin, serial)
+        CREATE TABLE {schema}.commissionings (
+            commissioning_id uuid PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL,
+            line_id text NOT NULL, event_time timestamptz NOT NULL, quantity int NOT NULL,
+            commissioned_by text NOT NULL, recorded_at timestamptz NOT NULL, global_position bigint NOT NULL
+        );
+        -- Pool serials by counter: one bitmap row per commissioning and 8,192-counter chunk.
+        CREATE TABLE {schema}.commissioned_chunks (
+            gtin text NOT NULL, chunk bigint NOT NULL, commissioning_id uuid NOT NULL, bits bytea NOT NULL,
+            PRIMARY KEY (gtin, chunk, commissioning_id)
+        );
+        CREATE TABLE {schema}.commissioned_unpooled (
+            gtin text NOT NULL, serial text NOT NULL, commissioning_id uuid NOT NULL, PRIMARY KEY (gtin, serial)
         );
         CREATE TABLE {schema}.batch_counts (
             gtin text NOT NULL, lot text NOT NULL, issued bigint NOT NULL DEFAULT 0,
@@ -105,14 +116,24 @@ async def _imported(conn: Connection, schema: str, recorded: RecordedEvent) -> N
 
 
 async def _commissioned(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
-    payload: dict[str, Any] = recorded.payload  # validated on append; parsing 10,000 serials twice is waste
-    e = SerialsCommissioned.model_construct(**payload)
+    payload: dict[str, Any] = recorded.payload
+    e = SerialsCommissioned.model_construct(**payload)  # validated on append: skip re-parsing 10,000 serials
     await conn.execute(
-        f"INSERT INTO {schema}.commissioned SELECT $1, unnest($2::text[]), $3, $4::text::date, $5, "
-        "$6::text::timestamptz, $7, $8, $9, $10",
-        e.gtin, list(e.serials), e.lot, str(e.expiry), e.line_id, str(e.event_time), e.commissioning_id,
+        f"INSERT INTO {schema}.commissionings VALUES ($1, $2, $3, $4::text::date, $5, $6::text::timestamptz, "
+        "$7, $8, $9, $10)",
+        e.commissioning_id, e.gtin, e.lot, str(e.expiry), e.line_id, str(e.event_time), len(e.serials),
         _who(recorded), recorded.recorded_at, recorded.global_position,
     )
+    chunks = counter_bitmap.mark({}, counter_bitmap.counters_of_ranges(list(e.counter_ranges))).chunks
+    await conn.execute(
+        f"INSERT INTO {schema}.commissioned_chunks SELECT $1, unnest($2::bigint[]), $3, unnest($4::bytea[])",
+        e.gtin, list(chunks), e.commissioning_id, list(chunks.values()),
+    )
+    if e.unpooled_serials:
+        await conn.execute(
+            f"INSERT INTO {schema}.commissioned_unpooled SELECT $1, unnest($2::text[]), $3",
+            e.gtin, list(e.unpooled_serials), e.commissioning_id,
+        )
     await _count(conn, schema, e.gtin, e.lot, "commissioned", len(e.serials))
 
 
