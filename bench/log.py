@@ -8,7 +8,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.report import emit
 from serialtrail_kit.db import APP_ROLE, create_pool
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
@@ -17,9 +16,15 @@ from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.pgserver import EmbeddedPostgres
 
+from bench.report import emit
+
 META = RecordMetadata(
-    principal_id="bench", principal_role="admin", auth_method="bench", correlation_id="bench",
-    software_version="bench", config_digest="bench",
+    principal_id="bench",
+    principal_role="admin",
+    auth_method="bench",
+    correlation_id="bench",
+    software_version="bench",
+    config_digest="bench",
 )
 
 
@@ -54,10 +59,14 @@ def log_throughput() -> None:
     with tempfile.TemporaryDirectory(prefix="serialtrail-bench-") as tmp:
         os.chmod(tmp, 0o755)
         with EmbeddedPostgres(Path(tmp), durable=True) as server:
-            for label, appends, per_append, writers in (("1 event per append, 8 writers", 5_000, 1, 8),
-                                                        ("100 events per append, 4 writers", 200, 100, 4)):
+            for label, appends, per_append, writers in (
+                ("1 event per append, 8 writers", 5_000, 1, 8),
+                ("100 events per append, 4 writers", 200, 100, 4),
+            ):
                 results = [
-                    asyncio.run(_append_and_verify(server.dsn, f"bench_{run}_{per_append}", appends, per_append, writers))
+                    asyncio.run(
+                        _append_and_verify(server.dsn, f"bench_{run}_{per_append}", appends, per_append, writers)
+                    )
                     for run in range(3)
                 ]
                 emit(f"log append ({label})", [r[0] for r in results], "events/s", "report")

@@ -22,8 +22,13 @@ def _gtin(index: int) -> str:
 async def _product(client: httpx.AsyncClient, gtin: str, lot: str) -> None:
     response = await client.post(
         "/v1/products",
-        json={"gtin": gtin, "company_prefix_length": 7, "name": "bench", "serial_length": 12,
-              "serial_alphabet": "alphanumeric"},
+        json={
+            "gtin": gtin,
+            "company_prefix_length": 7,
+            "name": "bench",
+            "serial_length": 12,
+            "serial_alphabet": "alphanumeric",
+        },
     )
     response.raise_for_status()
     batch = {"gtin": gtin, "lot": lot, "expiry": "2030-12-31", "site_gln": "9506000000008"}
@@ -61,20 +66,31 @@ async def commissioning_throughput(base: str, total: int = 500_000, batch: int =
             for chunk in chunks:
                 queue.put_nowait(chunk)
 
-            async def worker() -> None:
+            async def worker(queue: asyncio.Queue[list[str]], gtin: str, lot: str) -> None:
                 while not queue.empty():
                     chunk = queue.get_nowait()
-                    body = {"gtin": gtin, "serials": chunk, "lot": lot, "line_id": "L1",
-                            "event_time": "2026-11-22T08:00:00Z"}
-                    response = await client.post("/v1/commissioning", json=body, headers={"x-request-id": str(uuid.uuid4())})
+                    body = {
+                        "gtin": gtin,
+                        "serials": chunk,
+                        "lot": lot,
+                        "line_id": "L1",
+                        "event_time": "2026-11-22T08:00:00Z",
+                    }
+                    response = await client.post(
+                        "/v1/commissioning", json=body, headers={"x-request-id": str(uuid.uuid4())}
+                    )
                     response.raise_for_status()
 
             started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(in_flight)))
+            await asyncio.gather(*(worker(queue, gtin, lot) for _ in range(in_flight)))
             while (await client.get(f"/v1/batches/{gtin}/{lot}/serial-summary")).json()["commissioned"] < total:
                 await asyncio.sleep(0.01)
             runs.append(total / (time.perf_counter() - started))
     emit(
-        "commission via HTTP in batches of 10,000 until the read model caught up", runs, "serials/s",
-        ">= 100,000 serials/s", total=total, in_flight=in_flight,
+        "commission via HTTP in batches of 10,000 until the read model caught up",
+        runs,
+        "serials/s",
+        ">= 100,000 serials/s",
+        total=total,
+        in_flight=in_flight,
     )

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-
 from serialtrail_kit.pgserver import free_port
 
 
@@ -22,7 +21,7 @@ def running_server() -> Iterator[str]:
         os.chmod(data_dir, 0o755)
         port = free_port()
         env = {**os.environ, "SERIALTRAIL_DATA_DIR": data_dir, "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2"}
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-m", "serialtrail", "run", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,

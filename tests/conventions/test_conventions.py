@@ -11,9 +11,26 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 IO_MODULES = {
-    "asyncio", "asyncpg", "aiokafka", "fastapi", "starlette", "httpx", "requests", "uvicorn", "socket",
-    "subprocess", "os", "pathlib", "sqlite3", "psycopg", "urllib.request", "serialtrail_kit.db",
-    "serialtrail_kit.eventstore", "serialtrail_kit.readers", "serialtrail_kit.http", "serialtrail_kit.runtime",
+    "asyncio",
+    "asyncpg",
+    "aiokafka",
+    "fastapi",
+    "starlette",
+    "httpx",
+    "requests",
+    "uvicorn",
+    "socket",
+    "subprocess",
+    "os",
+    "pathlib",
+    "sqlite3",
+    "psycopg",
+    "urllib.request",
+    "serialtrail_kit.db",
+    "serialtrail_kit.eventstore",
+    "serialtrail_kit.readers",
+    "serialtrail_kit.http",
+    "serialtrail_kit.runtime",
 }
 SERVICE_LAYOUT = ("domain", "application", "projections", "entrypoints", "bootstrap.py")
 
@@ -77,7 +94,17 @@ def test_shared_code_knows_no_service(folder: str) -> None:
 
 
 def test_contracts_depend_on_nothing_but_pydantic() -> None:
-    allowed = {"pydantic", "serialtrail_contracts", "__future__", "typing", "datetime", "enum", "uuid", "json", "pathlib"}
+    allowed = {
+        "pydantic",
+        "serialtrail_contracts",
+        "__future__",
+        "typing",
+        "datetime",
+        "enum",
+        "uuid",
+        "json",
+        "pathlib",
+    }
     offending = [
         f"{path.relative_to(ROOT)}: {name}"
         for path in sources(ROOT / "contracts" / "src")

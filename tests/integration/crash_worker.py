@@ -7,9 +7,8 @@ import asyncio
 import sys
 
 from issuance_helpers import batch, commission, product, serials
-
 from serialtrail.services import BUILDERS
-from serialtrail_kit.testing.harness import serve, make_settings
+from serialtrail_kit.testing.harness import make_settings, serve
 
 
 async def main(dsn: str, key: str) -> None:

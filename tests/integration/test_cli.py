@@ -10,7 +10,6 @@ import sys
 
 import asyncpg
 from issuance_helpers import batch, commission, product, serials
-
 from serial_issuance.projections.serial_status import SerialStatusProjection
 from serialtrail.services import BUILDERS
 from serialtrail_kit.readers.projection import table_digest
@@ -20,7 +19,12 @@ from serialtrail_kit.testing.harness import serve
 def cli(database_dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_dsn}
     return subprocess.run(
-        [sys.executable, "-m", "serialtrail", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "serialtrail", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -10,13 +10,11 @@ import signal
 import sys
 from pathlib import Path
 
-
 import pytest
-
 from serialtrail.services import BUILDERS
-from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.db import connect, create_pool
-from serialtrail_kit.testing.harness import serve, make_settings
+from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.testing.harness import make_settings, serve
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 

@@ -8,7 +8,6 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
@@ -177,6 +176,4 @@ async def test_event_ids_are_unique(store: PostgresEventStore) -> None:
     duplicate = uuid4()
     await store.append(one("a", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META)
     with pytest.raises(DuplicateEventError):
-        await store.append(
-            one("b", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META
-        )
+        await store.append(one("b", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META)

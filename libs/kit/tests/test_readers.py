@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
-
 from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
@@ -21,8 +20,12 @@ from serialtrail_kit.readers.tracking import Tracking
 
 SOURCE, OWNER = "producer_svc", "consumer_svc"
 META = RecordMetadata(
-    principal_id="t", principal_role="admin", auth_method="test", correlation_id="c",
-    software_version="0", config_digest="d",
+    principal_id="t",
+    principal_role="admin",
+    auth_method="test",
+    correlation_id="c",
+    software_version="0",
+    config_digest="d",
 )
 
 
@@ -55,7 +58,7 @@ class StreamCounts:
 
     name = "stream_counts"
     source = SOURCE
-    tables = ("stream_counts",)
+    tables: tuple[str, ...] = ("stream_counts",)
     fail_at: int | None = None
 
     def ddl(self, schema: str) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-
 from serial_issuance import bootstrap
 from serialtrail_kit.testing.harness import Harness, serve
 

@@ -43,5 +43,11 @@ async def serials(client: httpx.AsyncClient, quantity: int, gtin: str = GTIN, lo
 async def commission(client: httpx.AsyncClient, values: list[str], gtin: str = GTIN, lot: str = LOT) -> httpx.Response:
     return await client.post(
         "/v1/commissioning",
-        json={"gtin": gtin, "serials": values, "lot": lot, "line_id": "LINE-1", "event_time": "2026-11-22T08:00:00Z"},
+        json={
+            "gtin": gtin,
+            "serials": values,
+            "lot": lot,
+            "line_id": "LINE-1",
+            "event_time": "2026-11-22T08:00:00Z",
+        },
     )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials
-
 from serialtrail_kit.testing.harness import Harness
 
 

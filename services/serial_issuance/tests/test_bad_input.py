@@ -6,12 +6,17 @@ from typing import Any
 
 import pytest
 from issuance_helpers import GLN, GTIN, LOT, batch, product
-
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.harness import Harness
 
 UNKNOWN_GTIN = "09506000134369"
-PRODUCT = {"gtin": GTIN, "company_prefix_length": 7, "name": "P", "serial_length": 12, "serial_alphabet": "numeric"}
+PRODUCT = {
+    "gtin": GTIN,
+    "company_prefix_length": 7,
+    "name": "P",
+    "serial_length": 12,
+    "serial_alphabet": "numeric",
+}
 COMMISSION = {"gtin": GTIN, "lot": LOT, "line_id": "L1", "event_time": "2026-11-22T08:00:00Z"}
 
 CASES: list[tuple[str, str, Any, int, str, str]] = [
@@ -19,45 +24,169 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
     ("malformed-json", "/v1/products", b'{"gtin": ', 400, "body", "json"),
     ("gtin-check-digit", "/v1/products", {**PRODUCT, "gtin": "09506000134353"}, 422, "gtin", "gtin"),
     ("gtin-length", "/v1/products", {**PRODUCT, "gtin": "950600013435"}, 422, "gtin", "gtin"),
-    ("missing-name", "/v1/products", {k: v for k, v in PRODUCT.items() if k != "name"}, 422, "body.name", "missing"),
-    ("serial-too-long", "/v1/products", {**PRODUCT, "serial_length": 21}, 422, "body.serial_length", "less_than_equal"),
-    ("serial-too-short", "/v1/products", {**PRODUCT, "serial_length": 5}, 422, "serial_length", "serial-randomisation"),
+    (
+        "missing-name",
+        "/v1/products",
+        {k: v for k, v in PRODUCT.items() if k != "name"},
+        422,
+        "body.name",
+        "missing",
+    ),
+    (
+        "serial-too-long",
+        "/v1/products",
+        {**PRODUCT, "serial_length": 21},
+        422,
+        "body.serial_length",
+        "less_than_equal",
+    ),
+    (
+        "serial-too-short",
+        "/v1/products",
+        {**PRODUCT, "serial_length": 5},
+        422,
+        "serial_length",
+        "serial-randomisation",
+    ),
     ("unknown-field", "/v1/products", {**PRODUCT, "colour": "red"}, 422, "body.colour", "extra_forbidden"),
     ("ndc-not-in-gtin", "/v1/products", {**PRODUCT, "ndc": "1234567890"}, 422, "ndc", "ndc-in-gtin"),
-    ("batch-unknown-product", "/v1/batches",
-     {"gtin": UNKNOWN_GTIN, "lot": "X", "expiry": "2030-01-01", "site_gln": GLN}, 422, "gtin", "registered-product"),
-    ("batch-bad-gln", "/v1/batches",
-     {"gtin": GTIN, "lot": "X", "expiry": "2030-01-01", "site_gln": "9506000000005"}, 422, "site_gln", "gln"),
-    ("batch-bad-expiry", "/v1/batches",
-     {"gtin": GTIN, "lot": "X", "expiry": "2030-02-30", "site_gln": GLN}, 422, "body.expiry", "date_from_datetime_parsing"),
-    ("quantity-zero", "/v1/serial-requests", {"gtin": GTIN, "quantity": 0}, 422, "body.quantity", "greater_than_equal"),
-    ("quantity-over-limit", "/v1/serial-requests", {"gtin": GTIN, "quantity": 1_000_001}, 422, "body.quantity",
-     "less_than_equal"),
-    ("request-unknown-product", "/v1/serial-requests", {"gtin": UNKNOWN_GTIN, "quantity": 5}, 422, "gtin",
-     "registered-product"),
-    ("request-unknown-lot", "/v1/serial-requests", {"gtin": GTIN, "lot": "NOPE", "quantity": 5}, 422, "lot",
-     "registered-batch"),
-    ("bad-output-form", "/v1/serial-requests", {"gtin": GTIN, "quantity": 5, "output_form": "pdf"}, 422,
-     "body.output_form", "enum"),
-    ("commission-unknown-lot", "/v1/commissioning", {**COMMISSION, "lot": "NOPE", "serials": ["123"]}, 422, "lot",
-     "registered-batch"),
-    ("commission-foreign-serial", "/v1/commissioning", {**COMMISSION, "serials": ["000000000000"]}, 422, "serials[0]",
-     "issued-for-gtin"),
-    ("commission-duplicate", "/v1/commissioning", {**COMMISSION, "serials": ["A1", "A1"]}, 422, "serials[1]",
-     "duplicate"),
-    ("commission-expiry-mismatch", "/v1/commissioning", {**COMMISSION, "serials": ["1"], "expiry": "2031-01-01"},
-     422, "expiry", "matches-batch"),
+    (
+        "batch-unknown-product",
+        "/v1/batches",
+        {"gtin": UNKNOWN_GTIN, "lot": "X", "expiry": "2030-01-01", "site_gln": GLN},
+        422,
+        "gtin",
+        "registered-product",
+    ),
+    (
+        "batch-bad-gln",
+        "/v1/batches",
+        {"gtin": GTIN, "lot": "X", "expiry": "2030-01-01", "site_gln": "9506000000005"},
+        422,
+        "site_gln",
+        "gln",
+    ),
+    (
+        "batch-bad-expiry",
+        "/v1/batches",
+        {"gtin": GTIN, "lot": "X", "expiry": "2030-02-30", "site_gln": GLN},
+        422,
+        "body.expiry",
+        "date_from_datetime_parsing",
+    ),
+    (
+        "quantity-zero",
+        "/v1/serial-requests",
+        {"gtin": GTIN, "quantity": 0},
+        422,
+        "body.quantity",
+        "greater_than_equal",
+    ),
+    (
+        "quantity-over-limit",
+        "/v1/serial-requests",
+        {"gtin": GTIN, "quantity": 1_000_001},
+        422,
+        "body.quantity",
+        "less_than_equal",
+    ),
+    (
+        "request-unknown-product",
+        "/v1/serial-requests",
+        {"gtin": UNKNOWN_GTIN, "quantity": 5},
+        422,
+        "gtin",
+        "registered-product",
+    ),
+    (
+        "request-unknown-lot",
+        "/v1/serial-requests",
+        {"gtin": GTIN, "lot": "NOPE", "quantity": 5},
+        422,
+        "lot",
+        "registered-batch",
+    ),
+    (
+        "bad-output-form",
+        "/v1/serial-requests",
+        {"gtin": GTIN, "quantity": 5, "output_form": "pdf"},
+        422,
+        "body.output_form",
+        "enum",
+    ),
+    (
+        "commission-unknown-lot",
+        "/v1/commissioning",
+        {**COMMISSION, "lot": "NOPE", "serials": ["123"]},
+        422,
+        "lot",
+        "registered-batch",
+    ),
+    (
+        "commission-foreign-serial",
+        "/v1/commissioning",
+        {**COMMISSION, "serials": ["000000000000"]},
+        422,
+        "serials[0]",
+        "issued-for-gtin",
+    ),
+    (
+        "commission-duplicate",
+        "/v1/commissioning",
+        {**COMMISSION, "serials": ["A1", "A1"]},
+        422,
+        "serials[1]",
+        "duplicate",
+    ),
+    (
+        "commission-expiry-mismatch",
+        "/v1/commissioning",
+        {**COMMISSION, "serials": ["1"], "expiry": "2031-01-01"},
+        422,
+        "expiry",
+        "matches-batch",
+    ),
     ("commission-neither", "/v1/commissioning", {**COMMISSION}, 422, "serials", "one-of"),
-    ("commission-bad-epc", "/v1/commissioning", {**COMMISSION, "gtin": None, "epcs": ["urn:epc:id:sscc:1.2"]}, 422,
-     "epcs[0]", "sgtin-uri"),
-    ("import-charset", "/v1/serial-imports", {"gtin": GTIN, "source": "CMO", "serials": ["OK1", "bad serial"]}, 422,
-     "serials[1]", "gs1-ai-21"),
-    ("import-eu-alphanumeric", "/v1/serial-imports", {"gtin": GTIN, "source": "CMO", "serials": ["A-1"]}, 422,
-     "serials[0]", "eu-fmd-alphanumeric"),
-    ("sscc-prefix", "/v1/sscc-requests", {"company_prefix": "12345", "extension_digit": 0, "quantity": 1}, 422,
-     "body.company_prefix", "string_pattern_mismatch"),
-    ("sscc-extension", "/v1/sscc-requests", {"company_prefix": "9506000", "extension_digit": 10, "quantity": 1}, 422,
-     "body.extension_digit", "less_than_equal"),
+    (
+        "commission-bad-epc",
+        "/v1/commissioning",
+        {**COMMISSION, "gtin": None, "epcs": ["urn:epc:id:sscc:1.2"]},
+        422,
+        "epcs[0]",
+        "sgtin-uri",
+    ),
+    (
+        "import-charset",
+        "/v1/serial-imports",
+        {"gtin": GTIN, "source": "CMO", "serials": ["OK1", "bad serial"]},
+        422,
+        "serials[1]",
+        "gs1-ai-21",
+    ),
+    (
+        "import-eu-alphanumeric",
+        "/v1/serial-imports",
+        {"gtin": GTIN, "source": "CMO", "serials": ["A-1"]},
+        422,
+        "serials[0]",
+        "eu-fmd-alphanumeric",
+    ),
+    (
+        "sscc-prefix",
+        "/v1/sscc-requests",
+        {"company_prefix": "12345", "extension_digit": 0, "quantity": 1},
+        422,
+        "body.company_prefix",
+        "string_pattern_mismatch",
+    ),
+    (
+        "sscc-extension",
+        "/v1/sscc-requests",
+        {"company_prefix": "9506000", "extension_digit": 10, "quantity": 1},
+        422,
+        "body.extension_digit",
+        "less_than_equal",
+    ),
 ]
 
 
@@ -83,7 +212,9 @@ async def test_bad_input_is_refused_precisely_and_records_nothing(
     problem = response.json()
     assert problem["status"] == status
     assert problem["type"].startswith("https://serialtrail.dev/problems/")
-    assert {"field": field, "rule": rule} in [{"field": e["field"], "rule": e["rule"]} for e in problem["errors"]], problem
+    assert {"field": field, "rule": rule} in [{"field": e["field"], "rule": e["rule"]} for e in problem["errors"]], (
+        problem
+    )
     assert await store.head() == before
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-
 from serial_issuance.domain.counter_bitmap import contains, counters_of_ranges, mark, ranges_of
 
 COUNTER_SETS = st.sets(st.integers(0, 60_000), max_size=300)
@@ -14,7 +15,7 @@ def test_ranges_cover_exactly_the_counters(counters: set[int]) -> None:
     ranges = ranges_of(np.array(sorted(counters), dtype=np.uint64))
     assert sorted(counters_of_ranges(ranges).tolist()) == sorted(counters)
     assert all(a < b for a, b in ranges)
-    assert all(b1 < a2 for (_, b1), (a2, _) in zip(ranges, ranges[1:], strict=False))  # maximal, disjoint
+    assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(ranges))  # maximal, disjoint
 
 
 @given(COUNTER_SETS, COUNTER_SETS)

@@ -6,7 +6,6 @@ import numpy as np
 from ff3 import FF3Cipher
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from serial_issuance.domain.fpe import FF3_1, _mulmod, halves_to_digits
 from serial_issuance.domain.generation import counters_of, serials_of
 from serial_issuance.domain.serial_format import ALPHABETS, SerialFormat
@@ -36,7 +35,9 @@ def reference_plaintext(counter: int, radix: int, alphabet: str, u: int, v: int)
     shape=st.sampled_from(FORMATS),
     data=st.data(),
 )
-def test_matches_the_ff3_reference_implementation(key: bytes, tweak: bytes, shape: tuple[SerialAlphabet, int], data: st.DataObject) -> None:
+def test_matches_the_ff3_reference_implementation(
+    key: bytes, tweak: bytes, shape: tuple[SerialAlphabet, int], data: st.DataObject
+) -> None:
     alphabet_name, length = shape
     alphabet = ALPHABETS[alphabet_name]
     fmt = SerialFormat(length, alphabet_name)

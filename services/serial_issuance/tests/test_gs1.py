@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from biip import parse
 from biip.gs1_messages import GS1Message
-from epcpy.epc_schemes import SGTIN
+from epcpy.epc_schemes.sgtin import SGTIN
 from hypothesis import given
 from hypothesis import strategies as st
-
+from serial_issuance.domain.generation import line_parts
 from serial_issuance.domain.gs1 import check_digit, gtin_problem, parse_sgtin_uri, sgtin_uri_prefix, sscc
 from serialtrail_contracts.serials import OutputForm
-from serial_issuance.domain.generation import line_parts
 
 GTINS = st.text("0123456789", min_size=13, max_size=13).map(lambda body: body + str(check_digit(body)))
 
@@ -38,7 +37,11 @@ def test_sgtin_uri_agrees_with_epcpy(gtin: str, prefix_length: int, serial: str)
     assert parse_sgtin_uri(uri) == (gtin, serial)
 
 
-@given(st.integers(0, 9), st.integers(6, 12).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n)), st.data())
+@given(
+    st.integers(0, 9),
+    st.integers(6, 12).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n)),
+    st.data(),
+)
 def test_sscc_agrees_with_biip(extension: int, prefix: str, data: st.DataObject) -> None:
     reference = data.draw(st.integers(0, 10 ** (16 - len(prefix)) - 1))
     code = sscc(extension, prefix, reference)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials
-
 from serial_issuance.domain.generation import serials_of
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.serial_format import SerialFormat
@@ -65,11 +64,16 @@ async def test_imported_serials_are_screened_commissionable_and_never_generated(
     fmt = SerialFormat(12, SerialAlphabet.alphanumeric)
     (future,) = serials_of(keyring.cipher(GTIN, fmt), fmt, [5])
     clash = await service.client.post(
-        "/v1/serial-imports", json={"gtin": GTIN, "lot": LOT, "source": "CMO-A", "serials": ["CMO1", issued[1]]}
+        "/v1/serial-imports",
+        json={"gtin": GTIN, "lot": LOT, "source": "CMO-A", "serials": ["CMO1", issued[1]]},
     )
     assert clash.status_code == 422
     assert clash.json()["errors"] == [
-        {"field": "serials[1]", "rule": "unique-for-gtin", "message": f"{issued[1]} was already issued by a serial request"}
+        {
+            "field": "serials[1]",
+            "rule": "unique-for-gtin",
+            "message": f"{issued[1]} was already issued by a serial request",
+        }
     ]
     ok = await service.client.post(
         "/v1/serial-imports", json={"gtin": GTIN, "lot": LOT, "source": "CMO-A", "serials": ["CMO1", future]}
@@ -78,7 +82,8 @@ async def test_imported_serials_are_screened_commissionable_and_never_generated(
     twice = await service.client.post("/v1/serial-imports", json={"gtin": GTIN, "source": "CMO-B", "serials": ["CMO1"]})
     assert twice.status_code == 409
     more = await serials(service.client, 5)
-    assert future not in more and len(set(more) | set(issued)) == 10
+    assert future not in more
+    assert len(set(more) | set(issued)) == 10
     assert (await commission(service.client, ["CMO1", future, more[0]])).status_code == 201
     status = (await service.client.get(f"/v1/serials/{GTIN}/CMO1")).json()
     assert [h["event"] for h in status["history"]] == ["imported", "commissioned"]

@@ -4,9 +4,8 @@ import asyncio
 import json
 
 from issuance_helpers import GTIN, LOT, batch, product, serials
-
 from serial_issuance import bootstrap
-from serialtrail_kit.testing.harness import Harness, serve, make_settings
+from serialtrail_kit.testing.harness import Harness, make_settings, serve
 
 
 async def test_concurrent_requests_for_one_gtin_never_overlap(service: Harness) -> None:

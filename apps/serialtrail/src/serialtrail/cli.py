@@ -9,15 +9,15 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from serialtrail import embedded
-from serialtrail.services import BUILDERS, PROJECTIONS, software_identity
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from serialtrail_kit.composition import composed
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.settings import Settings
+
+from serialtrail import embedded
+from serialtrail.services import BUILDERS, PROJECTIONS, software_identity
 
 app = typer.Typer(
     help="Serialtrail: pharmaceutical serialization and track-and-trace.",
@@ -82,9 +82,11 @@ async def _verify(dsn: str, names: list[str]) -> bool:
         for name in names:
             with _progress() as progress:
                 task = progress.add_task(f"verifying {name}", total=None)
-                report = await verify_log(
-                    pool, name, progress=lambda done, total, t=task: progress.update(t, completed=done, total=total)
-                )
+
+                def show(done: int, total: int, task: TaskID = task) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                report = await verify_log(pool, name, progress=show)
             if report.first_break is None:
                 typer.echo(f"{name}: OK, {report.checked} events, chain intact")
             else:
@@ -133,5 +135,9 @@ async def _replay(dsn: str, name: str, keep_previous: bool) -> None:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     )

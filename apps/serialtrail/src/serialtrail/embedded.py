@@ -11,7 +11,6 @@ from pathlib import Path
 
 import asyncpg
 from pydantic import SecretStr
-
 from serialtrail_kit.pgserver import EmbeddedPostgres
 from serialtrail_kit.settings import Environment, Settings
 

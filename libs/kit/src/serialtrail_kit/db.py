@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 import orjson
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
 APP_ROLE = "serialtrail_app"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-Pool = asyncpg.Pool  # type: ignore[type-arg]
-Connection = asyncpg.Connection  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    # A pooled connection is a proxy; both behave the same for our purposes.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection
 
 
 def ident(name: str) -> str:

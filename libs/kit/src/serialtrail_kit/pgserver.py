@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import pwd
 import signal
@@ -18,8 +19,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import importlib.util
 
 SYSTEM_USER = "serialtrail-pg"
 
@@ -53,8 +52,8 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+        subprocess.run(  # noqa: S603 - fixed arguments
+            ["/usr/sbin/useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
             check=True,
             capture_output=True,
         )
@@ -97,13 +96,22 @@ class EmbeddedPostgres:
             user=user,
             stdout=subprocess.DEVNULL,
             stderr=open(self.data_dir / "postgres.log", "ab"),  # noqa: SIM115 - the child owns it
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PDEATHSIG
+            preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
 
     def _initdb(self, pgdata: Path, user: str | None) -> None:
-        args = [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres",
-                "--auth=trust", "-E", "UTF8", "--locale=C"]
+        args = [
+            str(POSTGRES_BIN_PATH / "initdb"),
+            "-D",
+            str(pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]
         if not self.durable:
             args.append("--no-sync")
         result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)  # noqa: S603
@@ -111,8 +119,19 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"initdb failed: {result.stderr.strip()}")
 
     def _server_args(self, pgdata: Path) -> list[str]:
-        args = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(pgdata), "-h", "127.0.0.1",
-                "-p", str(self.port), "-k", str(self.data_dir), "-c", "max_connections=200"]
+        args = [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            "-D",
+            str(pgdata),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+            "-c",
+            "max_connections=200",
+        ]
         if not self.durable:
             # Throwaway test clusters: crash safety of the cluster itself is not under test.
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -134,7 +153,15 @@ class EmbeddedPostgres:
 
     def _accepts_queries(self) -> bool:
         result = subprocess.run(  # noqa: S603
-            [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+            [
+                str(POSTGRES_BIN_PATH / "pg_isready"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+            ],
             capture_output=True,
             check=False,
         )

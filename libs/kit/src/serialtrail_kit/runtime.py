@@ -36,7 +36,10 @@ class Runtime:
             for projection in module.projections:
                 await admin.ensure(projection)
                 module.runners[projection.name] = ProjectionRunner(
-                    self.app_pool, module.name, projection, upcasters=module.upcasters,
+                    self.app_pool,
+                    module.name,
+                    projection,
+                    upcasters=module.upcasters,
                     poll_interval=self.poll_interval,
                 )
 
@@ -53,7 +56,7 @@ class Runtime:
                 await runner.run()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - a projection must never stop silently
+            except Exception as error:
                 self.failures[name] = repr(error)
                 log.exception("projection %s failed; restarting in %.1fs", name, delay)
                 await asyncio.sleep(delay)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from serialtrail_kit.db import Pool
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.readers.projection import ProjectionRunner
+from serialtrail_kit.service import ServiceModule
+from serialtrail_kit.settings import Settings
+
 from serial_issuance.application import registry
 from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.application.queries import SerialQueries
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.entrypoints.http import build_router
 from serial_issuance.projections.serial_status import SerialStatusProjection
-from serialtrail_kit.db import Pool
-from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.readers.projection import ProjectionRunner
-from serialtrail_kit.service import ServiceModule
-from serialtrail_kit.settings import Settings
 
 NAME = "serial_issuance"
 

@@ -19,7 +19,12 @@ from serialtrail_kit import canonical
 from serialtrail_kit.db import Connection, Pool, ident
 from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, RowContent, chain_hash
 from serialtrail_kit.eventstore.metadata import RecordMetadata
-from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, RecordedEvent, StreamAppend
+from serialtrail_kit.eventstore.model import (
+    ConcurrencyError,
+    DuplicateEventError,
+    RecordedEvent,
+    StreamAppend,
+)
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 
 InTransaction = Callable[[Connection], Awaitable[None]]
@@ -156,10 +161,7 @@ class PostgresEventStore:
 
     async def read_raw(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:
         """Rows exactly as stored (no upcasting): what the hash chain covers."""
-        sql = (
-            f"SELECT {_COLUMNS} FROM {self._table} WHERE global_position > $1 "
-            "ORDER BY global_position LIMIT $2"
-        )
+        sql = f"SELECT {_COLUMNS} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
         if conn is not None:
             rows = await conn.fetch(sql, after, limit)
         else:

@@ -28,7 +28,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "rule": {"type": "string"},
+                    "message": {"type": "string"},
+                },
             },
         },
     },
@@ -37,7 +41,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def create_app(
-    runtime: Runtime, modules: Sequence[ServiceModule], software: SoftwareIdentity, *, start_runners: bool = True
+    runtime: Runtime,
+    modules: Sequence[ServiceModule],
+    software: SoftwareIdentity,
+    *,
+    start_runners: bool = True,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -73,12 +81,14 @@ def _health_routes(app: FastAPI, runtime: Runtime) -> None:
     async def ready(request: Request) -> JsonResponse:
         async with runtime.app_pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
-        positions = {
-            f"{m.name}.{name}": runner.position for m in runtime.modules for name, runner in m.runners.items()
-        }
+        positions = {f"{m.name}.{name}": runner.position for m in runtime.modules for name, runner in m.runners.items()}
         failing = dict(runtime.failures)
         status = 503 if failing else 200
-        body = {"status": "ready" if not failing else "degraded", "projections": positions, "failures": failing}
+        body = {
+            "status": "ready" if not failing else "degraded",
+            "projections": positions,
+            "failures": failing,
+        }
         return JsonResponse(body, status_code=status)
 
 

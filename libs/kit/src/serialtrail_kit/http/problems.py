@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -13,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serialtrail_kit.errors import DomainError
 from serialtrail_kit.eventstore.model import ConcurrencyError
+
 
 class JsonResponse(Response):
     """JSON rendered with orjson (datetimes, UUIDs) for hand-built bodies."""
@@ -28,7 +28,12 @@ MEDIA_TYPE = "application/problem+json"
 
 
 def problem(
-    request: Request, status: int, kind: str, title: str, detail: str, errors: list[dict[str, Any]] | None = None
+    request: Request,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
 ) -> JsonResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + kind,
@@ -53,7 +58,11 @@ def _field(location: tuple[Any, ...]) -> str:
 async def _validation(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"), "message": e.get("msg", "")}
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "rule": e.get("type", "invalid"),
+            "message": e.get("msg", ""),
+        }
         for e in exc.errors()
     ]
     if any(e["rule"] == "json_invalid" for e in errors):

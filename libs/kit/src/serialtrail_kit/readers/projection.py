@@ -182,9 +182,7 @@ class ProjectionRunner:
         self.pool = pool
         self.owner = ident(owner)
         self.projection = projection
-        self._subscription = LogSubscription(
-            pool, projection.source, upcasters=upcasters, poll_interval=poll_interval
-        )
+        self._subscription = LogSubscription(pool, projection.source, upcasters=upcasters, poll_interval=poll_interval)
         self.position = 0
         self._advanced = asyncio.Condition()
 
@@ -228,12 +226,12 @@ class ProjectionRunner:
             self.position = position
             self._advanced.notify_all()
 
-    async def wait_for(self, position: int, timeout: float = 10.0) -> None:
+    async def wait_for(self, position: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
         """Read-your-writes: wait until the projection has applied `position`."""
         async with asyncio.timeout(timeout), self._advanced:
             await self._advanced.wait_for(lambda: self.position >= position)
 
-    async def caught_up(self, timeout: float = 10.0) -> None:
+    async def caught_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
         await self.wait_for(await self._subscription.head(), timeout)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
-from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore, notify_channel
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
@@ -35,10 +35,10 @@ class LogSubscription:
     def _on_notify(self, *_args: Any) -> None:
         self._wake.set()
 
-    async def batches(self, after: int) -> AsyncIterator[list[RecordedEvent]]:
+    async def batches(self, after: int) -> AsyncGenerator[list[RecordedEvent], None]:
         """Yield batches of events after `after`, forever. The caller decides what the next
         `after` is by consuming the batch; we continue from the last event yielded."""
-        listener: Connection = await self._pool.acquire()
+        listener = await self._pool.acquire()
         channel = notify_channel(self.source)
         await listener.add_listener(channel, self._on_notify)
         try:

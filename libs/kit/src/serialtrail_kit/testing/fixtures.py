@@ -23,7 +23,7 @@ def postgres_admin_dsn() -> Iterator[str]:
         yield external
         return
     with tempfile.TemporaryDirectory(prefix="serialtrail-pg-") as tmp:
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o755)  # noqa: S103 - the unprivileged postgres user must reach its data dir
         server = EmbeddedPostgres(Path(tmp), durable=False)
         server.start()
         try:

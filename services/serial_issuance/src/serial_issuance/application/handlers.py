@@ -7,15 +7,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from serial_issuance.application import registry
-from serial_issuance.application.codec import append_of, decode
-from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
-from serial_issuance.application.loading import Loader
-from serial_issuance.domain import batch as batches
-from serial_issuance.domain import commissioning, counter_bitmap, imports, product, serial_pool, sscc
-from serial_issuance.domain.gs1 import parse_sgtin_uri, require_gtin
-from serial_issuance.domain.keys import SerialKeyring
-from serial_issuance.domain.serial_pool import SerialPool
 from serialtrail_contracts.serials import (
     BatchRegistered,
     ProductRegistered,
@@ -29,6 +20,15 @@ from serialtrail_kit.errors import InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import ConcurrencyError
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+
+from serial_issuance.application import registry
+from serial_issuance.application.codec import append_of, decode
+from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
+from serial_issuance.application.loading import Loader
+from serial_issuance.domain import batch as batches
+from serial_issuance.domain import commissioning, counter_bitmap, imports, product, serial_pool, sscc
+from serial_issuance.domain.gs1 import parse_sgtin_uri, require_gtin
+from serial_issuance.domain.keys import SerialKeyring
 
 T = TypeVar("T")
 RETRIES = 8
@@ -94,7 +94,10 @@ class SerialIssuanceHandlers:
         cipher = self.keyring.cipher(command.gtin, fmt)
         import_id = uuid.uuid4()
         imported = SerialsImported(
-            import_id=import_id, gtin=command.gtin, lot=command.lot, source=command.source,
+            import_id=import_id,
+            gtin=command.gtin,
+            lot=command.lot,
+            source=command.source,
             serials=tuple(command.serials),
         )
 
@@ -105,11 +108,16 @@ class SerialIssuanceHandlers:
                 raise InvalidInput(f"{len(violations)} serial(s) cannot be imported", violations)
             appends = [append_of(imports.stream_id(str(import_id)), 0, [imported])]
             if reserved:
-                events = [*pool.open_if_needed(fmt, self.keyring.key_id), pool.reserve(list(reserved.values()), import_id)]
+                events = [
+                    *pool.open_if_needed(fmt, self.keyring.key_id),
+                    pool.reserve(list(reserved.values()), import_id),
+                ]
                 appends.append(append_of(serial_pool.stream_id(command.gtin), version, events))
 
             async def claim(conn: Connection) -> None:
-                await registry.claim(conn, "imported_serials", command.gtin, command.serials, "imported", command.serials)
+                await registry.claim(
+                    conn, "imported_serials", command.gtin, command.serials, "imported", command.serials
+                )
 
             await self.store.append(appends, meta, in_transaction=claim)
             return imported
@@ -149,8 +157,13 @@ class SerialIssuanceHandlers:
         if violations:
             raise InvalidInput(f"{len(violations)} serial(s) cannot be commissioned; nothing was recorded", violations)
         event = SerialsCommissioned(
-            commissioning_id=command.commissioning_id, gtin=gtin, lot=command.lot, expiry=registered_batch.expiry,
-            line_id=command.line_id, event_time=command.event_time, serials=tuple(serials),
+            commissioning_id=command.commissioning_id,
+            gtin=gtin,
+            lot=command.lot,
+            expiry=registered_batch.expiry,
+            line_id=command.line_id,
+            event_time=command.event_time,
+            serials=tuple(serials),
             counter_ranges=tuple(counter_bitmap.ranges_of(screening.counters)),
             unpooled_serials=tuple(screening.unpooled),
         )

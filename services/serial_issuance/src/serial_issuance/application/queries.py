@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import NotFound, Violation
+
 from serial_issuance.application.loading import Loader
 from serial_issuance.domain import counter_bitmap, product
 from serial_issuance.domain.generation import counters_of
 from serial_issuance.domain.keys import SerialKeyring
-from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import NotFound, Violation
 
 RM = "serial_issuance_rm"
 
@@ -27,7 +28,8 @@ class SerialQueries:
             row = await conn.fetchrow(f"SELECT * FROM {RM}.serial_requests WHERE request_id = $1", request_id)
         if row is None:
             raise NotFound(
-                f"no serial request {request_id}", [Violation("request_id", "exists", "unknown serial request")]
+                f"no serial request {request_id}",
+                [Violation("request_id", "exists", "unknown serial request")],
             )
         return dict(row)
 
@@ -41,7 +43,9 @@ class SerialQueries:
     async def batch_counts(self, gtin: str, lot: str) -> dict[str, int]:
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
-                f"SELECT issued, imported, commissioned FROM {RM}.batch_counts WHERE gtin = $1 AND lot = $2", gtin, lot
+                f"SELECT issued, imported, commissioned FROM {RM}.batch_counts WHERE gtin = $1 AND lot = $2",
+                gtin,
+                lot,
             )
         return {"issued": 0, "imported": 0, "commissioned": 0} if row is None else dict(row)
 

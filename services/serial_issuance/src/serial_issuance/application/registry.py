@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-
-from serial_issuance.domain import counter_bitmap
 from serialtrail_kit.db import APP_ROLE, Connection
 from serialtrail_kit.errors import Conflict, Violation
+
+from serial_issuance.domain import counter_bitmap
 
 SCHEMA = "serial_issuance"
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from serialtrail_kit.errors import Violation
 
 from serial_issuance.domain.fpe import FF3_1
 from serial_issuance.domain.generation import counters_of
 from serial_issuance.domain.serial_format import SerialFormat
 from serial_issuance.domain.serial_pool import SerialPool
-from serialtrail_kit.errors import Violation
 
 MAX_PER_REQUEST = 100_000
 
@@ -54,7 +54,11 @@ def screen(
 
 
 def unissued(
-    serials: Sequence[str], candidates: Collection[str], imported: Collection[str], gtin: str, field: str = "serials"
+    serials: Sequence[str],
+    candidates: Collection[str],
+    imported: Collection[str],
+    gtin: str,
+    field: str = "serials",
 ) -> list[Violation]:
     missing = set(candidates) - set(imported)
     return [

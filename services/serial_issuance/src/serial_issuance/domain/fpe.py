@@ -51,7 +51,7 @@ def _addmod(x: U64, y: U64, m: int) -> U64:
     return _reduce_once((x + y).view(np.int64), m).view(np.uint64)
 
 
-class FF3_1:  # noqa: N801 - the algorithm's name
+class FF3_1:
     def __init__(self, key: bytes, tweak: bytes, radix: int, length: int) -> None:
         if len(key) not in (16, 24, 32) or len(tweak) != 7:
             raise ValueError("FF3-1 needs a 128/192/256-bit key and a 56-bit tweak")
@@ -77,7 +77,7 @@ class FF3_1:  # noqa: N801 - the algorithm's name
         blocks[:, 1] = np.frombuffer(tail, dtype="<u8")[0]
         out = np.empty((half.size + 1, 2), dtype="<u8")  # update_into wants one spare block
         encryptor = self._cipher.encryptor()
-        encryptor.update_into(memoryview(blocks).cast("B"), memoryview(out).cast("B"))
+        encryptor.update_into(blocks.data.cast("B"), out.data.cast("B"))
         encryptor.finalize()
         return out[:-1, 0], out[:-1, 1]
 

@@ -4,14 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from serial_issuance.domain.gs1 import require_gtin
-from serial_issuance.domain.serial_format import SerialFormat
 from serialtrail_contracts.serials import ProductRegistered
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
+from serial_issuance.domain.gs1 import require_gtin
+from serial_issuance.domain.serial_format import SerialFormat
+
 EU_MARKETS = {"EU", "EEA"} | {
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
-    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+    "IS",
+    "LI",
+    "NO",
 }
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-
 from serialtrail_contracts.serials import SerialAlphabet
 
 ALPHABETS = {

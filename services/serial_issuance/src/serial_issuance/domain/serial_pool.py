@@ -14,8 +14,6 @@ from uuid import UUID
 
 import numpy as np
 from numpy.typing import NDArray
-
-from serial_issuance.domain.serial_format import GUESS_ODDS, SerialFormat
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.serials import (
     OutputForm,
@@ -24,6 +22,8 @@ from serialtrail_contracts.serials import (
     SerialsAllocated,
 )
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+
+from serial_issuance.domain.serial_format import GUESS_ODDS, SerialFormat
 
 MAX_REQUEST = 1_000_000
 
@@ -100,8 +100,14 @@ class SerialPool:
         first = self.next_counter
         end, skipped = self._range_avoiding_reserved(first, quantity)
         event = SerialsAllocated(
-            request_id=request_id, gtin=self.gtin, lot=lot, quantity=quantity,
-            first_counter=first, end_counter=end, skipped_counters=tuple(skipped), output_form=form,
+            request_id=request_id,
+            gtin=self.gtin,
+            lot=lot,
+            quantity=quantity,
+            first_counter=first,
+            end_counter=end,
+            skipped_counters=tuple(skipped),
+            output_form=form,
         )
         self.apply(event)
         return event

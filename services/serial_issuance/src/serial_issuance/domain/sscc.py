@@ -29,7 +29,11 @@ def next_reference(events: Iterable[SsccRangeAllocated]) -> int:
 
 
 def allocate(
-    history: list[SsccRangeAllocated], company_prefix: str, extension_digit: int, quantity: int, request_id: UUID
+    history: list[SsccRangeAllocated],
+    company_prefix: str,
+    extension_digit: int,
+    quantity: int,
+    request_id: UUID,
 ) -> SsccRangeAllocated:
     validate(company_prefix, extension_digit)
     if not 1 <= quantity <= MAX_REQUEST:
@@ -44,6 +48,9 @@ def allocate(
         )
         raise InvalidInput(message, [Violation("quantity", "sscc-capacity", message)])
     return SsccRangeAllocated(
-        request_id=request_id, company_prefix=company_prefix, extension_digit=extension_digit,
-        first_reference=first, quantity=quantity,
+        request_id=request_id,
+        company_prefix=company_prefix,
+        extension_digit=extension_digit,
+        first_reference=first,
+        quantity=quantity,
     )

@@ -9,6 +9,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
+from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
+from serialtrail_kit.http.context import record_metadata
+from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
@@ -29,9 +32,6 @@ from serial_issuance.entrypoints.schemas import (
     SsccRequestIn,
     SsccRequestOut,
 )
-from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
-from serialtrail_kit.http.context import record_metadata
-from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
 Consistent = Callable[[], Awaitable[None]]
 StreamFormat = Literal["text", "ndjson"]
@@ -80,15 +80,22 @@ def _serial_request_routes(
     digital_link_base: str,
 ) -> None:
     @router.post(
-        "/serial-requests", status_code=status.HTTP_201_CREATED, tags=["serials"], response_model=SerialRequestOut
+        "/serial-requests",
+        status_code=status.HTTP_201_CREATED,
+        tags=["serials"],
+        response_model=SerialRequestOut,
     )
     async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
         """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
         command = RequestSerials(gtin=body.gtin, lot=body.lot, quantity=body.quantity, output_form=body.output_form)
         allocated = await handlers.request_serials(command, record_metadata(request))
         return SerialRequestOut(
-            request_id=allocated.request_id, gtin=allocated.gtin, lot=allocated.lot, quantity=allocated.quantity,
-            output_form=allocated.output_form, serials_url=f"/v1/serial-requests/{allocated.request_id}/serials",
+            request_id=allocated.request_id,
+            gtin=allocated.gtin,
+            lot=allocated.lot,
+            quantity=allocated.quantity,
+            output_form=allocated.output_form,
+            serials_url=f"/v1/serial-requests/{allocated.request_id}/serials",
         )
 
     @router.get(
@@ -99,7 +106,9 @@ def _serial_request_routes(
     )
     async def stream_serials(
         request_id: UUID,
-        format: Annotated[StreamFormat, Query(description="text: one per line; ndjson: one JSON object per line")] = "text",  # noqa: A002
+        format: Annotated[
+            StreamFormat, Query(description="text: one per line; ndjson: one JSON object per line")
+        ] = "text",
         form: Annotated[OutputForm | None, Query(description="override the request's output form")] = None,
     ) -> StreamingResponse:
         """Stream the serials of a request, generated chunk by chunk (never the whole list in memory)."""
@@ -108,18 +117,28 @@ def _serial_request_routes(
         registered = await handlers.load.product(row["gtin"])
         fmt = product.serial_format(registered)
         parts = line_parts(
-            form or OutputForm(row["output_form"]), row["gtin"], registered.company_prefix_length,
-            digital_link_base, ndjson=format == "ndjson",
+            form or OutputForm(row["output_form"]),
+            row["gtin"],
+            registered.company_prefix_length,
+            digital_link_base,
+            ndjson=format == "ndjson",
         )
         chunks = render_counters(
-            handlers.keyring.cipher(row["gtin"], fmt), fmt, row["first_counter"], row["end_counter"],
-            row["skipped_counters"], parts,
+            handlers.keyring.cipher(row["gtin"], fmt),
+            fmt,
+            row["first_counter"],
+            row["end_counter"],
+            row["skipped_counters"],
+            parts,
         )
         headers = {"X-Serial-Count": str(row["quantity"])}
         return StreamingResponse(chunks, media_type=MEDIA[format], headers=headers)
 
     @router.post(
-        "/serial-imports", status_code=status.HTTP_201_CREATED, tags=["serials"], response_model=SerialImportOut
+        "/serial-imports",
+        status_code=status.HTTP_201_CREATED,
+        tags=["serials"],
+        response_model=SerialImportOut,
     )
     async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
         """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
@@ -141,7 +160,8 @@ def _sscc_routes(
         )
         e = await handlers.request_ssccs(command, record_metadata(request))
         return SsccRequestOut(
-            request_id=e.request_id, quantity=e.quantity,
+            request_id=e.request_id,
+            quantity=e.quantity,
             first=sscc(e.extension_digit, e.company_prefix, e.first_reference),
             last=sscc(e.extension_digit, e.company_prefix, e.first_reference + e.quantity - 1),
             ssccs_url=f"/v1/sscc-requests/{e.request_id}/ssccs",
@@ -168,17 +188,30 @@ def _commissioning_routes(
     router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent
 ) -> None:
     @router.post(
-        "/commissioning", status_code=status.HTTP_201_CREATED, tags=["commissioning"], response_model=CommissioningOut
+        "/commissioning",
+        status_code=status.HTTP_201_CREATED,
+        tags=["commissioning"],
+        response_model=CommissioningOut,
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
         command = Commission(
-            commissioning_id=uuid.uuid4(), gtin=body.gtin, serials=body.serials, epcs=body.epcs, lot=body.lot,
-            expiry=body.expiry, line_id=body.line_id, event_time=body.event_time,
+            commissioning_id=uuid.uuid4(),
+            gtin=body.gtin,
+            serials=body.serials,
+            epcs=body.epcs,
+            lot=body.lot,
+            expiry=body.expiry,
+            line_id=body.line_id,
+            event_time=body.event_time,
         )
         e = await handlers.commission(command, record_metadata(request))
         return CommissioningOut(
-            commissioning_id=e.commissioning_id, gtin=e.gtin, lot=e.lot, expiry=e.expiry, line_id=e.line_id,
+            commissioning_id=e.commissioning_id,
+            gtin=e.gtin,
+            lot=e.lot,
+            expiry=e.expiry,
+            line_id=e.line_id,
             commissioned=len(e.serials),
         )
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from serialtrail_contracts.serials import OutputForm, SerialAlphabet
 
 GTIN_EXAMPLE = "09506000134352"
@@ -62,7 +61,9 @@ class BatchIn(Body):
 
 class SerialRequestIn(Body):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"gtin": GTIN_EXAMPLE, "lot": "L2026A", "quantity": 1000, "output_form": "serial"}]}
+        json_schema_extra={
+            "examples": [{"gtin": GTIN_EXAMPLE, "lot": "L2026A", "quantity": 1000, "output_form": "serial"}]
+        }
     )
     gtin: str
     lot: str | None = None
@@ -82,7 +83,14 @@ class SerialRequestOut(BaseModel):
 class SerialImportIn(Body):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"gtin": GTIN_EXAMPLE, "lot": "L2026A", "source": "CMO-ACME", "serials": ["CMO0001", "CMO0002"]}]
+            "examples": [
+                {
+                    "gtin": GTIN_EXAMPLE,
+                    "lot": "L2026A",
+                    "source": "CMO-ACME",
+                    "serials": ["CMO0001", "CMO0002"],
+                }
+            ]
         }
     )
     gtin: str

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from serial_issuance.domain import counter_bitmap
 from serialtrail_contracts.serials import (
     SerialsAllocated,
     SerialsCommissioned,
@@ -15,6 +14,8 @@ from serialtrail_contracts.serials import (
 )
 from serialtrail_kit.db import Connection
 from serialtrail_kit.eventstore.model import RecordedEvent
+
+from serial_issuance.domain import counter_bitmap
 
 SOURCE = "serial_issuance"
 
@@ -26,9 +27,15 @@ def _who(event: RecordedEvent) -> str:
 class SerialStatusProjection:
     name = "serial_status"
     source = SOURCE
-    tables = (
-        "serial_requests", "serial_imports", "imported_serials", "commissionings", "commissioned_chunks",
-        "commissioned_unpooled", "batch_counts", "sscc_requests",
+    tables: tuple[str, ...] = (
+        "serial_requests",
+        "serial_imports",
+        "imported_serials",
+        "commissionings",
+        "commissioned_chunks",
+        "commissioned_unpooled",
+        "batch_counts",
+        "sscc_requests",
     )
 
     def ddl(self, schema: str) -> str:
@@ -93,8 +100,17 @@ async def _allocated(conn: Connection, schema: str, recorded: RecordedEvent) -> 
     e = SerialsAllocated.model_validate(recorded.payload)
     await conn.execute(
         f"INSERT INTO {schema}.serial_requests VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        e.request_id, e.gtin, e.lot, e.quantity, e.first_counter, e.end_counter, list(e.skipped_counters),
-        e.output_form.value, _who(recorded), recorded.recorded_at, recorded.global_position,
+        e.request_id,
+        e.gtin,
+        e.lot,
+        e.quantity,
+        e.first_counter,
+        e.end_counter,
+        list(e.skipped_counters),
+        e.output_form.value,
+        _who(recorded),
+        recorded.recorded_at,
+        recorded.global_position,
     )
     if e.lot is not None:
         await _count(conn, schema, e.gtin, e.lot, "issued", e.quantity)
@@ -104,12 +120,20 @@ async def _imported(conn: Connection, schema: str, recorded: RecordedEvent) -> N
     e = SerialsImported.model_validate(recorded.payload)
     await conn.execute(
         f"INSERT INTO {schema}.serial_imports VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        e.import_id, e.gtin, e.lot, e.source, len(e.serials), _who(recorded), recorded.recorded_at,
+        e.import_id,
+        e.gtin,
+        e.lot,
+        e.source,
+        len(e.serials),
+        _who(recorded),
+        recorded.recorded_at,
         recorded.global_position,
     )
     await conn.execute(
         f"INSERT INTO {schema}.imported_serials SELECT $1, unnest($2::text[]), $3",
-        e.gtin, list(e.serials), e.import_id,
+        e.gtin,
+        list(e.serials),
+        e.import_id,
     )
     if e.lot is not None:
         await _count(conn, schema, e.gtin, e.lot, "imported", len(e.serials))
@@ -121,18 +145,31 @@ async def _commissioned(conn: Connection, schema: str, recorded: RecordedEvent) 
     await conn.execute(
         f"INSERT INTO {schema}.commissionings VALUES ($1, $2, $3, $4::text::date, $5, $6::text::timestamptz, "
         "$7, $8, $9, $10)",
-        e.commissioning_id, e.gtin, e.lot, str(e.expiry), e.line_id, str(e.event_time), len(e.serials),
-        _who(recorded), recorded.recorded_at, recorded.global_position,
+        e.commissioning_id,
+        e.gtin,
+        e.lot,
+        str(e.expiry),
+        e.line_id,
+        str(e.event_time),
+        len(e.serials),
+        _who(recorded),
+        recorded.recorded_at,
+        recorded.global_position,
     )
     chunks = counter_bitmap.mark({}, counter_bitmap.counters_of_ranges(list(e.counter_ranges))).chunks
     await conn.execute(
         f"INSERT INTO {schema}.commissioned_chunks SELECT $1, unnest($2::bigint[]), $3, unnest($4::bytea[])",
-        e.gtin, list(chunks), e.commissioning_id, list(chunks.values()),
+        e.gtin,
+        list(chunks),
+        e.commissioning_id,
+        list(chunks.values()),
     )
     if e.unpooled_serials:
         await conn.execute(
             f"INSERT INTO {schema}.commissioned_unpooled SELECT $1, unnest($2::text[]), $3",
-            e.gtin, list(e.unpooled_serials), e.commissioning_id,
+            e.gtin,
+            list(e.unpooled_serials),
+            e.commissioning_id,
         )
     await _count(conn, schema, e.gtin, e.lot, "commissioned", len(e.serials))
 
@@ -141,8 +178,14 @@ async def _sscc(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
     e = SsccRangeAllocated.model_validate(recorded.payload)
     await conn.execute(
         f"INSERT INTO {schema}.sscc_requests VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        e.request_id, e.company_prefix, e.extension_digit, e.first_reference, e.quantity, _who(recorded),
-        recorded.recorded_at, recorded.global_position,
+        e.request_id,
+        e.company_prefix,
+        e.extension_digit,
+        e.first_reference,
+        e.quantity,
+        _who(recorded),
+        recorded.recorded_at,
+        recorded.global_position,
     )
 
 
