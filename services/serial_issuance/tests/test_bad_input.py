@@ -221,9 +221,16 @@ async def test_bad_input_is_refused_precisely_and_records_nothing(
 async def test_unknown_things_are_404_problems(prepared: Harness) -> None:
     for path in (
         f"/v1/products/{UNKNOWN_GTIN}",
+        f"/v1/batches/{GTIN}/NOPE",
+        f"/v1/batches/{UNKNOWN_GTIN}/{LOT}/serial-summary",
         f"/v1/serials/{GTIN}/NOPE",
+        f"/v1/serials/{UNKNOWN_GTIN}/NOPE",
         "/v1/serial-requests/6f1c1b1e-0000-4000-8000-000000000000/serials",
+        "/v1/sscc-requests/6f1c1b1e-0000-4000-8000-000000000000/ssccs",
     ):
         response = await prepared.client.get(path)
-        assert response.status_code in (404, 422), path
+        assert response.status_code == 404, path
         assert response.headers["content-type"] == "application/problem+json"
+    malformed = await prepared.client.get("/v1/serials/123/NOPE")
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"][0]["field"] == "gtin"

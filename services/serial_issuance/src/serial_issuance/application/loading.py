@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.serials import BatchRegistered, ProductRegistered
-from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 
 from serial_issuance.application.codec import decode
@@ -27,19 +27,24 @@ class Loader:
         events = [decode(r) for r in recorded]
         return [e for e in events if isinstance(e, kind)], (recorded[-1].stream_version if recorded else 0)
 
-    async def product(self, gtin: str, field: str = "gtin") -> ProductRegistered:
+    async def product(
+        self, gtin: str, field: str = "gtin", *, missing: type[DomainError] = InvalidInput
+    ) -> ProductRegistered:
+        """`missing` is InvalidInput when a command refers to the product, NotFound when it is the resource read."""
         require_gtin(gtin, field)
         found, _ = await self.stream(product.stream_id(gtin), ProductRegistered)
         if not found:
             message = f"no product is registered with GTIN {gtin}"
-            raise InvalidInput(message, [Violation(field, "registered-product", message)])
+            raise missing(message, [Violation(field, "registered-product", message)])
         return found[-1]
 
-    async def batch(self, gtin: str, lot: str, field: str = "lot") -> BatchRegistered:
+    async def batch(
+        self, gtin: str, lot: str, field: str = "lot", *, missing: type[DomainError] = InvalidInput
+    ) -> BatchRegistered:
         found, _ = await self.stream(batches.stream_id(gtin, lot), BatchRegistered)
         if not found:
             message = f"no batch {lot!r} is registered for GTIN {gtin}"
-            raise InvalidInput(message, [Violation(field, "registered-batch", message)])
+            raise missing(message, [Violation(field, "registered-batch", message)])
         return found[-1]
 
     async def pool(self, gtin: str) -> tuple[SerialPool, int]:

@@ -50,7 +50,7 @@ class SerialQueries:
         return {"issued": 0, "imported": 0, "commissioned": 0} if row is None else dict(row)
 
     async def serial(self, gtin: str, serial: str) -> dict[str, Any]:
-        registered = await self.load.product(gtin)
+        registered = await self.load.product(gtin, missing=NotFound)
         fmt = product.serial_format(registered)
         async with self.pool.acquire() as conn:
             commissioned = await self._commissioned(conn, gtin, serial, fmt)

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
+from serialtrail_kit.errors import NotFound
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
@@ -58,7 +59,8 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
 
     @router.get("/products/{gtin}", tags=["products"], response_model=ProductRegistered)
     async def get_product(gtin: str) -> ProductRegistered:
-        return await handlers.load.product(gtin)
+        """A product's master data."""
+        return await handlers.load.product(gtin, missing=NotFound)
 
     @router.post("/batches", status_code=status.HTTP_201_CREATED, tags=["batches"], response_model=BatchRegistered)
     async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
@@ -68,8 +70,9 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
 
     @router.get("/batches/{gtin}/{lot}", tags=["batches"], response_model=BatchRegistered)
     async def get_batch(gtin: str, lot: str) -> BatchRegistered:
-        await handlers.load.product(gtin)
-        return await handlers.load.batch(gtin, lot)
+        """A batch's lot, expiry and manufacturing site."""
+        await handlers.load.product(gtin, missing=NotFound)
+        return await handlers.load.batch(gtin, lot, missing=NotFound)
 
 
 def _serial_request_routes(
@@ -225,7 +228,7 @@ def _commissioning_routes(
     @router.get("/batches/{gtin}/{lot}/serial-summary", tags=["batches"], response_model=SerialSummaryOut)
     async def serial_summary(gtin: str, lot: str) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""
-        await handlers.load.product(gtin)
-        await handlers.load.batch(gtin, lot)
+        await handlers.load.product(gtin, missing=NotFound)
+        await handlers.load.batch(gtin, lot, missing=NotFound)
         await consistent()
         return SerialSummaryOut(gtin=gtin, lot=lot, **await queries.batch_counts(gtin, lot))
