@@ -183,3 +183,20 @@ async def test_replay_rebuilds_identical_tables_and_switches_live_runner(env: En
         await env.emit("after-switch", 2)
         await runner.caught_up()
         assert (await counts(env.app))["after-switch"] == 2  # the runner followed the new generation
+
+
+async def test_cancelling_a_subscription_at_any_moment_releases_its_connection(env: Env) -> None:
+    await env.emit("a", 3)
+    subscription = LogSubscription(env.app, SOURCE, poll_interval=30.0)
+
+    async def consume() -> None:
+        async for _batch in subscription.batches(0):
+            await asyncio.sleep(0)
+
+    for step in range(40):
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(step * 0.0005)  # cancel at a different point each time
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert env.app.get_idle_size() == env.app.get_size(), f"connection leaked at step {step}"

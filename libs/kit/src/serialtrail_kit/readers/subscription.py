@@ -40,8 +40,9 @@ class LogSubscription:
         `after` is by consuming the batch; we continue from the last event yielded."""
         listener = await self._pool.acquire()
         channel = notify_channel(self.source)
-        await listener.add_listener(channel, self._on_notify)
         try:
+            # Inside the try: a cancellation during LISTEN must still release the connection.
+            await listener.add_listener(channel, self._on_notify)
             while True:
                 self._wake.clear()
                 batch = await self._store.read_all(after, self._batch_size)
