@@ -10,9 +10,9 @@ from bench.server import running_server
 
 
 def main() -> None:
-    with running_server() as base:
-        asyncio.run(allocate_and_stream(base))
-        asyncio.run(commissioning_throughput(base))
+    with running_server() as (base, key):
+        asyncio.run(allocate_and_stream(base, key))
+        asyncio.run(commissioning_throughput(base, key))
     log_throughput()
 
 

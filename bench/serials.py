@@ -35,9 +35,9 @@ async def _product(client: httpx.AsyncClient, gtin: str, lot: str) -> None:
     (await client.post("/v1/batches", json=batch)).raise_for_status()
 
 
-async def allocate_and_stream(base: str) -> None:
+async def allocate_and_stream(base: str, key: str) -> None:
     runs = []
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
         for run in range(RUNS):
             gtin = _gtin(100 + run)
             await _product(client, gtin, "B1")
@@ -53,9 +53,11 @@ async def allocate_and_stream(base: str) -> None:
     emit("allocate+stream 1,000,000 serials over HTTP", runs, "s", "<= 1 s")
 
 
-async def commissioning_throughput(base: str, total: int = 500_000, batch: int = 10_000, in_flight: int = 4) -> None:
+async def commissioning_throughput(
+    base: str, key: str, total: int = 500_000, batch: int = 10_000, in_flight: int = 4
+) -> None:
     runs = []
-    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=300, headers={"Authorization": f"Bearer {key}"}) as client:
         for run in range(3):
             gtin, lot = _gtin(200 + run), f"C{run}"
             await _product(client, gtin, lot)

@@ -16,7 +16,8 @@ from serialtrail_kit.pgserver import free_port
 
 
 @contextmanager
-def running_server() -> Iterator[str]:
+def running_server() -> Iterator[tuple[str, str]]:
+    """(base URL, admin API key) of a fresh server."""
     with tempfile.TemporaryDirectory(prefix="serialtrail-bench-") as data_dir:
         os.chmod(data_dir, 0o755)
         port = free_port()
@@ -27,10 +28,11 @@ def running_server() -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(data_dir, "server.log"), "w"),  # noqa: SIM115
         )
+        log_path = os.path.join(data_dir, "server.log")
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, process)
-            yield base
+            yield base, _admin_key(log_path)
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -52,3 +54,12 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError("the server did not become ready")
+
+
+def _admin_key(log_path: str) -> str:
+    """The first-start admin key the server printed (once) on its console."""
+    with open(log_path) as log:
+        for line in log:
+            if "ADMIN_KEY=" in line:
+                return line.split("ADMIN_KEY=", 1)[1].strip()
+    raise RuntimeError("the server printed no admin key")

@@ -62,4 +62,9 @@ async def test_issued_but_not_commissioned_serial_shows_its_request(service: Har
     status = (await service.client.get(f"/v1/serials/{GTIN}/{serial}")).json()
     assert status["status"] == "issued"
     assert status["history"][0]["lot"] == LOT
-    assert status["history"][0]["by"] == "unauthenticated"
+    record = status["history"][0]["record"]
+    assert status["history"][0]["by"] == record["principal_id"]
+    assert record["principal_role"] == "admin"
+    assert record["auth_method"] == "api-key"
+    assert record["software_version"] == "0.0.0-test"
+    assert {"correlation_id", "client_address", "config_digest"} <= set(record)

@@ -13,10 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from serialtrail_kit.composition import composed
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.settings import Settings
 
 from serialtrail import embedded
+from serialtrail.keys import first_admin_key, keys_app
 from serialtrail.services import BUILDERS, PROJECTIONS, software_identity
 
 app = typer.Typer(
@@ -25,6 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+
+
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
@@ -55,6 +60,14 @@ async def _serve(settings: Settings, dsn: str, host: str, port: int) -> None:
     async with composed(settings, dsn, BUILDERS, software_identity(settings)) as composition:
         config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)
+        first_key = await first_admin_key(composition.identity, software_identity(settings))
+        if first_key is not None:
+            console.print(
+                "[bold yellow]First start: an admin API key was created. It is shown this once and stored "
+                f"only as a hash:[/bold yellow]\n  ADMIN_KEY={first_key}\n"
+                "Send it as 'Authorization: Bearer <key>'; create scoped keys with POST /v1/api-keys or "
+                "'serialtrail keys create'."
+            )
         console.print(
             f"[bold green]Serialtrail[/bold green] on http://{host}:{port}  "
             f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  "
@@ -69,7 +82,7 @@ def verify_log_command(
 ) -> None:
     """Walk each service's hash chain; exit 1 naming the first broken position."""
     settings = _settings()
-    names = service or list(BUILDERS)
+    names = service or [*BUILDERS, identity_store.SCHEMA]
     with embedded.database(settings) as dsn:
         broken = asyncio.run(_verify(dsn, names))
     raise typer.Exit(1 if broken else 0)

@@ -12,6 +12,9 @@ from fastapi import FastAPI
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
 from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.identity.jwt_bearer import JwtAuthenticator, OidcConfig
+from serialtrail_kit.identity.service import IdentityService
+from serialtrail_kit.identity.store import IdentityStore
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.settings import Settings
@@ -26,6 +29,21 @@ class Composition:
     modules: list[ServiceModule]
     admin_pool: Pool
     app_pool: Pool
+    identity: IdentityService
+
+
+def identity_service(settings: Settings, pool: Pool, software: SoftwareIdentity) -> IdentityService:
+    jwt = None
+    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
+        config = OidcConfig(
+            jwks_url=settings.oidc_jwks_url,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            role_claim=settings.oidc_role_claim,
+            scope_claim=settings.oidc_scope_claim,
+        )
+        jwt = JwtAuthenticator(config)
+    return IdentityService(IdentityStore(pool), software, jwt)
 
 
 @asynccontextmanager
@@ -40,8 +58,9 @@ async def composed(
         modules = [build(settings, app_pool) for build in builders.values()]
         runtime = Runtime(admin_pool, app_pool, modules, poll_interval=settings.projection_poll_interval)
         await runtime.install()
-        app = create_app(runtime, modules, software)
-        yield Composition(app, runtime, modules, admin_pool, app_pool)
+        identity = identity_service(settings, app_pool, software)
+        app = create_app(runtime, modules, software, identity)
+        yield Composition(app, runtime, modules, admin_pool, app_pool, identity)
     finally:
         await app_pool.close()
         await admin_pool.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from serialtrail_kit.db import APP_ROLE, Pool
 from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
 from serialtrail_kit.service import ServiceModule
 
@@ -28,6 +29,8 @@ class Runtime:
 
     async def install(self) -> None:
         async with self.admin_pool.acquire() as conn:
+            await install_log(conn, identity_store.SCHEMA, APP_ROLE)
+            await identity_store.install_write_side(conn)
             for module in self.modules:
                 await install_log(conn, module.name, APP_ROLE)
                 await module.install_write_side(conn)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     )
     digital_link_base: str = "https://id.gs1.org"
     projection_poll_interval: float = Field(default=1.0, gt=0)
+    oidc_jwks_url: str | None = Field(default=None, description="JWKS of the identity provider; unset = API keys only")
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_role_claim: str = "serialtrail_role"
+    oidc_scope_claim: str = "serialtrail_scope"
 
     @field_validator("serial_key")
     @classmethod
@@ -46,6 +51,13 @@ class Settings(BaseSettings):
             if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
                 raise ValueError("serial_key must be 64 hexadecimal characters (256 bits)")
         return value
+
+    @model_validator(mode="after")
+    def _oidc_all_or_nothing(self) -> Settings:
+        given = [self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience]
+        if any(given) and not all(given):
+            raise ValueError("OIDC needs all of SERIALTRAIL_OIDC_JWKS_URL, _ISSUER and _AUDIENCE")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

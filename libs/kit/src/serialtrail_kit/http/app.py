@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
+from serialtrail_kit.identity import routes as identity_routes
+from serialtrail_kit.identity.service import IdentityService
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 
@@ -44,6 +46,7 @@ def create_app(
     runtime: Runtime,
     modules: Sequence[ServiceModule],
     software: SoftwareIdentity,
+    identity: IdentityService,
     *,
     start_runners: bool = True,
 ) -> FastAPI:
@@ -64,8 +67,10 @@ def create_app(
     )
     app.state.software = software
     app.state.runtime = runtime
+    app.state.identity = identity
     install_problem_handlers(app)
     _health_routes(app, runtime)
+    app.include_router(identity_routes.build_router())
     for module in modules:
         app.include_router(module.router)
     _problem_schema_in_openapi(app)

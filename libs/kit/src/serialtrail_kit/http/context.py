@@ -17,25 +17,16 @@ class SoftwareIdentity:
     config_digest: str
 
 
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    role: str
-    auth_method: str
-
-
-# Until the identity issue lands, requests are not authenticated; they are recorded
-# honestly as such rather than attributed to a made-up user.
-UNAUTHENTICATED = Principal(id="unauthenticated", role="none", auth_method="none")
-
-
 def record_metadata(request: Request, reason: str | None = None) -> RecordMetadata:
+    """Fails closed: an endpoint that records must have authenticated its principal first."""
     software: SoftwareIdentity = request.app.state.software
-    principal: Principal = getattr(request.state, "principal", UNAUTHENTICATED)
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise RuntimeError(f"{request.url.path} records an event without an authenticated principal")
     correlation = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
     return RecordMetadata(
         principal_id=principal.id,
-        principal_role=principal.role,
+        principal_role=str(principal.role),
         auth_method=principal.auth_method,
         correlation_id=correlation or str(uuid.uuid4()),
         causation_id=request.headers.get("x-causation-id"),

@@ -75,7 +75,9 @@ async def _validation(request: Request, exc: Exception) -> JsonResponse:
 async def _domain(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, DomainError)
     errors = [v.as_json() for v in exc.violations]
-    return problem(request, exc.status, exc.kind, exc.title, exc.detail, errors)
+    response = problem(request, exc.status, exc.kind, exc.title, exc.detail, errors)
+    response.headers.update(getattr(exc, "headers", {}))
+    return response
 
 
 async def _concurrency(request: Request, exc: Exception) -> JsonResponse:
@@ -101,6 +103,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     }
     for status, description in (
         (400, "Malformed request"),
+        (401, "Missing, malformed, revoked or expired credentials (with WWW-Authenticate)"),
+        (403, "Authenticated, but lacking the permission or scope the problem names"),
+        (429, "Too many failed authentication attempts (with Retry-After)"),
         (404, "Not found"),
         (409, "Conflicts with the current state"),
         (422, "Breaks a rule; `errors` names each field and rule"),

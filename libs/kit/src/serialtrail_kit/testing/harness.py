@@ -6,11 +6,14 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from serialtrail_kit.composition import Builder, Composition, composed
+from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.identity.model import Role, Scope
 from serialtrail_kit.settings import Environment, Settings
 
 TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:test")
@@ -26,11 +29,31 @@ def make_settings(**overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
+SYSTEM = RecordMetadata(
+    principal_id="system:test-harness",
+    principal_role="system",
+    auth_method="local",
+    correlation_id="test-harness",
+    software_version=TEST_SOFTWARE.version,
+    config_digest=TEST_SOFTWARE.config_digest,
+)
+
+
 @dataclass
 class Harness:
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # authenticated as an admin
     composition: Composition
     settings: Settings
+
+    async def token(self, role: Role, scope: Scope | None = None, **extra: Any) -> str:
+        _, token = await self.composition.identity.issue_key(
+            name=f"test {role.value}", role=role, scope=scope, expires_at=None, meta=SYSTEM, **extra
+        )
+        return token
+
+    def client_with(self, token: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.AsyncClient(transport=self.client._transport, base_url=self.client.base_url, headers=headers)
 
 
 @asynccontextmanager
@@ -42,5 +65,11 @@ async def serve(
         app = composition.app
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://serialtrail.test") as client:
+            _, admin = await composition.identity.issue_key(
+                name="test admin", role=Role.admin, scope=None, expires_at=None, meta=SYSTEM
+            )
+            headers = {"Authorization": f"Bearer {admin}"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://serialtrail.test", headers=headers
+            ) as client:
                 yield Harness(client, composition, settings)

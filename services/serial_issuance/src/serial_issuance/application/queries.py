@@ -71,7 +71,8 @@ class SerialQueries:
                     "line_id": commissioned["line_id"],
                     "event_time": commissioned["event_time"],
                     "recorded_at": commissioned["recorded_at"],
-                    "by": commissioned["commissioned_by"],
+                    "by": commissioned["commissioned_by"]["principal_id"],
+                    "record": commissioned["commissioned_by"],
                 }
             )
         status = "commissioned" if commissioned is not None else "issued"
@@ -109,7 +110,8 @@ class SerialQueries:
                     "request_id": str(row["request_id"]),
                     "lot": row["lot"],
                     "recorded_at": row["requested_at"],
-                    "by": row["requested_by"],
+                    "by": row["requested_by"]["principal_id"],
+                    "record": row["requested_by"],
                 }
         row = await conn.fetchrow(
             f"SELECT i.* FROM {RM}.imported_serials s JOIN {RM}.serial_imports i USING (import_id) "
@@ -125,5 +127,6 @@ class SerialQueries:
             "source": row["source"],
             "lot": row["lot"],
             "recorded_at": row["imported_at"],
-            "by": row["imported_by"],
+            "by": row["imported_by"]["principal_id"],
+            "record": row["imported_by"],
         }

@@ -13,13 +13,15 @@ from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRe
 from serialtrail_kit.errors import NotFound
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
+from serialtrail_kit.identity.authz import body_target, ensure_visible, path_target, request_body, requires
+from serialtrail_kit.identity.model import Permission, Target
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.application.queries import SerialQueries
 from serial_issuance.domain import product
 from serial_issuance.domain.generation import line_parts, render_counters
-from serial_issuance.domain.gs1 import require_gtin, sscc
+from serial_issuance.domain.gs1 import parse_sgtin_uri, require_gtin, sscc
 from serial_issuance.entrypoints.schemas import (
     BatchIn,
     CommissioningIn,
@@ -39,6 +41,17 @@ StreamFormat = Literal["text", "ndjson"]
 MEDIA = {"text": "text/plain; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
+async def commissioning_target(request: Request) -> Target:
+    """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning touches."""
+    body = await request_body(request)
+    gtins = {str(body["gtin"])} if body.get("gtin") else set()
+    epcs = body.get("epcs")
+    if isinstance(epcs, list):
+        gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
+    lines = {str(body["line_id"])} if body.get("line_id") else set()
+    return Target(gtins=frozenset(gtins), lines=frozenset(lines))
+
+
 def build_router(
     handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent, digital_link_base: str
 ) -> APIRouter:
@@ -51,24 +64,46 @@ def build_router(
 
 
 def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> None:
-    @router.post("/products", status_code=status.HTTP_201_CREATED, tags=["products"], response_model=ProductRegistered)
+    @router.post(
+        "/products",
+        status_code=status.HTTP_201_CREATED,
+        tags=["products"],
+        response_model=ProductRegistered,
+        dependencies=[requires(Permission.master_data_write, body_target(gtins="gtin"))],
+    )
     async def register_product(body: ProductIn, request: Request) -> ProductRegistered:
         """Register a product's master data and the shape of its serials. Idempotent for identical data."""
         proposed = ProductRegistered(**body.model_dump())
         return await handlers.register_product(proposed, record_metadata(request))
 
-    @router.get("/products/{gtin}", tags=["products"], response_model=ProductRegistered)
+    @router.get(
+        "/products/{gtin}",
+        tags=["products"],
+        response_model=ProductRegistered,
+        dependencies=[requires(Permission.master_data_read, path_target(gtins="gtin"))],
+    )
     async def get_product(gtin: str) -> ProductRegistered:
         """A product's master data."""
         return await handlers.load.product(gtin, missing=NotFound)
 
-    @router.post("/batches", status_code=status.HTTP_201_CREATED, tags=["batches"], response_model=BatchRegistered)
+    @router.post(
+        "/batches",
+        status_code=status.HTTP_201_CREATED,
+        tags=["batches"],
+        response_model=BatchRegistered,
+        dependencies=[requires(Permission.batches_write, body_target(gtins="gtin", sites="site_gln"))],
+    )
     async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
         """Register a batch (lot and expiry) of a registered product."""
         proposed = BatchRegistered(**body.model_dump())
         return await handlers.register_batch(proposed, record_metadata(request))
 
-    @router.get("/batches/{gtin}/{lot}", tags=["batches"], response_model=BatchRegistered)
+    @router.get(
+        "/batches/{gtin}/{lot}",
+        tags=["batches"],
+        response_model=BatchRegistered,
+        dependencies=[requires(Permission.master_data_read, path_target(gtins="gtin"))],
+    )
     async def get_batch(gtin: str, lot: str) -> BatchRegistered:
         """A batch's lot, expiry and manufacturing site."""
         await handlers.load.product(gtin, missing=NotFound)
@@ -87,6 +122,7 @@ def _serial_request_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["serials"],
         response_model=SerialRequestOut,
+        dependencies=[requires(Permission.serials_request, body_target(gtins="gtin"))],
     )
     async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
         """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
@@ -106,8 +142,10 @@ def _serial_request_routes(
         tags=["serials"],
         response_class=StreamingResponse,
         responses={200: {"content": {MEDIA["text"]: {}, MEDIA["ndjson"]: {}}, "description": "one serial per line"}},
+        dependencies=[requires(Permission.serials_read)],
     )
     async def stream_serials(
+        request: Request,
         request_id: UUID,
         format: Annotated[
             StreamFormat, Query(description="text: one per line; ndjson: one JSON object per line")
@@ -117,6 +155,7 @@ def _serial_request_routes(
         """Stream the serials of a request, generated chunk by chunk (never the whole list in memory)."""
         await consistent()
         row = await queries.serial_request(request_id)
+        ensure_visible(request, Target(gtins=frozenset({row["gtin"]})), "serial request")
         registered = await handlers.load.product(row["gtin"])
         fmt = product.serial_format(registered)
         parts = line_parts(
@@ -142,6 +181,7 @@ def _serial_request_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["serials"],
         response_model=SerialImportOut,
+        dependencies=[requires(Permission.serials_import, body_target(gtins="gtin"))],
     )
     async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
         """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
@@ -155,7 +195,13 @@ def _serial_request_routes(
 def _sscc_routes(
     router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent
 ) -> None:
-    @router.post("/sscc-requests", status_code=status.HTTP_201_CREATED, tags=["sscc"], response_model=SsccRequestOut)
+    @router.post(
+        "/sscc-requests",
+        status_code=status.HTTP_201_CREATED,
+        tags=["sscc"],
+        response_model=SsccRequestOut,
+        dependencies=[requires(Permission.sscc_request, body_target(company_prefixes="company_prefix"))],
+    )
     async def request_ssccs(body: SsccRequestIn, request: Request) -> SsccRequestOut:
         """Allocate a range of SSCCs (extension digit + company prefix + serial reference + check digit)."""
         command = RequestSsccs(
@@ -170,11 +216,17 @@ def _sscc_routes(
             ssccs_url=f"/v1/sscc-requests/{e.request_id}/ssccs",
         )
 
-    @router.get("/sscc-requests/{request_id}/ssccs", tags=["sscc"], response_class=StreamingResponse)
-    async def stream_ssccs(request_id: UUID) -> StreamingResponse:
+    @router.get(
+        "/sscc-requests/{request_id}/ssccs",
+        tags=["sscc"],
+        response_class=StreamingResponse,
+        dependencies=[requires(Permission.serials_read)],
+    )
+    async def stream_ssccs(request: Request, request_id: UUID) -> StreamingResponse:
         """The SSCCs of a request, one per line."""
         await consistent()
         row = await queries.sscc_request(request_id)
+        ensure_visible(request, Target(company_prefixes=frozenset({row["company_prefix"]})), "SSCC request")
 
         def lines() -> Iterator[bytes]:
             first = row["first_reference"]
@@ -195,6 +247,7 @@ def _commissioning_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["commissioning"],
         response_model=CommissioningOut,
+        dependencies=[requires(Permission.serials_commission, commissioning_target)],
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
@@ -218,14 +271,23 @@ def _commissioning_routes(
             commissioned=len(e.serials),
         )
 
-    @router.get("/serials/{gtin}/{serial}", tags=["serials"])
+    @router.get(
+        "/serials/{gtin}/{serial}",
+        tags=["serials"],
+        dependencies=[requires(Permission.serials_read, path_target(gtins="gtin"))],
+    )
     async def serial_status(gtin: str, serial: str) -> dict[str, Any]:
         """Status and history of one serial: which request issued it, when and by whom it was commissioned."""
         require_gtin(gtin)
         await consistent()
         return await queries.serial(gtin, serial)
 
-    @router.get("/batches/{gtin}/{lot}/serial-summary", tags=["batches"], response_model=SerialSummaryOut)
+    @router.get(
+        "/batches/{gtin}/{lot}/serial-summary",
+        tags=["batches"],
+        response_model=SerialSummaryOut,
+        dependencies=[requires(Permission.serials_read, path_target(gtins="gtin"))],
+    )
     async def serial_summary(gtin: str, lot: str) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""
         await handlers.load.product(gtin, missing=NotFound)

@@ -20,8 +20,9 @@ from serial_issuance.domain import counter_bitmap
 SOURCE = "serial_issuance"
 
 
-def _who(event: RecordedEvent) -> str:
-    return str(event.metadata.get("principal_id", "unknown"))
+def _who(event: RecordedEvent) -> dict[str, Any]:
+    """The Part 11 record of who did it, how they authenticated, from where, with what software."""
+    return dict(event.metadata)
 
 
 class SerialStatusProjection:
@@ -43,13 +44,13 @@ class SerialStatusProjection:
         CREATE TABLE {schema}.serial_requests (
             request_id uuid PRIMARY KEY, gtin text NOT NULL, lot text, quantity int NOT NULL,
             first_counter bigint NOT NULL, end_counter bigint NOT NULL, skipped_counters bigint[] NOT NULL,
-            output_form text NOT NULL, requested_by text NOT NULL, requested_at timestamptz NOT NULL,
+            output_form text NOT NULL, requested_by jsonb NOT NULL, requested_at timestamptz NOT NULL,
             global_position bigint NOT NULL
         );
         CREATE INDEX ON {schema}.serial_requests (gtin, first_counter);
         CREATE TABLE {schema}.serial_imports (
             import_id uuid PRIMARY KEY, gtin text NOT NULL, lot text, source text NOT NULL, quantity int NOT NULL,
-            imported_by text NOT NULL, imported_at timestamptz NOT NULL, global_position bigint NOT NULL
+            imported_by jsonb NOT NULL, imported_at timestamptz NOT NULL, global_position bigint NOT NULL
         );
         CREATE TABLE {schema}.imported_serials (
             gtin text NOT NULL, serial text NOT NULL, import_id uuid NOT NULL, PRIMARY KEY (gtin, serial)
@@ -57,7 +58,7 @@ class SerialStatusProjection:
         CREATE TABLE {schema}.commissionings (
             commissioning_id uuid PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL,
             line_id text NOT NULL, event_time timestamptz NOT NULL, quantity int NOT NULL,
-            commissioned_by text NOT NULL, recorded_at timestamptz NOT NULL, global_position bigint NOT NULL
+            commissioned_by jsonb NOT NULL, recorded_at timestamptz NOT NULL, global_position bigint NOT NULL
         );
         -- Pool serials by counter: one bitmap row per commissioning and 8,192-counter chunk.
         CREATE TABLE {schema}.commissioned_chunks (
@@ -74,7 +75,7 @@ class SerialStatusProjection:
         );
         CREATE TABLE {schema}.sscc_requests (
             request_id uuid PRIMARY KEY, company_prefix text NOT NULL, extension_digit int NOT NULL,
-            first_reference bigint NOT NULL, quantity int NOT NULL, requested_by text NOT NULL,
+            first_reference bigint NOT NULL, quantity int NOT NULL, requested_by jsonb NOT NULL,
             requested_at timestamptz NOT NULL, global_position bigint NOT NULL
         );
         """

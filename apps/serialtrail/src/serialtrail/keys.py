@@ -1,0 +1,138 @@
+"""`serialtrail keys …`: API keys from the command line, and the first admin key of an
+embedded installation (created once, printed once, never a default password)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+import typer
+from serialtrail_kit.db import APP_ROLE, create_pool
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.identity import store as identity_store
+from serialtrail_kit.identity.model import UNSCOPED_BY_DEFAULT, Role, Scope
+from serialtrail_kit.identity.service import IdentityService
+from serialtrail_kit.identity.store import IdentityStore
+from serialtrail_kit.settings import Settings
+
+from serialtrail import embedded
+from serialtrail.services import software_identity
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+T = TypeVar("T")
+
+
+def _cli_metadata(software: SoftwareIdentity, reason: str | None = None) -> RecordMetadata:
+    return RecordMetadata(
+        principal_id=f"os-user:{getpass.getuser()}",
+        principal_role="operator",
+        auth_method="local-cli",
+        correlation_id=str(uuid.uuid4()),
+        reason=reason,
+        software_version=software.version,
+        config_digest=software.config_digest,
+    )
+
+
+async def first_admin_key(identity: IdentityService, software: SoftwareIdentity) -> str | None:
+    """Create an admin key if none is active yet; returns its token, else None."""
+    active = [k for k in await identity.store.keys() if k.role is Role.admin and k.revoked_at is None]
+    if active:
+        return None
+    meta = RecordMetadata(
+        principal_id="system:first-start",
+        principal_role="system",
+        auth_method="local",
+        correlation_id=str(uuid.uuid4()),
+        reason="first admin key of a new installation",
+        software_version=software.version,
+        config_digest=software.config_digest,
+    )
+    _, token = await identity.issue_key(name="first admin", role=Role.admin, scope=None, expires_at=None, meta=meta)
+    return token
+
+
+def _with_identity(work: Callable[[IdentityService, SoftwareIdentity], Awaitable[T]]) -> T:
+    settings = Settings()
+    software = software_identity(settings)
+
+    async def run(dsn: str) -> T:
+        await embedded.ensure_database(dsn)
+        admin = await create_pool(dsn, max_size=2)
+        try:
+            async with admin.acquire() as conn:
+                await install_log(conn, identity_store.SCHEMA, APP_ROLE)
+                await identity_store.install_write_side(conn)
+            return await work(IdentityService(IdentityStore(admin), software), software)
+        finally:
+            await admin.close()
+
+    with embedded.database(settings) as dsn:
+        return asyncio.run(run(dsn))
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="what the key is for")],
+    role: Annotated[Role, typer.Option(help="admin, qa, cmo, line, partner or auditor")],
+    gtin: Annotated[list[str] | None, typer.Option(help="GTIN in scope (repeatable)")] = None,
+    company_prefix: Annotated[list[str] | None, typer.Option(help="company prefix in scope (repeatable)")] = None,
+    site: Annotated[list[str] | None, typer.Option(help="site GLN in scope (repeatable)")] = None,
+    line: Annotated[list[str] | None, typer.Option(help="line id in scope (repeatable)")] = None,
+    expires: Annotated[datetime | None, typer.Option(help="expiry (ISO 8601)")] = None,
+) -> None:
+    """Create a key and print its token once."""
+    given = any([gtin, company_prefix, site, line])
+    if role not in UNSCOPED_BY_DEFAULT and not (gtin or company_prefix):
+        typer.echo(f"a {role.value} key needs --gtin or --company-prefix", err=True)
+        raise typer.Exit(2)
+    scope = (
+        Scope(
+            frozenset(company_prefix) if company_prefix else None,
+            frozenset(gtin) if gtin else None,
+            frozenset(site) if site else None,
+            frozenset(line) if line else None,
+        )
+        if given
+        else None
+    )
+
+    async def work(identity: IdentityService, software: SoftwareIdentity) -> tuple[str, str]:
+        return await identity.issue_key(
+            name=name, role=role, scope=scope, expires_at=expires, meta=_cli_metadata(software)
+        )
+
+    key_id, token = _with_identity(work)
+    typer.echo(f"key id: {key_id}\ntoken (shown once): {token}")
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """List keys (never their secrets) as JSON lines."""
+
+    async def work(identity: IdentityService, _software: SoftwareIdentity) -> list[str]:
+        used = await identity.store.last_used()
+        return [json.dumps(k.public(used.get(k.key_id)), default=str) for k in await identity.store.keys()]
+
+    for line in _with_identity(work):
+        typer.echo(line)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: str, reason: Annotated[str, typer.Option(help="why (recorded)")]) -> None:
+    """Revoke a key at once."""
+
+    async def work(identity: IdentityService, software: SoftwareIdentity) -> bool:
+        return await identity.store.revoke_key(key_id, reason, _cli_metadata(software, reason))
+
+    if not _with_identity(work):
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")

@@ -1,0 +1,74 @@
+"""`requires(...)`: what an endpoint needs, declared on the route and checked here, in
+one place, before the endpoint runs. Scope targets come from the request itself (path
+and body), so a refusal never depends on — or reveals — whether the target exists."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, Request
+
+from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.identity.model import Permission, Principal, Target
+from serialtrail_kit.identity.service import Forbidden, IdentityService
+
+TargetOf = Callable[[Request], Awaitable[Target]]
+MARKER = "__serialtrail_requires__"
+
+
+async def request_body(request: Request) -> dict[str, Any]:
+    """The JSON body as a dict, or {} when it is not one (validation reports that later)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def requires(permission: Permission, target: TargetOf | None = None) -> Any:
+    async def authorize(request: Request) -> Principal:
+        identity: IdentityService = request.app.state.identity
+        principal = await identity.authenticate(request)
+        missing = principal.missing_permission(permission)
+        if missing is None and target is not None:
+            lacking = principal.missing_scope(await target(request))
+            missing = None if lacking is None else f"{principal.id} lacks scope {lacking}"
+        if missing is not None:
+            refusal = Forbidden(missing)
+            await identity.record_refusal(request, refusal, principal)
+            raise refusal
+        request.state.principal = principal
+        return principal
+
+    setattr(authorize, MARKER, permission)
+    return Depends(authorize)
+
+
+def ensure_visible(request: Request, target: Target, what: str) -> None:
+    """For resources addressed by id, checked once the resource is loaded: out of scope
+    answers exactly like not found, so its existence does not leak."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None and principal.missing_scope(target) is not None:
+        raise NotFound(f"no {what}", [Violation("id", "exists", f"unknown {what}")])
+
+
+def path_target(**kinds: str) -> TargetOf:
+    """Target from path parameters, e.g. path_target(gtins="gtin")."""
+
+    async def target(request: Request) -> Target:
+        values = {kind: frozenset({str(request.path_params[name])}) for kind, name in kinds.items()}
+        return Target(**values)
+
+    return target
+
+
+def body_target(**kinds: str) -> TargetOf:
+    """Target from top-level body fields, e.g. body_target(gtins="gtin", sites="site_gln")."""
+
+    async def target(request: Request) -> Target:
+        body = await request_body(request)
+        values = {kind: frozenset({str(body[name])}) for kind, name in kinds.items() if body.get(name) is not None}
+        return Target(**values)
+
+    return target

@@ -1,0 +1,73 @@
+"""OAuth2 / OIDC bearer tokens from an external identity provider, validated against its
+JWKS: signature (asymmetric algorithms only, so `alg: none` and HMAC tricks fail),
+issuer, audience, expiry. Claims map to a principal by configuration."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from serialtrail_kit.identity.model import Principal, Role, Scope
+
+ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+class TokenRejected(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    jwks_url: str
+    issuer: str
+    audience: str
+    role_claim: str = "serialtrail_role"
+    scope_claim: str = "serialtrail_scope"
+    name_claim: str = "name"
+
+
+class JwtAuthenticator:
+    def __init__(self, config: OidcConfig) -> None:
+        self.config = config
+        self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=300)
+
+    async def authenticate(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise TokenRejected(f"malformed token: {error}") from error
+        if header.get("alg") not in ALGORITHMS:
+            raise TokenRejected(f"algorithm {header.get('alg')!r} is not accepted")
+        try:
+            key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.config.audience,
+                issuer=self.config.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise TokenRejected(str(error)) from error
+        return self._principal(claims)
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        try:
+            role = Role(claims[self.config.role_claim])
+        except (KeyError, ValueError) as error:
+            raise TokenRejected(f"claim {self.config.role_claim!r} does not name a known role") from error
+        scope_claim = claims.get(self.config.scope_claim)
+        scope = Scope.from_json(scope_claim) if isinstance(scope_claim, dict) else Scope()
+        if scope_claim is None and role not in {Role.admin, Role.qa, Role.auditor}:
+            scope = Scope(frozenset(), frozenset(), frozenset(), frozenset())  # scoped roles need explicit scope
+        return Principal(
+            id=f"oidc:{claims['sub']}",
+            name=str(claims.get(self.config.name_claim, claims["sub"])),
+            role=role,
+            auth_method="oidc-jwt",
+            scope=scope,
+        )

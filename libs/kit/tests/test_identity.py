@@ -1,0 +1,204 @@
+"""Authentication, refusal records, rate limiting and OIDC tokens, against the real app
+(with no service mounted: identity is shared plumbing)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from serialtrail_kit.identity.model import Role, Scope
+from serialtrail_kit.identity.service import MAX_FAILURES
+from serialtrail_kit.testing.harness import SYSTEM, Harness, make_settings, serve
+
+ISSUER, AUDIENCE = "https://idp.test", "serialtrail"
+
+
+@pytest.fixture
+async def service(database_dsn: str) -> AsyncIterator[Harness]:
+    async with serve(database_dsn, {}) as harness:
+        yield harness
+
+
+async def test_missing_malformed_and_unknown_credentials_are_401_with_a_challenge(service: Harness) -> None:
+    cases = [None, "", "st_nothex_x", "st_0123456789abcdef_" + "A" * 43, "garbage-token"]
+    for token in cases:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        async with service.client_with(None) as client:
+            response = await client.get("/v1/api-keys", headers=headers)
+        assert response.status_code == 401, token
+        assert response.headers["www-authenticate"].startswith('Bearer realm="serialtrail"')
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_key_is_shown_once_stored_hashed_and_revocable(service: Harness) -> None:
+    created = await service.client.post(
+        "/v1/api-keys", json={"name": "ACME", "role": "cmo", "scope": {"company_prefixes": ["9506000"]}}
+    )
+    assert created.status_code == 201, created.text
+    token, key_id = created.json()["token"], created.json()["key_id"]
+    listing = (await service.client.get("/v1/api-keys")).text
+    assert token not in listing
+    assert token.split("_")[-1] not in listing
+    assert "secret_hash" not in listing
+    async with service.client_with(token) as acme:
+        assert (await acme.get("/v1/api-keys")).status_code == 403  # authenticated, lacks identity:admin
+        used = {k["key_id"]: k for k in (await service.client.get("/v1/api-keys")).json()}
+        assert used[key_id]["last_used_at"] is not None
+        revoked = await service.client.post(f"/v1/api-keys/{key_id}/revoke", json={"reason": "contract ended"})
+        assert revoked.status_code == 200
+        after = await acme.get("/v1/api-keys")
+    assert after.status_code == 401
+    assert "revoked" in after.json()["detail"]
+
+
+async def test_an_expired_key_is_refused(service: Harness) -> None:
+    _, token = await service.composition.identity.issue_key(
+        name="old", role=Role.auditor, scope=None, expires_at=datetime.now(UTC) - timedelta(seconds=1), meta=SYSTEM
+    )
+    async with service.client_with(token) as client:
+        response = await client.get("/v1/access-audit")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+async def test_scoped_roles_need_a_scope(service: Harness) -> None:
+    response = await service.client.post("/v1/api-keys", json={"name": "x", "role": "line"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "scope"
+
+
+async def test_refusals_are_recorded_and_visible_to_admin_and_auditor_only(service: Harness) -> None:
+    cmo = await service.token(Role.cmo, Scope(company_prefixes=frozenset({"9506000"})))
+    auditor = await service.token(Role.auditor)
+    async with service.client_with(cmo) as client:
+        assert (await client.get("/v1/api-keys")).status_code == 403
+        assert (await client.get("/v1/access-audit")).status_code == 403
+    async with service.client_with(None) as client:
+        assert (await client.get("/v1/access-audit")).status_code == 401
+    async with service.client_with(auditor) as client:
+        audit = await client.get("/v1/access-audit")
+        assert audit.status_code == 200
+        assert (await client.post("/v1/api-keys", json={"name": "x", "role": "admin"})).status_code == 403
+    refusals = audit.json()
+    reasons = [(r["status"], r["path"], r["reason"]) for r in refusals]
+    assert (403, "/v1/api-keys", "role cmo lacks permission identity:admin") in reasons
+    assert any(status == 401 and path == "/v1/access-audit" for status, path, _ in reasons)
+    assert all(r["client_address"] for r in refusals)
+    assert (await service.client.get("/v1/access-audit")).status_code == 200
+
+
+async def test_repeated_failures_from_one_key_are_rate_limited(service: Harness) -> None:
+    key_id, token = await service.composition.identity.issue_key(
+        name="target", role=Role.auditor, scope=None, expires_at=None, meta=SYSTEM
+    )
+    wrong = f"st_{key_id}_" + "B" * 43
+    async with service.client_with(wrong) as attacker:
+        statuses = [(await attacker.get("/v1/access-audit")).status_code for _ in range(MAX_FAILURES + 2)]
+        limited = await attacker.get("/v1/access-audit")
+    assert statuses[:MAX_FAILURES] == [401] * MAX_FAILURES
+    assert statuses[MAX_FAILURES:] == [429, 429]
+    assert int(limited.headers["retry-after"]) > 0
+    async with service.client_with(token) as owner:  # the real secret is locked out too while blocked
+        assert (await owner.get("/v1/access-audit")).status_code == 429
+
+
+# --- OIDC bearer tokens, validated against a local JWKS endpoint -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    jwk = json.loads(RSAAlgorithm.to_jwk(signing_key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "test-key", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+async def oidc_service(database_dsn: str, jwks_url: str) -> AsyncIterator[Harness]:
+    settings = make_settings(oidc_jwks_url=jwks_url, oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
+    async with serve(database_dsn, {}, settings) as harness:
+        yield harness
+
+
+def token(key: rsa.RSAPrivateKey, **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": "alice",
+        "name": "Alice Auditor",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 300,
+        "serialtrail_role": "auditor",
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "test-key"})
+
+
+def unsigned(claims_token: str) -> str:
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    payload = claims_token.split(".")[1]
+    return f"{header}.{payload}."
+
+
+async def test_a_valid_oidc_token_maps_to_a_principal(oidc_service: Harness, signing_key: rsa.RSAPrivateKey) -> None:
+    async with oidc_service.client_with(token(signing_key)) as client:
+        assert (await client.get("/v1/access-audit")).status_code == 200
+        assert (await client.get("/v1/api-keys")).status_code == 403  # an auditor changes nothing
+
+
+async def test_bad_oidc_tokens_are_refused(oidc_service: Harness, signing_key: rsa.RSAPrivateKey) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    good = token(signing_key)
+    header, _payload, signature = good.split(".")
+    forged_payload = (
+        base64.urlsafe_b64encode(
+            json.dumps({**jwt.decode(good, options={"verify_signature": False}), "serialtrail_role": "admin"}).encode()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    cases = {
+        "expired": token(signing_key, exp=int(time.time()) - 10),
+        "wrong audience": token(signing_key, aud="someone-else"),
+        "wrong issuer": token(signing_key, iss="https://evil.test"),
+        "tampered": f"{header}.{forged_payload}.{signature}",
+        "alg none": unsigned(good),
+        "foreign signer": token(other_key),
+        "unknown role": token(signing_key, serialtrail_role="superuser"),
+    }
+    for case, bad in cases.items():
+        async with oidc_service.client_with(bad) as client:
+            response = await client.get("/v1/access-audit")
+        assert response.status_code == 401, case
+        assert 'error="invalid_token"' in response.headers["www-authenticate"], case
