@@ -153,6 +153,25 @@ ENDPOINTS = [
         body=lambda: {"reason": "matrix"},
     ),
     Endpoint("GET", "/v1/access-audit", lambda _: "/v1/access-audit", Permission.access_audit_read, False),
+    Endpoint(
+        "POST",
+        "/v1/signatures",
+        lambda _: "/v1/signatures",
+        Permission.sign,
+        False,
+        body=lambda: {
+            "record": {"service": "serial_issuance", "global_position": 1},
+            "meaning": "reviewed",
+            "credential": "SELF",
+        },
+    ),
+    Endpoint(
+        "GET",
+        "/v1/signatures/{signature_id}",
+        lambda ids: f"/v1/signatures/{ids['signature']}",
+        Permission.signatures_read,
+        False,
+    ),
 ]
 
 PRINCIPALS = [(role, None) for role in sorted(UNSCOPED_BY_DEFAULT)] + [
@@ -188,9 +207,20 @@ async def world(postgres_admin_dsn: str) -> AsyncIterator[tuple[Harness, dict[st
             key_id, _ = await harness.composition.identity.issue_key(
                 name="victim", role=Role.auditor, scope=None, expires_at=None, meta=_meta()
             )
+            qa = await harness.token(Role.qa)
+            async with harness.client_with(qa) as signer:
+                signature = await signer.post(
+                    "/v1/signatures",
+                    json={
+                        "record": {"service": "serial_issuance", "global_position": 1},
+                        "meaning": "reviewed",
+                        "credential": qa,
+                    },
+                )
             yield (
                 harness,
                 {
+                    "signature": signature.json()["signature_id"],
                     "serials": serials.json()["request_id"],
                     "ssccs": ssccs.json()["request_id"],
                     "serial": listed.text.split()[0],
@@ -258,6 +288,8 @@ async def test_role_scope_endpoint_matrix(
                 )
                 ids = {**ids, "key": key_id}
             body = endpoint.body() if endpoint.body else None
+            if body is not None and body.get("credential") == "SELF":
+                body["credential"] = token
             response = await client.request(endpoint.method, endpoint.path(ids), json=body)
             want, where = expected(endpoint, role, scope), f"{role.value} {endpoint.method} {endpoint.route}"
             if want == "allowed":

@@ -68,6 +68,7 @@ def create_app(
     app.state.software = software
     app.state.runtime = runtime
     app.state.identity = identity
+    app.state.known_logs = frozenset({*(m.name for m in modules), "identity"})
     install_problem_handlers(app)
     _health_routes(app, runtime)
     app.include_router(identity_routes.build_router())

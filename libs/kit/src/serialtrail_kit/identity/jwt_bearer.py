@@ -5,6 +5,7 @@ issuer, audience, expiry. Claims map to a principal by configuration."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,8 @@ class JwtAuthenticator:
         self.config = config
         self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=300)
 
-    async def authenticate(self, token: str) -> Principal:
+    async def authenticate(self, token: str, *, max_age: int | None = None) -> Principal:
+        """`max_age`: require a token issued within that many seconds (re-authentication)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -53,6 +55,8 @@ class JwtAuthenticator:
             )
         except jwt.PyJWTError as error:
             raise TokenRejected(str(error)) from error
+        if max_age is not None and not (isinstance(claims.get("iat"), int) and claims["iat"] >= time.time() - max_age):
+            raise TokenRejected(f"re-authentication needs a token issued within the last {max_age} s")
         return self._principal(claims)
 
     def _principal(self, claims: dict[str, Any]) -> Principal:

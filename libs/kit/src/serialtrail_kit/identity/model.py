@@ -28,13 +28,14 @@ class Permission(StrEnum):
     identity_admin = "identity:admin"
     access_audit_read = "access-audit:read"
     sign = "records:sign"
+    signatures_read = "signatures:read"
 
 
 _READS = {Permission.master_data_read, Permission.serials_read}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
-    Role.qa: frozenset(_READS | {Permission.sign}),
-    Role.auditor: frozenset(_READS | {Permission.access_audit_read}),
+    Role.qa: frozenset(_READS | {Permission.sign, Permission.signatures_read}),
+    Role.auditor: frozenset(_READS | {Permission.access_audit_read, Permission.signatures_read}),
     Role.cmo: frozenset(
         _READS
         | {

@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_kit.errors import InvalidInput, NotFound, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
+from serialtrail_kit.identity import signatures
 from serialtrail_kit.identity.authz import requires
 from serialtrail_kit.identity.model import UNSCOPED_BY_DEFAULT, Permission, Role, Scope
 from serialtrail_kit.identity.service import IdentityService
+from serialtrail_kit.identity.signatures import Meaning
 
 Codes = list[Annotated[str, Field(min_length=1, max_length=64)]]
 
@@ -46,6 +48,32 @@ class RevokeIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class RecordRefIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    service: Annotated[str, Field(description="the log the record is in, e.g. serial_issuance")]
+    global_position: Annotated[int, Field(ge=1)]
+
+
+class SignatureIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "record": {"service": "serial_issuance", "global_position": 42},
+                    "meaning": "approved",
+                    "reason": "batch record reviewed",
+                    "credential": "st_… (your API key again, or a fresh OIDC token)",
+                }
+            ]
+        },
+    )
+    record: RecordRefIn
+    meaning: Meaning
+    reason: Annotated[str | None, Field(max_length=500)] = None
+    credential: Annotated[str, Field(min_length=1, description="re-authentication at signing time")]
+
+
 def _scope(body: ApiKeyIn) -> Scope | None:
     if body.scope is None:
         if body.role not in UNSCOPED_BY_DEFAULT:
@@ -58,7 +86,12 @@ def _scope(body: ApiKeyIn) -> Scope | None:
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["identity"], responses=PROBLEM_RESPONSES)
+    _key_routes(router)
+    _signature_routes(router)
+    return router
 
+
+def _key_routes(router: APIRouter) -> None:
     @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[requires(Permission.identity_admin)])
     async def create_api_key(body: ApiKeyIn, request: Request) -> dict[str, Any]:
         """Create an API key. The token is in this response only; only its argon2id hash is stored."""
@@ -97,4 +130,31 @@ def build_router() -> APIRouter:
         identity: IdentityService = request.app.state.identity
         return await identity.store.refusals(min(max(limit, 1), 1000))
 
-    return router
+
+def _signature_routes(router: APIRouter) -> None:
+    @router.post("/signatures", status_code=status.HTTP_201_CREATED, dependencies=[requires(Permission.sign)])
+    async def sign_record(body: SignatureIn, request: Request) -> dict[str, Any]:
+        """Sign a record electronically: re-authenticate, state the meaning; bound to the record's hash."""
+        identity: IdentityService = request.app.state.identity
+        signer = request.state.principal
+        if body.record.service not in request.app.state.known_logs:
+            message = f"unknown service {body.record.service!r}"
+            raise InvalidInput(message, [Violation("record.service", "known-log", message)])
+        await identity.reauthenticate(request, body.credential, signer)
+        ref = signatures.RecordRef(body.record.service, body.record.global_position)
+        try:
+            return await signatures.sign(
+                identity.store, signer, ref, body.meaning, body.reason, record_metadata(request, reason=body.reason)
+            )
+        except LookupError as error:
+            raise InvalidInput(str(error), [Violation("record", "intact-record", str(error))]) from error
+
+    @router.get("/signatures/{signature_id}", dependencies=[requires(Permission.signatures_read)])
+    async def get_signature(signature_id: str, request: Request) -> dict[str, Any]:
+        """A signature and whether it still verifies against the record it names."""
+        identity: IdentityService = request.app.state.identity
+        signed = await signatures.signature(identity.store, signature_id)
+        if signed is None:
+            raise NotFound(f"no signature {signature_id}", [Violation("signature_id", "exists", "unknown signature")])
+        check = await signatures.verify(identity.store, signed, set(request.app.state.known_logs))
+        return {**signed, "verification": {"valid": check.valid, "reason": check.reason}}

@@ -23,6 +23,7 @@ from serialtrail_kit.identity.store import IdentityStore
 FAILURE_WINDOW = 60.0
 MAX_FAILURES = 10
 TOUCH_EVERY = 60.0
+REAUTH_MAX_AGE = 300
 
 
 class AccessRefused(DomainError):
@@ -106,7 +107,23 @@ class IdentityService:
             await self.record_refusal(request, refusal, None)
             raise
 
-    async def _principal(self, token: str | None) -> Principal:
+    async def reauthenticate(self, request: Request, credential: str, signer: Principal) -> None:
+        """Signing re-authenticates: the credential must be valid now (an OIDC token fresh
+        within REAUTH_MAX_AGE) and belong to the principal making the request."""
+        source = self._source(request, credential)
+        retry_after = self.limiter.blocked_for(source)
+        if retry_after is not None:
+            raise TooManyFailures(retry_after)
+        try:
+            again = await self._principal(credential, max_age=REAUTH_MAX_AGE)
+            if again.id != signer.id:
+                raise Unauthenticated("re-authentication must be by the signer", error="invalid_token")
+        except Unauthenticated as refusal:
+            self.limiter.fail(source)
+            await self.record_refusal(request, refusal, signer)
+            raise
+
+    async def _principal(self, token: str | None, *, max_age: int | None = None) -> Principal:
         if token is None:
             raise Unauthenticated("credentials required: an API key (Authorization: Bearer st_…) or an OIDC token")
         if apikeys.looks_like_api_key(token):
@@ -114,7 +131,7 @@ class IdentityService:
         if self.jwt is None:
             raise Unauthenticated("malformed or unknown credential", error="invalid_token")
         try:
-            return await self.jwt.authenticate(token)
+            return await self.jwt.authenticate(token, max_age=max_age)
         except TokenRejected as error:
             raise Unauthenticated(f"bearer token rejected: {error}", error="invalid_token") from error
 
