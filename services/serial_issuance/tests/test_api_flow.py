@@ -25,3 +25,29 @@ async def test_issue_stream_commission_and_query(service: Harness) -> None:
     summary = (await client.get(f"/v1/batches/{GTIN}/{LOT}/serial-summary")).json()
     assert summary == {"gtin": GTIN, "lot": LOT, "issued": 500, "imported": 0, "commissioned": 300}
     assert (await client.get(f"/v1/batches/{GTIN}/{LOT}")).json()["expiry"] == EXPIRY
+
+
+async def test_the_audit_trail_shows_part_11_metadata_for_every_event(service: Harness) -> None:
+    client = service.client
+    await product(client)
+    await batch(client)
+    await serials(client, 5)
+    trail = (await client.get("/v1/audit-trail/serial_issuance")).json()
+    events = trail["events"]
+    assert [e["event_type"] for e in events] == [
+        "serials.ProductRegistered",
+        "serials.BatchRegistered",
+        "serials.SerialPoolOpened",
+        "serials.SerialsAllocated",
+    ]
+    for event in events:
+        record = event["record"]
+        assert record["principal_role"] == "admin"
+        assert record["auth_method"] == "api-key"
+        assert record["client_address"]
+        assert record["software_version"]
+        assert record["config_digest"]
+        assert record["correlation_id"]
+    assert events[1]["prev_hash"] == events[0]["hash"]
+    one = (await client.get("/v1/audit-trail/serial_issuance", params={"stream_id": f"product-{GTIN}"})).json()
+    assert [e["stream_id"] for e in one["events"]] == [f"product-{GTIN}"]

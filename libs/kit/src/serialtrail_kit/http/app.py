@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
+from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
 from serialtrail_kit.identity import routes as identity_routes
@@ -72,6 +73,7 @@ def create_app(
     install_problem_handlers(app)
     _health_routes(app, runtime)
     app.include_router(identity_routes.build_router())
+    app.include_router(audit_trail.build_router())
     for module in modules:
         app.include_router(module.router)
     _problem_schema_in_openapi(app)

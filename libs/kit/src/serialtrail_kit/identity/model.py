@@ -29,13 +29,16 @@ class Permission(StrEnum):
     access_audit_read = "access-audit:read"
     sign = "records:sign"
     signatures_read = "signatures:read"
+    audit_trail_read = "audit-trail:read"
 
 
 _READS = {Permission.master_data_read, Permission.serials_read}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
-    Role.qa: frozenset(_READS | {Permission.sign, Permission.signatures_read}),
-    Role.auditor: frozenset(_READS | {Permission.access_audit_read, Permission.signatures_read}),
+    Role.qa: frozenset(_READS | {Permission.sign, Permission.signatures_read, Permission.audit_trail_read}),
+    Role.auditor: frozenset(
+        _READS | {Permission.access_audit_read, Permission.signatures_read, Permission.audit_trail_read}
+    ),
     Role.cmo: frozenset(
         _READS
         | {
