@@ -15,6 +15,7 @@ from serialtrail_contracts.serials import (
     SerialsImported,
     SsccRangeAllocated,
 )
+from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin
 from serialtrail_kit.db import Connection
 from serialtrail_kit.errors import InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
@@ -27,7 +28,6 @@ from serial_issuance.application.commands import Commission, ImportSerials, Requ
 from serial_issuance.application.loading import Loader
 from serial_issuance.domain import batch as batches
 from serial_issuance.domain import commissioning, counter_bitmap, imports, product, serial_pool, sscc
-from serial_issuance.domain.gs1 import parse_sgtin_uri, require_gtin
 from serial_issuance.domain.keys import SerialKeyring
 
 T = TypeVar("T")

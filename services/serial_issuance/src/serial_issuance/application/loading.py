@@ -6,13 +6,13 @@ from typing import TypeVar
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.serials import BatchRegistered, ProductRegistered
+from serialtrail_gs1.keys import require_gtin
 from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 
 from serial_issuance.application.codec import decode
 from serial_issuance.domain import batch as batches
 from serial_issuance.domain import product, serial_pool
-from serial_issuance.domain.gs1 import require_gtin
 from serial_issuance.domain.serial_pool import SerialPool
 
 E = TypeVar("E", bound=EventContract)

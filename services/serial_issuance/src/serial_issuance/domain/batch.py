@@ -6,9 +6,8 @@ import re
 from collections.abc import Sequence
 
 from serialtrail_contracts.serials import BatchRegistered
+from serialtrail_gs1.keys import CHARSET_82, require_gln
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
-
-from serial_issuance.domain.gs1 import CHARSET_82, require_gln
 
 _LOT = re.compile(r"^.{1,20}$")
 

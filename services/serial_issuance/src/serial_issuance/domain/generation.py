@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from serialtrail_contracts.serials import OutputForm
+from serialtrail_gs1.keys import sgtin_uri_prefix
 
 from serial_issuance.domain.fpe import FF3_1, digits_to_halves, halves_to_digits
-from serial_issuance.domain.gs1 import sgtin_uri_prefix
 from serial_issuance.domain.serial_format import SerialFormat, render_lines
 
 CHUNK = 16_384  # small enough to stay in CPU cache, large enough to amortise numpy calls

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from serialtrail_gs1.keys import ALPHANUMERIC, serial_problem
 from serialtrail_kit.errors import Violation
 
 from serial_issuance.domain.fpe import FF3_1
 from serial_issuance.domain.generation import counters_of
-from serial_issuance.domain.gs1 import ALPHANUMERIC, serial_problem
 from serial_issuance.domain.serial_format import SerialFormat
 from serial_issuance.domain.serial_pool import SerialPool
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from serialtrail_contracts.serials import ProductRegistered
+from serialtrail_gs1.keys import require_gtin
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
-from serial_issuance.domain.gs1 import require_gtin
 from serial_issuance.domain.serial_format import SerialFormat
 
 EU_MARKETS = {"EU", "EEA"} | {

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
+from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin, sscc
 from serialtrail_kit.errors import NotFound
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
@@ -21,7 +22,6 @@ from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.application.queries import SerialQueries
 from serial_issuance.domain import product
 from serial_issuance.domain.generation import line_parts, render_counters
-from serial_issuance.domain.gs1 import parse_sgtin_uri, require_gtin, sscc
 from serial_issuance.entrypoints.schemas import (
     BatchIn,
     CommissioningIn,

@@ -1,5 +1,5 @@
-"""GS1 keys: check digits, GTIN-14, GLN, SSCC, SGTIN EPC URI. Hot paths format strings
-directly; the tests cross-check them against `biip` and `epcpy`."""
+"""GS1 keys: check digits, GTIN-14, GLN, SSCC, SGTIN EPC URI, AI 21 serials. Shared by every
+service. Hot paths format strings directly; the tests cross-check them against `biip` and `epcpy`."""
 
 from __future__ import annotations
 
