@@ -190,12 +190,15 @@ async def test_cancelling_a_subscription_at_any_moment_releases_its_connection(e
     subscription = LogSubscription(env.app, SOURCE, poll_interval=30.0)
 
     async def consume() -> None:
-        async for _batch in subscription.batches(0):
-            await asyncio.sleep(0)
+        # aclosing: a consumer cancelled between batches must close the generator itself,
+        # as ProjectionRunner does; otherwise only the garbage collector would.
+        async with contextlib.aclosing(subscription.batches(0)) as batches:
+            async for _batch in batches:
+                await asyncio.sleep(0)
 
-    for step in range(40):
+    for step in range(80):
         task = asyncio.create_task(consume())
-        await asyncio.sleep(step * 0.0005)  # cancel at a different point each time
+        await asyncio.sleep((step % 40) * 0.0005)  # cancel at a different point each time
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -36,8 +36,9 @@ class LogSubscription:
         self._wake.set()
 
     async def batches(self, after: int) -> AsyncGenerator[list[RecordedEvent], None]:
-        """Yield batches of events after `after`, forever. The caller decides what the next
-        `after` is by consuming the batch; we continue from the last event yielded."""
+        """Yield batches of events after `after`, forever, continuing from the last event
+        yielded. Consume it inside `contextlib.aclosing(...)`: the generator holds a pooled
+        connection for LISTEN, released when it is closed."""
         listener = await self._pool.acquire()
         channel = notify_channel(self.source)
         try:
