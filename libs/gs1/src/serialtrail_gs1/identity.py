@@ -1,0 +1,77 @@
+"""Identifiers of physical objects as they arrive from lines, partners and EPCIS: SGTIN and
+SSCC EPC pure identity URIs, GS1 element strings in HRI form, plain 18-digit SSCCs. Each
+normalises to one canonical key (the element string) so that the same object is the same
+key whatever form it came in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, serial_problem
+
+_SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)$")
+_SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)(.{1,20})$")
+_SSCC_HRI = re.compile(r"^\(00\)(\d{18})$")
+
+
+class Kind(StrEnum):
+    sgtin = "sgtin"
+    sscc = "sscc"
+
+
+@dataclass(frozen=True)
+class ObjectId:
+    kind: Kind
+    gtin: str | None
+    serial: str | None
+    sscc: str | None
+
+    @property
+    def key(self) -> str:
+        """Canonical key: the GS1 element string."""
+        if self.kind is Kind.sscc:
+            return f"(00){self.sscc}"
+        return f"(01){self.gtin}(21){self.serial}"
+
+
+class IdentifierError(ValueError):
+    pass
+
+
+def _sscc(digits: str) -> ObjectId:
+    if len(digits) != 18 or not digits.isdigit():
+        raise IdentifierError("an SSCC is 18 digits")
+    if check_digit(digits[:-1]) != int(digits[-1]):
+        raise IdentifierError(f"SSCC check digit is wrong: expected {check_digit(digits[:-1])}")
+    return ObjectId(Kind.sscc, None, None, digits)
+
+
+def _sgtin(gtin: str, serial: str) -> ObjectId:
+    problem = gtin_problem(gtin) or serial_problem(serial)
+    if problem is not None:
+        raise IdentifierError(problem)
+    return ObjectId(Kind.sgtin, gtin, serial, None)
+
+
+def parse_object_id(text: str) -> ObjectId:
+    """Parse any accepted form; raises IdentifierError saying what is wrong."""
+    if text.startswith("urn:epc:id:sgtin:"):
+        parsed = parse_sgtin_uri(text)
+        if parsed is None:
+            raise IdentifierError("not a valid SGTIN pure identity URI")
+        return _sgtin(*parsed)
+    if match := _SSCC_URI.match(text):
+        prefix, rest = match.groups()
+        if len(prefix) + len(rest) != 17:
+            raise IdentifierError("an SSCC URI holds 17 digits before the check digit")
+        body = rest[0] + prefix + rest[1:]
+        return _sscc(body + str(check_digit(body)))
+    if match := _SGTIN_HRI.match(text):
+        return _sgtin(*match.groups())
+    if match := _SSCC_HRI.match(text):
+        return _sscc(match.group(1))
+    if text.isdigit():
+        return _sscc(text)
+    raise IdentifierError("expected an SGTIN or SSCC EPC URI, an element string or an 18-digit SSCC")

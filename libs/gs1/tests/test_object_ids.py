@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from epcpy.epc_schemes.sgtin import SGTIN
+from epcpy.epc_schemes.sscc import SSCC
+from hypothesis import given
+from hypothesis import strategies as st
+from serialtrail_gs1.identity import IdentifierError, Kind, parse_object_id
+from serialtrail_gs1.keys import check_digit, sgtin_uri_prefix, sscc
+
+GTINS = st.text("0123456789", min_size=13, max_size=13).map(lambda body: body + str(check_digit(body)))
+SERIALS = st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=20)
+
+
+@given(GTINS, st.integers(6, 12), SERIALS)
+def test_every_sgtin_form_gives_one_key(gtin: str, prefix_length: int, serial: str) -> None:
+    uri = sgtin_uri_prefix(gtin, prefix_length) + serial
+    keys = {parse_object_id(form).key for form in (uri, f"(01){gtin}(21){serial}")}
+    assert keys == {f"(01){gtin}(21){serial}"}
+    assert SGTIN(uri).gs1_element_string() == parse_object_id(uri).key
+
+
+@given(st.integers(0, 9), st.integers(6, 12), st.data())
+def test_every_sscc_form_gives_one_key(extension: int, prefix_length: int, data: st.DataObject) -> None:
+    prefix = data.draw(st.text("0123456789", min_size=prefix_length, max_size=prefix_length))
+    code = sscc(extension, prefix, data.draw(st.integers(0, 10 ** (16 - prefix_length) - 1)))
+    uri = f"urn:epc:id:sscc:{prefix}.{extension}{code[1 + prefix_length : 17]}"
+    assert SSCC(uri).gs1_element_string() == f"(00){code}"
+    parsed = {parse_object_id(form) for form in (uri, code, f"(00){code}")}
+    assert len(parsed) == 1
+    (only,) = parsed
+    assert (only.kind, only.key) == (Kind.sscc, f"(00){code}")
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("395060000000000003", "check digit"),
+        ("urn:epc:id:sgtin:9506000.013435.", "SGTIN"),
+        ("(01)09506000134353(21)A1", "check digit"),
+        ("(01)09506000134352(21)has space", "character set"),
+        ("urn:epc:id:sscc:9506000.123", "17 digits"),
+        ("hello", "expected an SGTIN"),
+    ],
+)
+def test_bad_identifiers_say_what_is_wrong(text: str, complaint: str) -> None:
+    with pytest.raises(IdentifierError, match=complaint):
+        parse_object_id(text)
