@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 import orjson
@@ -66,7 +66,3 @@ async def ensure_role(conn: Connection, role: str = APP_ROLE) -> None:
         END $$;
         """
     )
-
-
-def record_to_dict(record: Any) -> dict[str, Any]:
-    return dict(record.items())

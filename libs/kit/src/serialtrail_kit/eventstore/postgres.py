@@ -29,7 +29,7 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 
 InTransaction = Callable[[Connection], Awaitable[None]]
 
-_COLUMNS = (
+COLUMNS = (
     "global_position, stream_id, stream_version, event_id, event_type, event_version, "
     "payload, metadata, recorded_at, prev_hash, hash"
 )
@@ -125,7 +125,7 @@ class PostgresEventStore:
             return
         try:
             await conn.execute(
-                f"INSERT INTO {self._table} ({_COLUMNS}) SELECT p, s, v, i, t, tv, pl::jsonb, md::jsonb, ra, ph, h "
+                f"INSERT INTO {self._table} ({COLUMNS}) SELECT p, s, v, i, t, tv, pl::jsonb, md::jsonb, ra, ph, h "
                 "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::int[], "
                 "$7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::bytea[]) "
                 "AS u(p, s, v, i, t, tv, pl, md, ra, ph, h)",
@@ -151,7 +151,7 @@ class PostgresEventStore:
     async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM {self._table} WHERE stream_id = $1 ORDER BY stream_version",
+                f"SELECT {COLUMNS} FROM {self._table} WHERE stream_id = $1 ORDER BY stream_version",
                 stream_id,
             )
         return [self._upcast(_from_row(r)) for r in rows]
@@ -161,7 +161,7 @@ class PostgresEventStore:
 
     async def read_raw(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:
         """Rows exactly as stored (no upcasting): what the hash chain covers."""
-        sql = f"SELECT {_COLUMNS} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        sql = f"SELECT {COLUMNS} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
         if conn is not None:
             rows = await conn.fetch(sql, after, limit)
         else:
@@ -204,8 +204,9 @@ def _recorded(content: RowContent, prev_hash: bytes, digest: bytes) -> RecordedE
     )
 
 
-def _from_row(row: Any) -> RecordedEvent:
-    return RecordedEvent(
+def content_of(row: Any) -> RowContent:
+    """The hashed content of a stored row (every column but the two hashes)."""
+    return RowContent(
         global_position=row["global_position"],
         stream_id=row["stream_id"],
         stream_version=row["stream_version"],
@@ -215,6 +216,8 @@ def _from_row(row: Any) -> RecordedEvent:
         payload=row["payload"],
         metadata=row["metadata"],
         recorded_at=row["recorded_at"],
-        prev_hash=bytes(row["prev_hash"]),
-        hash=bytes(row["hash"]),
     )
+
+
+def _from_row(row: Any) -> RecordedEvent:
+    return _recorded(content_of(row), bytes(row["prev_hash"]), bytes(row["hash"]))

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from serialtrail_kit.db import Pool, ident
-from serialtrail_kit.eventstore.hashchain import ChainBreak, ChainWalker, RowContent
+from serialtrail_kit.eventstore.hashchain import ChainBreak, ChainWalker
+from serialtrail_kit.eventstore.postgres import COLUMNS, content_of
 
 Progress = Callable[[int, int], None]
 
@@ -28,24 +29,9 @@ async def verify_log(pool: Pool, schema: str, *, chunk: int = 5000, progress: Pr
     walker = ChainWalker()
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         head = int(await conn.fetchval(f"SELECT coalesce(max(global_position), 0) FROM {table}"))
-        cursor = conn.cursor(
-            "SELECT global_position, stream_id, stream_version, event_id, event_type, event_version, "
-            f"payload, metadata, recorded_at, prev_hash, hash FROM {table} ORDER BY global_position",
-            prefetch=chunk,
-        )
+        cursor = conn.cursor(f"SELECT {COLUMNS} FROM {table} ORDER BY global_position", prefetch=chunk)
         async for row in cursor:
-            content = RowContent(
-                global_position=row["global_position"],
-                stream_id=row["stream_id"],
-                stream_version=row["stream_version"],
-                event_id=row["event_id"],
-                event_type=row["event_type"],
-                event_version=row["event_version"],
-                payload=row["payload"],
-                metadata=row["metadata"],
-                recorded_at=row["recorded_at"],
-            )
-            walker.check(content, bytes(row["prev_hash"]), bytes(row["hash"]))
+            walker.check(content_of(row), bytes(row["prev_hash"]), bytes(row["hash"]))
             if progress is not None and walker.checked % chunk == 0:
                 progress(walker.checked, head)
     if progress is not None:

@@ -11,11 +11,12 @@ from enum import StrEnum
 from typing import Any
 
 from serialtrail_kit.db import Pool, ident
-from serialtrail_kit.eventstore.hashchain import RowContent, chain_hash
+from serialtrail_kit.eventstore.hashchain import chain_hash
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import COLUMNS, content_of
 from serialtrail_kit.identity.model import Principal
-from serialtrail_kit.identity.store import SCHEMA, SIGNED, IdentityStore
+from serialtrail_kit.identity.store import SIGNED, IdentityStore
 
 
 class Meaning(StrEnum):
@@ -42,25 +43,12 @@ async def record_digest(pool: Pool, ref: RecordRef) -> bytes | None:
     """The stored chain digest of a record, if the row exists and still matches its content."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT global_position, stream_id, stream_version, event_id, event_type, event_version, payload, "
-            f"metadata, recorded_at, prev_hash, hash FROM {ident(ref.service)}.events WHERE global_position = $1",
-            ref.global_position,
+            f"SELECT {COLUMNS} FROM {ident(ref.service)}.events WHERE global_position = $1", ref.global_position
         )
     if row is None:
         return None
-    content = RowContent(
-        global_position=row["global_position"],
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        event_version=row["event_version"],
-        payload=row["payload"],
-        metadata=row["metadata"],
-        recorded_at=row["recorded_at"],
-    )
     stored = bytes(row["hash"])
-    return stored if chain_hash(bytes(row["prev_hash"]), content) == stored else None
+    return stored if chain_hash(bytes(row["prev_hash"]), content_of(row)) == stored else None
 
 
 async def sign(
@@ -107,6 +95,3 @@ async def verify(store: IdentityStore, signed: dict[str, Any], known_services: s
     if digest.hex() != signed["record_hash"]:
         return Verification(False, "the signature's hash does not match this record: it belongs to another record")
     return Verification(True, "the signature is bound to this record and the record is unchanged")
-
-
-KNOWN_SCHEMA = SCHEMA

@@ -23,7 +23,7 @@ from serialtrail_kit.eventstore.model import ConcurrencyError
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 
 from serial_issuance.application import registry
-from serial_issuance.application.codec import append_of, decode
+from serial_issuance.application.codec import append_of
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader
 from serial_issuance.domain import batch as batches
@@ -209,6 +209,3 @@ def _check_size(size: int, field: str) -> None:
     if not 1 <= size <= commissioning.MAX_PER_REQUEST:
         message = f"a commissioning holds 1 to {commissioning.MAX_PER_REQUEST:,} serials"
         raise InvalidInput(message, [Violation(field, "size", message)])
-
-
-__all__ = ["SerialIssuanceHandlers", "decode"]
