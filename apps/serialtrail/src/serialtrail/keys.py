@@ -86,10 +86,11 @@ def create(
     company_prefix: Annotated[list[str] | None, typer.Option(help="company prefix in scope (repeatable)")] = None,
     site: Annotated[list[str] | None, typer.Option(help="site GLN in scope (repeatable)")] = None,
     line: Annotated[list[str] | None, typer.Option(help="line id in scope (repeatable)")] = None,
+    cmo: Annotated[list[str] | None, typer.Option(help="CMO whose batches are in scope (repeatable)")] = None,
     expires: Annotated[datetime | None, typer.Option(help="expiry (ISO 8601)")] = None,
 ) -> None:
     """Create a key and print its token once."""
-    given = any([gtin, company_prefix, site, line])
+    given = any([gtin, company_prefix, site, line, cmo])
     if role not in UNSCOPED_BY_DEFAULT and not (gtin or company_prefix):
         typer.echo(f"a {role.value} key needs --gtin or --company-prefix", err=True)
         raise typer.Exit(2)
@@ -99,6 +100,7 @@ def create(
             frozenset(gtin) if gtin else None,
             frozenset(site) if site else None,
             frozenset(line) if line else None,
+            frozenset(cmo) if cmo else None,
         )
         if given
         else None

@@ -45,6 +45,12 @@ def requires(permission: Permission, target: TargetOf | None = None) -> Any:
     return Depends(authorize)
 
 
+def visible(request: Request, target: Target) -> bool:
+    """Whether the request's principal may see a resource with these scoped attributes."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal is not None and principal.missing_scope(target) is None
+
+
 def ensure_visible(request: Request, target: Target, what: str) -> None:
     """For resources addressed by id, checked once the resource is loaded: out of scope
     answers exactly like not found, so its existence does not leak."""

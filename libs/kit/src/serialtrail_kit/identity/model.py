@@ -65,6 +65,7 @@ class Scope:
     gtins: frozenset[str] | None = None
     sites: frozenset[str] | None = None
     lines: frozenset[str] | None = None
+    cmos: frozenset[str] | None = None  # batches whose cmo_id is one of these
 
     @classmethod
     def unrestricted(cls) -> Scope:
@@ -78,6 +79,7 @@ class Scope:
                 ("gtins", self.gtins),
                 ("sites", self.sites),
                 ("lines", self.lines),
+                ("cmos", self.cmos),
             )
         }
 
@@ -87,7 +89,7 @@ class Scope:
             value = data.get(name)
             return None if value is None else frozenset(value)
 
-        return cls(get("company_prefixes"), get("gtins"), get("sites"), get("lines"))
+        return cls(get("company_prefixes"), get("gtins"), get("sites"), get("lines"), get("cmos"))
 
     def allows_gtin(self, gtin: str) -> bool:
         if self.gtins is None and self.company_prefixes is None:
@@ -105,6 +107,9 @@ class Scope:
     def allows_line(self, line: str) -> bool:
         return self.lines is None or line in self.lines
 
+    def allows_cmo(self, cmo: str) -> bool:
+        return self.cmos is None or cmo in self.cmos
+
 
 @dataclass(frozen=True)
 class Target:
@@ -114,6 +119,10 @@ class Target:
     company_prefixes: frozenset[str] = frozenset()
     sites: frozenset[str] = frozenset()
     lines: frozenset[str] = frozenset()
+    cmos: frozenset[str] = frozenset()
+
+
+NO_CMO = "(no cmo)"  # the cmo target of a batch that names none: only unrestricted principals reach it
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,7 @@ class Principal:
             ("company-prefix", target.company_prefixes, self.scope.allows_company_prefix),
             ("site", target.sites, self.scope.allows_site),
             ("line", target.lines, self.scope.allows_line),
+            ("cmo", target.cmos, self.scope.allows_cmo),
         )
         for kind, values, allows in checks:
             for value in sorted(values):

@@ -26,6 +26,7 @@ class ScopeIn(BaseModel):
     gtins: Codes | None = None
     sites: Codes | None = None
     lines: Codes | None = None
+    cmos: Codes | None = Field(default=None, description="batches of these CMOs only (their cmo_id)")
 
 
 class ApiKeyIn(BaseModel):
@@ -33,7 +34,11 @@ class ApiKeyIn(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"name": "ACME CMO line integration", "role": "cmo", "scope": {"company_prefixes": ["9506000"]}}
+                {
+                    "name": "ACME CMO line integration",
+                    "role": "cmo",
+                    "scope": {"company_prefixes": ["9506000"], "cmos": ["ACME"]},
+                }
             ]
         },
     )

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
 from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin, sscc
-from serialtrail_kit.errors import NotFound
+from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
-from serialtrail_kit.identity.authz import body_target, ensure_visible, path_target, request_body, requires
-from serialtrail_kit.identity.model import Permission, Target
+from serialtrail_kit.identity.authz import body_target, ensure_visible, path_target, request_body, requires, visible
+from serialtrail_kit.identity.model import NO_CMO, Permission, Target
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
@@ -39,6 +39,31 @@ from serial_issuance.entrypoints.schemas import (
 Consistent = Callable[[], Awaitable[None]]
 StreamFormat = Literal["text", "ndjson"]
 MEDIA = {"text": "text/plain; charset=utf-8", "ndjson": "application/x-ndjson"}
+
+
+async def batch_target(request: Request) -> Target:
+    """A new batch: its GTIN, its site, and the CMO it belongs to (none is a value too)."""
+    body = await request_body(request)
+    return Target(
+        gtins=frozenset({str(body["gtin"])}) if body.get("gtin") else frozenset(),
+        sites=frozenset({str(body["site_gln"])}) if body.get("site_gln") else frozenset(),
+        cmos=frozenset({str(body.get("cmo_id") or NO_CMO)}),
+    )
+
+
+async def require_batch_in_scope(
+    request: Request, handlers: SerialIssuanceHandlers, gtin: str | None, lot: str | None, *, missing: type[DomainError]
+) -> None:
+    """A batch of another CMO answers exactly like a batch that does not exist."""
+    if gtin is None or lot is None:
+        return
+    try:
+        found = await handlers.load.batch(gtin, lot)
+    except DomainError:
+        return  # unknown: the handler reports it
+    if not visible(request, Target(cmos=frozenset({found.cmo_id or NO_CMO}))):
+        message = f"no batch {lot!r} is registered for GTIN {gtin}"
+        raise missing(message, [Violation("lot", "registered-batch", message)])
 
 
 async def commissioning_target(request: Request) -> Target:
@@ -91,7 +116,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         status_code=status.HTTP_201_CREATED,
         tags=["batches"],
         response_model=BatchRegistered,
-        dependencies=[requires(Permission.batches_write, body_target(gtins="gtin", sites="site_gln"))],
+        dependencies=[requires(Permission.batches_write, batch_target)],
     )
     async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
         """Register a batch (lot and expiry) of a registered product."""
@@ -104,9 +129,10 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         response_model=BatchRegistered,
         dependencies=[requires(Permission.master_data_read, path_target(gtins="gtin"))],
     )
-    async def get_batch(gtin: str, lot: str) -> BatchRegistered:
+    async def get_batch(gtin: str, lot: str, request: Request) -> BatchRegistered:
         """A batch's lot, expiry and manufacturing site."""
         await handlers.load.product(gtin, missing=NotFound)
+        await require_batch_in_scope(request, handlers, gtin, lot, missing=NotFound)
         return await handlers.load.batch(gtin, lot, missing=NotFound)
 
 
@@ -126,6 +152,7 @@ def _serial_request_routes(
     )
     async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
         """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
+        await require_batch_in_scope(request, handlers, body.gtin, body.lot, missing=InvalidInput)
         command = RequestSerials(gtin=body.gtin, lot=body.lot, quantity=body.quantity, output_form=body.output_form)
         allocated = await handlers.request_serials(command, record_metadata(request))
         return SerialRequestOut(
@@ -185,6 +212,7 @@ def _serial_request_routes(
     )
     async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
         """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
+        await require_batch_in_scope(request, handlers, body.gtin, body.lot, missing=InvalidInput)
         command = ImportSerials(gtin=body.gtin, lot=body.lot, source=body.source, serials=body.serials)
         imported = await handlers.import_serials(command, record_metadata(request))
         return SerialImportOut(
@@ -251,6 +279,8 @@ def _commissioning_routes(
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
+        for gtin in (await commissioning_target(request)).gtins:
+            await require_batch_in_scope(request, handlers, gtin, body.lot, missing=InvalidInput)
         command = Commission(
             commissioning_id=uuid.uuid4(),
             gtin=body.gtin,
@@ -288,9 +318,10 @@ def _commissioning_routes(
         response_model=SerialSummaryOut,
         dependencies=[requires(Permission.serials_read, path_target(gtins="gtin"))],
     )
-    async def serial_summary(gtin: str, lot: str) -> SerialSummaryOut:
+    async def serial_summary(gtin: str, lot: str, request: Request) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""
         await handlers.load.product(gtin, missing=NotFound)
+        await require_batch_in_scope(request, handlers, gtin, lot, missing=NotFound)
         await handlers.load.batch(gtin, lot, missing=NotFound)
         await consistent()
         return SerialSummaryOut(gtin=gtin, lot=lot, **await queries.batch_counts(gtin, lot))

@@ -1,0 +1,42 @@
+"""A CMO reaches only its own batches; another CMO's batch answers like one that does not exist."""
+
+from __future__ import annotations
+
+from issuance_helpers import EXPIRY, GLN, GTIN, product
+from serialtrail_kit.identity.model import Role, Scope
+from serialtrail_kit.testing.harness import Harness
+
+
+async def test_a_cmo_reaches_only_its_own_batches(service: Harness) -> None:
+    await product(service.client)
+    for lot, cmo in (("ACME-1", "ACME"), ("OTHER-1", "OTHER")):
+        response = await service.client.post(
+            "/v1/batches", json={"gtin": GTIN, "lot": lot, "expiry": EXPIRY, "site_gln": GLN, "cmo_id": cmo}
+        )
+        assert response.status_code == 201, response.text
+    token = await service.token(Role.cmo, Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"})))
+    async with service.client_with(token) as acme:
+        own = await acme.post("/v1/serial-requests", json={"gtin": GTIN, "lot": "ACME-1", "quantity": 2})
+        assert own.status_code == 201, own.text
+        foreign = await acme.post("/v1/serial-requests", json={"gtin": GTIN, "lot": "OTHER-1", "quantity": 2})
+        unknown = await acme.post("/v1/serial-requests", json={"gtin": GTIN, "lot": "NOPE", "quantity": 2})
+        assert foreign.status_code == unknown.status_code == 422
+        assert foreign.json()["errors"][0]["rule"] == unknown.json()["errors"][0]["rule"] == "registered-batch"
+        assert (await acme.get(f"/v1/batches/{GTIN}/OTHER-1")).status_code == 404
+        assert (await acme.get(f"/v1/batches/{GTIN}/OTHER-1/serial-summary")).status_code == 404
+        assert (await acme.get(f"/v1/batches/{GTIN}/ACME-1")).status_code == 200
+        commission = {
+            "gtin": GTIN,
+            "serials": ["X"],
+            "lot": "OTHER-1",
+            "line_id": "L",
+            "event_time": "2026-11-22T08:00:00Z",
+        }
+        assert (await acme.post("/v1/commissioning", json=commission)).json()["errors"][0]["rule"] == "registered-batch"
+        for cmo_id, named in (("OTHER", "cmo:OTHER"), (None, "cmo:(no cmo)")):
+            body = {"gtin": GTIN, "lot": "NEW-1", "expiry": EXPIRY, "site_gln": GLN, "cmo_id": cmo_id}
+            refused = await acme.post("/v1/batches", json=body)
+            assert refused.status_code == 403
+            assert named in refused.json()["detail"]
+        mine = {"gtin": GTIN, "lot": "ACME-2", "expiry": EXPIRY, "site_gln": GLN, "cmo_id": "ACME"}
+        assert (await acme.post("/v1/batches", json=mine)).status_code == 201
