@@ -3,6 +3,8 @@ runs the projections. Used by the embedded all-in-one, `serialtrail serve` and t
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.settings import Settings
 
+log = logging.getLogger(__name__)
 Builder = Callable[[Settings, Pool], ServiceModule]
 
 
@@ -62,5 +65,15 @@ async def composed(
         app = create_app(runtime, modules, software, identity)
         yield Composition(app, runtime, modules, admin_pool, app_pool, identity)
     finally:
-        await app_pool.close()
-        await admin_pool.close()
+        await close_pool(app_pool)
+        await close_pool(admin_pool)
+
+
+async def close_pool(pool: Pool, grace: float = 10.0) -> None:
+    """Close gracefully, but never hang a shutdown: a connection still checked out after
+    `grace` seconds is a bug worth a warning, not a reason to keep the process alive."""
+    try:
+        await asyncio.wait_for(pool.close(), grace)
+    except TimeoutError:
+        log.warning("pool did not close within %.0fs (a connection was still in use); terminating it", grace)
+        pool.terminate()

@@ -43,5 +43,13 @@ class Conflict(DomainError):
     kind, status, title = "conflict", 409, "Conflicts with the current state"
 
 
+class Unavailable(DomainError):
+    kind, status, title = "temporarily-unavailable", 503, "Temporarily unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 def invalid(field: str, rule: str, message: str) -> InvalidInput:
     return InvalidInput(message, [Violation(field, rule, message)])

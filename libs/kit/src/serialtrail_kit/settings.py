@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     )
     digital_link_base: str = "https://id.gs1.org"
     projection_poll_interval: float = Field(default=1.0, gt=0)
+    read_your_writes_timeout: float = Field(default=10.0, gt=0, description="how long a read waits for its read model")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS of the identity provider; unset = API keys only")
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

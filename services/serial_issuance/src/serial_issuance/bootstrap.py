@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import Unavailable
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.readers.projection import ProjectionRunner
 from serialtrail_kit.service import ServiceModule
@@ -30,7 +31,12 @@ def build(settings: Settings, app_pool: Pool) -> ServiceModule:
 
     async def consistent() -> None:
         """Read-your-writes: wait until the read model has applied everything appended so far."""
-        await runners[projection.name].wait_for(await store.head())
+        try:
+            await runners[projection.name].wait_for(await store.head(), timeout=settings.read_your_writes_timeout)
+        except TimeoutError as error:
+            raise Unavailable(
+                f"the {projection.name} read model is still catching up with the log; retry shortly"
+            ) from error
 
     return ServiceModule(
         name=NAME,

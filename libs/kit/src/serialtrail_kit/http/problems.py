@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ class JsonResponse(Response):
         return orjson.dumps(content)
 
 
+log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://serialtrail.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 
@@ -89,11 +91,20 @@ async def _http(request: Request, exc: Exception) -> JsonResponse:
     return problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
 
 
+async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+    """Anything unforeseen: logged with its stack, answered as a problem without internals."""
+    correlation = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
+    log.error("unhandled error on %s %s (correlation %s)", request.method, request.url.path, correlation, exc_info=exc)
+    detail = "An unexpected error occurred; nothing more is said here. Quote the time and request id to support."
+    return problem(request, 500, "internal-error", "Internal error", detail)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(ConcurrencyError, _concurrency)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -106,6 +117,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "Missing, malformed, revoked or expired credentials (with WWW-Authenticate)"),
         (403, "Authenticated, but lacking the permission or scope the problem names"),
         (429, "Too many failed authentication attempts (with Retry-After)"),
+        (503, "A read model is still catching up (with Retry-After); retry shortly"),
         (404, "Not found"),
         (409, "Conflicts with the current state"),
         (422, "Breaks a rule; `errors` names each field and rule"),
