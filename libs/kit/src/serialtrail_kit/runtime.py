@@ -54,7 +54,7 @@ class Runtime:
     async def _supervise(self, name: str, runner: ProjectionRunner) -> None:
         """Restart a crashed runner with backoff; the failure stays visible in /health/ready."""
         delay = 0.5
-        while True:
+        while not runner.stopping.is_set():
             try:
                 await runner.run()
             except asyncio.CancelledError:
@@ -65,10 +65,17 @@ class Runtime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def stop(self, grace: float = 5.0) -> None:
+        """Ask runners to stop between batches; cancel only those that do not within `grace`
+        (cancelling mid-query leaves asyncpg waiting on a server-side cancel)."""
+        for module in self.modules:
+            for runner in module.runners.values():
+                runner.stop()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()

@@ -182,14 +182,21 @@ class ProjectionRunner:
         self.pool = pool
         self.owner = ident(owner)
         self.projection = projection
-        self._subscription = LogSubscription(pool, projection.source, upcasters=upcasters, poll_interval=poll_interval)
+        self.stopping = asyncio.Event()
+        self._subscription = LogSubscription(
+            pool, projection.source, upcasters=upcasters, poll_interval=poll_interval, stopping=self.stopping
+        )
         self.position = 0
         self._advanced = asyncio.Condition()
 
     async def run(self) -> None:
-        while True:
+        """Follow until `stop()`; stopping takes effect between batches, never inside a query."""
+        while not self.stopping.is_set():
             schema = await self._active_schema()
             await self._follow(schema)
+
+    def stop(self) -> None:
+        self.stopping.set()
 
     async def _follow(self, schema: str) -> None:
         tracking = Tracking(self.owner, schema, self.projection.source)
@@ -204,6 +211,8 @@ class ProjectionRunner:
                     await self.projection.apply(conn, schema, batch)
                     await tracking.advance(conn, batch[-1].global_position)
                 await self._publish(batch[-1].global_position)
+                if self.stopping.is_set():
+                    return
 
     async def _active_schema(self, conn: Connection | None = None, *, lock: bool = False) -> str:
         sql = f"SELECT active_schema FROM {self.owner}.projections WHERE name = $1"

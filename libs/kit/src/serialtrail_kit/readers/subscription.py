@@ -24,6 +24,7 @@ class LogSubscription:
         upcasters: Upcasters = NO_UPCASTERS,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.source = source_schema
         self._store = PostgresEventStore(pool, source_schema, upcasters)
@@ -31,32 +32,41 @@ class LogSubscription:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
+        self._stopping = stopping or asyncio.Event()
 
     def _on_notify(self, *_args: Any) -> None:
         self._wake.set()
 
     async def batches(self, after: int) -> AsyncGenerator[list[RecordedEvent], None]:
-        """Yield batches of events after `after`, forever, continuing from the last event
-        yielded. Consume it inside `contextlib.aclosing(...)`: the generator holds a pooled
+        """Yield batches of events after `after` until `stopping` is set, continuing from the
+        last event yielded. Consume it inside `contextlib.aclosing(...)`: the generator holds a pooled
         connection for LISTEN, released when it is closed."""
         listener = await self._pool.acquire()
         channel = notify_channel(self.source)
         try:
             # Inside the try: a cancellation during LISTEN must still release the connection.
             await listener.add_listener(channel, self._on_notify)
-            while True:
+            while not self._stopping.is_set():
                 self._wake.clear()
                 batch = await self._store.read_all(after, self._batch_size)
                 if batch:
                     yield batch
                     after = batch[-1].global_position
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                await self._idle()
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(channel, self._on_notify)
             await self._pool.release(listener)
+
+    async def _idle(self) -> None:
+        """Until a notification, the poll interval, or a stop request — whichever comes first."""
+        waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stopping.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def head(self) -> int:
         return await self._store.head()
