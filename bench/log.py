@@ -9,23 +9,14 @@ import time
 from pathlib import Path
 
 from serialtrail_kit.db import APP_ROLE, create_pool
-from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.pgserver import EmbeddedPostgres
+from serialtrail_kit.testing.harness import SYSTEM
 
 from bench.report import emit
-
-META = RecordMetadata(
-    principal_id="bench",
-    principal_role="admin",
-    auth_method="bench",
-    correlation_id="bench",
-    software_version="bench",
-    config_digest="bench",
-)
 
 
 async def _append_and_verify(dsn: str, schema: str, appends: int, per_append: int, writers: int) -> tuple[float, float]:
@@ -41,7 +32,7 @@ async def _append_and_verify(dsn: str, schema: str, appends: int, per_append: in
                 NewEvent(event_type="bench.Thing", event_version=1, payload={"w": w, "i": i, "n": n, "s": "x" * 40})
                 for n in range(per_append)
             )
-            await store.append([StreamAppend(stream_id=f"s-{w}-{i}", expected_version=0, events=events)], META)
+            await store.append([StreamAppend(stream_id=f"s-{w}-{i}", expected_version=0, events=events)], SYSTEM)
 
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(writers)))

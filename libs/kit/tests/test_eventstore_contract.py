@@ -9,22 +9,14 @@ from uuid import uuid4
 import asyncpg
 import pytest
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool
-from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.testing.harness import SYSTEM
 
 SCHEMA = "contract_svc"
-META = RecordMetadata(
-    principal_id="tester",
-    principal_role="admin",
-    auth_method="test",
-    correlation_id="corr-1",
-    software_version="0.0.0-test",
-    config_digest="sha256:test",
-)
 
 
 @pytest.fixture(params=["postgres"])
@@ -54,35 +46,35 @@ def one(stream: str, expected: int, *events: NewEvent) -> list[StreamAppend]:
 
 
 async def test_append_assigns_versions_positions_and_chain(store: PostgresEventStore) -> None:
-    first = await store.append(one("s-1", 0, event(n=1), event(n=2)), META)
-    second = await store.append(one("s-2", 0, event(n=3)), META)
+    first = await store.append(one("s-1", 0, event(n=1), event(n=2)), SYSTEM)
+    second = await store.append(one("s-2", 0, event(n=3)), SYSTEM)
     assert [e.stream_version for e in first] == [1, 2]
     assert [e.global_position for e in first + second] == [1, 2, 3]
     assert second[0].prev_hash == first[-1].hash
     stored = await store.read_stream("s-1")
     assert [e.payload["n"] for e in stored] == [1, 2]
-    assert stored[0].metadata["principal_id"] == "tester"
+    assert stored[0].metadata["principal_id"] == SYSTEM.principal_id
     assert stored[0].recorded_at.tzinfo is not None
 
 
 async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:
-    await store.append(one("s", 0, event()), META)
+    await store.append(one("s", 0, event()), SYSTEM)
     with pytest.raises(ConcurrencyError) as error:
-        await store.append(one("s", 0, event()), META)
+        await store.append(one("s", 0, event()), SYSTEM)
     assert (error.value.expected, error.value.actual) == (0, 1)
     with pytest.raises(ConcurrencyError):
-        await store.append(one("s", 5, event()), META)  # ahead of the stream: no gaps either
+        await store.append(one("s", 5, event()), SYSTEM)  # ahead of the stream: no gaps either
     assert await store.head() == 1
 
 
 async def test_multi_stream_append_is_all_or_nothing(store: PostgresEventStore) -> None:
-    await store.append(one("b", 0, event()), META)
+    await store.append(one("b", 0, event()), SYSTEM)
     appends = [
         StreamAppend(stream_id="a", expected_version=0, events=(event(),)),
         StreamAppend(stream_id="b", expected_version=0, events=(event(),)),
     ]
     with pytest.raises(ConcurrencyError):
-        await store.append(appends, META)
+        await store.append(appends, SYSTEM)
     assert await store.stream_version("a") == 0
 
 
@@ -91,20 +83,20 @@ async def test_failure_inside_transaction_rolls_back_events(store: PostgresEvent
         raise RuntimeError("registry refused")
 
     with pytest.raises(RuntimeError):
-        await store.append(one("s", 0, event()), META, in_transaction=boom)
+        await store.append(one("s", 0, event()), SYSTEM, in_transaction=boom)
     assert await store.head() == 0
 
 
 async def test_concurrent_writers_to_one_stream_exactly_one_wins(store: PostgresEventStore) -> None:
     results = await asyncio.gather(
-        *(store.append(one("hot", 0, event(n=i)), META) for i in range(10)), return_exceptions=True
+        *(store.append(one("hot", 0, event(n=i)), SYSTEM) for i in range(10)), return_exceptions=True
     )
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, ConcurrencyError) for r in results if isinstance(r, Exception))
 
 
 async def test_global_position_is_gap_free_under_concurrency(store: PostgresEventStore) -> None:
-    await asyncio.gather(*(store.append(one(f"s-{i}", 0, event(), event()), META) for i in range(20)))
+    await asyncio.gather(*(store.append(one(f"s-{i}", 0, event(), event()), SYSTEM) for i in range(20)))
     events = await store.read_all(0, 1000)
     assert [e.global_position for e in events] == list(range(1, 41))
     assert (await verify_log(store.pool, SCHEMA)).ok
@@ -118,7 +110,7 @@ async def test_upcasting_on_read_never_rewrites_rows(pools: tuple[Pool, Pool]) -
         return {**payload, "unit": "each"}
 
     writer = PostgresEventStore(pools[1], SCHEMA)
-    await writer.append(one("s", 0, event(n=1)), META)
+    await writer.append(one("s", 0, event(n=1)), SYSTEM)
     reader = PostgresEventStore(pools[1], SCHEMA, upcasters)
     (read,) = await reader.read_stream("s")
     assert (read.event_version, read.payload) == (2, {"n": 1, "unit": "each"})
@@ -129,13 +121,13 @@ async def test_upcasting_on_read_never_rewrites_rows(pools: tuple[Pool, Pool]) -
 
 async def test_floats_are_refused_because_jsonb_would_alter_them(store: PostgresEventStore) -> None:
     with pytest.raises(TypeError, match="floats"):
-        await store.append(one("s", 0, event(value=1e16)), META)
+        await store.append(one("s", 0, event(value=1e16)), SYSTEM)
 
 
 @pytest.mark.parametrize("statement", ["UPDATE {t} SET event_type = 'x'", "DELETE FROM {t}", "TRUNCATE {t}"])
 async def test_database_refuses_changes_even_to_the_owner(pools: tuple[Pool, Pool], statement: str) -> None:
     store = PostgresEventStore(pools[1], SCHEMA)
-    await store.append(one("s", 0, event()), META)
+    await store.append(one("s", 0, event()), SYSTEM)
     async with pools[0].acquire() as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await conn.execute(statement.format(t=f"{SCHEMA}.events"))
@@ -148,7 +140,7 @@ async def test_database_refuses_changes_even_to_the_owner(pools: tuple[Pool, Poo
 async def test_verify_names_the_first_tampered_position(pools: tuple[Pool, Pool]) -> None:
     store = PostgresEventStore(pools[1], SCHEMA)
     for i in range(5):
-        await store.append(one(f"s-{i}", 0, event(n=i)), META)
+        await store.append(one(f"s-{i}", 0, event(n=i)), SYSTEM)
     async with pools[0].acquire() as conn:  # a superuser disables the trigger and edits a row
         await conn.execute(f"ALTER TABLE {SCHEMA}.events DISABLE TRIGGER USER")
         await conn.execute(f"UPDATE {SCHEMA}.events SET payload = '{{\"n\": 99}}' WHERE global_position = 3")
@@ -162,7 +154,7 @@ async def test_verify_names_the_first_tampered_position(pools: tuple[Pool, Pool]
 async def test_verify_detects_a_deleted_row(pools: tuple[Pool, Pool]) -> None:
     store = PostgresEventStore(pools[1], SCHEMA)
     for i in range(4):
-        await store.append(one(f"s-{i}", 0, event(n=i)), META)
+        await store.append(one(f"s-{i}", 0, event(n=i)), SYSTEM)
     async with pools[0].acquire() as conn:
         await conn.execute(f"ALTER TABLE {SCHEMA}.events DISABLE TRIGGER USER")
         await conn.execute(f"DELETE FROM {SCHEMA}.events WHERE global_position = 2")
@@ -174,6 +166,8 @@ async def test_verify_detects_a_deleted_row(pools: tuple[Pool, Pool]) -> None:
 
 async def test_event_ids_are_unique(store: PostgresEventStore) -> None:
     duplicate = uuid4()
-    await store.append(one("a", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META)
+    await store.append(one("a", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), SYSTEM)
     with pytest.raises(DuplicateEventError):
-        await store.append(one("b", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), META)
+        await store.append(
+            one("b", 0, NewEvent(event_type="X", event_version=1, payload={}, event_id=duplicate)), SYSTEM
+        )

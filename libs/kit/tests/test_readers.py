@@ -10,23 +10,15 @@ from dataclasses import dataclass
 
 import pytest
 from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
-from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, table_digest, views_schema
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
+from serialtrail_kit.testing.harness import SYSTEM
 
 SOURCE, OWNER = "producer_svc", "consumer_svc"
-META = RecordMetadata(
-    principal_id="t",
-    principal_role="admin",
-    auth_method="test",
-    correlation_id="c",
-    software_version="0",
-    config_digest="d",
-)
 
 
 @dataclass
@@ -38,7 +30,7 @@ class Env:
     async def emit(self, stream: str, count: int = 1, kind: str = "Counted") -> None:
         version = await self.store.stream_version(stream)
         events = tuple(NewEvent(event_type=kind, event_version=1, payload={"i": i}) for i in range(count))
-        await self.store.append([StreamAppend(stream_id=stream, expected_version=version, events=events)], META)
+        await self.store.append([StreamAppend(stream_id=stream, expected_version=version, events=events)], SYSTEM)
 
 
 @pytest.fixture

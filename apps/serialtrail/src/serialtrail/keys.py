@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
 from serialtrail_kit.db import APP_ROLE, create_pool
-from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.metadata import RecordMetadata, local_metadata
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.identity import store as identity_store
@@ -30,11 +29,10 @@ T = TypeVar("T")
 
 
 def _cli_metadata(software: SoftwareIdentity, reason: str | None = None) -> RecordMetadata:
-    return RecordMetadata(
+    return local_metadata(
         principal_id=f"os-user:{getpass.getuser()}",
-        principal_role="operator",
+        role="operator",
         auth_method="local-cli",
-        correlation_id=str(uuid.uuid4()),
         reason=reason,
         software_version=software.version,
         config_digest=software.config_digest,
@@ -46,11 +44,10 @@ async def first_admin_key(identity: IdentityService, software: SoftwareIdentity)
     active = [k for k in await identity.store.keys() if k.role is Role.admin and k.revoked_at is None]
     if active:
         return None
-    meta = RecordMetadata(
+    meta = local_metadata(
         principal_id="system:first-start",
-        principal_role="system",
+        role="system",
         auth_method="local",
-        correlation_id=str(uuid.uuid4()),
         reason="first admin key of a new installation",
         software_version=software.version,
         config_digest=software.config_digest,

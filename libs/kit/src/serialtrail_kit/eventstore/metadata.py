@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -26,3 +27,24 @@ class RecordMetadata(BaseModel):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def local_metadata(
+    *,
+    principal_id: str,
+    role: str,
+    auth_method: str,
+    software_version: str,
+    config_digest: str,
+    reason: str | None = None,
+) -> RecordMetadata:
+    """Metadata for records made outside an HTTP request (CLI, first start, tests, benchmarks)."""
+    return RecordMetadata(
+        principal_id=principal_id,
+        principal_role=role,
+        auth_method=auth_method,
+        correlation_id=str(uuid.uuid4()),
+        reason=reason,
+        software_version=software_version,
+        config_digest=config_digest,
+    )

@@ -32,7 +32,8 @@ def requires(permission: Permission, target: TargetOf | None = None) -> Any:
         principal = await identity.authenticate(request)
         missing = principal.missing_permission(permission)
         if missing is None and target is not None:
-            lacking = principal.missing_scope(await target(request))
+            request.state.target = await target(request)  # endpoints reuse it rather than recompute
+            lacking = principal.missing_scope(request.state.target)
             missing = None if lacking is None else f"{principal.id} lacks scope {lacking}"
         if missing is not None:
             refusal = Forbidden(missing)

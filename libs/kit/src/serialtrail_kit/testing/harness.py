@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from serialtrail_kit.composition import Builder, Composition, composed
-from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.metadata import local_metadata
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.identity.model import Role, Scope
 from serialtrail_kit.settings import Environment, Settings
@@ -29,11 +29,10 @@ def make_settings(**overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
-SYSTEM = RecordMetadata(
+SYSTEM = local_metadata(
     principal_id="system:test-harness",
-    principal_role="system",
+    role="system",
     auth_method="local",
-    correlation_id="test-harness",
     software_version=TEST_SOFTWARE.version,
     config_digest=TEST_SOFTWARE.config_digest,
 )

@@ -279,7 +279,7 @@ def _commissioning_routes(
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
-        for gtin in (await commissioning_target(request)).gtins:
+        for gtin in request.state.target.gtins:  # computed once, by the authorisation check
             await require_batch_in_scope(request, handlers, gtin, body.lot, missing=InvalidInput)
         command = Commission(
             commissioning_id=uuid.uuid4(),
