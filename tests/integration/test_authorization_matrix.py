@@ -14,6 +14,7 @@ import pytest
 from fastapi.routing import APIRoute
 from issuance_helpers import GLN, GTIN, LOT, batch, product
 from serialtrail.services import BUILDERS
+from serialtrail_gs1.keys import sscc
 from serialtrail_kit.identity.authz import MARKER
 from serialtrail_kit.identity.model import ROLE_PERMISSIONS, UNSCOPED_BY_DEFAULT, Permission, Role, Scope
 from serialtrail_kit.testing.harness import Harness, serve
@@ -33,6 +34,24 @@ class Endpoint:
     scoped: bool  # does the request name something scoped (so out-of-scope is refused)?
     by_id: bool = False  # addressed by an id: out of scope must look like "not found"
     body: Callable[[], dict[str, Any]] | None = None
+
+
+def _fresh_sscc() -> str:
+    return f"https://id.gs1.org/00/{sscc(0, '9506000', 5000 + uuid.uuid4().int % 100_000)}"
+
+
+def _fresh_unit() -> str:
+    return f"(01){GTIN}(21)M{uuid.uuid4().hex[:11].upper()}"
+
+
+def _pack() -> dict[str, Any]:
+    return {
+        "parent": _fresh_sscc(),
+        "packaging_level": "case",
+        "children": [_fresh_unit()],
+        "line_id": "LINE-1",
+        "event_time": "2026-11-22T08:00:00Z",
+    }
 
 
 def _commission() -> dict[str, Any]:
@@ -135,6 +154,59 @@ ENDPOINTS = [
         Permission.serials_read,
         True,
     ),
+    Endpoint("POST", "/v1/pack", lambda _: "/v1/pack", Permission.aggregation_pack, True, body=_pack),
+    Endpoint(
+        "POST",
+        "/v1/packings",
+        lambda _: "/v1/packings",
+        Permission.aggregation_pack,
+        True,
+        body=lambda: {"packs": [_pack()], "line_id": "LINE-1", "event_time": "2026-11-22T08:00:00Z"},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/unpack",
+        lambda _: "/v1/unpack",
+        Permission.aggregation_pack,
+        True,
+        body=lambda: {
+            "parent": _fresh_sscc(),
+            "children": [_fresh_unit()],
+            "reason": "rework",
+            "line_id": "LINE-1",
+            "event_time": "2026-11-22T08:00:00Z",
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/v1/close/{parent:path}",
+        lambda _: f"/v1/close/{_fresh_sscc()}",
+        Permission.aggregation_pack,
+        True,
+        body=lambda: {"line_id": "LINE-1"},
+    ),
+    Endpoint(
+        "GET",
+        "/v1/hierarchy/{object_id:path}",
+        lambda ids: f"/v1/hierarchy/{ids['case']}",
+        Permission.aggregation_read,
+        True,
+        by_id=True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/ancestors/{object_id:path}",
+        lambda ids: f"/v1/ancestors/(01){GTIN}(21){ids['serial']}",
+        Permission.aggregation_read,
+        True,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/batches/{gtin}/{lot}/aggregation-report",
+        lambda _: f"/v1/batches/{GTIN}/{LOT}/aggregation-report",
+        Permission.aggregation_read,
+        True,
+    ),
     Endpoint(
         "POST",
         "/v1/api-keys",
@@ -204,6 +276,11 @@ async def world(postgres_admin_dsn: str) -> AsyncIterator[tuple[Harness, dict[st
                 "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 2}
             )
             listed = await harness.client.get(serials.json()["serials_url"])
+            case = _fresh_sscc()
+            packed = await harness.client.post(
+                "/v1/pack", json={**_pack(), "parent": case, "children": [f"(01){GTIN}(21){listed.text.split()[0]}"]}
+            )
+            assert packed.status_code == 201, packed.text
             key_id, _ = await harness.composition.identity.issue_key(
                 name="victim", role=Role.auditor, scope=None, expires_at=None, meta=_meta()
             )
@@ -225,6 +302,7 @@ async def world(postgres_admin_dsn: str) -> AsyncIterator[tuple[Harness, dict[st
                     "ssccs": ssccs.json()["request_id"],
                     "serial": listed.text.split()[0],
                     "key": key_id,
+                    "case": case,
                 },
             )
     finally:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from serialtrail_contracts import serials
+from serialtrail_contracts import aggregation, serials
 from serialtrail_contracts.envelope import Envelope
 
 SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -15,10 +15,11 @@ SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "schemas"
 def snapshots() -> dict[str, dict[str, Any]]:
     """Relative file name → JSON Schema, for every published model."""
     result = {"envelope.v1.json": Envelope.model_json_schema()}
-    for (event_type, version), model in serials.EVENTS.items():
-        schema = model.model_json_schema()
-        schema["x-event-type"], schema["x-event-version"] = event_type, version
-        result[f"serials/{event_type}.v{version}.json"] = schema
+    for topic, events in (("serials", serials.EVENTS), ("aggregation", aggregation.EVENTS)):
+        for (event_type, version), model in events.items():
+            schema = model.model_json_schema()
+            schema["x-event-type"], schema["x-event-version"] = event_type, version
+            result[f"{topic}/{event_type}.v{version}.json"] = schema
     return result
 
 

@@ -9,6 +9,8 @@ from serialtrail_gs1.identity import IdentifierError, Kind, parse_object_id
 from serialtrail_gs1.keys import check_digit, sgtin_uri_prefix, sscc
 
 GTINS = st.text("0123456789", min_size=13, max_size=13).map(lambda body: body + str(check_digit(body)))
+# GS1 AI encodable character set 82
+CHARSET_82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 SERIALS = st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=20)
 
 
@@ -46,3 +48,20 @@ def test_every_sscc_form_gives_one_key(extension: int, prefix_length: int, data:
 def test_bad_identifiers_say_what_is_wrong(text: str, complaint: str) -> None:
     with pytest.raises(IdentifierError, match=complaint):
         parse_object_id(text)
+
+
+@given(GTINS, st.text(CHARSET_82, min_size=1, max_size=20))
+def test_digital_link_round_trips_every_serial_character(gtin: str, serial: str) -> None:
+    parsed = parse_object_id(f"(01){gtin}(21){serial}")
+    assert parsed.uri.startswith(f"https://id.gs1.org/01/{gtin}/21/")
+    assert parse_object_id(parsed.uri) == parsed
+    assert parse_object_id(parsed.uri.replace("https://id.gs1.org", "https://dl.example.com/any/prefix")) == parsed
+
+
+def test_digital_link_sscc_and_query_strings() -> None:
+    code = sscc(3, "9506000", 12345)
+    assert parse_object_id(f"https://id.gs1.org/00/{code}").key == f"(00){code}"
+    sgtin = parse_object_id("https://id.gs1.org/01/09506000134352/21/A%2FB?17=280630&10=L1")
+    assert (sgtin.gtin, sgtin.serial) == ("09506000134352", "A/B")
+    with pytest.raises(IdentifierError, match="check digit"):
+        parse_object_id("https://id.gs1.org/00/395060000000000003")

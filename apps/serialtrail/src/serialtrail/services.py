@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from aggregation import bootstrap as aggregation
+from aggregation.projections.hierarchy import HierarchyProjection
+from aggregation.projections.knowledge import KnowledgeProjection
 from serial_issuance import bootstrap as serial_issuance
 from serial_issuance.projections.serial_status import SerialStatusProjection
 from serialtrail_kit.composition import Builder
@@ -11,11 +14,13 @@ from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import Projection
 from serialtrail_kit.settings import Settings
 
-BUILDERS: dict[str, Builder] = {serial_issuance.NAME: serial_issuance.build}
+BUILDERS: dict[str, Builder] = {serial_issuance.NAME: serial_issuance.build, aggregation.NAME: aggregation.build}
 
 # Projections by the name `serialtrail replay` takes: "<service>.<projection>".
 PROJECTIONS: dict[str, tuple[str, Projection]] = {
     "serial_issuance.serial_status": (serial_issuance.NAME, SerialStatusProjection()),
+    "aggregation.hierarchy": (aggregation.NAME, HierarchyProjection()),
+    "aggregation.knowledge": (aggregation.NAME, KnowledgeProjection()),
 }
 
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import quote, unquote
 
 from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, serial_problem
 
 _SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)$")
 _SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)(.{1,20})$")
 _SSCC_HRI = re.compile(r"^\(00\)(\d{18})$")
+# GS1 Digital Link on any resolver host; the path carries the key (query and fragment ignored).
+_DL_SGTIN = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)(?:[?#].*)?$")
+_DL_SSCC = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/00/(\d{18})(?:[?#].*)?$")
+CANONICAL_RESOLVER = "https://id.gs1.org"
 
 
 class Kind(StrEnum):
@@ -34,6 +39,19 @@ class ObjectId:
         if self.kind is Kind.sscc:
             return f"(00){self.sscc}"
         return f"(01){self.gtin}(21){self.serial}"
+
+    @property
+    def uri(self) -> str:
+        """The canonical GS1 Digital Link URI: an EPCIS 2.0 identifier that needs no company
+        prefix length, so it can be formed for objects whose master data is not known yet."""
+        if self.kind is Kind.sscc:
+            return f"{CANONICAL_RESOLVER}/00/{self.sscc}"
+        return sgtin_digital_link(str(self.gtin), str(self.serial))
+
+
+def sgtin_digital_link(gtin: str, serial: str) -> str:
+    """Hot-path formatter: serials are percent-encoded except RFC 3986 unreserved characters."""
+    return f"{CANONICAL_RESOLVER}/01/{gtin}/21/{quote(serial, safe='')}"
 
 
 class IdentifierError(ValueError):
@@ -68,10 +86,14 @@ def parse_object_id(text: str) -> ObjectId:
             raise IdentifierError("an SSCC URI holds 17 digits before the check digit")
         body = rest[0] + prefix + rest[1:]
         return _sscc(body + str(check_digit(body)))
+    if match := _DL_SGTIN.match(text):
+        return _sgtin(match.group(1), unquote(match.group(2)))
+    if match := _DL_SSCC.match(text):
+        return _sscc(match.group(1))
     if match := _SGTIN_HRI.match(text):
         return _sgtin(*match.groups())
     if match := _SSCC_HRI.match(text):
         return _sscc(match.group(1))
     if text.isdigit():
         return _sscc(text)
-    raise IdentifierError("expected an SGTIN or SSCC EPC URI, an element string or an 18-digit SSCC")
+    raise IdentifierError("expected an SGTIN or SSCC as EPC URI, GS1 Digital Link URI, element string or 18-digit SSCC")

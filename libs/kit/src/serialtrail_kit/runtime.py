@@ -34,6 +34,10 @@ class Runtime:
             for module in self.modules:
                 await install_log(conn, module.name, APP_ROLE)
                 await module.install_write_side(conn)
+            # In embedded mode a projection reads another service's log directly; that log
+            # exists (empty) even when its service is not composed here, and fills once it is.
+            for source in {p.source for m in self.modules for p in m.projections} - {m.name for m in self.modules}:
+                await install_log(conn, source, APP_ROLE)
         for module in self.modules:
             admin = ProjectionAdmin(self.admin_pool, module.name, upcasters=module.upcasters)
             for projection in module.projections:

@@ -9,7 +9,8 @@ appear. The stream version check is exact under the lock; the primary key on
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -56,16 +57,20 @@ class PostgresEventStore:
         """Append to one or more streams atomically. `in_transaction` runs inside the same
         transaction after the lock is taken (e.g. a write-side uniqueness registry), so
         its effect and the events commit together or not at all."""
+        async with self.locked() as log:
+            recorded = await log.append(appends, metadata)
+            if in_transaction is not None:
+                await in_transaction(log.conn)
+            return recorded
+
+    @asynccontextmanager
+    async def locked(self) -> AsyncIterator[LockedLog]:
+        """A transaction holding the append lock: what is read through `conn` cannot change
+        until commit, so a decision spanning many streams (or write-side tables kept with
+        the log) can be loaded, decided and appended without another writer interleaving."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SELECT FROM {self.schema}.append_lock FOR UPDATE")
-            recorded = await self._append_locked(conn, appends, metadata.as_json())
-            if in_transaction is not None:
-                await in_transaction(conn)
-            if recorded:
-                await conn.execute(
-                    "SELECT pg_notify($1, $2)", notify_channel(self.schema), str(recorded[-1].global_position)
-                )
-            return recorded
+            yield LockedLog(self, conn)
 
     async def _append_locked(
         self, conn: Connection, appends: Sequence[StreamAppend], metadata: dict[str, Any]
@@ -186,6 +191,22 @@ class PostgresEventStore:
         if version == event.event_version:
             return event
         return RecordedEvent(**{**event.__dict__, "event_version": version, "payload": payload})
+
+
+class LockedLog:
+    """The log inside a `locked()` transaction."""
+
+    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+
+    async def append(self, appends: Sequence[StreamAppend], metadata: RecordMetadata) -> list[RecordedEvent]:
+        recorded = await self.store._append_locked(self.conn, appends, metadata.as_json())
+        if recorded:
+            await self.conn.execute(
+                "SELECT pg_notify($1, $2)", notify_channel(self.store.schema), str(recorded[-1].global_position)
+            )
+        return recorded
 
 
 def _recorded(content: RowContent, prev_hash: bytes, digest: bytes) -> RecordedEvent:

@@ -25,6 +25,8 @@ class Permission(StrEnum):
     serials_import = "serials:import"
     serials_commission = "serials:commission"
     sscc_request = "sscc:request"
+    aggregation_pack = "aggregation:pack"
+    aggregation_read = "aggregation:read"
     identity_admin = "identity:admin"
     access_audit_read = "access-audit:read"
     sign = "records:sign"
@@ -32,7 +34,7 @@ class Permission(StrEnum):
     audit_trail_read = "audit-trail:read"
 
 
-_READS = {Permission.master_data_read, Permission.serials_read}
+_READS = {Permission.master_data_read, Permission.serials_read, Permission.aggregation_read}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
     Role.qa: frozenset(_READS | {Permission.sign, Permission.signatures_read, Permission.audit_trail_read}),
@@ -47,9 +49,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.serials_import,
             Permission.serials_commission,
             Permission.sscc_request,
+            Permission.aggregation_pack,
         }
     ),
-    Role.line: frozenset(_READS | {Permission.serials_commission}),
+    Role.line: frozenset(_READS | {Permission.serials_commission, Permission.aggregation_pack}),
     Role.partner: frozenset(),  # reads what was shipped to it: arrives with the reporting service
 }
 # Roles that see everything unless their key narrows them; the others must be scoped.

@@ -1,22 +1,18 @@
-"""Contract events ↔ log rows for this service."""
+"""Contract events ↔ log rows for this service's own log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.serials import EVENTS
-from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
+from serialtrail_kit.eventstore import codec
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.model import RecordedEvent
 
-
-def to_new(event: EventContract) -> NewEvent:
-    return NewEvent(event_type=event.EVENT_TYPE, event_version=event.EVENT_VERSION, payload=event.payload())
+__all__ = ["append_of", "decode"]
 
 
 def decode(recorded: RecordedEvent) -> EventContract:
-    model = EVENTS[(recorded.event_type, recorded.event_version)]
-    return model.model_validate(recorded.payload)
-
-
-def append_of(stream_id: str, expected_version: int, events: Iterable[EventContract]) -> StreamAppend:
-    return StreamAppend(stream_id=stream_id, expected_version=expected_version, events=tuple(map(to_new, events)))
+    event = codec.decode(EVENTS, recorded)
+    if event is None:  # our own log holds only our own contracts
+        raise LookupError(f"unknown event {recorded.event_type} v{recorded.event_version} in the serials log")
+    return event

@@ -1,0 +1,89 @@
+"""Events of the aggregation service, published on `serialtrail.aggregation.v1`.
+
+`ChildrenPacked` and `ChildrenUnpacked` are EPCIS AggregationEvents (action ADD and
+DELETE; bizStep packing and unpacking) and map to them field for field: `parent_id` →
+parentID, `child_ids` → childEPCs, `event_time` → eventTime, `line_id` → readPoint.
+Identifiers are canonical GS1 Digital Link URIs (`https://id.gs1.org/01/…/21/…`,
+`https://id.gs1.org/00/…`), valid EPCIS 2.0 identifiers that need no company prefix length.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from serialtrail_contracts.base import EventContract, event_types
+
+ObjectUri = str  # canonical GS1 Digital Link URI of an SGTIN or SSCC
+
+
+class PackagingLevel(StrEnum):
+    """The level of the parent being filled (GS1 packaging hierarchy)."""
+
+    bundle = "bundle"
+    case = "case"
+    pallet = "pallet"
+
+
+class UnpackReason(StrEnum):
+    rework = "rework"
+    damaged = "damaged"
+    sampling = "sampling"
+    correction = "correction"  # the physical packing differs from what was recorded
+
+
+class ChildrenPacked(EventContract):
+    """EPCIS AggregationEvent ADD, bizStep packing, disposition in_progress.
+
+    `pending_child_ids` (and `parent_pending`) record which objects this service had not
+    yet seen commissioned or allocated when the packing was recorded. They are evidence of
+    what was known at that moment, not the link's status: a reader derives the status from
+    the commissioning facts it holds, so the outcome does not depend on arrival order."""
+
+    EVENT_TYPE: ClassVar[str] = "aggregation.ChildrenPacked"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    pack_id: UUID
+    parent_id: ObjectUri
+    packaging_level: PackagingLevel
+    child_ids: tuple[ObjectUri, ...] = Field(min_length=1)
+    line_id: str
+    event_time: datetime
+    pending_child_ids: tuple[ObjectUri, ...] = ()
+    parent_pending: bool = False
+
+
+class ChildrenUnpacked(EventContract):
+    """EPCIS AggregationEvent DELETE, bizStep unpacking. Removing children from a closed
+    parent reopens it (rework: a replacement is packed and the parent closed again)."""
+
+    EVENT_TYPE: ClassVar[str] = "aggregation.ChildrenUnpacked"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    unpack_id: UUID
+    parent_id: ObjectUri
+    child_ids: tuple[ObjectUri, ...] = Field(min_length=1)
+    reason: UnpackReason
+    comment: str | None = None
+    line_id: str
+    event_time: datetime
+
+
+class ParentClosed(EventContract):
+    """The parent is complete: nothing more may be packed into it until it is reopened."""
+
+    EVENT_TYPE: ClassVar[str] = "aggregation.ParentClosed"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    parent_id: ObjectUri
+    child_count: int = Field(ge=0)
+    expected_count: int | None = Field(default=None, ge=0)
+    line_id: str | None = None
+    event_time: datetime
+
+
+EVENTS = event_types(ChildrenPacked, ChildrenUnpacked, ParentClosed)

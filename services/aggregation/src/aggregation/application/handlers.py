@@ -1,0 +1,87 @@
+"""Command handlers: check the request, take the log's append lock, load the part of the
+hierarchy it touches, decide in the domain, record events and write-side state together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from serialtrail_gs1.identity import ObjectId
+from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.eventstore.postgres import LockedLog, PostgresEventStore
+
+from aggregation.application import knowledge, write_side
+from aggregation.application.write_side import Change
+from aggregation.domain import hierarchy
+from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Pack, Unpack
+
+
+class AggregationHandlers:
+    def __init__(self, store: PostgresEventStore, pool: Pool) -> None:
+        self.store = store
+        self.pool = pool
+
+    async def pack(
+        self, packs: Sequence[Pack], objects: Mapping[str, ObjectId], in_scope: InScope, meta: RecordMetadata
+    ) -> list[Change]:
+        """All packs or none. `objects` holds the parsed form of every id the packs name."""
+        violations = hierarchy.check_request(packs)
+        async with self.pool.acquire() as conn:
+            violations += await _unregistered_products(conn, packs, objects)
+            known = await knowledge.snapshot(conn, objects.values())
+        if violations:
+            raise InvalidInput(violations[0].message, violations)
+        async with self.store.locked() as log:
+            h = await write_side.load(log.conn, objects)
+            decided: list[Change] = []
+            for command in packs:
+                event, problems = hierarchy.pack(h, command, known, in_scope)
+                decided.append(event)
+                violations += problems
+            if violations:
+                raise hierarchy.rejected(violations)
+            await _record(log, h, decided, meta)
+        return decided
+
+    async def unpack(self, command: Unpack, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
+        async with self.store.locked() as log:
+            named = [*(command.children or ()), command.parent]
+            h = await write_side.load(log.conn, named, whole=[command.parent] if command.children is None else [])
+            event = hierarchy.unpack(h, command)
+            recorded = await _record(log, h, [event], meta)
+        return event, recorded[-1]
+
+    async def close(self, command: Close, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
+        async with self.store.locked() as log:
+            h = await write_side.load(log.conn, [command.parent])
+            event = hierarchy.close(h, command)
+            recorded = await _record(log, h, [event], meta)
+        return event, recorded[-1]
+
+
+async def _record(log: LockedLog, h: Hierarchy, decided: list[Change], meta: RecordMetadata) -> list[RecordedEvent]:
+    """One stream per parent, appended at the version loaded under the lock."""
+    by_parent: dict[str, list[Change]] = {}
+    for event in decided:
+        by_parent.setdefault(event.parent_id, []).append(event)
+    versions = {parent: h.state(parent).version + len(events) for parent, events in by_parent.items()}
+    appends = [
+        append_of(hierarchy.stream_id(parent), h.state(parent).version, events) for parent, events in by_parent.items()
+    ]
+    await write_side.record(log.conn, decided, h, versions)
+    return await log.append(appends, meta)
+
+
+async def _unregistered_products(
+    conn: Connection, packs: Sequence[Pack], objects: Mapping[str, ObjectId]
+) -> list[Violation]:
+    unknown = await knowledge.unregistered_gtins(conn, {o.gtin for o in objects.values() if o.gtin is not None})
+    return [
+        Violation(where, "registered-product", f"{uri}: GTIN {objects[uri].gtin} is not registered")
+        for command in packs
+        for where, uri in hierarchy.named_ids(command)
+        if objects[uri].gtin in unknown
+    ]

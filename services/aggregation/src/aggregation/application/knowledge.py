@@ -1,0 +1,52 @@
+"""Lookups in the knowledge read model (what serial issuance has published so far)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from serialtrail_gs1.identity import Kind, ObjectId
+from serialtrail_kit.db import Connection
+
+from aggregation.domain.objects import Knowledge
+
+RM = "aggregation_rm"
+
+
+async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
+    objects = list(objects)
+    sgtins = [o.uri for o in objects if o.kind is Kind.sgtin]
+    rows = await conn.fetch(
+        f"SELECT c.object_id, b.cmo_id FROM {RM}.commissioned c "
+        f"LEFT JOIN {RM}.known_batches b ON b.gtin = c.gtin AND b.lot = c.lot WHERE c.object_id = ANY($1::text[])",
+        sgtins,
+    )
+    owner = {r["object_id"]: r["cmo_id"] for r in rows}
+    ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is Kind.sscc])
+    return Knowledge(known=frozenset(owner) | frozenset(ssccs), owner=owner)
+
+
+async def allocated_ssccs(conn: Connection, objects: Iterable[ObjectId]) -> set[str]:
+    """The URIs of those SSCCs that fall inside a range serial issuance allocated."""
+    digits = {str(o.sscc): o.uri for o in objects if o.sscc is not None}
+    if not digits:
+        return set()
+    rows = await conn.fetch(
+        f"""
+        SELECT s FROM unnest($1::text[]) AS s WHERE EXISTS (
+            SELECT FROM {RM}.sscc_ranges r
+            WHERE r.extension_digit = substr(s, 1, 1)::int
+              AND substr(s, 2, length(r.company_prefix)) = r.company_prefix
+              AND substr(s, 2 + length(r.company_prefix), 16 - length(r.company_prefix))::bigint
+                  BETWEEN r.first_reference AND r.first_reference + r.quantity - 1)
+        """,
+        list(digits),
+    )
+    return {digits[r["s"]] for r in rows}
+
+
+async def unregistered_gtins(conn: Connection, gtins: Iterable[str]) -> set[str]:
+    wanted = set(gtins)
+    if not wanted:
+        return set()
+    rows = await conn.fetch(f"SELECT gtin FROM {RM}.known_products WHERE gtin = ANY($1::text[])", list(wanted))
+    return wanted - {r["gtin"] for r in rows}

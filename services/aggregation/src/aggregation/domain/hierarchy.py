@@ -1,0 +1,250 @@
+"""The packing hierarchy: which parent holds which child, and the rules for changing it.
+
+Pure: the application loads the part of the hierarchy a request touches (under the log's
+append lock), these functions decide, and the events they return are what gets recorded.
+A request is all-or-nothing: every broken rule is collected, then raised together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from serialtrail_contracts.aggregation import (
+    ChildrenPacked,
+    ChildrenUnpacked,
+    PackagingLevel,
+    ParentClosed,
+    UnpackReason,
+)
+from serialtrail_kit.errors import Conflict, Violation
+
+from aggregation.domain.objects import Knowledge, Standing
+
+MAX_DEPTH = 16  # unit → bundle → case → pallet needs 4; anything deeper is a cycle or a mistake
+
+
+def stream_id(parent: str) -> str:
+    return f"parent-{parent}"
+
+
+@dataclass(frozen=True)
+class ParentState:
+    level: PackagingLevel | None = None
+    closed: bool = False
+    child_count: int = 0
+    version: int = 0  # of the parent's stream
+
+
+@dataclass
+class Hierarchy:
+    """The loaded part of the current hierarchy, updated as a request's decisions are made
+    so that later parts of the same request see earlier ones."""
+
+    parent_of: dict[str, str] = field(default_factory=dict)
+    parents: dict[str, ParentState] = field(default_factory=dict)
+    children_of: dict[str, set[str]] = field(default_factory=dict)  # only for parents loaded whole
+
+    def state(self, parent: str) -> ParentState:
+        return self.parents.get(parent, ParentState())
+
+    def ancestors(self, uri: str) -> list[str]:
+        chain: list[str] = []
+        while (up := self.parent_of.get(uri)) is not None and len(chain) <= MAX_DEPTH:
+            chain.append(up)
+            uri = up
+        return chain
+
+
+@dataclass(frozen=True)
+class Pack:
+    parent: str
+    level: PackagingLevel
+    children: tuple[str, ...]
+    line_id: str
+    event_time: datetime
+    field: str = ""  # where this pack sits in the request, for naming violations
+
+
+@dataclass(frozen=True)
+class Unpack:
+    parent: str
+    children: tuple[str, ...] | None  # None: all of them
+    reason: UnpackReason
+    comment: str | None
+    line_id: str
+    event_time: datetime
+
+
+@dataclass(frozen=True)
+class Close:
+    parent: str
+    expected_count: int | None
+    line_id: str | None
+    event_time: datetime
+
+
+InScope = Callable[[str | None], bool]  # may the caller touch objects of this CMO's batches?
+
+
+def named_ids(command: Pack) -> list[tuple[str, str]]:
+    """(field, id) for every id a pack names, parent first."""
+    return [(_at(command.field, "parent"), command.parent)] + [
+        (_at(command.field, f"children[{index}]"), child) for index, child in enumerate(command.children)
+    ]
+
+
+def _at(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def pack(
+    h: Hierarchy, command: Pack, knowledge: Knowledge, in_scope: InScope
+) -> tuple[ChildrenPacked, list[Violation]]:
+    """Decide one pack; on success `h` reflects it. Violations are returned, not raised, so a
+    multi-pack request can name every problem at once."""
+    state = h.state(command.parent)
+    violations = _parent_violations(h, command, state)
+    ancestors = set(h.ancestors(command.parent))
+    for index, child in enumerate(command.children):
+        where = _at(command.field, f"children[{index}]")
+        problem = _child_problem(h, command.parent, child, ancestors, knowledge, in_scope)
+        if problem is not None:
+            violations.append(Violation(where, *problem))
+    event = ChildrenPacked(
+        pack_id=uuid.uuid4(),
+        parent_id=command.parent,
+        packaging_level=command.level,
+        child_ids=command.children,
+        line_id=command.line_id,
+        event_time=command.event_time,
+        pending_child_ids=tuple(c for c in command.children if knowledge.standing(c) is Standing.unknown),
+        parent_pending=knowledge.standing(command.parent) is Standing.unknown,
+    )
+    if not violations:
+        for child in command.children:
+            h.parent_of[child] = command.parent
+        h.parents[command.parent] = replace(
+            state, level=command.level, child_count=state.child_count + len(command.children)
+        )
+    return event, violations
+
+
+def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[Violation]:
+    where = _at(command.field, "parent")
+    violations = []
+    if state.closed:
+        violations.append(Violation(where, "open-parent", f"{command.parent} is closed; unpack or reopen it first"))
+    if state.level is not None and state.level is not command.level:
+        violations.append(
+            Violation(
+                _at(command.field, "packaging_level"),
+                "same-level",
+                f"{command.parent} was packed as {state.level.value}, not {command.level.value}",
+            )
+        )
+    return violations
+
+
+def _child_problem(
+    h: Hierarchy, parent: str, child: str, ancestors: set[str], knowledge: Knowledge, in_scope: InScope
+) -> tuple[str, str] | None:
+    if child == parent:
+        return "no-cycle", f"{child} cannot be packed into itself"
+    if child in ancestors:
+        return "no-cycle", f"{child} already contains {parent}; packing it inside would make a cycle"
+    current = h.parent_of.get(child)
+    if current == parent:
+        return "not-already-packed", f"{child} is already in {parent}"
+    if current is not None:
+        return "not-already-packed", f"{child} is already in {current}; unpack it from there first"
+    if child in knowledge.owner and not in_scope(knowledge.owner[child]):
+        return "in-scope", f"{child} belongs to a batch outside your scope"
+    return None
+
+
+def unpack(h: Hierarchy, command: Unpack) -> ChildrenUnpacked:
+    state = h.state(command.parent)
+    if state.version == 0:
+        raise Conflict(
+            f"{command.parent} holds nothing",
+            [Violation("parent", "known-parent", f"nothing was ever packed into {command.parent}")],
+        )
+    children = command.children or tuple(sorted(h.children_of.get(command.parent, ())))
+    violations = [
+        Violation(f"children[{index}]", "in-parent", f"{child} is not in {command.parent}")
+        for index, child in enumerate(children)
+        if h.parent_of.get(child) != command.parent
+    ]
+    if not children:
+        violations.append(Violation("children", "not-empty", f"{command.parent} holds no children"))
+    if violations:
+        raise Conflict(_summary(violations), violations)
+    for child in children:
+        del h.parent_of[child]
+    h.parents[command.parent] = replace(state, closed=False, child_count=state.child_count - len(children))
+    return ChildrenUnpacked(
+        unpack_id=uuid.uuid4(),
+        parent_id=command.parent,
+        child_ids=children,
+        reason=command.reason,
+        comment=command.comment,
+        line_id=command.line_id,
+        event_time=command.event_time,
+    )
+
+
+def close(h: Hierarchy, command: Close) -> ParentClosed:
+    state = h.state(command.parent)
+    problem: Violation | None = None
+    if state.version == 0:
+        problem = Violation("parent", "known-parent", f"nothing was ever packed into {command.parent}")
+    elif state.closed:
+        problem = Violation("parent", "open-parent", f"{command.parent} is already closed")
+    elif command.expected_count is not None and command.expected_count != state.child_count:
+        problem = Violation(
+            "expected_count",
+            "matches-count",
+            f"{command.parent} holds {state.child_count} children, not {command.expected_count}",
+        )
+    if problem is not None:
+        raise Conflict(problem.message, [problem])
+    h.parents[command.parent] = replace(state, closed=True)
+    return ParentClosed(
+        parent_id=command.parent,
+        child_count=state.child_count,
+        expected_count=command.expected_count,
+        line_id=command.line_id,
+        event_time=command.event_time,
+    )
+
+
+def check_request(packs: Sequence[Pack]) -> list[Violation]:
+    """Rules on the request alone: each parent once, each child once across the request."""
+    violations: list[Violation] = []
+    parents: set[str] = set()
+    children: set[str] = set()
+    for command in packs:
+        if command.parent in parents:
+            violations.append(
+                Violation(_at(command.field, "parent"), "unique-parent", f"{command.parent} appears twice")
+            )
+        parents.add(command.parent)
+        for index, child in enumerate(command.children):
+            if child in children:
+                where = _at(command.field, f"children[{index}]")
+                violations.append(Violation(where, "unique-child", f"{child} appears more than once"))
+            children.add(child)
+    return violations
+
+
+def _summary(violations: Sequence[Violation]) -> str:
+    first = violations[0].message
+    more = len(violations) - 1
+    return first if more == 0 else f"{first} (and {more} more)"
+
+
+def rejected(violations: Sequence[Violation]) -> Conflict:
+    return Conflict(_summary(violations), list(violations))

@@ -1,0 +1,24 @@
+"""What the service knows about a physical object from other services' topics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Standing(StrEnum):
+    known = "known"  # commissioned (SGTIN) or inside an allocated range (SSCC)
+    unknown = "unknown"  # not seen yet: a link to it is pending until it is
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """A snapshot for the objects one request names. `owner` maps commissioned SGTINs to
+    the CMO of their batch (None when the batch names none)."""
+
+    known: frozenset[str] = frozenset()
+    owner: Mapping[str, str | None] = field(default_factory=dict)
+
+    def standing(self, uri: str) -> Standing:
+        return Standing.known if uri in self.known else Standing.unknown

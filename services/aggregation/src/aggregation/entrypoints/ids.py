@@ -1,0 +1,42 @@
+"""Identifiers in requests: parse every form we accept, name each bad one precisely."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from serialtrail_gs1.identity import IdentifierError, ObjectId, parse_object_id
+from serialtrail_kit.errors import InvalidInput, Violation, invalid
+
+
+@dataclass
+class ParsedIds:
+    """Canonical URIs by the text that named them, every object, and what was wrong."""
+
+    objects: dict[str, ObjectId] = field(default_factory=dict)  # canonical URI → parsed
+    violations: list[Violation] = field(default_factory=list)
+
+    def parse(self, text: str, where: str) -> str:
+        try:
+            parsed = parse_object_id(text)
+        except IdentifierError as error:
+            self.violations.append(Violation(where, "gs1-identifier", f"{text!r}: {error}"))
+            return text
+        self.objects[parsed.uri] = parsed
+        return parsed.uri
+
+    def parse_all(self, texts: Iterable[str], where: str) -> tuple[str, ...]:
+        return tuple(self.parse(text, f"{where}[{index}]") for index, text in enumerate(texts))
+
+    def raise_if_invalid(self) -> None:
+        if self.violations:
+            first = self.violations[0].message
+            more = f" (and {len(self.violations) - 1} more)" if len(self.violations) > 1 else ""
+            raise InvalidInput(first + more, self.violations)
+
+
+def one_id(text: str, where: str = "id") -> ObjectId:
+    try:
+        return parse_object_id(text)
+    except IdentifierError as error:
+        raise invalid(where, "gs1-identifier", f"{text!r}: {error}") from error

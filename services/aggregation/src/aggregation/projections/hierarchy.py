@@ -1,0 +1,118 @@
+"""The hierarchy read model, with history: every link a parent ever held, from the pack that
+made it to the unpack that ended it, so a tree can be shown as it was at any time. A pure
+fold of the aggregation log; consecutive packs are written in one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from serialtrail_contracts import aggregation
+from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
+from serialtrail_kit.db import Connection
+from serialtrail_kit.eventstore import codec
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+SOURCE = "aggregation"
+SGTIN_MARK = "/01/"
+
+
+def gtin_of(uri: str) -> str | None:
+    """The GTIN inside a canonical SGTIN Digital Link URI (None for an SSCC)."""
+    at = uri.find(SGTIN_MARK)
+    return uri[at + 4 : at + 18] if at >= 0 else None
+
+
+class HierarchyProjection:
+    name = "hierarchy"
+    source = SOURCE
+    tables: tuple[str, ...] = ("links", "parent_states")
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.links (
+            child text NOT NULL, parent text NOT NULL, child_gtin text,
+            packed_at timestamptz NOT NULL, packed_position bigint NOT NULL,
+            unpacked_at timestamptz, unpacked_position bigint,
+            PRIMARY KEY (child, packed_position)
+        );
+        CREATE INDEX ON {schema}.links (parent) INCLUDE (child) WHERE unpacked_position IS NULL;
+        CREATE UNIQUE INDEX ON {schema}.links (child) INCLUDE (parent) WHERE unpacked_position IS NULL;
+        CREATE INDEX ON {schema}.links (parent, packed_at);
+        CREATE INDEX ON {schema}.links (child_gtin) WHERE unpacked_position IS NULL;
+        CREATE TABLE {schema}.parent_states (
+            parent text PRIMARY KEY, level text NOT NULL, line_id text NOT NULL, closed boolean NOT NULL,
+            closed_at timestamptz, expected_count int, first_packed_at timestamptz NOT NULL,
+            last_position bigint NOT NULL
+        );
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        packs: list[tuple[RecordedEvent, ChildrenPacked]] = []
+        for recorded in events:
+            event = codec.decode(aggregation.EVENTS, recorded)
+            if isinstance(event, ChildrenPacked):
+                packs.append((recorded, event))
+                continue
+            await _flush_packs(conn, schema, packs)
+            packs = []
+            if isinstance(event, ChildrenUnpacked):
+                await _unpacked(conn, schema, recorded, event)
+            elif isinstance(event, ParentClosed):
+                await _closed(conn, schema, recorded, event)
+        await _flush_packs(conn, schema, packs)
+
+
+async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[RecordedEvent, ChildrenPacked]]) -> None:
+    if not packs:
+        return
+    columns: tuple[list[Any], ...] = ([], [], [], [], [])
+    for recorded, event in packs:
+        for child in event.child_ids:
+            for column, value in zip(
+                columns,
+                (child, event.parent_id, gtin_of(child), event.event_time, recorded.global_position),
+                strict=True,
+            ):
+                column.append(value)
+    await conn.execute(
+        f"INSERT INTO {schema}.links (child, parent, child_gtin, packed_at, packed_position) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])",
+        *columns,
+    )
+    await conn.executemany(
+        f"""
+        INSERT INTO {schema}.parent_states (parent, level, line_id, closed, first_packed_at, last_position)
+        VALUES ($1, $2, $3, false, $4, $5)
+        ON CONFLICT (parent) DO UPDATE SET closed = false, last_position = EXCLUDED.last_position
+        """,
+        [(e.parent_id, e.packaging_level.value, e.line_id, e.event_time, r.global_position) for r, e in packs],
+    )
+
+
+async def _unpacked(conn: Connection, schema: str, recorded: RecordedEvent, event: ChildrenUnpacked) -> None:
+    await conn.execute(
+        f"UPDATE {schema}.links SET unpacked_at = $3, unpacked_position = $4 "
+        "WHERE parent = $1 AND child = ANY($2::text[]) AND unpacked_position IS NULL",
+        event.parent_id,
+        list(event.child_ids),
+        event.event_time,
+        recorded.global_position,
+    )
+    await conn.execute(
+        f"UPDATE {schema}.parent_states SET closed = false, closed_at = NULL, expected_count = NULL, "
+        "last_position = $2 WHERE parent = $1",
+        event.parent_id,
+        recorded.global_position,
+    )
+
+
+async def _closed(conn: Connection, schema: str, recorded: RecordedEvent, event: ParentClosed) -> None:
+    await conn.execute(
+        f"UPDATE {schema}.parent_states SET closed = true, closed_at = $2, expected_count = $3, last_position = $4 "
+        "WHERE parent = $1",
+        event.parent_id,
+        event.event_time,
+        event.expected_count,
+        recorded.global_position,
+    )

@@ -1,0 +1,87 @@
+"""What aggregation knows of serial issuance, learnt only from its `serials` events:
+products, batches (with their CMO), commissioned SGTINs and allocated SSCC ranges.
+Packing consults it to tell confirmed links from pending ones; queries join it to
+derive each link's status, so the outcome never depends on which arrived first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from serialtrail_contracts import serials
+from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned, SsccRangeAllocated
+from serialtrail_gs1.identity import sgtin_digital_link
+from serialtrail_kit.db import Connection
+from serialtrail_kit.eventstore import codec
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+SOURCE = "serial_issuance"
+
+
+class KnowledgeProjection:
+    name = "knowledge"
+    source = SOURCE
+    tables: tuple[str, ...] = ("known_products", "known_batches", "commissioned", "sscc_ranges")
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.known_products (
+            gtin text PRIMARY KEY, company_prefix_length int NOT NULL, name text NOT NULL
+        );
+        CREATE TABLE {schema}.known_batches (
+            gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, PRIMARY KEY (gtin, lot)
+        );
+        CREATE TABLE {schema}.commissioned (
+            object_id text PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, global_position bigint NOT NULL
+        );
+        CREATE INDEX ON {schema}.commissioned (gtin, lot);
+        CREATE TABLE {schema}.sscc_ranges (
+            extension_digit int NOT NULL, company_prefix text NOT NULL, first_reference bigint NOT NULL,
+            quantity int NOT NULL, PRIMARY KEY (extension_digit, company_prefix, first_reference)
+        );
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        commissioned: list[tuple[str, str, str, int]] = []
+        for recorded in events:
+            event = codec.decode(serials.EVENTS, recorded)
+            if isinstance(event, SerialsCommissioned):
+                commissioned.extend(
+                    (sgtin_digital_link(event.gtin, s), event.gtin, event.lot, recorded.global_position)
+                    for s in event.serials
+                )
+            elif event is not None:
+                await _apply_master_data(conn, schema, event)
+        if commissioned:
+            # Commissioning is recorded at most once per serial upstream; ON CONFLICT keeps
+            # a replay of the same events idempotent all the same.
+            await conn.execute(
+                f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, global_position) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING",
+                *map(list, zip(*commissioned, strict=True)),
+            )
+
+
+async def _apply_master_data(conn: Connection, schema: str, event: object) -> None:
+    if isinstance(event, ProductRegistered):
+        await conn.execute(
+            f"INSERT INTO {schema}.known_products VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            event.gtin,
+            event.company_prefix_length,
+            event.name,
+        )
+    elif isinstance(event, BatchRegistered):
+        await conn.execute(
+            f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            event.gtin,
+            event.lot,
+            event.expiry,
+            event.cmo_id,
+        )
+    elif isinstance(event, SsccRangeAllocated):
+        await conn.execute(
+            f"INSERT INTO {schema}.sscc_ranges VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            event.extension_digit,
+            event.company_prefix,
+            event.first_reference,
+            event.quantity,
+        )

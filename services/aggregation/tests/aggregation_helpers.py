@@ -1,0 +1,91 @@
+"""Staging what serial issuance publishes, and building pack requests, for the aggregation tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned, SsccRangeAllocated
+from serialtrail_gs1.identity import sgtin_digital_link
+from serialtrail_gs1.keys import sscc
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import SYSTEM, Harness
+
+GTIN = "09506000134352"
+LOT = "L2026A"
+PREFIX = "9506000"
+T0 = "2026-11-22T08:00:00Z"
+
+
+def unit(serial: str, gtin: str = GTIN) -> str:
+    return sgtin_digital_link(gtin, serial)
+
+
+def sscc_uri(reference: int) -> str:
+    return f"https://id.gs1.org/00/{sscc(0, PREFIX, reference)}"
+
+
+async def publish(harness: Harness, *events: EventContract) -> None:
+    """Append to serial issuance's log as it would, then let aggregation's knowledge catch up."""
+    store = PostgresEventStore(harness.composition.app_pool, "serial_issuance")
+    await store.append([append_of(f"test-{uuid.uuid4()}", 0, events)], SYSTEM)
+    await knowledge_caught_up(harness)
+
+
+async def knowledge_caught_up(harness: Harness) -> None:
+    (module,) = [m for m in harness.composition.modules if m.name == "aggregation"]
+    await module.runners["knowledge"].caught_up()
+
+
+def master_data(cmo_id: str | None = None, lot: str = LOT) -> list[EventContract]:
+    return [
+        ProductRegistered(
+            gtin=GTIN, company_prefix_length=7, name="Paracetamol", serial_length=12, serial_alphabet="alphanumeric"
+        ),
+        BatchRegistered(gtin=GTIN, lot=lot, expiry=date(2028, 6, 30), site_gln="9506000000008", cmo_id=cmo_id),
+        SsccRangeAllocated(
+            request_id=uuid.uuid4(), company_prefix=PREFIX, extension_digit=0, first_reference=1, quantity=10_000
+        ),
+    ]
+
+
+def commissioned(serials: list[str], lot: str = LOT) -> SerialsCommissioned:
+    return SerialsCommissioned(
+        commissioning_id=uuid.uuid4(),
+        gtin=GTIN,
+        lot=lot,
+        expiry=date(2028, 6, 30),
+        line_id="LINE-1",
+        event_time=datetime.fromisoformat(T0),
+        serials=tuple(serials),
+    )
+
+
+def pack_body(parent: str, children: list[str], level: str = "case", **extra: Any) -> dict[str, Any]:
+    return {
+        "parent": parent,
+        "packaging_level": level,
+        "children": children,
+        "line_id": "LINE-1",
+        "event_time": T0,
+        **extra,
+    }
+
+
+async def pack(client: httpx.AsyncClient, parent: str, children: list[str], level: str = "case", **extra: Any) -> Any:
+    response = await client.post("/v1/pack", json=pack_body(parent, children, level, **extra))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def tree_shape(node: dict[str, Any]) -> dict[str, Any]:
+    """id → (status, sorted children shapes): a comparable form of a hierarchy answer."""
+    return {
+        "id": node["id"],
+        "status": node["status"],
+        "children": sorted((tree_shape(c) for c in node.get("children", [])), key=lambda c: c["id"]),
+    }
