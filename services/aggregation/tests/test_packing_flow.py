@@ -17,9 +17,9 @@ from serialtrail_kit.testing.harness import Harness
 SERIALS = [f"A{i:011d}" for i in range(6)]
 
 
-async def test_pack_close_and_query_a_pallet(service: Harness) -> None:
-    client = service.client
-    await publish(service, *master_data(), commissioned(SERIALS))
+async def test_pack_close_and_query_a_pallet(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
     case1, case2, pallet = sscc_uri(1), sscc_uri(2), sscc_uri(3)
     first = await pack(client, case1, [unit(s) for s in SERIALS[:3]])
     assert (first["children"], first["pending_children"], first["parent_pending"]) == (3, [], False)
@@ -54,9 +54,9 @@ async def test_pack_close_and_query_a_pallet(service: Harness) -> None:
     assert report["complete"] is True, report
 
 
-async def test_a_parent_fills_over_several_calls_until_closed(service: Harness) -> None:
-    client = service.client
-    await publish(service, *master_data(), commissioned(SERIALS))
+async def test_a_parent_fills_over_several_calls_until_closed(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
     case = sscc_uri(7)
     await pack(client, case, [unit(SERIALS[0])])
     await pack(client, case, [unit(SERIALS[1]), unit(SERIALS[2])])
@@ -67,9 +67,9 @@ async def test_a_parent_fills_over_several_calls_until_closed(service: Harness) 
     assert (await client.post(f"/v1/close/{case}", json={"expected_count": 3})).status_code == 200
 
 
-async def test_unpack_and_the_tree_as_it_was(service: Harness) -> None:
-    client = service.client
-    await publish(service, *master_data(), commissioned(SERIALS))
+async def test_unpack_and_the_tree_as_it_was(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
     case, other = sscc_uri(11), sscc_uri(12)
     await pack(client, case, [unit(s) for s in SERIALS[:3]], event_time="2026-11-22T08:00:00Z")
     await client.post(f"/v1/close/{case}", json={})

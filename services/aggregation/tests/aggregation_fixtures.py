@@ -8,7 +8,7 @@ from serialtrail_kit.testing.harness import Harness, serve
 
 
 @pytest.fixture
-async def service(database_dsn: str) -> AsyncIterator[Harness]:
+async def aggregation(database_dsn: str) -> AsyncIterator[Harness]:
     """Aggregation alone: what serial issuance publishes is written to its log by the test,
     exactly as the producer would, so every arrival order can be staged."""
     async with serve(database_dsn, {bootstrap.NAME: bootstrap.build}) as harness:
