@@ -1,0 +1,146 @@
+"""Out-of-order arrival: lines and CMOs send aggregation before commissioning reaches this
+service. Pending links are accepted, stay visible, and are confirmed when the facts arrive;
+the final hierarchy does not depend on the order in which anything arrived."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from aggregation_helpers import (
+    GTIN,
+    PREFIX,
+    commissioned,
+    master_data,
+    pack,
+    publish,
+    tree_shape,
+    unit,
+)
+from serialtrail_contracts.serials import BatchRegistered, SsccRangeAllocated
+from serialtrail_gs1.keys import sscc
+from serialtrail_kit.testing.harness import Harness
+
+Step = Callable[[], Awaitable[None]]
+
+
+async def test_pending_links_are_visible_then_confirmed(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data()[:2])  # product and batch; no SSCC range, nothing commissioned
+    case = f"https://id.gs1.org/00/{sscc(0, PREFIX, 42)}"
+    packed = await pack(client, case, [unit("P0000000000A"), unit("P0000000000B")])
+    assert packed["pending_children"] == [unit("P0000000000A"), unit("P0000000000B")]
+    assert packed["parent_pending"] is True
+
+    tree = (await client.get(f"/v1/hierarchy/{case}")).json()
+    assert tree["status"] == "pending"
+    assert {c["status"] for c in tree["children"]} == {"pending"}
+    report = (await client.get(f"/v1/batches/{GTIN}/L2026A/aggregation-report")).json()
+    assert report["pending_links"]["count"] == 2
+    assert report["pending_links"]["items"][0] == {"child": unit("P0000000000A"), "parent": case}
+    assert report["complete"] is False
+
+    await publish(aggregation, commissioned(["P0000000000A"]))
+    tree = (await client.get(f"/v1/hierarchy/{case}")).json()
+    assert {c["id"]: c["status"] for c in tree["children"]} == {
+        unit("P0000000000A"): "confirmed",
+        unit("P0000000000B"): "pending",
+    }
+    await publish(
+        aggregation,
+        commissioned(["P0000000000B"]),
+        SsccRangeAllocated(
+            request_id=uuid.uuid4(), company_prefix=PREFIX, extension_digit=0, first_reference=40, quantity=5
+        ),
+    )
+    tree = (await client.get(f"/v1/hierarchy/{case}")).json()
+    assert tree["status"] == "confirmed"
+    assert tree["counts"]["pending"] == 0
+    report = (await client.get(f"/v1/batches/{GTIN}/L2026A/aggregation-report")).json()
+    assert (report["pending_links"]["count"], report["pending_parents"]["count"], report["aggregated"]) == (0, 0, 2)
+
+
+class Scenario:
+    """One pallet of two cases of three units, under identifiers unique to one run."""
+
+    def __init__(self, h: Harness, run: int) -> None:
+        self.h, self.run, self.lot = h, run, f"SHUF{run}"
+        self.units = [f"S{run:03d}U{i:07d}" for i in range(6)]
+        base = 1000 + run * 10
+        self.case1, self.case2, self.pallet = (f"https://id.gs1.org/00/{sscc(0, PREFIX, base + i)}" for i in range(3))
+        self.range = SsccRangeAllocated(
+            request_id=uuid.uuid4(), company_prefix=PREFIX, extension_digit=0, first_reference=base, quantity=3
+        )
+        self.roles = {self.case1: "case1", self.case2: "case2", self.pallet: "pallet"}
+        self.roles |= {unit(s): f"unit{i}" for i, s in enumerate(self.units)}
+
+    def steps(self) -> dict[str, Step]:
+        client, u = self.h.client, [unit(s) for s in self.units]
+
+        async def close_case1() -> None:
+            assert (await client.post(f"/v1/close/{self.case1}", json={"expected_count": 3})).status_code == 200
+
+        async def pack_(parent: str, children: list[str], level: str) -> None:
+            await pack(client, parent, children, level)
+
+        return {
+            "commission-first": lambda: publish(self.h, commissioned(self.units[:3], lot=self.lot)),
+            "commission-second": lambda: publish(self.h, commissioned(self.units[3:], lot=self.lot)),
+            "allocate-ssccs": lambda: publish(self.h, self.range),
+            "pack-case1": lambda: pack_(self.case1, u[:3], "case"),
+            "pack-case2": lambda: pack_(self.case2, u[3:], "case"),
+            "pack-pallet": lambda: pack_(self.pallet, [self.case1, self.case2], "pallet"),
+            "close-case1": close_case1,
+        }
+
+    async def outcome(self) -> dict[str, Any]:
+        client = self.h.client
+        tree = (await client.get(f"/v1/hierarchy/{self.pallet}")).json()
+        report = (await client.get(f"/v1/batches/{GTIN}/{self.lot}/aggregation-report")).json()
+        ancestors = (await client.get(f"/v1/ancestors/{unit(self.units[4])}")).json()
+        return {
+            "tree": self._named(tree_shape(tree)),
+            "closed": {self.roles[c["id"]]: c["closed"] for c in tree["children"]},
+            "ancestors": [self.roles[a["id"]] for a in ancestors["ancestors"]],
+            "report": {k: v["count"] if isinstance(v, dict) else v for k, v in report.items() if k not in ("lot",)},
+        }
+
+    def _named(self, shape: dict[str, Any]) -> dict[str, Any]:
+        children = sorted((self._named(c) for c in shape["children"]), key=lambda c: c["id"])
+        return {"id": self.roles[shape["id"]], "status": shape["status"], "children": children}
+
+
+def _orders(count: int, seed: int) -> list[list[str]]:
+    names = ["commission-first", "commission-second", "allocate-ssccs"]  # facts from serial issuance
+    names += ["pack-case1", "pack-case2", "pack-pallet", "close-case1"]  # requests to aggregation
+    rng = random.Random(seed)
+    orders = [names, names[3:] + names[:3]]  # every fact first; every fact last
+    while len(orders) < count:
+        order = rng.sample(names, len(names))
+        if order.index("close-case1") > order.index("pack-case1"):  # closing needs something packed
+            orders.append(order)
+    return orders
+
+
+async def test_the_same_events_in_any_order_give_the_same_hierarchy(aggregation: Harness) -> None:
+    await publish(aggregation, *master_data()[:1])
+    outcomes = []
+    for run, order in enumerate(_orders(8, seed=20261122)):
+        await publish(
+            aggregation,
+            BatchRegistered(gtin=GTIN, lot=f"SHUF{run}", expiry=date(2028, 6, 30), site_gln="9506000000008"),
+        )
+        scenario = Scenario(aggregation, run)
+        steps = scenario.steps()
+        for name in order:
+            await steps[name]()
+        outcomes.append((order, await scenario.outcome()))
+    first_order, expected = outcomes[0]
+    assert expected["tree"]["status"] == "confirmed"
+    assert expected["ancestors"] == ["case2", "pallet"]
+    assert expected["report"]["aggregated"] == 6
+    for order, outcome in outcomes[1:]:
+        assert outcome == expected, f"{order} differs from {first_order}"

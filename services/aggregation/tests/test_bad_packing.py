@@ -1,0 +1,125 @@
+"""Bad input: precise problems naming each offending id and rule; nothing recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aggregation_helpers import GTIN, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import Harness
+
+SERIALS = [f"B{i:011d}" for i in range(8)]
+
+
+async def _head(h: Harness) -> int:
+    return await PostgresEventStore(h.composition.app_pool, "aggregation").head()
+
+
+async def _refused(h: Harness, path: str, body: dict[str, Any], status: int) -> list[dict[str, str]]:
+    before = await _head(h)
+    response = await h.client.post(path, json=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await _head(h) == before, "a refused request recorded something"
+    return list(response.json()["errors"])
+
+
+@pytest.fixture
+async def packed(aggregation: Harness) -> Harness:
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
+    await pack(aggregation.client, sscc_uri(1), [unit(s) for s in SERIALS[:2]])
+    await pack(aggregation.client, sscc_uri(9), [sscc_uri(1)], level="pallet")
+    return aggregation
+
+
+async def test_double_packing_names_the_child_and_where_it_is(packed: Harness) -> None:
+    body = pack_body(sscc_uri(2), [unit(SERIALS[2]), unit(SERIALS[0])])
+    errors = await _refused(packed, "/v1/pack", body, 409)
+    assert errors == [
+        {
+            "field": "children[1]",
+            "rule": "not-already-packed",
+            "message": f"{unit(SERIALS[0])} is already in {sscc_uri(1)}; unpack it from there first",
+        }
+    ]
+
+
+async def test_a_parent_inside_its_own_child_is_a_cycle(packed: Harness) -> None:
+    errors = await _refused(packed, "/v1/pack", pack_body(sscc_uri(1), [sscc_uri(9)]), 409)
+    assert [(e["field"], e["rule"]) for e in errors] == [("children[0]", "no-cycle")]
+    assert sscc_uri(9) in errors[0]["message"]
+    itself = await _refused(packed, "/v1/pack", pack_body(sscc_uri(3), [sscc_uri(3)]), 409)
+    assert itself[0]["rule"] == "no-cycle"
+
+
+@pytest.mark.parametrize(
+    ("child", "rule", "complaint"),
+    [
+        ("urn:epc:id:sscc:9506000.00000001", "gs1-identifier", "17 digits"),
+        ("095060000000000016", "gs1-identifier", "check digit"),
+        (f"(01){GTIN[:-1]}3(21)X1", "gs1-identifier", "check digit"),
+        ("(01)09506000134352(21)has space", "gs1-identifier", "character set"),
+        ("pallet-7", "gs1-identifier", "expected an SGTIN or SSCC"),
+        ("(01)04000001000005(21)X1", "registered-product", "GTIN 04000001000005 is not registered"),
+    ],
+)
+async def test_malformed_or_unknown_ids_are_named(packed: Harness, child: str, rule: str, complaint: str) -> None:
+    errors = await _refused(packed, "/v1/pack", pack_body(sscc_uri(4), [unit(SERIALS[3]), child]), 422)
+    assert [(e["field"], e["rule"]) for e in errors] == [("children[1]", rule)]
+    assert complaint in errors[0]["message"]
+
+
+async def test_every_problem_of_a_request_is_named_at_once(packed: Harness) -> None:
+    body = pack_body("12345", [unit(SERIALS[3]), "nope", "(00)095060000000000016"])
+    errors = await _refused(packed, "/v1/pack", body, 422)
+    assert [e["field"] for e in errors] == ["parent", "children[1]", "children[2]"]
+
+
+async def test_packing_after_close_is_refused(packed: Harness) -> None:
+    assert (await packed.client.post(f"/v1/close/{sscc_uri(1)}", json={})).status_code == 200
+    errors = await _refused(packed, "/v1/pack", pack_body(sscc_uri(1), [unit(SERIALS[4])]), 409)
+    assert [(e["field"], e["rule"]) for e in errors] == [("parent", "open-parent")]
+    again = await _refused(packed, f"/v1/close/{sscc_uri(1)}", {}, 409)
+    assert again[0]["rule"] == "open-parent"
+
+
+async def test_unpacking_a_child_that_is_not_in_that_parent(packed: Harness) -> None:
+    body = {
+        "parent": sscc_uri(1),
+        "children": [unit(SERIALS[0]), unit(SERIALS[5])],
+        "reason": "sampling",
+        "line_id": "LINE-1",
+        "event_time": "2026-11-22T09:00:00Z",
+    }
+    errors = await _refused(packed, "/v1/unpack", body, 409)
+    assert errors == [
+        {"field": "children[1]", "rule": "in-parent", "message": f"{unit(SERIALS[5])} is not in {sscc_uri(1)}"}
+    ]
+    unknown = await _refused(packed, "/v1/unpack", {**body, "parent": sscc_uri(5)}, 409)
+    assert unknown[0]["rule"] == "known-parent"
+    reason = await _refused(packed, "/v1/unpack", {**body, "reason": "bored"}, 422)
+    assert reason[0]["field"].endswith("reason")
+
+
+async def test_packing_level_stays_what_it_was(packed: Harness) -> None:
+    errors = await _refused(packed, "/v1/pack", pack_body(sscc_uri(1), [unit(SERIALS[6])], level="pallet"), 409)
+    assert [(e["field"], e["rule"]) for e in errors] == [("packaging_level", "same-level")]
+
+
+async def test_a_multi_pack_request_is_all_or_nothing(packed: Harness) -> None:
+    body = {
+        "packs": [
+            {"parent": sscc_uri(20), "packaging_level": "case", "children": [unit(SERIALS[6])]},
+            {"parent": sscc_uri(21), "packaging_level": "case", "children": [unit(SERIALS[7]), unit(SERIALS[1])]},
+            {"parent": sscc_uri(22), "packaging_level": "pallet", "children": [sscc_uri(20), sscc_uri(20)]},
+        ],
+        "line_id": "LINE-1",
+        "event_time": "2026-11-22T09:00:00Z",
+    }
+    errors = await _refused(packed, "/v1/packings", body, 422)
+    assert [(e["field"], e["rule"]) for e in errors] == [("packs[2].children[1]", "unique-child")]
+    body["packs"][2]["children"] = [sscc_uri(20)]  # type: ignore[index]
+    errors = await _refused(packed, "/v1/packings", body, 409)
+    assert [(e["field"], e["rule"]) for e in errors] == [("packs[1].children[1]", "not-already-packed")]
+    assert (await packed.client.get(f"/v1/hierarchy/{sscc_uri(20)}")).status_code == 404
