@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bench.aggregation import packing_throughput
 from bench.log import log_throughput
 from bench.serials import allocate_and_stream, commissioning_throughput
 from bench.server import running_server
@@ -13,6 +14,7 @@ def main() -> None:
     with running_server() as (base, key):
         asyncio.run(allocate_and_stream(base, key))
         asyncio.run(commissioning_throughput(base, key))
+        asyncio.run(packing_throughput(base, key))
     log_throughput()
 
 

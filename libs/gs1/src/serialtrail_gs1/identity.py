@@ -6,7 +6,7 @@ key whatever form it came in."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import quote, unquote
 
@@ -19,6 +19,7 @@ _SSCC_HRI = re.compile(r"^\(00\)(\d{18})$")
 _DL_SGTIN = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)(?:[?#].*)?$")
 _DL_SSCC = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/00/(\d{18})(?:[?#].*)?$")
 CANONICAL_RESOLVER = "https://id.gs1.org"
+_UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]+$")  # RFC 3986: never percent-encoded
 
 
 class Kind(StrEnum):
@@ -26,12 +27,15 @@ class Kind(StrEnum):
     sscc = "sscc"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectId:
     kind: Kind
     gtin: str | None
     serial: str | None
     sscc: str | None
+    uri: str = field(compare=False)
+    """The canonical GS1 Digital Link URI: an EPCIS 2.0 identifier that needs no company
+    prefix length, so it can be formed for objects whose master data is not known yet."""
 
     @property
     def key(self) -> str:
@@ -40,18 +44,15 @@ class ObjectId:
             return f"(00){self.sscc}"
         return f"(01){self.gtin}(21){self.serial}"
 
-    @property
-    def uri(self) -> str:
-        """The canonical GS1 Digital Link URI: an EPCIS 2.0 identifier that needs no company
-        prefix length, so it can be formed for objects whose master data is not known yet."""
-        if self.kind is Kind.sscc:
-            return f"{CANONICAL_RESOLVER}/00/{self.sscc}"
-        return sgtin_digital_link(str(self.gtin), str(self.serial))
-
 
 def sgtin_digital_link(gtin: str, serial: str) -> str:
     """Hot-path formatter: serials are percent-encoded except RFC 3986 unreserved characters."""
-    return f"{CANONICAL_RESOLVER}/01/{gtin}/21/{quote(serial, safe='')}"
+    encoded = serial if _UNRESERVED.match(serial) else quote(serial, safe="")
+    return f"{CANONICAL_RESOLVER}/01/{gtin}/21/{encoded}"
+
+
+def _unescape(serial: str) -> str:
+    return unquote(serial) if "%" in serial else serial
 
 
 class IdentifierError(ValueError):
@@ -63,18 +64,22 @@ def _sscc(digits: str) -> ObjectId:
         raise IdentifierError("an SSCC is 18 digits")
     if check_digit(digits[:-1]) != int(digits[-1]):
         raise IdentifierError(f"SSCC check digit is wrong: expected {check_digit(digits[:-1])}")
-    return ObjectId(Kind.sscc, None, None, digits)
+    return ObjectId(Kind.sscc, None, None, digits, f"{CANONICAL_RESOLVER}/00/{digits}")
 
 
 def _sgtin(gtin: str, serial: str) -> ObjectId:
     problem = gtin_problem(gtin) or serial_problem(serial)
     if problem is not None:
         raise IdentifierError(problem)
-    return ObjectId(Kind.sgtin, gtin, serial, None)
+    return ObjectId(Kind.sgtin, gtin, serial, None, sgtin_digital_link(gtin, serial))
 
 
 def parse_object_id(text: str) -> ObjectId:
     """Parse any accepted form; raises IdentifierError saying what is wrong."""
+    if text.startswith("(01)") and (match := _SGTIN_HRI.match(text)):  # the common forms first
+        return _sgtin(*match.groups())
+    if text.startswith("https://id.gs1.org/01/") and (match := _DL_SGTIN.match(text)):
+        return _sgtin(match.group(1), _unescape(match.group(2)))
     if text.startswith("urn:epc:id:sgtin:"):
         parsed = parse_sgtin_uri(text)
         if parsed is None:
@@ -87,7 +92,7 @@ def parse_object_id(text: str) -> ObjectId:
         body = rest[0] + prefix + rest[1:]
         return _sscc(body + str(check_digit(body)))
     if match := _DL_SGTIN.match(text):
-        return _sgtin(match.group(1), unquote(match.group(2)))
+        return _sgtin(match.group(1), _unescape(match.group(2)))
     if match := _DL_SSCC.match(text):
         return _sscc(match.group(1))
     if match := _SGTIN_HRI.match(text):

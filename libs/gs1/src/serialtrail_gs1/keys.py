@@ -3,6 +3,7 @@ service. Hot paths format strings directly; the tests cross-check them against `
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote
 
@@ -24,7 +25,9 @@ def has_valid_check_digit(key: str) -> bool:
     return key.isdigit() and check_digit(key[:-1]) == int(key[-1])
 
 
+@functools.lru_cache(maxsize=4096)
 def gtin_problem(gtin: str) -> str | None:
+    """Cached: a pallet names the same few GTINs thousands of times."""
     if not (len(gtin) == 14 and gtin.isdigit()):
         return "must be 14 digits (GTIN-14; pad shorter GTINs with leading zeros)"
     if not has_valid_check_digit(gtin):

@@ -16,8 +16,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
     objects = list(objects)
     sgtins = [o.uri for o in objects if o.kind is Kind.sgtin]
     rows = await conn.fetch(
-        f"SELECT c.object_id, b.cmo_id FROM {RM}.commissioned c "
-        f"LEFT JOIN {RM}.known_batches b ON b.gtin = c.gtin AND b.lot = c.lot WHERE c.object_id = ANY($1::text[])",
+        f"SELECT object_id, cmo_id FROM {RM}.commissioned WHERE object_id = ANY($1::text[])",
         sgtins,
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}

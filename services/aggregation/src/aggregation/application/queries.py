@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from serialtrail_gs1.identity import ObjectId, parse_object_id
 from serialtrail_kit.db import Pool
 from serialtrail_kit.identity.model import NO_CMO, Target
 
 from aggregation.application import knowledge
 from aggregation.domain.hierarchy import MAX_DEPTH
-from aggregation.projections.hierarchy import gtin_of
 
 RM = knowledge.RM
 CURRENT = "l.unpacked_position IS NULL"
@@ -39,39 +39,27 @@ class AggregationQueries:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    async def tree(self, root: ObjectId, at: datetime | None) -> Tree | None:
-        """The tree below `root` (None when it holds nothing at that time)."""
-        live = _live(at)
-        sql = f"""
-            WITH RECURSIVE tree(child, parent, depth) AS (
-                SELECT l.child, l.parent, 1 FROM {RM}.links l WHERE l.parent = $1 AND {live}
-                UNION ALL
-                SELECT l.child, l.parent, t.depth + 1 FROM {RM}.links l JOIN tree t ON l.parent = t.child
-                WHERE {live} AND t.depth < {MAX_DEPTH}
-            )
-            SELECT t.child, t.parent, c.object_id IS NOT NULL AS commissioned, b.cmo_id,
-                   p.level, p.closed
-            FROM tree t
-            LEFT JOIN {RM}.commissioned c ON c.object_id = t.child
-            LEFT JOIN {RM}.known_batches b ON b.gtin = c.gtin AND b.lot = c.lot
-            LEFT JOIN {RM}.parent_states p ON p.parent = t.child
-        """
+    async def tree(self, root: ObjectId, at: datetime | None, *, scoped: bool = True) -> Tree | None:
+        """The tree below `root` (None when it holds nothing at that time). PostgreSQL builds
+        each parent's list of children as JSON, so a 5,000-unit pallet is 51 rows, not 5,050,
+        and lists of leaves reach the response without being parsed. What a scoped principal
+        must be allowed to see (the tree's GTINs and CMOs) costs a second pass, made only for them."""
+        args = (root.uri, *([] if at is None else [at]))
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(sql, root.uri, *([] if at is None else [at]))
-            if not rows:
+            groups = await conn.fetch(_tree_sql(at), *args)
+            if not groups:
                 return None
-            root_state = await conn.fetchrow(
-                f"SELECT level, closed, line_id FROM {RM}.parent_states WHERE parent = $1", root.uri
-            )
-            inner = [parse_object_id(r["child"]) for r in rows if r["level"] is not None]
-            known = (await knowledge.snapshot(conn, [root, *inner])).known
-        body = _assemble(root, rows, root_state, known, at)
-        target = Target(
-            gtins=frozenset(g for r in rows if (g := gtin_of(r["child"])) is not None) | _gtin_set(root),
-            lines=frozenset({root_state["line_id"]}) if root_state else frozenset(),
-            cmos=frozenset(r["cmo_id"] or NO_CMO for r in rows if r["commissioned"]),
-        )
-        return Tree(body, target)
+            parents = [root.uri, *(g["parent"] for g in groups if g["parent"] != root.uri)]
+            states = {
+                r["parent"]: r
+                for r in await conn.fetch(
+                    f"SELECT parent, level, closed, line_id FROM {RM}.parent_states WHERE parent = ANY($1::text[])",
+                    parents,
+                )
+            }
+            root_known = root.uri in (await knowledge.snapshot(conn, [root])).known
+            scope = await conn.fetchrow(_scope_sql(at), *args) if scoped else None
+        return _assemble(root, root_known, groups, states, at, scope)
 
     async def ancestors(self, child: ObjectId, at: datetime | None) -> list[dict[str, Any]]:
         live = _live(at)
@@ -93,33 +81,90 @@ class AggregationQueries:
         ]
 
 
+def _tree_cte(at: datetime | None) -> str:
+    live = _live(at)
+    # Only SSCCs and bundles can hold children: leaves are not probed for any.
+    return f"""
+        WITH RECURSIVE tree(child, parent, child_gtin, pending, depth) AS (
+            SELECT l.child, l.parent, l.child_gtin, l.pending, 1 FROM {RM}.links l WHERE l.parent = $1 AND {live}
+            UNION ALL
+            SELECT l.child, l.parent, l.child_gtin, l.pending, t.depth + 1
+            FROM tree t JOIN {RM}.links l ON l.parent = t.child
+            WHERE {live} AND t.depth < {MAX_DEPTH}
+              AND (t.child_gtin IS NULL OR t.child IN (SELECT parent FROM {RM}.parent_states WHERE level = 'bundle'))
+        )
+    """
+
+
+def _tree_sql(at: datetime | None) -> str:
+    known = f"""(t.child_gtin IS NOT NULL AND EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = t.child))
+        OR (t.child_gtin IS NULL AND EXISTS (SELECT FROM {RM}.sscc_ranges r
+            WHERE r.extension_digit = substr(right(t.child, 18), 1, 1)::int
+              AND substr(right(t.child, 18), 2, length(r.company_prefix)) = r.company_prefix
+              AND substr(right(t.child, 18), 2 + length(r.company_prefix), 16 - length(r.company_prefix))::bigint
+                  BETWEEN r.first_reference AND r.first_reference + r.quantity - 1))"""
+    return f"""{_tree_cte(at)},
+        nodes AS (
+            SELECT t.child, t.parent, t.child_gtin,
+                   CASE WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
+            FROM tree t
+        )
+        -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
+        -- plain concatenation is valid JSON (and several times cheaper than json_agg).
+        SELECT parent,
+               '[' || string_agg('{{"id":"' || child || '","status":"' || status || '"}}', ',') || ']' AS children,
+               count(*) AS objects,
+               count(*) FILTER (WHERE status = 'pending') AS pending,
+               bool_or(child IN (SELECT parent FROM tree)) AS holds_parents
+        FROM nodes GROUP BY parent
+    """
+
+
+def _scope_sql(at: datetime | None) -> str:
+    return f"""{_tree_cte(at)}
+        SELECT (SELECT array_agg(DISTINCT child_gtin) FROM tree WHERE child_gtin IS NOT NULL) AS gtins,
+               (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
+                FROM tree t JOIN {RM}.commissioned c ON c.object_id = t.child) AS cmos
+    """
+
+
 def _assemble(
-    root: ObjectId, rows: list[Any], root_state: Any, known_parents: frozenset[str], at: datetime | None
-) -> dict[str, Any]:
-    children: dict[str, list[dict[str, Any]]] = {}
-    counts = {"objects": 0, "pending": 0}
-    for r in rows:
-        is_parent = r["level"] is not None
-        known = r["commissioned"] or r["child"] in known_parents
-        node: dict[str, Any] = {"id": r["child"], "status": "confirmed" if known else "pending"}
-        if is_parent:
-            node["level"] = r["level"]
-            if at is None:
-                node["closed"] = r["closed"]
-            node["children"] = children.setdefault(r["child"], [])
-        children.setdefault(r["parent"], []).append(node)
-        counts["objects"] += 1
-        counts["pending"] += 0 if known else 1
-    tree: dict[str, Any] = {
-        "id": root.uri,
-        "status": "confirmed" if root.uri in known_parents else "pending",
-        "level": root_state["level"] if root_state else None,
+    root: ObjectId,
+    root_known: bool,
+    groups: list[Any],
+    states: dict[str, Any],
+    at: datetime | None,
+    scope: Any,
+) -> Tree:
+    # Lists that hold parents are parsed to nest their children; lists of leaves pass through as JSON.
+    lists: dict[str, Any] = {
+        g["parent"]: orjson.loads(g["children"]) if g["holds_parents"] else orjson.Fragment(g["children"])
+        for g in groups
     }
-    if at is None and root_state is not None:
-        tree["closed"] = root_state["closed"]
-    tree["children"] = children.get(root.uri, [])
-    tree["counts"] = counts
-    return tree
+    for group in groups:
+        if group["holds_parents"]:
+            for node in lists[group["parent"]]:
+                if node["id"] in lists:
+                    node.update(_parent_fields(states.get(node["id"]), at))
+                    node["children"] = lists[node["id"]]
+    body: dict[str, Any] = {"id": root.uri, "status": "confirmed" if root_known else "pending"}
+    body |= _parent_fields(states.get(root.uri), at)
+    body["children"] = lists[root.uri]
+    body["counts"] = {"objects": sum(g["objects"] for g in groups), "pending": sum(g["pending"] for g in groups)}
+    root_state = states.get(root.uri)
+    target = Target(
+        gtins=frozenset(scope["gtins"] or () if scope else ()) | _gtin_set(root),
+        lines=frozenset({root_state["line_id"]}) if root_state else frozenset(),
+        cmos=frozenset(scope["cmos"] or () if scope else ()),
+    )
+    return Tree(body, target)
+
+
+def _parent_fields(state: Any, at: datetime | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {"level": state["level"] if state else None}
+    if at is None and state is not None:
+        fields["closed"] = state["closed"]  # closing is not kept as history
+    return fields
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
+from serialtrail_gs1.identity import ObjectId
 from serialtrail_kit.errors import NotFound, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
 from serialtrail_kit.identity.authz import ensure_visible, path_target, request_body, requires, visible
-from serialtrail_kit.identity.model import NO_CMO, Permission, Target
+from serialtrail_kit.identity.model import NO_CMO, Permission, Principal, Scope, Target
 
 from aggregation.application.handlers import AggregationHandlers
 from aggregation.application.queries import AggregationQueries, batch_report
 from aggregation.domain.hierarchy import Close, InScope, Pack, Unpack
-from aggregation.entrypoints.ids import ParsedIds, one_id
+from aggregation.entrypoints.ids import Parsed, ParsedIds, one_id, parse_cached
 from aggregation.entrypoints.schemas import (
     CloseIn,
     CloseOut,
@@ -33,14 +35,17 @@ Consistent = Callable[[], Awaitable[None]]
 At = Annotated[datetime | None, Query(description="the tree as it was at this time (event time, ISO 8601)")]
 
 
-def _gtins_in(values: list[Any]) -> set[str]:
-    gtins = set()
-    for value in values:
-        if isinstance(value, str):
-            parsed = ParsedIds()
-            parsed.parse(value, "")
-            gtins |= {o.gtin for o in parsed.objects.values() if o.gtin is not None}
-    return gtins
+def _id_cache(request: Request) -> dict[str, Parsed]:
+    cache: dict[str, Parsed] | None = getattr(request.state, "id_cache", None)
+    if cache is None:
+        cache = request.state.id_cache = {}
+    return cache
+
+
+def _gtins_in(request: Request, values: list[Any]) -> set[str]:
+    cache = _id_cache(request)
+    parsed = [parse_cached(cache, value) for value in values if isinstance(value, str)]
+    return {p.gtin for p in parsed if isinstance(p, ObjectId) and p.gtin is not None}
 
 
 async def packing_target(request: Request) -> Target:
@@ -53,17 +58,19 @@ async def packing_target(request: Request) -> Target:
             children = entry.get("children")
             named += [entry.get("parent"), *(children if isinstance(children, list) else [])]
     lines = {str(body["line_id"])} if body.get("line_id") else set()
-    return Target(gtins=frozenset(_gtins_in(named)), lines=frozenset(lines))
+    return Target(gtins=frozenset(_gtins_in(request, named)), lines=frozenset(lines))
 
 
 async def object_target(request: Request) -> Target:
-    parsed = ParsedIds()
-    parsed.parse(str(request.path_params["object_id"]), "id")
-    return Target(gtins=frozenset(o.gtin for o in parsed.objects.values() if o.gtin is not None))
+    return Target(gtins=frozenset(_gtins_in(request, [request.path_params["object_id"]])))
 
 
 def _in_scope(request: Request) -> InScope:
-    return lambda cmo: visible(request, Target(cmos=frozenset({cmo or NO_CMO})))
+    @functools.cache
+    def in_scope(cmo: str | None) -> bool:  # asked once per child, answered once per CMO
+        return visible(request, Target(cmos=frozenset({cmo or NO_CMO})))
+
+    return in_scope
 
 
 def _pack_out(event: ChildrenPacked | ChildrenUnpacked | ParentClosed) -> PackOut:
@@ -94,7 +101,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
         """Pack children (SGTINs or SSCCs) into a parent (SSCC, or SGTIN for bundles). A parent may be
         filled over several calls until closed. Children not yet known as commissioned are accepted as
         *pending* and confirmed when their commissioning arrives."""
-        ids = ParsedIds()
+        ids = ParsedIds(_id_cache(request))
         command = Pack(
             parent=ids.parse(body.parent, "parent"),
             level=body.packaging_level,
@@ -110,7 +117,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
     async def pack_many(body: PackingsIn, request: Request) -> PackingsOut:
         """Several packs recorded together, all or nothing (e.g. a pallet with its cases at pallet
         close). Later packs may name parents filled by earlier ones."""
-        ids = ParsedIds()
+        ids = ParsedIds(_id_cache(request))
         commands = [
             Pack(
                 parent=ids.parse(entry.parent, f"packs[{index}].parent"),
@@ -130,7 +137,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
     async def unpack(body: UnpackIn, request: Request) -> UnpackOut:
         """Remove some or all children from a parent (rework, damaged case, sampling), with a reason.
         Unpacking a closed parent reopens it."""
-        ids = ParsedIds()
+        ids = ParsedIds(_id_cache(request))
         parent = ids.parse(body.parent, "parent")
         children = None if body.children is None else ids.parse_all(body.children, "children")
         ids.raise_if_invalid()
@@ -166,7 +173,8 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, consistent: Co
         tree as it was then."""
         root = one_id(object_id)
         await consistent()
-        tree = await queries.tree(root, at)
+        principal: Principal = request.state.principal
+        tree = await queries.tree(root, at, scoped=principal.scope != Scope.unrestricted())
         if tree is None:
             raise NotFound(f"{root.uri} holds nothing", [Violation("id", "packed-parent", "holds no children")])
         ensure_visible(request, tree.target, "parent")

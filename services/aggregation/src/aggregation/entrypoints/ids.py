@@ -8,19 +8,33 @@ from dataclasses import dataclass, field
 from serialtrail_gs1.identity import IdentifierError, ObjectId, parse_object_id
 from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
+Parsed = ObjectId | IdentifierError
+
+
+def parse_cached(cache: dict[str, Parsed], text: str) -> Parsed:
+    """Parse once per request: the authorisation check and the endpoint both need the ids."""
+    found = cache.get(text)
+    if found is None:
+        try:
+            found = parse_object_id(text)
+        except IdentifierError as error:
+            found = error
+        cache[text] = found
+    return found
+
 
 @dataclass
 class ParsedIds:
     """Canonical URIs by the text that named them, every object, and what was wrong."""
 
+    cache: dict[str, Parsed] = field(default_factory=dict)
     objects: dict[str, ObjectId] = field(default_factory=dict)  # canonical URI → parsed
     violations: list[Violation] = field(default_factory=list)
 
     def parse(self, text: str, where: str) -> str:
-        try:
-            parsed = parse_object_id(text)
-        except IdentifierError as error:
-            self.violations.append(Violation(where, "gs1-identifier", f"{text!r}: {error}"))
+        parsed = parse_cached(self.cache, text)
+        if isinstance(parsed, IdentifierError):
+            self.violations.append(Violation(where, "gs1-identifier", f"{text!r}: {parsed}"))
             return text
         self.objects[parsed.uri] = parsed
         return parsed.uri

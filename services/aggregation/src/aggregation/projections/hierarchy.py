@@ -1,6 +1,11 @@
 """The hierarchy read model, with history: every link a parent ever held, from the pack that
 made it to the unpack that ended it, so a tree can be shown as it was at any time. A pure
-fold of the aggregation log; consecutive packs are written in one statement."""
+fold of the aggregation log; consecutive packs are written in one statement.
+
+`pending` says whether the child was unknown when packed. Knowing an object is monotonic
+(commissioning and allocation are never taken back), so a link packed as known is confirmed
+for good and only pending ones need a lookup when read: the derived status is the same
+whichever arrived first, and a 5,000-unit pallet is read without 5,000 lookups."""
 
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ class HierarchyProjection:
     def ddl(self, schema: str) -> str:
         return f"""
         CREATE TABLE {schema}.links (
-            child text NOT NULL, parent text NOT NULL, child_gtin text,
+            child text NOT NULL, parent text NOT NULL, child_gtin text, pending boolean NOT NULL,
             packed_at timestamptz NOT NULL, packed_position bigint NOT NULL,
             unpacked_at timestamptz, unpacked_position bigint,
             PRIMARY KEY (child, packed_position)
@@ -66,18 +71,16 @@ class HierarchyProjection:
 async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[RecordedEvent, ChildrenPacked]]) -> None:
     if not packs:
         return
-    columns: tuple[list[Any], ...] = ([], [], [], [], [])
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
     for recorded, event in packs:
+        pending = set(event.pending_child_ids)
         for child in event.child_ids:
-            for column, value in zip(
-                columns,
-                (child, event.parent_id, gtin_of(child), event.event_time, recorded.global_position),
-                strict=True,
-            ):
+            row = (child, event.parent_id, gtin_of(child), child in pending, event.event_time, recorded.global_position)
+            for column, value in zip(columns, row, strict=True):
                 column.append(value)
     await conn.execute(
-        f"INSERT INTO {schema}.links (child, parent, child_gtin, packed_at, packed_position) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])",
+        f"INSERT INTO {schema}.links (child, parent, child_gtin, pending, packed_at, packed_position) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::bigint[])",
         *columns,
     )
     await conn.executemany(

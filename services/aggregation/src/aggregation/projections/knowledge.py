@@ -31,7 +31,8 @@ class KnowledgeProjection:
             gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, PRIMARY KEY (gtin, lot)
         );
         CREATE TABLE {schema}.commissioned (
-            object_id text PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, global_position bigint NOT NULL
+            object_id text PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, cmo_id text,
+            global_position bigint NOT NULL
         );
         CREATE INDEX ON {schema}.commissioned (gtin, lot);
         CREATE TABLE {schema}.sscc_ranges (
@@ -53,10 +54,14 @@ class KnowledgeProjection:
                 await _apply_master_data(conn, schema, event)
         if commissioned:
             # Commissioning is recorded at most once per serial upstream; ON CONFLICT keeps
-            # a replay of the same events idempotent all the same.
+            # a replay of the same events idempotent all the same. The batch's CMO is copied in
+            # (its registration always precedes commissioning in the same log) so scope checks
+            # need no join.
             await conn.execute(
-                f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, global_position) "
-                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position) "
+                f"SELECT u.o, u.g, u.l, b.cmo_id, u.p "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(o, g, l, p) "
+                f"LEFT JOIN {schema}.known_batches b ON b.gtin = u.g AND b.lot = u.l ON CONFLICT DO NOTHING",
                 *map(list, zip(*commissioned, strict=True)),
             )
 

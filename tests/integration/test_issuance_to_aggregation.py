@@ -1,0 +1,39 @@
+"""Serial issuance and aggregation composed: serials commissioned in one are packable in
+the other, which learns of them only through serial issuance's log."""
+
+from __future__ import annotations
+
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+from serialtrail.services import BUILDERS
+from serialtrail_kit.testing.harness import serve
+
+
+async def test_commissioned_serials_and_allocated_ssccs_are_packable(database_dsn: str) -> None:
+    async with serve(database_dsn, BUILDERS) as harness:
+        client = harness.client
+        await product(client)
+        await batch(client)
+        issued = await serials(client, 4)
+        assert (await commission(client, issued)).status_code == 201
+        ssccs = await client.post(
+            "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
+        )
+        case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
+        (aggregation,) = [m for m in harness.composition.modules if m.name == "aggregation"]
+        await aggregation.runners["knowledge"].caught_up()
+
+        packed = await client.post(
+            "/v1/pack",
+            json={
+                "parent": case,
+                "packaging_level": "case",
+                "children": [f"(01){GTIN}(21){s}" for s in issued],
+                "line_id": "LINE-1",
+                "event_time": "2026-11-22T09:00:00Z",
+            },
+        )
+        assert packed.status_code == 201, packed.text
+        assert (packed.json()["pending_children"], packed.json()["parent_pending"]) == ([], False)
+        report = (await client.get(f"/v1/batches/{GTIN}/{LOT}/aggregation-report")).json()
+        assert (report["commissioned"], report["aggregated"], report["pending_links"]["count"]) == (4, 4, 0)
+        assert [p["id"] for p in report["open_parents"]["items"]] == [f"https://id.gs1.org/00/{case}"]
