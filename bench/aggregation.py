@@ -1,4 +1,4 @@
-"""Packing 100 pallets × 50 cases × 100 units through the API, and hierarchy latency."""
+"""Packing 100 pallets x 50 cases x 100 units through the API, and hierarchy latency."""
 
 from __future__ import annotations
 

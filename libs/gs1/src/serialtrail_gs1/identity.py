@@ -76,29 +76,36 @@ def _sgtin(gtin: str, serial: str) -> ObjectId:
 
 def parse_object_id(text: str) -> ObjectId:
     """Parse any accepted form; raises IdentifierError saying what is wrong."""
+    parsed = _sgtin_form(text) or _sscc_form(text)
+    if parsed is None:
+        raise IdentifierError(
+            "expected an SGTIN or SSCC as EPC URI, GS1 Digital Link URI, element string or 18-digit SSCC"
+        )
+    return parsed
+
+
+def _sgtin_form(text: str) -> ObjectId | None:
     if text.startswith("(01)") and (match := _SGTIN_HRI.match(text)):  # the common forms first
         return _sgtin(*match.groups())
-    if text.startswith("https://id.gs1.org/01/") and (match := _DL_SGTIN.match(text)):
-        return _sgtin(match.group(1), _unescape(match.group(2)))
     if text.startswith("urn:epc:id:sgtin:"):
         parsed = parse_sgtin_uri(text)
         if parsed is None:
             raise IdentifierError("not a valid SGTIN pure identity URI")
         return _sgtin(*parsed)
+    if match := _DL_SGTIN.match(text):
+        return _sgtin(match.group(1), _unescape(match.group(2)))
+    return None
+
+
+def _sscc_form(text: str) -> ObjectId | None:
     if match := _SSCC_URI.match(text):
         prefix, rest = match.groups()
         if len(prefix) + len(rest) != 17:
             raise IdentifierError("an SSCC URI holds 17 digits before the check digit")
         body = rest[0] + prefix + rest[1:]
         return _sscc(body + str(check_digit(body)))
-    if match := _DL_SGTIN.match(text):
-        return _sgtin(match.group(1), _unescape(match.group(2)))
-    if match := _DL_SSCC.match(text):
-        return _sscc(match.group(1))
-    if match := _SGTIN_HRI.match(text):
-        return _sgtin(*match.groups())
-    if match := _SSCC_HRI.match(text):
+    if match := _DL_SSCC.match(text) or _SSCC_HRI.match(text):
         return _sscc(match.group(1))
     if text.isdigit():
         return _sscc(text)
-    raise IdentifierError("expected an SGTIN or SSCC as EPC URI, GS1 Digital Link URI, element string or 18-digit SSCC")
+    return None
