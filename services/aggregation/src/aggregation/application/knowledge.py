@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from serialtrail_gs1.identity import Kind, ObjectId
-from serialtrail_kit.db import Connection
+from serialtrail_kit.db import Connection, json_elements, json_list
 
 from aggregation.domain.objects import Knowledge
 
@@ -16,8 +16,8 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
     objects = list(objects)
     sgtins = [o.uri for o in objects if o.kind is Kind.sgtin]
     rows = await conn.fetch(
-        f"SELECT object_id, cmo_id FROM {RM}.commissioned WHERE object_id = ANY($1::text[])",
-        sgtins,
+        f"SELECT object_id, cmo_id FROM {RM}.commissioned WHERE object_id = ANY({json_elements('$1')})",
+        json_list(sgtins),
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is Kind.sscc])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, PackagingLevel, ParentClosed
-from serialtrail_kit.db import APP_ROLE, Connection
+from serialtrail_kit.db import APP_ROLE, Connection, json_elements, json_list
 
 from aggregation.domain.hierarchy import MAX_DEPTH, Hierarchy, ParentState
 
@@ -38,14 +38,14 @@ async def load(conn: Connection, ids: Iterable[str], whole: Iterable[str] = ()) 
     rows = await conn.fetch(
         f"""
         WITH RECURSIVE up(child, parent, depth) AS (
-            SELECT child, parent, 1 FROM {SCHEMA}.contents WHERE child = ANY($1::text[])
+            SELECT child, parent, 1 FROM {SCHEMA}.contents WHERE child = ANY({json_elements("$1")})
             UNION
             SELECT c.child, c.parent, up.depth + 1 FROM {SCHEMA}.contents c JOIN up ON c.child = up.parent
             WHERE up.depth < $2
         )
         SELECT DISTINCT child, parent FROM up
         """,
-        ids,
+        json_list(ids),
         MAX_DEPTH,
     )
     h = Hierarchy(parent_of={r["child"]: r["parent"] for r in rows})
@@ -67,12 +67,15 @@ async def record(conn: Connection, changes: Sequence[Change], h: Hierarchy, vers
     packed = [(c, e.parent_id) for e in changes if isinstance(e, ChildrenPacked) for c in e.child_ids]
     unpacked = [c for e in changes if isinstance(e, ChildrenUnpacked) for c in e.child_ids]
     if unpacked:
-        await conn.execute(f"DELETE FROM {SCHEMA}.contents WHERE child = ANY($1::text[])", unpacked)
+        await conn.execute(
+            f"DELETE FROM {SCHEMA}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
+        )
     if packed:
         await conn.execute(
-            f"INSERT INTO {SCHEMA}.contents (child, parent) SELECT * FROM unnest($1::text[], $2::text[])",
-            [c for c, _ in packed],
-            [p for _, p in packed],
+            f"INSERT INTO {SCHEMA}.contents (child, parent) "
+            f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
+            json_list([c for c, _ in packed]),
+            json_list([p for _, p in packed]),
         )
     touched = sorted(versions)
     states = [h.state(p) for p in touched]

@@ -14,7 +14,7 @@ from typing import Any
 
 from serialtrail_contracts import aggregation
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
-from serialtrail_kit.db import Connection
+from serialtrail_kit.db import Connection, json_elements, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -80,8 +80,13 @@ async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[Recorded
                 column.append(value)
     await conn.execute(
         f"INSERT INTO {schema}.links (child, parent, child_gtin, pending, packed_at, packed_position) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::bigint[])",
-        *columns,
+        "SELECT * FROM unnest("
+        + ", ".join(
+            json_elements(f"${n}", sql_type)
+            for n, sql_type in enumerate(("text", "text", "text", "boolean", "timestamptz", "bigint"), start=1)
+        )
+        + ")",
+        *map(json_list, columns),
     )
     await conn.executemany(
         f"""
