@@ -20,6 +20,7 @@ _DL_SGTIN = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)(?:
 _DL_SSCC = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/00/(\d{18})(?:[?#].*)?$")
 CANONICAL_RESOLVER = "https://id.gs1.org"
 _UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]+$")  # RFC 3986: never percent-encoded
+_PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,20}$")  # valid AI (21) that needs no percent-encoding
 
 
 class Kind(StrEnum):
@@ -68,6 +69,8 @@ def _sscc(digits: str) -> ObjectId:
 
 
 def _sgtin(gtin: str, serial: str) -> ObjectId:
+    if _PLAIN_SERIAL.match(serial) and gtin_problem(gtin) is None:  # the common case, checked once
+        return ObjectId(Kind.sgtin, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}")
     problem = gtin_problem(gtin) or serial_problem(serial)
     if problem is not None:
         raise IdentifierError(problem)

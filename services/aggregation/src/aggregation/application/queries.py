@@ -192,7 +192,7 @@ async def batch_report(pool: Pool, gtin: str, lot: str, limit: int) -> Report | 
         )
         pending = await conn.fetch(
             f"SELECT l.child, l.parent, count(*) OVER () AS total FROM {RM}.links l "
-            f"WHERE l.child_gtin = $1 AND {CURRENT} AND NOT EXISTS "
+            f"WHERE l.child_gtin = $1 AND l.pending AND {CURRENT} AND NOT EXISTS "
             f"(SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child) ORDER BY l.child LIMIT $2",
             gtin,
             limit,

@@ -64,18 +64,18 @@ async def load(conn: Connection, ids: Iterable[str], whole: Iterable[str] = ()) 
 
 async def record(conn: Connection, changes: Sequence[Change], h: Hierarchy, versions: dict[str, int]) -> None:
     """Apply decided changes: contents row by row in bulk, parents from the decided states."""
-    packed = [(c, e.parent_id) for e in changes if isinstance(e, ChildrenPacked) for c in e.child_ids]
+    packs = [e for e in changes if isinstance(e, ChildrenPacked)]
     unpacked = [c for e in changes if isinstance(e, ChildrenUnpacked) for c in e.child_ids]
     if unpacked:
         await conn.execute(
             f"DELETE FROM {SCHEMA}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
         )
-    if packed:
+    if packs:
         await conn.execute(
             f"INSERT INTO {SCHEMA}.contents (child, parent) "
             f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
-            json_list([c for c, _ in packed]),
-            json_list([p for _, p in packed]),
+            json_list([child for e in packs for child in e.child_ids]),
+            json_list([e.parent_id for e in packs for _ in e.child_ids]),
         )
     touched = sorted(versions)
     states = [h.state(p) for p in touched]

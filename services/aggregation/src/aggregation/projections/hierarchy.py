@@ -41,10 +41,11 @@ class HierarchyProjection:
             unpacked_at timestamptz, unpacked_position bigint,
             PRIMARY KEY (child, packed_position)
         );
-        CREATE INDEX ON {schema}.links (parent) INCLUDE (child) WHERE unpacked_position IS NULL;
-        CREATE UNIQUE INDEX ON {schema}.links (child) INCLUDE (parent) WHERE unpacked_position IS NULL;
+        -- Current links by parent (partial, so the planner walks trees through it even before
+        -- statistics exist), and every link by parent for trees as they were.
+        CREATE INDEX ON {schema}.links (parent) WHERE unpacked_position IS NULL;
         CREATE INDEX ON {schema}.links (parent, packed_at);
-        CREATE INDEX ON {schema}.links (child_gtin) WHERE unpacked_position IS NULL;
+        CREATE INDEX ON {schema}.links (child_gtin) WHERE pending AND unpacked_position IS NULL;
         CREATE TABLE {schema}.parent_states (
             parent text PRIMARY KEY, level text NOT NULL, line_id text NOT NULL, closed boolean NOT NULL,
             closed_at timestamptz, expected_count int, first_packed_at timestamptz NOT NULL,
@@ -71,13 +72,16 @@ class HierarchyProjection:
 async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[RecordedEvent, ChildrenPacked]]) -> None:
     if not packs:
         return
-    columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
-    for recorded, event in packs:
-        pending = set(event.pending_child_ids)
-        for child in event.child_ids:
-            row = (child, event.parent_id, gtin_of(child), child in pending, event.event_time, recorded.global_position)
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
+    children = [child for _, event in packs for child in event.child_ids]
+    pending = {child for _, event in packs for child in event.pending_child_ids}
+    columns: tuple[list[Any], ...] = (
+        children,
+        [event.parent_id for _, event in packs for _ in event.child_ids],
+        [gtin_of(child) for child in children],
+        [child in pending for child in children],
+        [event.event_time for _, event in packs for _ in event.child_ids],
+        [recorded.global_position for recorded, event in packs for _ in event.child_ids],
+    )
     await conn.execute(
         f"INSERT INTO {schema}.links (child, parent, child_gtin, pending, packed_at, packed_position) "
         "SELECT * FROM unnest("
