@@ -6,8 +6,8 @@ key whatever form it came in."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, serial_problem
@@ -28,15 +28,17 @@ class Kind(StrEnum):
     sscc = "sscc"
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectId:
+class ObjectId(NamedTuple):
+    """A named tuple: a pallet's worth is thousands of them, built in C rather than by a
+    frozen dataclass's __init__. `uri` is the canonical GS1 Digital Link URI, an EPCIS 2.0
+    identifier that needs no company prefix length, so it can be formed for objects whose
+    master data is not known yet."""
+
     kind: Kind
     gtin: str | None
     serial: str | None
     sscc: str | None
-    uri: str = field(compare=False)
-    """The canonical GS1 Digital Link URI: an EPCIS 2.0 identifier that needs no company
-    prefix length, so it can be formed for objects whose master data is not known yet."""
+    uri: str
 
     @property
     def key(self) -> str:

@@ -79,6 +79,8 @@ async def _unregistered_products(
     conn: Connection, packs: Sequence[Pack], objects: Mapping[str, ObjectId]
 ) -> list[Violation]:
     unknown = await knowledge.unregistered_gtins(conn, {o.gtin for o in objects.values() if o.gtin is not None})
+    if not unknown:
+        return []
     return [
         Violation(where, "registered-product", f"{uri}: GTIN {objects[uri].gtin} is not registered")
         for command in packs

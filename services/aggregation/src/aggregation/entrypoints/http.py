@@ -66,6 +66,10 @@ async def object_target(request: Request) -> Target:
 
 
 def _in_scope(request: Request) -> InScope:
+    principal: Principal = request.state.principal
+    if principal.scope.cmos is None:
+        return None
+
     @functools.cache
     def in_scope(cmo: str | None) -> bool:  # asked once per child, answered once per CMO
         return visible(request, Target(cmos=frozenset({cmo or NO_CMO})))
