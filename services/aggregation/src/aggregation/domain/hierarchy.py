@@ -110,7 +110,8 @@ def pack(
     violations = _parent_violations(h, command, state)
     ancestors = set(h.ancestors(command.parent))
     # Set operations in C find the few children worth a closer look among thousands.
-    suspects = set(command.children) & (h.parent_of.keys() | ancestors | {command.parent})
+    children = set(command.children)
+    suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
     if in_scope is not None:
         suspects |= {c for c in command.children if c in knowledge.owner and not in_scope(knowledge.owner[c])}
     for index, child in enumerate(command.children):
