@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exceptions import DecommissionReason, SerialsDecommissioned
 from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned, SsccRangeAllocated
 from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_gs1.keys import sscc
@@ -89,3 +90,18 @@ def tree_shape(node: dict[str, Any]) -> dict[str, Any]:
         "status": node["status"],
         "children": sorted((tree_shape(c) for c in node.get("children", [])), key=lambda c: c["id"]),
     }
+
+
+async def decommission(harness: Harness, serials: list[str], reason: str = "damaged") -> None:
+    """Append to the line exceptions log as that service will, then let aggregation catch up."""
+    event = SerialsDecommissioned(
+        exception_id=uuid.uuid4(),
+        gtin=GTIN,
+        serials=tuple(serials),
+        reason=DecommissionReason(reason),
+        event_time=datetime.fromisoformat(T0),
+    )
+    store = PostgresEventStore(harness.composition.app_pool, "line_exceptions")
+    await store.append([append_of(f"test-{uuid.uuid4()}", 0, [event])], SYSTEM)
+    (module,) = [m for m in harness.composition.modules if m.name == "aggregation"]
+    await module.runners["decommissions"].caught_up()

@@ -32,7 +32,7 @@ async def test_pack_close_and_query_a_pallet(aggregation: Harness) -> None:
     tree = (await client.get(f"/v1/hierarchy/{pallet}")).json()
     assert tree["level"] == "pallet"
     assert tree["closed"] is False
-    assert tree["counts"] == {"objects": 8, "pending": 0}
+    assert tree["counts"] == {"objects": 8, "pending": 0, "errors": 0}
     cases = {c["id"]: c for c in tree["children"]}
     assert set(cases) == {case1, case2}
     assert cases[case1]["closed"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 
 from aggregation import bootstrap as aggregation
+from aggregation.projections.decommissions import DecommissionsProjection
 from aggregation.projections.hierarchy import HierarchyProjection
 from aggregation.projections.knowledge import KnowledgeProjection
 from serial_issuance import bootstrap as serial_issuance
@@ -21,6 +22,7 @@ PROJECTIONS: dict[str, tuple[str, Projection]] = {
     "serial_issuance.serial_status": (serial_issuance.NAME, SerialStatusProjection()),
     "aggregation.hierarchy": (aggregation.NAME, HierarchyProjection()),
     "aggregation.knowledge": (aggregation.NAME, KnowledgeProjection()),
+    "aggregation.decommissions": (aggregation.NAME, DecommissionsProjection()),
 }
 
 

@@ -13,6 +13,7 @@ from aggregation.application import write_side
 from aggregation.application.handlers import AggregationHandlers
 from aggregation.application.queries import AggregationQueries
 from aggregation.entrypoints.http import build_router
+from aggregation.projections.decommissions import DecommissionsProjection
 from aggregation.projections.hierarchy import HierarchyProjection
 from aggregation.projections.knowledge import KnowledgeProjection
 
@@ -39,7 +40,7 @@ def build(settings: Settings, app_pool: Pool) -> ServiceModule:
     return ServiceModule(
         name=NAME,
         router=build_router(handlers, queries, consistent),
-        projections=[hierarchy, KnowledgeProjection()],
+        projections=[hierarchy, KnowledgeProjection(), DecommissionsProjection()],
         install_write_side=write_side.install,
         runners=runners,
     )

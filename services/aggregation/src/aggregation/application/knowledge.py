@@ -21,7 +21,12 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is Kind.sscc])
-    return Knowledge(known=frozenset(owner) | frozenset(ssccs), owner=owner)
+    gone = await conn.fetch(
+        f"SELECT object_id, reason FROM {RM}.decommissioned WHERE object_id = ANY({json_elements('$1')})",
+        json_list(sgtins),
+    )
+    decommissioned = {r["object_id"]: r["reason"] for r in gone}
+    return Knowledge(known=frozenset(owner) | frozenset(ssccs), owner=owner, decommissioned=decommissioned)
 
 
 async def allocated_ssccs(conn: Connection, objects: Iterable[ObjectId]) -> set[str]:

@@ -106,8 +106,9 @@ def _tree_sql(at: datetime | None) -> str:
     return f"""{_tree_cte(at)},
         nodes AS (
             SELECT t.child, t.parent, t.child_gtin,
-                   CASE WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
-            FROM tree t
+                   CASE WHEN d.object_id IS NOT NULL THEN 'error'
+                        WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
+            FROM tree t LEFT JOIN {RM}.decommissioned d ON d.object_id = t.child
         )
         -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
         -- plain concatenation is valid JSON (and several times cheaper than json_agg).
@@ -115,6 +116,7 @@ def _tree_sql(at: datetime | None) -> str:
                '[' || string_agg('{{"id":"' || child || '","status":"' || status || '"}}', ',') || ']' AS children,
                count(*) AS objects,
                count(*) FILTER (WHERE status = 'pending') AS pending,
+               count(*) FILTER (WHERE status = 'error') AS errors,
                bool_or(child IN (SELECT parent FROM tree)) AS holds_parents
         FROM nodes GROUP BY parent
     """
@@ -150,7 +152,7 @@ def _assemble(
     body: dict[str, Any] = {"id": root.uri, "status": "confirmed" if root_known else "pending"}
     body |= _parent_fields(states.get(root.uri), at)
     body["children"] = lists[root.uri]
-    body["counts"] = {"objects": sum(g["objects"] for g in groups), "pending": sum(g["pending"] for g in groups)}
+    body["counts"] = {name: sum(g[name] for g in groups) for name in ("objects", "pending", "errors")}
     root_state = states.get(root.uri)
     target = Target(
         gtins=frozenset(scope["gtins"] or () if scope else ()) | _gtin_set(root),
@@ -173,81 +175,108 @@ class Report:
     cmo_id: str | None
 
 
+@dataclass(frozen=True)
+class _Findings:
+    commissioned: int
+    aggregated: int
+    loose: list[Any]
+    pending: list[Any]
+    parents: list[Any]
+    known_parents: frozenset[str]
+    errors: list[Any]
+
+
 async def batch_report(pool: Pool, gtin: str, lot: str, limit: int) -> Report | None:
     """The completeness figures QA needs before release; lists are capped at `limit`."""
     async with pool.acquire() as conn:
         batch = await conn.fetchrow(f"SELECT cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
         if batch is None:
             return None
-        commissioned = await conn.fetchval(
-            f"SELECT count(*) FROM {RM}.commissioned WHERE gtin = $1 AND lot = $2", gtin, lot
+        counts = await conn.fetchrow(_COUNTS, gtin, lot)
+        assert counts is not None  # an aggregate query always answers one row
+        commissioned, aggregated = counts
+        parents = await conn.fetch(_PARENTS, gtin, lot)
+        findings = _Findings(
+            commissioned=commissioned,
+            aggregated=aggregated,
+            loose=await conn.fetch(_LOOSE, gtin, lot, limit),
+            pending=await conn.fetch(_PENDING, gtin, limit),
+            parents=parents,
+            known_parents=(await knowledge.snapshot(conn, [parse_object_id(r["parent"]) for r in parents])).known,
+            errors=await conn.fetch(_ERRORS, gtin, lot, limit),
         )
-        loose = await conn.fetch(
-            f"SELECT c.object_id, count(*) OVER () AS total FROM {RM}.commissioned c "
-            f"WHERE c.gtin = $1 AND c.lot = $2 AND NOT EXISTS "
-            f"(SELECT FROM {RM}.links l WHERE l.child = c.object_id AND {CURRENT}) ORDER BY c.object_id LIMIT $3",
-            gtin,
-            lot,
-            limit,
-        )
-        pending = await conn.fetch(
-            f"SELECT l.child, l.parent, count(*) OVER () AS total FROM {RM}.links l "
-            f"WHERE l.child_gtin = $1 AND l.pending AND {CURRENT} AND NOT EXISTS "
-            f"(SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child) ORDER BY l.child LIMIT $2",
-            gtin,
-            limit,
-        )
-        parents = await conn.fetch(
-            f"""
-            WITH RECURSIVE up(parent, depth) AS (
-                SELECT DISTINCT l.parent, 1 FROM {RM}.commissioned c
-                JOIN {RM}.links l ON l.child = c.object_id AND {CURRENT} WHERE c.gtin = $1 AND c.lot = $2
-                UNION
-                SELECT l.parent, up.depth + 1 FROM {RM}.links l JOIN up ON l.child = up.parent
-                WHERE {CURRENT} AND up.depth < {MAX_DEPTH}
-            )
-            SELECT DISTINCT up.parent, p.level, p.closed FROM up JOIN {RM}.parent_states p USING (parent)
-            ORDER BY up.parent
-            """,
-            gtin,
-            lot,
-        )
-        known = (await knowledge.snapshot(conn, [parse_object_id(r["parent"]) for r in parents])).known
-    body = _report_body(gtin, lot, commissioned, loose, pending, parents, known, limit)
-    return Report(body, batch["cmo_id"])
+    return Report(_report_body(gtin, lot, findings, limit), batch["cmo_id"])
 
 
-def _listing(ids: list[Any], total: int, limit: int) -> dict[str, Any]:
-    return {"count": total, "items": ids[:limit], "truncated": total > limit}
+_COUNTS = f"""
+    SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT FROM {RM}.links l WHERE l.child = c.object_id AND {CURRENT}))
+    FROM {RM}.commissioned c WHERE c.gtin = $1 AND c.lot = $2
+"""
+# Commissioned, in no parent, and not decommissioned (a destroyed pack needs no parent).
+_LOOSE = f"""
+    SELECT c.object_id, count(*) OVER () AS total FROM {RM}.commissioned c
+    WHERE c.gtin = $1 AND c.lot = $2
+      AND NOT EXISTS (SELECT FROM {RM}.links l WHERE l.child = c.object_id AND {CURRENT})
+      AND NOT EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = c.object_id)
+    ORDER BY c.object_id LIMIT $3
+"""
+# Children of this GTIN not yet known as commissioned: their lot is known only once they are.
+_PENDING = f"""
+    SELECT l.child, l.parent, count(*) OVER () AS total FROM {RM}.links l
+    WHERE l.child_gtin = $1 AND l.pending AND {CURRENT}
+      AND NOT EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child)
+    ORDER BY l.child LIMIT $2
+"""
+_PARENTS = f"""
+    WITH RECURSIVE up(parent, depth) AS (
+        SELECT DISTINCT l.parent, 1 FROM {RM}.commissioned c
+        JOIN {RM}.links l ON l.child = c.object_id AND {CURRENT} WHERE c.gtin = $1 AND c.lot = $2
+        UNION
+        SELECT l.parent, up.depth + 1 FROM {RM}.links l JOIN up ON l.child = up.parent
+        WHERE {CURRENT} AND up.depth < {MAX_DEPTH}
+    )
+    SELECT DISTINCT up.parent, p.level, p.closed FROM up JOIN {RM}.parent_states p USING (parent)
+    ORDER BY up.parent
+"""
+_ERRORS = f"""
+    SELECT d.object_id, l.parent, d.reason, count(*) OVER () AS total FROM {RM}.decommissioned d
+    JOIN {RM}.commissioned c ON c.object_id = d.object_id
+    JOIN {RM}.links l ON l.child = d.object_id AND {CURRENT}
+    WHERE c.gtin = $1 AND c.lot = $2 ORDER BY d.object_id LIMIT $3
+"""
 
 
-def _report_body(
-    gtin: str,
-    lot: str,
-    commissioned: int,
-    loose: list[Any],
-    pending: list[Any],
-    parents: list[Any],
-    known: frozenset[str],
-    limit: int,
-) -> dict[str, Any]:
-    loose_total = loose[0]["total"] if loose else 0
-    pending_total = pending[0]["total"] if pending else 0
-    open_parents = [{"id": r["parent"], "level": r["level"]} for r in parents if not r["closed"]]
-    unconfirmed = [{"id": r["parent"], "level": r["level"]} for r in parents if r["parent"] not in known]
+def _listing(items: list[Any], total: int, limit: int) -> dict[str, Any]:
+    return {"count": total, "items": items[:limit], "truncated": total > limit}
+
+
+def _total(rows: list[Any]) -> int:
+    return int(rows[0]["total"]) if rows else 0
+
+
+def _report_body(gtin: str, lot: str, found: _Findings, limit: int) -> dict[str, Any]:
+    open_parents = [{"id": r["parent"], "level": r["level"]} for r in found.parents if not r["closed"]]
+    unconfirmed = [
+        {"id": r["parent"], "level": r["level"]} for r in found.parents if r["parent"] not in found.known_parents
+    ]
+    errors = [
+        {"child": r["object_id"], "parent": r["parent"], "problem": f"decommissioned ({r['reason']})"}
+        for r in found.errors
+    ]
     sections = {
-        "not_aggregated": _listing([r["object_id"] for r in loose], loose_total, limit),
+        "not_aggregated": _listing([r["object_id"] for r in found.loose], _total(found.loose), limit),
         "pending_links": _listing(
-            [{"child": r["child"], "parent": r["parent"]} for r in pending], pending_total, limit
+            [{"child": r["child"], "parent": r["parent"]} for r in found.pending], _total(found.pending), limit
         ),
         "open_parents": _listing(open_parents, len(open_parents), limit),
         "pending_parents": _listing(unconfirmed, len(unconfirmed), limit),
+        "errors": _listing(errors, _total(found.errors), limit),
     }
     return {
         "gtin": gtin,
         "lot": lot,
-        "commissioned": commissioned,
-        "aggregated": commissioned - loose_total,
+        "commissioned": found.commissioned,
+        "aggregated": found.aggregated,
         **sections,
         "complete": all(section["count"] == 0 for section in sections.values()),
     }

@@ -112,6 +112,7 @@ def pack(
     # Set operations in C find the few children worth a closer look among thousands.
     children = set(command.children)
     suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
+    suspects |= children.intersection(knowledge.decommissioned)
     if in_scope is not None:
         suspects |= {c for c in command.children if c in knowledge.owner and not in_scope(knowledge.owner[c])}
     for index, child in enumerate(command.children):
@@ -163,6 +164,10 @@ def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[
 def _child_problem(
     h: Hierarchy, parent: str, child: str, ancestors: set[str], knowledge: Knowledge, in_scope: InScope
 ) -> tuple[str, str] | None:
+    return _placement_problem(h, parent, child, ancestors) or _standing_problem(child, knowledge, in_scope)
+
+
+def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str]) -> tuple[str, str] | None:
     if child == parent:
         return "no-cycle", f"{child} cannot be packed into itself"
     if child in ancestors:
@@ -172,6 +177,12 @@ def _child_problem(
         return "not-already-packed", f"{child} is already in {parent}"
     if current is not None:
         return "not-already-packed", f"{child} is already in {current}; unpack it from there first"
+    return None
+
+
+def _standing_problem(child: str, knowledge: Knowledge, in_scope: InScope) -> tuple[str, str] | None:
+    if child in knowledge.decommissioned:
+        return "not-decommissioned", f"{child} was decommissioned ({knowledge.decommissioned[child]})"
     if in_scope is not None and child in knowledge.owner and not in_scope(knowledge.owner[child]):
         return "in-scope", f"{child} belongs to a batch outside your scope"
     return None

@@ -19,6 +19,7 @@ class Knowledge:
 
     known: frozenset[str] = frozenset()
     owner: Mapping[str, str | None] = field(default_factory=dict)
+    decommissioned: Mapping[str, str] = field(default_factory=dict)  # object → reason
 
     def standing(self, uri: str) -> Standing:
         return Standing.known if uri in self.known else Standing.unknown
