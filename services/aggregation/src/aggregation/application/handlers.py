@@ -17,6 +17,7 @@ from aggregation.application import knowledge, write_side
 from aggregation.application.write_side import Change
 from aggregation.domain import hierarchy
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Pack, Unpack
+from aggregation.domain.objects import Knowledge
 
 
 class AggregationHandlers:
@@ -34,9 +35,20 @@ class AggregationHandlers:
             known = await knowledge.snapshot(conn, objects.values())
         if violations:
             raise InvalidInput(violations[0].message, violations)
+        try:
+            # Fast path: load only the parents' places; a child already packed elsewhere shows
+            # up as a conflict on insert, and then we decide again knowing every child's place.
+            return await self._pack_locked(packs, [p.parent for p in packs], known, in_scope, meta)
+        except write_side.AlreadyPacked:
+            return await self._pack_locked(packs, list(objects), known, in_scope, meta)
+
+    async def _pack_locked(
+        self, packs: Sequence[Pack], load: list[str], known: Knowledge, in_scope: InScope, meta: RecordMetadata
+    ) -> list[Change]:
         async with self.store.locked() as log:
-            h = await write_side.load(log.conn, objects)
+            h = await write_side.load(log.conn, load)
             decided: list[Change] = []
+            violations: list[Violation] = []
             for command in packs:
                 event, problems = hierarchy.pack(h, command, known, in_scope)
                 decided.append(event)

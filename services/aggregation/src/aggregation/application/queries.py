@@ -17,8 +17,12 @@ from aggregation.application import knowledge
 from aggregation.domain.hierarchy import MAX_DEPTH
 
 RM = knowledge.RM
-CURRENT = "l.unpacked_position IS NULL"
-AT = "l.packed_at <= $2 AND (l.unpacked_at IS NULL OR l.unpacked_at > $2)"
+# Links as they were at $2: current ones packed by then, and past ones not yet unpacked then.
+AS_THEN = f"""(
+    SELECT child, parent, child_gtin, pending FROM {RM}.links WHERE packed_at <= $2
+    UNION ALL
+    SELECT child, parent, child_gtin, pending FROM {RM}.past_links WHERE packed_at <= $2 AND unpacked_at > $2
+)"""
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ def _gtin_set(obj: ObjectId) -> frozenset[str]:
     return frozenset({obj.gtin}) if obj.gtin is not None else frozenset()
 
 
-def _live(at: datetime | None) -> str:
-    return CURRENT if at is None else AT
+def _links(at: datetime | None) -> str:
+    return f"{RM}.links" if at is None else AS_THEN
 
 
 class AggregationQueries:
@@ -62,13 +66,14 @@ class AggregationQueries:
         return _assemble(root, root_known, groups, states, at, scope)
 
     async def ancestors(self, child: ObjectId, at: datetime | None) -> list[dict[str, Any]]:
-        live = _live(at)
+        links = _links(at)
         sql = f"""
             WITH RECURSIVE up(child, parent, depth) AS (
-                SELECT l.child, l.parent, 1 FROM {RM}.links l WHERE l.child = $1 AND {live}
+                SELECT l.child, l.parent, 1 FROM {links} l WHERE l.child = $1
                 UNION ALL
-                SELECT l.child, l.parent, u.depth + 1 FROM {RM}.links l JOIN up u ON l.child = u.parent
-                WHERE {live} AND u.depth < {MAX_DEPTH}
+                SELECT l.child, l.parent, u.depth + 1
+                FROM up u CROSS JOIN LATERAL (SELECT * FROM {links} l WHERE l.child = u.parent OFFSET 0) l
+                WHERE u.depth < {MAX_DEPTH}
             )
             SELECT u.parent, u.depth, p.level, p.closed, p.line_id FROM up u
             LEFT JOIN {RM}.parent_states p ON p.parent = u.parent ORDER BY u.depth
@@ -82,15 +87,18 @@ class AggregationQueries:
 
 
 def _tree_cte(at: datetime | None) -> str:
-    live = _live(at)
-    # Only SSCCs and bundles can hold children: leaves are not probed for any.
+    links = _links(at)
+    # Only SSCCs and bundles can hold children: leaves are not probed for any. The LATERAL
+    # subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even when the
+    # planner's statistics lag a bulk load, which would otherwise tempt it into a hash join
+    # over every link.
     return f"""
         WITH RECURSIVE tree(child, parent, child_gtin, pending, depth) AS (
-            SELECT l.child, l.parent, l.child_gtin, l.pending, 1 FROM {RM}.links l WHERE l.parent = $1 AND {live}
+            SELECT l.child, l.parent, l.child_gtin, l.pending, 1 FROM {links} l WHERE l.parent = $1
             UNION ALL
             SELECT l.child, l.parent, l.child_gtin, l.pending, t.depth + 1
-            FROM tree t JOIN {RM}.links l ON l.parent = t.child
-            WHERE {live} AND t.depth < {MAX_DEPTH}
+            FROM tree t CROSS JOIN LATERAL (SELECT * FROM {links} l WHERE l.parent = t.child OFFSET 0) l
+            WHERE t.depth < {MAX_DEPTH}
               AND (t.child_gtin IS NULL OR t.child IN (SELECT parent FROM {RM}.parent_states WHERE level = 'bundle'))
         )
     """
@@ -104,11 +112,14 @@ def _tree_sql(at: datetime | None) -> str:
               AND substr(right(t.child, 18), 2 + length(r.company_prefix), 16 - length(r.company_prefix))::bigint
                   BETWEEN r.first_reference AND r.first_reference + r.quantity - 1))"""
     return f"""{_tree_cte(at)},
+        holders AS (SELECT DISTINCT parent FROM tree),
         nodes AS (
-            SELECT t.child, t.parent, t.child_gtin,
+            SELECT t.child, t.parent, t.child_gtin, h.parent IS NOT NULL AS holds,
                    CASE WHEN d.object_id IS NOT NULL THEN 'error'
                         WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
-            FROM tree t LEFT JOIN {RM}.decommissioned d ON d.object_id = t.child
+            FROM tree t
+            LEFT JOIN {RM}.decommissioned d ON d.object_id = t.child
+            LEFT JOIN holders h ON h.parent = t.child
         )
         -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
         -- plain concatenation is valid JSON (and several times cheaper than json_agg).
@@ -117,7 +128,7 @@ def _tree_sql(at: datetime | None) -> str:
                count(*) AS objects,
                count(*) FILTER (WHERE status = 'pending') AS pending,
                count(*) FILTER (WHERE status = 'error') AS errors,
-               bool_or(child IN (SELECT parent FROM tree)) AS holds_parents
+               bool_or(holds) AS holds_parents
         FROM nodes GROUP BY parent
     """
 
@@ -209,31 +220,31 @@ async def batch_report(pool: Pool, gtin: str, lot: str, limit: int) -> Report | 
 
 
 _COUNTS = f"""
-    SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT FROM {RM}.links l WHERE l.child = c.object_id AND {CURRENT}))
+    SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT FROM {RM}.links l WHERE l.child = c.object_id))
     FROM {RM}.commissioned c WHERE c.gtin = $1 AND c.lot = $2
 """
 # Commissioned, in no parent, and not decommissioned (a destroyed pack needs no parent).
 _LOOSE = f"""
     SELECT c.object_id, count(*) OVER () AS total FROM {RM}.commissioned c
     WHERE c.gtin = $1 AND c.lot = $2
-      AND NOT EXISTS (SELECT FROM {RM}.links l WHERE l.child = c.object_id AND {CURRENT})
+      AND NOT EXISTS (SELECT FROM {RM}.links l WHERE l.child = c.object_id)
       AND NOT EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = c.object_id)
     ORDER BY c.object_id LIMIT $3
 """
 # Children of this GTIN not yet known as commissioned: their lot is known only once they are.
 _PENDING = f"""
     SELECT l.child, l.parent, count(*) OVER () AS total FROM {RM}.links l
-    WHERE l.child_gtin = $1 AND l.pending AND {CURRENT}
+    WHERE l.child_gtin = $1 AND l.pending
       AND NOT EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child)
     ORDER BY l.child LIMIT $2
 """
 _PARENTS = f"""
     WITH RECURSIVE up(parent, depth) AS (
         SELECT DISTINCT l.parent, 1 FROM {RM}.commissioned c
-        JOIN {RM}.links l ON l.child = c.object_id AND {CURRENT} WHERE c.gtin = $1 AND c.lot = $2
+        JOIN {RM}.links l ON l.child = c.object_id WHERE c.gtin = $1 AND c.lot = $2
         UNION
         SELECT l.parent, up.depth + 1 FROM {RM}.links l JOIN up ON l.child = up.parent
-        WHERE {CURRENT} AND up.depth < {MAX_DEPTH}
+        WHERE up.depth < {MAX_DEPTH}
     )
     SELECT DISTINCT up.parent, p.level, p.closed FROM up JOIN {RM}.parent_states p USING (parent)
     ORDER BY up.parent
@@ -241,7 +252,7 @@ _PARENTS = f"""
 _ERRORS = f"""
     SELECT d.object_id, l.parent, d.reason, count(*) OVER () AS total FROM {RM}.decommissioned d
     JOIN {RM}.commissioned c ON c.object_id = d.object_id
-    JOIN {RM}.links l ON l.child = d.object_id AND {CURRENT}
+    JOIN {RM}.links l ON l.child = d.object_id
     WHERE c.gtin = $1 AND c.lot = $2 ORDER BY d.object_id LIMIT $3
 """
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import asyncpg
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, PackagingLevel, ParentClosed
 from serialtrail_kit.db import APP_ROLE, Connection, json_elements, json_list
 
@@ -25,6 +26,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.parents, {SCHEMA}.contents TO {
 """
 
 Change = ChildrenPacked | ChildrenUnpacked | ParentClosed
+
+
+class AlreadyPacked(Exception):
+    """Some child turned out to be in a parent already: the decision was made without
+    loading every child's place (the fast path), so it must be made again with it."""
 
 
 async def install(conn: Connection) -> None:
@@ -71,12 +77,15 @@ async def record(conn: Connection, changes: Sequence[Change], h: Hierarchy, vers
             f"DELETE FROM {SCHEMA}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
         )
     if packs:
-        await conn.execute(
-            f"INSERT INTO {SCHEMA}.contents (child, parent) "
-            f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
-            json_list([child for e in packs for child in e.child_ids]),
-            json_list([e.parent_id for e in packs for _ in e.child_ids]),
-        )
+        try:
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.contents (child, parent) "
+                f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
+                json_list([child for e in packs for child in e.child_ids]),
+                json_list([e.parent_id for e in packs for _ in e.child_ids]),
+            )
+        except asyncpg.UniqueViolationError as error:  # the transaction is lost; the caller starts again
+            raise AlreadyPacked from error
     touched = sorted(versions)
     states = [h.state(p) for p in touched]
     await conn.execute(

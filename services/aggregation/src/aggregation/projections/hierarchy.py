@@ -1,5 +1,6 @@
-"""The hierarchy read model, with history: every link a parent ever held, from the pack that
-made it to the unpack that ended it, so a tree can be shown as it was at any time. A pure
+"""The hierarchy read model, with history: every link a parent holds, and every link it ever
+held from the pack that made it to the unpack that ended it, so a tree can be shown as it
+was at any time. A pure
 fold of the aggregation log; consecutive packs are written in one statement.
 
 `pending` says whether the child was unknown when packed. Knowing an object is monotonic
@@ -10,42 +11,40 @@ whichever arrived first, and a 5,000-unit pallet is read without 5,000 lookups."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from serialtrail_contracts import aggregation
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
-from serialtrail_kit.db import Connection, json_elements, json_list
+from serialtrail_gs1.identity import CANONICAL_RESOLVER
+from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
 
 SOURCE = "aggregation"
-SGTIN_MARK = "/01/"
-
-
-def gtin_of(uri: str) -> str | None:
-    """The GTIN inside a canonical SGTIN Digital Link URI (None for an SSCC)."""
-    at = uri.find(SGTIN_MARK)
-    return uri[at + 4 : at + 18] if at >= 0 else None
+SGTIN_PREFIX = f"{CANONICAL_RESOLVER}/01/"  # canonical SGTIN URIs: the GTIN's 14 digits follow
 
 
 class HierarchyProjection:
     name = "hierarchy"
     source = SOURCE
-    tables: tuple[str, ...] = ("links", "parent_states")
+    tables: tuple[str, ...] = ("links", "past_links", "parent_states")
 
     def ddl(self, schema: str) -> str:
+        # Current and past links live apart: the table every pack writes to keeps two indexes,
+        # and history is only read for trees "as they were".
         return f"""
         CREATE TABLE {schema}.links (
+            child text PRIMARY KEY, parent text NOT NULL, child_gtin text, pending boolean NOT NULL,
+            packed_at timestamptz NOT NULL, packed_position bigint NOT NULL
+        );
+        CREATE INDEX ON {schema}.links (parent);
+        CREATE INDEX ON {schema}.links (child_gtin) WHERE pending;
+        CREATE TABLE {schema}.past_links (
             child text NOT NULL, parent text NOT NULL, child_gtin text, pending boolean NOT NULL,
             packed_at timestamptz NOT NULL, packed_position bigint NOT NULL,
-            unpacked_at timestamptz, unpacked_position bigint,
+            unpacked_at timestamptz NOT NULL, unpacked_position bigint NOT NULL,
             PRIMARY KEY (child, packed_position)
         );
-        -- Current links by parent (partial, so the planner walks trees through it even before
-        -- statistics exist), and every link by parent for trees as they were.
-        CREATE INDEX ON {schema}.links (parent) WHERE unpacked_position IS NULL;
-        CREATE INDEX ON {schema}.links (parent, packed_at);
-        CREATE INDEX ON {schema}.links (child_gtin) WHERE pending AND unpacked_position IS NULL;
+        CREATE INDEX ON {schema}.past_links (parent);
         CREATE TABLE {schema}.parent_states (
             parent text PRIMARY KEY, level text NOT NULL, line_id text NOT NULL, closed boolean NOT NULL,
             closed_at timestamptz, expected_count int, first_packed_at timestamptz NOT NULL,
@@ -72,25 +71,31 @@ class HierarchyProjection:
 async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[RecordedEvent, ChildrenPacked]]) -> None:
     if not packs:
         return
-    children = [child for _, event in packs for child in event.child_ids]
-    pending = {child for _, event in packs for child in event.pending_child_ids}
-    columns: tuple[list[Any], ...] = (
-        children,
-        [event.parent_id for _, event in packs for _ in event.child_ids],
-        [gtin_of(child) for child in children],
-        [child in pending for child in children],
-        [event.event_time for _, event in packs for _ in event.child_ids],
-        [recorded.global_position for recorded, event in packs for _ in event.child_ids],
-    )
+    # One JSON record per event; PostgreSQL expands the children, so the values every child of
+    # an event shares are sent and parsed once.
+    events = [
+        {
+            "parent": event.parent_id,
+            "packed_at": event.event_time.isoformat(),
+            "position": recorded.global_position,
+            "children": event.child_ids,
+            "pending": event.pending_child_ids,
+        }
+        for recorded, event in packs
+    ]
     await conn.execute(
-        f"INSERT INTO {schema}.links (child, parent, child_gtin, pending, packed_at, packed_position) "
-        "SELECT * FROM unnest("
-        + ", ".join(
-            json_elements(f"${n}", sql_type)
-            for n, sql_type in enumerate(("text", "text", "text", "boolean", "timestamptz", "bigint"), start=1)
-        )
-        + ")",
-        *map(json_list, columns),
+        f"""
+        INSERT INTO {schema}.links (child, parent, child_gtin, pending, packed_at, packed_position)
+        SELECT c.child, e.parent,
+               CASE WHEN left(c.child, {len(SGTIN_PREFIX)}) = '{SGTIN_PREFIX}'
+                    THEN substr(c.child, {len(SGTIN_PREFIX) + 1}, 14) END,
+               json_array_length(e.pending) > 0 AND c.child IN (SELECT json_array_elements_text(e.pending)),
+               e.packed_at, e.position
+        FROM json_to_recordset($1::json)
+             AS e(parent text, packed_at timestamptz, position bigint, children json, pending json)
+        CROSS JOIN LATERAL json_array_elements_text(e.children) AS c(child)
+        """,
+        json_list(events),
     )
     await conn.executemany(
         f"""
@@ -104,8 +109,9 @@ async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[Recorded
 
 async def _unpacked(conn: Connection, schema: str, recorded: RecordedEvent, event: ChildrenUnpacked) -> None:
     await conn.execute(
-        f"UPDATE {schema}.links SET unpacked_at = $3, unpacked_position = $4 "
-        "WHERE parent = $1 AND child = ANY($2::text[]) AND unpacked_position IS NULL",
+        f"WITH gone AS (DELETE FROM {schema}.links WHERE parent = $1 AND child = ANY($2::text[]) RETURNING *) "
+        f"INSERT INTO {schema}.past_links "
+        "SELECT child, parent, child_gtin, pending, packed_at, packed_position, $3, $4 FROM gone",
         event.parent_id,
         list(event.child_ids),
         event.event_time,
