@@ -46,3 +46,7 @@ bench: install ## Benchmarks: one JSON line per figure (never part of make test)
 .PHONY: schemas
 schemas: install ## Regenerate the contract JSON Schema snapshots
 	$(RUN) python scripts/export_schemas.py
+
+.PHONY: topics
+topics: install ## Create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS=host:port; distributed mode only)
+	$(RUN) python scripts/create_topics.py

@@ -7,3 +7,12 @@ REPORTING = "serialtrail.reporting.v1"
 FMD = "serialtrail.fmd.v1"
 
 ALL = (SERIALS, AGGREGATION, EXCEPTIONS, REPORTING, FMD)
+
+# Which service publishes which topic (its log, relayed).
+BY_SERVICE = {
+    "serial_issuance": SERIALS,
+    "aggregation": AGGREGATION,
+    "line_exceptions": EXCEPTIONS,
+    "epcis_reporting": REPORTING,
+    "fmd_hub": FMD,
+}

@@ -20,6 +20,7 @@ from serialtrail_kit.identity.store import IdentityStore
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.settings import Settings
+from serialtrail_kit.transport.wiring import KafkaTransport
 
 log = logging.getLogger(__name__)
 Builder = Callable[[Settings, Pool], ServiceModule]
@@ -59,7 +60,16 @@ async def composed(
     app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=20)
     try:
         modules = [build(settings, app_pool) for build in builders.values()]
-        runtime = Runtime(admin_pool, app_pool, modules, poll_interval=settings.projection_poll_interval)
+        transport = (
+            KafkaTransport(
+                settings.kafka_bootstrap_servers, settings.kafka_consumer_settings(), settings.kafka_topic_prefix
+            )
+            if settings.kafka_bootstrap_servers
+            else None
+        )
+        runtime = Runtime(
+            admin_pool, app_pool, modules, poll_interval=settings.projection_poll_interval, transport=transport
+        )
         await runtime.install()
         identity = identity_service(settings, app_pool, software)
         app = create_app(runtime, modules, software, identity)

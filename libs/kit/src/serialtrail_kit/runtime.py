@@ -8,12 +8,22 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from serialtrail_kit.db import APP_ROLE, Pool
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
 from serialtrail_kit.service import ServiceModule
+from serialtrail_kit.transport.relay import Relay
+from serialtrail_kit.transport.wiring import KafkaTransport
+
+
+class Runnable(Protocol):
+    stopping: asyncio.Event
+
+    async def run(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +34,13 @@ class Runtime:
     app_pool: Pool
     modules: Sequence[ServiceModule]
     poll_interval: float = 1.0
+    transport: KafkaTransport | None = None  # None: embedded mode, other logs read directly
+    relays: dict[str, Relay] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+
+    def _foreign_sources(self) -> set[str]:
+        return {p.source for m in self.modules for p in m.projections} - {m.name for m in self.modules}
 
     async def install(self) -> None:
         async with self.admin_pool.acquire() as conn:
@@ -36,26 +51,37 @@ class Runtime:
                 await module.install_write_side(conn)
             # In embedded mode a projection reads another service's log directly; that log
             # exists (empty) even when its service is not composed here, and fills once it is.
-            for source in {p.source for m in self.modules for p in m.projections} - {m.name for m in self.modules}:
+            for source in self._foreign_sources() if self.transport is None else ():
                 await install_log(conn, source, APP_ROLE)
+        if self.transport is not None:
+            consumed = {p.source for m in self.modules for p in m.projections if p.source != m.name}
+            await self.transport.check([m.name for m in self.modules], consumed)
         for module in self.modules:
             admin = ProjectionAdmin(self.admin_pool, module.name, upcasters=module.upcasters)
             for projection in module.projections:
                 await admin.ensure(projection)
+                over_kafka = self.transport is not None and projection.source != module.name
                 module.runners[projection.name] = ProjectionRunner(
                     self.app_pool,
                     module.name,
                     projection,
                     upcasters=module.upcasters,
                     poll_interval=self.poll_interval,
+                    subscribe=self.transport.subscribe(module.name, projection.source, module.upcasters)
+                    if self.transport is not None and over_kafka
+                    else None,
                 )
+            if self.transport is not None:
+                self.relays[module.name] = self.transport.relay(self.app_pool, module.name, self.poll_interval)
 
     def start(self) -> None:
         for module in self.modules:
             for name, runner in module.runners.items():
                 self._tasks.append(asyncio.create_task(self._supervise(f"{module.name}.{name}", runner)))
+        for service, relay in self.relays.items():
+            self._tasks.append(asyncio.create_task(self._supervise(f"{service}.relay", relay)))
 
-    async def _supervise(self, name: str, runner: ProjectionRunner) -> None:
+    async def _supervise(self, name: str, runner: Runnable) -> None:
         """Restart a crashed runner with backoff; the failure stays visible in /health/ready."""
         delay = 0.5
         while not runner.stopping.is_set():
@@ -75,6 +101,8 @@ class Runtime:
         for module in self.modules:
             for runner in module.runners.values():
                 runner.stop()
+        for relay in self.relays.values():
+            relay.stop()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:

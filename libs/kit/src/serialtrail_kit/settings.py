@@ -43,6 +43,23 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     oidc_role_claim: str = "serialtrail_role"
     oidc_scope_claim: str = "serialtrail_scope"
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SERIALTRAIL_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka brokers (distributed mode): relays publish each log to its topic and other services' "
+        "events are read from their topics; unset = embedded mode, logs read directly",
+    )
+    kafka_topic_prefix: str = Field(default="", description="prefix of every topic and consumer group name")
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, description="consumer group session timeout")
+    kafka_fetch_max_wait_ms: int = Field(default=500, ge=10, description="longest a fetch waits for new messages")
+
+    def kafka_consumer_settings(self) -> dict[str, int]:
+        return {
+            "session_timeout_ms": self.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": max(100, self.kafka_session_timeout_ms // 6),
+            "rebalance_timeout_ms": self.kafka_session_timeout_ms,
+            "fetch_max_wait_ms": self.kafka_fetch_max_wait_ms,
+        }
 
     @field_validator("serial_key")
     @classmethod

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Protocol
 
 from serialtrail_kit.db import Connection, Pool
@@ -44,6 +44,10 @@ class Subscription(Protocol):
     def deliveries(self) -> AsyncGenerator[Delivery, None]: ...
 
     async def lag(self) -> int: ...
+
+
+# A subscription for one reader (a projection's generation, a handler), stopped by `stopping`.
+Subscribe = Callable[[str, asyncio.Event], Subscription]
 
 
 class _LogDelivery:
@@ -73,9 +77,10 @@ class LogDeliveries:
         upcasters: Upcasters = NO_UPCASTERS,
         poll_interval: float = 1.0,
         batch_size: int = 500,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.pool = pool
-        self.stopping = asyncio.Event()
+        self.stopping = stopping or asyncio.Event()
         self._tracking = Tracking(reader_schema, reader, source_schema)
         self._log = LogSubscription(
             pool,

@@ -20,6 +20,7 @@ from serialtrail_kit.db import APP_ROLE, Connection, Pool, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.readers.delivery import LogDeliveries, Subscribe, Subscription
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
 
@@ -168,7 +169,11 @@ class ProjectionAdmin:
 
 
 class ProjectionRunner:
-    """Catches up a projection and then follows its source log, with the application role."""
+    """Catches up a projection and then follows its source, with the application role.
+
+    The source comes through the subscription port: the producer's log read directly by
+    default, or whatever `subscribe` gives (its Kafka topic in distributed mode). Each
+    generation is its own reader, so a new generation reads its source from the start."""
 
     def __init__(
         self,
@@ -178,14 +183,26 @@ class ProjectionRunner:
         *,
         upcasters: Upcasters = NO_UPCASTERS,
         poll_interval: float = 1.0,
+        subscribe: Subscribe | None = None,
     ) -> None:
         self.pool = pool
         self.owner = ident(owner)
         self.projection = projection
         self.stopping = asyncio.Event()
-        self._subscription = LogSubscription(
-            pool, projection.source, upcasters=upcasters, poll_interval=poll_interval, stopping=self.stopping
-        )
+        self._log = LogSubscription(pool, projection.source, poll_interval=poll_interval, stopping=self.stopping)
+
+        def from_log(reader: str, stopping: asyncio.Event) -> Subscription:
+            return LogDeliveries(
+                pool,
+                projection.source,
+                owner,
+                reader,
+                upcasters=upcasters,
+                poll_interval=poll_interval,
+                stopping=stopping,
+            )
+
+        self._subscribe: Subscribe = subscribe or from_log
         self.position = 0
         self._advanced = asyncio.Condition()
 
@@ -202,15 +219,17 @@ class ProjectionRunner:
         tracking = Tracking(self.owner, schema, self.projection.source)
         async with self.pool.acquire() as conn:
             await self._publish(await tracking.position(conn))
-        batches = self._subscription.batches(self.position)
-        async with contextlib.aclosing(batches):
-            async for batch in batches:
+        deliveries = self._subscribe(schema, self.stopping).deliveries()
+        async with contextlib.aclosing(deliveries):
+            async for delivery in deliveries:
                 async with self.pool.acquire() as conn, conn.transaction():
                     if await self._active_schema(conn, lock=True) != schema:
                         return  # a replay switched generations: start again on the new one
-                    await self.projection.apply(conn, schema, batch)
-                    await tracking.advance(conn, batch[-1].global_position)
-                await self._publish(batch[-1].global_position)
+                    fresh = await delivery.record(conn)
+                    await self.projection.apply(conn, schema, fresh)
+                await delivery.acknowledge()
+                if delivery.events:
+                    await self._publish(max(e.global_position for e in delivery.events))
                 if self.stopping.is_set():
                     return
 
@@ -241,7 +260,9 @@ class ProjectionRunner:
             await self._advanced.wait_for(lambda: self.position >= position)
 
     async def caught_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
-        await self.wait_for(await self._subscription.head(), timeout)
+        """Until the projection has applied everything its source log holds now (the log must
+        be readable from here: embedded mode, or the service's own log)."""
+        await self.wait_for(await self._log.head(), timeout)
 
 
 async def table_digest(conn: Connection, schema: str, table: str) -> str:

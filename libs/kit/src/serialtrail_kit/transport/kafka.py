@@ -65,6 +65,7 @@ class KafkaDeliveries:
         upcasters: Upcasters = NO_UPCASTERS,
         batch_size: int = 2000,
         consumer_settings: dict[str, Any] | None = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
@@ -73,7 +74,7 @@ class KafkaDeliveries:
         self.reader = reader
         self.upcasters = upcasters
         self.batch_size = batch_size
-        self.stopping = asyncio.Event()
+        self.stopping = stopping or asyncio.Event()
         self.dead_letters = 0
         self._settings = consumer_settings or {}
         self._consumer: AIOKafkaConsumer | None = None
