@@ -1,21 +1,23 @@
-"""`serialtrail`: run embedded, verify the logs, replay a projection."""
+"""`serialtrail`: run embedded, serve one service, verify the logs, replay a projection."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from serialtrail_kit.composition import composed
+from serialtrail_kit.composition import Builder, composed
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.settings import Settings
+from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
 from serialtrail.keys import first_admin_key, keys_app
@@ -52,12 +54,46 @@ def run(
         raise typer.Exit(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with embedded.database(settings) as dsn:
-        asyncio.run(_serve(settings, dsn, host or settings.http_host, port or settings.http_port))
+        asyncio.run(_serve(settings, dsn, host or settings.http_host, port or settings.http_port, BUILDERS))
 
 
-async def _serve(settings: Settings, dsn: str, host: str, port: int) -> None:
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"the service to run: {', '.join(BUILDERS)}")],
+    host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+) -> None:
+    """Distributed mode: run one service (its API, its relay, its consumers) against DATABASE_URL
+    and KAFKA_BOOTSTRAP_SERVERS. Its topics must exist (`make topics`)."""
+    settings = _settings()
+    if service not in BUILDERS:
+        console.print(f"[red]unknown service {service!r}[/red]; one of: {', '.join(BUILDERS)}")
+        raise typer.Exit(2)
+    if not settings.database_url or not settings.kafka_bootstrap_servers:
+        console.print(
+            "[red]serve needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS[/red] "
+            "(for everything in one process on an embedded database: `serialtrail run`)"
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(
+            _serve(
+                settings,
+                settings.database_url,
+                host or settings.http_host,
+                port or settings.http_port,
+                {service: BUILDERS[service]},
+            )
+        )
+    except (ValueError, MissingTopics) as error:  # bad configuration, absent topics: say which, exit
+        console.print(f"[red]{service} cannot start:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+async def _serve(settings: Settings, dsn: str, host: str, port: int, builders: Mapping[str, Builder]) -> None:
     await embedded.ensure_database(dsn)
-    async with composed(settings, dsn, BUILDERS, software_identity(settings)) as composition:
+    async with composed(settings, dsn, builders, software_identity(settings)) as composition:
         config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)
         first_key = await first_admin_key(composition.identity, software_identity(settings))
@@ -69,7 +105,7 @@ async def _serve(settings: Settings, dsn: str, host: str, port: int) -> None:
                 "'serialtrail keys create'."
             )
         console.print(
-            f"[bold green]Serialtrail[/bold green] on http://{host}:{port}  "
+            f"[bold green]Serialtrail[/bold green] ({', '.join(builders)}) on http://{host}:{port}  "
             f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  "
             f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
         )
