@@ -90,3 +90,14 @@ async def test_a_missing_topic_stops_the_start_and_is_named(database_dsn: str, k
     assert prefix + topics.AGGREGATION in refused.value.missing
     assert prefix + topics.SERIALS + ".dlq" in refused.value.missing
     assert prefix + topics.SERIALS not in refused.value.missing
+
+
+async def test_readiness_shows_relay_and_consumer_lag(database_dsn: str, kafka_bootstrap: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await create_topics(kafka_bootstrap, with_dead_letters(prefix + t for t in topics.ALL), partitions=3)
+    async with serve(database_dsn, BUILDERS, kafka_settings(kafka_bootstrap, prefix)) as harness:
+        await product(harness.client)
+        answer = (await harness.client.get("/health/ready")).json()
+        assert set(answer["relays"]) == {"serial_issuance", "aggregation"}
+        assert all(isinstance(r["lag"], int) and r["lag"] >= 0 for r in answer["relays"].values())
+        assert "aggregation.knowledge" in answer["projections"]

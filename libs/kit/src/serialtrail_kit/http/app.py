@@ -85,16 +85,28 @@ def _health_routes(app: FastAPI, runtime: Runtime) -> None:
     async def live() -> dict[str, str]:
         return {"status": "live"}
 
-    @app.get("/health/ready", tags=["health"], summary="Database reachable and projections running")
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        summary="Database reachable, projections and relays running; their positions and lag (events behind)",
+    )
     async def ready(request: Request) -> JsonResponse:
         async with runtime.app_pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
-        positions = {f"{m.name}.{name}": runner.position for m in runtime.modules for name, runner in m.runners.items()}
+        projections = {
+            f"{m.name}.{name}": {"position": runner.position, "lag": await runner.lag()}
+            for m in runtime.modules
+            for name, runner in m.runners.items()
+        }
+        relays = {
+            name: {"position": relay.position, "lag": await relay.lag()} for name, relay in runtime.relays.items()
+        }
         failing = dict(runtime.failures)
         status = 503 if failing else 200
         body = {
             "status": "ready" if not failing else "degraded",
-            "projections": positions,
+            "projections": projections,
+            "relays": relays,
             "failures": failing,
         }
         return JsonResponse(body, status_code=status)

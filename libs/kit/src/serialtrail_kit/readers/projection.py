@@ -203,6 +203,7 @@ class ProjectionRunner:
             )
 
         self._subscribe: Subscribe = subscribe or from_log
+        self._current: Subscription | None = None
         self.position = 0
         self._advanced = asyncio.Condition()
 
@@ -219,7 +220,8 @@ class ProjectionRunner:
         tracking = Tracking(self.owner, schema, self.projection.source)
         async with self.pool.acquire() as conn:
             await self._publish(await tracking.position(conn))
-        deliveries = self._subscribe(schema, self.stopping).deliveries()
+        self._current = self._subscribe(schema, self.stopping)
+        deliveries = self._current.deliveries()
         async with contextlib.aclosing(deliveries):
             async for delivery in deliveries:
                 async with self.pool.acquire() as conn, conn.transaction():
@@ -258,6 +260,10 @@ class ProjectionRunner:
         """Read-your-writes: wait until the projection has applied `position`."""
         async with asyncio.timeout(timeout), self._advanced:
             await self._advanced.wait_for(lambda: self.position >= position)
+
+    async def lag(self) -> int | None:
+        """Events of the source not applied yet (None before the first subscription)."""
+        return None if self._current is None else await self._current.lag()
 
     async def caught_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
         """Until the projection has applied everything its source log holds now (the log must
