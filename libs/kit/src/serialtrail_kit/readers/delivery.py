@@ -37,6 +37,11 @@ class Delivery(Protocol):
     async def acknowledge(self) -> None:
         """After the consumer's transaction committed."""
 
+    async def set_aside(self, conn: Connection, event: RecordedEvent, reason: str) -> bool:
+        """Give up on one event that keeps failing: keep it elsewhere with the reason (a
+        dead-letter topic) and note it as handled in `conn`'s transaction. False when the
+        transport cannot (a service's own log is the truth: nothing in it may be skipped)."""
+
 
 class Subscription(Protocol):
     stopping: asyncio.Event
@@ -61,6 +66,9 @@ class _LogDelivery:
 
     async def acknowledge(self) -> None:
         return None  # the tracking row is the acknowledgement
+
+    async def set_aside(self, conn: Connection, event: RecordedEvent, reason: str) -> bool:
+        return False
 
 
 class LogDeliveries:

@@ -20,12 +20,17 @@ from serialtrail_kit.db import APP_ROLE, Connection, Pool, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
-from serialtrail_kit.readers.delivery import LogDeliveries, Subscribe, Subscription
+from serialtrail_kit.readers.delivery import Delivery, LogDeliveries, Subscribe, Subscription
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+APPLY_ATTEMPTS = 3
+
+
+class _DryRun(Exception):
+    pass
 
 
 class Projection(Protocol):
@@ -224,16 +229,51 @@ class ProjectionRunner:
         deliveries = self._current.deliveries()
         async with contextlib.aclosing(deliveries):
             async for delivery in deliveries:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    if await self._active_schema(conn, lock=True) != schema:
-                        return  # a replay switched generations: start again on the new one
-                    fresh = await delivery.record(conn)
-                    await self.projection.apply(conn, schema, fresh)
+                if not await self._apply_with_retries(delivery, schema):
+                    return  # a replay switched generations: start again on the new one
                 await delivery.acknowledge()
                 if delivery.events:
                     await self._publish(max(e.global_position for e in delivery.events))
                 if self.stopping.is_set():
                     return
+
+    async def _apply(self, delivery: Delivery, schema: str, poison: Sequence[tuple[RecordedEvent, str]] = ()) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await self._active_schema(conn, lock=True) != schema:
+                return False
+            for event, reason in poison:
+                if not await delivery.set_aside(conn, event, reason):
+                    raise RuntimeError(f"{self.projection.name} cannot apply event {event.event_id}: {reason}")
+            fresh = await delivery.record(conn)
+            await self.projection.apply(conn, schema, fresh)
+        return True
+
+    async def _apply_with_retries(self, delivery: Delivery, schema: str) -> bool:
+        """A failing delivery is tried again a few times (the failure may pass); then the events
+        that fail on their own are set aside with the reason (a dead-letter topic) and the rest
+        applied. Where nothing may be set aside (a log), the failure stands and is retried."""
+        for attempt in range(1, APPLY_ATTEMPTS):
+            try:
+                return await self._apply(delivery, schema)
+            except Exception:
+                log.warning("%s: applying a delivery failed (attempt %d)", self.projection.name, attempt, exc_info=True)
+                await asyncio.sleep(0.1 * attempt)
+        poison = await self._failing_alone(delivery, schema)
+        return await self._apply(delivery, schema, poison)
+
+    async def _failing_alone(self, delivery: Delivery, schema: str) -> list[tuple[RecordedEvent, str]]:
+        """Each event applied alone in a transaction that is always rolled back: which fail, and why."""
+        failing = []
+        for event in delivery.events:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await self.projection.apply(conn, schema, [event])
+                    raise _DryRun
+            except _DryRun:
+                continue
+            except Exception as error:
+                failing.append((event, f"{type(error).__name__}: {error}"))
+        return failing
 
     async def _active_schema(self, conn: Connection | None = None, *, lock: bool = False) -> str:
         sql = f"SELECT active_schema FROM {self.owner}.projections WHERE name = $1"

@@ -17,7 +17,7 @@ from serialtrail_kit.db import Connection, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery
-from serialtrail_kit.transport.envelope import UndecodableMessage, from_message
+from serialtrail_kit.transport.envelope import UndecodableMessage, from_message, to_message
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -31,26 +31,24 @@ class _KafkaDelivery:
         self._owner = owner
 
     async def record(self, conn: Connection) -> list[RecordedEvent]:
+        fresh = await self._owner.mark_processed(conn, self.events)
         schema, reader = self._owner.reader_schema, self._owner.reader
-        fresh = set()
-        if self.events:
-            rows = await conn.fetch(
-                f"INSERT INTO {schema}.processed_messages (reader, event_id) "
-                "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-                reader,
-                [e.event_id for e in self.events],
-            )
-            fresh = {r["event_id"] for r in rows}
         await conn.executemany(
             f"INSERT INTO {schema}.tracking (reader, source, position) VALUES ($1, $2, $3) "
             f"ON CONFLICT (reader, source) DO UPDATE SET position = GREATEST({schema}.tracking.position, "
             "EXCLUDED.position)",
             [(reader, f"{tp.topic}:{tp.partition}", offset) for tp, offset in self._offsets.items()],
         )
-        return [e for e in self.events if e.event_id in fresh]
+        return fresh
 
     async def acknowledge(self) -> None:
         await self._owner.commit(self._offsets)
+
+    async def set_aside(self, conn: Connection, event: RecordedEvent, reason: str) -> bool:
+        await self._owner.mark_processed(conn, [event])
+        message = to_message(event, producer=self._owner.topic)
+        await self._owner.publish_dead_letters([(message.key, message.value, message.headers, "apply", reason)])
+        return True
 
 
 class KafkaDeliveries:
@@ -120,22 +118,43 @@ class KafkaDeliveries:
             return event
         return RecordedEvent(**{**event.__dict__, "event_version": version, "payload": payload})
 
+    async def mark_processed(self, conn: Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        """Note events as handled by this reader; returns those that were not already."""
+        if not events:
+            return []
+        rows = await conn.fetch(
+            f"INSERT INTO {self.reader_schema}.processed_messages (reader, event_id) "
+            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+            self.reader,
+            [e.event_id for e in events],
+        )
+        fresh = {r["event_id"] for r in rows}
+        return [e for e in events if e.event_id in fresh]
+
     async def _dead_letter(self, dead: Sequence[tuple[ConsumerRecord[Any, Any], str]]) -> None:
-        """Published (and acknowledged) before the offsets move past them: never lost."""
+        await self.publish_dead_letters(
+            [
+                (m.key, m.value, list(m.headers or ()), f"{m.topic}:{m.partition}:{m.offset}", reason)
+                for m, reason in dead
+            ]
+        )
+
+    async def publish_dead_letters(self, dead: Sequence[tuple[bytes | None, bytes | None, Any, str, str]]) -> None:
+        """(key, value, headers, source, reason) each: published and acknowledged before the
+        consumer moves past them, so a set-aside message is never lost."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=False)
         await producer.start()
         try:
             sent = []
-            for message, reason in dead:
-                headers = [
-                    *(message.headers or ()),
+            for key, value, headers, source, reason in dead:
+                labels = [
                     ("dead_letter_reason", reason.encode()),
                     ("dead_letter_reader", self.reader.encode()),
-                    ("dead_letter_source", f"{message.topic}:{message.partition}:{message.offset}".encode()),
+                    ("dead_letter_source", source.encode()),
                 ]
                 sent.append(
                     await producer.send(
-                        dead_letter_topic(self.topic), value=message.value, key=message.key, headers=headers
+                        dead_letter_topic(self.topic), value=value, key=key, headers=[*headers, *labels]
                     )
                 )
             await asyncio.gather(*sent)

@@ -1,0 +1,130 @@
+"""A consumer that keeps failing on one event: over Kafka the event is set aside on the
+dead-letter topic with the reason and everything else is applied; from a log (the
+producer's truth) nothing is skipped and the failure stays visible."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
+from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, views_schema
+from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
+from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.transport.kafka import KafkaDeliveries, dead_letter_topic
+from serialtrail_kit.transport.relay import Relay
+from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+
+SOURCE, OWNER = "poison_producer", "poison_consumer"
+
+
+class Picky:
+    """Refuses events whose payload says so, the way a projection meets data it cannot take."""
+
+    name = "picky"
+    source = SOURCE
+    tables: tuple[str, ...] = ("seen",)
+
+    def ddl(self, schema: str) -> str:
+        return f"CREATE TABLE {schema}.seen (n int PRIMARY KEY)"
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            if event.payload.get("poison"):
+                raise ValueError(f"cannot take n={event.payload['n']}")
+            await conn.execute(f"INSERT INTO {schema}.seen VALUES ($1)", event.payload["n"])
+
+
+@contextlib.asynccontextmanager
+async def pools(dsn: str) -> AsyncIterator[tuple[Pool, Pool]]:
+    admin = await create_pool(dsn)
+    async with admin.acquire() as conn:
+        await install_log(conn, SOURCE)
+        await install_log(conn, OWNER)
+    app = await create_pool(dsn, role=APP_ROLE, max_size=10)
+    try:
+        yield admin, app
+    finally:
+        await app.close()
+        await admin.close()
+
+
+async def emit(app: Pool) -> None:
+    events = tuple(
+        NewEvent(event_type="Numbered", event_version=1, payload={"n": n, "poison": n == 3}) for n in range(6)
+    )
+    await PostgresEventStore(app, SOURCE).append(
+        [StreamAppend(stream_id="s", expected_version=0, events=events)], SYSTEM
+    )
+
+
+async def seen(app: Pool) -> list[int]:
+    async with app.acquire() as conn:
+        return [r["n"] for r in await conn.fetch(f"SELECT n FROM {views_schema(OWNER)}.seen ORDER BY n")]
+
+
+async def until_seen(app: Pool, expected: list[int]) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            if await seen(app) == expected:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_over_kafka_a_poison_event_goes_to_the_dead_letter_topic(database_dsn: str, kafka_bootstrap: str) -> None:
+    topic = f"poison.{uuid.uuid4().hex[:8]}.v1"
+    await create_topics(kafka_bootstrap, with_dead_letters([topic]), partitions=1)
+    async with pools(database_dsn) as (admin, app):
+        await ProjectionAdmin(admin, OWNER).ensure(Picky())
+
+        def subscribe(reader: str, stopping: asyncio.Event) -> KafkaDeliveries:
+            return KafkaDeliveries(
+                kafka_bootstrap,
+                topic,
+                group_id=f"g-{reader}",
+                reader_schema=OWNER,
+                reader=reader,
+                consumer_settings=TEST_CONSUMER_SETTINGS,
+                stopping=stopping,
+            )
+
+        relay = Relay(app, SOURCE, topic, kafka_bootstrap, poll_interval=0.1)
+        runner = ProjectionRunner(app, OWNER, Picky(), subscribe=subscribe)
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
+        try:
+            await emit(app)
+            await until_seen(app, [0, 1, 2, 4, 5])
+            dead = AIOKafkaConsumer(
+                dead_letter_topic(topic),
+                bootstrap_servers=kafka_bootstrap,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=50,
+            )
+            await dead.start()
+            try:
+                message = await asyncio.wait_for(dead.getone(), 30)
+            finally:
+                await dead.stop()
+            assert b'"n":3' in message.value
+            assert dict(message.headers)["dead_letter_reason"] == b"ValueError: cannot take n=3"
+        finally:
+            relay.stop()
+            runner.stop()
+            await asyncio.wait(tasks, timeout=10)
+
+
+async def test_from_a_log_nothing_is_skipped(database_dsn: str) -> None:
+    async with pools(database_dsn) as (admin, app):
+        await ProjectionAdmin(admin, OWNER).ensure(Picky())
+        await emit(app)
+        runner = ProjectionRunner(app, OWNER, Picky(), poll_interval=0.1)
+        with pytest.raises(RuntimeError, match="cannot take n=3"):
+            await asyncio.wait_for(runner.run(), 30)
+        assert await seen(app) == []  # the whole delivery waits, nothing after the poison is applied alone
