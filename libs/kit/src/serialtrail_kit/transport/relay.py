@@ -58,6 +58,7 @@ class Relay:
             bootstrap_servers=self.bootstrap_servers,
             acks="all",
             linger_ms=5,
+            max_batch_size=1_048_576,  # a log batch is thousands of small messages: few, large requests
             enable_idempotence=False,
             **self._producer_settings,
         )
