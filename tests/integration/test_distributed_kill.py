@@ -72,7 +72,8 @@ class ServiceProcess:
 
 
 async def publish_events(dsn: str) -> None:
-    """Serial issuance's log, written as its handlers would: 100,000 events in appends of 500."""
+    """Serial issuance's log, written as its handlers would: 100,000 events in appends of 500,
+    paced (about 10,000 a second) so that the stream is still flowing when processes die."""
     pool = await create_pool(dsn, role=APP_ROLE, max_size=2)
     store = PostgresEventStore(pool, "serial_issuance")
     try:
@@ -98,6 +99,7 @@ async def publish_events(dsn: str) -> None:
                 for n in range(start, min(start + 500, COMMISSIONED))
             ]
             await store.append([append_of(f"commissioning-{start}", 0, events)], SYSTEM)
+            await asyncio.sleep(0.03)
     finally:
         await pool.close()
 
@@ -146,17 +148,18 @@ async def test_kill_9_of_relay_and_consumer_loses_nothing_and_applies_nothing_tw
     try:
         await issuance.start()
         await aggregation.start()
-        await publish_events(database_dsn)
+        publisher = asyncio.create_task(publish_events(database_dsn))
 
-        await until(database_dsn, relayed, EVENTS // 5)
+        await until(database_dsn, relayed, EVENTS // 10)
         issuance.kill()  # the relay, mid-stream
         assert await count(database_dsn, relayed) < EVENTS, "the relay finished before it could be killed"
         await issuance.start()
 
-        await until(database_dsn, applied, COMMISSIONED // 3)
+        await until(database_dsn, applied, EVENTS // 5)
         aggregation.kill()  # the consumer, mid-stream
         assert await count(database_dsn, applied) < COMMISSIONED, "the consumer finished before it could be killed"
         await aggregation.start()
+        await publisher
 
         assert await until(database_dsn, applied, COMMISSIONED) == COMMISSIONED
         assert await until(database_dsn, relayed, EVENTS) == EVENTS

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore, notify_channel
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+
+
+class Positioned(Protocol):
+    @property
+    def global_position(self) -> int: ...
+
+
+R = TypeVar("R", bound=Positioned)
+Fetch = Callable[[int, int], Awaitable[list[R]]]
 
 
 class LogSubscription:
@@ -41,6 +50,11 @@ class LogSubscription:
         """Yield batches of events after `after` until `stopping` is set, continuing from the
         last event yielded. Consume it inside `contextlib.aclosing(...)`: the generator holds a pooled
         connection for LISTEN, released when it is closed."""
+        async for batch in self.rows(after, self._store.read_all):
+            yield batch
+
+    async def rows(self, after: int, fetch: Fetch[R]) -> AsyncGenerator[list[R], None]:
+        """Like `batches`, with rows of the reader's own shape: `fetch(after, limit)` reads them."""
         listener = await self._pool.acquire()
         channel = notify_channel(self.source)
         try:
@@ -48,7 +62,7 @@ class LogSubscription:
             await listener.add_listener(channel, self._on_notify)
             while not self._stopping.is_set():
                 self._wake.clear()
-                batch = await self._store.read_all(after, self._batch_size)
+                batch = await fetch(after, self._batch_size)
                 if batch:
                     yield batch
                     after = batch[-1].global_position

@@ -11,16 +11,63 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
-from serialtrail_kit.db import Pool
+from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
-from serialtrail_kit.transport.envelope import to_message
+from serialtrail_kit.transport.envelope import HEADER_FIELDS
 
 log = logging.getLogger(__name__)
+IN_FLIGHT = 3  # batches sent and not yet acknowledged
+
+
+class StreamPartitioner:
+    """Kafka's murmur2 key partitioning (what every Kafka client computes for a key), remembered
+    per stream: a log's events come in runs of the same stream, and murmur2 is pure Python here."""
+
+    def __init__(self) -> None:
+        self._murmur = DefaultPartitioner()
+        self._known: dict[tuple[bytes, int], int] = {}
+
+    def __call__(self, key: bytes, all_partitions: list[int], available: list[int]) -> int:
+        remembered = (key, len(all_partitions))
+        partition = self._known.get(remembered)
+        if partition is None:
+            if len(self._known) > 100_000:
+                self._known.clear()
+            partition = self._known[remembered] = self._murmur(key, all_partitions, available)
+        return partition
+
+
+@dataclass(frozen=True)
+class OutgoingRow:
+    global_position: int
+    stream_id: str
+    body: bytes
+    headers: tuple[str | None, ...]  # in HEADER_FIELDS order
+
+
+def outgoing_sql(schema: str) -> str:
+    """Rows as messages, built by PostgreSQL: the envelope JSON straight from the stored jsonb,
+    with no decode and re-encode per event. Events go out as stored; consumers upcast."""
+    return f"""
+        SELECT global_position, stream_id,
+            jsonb_build_object(
+                'event_id', event_id, 'event_type', event_type, 'event_version', event_version,
+                'stream_id', stream_id, 'stream_version', stream_version, 'global_position', global_position,
+                'producer', $3::text, 'occurred_at', recorded_at, 'recorded_at', recorded_at,
+                'correlation_id', coalesce(metadata->>'correlation_id', event_id::text),
+                'causation_id', metadata->>'causation_id', 'traceparent', metadata->>'traceparent',
+                'payload', payload, 'metadata', metadata)::text,
+            event_id::text, event_type, event_version::text, $3::text,
+            coalesce(metadata->>'correlation_id', event_id::text), metadata->>'traceparent'
+        FROM {schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2
+    """
 
 
 class Relay:
@@ -46,6 +93,7 @@ class Relay:
             pool, schema, batch_size=batch_size, poll_interval=poll_interval, stopping=self.stopping
         )
         self._producer_settings = producer_settings or {}
+        self._sql = outgoing_sql(ident(schema))
         self._advanced = asyncio.Condition()
 
     def stop(self) -> None:
@@ -59,31 +107,52 @@ class Relay:
             acks="all",
             linger_ms=5,
             max_batch_size=1_048_576,  # a log batch is thousands of small messages: few, large requests
+            partitioner=StreamPartitioner(),
             enable_idempotence=False,
             **self._producer_settings,
         )
         await producer.start()
+        # Pipelined: while the broker acknowledges one batch, the next is read and sent. The
+        # settler moves the position batch by batch, in order, once every message is acked.
+        in_flight: asyncio.Queue[tuple[asyncio.Future[Any], int] | None] = asyncio.Queue(maxsize=IN_FLIGHT)
+        settler = asyncio.create_task(self._settle(in_flight))
         try:
             async with self.pool.acquire() as conn:
                 await self._published(await self._tracking.position(conn))
-            batches = self._subscription.batches(self.position)
+            batches = self._subscription.rows(self.position, self._fetch)
             async with contextlib.aclosing(batches):
                 async for batch in batches:
-                    await self._publish(producer, batch)
+                    await in_flight.put((await self._send(producer, batch), batch[-1].global_position))
+                    if settler.done():
+                        break  # a send failed: the settler's error is raised below
+            await in_flight.put(None)
+            await settler
         finally:
+            settler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await settler
             await producer.stop()
 
-    async def _publish(self, producer: AIOKafkaProducer, batch: list[Any]) -> None:
+    async def _send(self, producer: AIOKafkaProducer, batch: list[OutgoingRow]) -> asyncio.Future[Any]:
         pending = []
-        for event in batch:
-            message = to_message(event, producer=self.schema)
-            pending.append(
-                await producer.send(self.topic, value=message.value, key=message.key, headers=message.headers)
-            )
-        await asyncio.gather(*pending)  # every message acknowledged before the position moves
+        for row in batch:
+            headers = [(name, value.encode()) for name, value in zip(HEADER_FIELDS, row.headers, strict=True) if value]
+            sent = await producer.send(self.topic, value=row.body, key=row.stream_id.encode(), headers=headers)
+            pending.append(sent)
+        return asyncio.gather(*pending)
+
+    async def _settle(self, in_flight: asyncio.Queue[tuple[asyncio.Future[Any], int] | None]) -> None:
+        while (item := await in_flight.get()) is not None:
+            acknowledged, position = item
+            await acknowledged  # every message of the batch, acks=all, before the position moves
+            async with self.pool.acquire() as conn:
+                await self._tracking.advance(conn, position)
+            await self._published(position)
+
+    async def _fetch(self, after: int, limit: int) -> list[OutgoingRow]:
         async with self.pool.acquire() as conn:
-            await self._tracking.advance(conn, batch[-1].global_position)
-        await self._published(batch[-1].global_position)
+            rows = await conn.fetch(self._sql, after, limit, self.schema)
+        return [OutgoingRow(r[0], r[1], r[2].encode(), tuple(r[3:])) for r in rows]
 
     async def _published(self, position: int) -> None:
         async with self._advanced:
