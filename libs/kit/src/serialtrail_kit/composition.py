@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from serialtrail_kit import telemetry
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
 from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
@@ -54,6 +55,7 @@ def identity_service(settings: Settings, pool: Pool, software: SoftwareIdentity)
 async def composed(
     settings: Settings, admin_dsn: str, builders: Mapping[str, Builder], software: SoftwareIdentity
 ) -> AsyncIterator[Composition]:
+    telemetry.configure(settings, service_name="serialtrail." + "+".join(builders))
     admin_pool = await create_pool(admin_dsn, max_size=4)
     async with admin_pool.acquire() as conn:
         await ensure_role(conn, APP_ROLE)

@@ -20,6 +20,12 @@ class Environment(StrEnum):
     production = "production"
 
 
+class TraceExporter(StrEnum):
+    none = "none"
+    console = "console"
+    otlp = "otlp"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERIALTRAIL_", extra="ignore", frozen=True)
 
@@ -48,6 +54,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SERIALTRAIL_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
         description="Kafka brokers (distributed mode): relays publish each log to its topic and other services' "
         "events are read from their topics; unset = embedded mode, logs read directly",
+    )
+    otel_exporter: TraceExporter = Field(
+        default=TraceExporter.none, description="where traces go: none, console, or otlp (OTLP over HTTP)"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces"
     )
     kafka_topic_prefix: str = Field(default="", description="prefix of every topic and consumer group name")
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000, description="consumer group session timeout")

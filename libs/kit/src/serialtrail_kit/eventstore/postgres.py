@@ -27,6 +27,7 @@ from serialtrail_kit.eventstore.model import (
     StreamAppend,
 )
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.telemetry import TRACER
 
 InTransaction = Callable[[Connection], Awaitable[None]]
 
@@ -201,7 +202,9 @@ class LockedLog:
         self.conn = conn
 
     async def append(self, appends: Sequence[StreamAppend], metadata: RecordMetadata) -> list[RecordedEvent]:
-        recorded = await self.store._append_locked(self.conn, appends, metadata.as_json())
+        with TRACER.start_as_current_span("log.append", attributes={"serialtrail.log": self.store.schema}) as span:
+            recorded = await self.store._append_locked(self.conn, appends, metadata.as_json())
+            span.set_attribute("serialtrail.events", len(recorded))
         if recorded:
             await self.conn.execute(
                 "SELECT pg_notify($1, $2)", notify_channel(self.store.schema), str(recorded[-1].global_position)

@@ -70,7 +70,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.identity = identity
     app.state.known_logs = frozenset({*(m.name for m in modules), "identity"})
-    install_problem_handlers(app)
+    install_problem_handlers(app)  # HTTP server spans come from FastAPI's own OpenTelemetry support
     _health_routes(app, runtime)
     app.include_router(identity_routes.build_router())
     app.include_router(audit_trail.build_router())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.telemetry import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ def record_metadata(request: Request, reason: str | None = None) -> RecordMetada
         auth_method=principal.auth_method,
         correlation_id=correlation or str(uuid.uuid4()),
         causation_id=request.headers.get("x-causation-id"),
-        traceparent=request.headers.get("traceparent"),
+        # The request's own span when tracing is on (a child of the caller's), else the caller's.
+        traceparent=current_traceparent() or request.headers.get("traceparent"),
         client_address=request.client.host if request.client else None,
         reason=reason,
         software_version=software.version,

@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AnyValue
+
 from serialtrail_kit.db import APP_ROLE, Connection, Pool, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -23,6 +26,7 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery, LogDeliveries, Subscribe, Subscription
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
+from serialtrail_kit.telemetry import TRACER, links
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -238,6 +242,15 @@ class ProjectionRunner:
                     return
 
     async def _apply(self, delivery: Delivery, schema: str, poison: Sequence[tuple[RecordedEvent, str]] = ()) -> bool:
+        causes = links(e.metadata.get("traceparent") for e in delivery.events)
+        attributes: dict[str, AnyValue] = {
+            "serialtrail.projection": f"{self.owner}.{self.projection.name}",
+            "serialtrail.events": len(delivery.events),
+        }
+        with TRACER.start_as_current_span("consume", kind=SpanKind.CONSUMER, links=causes, attributes=attributes):
+            return await self._apply_traced(delivery, schema, poison)
+
+    async def _apply_traced(self, delivery: Delivery, schema: str, poison: Sequence[tuple[RecordedEvent, str]]) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():
             if await self._active_schema(conn, lock=True) != schema:
                 return False

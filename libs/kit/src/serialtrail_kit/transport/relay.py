@@ -16,14 +16,18 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AnyValue
 
 from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
+from serialtrail_kit.telemetry import TRACER, links
 from serialtrail_kit.transport.envelope import HEADER_FIELDS
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 3  # batches sent and not yet acknowledged
+TRACEPARENT = HEADER_FIELDS.index("traceparent")
 
 
 class StreamPartitioner:
@@ -135,10 +139,20 @@ class Relay:
 
     async def _send(self, producer: AIOKafkaProducer, batch: list[OutgoingRow]) -> asyncio.Future[Any]:
         pending = []
-        for row in batch:
-            headers = [(name, value.encode()) for name, value in zip(HEADER_FIELDS, row.headers, strict=True) if value]
-            sent = await producer.send(self.topic, value=row.body, key=row.stream_id.encode(), headers=headers)
-            pending.append(sent)
+        traceparents = (row.headers[TRACEPARENT] for row in batch)
+        attributes: dict[str, AnyValue] = {
+            "messaging.destination.name": self.topic,
+            "messaging.batch.message_count": len(batch),
+        }
+        with TRACER.start_as_current_span(
+            "relay.publish", kind=SpanKind.PRODUCER, links=links(traceparents), attributes=attributes
+        ):
+            for row in batch:
+                headers = [
+                    (name, value.encode()) for name, value in zip(HEADER_FIELDS, row.headers, strict=True) if value
+                ]
+                sent = await producer.send(self.topic, value=row.body, key=row.stream_id.encode(), headers=headers)
+                pending.append(sent)
         return asyncio.gather(*pending)
 
     async def _settle(self, in_flight: asyncio.Queue[tuple[asyncio.Future[Any], int] | None]) -> None:
