@@ -82,6 +82,21 @@ def test_domain_modules_do_no_io(service: str) -> None:
     assert not offending
 
 
+TRANSPORT_MODULES = ("aiokafka", "serialtrail_kit.transport", "serialtrail_kit.readers.delivery")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_service_knows_which_transport_carries_its_events(service: str) -> None:
+    """Embedded (logs read directly) or distributed (Kafka) is the runtime's choice, by settings."""
+    offending = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sources(ROOT / "services" / service / "src")
+        for name in imports(path)
+        if any(name == t or name.startswith(t + ".") for t in TRANSPORT_MODULES)
+    ]
+    assert not offending
+
+
 @pytest.mark.parametrize("folder", ["libs", "contracts"])
 def test_shared_code_knows_no_service(folder: str) -> None:
     offending = [
