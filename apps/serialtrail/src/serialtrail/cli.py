@@ -91,6 +91,13 @@ def serve(
         raise typer.Exit(2) from error
 
 
+def _where(settings: Settings) -> str:
+    if settings.kafka_bootstrap_servers:
+        database = (settings.database_url or "").rpartition("@")[2]  # never the credentials
+        return f"database: {database}  Kafka: {settings.kafka_bootstrap_servers}  (Ctrl-C stops it)"
+    return f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
+
+
 async def _serve(settings: Settings, dsn: str, host: str, port: int, builders: Mapping[str, Builder]) -> None:
     await embedded.ensure_database(dsn)
     async with composed(settings, dsn, builders, software_identity(settings)) as composition:
@@ -106,8 +113,7 @@ async def _serve(settings: Settings, dsn: str, host: str, port: int, builders: M
             )
         console.print(
             f"[bold green]Serialtrail[/bold green] ({', '.join(builders)}) on http://{host}:{port}  "
-            f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  "
-            f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
+            f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  " + _where(settings)
         )
         await server.serve()
 
