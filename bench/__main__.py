@@ -8,6 +8,7 @@ from bench.aggregation import packing_throughput
 from bench.log import log_throughput
 from bench.serials import allocate_and_stream, commissioning_throughput
 from bench.server import running_server
+from bench.transport import transport_benchmarks
 
 
 def main() -> None:
@@ -16,6 +17,7 @@ def main() -> None:
         asyncio.run(commissioning_throughput(base, key))
         asyncio.run(packing_throughput(base, key))
     log_throughput()
+    transport_benchmarks()
 
 
 if __name__ == "__main__":
