@@ -35,6 +35,7 @@ class Runtime:
     modules: Sequence[ServiceModule]
     poll_interval: float = 1.0
     transport: KafkaTransport | None = None  # None: embedded mode, other logs read directly
+    recovered_after: float = 10.0  # seconds a restarted runner must keep running to count as healthy
     relays: dict[str, Relay] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
@@ -82,18 +83,26 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._supervise(f"{service}.relay", relay)))
 
     async def _supervise(self, name: str, runner: Runnable) -> None:
-        """Restart a crashed runner with backoff; the failure stays visible in /health/ready."""
+        """Restart a crashed runner with backoff. The failure shows in /health/ready until the
+        restarted runner has kept running for `recovered_after` seconds."""
         delay = 0.5
+        loop = asyncio.get_running_loop()
         while not runner.stopping.is_set():
+            recovered = loop.call_later(self.recovered_after, self._recovered, name)
             try:
                 await runner.run()
-            except asyncio.CancelledError:
-                raise
             except Exception as error:
+                recovered.cancel()
                 self.failures[name] = repr(error)
-                log.exception("projection %s failed; restarting in %.1fs", name, delay)
+                log.exception("%s failed; restarting in %.1fs", name, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+            finally:
+                recovered.cancel()
+
+    def _recovered(self, name: str) -> None:
+        if self.failures.pop(name, None) is not None:
+            log.info("%s recovered", name)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Ask runners to stop between batches; cancel only those that do not within `grace`

@@ -1,0 +1,42 @@
+"""A crashed runner is restarted, its failure shown while it keeps failing and cleared once
+it has kept running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, cast
+
+from serialtrail_kit.runtime import Runtime
+
+
+class FailsTwice:
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.starts = 0
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts <= 2:
+            raise ConnectionError(f"broker gone (start {self.starts})")
+        await self.stopping.wait()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_a_failure_is_shown_until_the_restarted_runner_holds() -> None:
+    runtime = Runtime(cast(Any, None), cast(Any, None), [], recovered_after=0.3)
+    runner = FailsTwice()
+    task = asyncio.create_task(runtime._supervise("svc.thing", runner))
+    await until(lambda: runner.starts >= 3)
+    assert "broker gone (start 2)" in runtime.failures["svc.thing"]
+    await until(lambda: not runtime.failures)
+    assert runner.starts == 3  # it held: no further restart
+    runner.stopping.set()
+    await task
