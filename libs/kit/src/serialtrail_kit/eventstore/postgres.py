@@ -160,10 +160,10 @@ class PostgresEventStore:
                 f"SELECT {COLUMNS} FROM {self._table} WHERE stream_id = $1 ORDER BY stream_version",
                 stream_id,
             )
-        return [self._upcast(_from_row(r)) for r in rows]
+        return [self.upcasters.event(_from_row(r)) for r in rows]
 
     async def read_all(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:
-        return [self._upcast(e) for e in await self.read_raw(after, limit, conn=conn)]
+        return [self.upcasters.event(e) for e in await self.read_raw(after, limit, conn=conn)]
 
     async def read_raw(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:
         """Rows exactly as stored (no upcasting): what the hash chain covers."""
@@ -186,12 +186,6 @@ class PostgresEventStore:
                 f"SELECT coalesce(max(stream_version), 0) FROM {self._table} WHERE stream_id = $1", stream_id
             )
         return int(value)
-
-    def _upcast(self, event: RecordedEvent) -> RecordedEvent:
-        version, payload = self.upcasters.upcast(event.event_type, event.event_version, event.payload)
-        if version == event.event_version:
-            return event
-        return RecordedEvent(**{**event.__dict__, "event_version": version, "payload": payload})
 
 
 class LockedLog:

@@ -4,7 +4,10 @@ lifted to the current one by a chain of upcasters when they are read."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
+
+from serialtrail_kit.eventstore.model import RecordedEvent
 
 Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
@@ -31,6 +34,13 @@ class Upcasters:
             payload = step(payload)
             version += 1
         return version, payload
+
+    def event(self, event: RecordedEvent) -> RecordedEvent:
+        """The event at its current version, whichever log or topic it was read from."""
+        version, payload = self.upcast(event.event_type, event.event_version, event.payload)
+        if version == event.event_version:
+            return event
+        return replace(event, event_version=version, payload=payload)
 
 
 NO_UPCASTERS = Upcasters()

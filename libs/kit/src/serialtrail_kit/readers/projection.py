@@ -26,6 +26,7 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery, LogDeliveries, Subscribe, Subscription
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
+from serialtrail_kit.readers.watermark import Watermark
 from serialtrail_kit.telemetry import TRACER, links
 
 log = logging.getLogger(__name__)
@@ -213,8 +214,7 @@ class ProjectionRunner:
 
         self._subscribe: Subscribe = subscribe or from_log
         self._current: Subscription | None = None
-        self.position = 0
-        self._advanced = asyncio.Condition()
+        self._watermark = Watermark()
 
     async def run(self) -> None:
         """Follow until `stop()`; stopping takes effect between batches, never inside a query."""
@@ -228,7 +228,7 @@ class ProjectionRunner:
     async def _follow(self, schema: str) -> None:
         tracking = Tracking(self.owner, schema, self.projection.source)
         async with self.pool.acquire() as conn:
-            await self._publish(await tracking.position(conn))
+            await self._watermark.advance(await tracking.position(conn))
         self._current = self._subscribe(schema, self.stopping)
         deliveries = self._current.deliveries()
         async with contextlib.aclosing(deliveries):
@@ -237,7 +237,7 @@ class ProjectionRunner:
                     return  # a replay switched generations: start again on the new one
                 await delivery.acknowledge()
                 if delivery.events:
-                    await self._publish(max(e.global_position for e in delivery.events))
+                    await self._watermark.advance(max(e.global_position for e in delivery.events))
                 if self.stopping.is_set():
                     return
 
@@ -304,15 +304,14 @@ class ProjectionRunner:
             raise LookupError(f"projection {self.projection.name!r} is not registered")
         return str(value)
 
-    async def _publish(self, position: int) -> None:
-        async with self._advanced:
-            self.position = position
-            self._advanced.notify_all()
+    @property
+    def position(self) -> int:
+        """The last global position of the source applied."""
+        return self._watermark.position
 
     async def wait_for(self, position: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
         """Read-your-writes: wait until the projection has applied `position`."""
-        async with asyncio.timeout(timeout), self._advanced:
-            await self._advanced.wait_for(lambda: self.position >= position)
+        await self._watermark.reached(position, timeout)
 
     async def lag(self) -> int | None:
         """Events of the source not applied yet (None before the first subscription)."""

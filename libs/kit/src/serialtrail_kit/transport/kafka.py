@@ -104,19 +104,13 @@ class KafkaDeliveries:
         for partition, messages in records.items():
             for message in messages:
                 try:
-                    events.append(self._upcast(from_message(message.value)))
+                    events.append(self.upcasters.event(from_message(message.value)))
                 except UndecodableMessage as error:
                     dead.append((message, str(error)))
                 offsets[partition] = message.offset + 1
         if dead:
             await self._dead_letter(dead)
         return _KafkaDelivery(events, offsets, self)
-
-    def _upcast(self, event: RecordedEvent) -> RecordedEvent:
-        version, payload = self.upcasters.upcast(event.event_type, event.event_version, event.payload)
-        if version == event.event_version:
-            return event
-        return RecordedEvent(**{**event.__dict__, "event_version": version, "payload": payload})
 
     async def mark_processed(self, conn: Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         """Note events as handled by this reader; returns those that were not already."""

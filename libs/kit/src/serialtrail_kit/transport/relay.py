@@ -22,6 +22,7 @@ from opentelemetry.util.types import AnyValue
 from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
+from serialtrail_kit.readers.watermark import Watermark
 from serialtrail_kit.telemetry import TRACER, links
 from serialtrail_kit.transport.envelope import HEADER_FIELDS
 
@@ -91,14 +92,13 @@ class Relay:
         self.topic = topic
         self.bootstrap_servers = bootstrap_servers
         self.stopping = asyncio.Event()
-        self.position = 0  # last global position the broker acknowledged
+        self._watermark = Watermark()
         self._tracking = Tracking(schema, f"relay:{topic}", schema)
         self._subscription = LogSubscription(
             pool, schema, batch_size=batch_size, poll_interval=poll_interval, stopping=self.stopping
         )
         self._producer_settings = producer_settings or {}
         self._sql = outgoing_sql(ident(schema))
-        self._advanced = asyncio.Condition()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -122,7 +122,7 @@ class Relay:
         settler = asyncio.create_task(self._settle(in_flight))
         try:
             async with self.pool.acquire() as conn:
-                await self._published(await self._tracking.position(conn))
+                await self._watermark.advance(await self._tracking.position(conn))
             batches = self._subscription.rows(self.position, self._fetch)
             async with contextlib.aclosing(batches):
                 async for batch in batches:
@@ -161,21 +161,20 @@ class Relay:
             await acknowledged  # every message of the batch, acks=all, before the position moves
             async with self.pool.acquire() as conn:
                 await self._tracking.advance(conn, position)
-            await self._published(position)
+            await self._watermark.advance(position)
 
     async def _fetch(self, after: int, limit: int) -> list[OutgoingRow]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(self._sql, after, limit, self.schema)
         return [OutgoingRow(r[0], r[1], r[2].encode(), tuple(r[3:])) for r in rows]
 
-    async def _published(self, position: int) -> None:
-        async with self._advanced:
-            self.position = position
-            self._advanced.notify_all()
+    @property
+    def position(self) -> int:
+        """The last global position the broker acknowledged."""
+        return self._watermark.position
 
     async def wait_for(self, position: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
-        async with asyncio.timeout(timeout), self._advanced:
-            await self._advanced.wait_for(lambda: self.position >= position)
+        await self._watermark.reached(position, timeout)
 
     async def lag(self) -> int:
         """Events in the log not yet acknowledged by the broker."""
