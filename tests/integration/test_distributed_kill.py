@@ -25,7 +25,8 @@ from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.pgserver import free_port
 from serialtrail_kit.testing.harness import SYSTEM
-from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.testing.kafka import fresh_topics
+from serialtrail_kit.testing.waiting import until
 
 GTIN, LOT = "09506000134352", "K1"
 EVENTS = 100_000
@@ -46,15 +47,17 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        async with httpx.AsyncClient() as client, asyncio.timeout(60):
-            while True:
+        async with httpx.AsyncClient() as client:
+
+            async def ready() -> bool:
+                assert self.process is not None
                 assert self.process.poll() is None, f"{self.service} exited:\n{self.log.read_text()[-3000:]}"
                 try:
-                    if (await client.get(f"http://127.0.0.1:{self.port}/health/ready")).status_code == 200:
-                        return
+                    return (await client.get(f"http://127.0.0.1:{self.port}/health/ready")).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+                    return False
+
+            await until(ready, interval=0.2)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -113,22 +116,21 @@ async def count(dsn: str, sql: str) -> int:
         await pool.close()
 
 
-async def until(dsn: str, sql: str, at_least: int, timeout: float = 240) -> int:  # noqa: ASYNC109
-    """Polls the other processes' progress in the database (they cannot signal this one)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = await count(dsn, sql)
-            if value >= at_least:
-                return value
-            await asyncio.sleep(0.2)
+async def reached(dsn: str, sql: str, at_least: int) -> int:
+    """The other processes' progress, read in the database (they cannot signal this one)."""
+
+    async def enough() -> bool:
+        return await count(dsn, sql) >= at_least
+
+    await until(enough, timeout=240, interval=0.2)
+    return await count(dsn, sql)
 
 
 @pytest.mark.slow
 async def test_kill_9_of_relay_and_consumer_loses_nothing_and_applies_nothing_twice(
     database_dsn: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    prefix = f"k{uuid.uuid4().hex[:8]}."
-    await create_topics(kafka_bootstrap, with_dead_letters(prefix + t for t in topics.ALL), partitions=3)
+    prefix = await fresh_topics(kafka_bootstrap)
     env = {
         **os.environ,
         "DATABASE_URL": database_dsn,
@@ -150,19 +152,19 @@ async def test_kill_9_of_relay_and_consumer_loses_nothing_and_applies_nothing_tw
         await aggregation.start()
         publisher = asyncio.create_task(publish_events(database_dsn))
 
-        await until(database_dsn, relayed, EVENTS // 10)
+        await reached(database_dsn, relayed, EVENTS // 10)
         issuance.kill()  # the relay, mid-stream
         assert await count(database_dsn, relayed) < EVENTS, "the relay finished before it could be killed"
         await issuance.start()
 
-        await until(database_dsn, applied, EVENTS // 5)
+        await reached(database_dsn, applied, EVENTS // 5)
         aggregation.kill()  # the consumer, mid-stream
         assert await count(database_dsn, applied) < COMMISSIONED, "the consumer finished before it could be killed"
         await aggregation.start()
         await publisher
 
-        assert await until(database_dsn, applied, COMMISSIONED) == COMMISSIONED
-        assert await until(database_dsn, relayed, EVENTS) == EVENTS
+        assert await reached(database_dsn, applied, COMMISSIONED) == COMMISSIONED
+        assert await reached(database_dsn, relayed, EVENTS) == EVENTS
     finally:
         aggregation.stop()
         issuance.stop()

@@ -3,6 +3,7 @@ the other, which learns of them only through serial issuance's log."""
 
 from __future__ import annotations
 
+from aggregation_helpers import pack_body
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials
 from serialtrail.services import BUILDERS
 from serialtrail_kit.testing.harness import serve
@@ -22,16 +23,7 @@ async def test_commissioned_serials_and_allocated_ssccs_are_packable(database_ds
         (aggregation,) = [m for m in harness.composition.modules if m.name == "aggregation"]
         await aggregation.runners["knowledge"].caught_up()
 
-        packed = await client.post(
-            "/v1/pack",
-            json={
-                "parent": case,
-                "packaging_level": "case",
-                "children": [f"(01){GTIN}(21){s}" for s in issued],
-                "line_id": "LINE-1",
-                "event_time": "2026-11-22T09:00:00Z",
-            },
-        )
+        packed = await client.post("/v1/pack", json=pack_body(case, [f"(01){GTIN}(21){s}" for s in issued]))
         assert packed.status_code == 201, packed.text
         assert (packed.json()["pending_children"], packed.json()["parent_pending"]) == ([], False)
         report = (await client.get(f"/v1/batches/{GTIN}/{LOT}/aggregation-report")).json()

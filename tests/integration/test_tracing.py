@@ -4,8 +4,6 @@ the consumer's apply link back to it through the traceparent the event carries."
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +13,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from serialtrail.services import BUILDERS
-from serialtrail_contracts import topics
-from serialtrail_kit.testing.harness import make_settings, serve
-from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.testing.harness import serve
+from serialtrail_kit.testing.kafka import fresh_topics, kafka_settings
+from serialtrail_kit.testing.waiting import until
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -42,31 +40,20 @@ def linked(span: ReadableSpan) -> bool:
     return any(f"{link.context.trace_id:032x}" == TRACE_ID for link in span.links)
 
 
-async def until_consumed(spans: InMemorySpanExporter) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            consumed = [s for s in spans.get_finished_spans() if s.name == "consume" and linked(s)]
-            if any((s.attributes or {}).get("serialtrail.projection") == "aggregation.knowledge" for s in consumed):
-                return
-            await asyncio.sleep(0.1)
+def knowledge_consumed(spans: InMemorySpanExporter) -> bool:
+    consumed = [s for s in spans.get_finished_spans() if s.name == "consume" and linked(s)]
+    return any((s.attributes or {}).get("serialtrail.projection") == "aggregation.knowledge" for s in consumed)
 
 
 async def test_a_request_is_traced_into_another_services_consumer(
     spans: InMemorySpanExporter, database_dsn: str, kafka_bootstrap: str
 ) -> None:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics(kafka_bootstrap, with_dead_letters(prefix + t for t in topics.ALL), partitions=3)
-    settings = make_settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_prefix=prefix,
-        kafka_session_timeout_ms=3000,
-        kafka_fetch_max_wait_ms=50,
-    )
-    async with serve(database_dsn, BUILDERS, settings) as harness:
+    prefix = await fresh_topics(kafka_bootstrap)
+    async with serve(database_dsn, BUILDERS, kafka_settings(kafka_bootstrap, prefix)) as harness:
         harness.client.headers["traceparent"] = CALLER
         await product(harness.client)
         del harness.client.headers["traceparent"]
-        await until_consumed(spans)
+        await until(lambda: knowledge_consumed(spans))
         recorded = await harness.client.get("/v1/audit-trail/serial_issuance", params={"limit": 1})
     finished = spans.get_finished_spans()
     server = [s for s in finished if s.name == "POST /v1/products" and in_trace(s)]

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -18,6 +17,8 @@ from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, views_schema
 from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.kafka import first_message
+from serialtrail_kit.testing.waiting import until
 from serialtrail_kit.transport.kafka import KafkaDeliveries, dead_letter_topic
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
@@ -65,17 +66,13 @@ async def emit(app: Pool) -> None:
     )
 
 
+async def seen_now(app: Pool, expected: list[int]) -> bool:
+    return await seen(app) == expected
+
+
 async def seen(app: Pool) -> list[int]:
     async with app.acquire() as conn:
         return [r["n"] for r in await conn.fetch(f"SELECT n FROM {views_schema(OWNER)}.seen ORDER BY n")]
-
-
-async def until_seen(app: Pool, expected: list[int]) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            if await seen(app) == expected:
-                return
-            await asyncio.sleep(0.1)
 
 
 async def test_over_kafka_a_poison_event_goes_to_the_dead_letter_topic(database_dsn: str, kafka_bootstrap: str) -> None:
@@ -100,18 +97,8 @@ async def test_over_kafka_a_poison_event_goes_to_the_dead_letter_topic(database_
         tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
         try:
             await emit(app)
-            await until_seen(app, [0, 1, 2, 4, 5])
-            dead = AIOKafkaConsumer(
-                dead_letter_topic(topic),
-                bootstrap_servers=kafka_bootstrap,
-                auto_offset_reset="earliest",
-                fetch_max_wait_ms=50,
-            )
-            await dead.start()
-            try:
-                message = await asyncio.wait_for(dead.getone(), 30)
-            finally:
-                await dead.stop()
+            await until(lambda: seen_now(app, [0, 1, 2, 4, 5]))
+            message = await first_message(kafka_bootstrap, dead_letter_topic(topic))
             assert b'"n":3' in message.value
             assert dict(message.headers)["dead_letter_reason"] == b"ValueError: cannot take n=3"
         finally:

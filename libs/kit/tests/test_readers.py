@@ -17,6 +17,7 @@ from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
 from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.waiting import until
 
 SOURCE, OWNER = "producer_svc", "consumer_svc"
 
@@ -196,8 +197,6 @@ async def test_cancelling_a_subscription_at_any_moment_releases_its_connection(e
             await task
         # A connection cancelled mid-query is reset by asyncpg in the background before it is idle
         # again; a leaked one never comes back.
-        for _ in range(500):
-            if env.app.get_idle_size() == env.app.get_size():
-                break
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: env.app.get_idle_size() == env.app.get_size(), timeout=5, interval=0.01)
         assert env.app.get_idle_size() == env.app.get_size(), f"connection leaked at step {step}"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -19,6 +19,7 @@ from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.readers.delivery import LogDeliveries, Subscription
 from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.kafka import first_message
 from serialtrail_kit.transport.kafka import KafkaDeliveries, dead_letter_topic
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
@@ -192,16 +193,6 @@ async def test_an_undecodable_message_goes_to_the_dead_letter_topic(kafka_feed: 
     await feed.emit(streams=1, per_stream=3)
     await asyncio.wait_for(feed.consume(until=3), 60)
     assert await feed.effects() == expected(1, 3)
-    dead = AIOKafkaConsumer(
-        dead_letter_topic(feed.topic),
-        bootstrap_servers=kafka_bootstrap,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=50,
-    )
-    await dead.start()
-    try:
-        message = await asyncio.wait_for(dead.getone(), 30)
-    finally:
-        await dead.stop()
+    message = await first_message(kafka_bootstrap, dead_letter_topic(feed.topic))
     assert message.value == b"{not json"
     assert dict(message.headers)["dead_letter_reason"].startswith(b"not a Serialtrail envelope")

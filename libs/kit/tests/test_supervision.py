@@ -4,10 +4,10 @@ it has kept running."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any, cast
 
 from serialtrail_kit.runtime import Runtime
+from serialtrail_kit.testing.waiting import until
 
 
 class FailsTwice:
@@ -20,14 +20,6 @@ class FailsTwice:
         if self.starts <= 2:
             raise ConnectionError(f"broker gone (start {self.starts})")
         await self.stopping.wait()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.01)
 
 
 async def test_a_failure_is_shown_until_the_restarted_runner_holds() -> None:

@@ -1,20 +1,18 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from aggregation import bootstrap
-from serialtrail_contracts import topics
 from serialtrail_kit.db import APP_ROLE
 from serialtrail_kit.eventstore.schema import install_log
-from serialtrail_kit.testing.harness import Harness, make_settings, serve
-from serialtrail_kit.transport.relay import Relay
-from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.testing.harness import Harness, serve
+from serialtrail_kit.testing.kafka import fresh_topics, kafka_settings
+from serialtrail_kit.transport.wiring import KafkaTransport
 
 # The services whose events aggregation reads; the tests write their logs as they would.
-PRODUCERS = {"serial_issuance": topics.SERIALS, "line_exceptions": topics.EXCEPTIONS}
+PRODUCERS = ("serial_issuance", "line_exceptions")
 
 
 @pytest.fixture(params=["embedded", "kafka"])
@@ -29,22 +27,14 @@ async def aggregation(request: pytest.FixtureRequest, database_dsn: str) -> Asyn
             yield harness
         return
     bootstrap_servers: str = request.getfixturevalue("kafka_bootstrap")
-    prefix = f"a{uuid.uuid4().hex[:8]}."
-    await create_topics(bootstrap_servers, with_dead_letters(prefix + t for t in topics.ALL), partitions=1)
-    settings = make_settings(
-        kafka_bootstrap_servers=bootstrap_servers,
-        kafka_topic_prefix=prefix,
-        kafka_session_timeout_ms=3000,
-        kafka_fetch_max_wait_ms=50,
-    )
+    prefix = await fresh_topics(bootstrap_servers, partitions=1)
+    settings = kafka_settings(bootstrap_servers, prefix)
     async with serve(database_dsn, {bootstrap.NAME: bootstrap.build}, settings) as harness:
         async with harness.composition.admin_pool.acquire() as conn:
             for producer in PRODUCERS:
                 await install_log(conn, producer, APP_ROLE)
-        relays = [
-            Relay(harness.composition.app_pool, producer, prefix + topic, bootstrap_servers, poll_interval=0.1)
-            for producer, topic in PRODUCERS.items()
-        ]
+        transport = KafkaTransport(bootstrap_servers, prefix=prefix)  # as the producers' processes would
+        relays = [transport.relay(harness.composition.app_pool, producer, 0.1) for producer in PRODUCERS]
         tasks = [asyncio.create_task(relay.run()) for relay in relays]
         try:
             yield harness
