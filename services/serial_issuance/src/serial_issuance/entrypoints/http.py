@@ -61,9 +61,22 @@ async def require_batch_in_scope(
         found = await handlers.load.batch(gtin, lot)
     except DomainError:
         return  # unknown: the handler reports it
+    _ensure_batch_visible(request, found, missing)
+
+
+def _ensure_batch_visible(request: Request, found: BatchRegistered, missing: type[DomainError]) -> None:
     if not visible(request, Target(cmos=frozenset({found.cmo_id or NO_CMO}))):
-        message = f"no batch {lot!r} is registered for GTIN {gtin}"
+        message = f"no batch {found.lot!r} is registered for GTIN {found.gtin}"
         raise missing(message, [Violation("lot", "registered-batch", message)])
+
+
+async def visible_batch(request: Request, handlers: SerialIssuanceHandlers, gtin: str, lot: str) -> BatchRegistered:
+    """A batch addressed by path: unknown product, unknown batch and another CMO's batch all
+    answer 404 alike. Loaded once."""
+    await handlers.load.product(gtin, missing=NotFound)
+    found = await handlers.load.batch(gtin, lot, missing=NotFound)
+    _ensure_batch_visible(request, found, NotFound)
+    return found
 
 
 async def commissioning_target(request: Request) -> Target:
@@ -131,9 +144,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
     )
     async def get_batch(gtin: str, lot: str, request: Request) -> BatchRegistered:
         """A batch's lot, expiry and manufacturing site."""
-        await handlers.load.product(gtin, missing=NotFound)
-        await require_batch_in_scope(request, handlers, gtin, lot, missing=NotFound)
-        return await handlers.load.batch(gtin, lot, missing=NotFound)
+        return await visible_batch(request, handlers, gtin, lot)
 
 
 def _serial_request_routes(
@@ -320,8 +331,6 @@ def _commissioning_routes(
     )
     async def serial_summary(gtin: str, lot: str, request: Request) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""
-        await handlers.load.product(gtin, missing=NotFound)
-        await require_batch_in_scope(request, handlers, gtin, lot, missing=NotFound)
-        await handlers.load.batch(gtin, lot, missing=NotFound)
+        await visible_batch(request, handlers, gtin, lot)
         await consistent()
         return SerialSummaryOut(gtin=gtin, lot=lot, **await queries.batch_counts(gtin, lot))
