@@ -10,45 +10,47 @@ from uuid import UUID
 import orjson
 from serialtrail_contracts.envelope import Envelope
 
+from serialtrail_kit.db import Connection, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 
-Headers = list[tuple[str, bytes]]
 HEADER_FIELDS = ("event_id", "event_type", "event_version", "producer", "correlation_id", "traceparent")
-
-
-@dataclass(frozen=True)
-class Message:
-    key: bytes
-    value: bytes
-    headers: Headers
 
 
 class UndecodableMessage(ValueError):
     """A message that is not a valid envelope: it goes to the dead-letter topic, with this reason."""
 
 
-def to_message(event: RecordedEvent, producer: str) -> Message:
-    """The relay's hot path: the envelope's JSON form built directly (a test holds it to the
-    `Envelope` contract), without a model per event."""
-    meta = event.metadata
-    body = {
-        "event_id": str(event.event_id),
-        "event_type": event.event_type,
-        "event_version": event.event_version,
-        "stream_id": event.stream_id,
-        "stream_version": event.stream_version,
-        "global_position": event.global_position,
-        "producer": producer,
-        "occurred_at": event.recorded_at,
-        "recorded_at": event.recorded_at,
-        "correlation_id": str(meta.get("correlation_id") or event.event_id),
-        "causation_id": meta.get("causation_id"),
-        "traceparent": meta.get("traceparent"),
-        "payload": event.payload,
-        "metadata": meta,
-    }
-    headers = [(name, str(value).encode()) for name in HEADER_FIELDS if (value := body[name]) is not None]
-    return Message(key=event.stream_id.encode(), value=orjson.dumps(body), headers=headers)
+@dataclass(frozen=True)
+class OutgoingRow:
+    global_position: int
+    stream_id: str
+    body: bytes
+    headers: tuple[str | None, ...]  # in HEADER_FIELDS order
+
+
+def _outgoing_sql(schema: str) -> str:
+    """Rows as messages, built by PostgreSQL: the envelope JSON straight from the stored jsonb,
+    with no decode and re-encode per event. Events go out as stored; consumers upcast."""
+    return f"""
+        SELECT global_position, stream_id,
+            jsonb_build_object(
+                'event_id', event_id, 'event_type', event_type, 'event_version', event_version,
+                'stream_id', stream_id, 'stream_version', stream_version, 'global_position', global_position,
+                'producer', $3::text, 'occurred_at', recorded_at, 'recorded_at', recorded_at,
+                'correlation_id', coalesce(metadata->>'correlation_id', event_id::text),
+                'causation_id', metadata->>'causation_id', 'traceparent', metadata->>'traceparent',
+                'payload', payload, 'metadata', metadata)::text,
+            event_id::text, event_type, event_version::text, $3::text,
+            coalesce(metadata->>'correlation_id', event_id::text), metadata->>'traceparent'
+        FROM {schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2
+    """
+
+
+async def read_outgoing(conn: Connection, schema: str, after: int, limit: int) -> list[OutgoingRow]:
+    """The messages for the events after `after` in a service's log (its producer name is the
+    schema's), in log order."""
+    rows = await conn.fetch(_outgoing_sql(ident(schema)), after, limit, schema)
+    return [OutgoingRow(r[0], r[1], r[2].encode(), tuple(r[3:])) for r in rows]
 
 
 def from_message(value: bytes | None) -> RecordedEvent:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from typing import Any, TypeAlias
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -17,16 +18,26 @@ from serialtrail_kit.db import Connection, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery
-from serialtrail_kit.transport.envelope import UndecodableMessage, from_message, to_message
+from serialtrail_kit.transport.envelope import UndecodableMessage, from_message
 
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+Record: TypeAlias = ConsumerRecord  # aiokafka ships no types
+
+
 class _KafkaDelivery:
-    def __init__(self, events: list[RecordedEvent], offsets: dict[TopicPartition, int], owner: KafkaDeliveries) -> None:
+    def __init__(
+        self,
+        events: list[RecordedEvent],
+        received: dict[UUID, Record],
+        offsets: dict[TopicPartition, int],
+        owner: KafkaDeliveries,
+    ) -> None:
         self.events: Sequence[RecordedEvent] = events
+        self._received = received  # the message each event came in, kept for setting it aside
         self._offsets = offsets
         self._owner = owner
 
@@ -46,8 +57,7 @@ class _KafkaDelivery:
 
     async def set_aside(self, conn: Connection, event: RecordedEvent, reason: str) -> bool:
         await self._owner.mark_processed(conn, [event])
-        message = to_message(event, producer=self._owner.topic)
-        await self._owner.publish_dead_letters([(message.key, message.value, message.headers, "apply", reason)])
+        await self._owner.dead_letter([(self._received[event.event_id], reason)])
         return True
 
 
@@ -97,20 +107,24 @@ class KafkaDeliveries:
             self._consumer = None
             await consumer.stop()
 
-    async def _delivery(self, records: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> _KafkaDelivery:
+    async def _delivery(self, records: dict[TopicPartition, list[Record]]) -> _KafkaDelivery:
         events: list[RecordedEvent] = []
-        dead: list[tuple[ConsumerRecord[Any, Any], str]] = []
+        received: dict[UUID, Record] = {}
+        dead: list[tuple[Record, str]] = []
         offsets: dict[TopicPartition, int] = {}
         for partition, messages in records.items():
             for message in messages:
                 try:
-                    events.append(self.upcasters.event(from_message(message.value)))
+                    event = self.upcasters.event(from_message(message.value))
                 except UndecodableMessage as error:
                     dead.append((message, str(error)))
+                else:
+                    events.append(event)
+                    received[event.event_id] = message
                 offsets[partition] = message.offset + 1
         if dead:
-            await self._dead_letter(dead)
-        return _KafkaDelivery(events, offsets, self)
+            await self.dead_letter(dead)
+        return _KafkaDelivery(events, received, offsets, self)
 
     async def mark_processed(self, conn: Connection, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         """Note events as handled by this reader; returns those that were not already."""
@@ -125,32 +139,22 @@ class KafkaDeliveries:
         fresh = {r["event_id"] for r in rows}
         return [e for e in events if e.event_id in fresh]
 
-    async def _dead_letter(self, dead: Sequence[tuple[ConsumerRecord[Any, Any], str]]) -> None:
-        await self.publish_dead_letters(
-            [
-                (m.key, m.value, list(m.headers or ()), f"{m.topic}:{m.partition}:{m.offset}", reason)
-                for m, reason in dead
-            ]
-        )
-
-    async def publish_dead_letters(self, dead: Sequence[tuple[bytes | None, bytes | None, Any, str, str]]) -> None:
-        """(key, value, headers, source, reason) each: published and acknowledged before the
-        consumer moves past them, so a set-aside message is never lost."""
+    async def dead_letter(self, dead: Sequence[tuple[Record, str]]) -> None:
+        """The messages as they arrived, each with the reason, on the dead-letter topic: published
+        and acknowledged before the consumer moves past them, so a set-aside message is never lost."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=False)
         await producer.start()
         try:
             sent = []
-            for key, value, headers, source, reason in dead:
+            for message, reason in dead:
                 labels = [
                     ("dead_letter_reason", reason.encode()),
                     ("dead_letter_reader", self.reader.encode()),
-                    ("dead_letter_source", source.encode()),
+                    ("dead_letter_source", f"{message.topic}:{message.partition}:{message.offset}".encode()),
                 ]
-                sent.append(
-                    await producer.send(
-                        dead_letter_topic(self.topic), value=value, key=key, headers=[*headers, *labels]
-                    )
-                )
+                headers = [*(message.headers or ()), *labels]
+                topic = dead_letter_topic(self.topic)
+                sent.append(await producer.send(topic, value=message.value, key=message.key, headers=headers))
             await asyncio.gather(*sent)
         finally:
             await producer.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -19,12 +18,12 @@ from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AnyValue
 
-from serialtrail_kit.db import Pool, ident
+from serialtrail_kit.db import Pool
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
 from serialtrail_kit.readers.watermark import Watermark
 from serialtrail_kit.telemetry import TRACER, links
-from serialtrail_kit.transport.envelope import HEADER_FIELDS
+from serialtrail_kit.transport.envelope import HEADER_FIELDS, OutgoingRow, read_outgoing
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 3  # batches sent and not yet acknowledged
@@ -47,32 +46,6 @@ class StreamPartitioner:
                 self._known.clear()
             partition = self._known[remembered] = self._murmur(key, all_partitions, available)
         return partition
-
-
-@dataclass(frozen=True)
-class OutgoingRow:
-    global_position: int
-    stream_id: str
-    body: bytes
-    headers: tuple[str | None, ...]  # in HEADER_FIELDS order
-
-
-def outgoing_sql(schema: str) -> str:
-    """Rows as messages, built by PostgreSQL: the envelope JSON straight from the stored jsonb,
-    with no decode and re-encode per event. Events go out as stored; consumers upcast."""
-    return f"""
-        SELECT global_position, stream_id,
-            jsonb_build_object(
-                'event_id', event_id, 'event_type', event_type, 'event_version', event_version,
-                'stream_id', stream_id, 'stream_version', stream_version, 'global_position', global_position,
-                'producer', $3::text, 'occurred_at', recorded_at, 'recorded_at', recorded_at,
-                'correlation_id', coalesce(metadata->>'correlation_id', event_id::text),
-                'causation_id', metadata->>'causation_id', 'traceparent', metadata->>'traceparent',
-                'payload', payload, 'metadata', metadata)::text,
-            event_id::text, event_type, event_version::text, $3::text,
-            coalesce(metadata->>'correlation_id', event_id::text), metadata->>'traceparent'
-        FROM {schema}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2
-    """
 
 
 class Relay:
@@ -98,7 +71,6 @@ class Relay:
             pool, schema, batch_size=batch_size, poll_interval=poll_interval, stopping=self.stopping
         )
         self._producer_settings = producer_settings or {}
-        self._sql = outgoing_sql(ident(schema))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -165,8 +137,7 @@ class Relay:
 
     async def _fetch(self, after: int, limit: int) -> list[OutgoingRow]:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(self._sql, after, limit, self.schema)
-        return [OutgoingRow(r[0], r[1], r[2].encode(), tuple(r[3:])) for r in rows]
+            return await read_outgoing(conn, self.schema, after, limit)
 
     @property
     def position(self) -> int:
