@@ -20,8 +20,7 @@ async def test_commissioned_serials_and_allocated_ssccs_are_packable(database_ds
             "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
         )
         case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
-        (aggregation,) = [m for m in harness.composition.modules if m.name == "aggregation"]
-        await aggregation.runners["knowledge"].caught_up()
+        await harness.runner("aggregation", "knowledge").caught_up()
 
         packed = await client.post("/v1/pack", json=pack_body(case, [f"(01){GTIN}(21){s}" for s in issued]))
         assert packed.status_code == 201, packed.text

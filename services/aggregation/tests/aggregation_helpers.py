@@ -38,8 +38,7 @@ async def publish(harness: Harness, *events: EventContract) -> None:
 
 
 async def knowledge_caught_up(harness: Harness) -> None:
-    (module,) = [m for m in harness.composition.modules if m.name == "aggregation"]
-    await module.runners["knowledge"].caught_up(timeout=30)
+    await harness.runner("aggregation", "knowledge").caught_up(timeout=30)
 
 
 def master_data(cmo_id: str | None = None, lot: str = LOT) -> list[EventContract]:
@@ -103,5 +102,4 @@ async def decommission(harness: Harness, serials: list[str], reason: str = "dama
     )
     store = PostgresEventStore(harness.composition.app_pool, "line_exceptions")
     await store.append([append_of(f"test-{uuid.uuid4()}", 0, [event])], SYSTEM)
-    (module,) = [m for m in harness.composition.modules if m.name == "aggregation"]
-    await module.runners["decommissions"].caught_up(timeout=30)
+    await harness.runner("aggregation", "decommissions").caught_up(timeout=30)

@@ -14,6 +14,7 @@ from serialtrail_kit.composition import Builder, Composition, composed
 from serialtrail_kit.eventstore.metadata import local_metadata
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.identity.model import Role, Scope
+from serialtrail_kit.readers.projection import ProjectionRunner
 from serialtrail_kit.settings import Environment, Settings
 
 TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:test")
@@ -49,6 +50,10 @@ class Harness:
             name=f"test {role.value}", role=role, scope=scope, expires_at=None, meta=SYSTEM, **extra
         )
         return token
+
+    def runner(self, service: str, projection: str) -> ProjectionRunner:
+        (module,) = [m for m in self.composition.modules if m.name == service]
+        return module.runners[projection]
 
     def client_with(self, token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
