@@ -40,8 +40,13 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
 
+    def _consumed(self) -> set[str]:
+        """The services whose events these modules read (over Kafka in distributed mode)."""
+        return {p.source for m in self.modules for p in m.projections if p.source != m.name}
+
     def _foreign_sources(self) -> set[str]:
-        return {p.source for m in self.modules for p in m.projections} - {m.name for m in self.modules}
+        """Of those, the ones not composed here."""
+        return self._consumed() - {m.name for m in self.modules}
 
     async def install(self) -> None:
         async with self.admin_pool.acquire() as conn:
@@ -55,8 +60,7 @@ class Runtime:
             for source in self._foreign_sources() if self.transport is None else ():
                 await install_log(conn, source, APP_ROLE)
         if self.transport is not None:
-            consumed = {p.source for m in self.modules for p in m.projections if p.source != m.name}
-            await self.transport.check([m.name for m in self.modules], consumed)
+            await self.transport.check([m.name for m in self.modules], self._consumed())
         for module in self.modules:
             admin = ProjectionAdmin(self.admin_pool, module.name, upcasters=module.upcasters)
             for projection in module.projections:
