@@ -7,6 +7,8 @@ PYTHON ?= python3
 UV := $(shell command -v uv >/dev/null 2>&1 && uv --version | grep -q '$(UV_VERSION)' && echo uv || echo .tools/bin/uv)
 RUN := $(UV) run --locked --no-sync
 PYTEST_WORKERS ?= 2
+# Each service's src/ and tests/ (helpers shared by its tests and the integration tests).
+export MYPYPATH := $(subst $(eval) ,:,$(wildcard services/*/src services/*/tests))
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools

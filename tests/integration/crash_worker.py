@@ -7,12 +7,15 @@ import asyncio
 import sys
 
 from issuance_helpers import batch, commission, product, serials
-from serialtrail.services import BUILDERS
-from serialtrail_kit.testing.harness import make_settings, serve
+from serial_issuance.settings import SerialIssuanceSettings
+from serialtrail.services import SERVICES
+from serialtrail_kit.testing.harness import serve
 
 
 async def main(dsn: str, key: str) -> None:
-    async with serve(dsn, BUILDERS, make_settings(serial_key=key)) as service:
+    async with serve(
+        dsn, SERVICES, own_settings={"serial_issuance": SerialIssuanceSettings(serial_key=key)}
+    ) as service:
         await product(service.client)
         await batch(service.client)
         issued = await serials(service.client, 50_000)

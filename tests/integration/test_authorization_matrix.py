@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from issuance_helpers import GLN, GTIN, LOT, batch, product
-from serialtrail.services import BUILDERS
+from serialtrail.services import SERVICES
+from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Role, Scope
 from serialtrail_gs1.keys import sscc
-from serialtrail_kit.identity.authz import MARKER
-from serialtrail_kit.identity.model import ROLE_PERMISSIONS, UNSCOPED_BY_DEFAULT, Permission, Role, Scope
+from serialtrail_kit.access.authz import MARKER
+from serialtrail_kit.access.permissions import by_name
+from serialtrail_kit.http.audit_trail import AUDIT_TRAIL_READ
+from serialtrail_kit.identity import permissions as identity_permissions
 from serialtrail_kit.testing.harness import Harness, serve
 
 IN_SCOPE = Scope(company_prefixes=frozenset({"9506000"}), sites=frozenset({GLN}), lines=frozenset({"LINE-1"}))
@@ -30,7 +33,7 @@ class Endpoint:
     method: str
     route: str  # the route template, as FastAPI knows it
     path: Callable[[dict[str, str]], str]
-    permission: Permission
+    permission: str  # its name, as declared by the service
     scoped: bool  # does the request name something scoped (so out-of-scope is refused)?
     by_id: bool = False  # addressed by an id: out of scope must look like "not found"
     body: Callable[[], dict[str, Any]] | None = None
@@ -69,7 +72,7 @@ ENDPOINTS = [
         "POST",
         "/v1/products",
         lambda _: "/v1/products",
-        Permission.master_data_write,
+        "master-data:write",
         True,
         body=lambda: {
             "gtin": GTIN,
@@ -80,23 +83,21 @@ ENDPOINTS = [
             "target_markets": ["DE"],
         },
     ),
-    Endpoint("GET", "/v1/products/{gtin}", lambda _: f"/v1/products/{GTIN}", Permission.master_data_read, True),
+    Endpoint("GET", "/v1/products/{gtin}", lambda _: f"/v1/products/{GTIN}", "master-data:read", True),
     Endpoint(
         "POST",
         "/v1/batches",
         lambda _: "/v1/batches",
-        Permission.batches_write,
+        "batches:write",
         True,
         body=lambda: {"gtin": GTIN, "lot": LOT, "expiry": "2028-06-30", "site_gln": GLN},
     ),
-    Endpoint(
-        "GET", "/v1/batches/{gtin}/{lot}", lambda _: f"/v1/batches/{GTIN}/{LOT}", Permission.master_data_read, True
-    ),
+    Endpoint("GET", "/v1/batches/{gtin}/{lot}", lambda _: f"/v1/batches/{GTIN}/{LOT}", "master-data:read", True),
     Endpoint(
         "POST",
         "/v1/serial-requests",
         lambda _: "/v1/serial-requests",
-        Permission.serials_request,
+        "serials:request",
         True,
         body=lambda: {"gtin": GTIN, "quantity": 3},
     ),
@@ -104,7 +105,7 @@ ENDPOINTS = [
         "GET",
         "/v1/serial-requests/{request_id}/serials",
         lambda ids: f"/v1/serial-requests/{ids['serials']}/serials",
-        Permission.serials_read,
+        "serials:read",
         True,
         by_id=True,
     ),
@@ -112,7 +113,7 @@ ENDPOINTS = [
         "POST",
         "/v1/serial-imports",
         lambda _: "/v1/serial-imports",
-        Permission.serials_import,
+        "serials:import",
         True,
         body=lambda: {"gtin": GTIN, "source": "CMO", "serials": [f"IMP{uuid.uuid4().hex[:10].upper()}"]},
     ),
@@ -120,7 +121,7 @@ ENDPOINTS = [
         "POST",
         "/v1/sscc-requests",
         lambda _: "/v1/sscc-requests",
-        Permission.sscc_request,
+        "sscc:request",
         True,
         body=lambda: {"company_prefix": "9506000", "extension_digit": 1, "quantity": 2},
     ),
@@ -128,7 +129,7 @@ ENDPOINTS = [
         "GET",
         "/v1/sscc-requests/{request_id}/ssccs",
         lambda ids: f"/v1/sscc-requests/{ids['ssccs']}/ssccs",
-        Permission.serials_read,
+        "serials:read",
         True,
         by_id=True,
     ),
@@ -136,7 +137,7 @@ ENDPOINTS = [
         "POST",
         "/v1/commissioning",
         lambda _: "/v1/commissioning",
-        Permission.serials_commission,
+        "serials:commission",
         True,
         body=_commission,
     ),
@@ -144,22 +145,22 @@ ENDPOINTS = [
         "GET",
         "/v1/serials/{gtin}/{serial}",
         lambda ids: f"/v1/serials/{GTIN}/{ids['serial']}",
-        Permission.serials_read,
+        "serials:read",
         True,
     ),
     Endpoint(
         "GET",
         "/v1/batches/{gtin}/{lot}/serial-summary",
         lambda _: f"/v1/batches/{GTIN}/{LOT}/serial-summary",
-        Permission.serials_read,
+        "serials:read",
         True,
     ),
-    Endpoint("POST", "/v1/pack", lambda _: "/v1/pack", Permission.aggregation_pack, True, body=_pack),
+    Endpoint("POST", "/v1/pack", lambda _: "/v1/pack", "aggregation:pack", True, body=_pack),
     Endpoint(
         "POST",
         "/v1/packings",
         lambda _: "/v1/packings",
-        Permission.aggregation_pack,
+        "aggregation:pack",
         True,
         body=lambda: {"packs": [_pack()], "line_id": "LINE-1", "event_time": "2026-11-22T08:00:00Z"},
     ),
@@ -167,7 +168,7 @@ ENDPOINTS = [
         "POST",
         "/v1/unpack",
         lambda _: "/v1/unpack",
-        Permission.aggregation_pack,
+        "aggregation:pack",
         True,
         body=lambda: {
             "parent": _fresh_sscc(),
@@ -181,7 +182,7 @@ ENDPOINTS = [
         "POST",
         "/v1/close/{parent:path}",
         lambda _: f"/v1/close/{_fresh_sscc()}",
-        Permission.aggregation_pack,
+        "aggregation:pack",
         True,
         body=lambda: {"line_id": "LINE-1"},
     ),
@@ -189,7 +190,7 @@ ENDPOINTS = [
         "GET",
         "/v1/hierarchy/{object_id:path}",
         lambda ids: f"/v1/hierarchy/{ids['case']}",
-        Permission.aggregation_read,
+        "aggregation:read",
         True,
         by_id=True,
     ),
@@ -197,39 +198,39 @@ ENDPOINTS = [
         "GET",
         "/v1/ancestors/{object_id:path}",
         lambda ids: f"/v1/ancestors/(01){GTIN}(21){ids['serial']}",
-        Permission.aggregation_read,
+        "aggregation:read",
         True,
     ),
     Endpoint(
         "GET",
         "/v1/batches/{gtin}/{lot}/aggregation-report",
         lambda _: f"/v1/batches/{GTIN}/{LOT}/aggregation-report",
-        Permission.aggregation_read,
+        "aggregation:read",
         True,
     ),
     Endpoint(
         "POST",
         "/v1/api-keys",
         lambda _: "/v1/api-keys",
-        Permission.identity_admin,
+        "identity:admin",
         False,
         body=lambda: {"name": "matrix", "role": "auditor"},
     ),
-    Endpoint("GET", "/v1/api-keys", lambda _: "/v1/api-keys", Permission.identity_admin, False),
+    Endpoint("GET", "/v1/api-keys", lambda _: "/v1/api-keys", "identity:admin", False),
     Endpoint(
         "POST",
         "/v1/api-keys/{key_id}/revoke",
         lambda ids: f"/v1/api-keys/{ids['key']}/revoke",
-        Permission.identity_admin,
+        "identity:admin",
         False,
         body=lambda: {"reason": "matrix"},
     ),
-    Endpoint("GET", "/v1/access-audit", lambda _: "/v1/access-audit", Permission.access_audit_read, False),
+    Endpoint("GET", "/v1/access-audit", lambda _: "/v1/access-audit", "access-audit:read", False),
     Endpoint(
         "POST",
         "/v1/signatures",
         lambda _: "/v1/signatures",
-        Permission.sign,
+        "records:sign",
         False,
         body=lambda: {
             "record": {"service": "serial_issuance", "global_position": 1},
@@ -241,10 +242,13 @@ ENDPOINTS = [
         "GET",
         "/v1/signatures/{signature_id}",
         lambda ids: f"/v1/signatures/{ids['signature']}",
-        Permission.signatures_read,
+        "signatures:read",
         False,
     ),
 ]
+
+# Every permission the composed services and the kit's own routes declare, by name.
+PERMISSIONS = by_name([*identity_permissions.ALL, AUDIT_TRAIL_READ, *(p for s in SERVICES for p in s.permissions)])
 
 PRINCIPALS = [(role, None) for role in sorted(UNSCOPED_BY_DEFAULT)] + [
     (role, scope) for role in (Role.cmo, Role.line, Role.partner) for scope in (IN_SCOPE, OUT_OF_SCOPE)
@@ -252,7 +256,7 @@ PRINCIPALS = [(role, None) for role in sorted(UNSCOPED_BY_DEFAULT)] + [
 
 
 def expected(endpoint: Endpoint, role: Role, scope: Scope | None) -> str:
-    if endpoint.permission not in ROLE_PERMISSIONS[role]:
+    if not PERMISSIONS[endpoint.permission].allows(role):
         return "forbidden"
     if endpoint.scoped and scope is OUT_OF_SCOPE:
         return "hidden" if endpoint.by_id else "forbidden"
@@ -268,7 +272,7 @@ async def world(postgres_admin_dsn: str) -> AsyncIterator[tuple[Harness, dict[st
     await admin.execute(f'CREATE DATABASE "{name}"')
     dsn = postgres_admin_dsn.rsplit("/", 1)[0] + "/" + name
     try:
-        async with serve(dsn, BUILDERS) as harness:
+        async with serve(dsn, SERVICES) as harness:
             await product(harness.client)
             await batch(harness.client)
             serials = await harness.client.post("/v1/serial-requests", json={"gtin": GTIN, "quantity": 3})
@@ -326,7 +330,7 @@ async def test_every_v1_route_requires_a_principal_and_is_in_the_matrix(world: t
     for route in harness.composition.app.routes:
         if not isinstance(route, APIRoute) or not route.path.startswith("/v1/"):
             continue
-        permissions = [getattr(d.call, MARKER, None) for d in route.dependant.dependencies]
+        permissions = [getattr(d.call, MARKER).name for d in route.dependant.dependencies if hasattr(d.call, MARKER)]
         for method in route.methods or ():
             assert (method, route.path) in declared, f"{method} {route.path} is missing from the matrix"
             assert declared[(method, route.path)] in permissions, f"{method} {route.path} declares no requirement"

@@ -11,7 +11,7 @@ import sys
 import asyncpg
 from issuance_helpers import batch, commission, product, serials
 from serial_issuance.projections.serial_status import SerialStatusProjection
-from serialtrail.services import BUILDERS
+from serialtrail.services import SERVICES
 from serialtrail_kit.readers.projection import table_digest
 from serialtrail_kit.testing.harness import serve
 
@@ -29,7 +29,7 @@ def cli(database_dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def populate(database_dsn: str) -> None:
-    async with serve(database_dsn, BUILDERS) as service:
+    async with serve(database_dsn, SERVICES) as service:
         await product(service.client)
         await batch(service.client)
         issued = await serials(service.client, 3_000)

@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from serialtrail.services import BUILDERS
+from serial_issuance.settings import SerialIssuanceSettings
+from serialtrail.services import SERVICES
 from serialtrail_kit.db import connect, create_pool
 from serialtrail_kit.eventstore.verify import verify_log
-from serialtrail_kit.testing.harness import make_settings, serve
+from serialtrail_kit.testing.harness import serve
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 
@@ -65,8 +66,10 @@ async def test_kill_9_loses_nothing_acknowledged_and_applies_nothing_by_halves(
         assert (await verify_log(pool, "serial_issuance")).ok
     finally:
         await pool.close()
-    async with serve(database_dsn, BUILDERS, make_settings(serial_key=key)) as restarted:
-        runner = restarted.composition.modules[0].runners["serial_status"]
+    async with serve(
+        database_dsn, SERVICES, own_settings={"serial_issuance": SerialIssuanceSettings(serial_key=key)}
+    ) as restarted:
+        runner = restarted.runner("serial_issuance", "serial_status")
         await runner.caught_up(timeout=60)
         summary = (await restarted.client.get("/v1/batches/09506000134352/L2026A/serial-summary")).json()
         assert summary["commissioned"] == in_events

@@ -139,7 +139,7 @@ async def test_kill_9_of_relay_and_consumer_loses_nothing_and_applies_nothing_tw
         "SERIALTRAIL_KAFKA_SESSION_TIMEOUT_MS": "3000",
         "SERIALTRAIL_KAFKA_FETCH_MAX_WAIT_MS": "50",
         "SERIALTRAIL_ENVIRONMENT": "test",
-        "SERIALTRAIL_SERIAL_KEY": secrets.token_hex(32),
+        "SERIALTRAIL_SERIAL_ISSUANCE_SERIAL_KEY": secrets.token_hex(32),
         "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2",
     }
     issuance = ServiceProcess("serial_issuance", env, tmp_path)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from aggregation_helpers import pack_body
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials
-from serialtrail.services import BUILDERS
+from serialtrail.services import SERVICES
 from serialtrail_kit.testing.harness import serve
 
 
 async def test_commissioned_serials_and_allocated_ssccs_are_packable(database_dsn: str) -> None:
-    async with serve(database_dsn, BUILDERS) as harness:
+    async with serve(database_dsn, SERVICES) as harness:
         client = harness.client
         await product(client)
         await batch(client)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
-from serialtrail.services import BUILDERS
+from serialtrail.services import SERVICES
 from serialtrail_kit.testing.harness import serve
 
 
 async def test_openapi_is_complete(database_dsn: str) -> None:
-    async with serve(database_dsn, BUILDERS) as harness:
+    async with serve(database_dsn, SERVICES) as harness:
         document: dict[str, Any] = (await harness.client.get("/openapi.json")).json()
     schemas = document["components"]["schemas"]
     assert "Problem" in schemas

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from aggregation_helpers import pack_body
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials
-from serialtrail.services import BUILDERS
+from serialtrail.services import SERVICES
 from serialtrail_contracts import topics
 from serialtrail_kit.testing.harness import serve
 from serialtrail_kit.testing.kafka import first_message, fresh_topics, kafka_settings
@@ -31,7 +31,7 @@ async def until_known(client: httpx.AsyncClient, report_url: str, commissioned: 
 
 async def test_commissioned_serials_reach_aggregation_over_kafka(database_dsn: str, kafka_bootstrap: str) -> None:
     prefix = await fresh_topics(kafka_bootstrap)
-    async with serve(database_dsn, BUILDERS, kafka_settings(kafka_bootstrap, prefix)) as harness:
+    async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as harness:
         client = harness.client
         await product(client)
         await batch(client)
@@ -56,7 +56,7 @@ async def test_a_missing_topic_stops_the_start_and_is_named(database_dsn: str, k
     prefix = f"t{uuid.uuid4().hex[:8]}."
     await create_topics(kafka_bootstrap, [prefix + topics.SERIALS], partitions=1)  # not the others
     with pytest.raises(MissingTopics) as refused:
-        async with serve(database_dsn, BUILDERS, kafka_settings(kafka_bootstrap, prefix)):
+        async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)):
             pass
     assert prefix + topics.AGGREGATION in refused.value.missing
     assert prefix + topics.SERIALS + ".dlq" in refused.value.missing
@@ -65,7 +65,7 @@ async def test_a_missing_topic_stops_the_start_and_is_named(database_dsn: str, k
 
 async def test_readiness_shows_relay_and_consumer_lag(database_dsn: str, kafka_bootstrap: str) -> None:
     prefix = await fresh_topics(kafka_bootstrap)
-    async with serve(database_dsn, BUILDERS, kafka_settings(kafka_bootstrap, prefix)) as harness:
+    async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as harness:
         await product(harness.client)
         answer = (await harness.client.get("/health/ready")).json()
         assert set(answer["relays"]) == {"serial_issuance", "aggregation"}

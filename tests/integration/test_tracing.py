@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from serialtrail.services import BUILDERS
+from serialtrail.services import SERVICES
 from serialtrail_kit.testing.harness import serve
 from serialtrail_kit.testing.kafka import fresh_topics, kafka_settings
 from serialtrail_kit.testing.waiting import until
@@ -49,7 +49,7 @@ async def test_a_request_is_traced_into_another_services_consumer(
     spans: InMemorySpanExporter, database_dsn: str, kafka_bootstrap: str
 ) -> None:
     prefix = await fresh_topics(kafka_bootstrap)
-    async with serve(database_dsn, BUILDERS, kafka_settings(kafka_bootstrap, prefix)) as harness:
+    async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as harness:
         harness.client.headers["traceparent"] = CALLER
         await product(harness.client)
         del harness.client.headers["traceparent"]

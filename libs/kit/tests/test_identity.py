@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from serialtrail_kit.identity.model import Role, Scope
+from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.identity.service import MAX_FAILURES
 from serialtrail_kit.testing.harness import SYSTEM, Harness, make_settings, serve
 
@@ -25,7 +25,7 @@ ISSUER, AUDIENCE = "https://idp.test", "serialtrail"
 
 @pytest.fixture
 async def service(database_dsn: str) -> AsyncIterator[Harness]:
-    async with serve(database_dsn, {}) as harness:
+    async with serve(database_dsn, []) as harness:
         yield harness
 
 
@@ -146,7 +146,7 @@ def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
 @pytest.fixture
 async def oidc_service(database_dsn: str, jwks_url: str) -> AsyncIterator[Harness]:
     settings = make_settings(oidc_jwks_url=jwks_url, oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
-    async with serve(database_dsn, {}, settings) as harness:
+    async with serve(database_dsn, [], settings) as harness:
         yield harness
 
 

@@ -98,8 +98,7 @@ async def test_tracking_never_moves_backwards(env: Env) -> None:
         assert await tracking.position(conn) == 5
 
 
-@pytest.mark.parametrize("transport", ["database"])
-async def test_subscription_delivers_in_order_and_wakes_on_notify(env: Env, transport: str) -> None:
+async def test_subscription_delivers_in_order_and_wakes_on_notify(env: Env) -> None:
     subscription = LogSubscription(env.app, SOURCE, batch_size=3, poll_interval=30.0)
     await env.emit("a", 4)
     seen: list[int] = []
@@ -117,8 +116,7 @@ async def test_subscription_delivers_in_order_and_wakes_on_notify(env: Env, tran
     assert seen == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize("transport", ["database"])
-async def test_subscription_resumes_after_a_position(env: Env, transport: str) -> None:
+async def test_subscription_resumes_after_a_position(env: Env) -> None:
     await env.emit("a", 5)
     subscription = LogSubscription(env.app, SOURCE)
     batches = subscription.batches(3)

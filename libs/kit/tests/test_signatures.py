@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from serialtrail_contracts.identity import Role
 from serialtrail_kit.db import connect
-from serialtrail_kit.identity.model import Role
 from serialtrail_kit.testing.harness import Harness, serve
 
 
 @pytest.fixture
 async def service(database_dsn: str) -> AsyncIterator[Harness]:
-    async with serve(database_dsn, {}) as harness:
+    async with serve(database_dsn, []) as harness:
         # Something to sign: two records in the identity log (key creations).
         await harness.client.post("/v1/api-keys", json={"name": "record one", "role": "auditor"})
         await harness.client.post("/v1/api-keys", json={"name": "record two", "role": "auditor"})

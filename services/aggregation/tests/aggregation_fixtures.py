@@ -23,13 +23,13 @@ async def aggregation(request: pytest.FixtureRequest, database_dsn: str) -> Asyn
     to their topics (one partition, so the order staged is the order delivered) and aggregation
     reads them through its consumer groups, as in distributed mode."""
     if request.param == "embedded":
-        async with serve(database_dsn, {bootstrap.NAME: bootstrap.build}) as harness:
+        async with serve(database_dsn, [bootstrap.SERVICE]) as harness:
             yield harness
         return
     bootstrap_servers: str = request.getfixturevalue("kafka_bootstrap")
     prefix = await fresh_topics(bootstrap_servers, partitions=1)
     settings = kafka_settings(bootstrap_servers, prefix)
-    async with serve(database_dsn, {bootstrap.NAME: bootstrap.build}, settings) as harness:
+    async with serve(database_dsn, [bootstrap.SERVICE], settings) as harness:
         async with harness.composition.admin_pool.acquire() as conn:
             for producer in PRODUCERS:
                 await install_log(conn, producer, APP_ROLE)

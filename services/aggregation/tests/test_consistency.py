@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aggregation_helpers import GTIN, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
-from serialtrail_kit.identity.model import Role, Scope
+from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.readers.projection import ProjectionAdmin, table_digest
 from serialtrail_kit.testing.harness import Harness
 

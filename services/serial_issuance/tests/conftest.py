@@ -9,5 +9,5 @@ from serialtrail_kit.testing.harness import Harness, serve
 
 @pytest.fixture
 async def service(database_dsn: str) -> AsyncIterator[Harness]:
-    async with serve(database_dsn, {bootstrap.NAME: bootstrap.build}) as harness:
+    async with serve(database_dsn, [bootstrap.SERVICE]) as harness:
         yield harness

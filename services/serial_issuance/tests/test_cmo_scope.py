@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from issuance_helpers import EXPIRY, GLN, GTIN, product
-from serialtrail_kit.identity.model import Role, Scope
+from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness
 
 

@@ -4,6 +4,7 @@ from issuance_helpers import GTIN, LOT, batch, commission, product, serials
 from serial_issuance.domain.generation import serials_of
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.serial_format import SerialFormat
+from serial_issuance.settings import SerialIssuanceSettings
 from serialtrail_contracts.serials import SerialAlphabet
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.harness import Harness
@@ -60,7 +61,9 @@ async def test_imported_serials_are_screened_commissionable_and_never_generated(
     await batch(service.client)
     issued = await serials(service.client, 5)
     # A serial the pool would generate next (counter 5) and one already issued.
-    keyring = SerialKeyring(bytes.fromhex(service.settings.serial_key.get_secret_value()))  # type: ignore[union-attr]
+    own = service.own_settings["serial_issuance"]
+    assert isinstance(own, SerialIssuanceSettings)
+    keyring = SerialKeyring(own.key())
     fmt = SerialFormat(12, SerialAlphabet.alphanumeric)
     (future,) = serials_of(keyring.cipher(GTIN, fmt), fmt, [5])
     clash = await service.client.post(

@@ -5,7 +5,7 @@ import json
 
 from issuance_helpers import GTIN, LOT, batch, product, serials
 from serial_issuance import bootstrap
-from serialtrail_kit.testing.harness import Harness, make_settings, serve
+from serialtrail_kit.testing.harness import Harness, serve
 
 
 async def test_concurrent_requests_for_one_gtin_never_overlap(service: Harness) -> None:
@@ -45,11 +45,11 @@ async def test_streams_every_output_form_as_text_and_ndjson(service: Harness) ->
 
 
 async def test_a_different_serial_key_cannot_issue_from_an_existing_pool(database_dsn: str) -> None:
-    builders = {bootstrap.NAME: bootstrap.build}
-    async with serve(database_dsn, builders) as first:
+    services = [bootstrap.SERVICE]
+    async with serve(database_dsn, services) as first:
         await product(first.client)
         assert len(await serials(first.client, 10, lot=None)) == 10
-    async with serve(database_dsn, builders, make_settings()) as second:  # a new random key
+    async with serve(database_dsn, services) as second:  # test settings: a new random key
         response = await second.client.post("/v1/serial-requests", json={"gtin": GTIN, "quantity": 10})
         assert response.status_code == 409
         assert response.json()["errors"][0]["rule"] == "serial-key"

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from serialtrail_kit.composition import Builder, composed
+from serialtrail_kit.composition import composed, settings_of
 from serialtrail_kit.db import create_pool
+from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin
+from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
 from serialtrail.keys import first_admin_key, keys_app
-from serialtrail.services import BUILDERS, PROJECTIONS, software_identity
+from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, software_identity
 
 app = typer.Typer(
     help="Serialtrail: pharmaceutical serialization and track-and-trace.",
@@ -48,26 +50,30 @@ def run(
     port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
 ) -> None:
     """Start every service in one process on an embedded PostgreSQL (data in ./.serialtrail/)."""
-    settings = embedded.with_serial_key(_settings())
+    settings = _settings()
     if not settings.database_url and embedded.owns_running_server(settings.data_dir):
         console.print(f"[red]Serialtrail already runs on {settings.data_dir.resolve()}[/red]")
         raise typer.Exit(1)
+    own = _own_settings(lambda: embedded.own_settings(settings, SERVICES))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with embedded.database(settings) as dsn:
-        asyncio.run(_serve(settings, dsn, host or settings.http_host, port or settings.http_port, BUILDERS))
+        _start(
+            "Serialtrail",
+            _serve(settings, dsn, host or settings.http_host, port or settings.http_port, SERVICES, own),
+        )
 
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help=f"the service to run: {', '.join(BUILDERS)}")],
+    service: Annotated[str, typer.Argument(help=f"the service to run: {', '.join(BY_NAME)}")],
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
 ) -> None:
     """Distributed mode: run one service (its API, its relay, its consumers) against DATABASE_URL
     and KAFKA_BOOTSTRAP_SERVERS. Its topics must exist (`make topics`)."""
     settings = _settings()
-    if service not in BUILDERS:
-        console.print(f"[red]unknown service {service!r}[/red]; one of: {', '.join(BUILDERS)}")
+    if service not in BY_NAME:
+        console.print(f"[red]unknown service {service!r}[/red]; one of: {', '.join(BY_NAME)}")
         raise typer.Exit(2)
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         console.print(
@@ -75,19 +81,26 @@ def serve(
             "(for everything in one process on an embedded database: `serialtrail run`)"
         )
         raise typer.Exit(2)
+    chosen = [BY_NAME[service]]
+    own = _own_settings(lambda: settings_of(chosen))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    address = (host or settings.http_host, port or settings.http_port)
+    _start(service, _serve(settings, settings.database_url, *address, chosen, own))
+
+
+def _own_settings(load: Callable[[], Mapping[str, ServiceSettings]]) -> Mapping[str, ServiceSettings]:
     try:
-        asyncio.run(
-            _serve(
-                settings,
-                settings.database_url,
-                host or settings.http_host,
-                port or settings.http_port,
-                {service: BUILDERS[service]},
-            )
-        )
+        return load()
+    except ValueError as error:
+        console.print(f"[red]invalid settings:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+def _start(what: str, serving: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(serving)
     except (ValueError, MissingTopics) as error:  # bad configuration, absent topics: say which, exit
-        console.print(f"[red]{service} cannot start:[/red] {error}")
+        console.print(f"[red]{what} cannot start:[/red] {error}")
         raise typer.Exit(2) from error
 
 
@@ -98,12 +111,20 @@ def _where(settings: Settings) -> str:
     return f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
 
 
-async def _serve(settings: Settings, dsn: str, host: str, port: int, builders: Mapping[str, Builder]) -> None:
+async def _serve(
+    settings: Settings,
+    dsn: str,
+    host: str,
+    port: int,
+    services: Sequence[Service[Any]],
+    own: Mapping[str, ServiceSettings],
+) -> None:
     await embedded.ensure_database(dsn)
-    async with composed(settings, dsn, builders, software_identity(settings)) as composition:
+    software = software_identity(settings, own)
+    async with composed(settings, dsn, services, software, own) as composition:
         config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)
-        first_key = await first_admin_key(composition.identity, software_identity(settings))
+        first_key = await first_admin_key(composition.identity, software)
         if first_key is not None:
             console.print(
                 "[bold yellow]First start: an admin API key was created. It is shown this once and stored "
@@ -112,7 +133,7 @@ async def _serve(settings: Settings, dsn: str, host: str, port: int, builders: M
                 "'serialtrail keys create'."
             )
         console.print(
-            f"[bold green]Serialtrail[/bold green] ({', '.join(builders)}) on http://{host}:{port}  "
+            f"[bold green]Serialtrail[/bold green] ({', '.join(s.name for s in services)}) on http://{host}:{port}  "
             f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  " + _where(settings)
         )
         await server.serve()
@@ -124,7 +145,7 @@ def verify_log_command(
 ) -> None:
     """Walk each service's hash chain; exit 1 naming the first broken position."""
     settings = _settings()
-    names = service or [*BUILDERS, identity_store.SCHEMA]
+    names = service or [*BY_NAME, identity_store.SCHEMA]
     with embedded.database(settings) as dsn:
         broken = asyncio.run(_verify(dsn, names))
     raise typer.Exit(1 if broken else 0)

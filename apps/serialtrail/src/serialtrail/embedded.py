@@ -1,35 +1,30 @@
-"""Embedded mode: PostgreSQL from the wheel, data under the data directory, a serial key
-generated on first start (never a default), everything in one process."""
+"""Embedded mode: PostgreSQL from the wheel, data under the data directory, services'
+secrets generated on first start (never a default), everything in one process."""
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-from pydantic import SecretStr
+from serialtrail_kit.composition import settings_of
+from serialtrail_kit.declaration import Service
 from serialtrail_kit.pgserver import EmbeddedPostgres
+from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
 
 DATABASE = "serialtrail"
 
 
-def with_serial_key(settings: Settings) -> Settings:
-    """Use the configured key, or the one generated on first start in the data directory."""
-    if settings.serial_key is not None:
-        return settings
+def own_settings(settings: Settings, services: Sequence[Service[Any]]) -> Mapping[str, ServiceSettings]:
+    """Each service's settings, its unset secrets read from (or generated once into) the data
+    directory, except in production, where every secret must be configured."""
+    own = settings_of(services)
     if settings.environment is Environment.production:
-        raise SystemExit("SERIALTRAIL_SERIAL_KEY must be set in production")
-    key_file = settings.data_dir / "serial-key"
-    if not key_file.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return settings.model_copy(update={"serial_key": SecretStr(key_file.read_text().strip())})
+        return own
+    return {name: values.with_local_secrets(settings.data_dir) for name, values in own.items()}
 
 
 @contextmanager

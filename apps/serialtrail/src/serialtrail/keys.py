@@ -11,18 +11,18 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
+from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Role, Scope
 from serialtrail_kit.db import APP_ROLE, create_pool
 from serialtrail_kit.eventstore.metadata import RecordMetadata, local_metadata
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.identity import store as identity_store
-from serialtrail_kit.identity.model import UNSCOPED_BY_DEFAULT, Role, Scope
 from serialtrail_kit.identity.service import IdentityService
 from serialtrail_kit.identity.store import IdentityStore
 from serialtrail_kit.settings import Settings
 
 from serialtrail import embedded
-from serialtrail.services import software_identity
+from serialtrail.services import SERVICES, software_identity
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 T = TypeVar("T")
@@ -58,7 +58,7 @@ async def first_admin_key(identity: IdentityService, software: SoftwareIdentity)
 
 def _with_identity(work: Callable[[IdentityService, SoftwareIdentity], Awaitable[T]]) -> T:
     settings = Settings()
-    software = software_identity(settings)
+    software = software_identity(settings, embedded.own_settings(settings, SERVICES))
 
     async def run(dsn: str) -> T:
         await embedded.ensure_database(dsn)

@@ -1,30 +1,43 @@
-"""The services this distribution composes."""
+"""The services this distribution composes: every installed package that declares one under
+the `serialtrail.services` entry point (its `bootstrap.SERVICE`). Adding a service to the
+distribution is adding its package to this app's dependencies; nothing is listed here."""
 
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Mapping
+from typing import Any
 
-from aggregation import bootstrap as aggregation
-from aggregation.projections.decommissions import DecommissionsProjection
-from aggregation.projections.hierarchy import HierarchyProjection
-from aggregation.projections.knowledge import KnowledgeProjection
-from serial_issuance import bootstrap as serial_issuance
-from serial_issuance.projections.serial_status import SerialStatusProjection
-from serialtrail_kit.composition import Builder
+from serialtrail_kit.declaration import Service
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import Projection
+from serialtrail_kit.service_settings import ServiceSettings, digest
 from serialtrail_kit.settings import Settings
 
-BUILDERS: dict[str, Builder] = {serial_issuance.NAME: serial_issuance.build, aggregation.NAME: aggregation.build}
+ENTRY_POINTS = "serialtrail.services"
 
-# Projections by the name `serialtrail replay` takes: "<service>.<projection>".
+
+def _declared() -> tuple[Service[Any], ...]:
+    found = []
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINTS):
+        service = entry.load()
+        if not isinstance(service, Service) or service.name != entry.name:
+            raise TypeError(f"entry point {entry.value} must be the Service declaration named {entry.name!r}")
+        found.append(service)
+    return tuple(sorted(found, key=lambda s: s.name))
+
+
+SERVICES: tuple[Service[Any], ...] = _declared()
+BY_NAME: dict[str, Service[Any]] = {service.name: service for service in SERVICES}
+
+# Read models by the name `serialtrail replay` takes: "<service>.<read model>".
 PROJECTIONS: dict[str, tuple[str, Projection]] = {
-    "serial_issuance.serial_status": (serial_issuance.NAME, SerialStatusProjection()),
-    "aggregation.hierarchy": (aggregation.NAME, HierarchyProjection()),
-    "aggregation.knowledge": (aggregation.NAME, KnowledgeProjection()),
-    "aggregation.decommissions": (aggregation.NAME, DecommissionsProjection()),
+    f"{service.name}.{projection.name}": (service.name, projection)
+    for service in SERVICES
+    for projection in service.read_models
 }
 
 
-def software_identity(settings: Settings) -> SoftwareIdentity:
-    return SoftwareIdentity(version=importlib.metadata.version("serialtrail"), config_digest=settings.config_digest())
+def software_identity(settings: Settings, own: Mapping[str, ServiceSettings]) -> SoftwareIdentity:
+    config = digest(settings.public(), {name: values.public() for name, values in sorted(own.items())})
+    return SoftwareIdentity(version=importlib.metadata.version("serialtrail"), config_digest=config)

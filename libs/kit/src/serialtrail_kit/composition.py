@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 
 from serialtrail_kit import telemetry
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
+from serialtrail_kit.declaration import Service, ServiceContext
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.identity.jwt_bearer import JwtAuthenticator, OidcConfig
@@ -20,11 +23,11 @@ from serialtrail_kit.identity.service import IdentityService
 from serialtrail_kit.identity.store import IdentityStore
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
-from serialtrail_kit.settings import Settings
+from serialtrail_kit.service_settings import ServiceSettings
+from serialtrail_kit.settings import Environment, Settings
 from serialtrail_kit.transport.wiring import KafkaTransport
 
 log = logging.getLogger(__name__)
-Builder = Callable[[Settings, Pool], ServiceModule]
 
 
 @dataclass
@@ -51,17 +54,58 @@ def identity_service(settings: Settings, pool: Pool, software: SoftwareIdentity)
     return IdentityService(IdentityStore(pool), software, jwt)
 
 
+def settings_of(
+    services: Sequence[Service[Any]], given: Mapping[str, ServiceSettings] | None = None
+) -> dict[str, ServiceSettings]:
+    """Each service's own settings: given (tests, the embedded run), else from the environment."""
+    given = given or {}
+    return {service.name: given.get(service.name) or service.settings() for service in services}
+
+
+def refuse_unsafe(settings: Settings, own: Mapping[str, ServiceSettings]) -> None:
+    if settings.environment is Environment.production:
+        problems = [problem for values in own.values() for problem in values.production_problems()]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def module_of(service: Service[Any], own: ServiceSettings, settings: Settings, pool: Pool) -> ServiceModule:
+    """Wire one declared service: its routes get its settings, log and read-your-writes."""
+    context = ServiceContext(
+        name=service.name,
+        settings=own,
+        pool=pool,
+        store=PostgresEventStore(pool, service.name, service.upcasters),
+        runners={},  # filled by the runtime before the app serves
+        read_your_writes_timeout=settings.read_your_writes_timeout,
+    )
+    return ServiceModule(
+        name=service.name,
+        router=service.routes(context),
+        projections=list(service.read_models),
+        install_write_side=service.write_side,
+        upcasters=service.upcasters,
+        runners=context.runners,
+    )
+
+
 @asynccontextmanager
 async def composed(
-    settings: Settings, admin_dsn: str, builders: Mapping[str, Builder], software: SoftwareIdentity
+    settings: Settings,
+    admin_dsn: str,
+    services: Sequence[Service[Any]],
+    software: SoftwareIdentity,
+    own_settings: Mapping[str, ServiceSettings] | None = None,
 ) -> AsyncIterator[Composition]:
-    telemetry.configure(settings, service_name="serialtrail." + "+".join(builders))
+    own = settings_of(services, own_settings)
+    refuse_unsafe(settings, own)
+    telemetry.configure(settings, service_name="serialtrail." + "+".join(s.name for s in services))
     admin_pool = await create_pool(admin_dsn, max_size=4)
     async with admin_pool.acquire() as conn:
         await ensure_role(conn, APP_ROLE)
     app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=20)
     try:
-        modules = [build(settings, app_pool) for build in builders.values()]
+        modules = [module_of(s, own[s.name], settings, app_pool) for s in services]
         transport = (
             KafkaTransport(
                 settings.kafka_bootstrap_servers, settings.kafka_consumer_settings(), settings.kafka_topic_prefix

@@ -73,7 +73,7 @@ class EmbeddedPostgres:
     port: int = 0
     durable: bool = True
     # PostgreSQL's default 128MB cannot hold the indexes a busy line grows within hours;
-    # random-order inserts into evicted B-tree pages then dominate packing throughput.
+    # random-order inserts into evicted B-tree pages then dominate write throughput.
     shared_buffers: str = "1GB"
     _process: subprocess.Popen[bytes] | None = None
 

@@ -1,5 +1,5 @@
-"""What every service hands the runtime: its schema, routes, write-side tables,
-projections and upcasters. Built by the service's own bootstrap (composition root)."""
+"""A declared service once wired: what the runtime runs and the app serves. Built by the
+composition from the service's declaration (`declaration.Service`)."""
 
 from __future__ import annotations
 

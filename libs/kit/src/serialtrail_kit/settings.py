@@ -1,17 +1,15 @@
-"""Typed settings, validated at start. Secrets that are missing or placeholders are
-refused outside development; a configuration digest goes into every event's metadata."""
+"""The settings every service shares (environment, database, HTTP, Kafka, tracing, OIDC),
+typed and validated at start. A service's own settings are its `ServiceSettings` class;
+a digest of both (secrets left out) goes into every event's metadata."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-PLACEHOLDERS = {"changeme", "change-me", "secret", "placeholder", "dev", "test", "0" * 64}
 
 
 class Environment(StrEnum):
@@ -38,10 +36,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".serialtrail")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
-    serial_key: SecretStr | None = Field(
-        default=None, description="64 hex characters: master key serials are derived from (FF3-1)"
-    )
-    digital_link_base: str = "https://id.gs1.org"
     projection_poll_interval: float = Field(default=1.0, gt=0)
     read_your_writes_timeout: float = Field(default=10.0, gt=0, description="how long a read waits for its read model")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS of the identity provider; unset = API keys only")
@@ -73,15 +67,6 @@ class Settings(BaseSettings):
             "fetch_max_wait_ms": self.kafka_fetch_max_wait_ms,
         }
 
-    @field_validator("serial_key")
-    @classmethod
-    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            raw = value.get_secret_value()
-            if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-                raise ValueError("serial_key must be 64 hexadecimal characters (256 bits)")
-        return value
-
     @model_validator(mode="after")
     def _oidc_all_or_nothing(self) -> Settings:
         given = [self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience]
@@ -90,18 +75,11 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _production_needs_real_secrets(self) -> Settings:
-        if self.environment is Environment.production:
-            key = self.serial_key.get_secret_value().lower() if self.serial_key else None
-            if key is None or key in PLACEHOLDERS or len(set(key)) < 8:
-                raise ValueError("SERIALTRAIL_SERIAL_KEY must be set to a real random key in production")
-            if self.database_url is None:
-                raise ValueError("DATABASE_URL must be set in production (no embedded database)")
+    def _production_needs_a_database(self) -> Settings:
+        if self.environment is Environment.production and self.database_url is None:
+            raise ValueError("DATABASE_URL must be set in production (no embedded database)")
         return self
 
-    def config_digest(self) -> str:
-        """Digest of the non-secret configuration, recorded with every event."""
-        public = self.model_dump(mode="json", exclude={"serial_key", "database_url"})
-        public["serial_key_set"] = self.serial_key is not None
-        blob = json.dumps(public, sort_keys=True).encode()
-        return "sha256:" + hashlib.sha256(blob).hexdigest()[:16]
+    def public(self) -> dict[str, Any]:
+        """The non-secret settings (for the configuration digest recorded with every event)."""
+        return self.model_dump(mode="json", exclude={"database_url"})

@@ -6,13 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from serialtrail_contracts.identity import Role
 
+from serialtrail_kit.access.authz import requires
+from serialtrail_kit.access.permissions import permission
 from serialtrail_kit.errors import NotFound, Violation
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
-from serialtrail_kit.identity.authz import requires
-from serialtrail_kit.identity.model import Permission
+
+AUDIT_TRAIL_READ = permission("audit-trail:read", Role.qa, Role.auditor, description="read any log with its records")
 
 
 def _entry(event: RecordedEvent) -> dict[str, Any]:
@@ -34,11 +37,11 @@ def _entry(event: RecordedEvent) -> dict[str, Any]:
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["audit trail"], responses=PROBLEM_RESPONSES)
 
-    @router.get("/audit-trail/{service}", dependencies=[requires(Permission.audit_trail_read)])
+    @router.get("/audit-trail/{service}", dependencies=[requires(AUDIT_TRAIL_READ)])
     async def audit_trail(
         service: str,
         request: Request,
-        stream_id: Annotated[str | None, Query(description="only this stream, e.g. product-09506000134352")] = None,
+        stream_id: Annotated[str | None, Query(description="only this stream (one aggregate)")] = None,
         after: Annotated[int, Query(ge=0, description="global position to continue after")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-
-from serialtrail_kit.identity.model import Principal, Role, Scope
+from serialtrail_contracts.identity import Principal, Role, Scope
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 

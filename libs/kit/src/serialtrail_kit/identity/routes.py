@@ -6,41 +6,39 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from serialtrail_contracts.identity import (
+    API_KEY_EXAMPLE,
+    SCOPE_DIMENSIONS,
+    SIGNATURE_EXAMPLE,
+    UNSCOPED_BY_DEFAULT,
+    Role,
+    Scope,
+)
 
+from serialtrail_kit.access.authz import requires
 from serialtrail_kit.errors import InvalidInput, NotFound, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 from serialtrail_kit.identity import signatures
-from serialtrail_kit.identity.authz import requires
-from serialtrail_kit.identity.model import UNSCOPED_BY_DEFAULT, Permission, Role, Scope
+from serialtrail_kit.identity.permissions import ACCESS_AUDIT_READ, IDENTITY_ADMIN, SIGN, SIGNATURES_READ
 from serialtrail_kit.identity.service import IdentityService
 from serialtrail_kit.identity.signatures import Meaning
 
 Codes = list[Annotated[str, Field(min_length=1, max_length=64)]]
 
 
-class ScopeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    company_prefixes: Codes | None = None
-    gtins: Codes | None = None
-    sites: Codes | None = None
-    lines: Codes | None = None
-    cmos: Codes | None = Field(default=None, description="batches of these CMOs only (their cmo_id)")
+# Built from the shared scope vocabulary, so the API offers exactly the dimensions a scope has.
+_SCOPE_FIELDS: dict[str, Any] = {
+    name: (Codes | None, Field(default=None, description=about)) for name, about in SCOPE_DIMENSIONS.items()
+}
+ScopeIn: type[BaseModel] = create_model("ScopeIn", __config__=ConfigDict(extra="forbid"), **_SCOPE_FIELDS)
 
 
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "ACME CMO line integration",
-                    "role": "cmo",
-                    "scope": {"company_prefixes": ["9506000"], "cmos": ["ACME"]},
-                }
-            ]
-        },
+        json_schema_extra={"examples": [API_KEY_EXAMPLE]},
     )
     name: Annotated[str, Field(min_length=1, max_length=200)]
     role: Role
@@ -55,23 +53,14 @@ class RevokeIn(BaseModel):
 
 class RecordRefIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    service: Annotated[str, Field(description="the log the record is in, e.g. serial_issuance")]
+    service: Annotated[str, Field(description="the service whose log holds the record")]
     global_position: Annotated[int, Field(ge=1)]
 
 
 class SignatureIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "record": {"service": "serial_issuance", "global_position": 42},
-                    "meaning": "approved",
-                    "reason": "batch record reviewed",
-                    "credential": "st_… (your API key again, or a fresh OIDC token)",
-                }
-            ]
-        },
+        json_schema_extra={"examples": [SIGNATURE_EXAMPLE]},
     )
     record: RecordRefIn
     meaning: Meaning
@@ -82,7 +71,7 @@ class SignatureIn(BaseModel):
 def _scope(body: ApiKeyIn) -> Scope | None:
     if body.scope is None:
         if body.role not in UNSCOPED_BY_DEFAULT:
-            message = f"a {body.role.value} key needs a scope (company_prefixes or gtins, optionally sites, lines)"
+            message = f"a {body.role.value} key needs a scope ({', '.join(SCOPE_DIMENSIONS)})"
             raise InvalidInput(message, [Violation("scope", "required-for-role", message)])
         return None
     values = body.scope.model_dump()
@@ -97,7 +86,7 @@ def build_router() -> APIRouter:
 
 
 def _key_routes(router: APIRouter) -> None:
-    @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[requires(Permission.identity_admin)])
+    @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[requires(IDENTITY_ADMIN)])
     async def create_api_key(body: ApiKeyIn, request: Request) -> dict[str, Any]:
         """Create an API key. The token is in this response only; only its argon2id hash is stored."""
         identity: IdentityService = request.app.state.identity
@@ -112,14 +101,14 @@ def _key_routes(router: APIRouter) -> None:
         assert key is not None
         return {**key.public(), "token": token}
 
-    @router.get("/api-keys", dependencies=[requires(Permission.identity_admin)])
+    @router.get("/api-keys", dependencies=[requires(IDENTITY_ADMIN)])
     async def list_api_keys(request: Request) -> list[dict[str, Any]]:
         """Every API key with its role, scope, expiry, revocation and last use (never the secret)."""
         identity: IdentityService = request.app.state.identity
         used = await identity.store.last_used()
         return [k.public(used.get(k.key_id)) for k in await identity.store.keys()]
 
-    @router.post("/api-keys/{key_id}/revoke", dependencies=[requires(Permission.identity_admin)])
+    @router.post("/api-keys/{key_id}/revoke", dependencies=[requires(IDENTITY_ADMIN)])
     async def revoke_api_key(key_id: str, body: RevokeIn, request: Request) -> dict[str, Any]:
         """Revoke a key at once; later requests with it get 401."""
         identity: IdentityService = request.app.state.identity
@@ -129,7 +118,7 @@ def _key_routes(router: APIRouter) -> None:
         assert key is not None
         return key.public()
 
-    @router.get("/access-audit", dependencies=[requires(Permission.access_audit_read)])
+    @router.get("/access-audit", dependencies=[requires(ACCESS_AUDIT_READ)])
     async def access_audit(request: Request, limit: int = 200) -> list[dict[str, Any]]:
         """Refused requests, newest first: who, what, why refused."""
         identity: IdentityService = request.app.state.identity
@@ -137,7 +126,7 @@ def _key_routes(router: APIRouter) -> None:
 
 
 def _signature_routes(router: APIRouter) -> None:
-    @router.post("/signatures", status_code=status.HTTP_201_CREATED, dependencies=[requires(Permission.sign)])
+    @router.post("/signatures", status_code=status.HTTP_201_CREATED, dependencies=[requires(SIGN)])
     async def sign_record(body: SignatureIn, request: Request) -> dict[str, Any]:
         """Sign a record electronically: re-authenticate, state the meaning; bound to the record's hash."""
         identity: IdentityService = request.app.state.identity
@@ -154,7 +143,7 @@ def _signature_routes(router: APIRouter) -> None:
         except LookupError as error:
             raise InvalidInput(str(error), [Violation("record", "intact-record", str(error))]) from error
 
-    @router.get("/signatures/{signature_id}", dependencies=[requires(Permission.signatures_read)])
+    @router.get("/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ)])
     async def get_signature(signature_id: str, request: Request) -> dict[str, Any]:
         """A signature and whether it still verifies against the record it names."""
         identity: IdentityService = request.app.state.identity

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Principal, Role, Scope
 
 from serialtrail_kit.errors import DomainError
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.identity import apikeys
 from serialtrail_kit.identity.jwt_bearer import JwtAuthenticator, TokenRejected
-from serialtrail_kit.identity.model import UNSCOPED_BY_DEFAULT, Principal, Role, Scope
 from serialtrail_kit.identity.store import IdentityStore
 
 FAILURE_WINDOW = 60.0
@@ -194,9 +194,7 @@ class IdentityService:
     ) -> tuple[str, str]:
         """Create a key; returns (key id, token). The token is shown once and never stored."""
         if scope is None:
-            scope = (
-                Scope() if role in UNSCOPED_BY_DEFAULT else Scope(frozenset(), frozenset(), frozenset(), frozenset())
-            )
+            scope = Scope.unrestricted() if role in UNSCOPED_BY_DEFAULT else Scope.nothing()
         issued = apikeys.issue()
         await self.store.create_key(
             {

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from serialtrail_contracts.identity import Principal
+
 from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.eventstore.hashchain import chain_hash
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import COLUMNS, content_of
-from serialtrail_kit.identity.model import Principal
 from serialtrail_kit.identity.store import SIGNED, IdentityStore
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from serialtrail_contracts.identity import Role, Scope
+
 from serialtrail_kit.db import APP_ROLE, Connection, Pool
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.identity.model import Role, Scope
 
 SCHEMA = "identity"
 KEY_CREATED, KEY_REVOKED = "identity.ApiKeyCreated", "identity.ApiKeyRevoked"

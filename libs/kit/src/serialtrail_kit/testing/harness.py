@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from serialtrail_contracts.identity import Role, Scope
 
-from serialtrail_kit.composition import Builder, Composition, composed
+from serialtrail_kit.composition import Composition, composed
+from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.metadata import local_metadata
 from serialtrail_kit.http.context import SoftwareIdentity
-from serialtrail_kit.identity.model import Role, Scope
 from serialtrail_kit.readers.projection import ProjectionRunner
+from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
 
 TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:test")
@@ -23,7 +24,6 @@ TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:tes
 def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
         "environment": Environment.test,
-        "serial_key": secrets.token_hex(32),
         "projection_poll_interval": 0.2,
     }
     values.update(overrides)
@@ -44,6 +44,7 @@ class Harness:
     client: httpx.AsyncClient  # authenticated as an admin
     composition: Composition
     settings: Settings
+    own_settings: Mapping[str, ServiceSettings]
 
     async def token(self, role: Role, scope: Scope | None = None, **extra: Any) -> str:
         _, token = await self.composition.identity.issue_key(
@@ -62,10 +63,15 @@ class Harness:
 
 @asynccontextmanager
 async def serve(
-    database_dsn: str, builders: Mapping[str, Builder], settings: Settings | None = None
+    database_dsn: str,
+    services: Sequence[Service[Any]],
+    settings: Settings | None = None,
+    own_settings: Mapping[str, ServiceSettings] | None = None,
 ) -> AsyncIterator[Harness]:
+    """`services` composed in this process, each with its test settings unless given."""
     settings = settings or make_settings()
-    async with composed(settings, database_dsn, builders, TEST_SOFTWARE) as composition:
+    own = {s.name: s.settings.for_tests() for s in services} | dict(own_settings or {})
+    async with composed(settings, database_dsn, services, TEST_SOFTWARE, own) as composition:
         app = composition.app
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -76,4 +82,4 @@ async def serve(
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://serialtrail.test", headers=headers
             ) as client:
-                yield Harness(client, composition, settings)
+                yield Harness(client, composition, settings, own)

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_gs1.identity import ObjectId, parse_object_id
 from serialtrail_kit.db import Pool
-from serialtrail_kit.identity.model import NO_CMO, Target
 
 from aggregation.application import knowledge
 from aggregation.domain.hierarchy import MAX_DEPTH

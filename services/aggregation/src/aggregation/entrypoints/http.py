@@ -9,16 +9,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
+from serialtrail_contracts.identity import NO_CMO, Principal, Scope, Target
 from serialtrail_gs1.identity import ObjectId
+from serialtrail_kit.access.authz import ensure_visible, path_target, request_body, requires, visible
 from serialtrail_kit.errors import NotFound, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
-from serialtrail_kit.identity.authz import ensure_visible, path_target, request_body, requires, visible
-from serialtrail_kit.identity.model import NO_CMO, Permission, Principal, Scope, Target
 
 from aggregation.application.handlers import AggregationHandlers
 from aggregation.application.queries import AggregationQueries, batch_report
 from aggregation.domain.hierarchy import Close, InScope, Pack, Unpack
+from aggregation.entrypoints import permissions as allowed
 from aggregation.entrypoints.ids import Parsed, ParsedIds, one_id, parse_cached
 from aggregation.entrypoints.schemas import (
     CloseIn,
@@ -98,7 +99,7 @@ def build_router(handlers: AggregationHandlers, queries: AggregationQueries, con
 
 
 def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
-    pack_dependency = [requires(Permission.aggregation_pack, packing_target)]
+    pack_dependency = [requires(allowed.PACK, packing_target)]
 
     @router.post("/pack", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
     async def pack(body: PackIn, request: Request) -> PackOut:
@@ -169,7 +170,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
 
 
 def _query_routes(router: APIRouter, queries: AggregationQueries, consistent: Consistent) -> None:
-    read = Permission.aggregation_read
+    read = allowed.READ
 
     @router.get("/hierarchy/{object_id:path}", dependencies=[requires(read, object_target)])
     async def hierarchy(object_id: str, request: Request, at: At = None) -> JsonResponse:

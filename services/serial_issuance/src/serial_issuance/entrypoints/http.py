@@ -9,19 +9,20 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
+from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
 from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin, sscc
+from serialtrail_kit.access.authz import body_target, ensure_visible, path_target, request_body, requires, visible
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
-from serialtrail_kit.identity.authz import body_target, ensure_visible, path_target, request_body, requires, visible
-from serialtrail_kit.identity.model import NO_CMO, Permission, Target
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.application.queries import SerialQueries
 from serial_issuance.domain import product
 from serial_issuance.domain.generation import line_parts, render_counters
+from serial_issuance.entrypoints import permissions as allowed
 from serial_issuance.entrypoints.schemas import (
     BatchIn,
     CommissioningIn,
@@ -107,7 +108,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         status_code=status.HTTP_201_CREATED,
         tags=["products"],
         response_model=ProductRegistered,
-        dependencies=[requires(Permission.master_data_write, body_target(gtins="gtin"))],
+        dependencies=[requires(allowed.MASTER_DATA_WRITE, body_target(gtins="gtin"))],
     )
     async def register_product(body: ProductIn, request: Request) -> ProductRegistered:
         """Register a product's master data and the shape of its serials. Idempotent for identical data."""
@@ -118,7 +119,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         "/products/{gtin}",
         tags=["products"],
         response_model=ProductRegistered,
-        dependencies=[requires(Permission.master_data_read, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.MASTER_DATA_READ, path_target(gtins="gtin"))],
     )
     async def get_product(gtin: str) -> ProductRegistered:
         """A product's master data."""
@@ -129,7 +130,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         status_code=status.HTTP_201_CREATED,
         tags=["batches"],
         response_model=BatchRegistered,
-        dependencies=[requires(Permission.batches_write, batch_target)],
+        dependencies=[requires(allowed.BATCHES_WRITE, batch_target)],
     )
     async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
         """Register a batch (lot and expiry) of a registered product."""
@@ -140,7 +141,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         "/batches/{gtin}/{lot}",
         tags=["batches"],
         response_model=BatchRegistered,
-        dependencies=[requires(Permission.master_data_read, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.MASTER_DATA_READ, path_target(gtins="gtin"))],
     )
     async def get_batch(gtin: str, lot: str, request: Request) -> BatchRegistered:
         """A batch's lot, expiry and manufacturing site."""
@@ -159,7 +160,7 @@ def _serial_request_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["serials"],
         response_model=SerialRequestOut,
-        dependencies=[requires(Permission.serials_request, body_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_REQUEST, body_target(gtins="gtin"))],
     )
     async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
         """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
@@ -180,7 +181,7 @@ def _serial_request_routes(
         tags=["serials"],
         response_class=StreamingResponse,
         responses={200: {"content": {MEDIA["text"]: {}, MEDIA["ndjson"]: {}}, "description": "one serial per line"}},
-        dependencies=[requires(Permission.serials_read)],
+        dependencies=[requires(allowed.SERIALS_READ)],
     )
     async def stream_serials(
         request: Request,
@@ -219,7 +220,7 @@ def _serial_request_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["serials"],
         response_model=SerialImportOut,
-        dependencies=[requires(Permission.serials_import, body_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_IMPORT, body_target(gtins="gtin"))],
     )
     async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
         """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
@@ -239,7 +240,7 @@ def _sscc_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["sscc"],
         response_model=SsccRequestOut,
-        dependencies=[requires(Permission.sscc_request, body_target(company_prefixes="company_prefix"))],
+        dependencies=[requires(allowed.SSCC_REQUEST, body_target(company_prefixes="company_prefix"))],
     )
     async def request_ssccs(body: SsccRequestIn, request: Request) -> SsccRequestOut:
         """Allocate a range of SSCCs (extension digit + company prefix + serial reference + check digit)."""
@@ -259,7 +260,7 @@ def _sscc_routes(
         "/sscc-requests/{request_id}/ssccs",
         tags=["sscc"],
         response_class=StreamingResponse,
-        dependencies=[requires(Permission.serials_read)],
+        dependencies=[requires(allowed.SERIALS_READ)],
     )
     async def stream_ssccs(request: Request, request_id: UUID) -> StreamingResponse:
         """The SSCCs of a request, one per line."""
@@ -286,7 +287,7 @@ def _commissioning_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["commissioning"],
         response_model=CommissioningOut,
-        dependencies=[requires(Permission.serials_commission, commissioning_target)],
+        dependencies=[requires(allowed.SERIALS_COMMISSION, commissioning_target)],
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
@@ -315,7 +316,7 @@ def _commissioning_routes(
     @router.get(
         "/serials/{gtin}/{serial}",
         tags=["serials"],
-        dependencies=[requires(Permission.serials_read, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_READ, path_target(gtins="gtin"))],
     )
     async def serial_status(gtin: str, serial: str) -> dict[str, Any]:
         """Status and history of one serial: which request issued it, when and by whom it was commissioned."""
@@ -327,7 +328,7 @@ def _commissioning_routes(
         "/batches/{gtin}/{lot}/serial-summary",
         tags=["batches"],
         response_model=SerialSummaryOut,
-        dependencies=[requires(Permission.serials_read, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_READ, path_target(gtins="gtin"))],
     )
     async def serial_summary(gtin: str, lot: str, request: Request) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""

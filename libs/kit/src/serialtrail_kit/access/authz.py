@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, Request
+from serialtrail_contracts.identity import Principal, Target
 
+from serialtrail_kit.access.permissions import Permission
 from serialtrail_kit.errors import NotFound, Violation
-from serialtrail_kit.identity.model import Permission, Principal, Target
 from serialtrail_kit.identity.service import Forbidden, IdentityService
 
 TargetOf = Callable[[Request], Awaitable[Target]]
@@ -30,7 +31,7 @@ def requires(permission: Permission, target: TargetOf | None = None) -> Any:
     async def authorize(request: Request) -> Principal:
         identity: IdentityService = request.app.state.identity
         principal = await identity.authenticate(request)
-        missing = principal.missing_permission(permission)
+        missing = permission.missing_for(principal.role)
         if missing is None and target is not None:
             request.state.target = await target(request)  # endpoints reuse it rather than recompute
             lacking = principal.missing_scope(request.state.target)
@@ -61,7 +62,7 @@ def ensure_visible(request: Request, target: Target, what: str) -> None:
 
 
 def path_target(**kinds: str) -> TargetOf:
-    """Target from path parameters, e.g. path_target(gtins="gtin")."""
+    """Target from path parameters: scope dimension = name of the path parameter holding it."""
 
     async def target(request: Request) -> Target:
         values = {kind: frozenset({str(request.path_params[name])}) for kind, name in kinds.items()}
@@ -71,7 +72,7 @@ def path_target(**kinds: str) -> TargetOf:
 
 
 def body_target(**kinds: str) -> TargetOf:
-    """Target from top-level body fields, e.g. body_target(gtins="gtin", sites="site_gln")."""
+    """Target from top-level body fields: scope dimension = name of the body field holding it."""
 
     async def target(request: Request) -> Target:
         body = await request_body(request)

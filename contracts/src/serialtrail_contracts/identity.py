@@ -1,10 +1,12 @@
-"""Principals, roles, permissions and scopes. Pure: no I/O."""
+"""Principals, their roles and scopes: the identity vocabulary every service shares.
+Which role holds which permission is declared by each service with its routes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -16,47 +18,30 @@ class Role(StrEnum):
     auditor = "auditor"
 
 
-class Permission(StrEnum):
-    master_data_read = "master-data:read"
-    master_data_write = "master-data:write"
-    batches_write = "batches:write"
-    serials_read = "serials:read"
-    serials_request = "serials:request"
-    serials_import = "serials:import"
-    serials_commission = "serials:commission"
-    sscc_request = "sscc:request"
-    aggregation_pack = "aggregation:pack"
-    aggregation_read = "aggregation:read"
-    identity_admin = "identity:admin"
-    access_audit_read = "access-audit:read"
-    sign = "records:sign"
-    signatures_read = "signatures:read"
-    audit_trail_read = "audit-trail:read"
-
-
-_READS = {Permission.master_data_read, Permission.serials_read, Permission.aggregation_read}
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.admin: frozenset(Permission),
-    Role.qa: frozenset(_READS | {Permission.sign, Permission.signatures_read, Permission.audit_trail_read}),
-    Role.auditor: frozenset(
-        _READS | {Permission.access_audit_read, Permission.signatures_read, Permission.audit_trail_read}
-    ),
-    Role.cmo: frozenset(
-        _READS
-        | {
-            Permission.batches_write,
-            Permission.serials_request,
-            Permission.serials_import,
-            Permission.serials_commission,
-            Permission.sscc_request,
-            Permission.aggregation_pack,
-        }
-    ),
-    Role.line: frozenset(_READS | {Permission.serials_commission, Permission.aggregation_pack}),
-    Role.partner: frozenset(),  # reads what was shipped to it: arrives with the reporting service
-}
 # Roles that see everything unless their key narrows them; the others must be scoped.
-UNSCOPED_BY_DEFAULT = {Role.admin, Role.qa, Role.auditor}
+UNSCOPED_BY_DEFAULT = frozenset({Role.admin, Role.qa, Role.auditor})
+
+
+# The dimensions of a scope, with what each restricts (API and CLI describe them from here).
+SCOPE_DIMENSIONS = {
+    "company_prefixes": "GS1 company prefixes in scope",
+    "gtins": "GTINs in scope",
+    "sites": "site GLNs in scope",
+    "lines": "line ids in scope",
+    "cmos": "batches of these CMOs only (their cmo_id)",
+}
+
+API_KEY_EXAMPLE: dict[str, Any] = {
+    "name": "ACME CMO line integration",
+    "role": "cmo",
+    "scope": {"company_prefixes": ["9506000"], "cmos": ["ACME"]},
+}
+SIGNATURE_EXAMPLE: dict[str, Any] = {
+    "record": {"service": "serial_issuance", "global_position": 42},
+    "meaning": "approved",
+    "reason": "batch record reviewed",
+    "credential": "st_… (your API key again, or a fresh OIDC token)",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +58,11 @@ class Scope:
     @classmethod
     def unrestricted(cls) -> Scope:
         return cls()
+
+    @classmethod
+    def nothing(cls) -> Scope:
+        """Restricted in the dimensions that decide ownership, to nothing at all."""
+        return cls(frozenset(), frozenset(), frozenset(), frozenset())
 
     def as_json(self) -> dict[str, list[str] | None]:
         return {
@@ -135,11 +125,6 @@ class Principal:
     role: Role
     auth_method: str
     scope: Scope = field(default_factory=Scope)
-
-    def missing_permission(self, permission: Permission) -> str | None:
-        if permission in ROLE_PERMISSIONS[self.role]:
-            return None
-        return f"role {self.role.value} lacks permission {permission.value}"
 
     def missing_scope(self, target: Target) -> str | None:
         """Names the first scope the principal lacks for `target`, or None."""

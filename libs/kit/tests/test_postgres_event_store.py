@@ -1,4 +1,6 @@
-"""Contract suite of the event store port, run against every adapter (PostgreSQL)."""
+"""The event store on PostgreSQL, its only adapter: concurrency by constraint, gap-free order in
+commit order, immutability, upcasting on read, the hash chain. (There is no second adapter to run
+this against: an in-memory log would be a fake of our own infrastructure, which the tests avoid.)"""
 
 from __future__ import annotations
 

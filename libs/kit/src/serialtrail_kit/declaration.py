@@ -1,0 +1,84 @@
+"""The service declaration: everything the runtime needs to know about one service, in one
+value that the service's `bootstrap.py` exports and `apps/` only collects.
+
+A service declares its name, the events it publishes (and their upcasters), the
+permissions its routes require, its own settings, its write-side tables, its read models
+and its routes. The runtime does the rest the same way for every service: installs the
+log and the tables, runs and tracks the read models, relays the log in distributed mode,
+serves the routes, waits for read-your-writes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from fastapi import APIRouter
+from serialtrail_contracts.base import EventContract
+
+from serialtrail_kit.access.permissions import Permission
+from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.errors import Unavailable
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.readers.projection import Projection, ProjectionRunner
+from serialtrail_kit.service_settings import NoSettings, ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+Events = Mapping[tuple[str, int], type[EventContract]]
+InstallWriteSide = Callable[[Connection], Awaitable[None]]
+ReadYourWrites = Callable[[], Awaitable[None]]
+
+
+async def _no_tables(_conn: Connection) -> None:
+    return None
+
+
+@dataclass
+class ServiceContext(Generic[S]):
+    """What a service's routes are built from: its settings, its database pool and log,
+    and read-your-writes on its own read models."""
+
+    name: str
+    settings: S
+    pool: Pool
+    store: PostgresEventStore
+    runners: dict[str, ProjectionRunner]
+    read_your_writes_timeout: float
+
+    def read_your_writes(self, read_model: str) -> ReadYourWrites:
+        """A wait until `read_model` has applied everything appended to this service's log so
+        far; a 503 (retry shortly) if it cannot within the configured time."""
+
+        async def consistent() -> None:
+            try:
+                await self.runners[read_model].wait_for(await self.store.head(), self.read_your_writes_timeout)
+            except TimeoutError as error:
+                raise Unavailable(
+                    f"the {read_model} read model is still catching up with the log; retry shortly"
+                ) from error
+
+        return consistent
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service(Generic[S]):
+    name: str
+    events: Events
+    routes: Callable[[ServiceContext[S]], APIRouter]
+    settings: type[S] = NoSettings  # type: ignore[assignment]
+    upcasters: Upcasters = NO_UPCASTERS
+    permissions: Sequence[Permission] = ()
+    write_side: InstallWriteSide = _no_tables
+    read_models: Sequence[Projection] = ()
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.read_models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: read model names must be unique, got {names}")
+
+    def read_model(self, name: str) -> Projection:
+        for projection in self.read_models:
+            if projection.name == name:
+                return projection
+        raise LookupError(f"{self.name} has no read model {name!r}")

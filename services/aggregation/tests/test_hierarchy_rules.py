@@ -1,0 +1,132 @@
+"""The packing rules alone (domain/hierarchy.py): no database, no HTTP. The end-to-end tests
+check the same rules through the API; these pin them down exhaustively and by property."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aggregation.domain import hierarchy
+from aggregation.domain.hierarchy import Close, Hierarchy, Pack, ParentState, Unpack
+from aggregation.domain.objects import Knowledge
+from hypothesis import given
+from hypothesis import strategies as st
+from serialtrail_contracts.aggregation import PackagingLevel, UnpackReason
+from serialtrail_kit.errors import Conflict
+
+AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+KNOWN = Knowledge(known=frozenset({f"u{i}" for i in range(10)}))
+
+
+def pack(parent: str, *children: str, level: PackagingLevel = PackagingLevel.case) -> Pack:
+    return Pack(parent=parent, level=level, children=children, line_id="LINE-1", event_time=AT)
+
+
+def rules(h: Hierarchy, command: Pack, knowledge: Knowledge = KNOWN, in_scope: object = None) -> list[str]:
+    _, violations = hierarchy.pack(h, command, knowledge, in_scope)  # type: ignore[arg-type]
+    return [f"{v.field}:{v.rule}" for v in violations]
+
+
+def test_a_pack_updates_the_loaded_hierarchy_and_names_unknown_children_pending() -> None:
+    h = Hierarchy()
+    event, violations = hierarchy.pack(h, pack("case", "u1", "late"), KNOWN, None)
+    assert violations == []
+    assert event.pending_child_ids == ("late",)
+    assert event.parent_pending  # "case" is not known either
+    assert h.parent_of == {"u1": "case", "late": "case"}
+    assert h.state("case").child_count == 2
+
+
+def test_each_placement_rule_names_the_child() -> None:
+    h = Hierarchy()
+    assert rules(h, pack("case", "u1", "u2")) == []
+    assert rules(h, pack("pallet", "case", level=PackagingLevel.pallet)) == []
+    assert rules(h, pack("other", "u1")) == ["children[0]:not-already-packed"]
+    assert rules(h, pack("case", "u2")) == ["children[0]:not-already-packed"]
+    assert rules(h, pack("case", "case")) == ["children[0]:no-cycle"]
+    assert rules(h, pack("case", "pallet")) == ["children[0]:no-cycle"]
+
+
+def test_parent_rules_closed_and_level() -> None:
+    h = Hierarchy(parents={"case": ParentState(PackagingLevel.case, closed=True, child_count=1, version=2)})
+    assert rules(h, pack("case", "u3", level=PackagingLevel.pallet)) == [
+        "parent:open-parent",
+        "packaging_level:same-level",
+    ]
+
+
+def test_standing_rules_decommissioned_and_out_of_scope() -> None:
+    knowledge = Knowledge(
+        known=frozenset({"u1", "u2"}), owner={"u1": "ACME", "u2": "OTHER"}, decommissioned={"u1": "destroyed"}
+    )
+    assert rules(Hierarchy(), pack("case", "u1"), knowledge) == ["children[0]:not-decommissioned"]
+    assert rules(Hierarchy(), pack("case", "u2"), knowledge, lambda cmo: cmo == "ACME") == ["children[0]:in-scope"]
+    assert rules(Hierarchy(), pack("case", "u2"), knowledge, None) == []
+
+
+def test_a_refused_pack_leaves_the_hierarchy_as_it_was() -> None:
+    h = Hierarchy()
+    hierarchy.pack(h, pack("a", "u1"), KNOWN, None)
+    assert rules(h, pack("b", "u2", "u1")) == ["children[1]:not-already-packed"]
+    assert h.parent_of == {"u1": "a"}
+    assert h.state("b").child_count == 0
+
+
+def test_a_request_names_each_parent_and_child_once() -> None:
+    packs = [
+        Pack("p", PackagingLevel.case, ("u1", "u2"), "L", AT, field="packs[0]"),
+        Pack("p", PackagingLevel.case, ("u2",), "L", AT, field="packs[1]"),
+    ]
+    found = [f"{v.field}:{v.rule}" for v in hierarchy.check_request(packs)]
+    assert found == ["packs[1].parent:unique-parent", "packs[1].children[0]:unique-child"]
+
+
+def test_unpack_and_close_rules() -> None:
+    h = Hierarchy(
+        parent_of={"u1": "case", "u2": "case"},
+        parents={"case": ParentState(PackagingLevel.case, closed=False, child_count=2, version=1)},
+        children_of={"case": {"u1", "u2"}},
+    )
+    with pytest.raises(Conflict) as holds:
+        hierarchy.close(h, Close("case", expected_count=3, line_id=None, event_time=AT))
+    assert holds.value.violations[0].rule == "matches-count"
+    closed = hierarchy.close(h, Close("case", expected_count=2, line_id=None, event_time=AT))
+    assert closed.child_count == 2
+    assert h.state("case").closed
+    with pytest.raises(Conflict) as twice:
+        hierarchy.close(h, Close("case", None, None, AT))
+    assert twice.value.violations[0].rule == "open-parent"
+    with pytest.raises(Conflict) as stranger:
+        hierarchy.unpack(h, Unpack("case", ("u9",), UnpackReason.damaged, None, "L", AT))
+    assert stranger.value.violations[0].rule == "in-parent"
+    event = hierarchy.unpack(h, Unpack("case", None, UnpackReason.damaged, None, "L", AT))
+    assert sorted(event.child_ids) == ["u1", "u2"]
+    assert not h.state("case").closed  # unpacking reopens
+    assert h.state("case").child_count == 0
+    with pytest.raises(Conflict) as unknown:
+        hierarchy.unpack(Hierarchy(), Unpack("nowhere", None, UnpackReason.damaged, None, "L", AT))
+    assert unknown.value.violations[0].rule == "known-parent"
+
+
+OBJECTS = [f"o{i}" for i in range(8)]
+
+
+@given(st.lists(st.tuples(st.sampled_from(OBJECTS), st.lists(st.sampled_from(OBJECTS), min_size=1, max_size=3))))
+def test_whatever_is_asked_a_child_has_one_parent_and_there_is_no_cycle(requests: list[tuple[str, list[str]]]) -> None:
+    """Any sequence of packs, accepted or refused: every accepted child is in exactly the parent
+    it was packed into (and counted there only), and walking up never comes back to the start."""
+    h = Hierarchy()
+    accepted: dict[str, str] = {}
+    for parent, children in requests:
+        command = pack(parent, *dict.fromkeys(children))
+        _, violations = hierarchy.pack(h, command, Knowledge(), None)
+        if not violations:
+            accepted.update(dict.fromkeys(command.children, parent))
+    assert h.parent_of == accepted
+    for parent in set(accepted.values()):  # a child packed twice would be counted in two parents
+        assert h.state(parent).child_count == sum(1 for p in accepted.values() if p == parent)
+    for start in OBJECTS:
+        seen, node = {start}, start
+        while (node := h.parent_of.get(node)) is not None:  # type: ignore[assignment]
+            assert node not in seen, f"cycle through {node}"
+            seen.add(node)
