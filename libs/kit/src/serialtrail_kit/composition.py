@@ -26,6 +26,7 @@ from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
 from serialtrail_kit.transport.wiring import KafkaTransport
+from serialtrail_kit.writes.model import WriteModel
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,13 @@ def refuse_unsafe(settings: Settings, own: Mapping[str, ServiceSettings]) -> Non
 
 def module_of(service: Service[Any], own: ServiceSettings, settings: Settings, pool: Pool) -> ServiceModule:
     """Wire one declared service: its routes get its settings, log and read-your-writes."""
+    store = PostgresEventStore(pool, service.name, service.upcasters)
     context = ServiceContext(
         name=service.name,
         settings=own,
         pool=pool,
-        store=PostgresEventStore(pool, service.name, service.upcasters),
+        store=store,
+        writes=WriteModel(store, service.events, service.write_side),
         runners={},  # filled by the runtime before the app serves
         read_your_writes_timeout=settings.read_your_writes_timeout,
     )
@@ -83,7 +86,7 @@ def module_of(service: Service[Any], own: ServiceSettings, settings: Settings, p
         name=service.name,
         router=service.routes(context),
         projections=list(service.read_models),
-        install_write_side=service.write_side,
+        write_sides=tuple(service.write_side),
         upcasters=service.upcasters,
         runners=context.runners,
     )

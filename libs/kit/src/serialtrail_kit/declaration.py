@@ -17,32 +17,29 @@ from fastapi import APIRouter
 from serialtrail_contracts.base import EventContract
 
 from serialtrail_kit.access.permissions import Permission
-from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import Unavailable
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
 from serialtrail_kit.service_settings import NoSettings, ServiceSettings
+from serialtrail_kit.writes.model import WriteModel, WriteSide
 
 S = TypeVar("S", bound=ServiceSettings)
 Events = Mapping[tuple[str, int], type[EventContract]]
-InstallWriteSide = Callable[[Connection], Awaitable[None]]
 ReadYourWrites = Callable[[], Awaitable[None]]
-
-
-async def _no_tables(_conn: Connection) -> None:
-    return None
 
 
 @dataclass
 class ServiceContext(Generic[S]):
-    """What a service's routes are built from: its settings, its database pool and log,
-    and read-your-writes on its own read models."""
+    """What a service's routes are built from: its settings, its database pool, its write
+    model (the one way to record) and read-your-writes on its own read models."""
 
     name: str
     settings: S
     pool: Pool
     store: PostgresEventStore
+    writes: WriteModel
     runners: dict[str, ProjectionRunner]
     read_your_writes_timeout: float
 
@@ -69,7 +66,7 @@ class Service(Generic[S]):
     settings: type[S] = NoSettings  # type: ignore[assignment]
     upcasters: Upcasters = NO_UPCASTERS
     permissions: Sequence[Permission] = ()
-    write_side: InstallWriteSide = _no_tables
+    write_side: Sequence[WriteSide] = ()
     read_models: Sequence[Projection] = ()
 
     def __post_init__(self) -> None:

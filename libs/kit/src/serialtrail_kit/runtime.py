@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from serialtrail_kit.db import APP_ROLE, Pool
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.wiring import KafkaTransport
+from serialtrail_kit.writes.install import install_write_sides
 
 
 class Runnable(Protocol):
@@ -54,7 +56,8 @@ class Runtime:
             await identity_store.install_write_side(conn)
             for module in self.modules:
                 await install_log(conn, module.name, APP_ROLE)
-                await module.install_write_side(conn)
+                log_store = PostgresEventStore(self.admin_pool, module.name, module.upcasters)
+                await install_write_sides(conn, log_store, module.write_sides)
             # In embedded mode a projection reads another service's log directly; that log
             # exists (empty) even when its service is not composed here, and fills once it is.
             for source in self._foreign_sources() if self.transport is None else ():

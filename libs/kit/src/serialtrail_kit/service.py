@@ -3,18 +3,13 @@ composition from the service's declaration (`declaration.Service`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter
 
-from serialtrail_kit.db import Connection
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
-
-
-async def _nothing(_conn: Connection) -> None:
-    return None
+from serialtrail_kit.writes.model import WriteSide
 
 
 @dataclass
@@ -22,6 +17,6 @@ class ServiceModule:
     name: str
     router: APIRouter
     projections: list[Projection] = field(default_factory=list)
-    install_write_side: Callable[[Connection], Awaitable[None]] = _nothing
+    write_sides: tuple[WriteSide, ...] = ()
     upcasters: Upcasters = NO_UPCASTERS
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)

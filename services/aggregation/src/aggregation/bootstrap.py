@@ -7,9 +7,9 @@ from serialtrail_contracts import aggregation
 from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.service_settings import NoSettings
 
-from aggregation.application import write_side
 from aggregation.application.handlers import AggregationHandlers
 from aggregation.application.queries import AggregationQueries
+from aggregation.application.write_side import Holdings
 from aggregation.entrypoints import permissions
 from aggregation.entrypoints.http import build_router
 from aggregation.projections.decommissions import DecommissionsProjection
@@ -20,7 +20,7 @@ HIERARCHY = HierarchyProjection()
 
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:
-    handlers = AggregationHandlers(context.store, context.pool)
+    handlers = AggregationHandlers(context.writes, context.pool)
     queries = AggregationQueries(context.pool)
     # Read-your-writes for this service's own log. What other services published is
     # eventually consistent by nature: links to objects not seen yet show as pending.
@@ -31,7 +31,7 @@ SERVICE = Service(
     name="aggregation",
     events=aggregation.EVENTS,
     permissions=permissions.ALL,
-    write_side=write_side.install,
+    write_side=(Holdings(),),
     read_models=(HIERARCHY, KnowledgeProjection(), DecommissionsProjection()),
     routes=routes,
 )

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from serialtrail_contracts import serials
 from serialtrail_kit.declaration import Service, ServiceContext
 
-from serial_issuance.application import registry
 from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.application.queries import SerialQueries
+from serial_issuance.application.write_side import IssuedOnce
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.entrypoints import permissions
 from serial_issuance.entrypoints.http import build_router
@@ -20,7 +20,7 @@ SERIAL_STATUS = SerialStatusProjection()
 
 def routes(context: ServiceContext[SerialIssuanceSettings]) -> APIRouter:
     keyring = SerialKeyring(context.settings.key())
-    handlers = SerialIssuanceHandlers(context.store, keyring)
+    handlers = SerialIssuanceHandlers(context.writes, keyring)
     queries = SerialQueries(context.pool, handlers.load, keyring)
     consistent = context.read_your_writes(SERIAL_STATUS.name)
     return build_router(handlers, queries, consistent, context.settings.digital_link_base)
@@ -31,7 +31,7 @@ SERVICE = Service(
     events=serials.EVENTS,
     settings=SerialIssuanceSettings,
     permissions=permissions.ALL,
-    write_side=registry.install,
+    write_side=(IssuedOnce(),),
     read_models=(SERIAL_STATUS,),
     routes=routes,
 )

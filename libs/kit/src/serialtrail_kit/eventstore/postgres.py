@@ -9,7 +9,7 @@ appear. The stream version check is exact under the lock; the primary key on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -29,8 +29,6 @@ from serialtrail_kit.eventstore.model import (
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.telemetry import TRACER
 
-InTransaction = Callable[[Connection], Awaitable[None]]
-
 COLUMNS = (
     "global_position, stream_id, stream_version, event_id, event_type, event_version, "
     "payload, metadata, recorded_at, prev_hash, hash"
@@ -48,21 +46,11 @@ class PostgresEventStore:
         self.upcasters = upcasters
         self._table = f"{self.schema}.events"
 
-    async def append(
-        self,
-        appends: Sequence[StreamAppend],
-        metadata: RecordMetadata,
-        *,
-        in_transaction: InTransaction | None = None,
-    ) -> list[RecordedEvent]:
-        """Append to one or more streams atomically. `in_transaction` runs inside the same
-        transaction after the lock is taken (e.g. a write-side uniqueness registry), so
-        its effect and the events commit together or not at all."""
+    async def append(self, appends: Sequence[StreamAppend], metadata: RecordMetadata) -> list[RecordedEvent]:
+        """Append to one or more streams atomically (services record through the write model,
+        `writes.WriteModel`, which also folds their write side in the same transaction)."""
         async with self.locked() as log:
-            recorded = await log.append(appends, metadata)
-            if in_transaction is not None:
-                await in_transaction(log.conn)
-            return recorded
+            return await log.append(appends, metadata)
 
     @asynccontextmanager
     async def locked(self) -> AsyncIterator[LockedLog]:
@@ -154,12 +142,13 @@ class PostgresEventStore:
             # something appended without taking it: still never a silent overwrite.
             raise ConcurrencyError(rows[0].stream_id, rows[0].stream_version - 1, -1) from error
 
-    async def read_stream(self, stream_id: str) -> list[RecordedEvent]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"SELECT {COLUMNS} FROM {self._table} WHERE stream_id = $1 ORDER BY stream_version",
-                stream_id,
-            )
+    async def read_stream(self, stream_id: str, *, conn: Connection | None = None) -> list[RecordedEvent]:
+        sql = f"SELECT {COLUMNS} FROM {self._table} WHERE stream_id = $1 ORDER BY stream_version"
+        if conn is not None:
+            rows = await conn.fetch(sql, stream_id)
+        else:
+            async with self.pool.acquire() as own:
+                rows = await own.fetch(sql, stream_id)
         return [self.upcasters.event(_from_row(r)) for r in rows]
 
     async def read_all(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:

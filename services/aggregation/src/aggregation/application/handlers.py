@@ -1,5 +1,6 @@
-"""Command handlers: check the request, take the log's append lock, load the part of the
-hierarchy it touches, decide in the domain, record events and write-side state together."""
+"""Command handlers: check the request, then in a unit of work (the log's append lock held)
+load the part of the hierarchy it touches, decide in the domain and record; the write side
+("who holds whom") is folded from the recorded events in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from collections.abc import Mapping, Sequence
 from serialtrail_gs1.identity import ObjectId
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.errors import InvalidInput, Violation
-from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.eventstore.postgres import LockedLog, PostgresEventStore
+from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from aggregation.application import knowledge, write_side
 from aggregation.application.write_side import Change
@@ -21,8 +21,8 @@ from aggregation.domain.objects import Knowledge
 
 
 class AggregationHandlers:
-    def __init__(self, store: PostgresEventStore, pool: Pool) -> None:
-        self.store = store
+    def __init__(self, writes: WriteModel, pool: Pool) -> None:
+        self.writes = writes
         self.pool = pool
 
     async def pack(
@@ -45,8 +45,8 @@ class AggregationHandlers:
     async def _pack_locked(
         self, packs: Sequence[Pack], load: list[str], known: Knowledge, in_scope: InScope, meta: RecordMetadata
     ) -> list[Change]:
-        async with self.store.locked() as log:
-            h = await write_side.load(log.conn, load)
+        async with self.writes.unit(meta) as work:
+            h = await write_side.load(work.conn, load)
             decided: list[Change] = []
             violations: list[Violation] = []
             for command in packs:
@@ -55,36 +55,32 @@ class AggregationHandlers:
                 violations += problems
             if violations:
                 raise hierarchy.rejected(violations)
-            await _record(log, h, decided, meta)
+            _record(work, h, decided)
         return decided
 
     async def unpack(self, command: Unpack, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
-        async with self.store.locked() as log:
+        async with self.writes.unit(meta) as work:
             named = [*(command.children or ()), command.parent]
-            h = await write_side.load(log.conn, named, whole=[command.parent] if command.children is None else [])
+            h = await write_side.load(work.conn, named, whole=[command.parent] if command.children is None else [])
             event = hierarchy.unpack(h, command)
-            recorded = await _record(log, h, [event], meta)
-        return event, recorded[-1]
+            _record(work, h, [event])
+        return event, work.recorded[-1]
 
     async def close(self, command: Close, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
-        async with self.store.locked() as log:
-            h = await write_side.load(log.conn, [command.parent])
+        async with self.writes.unit(meta) as work:
+            h = await write_side.load(work.conn, [command.parent])
             event = hierarchy.close(h, command)
-            recorded = await _record(log, h, [event], meta)
-        return event, recorded[-1]
+            _record(work, h, [event])
+        return event, work.recorded[-1]
 
 
-async def _record(log: LockedLog, h: Hierarchy, decided: list[Change], meta: RecordMetadata) -> list[RecordedEvent]:
-    """One stream per parent, appended at the version loaded under the lock."""
+def _record(work: UnitOfWork, h: Hierarchy, decided: list[Change]) -> None:
+    """One stream per parent, appended after the version loaded under the lock."""
     by_parent: dict[str, list[Change]] = {}
     for event in decided:
         by_parent.setdefault(event.parent_id, []).append(event)
-    versions = {parent: h.state(parent).version + len(events) for parent, events in by_parent.items()}
-    appends = [
-        append_of(hierarchy.stream_id(parent), h.state(parent).version, events) for parent, events in by_parent.items()
-    ]
-    await write_side.record(log.conn, decided, h, versions)
-    return await log.append(appends, meta)
+    for parent, events in by_parent.items():
+        work.record(hierarchy.stream_id(parent), h.state(parent).version, events)
 
 
 async def _unregistered_products(

@@ -1,29 +1,22 @@
 """The current hierarchy as the write side needs it: who holds whom, and each parent's
-state. Written in the same transaction as the events (under the log's append lock), so
-"a child is in at most one parent" and "no cycles" hold even under concurrent requests.
-A fold of the log like any read model; the read side keeps the history separately."""
+state. Folded from the events in the same transaction as they are appended (under the log's
+append lock), so "a child is in at most one parent" and "no cycles" hold even under
+concurrent requests; rebuilt from the log when its tables change. The read side keeps the
+history separately."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, PackagingLevel, ParentClosed
-from serialtrail_kit.db import APP_ROLE, Connection, json_elements, json_list
+from serialtrail_kit.db import Connection, json_elements, json_list
+from serialtrail_kit.eventstore.model import RecordedEvent
 
 from aggregation.domain.hierarchy import MAX_DEPTH, Hierarchy, ParentState
 
 SCHEMA = "aggregation"
-
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {SCHEMA}.parents (
-    parent text PRIMARY KEY, level text NOT NULL, closed boolean NOT NULL,
-    child_count integer NOT NULL, version integer NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.contents (child text PRIMARY KEY, parent text NOT NULL);
-CREATE INDEX IF NOT EXISTS contents_by_parent ON {SCHEMA}.contents (parent);
-GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.parents, {SCHEMA}.contents TO {APP_ROLE};
-"""
 
 Change = ChildrenPacked | ChildrenUnpacked | ParentClosed
 
@@ -33,8 +26,98 @@ class AlreadyPacked(Exception):
     loading every child's place (the fast path), so it must be made again with it."""
 
 
-async def install(conn: Connection) -> None:
-    await conn.execute(DDL)
+class Holdings:
+    """Who holds whom, and each parent's state, folded from the log as events are appended."""
+
+    name = "holdings"
+    tables: tuple[str, ...] = ("parents", "contents")
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.parents (
+            parent text PRIMARY KEY, level text NOT NULL, closed boolean NOT NULL,
+            child_count integer NOT NULL, version integer NOT NULL
+        );
+        CREATE TABLE {schema}.contents (child text PRIMARY KEY, parent text NOT NULL);
+        CREATE INDEX contents_by_parent ON {schema}.contents (parent);
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        """Contents row by row in bulk; each touched parent's state once, from its events in order."""
+        packs = [e.payload for e in events if e.event_type == ChildrenPacked.EVENT_TYPE]
+        unpacked = [c for e in events if e.event_type == ChildrenUnpacked.EVENT_TYPE for c in e.payload["child_ids"]]
+        if unpacked:
+            await conn.execute(
+                f"DELETE FROM {schema}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
+            )
+        if packs:
+            try:
+                await conn.execute(
+                    f"INSERT INTO {schema}.contents (child, parent) "
+                    f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
+                    json_list([child for p in packs for child in p["child_ids"]]),
+                    json_list([p["parent_id"] for p in packs for _ in p["child_ids"]]),
+                )
+            except asyncpg.UniqueViolationError as error:  # the transaction is lost; the caller starts again
+                raise AlreadyPacked from error
+        await _parents(conn, schema, _changes(events))
+
+
+@dataclass
+class _ParentChange:
+    level: str | None = None  # set by a pack
+    closed: bool | None = None  # set by a close (True) or an unpack (False)
+    delta: int = 0
+    version: int = 0
+
+
+def _changes(events: Sequence[RecordedEvent]) -> dict[str, _ParentChange]:
+    changes: dict[str, _ParentChange] = {}
+    for event in events:
+        change = changes.setdefault(event.payload["parent_id"], _ParentChange())
+        change.version = event.stream_version
+        if event.event_type == ChildrenPacked.EVENT_TYPE:
+            change.level, change.delta = (
+                event.payload["packaging_level"],
+                change.delta + len(event.payload["child_ids"]),
+            )
+        elif event.event_type == ChildrenUnpacked.EVENT_TYPE:
+            change.closed, change.delta = False, change.delta - len(event.payload["child_ids"])
+        elif event.event_type == ParentClosed.EVENT_TYPE:
+            change.closed = True
+    return changes
+
+
+async def _parents(conn: Connection, schema: str, changes: dict[str, _ParentChange]) -> None:
+    """Parents packed into (whose level is known) are upserted; the others exist already. A
+    parent packed into was open (packing into a closed parent is refused), so unless these
+    events close it, it is open now."""
+    packed = sorted(p for p, c in changes.items() if c.level is not None)
+    others = sorted(p for p, c in changes.items() if c.level is None)
+    for parents, sql in ((packed, _UPSERT), (others, _UPDATE)):
+        if parents:
+            await conn.execute(
+                sql.format(schema=schema),
+                parents,
+                [changes[p].level for p in parents],
+                [changes[p].closed for p in parents],
+                [changes[p].delta for p in parents],
+                [changes[p].version for p in parents],
+            )
+
+
+_UPSERT = """
+INSERT INTO {schema}.parents AS t (parent, level, closed, child_count, version)
+SELECT p, l, coalesce(c, false), d, v FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[])
+    AS u(p, l, c, d, v)
+ON CONFLICT (parent) DO UPDATE SET level = EXCLUDED.level, closed = EXCLUDED.closed,
+    child_count = t.child_count + EXCLUDED.child_count, version = EXCLUDED.version
+"""
+_UPDATE = """
+UPDATE {schema}.parents AS t SET closed = coalesce(u.c, t.closed), child_count = t.child_count + u.d, version = u.v
+FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[]) AS u(p, l, c, d, v)
+WHERE t.parent = u.p
+"""
 
 
 async def load(conn: Connection, ids: Iterable[str], whole: Iterable[str] = ()) -> Hierarchy:
@@ -66,38 +149,3 @@ async def load(conn: Connection, ids: Iterable[str], whole: Iterable[str] = ()) 
         for r in states
     }
     return h
-
-
-async def record(conn: Connection, changes: Sequence[Change], h: Hierarchy, versions: dict[str, int]) -> None:
-    """Apply decided changes: contents row by row in bulk, parents from the decided states."""
-    packs = [e for e in changes if isinstance(e, ChildrenPacked)]
-    unpacked = [c for e in changes if isinstance(e, ChildrenUnpacked) for c in e.child_ids]
-    if unpacked:
-        await conn.execute(
-            f"DELETE FROM {SCHEMA}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
-        )
-    if packs:
-        try:
-            await conn.execute(
-                f"INSERT INTO {SCHEMA}.contents (child, parent) "
-                f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
-                json_list([child for e in packs for child in e.child_ids]),
-                json_list([e.parent_id for e in packs for _ in e.child_ids]),
-            )
-        except asyncpg.UniqueViolationError as error:  # the transaction is lost; the caller starts again
-            raise AlreadyPacked from error
-    touched = sorted(versions)
-    states = [h.state(p) for p in touched]
-    await conn.execute(
-        f"""
-        INSERT INTO {SCHEMA}.parents (parent, level, closed, child_count, version)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[])
-        ON CONFLICT (parent) DO UPDATE SET level = EXCLUDED.level, closed = EXCLUDED.closed,
-            child_count = EXCLUDED.child_count, version = EXCLUDED.version
-        """,
-        touched,
-        [str(s.level) for s in states],
-        [s.closed for s in states],
-        [s.child_count for s in states],
-        [versions[p] for p in touched],
-    )

@@ -1,10 +1,11 @@
-"""Command handlers: load the streams a decision needs, decide in the domain, append with
-the expected versions. Concurrency conflicts on shared streams are retried."""
+"""Command handlers: in a unit of work, load the streams a decision needs, decide in the
+domain, record. The unit holds the log's append lock from load to append, so what a decision
+was based on cannot change under it; write-side uniqueness is folded in the same transaction."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 from serialtrail_contracts.serials import (
@@ -16,54 +17,47 @@ from serialtrail_contracts.serials import (
     SsccRangeAllocated,
 )
 from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin
-from serialtrail_kit.db import Connection
-from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
-from serialtrail_kit.eventstore.model import ConcurrencyError
-from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.writes.model import WriteModel
 
-from serial_issuance.application import registry
-from serial_issuance.application.codec import append_of
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader
+from serial_issuance.application.write_side import AlreadyTaken, imported_among
 from serial_issuance.domain import batch as batches
 from serial_issuance.domain import commissioning, counter_bitmap, imports, product, serial_pool, sscc
 from serial_issuance.domain.keys import SerialKeyring
 
-T = TypeVar("T")
-RETRIES = 8
-
-
-async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
-    for _ in range(RETRIES - 1):
-        try:
-            return await attempt()
-        except ConcurrencyError:
-            continue
-    return await attempt()
+E = TypeVar("E", ProductRegistered, BatchRegistered)
 
 
 class SerialIssuanceHandlers:
-    def __init__(self, store: PostgresEventStore, keyring: SerialKeyring) -> None:
-        self.store = store
+    def __init__(self, writes: WriteModel, keyring: SerialKeyring) -> None:
+        self.writes = writes
         self.keyring = keyring
-        self.load = Loader(store)
+        self.load = Loader(writes)
 
     async def register_product(self, proposed: ProductRegistered, meta: RecordMetadata) -> ProductRegistered:
         require_gtin(proposed.gtin)
-        existing, version = await self.load.stream(product.stream_id(proposed.gtin), ProductRegistered)
-        decided = product.register(existing, proposed)
-        if not existing:
-            await self.store.append([append_of(product.stream_id(proposed.gtin), version, [decided])], meta)
-        return decided
+        stream = product.stream_id(proposed.gtin)
+        return await self._register_once(
+            stream, ProductRegistered, lambda known: product.register(known, proposed), meta
+        )
 
     async def register_batch(self, proposed: BatchRegistered, meta: RecordMetadata) -> BatchRegistered:
         await self.load.product(proposed.gtin)
         stream = batches.stream_id(proposed.gtin, proposed.lot)
-        existing, version = await self.load.stream(stream, BatchRegistered)
-        decided = batches.register(existing, proposed)
-        if not existing:
-            await self.store.append([append_of(stream, version, [decided])], meta)
+        return await self._register_once(stream, BatchRegistered, lambda known: batches.register(known, proposed), meta)
+
+    async def _register_once(
+        self, stream: str, kind: type[E], decide: Callable[[list[E]], E], meta: RecordMetadata
+    ) -> E:
+        """Master data recorded once; registering the same again is answered, not recorded."""
+        async with self.writes.unit(meta) as work:
+            existing = await work.stream(stream)
+            decided = decide(existing.of(kind))
+            if not existing.events:
+                work.record(stream, existing.version, [decided])
         return decided
 
     async def request_serials(self, command: RequestSerials, meta: RecordMetadata) -> SerialsAllocated:
@@ -71,17 +65,12 @@ class SerialIssuanceHandlers:
         if command.lot is not None:
             await self.load.batch(command.gtin, command.lot, field="lot")
         fmt = product.serial_format(registered)
-        request_id = uuid.uuid4()
-
-        async def attempt() -> SerialsAllocated:
-            pool, version = await self.load.pool(command.gtin)
+        async with self.writes.unit(meta) as work:
+            pool, version = await self.load.pool(command.gtin, work)
             events = pool.open_if_needed(fmt, self.keyring.key_id)
-            allocated = pool.allocate(fmt, command.quantity, command.lot, command.output_form, request_id)
-            stream = serial_pool.stream_id(command.gtin)
-            await self.store.append([append_of(stream, version, [*events, allocated])], meta)
-            return allocated
-
-        return await _retrying(attempt)
+            allocated = pool.allocate(fmt, command.quantity, command.lot, command.output_form, uuid.uuid4())
+            work.record(serial_pool.stream_id(command.gtin), version, [*events, allocated])
+        return allocated
 
     async def import_serials(self, command: ImportSerials, meta: RecordMetadata) -> SerialsImported:
         registered = await self.load.product(command.gtin)
@@ -92,54 +81,48 @@ class SerialIssuanceHandlers:
             raise InvalidInput(message, [Violation("serials", "size", message)])
         fmt = product.serial_format(registered)
         cipher = self.keyring.cipher(command.gtin, fmt)
-        import_id = uuid.uuid4()
         imported = SerialsImported(
-            import_id=import_id,
+            import_id=uuid.uuid4(),
             gtin=command.gtin,
             lot=command.lot,
             source=command.source,
             serials=tuple(command.serials),
         )
-
-        async def attempt() -> SerialsImported:
-            pool, version = await self.load.pool(command.gtin)
-            violations, reserved = imports.screen(command.serials, fmt, pool, cipher, eu=product.for_eu(registered))
-            if violations:
-                raise InvalidInput(f"{len(violations)} serial(s) cannot be imported", violations)
-            appends = [append_of(imports.stream_id(str(import_id)), 0, [imported])]
-            if reserved:
-                events = [
-                    *pool.open_if_needed(fmt, self.keyring.key_id),
-                    pool.reserve(list(reserved.values()), import_id),
-                ]
-                appends.append(append_of(serial_pool.stream_id(command.gtin), version, events))
-
-            async def claim(conn: Connection) -> None:
-                await registry.claim(
-                    conn, "imported_serials", command.gtin, command.serials, "imported", command.serials
-                )
-
-            await self.store.append(appends, meta, in_transaction=claim)
-            return imported
-
-        return await _retrying(attempt)
+        try:
+            async with self.writes.unit(meta) as work:
+                pool, version = await self.load.pool(command.gtin, work)
+                violations, reserved = imports.screen(command.serials, fmt, pool, cipher, eu=product.for_eu(registered))
+                if violations:
+                    raise InvalidInput(f"{len(violations)} serial(s) cannot be imported", violations)
+                work.record(imports.stream_id(str(imported.import_id)), 0, [imported])
+                if reserved:
+                    events = [
+                        *pool.open_if_needed(fmt, self.keyring.key_id),
+                        pool.reserve(list(reserved.values()), imported.import_id),
+                    ]
+                    work.record(serial_pool.stream_id(command.gtin), version, events)
+        except AlreadyTaken as taken:
+            raise _refused(command.gtin, command.serials, taken.serials, taken.reason) from taken
+        return imported
 
     async def request_ssccs(self, command: RequestSsccs, meta: RecordMetadata) -> SsccRangeAllocated:
         sscc.validate(command.company_prefix, command.extension_digit)
         stream = sscc.stream_id(command.extension_digit, command.company_prefix)
-        request_id = uuid.uuid4()
-
-        async def attempt() -> SsccRangeAllocated:
-            history, version = await self.load.stream(stream, SsccRangeAllocated)
+        async with self.writes.unit(meta) as work:
+            history = await work.stream(stream)
             allocated = sscc.allocate(
-                history, command.company_prefix, command.extension_digit, command.quantity, request_id
+                history.of(SsccRangeAllocated),
+                command.company_prefix,
+                command.extension_digit,
+                command.quantity,
+                uuid.uuid4(),
             )
-            await self.store.append([append_of(stream, version, [allocated])], meta)
-            return allocated
-
-        return await _retrying(attempt)
+            work.record(stream, history.version, [allocated])
+        return allocated
 
     async def commission(self, command: Commission, meta: RecordMetadata) -> SerialsCommissioned:
+        """Screening (decrypting every serial) runs before the unit, against the pool as loaded:
+        allocations only ever grow, so a serial found allocated stays allocated."""
         gtin, serials, field = _identify(command)
         registered = await self.load.product(gtin)
         registered_batch = await self.load.batch(gtin, command.lot, field="lot")
@@ -149,13 +132,6 @@ class SerialIssuanceHandlers:
         fmt = product.serial_format(registered)
         pool, _ = await self.load.pool(gtin)
         screening = commissioning.screen(serials, fmt, pool, self.keyring.cipher(gtin, fmt), field)
-        violations = list(screening.violations)
-        if screening.not_from_pool:
-            async with self.store.pool.acquire() as conn:
-                imported = await registry.imported_among(conn, gtin, screening.not_from_pool)
-            violations += commissioning.unissued(serials, screening.not_from_pool, imported, gtin, field)
-        if violations:
-            raise InvalidInput(f"{len(violations)} serial(s) cannot be commissioned; nothing was recorded", violations)
         event = SerialsCommissioned(
             commissioning_id=command.commissioning_id,
             gtin=gtin,
@@ -167,15 +143,30 @@ class SerialIssuanceHandlers:
             counter_ranges=tuple(counter_bitmap.ranges_of(screening.counters)),
             unpooled_serials=tuple(screening.unpooled),
         )
-
-        async def claim(conn: Connection) -> None:
-            await registry.claim_counters(conn, gtin, screening.fitting, screening.counters, serials)
-            if screening.unpooled:
-                await registry.claim(conn, "commissioned_serials", gtin, screening.unpooled, "commissioned", serials)
-
-        stream = commissioning.stream_id(str(command.commissioning_id))
-        await self.store.append([append_of(stream, 0, [event])], meta, in_transaction=claim)
+        try:
+            async with self.writes.unit(meta) as work:
+                violations = list(screening.violations)
+                if screening.not_from_pool:
+                    imported = await imported_among(work.conn, work.schema, gtin, screening.not_from_pool)
+                    violations += commissioning.unissued(serials, screening.not_from_pool, imported, gtin, field)
+                if violations:
+                    message = f"{len(violations)} serial(s) cannot be commissioned; nothing was recorded"
+                    raise InvalidInput(message, violations)
+                work.record(commissioning.stream_id(str(command.commissioning_id)), 0, [event])
+        except AlreadyTaken as taken:
+            counters = set(taken.counters.tolist())
+            hits = {s for s, c in zip(screening.fitting, screening.counters.tolist(), strict=True) if c in counters}
+            raise _refused(gtin, serials, taken.serials | hits, taken.reason, field) from taken
         return event
+
+
+def _refused(
+    gtin: str, request: list[str], taken: frozenset[str] | set[str], reason: str, field: str = "serials"
+) -> Conflict:
+    violations = [
+        Violation(f"{field}[{i}]", reason, f"{s} is already {reason}") for i, s in enumerate(request) if s in taken
+    ]
+    return Conflict(f"{len(taken)} serial(s) of {gtin} are already {reason}", violations)
 
 
 def _identify(command: Commission) -> tuple[str, list[str], str]:

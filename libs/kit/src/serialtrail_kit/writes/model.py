@@ -1,0 +1,109 @@
+"""The write model every service records through: a unit of work that loads, lets the pure
+domain decide, and appends, all in one transaction holding the log's append lock.
+
+Because loading happens under the lock, what a decision was based on cannot change before
+its events are appended: a decision spanning many streams (an item held by one holder, a
+key used once) is as safe as one on a single stream, and there is no conflict left to
+retry. Each append still names the version it expects every stream to be at, and the
+primary key on (stream, version) checks it: the last line of defence, not the mechanism.
+
+Write-side tables (`WriteSide`: "who holds whom", "which keys are used") are
+folds of the log applied to the appended events inside the same transaction, so they always
+agree with the log; a rule that trips there (a unique key) rolls the whole unit back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from serialtrail_contracts.base import EventContract
+
+from serialtrail_kit.db import Connection
+from serialtrail_kit.eventstore.codec import Registry, append_of, decode
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import RecordedEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+
+E = TypeVar("E", bound=EventContract)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream as loaded: its events (upcast and decoded) and the version to append after."""
+
+    id: str
+    events: tuple[EventContract, ...]
+    version: int
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+class WriteSide(Protocol):
+    """Tables the write side decides with, folded from the service's own log in the same
+    transaction as each append (and rebuilt from the log when their DDL changes)."""
+
+    name: str
+    tables: tuple[str, ...]
+
+    def ddl(self, schema: str) -> str: ...
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None: ...
+
+
+@dataclass
+class UnitOfWork:
+    """One decision: loads see the log as it is under the lock; `record` stages events that
+    are appended, and folded into the write side, when the unit ends without an error."""
+
+    conn: Connection
+    registry: Registry
+    store: PostgresEventStore
+    recorded: list[RecordedEvent] = field(default_factory=list)
+    _staged: list[StreamAppend] = field(default_factory=list)
+
+    @property
+    def schema(self) -> str:
+        """Where the service's log and write-side tables are."""
+        return self.store.schema
+
+    async def stream(self, stream_id: str) -> Stream:
+        return _stream(self.registry, stream_id, await self.store.read_stream(stream_id, conn=self.conn))
+
+    def record(self, stream_id: str, expected_version: int, events: Iterable[EventContract]) -> None:
+        self._staged.append(append_of(stream_id, expected_version, events))
+
+
+class WriteModel:
+    """A service's log seen from its command handlers (the port they depend on)."""
+
+    def __init__(self, store: PostgresEventStore, registry: Registry, write_sides: Sequence[WriteSide] = ()) -> None:
+        self.store = store
+        self.registry = registry
+        self.write_sides = tuple(write_sides)
+
+    @asynccontextmanager
+    async def unit(self, meta: RecordMetadata) -> AsyncIterator[UnitOfWork]:
+        async with self.store.locked() as log:
+            work = UnitOfWork(log.conn, self.registry, self.store)
+            yield work
+            if work._staged:
+                work.recorded = await log.append(work._staged, meta)
+                for side in self.write_sides:
+                    await side.apply(log.conn, self.store.schema, work.recorded)
+
+    async def stream(self, stream_id: str) -> Stream:
+        """A stream read outside any unit: for facts that do not change once recorded, and for reads."""
+        return _stream(self.registry, stream_id, await self.store.read_stream(stream_id))
+
+
+def _stream(registry: Registry, stream_id: str, recorded: Sequence[RecordedEvent]) -> Stream:
+    events = []
+    for event in recorded:
+        decoded = decode(registry, event)
+        if decoded is None:  # a service's own log holds only its own contracts
+            raise LookupError(f"unknown event {event.event_type} v{event.event_version} in stream {stream_id}")
+        events.append(decoded)
+    return Stream(stream_id, tuple(events), recorded[-1].stream_version if recorded else 0)

@@ -1,0 +1,107 @@
+"""Write-side uniqueness, folded from the log in the same transaction as each append.
+
+Loading every commissioned serial of a GTIN to decide on the next 10,000 would not scale,
+so "commissioned at most once" and "imported at most once" are kept in these tables: pool
+serials as bitmap chunks over their counters, serials outside the pool's format by primary
+key. A recorded event that would claim a serial twice raises `AlreadyTaken`, which rolls
+the whole unit of work back; the handler names the serials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from serialtrail_contracts.serials import SerialsCommissioned, SerialsImported
+from serialtrail_kit.db import Connection
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+from serial_issuance.domain import counter_bitmap
+
+NO_COUNTERS: NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+
+
+@dataclass
+class AlreadyTaken(Exception):
+    """Some serials were claimed before: pool counters and/or serials outside the pool."""
+
+    reason: str  # "commissioned" or "imported"
+    counters: NDArray[np.uint64] = field(default_factory=lambda: NO_COUNTERS)
+    serials: frozenset[str] = frozenset()
+
+
+class IssuedOnce:
+    name = "issued_once"
+    tables: tuple[str, ...] = ("commissioned_serials", "commissioned_counters", "imported_serials")
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.commissioned_serials (
+            gtin text NOT NULL, serial text NOT NULL, PRIMARY KEY (gtin, serial)
+        );
+        CREATE TABLE {schema}.commissioned_counters (
+            gtin text NOT NULL, chunk bigint NOT NULL, bits bytea NOT NULL, PRIMARY KEY (gtin, chunk)
+        );
+        CREATE TABLE {schema}.imported_serials (
+            gtin text NOT NULL, serial text NOT NULL, PRIMARY KEY (gtin, serial)
+        );
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            if event.event_type == SerialsCommissioned.EVENT_TYPE:
+                payload = event.payload
+                await _claim_counters(conn, schema, payload["gtin"], payload["counter_ranges"])
+                await _claim(conn, schema, "commissioned_serials", payload["gtin"], payload["unpooled_serials"])
+            elif event.event_type == SerialsImported.EVENT_TYPE:
+                await _claim(conn, schema, "imported_serials", event.payload["gtin"], event.payload["serials"])
+
+
+async def imported_among(conn: Connection, schema: str, gtin: str, serials: Sequence[str]) -> set[str]:
+    if not serials:
+        return set()
+    rows = await conn.fetch(
+        f"SELECT serial FROM {schema}.imported_serials WHERE gtin = $1 AND serial = ANY($2::text[])",
+        gtin,
+        list(serials),
+    )
+    return {r["serial"] for r in rows}
+
+
+async def _claim_counters(conn: Connection, schema: str, gtin: str, ranges: list[list[int]]) -> None:
+    """Set the counters' bits. Read-modify-write of the bitmap rows is safe: it runs under
+    the log's append lock, so appenders of this service are serialised."""
+    counters = counter_bitmap.counters_of_ranges(ranges)
+    if counters.size == 0:
+        return
+    rows = await conn.fetch(
+        f"SELECT chunk, bits FROM {schema}.commissioned_counters WHERE gtin = $1 AND chunk = ANY($2::bigint[])",
+        gtin,
+        counter_bitmap.chunks_of(counters),
+    )
+    marked = counter_bitmap.mark({r["chunk"]: bytes(r["bits"]) for r in rows}, counters)
+    if marked.already_set.any():
+        raise AlreadyTaken("commissioned", counters=counters[marked.already_set])
+    await conn.execute(
+        f"INSERT INTO {schema}.commissioned_counters (gtin, chunk, bits) "
+        "SELECT $1, unnest($2::bigint[]), unnest($3::bytea[]) "
+        "ON CONFLICT (gtin, chunk) DO UPDATE SET bits = EXCLUDED.bits",
+        gtin,
+        list(marked.chunks),
+        list(marked.chunks.values()),
+    )
+
+
+async def _claim(conn: Connection, schema: str, table: str, gtin: str, serials: Sequence[str]) -> None:
+    if not serials:
+        return
+    inserted = await conn.fetch(
+        f"INSERT INTO {schema}.{table} (gtin, serial) SELECT $1, unnest($2::text[]) "
+        "ON CONFLICT DO NOTHING RETURNING serial",
+        gtin,
+        list(serials),
+    )
+    if len(inserted) != len(serials):
+        reason = "commissioned" if table == "commissioned_serials" else "imported"
+        raise AlreadyTaken(reason, serials=frozenset(serials) - {r["serial"] for r in inserted})
