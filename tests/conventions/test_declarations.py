@@ -17,7 +17,7 @@ from serialtrail_kit.access.permissions import Permission, permission
 from serialtrail_kit.composition import module_of
 from serialtrail_kit.db import Pool
 from serialtrail_kit.declaration import Service
-from serialtrail_kit.testing.harness import make_settings
+from serialtrail_kit.testing.harness import TEST_SOFTWARE, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
@@ -43,7 +43,7 @@ def unguarded(router: APIRouter, allowed: set[Permission]) -> list[str]:
 
 def router_of(service: Service[Any]) -> APIRouter:
     # Routes are built without touching the database: the pool is only kept for later.
-    module = module_of(service, service.settings.for_tests(), make_settings(), cast(Pool, None))
+    module = module_of(service, service.settings.for_tests(), make_settings(), cast(Pool, None), TEST_SOFTWARE)
     return module.router
 
 

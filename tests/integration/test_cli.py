@@ -16,8 +16,8 @@ from serialtrail_kit.readers.projection import table_digest
 from serialtrail_kit.testing.harness import serve
 
 
-def cli(database_dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_dsn}
+def cli(database_dsn: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_dsn, **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "serialtrail", *args],
         env=env,
@@ -73,5 +73,22 @@ async def test_replay_gives_identical_tables(database_dsn: str) -> None:
         assert await conn.fetchval("SELECT sum(quantity) FROM serial_issuance_rm.commissionings") == 2_100
         active = await conn.fetchval("SELECT active_schema FROM serial_issuance.projections")
         assert active == "serial_issuance_serial_status_g2"
+    finally:
+        await conn.close()
+
+
+async def test_replay_of_a_topic_fed_read_model_in_distributed_mode_renews_it(database_dsn: str) -> None:
+    """With a database per service, another service's log is not here to fold: the read model
+    switches to a new, empty generation that the running service refills from the topic."""
+    await populate(database_dsn)
+    # Replay itself never talks to Kafka: the setting only says the mode.
+    kafka = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    result = await asyncio.to_thread(cli, database_dsn, "replay", "aggregation.knowledge", **kafka)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "new, empty aggregation_knowledge_g2" in result.stdout
+    conn = await asyncpg.connect(database_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM aggregation_rm.commissioned") == 0
+        assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'aggregation_knowledge_g1'") == 0
     finally:
         await conn.close()

@@ -198,3 +198,52 @@ async def test_cancelling_a_subscription_at_any_moment_releases_its_connection(e
         with contextlib.suppress(TimeoutError):
             await until(lambda: env.app.get_idle_size() == env.app.get_size(), timeout=5, interval=0.01)
         assert env.app.get_idle_size() == env.app.get_size(), f"connection leaked at step {step}"
+
+
+class StreamCountsV2(StreamCounts):
+    """The same read model after a code change that altered its tables."""
+
+    def ddl(self, schema: str) -> str:
+        return super().ddl(schema).replace("last_position bigint", "last_position bigint, note text")
+
+
+async def columns(pool: Pool, schema: str) -> set[str]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+            schema,
+            "stream_counts",
+        )
+    return {r["column_name"] for r in rows}
+
+
+async def test_tables_of_other_ddl_are_rebuilt_at_start_never_served(env: Env) -> None:
+    admin = ProjectionAdmin(env.admin, OWNER)
+    first = await admin.ensure(StreamCounts())
+    await env.emit("a", 3)
+    async with running(ProjectionRunner(env.app, OWNER, StreamCounts(), poll_interval=0.05)) as runner:
+        await runner.caught_up()
+    assert await admin.ensure(StreamCounts()) == first  # same code: the same tables
+    rebuilt = await admin.ensure(StreamCountsV2())  # an upgrade: folded again from the log first
+    assert rebuilt != first
+    assert "note" in await columns(env.admin, rebuilt)
+    assert await counts(env.app) == {"a": 3}
+    assert await admin.ensure(StreamCountsV2()) == rebuilt
+
+
+async def test_a_read_model_whose_source_is_not_here_is_renewed_empty(env: Env) -> None:
+    """Fed from another service's topic (a database per service): its source log cannot be
+    folded here, so the new generation starts empty and its runner reads the topic again."""
+    admin = ProjectionAdmin(env.admin, OWNER)
+    first = await admin.ensure(StreamCounts())
+    await env.emit("a", 3)
+    async with running(ProjectionRunner(env.app, OWNER, StreamCounts(), poll_interval=0.05)) as runner:
+        await runner.caught_up()
+    renewed = await admin.ensure(StreamCountsV2(), source_readable=False)
+    assert renewed != first
+    assert await counts(env.app) == {}
+    async with env.admin.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", first) == 0
+    async with running(ProjectionRunner(env.app, OWNER, StreamCountsV2(), poll_interval=0.05)) as runner:
+        await runner.caught_up()
+    assert await counts(env.app) == {"a": 3}

@@ -22,6 +22,7 @@ from serialtrail_kit.settings import Settings
 from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
+from serialtrail.dlq import dlq_app
 from serialtrail.keys import first_admin_key, keys_app
 from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, software_identity
 
@@ -34,6 +35,7 @@ console = Console(stderr=True)
 
 
 app.add_typer(keys_app, name="keys")
+app.add_typer(dlq_app, name="dlq")
 
 
 def _settings() -> Settings:
@@ -181,19 +183,29 @@ def replay(
     projection: Annotated[str, typer.Argument(help=f"one of: {', '.join(PROJECTIONS)}")],
     keep_previous: Annotated[bool, typer.Option(help="keep the previous generation's tables")] = False,
 ) -> None:
-    """Rebuild a projection from the log under a new name, then switch readers to it."""
+    """Rebuild a read model from the log under a new name, then switch readers to it. In
+    distributed mode a read model fed from another service's topic is switched to a new, empty
+    generation instead, which the running service refills from the start of that topic."""
     if projection not in PROJECTIONS:
         console.print(f"[red]unknown projection {projection!r}[/red]; known: {', '.join(PROJECTIONS)}")
         raise typer.Exit(2)
     settings = _settings()
     with embedded.database(settings) as dsn:
-        asyncio.run(_replay(dsn, projection, keep_previous))
+        asyncio.run(_replay(dsn, projection, keep_previous, over_kafka=bool(settings.kafka_bootstrap_servers)))
 
 
-async def _replay(dsn: str, name: str, keep_previous: bool) -> None:
+async def _replay(dsn: str, name: str, keep_previous: bool, *, over_kafka: bool) -> None:
     owner, projection = PROJECTIONS[name]
     pool = await create_pool(dsn, max_size=2)
     try:
+        if over_kafka and projection.source != owner:
+            renewed = await ProjectionAdmin(pool, owner).renew(projection)
+            typer.echo(
+                f"{name}: readers switched from {renewed.previous_schema} to the new, empty {renewed.active_schema}; "
+                f"the running {owner} service refills it from the start of {projection.source}'s topic "
+                "(its lag shows in /health/ready)"
+            )
+            return
         with _progress() as progress:
             task = progress.add_task(f"replaying {name}", total=None)
             result = await ProjectionAdmin(pool, owner).replay(

@@ -27,6 +27,7 @@ from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
 from serialtrail_kit.transport.wiring import KafkaTransport
 from serialtrail_kit.writes.model import WriteModel
+from serialtrail_kit.writes.reactor import ReactorFold
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +71,27 @@ def refuse_unsafe(settings: Settings, own: Mapping[str, ServiceSettings]) -> Non
             raise ValueError("; ".join(problems))
 
 
-def module_of(service: Service[Any], own: ServiceSettings, settings: Settings, pool: Pool) -> ServiceModule:
-    """Wire one declared service: its routes get its settings, log and read-your-writes."""
+def module_of(
+    service: Service[Any], own: ServiceSettings, settings: Settings, pool: Pool, software: SoftwareIdentity
+) -> ServiceModule:
+    """Wire one declared service: its routes get its settings, log and read-your-writes; its
+    reactors run beside its read models, recording through the same write model."""
     store = PostgresEventStore(pool, service.name, service.upcasters)
+    writes = WriteModel(store, service.events, service.write_side)
+    reactors = [ReactorFold(r, writes, software.version, software.config_digest) for r in service.reactors]
     context = ServiceContext(
         name=service.name,
         settings=own,
         pool=pool,
         store=store,
-        writes=WriteModel(store, service.events, service.write_side),
+        writes=writes,
         runners={},  # filled by the runtime before the app serves
         read_your_writes_timeout=settings.read_your_writes_timeout,
     )
     return ServiceModule(
         name=service.name,
         router=service.routes(context),
-        projections=list(service.read_models),
+        projections=[*service.read_models, *reactors],
         write_sides=tuple(service.write_side),
         upcasters=service.upcasters,
         runners=context.runners,
@@ -108,7 +114,7 @@ async def composed(
         await ensure_role(conn, APP_ROLE)
     app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=20)
     try:
-        modules = [module_of(s, own[s.name], settings, app_pool) for s in services]
+        modules = [module_of(s, own[s.name], settings, app_pool, software) for s in services]
         transport = (
             KafkaTransport(
                 settings.kafka_bootstrap_servers, settings.kafka_consumer_settings(), settings.kafka_topic_prefix

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -29,6 +30,16 @@ def ident(name: str) -> str:
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"not a safe SQL identifier: {name!r}")
     return name
+
+
+def ddl_digest(ddl: str, tables: Sequence[str]) -> str:
+    """The digest of a DDL (as written for a placeholder schema) and of the tables it promises:
+    stored beside the tables, so code whose tables differ is noticed at start."""
+    text = ddl.strip() + "\n" + ",".join(tables)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+PLACEHOLDER_SCHEMA = "__schema__"
 
 
 async def _init_connection(conn: Connection, role: str | None) -> None:

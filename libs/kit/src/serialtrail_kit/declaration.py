@@ -24,6 +24,7 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
 from serialtrail_kit.service_settings import NoSettings, ServiceSettings
 from serialtrail_kit.writes.model import WriteModel, WriteSide
+from serialtrail_kit.writes.reactor import Reactor
 
 S = TypeVar("S", bound=ServiceSettings)
 Events = Mapping[tuple[str, int], type[EventContract]]
@@ -68,9 +69,10 @@ class Service(Generic[S]):
     permissions: Sequence[Permission] = ()
     write_side: Sequence[WriteSide] = ()
     read_models: Sequence[Projection] = ()
+    reactors: Sequence[Reactor] = ()  # other services' events → commands recorded here
 
     def __post_init__(self) -> None:
-        names = [p.name for p in self.read_models]
+        names = [p.name for p in self.read_models] + [f"reactor_{r.name}" for r in self.reactors]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: read model names must be unique, got {names}")
 

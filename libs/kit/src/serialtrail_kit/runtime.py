@@ -67,8 +67,8 @@ class Runtime:
         for module in self.modules:
             admin = ProjectionAdmin(self.admin_pool, module.name, upcasters=module.upcasters)
             for projection in module.projections:
-                await admin.ensure(projection)
                 over_kafka = self.transport is not None and projection.source != module.name
+                await admin.ensure(projection, source_readable=not over_kafka)
                 module.runners[projection.name] = ProjectionRunner(
                     self.app_pool,
                     module.name,

@@ -61,6 +61,14 @@ class PostgresEventStore:
             await conn.execute(f"SELECT FROM {self.schema}.append_lock FOR UPDATE")
             yield LockedLog(self, conn)
 
+    @asynccontextmanager
+    async def locked_on(self, conn: Connection) -> AsyncIterator[LockedLog]:
+        """As `locked`, inside a transaction the caller already holds on `conn` (a reader
+        recording its position with the events it appends)."""
+        async with conn.transaction():
+            await conn.execute(f"SELECT FROM {self.schema}.append_lock FOR UPDATE")
+            yield LockedLog(self, conn)
+
     async def _append_locked(
         self, conn: Connection, appends: Sequence[StreamAppend], metadata: dict[str, Any]
     ) -> list[RecordedEvent]:

@@ -44,6 +44,20 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
         PRIMARY KEY (reader, event_id)
     );
 
+    -- Events a reader gave up on and set aside (a dead-letter topic), until redriven.
+    CREATE TABLE IF NOT EXISTS {s}.set_aside (
+        reader   text NOT NULL,
+        event_id uuid NOT NULL,
+        PRIMARY KEY (reader, event_id)
+    );
+
+    -- Events of other services this service has reacted to (reactors), once each.
+    CREATE TABLE IF NOT EXISTS {s}.reactions (
+        reactor  text NOT NULL,
+        cause_id uuid NOT NULL,
+        PRIMARY KEY (reactor, cause_id)
+    );
+
     CREATE OR REPLACE FUNCTION {s}.refuse_log_change() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
@@ -63,6 +77,8 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
     REVOKE UPDATE, DELETE, TRUNCATE ON {s}.events FROM {role};
     GRANT SELECT, UPDATE ON {s}.append_lock TO {role};
     GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.tracking, {s}.processed_messages TO {role};
+    GRANT SELECT, INSERT ON {s}.reactions TO {role};
+    GRANT SELECT, INSERT, DELETE ON {s}.set_aside TO {role};
     """
 
 

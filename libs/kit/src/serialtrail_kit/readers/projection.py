@@ -19,7 +19,7 @@ from typing import Protocol
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AnyValue
 
-from serialtrail_kit.db import APP_ROLE, Connection, Pool, ident
+from serialtrail_kit.db import APP_ROLE, PLACEHOLDER_SCHEMA, Connection, Pool, ddl_digest, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
@@ -50,6 +50,10 @@ class Projection(Protocol):
         (no clocks, no sequences) so a replay produces identical tables."""
 
 
+def projection_digest(projection: Projection) -> str:
+    return ddl_digest(projection.ddl(PLACEHOLDER_SCHEMA), projection.tables)
+
+
 def switch_lock_key(owner: str, projection: Projection) -> str:
     return f"serialtrail.projection.{owner}.{projection.name}"
 
@@ -66,6 +70,7 @@ def registry_ddl(owner: str, app_role: str = APP_ROLE) -> str:
         active_schema text    NOT NULL,
         generation    integer NOT NULL
     );
+    ALTER TABLE {o}.projections ADD COLUMN IF NOT EXISTS ddl_digest text;
     GRANT SELECT ON {o}.projections TO {ident(app_role)};
     CREATE SCHEMA IF NOT EXISTS {views_schema(o)};
     GRANT USAGE ON SCHEMA {views_schema(o)} TO {ident(app_role)};
@@ -88,24 +93,56 @@ class ProjectionAdmin:
         self.app_role = ident(app_role)
         self.upcasters = upcasters
 
-    async def ensure(self, projection: Projection) -> str:
-        """Register the projection with a first generation if it has none; returns the active schema."""
+    async def ensure(self, projection: Projection, *, source_readable: bool = True) -> str:
+        """Register the projection with a first generation if it has none. If the active
+        generation's tables were made by other DDL than the code's, rebuild before anything is
+        served: fold the source log into a new generation (`source_readable`: it is in this
+        database), or else start a new, empty generation that its runner refills from the
+        source's topic. Returns the active schema."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('serialtrail.install'))")
             await conn.execute(registry_ddl(self.owner, self.app_role))
-            active = await conn.fetchval(
-                f"SELECT active_schema FROM {self.owner}.projections WHERE name = $1", projection.name
+            row = await conn.fetchrow(
+                f"SELECT active_schema, ddl_digest FROM {self.owner}.projections WHERE name = $1", projection.name
             )
-            if active is not None:
-                return str(active)
-            schema = await self._create_generation(conn, projection, 1)
-            await self._activate(conn, projection, schema, 1)
-            return schema
+            if row is None:
+                schema = await self._create_generation(conn, projection, 1)
+                await self._activate(conn, projection, schema, 1)
+                return schema
+        if row["ddl_digest"] == projection_digest(projection):
+            return str(row["active_schema"])
+        log.warning(
+            "read model %s.%s: its tables (%s) differ from the code's (%s); rebuilding it",
+            self.owner,
+            projection.name,
+            row["ddl_digest"] or "made before digests were kept",
+            projection_digest(projection),
+        )
+        rebuilt = await self.replay(projection) if source_readable else await self.renew(projection)
+        return rebuilt.active_schema
+
+    async def renew(self, projection: Projection) -> ReplayResult:
+        """Switch to a new, empty generation and drop the old one; the runner refills it from
+        the start of its source (for a source read from a topic: a new consumer group)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(registry_ddl(self.owner, self.app_role))
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", switch_lock_key(self.owner, projection))
+            row = await conn.fetchrow(
+                f"SELECT active_schema, generation FROM {self.owner}.projections WHERE name = $1", projection.name
+            )
+            if row is None:
+                raise LookupError(f"projection {projection.name!r} is not registered")
+            previous, generation = row["active_schema"], row["generation"]
+            schema = await self._create_generation(conn, projection, generation + 1)
+            await self._activate(conn, projection, schema, generation + 1)
+            await self._drop(conn, previous)
+        return ReplayResult(previous_schema=str(previous), active_schema=schema, events=0)
 
     async def replay(
         self, projection: Projection, *, keep_previous: bool = False, progress: Progress | None = None
     ) -> ReplayResult:
         async with self.pool.acquire() as conn:
+            await conn.execute(registry_ddl(self.owner, self.app_role))  # a registry older than this code
             generation = await conn.fetchval(
                 f"SELECT generation FROM {self.owner}.projections WHERE name = $1", projection.name
             )
@@ -122,9 +159,13 @@ class ProjectionAdmin:
             events += await self._fold_batches(conn, projection, schema, None)
             await self._activate(conn, projection, schema, generation + 1)
             if not keep_previous:
-                await conn.execute(f"DROP SCHEMA {ident(previous)} CASCADE")
-                await conn.execute(f"DELETE FROM {self.owner}.tracking WHERE reader = $1", previous)
+                await self._drop(conn, previous)
         return ReplayResult(previous_schema=str(previous), active_schema=schema, events=events)
+
+    async def _drop(self, conn: Connection, schema: str) -> None:
+        await conn.execute(f"DROP SCHEMA {ident(schema)} CASCADE")
+        await conn.execute(f"DELETE FROM {self.owner}.tracking WHERE reader = $1", schema)
+        await conn.execute(f"DELETE FROM {self.owner}.processed_messages WHERE reader = $1", schema)
 
     async def _fold_to_head(self, projection: Projection, schema: str, progress: Progress | None) -> int:
         async with self.pool.acquire() as conn:
@@ -169,12 +210,13 @@ class ProjectionAdmin:
             await conn.execute(f"CREATE VIEW {views}.{ident(table)} AS SELECT * FROM {schema}.{ident(table)}")
             await conn.execute(f"GRANT SELECT ON {views}.{ident(table)} TO {self.app_role}")
         await conn.execute(
-            f"INSERT INTO {self.owner}.projections (name, active_schema, generation) VALUES ($1, $2, $3) "
-            "ON CONFLICT (name) DO UPDATE SET active_schema = EXCLUDED.active_schema, "
-            "generation = EXCLUDED.generation",
+            f"INSERT INTO {self.owner}.projections (name, active_schema, generation, ddl_digest) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET active_schema = EXCLUDED.active_schema, "
+            "generation = EXCLUDED.generation, ddl_digest = EXCLUDED.ddl_digest",
             projection.name,
             schema,
             generation,
+            projection_digest(projection),
         )
 
 

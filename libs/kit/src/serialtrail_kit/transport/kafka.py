@@ -18,12 +18,8 @@ from serialtrail_kit.db import Connection, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery
+from serialtrail_kit.transport.dead_letters import dead_letter_topic
 from serialtrail_kit.transport.envelope import UndecodableMessage, from_message
-
-
-def dead_letter_topic(topic: str) -> str:
-    return f"{topic}.dlq"
-
 
 Record: TypeAlias = ConsumerRecord  # aiokafka ships no types
 
@@ -57,6 +53,12 @@ class _KafkaDelivery:
 
     async def set_aside(self, conn: Connection, event: RecordedEvent, reason: str) -> bool:
         await self._owner.mark_processed(conn, [event])
+        await conn.execute(
+            f"INSERT INTO {self._owner.reader_schema}.set_aside (reader, event_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            self._owner.reader,
+            event.event_id,
+        )
         await self._owner.dead_letter([(self._received[event.event_id], reason)])
         return True
 
@@ -150,6 +152,7 @@ class KafkaDeliveries:
                 labels = [
                     ("dead_letter_reason", reason.encode()),
                     ("dead_letter_reader", self.reader.encode()),
+                    ("dead_letter_owner", self.reader_schema.encode()),
                     ("dead_letter_source", f"{message.topic}:{message.partition}:{message.offset}".encode()),
                 ]
                 headers = [*(message.headers or ()), *labels]

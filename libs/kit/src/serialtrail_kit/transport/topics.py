@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from serialtrail_kit.transport.kafka import dead_letter_topic
+from serialtrail_kit.transport.dead_letters import dead_letter_topic
 
 DEFAULT_PARTITIONS = 6
 

@@ -5,23 +5,15 @@ decision is made against half-built tables."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 
-from serialtrail_kit.db import APP_ROLE, Connection, ident
+from serialtrail_kit.db import APP_ROLE, PLACEHOLDER_SCHEMA, Connection, ddl_digest, ident
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.writes.model import WriteSide
 
 log = logging.getLogger(__name__)
-PLACEHOLDER_SCHEMA = "__schema__"
 FOLD_BATCH = 5000
-
-
-def ddl_digest(ddl: str, tables: Sequence[str]) -> str:
-    """The digest of a DDL as written for any schema, and of the tables it promises."""
-    text = ddl.strip() + "\n" + ",".join(tables)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def side_digest(side: WriteSide) -> str:

@@ -85,8 +85,10 @@ class WriteModel:
         self.write_sides = tuple(write_sides)
 
     @asynccontextmanager
-    async def unit(self, meta: RecordMetadata) -> AsyncIterator[UnitOfWork]:
-        async with self.store.locked() as log:
+    async def unit(self, meta: RecordMetadata, *, conn: Connection | None = None) -> AsyncIterator[UnitOfWork]:
+        """A unit in its own transaction, or inside the caller's transaction on `conn`."""
+        locked = self.store.locked() if conn is None else self.store.locked_on(conn)
+        async with locked as log:
             work = UnitOfWork(log.conn, self.registry, self.store)
             yield work
             if work._staged:

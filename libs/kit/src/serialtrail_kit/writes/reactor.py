@@ -1,0 +1,73 @@
+"""Reactors: when an event happens in another service, record what this service does about
+it — a command on its own log, through its write model.
+
+A reactor reads its source like a read model does (the producer's log in embedded mode, its
+topic in distributed mode), is tracked and resumed the same way, and is run and supervised by
+the same runner. Each causing event is reacted to once: the causes reacted to are noted in
+the same transaction as the reaction (`<service>.reactions`), so a redelivery, a restart or
+a new subscription from the start records nothing twice. Every reaction carries the causing
+event's id as its causation id and continues its correlation and trace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from serialtrail_kit.db import Connection
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.writes.model import UnitOfWork, WriteModel
+
+
+class Reactor(Protocol):
+    name: str
+    source: str  # the service whose events it reacts to
+
+    async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
+        """Decide what this service does about `event` and record it through `work` (or
+        record nothing). Raising leaves the event to be delivered again."""
+
+
+class ReactorFold:
+    """A reactor seen by the read-model runner: a fold with no tables whose effect is the
+    reactions recorded on the owner's log."""
+
+    tables: tuple[str, ...] = ()
+
+    def __init__(self, reactor: Reactor, writes: WriteModel, software_version: str, config_digest: str) -> None:
+        self.reactor = reactor
+        self.writes = writes
+        self.name = f"reactor_{reactor.name}"
+        self.source = reactor.source
+        self._software = (software_version, config_digest)
+
+    def ddl(self, schema: str) -> str:
+        return f"COMMENT ON SCHEMA {schema} IS 'reactor {self.reactor.name}: no tables'"
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for event in events:
+            if await self._first_time(conn, event):
+                async with self.writes.unit(self._metadata(event), conn=conn) as work:
+                    await self.reactor.react(event, work)
+
+    async def _first_time(self, conn: Connection, event: RecordedEvent) -> bool:
+        noted = await conn.fetchval(
+            f"INSERT INTO {self.writes.store.schema}.reactions (reactor, cause_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            self.reactor.name,
+            event.event_id,
+        )
+        return bool(noted)
+
+    def _metadata(self, cause: RecordedEvent) -> RecordMetadata:
+        version, digest = self._software
+        return RecordMetadata(
+            principal_id=f"reactor:{self.writes.store.schema}.{self.reactor.name}",
+            principal_role="system",
+            auth_method="reactor",
+            correlation_id=str(cause.metadata.get("correlation_id") or cause.event_id),
+            causation_id=str(cause.event_id),
+            traceparent=cause.metadata.get("traceparent"),
+            software_version=version,
+            config_digest=digest,
+        )

@@ -1,0 +1,185 @@
+"""The reactor port's contract, on both transports: another service's log read directly
+(embedded mode) and its Kafka topic fed by the relay (distributed mode). A reaction is
+recorded once per causing event, with the cause as its causation, whatever is redelivered,
+restarted or read again from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pytest
+from serialtrail_contracts.base import EventContract, event_types
+from serialtrail_kit.db import APP_ROLE, Pool, create_pool
+from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.readers.delivery import Subscribe, Subscription
+from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
+from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
+from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.waiting import until
+from serialtrail_kit.transport.kafka import KafkaDeliveries
+from serialtrail_kit.transport.relay import Relay
+from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.writes.model import UnitOfWork, WriteModel
+from serialtrail_kit.writes.reactor import ReactorFold
+
+SOURCE, OWNER = "ordering_svc", "shipping_svc"
+
+
+class Shipped(EventContract):
+    EVENT_TYPE: ClassVar[str] = "test.Shipped"
+    EVENT_VERSION: ClassVar[int] = 1
+    order: str
+    quantity: int
+
+
+class Shipper:
+    """Ships each order once; ignores everything else its source records."""
+
+    name = "shipper"
+    source = SOURCE
+
+    async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
+        if event.event_type != "test.Ordered":
+            return
+        stream = await work.stream(f"shipment-{event.payload['order']}")
+        work.record(stream.id, stream.version, [Shipped(order=event.payload["order"], quantity=event.payload["n"])])
+
+
+@dataclass
+class World:
+    admin: Pool
+    app: Pool
+    source: PostgresEventStore
+    writes: WriteModel
+    fold: ReactorFold
+    subscribe: Subscribe | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def order(self, count: int, start: int = 0, kind: str = "test.Ordered") -> list[RecordedEvent]:
+        appends = [
+            StreamAppend(
+                stream_id=f"order-{n}",
+                expected_version=0,
+                events=(NewEvent(event_type=kind, event_version=1, payload={"order": f"o{n}", "n": n}),),
+            )
+            for n in range(start, start + count)
+        ]
+        return await self.source.append(appends, SYSTEM.model_copy(update={"correlation_id": "corr-1"}))
+
+    def runner(self) -> ProjectionRunner:
+        return ProjectionRunner(self.app, OWNER, self.fold, poll_interval=0.1, subscribe=self.subscribe)
+
+    async def shipped(self) -> list[RecordedEvent]:
+        return await PostgresEventStore(self.app, OWNER).read_all(0, 10_000)
+
+
+@contextlib.asynccontextmanager
+async def running(runner: ProjectionRunner) -> AsyncIterator[ProjectionRunner]:
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture(params=["log", "kafka"])
+async def world(request: pytest.FixtureRequest, database_dsn: str) -> AsyncIterator[World]:
+    admin = await create_pool(database_dsn)
+    async with admin.acquire() as conn:
+        await install_log(conn, SOURCE)
+        await install_log(conn, OWNER)
+    app = await create_pool(database_dsn, role=APP_ROLE, max_size=10)
+    writes = WriteModel(PostgresEventStore(app, OWNER), event_types(Shipped))
+    fold = ReactorFold(Shipper(), writes, "0.0.0-test", "sha256:test")
+    await ProjectionAdmin(admin, OWNER).ensure(fold)
+    world = World(admin, app, PostgresEventStore(app, SOURCE), writes, fold, None)
+    relay: Relay | None = None
+    if request.param == "kafka":
+        bootstrap: str = request.getfixturevalue("kafka_bootstrap")
+        topic = f"reactor.{uuid.uuid4().hex[:8]}.v1"
+        await create_topics(bootstrap, with_dead_letters([topic]), partitions=3)
+        relay = Relay(app, SOURCE, topic, bootstrap, poll_interval=0.1)
+        world.tasks.append(asyncio.create_task(relay.run()))
+        run = uuid.uuid4().hex[:6]
+
+        def subscribe(reader: str, stopping: asyncio.Event) -> Subscription:
+            return KafkaDeliveries(
+                bootstrap,
+                topic,
+                group_id=f"g-{run}-{reader}",  # a consumer group per generation, as in distributed mode
+                reader_schema=OWNER,
+                reader=reader,
+                consumer_settings=TEST_CONSUMER_SETTINGS,
+                stopping=stopping,
+            )
+
+        world.subscribe = subscribe
+    try:
+        yield world
+    finally:
+        if relay is not None:
+            relay.stop()
+            await asyncio.wait(world.tasks, timeout=10)
+        await app.close()
+        await admin.close()
+
+
+async def shipped_orders(world: World, count: int) -> list[str]:
+    """The orders shipped, once at least `count` reactions are recorded."""
+
+    async def enough() -> bool:
+        return len(await world.shipped()) >= count
+
+    await until(enough, timeout=60, interval=0.05)
+    return sorted(e.payload["order"] for e in await world.shipped())
+
+
+async def test_each_cause_gets_one_reaction_that_names_it(world: World) -> None:
+    causes = await world.order(5)
+    await world.order(2, start=100, kind="test.Cancelled")  # not a cause: tracked past, nothing recorded
+    async with running(world.runner()) as runner:
+        assert await shipped_orders(world, 5) == [f"o{n}" for n in range(5)]
+        await runner.caught_up(timeout=30)
+    reactions = await world.shipped()
+    assert len(reactions) == 5
+    by_cause = {str(c.event_id): c for c in causes}
+    for reaction in reactions:
+        cause = by_cause[reaction.metadata["causation_id"]]
+        assert reaction.payload["order"] == cause.payload["order"]
+        assert reaction.metadata["correlation_id"] == "corr-1"
+        assert reaction.metadata["principal_id"] == f"reactor:{OWNER}.shipper"
+
+
+async def test_a_restart_resumes_and_records_nothing_twice(world: World) -> None:
+    await world.order(10)
+    async with running(world.runner()):
+        assert len(await shipped_orders(world, 10)) == 10
+    await world.order(5, start=10)
+    async with running(world.runner()) as runner:
+        assert len(await shipped_orders(world, 15)) == 15
+        await runner.caught_up(timeout=30)
+    assert sorted(e.payload["order"] for e in await world.shipped()) == sorted(f"o{n}" for n in range(15))
+
+
+async def test_reading_the_source_again_from_the_start_records_nothing_twice(world: World) -> None:
+    """A new generation reads its source from the start (a replay, a new consumer group): the
+    causes already reacted to are recognised, only new ones get a reaction."""
+    await world.order(8)
+    async with running(world.runner()):
+        assert len(await shipped_orders(world, 8)) == 8
+    result = await ProjectionAdmin(world.admin, OWNER).replay(world.fold)
+    assert result.events == 8  # every cause was delivered again...
+    assert len(await world.shipped()) == 8  # ...and none reacted to twice
+    await world.order(2, start=8)
+    async with running(world.runner()) as runner:
+        assert len(await shipped_orders(world, 10)) == 10
+        await runner.caught_up(timeout=30)
+    assert len(await world.shipped()) == 10
