@@ -6,6 +6,7 @@ import asyncio
 
 from bench.aggregation import packing_throughput
 from bench.log import log_throughput
+from bench.revocation import revocation_benchmark
 from bench.serials import allocate_and_stream, commissioning_throughput
 from bench.server import running_server
 from bench.transport import transport_benchmarks
@@ -18,6 +19,7 @@ def main() -> None:
         asyncio.run(packing_throughput(base, key))
     log_throughput()
     transport_benchmarks()
+    revocation_benchmark()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ GLOSSARY = frozenset(
         "ssccs",
     }
 )
-VOCABULARY = GLOSSARY | {word for service in SERVICES for word in service.split("_")} - {"exceptions", "hub"}
+# Words of service names that are also everyday plumbing words stay allowed ("identity" also
+# names where the kit's principals come from: the identity contract, the published language).
+GENERIC = {"exceptions", "hub", "identity"}
+VOCABULARY = GLOSSARY | {word for service in SERVICES for word in service.split("_")} - GENERIC
 WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 

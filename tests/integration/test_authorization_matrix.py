@@ -18,8 +18,7 @@ from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Role, Scope
 from serialtrail_gs1.keys import sscc
 from serialtrail_kit.access.authz import MARKER
 from serialtrail_kit.access.permissions import by_name
-from serialtrail_kit.http.audit_trail import AUDIT_TRAIL_READ
-from serialtrail_kit.identity import permissions as identity_permissions
+from serialtrail_kit.http import audit_trail
 from serialtrail_kit.testing.harness import Harness, serve
 
 IN_SCOPE = Scope(company_prefixes=frozenset({"9506000"}), sites=frozenset({GLN}), lines=frozenset({"LINE-1"}))
@@ -227,28 +226,27 @@ ENDPOINTS = [
     ),
     Endpoint("GET", "/v1/access-audit", lambda _: "/v1/access-audit", "access-audit:read", False),
     Endpoint(
+        "GET", "/v1/audit-trail/{service}", lambda _: "/v1/audit-trail/serial_issuance", "audit-trail:read", False
+    ),
+    Endpoint(
         "POST",
-        "/v1/signatures",
-        lambda _: "/v1/signatures",
+        "/v1/audit-trail/{service}/{global_position}/signatures",
+        lambda _: "/v1/audit-trail/serial_issuance/1/signatures",
         "records:sign",
         False,
-        body=lambda: {
-            "record": {"service": "serial_issuance", "global_position": 1},
-            "meaning": "reviewed",
-            "credential": "SELF",
-        },
+        body=lambda: {"meaning": "reviewed", "credential": "SELF"},
     ),
     Endpoint(
         "GET",
-        "/v1/signatures/{signature_id}",
-        lambda ids: f"/v1/signatures/{ids['signature']}",
+        "/v1/audit-trail/{service}/signatures/{signature_id}",
+        lambda ids: f"/v1/audit-trail/serial_issuance/signatures/{ids['signature']}",
         "signatures:read",
         False,
     ),
 ]
 
 # Every permission the composed services and the kit's own routes declare, by name.
-PERMISSIONS = by_name([*identity_permissions.ALL, AUDIT_TRAIL_READ, *(p for s in SERVICES for p in s.permissions)])
+PERMISSIONS = by_name([*audit_trail.ALL, *(p for s in SERVICES for p in s.permissions)])
 
 PRINCIPALS = [(role, None) for role in sorted(UNSCOPED_BY_DEFAULT)] + [
     (role, scope) for role in (Role.cmo, Role.line, Role.partner) for scope in (IN_SCOPE, OUT_OF_SCOPE)
@@ -285,19 +283,13 @@ async def world(postgres_admin_dsn: str) -> AsyncIterator[tuple[Harness, dict[st
                 "/v1/pack", json={**_pack(), "parent": case, "children": [f"(01){GTIN}(21){listed.text.split()[0]}"]}
             )
             assert packed.status_code == 201, packed.text
-            key_id, _ = await harness.composition.identity.issue_key(
-                name="victim", role=Role.auditor, scope=None, expires_at=None, meta=_meta()
-            )
+            key_id, _ = await harness.issue_key(name="victim", role=Role.auditor)
             qa = await harness.token(Role.qa)
             async with harness.client_with(qa) as signer:
                 signature = await signer.post(
-                    "/v1/signatures",
-                    json={
-                        "record": {"service": "serial_issuance", "global_position": 1},
-                        "meaning": "reviewed",
-                        "credential": qa,
-                    },
+                    "/v1/audit-trail/serial_issuance/1/signatures", json={"meaning": "reviewed", "credential": qa}
                 )
+                assert signature.status_code == 201, signature.text
             yield (
                 harness,
                 {
@@ -312,16 +304,6 @@ async def world(postgres_admin_dsn: str) -> AsyncIterator[tuple[Harness, dict[st
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-
-
-def test_the_matrix_covers_every_endpoint() -> None:
-    from serialtrail_kit.identity import routes
-
-    declared = {(e.method, e.route) for e in ENDPOINTS}
-    found: set[tuple[str, str]] = set()
-    for router in [routes.build_router()]:
-        found |= {(m, r.path) for r in router.routes if isinstance(r, APIRoute) for m in (r.methods or ())}
-    assert found <= declared
 
 
 async def test_every_v1_route_requires_a_principal_and_is_in_the_matrix(world: tuple[Harness, dict[str, str]]) -> None:
@@ -365,9 +347,7 @@ async def test_role_scope_endpoint_matrix(
     async with harness.client_with(token) as client:
         for endpoint in ENDPOINTS:
             if endpoint.route == "/v1/api-keys/{key_id}/revoke":
-                key_id, _ = await harness.composition.identity.issue_key(
-                    name="victim", role=Role.auditor, scope=None, expires_at=None, meta=_meta()
-                )
+                key_id, _ = await harness.issue_key(name="victim", role=Role.auditor)
                 ids = {**ids, "key": key_id}
             body = endpoint.body() if endpoint.body else None
             if body is not None and body.get("credential") == "SELF":
@@ -381,9 +361,3 @@ async def test_role_scope_endpoint_matrix(
                 assert ("lacks permission" in response.json()["detail"]) or ("lacks scope" in response.json()["detail"])
             else:
                 assert response.status_code == 404, f"{where}: {response.text}"
-
-
-def _meta() -> Any:
-    from serialtrail_kit.testing.harness import SYSTEM
-
-    return SYSTEM

@@ -71,7 +71,9 @@ async def test_replay_gives_identical_tables(database_dsn: str) -> None:
             new = await table_digest(conn, "serial_issuance_serial_status_g2", table)
             assert old == new, table
         assert await conn.fetchval("SELECT sum(quantity) FROM serial_issuance_rm.commissionings") == 2_100
-        active = await conn.fetchval("SELECT active_schema FROM serial_issuance.projections")
+        active = await conn.fetchval(
+            "SELECT active_schema FROM serial_issuance.projections WHERE name = 'serial_status'"
+        )
         assert active == "serial_issuance_serial_status_g2"
     finally:
         await conn.close()

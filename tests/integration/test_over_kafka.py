@@ -68,6 +68,27 @@ async def test_readiness_shows_relay_and_consumer_lag(database_dsn: str, kafka_b
     async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as harness:
         await product(harness.client)
         answer = (await harness.client.get("/health/ready")).json()
-        assert set(answer["relays"]) == {"serial_issuance", "aggregation"}
+        assert set(answer["relays"]) == {"identity", "serial_issuance", "aggregation"}
         assert all(isinstance(r["lag"], int) and r["lag"] >= 0 for r in answer["relays"].values())
         assert "aggregation.knowledge" in answer["projections"]
+
+
+async def test_keys_and_revocations_reach_every_services_own_copy(database_dsn: str, kafka_bootstrap: str) -> None:
+    """Each service authenticates against its own read model of identity's events, fed from
+    identity's topic in distributed mode: a key and then its revocation arrive in each copy."""
+    prefix = await fresh_topics(kafka_bootstrap)
+    async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as harness:
+        created = await harness.client.post("/v1/api-keys", json={"name": "travelling", "role": "auditor"})
+        key_id = created.json()["key_id"]
+        revoked = await harness.client.post(f"/v1/api-keys/{key_id}/revoke", json={"reason": "left the company"})
+        assert revoked.status_code == 200
+
+        async def revoked_everywhere() -> bool:
+            async with harness.composition.app_pool.acquire() as conn:
+                copies = [
+                    await conn.fetchval(f"SELECT revoked_at FROM {service}_rm.api_keys WHERE key_id = $1", key_id)
+                    for service in ("identity", "serial_issuance", "aggregation")
+                ]
+            return all(c is not None for c in copies)
+
+        await until(revoked_everywhere)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from serialtrail_contracts.base import Contract, EventContract, event_types
 
 
 class Role(StrEnum):
@@ -140,3 +143,72 @@ class Principal:
                 if not allows(value):  # type: ignore[operator]
                     return f"{kind}:{value}"
         return None
+
+
+# --- Events of the identity service, published on `serialtrail.identity.v1` -------------------
+# Every service keeps its own read model of the keys (from these events) to authenticate with.
+
+
+class ApiKeyCreated(EventContract):
+    """A key was issued. Only the argon2id hash of its secret is recorded (and published: every
+    service verifies keys against its own copy); the token is shown to its requester once."""
+
+    EVENT_TYPE: ClassVar[str] = "identity.ApiKeyCreated"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    key_id: str
+    principal_id: str
+    name: str
+    role: Role
+    scope: dict[str, list[str] | None]
+    expires_at: datetime | None = None
+    secret_hash: str
+
+
+class ApiKeyRevoked(EventContract):
+    EVENT_TYPE: ClassVar[str] = "identity.ApiKeyRevoked"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    key_id: str
+    reason: str
+
+
+class AccessRefused(EventContract):
+    """A request refused (401, 403, 429), recorded in the log of the service that refused it."""
+
+    EVENT_TYPE: ClassVar[str] = "identity.AccessRefused"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    status: int
+    reason: str
+    method: str
+    path: str
+    principal_id: str | None = None
+    presented_key_id: str | None = None
+
+
+class RecordedRef(Contract):
+    service: str
+    global_position: int
+
+
+class RecordSigned(EventContract):
+    """An electronic signature, recorded in the log that holds the signed record and bound to
+    that record's chain hash."""
+
+    EVENT_TYPE: ClassVar[str] = "identity.RecordSigned"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    signature_id: str
+    signer_id: str
+    printed_name: str
+    signer_role: str
+    meaning: str
+    reason: str | None = None
+    record: RecordedRef
+    record_hash: str
+
+
+EVENTS = event_types(ApiKeyCreated, ApiKeyRevoked, AccessRefused, RecordSigned)
+# What every service may record in its own log besides its own contracts.
+RECORDED_BY_EVERY_SERVICE = event_types(AccessRefused, RecordSigned)

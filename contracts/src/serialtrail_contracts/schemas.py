@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from serialtrail_contracts import aggregation, exceptions, serials
+from serialtrail_contracts import aggregation, exceptions, identity, serials
 from serialtrail_contracts.envelope import Envelope
 
 SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -15,7 +15,12 @@ SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "schemas"
 def snapshots() -> dict[str, dict[str, Any]]:
     """Relative file name → JSON Schema, for every published model."""
     result = {"envelope.v1.json": Envelope.model_json_schema()}
-    published = (("serials", serials.EVENTS), ("aggregation", aggregation.EVENTS), ("exceptions", exceptions.EVENTS))
+    published = (
+        ("identity", identity.EVENTS),
+        ("serials", serials.EVENTS),
+        ("aggregation", aggregation.EVENTS),
+        ("exceptions", exceptions.EVENTS),
+    )
     for topic, events in published:
         for (event_type, version), model in events.items():
             schema = model.model_json_schema()

@@ -15,7 +15,6 @@ from serialtrail_kit.composition import composed, settings_of
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.verify import verify_log
-from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Settings
@@ -126,7 +125,7 @@ async def _serve(
     async with composed(settings, dsn, services, software, own) as composition:
         config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)
-        first_key = await first_admin_key(composition.identity, software)
+        first_key = await first_admin_key(composition, software)
         if first_key is not None:
             console.print(
                 "[bold yellow]First start: an admin API key was created. It is shown this once and stored "
@@ -147,7 +146,7 @@ def verify_log_command(
 ) -> None:
     """Walk each service's hash chain; exit 1 naming the first broken position."""
     settings = _settings()
-    names = service or [*BY_NAME, identity_store.SCHEMA]
+    names = service or list(BY_NAME)
     with embedded.database(settings) as dsn:
         broken = asyncio.run(_verify(dsn, names))
     raise typer.Exit(1 if broken else 0)

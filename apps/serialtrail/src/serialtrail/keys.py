@@ -11,15 +11,21 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
+from identity import bootstrap as identity_service
+from identity.application.handlers import IdentityHandlers
+from identity.application.listing import keys_in_log
+from serialtrail_contracts import identity
 from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Role, Scope
-from serialtrail_kit.db import APP_ROLE, create_pool
+from serialtrail_kit.access.authenticate import KeyUsage
+from serialtrail_kit.composition import Composition
+from serialtrail_kit.db import APP_ROLE, Pool, create_pool
+from serialtrail_kit.errors import NotFound
 from serialtrail_kit.eventstore.metadata import RecordMetadata, local_metadata
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.http.context import SoftwareIdentity
-from serialtrail_kit.identity import store as identity_store
-from serialtrail_kit.identity.service import IdentityService
-from serialtrail_kit.identity.store import IdentityStore
 from serialtrail_kit.settings import Settings
+from serialtrail_kit.writes.model import WriteModel
 
 from serialtrail import embedded
 from serialtrail.services import SERVICES, software_identity
@@ -39,10 +45,17 @@ def _cli_metadata(software: SoftwareIdentity, reason: str | None = None) -> Reco
     )
 
 
-async def first_admin_key(identity: IdentityService, software: SoftwareIdentity) -> str | None:
-    """Create an admin key if none is active yet; returns its token, else None."""
-    active = [k for k in await identity.store.keys() if k.role is Role.admin and k.revoked_at is None]
-    if active:
+def _handlers(pool: Pool) -> IdentityHandlers:
+    return IdentityHandlers(WriteModel(PostgresEventStore(pool, identity_service.NAME), identity.EVENTS))
+
+
+async def first_admin_key(composition: Composition, software: SoftwareIdentity) -> str | None:
+    """Where the identity service runs: create an admin key if none is active yet, and return
+    its token once every composed service can authenticate it; else None."""
+    if identity_service.NAME not in {m.name for m in composition.modules}:
+        return None
+    log = PostgresEventStore(composition.app_pool, identity_service.NAME)
+    if any(k.role is Role.admin and k.revoked_at is None for k in await keys_in_log(log)):
         return None
     meta = local_metadata(
         principal_id="system:first-start",
@@ -52,11 +65,15 @@ async def first_admin_key(identity: IdentityService, software: SoftwareIdentity)
         software_version=software.version,
         config_digest=software.config_digest,
     )
-    _, token = await identity.issue_key(name="first admin", role=Role.admin, scope=None, expires_at=None, meta=meta)
+    _, token = await _handlers(composition.app_pool).issue_key(
+        name="first admin", role=Role.admin, scope=None, expires_at=None, meta=meta
+    )
+    for module in composition.modules:
+        await module.runners["principals"].caught_up(timeout=60)
     return token
 
 
-def _with_identity(work: Callable[[IdentityService, SoftwareIdentity], Awaitable[T]]) -> T:
+def _with_identity(work: Callable[[Pool, SoftwareIdentity], Awaitable[T]]) -> T:
     settings = Settings()
     software = software_identity(settings, embedded.own_settings(settings, SERVICES))
 
@@ -65,9 +82,8 @@ def _with_identity(work: Callable[[IdentityService, SoftwareIdentity], Awaitable
         admin = await create_pool(dsn, max_size=2)
         try:
             async with admin.acquire() as conn:
-                await install_log(conn, identity_store.SCHEMA, APP_ROLE)
-                await identity_store.install_write_side(conn)
-            return await work(IdentityService(IdentityStore(admin), software), software)
+                await install_log(conn, identity_service.NAME, APP_ROLE)
+            return await work(admin, software)
         finally:
             await admin.close()
 
@@ -103,10 +119,11 @@ def create(
         else None
     )
 
-    async def work(identity: IdentityService, software: SoftwareIdentity) -> tuple[str, str]:
-        return await identity.issue_key(
+    async def work(pool: Pool, software: SoftwareIdentity) -> tuple[str, str]:
+        created, token = await _handlers(pool).issue_key(
             name=name, role=role, scope=scope, expires_at=expires, meta=_cli_metadata(software)
         )
+        return created.key_id, token
 
     key_id, token = _with_identity(work)
     typer.echo(f"key id: {key_id}\ntoken (shown once): {token}")
@@ -116,9 +133,10 @@ def create(
 def list_keys() -> None:
     """List keys (never their secrets) as JSON lines."""
 
-    async def work(identity: IdentityService, _software: SoftwareIdentity) -> list[str]:
-        used = await identity.store.last_used()
-        return [json.dumps(k.public(used.get(k.key_id)), default=str) for k in await identity.store.keys()]
+    async def work(pool: Pool, _software: SoftwareIdentity) -> list[str]:
+        used = await KeyUsage(pool, identity_service.NAME).last_used()
+        keys = await keys_in_log(PostgresEventStore(pool, identity_service.NAME))
+        return [json.dumps(k.public(used.get(k.key_id)), default=str) for k in keys]
 
     for line in _with_identity(work):
         typer.echo(line)
@@ -128,8 +146,12 @@ def list_keys() -> None:
 def revoke(key_id: str, reason: Annotated[str, typer.Option(help="why (recorded)")]) -> None:
     """Revoke a key at once."""
 
-    async def work(identity: IdentityService, software: SoftwareIdentity) -> bool:
-        return await identity.store.revoke_key(key_id, reason, _cli_metadata(software, reason))
+    async def work(pool: Pool, software: SoftwareIdentity) -> bool:
+        try:
+            await _handlers(pool).revoke_key(key_id, reason, _cli_metadata(software, reason))
+        except NotFound:
+            return False
+        return True
 
     if not _with_identity(work):
         typer.echo(f"no active key {key_id}", err=True)

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from serialtrail_contracts.identity import RECORDED_BY_EVERY_SERVICE
 
 from serialtrail_kit import telemetry
+from serialtrail_kit.access import wiring as access
+from serialtrail_kit.access.authenticate import Authenticator
+from serialtrail_kit.access.principals import PrincipalsProjection
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
 from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
-from serialtrail_kit.identity.jwt_bearer import JwtAuthenticator, OidcConfig
-from serialtrail_kit.identity.service import IdentityService
-from serialtrail_kit.identity.store import IdentityStore
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.service_settings import ServiceSettings
@@ -39,21 +40,7 @@ class Composition:
     modules: list[ServiceModule]
     admin_pool: Pool
     app_pool: Pool
-    identity: IdentityService
-
-
-def identity_service(settings: Settings, pool: Pool, software: SoftwareIdentity) -> IdentityService:
-    jwt = None
-    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
-        config = OidcConfig(
-            jwks_url=settings.oidc_jwks_url,
-            issuer=settings.oidc_issuer,
-            audience=settings.oidc_audience,
-            role_claim=settings.oidc_role_claim,
-            scope_claim=settings.oidc_scope_claim,
-        )
-        jwt = JwtAuthenticator(config)
-    return IdentityService(IdentityStore(pool), software, jwt)
+    authenticator: Authenticator
 
 
 def settings_of(
@@ -77,7 +64,7 @@ def module_of(
     """Wire one declared service: its routes get its settings, log and read-your-writes; its
     reactors run beside its read models, recording through the same write model."""
     store = PostgresEventStore(pool, service.name, service.upcasters)
-    writes = WriteModel(store, service.events, service.write_side)
+    writes = WriteModel(store, {**RECORDED_BY_EVERY_SERVICE, **service.events}, service.write_side)
     reactors = [ReactorFold(r, writes, software.version, software.config_digest) for r in service.reactors]
     context = ServiceContext(
         name=service.name,
@@ -91,7 +78,8 @@ def module_of(
     return ServiceModule(
         name=service.name,
         router=service.routes(context),
-        projections=[*service.read_models, *reactors],
+        # Every service keeps its own copy of the keys it authenticates with.
+        projections=[*service.read_models, PrincipalsProjection(), *reactors],
         write_sides=tuple(service.write_side),
         upcasters=service.upcasters,
         runners=context.runners,
@@ -126,9 +114,9 @@ async def composed(
             admin_pool, app_pool, modules, poll_interval=settings.projection_poll_interval, transport=transport
         )
         await runtime.install()
-        identity = identity_service(settings, app_pool, software)
-        app = create_app(runtime, modules, software, identity)
-        yield Composition(app, runtime, modules, admin_pool, app_pool, identity)
+        authenticator = access.authenticator(settings, app_pool, modules, software)
+        app = create_app(runtime, modules, software, authenticator)
+        yield Composition(app, runtime, modules, admin_pool, app_pool, authenticator)
     finally:
         await close_pool(app_pool)
         await close_pool(admin_pool)

@@ -13,7 +13,6 @@ from typing import Protocol
 from serialtrail_kit.db import APP_ROLE, Pool
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
-from serialtrail_kit.identity import store as identity_store
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.transport.relay import Relay
@@ -52,8 +51,6 @@ class Runtime:
 
     async def install(self) -> None:
         async with self.admin_pool.acquire() as conn:
-            await install_log(conn, identity_store.SCHEMA, APP_ROLE)
-            await identity_store.install_write_side(conn)
             for module in self.modules:
                 await install_log(conn, module.name, APP_ROLE)
                 log_store = PostgresEventStore(self.admin_pool, module.name, module.upcasters)

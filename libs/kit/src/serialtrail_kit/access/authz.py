@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import Depends, Request
 from serialtrail_contracts.identity import Principal, Target
 
+from serialtrail_kit.access.authenticate import Authenticator, Forbidden
 from serialtrail_kit.access.permissions import Permission
 from serialtrail_kit.errors import NotFound, Violation
-from serialtrail_kit.identity.service import Forbidden, IdentityService
 
 TargetOf = Callable[[Request], Awaitable[Target]]
 MARKER = "__serialtrail_requires__"
@@ -29,8 +29,8 @@ async def request_body(request: Request) -> dict[str, Any]:
 
 def requires(permission: Permission, target: TargetOf | None = None) -> Any:
     async def authorize(request: Request) -> Principal:
-        identity: IdentityService = request.app.state.identity
-        principal = await identity.authenticate(request)
+        authenticator: Authenticator = request.app.state.authenticator
+        principal = await authenticator.authenticate(request)
         missing = permission.missing_for(principal.role)
         if missing is None and target is not None:
             request.state.target = await target(request)  # endpoints reuse it rather than recompute
@@ -38,7 +38,7 @@ def requires(permission: Permission, target: TargetOf | None = None) -> Any:
             missing = None if lacking is None else f"{principal.id} lacks scope {lacking}"
         if missing is not None:
             refusal = Forbidden(missing)
-            await identity.record_refusal(request, refusal, principal)
+            await authenticator.record_refusal(request, refusal, principal)
             raise refusal
         request.state.principal = principal
         return principal

@@ -44,6 +44,9 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
         PRIMARY KEY (reader, event_id)
     );
 
+    -- When each API key was last used against this service (bookkeeping, not a record).
+    CREATE TABLE IF NOT EXISTS {s}.api_key_usage (key_id text PRIMARY KEY, last_used_at timestamptz NOT NULL);
+
     -- Events a reader gave up on and set aside (a dead-letter topic), until redriven.
     CREATE TABLE IF NOT EXISTS {s}.set_aside (
         reader   text NOT NULL,
@@ -78,6 +81,7 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
     GRANT SELECT, UPDATE ON {s}.append_lock TO {role};
     GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.tracking, {s}.processed_messages TO {role};
     GRANT SELECT, INSERT ON {s}.reactions TO {role};
+    GRANT SELECT, INSERT, UPDATE ON {s}.api_key_usage TO {role};
     GRANT SELECT, INSERT, DELETE ON {s}.set_aside TO {role};
     """
 

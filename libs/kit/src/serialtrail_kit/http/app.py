@@ -10,11 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
+from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
-from serialtrail_kit.identity import routes as identity_routes
-from serialtrail_kit.identity.service import IdentityService
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 
@@ -47,7 +46,7 @@ def create_app(
     runtime: Runtime,
     modules: Sequence[ServiceModule],
     software: SoftwareIdentity,
-    identity: IdentityService,
+    authenticator: Authenticator,
     *,
     start_runners: bool = True,
 ) -> FastAPI:
@@ -68,11 +67,10 @@ def create_app(
     )
     app.state.software = software
     app.state.runtime = runtime
-    app.state.identity = identity
-    app.state.known_logs = frozenset({*(m.name for m in modules), "identity"})
+    app.state.authenticator = authenticator
+    app.state.known_logs = frozenset(m.name for m in modules)
     install_problem_handlers(app)  # HTTP server spans come from FastAPI's own OpenTelemetry support
     _health_routes(app, runtime)
-    app.include_router(identity_routes.build_router())
     app.include_router(audit_trail.build_router())
     for module in modules:
         app.include_router(module.router)

@@ -1,21 +1,54 @@
 """The audit trail as inspectors read it: every event of a log (or one stream of it) with
-its full Part 11 record metadata and its place in the hash chain."""
+its full Part 11 record metadata and its place in the hash chain; and electronic signatures
+of its records, recorded in the same log. Served for every service's own log."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.identity import Role
 
+from serialtrail_kit.access import signatures
+from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.access.permissions import permission
-from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.access.signatures import Meaning
+from serialtrail_kit.errors import InvalidInput, NotFound, Violation
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
 AUDIT_TRAIL_READ = permission("audit-trail:read", Role.qa, Role.auditor, description="read any log with its records")
+SIGN = permission("records:sign", Role.qa, description="sign a record electronically")
+SIGNATURES_READ = permission("signatures:read", Role.qa, Role.auditor, description="read signatures")
+ALL = (AUDIT_TRAIL_READ, SIGN, SIGNATURES_READ)
+
+
+class SignatureIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "meaning": "approved",
+                    "reason": "record reviewed",
+                    "credential": "st_… (your API key again, or a fresh OIDC token)",
+                }
+            ]
+        },
+    )
+    meaning: Meaning
+    reason: Annotated[str | None, Field(max_length=500)] = None
+    credential: Annotated[str, Field(min_length=1, description="re-authentication at signing time")]
+
+
+def _log(request: Request, service: str) -> PostgresEventStore:
+    if service not in request.app.state.known_logs:
+        raise NotFound(f"no log {service!r}", [Violation("service", "known-log", "unknown service")])
+    return PostgresEventStore(request.app.state.runtime.app_pool, service)
 
 
 def _entry(event: RecordedEvent) -> dict[str, Any]:
@@ -46,9 +79,7 @@ def build_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """Events of a service's log in order, each with who/when/why/which software and its chain hashes."""
-        if service not in request.app.state.known_logs:
-            raise NotFound(f"no log {service!r}", [Violation("service", "known-log", "unknown service")])
-        store = PostgresEventStore(request.app.state.runtime.app_pool, service)
+        store = _log(request, service)
         if stream_id is not None:
             events = [e for e in await store.read_stream(stream_id) if e.global_position > after][:limit]
         else:
@@ -60,4 +91,41 @@ def build_router() -> APIRouter:
             "next_after": entries[-1]["global_position"] if entries else after,
         }
 
+    _signature_routes(router)
     return router
+
+
+def _signature_routes(router: APIRouter) -> None:
+    @router.post(
+        "/audit-trail/{service}/{global_position}/signatures",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[requires(SIGN)],
+    )
+    async def sign_record(
+        service: str, global_position: Annotated[int, Path(ge=1)], body: SignatureIn, request: Request
+    ) -> dict[str, Any]:
+        """Sign a record electronically: re-authenticate, state the meaning. The signature is
+        recorded in the same log, bound to the record's hash."""
+        log = _log(request, service)
+        authenticator: Authenticator = request.app.state.authenticator
+        await authenticator.reauthenticate(request, body.credential, request.state.principal)
+        meta = record_metadata(request, reason=body.reason)
+        try:
+            return await signatures.sign(log, request.state.principal, global_position, body.meaning, body.reason, meta)
+        except LookupError as error:
+            raise InvalidInput(str(error), [Violation("global_position", "intact-record", str(error))]) from error
+
+    @router.get("/audit-trail/{service}/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ)])
+    async def get_signature(service: str, signature_id: str, request: Request) -> dict[str, Any]:
+        """A signature and whether it still verifies against the record it names."""
+        log = _log(request, service)
+        signed = await signatures.signature(log, signature_id)
+        if signed is None:
+            raise NotFound(f"no signature {signature_id}", [Violation("signature_id", "exists", "unknown signature")])
+        # Signatures made before they were kept beside their record sit in another log.
+        signed_in = str(signed["record"]["service"])
+        if signed_in in request.app.state.known_logs:
+            check = await signatures.verify(_log(request, signed_in), signed)
+        else:
+            check = signatures.Verification(False, f"the signed record is in {signed_in}'s log, not served here")
+        return {**signed, "verification": {"valid": check.valid, "reason": check.reason}}

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
-from serialtrail_contracts.identity import Role, Scope
+from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, ApiKeyCreated, Role, Scope
 
+from serialtrail_kit.access import principals, tokens
 from serialtrail_kit.composition import Composition, composed
+from serialtrail_kit.db import APP_ROLE
 from serialtrail_kit.declaration import Service
+from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.metadata import local_metadata
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import ProjectionRunner
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
+from serialtrail_kit.transport.wiring import KafkaTransport
 
 TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:test")
 
@@ -47,10 +55,14 @@ class Harness:
     own_settings: Mapping[str, ServiceSettings]
 
     async def token(self, role: Role, scope: Scope | None = None, **extra: Any) -> str:
-        _, token = await self.composition.identity.issue_key(
-            name=f"test {role.value}", role=role, scope=scope, expires_at=None, meta=SYSTEM, **extra
-        )
+        _, token = await seed_key(self.composition, name=f"test {role.value}", role=role, scope=scope, **extra)
         return token
+
+    async def issue_key(
+        self, *, name: str, role: Role, scope: Scope | None = None, expires_at: datetime | None = None
+    ) -> tuple[str, str]:
+        """(key id, token) of a key recorded in the identity log, as the identity service would."""
+        return await seed_key(self.composition, name=name, role=role, scope=scope, expires_at=expires_at)
 
     def runner(self, service: str, projection: str) -> ProjectionRunner:
         (module,) = [m for m in self.composition.modules if m.name == service]
@@ -59,6 +71,39 @@ class Harness:
     def client_with(self, token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         return httpx.AsyncClient(transport=self.client._transport, base_url=self.client.base_url, headers=headers)
+
+
+async def seed_key(
+    composition: Composition,
+    *,
+    name: str,
+    role: Role,
+    scope: Scope | None,
+    expires_at: datetime | None = None,
+    principal_id: str | None = None,
+) -> tuple[str, str]:
+    """Record a key in the identity log as the identity service does (whether or not it is
+    composed here: tests write producers' logs as they would), and wait until every composed
+    service's copy of the keys has it. Returns (key id, token)."""
+    issued = tokens.issue()
+    if scope is None:
+        scope = Scope.unrestricted() if role in UNSCOPED_BY_DEFAULT else Scope.nothing()
+    created = ApiKeyCreated(
+        key_id=issued.key_id,
+        principal_id=principal_id or f"key:{issued.key_id}",
+        name=name,
+        role=role,
+        scope=scope.as_json(),
+        expires_at=expires_at,
+        secret_hash=issued.secret_hash,
+    )
+    async with composition.admin_pool.acquire() as conn:
+        await install_log(conn, principals.SOURCE, APP_ROLE)
+    log = PostgresEventStore(composition.app_pool, principals.SOURCE)
+    await log.append([append_of(f"api-key-{created.key_id}", 0, [created])], SYSTEM)
+    for module in composition.modules:
+        await module.runners[principals.NAME].caught_up(timeout=60)
+    return issued.key_id, issued.token
 
 
 @asynccontextmanager
@@ -71,15 +116,35 @@ async def serve(
     """`services` composed in this process, each with its test settings unless given."""
     settings = settings or make_settings()
     own = {s.name: s.settings.for_tests() for s in services} | dict(own_settings or {})
-    async with composed(settings, database_dsn, services, TEST_SOFTWARE, own) as composition:
+    async with (
+        composed(settings, database_dsn, services, TEST_SOFTWARE, own) as composition,
+        _keys_relayed(composition, settings),
+    ):
         app = composition.app
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            _, admin = await composition.identity.issue_key(
-                name="test admin", role=Role.admin, scope=None, expires_at=None, meta=SYSTEM
-            )
+            _, admin = await seed_key(composition, name="test admin", role=Role.admin, scope=None)
             headers = {"Authorization": f"Bearer {admin}"}
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://serialtrail.test", headers=headers
             ) as client:
                 yield Harness(client, composition, settings, own)
+
+
+@asynccontextmanager
+async def _keys_relayed(composition: Composition, settings: Settings) -> AsyncIterator[None]:
+    """Over Kafka, without the keys' own service here, the keys the tests record in its log
+    travel on its topic as that service's relay would send them."""
+    if not settings.kafka_bootstrap_servers or principals.SOURCE in {m.name for m in composition.modules}:
+        yield
+        return
+    async with composition.admin_pool.acquire() as conn:
+        await install_log(conn, principals.SOURCE, APP_ROLE)
+    transport = KafkaTransport(settings.kafka_bootstrap_servers, prefix=settings.kafka_topic_prefix)
+    relay = transport.relay(composition.app_pool, principals.SOURCE, poll_interval=0.1)
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        relay.stop()
+        await asyncio.wait([task], timeout=10)

@@ -1,5 +1,5 @@
-"""Authentication, refusal records, rate limiting and OIDC tokens, against the real app
-(with no service mounted: identity is shared plumbing)."""
+"""Keys, authentication, refusal records, rate limiting and OIDC tokens, against the real app
+with the identity service."""
 
 from __future__ import annotations
 
@@ -15,17 +15,18 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from identity.bootstrap import SERVICE as IDENTITY
 from jwt.algorithms import RSAAlgorithm
 from serialtrail_contracts.identity import Role, Scope
-from serialtrail_kit.identity.service import MAX_FAILURES
-from serialtrail_kit.testing.harness import SYSTEM, Harness, make_settings, serve
+from serialtrail_kit.access.authenticate import MAX_FAILURES
+from serialtrail_kit.testing.harness import Harness, make_settings, serve
 
 ISSUER, AUDIENCE = "https://idp.test", "serialtrail"
 
 
 @pytest.fixture
 async def service(database_dsn: str) -> AsyncIterator[Harness]:
-    async with serve(database_dsn, []) as harness:
+    async with serve(database_dsn, [IDENTITY]) as harness:
         yield harness
 
 
@@ -62,8 +63,8 @@ async def test_a_key_is_shown_once_stored_hashed_and_revocable(service: Harness)
 
 
 async def test_an_expired_key_is_refused(service: Harness) -> None:
-    _, token = await service.composition.identity.issue_key(
-        name="old", role=Role.auditor, scope=None, expires_at=datetime.now(UTC) - timedelta(seconds=1), meta=SYSTEM
+    _, token = await service.issue_key(
+        name="old", role=Role.auditor, expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     async with service.client_with(token) as client:
         response = await client.get("/v1/access-audit")
@@ -98,9 +99,7 @@ async def test_refusals_are_recorded_and_visible_to_admin_and_auditor_only(servi
 
 
 async def test_repeated_failures_from_one_key_are_rate_limited(service: Harness) -> None:
-    key_id, token = await service.composition.identity.issue_key(
-        name="target", role=Role.auditor, scope=None, expires_at=None, meta=SYSTEM
-    )
+    key_id, token = await service.issue_key(name="target", role=Role.auditor)
     wrong = f"st_{key_id}_" + "B" * 43
     async with service.client_with(wrong) as attacker:
         statuses = [(await attacker.get("/v1/access-audit")).status_code for _ in range(MAX_FAILURES + 2)]
@@ -146,7 +145,7 @@ def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
 @pytest.fixture
 async def oidc_service(database_dsn: str, jwks_url: str) -> AsyncIterator[Harness]:
     settings = make_settings(oidc_jwks_url=jwks_url, oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
-    async with serve(database_dsn, [], settings) as harness:
+    async with serve(database_dsn, [IDENTITY], settings) as harness:
         yield harness
 
 

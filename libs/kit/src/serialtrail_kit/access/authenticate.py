@@ -1,24 +1,27 @@
-"""Authentication for every service: API keys and OIDC bearer tokens, one place that
-refuses (401 with WWW-Authenticate, 403 naming what is missing, 429 after repeated
-failures) and records every refusal in the identity log."""
+"""Authentication for every service: API keys (checked against the service's own read model
+of the identity service's keys) and OIDC bearer tokens; one place that refuses (401 with
+WWW-Authenticate, 403 naming what is missing, 429 after repeated failures) and has every
+refusal recorded in the log of the service that refused."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import Request
-from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Principal, Role, Scope
+from serialtrail_contracts.identity import AccessRefused as AccessRefusedEvent
+from serialtrail_contracts.identity import Principal
 
+from serialtrail_kit.access import tokens as apikeys
+from serialtrail_kit.access.oidc import JwtAuthenticator, TokenRejected
+from serialtrail_kit.access.principals import Principals
+from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.errors import DomainError
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.http.context import SoftwareIdentity
-from serialtrail_kit.identity import apikeys
-from serialtrail_kit.identity.jwt_bearer import JwtAuthenticator, TokenRejected
-from serialtrail_kit.identity.store import IdentityStore
 
 FAILURE_WINDOW = 60.0
 MAX_FAILURES = 10
@@ -84,10 +87,44 @@ def _credential(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-class IdentityService:
-    def __init__(self, store: IdentityStore, software: SoftwareIdentity, jwt: JwtAuthenticator | None = None) -> None:
-        self.store = store
+# Records a refusal in the log of the service whose route refused it.
+RecordRefusal = Callable[[Request, AccessRefusedEvent, RecordMetadata], Awaitable[None]]
+
+
+class KeyUsage:
+    """When each key was last used here (`<service>.api_key_usage`): bookkeeping, not a record."""
+
+    def __init__(self, pool: Pool, schema: str) -> None:
+        self.pool = pool
+        self.schema = ident(schema)
+
+    async def touch(self, key_id: str) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                f"INSERT INTO {self.schema}.api_key_usage VALUES ($1, now()) "
+                "ON CONFLICT (key_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at",
+                key_id,
+            )
+
+    async def last_used(self) -> dict[str, datetime]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(f"SELECT key_id, last_used_at FROM {self.schema}.api_key_usage")
+        return {r["key_id"]: r["last_used_at"] for r in rows}
+
+
+class Authenticator:
+    def __init__(
+        self,
+        principals: Principals,
+        usage: KeyUsage,
+        software: SoftwareIdentity,
+        record: RecordRefusal,
+        jwt: JwtAuthenticator | None = None,
+    ) -> None:
+        self.principals = principals
+        self.usage = usage
         self.software = software
+        self._record = record
         self.jwt = jwt
         self.limiter = FailureLimiter()
         self._verifier = apikeys.SecretVerifier()
@@ -137,7 +174,7 @@ class IdentityService:
 
     async def _api_key_principal(self, token: str) -> Principal:
         parsed = apikeys.parse(token)
-        key = await self.store.key(parsed[0]) if parsed else None
+        key = await self.principals.key(parsed[0]) if parsed else None
         if parsed is None or key is None or not self._verifier.verify(parsed[1], key.secret_hash):
             raise Unauthenticated("unknown or malformed API key", error="invalid_token")
         if key.revoked_at is not None:
@@ -151,7 +188,7 @@ class IdentityService:
         now = time.monotonic()
         if now - self._touched.get(key_id, -TOUCH_EVERY) >= TOUCH_EVERY:
             self._touched[key_id] = now
-            await self.store.touch(key_id)
+            await self.usage.touch(key_id)
 
     @staticmethod
     def _source(request: Request, token: str | None) -> str:
@@ -163,14 +200,14 @@ class IdentityService:
     async def record_refusal(self, request: Request, refusal: AccessRefused, principal: Principal | None) -> None:
         token = _credential(request)
         parsed = apikeys.parse(token) if token else None
-        payload: dict[str, Any] = {
-            "status": refusal.status,
-            "reason": refusal.detail,
-            "method": request.method,
-            "path": request.url.path,
-            "principal_id": principal.id if principal else None,
-            "presented_key_id": parsed[0] if parsed else None,
-        }
+        event = AccessRefusedEvent(
+            status=refusal.status,
+            reason=refusal.detail,
+            method=request.method,
+            path=request.url.path,
+            principal_id=principal.id if principal else None,
+            presented_key_id=parsed[0] if parsed else None,
+        )
         meta = RecordMetadata(
             principal_id=principal.id if principal else "anonymous",
             principal_role=principal.role.value if principal else "none",
@@ -180,32 +217,4 @@ class IdentityService:
             software_version=self.software.version,
             config_digest=self.software.config_digest,
         )
-        await self.store.record_refusal(payload, meta)
-
-    async def issue_key(
-        self,
-        *,
-        name: str,
-        role: Role,
-        scope: Scope | None,
-        expires_at: datetime | None,
-        meta: RecordMetadata,
-        principal_id: str | None = None,
-    ) -> tuple[str, str]:
-        """Create a key; returns (key id, token). The token is shown once and never stored."""
-        if scope is None:
-            scope = Scope.unrestricted() if role in UNSCOPED_BY_DEFAULT else Scope.nothing()
-        issued = apikeys.issue()
-        await self.store.create_key(
-            {
-                "key_id": issued.key_id,
-                "principal_id": principal_id or f"key:{issued.key_id}",
-                "name": name,
-                "role": role.value,
-                "scope": scope.as_json(),
-                "expires_at": expires_at.isoformat() if expires_at else None,
-                "secret_hash": issued.secret_hash,
-            },
-            meta,
-        )
-        return issued.key_id, issued.token
+        await self._record(request, event, meta)

@@ -1,0 +1,71 @@
+"""Authentication for one composition: which copy of the keys it reads, where key use is
+noted, and in which log each refusal is recorded (the log of the service whose route refused)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+from serialtrail_contracts.identity import AccessRefused
+
+from serialtrail_kit.access import principals
+from serialtrail_kit.access.authenticate import Authenticator, KeyUsage, RecordRefusal
+from serialtrail_kit.access.oidc import JwtAuthenticator, OidcConfig
+from serialtrail_kit.db import Pool
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.readers.projection import views_schema
+from serialtrail_kit.service import ServiceModule
+from serialtrail_kit.settings import Settings
+
+
+def home_of(modules: Sequence[ServiceModule]) -> str:
+    """The service whose copy of the keys this process reads: the keys' own service when it is
+    composed here (so what it just recorded is what authenticates), else the first one."""
+    names = [m.name for m in modules]
+    if not names:
+        raise ValueError("a composition needs at least one service")
+    return principals.SOURCE if principals.SOURCE in names else names[0]
+
+
+def route_owners(modules: Sequence[ServiceModule]) -> dict[str, str]:
+    """Route path → the service that declared it."""
+    return {route.path: m.name for m in modules for route in m.router.routes if isinstance(route, APIRoute)}
+
+
+def refusal_recorder(pool: Pool, modules: Sequence[ServiceModule]) -> RecordRefusal:
+    owners, home = route_owners(modules), home_of(modules)
+    names = {m.name for m in modules}
+
+    async def record(request: Request, event: AccessRefused, meta: RecordMetadata) -> None:
+        route = request.scope.get("route")
+        owner = owners.get(route.path, home) if isinstance(route, APIRoute) else home
+        named = request.path_params.get("service")  # routes served for every log name theirs
+        if isinstance(named, str) and named in names:
+            owner = named
+        log = PostgresEventStore(pool, owner)
+        await log.append([append_of(f"access-refused-{uuid.uuid4()}", 0, [event])], meta)
+
+    return record
+
+
+def authenticator(
+    settings: Settings, pool: Pool, modules: Sequence[ServiceModule], software: SoftwareIdentity
+) -> Authenticator:
+    jwt = None
+    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
+        config = OidcConfig(
+            jwks_url=settings.oidc_jwks_url,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            role_claim=settings.oidc_role_claim,
+            scope_claim=settings.oidc_scope_claim,
+        )
+        jwt = JwtAuthenticator(config)
+    home = home_of(modules)
+    keys = principals.Principals(pool, views_schema(home))
+    return Authenticator(keys, KeyUsage(pool, home), software, refusal_recorder(pool, modules), jwt)

@@ -1,0 +1,60 @@
+"""API keys: who may hold one with which scope, and revoking one. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.identity import (
+    SCOPE_DIMENSIONS,
+    UNSCOPED_BY_DEFAULT,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    Role,
+    Scope,
+)
+from serialtrail_kit.errors import InvalidInput, NotFound, Violation
+
+
+def stream_id(key_id: str) -> str:
+    return f"api-key-{key_id}"
+
+
+def scope_for(role: Role, scope: Scope | None) -> Scope:
+    """A role that sees everything unless narrowed may go without a scope; the others need one."""
+    if scope is not None:
+        return scope
+    if role in UNSCOPED_BY_DEFAULT:
+        return Scope.unrestricted()
+    message = f"a {role.value} key needs a scope ({', '.join(SCOPE_DIMENSIONS)})"
+    raise InvalidInput(message, [Violation("scope", "required-for-role", message)])
+
+
+def create(
+    *,
+    key_id: str,
+    secret_hash: str,
+    name: str,
+    role: Role,
+    scope: Scope,
+    expires_at: datetime | None,
+    principal_id: str | None = None,
+) -> ApiKeyCreated:
+    return ApiKeyCreated(
+        key_id=key_id,
+        principal_id=principal_id or f"key:{key_id}",
+        name=name,
+        role=role,
+        scope=scope.as_json(),
+        expires_at=expires_at,
+        secret_hash=secret_hash,
+    )
+
+
+def revoke(history: Sequence[EventContract], key_id: str, reason: str) -> ApiKeyRevoked:
+    created = any(isinstance(e, ApiKeyCreated) for e in history)
+    revoked = any(isinstance(e, ApiKeyRevoked) for e in history)
+    if not created or revoked:
+        raise NotFound(f"no active API key {key_id}", [Violation("key_id", "active-key", "unknown or revoked")])
+    return ApiKeyRevoked(key_id=key_id, reason=reason)
