@@ -10,7 +10,7 @@ import sys
 
 import asyncpg
 from issuance_helpers import batch, commission, product, serials
-from serial_issuance.projections.serial_status import SerialStatusProjection
+from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serialtrail.services import SERVICES
 from serialtrail_kit.readers.projection import table_digest
 from serialtrail_kit.testing.harness import serve

@@ -8,13 +8,13 @@ from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.service_settings import NoSettings
 
 from aggregation.application.handlers import AggregationHandlers
-from aggregation.application.queries import AggregationQueries
 from aggregation.application.write_side import Holdings
 from aggregation.entrypoints import permissions
 from aggregation.entrypoints.http import build_router
 from aggregation.projections.decommissions import DecommissionsProjection
-from aggregation.projections.hierarchy import HierarchyProjection
-from aggregation.projections.knowledge import KnowledgeProjection
+from aggregation.projections.hierarchy.queries import AggregationQueries
+from aggregation.projections.hierarchy.read_model import HierarchyProjection
+from aggregation.projections.knowledge.read_model import KnowledgeProjection
 
 HIERARCHY = HierarchyProjection()
 

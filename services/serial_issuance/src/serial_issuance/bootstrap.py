@@ -7,12 +7,12 @@ from serialtrail_contracts import serials
 from serialtrail_kit.declaration import Service, ServiceContext
 
 from serial_issuance.application.handlers import SerialIssuanceHandlers
-from serial_issuance.application.queries import SerialQueries
 from serial_issuance.application.write_side import IssuedOnce
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.entrypoints import permissions
 from serial_issuance.entrypoints.http import build_router
-from serial_issuance.projections.serial_status import SerialStatusProjection
+from serial_issuance.projections.serial_status.queries import SerialQueries
+from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serial_issuance.settings import SerialIssuanceSettings
 
 SERIAL_STATUS = SerialStatusProjection()

@@ -13,11 +13,12 @@ from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
-from aggregation.application import knowledge, write_side
+from aggregation.application import write_side
 from aggregation.application.write_side import Change
 from aggregation.domain import hierarchy
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Pack, Unpack
 from aggregation.domain.objects import Knowledge
+from aggregation.projections.knowledge import lookups as knowledge
 
 
 class AggregationHandlers:

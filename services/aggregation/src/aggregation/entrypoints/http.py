@@ -17,7 +17,6 @@ from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
 
 from aggregation.application.handlers import AggregationHandlers
-from aggregation.application.queries import AggregationQueries, batch_report
 from aggregation.domain.hierarchy import Close, InScope, Pack, Unpack
 from aggregation.entrypoints import permissions as allowed
 from aggregation.entrypoints.ids import Parsed, ParsedIds, one_id, parse_cached
@@ -31,6 +30,7 @@ from aggregation.entrypoints.schemas import (
     UnpackIn,
     UnpackOut,
 )
+from aggregation.projections.hierarchy.queries import AggregationQueries, batch_report
 
 Consistent = Callable[[], Awaitable[None]]
 At = Annotated[datetime | None, Query(description="the tree as it was at this time (event time, ISO 8601)")]

@@ -19,7 +19,6 @@ from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
-from serial_issuance.application.queries import SerialQueries
 from serial_issuance.domain import product
 from serial_issuance.domain.generation import line_parts, render_counters
 from serial_issuance.entrypoints import permissions as allowed
@@ -36,6 +35,7 @@ from serial_issuance.entrypoints.schemas import (
     SsccRequestIn,
     SsccRequestOut,
 )
+from serial_issuance.projections.serial_status.queries import SerialQueries
 
 Consistent = Callable[[], Awaitable[None]]
 StreamFormat = Literal["text", "ndjson"]

@@ -13,8 +13,8 @@ from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_gs1.identity import ObjectId, parse_object_id
 from serialtrail_kit.db import Pool
 
-from aggregation.application import knowledge
 from aggregation.domain.hierarchy import MAX_DEPTH
+from aggregation.projections.knowledge import lookups as knowledge
 
 RM = knowledge.RM
 # Links as they were at $2: current ones packed by then, and past ones not yet unpacked then.
