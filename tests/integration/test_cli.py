@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import asyncpg
+import httpx
 from issuance_helpers import batch, commission, product, serials
 from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serialtrail.services import SERVICES
+from serialtrail_kit.pgserver import free_port
 from serialtrail_kit.readers.projection import table_digest
 from serialtrail_kit.testing.harness import serve
+from serialtrail_kit.testing.waiting import until
 
 
 def cli(database_dsn: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -94,3 +100,37 @@ async def test_replay_of_a_topic_fed_read_model_in_distributed_mode_renews_it(da
         assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'aggregation_knowledge_g1'") == 0
     finally:
         await conn.close()
+
+
+async def test_run_prints_a_first_admin_key_that_works_at_once() -> None:
+    """`serialtrail run` on a new data directory: the admin key it prints is accepted by the very
+    next request (it is printed once the services' copies of the keys hold it)."""
+    with tempfile.TemporaryDirectory(prefix="serialtrail-run-") as folder:
+        os.chmod(folder, 0o755)  # the unprivileged PostgreSQL user must reach its data directory
+        await _first_start(Path(folder))
+
+
+async def _first_start(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {**os.environ, "SERIALTRAIL_DATA_DIR": str(data)}
+    env.pop("DATABASE_URL", None)
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant
+            [sys.executable, "-m", "serialtrail", "run", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+        await until(lambda: "ADMIN_KEY=" in log.read_text() or process.poll() is not None, timeout=120)
+        assert process.poll() is None, log.read_text()
+        key = log.read_text().split("ADMIN_KEY=", 1)[1].split()[0]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            keys = await client.get("/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
+        assert keys.status_code == 200, keys.text
+        assert [k["name"] for k in keys.json()] == ["first admin"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    # Ctrl-C ends it as Ctrl-C ends a program (uvicorn re-raises SIGINT after a clean shutdown).
+    assert process.returncode in (0, 130), log.read_text()[-2000:]
+    assert "Application shutdown complete" in log.read_text()

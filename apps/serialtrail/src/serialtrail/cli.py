@@ -11,10 +11,11 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from serialtrail_kit.composition import composed, settings_of
+from serialtrail_kit.composition import Composition, composed, settings_of
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Settings
@@ -125,19 +126,36 @@ async def _serve(
     async with composed(settings, dsn, services, software, own) as composition:
         config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
         server = uvicorn.Server(config)
-        first_key = await first_admin_key(composition, software)
-        if first_key is not None:
-            console.print(
-                "[bold yellow]First start: an admin API key was created. It is shown this once and stored "
-                f"only as a hash:[/bold yellow]\n  ADMIN_KEY={first_key}\n"
-                "Send it as 'Authorization: Bearer <key>'; create scoped keys with POST /v1/api-keys or "
-                "'serialtrail keys create'."
-            )
+        serving = asyncio.create_task(server.serve())
+        started = asyncio.create_task(composition.app.state.serving.wait())  # read models running
+        await asyncio.wait([serving, started], return_when=asyncio.FIRST_COMPLETED)
+        if not serving.done():
+            await _announce(composition, software, services, host, port, settings)
+        started.cancel()
+        await serving
+
+
+async def _announce(
+    composition: Composition,
+    software: SoftwareIdentity,
+    services: Sequence[Service[Any]],
+    host: str,
+    port: int,
+    settings: Settings,
+) -> None:
+    """The first admin key (on a first start), printed once every service can authenticate it."""
+    first_key = await first_admin_key(composition, software)
+    if first_key is not None:
         console.print(
-            f"[bold green]Serialtrail[/bold green] ({', '.join(s.name for s in services)}) on http://{host}:{port}  "
-            f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  " + _where(settings)
+            "[bold yellow]First start: an admin API key was created. It is shown this once and stored "
+            f"only as a hash:[/bold yellow]\n  ADMIN_KEY={first_key}\n"
+            "Send it as 'Authorization: Bearer <key>'; create scoped keys with POST /v1/api-keys or "
+            "'serialtrail keys create'."
         )
-        await server.serve()
+    console.print(
+        f"[bold green]Serialtrail[/bold green] ({', '.join(s.name for s in services)}) on http://{host}:{port}  "
+        f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  " + _where(settings)
+    )
 
 
 @app.command("verify-log")

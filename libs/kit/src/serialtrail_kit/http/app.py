@@ -3,6 +3,7 @@ health checks, and the runtime's projections started and stopped with the app.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -54,6 +55,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_runners:
             runtime.start()
+        _app.state.serving.set()
         try:
             yield
         finally:
@@ -68,6 +70,7 @@ def create_app(
     app.state.software = software
     app.state.runtime = runtime
     app.state.authenticator = authenticator
+    app.state.serving = asyncio.Event()  # set once the read models run and requests are served
     app.state.known_logs = frozenset(m.name for m in modules)
     install_problem_handlers(app)  # HTTP server spans come from FastAPI's own OpenTelemetry support
     _health_routes(app, runtime)
