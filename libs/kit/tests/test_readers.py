@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
@@ -247,3 +248,28 @@ async def test_a_read_model_whose_source_is_not_here_is_renewed_empty(env: Env) 
     async with running(ProjectionRunner(env.app, OWNER, StreamCountsV2(), poll_interval=0.05)) as runner:
         await runner.caught_up()
     assert await counts(env.app) == {"a": 3}
+
+
+class CountedOnly(StreamCounts):
+    """Declares the one type it folds."""
+
+    event_types = frozenset({"Counted"})
+    seen_types: ClassVar[list[str]] = []
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        self.seen_types.extend(e.event_type for e in events)
+        await super().apply(conn, schema, events)
+
+
+async def test_a_projection_reads_only_the_payloads_it_folds_and_tracks_past_the_rest(env: Env) -> None:
+    projection = CountedOnly()
+    await ProjectionAdmin(env.admin, OWNER).ensure(projection)
+    await env.emit("a", 2)
+    await env.emit("x", 3, kind="Ignored")
+    async with running(ProjectionRunner(env.app, OWNER, projection, poll_interval=0.05)) as runner:
+        await runner.caught_up()
+    assert runner.position == 5  # tracked past the ignored events...
+    assert CountedOnly.seen_types == ["Counted", "Counted"]  # ...which it never had to fold
+    assert await counts(env.app) == {"a": 2}
+    read = await env.store.read_all(0, 10, only=frozenset({"Counted"}))
+    assert [(e.event_type, e.payload) for e in read][1:3] == [("Counted", {"i": 1}), ("Ignored", {})]

@@ -31,6 +31,7 @@ from serialtrail_kit.writes.model import WriteModel
 from serialtrail_kit.writes.reactor import ReactorFold
 
 log = logging.getLogger(__name__)
+REQUEST_CONNECTIONS = 20
 
 
 @dataclass
@@ -100,7 +101,10 @@ async def composed(
     admin_pool = await create_pool(admin_dsn, max_size=4)
     async with admin_pool.acquire() as conn:
         await ensure_role(conn, APP_ROLE)
-    app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=20)
+    # Each read model and reactor holds one connection to listen on its source's log; requests
+    # and the runners' transactions share the rest.
+    listeners = sum(len(s.read_models) + len(s.reactors) + 1 for s in services)  # + the principals
+    app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=REQUEST_CONNECTIONS + listeners)
     try:
         modules = [module_of(s, own[s.name], settings, app_pool, software) for s in services]
         transport = (

@@ -51,6 +51,7 @@ class PrincipalsProjection:
     name = NAME
     source = SOURCE
     tables: tuple[str, ...] = ("api_keys",)
+    event_types = frozenset({ApiKeyCreated.EVENT_TYPE, ApiKeyRevoked.EVENT_TYPE})
 
     def ddl(self, schema: str) -> str:
         return f"""

@@ -159,18 +159,31 @@ class PostgresEventStore:
                 rows = await own.fetch(sql, stream_id)
         return [self.upcasters.event(_from_row(r)) for r in rows]
 
-    async def read_all(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:
-        return [self.upcasters.event(e) for e in await self.read_raw(after, limit, conn=conn)]
+    async def read_all(
+        self, after: int, limit: int, *, conn: Connection | None = None, only: frozenset[str] | None = None
+    ) -> list[RecordedEvent]:
+        """Events in global order, upcast. With `only`, events of other types come without their
+        payload and metadata (`{}`): a reader tracks past them without paying for what it ignores."""
+        if only is None:
+            return [self.upcasters.event(e) for e in await self.read_raw(after, limit, conn=conn)]
+        columns = COLUMNS
+        for column in ("payload", "metadata"):
+            wanted = f"CASE WHEN event_type = ANY($3::text[]) THEN {column} ELSE '{{}}'::jsonb END AS {column}"
+            columns = columns.replace(f"{column},", f"{wanted},", 1)
+        sql = f"SELECT {columns} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        rows = await self._fetch(conn, sql, after, limit, sorted(only))
+        return [self.upcasters.event(_from_row(r)) for r in rows]
+
+    async def _fetch(self, conn: Connection | None, sql: str, *args: object) -> list[Any]:
+        if conn is not None:
+            return list(await conn.fetch(sql, *args))
+        async with self.pool.acquire() as own:
+            return list(await own.fetch(sql, *args))
 
     async def read_raw(self, after: int, limit: int, *, conn: Connection | None = None) -> list[RecordedEvent]:
         """Rows exactly as stored (no upcasting): what the hash chain covers."""
         sql = f"SELECT {COLUMNS} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
-        if conn is not None:
-            rows = await conn.fetch(sql, after, limit)
-        else:
-            async with self.pool.acquire() as own:
-                rows = await own.fetch(sql, after, limit)
-        return [_from_row(r) for r in rows]
+        return [_from_row(r) for r in await self._fetch(conn, sql, after, limit)]
 
     async def head(self) -> int:
         async with self.pool.acquire() as conn:

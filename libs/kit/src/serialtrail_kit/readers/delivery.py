@@ -86,6 +86,7 @@ class LogDeliveries:
         poll_interval: float = 1.0,
         batch_size: int = 500,
         stopping: asyncio.Event | None = None,
+        only: frozenset[str] | None = None,
     ) -> None:
         self.pool = pool
         self.stopping = stopping or asyncio.Event()
@@ -97,6 +98,7 @@ class LogDeliveries:
             batch_size=batch_size,
             poll_interval=poll_interval,
             stopping=self.stopping,
+            only=only,
         )
 
     async def deliveries(self) -> AsyncGenerator[Delivery, None]:

@@ -50,6 +50,20 @@ class Projection(Protocol):
         (no clocks, no sequences) so a replay produces identical tables."""
 
 
+def interest(projection: Projection) -> frozenset[str] | None:
+    """The event types a projection folds, when it declares them (`event_types`): read from a
+    log, the others come without their payload. None: every type."""
+    declared = getattr(projection, "event_types", None)
+    return None if declared is None else frozenset(declared)
+
+
+def wanted(projection: Projection, events: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:
+    """What the projection folds: the events of the types it declared (it is tracked past the
+    others all the same)."""
+    types = interest(projection)
+    return events if types is None else [e for e in events if e.event_type in types]
+
+
 def projection_digest(projection: Projection) -> str:
     return ddl_digest(projection.ddl(PLACEHOLDER_SCHEMA), projection.tables)
 
@@ -184,9 +198,9 @@ class ProjectionAdmin:
         tracking = Tracking(self.owner, schema, projection.source)
         head = await store.head()
         folded = 0
-        while batch := await store.read_all(await tracking.position(conn), 2000, conn=conn):
+        while batch := await store.read_all(await tracking.position(conn), 2000, conn=conn, only=interest(projection)):
             async with conn.transaction() if own_transactions else contextlib.nullcontext():
-                await projection.apply(conn, schema, batch)
+                await projection.apply(conn, schema, wanted(projection, batch))
                 await tracking.advance(conn, batch[-1].global_position)
             folded += len(batch)
             if progress is not None:
@@ -252,6 +266,7 @@ class ProjectionRunner:
                 upcasters=upcasters,
                 poll_interval=poll_interval,
                 stopping=stopping,
+                only=interest(projection),
             )
 
         self._subscribe: Subscribe = subscribe or from_log
@@ -300,7 +315,7 @@ class ProjectionRunner:
                 if not await delivery.set_aside(conn, event, reason):
                     raise RuntimeError(f"{self.projection.name} cannot apply event {event.event_id}: {reason}")
             fresh = await delivery.record(conn)
-            await self.projection.apply(conn, schema, fresh)
+            await self.projection.apply(conn, schema, wanted(self.projection, fresh))
         return True
 
     async def _apply_with_retries(self, delivery: Delivery, schema: str) -> bool:
@@ -322,7 +337,7 @@ class ProjectionRunner:
         for event in delivery.events:
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await self.projection.apply(conn, schema, [event])
+                    await self.projection.apply(conn, schema, wanted(self.projection, [event]))
                     raise _DryRun
             except _DryRun:
                 continue

@@ -34,8 +34,10 @@ class LogSubscription:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         stopping: asyncio.Event | None = None,
+        only: frozenset[str] | None = None,
     ) -> None:
         self.source = source_schema
+        self._only = only
         self._store = PostgresEventStore(pool, source_schema, upcasters)
         self._pool = pool
         self._batch_size = batch_size
@@ -50,8 +52,11 @@ class LogSubscription:
         """Yield batches of events after `after` until `stopping` is set, continuing from the
         last event yielded. Consume it inside `contextlib.aclosing(...)`: the generator holds a pooled
         connection for LISTEN, released when it is closed."""
-        async for batch in self.rows(after, self._store.read_all):
+        async for batch in self.rows(after, self._read):
             yield batch
+
+    async def _read(self, after: int, limit: int) -> list[RecordedEvent]:
+        return await self._store.read_all(after, limit, only=self._only)
 
     async def rows(self, after: int, fetch: Fetch[R]) -> AsyncGenerator[list[R], None]:
         """Like `batches`, with rows of the reader's own shape: `fetch(after, limit)` reads them."""

@@ -20,6 +20,8 @@ class RefusalsProjection:
         self.source = source
         self.name = f"refusals_{source}"
         self.tables: tuple[str, ...] = (self.name,)
+        # Only refusals are read with their payload: the others (a service's whole log) are passed.
+        self.event_types = frozenset({AccessRefused.EVENT_TYPE})
 
     def ddl(self, schema: str) -> str:
         return f"""
