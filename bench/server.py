@@ -57,9 +57,12 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def _admin_key(log_path: str) -> str:
-    """The first-start admin key the server printed (once) on its console."""
-    with open(log_path) as log:
-        for line in log:
-            if "ADMIN_KEY=" in line:
-                return line.split("ADMIN_KEY=", 1)[1].strip()
+    """The first-start admin key the server prints (once) on its console, once it works."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with open(log_path) as log:
+            for line in log:
+                if "ADMIN_KEY=" in line:
+                    return line.split("ADMIN_KEY=", 1)[1].strip()
+        time.sleep(0.1)
     raise RuntimeError("the server printed no admin key")
