@@ -87,6 +87,7 @@ class LogDeliveries:
         batch_size: int = 500,
         stopping: asyncio.Event | None = None,
         only: frozenset[str] | None = None,
+        settle: float = 0.0,
     ) -> None:
         self.pool = pool
         self.stopping = stopping or asyncio.Event()
@@ -99,6 +100,7 @@ class LogDeliveries:
             poll_interval=poll_interval,
             stopping=self.stopping,
             only=only,
+            settle=settle,
         )
 
     async def deliveries(self) -> AsyncGenerator[Delivery, None]:

@@ -57,6 +57,10 @@ def interest(projection: Projection) -> frozenset[str] | None:
     return None if declared is None else frozenset(declared)
 
 
+# A projection may also declare `settle` (seconds): the delay it tolerates behind its source, so
+# that a burst of appends is read once rather than append by append.
+
+
 def wanted(projection: Projection, events: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:
     """What the projection folds: the events of the types it declared (it is tracked past the
     others all the same)."""
@@ -267,6 +271,7 @@ class ProjectionRunner:
                 poll_interval=poll_interval,
                 stopping=stopping,
                 only=interest(projection),
+                settle=float(getattr(projection, "settle", 0.0)),
             )
 
         self._subscribe: Subscribe = subscribe or from_log

@@ -35,9 +35,11 @@ class LogSubscription:
         poll_interval: float = 1.0,
         stopping: asyncio.Event | None = None,
         only: frozenset[str] | None = None,
+        settle: float = 0.0,
     ) -> None:
         self.source = source_schema
         self._only = only
+        self._settle = settle
         self._store = PostgresEventStore(pool, source_schema, upcasters)
         self._pool = pool
         self._batch_size = batch_size
@@ -73,16 +75,24 @@ class LogSubscription:
                     after = batch[-1].global_position
                     continue
                 await self._idle()
+                if self._settle and not self._stopping.is_set():
+                    # A reader that tolerates some delay gathers what a burst of appends wrote
+                    # into one read, instead of a read (and a transaction) per append.
+                    await self._idle(self._settle, wake=False)
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(channel, self._on_notify)
             await self._pool.release(listener)
 
-    async def _idle(self) -> None:
-        """Until a notification, the poll interval, or a stop request — whichever comes first."""
-        waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self._stopping.wait())}
+    async def _idle(self, seconds: float | None = None, *, wake: bool = True) -> None:
+        """Until a notification (unless not `wake`), the poll interval (or `seconds`), or a stop
+        request — whichever comes first."""
+        waiters = {asyncio.ensure_future(self._stopping.wait())}
+        if wake:
+            waiters.add(asyncio.ensure_future(self._wake.wait()))
         try:
-            await asyncio.wait(waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            timeout = self._poll_interval if seconds is None else seconds
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
