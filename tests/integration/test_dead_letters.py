@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import ClassVar
 
+from aiokafka import AIOKafkaProducer
 from serialtrail_contracts import topics
 from serialtrail_kit.db import APP_ROLE, Connection, create_pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
@@ -25,7 +26,7 @@ from serialtrail_kit.transport.dead_letters import dead_letter_topic, read_dead_
 from serialtrail_kit.transport.kafka import KafkaDeliveries
 from serialtrail_kit.transport.relay import Relay
 
-SOURCE, OWNER = "dlq_producer", "dlq_consumer"
+SOURCE, OWNER = "dlq_producer", "aggregation"  # the reader belongs to a service of the installation
 
 
 class Picky:
@@ -129,6 +130,17 @@ async def test_a_set_aside_event_is_listed_shown_and_redriven_once(database_dsn:
         unknown = await asyncio.to_thread(dlq, database_dsn, kafka_bootstrap, prefix, "show", dead, "0:99")
         assert unknown.returncode == 1
         assert "no message 0:99" in unknown.stderr
+
+        # A forged letter (its headers name another topic) is not sent anywhere.
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        forged_source = [("dead_letter_source", f"{prefix}{topics.IDENTITY}:0:0".encode())]
+        await producer.send_and_wait(dead, value=b'{"event_id": "x"}', key=b"s", headers=forged_source)
+        await producer.stop()
+        refused = await asyncio.to_thread(dlq, database_dsn, kafka_bootstrap, prefix, "redrive", dead, "--all")
+        assert refused.returncode == 1
+        assert "nothing redriven" in refused.stderr
+        assert f"claims to come from {prefix}{topics.IDENTITY}" in refused.stderr
     finally:
         Picky.refusing.add(3)
         relay.stop()

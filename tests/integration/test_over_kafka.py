@@ -86,7 +86,9 @@ async def test_keys_and_revocations_reach_every_services_own_copy(database_dsn: 
         async def revoked_everywhere() -> bool:
             async with harness.composition.app_pool.acquire() as conn:
                 copies = [
-                    await conn.fetchval(f"SELECT revoked_at FROM {service}_rm.api_keys WHERE key_id = $1", key_id)
+                    await conn.fetchval(
+                        f"SELECT revoked_at FROM {service}_rm.api_key_revocations WHERE key_id = $1", key_id
+                    )
                     for service in ("identity", "serial_issuance", "aggregation")
                 ]
             return all(c is not None for c in copies)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import asyncpg
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -201,3 +202,28 @@ async def test_bad_oidc_tokens_are_refused(oidc_service: Harness, signing_key: r
             response = await client.get("/v1/access-audit")
         assert response.status_code == 401, case
         assert 'error="invalid_token"' in response.headers["www-authenticate"], case
+
+
+async def test_the_keys_copy_cannot_be_changed_by_the_application_role(service: Harness) -> None:
+    """Every service authenticates against its own copy of the keys: the application role may
+    only add to it (new keys, revocations), never promote a key or undo a revocation."""
+    created = (await service.client.post("/v1/api-keys", json={"name": "x", "role": "auditor"})).json()
+    await service.client.post(f"/v1/api-keys/{created['key_id']}/revoke", json={"reason": "gone"})
+    async with service.composition.app_pool.acquire() as conn:
+        schema = await conn.fetchval("SELECT active_schema FROM identity.projections WHERE name = 'principals'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(f"UPDATE {schema}.api_keys SET role = 'admin'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(f"DELETE FROM {schema}.api_key_revocations")
+
+
+async def test_the_audit_trail_never_shows_a_secret_hash_and_positions_stay_in_range(service: Harness) -> None:
+    await service.client.post("/v1/api-keys", json={"name": "x", "role": "auditor"})
+    trail = (await service.client.get("/v1/audit-trail/identity")).json()
+    created = [e for e in trail["events"] if e["event_type"] == "identity.ApiKeyCreated"]
+    assert created
+    assert {e["payload"]["secret_hash"] for e in created} == {"(redacted)"}
+    too_far = 2**63
+    assert (await service.client.get(f"/v1/audit-trail/identity?after={too_far}")).status_code == 422
+    body = {"meaning": "approved", "credential": "x"}
+    assert (await service.client.post(f"/v1/audit-trail/identity/{too_far}/signatures", json=body)).status_code == 422

@@ -11,9 +11,16 @@ import typer
 from serialtrail_contracts import topics
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.settings import Settings
-from serialtrail_kit.transport.dead_letters import DeadLetter, dead_letter_topic, read_dead_letters, redrive
+from serialtrail_kit.transport.dead_letters import (
+    DeadLetter,
+    RefusedRedrive,
+    dead_letter_topic,
+    read_dead_letters,
+    redrive,
+)
 
 from serialtrail import embedded
+from serialtrail.services import BY_NAME
 
 dlq_app = typer.Typer(help="Dead-letter topics: list, show and redrive set-aside messages.", no_args_is_help=True)
 
@@ -40,7 +47,7 @@ def _summary(letter: DeadLetter) -> str:
     envelope = letter.envelope
     event = f"{envelope['event_type']} {envelope['event_id']}" if envelope else "(not an event envelope)"
     reader = letter.label("dead_letter_reader") or "-"
-    return f"{letter.topic} {letter.id}  {event}  reader={reader}  reason: {letter.reason}"
+    return f"{letter.topic} {letter.id}  {event}  reader={reader}  back to {letter.origin}  reason: {letter.reason}"
 
 
 @dlq_app.command("list")
@@ -92,11 +99,15 @@ def redrive_command(
         async def run() -> list[str]:
             pool = await create_pool(dsn, max_size=2)
             try:
-                return await redrive(bootstrap, pool, letters)
+                return await redrive(bootstrap, pool, letters, frozenset(BY_NAME))
             finally:
                 await pool.close()
 
-        sent = asyncio.run(run())
+        try:
+            sent = asyncio.run(run())
+        except RefusedRedrive as refused:
+            typer.echo(f"nothing redriven: {refused}", err=True)
+            raise typer.Exit(1) from refused
     for letter, where in zip(letters, sent, strict=True):
         typer.echo(f"{letter.topic} {letter.id} → {where}")
     typer.echo(f"{len(sent)} message(s) redriven")

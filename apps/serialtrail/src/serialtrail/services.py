@@ -8,6 +8,7 @@ import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 
+from serialtrail_kit.access.principals import PrincipalsProjection
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import Projection
@@ -30,11 +31,12 @@ def _declared() -> tuple[Service[Any], ...]:
 SERVICES: tuple[Service[Any], ...] = _declared()
 BY_NAME: dict[str, Service[Any]] = {service.name: service for service in SERVICES}
 
-# Read models by the name `serialtrail replay` takes: "<service>.<read model>".
+# Read models by the name `serialtrail replay` takes: "<service>.<read model>" (with every
+# service's copy of the keys, which the kit adds).
 PROJECTIONS: dict[str, tuple[str, Projection]] = {
     f"{service.name}.{projection.name}": (service.name, projection)
     for service in SERVICES
-    for projection in service.read_models
+    for projection in (*service.read_models, PrincipalsProjection())
 }
 
 

@@ -50,16 +50,19 @@ class ApiKey:
 class PrincipalsProjection:
     name = NAME
     source = SOURCE
-    tables: tuple[str, ...] = ("api_keys",)
+    tables: tuple[str, ...] = ("api_keys", "api_key_revocations")
     event_types = frozenset({ApiKeyCreated.EVENT_TYPE, ApiKeyRevoked.EVENT_TYPE})
+    # Rows are only added: the application role can neither promote a key nor undo a revocation.
+    append_only = True
 
     def ddl(self, schema: str) -> str:
         return f"""
         CREATE TABLE {schema}.api_keys (
             key_id text PRIMARY KEY, principal_id text NOT NULL, name text NOT NULL, role text NOT NULL,
             scope jsonb NOT NULL, secret_hash text NOT NULL, expires_at timestamptz,
-            created_at timestamptz NOT NULL, revoked_at timestamptz, created_position bigint NOT NULL
+            created_at timestamptz NOT NULL, created_position bigint NOT NULL
         );
+        CREATE TABLE {schema}.api_key_revocations (key_id text PRIMARY KEY, revoked_at timestamptz NOT NULL);
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
@@ -67,7 +70,7 @@ class PrincipalsProjection:
             event = codec.decode(identity.EVENTS, recorded)
             if isinstance(event, ApiKeyCreated):
                 await conn.execute(
-                    f"INSERT INTO {schema}.api_keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) "
+                    f"INSERT INTO {schema}.api_keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
                     "ON CONFLICT (key_id) DO NOTHING",
                     event.key_id,
                     event.principal_id,
@@ -81,7 +84,7 @@ class PrincipalsProjection:
                 )
             elif isinstance(event, ApiKeyRevoked):
                 await conn.execute(
-                    f"UPDATE {schema}.api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE key_id = $1",
+                    f"INSERT INTO {schema}.api_key_revocations VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING",
                     event.key_id,
                     recorded.recorded_at,
                 )
@@ -107,13 +110,16 @@ class Principals:
     def __init__(self, pool: Pool, views: str) -> None:
         self.pool = pool
         self.views = views
+        self._select = (
+            f"SELECT k.*, r.revoked_at FROM {views}.api_keys k LEFT JOIN {views}.api_key_revocations r USING (key_id)"
+        )
 
     async def key(self, key_id: str) -> ApiKey | None:
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT * FROM {self.views}.api_keys WHERE key_id = $1", key_id)
+            row = await conn.fetchrow(f"{self._select} WHERE k.key_id = $1", key_id)
         return None if row is None else _key(row)
 
     async def keys(self) -> list[ApiKey]:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(f"SELECT * FROM {self.views}.api_keys ORDER BY created_position")
+            rows = await conn.fetch(f"{self._select} ORDER BY k.created_position")
         return [_key(r) for r in rows]

@@ -22,6 +22,8 @@ from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
 AUDIT_TRAIL_READ = permission("audit-trail:read", Role.qa, Role.auditor, description="read any log with its records")
+MAX_POSITION = 2**63 - 1  # a log position is a bigint
+SECRET_FIELDS = ("secret_hash",)  # shown in no audit trail view, though recorded and chained
 SIGN = permission("records:sign", Role.qa, description="sign a record electronically")
 SIGNATURES_READ = permission("signatures:read", Role.qa, Role.auditor, description="read signatures")
 ALL = (AUDIT_TRAIL_READ, SIGN, SIGNATURES_READ)
@@ -61,7 +63,7 @@ def _entry(event: RecordedEvent) -> dict[str, Any]:
         "event_version": event.event_version,
         "recorded_at": event.recorded_at,
         "record": event.metadata,
-        "payload": event.payload,
+        "payload": {k: "(redacted)" if k in SECRET_FIELDS else v for k, v in event.payload.items()},
         "hash": event.hash.hex(),
         "prev_hash": event.prev_hash.hex(),
     }
@@ -75,7 +77,7 @@ def build_router() -> APIRouter:
         service: str,
         request: Request,
         stream_id: Annotated[str | None, Query(description="only this stream (one aggregate)")] = None,
-        after: Annotated[int, Query(ge=0, description="global position to continue after")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="global position to continue after")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """Events of a service's log in order, each with who/when/why/which software and its chain hashes."""
@@ -102,7 +104,7 @@ def _signature_routes(router: APIRouter) -> None:
         dependencies=[requires(SIGN)],
     )
     async def sign_record(
-        service: str, global_position: Annotated[int, Path(ge=1)], body: SignatureIn, request: Request
+        service: str, global_position: Annotated[int, Path(ge=1, le=MAX_POSITION)], body: SignatureIn, request: Request
     ) -> dict[str, Any]:
         """Sign a record electronically: re-authenticate, state the meaning. The signature is
         recorded in the same log, bound to the record's hash."""

@@ -61,6 +61,12 @@ def interest(projection: Projection) -> frozenset[str] | None:
 # that a burst of appends is read once rather than append by append.
 
 
+def _grants(projection: Projection) -> str:
+    """A read model that declares itself `append_only` (rows are only ever added, e.g. the keys a
+    service authenticates with) cannot be changed by the application role, only added to."""
+    return "SELECT, INSERT" if getattr(projection, "append_only", False) else "SELECT, INSERT, UPDATE, DELETE"
+
+
 def wanted(projection: Projection, events: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:
     """What the projection folds: the events of the types it declared (it is tracked past the
     others all the same)."""
@@ -217,7 +223,7 @@ class ProjectionAdmin:
         await conn.execute(projection.ddl(schema))
         await conn.execute(
             f"GRANT USAGE ON SCHEMA {schema} TO {self.app_role}; "
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {self.app_role}"
+            f"GRANT {_grants(projection)} ON ALL TABLES IN SCHEMA {schema} TO {self.app_role}"
         )
         return schema
 

@@ -49,9 +49,19 @@ class DeadLetter:
 
     @property
     def origin(self) -> str:
-        """The topic the message was set aside from."""
+        """The topic the message was set aside from: the one this dead-letter topic belongs to,
+        whatever the message's own headers claim."""
+        return self.topic.removesuffix(DEAD_LETTER_SUFFIX)
+
+    def problem(self, owners: frozenset[str]) -> str | None:
+        """Why this letter must not be redriven: headers that disagree with where it lies."""
         source = self.label("dead_letter_source")
-        return source.rsplit(":", 2)[0] if source else self.topic.removesuffix(DEAD_LETTER_SUFFIX)
+        if source is not None and source.rsplit(":", 2)[0] != self.origin:
+            return f"{self.id} claims to come from {source}, not {self.origin}"
+        owner = self.label("dead_letter_owner")
+        if owner is not None and owner not in owners:
+            return f"{self.id} names reader state in {owner!r}, which is no service of this installation"
+        return None
 
     @property
     def envelope(self) -> dict[str, Any] | None:
@@ -92,8 +102,16 @@ def _letter(message: Any) -> DeadLetter:
     return DeadLetter(message.topic, message.partition, message.offset, message.key, message.value, headers)
 
 
-async def redrive(bootstrap_servers: str, pool: Pool, letters: list[DeadLetter]) -> list[str]:
-    """Publish each letter again to the topic it came from; returns where each went."""
+class RefusedRedrive(ValueError):
+    pass
+
+
+async def redrive(bootstrap_servers: str, pool: Pool, letters: list[DeadLetter], owners: frozenset[str]) -> list[str]:
+    """Publish each letter again to the topic it came from; returns where each went. Nothing is
+    sent when any letter's headers disagree with where it lies (a forged letter)."""
+    problems = [p for letter in letters if (p := letter.problem(owners)) is not None]
+    if problems:
+        raise RefusedRedrive("; ".join(problems))
     await _forget_handled(pool, letters)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=False)
     await producer.start()

@@ -22,8 +22,8 @@ class RefusalsProjection:
         self.tables: tuple[str, ...] = (self.name,)
         # Only refusals are read with their payload: the others (a service's whole log) are passed.
         self.event_types = frozenset({AccessRefused.EVENT_TYPE})
-        # Another service's log is busy with everything else: read it at most once a second.
-        self.settle = 0.0 if source == "identity" else 1.0
+        # Another service's log is busy with everything else: read it a few times a second at most.
+        self.settle = 0.0 if source == "identity" else 0.25
 
     def ddl(self, schema: str) -> str:
         return f"""
