@@ -13,17 +13,15 @@ from typing import ClassVar
 
 from aiokafka import AIOKafkaProducer
 from serialtrail_contracts import topics
-from serialtrail_kit.db import APP_ROLE, Connection, create_pool
+from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, views_schema
-from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.kafka import fresh_topics
+from serialtrail_kit.testing.readers import logs, topic_subscription
 from serialtrail_kit.testing.waiting import until
 from serialtrail_kit.transport.dead_letters import dead_letter_topic, read_dead_letters
-from serialtrail_kit.transport.kafka import KafkaDeliveries
 from serialtrail_kit.transport.relay import Relay
 
 SOURCE, OWNER = "dlq_producer", "aggregation"  # the reader belongs to a service of the installation
@@ -67,24 +65,13 @@ def dlq(dsn: str, bootstrap: str, prefix: str, *args: str) -> subprocess.Complet
 async def test_a_set_aside_event_is_listed_shown_and_redriven_once(database_dsn: str, kafka_bootstrap: str) -> None:
     prefix = await fresh_topics(kafka_bootstrap, partitions=1)
     topic = prefix + topics.SERIALS  # any topic the installation knows, here fed from a test log
-    admin = await create_pool(database_dsn)
-    async with admin.acquire() as conn:
-        await install_log(conn, SOURCE)
-        await install_log(conn, OWNER)
-    app = await create_pool(database_dsn, role=APP_ROLE, max_size=10)
-    await ProjectionAdmin(admin, OWNER).ensure(Picky())
+    async with logs(database_dsn, SOURCE, OWNER) as (admin, app):
+        await ProjectionAdmin(admin, OWNER).ensure(Picky())
+        await _set_aside_then_redriven(database_dsn, kafka_bootstrap, prefix, topic, app)
 
-    def subscribe(reader: str, stopping: asyncio.Event) -> KafkaDeliveries:
-        return KafkaDeliveries(
-            kafka_bootstrap,
-            topic,
-            group_id=f"{prefix}{reader}",
-            reader_schema=OWNER,
-            reader=reader,
-            consumer_settings=TEST_CONSUMER_SETTINGS,
-            stopping=stopping,
-        )
 
+async def _set_aside_then_redriven(database_dsn: str, kafka_bootstrap: str, prefix: str, topic: str, app: Pool) -> None:
+    subscribe = topic_subscription(kafka_bootstrap, topic, OWNER, prefix)
     relay = Relay(app, SOURCE, topic, kafka_bootstrap, poll_interval=0.1)
     runner = ProjectionRunner(app, OWNER, Picky(), subscribe=subscribe)
     log = PostgresEventStore(app, SOURCE)
@@ -146,5 +133,3 @@ async def test_a_set_aside_event_is_listed_shown_and_redriven_once(database_dsn:
         relay.stop()
         runner.stop()
         await asyncio.wait(tasks, timeout=10)
-        await app.close()
-        await admin.close()

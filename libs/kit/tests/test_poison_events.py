@@ -5,23 +5,20 @@ producer's truth) nothing is skipped and the failure stays visible."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import orjson
 import pytest
-from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
+from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, views_schema
-from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.kafka import first_message
+from serialtrail_kit.testing.readers import logs, topic_subscription
 from serialtrail_kit.testing.waiting import until
 from serialtrail_kit.transport.dead_letters import dead_letter_topic
-from serialtrail_kit.transport.kafka import KafkaDeliveries
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
 
@@ -45,20 +42,6 @@ class Picky:
             await conn.execute(f"INSERT INTO {schema}.seen VALUES ($1)", event.payload["n"])
 
 
-@contextlib.asynccontextmanager
-async def pools(dsn: str) -> AsyncIterator[tuple[Pool, Pool]]:
-    admin = await create_pool(dsn)
-    async with admin.acquire() as conn:
-        await install_log(conn, SOURCE)
-        await install_log(conn, OWNER)
-    app = await create_pool(dsn, role=APP_ROLE, max_size=10)
-    try:
-        yield admin, app
-    finally:
-        await app.close()
-        await admin.close()
-
-
 async def emit(app: Pool) -> None:
     events = tuple(
         NewEvent(event_type="Numbered", event_version=1, payload={"n": n, "poison": n == 3}) for n in range(6)
@@ -80,19 +63,10 @@ async def seen(app: Pool) -> list[int]:
 async def test_over_kafka_a_poison_event_goes_to_the_dead_letter_topic(database_dsn: str, kafka_bootstrap: str) -> None:
     topic = f"poison.{uuid.uuid4().hex[:8]}.v1"
     await create_topics(kafka_bootstrap, with_dead_letters([topic]), partitions=1)
-    async with pools(database_dsn) as (admin, app):
+    async with logs(database_dsn, SOURCE, OWNER) as (admin, app):
         await ProjectionAdmin(admin, OWNER).ensure(Picky())
 
-        def subscribe(reader: str, stopping: asyncio.Event) -> KafkaDeliveries:
-            return KafkaDeliveries(
-                kafka_bootstrap,
-                topic,
-                group_id=f"g-{reader}",
-                reader_schema=OWNER,
-                reader=reader,
-                consumer_settings=TEST_CONSUMER_SETTINGS,
-                stopping=stopping,
-            )
+        subscribe = topic_subscription(kafka_bootstrap, topic, OWNER, "g-")
 
         relay = Relay(app, SOURCE, topic, kafka_bootstrap, poll_interval=0.1)
         runner = ProjectionRunner(app, OWNER, Picky(), subscribe=subscribe)
@@ -110,7 +84,7 @@ async def test_over_kafka_a_poison_event_goes_to_the_dead_letter_topic(database_
 
 
 async def test_from_a_log_nothing_is_skipped(database_dsn: str) -> None:
-    async with pools(database_dsn) as (admin, app):
+    async with logs(database_dsn, SOURCE, OWNER) as (admin, app):
         await ProjectionAdmin(admin, OWNER).ensure(Picky())
         await emit(app)
         runner = ProjectionRunner(app, OWNER, Picky(), poll_interval=0.1)

@@ -10,13 +10,13 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from serialtrail_kit.db import APP_ROLE, Pool, create_pool
+from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.eventstore.verify import verify_log
 from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.readers import logs
 
 SCHEMA = "contract_svc"
 
@@ -24,13 +24,8 @@ SCHEMA = "contract_svc"
 @pytest.fixture
 async def pools(database_dsn: str) -> AsyncIterator[tuple[Pool, Pool]]:
     """(admin pool, application-role pool)."""
-    admin = await create_pool(database_dsn)
-    async with admin.acquire() as conn:
-        await install_log(conn, SCHEMA)
-    app = await create_pool(database_dsn, role=APP_ROLE, max_size=20)
-    yield admin, app
-    await app.close()
-    await admin.close()
+    async with logs(database_dsn, SCHEMA, app_connections=20) as both:
+        yield both
 
 
 @pytest.fixture

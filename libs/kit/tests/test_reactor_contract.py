@@ -6,7 +6,6 @@ restarted or read again from the start."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,16 +13,14 @@ from typing import ClassVar
 
 import pytest
 from serialtrail_contracts.base import EventContract, event_types
-from serialtrail_kit.db import APP_ROLE, Pool, create_pool
+from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.eventstore.schema import install_log
-from serialtrail_kit.readers.delivery import Subscribe, Subscription
+from serialtrail_kit.readers.delivery import Subscribe
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
-from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.readers import logs, running, topic_subscription
 from serialtrail_kit.testing.waiting import until
-from serialtrail_kit.transport.kafka import KafkaDeliveries
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
 from serialtrail_kit.writes.model import UnitOfWork, WriteModel
@@ -80,56 +77,28 @@ class World:
         return await PostgresEventStore(self.app, OWNER).read_all(0, 10_000)
 
 
-@contextlib.asynccontextmanager
-async def running(runner: ProjectionRunner) -> AsyncIterator[ProjectionRunner]:
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 30)
-
-
 @pytest.fixture(params=["log", "kafka"])
 async def world(request: pytest.FixtureRequest, database_dsn: str) -> AsyncIterator[World]:
-    admin = await create_pool(database_dsn)
-    async with admin.acquire() as conn:
-        await install_log(conn, SOURCE)
-        await install_log(conn, OWNER)
-    app = await create_pool(database_dsn, role=APP_ROLE, max_size=10)
-    writes = WriteModel(PostgresEventStore(app, OWNER), event_types(Shipped))
-    fold = ReactorFold(Shipper(), writes, "0.0.0-test", "sha256:test")
-    await ProjectionAdmin(admin, OWNER).ensure(fold)
-    world = World(admin, app, PostgresEventStore(app, SOURCE), writes, fold, None)
-    relay: Relay | None = None
-    if request.param == "kafka":
+    async with logs(database_dsn, SOURCE, OWNER) as (admin, app):
+        writes = WriteModel(PostgresEventStore(app, OWNER), event_types(Shipped))
+        fold = ReactorFold(Shipper(), writes, "0.0.0-test", "sha256:test")
+        await ProjectionAdmin(admin, OWNER).ensure(fold)
+        world = World(admin, app, PostgresEventStore(app, SOURCE), writes, fold, None)
+        if request.param == "log":
+            yield world
+            return
         bootstrap: str = request.getfixturevalue("kafka_bootstrap")
         topic = f"reactor.{uuid.uuid4().hex[:8]}.v1"
         await create_topics(bootstrap, with_dead_letters([topic]), partitions=3)
         relay = Relay(app, SOURCE, topic, bootstrap, poll_interval=0.1)
         world.tasks.append(asyncio.create_task(relay.run()))
-        run = uuid.uuid4().hex[:6]
-
-        def subscribe(reader: str, stopping: asyncio.Event) -> Subscription:
-            return KafkaDeliveries(
-                bootstrap,
-                topic,
-                group_id=f"g-{run}-{reader}",  # a consumer group per generation, as in distributed mode
-                reader_schema=OWNER,
-                reader=reader,
-                consumer_settings=TEST_CONSUMER_SETTINGS,
-                stopping=stopping,
-            )
-
-        world.subscribe = subscribe
-    try:
-        yield world
-    finally:
-        if relay is not None:
+        # A consumer group per generation, as in distributed mode.
+        world.subscribe = topic_subscription(bootstrap, topic, OWNER, f"g-{uuid.uuid4().hex[:6]}-")
+        try:
+            yield world
+        finally:
             relay.stop()
             await asyncio.wait(world.tasks, timeout=10)
-        await app.close()
-        await admin.close()
 
 
 async def shipped_orders(world: World, count: int) -> list[str]:

@@ -11,11 +11,11 @@ from typing import ClassVar
 import asyncpg
 import pytest
 from serialtrail_contracts.base import EventContract, event_types
-from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool
+from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.testing.harness import SYSTEM
+from serialtrail_kit.testing.readers import logs
 from serialtrail_kit.writes.install import install_write_sides
 from serialtrail_kit.writes.model import WriteModel
 
@@ -53,14 +53,10 @@ class Claims:
 
 @pytest.fixture
 async def pools(database_dsn: str) -> AsyncIterator[tuple[Pool, Pool]]:
-    admin = await create_pool(database_dsn)
-    async with admin.acquire() as conn:
-        await install_log(conn, SCHEMA)
-        await install_write_sides(conn, PostgresEventStore(admin, SCHEMA), [Claims()])
-    app = await create_pool(database_dsn, role=APP_ROLE, max_size=12)
-    yield admin, app
-    await app.close()
-    await admin.close()
+    async with logs(database_dsn, SCHEMA, app_connections=12) as (admin, app):
+        async with admin.acquire() as conn:
+            await install_write_sides(conn, PostgresEventStore(admin, SCHEMA), [Claims()])
+        yield admin, app
 
 
 @pytest.fixture

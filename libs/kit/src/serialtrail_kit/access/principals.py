@@ -32,6 +32,19 @@ class ApiKey:
     created_at: datetime
     revoked_at: datetime | None = None
 
+    @classmethod
+    def created(cls, event: ApiKeyCreated, created_at: datetime) -> ApiKey:
+        return cls(
+            key_id=event.key_id,
+            principal_id=event.principal_id,
+            name=event.name,
+            role=event.role,
+            scope=Scope.from_json(event.scope),
+            secret_hash=event.secret_hash,
+            expires_at=event.expires_at,
+            created_at=created_at,
+        )
+
     def public(self, last_used_at: datetime | None = None) -> dict[str, Any]:
         """What may be shown: never the secret's hash."""
         return {

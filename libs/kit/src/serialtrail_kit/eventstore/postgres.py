@@ -34,6 +34,14 @@ COLUMNS = (
     "payload, metadata, recorded_at, prev_hash, hash"
 )
 
+# The same columns, payload and metadata only for the event types in $3 (`{}` for the others).
+ONLY_COLUMNS = COLUMNS.replace(
+    "payload, metadata,",
+    "CASE WHEN event_type = ANY($3::text[]) THEN payload ELSE '{}'::jsonb END AS payload, "
+    "CASE WHEN event_type = ANY($3::text[]) THEN metadata ELSE '{}'::jsonb END AS metadata,",
+)
+assert ONLY_COLUMNS != COLUMNS
+
 
 def notify_channel(schema: str) -> str:
     return f"serialtrail_log_{ident(schema)}"
@@ -166,11 +174,7 @@ class PostgresEventStore:
         payload and metadata (`{}`): a reader tracks past them without paying for what it ignores."""
         if only is None:
             return [self.upcasters.event(e) for e in await self.read_raw(after, limit, conn=conn)]
-        columns = COLUMNS
-        for column in ("payload", "metadata"):
-            wanted = f"CASE WHEN event_type = ANY($3::text[]) THEN {column} ELSE '{{}}'::jsonb END AS {column}"
-            columns = columns.replace(f"{column},", f"{wanted},", 1)
-        sql = f"SELECT {columns} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        sql = f"SELECT {ONLY_COLUMNS} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
         rows = await self._fetch(conn, sql, after, limit, sorted(only))
         return [self.upcasters.event(_from_row(r)) for r in rows]
 

@@ -3,8 +3,10 @@ run before any read model exists)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from serialtrail_contracts import identity
-from serialtrail_contracts.identity import ApiKeyCreated, ApiKeyRevoked, Scope
+from serialtrail_contracts.identity import ApiKeyCreated, ApiKeyRevoked
 from serialtrail_kit.access.principals import ApiKey
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -19,18 +21,9 @@ async def keys_in_log(log: PostgresEventStore) -> list[ApiKey]:
         for recorded in batch:
             event = codec.decode(identity.EVENTS, recorded)
             if isinstance(event, ApiKeyCreated):
-                found[event.key_id] = ApiKey(
-                    key_id=event.key_id,
-                    principal_id=event.principal_id,
-                    name=event.name,
-                    role=event.role,
-                    scope=Scope.from_json(event.scope),
-                    secret_hash=event.secret_hash,
-                    expires_at=event.expires_at,
-                    created_at=recorded.recorded_at,
-                )
+                found[event.key_id] = ApiKey.created(event, recorded.recorded_at)
             elif isinstance(event, ApiKeyRevoked) and event.key_id in found:
                 key = found[event.key_id]
-                found[event.key_id] = ApiKey(**{**key.__dict__, "revoked_at": key.revoked_at or recorded.recorded_at})
+                found[event.key_id] = replace(key, revoked_at=key.revoked_at or recorded.recorded_at)
         position = batch[-1].global_position
     return list(found.values())
