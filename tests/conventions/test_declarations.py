@@ -12,8 +12,9 @@ import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from serialtrail.services import BY_NAME
-from serialtrail_kit.access.authz import MARKER, requires
+from serialtrail_kit.access.authz import Requirement, requirement_of, requires
 from serialtrail_kit.access.permissions import Permission, permission
+from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.composition import module_of
 from serialtrail_kit.db import Pool
 from serialtrail_kit.declaration import Service
@@ -30,15 +31,21 @@ def declaration(service: str) -> Service[Any]:
 
 
 def unguarded(router: APIRouter, allowed: set[Permission]) -> list[str]:
-    """Routes that require no permission, or one their service did not declare."""
+    """Routes that require no permission, one their service did not declare, or that name no
+    resource (whose owner the kit checks)."""
     problems = []
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        required = [getattr(d.call, MARKER) for d in route.dependant.dependencies if hasattr(d.call, MARKER)]
-        if not required or not set(required) <= allowed:
+        required = [r for d in route.dependant.dependencies if (r := requirement_of(d.call)) is not None]
+        if len(required) != 1 or not _sound(required[0], allowed):
             problems.append(f"{sorted(route.methods or ())} {route.path}")
     return problems
+
+
+def _sound(requirement: Requirement, allowed: set[Permission]) -> bool:
+    resource = requirement.resource
+    return requirement.permission in allowed and isinstance(resource, Resource) and bool(resource.kind)
 
 
 def router_of(service: Service[Any]) -> APIRouter:
@@ -84,15 +91,20 @@ def test_every_route_requires_a_permission_its_service_declares(service: str) ->
 
 def test_an_unguarded_or_undeclared_route_is_found() -> None:
     mine, foreign = permission("planted:read"), permission("elsewhere:read")
+    thing = Resource("planted")
     router = APIRouter()
 
-    @router.get("/guarded", dependencies=[requires(mine)])
+    @router.get("/guarded", dependencies=[requires(mine, thing)])
     async def guarded() -> None: ...
 
     @router.get("/open")
     async def open_route() -> None: ...
 
-    @router.get("/foreign", dependencies=[requires(foreign)])
+    @router.get("/foreign", dependencies=[requires(foreign, thing)])
     async def foreign_route() -> None: ...
 
-    assert unguarded(router, {mine}) == ["['GET'] /open", "['GET'] /foreign"]
+    @router.get("/nameless", dependencies=[requires(mine, Resource(""))])
+    async def nameless_route() -> None: ...
+
+    expected = ["['GET'] /open", "['GET'] /foreign", "['GET'] /nameless"]
+    assert unguarded(router, {mine}) == expected

@@ -3,6 +3,7 @@ Which role holds which permission is declared by each service with its routes.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,10 +48,29 @@ SIGNATURE_EXAMPLE: dict[str, Any] = {
 }
 
 
+# What each dimension's values must look like (a scope is refused, never widened, when one does not).
+_DIMENSION_FORMATS = {
+    "company_prefixes": (re.compile(r"^[0-9]{4,12}$"), "4 to 12 digits (a GS1 company prefix)"),
+    "gtins": (re.compile(r"^[0-9]{14}$"), "14 digits (a GTIN-14)"),
+    "sites": (re.compile(r"^[0-9]{13}$"), "13 digits (a GLN)"),
+    "lines": (re.compile(r"^[!-~]{1,64}$"), "1 to 64 printable ASCII characters without spaces"),
+    "cmos": (re.compile(r"^[!-~]{1,64}$"), "1 to 64 printable ASCII characters without spaces"),
+}
+
+
+class ScopeInvalid(ValueError):
+    """A scope that would not mean what its holder thinks: refused, never widened."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.rule, self.message = field, rule, message
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What a principal may touch. An empty set with `all_*` False means nothing; `None`
-    fields are unrestricted."""
+    """What a principal may touch. `None` fields are unrestricted; the dimensions narrow
+    together (a GTIN must be in the company prefixes *and* among the GTINs, when both are
+    given). Scoped roles always name their company prefixes (see `checked`)."""
 
     company_prefixes: frozenset[str] | None = None
     gtins: frozenset[str] | None = None
@@ -67,6 +87,36 @@ class Scope:
         """Restricted in the dimensions that decide ownership, to nothing at all."""
         return cls(frozenset(), frozenset(), frozenset(), frozenset())
 
+    @property
+    def is_unrestricted(self) -> bool:
+        return self == Scope()
+
+    @classmethod
+    def checked(cls, data: object, role: Role) -> Scope:
+        """A scope as an API, the CLI or an identity provider states it, checked strictly:
+        an object of known dimensions, each a non-empty list of well-formed values; a role
+        that must be scoped names its company prefixes; GTINs lie inside those prefixes.
+        `None` (no scope stated) is unrestricted only for the roles that are by default."""
+        if data is None:
+            if role in UNSCOPED_BY_DEFAULT:
+                return cls.unrestricted()
+            raise ScopeInvalid("scope", "required-for-role", f"a {role.value} key or token needs a scope")
+        if not isinstance(data, dict):
+            raise ScopeInvalid("scope", "object", "a scope must be an object of dimensions")
+        unknown = sorted(str(k) for k in data if k not in SCOPE_DIMENSIONS)
+        if unknown:
+            raise ScopeInvalid(f"scope.{unknown[0]}", "known-dimension", f"unknown scope dimension {unknown[0]!r}")
+        values = {name: _dimension(name, data.get(name)) for name in SCOPE_DIMENSIONS}
+        if role not in UNSCOPED_BY_DEFAULT and values["company_prefixes"] is None:
+            message = f"a {role.value} scope must name its company_prefixes"
+            raise ScopeInvalid("scope.company_prefixes", "required-for-role", message)
+        scope = cls(**values)
+        for gtin in sorted(scope.gtins or ()):
+            if scope.company_prefixes is not None and not scope._in_prefixes(gtin[1:]):
+                message = f"GTIN {gtin} is outside the scope's company prefixes"
+                raise ScopeInvalid("scope.gtins", "within-company-prefixes", message)
+        return scope
+
     def as_json(self) -> dict[str, list[str] | None]:
         return {
             name: (sorted(value) if value is not None else None)
@@ -81,21 +131,27 @@ class Scope:
 
     @classmethod
     def from_json(cls, data: dict[str, list[str] | None]) -> Scope:
+        """A scope as recorded (already checked when it was issued)."""
+
         def get(name: str) -> frozenset[str] | None:
             value = data.get(name)
             return None if value is None else frozenset(value)
 
         return cls(get("company_prefixes"), get("gtins"), get("sites"), get("lines"), get("cmos"))
 
+    def _in_prefixes(self, digits: str) -> bool:
+        # GS1 company prefixes are prefix-free: at most one can start a key.
+        return self.company_prefixes is None or any(digits.startswith(p) for p in self.company_prefixes)
+
     def allows_gtin(self, gtin: str) -> bool:
-        if self.gtins is None and self.company_prefixes is None:
-            return True
-        in_gtins = self.gtins is not None and gtin in self.gtins
-        in_prefix = self.company_prefixes is not None and any(gtin[1:].startswith(p) for p in self.company_prefixes)
-        return in_gtins or in_prefix
+        return self._in_prefixes(gtin[1:]) and (self.gtins is None or gtin in self.gtins)
 
     def allows_company_prefix(self, prefix: str) -> bool:
         return self.company_prefixes is None or prefix in self.company_prefixes
+
+    def allows_sscc(self, sscc: str) -> bool:
+        """An SSCC (18 digits) belongs to the company whose prefix follows its extension digit."""
+        return self._in_prefixes(sscc[1:])
 
     def allows_site(self, gln: str) -> bool:
         return self.sites is None or gln in self.sites
@@ -107,15 +163,42 @@ class Scope:
         return self.cmos is None or cmo in self.cmos
 
 
+def _dimension(name: str, value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    field = f"scope.{name}"
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ScopeInvalid(field, "list-of-strings", f"{field} must be a list of strings")
+    if not value:
+        raise ScopeInvalid(field, "non-empty", f"{field} is empty: leave it out, or name what is in scope")
+    pattern, described = _DIMENSION_FORMATS[name]
+    for item in value:
+        if not pattern.match(item):
+            raise ScopeInvalid(field, "format", f"{field}: {item!r} must be {described}")
+    return frozenset(value)
+
+
 @dataclass(frozen=True)
 class Target:
     """The scoped things a request touches, taken from the request itself."""
 
     gtins: frozenset[str] = frozenset()
     company_prefixes: frozenset[str] = frozenset()
+    ssccs: frozenset[str] = frozenset()  # 18 digits each: their company is in their digits
     sites: frozenset[str] = frozenset()
     lines: frozenset[str] = frozenset()
     cmos: frozenset[str] = frozenset()
+
+    def __or__(self, other: Target) -> Target:
+        """Both at once: what a request touches when it touches each."""
+        return Target(
+            gtins=self.gtins | other.gtins,
+            company_prefixes=self.company_prefixes | other.company_prefixes,
+            ssccs=self.ssccs | other.ssccs,
+            sites=self.sites | other.sites,
+            lines=self.lines | other.lines,
+            cmos=self.cmos | other.cmos,
+        )
 
 
 NO_CMO = "(no cmo)"  # the cmo target of a batch that names none: only unrestricted principals reach it
@@ -134,6 +217,7 @@ class Principal:
         checks: Iterable[tuple[str, frozenset[str], object]] = (
             ("gtin", target.gtins, self.scope.allows_gtin),
             ("company-prefix", target.company_prefixes, self.scope.allows_company_prefix),
+            ("sscc", target.ssccs, self.scope.allows_sscc),
             ("site", target.sites, self.scope.allows_site),
             ("line", target.lines, self.scope.allows_line),
             ("cmo", target.cmos, self.scope.allows_cmo),
@@ -174,7 +258,8 @@ class ApiKeyRevoked(EventContract):
 
 
 class AccessRefused(EventContract):
-    """A request refused (401, 403, 429), recorded in the log of the service that refused it."""
+    """A request refused (401, 403, 429; 404 for a resource out of scope answered as unknown),
+    recorded in the log of the service that refused it."""
 
     EVENT_TYPE: ClassVar[str] = "identity.AccessRefused"
     EVENT_VERSION: ClassVar[int] = 1

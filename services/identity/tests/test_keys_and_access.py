@@ -227,3 +227,47 @@ async def test_the_audit_trail_never_shows_a_secret_hash_and_positions_stay_in_r
     assert (await service.client.get(f"/v1/audit-trail/identity?after={too_far}")).status_code == 422
     body = {"meaning": "approved", "credential": "x"}
     assert (await service.client.post(f"/v1/audit-trail/identity/{too_far}/signatures", json=body)).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["9506000", ["9506000"], {}, {"company_prefixes": []}, {"gtins": ["09506000134352"]}, {"lines": ["L1"]}],
+    ids=["string", "list", "empty object", "empty prefixes", "no prefix", "line only"],
+)
+async def test_a_malformed_or_empty_scope_claim_is_refused_not_widened(
+    oidc_service: Harness, signing_key: rsa.RSAPrivateKey, claim: Any
+) -> None:
+    bad = token(signing_key, serialtrail_role="line", serialtrail_scope=claim)
+    async with oidc_service.client_with(bad) as client:
+        response = await client.get("/v1/access-audit")
+    assert response.status_code == 401, response.text
+    assert "serialtrail_scope" in response.json()["detail"]
+
+
+async def test_a_well_formed_scope_claim_narrows_the_principal(
+    oidc_service: Harness, signing_key: rsa.RSAPrivateKey
+) -> None:
+    narrowed = token(signing_key, serialtrail_scope={"company_prefixes": ["9506000"]})
+    async with oidc_service.client_with(narrowed) as client:
+        # A narrowed auditor may not read what concerns every party.
+        response = await client.get("/v1/access-audit")
+    assert response.status_code == 403
+    assert "lacks scope over every access-audit" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "field", "rule"),
+    [
+        ({}, "scope.company_prefixes", "required-for-role"),
+        ({"gtins": ["09506000134352"]}, "scope.company_prefixes", "required-for-role"),
+        ({"company_prefixes": []}, "scope.company_prefixes", "non-empty"),
+        ({"company_prefixes": ["95O6000"]}, "scope.company_prefixes", "format"),
+        ({"company_prefixes": ["9506000"], "gtins": ["04000001000005"]}, "scope.gtins", "within-company-prefixes"),
+        ({"company_prefixes": ["9506000"], "lines": [""]}, "body.scope.lines.0", "string_too_short"),
+    ],
+)
+async def test_an_api_key_scope_is_checked_strictly(service: Harness, scope: Any, field: str, rule: str) -> None:
+    response = await service.client.post("/v1/api-keys", json={"name": "x", "role": "line", "scope": scope})
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert (error["field"], error["rule"]) == (field, rule)

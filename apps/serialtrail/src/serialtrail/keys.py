@@ -14,12 +14,13 @@ import typer
 from identity import bootstrap as identity_service
 from identity.application.handlers import IdentityHandlers
 from identity.application.listing import keys_in_log
+from identity.domain.keys import scope_for
 from serialtrail_contracts import identity
-from serialtrail_contracts.identity import UNSCOPED_BY_DEFAULT, Role, Scope
+from serialtrail_contracts.identity import Role
 from serialtrail_kit.access.authenticate import KeyUsage
 from serialtrail_kit.composition import Composition
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool
-from serialtrail_kit.errors import NotFound
+from serialtrail_kit.errors import InvalidInput, NotFound
 from serialtrail_kit.eventstore.metadata import RecordMetadata, local_metadata
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
@@ -103,21 +104,19 @@ def create(
     expires: Annotated[datetime | None, typer.Option(help="expiry (ISO 8601)")] = None,
 ) -> None:
     """Create a key and print its token once."""
-    given = any([gtin, company_prefix, site, line, cmo])
-    if role not in UNSCOPED_BY_DEFAULT and not (gtin or company_prefix):
-        typer.echo(f"a {role.value} key needs --gtin or --company-prefix", err=True)
-        raise typer.Exit(2)
-    scope = (
-        Scope(
-            frozenset(company_prefix) if company_prefix else None,
-            frozenset(gtin) if gtin else None,
-            frozenset(site) if site else None,
-            frozenset(line) if line else None,
-            frozenset(cmo) if cmo else None,
-        )
-        if given
-        else None
-    )
+    stated: dict[str, list[str] | None] = {
+        "company_prefixes": company_prefix,
+        "gtins": gtin,
+        "sites": site,
+        "lines": line,
+        "cmos": cmo,
+    }
+    scope: dict[str, list[str] | None] | None = {k: v for k, v in stated.items() if v} or None
+    try:
+        scope_for(role, scope)  # the API's strict check, before the database is opened
+    except InvalidInput as problem:
+        typer.echo(f"error: {problem.detail}", err=True)
+        raise typer.Exit(2) from problem
 
     async def work(pool: Pool, software: SoftwareIdentity) -> tuple[str, str]:
         created, token = await _handlers(pool).issue_key(

@@ -47,6 +47,16 @@ class Forbidden(AccessRefused):
     kind, status, title = "forbidden", 403, "Not allowed"
 
 
+class Hidden(AccessRefused):
+    """Recorded, never raised: a resource outside the principal's scope, answered as unknown
+    (`answered` is what the caller sees instead)."""
+
+    kind, status, title = "hidden", 404, "Out of scope, answered as unknown"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+
+
 class TooManyFailures(AccessRefused):
     kind, status, title = "too-many-failures", 429, "Too many failed authentication attempts"
 

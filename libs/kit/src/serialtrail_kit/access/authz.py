@@ -1,21 +1,32 @@
-"""`requires(...)`: what an endpoint needs, declared on the route and checked here, in
-one place, before the endpoint runs. Scope targets come from the request itself (path
-and body), so a refusal never depends on — or reveals — whether the target exists."""
+"""`requires(permission, resource)`: what an endpoint needs and what it touches, declared on
+the route and checked here, in one place, before the endpoint runs: the role's permission,
+then the scope over what the request names (403), then the scope over the resource's owner
+as the state has it (answered like an unknown resource; see `resources`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute, iter_route_contexts
 from serialtrail_contracts.identity import Principal, Target
+from starlette.routing import BaseRoute
 
-from serialtrail_kit.access.authenticate import Authenticator, Forbidden
+from serialtrail_kit.access.authenticate import Authenticator, Forbidden, Hidden
 from serialtrail_kit.access.permissions import Permission
-from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.access.resources import Resource, TargetOf, whole_scope_missing
 
-TargetOf = Callable[[Request], Awaitable[Target]]
 MARKER = "__serialtrail_requires__"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What a route declared: the permission it needs and the resource it touches."""
+
+    permission: Permission
+    resource: Resource
 
 
 async def request_body(request: Request) -> dict[str, Any]:
@@ -27,13 +38,15 @@ async def request_body(request: Request) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def requires(permission: Permission, target: TargetOf | None = None) -> Any:
+def requires(permission: Permission, resource: Resource) -> Any:
+    """The one check every route declares: who may call it, on what, and whose it must be."""
+
     async def authorize(request: Request) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
         principal = await authenticator.authenticate(request)
-        missing = permission.missing_for(principal.role)
-        if missing is None and target is not None:
-            request.state.target = await target(request)  # endpoints reuse it rather than recompute
+        missing = permission.missing_for(principal.role) or whole_scope_missing(principal, resource)
+        if missing is None:
+            request.state.target = await resource.named(request)  # endpoints reuse it rather than recompute
             lacking = principal.missing_scope(request.state.target)
             missing = None if lacking is None else f"{principal.id} lacks scope {lacking}"
         if missing is not None:
@@ -41,24 +54,54 @@ def requires(permission: Permission, target: TargetOf | None = None) -> Any:
             await authenticator.record_refusal(request, refusal, principal)
             raise refusal
         request.state.principal = principal
+        if resource.owner is not None:
+            await _check_owner(request, authenticator, principal, resource)
         return principal
 
-    setattr(authorize, MARKER, permission)
+    setattr(authorize, MARKER, Requirement(permission, resource))
     return Depends(authorize)
+
+
+async def _check_owner(
+    request: Request, authenticator: Authenticator, principal: Principal, resource: Resource
+) -> None:
+    assert resource.owner is not None
+    request.state.owner = owner = await resource.owner(request)
+    lacking = None if owner is None else principal.missing_scope(owner)
+    if lacking is not None:
+        unknown = resource.answer_unknown(request)
+        hidden = Hidden(f"{principal.id} lacks scope {lacking} (answered as an unknown {resource.kind})")
+        await authenticator.record_refusal(request, hidden, principal)
+        raise unknown
+
+
+def requirement_of(dependency: Any) -> Requirement | None:
+    """The requirement a route dependency declares, if it is one of `requires`."""
+    found = getattr(dependency, MARKER, None)
+    return found if isinstance(found, Requirement) else None
+
+
+@dataclass(frozen=True)
+class Declared:
+    path: str  # as served, with every router's prefix
+    methods: frozenset[str]
+    requirements: tuple[Requirement, ...]
+
+
+def declared_routes(routes: Sequence[BaseRoute]) -> Iterator[Declared]:
+    """Every API route as served (routers included at any depth), with what it requires."""
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        found = tuple(r for d in route.dependant.dependencies if (r := requirement_of(d.call)) is not None)
+        yield Declared(str(context.path_format), frozenset(context.methods or ()), found)
 
 
 def visible(request: Request, target: Target) -> bool:
     """Whether the request's principal may see a resource with these scoped attributes."""
     principal: Principal | None = getattr(request.state, "principal", None)
     return principal is not None and principal.missing_scope(target) is None
-
-
-def ensure_visible(request: Request, target: Target, what: str) -> None:
-    """For resources addressed by id, checked once the resource is loaded: out of scope
-    answers exactly like not found, so its existence does not leak."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is not None and principal.missing_scope(target) is not None:
-        raise NotFound(f"no {what}", [Violation("id", "exists", f"unknown {what}")])
 
 
 def path_target(**kinds: str) -> TargetOf:

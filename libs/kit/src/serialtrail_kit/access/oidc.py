@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from serialtrail_contracts.identity import Principal, Role, Scope
+from serialtrail_contracts.identity import Principal, Role, Scope, ScopeInvalid
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
@@ -63,10 +63,10 @@ class JwtAuthenticator:
             role = Role(claims[self.config.role_claim])
         except (KeyError, ValueError) as error:
             raise TokenRejected(f"claim {self.config.role_claim!r} does not name a known role") from error
-        scope_claim = claims.get(self.config.scope_claim)
-        scope = Scope.from_json(scope_claim) if isinstance(scope_claim, dict) else Scope()
-        if scope_claim is None and role not in {Role.admin, Role.qa, Role.auditor}:
-            scope = Scope(frozenset(), frozenset(), frozenset(), frozenset())  # scoped roles need explicit scope
+        try:  # the same strict check as for API keys: a malformed scope claim is refused, never widened
+            scope = Scope.checked(claims.get(self.config.scope_claim), role)
+        except ScopeInvalid as problem:
+            raise TokenRejected(f"claim {self.config.scope_claim!r}: {problem.message}") from problem
         return Principal(
             id=f"oidc:{claims['sub']}",
             name=str(claims.get(self.config.name_claim, claims["sub"])),

@@ -10,8 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from serialtrail_contracts.identity import Role
 
 from serialtrail_kit.access.authenticate import Authenticator
+from serialtrail_kit.access.authz import declared_routes
 from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
@@ -77,7 +79,7 @@ def create_app(
     app.include_router(audit_trail.build_router())
     for module in modules:
         app.include_router(module.router)
-    _problem_schema_in_openapi(app)
+    _openapi(app)
     return app
 
 
@@ -113,12 +115,29 @@ def _health_routes(app: FastAPI, runtime: Runtime) -> None:
         return JsonResponse(body, status_code=status)
 
 
-def _problem_schema_in_openapi(app: FastAPI) -> None:
+def _openapi(app: FastAPI) -> None:
+    """The problem schema, and on every operation what the kit checks before it runs: the
+    permission (with the roles holding it) and the kind of resource whose owner is checked
+    (the authorization matrix is generated from these)."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            _requirements_in_openapi(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _requirements_in_openapi(app: FastAPI, schema: dict[str, Any]) -> None:
+    for route in declared_routes(app.routes):
+        for method in route.methods:
+            operation = schema["paths"].get(route.path, {}).get(method.lower())
+            if operation is None or not route.requirements:
+                continue
+            permission, resource = route.requirements[0].permission, route.requirements[0].resource
+            operation["x-serialtrail-permission"] = permission.name
+            operation["x-serialtrail-roles"] = sorted(role.value for role in Role if permission.allows(role))
+            operation["x-serialtrail-resource"] = {"kind": resource.kind, "whole": resource.whole}

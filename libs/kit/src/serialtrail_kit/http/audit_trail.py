@@ -14,6 +14,7 @@ from serialtrail_kit.access import signatures
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.access.permissions import permission
+from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.errors import InvalidInput, NotFound, Violation
 from serialtrail_kit.eventstore.model import RecordedEvent
@@ -69,10 +70,15 @@ def _entry(event: RecordedEvent) -> dict[str, Any]:
     }
 
 
+# A log holds every party's records, so only a principal no scope narrows reads or signs in it.
+LOG = Resource.everything("audit-trail", "a service's whole log")
+SIGNATURES = Resource.everything("signature", "the signatures in a service's log")
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["audit trail"], responses=PROBLEM_RESPONSES)
 
-    @router.get("/audit-trail/{service}", dependencies=[requires(AUDIT_TRAIL_READ)])
+    @router.get("/audit-trail/{service}", dependencies=[requires(AUDIT_TRAIL_READ, LOG)])
     async def audit_trail(
         service: str,
         request: Request,
@@ -101,7 +107,7 @@ def _signature_routes(router: APIRouter) -> None:
     @router.post(
         "/audit-trail/{service}/{global_position}/signatures",
         status_code=status.HTTP_201_CREATED,
-        dependencies=[requires(SIGN)],
+        dependencies=[requires(SIGN, LOG)],
     )
     async def sign_record(
         service: str, global_position: Annotated[int, Path(ge=1, le=MAX_POSITION)], body: SignatureIn, request: Request
@@ -117,7 +123,9 @@ def _signature_routes(router: APIRouter) -> None:
         except LookupError as error:
             raise InvalidInput(str(error), [Violation("global_position", "intact-record", str(error))]) from error
 
-    @router.get("/audit-trail/{service}/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ)])
+    @router.get(
+        "/audit-trail/{service}/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ, SIGNATURES)]
+    )
     async def get_signature(service: str, signature_id: str, request: Request) -> dict[str, Any]:
         """A signature and whether it still verifies against the record it names."""
         log = _log(request, service)

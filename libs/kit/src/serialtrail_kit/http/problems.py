@@ -24,6 +24,15 @@ class JsonResponse(Response):
         return orjson.dumps(content)
 
 
+class Answered(Exception):
+    """A complete answer given before the endpoint runs (e.g. what an unknown resource's read
+    returns, for a resource out of the caller's scope)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered")
+        self.response = response
+
+
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://serialtrail.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -82,6 +91,11 @@ async def _domain(request: Request, exc: Exception) -> JsonResponse:
     return response
 
 
+async def _answered(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Answered)
+    return exc.response
+
+
 async def _concurrency(request: Request, exc: Exception) -> JsonResponse:
     return problem(request, 409, "concurrent-change", "Changed concurrently", f"{exc}; retry the request")
 
@@ -102,6 +116,7 @@ async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(Answered, _answered)
     app.add_exception_handler(ConcurrencyError, _concurrency)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
-from serialtrail_contracts.identity import NO_CMO, Principal, Scope, Target
-from serialtrail_gs1.identity import ObjectId
-from serialtrail_kit.access.authz import ensure_visible, path_target, request_body, requires, visible
-from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.access.authz import requires
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
 
 from aggregation.application.handlers import AggregationHandlers
-from aggregation.domain.hierarchy import Close, InScope, Pack, Unpack
+from aggregation.domain.hierarchy import Close, Pack, Unpack
 from aggregation.entrypoints import permissions as allowed
-from aggregation.entrypoints.ids import Parsed, ParsedIds, one_id, parse_cached
+from aggregation.entrypoints.ids import ParsedIds, one_id
+from aggregation.entrypoints.resources import Resources, id_cache, in_scope
 from aggregation.entrypoints.schemas import (
     CloseIn,
     CloseOut,
@@ -30,52 +27,10 @@ from aggregation.entrypoints.schemas import (
     UnpackIn,
     UnpackOut,
 )
-from aggregation.projections.hierarchy.queries import AggregationQueries, batch_report
+from aggregation.projections.hierarchy.queries import AggregationQueries, Report, Tree
 
 Consistent = Callable[[], Awaitable[None]]
 At = Annotated[datetime | None, Query(description="the tree as it was at this time (event time, ISO 8601)")]
-
-
-def _id_cache(request: Request) -> dict[str, Parsed]:
-    cache: dict[str, Parsed] | None = getattr(request.state, "id_cache", None)
-    if cache is None:
-        cache = request.state.id_cache = {}
-    return cache
-
-
-def _gtins_in(request: Request, values: list[Any]) -> set[str]:
-    cache = _id_cache(request)
-    parsed = [parse_cached(cache, value) for value in values if isinstance(value, str)]
-    return {p.gtin for p in parsed if isinstance(p, ObjectId) and p.gtin is not None}
-
-
-async def packing_target(request: Request) -> Target:
-    """The line and the GTINs of every SGTIN a pack, unpack or close names."""
-    body = await request_body(request)
-    entries = body.get("packs") if isinstance(body.get("packs"), list) else [body]
-    named: list[Any] = [request.path_params.get("parent")]
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict):
-            children = entry.get("children")
-            named += [entry.get("parent"), *(children if isinstance(children, list) else [])]
-    lines = {str(body["line_id"])} if body.get("line_id") else set()
-    return Target(gtins=frozenset(_gtins_in(request, named)), lines=frozenset(lines))
-
-
-async def object_target(request: Request) -> Target:
-    return Target(gtins=frozenset(_gtins_in(request, [request.path_params["object_id"]])))
-
-
-def _in_scope(request: Request) -> InScope:
-    principal: Principal = request.state.principal
-    if principal.scope.cmos is None:
-        return None
-
-    @functools.cache
-    def in_scope(cmo: str | None) -> bool:  # asked once per child, answered once per CMO
-        return visible(request, Target(cmos=frozenset({cmo or NO_CMO})))
-
-    return in_scope
 
 
 def _pack_out(event: ChildrenPacked | ChildrenUnpacked | ParentClosed) -> PackOut:
@@ -93,20 +48,21 @@ def _pack_out(event: ChildrenPacked | ChildrenUnpacked | ParentClosed) -> PackOu
 
 def build_router(handlers: AggregationHandlers, queries: AggregationQueries, consistent: Consistent) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, tags=["aggregation"])
-    _packing_routes(router, handlers)
-    _query_routes(router, queries, consistent)
+    resources = Resources(queries, consistent)
+    _packing_routes(router, handlers, resources)
+    _query_routes(router, queries, resources)
     return router
 
 
-def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
-    pack_dependency = [requires(allowed.PACK, packing_target)]
+def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources: Resources) -> None:
+    pack_dependency = [requires(allowed.PACK, resources.packing)]
 
     @router.post("/pack", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
     async def pack(body: PackIn, request: Request) -> PackOut:
         """Pack children (SGTINs or SSCCs) into a parent (SSCC, or SGTIN for bundles). A parent may be
         filled over several calls until closed. Children not yet known as commissioned are accepted as
         *pending* and confirmed when their commissioning arrives."""
-        ids = ParsedIds(_id_cache(request))
+        ids = ParsedIds(id_cache(request))
         command = Pack(
             parent=ids.parse(body.parent, "parent"),
             level=body.packaging_level,
@@ -115,14 +71,14 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
             event_time=body.event_time,
         )
         ids.raise_if_invalid()
-        (event,) = await handlers.pack([command], ids.objects, _in_scope(request), record_metadata(request))
+        (event,) = await handlers.pack([command], ids.objects, in_scope(request), record_metadata(request))
         return _pack_out(event)
 
     @router.post("/packings", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
     async def pack_many(body: PackingsIn, request: Request) -> PackingsOut:
         """Several packs recorded together, all or nothing (e.g. a pallet with its cases at pallet
         close). Later packs may name parents filled by earlier ones."""
-        ids = ParsedIds(_id_cache(request))
+        ids = ParsedIds(id_cache(request))
         commands = [
             Pack(
                 parent=ids.parse(entry.parent, f"packs[{index}].parent"),
@@ -135,14 +91,14 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
             for index, entry in enumerate(body.packs)
         ]
         ids.raise_if_invalid()
-        events = await handlers.pack(commands, ids.objects, _in_scope(request), record_metadata(request))
+        events = await handlers.pack(commands, ids.objects, in_scope(request), record_metadata(request))
         return PackingsOut(packs=[_pack_out(event) for event in events])
 
-    @router.post("/unpack", dependencies=pack_dependency)
+    @router.post("/unpack", dependencies=[requires(allowed.PACK, resources.unpacked)])
     async def unpack(body: UnpackIn, request: Request) -> UnpackOut:
         """Remove some or all children from a parent (rework, damaged case, sampling), with a reason.
         Unpacking a closed parent reopens it."""
-        ids = ParsedIds(_id_cache(request))
+        ids = ParsedIds(id_cache(request))
         parent = ids.parse(body.parent, "parent")
         children = None if body.children is None else ids.parse_all(body.children, "children")
         ids.raise_if_invalid()
@@ -153,7 +109,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
             unpack_id=event.unpack_id, parent=event.parent_id, children=list(event.child_ids), reason=event.reason
         )
 
-    @router.post("/close/{parent:path}", dependencies=pack_dependency)
+    @router.post("/close/{parent:path}", dependencies=[requires(allowed.PACK, resources.closed)])
     async def close(parent: str, request: Request, body: CloseIn | None = None) -> CloseOut:
         """Mark a parent complete; nothing more can be packed into it. With `expected_count`, a
         different number of children is refused, naming the count."""
@@ -169,42 +125,29 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers) -> None:
         return CloseOut(parent=event.parent_id, child_count=event.child_count, expected_count=event.expected_count)
 
 
-def _query_routes(router: APIRouter, queries: AggregationQueries, consistent: Consistent) -> None:
+def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Resources) -> None:
     read = allowed.READ
 
-    @router.get("/hierarchy/{object_id:path}", dependencies=[requires(read, object_target)])
+    @router.get("/hierarchy/{object_id:path}", dependencies=[requires(read, resources.tree)])
     async def hierarchy(object_id: str, request: Request, at: At = None) -> JsonResponse:
         """The full tree below a parent, every level, each link confirmed or pending; `?at=` for the
         tree as it was then."""
-        root = one_id(object_id)
-        await consistent()
-        principal: Principal = request.state.principal
-        tree = await queries.tree(root, at, scoped=principal.scope != Scope.unrestricted())
-        if tree is None:
-            raise NotFound(f"{root.uri} holds nothing", [Violation("id", "packed-parent", "holds no children")])
-        ensure_visible(request, tree.target, "parent")
+        tree: Tree = request.state.tree  # loaded by the ownership check
         return JsonResponse(tree.body)
 
-    @router.get("/ancestors/{object_id:path}", dependencies=[requires(read, object_target)])
+    @router.get("/ancestors/{object_id:path}", dependencies=[requires(read, resources.ancestry)])
     async def ancestors(object_id: str, at: At = None) -> JsonResponse:
         """The parents above an object, nearest first (case, pallet, …)."""
         child = one_id(object_id)
-        await consistent()
         chain = await queries.ancestors(child, at)
         return JsonResponse({"id": child.uri, "kind": child.kind.value, "ancestors": chain})
 
-    @router.get("/batches/{gtin}/{lot}/aggregation-report", dependencies=[requires(read, path_target(gtins="gtin"))])
+    @router.get("/batches/{gtin}/{lot}/aggregation-report", dependencies=[requires(read, resources.batch)])
     async def report(
         gtin: str, lot: str, request: Request, limit: Annotated[int, Query(ge=0, le=10_000)] = 100
     ) -> JsonResponse:
         """Completeness before release: commissioned units not aggregated, pending links (children of
         this GTIN not yet known as commissioned: their lot is known only once they are), open parents,
         parents not yet known as allocated/commissioned."""
-        await consistent()
-        found = await batch_report(queries.pool, gtin, lot, limit)
-        missing = NotFound(f"no batch {lot!r} is known for GTIN {gtin}", [Violation("lot", "known-batch", "unknown")])
-        if found is None:
-            raise missing
-        if not visible(request, Target(cmos=frozenset({found.cmo_id or NO_CMO}))):
-            raise missing
+        found: Report = request.state.report  # built by the ownership check
         return JsonResponse(found.body)

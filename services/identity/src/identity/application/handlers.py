@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from serialtrail_contracts.identity import ApiKeyCreated, ApiKeyRevoked, Role, Scope
+from serialtrail_contracts.identity import ApiKeyCreated, ApiKeyRevoked, Role
 from serialtrail_kit.access import tokens
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import WriteModel
@@ -21,7 +21,7 @@ class IdentityHandlers:
         *,
         name: str,
         role: Role,
-        scope: Scope | None,
+        scope: dict[str, list[str] | None] | None,
         expires_at: datetime | None,
         meta: RecordMetadata,
         principal_id: str | None = None,

@@ -8,11 +8,11 @@ from datetime import datetime
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.identity import (
     SCOPE_DIMENSIONS,
-    UNSCOPED_BY_DEFAULT,
     ApiKeyCreated,
     ApiKeyRevoked,
     Role,
     Scope,
+    ScopeInvalid,
 )
 from serialtrail_kit.errors import InvalidInput, NotFound, Violation
 
@@ -21,14 +21,16 @@ def stream_id(key_id: str) -> str:
     return f"api-key-{key_id}"
 
 
-def scope_for(role: Role, scope: Scope | None) -> Scope:
-    """A role that sees everything unless narrowed may go without a scope; the others need one."""
-    if scope is not None:
-        return scope
-    if role in UNSCOPED_BY_DEFAULT:
-        return Scope.unrestricted()
-    message = f"a {role.value} key needs a scope ({', '.join(SCOPE_DIMENSIONS)})"
-    raise InvalidInput(message, [Violation("scope", "required-for-role", message)])
+def scope_for(role: Role, stated: object) -> Scope:
+    """The scope as stated (through the API or the CLI), checked strictly: refused, never
+    widened. A role that sees everything unless narrowed may state none."""
+    try:
+        return Scope.checked(stated, role)
+    except ScopeInvalid as problem:
+        message = problem.message
+        if problem.rule == "required-for-role":
+            message += f" ({', '.join(SCOPE_DIMENSIONS)}; company_prefixes at least)"
+        raise InvalidInput(message, [Violation(problem.field, problem.rule, message)]) from problem
 
 
 def create(

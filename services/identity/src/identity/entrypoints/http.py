@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
-from serialtrail_contracts.identity import API_KEY_EXAMPLE, SCOPE_DIMENSIONS, Role, Scope
+from serialtrail_contracts.identity import API_KEY_EXAMPLE, SCOPE_DIMENSIONS, Role
 from serialtrail_kit.access.authenticate import KeyUsage
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.access.principals import ApiKey, Principals
+from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.declaration import ReadYourWrites
 from serialtrail_kit.errors import NotFound, Violation
@@ -30,6 +31,11 @@ _SCOPE_FIELDS: dict[str, Any] = {
 ScopeIn: type[BaseModel] = create_model("ScopeIn", __config__=ConfigDict(extra="forbid"), **_SCOPE_FIELDS)
 
 
+# Keys and refusals concern every party: only a principal no scope narrows manages or reads them.
+KEYS = Resource.everything("api-key", "every API key")
+REFUSALS = Resource.everything("access-audit", "every service's refused requests")
+
+
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [API_KEY_EXAMPLE]})
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -43,8 +49,9 @@ class RevokeIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def _scope(body: ApiKeyIn) -> Scope | None:
-    return None if body.scope is None else Scope.from_json(body.scope.model_dump())
+def _scope(body: ApiKeyIn) -> dict[str, list[str] | None] | None:
+    """As stated: the domain checks it (the same check as the CLI's and the OIDC claims')."""
+    return None if body.scope is None else body.scope.model_dump()
 
 
 class Keys:
@@ -68,7 +75,7 @@ def build_router(
     the audit holds this service's own refusals (other services' arrive as they are relayed)."""
     router = APIRouter(prefix="/v1", tags=["identity"], responses=PROBLEM_RESPONSES)
 
-    @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[requires(IDENTITY_ADMIN)])
+    @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[requires(IDENTITY_ADMIN, KEYS)])
     async def create_api_key(body: ApiKeyIn, request: Request) -> dict[str, Any]:
         """Create an API key. The token is in this response only; only its argon2id hash is stored."""
         created, token = await handlers.issue_key(
@@ -81,13 +88,13 @@ def build_router(
         await consistent()
         return {**(await keys.one(created.key_id)).public(), "token": token}
 
-    @router.get("/api-keys", dependencies=[requires(IDENTITY_ADMIN)])
+    @router.get("/api-keys", dependencies=[requires(IDENTITY_ADMIN, KEYS)])
     async def list_api_keys() -> list[dict[str, Any]]:
         """Every API key with its role, scope, expiry, revocation and last use (never the secret)."""
         used = await keys.usage.last_used()
         return [k.public(used.get(k.key_id)) for k in await keys.principals.keys()]
 
-    @router.post("/api-keys/{key_id}/revoke", dependencies=[requires(IDENTITY_ADMIN)])
+    @router.post("/api-keys/{key_id}/revoke", dependencies=[requires(IDENTITY_ADMIN, KEYS)])
     async def revoke_api_key(key_id: str, body: RevokeIn, request: Request) -> dict[str, Any]:
         """Revoke a key at once; later requests with it get 401 (at other services' own copies
         of the keys as soon as the event reaches them)."""
@@ -95,7 +102,7 @@ def build_router(
         await consistent()
         return (await keys.one(key_id)).public()
 
-    @router.get("/access-audit", dependencies=[requires(ACCESS_AUDIT_READ)])
+    @router.get("/access-audit", dependencies=[requires(ACCESS_AUDIT_READ, REFUSALS)])
     async def access_audit(limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
         """Refused requests of every service, newest first: who, what, why refused."""
         await audited()

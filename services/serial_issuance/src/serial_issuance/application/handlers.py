@@ -131,7 +131,7 @@ class SerialIssuanceHandlers:
             raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
         fmt = product.serial_format(registered)
         pool, _ = await self.load.pool(gtin)
-        screening = commissioning.screen(serials, fmt, pool, self.keyring.cipher(gtin, fmt), field)
+        screening = commissioning.screen(serials, fmt, pool, self.keyring.cipher(gtin, fmt), field, command.lot)
         event = SerialsCommissioned(
             commissioning_id=command.commissioning_id,
             gtin=gtin,
@@ -147,7 +147,7 @@ class SerialIssuanceHandlers:
             async with self.writes.unit(meta) as work:
                 violations = list(screening.violations)
                 if screening.not_from_pool:
-                    imported = await imported_among(work.conn, work.schema, gtin, screening.not_from_pool)
+                    imported = await imported_among(work.conn, work.schema, gtin, screening.not_from_pool, command.lot)
                     violations += commissioning.unissued(serials, screening.not_from_pool, imported, gtin, field)
                 if violations:
                     message = f"{len(violations)} serial(s) cannot be commissioned; nothing was recorded"

@@ -44,7 +44,7 @@ class IssuedOnce:
             gtin text NOT NULL, chunk bigint NOT NULL, bits bytea NOT NULL, PRIMARY KEY (gtin, chunk)
         );
         CREATE TABLE {schema}.imported_serials (
-            gtin text NOT NULL, serial text NOT NULL, PRIMARY KEY (gtin, serial)
+            gtin text NOT NULL, serial text NOT NULL, lot text, PRIMARY KEY (gtin, serial)
         );
         """
 
@@ -55,16 +55,23 @@ class IssuedOnce:
                 await _claim_counters(conn, schema, payload["gtin"], payload["counter_ranges"])
                 await _claim(conn, schema, "commissioned_serials", payload["gtin"], payload["unpooled_serials"])
             elif event.event_type == SerialsImported.EVENT_TYPE:
-                await _claim(conn, schema, "imported_serials", event.payload["gtin"], event.payload["serials"])
+                payload = event.payload
+                await _claim(conn, schema, "imported_serials", payload["gtin"], payload["serials"], payload.get("lot"))
 
 
-async def imported_among(conn: Connection, schema: str, gtin: str, serials: Sequence[str]) -> set[str]:
+async def imported_among(
+    conn: Connection, schema: str, gtin: str, serials: Sequence[str], lot: str | None = None
+) -> set[str]:
+    """Those of `serials` imported for `gtin` and for batch `lot` (or for no batch): serials
+    imported for a batch belong to that batch."""
     if not serials:
         return set()
     rows = await conn.fetch(
-        f"SELECT serial FROM {schema}.imported_serials WHERE gtin = $1 AND serial = ANY($2::text[])",
+        f"SELECT serial FROM {schema}.imported_serials WHERE gtin = $1 AND serial = ANY($2::text[]) "
+        "AND (lot IS NULL OR lot = $3)",
         gtin,
         list(serials),
+        lot,
     )
     return {r["serial"] for r in rows}
 
@@ -93,14 +100,19 @@ async def _claim_counters(conn: Connection, schema: str, gtin: str, ranges: list
     )
 
 
-async def _claim(conn: Connection, schema: str, table: str, gtin: str, serials: Sequence[str]) -> None:
+async def _claim(
+    conn: Connection, schema: str, table: str, gtin: str, serials: Sequence[str], lot: str | None = None
+) -> None:
     if not serials:
         return
+    columns, values = ("(gtin, serial)", "$1, unnest($2::text[])")
+    if table == "imported_serials":
+        columns, values = ("(gtin, serial, lot)", "$1, unnest($2::text[]), $3::text")
     inserted = await conn.fetch(
-        f"INSERT INTO {schema}.{table} (gtin, serial) SELECT $1, unnest($2::text[]) "
-        "ON CONFLICT DO NOTHING RETURNING serial",
+        f"INSERT INTO {schema}.{table} {columns} SELECT {values} ON CONFLICT DO NOTHING RETURNING serial",
         gtin,
         list(serials),
+        *([lot] if table == "imported_serials" else []),
     )
     if len(inserted) != len(serials):
         reason = "commissioned" if table == "commissioned_serials" else "imported"

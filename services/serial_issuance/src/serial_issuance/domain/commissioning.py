@@ -33,8 +33,15 @@ class Screening:
 
 
 def screen(
-    serials: Sequence[str], fmt: SerialFormat, pool: SerialPool, cipher: FF3_1, field: str = "serials"
+    serials: Sequence[str],
+    fmt: SerialFormat,
+    pool: SerialPool,
+    cipher: FF3_1,
+    field: str = "serials",
+    lot: str | None = None,
 ) -> Screening:
+    """Serials requested for another batch than `lot` count as not from the pool: unless
+    imported for it, they were not issued for this batch."""
     violations: list[Violation] = []
     seen: set[str] = set()
     pattern = re.compile(f"^[{re.escape(fmt.characters)}]{{{fmt.length}}}$")
@@ -48,7 +55,7 @@ def screen(
         (fitting if pattern.match(serial) else not_from_pool).append(serial)
     unpooled = list(not_from_pool)
     counters = counters_of(cipher, fmt, fitting)
-    allocated = pool.allocated_mask(counters)
+    allocated = pool.allocated_mask(counters, lot)
     not_from_pool.extend(np.asarray(fitting, dtype=object)[~allocated].tolist())
     return Screening(violations, not_from_pool, fitting, counters, unpooled)
 
@@ -62,7 +69,11 @@ def unissued(
 ) -> list[Violation]:
     missing = set(candidates) - set(imported)
     return [
-        Violation(f"{field}[{index}]", "issued-for-gtin", f"{serial} was not issued or imported for GTIN {gtin}")
+        Violation(
+            f"{field}[{index}]",
+            "issued-for-gtin",
+            f"{serial} was not issued or imported for GTIN {gtin} (and for this batch, when it was for one)",
+        )
         for index, serial in enumerate(serials)
         if serial in missing
     ]

@@ -137,12 +137,19 @@ class SerialPool:
         self.apply(event)
         return event
 
-    def allocated_mask(self, counters: NDArray[np.uint64]) -> NDArray[np.bool_]:
-        """True where a counter belongs to a serial request (not an import reservation)."""
-        below = counters < np.uint64(self.next_counter)
-        if not self.reserved:
-            return below
-        return below & ~np.isin(counters, np.array(self.reserved, dtype=np.uint64))
+    def allocated_mask(self, counters: NDArray[np.uint64], lot: str | None = None) -> NDArray[np.bool_]:
+        """True where a counter belongs to a serial request (not an import reservation) that
+        may be commissioned into `lot`: serials requested for a batch belong to that batch."""
+        mask = counters < np.uint64(self.next_counter)
+        if self.reserved:
+            mask &= ~np.isin(counters, np.array(self.reserved, dtype=np.uint64))
+        other = sorted((a.first, a.end) for a in self.allocations if a.lot is not None and a.lot != lot)
+        if lot is not None and other:
+            firsts = np.array([first for first, _ in other], dtype=np.uint64)
+            ends = np.array([end for _, end in other], dtype=np.uint64)
+            at = np.searchsorted(firsts, counters, side="right") - 1
+            mask &= ~((at >= 0) & (counters < ends[np.maximum(at, 0)]))
+        return mask
 
     def is_reserved(self, counter: int) -> bool:
         index = bisect.bisect_left(self.reserved, counter)

@@ -9,11 +9,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
-from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
-from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin, sscc
-from serialtrail_kit.access.authz import body_target, ensure_visible, path_target, request_body, requires, visible
-from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
+from serialtrail_gs1.keys import sscc
+from serialtrail_kit.access.authz import requires
+from serialtrail_kit.errors import NotFound
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
@@ -22,6 +21,7 @@ from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.domain import product
 from serial_issuance.domain.generation import line_parts, render_counters
 from serial_issuance.entrypoints import permissions as allowed
+from serial_issuance.entrypoints.resources import Resources
 from serial_issuance.entrypoints.schemas import (
     BatchIn,
     CommissioningIn,
@@ -42,73 +42,25 @@ StreamFormat = Literal["text", "ndjson"]
 MEDIA = {"text": "text/plain; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
-async def batch_target(request: Request) -> Target:
-    """A new batch: its GTIN, its site, and the CMO it belongs to (none is a value too)."""
-    body = await request_body(request)
-    return Target(
-        gtins=frozenset({str(body["gtin"])}) if body.get("gtin") else frozenset(),
-        sites=frozenset({str(body["site_gln"])}) if body.get("site_gln") else frozenset(),
-        cmos=frozenset({str(body.get("cmo_id") or NO_CMO)}),
-    )
-
-
-async def require_batch_in_scope(
-    request: Request, handlers: SerialIssuanceHandlers, gtin: str | None, lot: str | None, *, missing: type[DomainError]
-) -> None:
-    """A batch of another CMO answers exactly like a batch that does not exist."""
-    if gtin is None or lot is None:
-        return
-    try:
-        found = await handlers.load.batch(gtin, lot)
-    except DomainError:
-        return  # unknown: the handler reports it
-    _ensure_batch_visible(request, found, missing)
-
-
-def _ensure_batch_visible(request: Request, found: BatchRegistered, missing: type[DomainError]) -> None:
-    if not visible(request, Target(cmos=frozenset({found.cmo_id or NO_CMO}))):
-        message = f"no batch {found.lot!r} is registered for GTIN {found.gtin}"
-        raise missing(message, [Violation("lot", "registered-batch", message)])
-
-
-async def visible_batch(request: Request, handlers: SerialIssuanceHandlers, gtin: str, lot: str) -> BatchRegistered:
-    """A batch addressed by path: unknown product, unknown batch and another CMO's batch all
-    answer 404 alike. Loaded once."""
-    await handlers.load.product(gtin, missing=NotFound)
-    found = await handlers.load.batch(gtin, lot, missing=NotFound)
-    _ensure_batch_visible(request, found, NotFound)
-    return found
-
-
-async def commissioning_target(request: Request) -> Target:
-    """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning touches."""
-    body = await request_body(request)
-    gtins = {str(body["gtin"])} if body.get("gtin") else set()
-    epcs = body.get("epcs")
-    if isinstance(epcs, list):
-        gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
-    lines = {str(body["line_id"])} if body.get("line_id") else set()
-    return Target(gtins=frozenset(gtins), lines=frozenset(lines))
-
-
 def build_router(
     handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent, digital_link_base: str
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
-    _master_data_routes(router, handlers)
-    _serial_request_routes(router, handlers, queries, consistent, digital_link_base)
-    _sscc_routes(router, handlers, queries, consistent)
-    _commissioning_routes(router, handlers, queries, consistent)
+    resources = Resources(handlers, queries, consistent)
+    _master_data_routes(router, handlers, resources)
+    _serial_request_routes(router, handlers, resources, digital_link_base)
+    _sscc_routes(router, handlers, resources)
+    _commissioning_routes(router, handlers, queries, resources)
     return router
 
 
-def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> None:
+def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resources: Resources) -> None:
     @router.post(
         "/products",
         status_code=status.HTTP_201_CREATED,
         tags=["products"],
         response_model=ProductRegistered,
-        dependencies=[requires(allowed.MASTER_DATA_WRITE, body_target(gtins="gtin"))],
+        dependencies=[requires(allowed.MASTER_DATA_WRITE, resources.new_product)],
     )
     async def register_product(body: ProductIn, request: Request) -> ProductRegistered:
         """Register a product's master data and the shape of its serials. Idempotent for identical data."""
@@ -119,7 +71,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         "/products/{gtin}",
         tags=["products"],
         response_model=ProductRegistered,
-        dependencies=[requires(allowed.MASTER_DATA_READ, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.MASTER_DATA_READ, resources.product)],
     )
     async def get_product(gtin: str) -> ProductRegistered:
         """A product's master data."""
@@ -130,7 +82,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         status_code=status.HTTP_201_CREATED,
         tags=["batches"],
         response_model=BatchRegistered,
-        dependencies=[requires(allowed.BATCHES_WRITE, batch_target)],
+        dependencies=[requires(allowed.BATCHES_WRITE, resources.new_batch)],
     )
     async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
         """Register a batch (lot and expiry) of a registered product."""
@@ -141,30 +93,26 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers) -> 
         "/batches/{gtin}/{lot}",
         tags=["batches"],
         response_model=BatchRegistered,
-        dependencies=[requires(allowed.MASTER_DATA_READ, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.MASTER_DATA_READ, resources.batch)],
     )
     async def get_batch(gtin: str, lot: str, request: Request) -> BatchRegistered:
         """A batch's lot, expiry and manufacturing site."""
-        return await visible_batch(request, handlers, gtin, lot)
+        found: BatchRegistered = request.state.batch  # loaded by the ownership check
+        return found
 
 
 def _serial_request_routes(
-    router: APIRouter,
-    handlers: SerialIssuanceHandlers,
-    queries: SerialQueries,
-    consistent: Consistent,
-    digital_link_base: str,
+    router: APIRouter, handlers: SerialIssuanceHandlers, resources: Resources, digital_link_base: str
 ) -> None:
     @router.post(
         "/serial-requests",
         status_code=status.HTTP_201_CREATED,
         tags=["serials"],
         response_model=SerialRequestOut,
-        dependencies=[requires(allowed.SERIALS_REQUEST, body_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_REQUEST, resources.new_serials)],
     )
     async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
         """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
-        await require_batch_in_scope(request, handlers, body.gtin, body.lot, missing=InvalidInput)
         command = RequestSerials(gtin=body.gtin, lot=body.lot, quantity=body.quantity, output_form=body.output_form)
         allocated = await handlers.request_serials(command, record_metadata(request))
         return SerialRequestOut(
@@ -181,7 +129,7 @@ def _serial_request_routes(
         tags=["serials"],
         response_class=StreamingResponse,
         responses={200: {"content": {MEDIA["text"]: {}, MEDIA["ndjson"]: {}}, "description": "one serial per line"}},
-        dependencies=[requires(allowed.SERIALS_READ)],
+        dependencies=[requires(allowed.SERIALS_READ, resources.serial_request)],
     )
     async def stream_serials(
         request: Request,
@@ -192,9 +140,7 @@ def _serial_request_routes(
         form: Annotated[OutputForm | None, Query(description="override the request's output form")] = None,
     ) -> StreamingResponse:
         """Stream the serials of a request, generated chunk by chunk (never the whole list in memory)."""
-        await consistent()
-        row = await queries.serial_request(request_id)
-        ensure_visible(request, Target(gtins=frozenset({row["gtin"]})), "serial request")
+        row = request.state.serial_request  # loaded by the ownership check
         registered = await handlers.load.product(row["gtin"])
         fmt = product.serial_format(registered)
         parts = line_parts(
@@ -220,11 +166,10 @@ def _serial_request_routes(
         status_code=status.HTTP_201_CREATED,
         tags=["serials"],
         response_model=SerialImportOut,
-        dependencies=[requires(allowed.SERIALS_IMPORT, body_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_IMPORT, resources.new_import)],
     )
     async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
         """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
-        await require_batch_in_scope(request, handlers, body.gtin, body.lot, missing=InvalidInput)
         command = ImportSerials(gtin=body.gtin, lot=body.lot, source=body.source, serials=body.serials)
         imported = await handlers.import_serials(command, record_metadata(request))
         return SerialImportOut(
@@ -232,15 +177,13 @@ def _serial_request_routes(
         )
 
 
-def _sscc_routes(
-    router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent
-) -> None:
+def _sscc_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resources: Resources) -> None:
     @router.post(
         "/sscc-requests",
         status_code=status.HTTP_201_CREATED,
         tags=["sscc"],
         response_model=SsccRequestOut,
-        dependencies=[requires(allowed.SSCC_REQUEST, body_target(company_prefixes="company_prefix"))],
+        dependencies=[requires(allowed.SSCC_REQUEST, resources.new_ssccs)],
     )
     async def request_ssccs(body: SsccRequestIn, request: Request) -> SsccRequestOut:
         """Allocate a range of SSCCs (extension digit + company prefix + serial reference + check digit)."""
@@ -260,13 +203,11 @@ def _sscc_routes(
         "/sscc-requests/{request_id}/ssccs",
         tags=["sscc"],
         response_class=StreamingResponse,
-        dependencies=[requires(allowed.SERIALS_READ)],
+        dependencies=[requires(allowed.SERIALS_READ, resources.sscc_request)],
     )
     async def stream_ssccs(request: Request, request_id: UUID) -> StreamingResponse:
         """The SSCCs of a request, one per line."""
-        await consistent()
-        row = await queries.sscc_request(request_id)
-        ensure_visible(request, Target(company_prefixes=frozenset({row["company_prefix"]})), "SSCC request")
+        row = request.state.sscc_request  # loaded by the ownership check
 
         def lines() -> Iterator[bytes]:
             first = row["first_reference"]
@@ -280,19 +221,17 @@ def _sscc_routes(
 
 
 def _commissioning_routes(
-    router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent
+    router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, resources: Resources
 ) -> None:
     @router.post(
         "/commissioning",
         status_code=status.HTTP_201_CREATED,
         tags=["commissioning"],
         response_model=CommissioningOut,
-        dependencies=[requires(allowed.SERIALS_COMMISSION, commissioning_target)],
+        dependencies=[requires(allowed.SERIALS_COMMISSION, resources.commissioning)],
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
-        for gtin in request.state.target.gtins:  # computed once, by the authorisation check
-            await require_batch_in_scope(request, handlers, gtin, body.lot, missing=InvalidInput)
         command = Commission(
             commissioning_id=uuid.uuid4(),
             gtin=body.gtin,
@@ -316,22 +255,20 @@ def _commissioning_routes(
     @router.get(
         "/serials/{gtin}/{serial}",
         tags=["serials"],
-        dependencies=[requires(allowed.SERIALS_READ, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_READ, resources.serial)],
     )
-    async def serial_status(gtin: str, serial: str) -> dict[str, Any]:
+    async def serial_status(gtin: str, serial: str, request: Request) -> dict[str, Any]:
         """Status and history of one serial: which request issued it, when and by whom it was commissioned."""
-        require_gtin(gtin)
-        await consistent()
-        return await queries.serial(gtin, serial)
+        found: dict[str, Any] = request.state.serial  # loaded by the ownership check
+        return found
 
     @router.get(
         "/batches/{gtin}/{lot}/serial-summary",
         tags=["batches"],
         response_model=SerialSummaryOut,
-        dependencies=[requires(allowed.SERIALS_READ, path_target(gtins="gtin"))],
+        dependencies=[requires(allowed.SERIALS_READ, resources.batch)],
     )
     async def serial_summary(gtin: str, lot: str, request: Request) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""
-        await visible_batch(request, handlers, gtin, lot)
-        await consistent()
+        await resources.consistent()
         return SerialSummaryOut(gtin=gtin, lot=lot, **await queries.batch_counts(gtin, lot))

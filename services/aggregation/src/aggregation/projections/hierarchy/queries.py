@@ -65,6 +65,16 @@ class AggregationQueries:
             scope = await conn.fetchrow(_scope_sql(at), *args) if scoped else None
         return _assemble(root, root_known, groups, states, at, scope)
 
+    async def owner(self, ids: list[str]) -> Target:
+        """Whose these objects are now: the GTINs and the CMOs of everything below each, and
+        each one's own CMO once commissioned. Nothing known: an empty target."""
+        if not ids:
+            return Target()
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(_OWNER_SQL, ids)
+        assert row is not None  # an aggregate query always returns its row
+        return Target(gtins=frozenset(row["gtins"] or ()), cmos=frozenset(row["cmos"] or ()))
+
     async def ancestors(self, child: ObjectId, at: datetime | None) -> list[dict[str, Any]]:
         links = _links(at)
         sql = f"""
@@ -86,7 +96,7 @@ class AggregationQueries:
         ]
 
 
-def _tree_cte(at: datetime | None) -> str:
+def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     links = _links(at)
     # Only SSCCs and bundles can hold children: leaves are not probed for any. The LATERAL
     # subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even when the
@@ -94,7 +104,7 @@ def _tree_cte(at: datetime | None) -> str:
     # over every link.
     return f"""
         WITH RECURSIVE tree(child, parent, child_gtin, pending, depth) AS (
-            SELECT l.child, l.parent, l.child_gtin, l.pending, 1 FROM {links} l WHERE l.parent = $1
+            SELECT l.child, l.parent, l.child_gtin, l.pending, 1 FROM {links} l WHERE l.parent {roots}
             UNION ALL
             SELECT l.child, l.parent, l.child_gtin, l.pending, t.depth + 1
             FROM tree t CROSS JOIN LATERAL (SELECT * FROM {links} l WHERE l.parent = t.child OFFSET 0) l
@@ -139,6 +149,15 @@ def _scope_sql(at: datetime | None) -> str:
                (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
                 FROM tree t JOIN {RM}.commissioned c ON c.object_id = t.child) AS cmos
     """
+
+
+_OWNER_SQL = f"""{_tree_cte(None, "= ANY($1::text[])")},
+    objects AS (SELECT child AS object_id, child_gtin AS gtin FROM tree
+                UNION SELECT o, NULL FROM unnest($1::text[]) AS o)
+    SELECT (SELECT array_agg(DISTINCT gtin) FROM objects WHERE gtin IS NOT NULL) AS gtins,
+           (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
+            FROM objects o JOIN {RM}.commissioned c USING (object_id)) AS cmos
+"""
 
 
 def _assemble(

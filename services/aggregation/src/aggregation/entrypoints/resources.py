@@ -1,0 +1,199 @@
+"""What each route of aggregation touches, and who owns it. The kit checks it before the
+endpoint runs (`serialtrail_kit.access.resources`).
+
+Owners: an SGTIN is its GTIN's company's and, once commissioned, its batch's CMO's; an SSCC
+is the company whose prefix it carries and, once it holds something, the CMOs of what it
+holds. What a request names (GTINs, SSCCs, its line) is checked from the request itself;
+what a parent holds is looked up in the hierarchy read model."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from pydantic import TypeAdapter, ValidationError
+from serialtrail_contracts.aggregation import UnpackReason
+from serialtrail_contracts.identity import NO_CMO, Principal, Target
+from serialtrail_gs1.identity import ObjectId
+from serialtrail_kit.access.authz import path_target, request_body, visible
+from serialtrail_kit.access.resources import Resource, Unknown
+from serialtrail_kit.errors import Conflict, DomainError, NotFound, Violation
+from serialtrail_kit.http.problems import Answered, JsonResponse
+
+from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Unpack, close, unpack
+from aggregation.entrypoints.ids import Parsed, one_id, parse_cached
+from aggregation.projections.hierarchy.queries import AggregationQueries, batch_report
+
+Consistent = Callable[[], Awaitable[None]]
+_AT = TypeAdapter(datetime)
+
+
+def id_cache(request: Request) -> dict[str, Parsed]:
+    """Ids parsed once per request: the ownership check and the endpoint both need them."""
+    cache: dict[str, Parsed] | None = getattr(request.state, "id_cache", None)
+    if cache is None:
+        cache = request.state.id_cache = {}
+    return cache
+
+
+def _objects(request: Request, values: list[Any]) -> list[ObjectId]:
+    cache = id_cache(request)
+    parsed = [parse_cached(cache, value) for value in values if isinstance(value, str)]
+    return [p for p in parsed if isinstance(p, ObjectId)]
+
+
+def named_by(objects: list[ObjectId]) -> Target:
+    """The GTINs of the SGTINs and the SSCCs themselves: each carries its company."""
+    return Target(
+        gtins=frozenset(o.gtin for o in objects if o.gtin is not None),
+        ssccs=frozenset(o.sscc for o in objects if o.sscc is not None),
+    )
+
+
+async def packing_named(request: Request) -> Target:
+    """Every id a pack, unpack or close names (parents and children), and its line."""
+    body = await request_body(request)
+    entries = body.get("packs") if isinstance(body.get("packs"), list) else [body]
+    named: list[Any] = [request.path_params.get("parent")]
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            children = entry.get("children")
+            named += [entry.get("parent"), *(children if isinstance(children, list) else [])]
+    lines = {str(body["line_id"])} if body.get("line_id") else set()
+    return named_by(_objects(request, named)) | Target(lines=frozenset(lines))
+
+
+async def object_named(request: Request) -> Target:
+    return named_by(_objects(request, [request.path_params["object_id"]]))
+
+
+def _parents(request: Request, body: dict[str, Any]) -> list[str]:
+    packs = body.get("packs")
+    entries: list[Any] = packs if isinstance(packs, list) else [body]
+    texts = [request.path_params.get("parent")] + [e.get("parent") for e in entries if isinstance(e, dict)]
+    return [o.uri for o in _objects(request, texts)]
+
+
+def in_scope(request: Request) -> InScope:
+    """For the children of a pack: may the caller touch units of this CMO's batches?"""
+    principal: Principal = request.state.principal
+    if principal.scope.cmos is None:
+        return None
+
+    @functools.cache
+    def allowed(cmo: str | None) -> bool:  # asked once per child, answered once per CMO
+        return visible(request, Target(cmos=frozenset({cmo or NO_CMO})))
+
+    return allowed
+
+
+def _cmo_scoped(request: Request) -> bool:
+    principal: Principal = request.state.principal
+    return principal.scope.cmos is not None
+
+
+def _holds_another_cmos(request: Request) -> DomainError:
+    return Conflict(
+        "a parent holds units of a batch outside your scope",
+        [Violation("parent", "in-scope", "holds units of a batch outside your scope")],
+    )
+
+
+def _as_if_empty(decide: Callable[[Hierarchy, str], object]) -> Unknown:
+    """What the domain answers for a parent that never held anything: a parent outside the
+    caller's scope is answered exactly so."""
+
+    def unknown(request: Request) -> Exception:
+        try:
+            decide(Hierarchy(), request.state.parent)
+        except DomainError as answer:
+            return answer
+        raise AssertionError("an empty hierarchy holds no parent")
+
+    return unknown
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_unpacked_unknown = _as_if_empty(lambda h, p: unpack(h, Unpack(p, None, UnpackReason.rework, None, "", _EPOCH)))
+_closed_unknown = _as_if_empty(lambda h, p: close(h, Close(p, None, None, _EPOCH)))
+
+
+def _at(request: Request) -> datetime | None:
+    text = request.query_params.get("at")
+    try:
+        return None if text is None else _AT.validate_python(text)
+    except ValidationError:
+        return None  # the endpoint's own validation answers
+
+
+class Resources:
+    def __init__(self, queries: AggregationQueries, consistent: Consistent) -> None:
+        self.queries, self.consistent = queries, consistent
+        self.packing = Resource("packing", named=packing_named, owner=self._packed_into, unknown=_holds_another_cmos)
+        self.unpacked = Resource("parent", named=packing_named, owner=self._parent, unknown=_unpacked_unknown)
+        self.closed = Resource("parent", named=packing_named, owner=self._parent, unknown=_closed_unknown)
+        self.tree = Resource("hierarchy", named=object_named, owner=self._tree, unknown=_holds_nothing)
+        self.ancestry = Resource("ancestry", named=object_named, owner=self._object, unknown=_no_ancestors)
+        self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch, unknown=_unknown_batch)
+
+    async def _packed_into(self, request: Request) -> Target | None:
+        """The CMOs of what the parents packed into hold already: only asked for principals
+        narrowed to CMOs (the others may pack into any of their company's parents)."""
+        if not _cmo_scoped(request):
+            return None
+        await self.consistent()
+        return await self.queries.owner(_parents(request, await request_body(request)))
+
+    async def _parent(self, request: Request) -> Target | None:
+        """A parent unpacked or closed: the GTINs and CMOs of what it holds."""
+        parents = _parents(request, await request_body(request))
+        request.state.parent = parents[0] if parents else None
+        if request.state.parent is None:
+            return None  # not an id: the endpoint's validation answers
+        await self.consistent()
+        return await self.queries.owner(parents)
+
+    async def _tree(self, request: Request) -> Target:
+        root = one_id(request.path_params["object_id"])
+        await self.consistent()
+        principal: Principal = request.state.principal
+        tree = await self.queries.tree(root, _at(request), scoped=not principal.scope.is_unrestricted)
+        if tree is None:
+            raise _holds_nothing(request)
+        request.state.tree = tree
+        return tree.target
+
+    async def _object(self, request: Request) -> Target:
+        """Whose an object is now: an SGTIN its batch's CMO's, an SSCC its contents' CMOs'."""
+        found = one_id(request.path_params["object_id"])
+        await self.consistent()
+        return await self.queries.owner([found.uri])
+
+    async def _batch(self, request: Request) -> Target:
+        gtin, lot = request.path_params["gtin"], request.path_params["lot"]
+        await self.consistent()
+        limit = request.query_params.get("limit", "100")
+        found = await batch_report(self.queries.pool, gtin, lot, min(int(limit), 10_000) if limit.isdigit() else 100)
+        if found is None:
+            raise _unknown_batch(request)
+        request.state.report = found
+        return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+
+
+def _holds_nothing(request: Request) -> DomainError:
+    root = one_id(request.path_params["object_id"])
+    return NotFound(f"{root.uri} holds nothing", [Violation("id", "packed-parent", "holds no children")])
+
+
+def _unknown_batch(request: Request) -> DomainError:
+    gtin, lot = request.path_params["gtin"], request.path_params["lot"]
+    return NotFound(f"no batch {lot!r} is known for GTIN {gtin}", [Violation("lot", "known-batch", "unknown")])
+
+
+def _no_ancestors(request: Request) -> Exception:
+    """An object outside the caller's scope has, as far as the caller can tell, no parents."""
+    found = one_id(request.path_params["object_id"])
+    return Answered(JsonResponse({"id": found.uri, "kind": found.kind.value, "ancestors": []}))

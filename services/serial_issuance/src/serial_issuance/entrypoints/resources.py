@@ -1,0 +1,170 @@
+"""What each route of serial issuance touches, and who owns it. The kit checks it before the
+endpoint runs (`serialtrail_kit.access.resources`); resolvers keep what they loaded on
+`request.state` so the endpoint does not load it again.
+
+Owners: a product is its GTIN's (company prefix, GTIN); a batch is also its CMO's and its
+site's; a serial request, a serial import and a serial belong to their batch (none named: only
+principals not narrowed to CMOs reach them); an SSCC request is its company prefix's."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request
+from serialtrail_contracts.identity import NO_CMO, Target
+from serialtrail_contracts.serials import BatchRegistered
+from serialtrail_gs1.keys import parse_sgtin_uri
+from serialtrail_kit.access.authz import body_target, path_target, request_body
+from serialtrail_kit.access.resources import Resource
+from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
+
+from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.projections.serial_status.queries import SerialQueries
+
+Consistent = Callable[[], Awaitable[None]]
+
+
+def batch_owner(batch: BatchRegistered | None) -> Target:
+    """Whose a batch is (None: records not tied to a batch)."""
+    if batch is None:
+        return Target(cmos=frozenset({NO_CMO}))
+    return Target(
+        gtins=frozenset({batch.gtin}), sites=frozenset({batch.site_gln}), cmos=frozenset({batch.cmo_id or NO_CMO})
+    )
+
+
+async def new_batch(request: Request) -> Target:
+    """A batch being registered: its GTIN, its site, and its CMO (none is a value too)."""
+    body = await request_body(request)
+    return Target(
+        gtins=frozenset({str(body["gtin"])}) if body.get("gtin") else frozenset(),
+        sites=frozenset({str(body["site_gln"])}) if body.get("site_gln") else frozenset(),
+        cmos=frozenset({str(body.get("cmo_id") or NO_CMO)}),
+    )
+
+
+async def commissioning_named(request: Request) -> Target:
+    """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning names."""
+    body = await request_body(request)
+    gtins = {str(body["gtin"])} if body.get("gtin") else set()
+    epcs = body.get("epcs")
+    if isinstance(epcs, list):
+        gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
+    lines = {str(body["line_id"])} if body.get("line_id") else set()
+    return Target(gtins=frozenset(gtins), lines=frozenset(lines))
+
+
+def unregistered_batch(request: Request) -> DomainError:
+    """What a command naming an unknown batch is told (so another CMO's batch is told the same)."""
+    gtins = sorted(getattr(request.state, "target", Target()).gtins)
+    lot = getattr(request.state, "lot", None)
+    message = f"no batch {lot!r} is registered for GTIN {gtins[0] if gtins else '?'}"
+    return InvalidInput(message, [Violation("lot", "registered-batch", message)])
+
+
+# What an unknown resource of each kind is answered (so one out of scope is answered the same).
+
+
+def _no_batch(request: Request) -> DomainError:
+    gtin, lot = request.path_params["gtin"], request.path_params["lot"]
+    message = f"no batch {lot!r} is registered for GTIN {gtin}"
+    return NotFound(message, [Violation("lot", "registered-batch", message)])
+
+
+def _no_request(what: str) -> Callable[[Request], DomainError]:
+    def unknown(request: Request) -> DomainError:
+        message = f"no {what} request {request.path_params['request_id']}"
+        return NotFound(message, [Violation("request_id", "exists", f"unknown {what} request")])
+
+    return unknown
+
+
+def _no_serial(request: Request) -> DomainError:
+    gtin, serial = request.path_params["gtin"], request.path_params["serial"]
+    message = f"serial {serial} was not issued or imported for GTIN {gtin}"
+    return NotFound(message, [Violation("serial", "issued-for-gtin", "unknown serial for this GTIN")])
+
+
+class Resources:
+    def __init__(self, handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent) -> None:
+        self.handlers, self.queries, self.consistent = handlers, queries, consistent
+        self.new_product = Resource("product", named=body_target(gtins="gtin"))
+        self.product = Resource("product", named=path_target(gtins="gtin"))
+        self.new_batch = Resource("batch", named=new_batch)
+        self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch_in_path, unknown=_no_batch)
+        self.new_serials = Resource(
+            "serial-request", named=body_target(gtins="gtin"), owner=self._batch_in_body, unknown=unregistered_batch
+        )
+        self.serial_request = Resource("serial-request", owner=self._serial_request, unknown=_no_request("serial"))
+        self.new_import = Resource(
+            "serial-import", named=body_target(gtins="gtin"), owner=self._batch_in_body, unknown=unregistered_batch
+        )
+        self.new_ssccs = Resource("sscc-request", named=body_target(company_prefixes="company_prefix"))
+        self.sscc_request = Resource("sscc-request", owner=self._sscc_request, unknown=_no_request("SSCC"))
+        self.commissioning = Resource(
+            "commissioning", named=commissioning_named, owner=self._batch_in_body, unknown=unregistered_batch
+        )
+        self.serial = Resource("serial", named=path_target(gtins="gtin"), owner=self._serial, unknown=_no_serial)
+
+    async def _batch(self, gtin: str, lot: str | None, missing: type[DomainError]) -> BatchRegistered | None:
+        if lot is None:
+            return None
+        await self.handlers.load.product(gtin, missing=missing)
+        return await self.handlers.load.batch(gtin, lot, missing=missing)
+
+    async def _batch_in_path(self, request: Request) -> Target:
+        """A batch addressed by path: unknown product, unknown batch and another CMO's batch
+        all answer 404 alike."""
+        params = request.path_params
+        request.state.batch = await self._batch(params["gtin"], params["lot"], NotFound)
+        return batch_owner(request.state.batch)
+
+    async def _batch_in_body(self, request: Request) -> Target | None:
+        """The batch a command names by `lot` (with its GTIN); unknown ones the command reports."""
+        body = await request_body(request)
+        lot = body.get("lot")
+        request.state.lot = lot if isinstance(lot, str) else None
+        owners = Target()
+        for gtin in request.state.target.gtins:
+            try:
+                found = batch_owner(await self._batch(gtin, request.state.lot, InvalidInput))
+            except DomainError:
+                return None  # unknown: the handler says so, in its words
+            owners |= found
+        return owners
+
+    async def _serial_request(self, request: Request) -> Target:
+        await self.consistent()
+        row = await self.queries.serial_request(_uuid(request.path_params["request_id"]))
+        request.state.serial_request = row
+        return Target(gtins=frozenset({row["gtin"]})) | await self._owner_of_lot(row["gtin"], row["lot"])
+
+    async def _sscc_request(self, request: Request) -> Target:
+        await self.consistent()
+        row = await self.queries.sscc_request(_uuid(request.path_params["request_id"]))
+        request.state.sscc_request = row
+        return Target(company_prefixes=frozenset({row["company_prefix"]}))
+
+    async def _serial(self, request: Request) -> Target:
+        """A serial is its batch's: the one it was commissioned into, else the one it was issued for."""
+        await self.consistent()
+        found: dict[str, Any] = await self.queries.serial(request.path_params["gtin"], request.path_params["serial"])
+        request.state.serial = found
+        lots = [entry.get("lot") for entry in reversed(found["history"])]
+        return await self._owner_of_lot(found["gtin"], next((lot for lot in lots if lot), None))
+
+    async def _owner_of_lot(self, gtin: str, lot: str | None) -> Target:
+        try:
+            return batch_owner(await self._batch(gtin, lot, NotFound))
+        except DomainError:
+            return batch_owner(None)
+
+
+def _uuid(value: Any) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError as error:
+        message = f"{value!r} is not a UUID"
+        raise InvalidInput(message, [Violation("request_id", "uuid", message)]) from error

@@ -1,0 +1,226 @@
+"""Each scope leak found by the attacker review (issue 10), as a named regression case against
+the whole product: company A (prefix 9506000, CMOs ACME and OTHER) and company B (4000001).
+Every refused change must leave the records as they were."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from serialtrail.services import SERVICES
+from serialtrail_contracts.identity import AccessRefused, Role, Scope
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import Harness, serve
+
+GTIN_A, GTIN_B = "09506000134352", "04000001000012"
+SITE_A, SITE_B = "9506000000008", "4000001000005"
+T0 = "2026-11-22T08:00:00Z"
+
+
+@dataclass
+class World:
+    harness: Harness
+    acme_serials: list[str]  # requested for ACME's batch
+    acme_request: str
+    acme_case: str  # a case of ACME units, in a pallet
+    acme_pallet: str
+    a_ssccs: list[str]  # unused SSCCs of company A's range
+    a_sscc_request: str
+    b_units: list[str]  # commissioned units of company B
+    b_case: str
+
+
+def _sscc_uri(digits: str) -> str:
+    return f"https://id.gs1.org/00/{digits}"
+
+
+def _unit(gtin: str, serial: str) -> str:
+    return f"(01){gtin}(21){serial}"
+
+
+async def _ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, response.text
+    return response.json() if "json" in response.headers.get("content-type", "") else response.text
+
+
+async def _company(client: httpx.AsyncClient, gtin: str, site: str, lots: dict[str, str | None]) -> None:
+    product = {
+        "gtin": gtin,
+        "company_prefix_length": 7,
+        "name": "Paracetamol 500 mg",
+        "serial_length": 12,
+        "serial_alphabet": "alphanumeric",
+        "target_markets": ["DE"],
+    }
+    await _ok(await client.post("/v1/products", json=product))
+    for lot, cmo in lots.items():
+        batch = {"gtin": gtin, "lot": lot, "expiry": "2028-06-30", "site_gln": site, "cmo_id": cmo}
+        await _ok(await client.post("/v1/batches", json=batch))
+
+
+async def _serials(client: httpx.AsyncClient, gtin: str, lot: str, quantity: int) -> tuple[str, list[str]]:
+    created = await _ok(await client.post("/v1/serial-requests", json={"gtin": gtin, "lot": lot, "quantity": quantity}))
+    listed = await _ok(await client.get(created["serials_url"]))
+    return created["request_id"], listed.split()
+
+
+async def _commission(client: httpx.AsyncClient, gtin: str, lot: str, serials: list[str]) -> httpx.Response:
+    body = {"gtin": gtin, "serials": serials, "lot": lot, "line_id": "LINE-1", "event_time": T0}
+    return await client.post("/v1/commissioning", json=body)
+
+
+async def _ssccs(client: httpx.AsyncClient, prefix: str, quantity: int) -> tuple[str, list[str]]:
+    body = {"company_prefix": prefix, "extension_digit": 0, "quantity": quantity}
+    created = await _ok(await client.post("/v1/sscc-requests", json=body))
+    listed = await _ok(await client.get(created["ssccs_url"]))
+    return created["request_id"], [_sscc_uri(s) for s in listed.split()]
+
+
+def _pack(parent: str, children: list[str], level: str = "case") -> dict[str, Any]:
+    return {"parent": parent, "packaging_level": level, "children": children, "line_id": "LINE-1", "event_time": T0}
+
+
+@pytest.fixture(scope="module")
+async def world(postgres_admin_dsn: str) -> AsyncIterator[World]:
+    import asyncpg
+
+    name = f"leaks_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        async with serve(postgres_admin_dsn.rsplit("/", 1)[0] + "/" + name, SERVICES) as harness:
+            client = harness.client
+            await _company(client, GTIN_A, SITE_A, {"ACME-1": "ACME", "OTHER-1": "OTHER"})
+            await _company(client, GTIN_B, SITE_B, {"B-1": None})
+            acme_request, acme_serials = await _serials(client, GTIN_A, "ACME-1", 6)
+            await _ok(await _commission(client, GTIN_A, "ACME-1", acme_serials[:3]))
+            _, b_serials = await _serials(client, GTIN_B, "B-1", 2)
+            await _ok(await _commission(client, GTIN_B, "B-1", b_serials))
+            a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 6)
+            _, b_ssccs = await _ssccs(client, "4000001", 2)
+            acme_case, acme_pallet = a_ssccs[0], a_ssccs[1]
+            acme_units = [_unit(GTIN_A, s) for s in acme_serials[:2]]
+            await _ok(await client.post("/v1/pack", json=_pack(acme_case, acme_units)))
+            await _ok(await client.post("/v1/pack", json=_pack(acme_pallet, [acme_case], "pallet")))
+            b_units = [_unit(GTIN_B, s) for s in b_serials]
+            await _ok(await client.post("/v1/pack", json=_pack(b_ssccs[0], b_units[:1])))
+            yield World(
+                harness,
+                acme_serials,
+                acme_request,
+                acme_case,
+                acme_pallet,
+                a_ssccs[2:],
+                a_sscc_request,
+                b_units,
+                b_ssccs[0],
+            )
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _events(world: World, service: str) -> list[str]:
+    """The service's log without refusals (which are recorded, as they should be)."""
+    events = await PostgresEventStore(world.harness.composition.app_pool, service).read_all(0, 100_000)
+    return [str(e.event_id) for e in events if e.event_type != AccessRefused.EVENT_TYPE]
+
+
+async def _client(world: World, role: Role, **scope: frozenset[str]) -> httpx.AsyncClient:
+    token = await world.harness.token(role, Scope(**scope))
+    return world.harness.client_with(token)
+
+
+B_LINE = {"company_prefixes": frozenset({"4000001"}), "lines": frozenset({"LINE-1"})}
+OTHER_CMO = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"OTHER"})}
+
+
+async def test_another_companys_line_key_cannot_unpack_close_or_repack_our_parents(world: World) -> None:
+    before = await _events(world, "aggregation")
+    async with await _client(world, Role.line, **B_LINE) as b_line:
+        unpack = {"parent": world.acme_pallet, "reason": "rework", "line_id": "LINE-1", "event_time": T0}
+        closing = await b_line.post(f"/v1/close/{world.acme_case}", json={"line_id": "LINE-1"})
+        unpacking = await b_line.post("/v1/unpack", json=unpack)
+        repack = await b_line.post("/v1/pack", json=_pack(world.acme_case, world.b_units[1:]))
+        into_our_range = await b_line.post("/v1/pack", json=_pack(world.a_ssccs[0], world.b_units[1:]))
+    for refused in (closing, unpacking, repack, into_our_range):
+        assert refused.status_code == 403, refused.text
+        assert "lacks scope sscc:" in refused.json()["detail"]
+    assert await _events(world, "aggregation") == before
+
+
+async def test_another_cmos_key_cannot_unpack_or_close_our_parents_and_is_told_they_hold_nothing(
+    world: World,
+) -> None:
+    before = await _events(world, "aggregation")
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        closing = await other.post(f"/v1/close/{world.acme_case}", json={})
+        unpacking = await other.post("/v1/unpack", json={"parent": world.acme_case, "reason": "rework", "line_id": "L"})
+        never = await other.post(f"/v1/close/{world.a_ssccs[-1]}", json={})
+        repack = await other.post("/v1/pack", json=_pack(world.acme_case, [_unit(GTIN_A, "NEWUNIT00001")]))
+
+    def answer(response: httpx.Response) -> tuple[int, str, list[str]]:
+        body = response.json()
+        return response.status_code, body["type"], [e["rule"] for e in body["errors"]]
+
+    assert answer(closing) == answer(never)
+    assert closing.status_code == 409
+    assert unpacking.status_code == 409
+    assert unpacking.json()["errors"][0]["rule"] == "known-parent"
+    assert repack.status_code == 409, repack.text
+    assert repack.json()["errors"][0]["rule"] == "in-scope"
+    assert await _events(world, "aggregation") == before
+
+
+async def test_another_cmos_key_cannot_read_stream_or_commission_our_serials(world: World) -> None:
+    before = await _events(world, "serial_issuance")
+    serial = world.acme_serials[0]
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        status = await other.get(f"/v1/serials/{GTIN_A}/{serial}")
+        unknown = await other.get(f"/v1/serials/{GTIN_A}/NOSUCHSERIAL")
+        streamed = await other.get(f"/v1/serial-requests/{world.acme_request}/serials")
+        taken = await _commission(other, GTIN_A, "OTHER-1", [world.acme_serials[5]])
+    assert status.status_code == unknown.status_code == 404
+    assert streamed.status_code == 404
+    assert taken.status_code == 422, taken.text
+    assert taken.json()["errors"][0]["rule"] == "issued-for-gtin"
+    assert await _events(world, "serial_issuance") == before
+    own = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"ACME"})}
+    async with await _client(world, Role.cmo, **own) as acme:
+        assert (await acme.get(f"/v1/serials/{GTIN_A}/{serial}")).status_code == 200
+        assert (await acme.get(f"/v1/serial-requests/{world.acme_request}/serials")).status_code == 200
+
+
+async def test_ancestors_and_sscc_requests_of_another_company_are_not_readable(world: World) -> None:
+    async with await _client(world, Role.line, **B_LINE) as b_line:
+        ancestors = await b_line.get(f"/v1/ancestors/{world.acme_case}")
+        listing = await b_line.get(f"/v1/sscc-requests/{world.a_sscc_request}/ssccs")
+        unknown_listing = await b_line.get(f"/v1/sscc-requests/{uuid.uuid4()}/ssccs")
+    assert ancestors.status_code == 403
+    assert listing.status_code == unknown_listing.status_code == 404
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        hidden = await other.get(f"/v1/ancestors/{_unit(GTIN_A, world.acme_serials[0])}")
+    assert hidden.status_code == 200
+    assert hidden.json()["ancestors"] == []
+    admin = await world.harness.client.get(f"/v1/ancestors/{_unit(GTIN_A, world.acme_serials[0])}")
+    assert [a["id"] for a in admin.json()["ancestors"]] == [world.acme_case, world.acme_pallet]
+
+
+async def test_a_scoped_principal_cannot_read_a_whole_log(world: World) -> None:
+    narrowed = {"company_prefixes": frozenset({"4000001"})}
+    async with await _client(world, Role.auditor, **narrowed) as auditor:
+        response = await auditor.get("/v1/audit-trail/serial_issuance")
+    assert response.status_code == 403
+    assert "lacks scope over every audit-trail" in response.json()["detail"]
+
+
+async def test_a_hidden_resource_is_recorded_as_refused(world: World) -> None:
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        assert (await other.get(f"/v1/serials/{GTIN_A}/{world.acme_serials[1]}")).status_code == 404
+    events = await PostgresEventStore(world.harness.composition.app_pool, "serial_issuance").read_all(0, 100_000)
+    hidden = [e.payload for e in events if e.event_type == AccessRefused.EVENT_TYPE and e.payload["status"] == 404]
+    assert any(p["path"].endswith(world.acme_serials[1]) and "cmo:ACME" in p["reason"] for p in hidden)
