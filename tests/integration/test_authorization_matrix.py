@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from serialtrail.services import SERVICES
@@ -397,16 +396,9 @@ async def _restock(world: World, cases: int, keys: int) -> None:
 
 
 @pytest.fixture(scope="module")
-async def world(postgres_admin_dsn: str) -> AsyncIterator[World]:
-    name = f"matrix_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        async with serve(postgres_admin_dsn.rsplit("/", 1)[0] + "/" + name, SERVICES) as harness:
-            yield await _build(harness)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+async def world(module_database_dsn: str) -> AsyncIterator[World]:
+    async with serve(module_database_dsn, SERVICES) as harness:
+        yield await _build(harness)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused, Role, Scope
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.testing.harness import Harness, serve
+from serialtrail_kit.testing.harness import Harness, make_settings, serve
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
@@ -85,43 +85,35 @@ def _pack(parent: str, children: list[str], level: str = "case") -> dict[str, An
 
 
 @pytest.fixture(scope="module")
-async def world(postgres_admin_dsn: str) -> AsyncIterator[World]:
-    import asyncpg
-
-    name = f"leaks_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        async with serve(postgres_admin_dsn.rsplit("/", 1)[0] + "/" + name, SERVICES) as harness:
-            client = harness.client
-            await _company(client, GTIN_A, SITE_A, {"ACME-1": "ACME", "OTHER-1": "OTHER"})
-            await _company(client, GTIN_B, SITE_B, {"B-1": None})
-            acme_request, acme_serials = await _serials(client, GTIN_A, "ACME-1", 6)
-            await _ok(await _commission(client, GTIN_A, "ACME-1", acme_serials[:3]))
-            _, b_serials = await _serials(client, GTIN_B, "B-1", 2)
-            await _ok(await _commission(client, GTIN_B, "B-1", b_serials))
-            a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 6)
-            _, b_ssccs = await _ssccs(client, "4000001", 2)
-            acme_case, acme_pallet = a_ssccs[0], a_ssccs[1]
-            acme_units = [_unit(GTIN_A, s) for s in acme_serials[:2]]
-            await _ok(await client.post("/v1/pack", json=_pack(acme_case, acme_units)))
-            await _ok(await client.post("/v1/pack", json=_pack(acme_pallet, [acme_case], "pallet")))
-            b_units = [_unit(GTIN_B, s) for s in b_serials]
-            await _ok(await client.post("/v1/pack", json=_pack(b_ssccs[0], b_units[:1])))
-            yield World(
-                harness,
-                acme_serials,
-                acme_request,
-                acme_case,
-                acme_pallet,
-                a_ssccs[2:],
-                a_sscc_request,
-                b_units,
-                b_ssccs[0],
-            )
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+async def world(module_database_dsn: str) -> AsyncIterator[World]:
+    # Every refusal recorded one by one here (the throttle has its own tests).
+    async with serve(module_database_dsn, SERVICES, make_settings(refusal_burst=10_000)) as harness:
+        client = harness.client
+        await _company(client, GTIN_A, SITE_A, {"ACME-1": "ACME", "OTHER-1": "OTHER"})
+        await _company(client, GTIN_B, SITE_B, {"B-1": None})
+        acme_request, acme_serials = await _serials(client, GTIN_A, "ACME-1", 6)
+        await _ok(await _commission(client, GTIN_A, "ACME-1", acme_serials[:3]))
+        _, b_serials = await _serials(client, GTIN_B, "B-1", 2)
+        await _ok(await _commission(client, GTIN_B, "B-1", b_serials))
+        a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 6)
+        _, b_ssccs = await _ssccs(client, "4000001", 2)
+        acme_case, acme_pallet = a_ssccs[0], a_ssccs[1]
+        acme_units = [_unit(GTIN_A, s) for s in acme_serials[:2]]
+        await _ok(await client.post("/v1/pack", json=_pack(acme_case, acme_units)))
+        await _ok(await client.post("/v1/pack", json=_pack(acme_pallet, [acme_case], "pallet")))
+        b_units = [_unit(GTIN_B, s) for s in b_serials]
+        await _ok(await client.post("/v1/pack", json=_pack(b_ssccs[0], b_units[:1])))
+        yield World(
+            harness,
+            acme_serials,
+            acme_request,
+            acme_case,
+            acme_pallet,
+            a_ssccs[2:],
+            a_sscc_request,
+            b_units,
+            b_ssccs[0],
+        )
 
 
 async def _events(world: World, service: str) -> list[str]:

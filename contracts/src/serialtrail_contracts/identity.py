@@ -259,7 +259,7 @@ class ApiKeyRevoked(EventContract):
 
 class AccessRefused(EventContract):
     """A request refused (401, 403, 429; 404 for a resource out of scope answered as unknown),
-    recorded in the log of the service that refused it."""
+    recorded in the log of the service that refused it, or a summary of several (`count`)."""
 
     EVENT_TYPE: ClassVar[str] = "identity.AccessRefused"
     EVENT_VERSION: ClassVar[int] = 1
@@ -270,6 +270,10 @@ class AccessRefused(EventContract):
     path: str
     principal_id: str | None = None
     presented_key_id: str | None = None
+    # More than a few refusals from one source within a window are recorded as one summary:
+    # `count` refusals (the last one's details above), the first at `first_at`.
+    count: int = 1
+    first_at: datetime | None = None
 
 
 class RecordedRef(Contract):

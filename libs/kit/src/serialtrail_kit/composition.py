@@ -119,7 +119,7 @@ async def composed(
         )
         await runtime.install()
         authenticator = access.authenticator(settings, app_pool, modules, software)
-        app = create_app(runtime, modules, software, authenticator)
+        app = create_app(runtime, modules, software, authenticator, max_body_size=settings.max_request_bytes)
         yield Composition(app, runtime, modules, admin_pool, app_pool, authenticator)
     finally:
         await close_pool(app_pool)

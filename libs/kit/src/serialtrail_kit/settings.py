@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".serialtrail")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="largest request body accepted; larger ones get 413 before the body is read",
+    )
+    refusal_window_seconds: float = Field(
+        default=60.0, gt=0, description="refusals from one address beyond the burst are summarised per window"
+    )
+    refusal_burst: int = Field(default=5, ge=1, description="refusals per address and window recorded one by one")
     projection_poll_interval: float = Field(default=1.0, gt=0)
     read_your_writes_timeout: float = Field(default=10.0, gt=0, description="how long a read waits for its read model")
     oidc_jwks_url: str | None = Field(default=None, description="JWKS of the identity provider; unset = API keys only")

@@ -5,8 +5,9 @@ refusal recorded in the log of the service that refused."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -18,10 +19,12 @@ from serialtrail_contracts.identity import Principal
 from serialtrail_kit.access import tokens as apikeys
 from serialtrail_kit.access.oidc import JwtAuthenticator, TokenRejected
 from serialtrail_kit.access.principals import Principals
+from serialtrail_kit.access.throttle import RefusalThrottle
 from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.errors import DomainError
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.http.request_id import request_id
 
 FAILURE_WINDOW = 60.0
 MAX_FAILURES = 10
@@ -138,35 +141,44 @@ class Authenticator:
         self.jwt = jwt
         self.limiter = FailureLimiter()
         self._verifier = apikeys.SecretVerifier()
+        self.throttle = RefusalThrottle(record)
+        self._good_tokens: set[bytes] = set()
         self._touched: dict[str, float] = {}
 
     async def authenticate(self, request: Request) -> Principal:
+        """Failures are counted per client address and per presented key id; past the limit a
+        request is refused (429) without its secret being verified, unless it presents a key
+        verified before here: a wrong secret never locks the right one out."""
         token = _credential(request)
-        source = self._source(request, token)
-        retry_after = self.limiter.blocked_for(source)
-        if retry_after is not None:
-            raise TooManyFailures(retry_after)
+        sources = self._sources(request, token)
+        blocked = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
+        if blocked and not self._remembered(token):
+            refusal = TooManyFailures(blocked)
+            await self.record_refusal(request, refusal, None)
+            raise refusal
         try:
             return await self._principal(token)
         except Unauthenticated as refusal:
             if token:  # a missing credential is not an attack on a key
-                self.limiter.fail(source)
+                for source in sources:
+                    self.limiter.fail(source)
             await self.record_refusal(request, refusal, None)
             raise
 
     async def reauthenticate(self, request: Request, credential: str, signer: Principal) -> None:
         """Signing re-authenticates: the credential must be valid now (an OIDC token fresh
         within REAUTH_MAX_AGE) and belong to the principal making the request."""
-        source = self._source(request, credential)
-        retry_after = self.limiter.blocked_for(source)
-        if retry_after is not None:
+        sources = self._sources(request, credential)
+        retry_after = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
+        if retry_after and not self._remembered(credential):
             raise TooManyFailures(retry_after)
         try:
             again = await self._principal(credential, max_age=REAUTH_MAX_AGE)
             if again.id != signer.id:
                 raise Unauthenticated("re-authentication must be by the signer", error="invalid_token")
         except Unauthenticated as refusal:
-            self.limiter.fail(source)
+            for source in sources:
+                self.limiter.fail(source)
             await self.record_refusal(request, refusal, signer)
             raise
 
@@ -185,12 +197,18 @@ class Authenticator:
     async def _api_key_principal(self, token: str) -> Principal:
         parsed = apikeys.parse(token)
         key = await self.principals.key(parsed[0]) if parsed else None
-        if parsed is None or key is None or not self._verifier.verify(parsed[1], key.secret_hash):
+        # argon2 verification takes milliseconds of CPU: off the event loop, so it delays no one else.
+        if (
+            parsed is None
+            or key is None
+            or not await asyncio.to_thread(self._verifier.verify, parsed[1], key.secret_hash)
+        ):
             raise Unauthenticated("unknown or malformed API key", error="invalid_token")
         if key.revoked_at is not None:
             raise Unauthenticated("this API key was revoked", error="invalid_token")
         if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
             raise Unauthenticated("this API key has expired", error="invalid_token")
+        self._good_tokens.add(hashlib.sha256(token.encode()).digest())  # passes a limiter from now on
         await self._touch(key.key_id)
         return Principal(id=key.principal_id, name=key.name, role=key.role, auth_method="api-key", scope=key.scope)
 
@@ -201,11 +219,20 @@ class Authenticator:
             await self.usage.touch(key_id)
 
     @staticmethod
-    def _source(request: Request, token: str | None) -> str:
+    def _sources(request: Request, token: str | None) -> list[str]:
         parsed = apikeys.parse(token) if token else None
-        if parsed is not None:
-            return f"key:{parsed[0]}"
-        return f"address:{request.client.host if request.client else 'unknown'}"
+        address = f"address:{request.client.host if request.client else 'unknown'}"
+        return [address] if parsed is None else [address, f"key:{parsed[0]}"]
+
+    async def _verified(self, secret: str, secret_hash: str) -> bool:
+        if self._verifier.remembered(secret, secret_hash):
+            return True
+        # argon2 takes tens of milliseconds of CPU: off the event loop, so it delays no one else.
+        return await asyncio.to_thread(self._verifier.verify, secret, secret_hash)
+
+    def _remembered(self, token: str | None) -> bool:
+        """A token verified before here (a SHA-256 lookup: no database, no argon2)."""
+        return token is not None and hashlib.sha256(token.encode()).digest() in self._good_tokens
 
     async def record_refusal(self, request: Request, refusal: AccessRefused, principal: Principal | None) -> None:
         token = _credential(request)
@@ -222,9 +249,10 @@ class Authenticator:
             principal_id=principal.id if principal else "anonymous",
             principal_role=principal.role.value if principal else "none",
             auth_method=principal.auth_method if principal else "none",
-            correlation_id=request.headers.get("x-request-id") or str(uuid.uuid4()),
+            correlation_id=request_id(request),
             client_address=request.client.host if request.client else None,
             software_version=self.software.version,
             config_digest=self.software.config_digest,
         )
-        await self._record(request, event, meta)
+        if self.throttle.admit(request, event, meta):
+            await self._record(request, event, meta)

@@ -43,7 +43,7 @@ def requires(permission: Permission, resource: Resource) -> Any:
 
     async def authorize(request: Request) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
-        principal = await authenticator.authenticate(request)
+        principal = getattr(request.state, "authenticated", None) or await authenticator.authenticate(request)
         missing = permission.missing_for(principal.role) or whole_scope_missing(principal, resource)
         if missing is None:
             request.state.target = await resource.named(request)  # endpoints reuse it rather than recompute

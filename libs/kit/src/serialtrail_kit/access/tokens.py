@@ -42,6 +42,10 @@ class SecretVerifier:
     def __init__(self) -> None:
         self._verified: set[tuple[str, str]] = set()
 
+    def remembered(self, secret: str, secret_hash: str) -> bool:
+        """Verified before (a SHA-256 comparison, no argon2)."""
+        return (hashlib.sha256(secret.encode()).hexdigest(), secret_hash) in self._verified
+
     def verify(self, secret: str, secret_hash: str) -> bool:
         memo = (hashlib.sha256(secret.encode()).hexdigest(), secret_hash)
         if memo in self._verified:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from fastapi import Request
 from fastapi.routing import APIRoute
 from serialtrail_contracts.identity import AccessRefused
+from starlette.routing import Match
 
 from serialtrail_kit.access import principals
 from serialtrail_kit.access.authenticate import Authenticator, KeyUsage, RecordRefusal
@@ -17,6 +18,7 @@ from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import views_schema
 from serialtrail_kit.service import ServiceModule
@@ -32,9 +34,26 @@ def home_of(modules: Sequence[ServiceModule]) -> str:
     return principals.SOURCE if principals.SOURCE in names else names[0]
 
 
-def route_owners(modules: Sequence[ServiceModule]) -> dict[str, str]:
-    """Route path → the service that declared it."""
-    return {route.path: m.name for m in modules for route in m.router.routes if isinstance(route, APIRoute)}
+def route_owners(modules: Sequence[ServiceModule]) -> list[tuple[APIRoute, str | None]]:
+    """Each route with the service that declared it (None: the kit's own, served for every log)."""
+    owned: list[tuple[APIRoute, str | None]] = [
+        (route, m.name) for m in modules for route in m.router.routes if isinstance(route, APIRoute)
+    ]
+    return owned + [(route, None) for route in audit_trail.build_router().routes if isinstance(route, APIRoute)]
+
+
+def owner_of(request: Request, owners: list[tuple[APIRoute, str | None]], names: set[str], home: str) -> str:
+    """The service whose route the request is for, matched from its path (a refusal may come
+    before routing); for the kit's routes, the log the request names."""
+    for route, owner in owners:
+        match, child = route.matches(request.scope)
+        if match is Match.NONE:
+            continue
+        named = child.get("path_params", {}).get("service")
+        if owner is None:
+            return named if isinstance(named, str) and named in names else home
+        return owner
+    return home
 
 
 def refusal_recorder(pool: Pool, modules: Sequence[ServiceModule]) -> RecordRefusal:
@@ -42,11 +61,7 @@ def refusal_recorder(pool: Pool, modules: Sequence[ServiceModule]) -> RecordRefu
     names = {m.name for m in modules}
 
     async def record(request: Request, event: AccessRefused, meta: RecordMetadata) -> None:
-        route = request.scope.get("route")
-        owner = owners.get(route.path, home) if isinstance(route, APIRoute) else home
-        named = request.path_params.get("service")  # routes served for every log name theirs
-        if isinstance(named, str) and named in names:
-            owner = named
+        owner = owner_of(request, owners, names, home)
         log = PostgresEventStore(pool, owner)
         await log.append([append_of(f"access-refused-{uuid.uuid4()}", 0, [event])], meta)
 
@@ -68,4 +83,9 @@ def authenticator(
         jwt = JwtAuthenticator(config)
     home = home_of(modules)
     keys = principals.Principals(pool, views_schema(home))
-    return Authenticator(keys, KeyUsage(pool, home), software, refusal_recorder(pool, modules), jwt)
+    authenticator = Authenticator(keys, KeyUsage(pool, home), software, refusal_recorder(pool, modules), jwt)
+    authenticator.throttle.window, authenticator.throttle.burst = (
+        settings.refusal_window_seconds,
+        settings.refusal_burst,
+    )
+    return authenticator

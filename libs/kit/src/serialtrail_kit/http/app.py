@@ -16,7 +16,9 @@ from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import declared_routes
 from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.http.gate import AuthenticateFirst
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
+from serialtrail_kit.http.request_id import RequestIds
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 
@@ -29,6 +31,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "instance": {"type": "string"},
+        "request_id": {"type": "string", "description": "also in the X-Request-Id header and the server's logs"},
         "errors": {
             "type": "array",
             "items": {
@@ -52,6 +55,7 @@ def create_app(
     authenticator: Authenticator,
     *,
     start_runners: bool = True,
+    max_body_size: int = 16 * 1024 * 1024,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -61,6 +65,7 @@ def create_app(
         try:
             yield
         finally:
+            await authenticator.throttle.close()  # refusals held for a summary are recorded
             await runtime.stop()
 
     app = FastAPI(
@@ -68,7 +73,11 @@ def create_app(
         version=software.version,
         description="Pharmaceutical serialization and track-and-trace. Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
+        max_body_size=2 * max_body_size,  # a backstop: the gate refuses at max_body_size, as a problem
     )
+    app.state.max_request_bytes = max_body_size
+    app.add_middleware(AuthenticateFirst)
+    app.add_middleware(RequestIds)  # added last: outermost, so every answer carries the id
     app.state.software = software
     app.state.runtime = runtime
     app.state.authenticator = authenticator

@@ -3,12 +3,12 @@ metadata stored with every event the request appends."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.http.request_id import request_id
 from serialtrail_kit.telemetry import current_traceparent
 
 
@@ -24,12 +24,11 @@ def record_metadata(request: Request, reason: str | None = None) -> RecordMetada
     principal = getattr(request.state, "principal", None)
     if principal is None:
         raise RuntimeError(f"{request.url.path} records an event without an authenticated principal")
-    correlation = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
     return RecordMetadata(
         principal_id=principal.id,
         principal_role=str(principal.role),
         auth_method=principal.auth_method,
-        correlation_id=correlation or str(uuid.uuid4()),
+        correlation_id=request.headers.get("x-correlation-id") or request_id(request),
         causation_id=request.headers.get("x-causation-id"),
         # The request's own span when tracing is on (a child of the caller's), else the caller's.
         traceparent=current_traceparent() or request.headers.get("traceparent"),

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serialtrail_kit.errors import DomainError
 from serialtrail_kit.eventstore.model import ConcurrencyError
+from serialtrail_kit.http.request_id import request_id
 
 
 class JsonResponse(Response):
@@ -52,6 +53,7 @@ def problem(
         "status": status,
         "detail": detail,
         "instance": request.url.path,
+        "request_id": request_id(request),
     }
     if errors:
         body["errors"] = errors
@@ -102,14 +104,17 @@ async def _concurrency(request: Request, exc: Exception) -> JsonResponse:
 
 async def _http(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
+    response = problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
+    response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
     """Anything unforeseen: logged with its stack, answered as a problem without internals."""
-    correlation = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
-    log.error("unhandled error on %s %s (correlation %s)", request.method, request.url.path, correlation, exc_info=exc)
-    detail = "An unexpected error occurred; nothing more is said here. Quote the time and request id to support."
+    log.error(
+        "unhandled error on %s %s (request %s)", request.method, request.url.path, request_id(request), exc_info=exc
+    )
+    detail = "An unexpected error occurred; nothing more is said here. Quote the request id to support."
     return problem(request, 500, "internal-error", "Internal error", detail)
 
 

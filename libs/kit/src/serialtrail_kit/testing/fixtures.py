@@ -38,17 +38,29 @@ def _with_database(dsn: str, database: str) -> str:
     return f"{base}/{database}"
 
 
-@pytest.fixture
-async def database_dsn(postgres_admin_dsn: str) -> AsyncIterator[str]:
-    """A brand-new empty database for one test, dropped afterwards."""
+async def _fresh_database(admin_dsn: str) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(postgres_admin_dsn)
+    admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        yield _with_database(postgres_admin_dsn, name)
+        yield _with_database(admin_dsn, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def database_dsn(postgres_admin_dsn: str) -> AsyncIterator[str]:
+    """A brand-new empty database for one test, dropped afterwards."""
+    async for dsn in _fresh_database(postgres_admin_dsn):
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+async def module_database_dsn(postgres_admin_dsn: str) -> AsyncIterator[str]:
+    """A brand-new empty database shared by the tests of one module (a world built once)."""
+    async for dsn in _fresh_database(postgres_admin_dsn):
+        yield dsn
 
 
 @pytest.fixture(scope="session")

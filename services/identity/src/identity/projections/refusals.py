@@ -30,7 +30,8 @@ class RefusalsProjection:
         CREATE TABLE {schema}.{self.name} (
             global_position bigint PRIMARY KEY, recorded_at timestamptz NOT NULL, status int NOT NULL,
             reason text NOT NULL, method text NOT NULL, path text NOT NULL, principal_id text,
-            presented_key_id text, client_address text, correlation_id text
+            presented_key_id text, client_address text, correlation_id text,
+            count int NOT NULL, first_at timestamptz
         );
         CREATE INDEX ON {schema}.{self.name} (recorded_at);
         """
@@ -53,11 +54,13 @@ class RefusalsProjection:
                         event.presented_key_id,
                         meta.get("client_address"),
                         meta.get("correlation_id"),
+                        event.count,
+                        event.first_at,
                     )
                 )
         if rows:
             await conn.executemany(
-                f"INSERT INTO {schema}.{self.name} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                f"INSERT INTO {schema}.{self.name} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
                 "ON CONFLICT DO NOTHING",
                 rows,
             )

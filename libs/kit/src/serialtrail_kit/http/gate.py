@@ -1,0 +1,111 @@
+"""The gate every API request passes before a route sees it, cheapest check first:
+
+1. a body larger than the limit is refused (413) — from its Content-Length before any of it
+   is read, or as soon as the bytes read cross the limit;
+2. credentials are checked from the headers alone: an anonymous or bad request never has its
+   body read, let alone parsed; the principal is kept for the route's own check (`requires`);
+3. a JSON body is checked strictly (`strict_json`) and handed on to the route unchanged.
+
+FastAPI's own `max_body_size` stays behind it as a backstop, at twice the limit."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serialtrail_kit.access.authenticate import Authenticator
+from serialtrail_kit.errors import DomainError
+from serialtrail_kit.http import strict_json
+from serialtrail_kit.http.problems import problem
+
+GUARDED_PREFIX = "/v1/"
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class TooLarge(DomainError):
+    kind, status, title = "too-large", 413, "Request body too large"
+
+
+class AuthenticateFirst:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith(GUARDED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)  # no receive: nothing here reads the body by accident
+        limit: int = scope["app"].state.max_request_bytes
+        try:
+            _check_declared_length(request, limit)
+            request.state.authenticated = await _authenticated(request)
+            if request.method in WITH_BODY and "json" in request.headers.get("content-type", ""):
+                body = await _read(receive, limit)
+                strict_json.check(body)
+                receive = _replay(body, receive)
+            else:
+                receive = _limited(receive, limit)
+        except DomainError as refusal:  # AccessRefused among them, with its headers
+            errors = [v.as_json() for v in refusal.violations]
+            response = problem(request, refusal.status, refusal.kind, refusal.title, refusal.detail, errors)
+            response.headers.update(getattr(refusal, "headers", {}))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _authenticated(request: Request) -> object:
+    authenticator: Authenticator = request.scope["app"].state.authenticator
+    return await authenticator.authenticate(request)
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
+    chunks, total = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"the body is larger than {limit} bytes, the most accepted")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """For bodies the route reads itself: refused as soon as they cross the limit."""
+    total = 0
+
+    async def limited() -> Message:
+        nonlocal total
+        message = await receive()
+        if message["type"] == "http.request":
+            total += len(message.get("body", b""))
+            if total > limit:
+                raise TooLarge(f"the body is larger than {limit} bytes, the most accepted")
+        return message
+
+    return limited
+
+
+def _replay(body: bytes, then: Receive) -> Receive:
+    """The body as read, then whatever the connection says next (its disconnect)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await then()
+
+    return receive

@@ -1,0 +1,88 @@
+"""JSON bodies are checked once, strictly, before any route sees them: what the standard
+parser lets through but no record may hold is a 422 naming the field and the rule, not a
+500 from the database or a silently dropped value.
+
+- duplicate keys in an object (the parser would keep the last one silently);
+- NUL characters and lone surrogates in strings (PostgreSQL text cannot hold them);
+- integers beyond 64 bits (no column holds them);
+- nesting deeper than the parser's recursion allows (it would fail with an internal error);
+- bytes that are not UTF-8."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from serialtrail_kit.errors import InvalidInput, Violation
+
+INT64 = range(-(2**63), 2**63)
+_SUSPECT_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")  # NUL, or a surrogate half
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Duplicate(key)
+        found[key] = value
+    return found
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    if value not in INT64:
+        raise OverflowError(text)
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def check(body: bytes) -> None:
+    """Raise `InvalidInput` naming the first problem; return quietly for anything else (a
+    body that is not JSON at all is left to the route's own validation)."""
+    try:
+        parsed = json.loads(body, object_pairs_hook=_pairs, parse_int=_integer, parse_constant=_constant)
+    except _Duplicate as duplicate:
+        _refuse(f"body.{duplicate.key}", "unique-key", f"the key {duplicate.key!r} appears more than once in an object")
+    except OverflowError as big:
+        _refuse("body", "int64", f"the integer {str(big)[:40]} is outside the 64-bit range")
+    except RecursionError:
+        _refuse("body", "max-depth", "nested too deeply")
+    except UnicodeDecodeError as error:
+        _refuse("body", "utf-8", f"not UTF-8 at byte {error.start}")
+    except ValueError:
+        return  # not JSON (or NaN/Infinity): the route's validation names it
+    if _SUSPECT_ESCAPES.search(body):
+        for where, text in _strings(parsed, "body"):
+            if "\x00" in text:
+                _refuse(where, "no-nul", "NUL characters are not allowed")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                _refuse(where, "utf-8", "a lone surrogate is not a character")
+
+
+def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{where}.{key}", key
+            yield from _strings(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{where}[{index}]")
+
+
+def _refuse(field: str, rule: str, message: str) -> None:
+    raise InvalidInput(f"{field}: {message}", [Violation(field, rule, message)])

@@ -1,0 +1,171 @@
+"""Hostile input costs little, changes nothing and is answered precisely (issue 10, item 4):
+bodies are never read for a request that is refused anyway, oversized ones are refused before
+they are read, what JSON lets through but no record may hold is a 422 naming field and rule,
+a wrong secret never locks the right one out, and a flood of refusals cannot grow the audit
+trail without bound."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from serialtrail.services import SERVICES
+from serialtrail_contracts.identity import AccessRefused, Role
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import Harness, make_settings, serve
+
+GTIN = "09506000134352"
+LIMIT = 64 * 1024
+
+
+@dataclass
+class Raw:
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    chunks_read: int = 0
+
+
+async def raw_request(
+    harness: Harness, method: str, path: str, headers: dict[str, str], chunks: list[bytes], client: str = "10.9.9.9"
+) -> Raw:
+    """The app called as a server would, counting how much of the body it asked for."""
+    answer = Raw()
+    pending = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        if not pending:
+            await asyncio.sleep(3600)  # a client that keeps the connection open
+        answer.chunks_read += 1
+        return {"type": "http.request", "body": pending.pop(0), "more_body": bool(pending)}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer.status = message["status"]
+            answer.headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+        elif message["type"] == "http.response.body":
+            answer.body += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": (client, 40000),
+        "server": ("serialtrail.test", 80),
+    }
+    await asyncio.wait_for(harness.composition.app(scope, receive, send), 30)
+    return answer
+
+
+@pytest.fixture(scope="module")
+async def harness(module_database_dsn: str) -> AsyncIterator[Harness]:
+    settings = make_settings(max_request_bytes=LIMIT, refusal_window_seconds=1.0, refusal_burst=3)
+    async with serve(module_database_dsn, SERVICES, settings) as served:
+        yield served
+
+
+async def _refusals(harness: Harness, service: str, client: str) -> list[dict[str, Any]]:
+    events = await PostgresEventStore(harness.composition.app_pool, service).read_all(0, 1_000_000)
+    return [
+        e.payload
+        for e in events
+        if e.event_type == AccessRefused.EVENT_TYPE and e.metadata.get("client_address") == client
+    ]
+
+
+async def test_an_anonymous_body_is_never_read(harness: Harness) -> None:
+    hundred_megabytes = [b"x" * (1 << 20)] * 100
+    headers = {"content-type": "application/json", "content-length": str(100 << 20)}
+    answer = await raw_request(harness, "POST", "/v1/commissioning", headers, hundred_megabytes)
+    assert answer.status == 413  # the declared length is refused first, before credentials or body
+    assert answer.chunks_read == 0
+    del headers["content-length"]  # chunked: credentials come first, and are missing
+    answer = await raw_request(harness, "POST", "/v1/commissioning", headers, hundred_megabytes)
+    assert answer.status == 401
+    assert answer.chunks_read == 0
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_an_oversized_body_is_refused_as_soon_as_it_is_too_large(harness: Harness) -> None:
+    token = await harness.token(Role.admin)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    answer = await raw_request(harness, "POST", "/v1/commissioning", headers, [b"x" * 16 * 1024] * 100)
+    assert answer.status == 413
+    assert b"too-large" in answer.body
+    assert answer.chunks_read == LIMIT // (16 * 1024) + 1  # it stopped reading right after the limit
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        (b'{"gtin": "09506000134352", "gtin": "x", "lot": "L"}', "body.gtin", "unique-key"),
+        (b'{"gtin": "09506000134352", "lot": "L\\u0000", "serials": ["A"]}', "body.lot", "no-nul"),
+        (b'{"gtin": "09506000134352", "lot": "L", "serials": ["\\ud83d"]}', "body.serials[0]", "utf-8"),
+        (b'{"gtin": "09506000134352", "quantity": 123456789012345678901234567890}', "body", "int64"),
+        (b'{"gtin": "\xff\xfe"}', "body", "utf-8"),
+        (b"[" * 50_000, "body", "max-depth"),
+    ],
+    ids=["duplicate key", "NUL", "lone surrogate", "huge integer", "invalid UTF-8", "deep nesting"],
+)
+async def test_what_no_record_may_hold_is_a_422_naming_field_and_rule(
+    harness: Harness, body: bytes, field: str, rule: str
+) -> None:
+    before = len(await PostgresEventStore(harness.composition.app_pool, "serial_issuance").read_all(0, 1_000_000))
+    response = await harness.client.post(
+        "/v1/commissioning", content=body, headers={"content-type": "application/json", "x-request-id": "probe-1"}
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["errors"][0]["field"], problem["errors"][0]["rule"]) == (field, rule)
+    assert problem["request_id"] == response.headers["x-request-id"] == "probe-1"
+    after = len(await PostgresEventStore(harness.composition.app_pool, "serial_issuance").read_all(0, 1_000_000))
+    assert after == before
+
+
+async def test_error_answers_keep_their_headers_and_carry_a_request_id(harness: Harness) -> None:
+    wrong_method = await harness.client.delete(f"/v1/products/{GTIN}")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"]
+    assert wrong_method.json()["request_id"] == wrong_method.headers["x-request-id"]
+    async with harness.client_with(None) as anonymous:
+        refused = await anonymous.get(f"/v1/products/{GTIN}", headers={"x-request-id": "bad id with spaces"})
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert refused.headers["x-request-id"] != "bad id with spaces"  # not echoed: a fresh one
+
+
+async def test_a_wrong_secret_never_locks_the_right_one_out(harness: Harness) -> None:
+    key_id, token = await harness.issue_key(name="victim", role=Role.auditor)
+    async with harness.client_with(token) as owner:
+        assert (await owner.get("/v1/access-audit")).status_code == 200
+    forged = token[:-6] + ("A" * 6 if not token.endswith("AAAAAA") else "B" * 6)
+    async with harness.client_with(forged) as attacker:
+        answers = [(await attacker.get("/v1/access-audit")).status_code for _ in range(15)]
+    assert answers[:10] == [401] * 10
+    assert set(answers[10:]) == {429}
+    async with harness.client_with(token) as owner:
+        assert (await owner.get("/v1/access-audit")).status_code == 200
+    assert key_id in token
+
+
+async def test_a_flood_of_refusals_adds_a_bounded_number_of_records(harness: Harness) -> None:
+    flood = 300
+    for _ in range(flood):
+        answer = await raw_request(harness, "GET", "/v1/api-keys", {}, [], client="10.7.7.7")
+        assert answer.status == 401
+    await asyncio.sleep(1.5)  # the window closes: its summary is recorded
+    recorded = await _refusals(harness, "identity", "10.7.7.7")
+    burst = harness.settings.refusal_burst
+    assert len(recorded) == burst + 1
+    summary = recorded[-1]
+    assert summary["count"] == flood - burst
+    assert "10.7.7.7" in summary["reason"]
