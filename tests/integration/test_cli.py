@@ -18,7 +18,7 @@ from serial_issuance.projections.serial_status.read_model import SerialStatusPro
 from serialtrail.services import SERVICES
 from serialtrail_kit.pgserver import free_port
 from serialtrail_kit.readers.projection import table_digest
-from serialtrail_kit.testing.harness import serve
+from serialtrail_kit.testing.harness import make_settings, serve
 from serialtrail_kit.testing.waiting import until
 
 
@@ -34,8 +34,9 @@ def cli(database_dsn: str, *args: str, **extra_env: str) -> subprocess.Completed
     )
 
 
-async def populate(database_dsn: str) -> None:
-    async with serve(database_dsn, SERVICES) as service:
+async def populate(database_dsn: str, data_dir: Path | None = None) -> None:
+    settings = make_settings(data_dir=data_dir) if data_dir else None
+    async with serve(database_dsn, SERVICES, settings) as service:
         await product(service.client)
         await batch(service.client)
         issued = await serials(service.client, 3_000)
@@ -46,11 +47,12 @@ async def populate(database_dsn: str) -> None:
                 await runner.caught_up()
 
 
-async def test_verify_log_passes_then_names_the_edited_position(database_dsn: str) -> None:
-    await populate(database_dsn)
-    ok = await asyncio.to_thread(cli, database_dsn, "verify-log")
+async def test_verify_log_passes_then_names_the_edited_position(database_dsn: str, tmp_path: Path) -> None:
+    await populate(database_dsn, tmp_path)
+    ok = await asyncio.to_thread(cli, database_dsn, "verify-log", SERIALTRAIL_DATA_DIR=str(tmp_path))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "serial_issuance: OK" in ok.stdout
+    assert "anchored up to position" in ok.stdout  # the checkpoints written on the way out
     conn = await asyncpg.connect(database_dsn)
     try:
         await conn.execute("ALTER TABLE serial_issuance.events DISABLE TRIGGER USER")
@@ -60,7 +62,7 @@ async def test_verify_log_passes_then_names_the_edited_position(database_dsn: st
         )
     finally:
         await conn.close()
-    broken = await asyncio.to_thread(cli, database_dsn, "verify-log")
+    broken = await asyncio.to_thread(cli, database_dsn, "verify-log", SERIALTRAIL_DATA_DIR=str(tmp_path))
     assert broken.returncode == 1
     assert "BROKEN at global_position 4" in broken.stdout
 

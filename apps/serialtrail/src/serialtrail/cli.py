@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from serialtrail_kit.composition import Composition, composed, settings_of
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.declaration import Service
-from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, load_public_key
+from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
@@ -22,6 +25,7 @@ from serialtrail_kit.settings import Settings
 from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
+from serialtrail.checkpoints import checkpoints_app
 from serialtrail.dlq import dlq_app
 from serialtrail.keys import first_admin_key, keys_app
 from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, software_identity
@@ -36,6 +40,7 @@ console = Console(stderr=True)
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(checkpoints_app, name="checkpoints")
 
 
 def _settings() -> Settings:
@@ -161,16 +166,25 @@ async def _announce(
 @app.command("verify-log")
 def verify_log_command(
     service: Annotated[list[str] | None, typer.Option(help="service whose log to verify (default: all)")] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="PEM public key of the checkpoints (default: <checkpoint key>.pub)")
+    ] = None,
 ) -> None:
-    """Walk each service's hash chain; exit 1 naming the first broken position."""
+    """Walk each service's hash chain and check it against every signed checkpoint of its head;
+    exit 1 naming the first broken position and each checkpoint the log fails."""
     settings = _settings()
     names = service or list(BY_NAME)
+    key_file = public_key or Path(f"{settings.checkpoint_key_at}.pub")
+    keys = [load_public_key(key_file)] if key_file.exists() else []
+    if not keys:
+        typer.echo(f"warning: no public key at {key_file}: no checkpoint can be trusted", err=True)
+    directory = CheckpointDirectory(settings.checkpoints_at)
     with embedded.database(settings) as dsn:
-        broken = asyncio.run(_verify(dsn, names))
+        broken = asyncio.run(_verify(dsn, names, directory, keys))
     raise typer.Exit(1 if broken else 0)
 
 
-async def _verify(dsn: str, names: list[str]) -> bool:
+async def _verify(dsn: str, names: list[str], directory: CheckpointDirectory, keys: list[Ed25519PublicKey]) -> bool:
     pool = await create_pool(dsn, max_size=2)
     broken = False
     try:
@@ -181,18 +195,26 @@ async def _verify(dsn: str, names: list[str]) -> bool:
                 def show(done: int, total: int, task: TaskID = task) -> None:
                     progress.update(task, completed=done, total=total)
 
-                report = await verify_log(pool, name, progress=show)
-            if report.first_break is None:
-                typer.echo(f"{name}: OK, {report.checked} events, chain intact")
-            else:
-                broken = True
-                typer.echo(
-                    f"{name}: BROKEN at global_position {report.first_break.global_position}: "
-                    f"{report.first_break.reason}"
-                )
+                report = await verify_log(pool, name, checkpoints=directory.read(name), keys=keys, progress=show)
+            broken = broken or not report.ok
+            _print_report(report)
     finally:
         await pool.close()
     return broken
+
+
+def _print_report(report: VerifyReport) -> None:
+    name = report.schema
+    anchored = f"; {report.checkpoints} checkpoints, anchored up to position {report.anchored}"
+    if report.first_break is not None:
+        where = report.first_break
+        typer.echo(f"{name}: BROKEN at global_position {where.global_position}: {where.reason}")
+    for finding in report.findings:
+        typer.echo(f"{name}: TAMPERED: {finding}")
+    if report.ok:
+        typer.echo(f"{name}: OK, {report.checked} events, chain intact{anchored}")
+    if report.checkpoints == 0:
+        typer.echo(f"{name}: warning: no checkpoint found in the checkpoint directory: nothing anchors this log")
 
 
 @app.command()

@@ -19,6 +19,7 @@ from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.principals import PrincipalsProjection
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
 from serialtrail_kit.declaration import Service, ServiceContext
+from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, Checkpointer, load_or_create_signing_key
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
@@ -115,7 +116,12 @@ async def composed(
             else None
         )
         runtime = Runtime(
-            admin_pool, app_pool, modules, poll_interval=settings.projection_poll_interval, transport=transport
+            admin_pool,
+            app_pool,
+            modules,
+            poll_interval=settings.projection_poll_interval,
+            transport=transport,
+            checkpointer=checkpointer(settings, app_pool, [m.name for m in modules]),
         )
         await runtime.install()
         authenticator = access.authenticator(settings, app_pool, modules, software)
@@ -124,6 +130,18 @@ async def composed(
     finally:
         await close_pool(app_pool)
         await close_pool(admin_pool)
+
+
+def checkpointer(settings: Settings, pool: Pool, logs: Sequence[str]) -> Checkpointer:
+    return Checkpointer(
+        pool,
+        logs,
+        load_or_create_signing_key(settings.checkpoint_key_at),
+        CheckpointDirectory(settings.checkpoints_at),
+        every_events=settings.checkpoint_every_events,
+        every_seconds=settings.checkpoint_every_seconds,
+        poll_interval=settings.projection_poll_interval,
+    )
 
 
 async def close_pool(pool: Pool, grace: float = 10.0) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from serialtrail_kit.db import APP_ROLE, Pool
+from serialtrail_kit.eventstore.checkpoints import Checkpointer
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
@@ -38,6 +39,7 @@ class Runtime:
     transport: KafkaTransport | None = None  # None: embedded mode, other logs read directly
     recovered_after: float = 10.0  # seconds a restarted runner must keep running to count as healthy
     relays: dict[str, Relay] = field(default_factory=dict)
+    checkpointer: Checkpointer | None = None  # signs each log's head outside the database
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -85,6 +87,8 @@ class Runtime:
                 self._tasks.append(asyncio.create_task(self._supervise(f"{module.name}.{name}", runner)))
         for service, relay in self.relays.items():
             self._tasks.append(asyncio.create_task(self._supervise(f"{service}.relay", relay)))
+        if self.checkpointer is not None:
+            self._tasks.append(asyncio.create_task(self._supervise("checkpoints", self.checkpointer)))
 
     async def _supervise(self, name: str, runner: Runnable) -> None:
         """Restart a crashed runner with backoff. The failure shows in /health/ready until the
@@ -116,6 +120,8 @@ class Runtime:
                 runner.stop()
         for relay in self.relays.values():
             relay.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:

@@ -41,6 +41,20 @@ class Settings(BaseSettings):
         ge=1024,
         description="largest request body accepted; larger ones get 413 before the body is read",
     )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="where signed checkpoints of every log's head are written (outside the database); "
+        "unset = <data_dir>/checkpoints",
+    )
+    checkpoint_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs checkpoints (PEM, 0600; created with <file>.pub on first start); "
+        "never held by the database; unset = <data_dir>/checkpoint-key",
+    )
+    checkpoint_every_events: int = Field(default=10_000, ge=1, description="a checkpoint at least this often")
+    checkpoint_every_seconds: float = Field(
+        default=60.0, gt=0, description="and at least this often, when the log moved"
+    )
     refusal_window_seconds: float = Field(
         default=60.0, gt=0, description="refusals from one address beyond the burst are summarised per window"
     )
@@ -88,6 +102,14 @@ class Settings(BaseSettings):
         if self.environment is Environment.production and self.database_url is None:
             raise ValueError("DATABASE_URL must be set in production (no embedded database)")
         return self
+
+    @property
+    def checkpoints_at(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
+
+    @property
+    def checkpoint_key_at(self) -> Path:
+        return self.checkpoint_key_file or self.data_dir / "checkpoint-key"
 
     def public(self) -> dict[str, Any]:
         """The non-secret settings (for the configuration digest recorded with every event)."""

@@ -1,12 +1,16 @@
-"""Walk the hash chain of a service's log and report the first broken position."""
+"""Walk the hash chain of a service's log, check it against the signed checkpoints of its
+head (`checkpoints`), and report the first broken position and every checkpoint it fails."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from serialtrail_kit.db import Pool, ident
-from serialtrail_kit.eventstore.hashchain import ChainBreak, ChainWalker
+from serialtrail_kit.eventstore.checkpoints import Checkpoint, signature_valid
+from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, ChainBreak, ChainWalker
 from serialtrail_kit.eventstore.postgres import COLUMNS, content_of
 
 Progress = Callable[[int, int], None]
@@ -18,22 +22,67 @@ class VerifyReport:
     checked: int
     head: int
     first_break: ChainBreak | None
+    checkpoints: int = 0  # signed checkpoints checked against the log
+    anchored: int = 0  # the highest position a checkpoint still vouches for
+    findings: tuple[str, ...] = ()  # every checkpoint the log fails, located
 
     @property
     def ok(self) -> bool:
-        return self.first_break is None
+        return self.first_break is None and not self.findings
 
 
-async def verify_log(pool: Pool, schema: str, *, chunk: int = 5000, progress: Progress | None = None) -> VerifyReport:
+async def verify_log(
+    pool: Pool,
+    schema: str,
+    *,
+    checkpoints: Sequence[Checkpoint] = (),
+    keys: Sequence[Ed25519PublicKey] = (),
+    chunk: int = 5000,
+    progress: Progress | None = None,
+) -> VerifyReport:
     table = f"{ident(schema)}.events"
     walker = ChainWalker()
+    wanted = {c.position for c in checkpoints}
+    hashes: dict[int, bytes] = {0: GENESIS_HASH}
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         head = int(await conn.fetchval(f"SELECT coalesce(max(global_position), 0) FROM {table}"))
         cursor = conn.cursor(f"SELECT {COLUMNS} FROM {table} ORDER BY global_position", prefetch=chunk)
         async for row in cursor:
             walker.check(content_of(row), bytes(row["prev_hash"]), bytes(row["hash"]))
+            if row["global_position"] in wanted:
+                hashes[row["global_position"]] = bytes(row["hash"])
             if progress is not None and walker.checked % chunk == 0:
                 progress(walker.checked, head)
     if progress is not None:
         progress(walker.checked, head)
-    return VerifyReport(schema=schema, checked=walker.checked, head=head, first_break=walker.first_break)
+    findings, anchored = against_checkpoints(schema, checkpoints, keys, head, hashes)
+    return VerifyReport(schema, walker.checked, head, walker.first_break, len(checkpoints), anchored, findings)
+
+
+def against_checkpoints(
+    schema: str,
+    checkpoints: Sequence[Checkpoint],
+    keys: Sequence[Ed25519PublicKey],
+    head: int,
+    hashes: dict[int, bytes],
+) -> tuple[tuple[str, ...], int]:
+    """What the log fails of its checkpoints, each located, and the highest position still
+    vouched for. A checkpoint of another log or with a bad signature is a finding too: it is
+    evidence someone tampered with the checkpoints themselves."""
+    findings: list[str] = []
+    anchored = 0
+    for checkpoint in sorted(checkpoints, key=lambda c: c.position):
+        when = f"checkpoint of {checkpoint.at} (position {checkpoint.position})"
+        if checkpoint.log != schema or not signature_valid(checkpoint, keys):
+            findings.append(f"{when}: not validly signed for log {schema} by a known key")
+        elif checkpoint.position > head:
+            missing = f"{head + 1}..{checkpoint.position}"
+            findings.append(f"{when}: the log ends at {head}; events {missing} were removed (truncated)")
+        elif hashes.get(checkpoint.position, b"").hex() != checkpoint.hash:
+            findings.append(
+                f"{when}: the event there is not the one signed for; the log was rewritten at or before "
+                f"position {checkpoint.position} and after {anchored}, the last checkpoint that still matches"
+            )
+        elif not findings:
+            anchored = checkpoint.position
+    return tuple(findings), anchored

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -113,10 +115,12 @@ async def serve(
     settings: Settings | None = None,
     own_settings: Mapping[str, ServiceSettings] | None = None,
 ) -> AsyncIterator[Harness]:
-    """`services` composed in this process, each with its test settings unless given."""
+    """`services` composed in this process, each with its test settings unless given; their
+    checkpoints and signing key in a temporary directory unless the settings name a place."""
     settings = settings or make_settings()
     own = {s.name: s.settings.for_tests() for s in services} | dict(own_settings or {})
     async with (
+        _own_data_dir(settings) as settings,
         composed(settings, database_dsn, services, TEST_SOFTWARE, own) as composition,
         _keys_relayed(composition, settings),
     ):
@@ -129,6 +133,16 @@ async def serve(
                 transport=transport, base_url="http://serialtrail.test", headers=headers
             ) as client:
                 yield Harness(client, composition, settings, own)
+
+
+@asynccontextmanager
+async def _own_data_dir(settings: Settings) -> AsyncIterator[Settings]:
+    chosen = settings.data_dir != Settings.model_fields["data_dir"].default
+    if chosen or settings.checkpoint_dir is not None or settings.checkpoint_key_file is not None:
+        yield settings
+        return
+    with tempfile.TemporaryDirectory(prefix="serialtrail-test-") as data_dir:
+        yield settings.model_copy(update={"data_dir": Path(data_dir)})
 
 
 @asynccontextmanager
