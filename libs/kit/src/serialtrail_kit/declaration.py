@@ -23,6 +23,7 @@ from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
 from serialtrail_kit.service_settings import NoSettings, ServiceSettings
+from serialtrail_kit.writes import ambient
 from serialtrail_kit.writes.model import WriteModel, WriteSide
 from serialtrail_kit.writes.reactor import Reactor
 
@@ -49,6 +50,7 @@ class ServiceContext(Generic[S]):
         far; a 503 (retry shortly) if it cannot within the configured time."""
 
         async def consistent() -> None:
+            await ambient.settle()  # the request's own writes must be committed to be seen
             try:
                 await self.runners[read_model].wait_for(await self.store.head(), self.read_your_writes_timeout)
             except TimeoutError as error:

@@ -4,7 +4,7 @@ noted, and in which log each refusal is recorded (the log of the service whose r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -56,13 +56,18 @@ def owner_of(request: Request, owners: list[tuple[APIRoute, str | None]], names:
     return home
 
 
-def refusal_recorder(pool: Pool, modules: Sequence[ServiceModule]) -> RecordRefusal:
+def log_of_requests(modules: Sequence[ServiceModule]) -> Callable[[Request], str]:
+    """Which service's log a request belongs in (matched from its path: it may not be routed yet)."""
     owners, home = route_owners(modules), home_of(modules)
     names = {m.name for m in modules}
+    return lambda request: owner_of(request, owners, names, home)
+
+
+def refusal_recorder(pool: Pool, modules: Sequence[ServiceModule]) -> RecordRefusal:
+    log_of = log_of_requests(modules)
 
     async def record(request: Request, event: AccessRefused, meta: RecordMetadata) -> None:
-        owner = owner_of(request, owners, names, home)
-        log = PostgresEventStore(pool, owner)
+        log = PostgresEventStore(pool, log_of(request))
         await log.append([append_of(f"access-refused-{uuid.uuid4()}", 0, [event])], meta)
 
     return record

@@ -61,6 +61,18 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
         PRIMARY KEY (reactor, cause_id)
     );
 
+    -- Answers to requests made with an Idempotency-Key, kept at least a day (stored with the
+    -- request's events, in the same transaction).
+    CREATE TABLE IF NOT EXISTS {s}.idempotency (
+        principal_id text        NOT NULL,
+        key          text        NOT NULL,
+        fingerprint  bytea       NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        status       integer,
+        headers      jsonb,
+        body         bytea,
+        PRIMARY KEY (principal_id, key)
+    );
     CREATE OR REPLACE FUNCTION {s}.refuse_log_change() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
@@ -83,6 +95,7 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
     GRANT SELECT, INSERT ON {s}.reactions TO {role};
     GRANT SELECT, INSERT, UPDATE ON {s}.api_key_usage TO {role};
     GRANT SELECT, INSERT, DELETE ON {s}.set_aside TO {role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.idempotency TO {role};
     """
 
 

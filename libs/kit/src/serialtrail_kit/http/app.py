@@ -14,6 +14,7 @@ from serialtrail_contracts.identity import Role
 
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import declared_routes
+from serialtrail_kit.access.wiring import log_of_requests
 from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.gate import AuthenticateFirst
@@ -83,6 +84,7 @@ def create_app(
     app.state.authenticator = authenticator
     app.state.serving = asyncio.Event()  # set once the read models run and requests are served
     app.state.known_logs = frozenset(m.name for m in modules)
+    app.state.log_of = log_of_requests(modules)  # which service's log a request's route records in
     install_problem_handlers(app)  # HTTP server spans come from FastAPI's own OpenTelemetry support
     _health_routes(app, runtime)
     app.include_router(audit_trail.build_router())

@@ -4,18 +4,20 @@
    is read, or as soon as the bytes read cross the limit;
 2. credentials are checked from the headers alone: an anonymous or bad request never has its
    body read, let alone parsed; the principal is kept for the route's own check (`requires`);
-3. a JSON body is checked strictly (`strict_json`) and handed on to the route unchanged.
+3. a JSON body is checked strictly (`strict_json`) and handed on to the route unchanged;
+4. a POST with an `Idempotency-Key` is answered once (`idempotency`).
 
 FastAPI's own `max_body_size` stays behind it as a backstop, at twice the limit."""
 
 from __future__ import annotations
 
 from fastapi import Request
+from serialtrail_contracts.identity import Principal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.errors import DomainError
-from serialtrail_kit.http import strict_json
+from serialtrail_kit.http import idempotency, strict_json
 from serialtrail_kit.http.problems import problem
 
 GUARDED_PREFIX = "/v1/"
@@ -36,12 +38,16 @@ class AuthenticateFirst:
             return
         request = Request(scope)  # no receive: nothing here reads the body by accident
         limit: int = scope["app"].state.max_request_bytes
+        key: str | None = None
         try:
             _check_declared_length(request, limit)
-            request.state.authenticated = await _authenticated(request)
-            if request.method in WITH_BODY and "json" in request.headers.get("content-type", ""):
+            principal = request.state.authenticated = await _authenticated(request)
+            key = idempotency.key_of(request) if request.method == "POST" else None
+            json_body = request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
+            if json_body or key is not None:
                 body = await _read(receive, limit)
-                strict_json.check(body)
+                if json_body:
+                    strict_json.check(body)
                 receive = _replay(body, receive)
             else:
                 receive = _limited(receive, limit)
@@ -51,10 +57,23 @@ class AuthenticateFirst:
             response.headers.update(getattr(refusal, "headers", {}))
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        await idempotency.answer_once(
+            self.app,
+            scope,
+            receive,
+            send,
+            pool=scope["app"].state.runtime.app_pool,
+            schema=scope["app"].state.log_of(request),
+            principal_id=principal.id,
+            key=key,
+            print_=idempotency.fingerprint(request, body),
+        )
 
 
-async def _authenticated(request: Request) -> object:
+async def _authenticated(request: Request) -> Principal:
     authenticator: Authenticator = request.scope["app"].state.authenticator
     return await authenticator.authenticate(request)
 

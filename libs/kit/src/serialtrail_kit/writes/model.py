@@ -25,6 +25,7 @@ from serialtrail_kit.eventstore.codec import Registry, append_of, decode
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.writes import ambient
 
 E = TypeVar("E", bound=EventContract)
 
@@ -86,7 +87,9 @@ class WriteModel:
 
     @asynccontextmanager
     async def unit(self, meta: RecordMetadata, *, conn: Connection | None = None) -> AsyncIterator[UnitOfWork]:
-        """A unit in its own transaction, or inside the caller's transaction on `conn`."""
+        """A unit in its own transaction, or inside the caller's transaction on `conn`, or
+        inside the request's open transaction (an idempotent request's: see `ambient`)."""
+        conn = conn or ambient.open_transaction()
         locked = self.store.locked() if conn is None else self.store.locked_on(conn)
         async with locked as log:
             work = UnitOfWork(log.conn, self.registry, self.store)
