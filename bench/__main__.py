@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from serialtrail.served import running_server
+
 from bench.aggregation import packing_throughput
 from bench.log import log_throughput
 from bench.revocation import revocation_benchmark
 from bench.serials import allocate_and_stream, commissioning_throughput
-from bench.server import running_server
 from bench.transport import transport_benchmarks
 
 

@@ -5,6 +5,7 @@ of its records, recorded in the same log. Served for every service's own log."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,10 +127,10 @@ def _signature_routes(router: APIRouter) -> None:
     @router.get(
         "/audit-trail/{service}/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ, SIGNATURES)]
     )
-    async def get_signature(service: str, signature_id: str, request: Request) -> dict[str, Any]:
+    async def get_signature(service: str, signature_id: UUID, request: Request) -> dict[str, Any]:
         """A signature and whether it still verifies against the record it names."""
         log = _log(request, service)
-        signed = await signatures.signature(log, signature_id)
+        signed = await signatures.signature(log, str(signature_id))
         if signed is None:
             raise NotFound(f"no signature {signature_id}", [Violation("signature_id", "exists", "unknown signature")])
         # Signatures made before they were kept beside their record sit in another log.

@@ -140,6 +140,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "A read model is still catching up (with Retry-After); retry shortly"),
         (404, "Not found"),
         (409, "Conflicts with the current state"),
+        (413, "The body is larger than the server accepts (SERIALTRAIL_MAX_REQUEST_BYTES)"),
         (422, "Breaks a rule; `errors` names each field and rule"),
     )
 }

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
+from serialtrail_gs1.paths import GtinPath, LotPath
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
@@ -144,7 +145,7 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
 
     @router.get("/batches/{gtin}/{lot}/aggregation-report", dependencies=[requires(read, resources.batch)])
     async def report(
-        gtin: str, lot: str, request: Request, limit: Annotated[int, Query(ge=0, le=10_000)] = 100
+        gtin: GtinPath, lot: LotPath, request: Request, limit: Annotated[int, Query(ge=0, le=10_000)] = 100
     ) -> JsonResponse:
         """Completeness before release: commissioned units not aggregated, pending links (children of
         this GTIN not yet known as commissioned: their lot is known only once they are), open parents,

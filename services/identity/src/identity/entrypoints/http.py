@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from serialtrail_contracts.identity import API_KEY_EXAMPLE, SCOPE_DIMENSIONS, Role
 from serialtrail_kit.access.authenticate import KeyUsage
@@ -31,6 +31,7 @@ _SCOPE_FIELDS: dict[str, Any] = {
 ScopeIn: type[BaseModel] = create_model("ScopeIn", __config__=ConfigDict(extra="forbid"), **_SCOPE_FIELDS)
 
 
+KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="the key id (16 hex digits)")]
 # Keys and refusals concern every party: only a principal no scope narrows manages or reads them.
 KEYS = Resource.everything("api-key", "every API key")
 REFUSALS = Resource.everything("access-audit", "every service's refused requests")
@@ -95,7 +96,7 @@ def build_router(
         return [k.public(used.get(k.key_id)) for k in await keys.principals.keys()]
 
     @router.post("/api-keys/{key_id}/revoke", dependencies=[requires(IDENTITY_ADMIN, KEYS)])
-    async def revoke_api_key(key_id: str, body: RevokeIn, request: Request) -> dict[str, Any]:
+    async def revoke_api_key(key_id: KeyId, body: RevokeIn, request: Request) -> dict[str, Any]:
         """Revoke a key at once; later requests with it get 401 (at other services' own copies
         of the keys as soon as the event reaches them)."""
         await handlers.revoke_key(key_id, body.reason, record_metadata(request, reason=body.reason))

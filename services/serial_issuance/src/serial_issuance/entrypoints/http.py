@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
 from serialtrail_gs1.keys import sscc
+from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.errors import NotFound
 from serialtrail_kit.http.context import record_metadata
@@ -73,7 +74,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
         response_model=ProductRegistered,
         dependencies=[requires(allowed.MASTER_DATA_READ, resources.product)],
     )
-    async def get_product(gtin: str) -> ProductRegistered:
+    async def get_product(gtin: GtinPath) -> ProductRegistered:
         """A product's master data."""
         return await handlers.load.product(gtin, missing=NotFound)
 
@@ -95,7 +96,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
         response_model=BatchRegistered,
         dependencies=[requires(allowed.MASTER_DATA_READ, resources.batch)],
     )
-    async def get_batch(gtin: str, lot: str, request: Request) -> BatchRegistered:
+    async def get_batch(gtin: GtinPath, lot: LotPath, request: Request) -> BatchRegistered:
         """A batch's lot, expiry and manufacturing site."""
         found: BatchRegistered = request.state.batch  # loaded by the ownership check
         return found
@@ -257,7 +258,7 @@ def _commissioning_routes(
         tags=["serials"],
         dependencies=[requires(allowed.SERIALS_READ, resources.serial)],
     )
-    async def serial_status(gtin: str, serial: str, request: Request) -> dict[str, Any]:
+    async def serial_status(gtin: GtinPath, serial: SerialPath, request: Request) -> dict[str, Any]:
         """Status and history of one serial: which request issued it, when and by whom it was commissioned."""
         found: dict[str, Any] = request.state.serial  # loaded by the ownership check
         return found
@@ -268,7 +269,7 @@ def _commissioning_routes(
         response_model=SerialSummaryOut,
         dependencies=[requires(allowed.SERIALS_READ, resources.batch)],
     )
-    async def serial_summary(gtin: str, lot: str, request: Request) -> SerialSummaryOut:
+    async def serial_summary(gtin: GtinPath, lot: LotPath, request: Request) -> SerialSummaryOut:
         """Counts of serials issued, imported and commissioned for a batch."""
         await resources.consistent()
         return SerialSummaryOut(gtin=gtin, lot=lot, **await queries.batch_counts(gtin, lot))

@@ -1,4 +1,5 @@
-"""A real Serialtrail server process for benchmarks: embedded PostgreSQL in a temp dir."""
+"""A real `serialtrail run` process in a temporary data directory (embedded PostgreSQL), for
+benchmarks and for tests that need a server over HTTP, as users run it."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from serialtrail_kit.pgserver import free_port
 @contextmanager
 def running_server() -> Iterator[tuple[str, str]]:
     """(base URL, admin API key) of a fresh server."""
-    with tempfile.TemporaryDirectory(prefix="serialtrail-bench-") as data_dir:
-        os.chmod(data_dir, 0o755)
+    with tempfile.TemporaryDirectory(prefix="serialtrail-served-") as data_dir:
+        os.chmod(data_dir, 0o755)  # noqa: S103 - the unprivileged postgres user must reach its data dir
         port = free_port()
         env = {**os.environ, "SERIALTRAIL_DATA_DIR": data_dir, "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2"}
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
             [sys.executable, "-m", "serialtrail", "run", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -1,0 +1,21 @@
+"""GS1 keys as path parameters, with the patterns the OpenAPI document states: the document is
+as strict as the server, so a client (or a fuzzer) knows what is accepted before sending it.
+The check digit is not a pattern: the server names it when it is wrong."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+
+# GS1 General Specifications figure 7.11-1 (the 82 characters of AI 10 and AI 21), without "/"
+# which cannot appear in one path segment.
+_CSET82_SEGMENT = r"[!\"%&'()*+,\-.0-9:;<=>?A-Z_a-z]"
+
+GtinPath = Annotated[str, Path(pattern=r"^[0-9]{14}$", description="GTIN-14 (14 digits, GS1 check digit)")]
+LotPath = Annotated[
+    str, Path(pattern=f"^{_CSET82_SEGMENT}{{1,20}}$", description="batch/lot (AI 10): 1 to 20 characters")
+]
+SerialPath = Annotated[
+    str, Path(pattern=f"^{_CSET82_SEGMENT}{{1,20}}$", description="serial number (AI 21): 1 to 20 characters")
+]
