@@ -35,9 +35,9 @@ def database(settings: Settings, *, start_if_needed: bool = True) -> Iterator[st
         yield settings.database_url
         return
     data_dir = settings.data_dir.resolve()
-    port = EmbeddedPostgres.running_port(data_dir)
-    if port is not None:
-        yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+    running = EmbeddedPostgres.running_dsn(data_dir, DATABASE)
+    if running is not None:
+        yield running
         return
     if not start_if_needed:
         raise SystemExit(f"no embedded PostgreSQL is running on {data_dir}")

@@ -4,6 +4,11 @@ We drive `initdb` and `postgres` ourselves rather than through the wheel's helpe
 server listens on 127.0.0.1 on a port we choose, stops when we stop it, and never
 touches another process. PostgreSQL refuses to run as root; on a root machine (CI,
 containers) it runs as an unprivileged system user created for that purpose.
+
+It never trusts a connection: every one, over TCP or the socket, authenticates with
+scram-sha-256. The superuser's password is generated on first start and kept in
+`<data_dir>/postgres.password` (mode 0600, readable by the application's OS user only), so
+another local OS user cannot connect as the superuser.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ import ctypes
 import importlib.util
 import os
 import pwd
+import secrets
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 SYSTEM_USER = "serialtrail-pg"
+PASSWORD_FILE = "postgres.password"  # noqa: S105 - the name of the file, not a password
 
 
 def _binaries() -> Path:
@@ -60,6 +68,29 @@ def _run_as() -> str | None:
     return SYSTEM_USER
 
 
+def _password(data_dir: Path) -> str:
+    """The superuser's password, generated once (0600: the application's OS user only)."""
+    path = data_dir / PASSWORD_FILE
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def dsn_of(data_dir: Path, port: int, database: str) -> str:
+    return f"postgresql://postgres:{quote(_password(data_dir), safe='')}@127.0.0.1:{port}/{database}"
+
+
+def _trusts(pgdata: Path) -> bool:
+    hba = pgdata / "pg_hba.conf"
+    return any(
+        line.split()[-1] == "trust"
+        for line in hba.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
 def _die_with_parent() -> None:
     """Runs in the child before exec: if our process dies (even kill -9), the postmaster
     receives SIGINT, which is PostgreSQL's fast, clean shutdown."""
@@ -79,10 +110,10 @@ class EmbeddedPostgres:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.dsn_for("postgres")
 
     def dsn_for(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return dsn_of(self.data_dir, self.port, database)
 
     def start(self, timeout: float = 30.0) -> None:
         user = _run_as()
@@ -91,8 +122,10 @@ class EmbeddedPostgres:
         if user is not None:
             entry = pwd.getpwnam(user)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
-        if not (pgdata / "PG_VERSION").exists():
-            self._initdb(pgdata, user)
+        password = _password(self.data_dir)
+        fresh = not (pgdata / "PG_VERSION").exists()
+        if fresh:
+            self._initdb(pgdata, user, password)
         self.port = self.port or free_port()
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments we build
             self._server_args(pgdata),
@@ -102,24 +135,53 @@ class EmbeddedPostgres:
             preexec_fn=_die_with_parent,
         )
         self._wait_ready(timeout)
+        if not fresh and _trusts(pgdata):
+            self._require_passwords(pgdata, password)
 
-    def _initdb(self, pgdata: Path, user: str | None) -> None:
+    def _initdb(self, pgdata: Path, user: str | None, password: str) -> None:
+        # initdb reads the password from a file only the server's OS user can read, removed after.
+        pwfile = self.data_dir / ".initdb-password"
+        pwfile.write_text(password)
+        os.chmod(pwfile, 0o600)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
         args = [
             str(POSTGRES_BIN_PATH / "initdb"),
             "-D",
             str(pgdata),
             "-U",
             "postgres",
-            "--auth=trust",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
             "-E",
             "UTF8",
             "--locale=C",
         ]
         if not self.durable:
             args.append("--no-sync")
-        result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)  # noqa: S603
+        try:
+            result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)  # noqa: S603
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"initdb failed: {result.stderr.strip()}")
+
+    def _require_passwords(self, pgdata: Path, password: str) -> None:
+        """A data directory made when connections were trusted: the superuser gets its password,
+        then every connection must present one."""
+        quoted = password.replace("'", "''")
+        self._psql(f"ALTER ROLE postgres PASSWORD '{quoted}'")
+        hba = pgdata / "pg_hba.conf"
+        hba.write_text(hba.read_text().replace(" trust", " scram-sha-256"))
+        self._psql("SELECT pg_reload_conf()")
+
+    def _psql(self, sql: str) -> None:
+        subprocess.run(  # noqa: S603 - fixed binary, our own statement
+            [str(POSTGRES_BIN_PATH / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", sql],
+            capture_output=True,
+            check=True,
+        )
 
     def _server_args(self, pgdata: Path) -> list[str]:
         args = [
@@ -171,6 +233,12 @@ class EmbeddedPostgres:
             check=False,
         )
         return result.returncode == 0
+
+    @staticmethod
+    def running_dsn(data_dir: Path, database: str) -> str | None:
+        """DSN of a server already running on this data directory (e.g. `make run`), if any."""
+        port = EmbeddedPostgres.running_port(data_dir)
+        return None if port is None else dsn_of(data_dir, port, database)
 
     @staticmethod
     def running_port(data_dir: Path) -> int | None:

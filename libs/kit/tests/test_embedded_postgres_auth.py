@@ -1,0 +1,56 @@
+"""The embedded PostgreSQL trusts no connection (issue 10): without the generated password no
+local OS user connects as its superuser, over TCP or its socket; a data directory made when
+connections were trusted is brought under passwords at its next start."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from serialtrail_kit.pgserver import PASSWORD_FILE, POSTGRES_BIN_PATH, EmbeddedPostgres, _run_as
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Not pytest's tmp_path: its parents are private to root, and PostgreSQL runs as another user.
+    with tempfile.TemporaryDirectory(prefix="serialtrail-pg-auth-") as made:
+        os.chmod(made, 0o755)
+        yield Path(made)
+
+
+async def _refused(dsn: str) -> None:
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(dsn)
+
+
+async def test_no_connection_without_the_password(data_dir: Path) -> None:
+    with EmbeddedPostgres(data_dir, durable=False) as server:
+        assert (data_dir / PASSWORD_FILE).stat().st_mode & 0o777 == 0o600
+        conn = await asyncpg.connect(server.dsn)
+        assert await conn.fetchval("SELECT current_user") == "postgres"
+        await conn.close()
+        await _refused(f"postgresql://postgres@127.0.0.1:{server.port}/postgres")
+        await _refused(f"postgresql://postgres@/postgres?host={data_dir}&port={server.port}")
+        await _refused(f"postgresql://postgres:guess@127.0.0.1:{server.port}/postgres")
+
+
+async def test_a_data_directory_made_with_trust_is_brought_under_passwords(data_dir: Path) -> None:
+    pgdata = data_dir / "pgdata"
+    initdb = [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "--no-sync"]
+    user = _run_as()
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(data_dir, entry.pw_uid, entry.pw_gid)
+    await asyncio.to_thread(subprocess.run, initdb, user=user, check=True, capture_output=True)
+    with EmbeddedPostgres(data_dir, durable=False) as server:
+        await _refused(f"postgresql://postgres@127.0.0.1:{server.port}/postgres")
+        conn = await asyncpg.connect(server.dsn)
+        await conn.close()
+    assert "trust" not in (pgdata / "pg_hba.conf").read_text().split("# TYPE")[-1]
