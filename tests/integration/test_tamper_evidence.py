@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 from serialtrail.checkpoints import checkpoints_app
 from serialtrail.services import SERVICES
@@ -148,3 +149,19 @@ async def test_a_checkpoint_is_checked_offline_and_a_forged_one_is_refused(harne
     refused = runner.invoke(checkpoints_app, ["verify", str(forged), "--public-key", public])
     assert refused.exit_code == 1
     assert "signature INVALID" in refused.output
+
+
+async def test_the_application_connects_as_a_role_that_cannot_rewrite_the_log(harness: Harness) -> None:
+    async with harness.composition.app_pool.acquire() as conn:
+        await conn.execute("RESET ROLE")  # no superuser session underneath to fall back to
+        assert await conn.fetchval("SELECT current_user") == "serialtrail_app"
+        assert await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False
+        for sql in (
+            f"ALTER TABLE {LOG}.events DISABLE TRIGGER ALL",
+            "SET session_replication_role = replica",
+            f"UPDATE {LOG}.events SET payload = '{{}}'",
+            f"DELETE FROM {LOG}.events",
+            f"TRUNCATE {LOG}.events",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(sql)

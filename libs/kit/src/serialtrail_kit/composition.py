@@ -17,7 +17,7 @@ from serialtrail_kit import telemetry
 from serialtrail_kit.access import wiring as access
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.principals import PrincipalsProjection
-from serialtrail_kit.db import APP_ROLE, Pool, create_pool, ensure_role
+from serialtrail_kit.db import APP_ROLE, Connection, Pool, create_pool, ensure_role, provision_login
 from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, Checkpointer, load_or_create_signing_key
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -25,7 +25,7 @@ from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
-from serialtrail_kit.service_settings import ServiceSettings
+from serialtrail_kit.service_settings import ServiceSettings, local_secret
 from serialtrail_kit.settings import Environment, Settings
 from serialtrail_kit.transport.wiring import KafkaTransport
 from serialtrail_kit.writes.model import WriteModel
@@ -102,10 +102,16 @@ async def composed(
     admin_pool = await create_pool(admin_dsn, max_size=4)
     async with admin_pool.acquire() as conn:
         await ensure_role(conn, APP_ROLE)
+        app_dsn = await _application_dsn(conn, settings, admin_dsn)
     # Each read model and reactor holds one connection to listen on its source's log; requests
     # and the runners' transactions share the rest.
     listeners = sum(len(s.read_models) + len(s.reactors) + 1 for s in services)  # + the principals
-    app_pool = await create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=REQUEST_CONNECTIONS + listeners)
+    size = REQUEST_CONNECTIONS + listeners
+    app_pool = await (
+        create_pool(app_dsn, min_size=2, max_size=size)
+        if app_dsn is not None
+        else create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=size)
+    )
     try:
         modules = [module_of(s, own[s.name], settings, app_pool, software) for s in services]
         transport = (
@@ -130,6 +136,23 @@ async def composed(
     finally:
         await close_pool(app_pool)
         await close_pool(admin_pool)
+
+
+async def _application_dsn(conn: Connection, settings: Settings, admin_dsn: str) -> str | None:
+    """How the application connects: as configured; on the embedded database, as the
+    application role itself (its password generated into the data directory); else None:
+    the admin connection narrowed by SET ROLE, which a superuser session could undo."""
+    if settings.app_database_url:
+        return settings.app_database_url
+    if settings.database_url is None:
+        password = await asyncio.to_thread(local_secret, settings.data_dir / "app.password")
+        return await provision_login(conn, admin_dsn, password)
+    log.warning(
+        "SERIALTRAIL_APP_DATABASE_URL is not set: the application uses DATABASE_URL narrowed by SET ROLE; "
+        "give it a login role that is a member of %s instead",
+        APP_ROLE,
+    )
+    return None
 
 
 def checkpointer(settings: Settings, pool: Pool, logs: Sequence[str]) -> Checkpointer:

@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -78,6 +79,17 @@ async def ensure_role(conn: Connection, role: str = APP_ROLE) -> None:
         END $$;
         """
     )
+
+
+async def provision_login(conn: Connection, admin_dsn: str, password: str, role: str = APP_ROLE) -> str:
+    """Let `role` log in with `password` and return its DSN: the application then holds no
+    admin credentials, only the role's rights."""
+    quoted = password.replace("'", "''")
+    await conn.execute(f"ALTER ROLE {ident(role)} WITH LOGIN PASSWORD '{quoted}'")
+    parts = urlsplit(admin_dsn)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def json_list(values: Sequence[Any]) -> str:

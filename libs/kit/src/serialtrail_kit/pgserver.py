@@ -18,7 +18,6 @@ import ctypes
 import importlib.util
 import os
 import pwd
-import secrets
 import signal
 import socket
 import subprocess
@@ -26,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+from serialtrail_kit.service_settings import local_secret
 
 SYSTEM_USER = "serialtrail-pg"
 PASSWORD_FILE = "postgres.password"  # noqa: S105 - the name of the file, not a password
@@ -70,12 +71,7 @@ def _run_as() -> str | None:
 
 def _password(data_dir: Path) -> str:
     """The superuser's password, generated once (0600: the application's OS user only)."""
-    path = data_dir / PASSWORD_FILE
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    return local_secret(data_dir / PASSWORD_FILE)
 
 
 def dsn_of(data_dir: Path, port: int, database: str) -> str:

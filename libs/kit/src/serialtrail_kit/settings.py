@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SERIALTRAIL_DATABASE_URL", "DATABASE_URL"),
         description="PostgreSQL the services connect to; unset = embedded server under data_dir",
     )
+    app_database_url: str | None = Field(
+        default=None,
+        description="how the application connects: a login role that is a member of serialtrail_app and nothing "
+        "more (cannot disable the log's triggers or rewrite it); unset = a role provisioned with a generated "
+        "password on the embedded database, or (external database) DATABASE_URL narrowed by SET ROLE",
+    )
     data_dir: Path = Path(".serialtrail")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
@@ -101,6 +107,11 @@ class Settings(BaseSettings):
     def _production_needs_a_database(self) -> Settings:
         if self.environment is Environment.production and self.database_url is None:
             raise ValueError("DATABASE_URL must be set in production (no embedded database)")
+        if self.environment is Environment.production and self.app_database_url is None:
+            raise ValueError(
+                "SERIALTRAIL_APP_DATABASE_URL must be set in production: the application must not hold the "
+                "database's admin credentials (a login role that is a member of serialtrail_app)"
+            )
         return self
 
     @property
@@ -113,4 +124,4 @@ class Settings(BaseSettings):
 
     def public(self) -> dict[str, Any]:
         """The non-secret settings (for the configuration digest recorded with every event)."""
-        return self.model_dump(mode="json", exclude={"database_url"})
+        return self.model_dump(mode="json", exclude={"database_url", "app_database_url"})
