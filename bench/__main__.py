@@ -7,6 +7,7 @@ import asyncio
 from serialtrail.served import running_server
 
 from bench.aggregation import packing_throughput
+from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
 from bench.revocation import revocation_benchmark
 from bench.serials import allocate_and_stream, commissioning_throughput
@@ -21,6 +22,7 @@ def main() -> None:
     log_throughput()
     transport_benchmarks()
     revocation_benchmark()
+    hostile_input_benchmark()
 
 
 if __name__ == "__main__":

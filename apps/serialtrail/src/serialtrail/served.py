@@ -17,12 +17,20 @@ from serialtrail_kit.pgserver import free_port
 
 
 @contextmanager
-def running_server() -> Iterator[tuple[str, str]]:
-    """(base URL, admin API key) of a fresh server."""
+def running_server(**settings: str) -> Iterator[tuple[str, str]]:
+    """(base URL, admin API key) of a fresh server; `settings` are SERIALTRAIL_* variables."""
+    with running_process(**settings) as (base, key, _):
+        yield base, key
+
+
+@contextmanager
+def running_process(**settings: str) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """As `running_server`, with the server's process (to watch its memory, for one)."""
     with tempfile.TemporaryDirectory(prefix="serialtrail-served-") as data_dir:
         os.chmod(data_dir, 0o755)  # noqa: S103 - the unprivileged postgres user must reach its data dir
         port = free_port()
         env = {**os.environ, "SERIALTRAIL_DATA_DIR": data_dir, "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2"}
+        env |= {f"SERIALTRAIL_{name.upper()}": value for name, value in settings.items()}
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
             [sys.executable, "-m", "serialtrail", "run", "--port", str(port)],
             env=env,
@@ -33,7 +41,7 @@ def running_server() -> Iterator[tuple[str, str]]:
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, process)
-            yield base, _admin_key(log_path)
+            yield base, _admin_key(log_path), process
         finally:
             process.send_signal(signal.SIGINT)
             try:
