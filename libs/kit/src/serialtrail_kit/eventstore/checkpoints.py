@@ -179,7 +179,8 @@ class Checkpointer:
         poll_interval: float = 1.0,
     ) -> None:
         self.pool, self.logs, self.key, self.directory = pool, list(logs), key, directory
-        self.every_events, self.every_seconds, self.poll_interval = every_events, every_seconds, poll_interval
+        self.every_events, self.every_seconds = every_events, every_seconds
+        self.poll_interval = max(poll_interval, 1.0)  # checkpoints are due in seconds, not milliseconds
         self.stopping = asyncio.Event()
         self._last: dict[str, tuple[int, float]] = {}
 
