@@ -141,6 +141,7 @@ async def test_kill_9_of_relay_and_consumer_loses_nothing_and_applies_nothing_tw
         "SERIALTRAIL_ENVIRONMENT": "test",
         "SERIALTRAIL_SERIAL_ISSUANCE_SERIAL_KEY": secrets.token_hex(32),
         "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2",
+        "SERIALTRAIL_DATA_DIR": str(tmp_path / "data"),  # checkpoints and their key: not the working tree
     }
     issuance = ServiceProcess("serial_issuance", env, tmp_path)
     aggregation = ServiceProcess("aggregation", env, tmp_path)

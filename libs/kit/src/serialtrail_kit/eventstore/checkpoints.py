@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -76,23 +77,41 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     """The signing key at `path` (PEM, mode 0600), created on first use with its public key
-    beside it (`<path>.pub`, readable by anyone who verifies)."""
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-    else:
+    beside it (`<path>.pub`, readable by anyone who verifies). Processes starting together
+    agree on one key: whoever creates the file first wins, the others read it."""
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
+        pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(pem)
-    public = Path(f"{path}.pub")
-    if not public.exists():
-        public.write_bytes(public_pem(key.public_key()))
+        _create_once(path, pem, 0o600)
+    key = _read_key(path)
+    _create_once(Path(f"{path}.pub"), public_pem(key.public_key()), 0o644)
+    return key
+
+
+def _create_once(path: Path, content: bytes, mode: int) -> None:
+    """Write `content` to a new file at `path` under a temporary name, then link it into place:
+    never a half-written file, and never a second one if it exists already."""
+    if path.exists():
+        return
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = Path(name)
+    os.chmod(temporary, mode)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(content)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+
+
+def _read_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
     return key
 
 
