@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from issuance_helpers import batch, product
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_gs1.keys import check_digit
@@ -336,11 +337,9 @@ async def _build(harness: Harness) -> World:
         (GTIN_A, SITE_A, {"LOT-A1": "ACME", "LOT-O1": "OTHER"}),
         (GTIN_B, SITE_B, {"LOT-B1": "BCMO"}),
     ):
-        product = {"gtin": gtin, "company_prefix_length": 7, "name": "Paracetamol 500 mg", "serial_length": 12}
-        await _ok(await client.post("/v1/products", json={**product, "serial_alphabet": "alphanumeric"}))
+        await product(client, gtin)
         for lot, cmo in lots.items():
-            batch = {"gtin": gtin, "lot": lot, "expiry": "2028-06-30", "site_gln": site, "cmo_id": cmo}
-            await _ok(await client.post("/v1/batches", json=batch))
+            await batch(client, gtin, lot, site_gln=site, cmo_id=cmo)
     for variant, gtin, lot in (
         ("own", GTIN_A, "LOT-A1"),
         ("other-cmo", GTIN_A, "LOT-O1"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from issuance_helpers import batch, product
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused, Role, Scope
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -48,18 +49,9 @@ async def _ok(response: httpx.Response) -> Any:
 
 
 async def _company(client: httpx.AsyncClient, gtin: str, site: str, lots: dict[str, str | None]) -> None:
-    product = {
-        "gtin": gtin,
-        "company_prefix_length": 7,
-        "name": "Paracetamol 500 mg",
-        "serial_length": 12,
-        "serial_alphabet": "alphanumeric",
-        "target_markets": ["DE"],
-    }
-    await _ok(await client.post("/v1/products", json=product))
+    await product(client, gtin)
     for lot, cmo in lots.items():
-        batch = {"gtin": gtin, "lot": lot, "expiry": "2028-06-30", "site_gln": site, "cmo_id": cmo}
-        await _ok(await client.post("/v1/batches", json=batch))
+        await batch(client, gtin, lot, site_gln=site, cmo_id=cmo)
 
 
 async def _serials(client: httpx.AsyncClient, gtin: str, lot: str, quantity: int) -> tuple[str, list[str]]:

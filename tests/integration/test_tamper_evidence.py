@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from issuance_helpers import batch, product
 from serialtrail.checkpoints import checkpoints_app
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused
@@ -28,17 +29,9 @@ LOG = "serial_issuance"
 @pytest.fixture
 async def harness(database_dsn: str) -> AsyncIterator[Harness]:
     async with serve(database_dsn, SERVICES) as served:
-        product = {
-            "gtin": GTIN,
-            "company_prefix_length": 7,
-            "name": "Paracetamol 500 mg",
-            "serial_length": 12,
-            "serial_alphabet": "alphanumeric",
-        }
-        assert (await served.client.post("/v1/products", json=product)).status_code == 201
+        await product(served.client)
         for lot in ("L1", "L2", "L3", "L4"):
-            batch = {"gtin": GTIN, "lot": lot, "expiry": "2028-06-30", "site_gln": "9506000000008"}
-            assert (await served.client.post("/v1/batches", json=batch)).status_code == 201
+            await batch(served.client, GTIN, lot)
         async with served.client_with("st_nope_nope") as stranger:  # a refusal, recorded in this log
             assert (await stranger.get(f"/v1/products/{GTIN}")).status_code == 401
         checkpointer = served.composition.runtime.checkpointer

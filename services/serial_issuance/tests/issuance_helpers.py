@@ -27,8 +27,11 @@ async def product(client: httpx.AsyncClient, gtin: str = GTIN, **overrides: Any)
     return dict(response.json())
 
 
-async def batch(client: httpx.AsyncClient, gtin: str = GTIN, lot: str = LOT) -> None:
-    response = await client.post("/v1/batches", json={"gtin": gtin, "lot": lot, "expiry": EXPIRY, "site_gln": GLN})
+async def batch(
+    client: httpx.AsyncClient, gtin: str = GTIN, lot: str = LOT, *, site_gln: str = GLN, cmo_id: str | None = None
+) -> None:
+    body = {"gtin": gtin, "lot": lot, "expiry": EXPIRY, "site_gln": site_gln, "cmo_id": cmo_id}
+    response = await client.post("/v1/batches", json=body)
     assert response.status_code == 201, response.text
 
 
