@@ -21,8 +21,9 @@ from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.kafka import fresh_topics
 from serialtrail_kit.testing.readers import logs, topic_subscription
 from serialtrail_kit.testing.waiting import until
-from serialtrail_kit.transport.dead_letters import dead_letter_topic, read_dead_letters
+from serialtrail_kit.transport.dead_letters import read_dead_letters
 from serialtrail_kit.transport.relay import Relay
+from serialtrail_kit.transport.topics import dead_letter_topic
 
 SOURCE, OWNER = "dlq_producer", "aggregation"  # the reader belongs to a service of the installation
 

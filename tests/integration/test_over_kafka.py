@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import orjson
 import pytest
-from aggregation_helpers import pack_body
+from aggregation_helpers import pack_body, until_known
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials
 from serialtrail.services import SERVICES
 from serialtrail_contracts import topics
@@ -17,16 +16,6 @@ from serialtrail_kit.testing.harness import serve
 from serialtrail_kit.testing.kafka import first_message, fresh_topics, kafka_settings
 from serialtrail_kit.testing.waiting import until
 from serialtrail_kit.transport.topics import MissingTopics, create_topics
-
-
-async def until_known(client: httpx.AsyncClient, report_url: str, commissioned: int) -> None:
-    """Aggregation learns of commissioning through the broker: poll its report until it has."""
-
-    async def known() -> bool:
-        answer = await client.get(report_url)
-        return answer.status_code == 200 and answer.json()["commissioned"] >= commissioned
-
-    await until(known)
 
 
 async def test_commissioned_serials_reach_aggregation_over_kafka(database_dsn: str, kafka_bootstrap: str) -> None:

@@ -5,14 +5,17 @@ against the signed checkpoints kept outside the database."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
-from issuance_helpers import batch, product
-from serialtrail.checkpoints import checkpoints_app
+from aggregation_helpers import until_known
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+from serialtrail.checkpoints import checkpoints_app, found_checkpoints
 from serialtrail.services import SERVICES
+from serialtrail_contracts import topics
 from serialtrail_contracts.identity import AccessRefused
 from serialtrail_kit.db import Connection
 from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, load_public_key
@@ -20,9 +23,11 @@ from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, chain_hash
 from serialtrail_kit.eventstore.postgres import COLUMNS, content_of
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.testing.harness import Harness, serve
+from serialtrail_kit.testing.kafka import fresh_topics, kafka_settings
+from serialtrail_kit.transport.dead_letters import read_dead_letters
+from serialtrail_kit.transport.topics import dead_letter_topic
 from typer.testing import CliRunner
 
-GTIN = "09506000134352"
 LOG = "serial_issuance"
 
 
@@ -158,3 +163,37 @@ async def test_the_application_connects_as_a_role_that_cannot_rewrite_the_log(ha
         ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(sql)
+
+
+async def test_over_kafka_checkpoints_on_the_topic_anchor_the_log_without_the_directory(
+    database_dsn: str, kafka_bootstrap: str
+) -> None:
+    """Distributed mode: each checkpoint is also published on the log's own topic. Readers of
+    that topic pass over it (no dead letter, later events still applied), and with the
+    checkpoint directory deleted the topic's copy still finds a truncation."""
+    prefix = await fresh_topics(kafka_bootstrap)
+    async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as served:
+        await product(served.client)
+        await batch(served.client)
+        checkpointer = served.composition.runtime.checkpointer
+        assert checkpointer is not None
+        taken = await checkpointer.checkpoint(LOG, force=True)
+        assert taken is not None
+        issued = await serials(served.client, 2)
+        assert (await commission(served.client, issued)).status_code == 201
+        await until_known(served.client, f"/v1/batches/{GTIN}/{LOT}/aggregation-report", 2)
+        assert await read_dead_letters(kafka_bootstrap, dead_letter_topic(prefix + topics.SERIALS)) == []
+
+        shutil.rmtree(served.settings.checkpoints_at)
+        found = await found_checkpoints(served.settings, LOG)
+        assert taken in found.checkpoints  # with those the running checkpointer took on its own
+        assert found.where == f"0 in the directory, {found.count} in the topic {prefix}{topics.SERIALS}"
+
+        async def cut_after_checkpoint(conn: Connection) -> None:
+            await conn.execute(f"DELETE FROM {LOG}.events WHERE global_position >= $1", taken.position)
+
+        await _as_superuser(served, cut_after_checkpoint)
+        keys = [load_public_key(Path(f"{served.settings.checkpoint_key_at}.pub"))]
+        report = await verify_log(served.composition.admin_pool, LOG, checkpoints=found.checkpoints, keys=keys)
+        assert report.first_break is None
+        assert f"events {taken.position}..{taken.position} were removed (truncated)" in report.findings[0]

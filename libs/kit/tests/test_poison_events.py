@@ -18,9 +18,8 @@ from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.kafka import first_message
 from serialtrail_kit.testing.readers import logs, topic_subscription
 from serialtrail_kit.testing.waiting import until
-from serialtrail_kit.transport.dead_letters import dead_letter_topic
 from serialtrail_kit.transport.relay import Relay
-from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.transport.topics import create_topics, dead_letter_topic, with_dead_letters
 
 SOURCE, OWNER = "poison_producer", "poison_consumer"
 

@@ -20,10 +20,9 @@ from serialtrail_kit.readers.delivery import LogDeliveries, Subscription
 from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.kafka import first_message
-from serialtrail_kit.transport.dead_letters import dead_letter_topic
 from serialtrail_kit.transport.kafka import KafkaDeliveries
 from serialtrail_kit.transport.relay import Relay
-from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.transport.topics import create_topics, dead_letter_topic, with_dead_letters
 
 SOURCE, OWNER = "producer_svc", "consumer_svc"
 

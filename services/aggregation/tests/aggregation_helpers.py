@@ -15,6 +15,7 @@ from serialtrail_gs1.keys import sscc
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.harness import SYSTEM, Harness
+from serialtrail_kit.testing.waiting import until
 
 GTIN = "09506000134352"
 LOT = "L2026A"
@@ -103,3 +104,14 @@ async def decommission(harness: Harness, serials: list[str], reason: str = "dama
     store = PostgresEventStore(harness.composition.app_pool, "line_exceptions")
     await store.append([append_of(f"test-{uuid.uuid4()}", 0, [event])], SYSTEM)
     await harness.runner("aggregation", "decommissions").caught_up(timeout=30)
+
+
+async def until_known(client: httpx.AsyncClient, report_url: str, commissioned: int) -> None:
+    """Aggregation learns of commissioning from serial issuance's log or topic: poll its report
+    until it has."""
+
+    async def known() -> bool:
+        answer = await client.get(report_url)
+        return answer.status_code == 200 and answer.json()["commissioned"] >= commissioned
+
+    await until(known)

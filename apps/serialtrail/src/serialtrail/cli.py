@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from serialtrail_kit.composition import Composition, composed, settings_of
 from serialtrail_kit.db import create_pool
 from serialtrail_kit.declaration import Service
-from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, load_public_key
+from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import ProjectionAdmin
@@ -25,7 +25,7 @@ from serialtrail_kit.settings import Settings
 from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
-from serialtrail.checkpoints import checkpoints_app
+from serialtrail.checkpoints import checkpoints_app, found_checkpoints
 from serialtrail.dlq import dlq_app
 from serialtrail.keys import first_admin_key, keys_app
 from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, software_identity
@@ -178,34 +178,34 @@ def verify_log_command(
     keys = [load_public_key(key_file)] if key_file.exists() else []
     if not keys:
         typer.echo(f"warning: no public key at {key_file}: no checkpoint can be trusted", err=True)
-    directory = CheckpointDirectory(settings.checkpoints_at)
     with embedded.database(settings) as dsn:
-        broken = asyncio.run(_verify(dsn, names, directory, keys))
+        broken = asyncio.run(_verify(dsn, names, settings, keys))
     raise typer.Exit(1 if broken else 0)
 
 
-async def _verify(dsn: str, names: list[str], directory: CheckpointDirectory, keys: list[Ed25519PublicKey]) -> bool:
+async def _verify(dsn: str, names: list[str], settings: Settings, keys: list[Ed25519PublicKey]) -> bool:
     pool = await create_pool(dsn, max_size=2)
     broken = False
     try:
         for name in names:
+            found = await found_checkpoints(settings, name)
             with _progress() as progress:
                 task = progress.add_task(f"verifying {name}", total=None)
 
                 def show(done: int, total: int, task: TaskID = task) -> None:
                     progress.update(task, completed=done, total=total)
 
-                report = await verify_log(pool, name, checkpoints=directory.read(name), keys=keys, progress=show)
+                report = await verify_log(pool, name, checkpoints=found.checkpoints, keys=keys, progress=show)
             broken = broken or not report.ok
-            _print_report(report)
+            _print_report(report, found.where)
     finally:
         await pool.close()
     return broken
 
 
-def _print_report(report: VerifyReport) -> None:
+def _print_report(report: VerifyReport, found_in: str) -> None:
     name = report.schema
-    anchored = f"; {report.checkpoints} checkpoints, anchored up to position {report.anchored}"
+    anchored = f"; {report.checkpoints} checkpoints ({found_in}), anchored up to position {report.anchored}"
     if report.first_break is not None:
         where = report.first_break
         typer.echo(f"{name}: BROKEN at global_position {where.global_position}: {where.reason}")
@@ -214,7 +214,7 @@ def _print_report(report: VerifyReport) -> None:
     if report.ok:
         typer.echo(f"{name}: OK, {report.checked} events, chain intact{anchored}")
     if report.checkpoints == 0:
-        typer.echo(f"{name}: warning: no checkpoint found in the checkpoint directory: nothing anchors this log")
+        typer.echo(f"{name}: warning: no checkpoint found ({found_in}): nothing anchors this log")
 
 
 @app.command()

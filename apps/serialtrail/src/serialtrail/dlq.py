@@ -14,10 +14,10 @@ from serialtrail_kit.settings import Settings
 from serialtrail_kit.transport.dead_letters import (
     DeadLetter,
     RefusedRedrive,
-    dead_letter_topic,
     read_dead_letters,
     redrive,
 )
+from serialtrail_kit.transport.topics import dead_letter_topic
 
 from serialtrail import embedded
 from serialtrail.services import BY_NAME

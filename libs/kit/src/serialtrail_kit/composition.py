@@ -127,7 +127,7 @@ async def composed(
             modules,
             poll_interval=settings.projection_poll_interval,
             transport=transport,
-            checkpointer=checkpointer(settings, app_pool, [m.name for m in modules]),
+            checkpointer=checkpointer(settings, app_pool, [m.name for m in modules], transport),
         )
         await runtime.install()
         authenticator = access.authenticator(settings, app_pool, modules, software)
@@ -155,12 +155,13 @@ async def _application_dsn(conn: Connection, settings: Settings, admin_dsn: str)
     return None
 
 
-def checkpointer(settings: Settings, pool: Pool, logs: Sequence[str]) -> Checkpointer:
+def checkpointer(settings: Settings, pool: Pool, logs: Sequence[str], transport: KafkaTransport | None) -> Checkpointer:
     return Checkpointer(
         pool,
         logs,
         load_or_create_signing_key(settings.checkpoint_key_at),
         CheckpointDirectory(settings.checkpoints_at),
+        copies=[transport.checkpoint_copy()] if transport is not None else [],
         every_events=settings.checkpoint_every_events,
         every_seconds=settings.checkpoint_every_seconds,
         poll_interval=settings.projection_poll_interval,

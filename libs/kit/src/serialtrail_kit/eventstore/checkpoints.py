@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -181,10 +182,19 @@ async def log_head(pool: Pool, log_name: str) -> tuple[int, bytes]:
     return (0, bytes(32)) if row is None else (int(row["global_position"]), bytes(row["hash"]))
 
 
+class CheckpointCopy(Protocol):
+    """Another place a checkpoint is written to, besides the directory (the service's topic)."""
+
+    async def append(self, checkpoint: Checkpoint) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class Checkpointer:
     """Signs and writes a checkpoint of each log whenever its head moved and `every_events`
     events or `every_seconds` seconds have passed since the last one (a runner, supervised
-    like the others)."""
+    like the others). The directory is written first and decides where to resume; `copies`
+    get the same checkpoint after it."""
 
     def __init__(
         self,
@@ -193,11 +203,13 @@ class Checkpointer:
         key: Ed25519PrivateKey,
         directory: CheckpointDirectory,
         *,
+        copies: Sequence[CheckpointCopy] = (),
         every_events: int = 10_000,
         every_seconds: float = 60.0,
         poll_interval: float = 1.0,
     ) -> None:
         self.pool, self.logs, self.key, self.directory = pool, list(logs), key, directory
+        self.copies = list(copies)
         self.every_events, self.every_seconds = every_events, every_seconds
         self.poll_interval = max(poll_interval, 1.0)  # checkpoints are due in seconds, not milliseconds
         self.stopping = asyncio.Event()
@@ -207,13 +219,17 @@ class Checkpointer:
         for name in self.logs:
             last = self.directory.last(name)
             self._last[name] = (last.position if last else -1, 0.0)
-        while not self.stopping.is_set():
-            for name in self.logs:
-                await self.checkpoint(name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), self.poll_interval)
-        for name in self.logs:  # a last one on the way out
-            await self.checkpoint(name, force=True)
+        try:
+            while not self.stopping.is_set():
+                for name in self.logs:
+                    await self.checkpoint(name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), self.poll_interval)
+            for name in self.logs:  # a last one on the way out
+                await self.checkpoint(name, force=True)
+        finally:
+            for copy in self.copies:
+                await copy.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -223,9 +239,11 @@ class Checkpointer:
         written, when = self._last.get(name, (-1, 0.0))
         now = asyncio.get_running_loop().time()
         due = position - written >= self.every_events or now - when >= self.every_seconds
-        if position == written or not (due or force):
+        if position in (0, written) or not (due or force):  # an empty log has nothing to vouch for
             return None
         checkpoint = sign(self.key, name, position, chain_hash)
         await asyncio.to_thread(self.directory.append, checkpoint)
         self._last[name] = (position, now)
+        for copy in self.copies:
+            await copy.append(checkpoint)
         return checkpoint

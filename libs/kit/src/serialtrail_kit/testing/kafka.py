@@ -13,6 +13,7 @@ from serialtrail_contracts import topics
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import make_settings
+from serialtrail_kit.transport.checkpoints import is_checkpoint
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
 
 
@@ -34,12 +35,19 @@ def kafka_settings(bootstrap_servers: str, prefix: str) -> Settings:
 
 
 async def first_message(bootstrap_servers: str, topic: str, timeout: float = 30.0) -> Any:  # noqa: ASYNC109
-    """The first message on `topic` (no consumer group: read from the beginning)."""
+    """The first message on `topic` that is no checkpoint (no consumer group: read from the
+    beginning)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", fetch_max_wait_ms=50
     )
     await consumer.start()
+
+    async def first() -> Any:
+        while is_checkpoint((message := await consumer.getone()).headers):
+            pass
+        return message
+
     try:
-        return await asyncio.wait_for(consumer.getone(), timeout)
+        return await asyncio.wait_for(first(), timeout)
     finally:
         await consumer.stop()

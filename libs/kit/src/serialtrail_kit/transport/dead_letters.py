@@ -13,17 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from serialtrail_kit.db import Pool, ident
+from serialtrail_kit.transport.topics import DEAD_LETTER_SUFFIX, read_to_end
 
-DEAD_LETTER_SUFFIX = ".dlq"
 LABELS = ("dead_letter_reason", "dead_letter_reader", "dead_letter_owner", "dead_letter_source")
-QUIET_POLLS = 3  # empty fetches in a row before a topic counts as read to its end
-
-
-def dead_letter_topic(topic: str) -> str:
-    return f"{topic}{DEAD_LETTER_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -73,28 +68,10 @@ class DeadLetter:
         return body if isinstance(body, dict) and "event_id" in body else None
 
 
-async def read_dead_letters(bootstrap_servers: str, topic: str, *, poll_ms: int = 300) -> list[DeadLetter]:
+async def read_dead_letters(bootstrap_servers: str, topic: str) -> list[DeadLetter]:
     """Every message on a dead-letter topic, oldest first per partition (no consumer group:
     reading them changes nothing)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50)
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetch the cluster's metadata, partitions included
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        found: list[DeadLetter] = []
-        quiet = 0
-        while quiet < QUIET_POLLS:
-            batches = await consumer.getmany(timeout_ms=poll_ms)
-            quiet = 0 if batches else quiet + 1
-            for messages in batches.values():
-                found += [_letter(m) for m in messages]
-        return sorted(found, key=lambda d: (d.partition, d.offset))
-    finally:
-        await consumer.stop()
+    return [_letter(m) for m in await read_to_end(bootstrap_servers, topic)]
 
 
 def _letter(message: Any) -> DeadLetter:

@@ -18,8 +18,9 @@ from serialtrail_kit.db import Connection, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery
-from serialtrail_kit.transport.dead_letters import dead_letter_topic
+from serialtrail_kit.transport.checkpoints import is_checkpoint
 from serialtrail_kit.transport.envelope import UndecodableMessage, from_message
+from serialtrail_kit.transport.topics import dead_letter_topic
 
 Record: TypeAlias = ConsumerRecord  # aiokafka ships no types
 
@@ -116,6 +117,9 @@ class KafkaDeliveries:
         offsets: dict[TopicPartition, int] = {}
         for partition, messages in records.items():
             for message in messages:
+                offsets[partition] = message.offset + 1
+                if is_checkpoint(message.headers):
+                    continue  # the producer's signed log head, published beside its events: no event
                 try:
                     event = self.upcasters.event(from_message(message.value))
                 except UndecodableMessage as error:
@@ -123,7 +127,6 @@ class KafkaDeliveries:
                 else:
                     events.append(event)
                     received[event.event_id] = message
-                offsets[partition] = message.offset + 1
         if dead:
             await self.dead_letter(dead)
         return _KafkaDelivery(events, received, offsets, self)

@@ -4,12 +4,15 @@ log and must keep everything), never auto-created; services check at start that 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-from serialtrail_kit.transport.dead_letters import dead_letter_topic
+from aiokafka.partitioner import DefaultPartitioner
 
 DEFAULT_PARTITIONS = 6
+DEAD_LETTER_SUFFIX = ".dlq"
+QUIET_POLLS = 3  # empty fetches in a row before a topic counts as read to its end
 
 
 class MissingTopics(RuntimeError):
@@ -19,6 +22,10 @@ class MissingTopics(RuntimeError):
             "(create them with `python scripts/create_topics.py`; they are never auto-created)"
         )
         self.missing = missing
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}{DEAD_LETTER_SUFFIX}"
 
 
 def with_dead_letters(topics: Iterable[str]) -> list[str]:
@@ -59,3 +66,32 @@ async def require_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
     missing = sorted(set(topics) - await existing_topics(bootstrap_servers))
     if missing:
         raise MissingTopics(missing, bootstrap_servers)
+
+
+async def read_to_end(bootstrap_servers: str, topic: str, *, key: bytes | None = None, poll_ms: int = 300) -> list[Any]:
+    """Every message on `topic` (only the partition `key` goes to, if given), sorted by
+    partition and offset. No consumer group: reading changes nothing. (Read until the topic
+    stays quiet for a few fetches, not to its end offsets, which some brokers report a batch
+    short.)"""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetch the cluster's metadata, partitions included
+        numbers = sorted(consumer.partitions_for_topic(topic) or ())
+        if not numbers:
+            return []
+        if key is not None:  # where a producer sends that key: Kafka's murmur2 partitioning
+            numbers = [DefaultPartitioner()(key, numbers, numbers)]
+        partitions = [TopicPartition(topic, p) for p in numbers]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: list[Any] = []
+        quiet = 0
+        while quiet < QUIET_POLLS:
+            batches = await consumer.getmany(timeout_ms=poll_ms)
+            quiet = 0 if batches else quiet + 1
+            for messages in batches.values():
+                found += messages
+        return sorted(found, key=lambda m: (m.partition, m.offset))
+    finally:
+        await consumer.stop()

@@ -12,6 +12,7 @@ from serialtrail_contracts import topics
 from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Subscribe, Subscription
+from serialtrail_kit.transport.checkpoints import TopicCheckpoints
 from serialtrail_kit.transport.kafka import KafkaDeliveries
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.topics import require_topics, with_dead_letters
@@ -47,6 +48,10 @@ class KafkaTransport:
             )
 
         return make
+
+    def checkpoint_copy(self) -> TopicCheckpoints:
+        """Checkpoints of each log, published on the log's own topic."""
+        return TopicCheckpoints(self.bootstrap_servers, self.topic)
 
     def relay(self, pool: Pool, service: str, poll_interval: float) -> Relay:
         return Relay(pool, service, self.topic(service), self.bootstrap_servers, poll_interval=poll_interval)
