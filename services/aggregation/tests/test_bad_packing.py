@@ -56,11 +56,12 @@ async def test_a_parent_inside_its_own_child_is_a_cycle(packed: Harness) -> None
 @pytest.mark.parametrize(
     ("child", "rule", "complaint"),
     [
-        ("urn:epc:id:sscc:9506000.00000001", "gs1-identifier", "17 digits"),
-        ("095060000000000016", "gs1-identifier", "check digit"),
-        (f"(01){GTIN[:-1]}3(21)X1", "gs1-identifier", "check digit"),
-        ("(01)09506000134352(21)has space", "gs1-identifier", "character set"),
-        ("pallet-7", "gs1-identifier", "expected an SGTIN or SSCC"),
+        ("urn:epc:id:sscc:9506000.00000001", "epc-uri", "17 digits"),
+        ("095060000000000016", "gs1-check-digit", "check digit"),
+        (f"(01){GTIN[:-1]}3(21)X1", "gs1-check-digit", "check digit"),
+        ("(01)09506000134352(21)has space", "gs1-format", "not a valid value of AI (21)"),
+        ("(01)09506000134352(21)A(B", "gs1-ambiguous", "could be read as another AI"),
+        ("pallet-7", "gs1-syntax", "expected scanner data"),
         ("(01)04000001000005(21)X1", "registered-product", "GTIN 04000001000005 is not registered"),
     ],
 )
@@ -123,3 +124,11 @@ async def test_a_multi_pack_request_is_all_or_nothing(packed: Harness) -> None:
     errors = await _refused(packed, "/v1/packings", body, 409)
     assert [(e["field"], e["rule"]) for e in errors] == [("packs[1].children[1]", "not-already-packed")]
     assert (await packed.client.get(f"/v1/hierarchy/{sscc_uri(20)}")).status_code == 404
+
+
+async def test_an_ai_after_the_serial_in_hri_is_not_read_into_the_serial(packed: Harness) -> None:
+    """The mis-read a line integrator found: `(21)12345(17)271231` was recorded as a pending
+    child with serial `12345(17)271231`. It names serial 12345 (expiry 2027-12-31)."""
+    answer = await packed.client.post("/v1/pack", json=pack_body(sscc_uri(5), [f"(01){GTIN}(21)12345(17)271231"]))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["pending_children"] == [unit("12345")]

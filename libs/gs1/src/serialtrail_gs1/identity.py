@@ -13,11 +13,13 @@ from urllib.parse import quote, unquote
 from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, serial_problem
 
 _SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)$")
-_SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)(.{1,20})$")
+# Only a plain serial: "(" could start another AI (GS1's bracketed syntax), left to the full parser.
+_SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})$")
 _SSCC_HRI = re.compile(r"^\(00\)(\d{18})$")
-# GS1 Digital Link on any resolver host; the path carries the key (query and fragment ignored).
-_DL_SGTIN = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)(?:[?#].*)?$")
-_DL_SSCC = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/00/(\d{18})(?:[?#].*)?$")
+# GS1 Digital Link on any resolver host, key in the path and no query (attributes such as
+# ?17=… go to the full parser, which keeps them).
+_DL_SGTIN = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)$")
+_DL_SSCC = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/00/(\d{18})$")
 CANONICAL_RESOLVER = "https://id.gs1.org"
 _UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]+$")  # RFC 3986: never percent-encoded
 _PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,20}$")  # valid AI (21) that needs no percent-encoding
@@ -62,7 +64,7 @@ class IdentifierError(ValueError):
     pass
 
 
-def _sscc(digits: str) -> ObjectId:
+def sscc_object(digits: str) -> ObjectId:
     if len(digits) != 18 or not digits.isdigit():
         raise IdentifierError("an SSCC is 18 digits")
     if check_digit(digits[:-1]) != int(digits[-1]):
@@ -70,7 +72,7 @@ def _sscc(digits: str) -> ObjectId:
     return ObjectId(Kind.sscc, None, None, digits, f"{CANONICAL_RESOLVER}/00/{digits}")
 
 
-def _sgtin(gtin: str, serial: str) -> ObjectId:
+def sgtin_object(gtin: str, serial: str) -> ObjectId:
     if _PLAIN_SERIAL.match(serial) and gtin_problem(gtin) is None:  # the common case, checked once
         return ObjectId(Kind.sgtin, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}")
     problem = gtin_problem(gtin) or serial_problem(serial)
@@ -79,38 +81,34 @@ def _sgtin(gtin: str, serial: str) -> ObjectId:
     return ObjectId(Kind.sgtin, gtin, serial, None, sgtin_digital_link(gtin, serial))
 
 
-def parse_object_id(text: str) -> ObjectId:
-    """Parse any accepted form; raises IdentifierError saying what is wrong."""
-    parsed = _sgtin_form(text) or _sscc_form(text)
-    if parsed is None:
-        raise IdentifierError(
-            "expected an SGTIN or SSCC as EPC URI, GS1 Digital Link URI, element string or 18-digit SSCC"
-        )
-    return parsed
-
-
-def _sgtin_form(text: str) -> ObjectId | None:
-    if text.startswith("(01)") and (match := _SGTIN_HRI.match(text)):  # the common forms first
-        return _sgtin(*match.groups())
+def quick_object(text: str) -> tuple[ObjectId, str] | None:
+    """The object and form of a canonical, unambiguous identifier: an HRI or Digital Link
+    with a plain serial and no attributes, an EPC pure identity URI, an SSCC. None for
+    anything else, which the full scan parser (`serialtrail_gs1.scan`) reads. A pallet names
+    thousands of these: they skip the full parser."""
+    if text.startswith("(01)") and (match := _SGTIN_HRI.match(text)):
+        return sgtin_object(*match.groups()), "HRI"
     if text.startswith("urn:epc:id:sgtin:"):
         parsed = parse_sgtin_uri(text)
         if parsed is None:
             raise IdentifierError("not a valid SGTIN pure identity URI")
-        return _sgtin(*parsed)
+        return sgtin_object(*parsed), "EPC URI"
     if match := _DL_SGTIN.match(text):
-        return _sgtin(match.group(1), _unescape(match.group(2)))
-    return None
+        return sgtin_object(match.group(1), _unescape(match.group(2))), "GS1 Digital Link"
+    return _sscc_form(text)
 
 
-def _sscc_form(text: str) -> ObjectId | None:
+def _sscc_form(text: str) -> tuple[ObjectId, str] | None:
     if match := _SSCC_URI.match(text):
         prefix, rest = match.groups()
         if len(prefix) + len(rest) != 17:
             raise IdentifierError("an SSCC URI holds 17 digits before the check digit")
         body = rest[0] + prefix + rest[1:]
-        return _sscc(body + str(check_digit(body)))
-    if match := _DL_SSCC.match(text) or _SSCC_HRI.match(text):
-        return _sscc(match.group(1))
-    if text.isdigit():
-        return _sscc(text)
+        return sscc_object(body + str(check_digit(body))), "EPC URI"
+    if match := _DL_SSCC.match(text):
+        return sscc_object(match.group(1)), "GS1 Digital Link"
+    if match := _SSCC_HRI.match(text):
+        return sscc_object(match.group(1)), "HRI"
+    if len(text) == 18 and text.isdigit():  # no element string is 18 digits: always a plain SSCC
+        return sscc_object(text), "SSCC"
     return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from serialtrail_gs1.identity import IdentifierError, ObjectId, parse_object_id
+from serialtrail_gs1.identity import IdentifierError, ObjectId
+from serialtrail_gs1.scan import ScanError, parse_object_id
 from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
 Parsed = ObjectId | IdentifierError
@@ -34,7 +35,7 @@ class ParsedIds:
     def parse(self, text: str, where: str) -> str:
         parsed = parse_cached(self.cache, text)
         if isinstance(parsed, IdentifierError):
-            self.violations.append(Violation(where, "gs1-identifier", f"{text!r}: {parsed}"))
+            self.violations.append(Violation(where, rule_of(parsed), f"{text!r}: {parsed}"))
             return text
         self.objects[parsed.uri] = parsed
         return parsed.uri
@@ -49,8 +50,13 @@ class ParsedIds:
             raise InvalidInput(first + more, self.violations)
 
 
+def rule_of(error: IdentifierError) -> str:
+    """The GS1 rule a scan broke (`gs1-check-digit`, `gs1-ambiguous` …), else `gs1-identifier`."""
+    return error.rule if isinstance(error, ScanError) else "gs1-identifier"
+
+
 def one_id(text: str, where: str = "id") -> ObjectId:
     try:
         return parse_object_id(text)
     except IdentifierError as error:
-        raise invalid(where, "gs1-identifier", f"{text!r}: {error}") from error
+        raise invalid(where, rule_of(error), f"{text!r}: {error}") from error

@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 from serialtrail_contracts.identity import NO_CMO, Target
-from serialtrail_gs1.identity import ObjectId, parse_object_id
+from serialtrail_gs1.identity import ObjectId
+from serialtrail_gs1.scan import parse_object_id
 from serialtrail_kit.db import Pool
 
 from aggregation.domain.hierarchy import MAX_DEPTH
