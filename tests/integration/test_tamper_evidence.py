@@ -18,7 +18,7 @@ from serialtrail.services import SERVICES
 from serialtrail_contracts import topics
 from serialtrail_contracts.identity import AccessRefused
 from serialtrail_kit.db import Connection
-from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, load_public_key
+from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, LogRewritten, load_public_key
 from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, chain_hash
 from serialtrail_kit.eventstore.postgres import COLUMNS, content_of
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
@@ -89,6 +89,28 @@ async def test_deleting_the_newest_rows_is_found(harness: Harness) -> None:
     assert report.first_break is None  # the chain alone sees nothing
     assert report.findings
     assert f"events {head - 1}..{head} were removed (truncated)" in report.findings[0]
+
+
+async def test_the_running_checkpointer_never_signs_over_a_rewritten_log(harness: Harness) -> None:
+    """The review cut the newest event while the server ran: it signed a checkpoint going back
+    from position 4 to 3 without a word. It refuses now, naming the position, and its failure
+    shows in readiness."""
+    checkpointer = harness.composition.runtime.checkpointer
+    assert checkpointer is not None
+    head = (await _verify(harness)).head
+    directory = CheckpointDirectory(harness.settings.checkpoints_at)
+    before = directory.read(LOG)
+
+    async def delete_newest(conn: Connection) -> None:
+        await conn.execute(f"DELETE FROM {LOG}.events WHERE global_position = $1", head)
+
+    await _as_superuser(harness, delete_newest)
+    await batch(harness.client, GTIN, "L9")  # appended where the removed event was
+    with pytest.raises(
+        LogRewritten, match=f"position {head}, vouched for by the last checkpoint, has another chain hash"
+    ):
+        await checkpointer.checkpoint(LOG, force=True)
+    assert directory.read(LOG) == before
 
 
 async def test_truncating_the_whole_log_is_found(harness: Harness) -> None:

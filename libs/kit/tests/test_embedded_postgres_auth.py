@@ -1,6 +1,8 @@
 """The embedded PostgreSQL trusts no connection (issue 10): without the generated password no
 local OS user connects as its superuser, over TCP or its socket; a data directory made when
-connections were trusted is brought under passwords at its next start."""
+connections were trusted is brought under passwords at its next start. Its superuser, acting
+as PostgreSQL's OS user, cannot touch the application's files (checkpoints, keys), and a
+terminal's Ctrl-C does not stop it before the application is done."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from serialtrail_kit.pgserver import PASSWORD_FILE, POSTGRES_BIN_PATH, EmbeddedPostgres, _run_as
+from serialtrail_kit.pgserver import PASSWORD_FILE, POSTGRES_BIN_PATH, SOCKET_DIR, EmbeddedPostgres, _run_as
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ async def test_no_connection_without_the_password(data_dir: Path) -> None:
         assert await conn.fetchval("SELECT current_user") == "postgres"
         await conn.close()
         await _refused(f"postgresql://postgres@127.0.0.1:{server.port}/postgres")
-        await _refused(f"postgresql://postgres@/postgres?host={data_dir}&port={server.port}")
+        await _refused(f"postgresql://postgres@/postgres?host={data_dir / SOCKET_DIR}&port={server.port}")
         await _refused(f"postgresql://postgres:guess@127.0.0.1:{server.port}/postgres")
 
 
@@ -54,3 +56,31 @@ async def test_a_data_directory_made_with_trust_is_brought_under_passwords(data_
         conn = await asyncpg.connect(server.dsn)
         await conn.close()
     assert "trust" not in (pgdata / "pg_hba.conf").read_text().split("# TYPE")[-1]
+
+
+async def test_the_database_superuser_cannot_touch_the_applications_files(data_dir: Path) -> None:
+    """COPY … TO PROGRAM runs a shell as PostgreSQL's OS user: it may not remove or plant
+    anything beside the database (the review moved the checkpoint directory away this way)."""
+    user = _run_as()
+    if user is not None:  # as an earlier version left it: the data directory the server's
+        entry = pwd.getpwnam(user)
+        os.chown(data_dir, entry.pw_uid, entry.pw_gid)
+    checkpoints = data_dir / "checkpoints"
+    checkpoints.mkdir()
+    with EmbeddedPostgres(data_dir, durable=False) as server:
+        assert os.stat(data_dir).st_uid == os.geteuid()
+        conn = await asyncpg.connect(server.dsn)
+        try:
+            for command in (f"mv {checkpoints} {data_dir}/moved", f"touch {data_dir}/planted"):
+                with pytest.raises(asyncpg.PostgresError, match="program"):
+                    await conn.execute(f"COPY (SELECT 1) TO PROGRAM '{command}'")
+        finally:
+            await conn.close()
+    assert "checkpoints" in os.listdir(data_dir)
+    assert {"moved", "planted"}.isdisjoint(os.listdir(data_dir))
+
+
+def test_the_server_has_its_own_session_so_ctrl_c_reaches_the_application_first(data_dir: Path) -> None:
+    with EmbeddedPostgres(data_dir, durable=False) as server:
+        assert server.pid is not None
+        assert os.getsid(server.pid) != os.getsid(0)

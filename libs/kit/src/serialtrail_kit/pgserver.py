@@ -29,6 +29,7 @@ from urllib.parse import quote
 from serialtrail_kit.service_settings import local_secret
 
 SYSTEM_USER = "serialtrail-pg"
+SOCKET_DIR = "pgsocket"
 PASSWORD_FILE = "postgres.password"  # noqa: S105 - the name of the file, not a password
 
 
@@ -105,6 +106,10 @@ class EmbeddedPostgres:
     _process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
     def dsn(self) -> str:
         return self.dsn_for("postgres")
 
@@ -115,9 +120,9 @@ class EmbeddedPostgres:
         user = _run_as()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = self.data_dir / "pgdata"
+        (self.data_dir / SOCKET_DIR).mkdir(mode=0o700, exist_ok=True)
         if user is not None:
-            entry = pwd.getpwnam(user)
-            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+            self._give_server_only_its_own(user, pgdata)
         password = _password(self.data_dir)
         fresh = not (pgdata / "PG_VERSION").exists()
         if fresh:
@@ -129,10 +134,25 @@ class EmbeddedPostgres:
             stdout=subprocess.DEVNULL,
             stderr=open(self.data_dir / "postgres.log", "ab"),  # noqa: SIM115 - the child owns it
             preexec_fn=_die_with_parent,
+            # Its own session: a terminal's Ctrl-C reaches the application only, which finishes
+            # its work (the last checkpoint, pending refusal records) and then stops the server.
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         if not fresh and _trusts(pgdata):
             self._require_passwords(pgdata, password)
+
+    def _give_server_only_its_own(self, user: str, pgdata: Path) -> None:
+        """The data directory stays the application's (the checkpoint key and checkpoints,
+        the secrets live there): PostgreSQL's OS user, which a database superuser can act as
+        through COPY … TO PROGRAM, may only traverse it and owns only `pgdata/` and its socket
+        directory."""
+        entry = pwd.getpwnam(user)
+        os.chown(self.data_dir, os.geteuid(), os.getegid())  # earlier versions gave it to the server
+        os.chmod(self.data_dir, 0o711)  # noqa: S103 - traverse only: the server reaches pgdata/, lists nothing
+        pgdata.mkdir(mode=0o700, exist_ok=True)
+        for owned in (pgdata, self.data_dir / SOCKET_DIR):
+            os.chown(owned, entry.pw_uid, entry.pw_gid)
 
     def _initdb(self, pgdata: Path, user: str | None, password: str) -> None:
         # initdb reads the password from a file only the server's OS user can read, removed after.
@@ -189,7 +209,7 @@ class EmbeddedPostgres:
             "-p",
             str(self.port),
             "-k",
-            str(self.data_dir),
+            str(self.data_dir / SOCKET_DIR),
             "-c",
             "max_connections=200",
             "-c",

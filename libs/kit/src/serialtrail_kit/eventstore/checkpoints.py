@@ -182,6 +182,18 @@ async def log_head(pool: Pool, log_name: str) -> tuple[int, bytes]:
     return (0, bytes(32)) if row is None else (int(row["global_position"]), bytes(row["hash"]))
 
 
+class LogRewritten(RuntimeError):
+    """A log no longer holds what its last checkpoint vouched for."""
+
+
+def _rewritten(name: str, written: int, what: str) -> LogRewritten:
+    return LogRewritten(
+        f"log {name}: the event at position {written}, vouched for by the last checkpoint, {what}; "
+        "the log was rewritten below its checkpoint: no checkpoint is signed until this is investigated "
+        "(run `serialtrail verify-log`)"
+    )
+
+
 class CheckpointCopy(Protocol):
     """Another place a checkpoint is written to, besides the directory (the service's topic)."""
 
@@ -213,12 +225,12 @@ class Checkpointer:
         self.every_events, self.every_seconds = every_events, every_seconds
         self.poll_interval = max(poll_interval, 1.0)  # checkpoints are due in seconds, not milliseconds
         self.stopping = asyncio.Event()
-        self._last: dict[str, tuple[int, float]] = {}
+        self._last: dict[str, tuple[int, float, str]] = {}  # log → position, when, chain hash
 
     async def run(self) -> None:
         for name in self.logs:
             last = self.directory.last(name)
-            self._last[name] = (last.position if last else -1, 0.0)
+            self._last[name] = (last.position, 0.0, last.hash) if last else (-1, 0.0, "")
         try:
             while not self.stopping.is_set():
                 for name in self.logs:
@@ -234,16 +246,29 @@ class Checkpointer:
     def stop(self) -> None:
         self.stopping.set()
 
+    async def _refuse_rewritten(self, name: str, written: int, written_hash: str) -> None:
+        """Never vouch for a log that no longer holds what the last checkpoint vouched for:
+        that is tampering below the checkpoint, reported (and shown in readiness, since the
+        runner fails) instead of being signed over."""
+        async with self.pool.acquire() as conn:
+            found = await conn.fetchval(f"SELECT hash FROM {ident(name)}.events WHERE global_position = $1", written)
+        if found is None or bytes(found).hex() != written_hash:
+            raise _rewritten(name, written, "is gone" if found is None else "has another chain hash")
+
     async def checkpoint(self, name: str, *, force: bool = False) -> Checkpoint | None:
         position, chain_hash = await log_head(self.pool, name)
-        written, when = self._last.get(name, (-1, 0.0))
+        written, when, written_hash = self._last.get(name, (-1, 0.0, ""))
         now = asyncio.get_running_loop().time()
         due = position - written >= self.every_events or now - when >= self.every_seconds
+        if written > 0 and (position < written or (position == written and chain_hash.hex() != written_hash)):
+            raise _rewritten(name, written, "is gone" if position < written else "has another chain hash")
         if position in (0, written) or not (due or force):  # an empty log has nothing to vouch for
             return None
+        if written > 0:
+            await self._refuse_rewritten(name, written, written_hash)
         checkpoint = sign(self.key, name, position, chain_hash)
         await asyncio.to_thread(self.directory.append, checkpoint)
-        self._last[name] = (position, now)
+        self._last[name] = (position, now, checkpoint.hash)
         for copy in self.copies:
             await copy.append(checkpoint)
         return checkpoint

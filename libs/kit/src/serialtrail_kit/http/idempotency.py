@@ -7,7 +7,9 @@ commit) is retried with the same key and gets the original answer, never a secon
 
 - same key, same request (method, path, query, body): the stored answer, replayed;
 - same key, another request: 422 (rule `idempotency-key-reuse`);
-- same key while the first is still being answered: the retry waits for it, then replays;
+- same key while the first is still being answered: 409 (rule `request-in-progress`) with
+  `Retry-After`, at once, as the draft says (waiting would hold a connection per duplicate,
+  and a burst of them could starve the first of the connections it needs to finish);
 - a 5xx answer is not stored (nothing was recorded: the retry runs again).
 Keys are per principal and kept at least `KEEP` (the table is pruned of older ones)."""
 
@@ -95,7 +97,12 @@ async def answer_once(
         holder = ambient.Ambient(conn, transaction)
         token = ambient.CURRENT.set(holder)
         try:
-            stored = await _claim(conn, table, principal_id, key, print_)
+            try:
+                stored = await _claim(conn, table, principal_id, key, print_)
+            except InProgress:
+                await transaction.rollback()
+                await _in_progress(key, scope, receive, send)
+                return
             if stored is not None:
                 await transaction.rollback()
                 await _replay(stored, print_, key, scope, receive, send)
@@ -120,9 +127,16 @@ class _Stored:
     body: bytes
 
 
+class InProgress(Exception):
+    """Another request with this key holds it and has not answered yet."""
+
+
 async def _claim(conn: Connection, table: str, principal_id: str, key: str, print_: bytes) -> _Stored | None:
-    """None: the key is ours now. Otherwise the row another request made with it (a request
-    still in flight with it holds the row: this waits until it has answered)."""
+    """None: the key is ours now. Otherwise the row another request made with it. A request
+    still in flight with the key holds a transaction lock on it: InProgress, without waiting."""
+    lock = int.from_bytes(hashlib.sha256(f"{table}\0{principal_id}\0{key}".encode()).digest()[:8], "big", signed=True)
+    if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", lock):
+        raise InProgress
     if random.random() < 0.01:  # noqa: S311 - pruning now and then, not security
         await conn.execute(f"DELETE FROM {table} WHERE created_at < now() - $1::interval", KEEP)
     claimed = await conn.fetchval(
@@ -180,4 +194,13 @@ async def _replay(stored: _Stored, print_: bytes, key: str, scope: Scope, receiv
         return
     errors = [v.as_json() for v in error.violations]
     response = problem(request, error.status, error.kind, error.title, error.detail, errors)
+    await response(scope, receive, send)
+
+
+async def _in_progress(key: str, scope: Scope, receive: Receive, send: Send) -> None:
+    message = f"a request with Idempotency-Key {key!r} is still being answered; retry it shortly"
+    error = Conflict(message, [Violation("header.Idempotency-Key", "request-in-progress", message)])
+    errors = [v.as_json() for v in error.violations]
+    response = problem(Request(scope), error.status, error.kind, error.title, error.detail, errors)
+    response.headers["Retry-After"] = "1"
     await response(scope, receive, send)
