@@ -67,6 +67,22 @@ async def test_verify_log_passes_then_names_the_edited_position(database_dsn: st
     assert "BROKEN at global_position 4" in broken.stdout
 
 
+async def test_verify_log_fails_a_log_whose_checkpoints_are_gone_or_spoiled(database_dsn: str, tmp_path: Path) -> None:
+    """The review removed the checkpoint directory (as the database's OS user could, then):
+    verify-log said OK with a warning and exit 0; a line of garbage in a checkpoint file made it
+    crash before the other logs were checked."""
+    await populate(database_dsn, tmp_path)
+    checkpoints = tmp_path / "checkpoints"
+    with (checkpoints / "identity.checkpoints.jsonl").open("a") as spoiled:
+        spoiled.write("not json\n")
+    (checkpoints / "serial_issuance.checkpoints.jsonl").unlink()
+    result = await asyncio.to_thread(cli, database_dsn, "verify-log", SERIALTRAIL_DATA_DIR=str(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "serial_issuance: UNANCHORED: " in result.stdout
+    assert "identity: TAMPERED: checkpoint of unreadable line " in result.stdout
+    assert "aggregation: " in result.stdout  # every log still checked
+
+
 async def test_replay_gives_identical_tables(database_dsn: str) -> None:
     await populate(database_dsn)
     result = await asyncio.to_thread(cli, database_dsn, "replay", "serial_issuance.serial_status", "--keep-previous")

@@ -114,8 +114,21 @@ async def test_an_oversized_body_is_refused_as_soon_as_it_is_too_large(harness: 
         (b'{"gtin": "09506000134352", "quantity": 123456789012345678901234567890}', "body", "int64"),
         (b'{"gtin": "\xff\xfe"}', "body", "utf-8"),
         (b"[" * 50_000, "body", "max-depth"),
+        ('{"gtin": "09506000134352", "lot": "L\\u0000"}'.encode("utf-16"), "body", "utf-8"),
+        ('{"gtin": "09506000134352", "lot": "\\ud800"}'.encode("utf-32-le"), "body", "utf-8"),
+        (b'{"gtin": "09506000134352", "quantity": ' + b"9" * 5000 + b"}", "body", "int64"),
     ],
-    ids=["duplicate key", "NUL", "lone surrogate", "huge integer", "invalid UTF-8", "deep nesting"],
+    ids=[
+        "duplicate key",
+        "NUL",
+        "lone surrogate",
+        "huge integer",
+        "invalid UTF-8",
+        "deep nesting",
+        "UTF-16 with a NUL",
+        "UTF-32 with a surrogate",
+        "5000 digits",
+    ],
 )
 async def test_what_no_record_may_hold_is_a_422_naming_field_and_rule(
     harness: Harness, body: bytes, field: str, rule: str
@@ -130,6 +143,23 @@ async def test_what_no_record_may_hold_is_a_422_naming_field_and_rule(
     assert problem["request_id"] == response.headers["x-request-id"] == "probe-1"
     after = len(await PostgresEventStore(harness.composition.app_pool, "serial_issuance").read_all(0, 1_000_000))
     assert after == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/serials/09506000134352/AB%00CD",
+        "/v1/batches/09506000134352/L1/aggregation-report?limit=%C2%B2",
+        "/v1/batches/09506000134352/L1/aggregation-report?limit=" + "9" * 5000,
+        "/v1/hierarchy/%D9%A0%D9%A9%D9%A5%D9%A0%D9%A6%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A5",
+    ],
+    ids=["NUL in the path", "superscript digit", "5000 digits", "Arabic-Indic digits"],
+)
+async def test_odd_paths_and_queries_are_answered_never_a_500(harness: Harness, path: str) -> None:
+    """What the review found giving 500s: a NUL in a serial, int('²'), int() past 4,300 digits."""
+    response = await harness.client.get(path)
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_error_answers_keep_their_headers_and_carry_a_request_id(harness: Harness) -> None:

@@ -58,6 +58,15 @@ _DIMENSION_FORMATS = {
 }
 
 
+_CHECKED_KEYS = frozenset({"gtins", "sites"})  # GS1 keys ending in a mod-10 check digit
+
+
+def _check_digit(body: str) -> int:
+    """GS1's mod-10 (weights 3, 1, 3 … from the right). Contracts depend on pydantic alone, so
+    the two lines live here too; serialtrail_gs1.keys has the same for the services."""
+    return -sum(int(d) * (3 - 2 * (i % 2)) for i, d in enumerate(reversed(body))) % 10
+
+
 class ScopeInvalid(ValueError):
     """A scope that would not mean what its holder thinks: refused, never widened."""
 
@@ -175,6 +184,9 @@ def _dimension(name: str, value: object) -> frozenset[str] | None:
     for item in value:
         if not pattern.match(item):
             raise ScopeInvalid(field, "format", f"{field}: {item!r} must be {described}")
+        if name in _CHECKED_KEYS and _check_digit(item[:-1]) != int(item[-1]):
+            expected = _check_digit(item[:-1])
+            raise ScopeInvalid(field, "check-digit", f"{field}: {item!r} has a wrong check digit (expected {expected})")
     return frozenset(value)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from identity.bootstrap import SERVICE as IDENTITY
 from jwt.algorithms import RSAAlgorithm
 from serialtrail_contracts.identity import Role, Scope
@@ -196,6 +196,14 @@ async def test_bad_oidc_tokens_are_refused(oidc_service: Harness, signing_key: r
         "alg none": unsigned(good),
         "foreign signer": token(other_key),
         "unknown role": token(signing_key, serialtrail_role="superuser"),
+        "exp as a string": token(signing_key, exp=str(int(time.time()) + 300)),
+        "empty subject": token(signing_key, sub=""),
+        "ES256 naming an RSA key": jwt.encode(
+            jwt.decode(good, options={"verify_signature": False}),
+            ec.generate_private_key(ec.SECP256R1()),
+            algorithm="ES256",
+            headers={"kid": "test-key"},
+        ),
     }
     for case, bad in cases.items():
         async with oidc_service.client_with(bad) as client:
@@ -264,6 +272,8 @@ async def test_a_well_formed_scope_claim_narrows_the_principal(
         ({"company_prefixes": ["95O6000"]}, "scope.company_prefixes", "format"),
         ({"company_prefixes": ["9506000"], "gtins": ["04000001000005"]}, "scope.gtins", "within-company-prefixes"),
         ({"company_prefixes": ["9506000"], "lines": [""]}, "body.scope.lines.0", "string_too_short"),
+        ({"company_prefixes": ["9506000"], "gtins": ["09506000134353"]}, "scope.gtins", "check-digit"),
+        ({"company_prefixes": ["9506000"], "sites": ["9506000000009"]}, "scope.sites", "check-digit"),
     ],
 )
 async def test_an_api_key_scope_is_checked_strictly(service: Harness, scope: Any, field: str, rule: str) -> None:

@@ -31,6 +31,11 @@ def verify(
     public_key: Annotated[Path, typer.Option(help="PEM public key the checkpoints are signed with")],
 ) -> None:
     """Every checkpoint validly signed, and each log's checkpoints never moving backwards."""
+    if not public_key.is_file():
+        typer.echo(
+            f"no public key at {public_key} (it is <checkpoint key>.pub, by default in the data directory)", err=True
+        )
+        raise typer.Exit(2)
     keys = [load_public_key(public_key)]
     bad = 0
     for path in files:

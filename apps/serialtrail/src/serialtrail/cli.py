@@ -196,7 +196,7 @@ async def _verify(dsn: str, names: list[str], settings: Settings, keys: list[Ed2
                     progress.update(task, completed=done, total=total)
 
                 report = await verify_log(pool, name, checkpoints=found.checkpoints, keys=keys, progress=show)
-            broken = broken or not report.ok
+            broken = broken or not report.ok or report.unanchored
             _print_report(report, found.where)
     finally:
         await pool.close()
@@ -211,10 +211,14 @@ def _print_report(report: VerifyReport, found_in: str) -> None:
         typer.echo(f"{name}: BROKEN at global_position {where.global_position}: {where.reason}")
     for finding in report.findings:
         typer.echo(f"{name}: TAMPERED: {finding}")
-    if report.ok:
+    if report.unanchored:
+        typer.echo(
+            f"{name}: UNANCHORED: {report.head} events and no checkpoint ({found_in}); a running service writes "
+            "one at least every CHECKPOINT_EVERY_SECONDS and at shutdown: they were removed, or kept elsewhere "
+            "(point CHECKPOINT_DIR or --public-key at them)"
+        )
+    elif report.ok:
         typer.echo(f"{name}: OK, {report.checked} events, chain intact{anchored}")
-    if report.checkpoints == 0:
-        typer.echo(f"{name}: warning: no checkpoint found ({found_in}): nothing anchors this log")
 
 
 @app.command()

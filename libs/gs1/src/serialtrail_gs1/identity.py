@@ -65,7 +65,7 @@ class IdentifierError(ValueError):
 
 
 def sscc_object(digits: str) -> ObjectId:
-    if len(digits) != 18 or not digits.isdigit():
+    if len(digits) != 18 or not (digits.isascii() and digits.isdigit()):
         raise IdentifierError("an SSCC is 18 digits")
     if check_digit(digits[:-1]) != int(digits[-1]):
         raise IdentifierError(f"SSCC check digit is wrong: expected {check_digit(digits[:-1])}")
@@ -109,6 +109,6 @@ def _sscc_form(text: str) -> tuple[ObjectId, str] | None:
         return sscc_object(match.group(1)), "GS1 Digital Link"
     if match := _SSCC_HRI.match(text):
         return sscc_object(match.group(1)), "HRI"
-    if len(text) == 18 and text.isdigit():  # no element string is 18 digits: always a plain SSCC
+    if len(text) == 18 and text.isascii() and text.isdigit():  # no element string is 18 digits: always a plain SSCC
         return sscc_object(text), "SSCC"
     return None

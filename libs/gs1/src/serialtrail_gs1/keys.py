@@ -22,13 +22,13 @@ def check_digit(body: str) -> int:
 
 
 def has_valid_check_digit(key: str) -> bool:
-    return key.isdigit() and check_digit(key[:-1]) == int(key[-1])
+    return key.isascii() and key.isdigit() and check_digit(key[:-1]) == int(key[-1])
 
 
 @functools.lru_cache(maxsize=4096)
 def gtin_problem(gtin: str) -> str | None:
     """Cached: a pallet names the same few GTINs thousands of times."""
-    if not (len(gtin) == 14 and gtin.isdigit()):
+    if not (len(gtin) == 14 and gtin.isascii() and gtin.isdigit()):
         return "must be 14 digits (GTIN-14; pad shorter GTINs with leading zeros)"
     if not has_valid_check_digit(gtin):
         return f"check digit is wrong: expected {check_digit(gtin[:-1])}, got {gtin[-1]}"
@@ -43,7 +43,7 @@ def require_gtin(gtin: str, field: str = "gtin") -> str:
 
 
 def require_gln(gln: str, field: str) -> str:
-    if not (len(gln) == 13 and gln.isdigit()):
+    if not (len(gln) == 13 and gln.isascii() and gln.isdigit()):
         raise InvalidInput(f"{field} must be a 13-digit GLN", [Violation(field, "gln", "must be 13 digits")])
     if not has_valid_check_digit(gln):
         message = f"check digit is wrong: expected {check_digit(gln[:-1])}"

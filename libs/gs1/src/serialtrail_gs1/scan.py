@@ -118,9 +118,9 @@ def parse_scan(text: str) -> Scan:
         return _digital_link(raw)
     if raw.startswith("urn:epc:"):
         return _epc_uri(raw)
-    if len(raw) == 18 and raw.isdigit():  # no element string is 18 digits: always a plain SSCC
+    if len(raw) == 18 and raw.isascii() and raw.isdigit():  # no element string is 18 digits: always a plain SSCC
         return _from_elements(_element_string("00" + raw), "SSCC")
-    if raw[:1].isdigit() or raw[:1] == GS:
+    if (raw[:1].isascii() and raw[:1].isdigit()) or raw[:1] == GS:
         return _from_elements(_element_string(raw), "element string")
     raise ScanError(
         "gs1-syntax",

@@ -54,6 +54,10 @@ class JwtAuthenticator:
             )
         except jwt.PyJWTError as error:
             raise TokenRejected(str(error)) from error
+        except (TypeError, ValueError) as error:  # e.g. an RS256 header naming an EC key
+            raise TokenRejected("the token's algorithm does not fit the key it names") from error
+        if not isinstance(claims.get("exp"), int | float) or not (isinstance(claims["sub"], str) and claims["sub"]):
+            raise TokenRejected("claims 'exp' (a number) and 'sub' (a non-empty string) are required")
         if max_age is not None and not (isinstance(claims.get("iat"), int) and claims["iat"] >= time.time() - max_age):
             raise TokenRejected(f"re-authentication needs a token issued within the last {max_age} s")
         return self._principal(claims)

@@ -165,12 +165,25 @@ class CheckpointDirectory:
 
 
 def read_lines(path: Path) -> Iterator[Checkpoint]:
+    """Each line's checkpoint; a line that is none (edited, truncated, planted) comes as an
+    unsigned checkpoint naming the line, which every check then reports as not validly signed."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
             if line.strip():
-                yield Checkpoint.from_line(line)
+                yield _parsed(line, f"unreadable line {number} of {path.name}")
+
+
+def _parsed(line: str, where: str) -> Checkpoint:
+    try:
+        return Checkpoint.from_line(line)
+    except (ValueError, KeyError, TypeError):
+        return unreadable(where)
+
+
+def unreadable(where: str) -> Checkpoint:
+    return Checkpoint(log="", position=-1, hash="", at=where, key_id="")
 
 
 async def log_head(pool: Pool, log_name: str) -> tuple[int, bytes]:

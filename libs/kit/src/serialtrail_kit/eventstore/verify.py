@@ -30,6 +30,12 @@ class VerifyReport:
     def ok(self) -> bool:
         return self.first_break is None and not self.findings
 
+    @property
+    def unanchored(self) -> bool:
+        """Events, yet no checkpoint vouches for them: a running service writes one at least every
+        CHECKPOINT_EVERY_SECONDS and at shutdown, so theirs were removed or are kept elsewhere."""
+        return self.head > 0 and self.checkpoints == 0
+
 
 async def verify_log(
     pool: Pool,

@@ -4,6 +4,7 @@
    is read, or as soon as the bytes read cross the limit;
 2. credentials are checked from the headers alone: an anonymous or bad request never has its
    body read, let alone parsed; the principal is kept for the route's own check (`requires`);
+   a NUL in the path or query is refused (422);
 3. a JSON body is checked strictly (`strict_json`) and handed on to the route unchanged;
 4. a POST with an `Idempotency-Key` is answered once (`idempotency`).
 
@@ -16,7 +17,7 @@ from serialtrail_contracts.identity import Principal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serialtrail_kit.access.authenticate import Authenticator
-from serialtrail_kit.errors import DomainError
+from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 from serialtrail_kit.http import idempotency, strict_json
 from serialtrail_kit.http.problems import problem
 
@@ -42,6 +43,7 @@ class AuthenticateFirst:
         try:
             _check_declared_length(request, limit)
             principal = request.state.authenticated = await _authenticated(request)
+            _refuse_nul(scope)
             key = idempotency.key_of(request) if request.method == "POST" else None
             json_body = request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
             if json_body or key is not None:
@@ -78,9 +80,18 @@ async def _authenticated(request: Request) -> Principal:
     return await authenticator.authenticate(request)
 
 
+def _refuse_nul(scope: Scope) -> None:
+    """A NUL in the path or query can name nothing (PostgreSQL text cannot hold it)."""
+    query: bytes = scope.get("query_string", b"")
+    for where, found in (("path", "\x00" in str(scope["path"])), ("query", b"%00" in query or b"\x00" in query)):
+        if found:
+            message = f"the {where} holds a NUL character"
+            raise InvalidInput(message, [Violation(where, "no-nul", message)])
+
+
 def _check_declared_length(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared[:19]) > limit:
         raise TooLarge(f"the body is {declared} bytes; at most {limit} are accepted")
 
 

@@ -6,10 +6,11 @@ parser lets through but no record may hold is a 422 naming the field and the rul
 - NUL characters and lone surrogates in strings (PostgreSQL text cannot hold them);
 - integers beyond 64 bits (no column holds them);
 - nesting deeper than the parser's recursion allows (it would fail with an internal error);
-- bytes that are not UTF-8."""
+- bytes that are not UTF-8 (UTF-16 and UTF-32, which the standard parser would guess, too)."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _integer(text: str) -> int:
+    if len(text) > 20:  # longer than any 64-bit integer (and int() refuses beyond 4,300 digits)
+        raise OverflowError(text)
     value = int(text)
     if value not in INT64:
         raise OverflowError(text)
@@ -50,16 +53,15 @@ def _constant(name: str) -> Any:
 def check(body: bytes) -> None:
     """Raise `InvalidInput` naming the first problem; return quietly for anything else (a
     body that is not JSON at all is left to the route's own validation)."""
+    text = _utf8(body)
     try:
-        parsed = json.loads(body, object_pairs_hook=_pairs, parse_int=_integer, parse_constant=_constant)
+        parsed = json.loads(text, object_pairs_hook=_pairs, parse_int=_integer, parse_constant=_constant)
     except _Duplicate as duplicate:
         _refuse(f"body.{duplicate.key}", "unique-key", f"the key {duplicate.key!r} appears more than once in an object")
     except OverflowError as big:
         _refuse("body", "int64", f"the integer {str(big)[:40]} is outside the 64-bit range")
     except RecursionError:
         _refuse("body", "max-depth", "nested too deeply")
-    except UnicodeDecodeError as error:
-        _refuse("body", "utf-8", f"not UTF-8 at byte {error.start}")
     except ValueError:
         return  # not JSON (or NaN/Infinity): the route's validation names it
     if _SUSPECT_ESCAPES.search(body):
@@ -70,6 +72,18 @@ def check(body: bytes) -> None:
                 text.encode("utf-8")
             except UnicodeEncodeError:
                 _refuse(where, "utf-8", "a lone surrogate is not a character")
+
+
+def _utf8(body: bytes) -> str:
+    """JSON exchanged between systems is UTF-8 (RFC 8259 §8.1); the standard parser would guess
+    UTF-16 or UTF-32 and let those past every check here."""
+    if b"\x00" in body or body.startswith(codecs.BOM_UTF8):  # UTF-16/32 (or a raw NUL, never valid JSON)
+        _refuse("body", "utf-8", "the body must be UTF-8 JSON without a byte order mark (RFC 8259 §8.1)")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        _refuse("body", "utf-8", f"not UTF-8 at byte {error.start}")
+        raise  # unreachable: _refuse raises
 
 
 def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:

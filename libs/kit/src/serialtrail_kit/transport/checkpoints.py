@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from serialtrail_kit.eventstore.checkpoints import Checkpoint
+from serialtrail_kit.eventstore.checkpoints import Checkpoint, unreadable
 from serialtrail_kit.transport.topics import read_to_end
 
 RECORD_TYPE = "record_type"
@@ -65,13 +65,12 @@ async def read_topic_checkpoints(bootstrap_servers: str, topic: str, log_name: s
     key = message_key(log_name)
     for message in await read_to_end(bootstrap_servers, topic, key=key):
         if is_checkpoint(message.headers) and message.key == key:
-            found.append(_parsed(message, log_name))
+            found.append(_parsed(message))
     return found
 
 
-def _parsed(message: Any, log_name: str) -> Checkpoint:
+def _parsed(message: Any) -> Checkpoint:
     try:
         return Checkpoint.from_line(bytes(message.value or b"").decode())
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        where = f"{message.topic}:{message.partition}:{message.offset}"
-        return Checkpoint(log=log_name, position=-1, hash="", at=f"unreadable message {where}", key_id="")
+        return unreadable(f"unreadable message {message.topic}:{message.partition}:{message.offset}")

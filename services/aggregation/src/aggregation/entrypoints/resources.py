@@ -176,7 +176,8 @@ class Resources:
         gtin, lot = request.path_params["gtin"], request.path_params["lot"]
         await self.consistent()
         limit = request.query_params.get("limit", "100")
-        found = await batch_report(self.queries.pool, gtin, lot, min(int(limit), 10_000) if limit.isdigit() else 100)
+        limited = min(int(limit[:6]), 10_000) if limit.isascii() and limit.isdigit() else 100  # else: the route's 422
+        found = await batch_report(self.queries.pool, gtin, lot, limited)
         if found is None:
             raise _unknown_batch(request)
         request.state.report = found

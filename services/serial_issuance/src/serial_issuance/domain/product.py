@@ -72,7 +72,7 @@ def register(existing: Sequence[ProductRegistered], proposed: ProductRegistered)
 
 def _ndc_matches(ndc: str, gtin: str) -> bool:
     digits = ndc.replace("-", "")
-    return len(digits) == 10 and digits.isdigit() and gtin[3:13] == digits
+    return len(digits) == 10 and digits.isascii() and digits.isdigit() and gtin[3:13] == digits
 
 
 def for_eu(product: ProductRegistered) -> bool:

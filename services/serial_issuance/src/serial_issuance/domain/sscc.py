@@ -16,7 +16,7 @@ def stream_id(extension_digit: int, company_prefix: str) -> str:
 
 
 def validate(company_prefix: str, extension_digit: int) -> None:
-    if not (company_prefix.isdigit() and 6 <= len(company_prefix) <= 12):
+    if not (company_prefix.isascii() and company_prefix.isdigit() and 6 <= len(company_prefix) <= 12):
         message = "a GS1 company prefix is 6 to 12 digits"
         raise InvalidInput(message, [Violation("company_prefix", "gs1-company-prefix", message)])
     if not 0 <= extension_digit <= 9:
