@@ -208,3 +208,29 @@ async def test_a_hidden_resource_is_recorded_as_refused(world: World) -> None:
     events = await PostgresEventStore(world.harness.composition.app_pool, "serial_issuance").read_all(0, 100_000)
     hidden = [e.payload for e in events if e.event_type == AccessRefused.EVENT_TYPE and e.payload["status"] == 404]
     assert any(p["path"].endswith(world.acme_serials[1]) and "cmo:ACME" in p["reason"] for p in hidden)
+
+
+A_OTHER_LINE = {"company_prefixes": frozenset({"9506000"}), "lines": frozenset({"LINE-2"})}
+
+
+async def test_another_lines_key_cannot_touch_or_read_parents_formed_on_our_line(world: World) -> None:
+    """The second review: a LINE-1 key packed into, unpacked and closed LINE-2's cases, then
+    read them through a parent of its own. A parent belongs to the line it was formed on."""
+    before = await _events(world, "aggregation")
+    async with await _client(world, Role.line, **A_OTHER_LINE) as line_2:
+        never_used = world.a_ssccs[-1]
+        packing = await line_2.post(
+            "/v1/pack", json={**_pack(world.acme_case, [_unit(GTIN_A, "NEWUNIT00002")]), "line_id": "LINE-2"}
+        )
+        unpack = {"parent": world.acme_case, "reason": "rework", "line_id": "LINE-2", "event_time": T0}
+        unpacking = await line_2.post("/v1/unpack", json=unpack)
+        closing = await line_2.post(f"/v1/close/{world.acme_case}", json={"line_id": "LINE-2"})
+        closing_unknown = await line_2.post(f"/v1/close/{never_used}", json={"line_id": "LINE-2"})
+        tree = await line_2.get(f"/v1/hierarchy/{world.acme_pallet}")
+        unknown_tree = await line_2.get(f"/v1/hierarchy/{never_used}")
+    assert (packing.status_code, packing.json()["errors"][0]["rule"]) == (409, "in-scope")
+    assert unpacking.status_code == 409
+    rules = [(r.status_code, [e["rule"] for e in r.json()["errors"]]) for r in (closing, closing_unknown)]
+    assert rules[0] == rules[1] == (409, ["known-parent"])  # answered as one never used
+    assert (tree.status_code, unknown_tree.status_code) == (404, 404)
+    assert await _events(world, "aggregation") == before

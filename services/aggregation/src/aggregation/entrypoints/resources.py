@@ -90,16 +90,14 @@ def in_scope(request: Request) -> InScope:
     return allowed
 
 
-def _cmo_scoped(request: Request) -> bool:
+def _narrowed(request: Request) -> bool:
     principal: Principal = request.state.principal
-    return principal.scope.cmos is not None
+    return principal.scope.cmos is not None or principal.scope.lines is not None
 
 
-def _holds_another_cmos(request: Request) -> DomainError:
-    return Conflict(
-        "a parent holds units of a batch outside your scope",
-        [Violation("parent", "in-scope", "holds units of a batch outside your scope")],
-    )
+def _outside_scope(request: Request) -> DomainError:
+    message = "holds units of a batch outside your scope, or was formed on a line outside it"
+    return Conflict(f"a parent {message}", [Violation("parent", "in-scope", message)])
 
 
 def _as_if_empty(decide: Callable[[Hierarchy, str], object]) -> Unknown:
@@ -132,7 +130,7 @@ def _at(request: Request) -> datetime | None:
 class Resources:
     def __init__(self, queries: AggregationQueries, consistent: Consistent) -> None:
         self.queries, self.consistent = queries, consistent
-        self.packing = Resource("packing", named=packing_named, owner=self._packed_into, unknown=_holds_another_cmos)
+        self.packing = Resource("packing", named=packing_named, owner=self._packed_into, unknown=_outside_scope)
         self.unpacked = Resource("parent", named=packing_named, owner=self._parent, unknown=_unpacked_unknown)
         self.closed = Resource("parent", named=packing_named, owner=self._parent, unknown=_closed_unknown)
         self.tree = Resource("hierarchy", named=object_named, owner=self._tree, unknown=_holds_nothing)
@@ -140,9 +138,10 @@ class Resources:
         self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch, unknown=_unknown_batch)
 
     async def _packed_into(self, request: Request) -> Target | None:
-        """The CMOs of what the parents packed into hold already: only asked for principals
-        narrowed to CMOs (the others may pack into any of their company's parents)."""
-        if not _cmo_scoped(request):
+        """The CMOs of what the parents packed into hold already, and the lines they were
+        formed on: only asked for principals narrowed to CMOs or lines (the others may pack
+        into any of their company's parents)."""
+        if not _narrowed(request):
             return None
         await self.consistent()
         return await self.queries.owner(_parents(request, await request_body(request)))

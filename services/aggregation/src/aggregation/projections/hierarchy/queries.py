@@ -67,14 +67,17 @@ class AggregationQueries:
         return _assemble(root, root_known, groups, states, at, scope)
 
     async def owner(self, ids: list[str]) -> Target:
-        """Whose these objects are now: the GTINs and the CMOs of everything below each, and
-        each one's own CMO once commissioned. Nothing known: an empty target."""
+        """Whose these objects are now: the GTINs and the CMOs of everything below each, each
+        one's own CMO once commissioned, and the line each parent among them was formed on.
+        Nothing known: an empty target."""
         if not ids:
             return Target()
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(_OWNER_SQL, ids)
         assert row is not None  # an aggregate query always returns its row
-        return Target(gtins=frozenset(row["gtins"] or ()), cmos=frozenset(row["cmos"] or ()))
+        return Target(
+            gtins=frozenset(row["gtins"] or ()), cmos=frozenset(row["cmos"] or ()), lines=frozenset(row["lines"] or ())
+        )
 
     async def ancestors(self, child: ObjectId, at: datetime | None) -> list[dict[str, Any]]:
         links = _links(at)
@@ -148,7 +151,9 @@ def _scope_sql(at: datetime | None) -> str:
     return f"""{_tree_cte(at)}
         SELECT (SELECT array_agg(DISTINCT child_gtin) FROM tree WHERE child_gtin IS NOT NULL) AS gtins,
                (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
-                FROM tree t JOIN {RM}.commissioned c ON c.object_id = t.child) AS cmos
+                FROM tree t JOIN {RM}.commissioned c ON c.object_id = t.child) AS cmos,
+               (SELECT array_agg(DISTINCT p.line_id)
+                FROM tree t JOIN {RM}.parent_states p ON p.parent = t.child) AS lines
     """
 
 
@@ -157,7 +162,9 @@ _OWNER_SQL = f"""{_tree_cte(None, "= ANY($1::text[])")},
                 UNION SELECT o, NULL FROM unnest($1::text[]) AS o)
     SELECT (SELECT array_agg(DISTINCT gtin) FROM objects WHERE gtin IS NOT NULL) AS gtins,
            (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
-            FROM objects o JOIN {RM}.commissioned c USING (object_id)) AS cmos
+            FROM objects o JOIN {RM}.commissioned c USING (object_id)) AS cmos,
+           (SELECT array_agg(DISTINCT p.line_id)
+            FROM objects o JOIN {RM}.parent_states p ON p.parent = o.object_id) AS lines
 """
 
 
@@ -187,7 +194,8 @@ def _assemble(
     root_state = states.get(root.uri)
     target = Target(
         gtins=frozenset(scope["gtins"] or () if scope else ()) | _gtin_set(root),
-        lines=frozenset({root_state["line_id"]}) if root_state else frozenset(),
+        lines=(frozenset({root_state["line_id"]}) if root_state else frozenset())
+        | frozenset(scope["lines"] or () if scope else ()),
         cmos=frozenset(scope["cmos"] or () if scope else ()),
     )
     return Tree(body, target)
