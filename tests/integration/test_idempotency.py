@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 from issuance_helpers import GTIN, batch, product, serials
 from serialtrail.services import SERVICES
@@ -57,6 +58,17 @@ async def test_the_same_key_for_another_request_is_refused(harness: Harness) -> 
     other = await harness.client.post("/v1/commissioning", json=_commissioning(issued[2:]), headers=key)
     assert other.status_code == 422
     assert other.json()["errors"][0]["rule"] == "idempotency-key-reuse"
+
+
+async def test_the_same_json_in_another_key_order_is_the_same_request(harness: Harness) -> None:
+    body = _commissioning(await serials(harness.client, 1))
+    key = {"Idempotency-Key": str(uuid.uuid4()), "content-type": "application/json"}
+    first = await harness.client.post("/v1/commissioning", content=orjson.dumps(body), headers=key)
+    reordered = orjson.dumps(dict(reversed(list(body.items()))), option=orjson.OPT_INDENT_2)
+    again = await harness.client.post("/v1/commissioning", content=reordered, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
 
 
 async def test_a_burst_with_one_key_has_one_effect_and_never_hangs(harness: Harness) -> None:

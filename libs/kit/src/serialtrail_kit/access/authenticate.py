@@ -97,7 +97,8 @@ def _credential(request: Request) -> str | None:
     if header:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" and value.strip() else ""
-    return request.headers.get("x-api-key")
+    key = request.headers.get("x-api-key")
+    return None if key is None else key.strip()  # as for Bearer: a pasted key's stray blank is no part of it
 
 
 # Records a refusal in the log of the service whose route refused it.

@@ -1,7 +1,8 @@
 """Refusals are recorded without letting a flood grow the audit trail: from one client address,
 the first `burst` refusals of a window are recorded one by one, the rest of that window as one
 summary (an `AccessRefused` with `count` and `first_at`) when it closes. A flood from one
-address adds at most `burst + 1` records per window; nothing is left unrecorded."""
+address adds at most `burst + 1` records per window and service (each refusal is recorded in
+the log of the service that refused it); nothing is left unrecorded."""
 
 from __future__ import annotations
 
@@ -44,12 +45,15 @@ class RefusalThrottle:
     def admit(self, request: Request, event: AccessRefused, meta: RecordMetadata) -> bool:
         """True: record this refusal now. False: it is held for its window's summary."""
         source = request.client.host if request.client else "unknown"
+        # Per service as well: a summary is recorded in the log of the service that refused.
+        log_of: Callable[[Request], str] | None = getattr(request.app.state, "log_of", None)
+        windowed = f"{log_of(request) if log_of else ''}\0{source}"
         now = time.monotonic()
         if len(self._windows) > 10_000:  # sources seen long ago, with nothing held, are forgotten
             self._windows = {k: w for k, w in self._windows.items() if w.held or now - w.opened < self.window}
-        current = self._windows.get(source)
+        current = self._windows.get(windowed)
         if current is None or now - current.opened >= self.window:
-            current = self._windows[source] = _Window(opened=now)
+            current = self._windows[windowed] = _Window(opened=now)
         if current.recorded < self.burst:
             current.recorded += 1
             return True
@@ -92,5 +96,5 @@ class RefusalThrottle:
             flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flush
-        for source, window in list(self._windows.items()):
-            await self._flush(source, window)
+        for windowed, window in list(self._windows.items()):
+            await self._flush(windowed.partition("\0")[2], window)

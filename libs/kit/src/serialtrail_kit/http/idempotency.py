@@ -49,10 +49,19 @@ def key_of(request: Request) -> str | None:
 
 
 def fingerprint(request: Request, body: bytes) -> bytes:
+    """The request, as far as its meaning goes: a JSON body sent again with its keys in another
+    order or other whitespace is the same request."""
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), body):
+    for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), _meaning(body)):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.digest()
+
+
+def _meaning(body: bytes) -> bytes:
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        return body  # not JSON: the bytes are the request
 
 
 @dataclass

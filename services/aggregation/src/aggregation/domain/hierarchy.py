@@ -149,7 +149,11 @@ def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[
     where = _at(command.field, "parent")
     violations = []
     if state.closed:
-        violations.append(Violation(where, "open-parent", f"{command.parent} is closed; unpack or reopen it first"))
+        violations.append(
+            Violation(
+                where, "open-parent", f"{command.parent} is closed; unpack one of its children to reopen it first"
+            )
+        )
     if state.level is not None and state.level is not command.level:
         violations.append(
             Violation(
