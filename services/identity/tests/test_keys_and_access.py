@@ -3,6 +3,7 @@ with the identity service."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -281,3 +282,49 @@ async def test_an_api_key_scope_is_checked_strictly(service: Harness, scope: Any
     assert response.status_code == 422, response.text
     error = response.json()["errors"][0]
     assert (error["field"], error["rule"]) == (field, rule)
+
+
+async def test_a_slow_identity_provider_never_delays_api_keys(
+    database_dsn: str, signing_key: rsa.RSAPrivateKey
+) -> None:
+    """The review: tokens naming unknown keys made the server fetch a slow JWKS on the threads
+    API keys are verified on, and an API-key request took 20 s. Key fetches have their own."""
+    release = threading.Event()
+
+    class SlowJwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            release.wait(30)
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"keys": []}')
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowJwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    settings = make_settings(oidc_jwks_url=url, oidc_issuer=ISSUER, oidc_audience=AUDIENCE)
+    try:
+        async with serve(database_dsn, [IDENTITY], settings) as harness:
+            _, api_key = await harness.issue_key(name="never verified yet", role=Role.auditor)
+            unknown_kid = [
+                jwt.encode({"sub": f"u{i}"}, signing_key, algorithm="RS256", headers={"kid": f"k{i}"})
+                for i in range(12)
+            ]
+            stuck = [asyncio.create_task(_get_with(harness, token)) for token in unknown_kid]
+            await asyncio.sleep(0.5)  # every fetch thread waits on the provider now
+            assert await _get_with(harness, api_key) == 200
+            assert not any(task.done() for task in stuck)  # answered while the provider still hangs
+            release.set()
+            assert set(await asyncio.gather(*stuck)) == {401}
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+async def _get_with(harness: Harness, token: str) -> int:
+    async with harness.client_with(token) as client:
+        return (await client.get("/v1/access-audit")).status_code
