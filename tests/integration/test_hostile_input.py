@@ -89,6 +89,10 @@ async def test_an_anonymous_body_is_never_read(harness: Harness) -> None:
     answer = await raw_request(harness, "POST", "/v1/commissioning", headers, hundred_megabytes)
     assert answer.status == 413  # the declared length is refused first, before credentials or body
     assert answer.chunks_read == 0
+    assert answer.headers["content-type"].startswith("application/problem+json")  # was plain text
+    outside_the_api = await raw_request(harness, "POST", "/health/live", headers, hundred_megabytes)
+    assert (outside_the_api.status, outside_the_api.chunks_read) == (413, 0)
+    assert outside_the_api.headers["content-type"].startswith("application/problem+json")
     del headers["content-length"]  # chunked: credentials come first, and are missing
     answer = await raw_request(harness, "POST", "/v1/commissioning", headers, hundred_megabytes)
     assert answer.status == 401

@@ -74,7 +74,8 @@ def create_app(
         version=software.version,
         description="Pharmaceutical serialization and track-and-trace. Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
-        max_body_size=2 * max_body_size,  # a backstop: the gate refuses at max_body_size, as a problem
+        # No max_body_size here: Starlette would answer an oversized body before the gate, in
+        # plain text. The gate limits every path's body and answers with a problem.
     )
     app.state.max_request_bytes = max_body_size
     app.add_middleware(AuthenticateFirst)

@@ -8,7 +8,7 @@
 3. a JSON body is checked strictly (`strict_json`) and handed on to the route unchanged;
 4. a POST with an `Idempotency-Key` is answered once (`idempotency`).
 
-FastAPI's own `max_body_size` stays behind it as a backstop, at twice the limit."""
+Paths outside the API (health, docs) get the size limit only."""
 
 from __future__ import annotations
 
@@ -34,11 +34,21 @@ class AuthenticateFirst:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope["path"]).startswith(GUARDED_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)  # no receive: nothing here reads the body by accident
         limit: int = scope["app"].state.max_request_bytes
+        if not str(scope["path"]).startswith(GUARDED_PREFIX):  # health, docs: only the size limit
+            try:
+                _check_declared_length(request, limit)
+            except TooLarge as refusal:
+                await problem(request, refusal.status, refusal.kind, refusal.title, refusal.detail, [])(
+                    scope, receive, send
+                )
+                return
+            await self.app(scope, _limited(receive, limit), send)
+            return
         key: str | None = None
         try:
             _check_declared_length(request, limit)
