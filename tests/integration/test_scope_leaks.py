@@ -227,10 +227,12 @@ async def test_another_lines_key_cannot_touch_or_read_parents_formed_on_our_line
         closing = await line_2.post(f"/v1/close/{world.acme_case}", json={"line_id": "LINE-2"})
         closing_unknown = await line_2.post(f"/v1/close/{never_used}", json={"line_id": "LINE-2"})
         tree = await line_2.get(f"/v1/hierarchy/{world.acme_pallet}")
+        ancestors = await line_2.get(f"/v1/ancestors/{_unit(GTIN_A, world.acme_serials[0])}")
         unknown_tree = await line_2.get(f"/v1/hierarchy/{never_used}")
     assert (packing.status_code, packing.json()["errors"][0]["rule"]) == (409, "in-scope")
     assert unpacking.status_code == 409
     rules = [(r.status_code, [e["rule"] for e in r.json()["errors"]]) for r in (closing, closing_unknown)]
     assert rules[0] == rules[1] == (409, ["known-parent"])  # answered as one never used
     assert (tree.status_code, unknown_tree.status_code) == (404, 404)
+    assert (ancestors.status_code, ancestors.json()["ancestors"]) == (200, [])  # the case and pallet are LINE-1's
     assert await _events(world, "aggregation") == before

@@ -137,10 +137,11 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
         return JsonResponse(tree.body)
 
     @router.get("/ancestors/{object_id:path}", dependencies=[requires(read, resources.ancestry)])
-    async def ancestors(object_id: str, at: At = None) -> JsonResponse:
-        """The parents above an object, nearest first (case, pallet, …)."""
+    async def ancestors(object_id: str, request: Request, at: At = None) -> JsonResponse:
+        """The parents above an object, nearest first (case, pallet, …), up to the first one
+        outside the caller's scope (another line's or CMO's parent is not shown, nor above it)."""
         child = one_id(object_id)
-        chain = await queries.ancestors(child, at)
+        chain = await resources.visible_ancestors(request, await queries.ancestors(child, at))
         return JsonResponse({"id": child.uri, "kind": child.kind.value, "ancestors": chain})
 
     @router.get("/batches/{gtin}/{lot}/aggregation-report", dependencies=[requires(read, resources.batch)])

@@ -137,6 +137,18 @@ class Resources:
         self.ancestry = Resource("ancestry", named=object_named, owner=self._object, unknown=_no_ancestors)
         self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch, unknown=_unknown_batch)
 
+    async def visible_ancestors(self, request: Request, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Nearest first, up to the first parent the caller could not read as a tree."""
+        principal: Principal = request.state.principal
+        if principal.scope.is_unrestricted:
+            return chain
+        shown = []
+        for ancestor in chain:
+            if not visible(request, await self.queries.owner([ancestor["id"]])):
+                break
+            shown.append(ancestor)
+        return shown
+
     async def _packed_into(self, request: Request) -> Target | None:
         """The CMOs of what the parents packed into hold already, and the lines they were
         formed on: only asked for principals narrowed to CMOs or lines (the others may pack
