@@ -4,7 +4,9 @@ superuser, replay rebuilds the serial-status read model identically."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -152,3 +154,15 @@ async def _first_start(tmp_path: Path) -> None:
     # Ctrl-C ends it as Ctrl-C ends a program (uvicorn re-raises SIGINT after a clean shutdown).
     assert process.returncode in (0, 130), log.read_text()[-2000:]
     assert "Application shutdown complete" in log.read_text()
+
+
+async def test_keys_list_writes_times_as_the_api_does(database_dsn: str, tmp_path: Path) -> None:
+    made = await asyncio.to_thread(
+        cli, database_dsn, "keys", "create", "--name", "t", "--role", "auditor", SERIALTRAIL_DATA_DIR=str(tmp_path)
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    listed = await asyncio.to_thread(cli, database_dsn, "keys", "list", SERIALTRAIL_DATA_DIR=str(tmp_path))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    created = [json.loads(line)["created_at"] for line in listed.stdout.splitlines()]
+    assert created
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", moment) for moment in created), created

@@ -18,6 +18,7 @@ from identity.domain.keys import scope_for
 from serialtrail_contracts import identity
 from serialtrail_contracts.identity import Role
 from serialtrail_kit.access.authenticate import KeyUsage
+from serialtrail_kit.canonical import format_timestamp
 from serialtrail_kit.composition import Composition
 from serialtrail_kit.db import APP_ROLE, Pool, create_pool
 from serialtrail_kit.errors import InvalidInput, NotFound
@@ -135,10 +136,15 @@ def list_keys() -> None:
     async def work(pool: Pool, _software: SoftwareIdentity) -> list[str]:
         used = await KeyUsage(pool, identity_service.NAME).last_used()
         keys = await keys_in_log(PostgresEventStore(pool, identity_service.NAME))
-        return [json.dumps(k.public(used.get(k.key_id)), default=str) for k in keys]
+        return [json.dumps(k.public(used.get(k.key_id)), default=_as_the_api_writes) for k in keys]
 
     for line in _with_identity(work):
         typer.echo(line)
+
+
+def _as_the_api_writes(value: object) -> str:
+    """Times as the API answers them (ISO 8601, UTC, Z), not Python's str()."""
+    return format_timestamp(value) if isinstance(value, datetime) else str(value)
 
 
 @keys_app.command("revoke")
