@@ -22,6 +22,7 @@ from jwt.algorithms import RSAAlgorithm
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.access.authenticate import MAX_FAILURES
 from serialtrail_kit.testing.harness import Harness, make_settings, serve
+from serialtrail_kit.testing.waiting import until
 
 ISSUER, AUDIENCE = "https://idp.test", "serialtrail"
 
@@ -290,9 +291,11 @@ async def test_a_slow_identity_provider_never_delays_api_keys(
     """The review: tokens naming unknown keys made the server fetch a slow JWKS on the threads
     API keys are verified on, and an API-key request took 20 s. Key fetches have their own."""
     release = threading.Event()
+    asked: list[str] = []
 
     class SlowJwks(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            asked.append(self.path)
             release.wait(30)
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -314,7 +317,7 @@ async def test_a_slow_identity_provider_never_delays_api_keys(
                 for i in range(12)
             ]
             stuck = [asyncio.create_task(_get_with(harness, token)) for token in unknown_kid]
-            await asyncio.sleep(0.5)  # every fetch thread waits on the provider now
+            await until(lambda: len(asked) >= 1)  # key-list fetches wait on the provider now (one at a time)
             assert await _get_with(harness, api_key) == 200
             assert not any(task.done() for task in stuck)  # answered while the provider still hangs
             release.set()

@@ -172,18 +172,16 @@ def read_lines(path: Path) -> Iterator[Checkpoint]:
     with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, start=1):
             if line.strip():
-                yield _parsed(line, f"unreadable line {number} of {path.name}")
+                yield parsed_or_unreadable(line, f"unreadable line {number} of {path.name}")
 
 
-def _parsed(line: str, where: str) -> Checkpoint:
+def parsed_or_unreadable(text: str, where: str) -> Checkpoint:
+    """The checkpoint `text` holds, else an unsigned one saying `where` the unreadable text
+    was: every check reports it as not validly signed, none passes over it."""
     try:
-        return Checkpoint.from_line(line)
+        return Checkpoint.from_line(text)
     except (ValueError, KeyError, TypeError):
-        return unreadable(where)
-
-
-def unreadable(where: str) -> Checkpoint:
-    return Checkpoint(log="", position=-1, hash="", at=where, key_id="")
+        return Checkpoint(log="", position=-1, hash="", at=where, key_id="")
 
 
 async def log_head(pool: Pool, log_name: str) -> tuple[int, bytes]:

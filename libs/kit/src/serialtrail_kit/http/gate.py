@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 from serialtrail_kit.http import idempotency, strict_json
-from serialtrail_kit.http.problems import problem
+from serialtrail_kit.http.problems import problem_of
 
 GUARDED_PREFIX = "/v1/"
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
@@ -43,9 +43,7 @@ class AuthenticateFirst:
             try:
                 _check_declared_length(request, limit)
             except TooLarge as refusal:
-                await problem(request, refusal.status, refusal.kind, refusal.title, refusal.detail, [])(
-                    scope, receive, send
-                )
+                await problem_of(request, refusal)(scope, receive, send)
                 return
             await self.app(scope, _limited(receive, limit), send)
             return
@@ -64,10 +62,7 @@ class AuthenticateFirst:
             else:
                 receive = _limited(receive, limit)
         except DomainError as refusal:  # AccessRefused among them, with its headers
-            errors = [v.as_json() for v in refusal.violations]
-            response = problem(request, refusal.status, refusal.kind, refusal.title, refusal.detail, errors)
-            response.headers.update(getattr(refusal, "headers", {}))
-            await response(scope, receive, send)
+            await problem_of(request, refusal)(scope, receive, send)
             return
         if key is None:
             await self.app(scope, receive, send)

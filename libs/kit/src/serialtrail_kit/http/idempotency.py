@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serialtrail_kit.db import Connection, Pool, ident
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
-from serialtrail_kit.http.problems import problem
+from serialtrail_kit.http.problems import problem_of
 from serialtrail_kit.writes import ambient
 
 HEADER = "idempotency-key"
@@ -201,15 +201,12 @@ async def _replay(stored: _Stored, print_: bytes, key: str, scope: Scope, receiv
         await send({"type": "http.response.start", "status": stored.status, "headers": start})
         await send({"type": "http.response.body", "body": stored.body})
         return
-    errors = [v.as_json() for v in error.violations]
-    response = problem(request, error.status, error.kind, error.title, error.detail, errors)
-    await response(scope, receive, send)
+    await problem_of(request, error)(scope, receive, send)
 
 
 async def _in_progress(key: str, scope: Scope, receive: Receive, send: Send) -> None:
     message = f"a request with Idempotency-Key {key!r} is still being answered; retry it shortly"
     error = Conflict(message, [Violation("header.Idempotency-Key", "request-in-progress", message)])
-    errors = [v.as_json() for v in error.violations]
-    response = problem(Request(scope), error.status, error.kind, error.title, error.detail, errors)
+    response = problem_of(Request(scope), error)
     response.headers["Retry-After"] = "1"
     await response(scope, receive, send)

@@ -85,12 +85,18 @@ async def _validation(request: Request, exc: Exception) -> JsonResponse:
     return problem(request, 422, "invalid-input", "The request breaks a rule", f"Invalid: {fields}", errors)
 
 
+def problem_of(request: Request, error: DomainError) -> JsonResponse:
+    """The problem a domain error answers with, its violations and headers (Retry-After …) kept:
+    one shape whether a route raised it or the gate in front of the routes did."""
+    errors = [v.as_json() for v in error.violations]
+    response = problem(request, error.status, error.kind, error.title, error.detail, errors)
+    response.headers.update(getattr(error, "headers", {}))
+    return response
+
+
 async def _domain(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, DomainError)
-    errors = [v.as_json() for v in exc.violations]
-    response = problem(request, exc.status, exc.kind, exc.title, exc.detail, errors)
-    response.headers.update(getattr(exc, "headers", {}))
-    return response
+    return problem_of(request, exc)
 
 
 async def _answered(_request: Request, exc: Exception) -> Response:

@@ -11,11 +11,10 @@ All checkpoints of one log share a key, so they lie in one partition, in the ord
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from serialtrail_kit.eventstore.checkpoints import Checkpoint, unreadable
+from serialtrail_kit.eventstore.checkpoints import Checkpoint, parsed_or_unreadable
 from serialtrail_kit.transport.topics import read_to_end
 
 RECORD_TYPE = "record_type"
@@ -65,12 +64,6 @@ async def read_topic_checkpoints(bootstrap_servers: str, topic: str, log_name: s
     key = message_key(log_name)
     for message in await read_to_end(bootstrap_servers, topic, key=key):
         if is_checkpoint(message.headers) and message.key == key:
-            found.append(_parsed(message))
+            where = f"unreadable message {message.topic}:{message.partition}:{message.offset}"
+            found.append(parsed_or_unreadable(bytes(message.value or b"").decode(errors="replace"), where))
     return found
-
-
-def _parsed(message: Any) -> Checkpoint:
-    try:
-        return Checkpoint.from_line(bytes(message.value or b"").decode())
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        return unreadable(f"unreadable message {message.topic}:{message.partition}:{message.offset}")
