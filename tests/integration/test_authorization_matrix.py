@@ -161,9 +161,10 @@ def _serial(world: World, variant: str) -> Values:
 
 @_only("own", "other-company", "other-cmo", "other-line")
 def _packing(world: World, variant: str) -> Values:
-    """Into a fresh SSCC of the owner's range; the other CMO's: into a case holding its units."""
+    """Into a fresh SSCC of the owner's range; the other CMO's: into a case holding its units. The
+    unit is not commissioned yet: its scan carries the owner's lot, which scopes it."""
     parent = world.ids["case:other-cmo"] if variant == "other-cmo" else world.supply.sscc(PREFIXES[variant])
-    child = _unit(GTINS[variant], f"U{uuid.uuid4().hex[:11].upper()}")
+    child = f"{_unit(GTINS[variant], f'U{uuid.uuid4().hex[:11].upper()}')}(10){LOTS[variant]}"
     return {"parent": parent, "children": [child], "line_id": LINES[variant], "packaging_level": "case"}
 
 

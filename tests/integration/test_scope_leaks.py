@@ -160,6 +160,35 @@ async def test_another_cmos_key_cannot_unpack_or_close_our_parents_and_is_told_t
     assert await _events(world, "aggregation") == before
 
 
+async def test_another_cmos_key_cannot_pack_our_units_not_yet_commissioned_as_pending(world: World) -> None:
+    """Issued for ACME's batch but not commissioned yet, a unit is unknown to aggregation: OTHER
+    packed it as pending before. Now a narrowed key's pending unit must carry the lot of a batch
+    of its own; our units, whatever their state, all get one answer that tells nothing."""
+    before = await _events(world, "aggregation")
+    issued, commissioned = world.acme_serials[3], world.acme_serials[0]
+    children = {
+        "issued": _unit(GTIN_A, issued),
+        "issued, our lot": f"{_unit(GTIN_A, issued)}(10)ACME-1",
+        "commissioned": _unit(GTIN_A, commissioned),
+        "never issued": _unit(GTIN_A, "NOSUCHSERIAL"),
+    }
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        answers = {}
+        for name, child in children.items():
+            refused = await other.post("/v1/pack", json=_pack(world.a_ssccs[1], [child]))
+            assert refused.status_code == 409, (name, refused.text)
+            (error,) = refused.json()["errors"]
+            answers[name] = (error["rule"], error["message"].split(" ", 1)[1])
+        assert await _events(world, "aggregation") == before
+        own_lot = await other.post(
+            "/v1/pack", json=_pack(world.a_ssccs[1], [f"{_unit(GTIN_A, 'OTHERNEW0001')}(10)OTHER-1"])
+        )
+    assert len(set(answers.values())) == 1, answers
+    assert next(iter(answers.values()))[0] == "in-scope"
+    assert own_lot.status_code == 201, own_lot.text
+    assert own_lot.json()["pending_children"] == [f"https://id.gs1.org/01/{GTIN_A}/21/OTHERNEW0001"]
+
+
 async def test_another_cmos_key_cannot_read_stream_or_commission_our_serials(world: World) -> None:
     before = await _events(world, "serial_issuance")
     serial = world.acme_serials[0]

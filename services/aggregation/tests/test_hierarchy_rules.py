@@ -64,6 +64,26 @@ def test_standing_rules_decommissioned_and_out_of_scope() -> None:
     assert rules(Hierarchy(), pack("case", "u2"), knowledge, None) == []
 
 
+def test_a_narrowed_principal_packs_only_children_it_can_tell_are_its_own() -> None:
+    """Another CMO's unit, one packed in another CMO's case, and one not commissioned yet get the
+    same answer (nothing about units outside the scope is learnt); a pending unit whose lot names
+    a batch of the caller's is accepted, and an SSCC child is scoped by its range elsewhere."""
+    knowledge = Knowledge(
+        known=frozenset({"mine", "theirs", "sscc"}),
+        owner={"mine": "ACME", "theirs": "OTHER"},
+        pending_owner={"late-mine": "ACME", "late-theirs": "OTHER"},
+        ssccs=frozenset({"sscc", "new-sscc"}),
+    )
+    acme = lambda cmo: cmo == "ACME"  # noqa: E731
+    h = Hierarchy(parent_of={"theirs": "their-case"})
+    refused = ["theirs", "late-theirs", "late-without-lot"]
+    for child in refused:
+        _, violations = hierarchy.pack(h, pack("case", child), knowledge, acme)
+        assert [(v.rule, v.message) for v in violations] == [("in-scope", f"{child} {hierarchy.NOT_IN_SCOPE}")]
+    assert rules(h, pack("case", "mine", "late-mine", "sscc", "new-sscc"), knowledge, acme) == []
+    assert rules(Hierarchy(), pack("case", "late-without-lot"), knowledge, None) == []  # company-wide keys
+
+
 def test_a_refused_pack_leaves_the_hierarchy_as_it_was() -> None:
     h = Hierarchy()
     hierarchy.pack(h, pack("a", "u1"), KNOWN, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from identity.bootstrap import SERVICE as IDENTITY
 from jwt.algorithms import RSAAlgorithm
@@ -113,8 +115,33 @@ async def test_repeated_failures_from_one_key_are_rate_limited(service: Harness)
     assert statuses[:MAX_FAILURES] == [401] * MAX_FAILURES
     assert statuses[MAX_FAILURES:] == [429, 429]
     assert int(limited.headers["retry-after"]) > 0
-    async with service.client_with(token) as owner:  # the real secret is locked out too while blocked
-        assert (await owner.get("/v1/access-audit")).status_code == 429
+    async with service.client_with(token) as owner:  # never verified here before, yet not locked out
+        assert (await owner.get("/v1/access-audit")).status_code == 200
+    async with service.client_with(wrong) as attacker:  # while the wrong secret still is
+        assert (await attacker.get("/v1/access-audit")).status_code == 429
+
+
+async def test_a_key_is_stored_as_the_sha256_of_its_256_bit_secret() -> None:
+    """A key's secret is 256 random bits: a fast hash leaves nothing to guess, and lets the
+    right secret pass at once while a flood of wrong ones is refused."""
+    issued = tokens.issue()
+    parsed = tokens.parse(issued.token)
+    assert parsed is not None
+    assert issued.secret_hash == "sha256$" + hashlib.sha256(parsed[1].encode()).hexdigest()
+    assert tokens.quick_match(parsed[1], issued.secret_hash) is True
+    other = parsed[1][:-1] + ("A" if parsed[1][-1] != "A" else "B")
+    assert tokens.quick_match(other, issued.secret_hash) is False
+
+
+def test_keys_created_with_argon2_still_verify() -> None:
+    """Keys created before kept an argon2id hash: still accepted, slow the first time only."""
+    legacy = PasswordHasher().hash("s" * 43)
+    verifier = tokens.SecretVerifier()
+    assert tokens.quick_match("s" * 43, legacy) is None
+    assert verifier.known("s" * 43, legacy) is None
+    assert verifier.verify("s" * 43, legacy) is True
+    assert verifier.known("s" * 43, legacy) is True
+    assert verifier.verify("t" * 43, legacy) is False
 
 
 # --- OIDC bearer tokens, validated against a local JWKS endpoint -----------------------------------

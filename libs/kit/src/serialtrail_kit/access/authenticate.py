@@ -6,7 +6,6 @@ refusal recorded in the log of the service that refused."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -143,17 +142,16 @@ class Authenticator:
         self.limiter = FailureLimiter()
         self._verifier = apikeys.SecretVerifier()
         self.throttle = RefusalThrottle(record)
-        self._good_tokens: set[bytes] = set()
         self._touched: dict[str, float] = {}
 
     async def authenticate(self, request: Request) -> Principal:
         """Failures are counted per client address and per presented key id; past the limit a
-        request is refused (429) without its secret being verified, unless it presents a key
-        verified before here: a wrong secret never locks the right one out."""
+        request is refused (429) without its secret being verified the slow way, unless the
+        secret is right and can be told at once: a wrong secret never locks the right one out."""
         token = _credential(request)
         sources = self._sources(request, token)
         blocked = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
-        if blocked and not self._remembered(token):
+        if blocked and not await self._right_at_once(token):
             refusal = TooManyFailures(blocked)
             await self.record_refusal(request, refusal, None)
             raise refusal
@@ -171,7 +169,7 @@ class Authenticator:
         within REAUTH_MAX_AGE) and belong to the principal making the request."""
         sources = self._sources(request, credential)
         retry_after = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
-        if retry_after and not self._remembered(credential):
+        if retry_after and not await self._right_at_once(credential):
             raise TooManyFailures(retry_after)
         try:
             again = await self._principal(credential, max_age=REAUTH_MAX_AGE)
@@ -198,18 +196,12 @@ class Authenticator:
     async def _api_key_principal(self, token: str) -> Principal:
         parsed = apikeys.parse(token)
         key = await self.principals.key(parsed[0]) if parsed else None
-        # argon2 verification takes milliseconds of CPU: off the event loop, so it delays no one else.
-        if (
-            parsed is None
-            or key is None
-            or not await asyncio.to_thread(self._verifier.verify, parsed[1], key.secret_hash)
-        ):
+        if parsed is None or key is None or not await self._verified(parsed[1], key.secret_hash):
             raise Unauthenticated("unknown or malformed API key", error="invalid_token")
         if key.revoked_at is not None:
             raise Unauthenticated("this API key was revoked", error="invalid_token")
         if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
             raise Unauthenticated("this API key has expired", error="invalid_token")
-        self._good_tokens.add(hashlib.sha256(token.encode()).digest())  # passes a limiter from now on
         await self._touch(key.key_id)
         return Principal(id=key.principal_id, name=key.name, role=key.role, auth_method="api-key", scope=key.scope)
 
@@ -226,14 +218,18 @@ class Authenticator:
         return [address] if parsed is None else [address, f"key:{parsed[0]}"]
 
     async def _verified(self, secret: str, secret_hash: str) -> bool:
-        if self._verifier.remembered(secret, secret_hash):
-            return True
+        known = self._verifier.known(secret, secret_hash)
+        if known is not None:
+            return known
         # argon2 takes tens of milliseconds of CPU: off the event loop, so it delays no one else.
         return await asyncio.to_thread(self._verifier.verify, secret, secret_hash)
 
-    def _remembered(self, token: str | None) -> bool:
-        """A token verified before here (a SHA-256 lookup: no database, no argon2)."""
-        return token is not None and hashlib.sha256(token.encode()).digest() in self._good_tokens
+    async def _right_at_once(self, token: str | None) -> bool:
+        """The presented key's secret is right and that needs no argon2 (a SHA-256 hash, or an
+        argon2 hash this process verified before): one indexed lookup, no slow hash."""
+        parsed = apikeys.parse(token) if token and apikeys.looks_like_api_key(token) else None
+        key = await self.principals.key(parsed[0]) if parsed else None
+        return parsed is not None and key is not None and self._verifier.known(parsed[1], key.secret_hash) is True
 
     async def record_refusal(self, request: Request, refusal: AccessRefused, principal: Principal | None) -> None:
         token = _credential(request)

@@ -4,7 +4,8 @@ load the part of the hierarchy it touches, decide in the domain and record; the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from serialtrail_gs1.identity import ObjectId
 from serialtrail_kit.db import Connection, Pool
@@ -27,13 +28,21 @@ class AggregationHandlers:
         self.pool = pool
 
     async def pack(
-        self, packs: Sequence[Pack], objects: Mapping[str, ObjectId], in_scope: InScope, meta: RecordMetadata
+        self,
+        packs: Sequence[Pack],
+        objects: Mapping[str, ObjectId],
+        in_scope: InScope,
+        meta: RecordMetadata,
+        lot_of: LotOf = lambda _uri: None,
     ) -> list[Change]:
-        """All packs or none. `objects` holds the parsed form of every id the packs name."""
+        """All packs or none. `objects` holds the parsed form of every id the packs name;
+        `lot_of` the lot a child's scan carried, if any."""
         violations = hierarchy.check_request(packs)
         async with self.pool.acquire() as conn:
             violations += await _unregistered_products(conn, packs, objects)
             known = await knowledge.snapshot(conn, objects.values())
+            if in_scope is not None:  # a narrowed principal: pending children are scoped by their lot
+                known = await _with_pending_owners(conn, known, objects, lot_of)
         if violations:
             raise InvalidInput(violations[0].message, violations)
         try:
@@ -82,6 +91,23 @@ def _record(work: UnitOfWork, h: Hierarchy, decided: list[Change]) -> None:
         by_parent.setdefault(event.parent_id, []).append(event)
     for parent, events in by_parent.items():
         work.record(hierarchy.stream_id(parent), h.state(parent).version, events)
+
+
+LotOf = Callable[[str], str | None]
+
+
+async def _with_pending_owners(
+    conn: Connection, known: Knowledge, objects: Mapping[str, ObjectId], lot_of: LotOf
+) -> Knowledge:
+    lots = {
+        uri: (o.gtin, lot)
+        for uri, o in objects.items()
+        if o.gtin is not None and uri not in known.known and (lot := lot_of(uri)) is not None
+    }
+    if not lots:
+        return known
+    cmos = await knowledge.batch_cmos(conn, lots.values())
+    return replace(known, pending_owner={uri: cmos[batch] for uri, batch in lots.items() if batch in cmos})
 
 
 async def _unregistered_products(

@@ -113,8 +113,8 @@ def pack(
     children = set(command.children)
     suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
     suspects |= children.intersection(knowledge.decommissioned)
-    if in_scope is not None:
-        suspects |= {c for c in command.children if c in knowledge.owner and not in_scope(knowledge.owner[c])}
+    if in_scope is not None:  # a narrowed principal: every child's batch must be in its scope
+        suspects |= {c for c in command.children if not _in_scope(c, knowledge, in_scope)}
     for index, child in enumerate(command.children):
         if child in suspects:
             problem = _child_problem(h, command.parent, child, ancestors, knowledge, in_scope)
@@ -168,7 +168,28 @@ def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[
 def _child_problem(
     h: Hierarchy, parent: str, child: str, ancestors: set[str], knowledge: Knowledge, in_scope: InScope
 ) -> tuple[str, str] | None:
-    return _placement_problem(h, parent, child, ancestors) or _standing_problem(child, knowledge, in_scope)
+    # Scope first: where a child outside it is packed, or why, is not the caller's to learn.
+    if in_scope is not None and not _in_scope(child, knowledge, in_scope):
+        return "in-scope", f"{child} {NOT_IN_SCOPE}"
+    return _placement_problem(h, parent, child, ancestors) or _standing_problem(child, knowledge)
+
+
+# One answer for a child of another CMO's batch and for one whose batch cannot be told yet, so
+# the answer says nothing about units outside the caller's scope.
+NOT_IN_SCOPE = (
+    "is not known as commissioned into a batch in your scope; a unit whose commissioning is still "
+    "on its way is accepted when it is sent with its lot (AI 10) and that batch is yours"
+)
+
+
+def _in_scope(child: str, knowledge: Knowledge, in_scope: Callable[[str | None], bool]) -> bool:
+    """Commissioned into a batch in scope, or pending with a lot naming such a batch. An SSCC's
+    scope comes from its range and what it holds, checked before (`entrypoints.resources`)."""
+    if child in knowledge.owner:
+        return in_scope(knowledge.owner[child])
+    if child in knowledge.pending_owner:
+        return in_scope(knowledge.pending_owner[child])
+    return child in knowledge.ssccs
 
 
 def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str]) -> tuple[str, str] | None:
@@ -184,11 +205,9 @@ def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str
     return None
 
 
-def _standing_problem(child: str, knowledge: Knowledge, in_scope: InScope) -> tuple[str, str] | None:
+def _standing_problem(child: str, knowledge: Knowledge) -> tuple[str, str] | None:
     if child in knowledge.decommissioned:
         return "not-decommissioned", f"{child} was decommissioned ({knowledge.decommissioned[child]})"
-    if in_scope is not None and child in knowledge.owner and not in_scope(knowledge.owner[child]):
-        return "in-scope", f"{child} belongs to a batch outside your scope"
     return None
 
 

@@ -15,10 +15,13 @@ class Standing(StrEnum):
 @dataclass(frozen=True)
 class Knowledge:
     """A snapshot for the objects one request names. `owner` maps commissioned SGTINs to
-    the CMO of their batch (None when the batch names none)."""
+    the CMO of their batch (None when the batch names none); `pending_owner` maps SGTINs not
+    commissioned yet to the CMO of the known batch their scan named by its lot (AI 10)."""
 
     known: frozenset[str] = frozenset()
     owner: Mapping[str, str | None] = field(default_factory=dict)
+    pending_owner: Mapping[str, str | None] = field(default_factory=dict)
+    ssccs: frozenset[str] = frozenset()  # every SSCC named: scoped by its range and contents instead
     decommissioned: Mapping[str, str] = field(default_factory=dict)  # object → reason
 
     def standing(self, uri: str) -> Standing:

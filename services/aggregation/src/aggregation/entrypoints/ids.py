@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from serialtrail_gs1.identity import IdentifierError, ObjectId
-from serialtrail_gs1.scan import ScanError, parse_object_id
+from serialtrail_gs1.scan import ScanError, parse_object_id, parse_scan
 from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
 Parsed = ObjectId | IdentifierError
@@ -30,6 +30,7 @@ class ParsedIds:
 
     cache: dict[str, Parsed] = field(default_factory=dict)
     objects: dict[str, ObjectId] = field(default_factory=dict)  # canonical URI → parsed
+    texts: dict[str, str] = field(default_factory=dict)  # canonical URI → the text that named it
     violations: list[Violation] = field(default_factory=list)
 
     def parse(self, text: str, where: str) -> str:
@@ -38,7 +39,16 @@ class ParsedIds:
             self.violations.append(Violation(where, rule_of(parsed), f"{text!r}: {parsed}"))
             return text
         self.objects[parsed.uri] = parsed
+        self.texts.setdefault(parsed.uri, text)
         return parsed.uri
+
+    def lot_of(self, uri: str) -> str | None:
+        """The lot (AI 10) the scan naming `uri` carried, if any."""
+        text = self.texts.get(uri)
+        try:
+            return None if text is None else parse_scan(text).lot
+        except IdentifierError:  # not reached: the text parsed before
+            return None
 
     def parse_all(self, texts: Iterable[str], where: str) -> tuple[str, ...]:
         return tuple(self.parse(text, f"{where}[{index}]") for index, text in enumerate(texts))

@@ -26,7 +26,26 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
         json_list(sgtins),
     )
     decommissioned = {r["object_id"]: r["reason"] for r in gone}
-    return Knowledge(known=frozenset(owner) | frozenset(ssccs), owner=owner, decommissioned=decommissioned)
+    return Knowledge(
+        known=frozenset(owner) | frozenset(ssccs),
+        owner=owner,
+        decommissioned=decommissioned,
+        ssccs=frozenset(o.uri for o in objects if o.kind is Kind.sscc),
+    )
+
+
+async def batch_cmos(conn: Connection, batches: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    """The CMO of each known batch among (GTIN, lot) pairs (None: the company's own)."""
+    wanted = sorted(set(batches))
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT b.gtin, b.lot, b.cmo_id FROM {RM}.known_batches b "
+        "JOIN unnest($1::text[], $2::text[]) AS u(g, l) ON b.gtin = u.g AND b.lot = u.l",
+        [g for g, _ in wanted],
+        [lot for _, lot in wanted],
+    )
+    return {(r["gtin"], r["lot"]): r["cmo_id"] for r in rows}
 
 
 async def allocated_ssccs(conn: Connection, objects: Iterable[ObjectId]) -> set[str]:
