@@ -10,11 +10,13 @@ from bench.aggregation import packing_throughput
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
 from bench.revocation import revocation_benchmark
+from bench.scan import scan_throughput
 from bench.serials import allocate_and_stream, commissioning_throughput
 from bench.transport import transport_benchmarks
 
 
 def main() -> None:
+    scan_throughput()  # first: on a quiet machine, before any server runs
     with running_server() as (base, key):
         asyncio.run(allocate_and_stream(base, key))
         asyncio.run(commissioning_throughput(base, key))

@@ -72,9 +72,15 @@ def sscc_object(digits: str) -> ObjectId:
     return ObjectId(Kind.sscc, None, None, digits, f"{CANONICAL_RESOLVER}/00/{digits}")
 
 
+def plain_sgtin(gtin: str, serial: str) -> ObjectId:
+    """For callers that checked already: a valid GTIN, a serial of 1 to 20 of `[A-Za-z0-9._-]`
+    (which a Digital Link URI carries unescaped)."""
+    return ObjectId(Kind.sgtin, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}")
+
+
 def sgtin_object(gtin: str, serial: str) -> ObjectId:
     if _PLAIN_SERIAL.match(serial) and gtin_problem(gtin) is None:  # the common case, checked once
-        return ObjectId(Kind.sgtin, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}")
+        return plain_sgtin(gtin, serial)
     problem = gtin_problem(gtin) or serial_problem(serial)
     if problem is not None:
         raise IdentifierError(problem)
@@ -86,8 +92,12 @@ def quick_object(text: str) -> tuple[ObjectId, str] | None:
     with a plain serial and no attributes, an EPC pure identity URI, an SSCC. None for
     anything else, which the full scan parser (`serialtrail_gs1.scan`) reads. A pallet names
     thousands of these: they skip the full parser."""
-    if text.startswith("(01)") and (match := _SGTIN_HRI.match(text)):
-        return sgtin_object(*match.groups()), "HRI"
+    if text.startswith("(01)") and (match := _SGTIN_HRI.match(text)):  # its serial is plain already
+        gtin, serial = match.groups()
+        problem = gtin_problem(gtin)
+        if problem is not None:
+            raise IdentifierError(problem)
+        return plain_sgtin(gtin, serial), "HRI"
     if text.startswith("urn:epc:id:sgtin:"):
         parsed = parse_sgtin_uri(text)
         if parsed is None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
+from typing import NamedTuple
 
 from biip import ParseError
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
@@ -31,8 +31,8 @@ from biip.gs1_messages import GS1Message
 from epcpy.utils.parsers import tag_uri_to_tag_encodable
 
 from serialtrail_gs1.ai_rules import broken_rule
-from serialtrail_gs1.identity import IdentifierError, ObjectId, quick_object, sgtin_object, sscc_object
-from serialtrail_gs1.keys import CHARSET_82, gtin_problem
+from serialtrail_gs1.identity import IdentifierError, ObjectId, plain_sgtin, quick_object, sgtin_object, sscc_object
+from serialtrail_gs1.keys import gtin_problem
 
 GS = "\x1d"
 GS1_SYMBOLOGIES = {
@@ -47,8 +47,12 @@ KEY_AIS = frozenset({"00", "01", "21"})
 DATE_AIS = frozenset({"11", "12", "13", "15", "16", "17"})  # YYMMDD
 _SGTIN96_SERIAL = re.compile(r"\.(0|[1-9]\d{0,11})$")  # TDS: numeric, at most 274877906943
 _HRI_AI = re.compile(r"(?<!\\)\((\d{2,4})\)")
-# The shape most pharmaceutical DataMatrix codes carry: GTIN, expiry, lot, serial.
-_COMMON = re.compile(r"^\]d2\x1d?01(\d{14})17(\d{6})10([^\x1d]{1,20})\x1d21([^\x1d]{1,20})$")
+# The shape most pharmaceutical DataMatrix codes carry: GTIN, expiry, lot, serial; the lot in
+# GS1's character set 82, the serial in characters a Digital Link needs no escaping for (any
+# other serial takes the full parser).
+_COMMON = re.compile(
+    r"^\]d2\x1d?01(\d{14})17(\d{6})10([!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20})\x1d21([A-Za-z0-9._-]{1,20})$"
+)
 
 
 class ScanError(IdentifierError):
@@ -60,10 +64,14 @@ class ScanError(IdentifierError):
         self.ai = ai
 
 
-@dataclass(frozen=True)
-class Scan:
+_NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
+
+
+class Scan(NamedTuple):
+    """A named tuple, as `ObjectId` is: a line sends them by the hundred thousand."""
+
     object: ObjectId
-    attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # AI → value
+    attributes: Mapping[str, str] = _NO_ATTRIBUTES  # AI → value (read-only)
     form: str = "identifier"  # what it was read from: a symbology's name, "HRI", "GS1 Digital Link" …
 
     @property
@@ -131,14 +139,24 @@ def parse_scan(text: str) -> Scan:
 def _common_shape(gtin: str, expiry: str, lot: str, serial: str) -> Scan | None:
     """The common DataMatrix without biip, for throughput; None sends anything unusual to the
     full parser (the tests check both agree)."""
-    if gtin_problem(gtin) is not None or not (CHARSET_82.match(lot) and CHARSET_82.match(serial)):
+    attributes = _common_attributes(gtin, expiry, lot)
+    return None if attributes is None else Scan(plain_sgtin(gtin, serial), attributes, _DATAMATRIX)
+
+
+_DATAMATRIX = GS1_SYMBOLOGIES["]d2"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _common_attributes(gtin: str, expiry: str, lot: str) -> Mapping[str, str] | None:
+    """Checked once per GTIN, expiry and lot (a line scans one batch for hours): None when the
+    GTIN or the date is not valid."""
+    if gtin_problem(gtin) is not None:
         return None
     try:
         gs1_date(expiry)
     except ScanError:
         return None
-    attributes = MappingProxyType({"17": expiry, "10": lot})
-    return Scan(sgtin_object(gtin, serial), attributes, GS1_SYMBOLOGIES["]d2"])
+    return MappingProxyType({"17": expiry, "10": lot})
 
 
 def _with_symbology(raw: str) -> Scan:
