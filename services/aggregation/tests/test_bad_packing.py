@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aggregation_helpers import GTIN, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
+from aggregation_helpers import GTIN, LOT, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.harness import Harness
 
@@ -132,3 +132,22 @@ async def test_an_ai_after_the_serial_in_hri_is_not_read_into_the_serial(packed:
     answer = await packed.client.post("/v1/pack", json=pack_body(sscc_uri(5), [f"(01){GTIN}(21)12345(17)271231"]))
     assert answer.status_code == 201, answer.text
     assert answer.json()["pending_children"] == [unit("12345")]
+
+
+async def test_a_scanned_label_must_agree_with_the_units_batch(packed: Harness) -> None:
+    """A unit scanned with another lot or expiry than its batch's is a label mix-up: refused,
+    naming both values. The right lot and expiry (GS1 DataMatrix as the line reads it) pack."""
+    gs = "\x1d"
+    wrong_lot = f"]d201{GTIN}17280630" + f"10OTHERLOT{gs}21{SERIALS[2]}"
+    wrong_expiry = f"(01){GTIN}(17)280629(10){LOT}(21){SERIALS[3]}"
+    errors = await _refused(packed, "/v1/pack", pack_body(sscc_uri(6), [wrong_lot, wrong_expiry]), 409)
+    assert [(e["field"], e["rule"]) for e in errors] == [
+        ("children[0]", "label-matches-batch"),
+        ("children[1]", "label-matches-batch"),
+    ]
+    assert f"lot OTHERLOT, but its batch is lot {LOT}" in errors[0]["message"]
+    assert f"expiry 2028-06-29, but its batch {LOT} expires 2028-06-30" in errors[1]["message"]
+    right = f"]d201{GTIN}17280630" + f"10{LOT}{gs}21{SERIALS[2]}"
+    answer = await packed.client.post("/v1/pack", json=pack_body(sscc_uri(6), [right]))
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["children"], answer.json()["pending_children"]) == (1, [])

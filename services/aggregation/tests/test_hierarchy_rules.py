@@ -3,12 +3,12 @@ check the same rules through the API; these pin them down exhaustively and by pr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from aggregation.domain import hierarchy
 from aggregation.domain.hierarchy import Close, Hierarchy, Pack, ParentState, Unpack
-from aggregation.domain.objects import Knowledge
+from aggregation.domain.objects import Knowledge, Label
 from hypothesis import given
 from hypothesis import strategies as st
 from serialtrail_contracts.aggregation import PackagingLevel, UnpackReason
@@ -82,6 +82,27 @@ def test_a_narrowed_principal_packs_only_children_it_can_tell_are_its_own() -> N
         assert [(v.rule, v.message) for v in violations] == [("in-scope", f"{child} {hierarchy.NOT_IN_SCOPE}")]
     assert rules(h, pack("case", "mine", "late-mine", "sscc", "new-sscc"), knowledge, acme) == []
     assert rules(Hierarchy(), pack("case", "late-without-lot"), knowledge, None) == []  # company-wide keys
+
+
+def test_a_label_that_disagrees_with_its_batch_is_a_mix_up_naming_both_values() -> None:
+    batch = Label("L1", date(2027, 12, 31))
+    knowledge = Knowledge(
+        known=frozenset({"u1", "u2", "u3", "u4"}),
+        scanned={
+            "u1": Label("L1", date(2027, 12, 31)),
+            "u2": Label("L2", None),
+            "u3": Label(None, date(2028, 1, 31)),
+            "u4": Label("L1", None),
+        },
+        batch_label={"u1": batch, "u2": batch, "u3": batch, "u4": batch},
+    )
+    _, violations = hierarchy.pack(Hierarchy(), pack("case", "u1", "u2", "u3", "u4"), knowledge, None)
+    assert [(v.field, v.rule) for v in violations] == [
+        ("children[1]", "label-matches-batch"),
+        ("children[2]", "label-matches-batch"),
+    ]
+    assert "lot L2, but its batch is lot L1" in violations[0].message
+    assert "expiry 2028-01-31, but its batch L1 expires 2027-12-31" in violations[1].message
 
 
 def test_a_refused_pack_leaves_the_hierarchy_as_it_was() -> None:

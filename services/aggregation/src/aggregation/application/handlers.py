@@ -4,7 +4,7 @@ load the part of the hierarchy it touches, decide in the domain and record; the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from serialtrail_gs1.identity import ObjectId
@@ -18,7 +18,7 @@ from aggregation.application import write_side
 from aggregation.application.write_side import Change
 from aggregation.domain import hierarchy
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Pack, Unpack
-from aggregation.domain.objects import Knowledge
+from aggregation.domain.objects import Knowledge, Label
 from aggregation.projections.knowledge import lookups as knowledge
 
 
@@ -33,16 +33,16 @@ class AggregationHandlers:
         objects: Mapping[str, ObjectId],
         in_scope: InScope,
         meta: RecordMetadata,
-        lot_of: LotOf = lambda _uri: None,
+        labels: Mapping[str, Label] | None = None,
     ) -> list[Change]:
         """All packs or none. `objects` holds the parsed form of every id the packs name;
-        `lot_of` the lot a child's scan carried, if any."""
+        `labels` the lot and expiry of those whose scan carried them."""
         violations = hierarchy.check_request(packs)
         async with self.pool.acquire() as conn:
             violations += await _unregistered_products(conn, packs, objects)
             known = await knowledge.snapshot(conn, objects.values())
-            if in_scope is not None:  # a narrowed principal: pending children are scoped by their lot
-                known = await _with_pending_owners(conn, known, objects, lot_of)
+            if labels:
+                known = await _with_labels(conn, known, objects, labels)
         if violations:
             raise InvalidInput(violations[0].message, violations)
         try:
@@ -93,21 +93,20 @@ def _record(work: UnitOfWork, h: Hierarchy, decided: list[Change]) -> None:
         work.record(hierarchy.stream_id(parent), h.state(parent).version, events)
 
 
-LotOf = Callable[[str], str | None]
-
-
-async def _with_pending_owners(
-    conn: Connection, known: Knowledge, objects: Mapping[str, ObjectId], lot_of: LotOf
+async def _with_labels(
+    conn: Connection, known: Knowledge, objects: Mapping[str, ObjectId], labels: Mapping[str, Label]
 ) -> Knowledge:
-    lots = {
-        uri: (o.gtin, lot)
-        for uri, o in objects.items()
-        if o.gtin is not None and uri not in known.known and (lot := lot_of(uri)) is not None
+    """What scans said against what the batches say; a pending unit's lot names its batch (and
+    so, for a principal narrowed to CMOs, whether it may pack it)."""
+    batch_label = await knowledge.batch_labels(conn, [uri for uri in labels if uri in known.owner])
+    pending = {
+        uri: (gtin, label.lot)
+        for uri, label in labels.items()
+        if uri not in known.known and label.lot is not None and (gtin := objects[uri].gtin) is not None
     }
-    if not lots:
-        return known
-    cmos = await knowledge.batch_cmos(conn, lots.values())
-    return replace(known, pending_owner={uri: cmos[batch] for uri, batch in lots.items() if batch in cmos})
+    cmos = await knowledge.batch_cmos(conn, pending.values())
+    pending_owner = {uri: cmos[batch] for uri, batch in pending.items() if batch in cmos}
+    return replace(known, scanned=labels, batch_label=batch_label, pending_owner=pending_owner)
 
 
 async def _unregistered_products(

@@ -113,6 +113,7 @@ def pack(
     children = set(command.children)
     suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
     suspects |= children.intersection(knowledge.decommissioned)
+    suspects |= children.intersection(knowledge.scanned)
     if in_scope is not None:  # a narrowed principal: every child's batch must be in its scope
         suspects |= {c for c in command.children if not _in_scope(c, knowledge, in_scope)}
     for index, child in enumerate(command.children):
@@ -171,7 +172,11 @@ def _child_problem(
     # Scope first: where a child outside it is packed, or why, is not the caller's to learn.
     if in_scope is not None and not _in_scope(child, knowledge, in_scope):
         return "in-scope", f"{child} {NOT_IN_SCOPE}"
-    return _placement_problem(h, parent, child, ancestors) or _standing_problem(child, knowledge)
+    return (
+        _placement_problem(h, parent, child, ancestors)
+        or _standing_problem(child, knowledge)
+        or _label_problem(child, knowledge)
+    )
 
 
 # One answer for a child of another CMO's batch and for one whose batch cannot be told yet, so
@@ -202,6 +207,22 @@ def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str
         return "not-already-packed", f"{child} is already in {parent}"
     if current is not None:
         return "not-already-packed", f"{child} is already in {current}; unpack it from there first"
+    return None
+
+
+def _label_problem(child: str, knowledge: Knowledge) -> tuple[str, str] | None:
+    """A unit whose label says another lot or expiry than its batch: a label mix-up on the line.
+    (A pending unit's scanned lot is checked when its commissioning arrives.)"""
+    scanned, batch = knowledge.scanned.get(child), knowledge.batch_label.get(child)
+    if scanned is None or batch is None:
+        return None
+    if scanned.lot is not None and scanned.lot != batch.lot:
+        return "label-matches-batch", f"{child} was scanned with lot {scanned.lot}, but its batch is lot {batch.lot}"
+    if scanned.expiry is not None and batch.expiry is not None and scanned.expiry != batch.expiry:
+        return (
+            "label-matches-batch",
+            f"{child} was scanned with expiry {scanned.expiry}, but its batch {batch.lot} expires {batch.expiry}",
+        )
     return None
 
 

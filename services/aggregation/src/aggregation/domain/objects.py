@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
+from typing import NamedTuple
+
+
+class Label(NamedTuple):
+    """A unit's lot and expiry: as its scan carried them (None: not on the scan), or as its batch has them."""
+
+    lot: str | None
+    expiry: date | None
 
 
 class Standing(StrEnum):
@@ -22,6 +31,8 @@ class Knowledge:
     owner: Mapping[str, str | None] = field(default_factory=dict)
     pending_owner: Mapping[str, str | None] = field(default_factory=dict)
     ssccs: frozenset[str] = frozenset()  # every SSCC named: scoped by its range and contents instead
+    scanned: Mapping[str, Label] = field(default_factory=dict)  # units whose scan carried a lot or expiry
+    batch_label: Mapping[str, Label] = field(default_factory=dict)  # those commissioned: their batch's
     decommissioned: Mapping[str, str] = field(default_factory=dict)  # object → reason
 
     def standing(self, uri: str) -> Standing:

@@ -72,7 +72,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
             event_time=body.event_time,
         )
         ids.raise_if_invalid()
-        (event,) = await handlers.pack([command], ids.objects, in_scope(request), record_metadata(request), ids.lot_of)
+        (event,) = await handlers.pack([command], ids.objects, in_scope(request), record_metadata(request), ids.labels)
         return _pack_out(event)
 
     @router.post("/packings", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
@@ -92,7 +92,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
             for index, entry in enumerate(body.packs)
         ]
         ids.raise_if_invalid()
-        events = await handlers.pack(commands, ids.objects, in_scope(request), record_metadata(request), ids.lot_of)
+        events = await handlers.pack(commands, ids.objects, in_scope(request), record_metadata(request), ids.labels)
         return PackingsOut(packs=[_pack_out(event) for event in events])
 
     @router.post("/unpack", dependencies=[requires(allowed.PACK, resources.unpacked)])

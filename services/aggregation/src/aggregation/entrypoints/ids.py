@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from serialtrail_gs1.identity import IdentifierError, ObjectId
-from serialtrail_gs1.scan import ScanError, parse_object_id, parse_scan
+from serialtrail_gs1.scan import Scan, ScanError, parse_object_id, parse_scan
 from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
-Parsed = ObjectId | IdentifierError
+from aggregation.domain.objects import Label
+
+Parsed = Scan | IdentifierError
 
 
 def parse_cached(cache: dict[str, Parsed], text: str) -> Parsed:
@@ -17,7 +19,7 @@ def parse_cached(cache: dict[str, Parsed], text: str) -> Parsed:
     found = cache.get(text)
     if found is None:
         try:
-            found = parse_object_id(text)
+            found = parse_scan(text)
         except IdentifierError as error:
             found = error
         cache[text] = found
@@ -26,11 +28,12 @@ def parse_cached(cache: dict[str, Parsed], text: str) -> Parsed:
 
 @dataclass
 class ParsedIds:
-    """Canonical URIs by the text that named them, every object, and what was wrong."""
+    """Canonical URIs by the text that named them, every object, the lot and expiry scans
+    carried, and what was wrong."""
 
     cache: dict[str, Parsed] = field(default_factory=dict)
     objects: dict[str, ObjectId] = field(default_factory=dict)  # canonical URI → parsed
-    texts: dict[str, str] = field(default_factory=dict)  # canonical URI → the text that named it
+    labels: dict[str, Label] = field(default_factory=dict)  # canonical URI → lot/expiry its scan carried
     violations: list[Violation] = field(default_factory=list)
 
     def parse(self, text: str, where: str) -> str:
@@ -38,17 +41,20 @@ class ParsedIds:
         if isinstance(parsed, IdentifierError):
             self.violations.append(Violation(where, rule_of(parsed), f"{text!r}: {parsed}"))
             return text
-        self.objects[parsed.uri] = parsed
-        self.texts.setdefault(parsed.uri, text)
-        return parsed.uri
+        uri = parsed.object.uri
+        self.objects[uri] = parsed.object
+        if parsed.attributes:
+            self._label(uri, parsed, where)
+        return uri
 
-    def lot_of(self, uri: str) -> str | None:
-        """The lot (AI 10) the scan naming `uri` carried, if any."""
-        text = self.texts.get(uri)
+    def _label(self, uri: str, scan: Scan, where: str) -> None:
         try:
-            return None if text is None else parse_scan(text).lot
-        except IdentifierError:  # not reached: the text parsed before
-            return None
+            label = Label(scan.lot, scan.expiry)
+        except ScanError as error:  # not reached: a scan's dates were checked when it was read
+            self.violations.append(Violation(where, error.rule, str(error)))
+            return
+        if label != (None, None):
+            self.labels[uri] = label
 
     def parse_all(self, texts: Iterable[str], where: str) -> tuple[str, ...]:
         return tuple(self.parse(text, f"{where}[{index}]") for index, text in enumerate(texts))

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from serialtrail_contracts.aggregation import UnpackReason
 from serialtrail_contracts.identity import NO_CMO, Principal, Target
 from serialtrail_gs1.identity import ObjectId
+from serialtrail_gs1.scan import Scan
 from serialtrail_kit.access.authz import path_target, request_body, visible
 from serialtrail_kit.access.resources import Resource, Unknown
 from serialtrail_kit.errors import Conflict, DomainError, NotFound, Violation
@@ -42,7 +43,7 @@ def id_cache(request: Request) -> dict[str, Parsed]:
 def _objects(request: Request, values: list[Any]) -> list[ObjectId]:
     cache = id_cache(request)
     parsed = [parse_cached(cache, value) for value in values if isinstance(value, str)]
-    return [p for p in parsed if isinstance(p, ObjectId)]
+    return [p.object for p in parsed if isinstance(p, Scan)]
 
 
 def named_by(objects: list[ObjectId]) -> Target:

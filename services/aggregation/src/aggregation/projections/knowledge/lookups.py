@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from serialtrail_gs1.identity import Kind, ObjectId
 from serialtrail_kit.db import Connection, json_elements, json_list
 
-from aggregation.domain.objects import Knowledge
+from aggregation.domain.objects import Knowledge, Label
 
 RM = "aggregation_rm"
 
@@ -32,6 +32,18 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
         decommissioned=decommissioned,
         ssccs=frozenset(o.uri for o in objects if o.kind is Kind.sscc),
     )
+
+
+async def batch_labels(conn: Connection, uris: list[str]) -> dict[str, Label]:
+    """The lot and expiry of the batch each commissioned SGTIN among `uris` belongs to."""
+    if not uris:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT c.object_id, c.lot, b.expiry FROM {RM}.commissioned c "
+        f"LEFT JOIN {RM}.known_batches b USING (gtin, lot) WHERE c.object_id = ANY($1::text[])",
+        uris,
+    )
+    return {r["object_id"]: Label(r["lot"], r["expiry"]) for r in rows}
 
 
 async def batch_cmos(conn: Connection, batches: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
