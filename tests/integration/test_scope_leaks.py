@@ -265,3 +265,20 @@ async def test_another_lines_key_cannot_touch_or_read_parents_formed_on_our_line
     assert (tree.status_code, unknown_tree.status_code) == (404, 404)
     assert (ancestors.status_code, ancestors.json()["ancestors"]) == (200, [])  # the case and pallet are LINE-1's
     assert await _events(world, "aggregation") == before
+
+
+async def test_a_narrowed_key_is_not_told_which_parent_holds_a_unit(world: World) -> None:
+    """The third review: a LINE-2 key packing a unit that sits in a LINE-1 case was told that
+    case's SSCC, which it cannot read. A narrowed principal learns only that the unit is packed."""
+    packed_unit = _unit(GTIN_A, world.acme_serials[0])  # in ACME's case, formed on LINE-1
+    before = await _events(world, "aggregation")
+    async with await _client(world, Role.line, **A_OTHER_LINE) as line_2:
+        answer = await line_2.post("/v1/pack", json={**_pack(world.a_ssccs[2], [packed_unit]), "line_id": "LINE-2"})
+    assert answer.status_code == 409, answer.text
+    (error,) = answer.json()["errors"]
+    assert error["rule"] == "not-already-packed"
+    assert "another parent" in error["message"]
+    assert world.acme_case not in answer.text
+    assert await _events(world, "aggregation") == before
+    whole_company = await world.harness.client.post("/v1/pack", json=_pack(world.a_ssccs[2], [packed_unit]))
+    assert world.acme_case in whole_company.json()["errors"][0]["message"]  # an unnarrowed key is told where

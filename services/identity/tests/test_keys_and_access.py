@@ -361,3 +361,12 @@ async def test_a_slow_identity_provider_never_delays_api_keys(
 async def _get_with(harness: Harness, token: str) -> int:
     async with harness.client_with(token) as client:
         return (await client.get("/v1/access-audit")).status_code
+
+
+async def test_an_expiry_written_as_a_number_or_without_offset_is_refused(service: Harness) -> None:
+    """Fuzzing found `expires_at: 0` accepted as 1970-01-01 (a key born expired, recorded)."""
+    for value in (0, "2027-01-01T00:00:00"):
+        body = {"name": "x", "role": "auditor", "expires_at": value}
+        answer = await service.client.post("/v1/api-keys", json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"][0]["field"] == "body.expires_at"

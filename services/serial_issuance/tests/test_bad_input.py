@@ -187,6 +187,47 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
         "body.extension_digit",
         "less_than_equal",
     ),
+    # Found by fuzzing (third attacker review): lax validation took `true` for 1 and a number for a time.
+    (
+        "sscc-extension-boolean",
+        "/v1/sscc-requests",
+        {"company_prefix": "9506000", "extension_digit": False, "quantity": 1},
+        422,
+        "body.extension_digit",
+        "int_type",
+    ),
+    (
+        "request-quantity-boolean",
+        "/v1/serial-requests",
+        {"gtin": GTIN, "quantity": True},
+        422,
+        "body.quantity",
+        "int_type",
+    ),
+    (
+        "request-quantity-float",
+        "/v1/serial-requests",
+        {"gtin": GTIN, "quantity": 7.0},
+        422,
+        "body.quantity",
+        "int_type",
+    ),
+    (
+        "commission-time-as-number",
+        "/v1/commissioning",
+        {**COMMISSION, "event_time": 0},
+        422,
+        "body.event_time",
+        "value_error",
+    ),
+    (
+        "commission-time-without-offset",
+        "/v1/commissioning",
+        {**COMMISSION, "event_time": "2026-11-22T08:00:00"},
+        422,
+        "body.event_time",
+        "timezone_aware",
+    ),
 ]
 
 

@@ -34,6 +34,8 @@ class AggregationHandlers:
         in_scope: InScope,
         meta: RecordMetadata,
         labels: Mapping[str, Label] | None = None,
+        *,
+        narrowed: bool = False,
     ) -> list[Change]:
         """All packs or none. `objects` holds the parsed form of every id the packs name;
         `labels` the lot and expiry of those whose scan carried them."""
@@ -48,19 +50,24 @@ class AggregationHandlers:
         try:
             # Fast path: load only the parents' places; a child already packed elsewhere shows
             # up as a conflict on insert, and then we decide again knowing every child's place.
-            return await self._pack_locked(packs, [p.parent for p in packs], known, in_scope, meta)
+            return await self._pack_locked(packs, [p.parent for p in packs], known, (in_scope, narrowed), meta)
         except write_side.AlreadyPacked:
-            return await self._pack_locked(packs, list(objects), known, in_scope, meta)
+            return await self._pack_locked(packs, list(objects), known, (in_scope, narrowed), meta)
 
     async def _pack_locked(
-        self, packs: Sequence[Pack], load: list[str], known: Knowledge, in_scope: InScope, meta: RecordMetadata
+        self,
+        packs: Sequence[Pack],
+        load: list[str],
+        known: Knowledge,
+        scope: tuple[InScope, bool],
+        meta: RecordMetadata,
     ) -> list[Change]:
         async with self.writes.unit(meta) as work:
             h = await write_side.load(work.conn, load)
             decided: list[Change] = []
             violations: list[Violation] = []
             for command in packs:
-                event, problems = hierarchy.pack(h, command, known, in_scope)
+                event, problems = hierarchy.pack(h, command, known, scope[0], narrowed=scope[1])
                 decided.append(event)
                 violations += problems
             if violations:

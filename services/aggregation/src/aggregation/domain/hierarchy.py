@@ -102,7 +102,7 @@ def _at(prefix: str, name: str) -> str:
 
 
 def pack(
-    h: Hierarchy, command: Pack, knowledge: Knowledge, in_scope: InScope
+    h: Hierarchy, command: Pack, knowledge: Knowledge, in_scope: InScope, *, narrowed: bool = False
 ) -> tuple[ChildrenPacked, list[Violation]]:
     """Decide one pack; on success `h` reflects it. Violations are returned, not raised, so a
     multi-pack request can name every problem at once."""
@@ -118,7 +118,7 @@ def pack(
         suspects |= {c for c in command.children if not _in_scope(c, knowledge, in_scope)}
     for index, child in enumerate(command.children):
         if child in suspects:
-            problem = _child_problem(h, command.parent, child, ancestors, knowledge, in_scope)
+            problem = _child_problem(h, command.parent, child, ancestors, knowledge, in_scope, narrowed)
             if problem is not None:
                 violations.append(Violation(_at(command.field, f"children[{index}]"), *problem))
     event = ChildrenPacked(
@@ -167,13 +167,19 @@ def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[
 
 
 def _child_problem(
-    h: Hierarchy, parent: str, child: str, ancestors: set[str], knowledge: Knowledge, in_scope: InScope
+    h: Hierarchy,
+    parent: str,
+    child: str,
+    ancestors: set[str],
+    knowledge: Knowledge,
+    in_scope: InScope,
+    narrowed: bool,
 ) -> tuple[str, str] | None:
     # Scope first: where a child outside it is packed, or why, is not the caller's to learn.
     if in_scope is not None and not _in_scope(child, knowledge, in_scope):
         return "in-scope", f"{child} {NOT_IN_SCOPE}"
     return (
-        _placement_problem(h, parent, child, ancestors)
+        _placement_problem(h, parent, child, ancestors, narrowed)
         or _standing_problem(child, knowledge)
         or _label_problem(child, knowledge)
     )
@@ -197,7 +203,11 @@ def _in_scope(child: str, knowledge: Knowledge, in_scope: Callable[[str | None],
     return child in knowledge.ssccs
 
 
-def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str]) -> tuple[str, str] | None:
+def _placement_problem(
+    h: Hierarchy, parent: str, child: str, ancestors: set[str], narrowed: bool
+) -> tuple[str, str] | None:
+    """A narrowed principal is not told which other parent holds the child: it may be one it
+    cannot read (another line's, or another CMO's holding a unit still pending)."""
     if child == parent:
         return "no-cycle", f"{child} cannot be packed into itself"
     if child in ancestors:
@@ -206,7 +216,8 @@ def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str
     if current == parent:
         return "not-already-packed", f"{child} is already in {parent}"
     if current is not None:
-        return "not-already-packed", f"{child} is already in {current}; unpack it from there first"
+        where = "another parent" if narrowed else current
+        return "not-already-packed", f"{child} is already in {where}; unpack it from there first"
     return None
 
 

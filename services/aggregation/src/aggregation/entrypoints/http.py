@@ -17,7 +17,7 @@ from aggregation.application.handlers import AggregationHandlers
 from aggregation.domain.hierarchy import Close, Pack, Unpack
 from aggregation.entrypoints import permissions as allowed
 from aggregation.entrypoints.ids import ParsedIds, one_id
-from aggregation.entrypoints.resources import Resources, id_cache, in_scope
+from aggregation.entrypoints.resources import Resources, id_cache, in_scope, narrowed
 from aggregation.entrypoints.schemas import (
     CloseIn,
     CloseOut,
@@ -72,7 +72,9 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
             event_time=body.event_time,
         )
         ids.raise_if_invalid()
-        (event,) = await handlers.pack([command], ids.objects, in_scope(request), record_metadata(request), ids.labels)
+        (event,) = await handlers.pack(
+            [command], ids.objects, in_scope(request), record_metadata(request), ids.labels, narrowed=narrowed(request)
+        )
         return _pack_out(event)
 
     @router.post("/packings", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
@@ -92,7 +94,9 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
             for index, entry in enumerate(body.packs)
         ]
         ids.raise_if_invalid()
-        events = await handlers.pack(commands, ids.objects, in_scope(request), record_metadata(request), ids.labels)
+        events = await handlers.pack(
+            commands, ids.objects, in_scope(request), record_metadata(request), ids.labels, narrowed=narrowed(request)
+        )
         return PackingsOut(packs=[_pack_out(event) for event in events])
 
     @router.post("/unpack", dependencies=[requires(allowed.PACK, resources.unpacked)])

@@ -91,7 +91,8 @@ def in_scope(request: Request) -> InScope:
     return allowed
 
 
-def _narrowed(request: Request) -> bool:
+def narrowed(request: Request) -> bool:
+    """Scoped to some CMOs or lines: such a principal is told nothing of what lies outside."""
     principal: Principal = request.state.principal
     return principal.scope.cmos is not None or principal.scope.lines is not None
 
@@ -154,7 +155,7 @@ class Resources:
         """The CMOs of what the parents packed into hold already, and the lines they were
         formed on: only asked for principals narrowed to CMOs or lines (the others may pack
         into any of their company's parents)."""
-        if not _narrowed(request):
+        if not narrowed(request):
             return None
         await self.consistent()
         return await self.queries.owner(_parents(request, await request_body(request)))

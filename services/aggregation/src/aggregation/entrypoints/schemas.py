@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.aggregation import PackagingLevel, UnpackReason
+from serialtrail_kit.http.body import Body, Count, Timestamp
 
 MAX_CHILDREN = 10_000  # per parent and request: a pallet of 5,000 units is the largest we know
 MAX_PACKS = 1_000
@@ -28,10 +29,6 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class PackIn(Body):
     model_config = _examples(
         {
@@ -46,7 +43,7 @@ class PackIn(Body):
     packaging_level: PackagingLevel
     children: Annotated[list[ObjectIdText], Field(min_length=1, max_length=MAX_CHILDREN)]
     line_id: LineId
-    event_time: AwareDatetime
+    event_time: Timestamp
 
 
 class PackEntry(Body):
@@ -68,7 +65,7 @@ class PackingsIn(Body):
     )
     packs: Annotated[list[PackEntry], Field(min_length=1, max_length=MAX_PACKS)]
     line_id: LineId
-    event_time: AwareDatetime
+    event_time: Timestamp
 
 
 class PackOut(BaseModel):
@@ -103,7 +100,7 @@ class UnpackIn(Body):
     reason: UnpackReason
     comment: Annotated[str | None, Field(max_length=500)] = None
     line_id: LineId
-    event_time: AwareDatetime
+    event_time: Timestamp
 
 
 class UnpackOut(BaseModel):
@@ -115,9 +112,9 @@ class UnpackOut(BaseModel):
 
 class CloseIn(Body):
     model_config = _examples({"expected_count": 100, "line_id": "LINE-1", "event_time": "2026-11-22T08:25:00Z"})
-    expected_count: Annotated[int | None, Field(ge=0, description="a mismatch is refused, naming the count")] = None
+    expected_count: Annotated[Count | None, Field(ge=0, description="a mismatch is refused, naming the count")] = None
     line_id: LineId | None = None
-    event_time: AwareDatetime | None = Field(default=None, description="defaults to the server's time")
+    event_time: Timestamp | None = Field(default=None, description="defaults to the server's time")
 
 
 class CloseOut(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
@@ -15,6 +14,7 @@ from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.declaration import ReadYourWrites
 from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.http.body import Timestamp
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
@@ -42,7 +42,7 @@ class ApiKeyIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     role: Role
     scope: ScopeIn | None = None
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class RevokeIn(BaseModel):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.serials import OutputForm, SerialAlphabet
+from serialtrail_kit.http.body import Body, Count, Timestamp
 
 GTIN_EXAMPLE = "09506000134352"
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ProductIn(Body):
@@ -42,7 +39,7 @@ class ProductIn(Body):
     dosage_form: str | None = None
     pack_size: Annotated[int | None, Field(ge=1)] = None
     target_markets: Annotated[list[Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")]], Field(max_length=60)] = []
-    serial_length: Annotated[int, Field(ge=1, le=20, description="characters per serial (AI 21)")] = 12
+    serial_length: Annotated[Count, Field(ge=1, le=20, description="characters per serial (AI 21)")] = 12
     serial_alphabet: SerialAlphabet = SerialAlphabet.numeric
 
 
@@ -67,7 +64,7 @@ class SerialRequestIn(Body):
     )
     gtin: str
     lot: str | None = None
-    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+    quantity: Annotated[Count, Field(ge=1, le=1_000_000)]
     output_form: OutputForm = OutputForm.serial
 
 
@@ -111,8 +108,8 @@ class SsccRequestIn(Body):
         json_schema_extra={"examples": [{"company_prefix": "9506000", "extension_digit": 3, "quantity": 10}]}
     )
     company_prefix: Annotated[str, Field(pattern=r"^\d{6,12}$")]
-    extension_digit: Annotated[int, Field(ge=0, le=9)]
-    quantity: Annotated[int, Field(ge=1, le=100_000)]
+    extension_digit: Annotated[Count, Field(ge=0, le=9)]
+    quantity: Annotated[Count, Field(ge=1, le=100_000)]
 
 
 class SsccRequestOut(BaseModel):
@@ -144,7 +141,7 @@ class CommissioningIn(Body):
     lot: str
     expiry: date | None = Field(default=None, description="if given, must match the batch")
     line_id: Annotated[str, Field(min_length=1, max_length=64)]
-    event_time: datetime
+    event_time: Timestamp
 
 
 class CommissioningOut(BaseModel):

@@ -1,0 +1,28 @@
+"""What every request body shares. FastAPI validates the decoded JSON in pydantic's lax mode,
+which would take `true` for the number 1 and `0` for 1970-01-01T00:00:00Z; a request body
+says what it means instead: unknown fields, numbers that are not numbers and times that are
+not RFC 3339 strings with an offset are refused, naming the field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _written_as_text(value: Any) -> Any:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("a time is an RFC 3339 string with its offset, e.g. 2026-11-22T08:00:00+01:00")
+
+
+# A time as a client writes it: with its offset (kept as sent), never a number.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_written_as_text)]
+
+# A whole number written as one: not `true`, not `7.0`.
+Count = Annotated[int, Field(strict=True)]
