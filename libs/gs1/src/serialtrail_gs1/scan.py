@@ -109,15 +109,14 @@ def parse_object_id(text: str) -> ObjectId:
 def parse_scan(text: str) -> Scan:
     """Read any accepted form; raises ScanError naming the AI and the rule."""
     raw = text.rstrip("\r\n")
-    common = _COMMON.match(raw)
-    if common is not None and (fast := _common_shape(*common.groups())) is not None:
+    if (common := _COMMON.match(raw)) is not None and (fast := _common_shape(*common.groups())) is not None:
         return fast
     try:
         quick = quick_object(raw)
     except IdentifierError:
         quick = None  # the full parser names the AI and the rule
     if quick is not None:
-        return Scan(quick[0], form=quick[1])
+        return Scan(quick[0], _NO_ATTRIBUTES, quick[1])
     if raw.startswith("]"):
         return _with_symbology(raw)
     if raw.startswith("("):

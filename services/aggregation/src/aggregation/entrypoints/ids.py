@@ -5,25 +5,40 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from serialtrail_gs1.identity import IdentifierError, ObjectId
+from serialtrail_gs1.identity import IdentifierError, ObjectId, quick_object
 from serialtrail_gs1.scan import Scan, ScanError, parse_object_id, parse_scan
 from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
 from aggregation.domain.objects import Label
 
-Parsed = Scan | IdentifierError
+Parsed = ObjectId | Scan | IdentifierError  # canonical forms as bare objects, other scans whole
 
 
 def parse_cached(cache: dict[str, Parsed], text: str) -> Parsed:
     """Parse once per request: the authorisation check and the endpoint both need the ids."""
     found = cache.get(text)
     if found is None:
-        try:
-            found = parse_scan(text)
-        except IdentifierError as error:
-            found = error
-        cache[text] = found
+        found = cache[text] = _read(text)
     return found
+
+
+def _read(text: str) -> Parsed:
+    """A pallet's thousands of canonical ids carry no lot or expiry: read as bare objects, the
+    quickest way; anything else as a whole scan."""
+    try:
+        quick = quick_object(text)
+    except IdentifierError:
+        quick = None  # the full parser names the AI and the rule
+    if quick is not None:
+        return quick[0]
+    try:
+        return parse_scan(text)
+    except IdentifierError as error:
+        return error
+
+
+def object_of(parsed: ObjectId | Scan) -> ObjectId:
+    return parsed.object if isinstance(parsed, Scan) else parsed
 
 
 @dataclass
@@ -41,11 +56,11 @@ class ParsedIds:
         if isinstance(parsed, IdentifierError):
             self.violations.append(Violation(where, rule_of(parsed), f"{text!r}: {parsed}"))
             return text
-        uri = parsed.object.uri
-        self.objects[uri] = parsed.object
-        if parsed.attributes:
-            self._label(uri, parsed, where)
-        return uri
+        found = object_of(parsed)
+        self.objects[found.uri] = found
+        if isinstance(parsed, Scan) and parsed.attributes:
+            self._label(found.uri, parsed, where)
+        return found.uri
 
     def _label(self, uri: str, scan: Scan, where: str) -> None:
         try:

@@ -17,15 +17,14 @@ from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 from serialtrail_contracts.aggregation import UnpackReason
 from serialtrail_contracts.identity import NO_CMO, Principal, Target
-from serialtrail_gs1.identity import ObjectId
-from serialtrail_gs1.scan import Scan
+from serialtrail_gs1.identity import IdentifierError, ObjectId
 from serialtrail_kit.access.authz import path_target, request_body, visible
 from serialtrail_kit.access.resources import Resource, Unknown
 from serialtrail_kit.errors import Conflict, DomainError, NotFound, Violation
 from serialtrail_kit.http.problems import Answered, JsonResponse
 
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Unpack, close, unpack
-from aggregation.entrypoints.ids import Parsed, one_id, parse_cached
+from aggregation.entrypoints.ids import Parsed, object_of, one_id, parse_cached
 from aggregation.projections.hierarchy.queries import AggregationQueries, batch_report
 
 Consistent = Callable[[], Awaitable[None]]
@@ -43,7 +42,7 @@ def id_cache(request: Request) -> dict[str, Parsed]:
 def _objects(request: Request, values: list[Any]) -> list[ObjectId]:
     cache = id_cache(request)
     parsed = [parse_cached(cache, value) for value in values if isinstance(value, str)]
-    return [p.object for p in parsed if isinstance(p, Scan)]
+    return [object_of(p) for p in parsed if not isinstance(p, IdentifierError)]
 
 
 def named_by(objects: list[ObjectId]) -> Target:
