@@ -16,6 +16,7 @@ from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused, Role, Scope
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.harness import Harness, make_settings, serve
+from serialtrail_kit.testing.waiting import until
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
@@ -87,7 +88,7 @@ async def world(module_database_dsn: str) -> AsyncIterator[World]:
         await _ok(await _commission(client, GTIN_A, "ACME-1", acme_serials[:3]))
         _, b_serials = await _serials(client, GTIN_B, "B-1", 2)
         await _ok(await _commission(client, GTIN_B, "B-1", b_serials))
-        a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 6)
+        a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 8)
         _, b_ssccs = await _ssccs(client, "4000001", 2)
         acme_case, acme_pallet = a_ssccs[0], a_ssccs[1]
         acme_units = [_unit(GTIN_A, s) for s in acme_serials[:2]]
@@ -282,3 +283,36 @@ async def test_a_narrowed_key_is_not_told_which_parent_holds_a_unit(world: World
     assert await _events(world, "aggregation") == before
     whole_company = await world.harness.client.post("/v1/pack", json=_pack(world.a_ssccs[2], [packed_unit]))
     assert world.acme_case in whole_company.json()["errors"][0]["message"]  # an unnarrowed key is told where
+
+
+async def test_a_unit_claimed_for_another_batch_is_an_error_once_commissioned(world: World) -> None:
+    """The third review: OTHER packed a unit issued for ACME's batch, not yet commissioned, by
+    scanning it with OTHER's own lot. Aggregation cannot tell then (serials are derived with a
+    key it does not hold); once the unit is commissioned into ACME's batch the link is an error
+    in ACME's report. Meanwhile ACME's report does not list OTHER's pending units (it did, by GTIN)."""
+    claimed = _unit(GTIN_A, world.acme_serials[4])
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        packing = await other.post("/v1/pack", json=_pack(world.a_ssccs[3], [f"{claimed}(10)OTHER-1"]))
+    assert packing.status_code == 201, packing.text
+    uri = packing.json()["pending_children"][0]
+    acme_scope = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"ACME"})}
+    report_url = f"/v1/batches/{GTIN_A}/ACME-1/aggregation-report"
+    async with await _client(world, Role.cmo, **acme_scope) as acme:
+        before = (await acme.get(report_url)).json()
+        assert uri not in str(before["pending_links"])
+        await _ok(await _commission(world.harness.client, GTIN_A, "ACME-1", [world.acme_serials[4]]))
+
+        latest: dict[str, Any] = {}
+
+        async def flagged() -> bool:
+            latest.update((await acme.get(report_url)).json())
+            return bool(latest["errors"]["count"] > before["errors"]["count"])
+
+        await until(flagged, timeout=30)
+        report = latest
+    assert {
+        "child": uri,
+        "parent": world.a_ssccs[3],
+        "problem": "packed as lot OTHER-1, commissioned into lot ACME-1",
+    } in (report["errors"]["items"])
+    assert report["complete"] is False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -45,7 +45,7 @@ class ChildrenPacked(EventContract):
     the commissioning facts it holds, so the outcome does not depend on arrival order."""
 
     EVENT_TYPE: ClassVar[str] = "aggregation.ChildrenPacked"
-    EVENT_VERSION: ClassVar[int] = 1
+    EVENT_VERSION: ClassVar[int] = 2  # v2: `scanned_lots` (see `children_packed_v1_to_v2`)
 
     pack_id: UUID
     parent_id: ObjectUri
@@ -55,6 +55,14 @@ class ChildrenPacked(EventContract):
     event_time: datetime
     pending_child_ids: tuple[ObjectUri, ...] = ()
     parent_pending: bool = False
+    # The lot each pending child's scan carried: checked against the batch its commissioning
+    # names when that arrives (a link to a unit commissioned into another lot is an error).
+    scanned_lots: dict[ObjectUri, str] = Field(default_factory=dict)
+
+
+def children_packed_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Packs recorded before scanned lots were kept: none was kept."""
+    return {**payload, "scanned_lots": {}}
 
 
 class ChildrenUnpacked(EventContract):

@@ -27,6 +27,35 @@ from serialtrail_kit.testing.harness import Harness
 Step = Callable[[], Awaitable[None]]
 
 
+async def test_a_pending_units_scanned_lot_is_checked_when_its_commissioning_arrives(aggregation: Harness) -> None:
+    """Packed before its commissioning arrived, a unit keeps the lot its scan said. Commissioned
+    into that lot, the link is confirmed; into another lot (a label mix-up, or a unit claimed
+    for someone else's batch) the link is an error in the tree and in that batch's report."""
+    client = aggregation.client
+    other = BatchRegistered(gtin=GTIN, lot="L2026B", expiry=date(2028, 6, 30), site_gln="9506000000008")
+    await publish(aggregation, *master_data(), other)
+    case = f"https://id.gs1.org/00/{sscc(0, PREFIX, 77)}"
+    packed = await pack(
+        client, case, [f"(01){GTIN}(21)LOTCHECK0001(10)L2026A", f"(01){GTIN}(21)LOTCHECK0002(10)L2026A"]
+    )
+    assert len(packed["pending_children"]) == 2
+    b_report = (await client.get(f"/v1/batches/{GTIN}/L2026B/aggregation-report")).json()
+    assert b_report["pending_links"]["count"] == 0  # they said lot L2026A: not this batch's to finish
+
+    await publish(aggregation, commissioned(["LOTCHECK0001"]), commissioned(["LOTCHECK0002"], lot="L2026B"))
+    tree = (await client.get(f"/v1/hierarchy/{case}")).json()
+    assert {c["id"]: c["status"] for c in tree["children"]} == {
+        unit("LOTCHECK0001"): "confirmed",
+        unit("LOTCHECK0002"): "error",
+    }
+    assert tree["counts"]["errors"] == 1
+    b_report = (await client.get(f"/v1/batches/{GTIN}/L2026B/aggregation-report")).json()
+    assert b_report["errors"]["items"] == [
+        {"child": unit("LOTCHECK0002"), "parent": case, "problem": "packed as lot L2026A, commissioned into lot L2026B"}
+    ]
+    assert b_report["complete"] is False
+
+
 async def test_pending_links_are_visible_then_confirmed(aggregation: Harness) -> None:
     client = aggregation.client
     await publish(aggregation, *master_data()[:2])  # product and batch; no SSCC range, nothing commissioned

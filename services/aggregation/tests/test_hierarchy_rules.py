@@ -105,6 +105,14 @@ def test_a_label_that_disagrees_with_its_batch_is_a_mix_up_naming_both_values() 
     assert "expiry 2028-01-31, but its batch L1 expires 2027-12-31" in violations[1].message
 
 
+def test_a_pending_units_scanned_lot_is_recorded_with_the_pack() -> None:
+    knowledge = Knowledge(known=frozenset({"u1"}), scanned={"u1": Label("L1", None), "late": Label("L2", None)})
+    event, violations = hierarchy.pack(Hierarchy(), pack("case", "u1", "late", "bare"), knowledge, None)
+    assert violations == []
+    assert event.pending_child_ids == ("late", "bare")
+    assert event.scanned_lots == {"late": "L2"}  # a known unit's lot was checked instead
+
+
 def test_a_refused_pack_leaves_the_hierarchy_as_it_was() -> None:
     h = Hierarchy()
     hierarchy.pack(h, pack("a", "u1"), KNOWN, None)
@@ -171,3 +179,24 @@ def test_whatever_is_asked_a_child_has_one_parent_and_there_is_no_cycle(requests
         while (node := h.parent_of.get(node)) is not None:  # type: ignore[assignment]
             assert node not in seen, f"cycle through {node}"
             seen.add(node)
+
+
+def test_packs_recorded_before_scanned_lots_were_kept_read_as_the_current_version() -> None:
+    """ChildrenPacked v1 (no `scanned_lots`) is lifted to v2 on read; stored rows stay as they are."""
+    from aggregation.bootstrap import SERVICE
+    from serialtrail_contracts.aggregation import ChildrenPacked
+
+    v1 = {
+        "pack_id": "8f7c1e3a-4b2d-4c5e-9f60-1a2b3c4d5e6f",
+        "parent_id": "https://id.gs1.org/00/095060000000000018",
+        "packaging_level": "case",
+        "child_ids": ["https://id.gs1.org/01/09506000134352/21/A1"],
+        "line_id": "LINE-1",
+        "event_time": "2026-11-22T08:00:00+00:00",
+        "pending_child_ids": [],
+        "parent_pending": False,
+    }
+    version, payload = SERVICE.upcasters.upcast(ChildrenPacked.EVENT_TYPE, 1, v1)
+    assert version == ChildrenPacked.EVENT_VERSION == 2
+    assert ChildrenPacked.model_validate(payload).scanned_lots == {}
+    assert "scanned_lots" not in v1  # the stored payload is not changed

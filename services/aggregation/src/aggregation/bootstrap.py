@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from serialtrail_contracts import aggregation
 from serialtrail_kit.declaration import Service, ServiceContext
+from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.service_settings import NoSettings
 
 from aggregation.application.handlers import AggregationHandlers
@@ -18,6 +19,9 @@ from aggregation.projections.knowledge.read_model import KnowledgeProjection
 
 HIERARCHY = HierarchyProjection()
 
+UPCASTERS = Upcasters()
+UPCASTERS.register(aggregation.ChildrenPacked.EVENT_TYPE, 1)(aggregation.children_packed_v1_to_v2)
+
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:
     handlers = AggregationHandlers(context.writes, context.pool)
@@ -30,6 +34,7 @@ def routes(context: ServiceContext[NoSettings]) -> APIRouter:
 SERVICE = Service(
     name="aggregation",
     events=aggregation.EVENTS,
+    upcasters=UPCASTERS,
     permissions=permissions.ALL,
     write_side=(Holdings(),),
     read_models=(HIERARCHY, KnowledgeProjection(), DecommissionsProjection()),

@@ -128,8 +128,9 @@ def pack(
         child_ids=command.children,
         line_id=command.line_id,
         event_time=command.event_time,
-        pending_child_ids=_unknown(command.children, knowledge),
+        pending_child_ids=(pending := _unknown(command.children, knowledge)),
         parent_pending=knowledge.standing(command.parent) is Standing.unknown,
+        scanned_lots=_scanned_lots(pending, knowledge),
     )
     if not violations:
         for child in command.children:
@@ -138,6 +139,12 @@ def pack(
             state, level=command.level, child_count=state.child_count + len(command.children)
         )
     return event, violations
+
+
+def _scanned_lots(pending: tuple[str, ...], knowledge: Knowledge) -> dict[str, str]:
+    if not knowledge.scanned:
+        return {}
+    return {c: lot for c in pending if c in knowledge.scanned and (lot := knowledge.scanned[c].lot) is not None}
 
 
 def _unknown(children: tuple[str, ...], knowledge: Knowledge) -> tuple[str, ...]:

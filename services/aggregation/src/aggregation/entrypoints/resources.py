@@ -189,7 +189,7 @@ class Resources:
         await self.consistent()
         limit = request.query_params.get("limit", "100")
         limited = min(int(limit[:6]), 10_000) if limit.isascii() and limit.isdigit() else 100  # else: the route's 422
-        found = await batch_report(self.queries.pool, gtin, lot, limited)
+        found = await batch_report(self.queries.pool, gtin, lot, limited, narrowed=narrowed(request))
         if found is None:
             raise _unknown_batch(request)
         request.state.report = found

@@ -129,10 +129,12 @@ def _tree_sql(at: datetime | None) -> str:
         holders AS (SELECT DISTINCT parent FROM tree),
         nodes AS (
             SELECT t.child, t.parent, t.child_gtin, h.parent IS NOT NULL AS holds,
-                   CASE WHEN d.object_id IS NOT NULL THEN 'error'
+                   CASE WHEN d.object_id IS NOT NULL OR c.lot <> pl.lot THEN 'error'
                         WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
             FROM tree t
             LEFT JOIN {RM}.decommissioned d ON d.object_id = t.child
+            LEFT JOIN {RM}.pending_lots pl ON pl.child = t.child
+            LEFT JOIN {RM}.commissioned c ON c.object_id = pl.child
             LEFT JOIN holders h ON h.parent = t.child
         )
         -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
@@ -225,8 +227,10 @@ class _Findings:
     errors: list[Any]
 
 
-async def batch_report(pool: Pool, gtin: str, lot: str, limit: int) -> Report | None:
-    """The completeness figures QA needs before release; lists are capped at `limit`."""
+async def batch_report(pool: Pool, gtin: str, lot: str, limit: int, *, narrowed: bool = False) -> Report | None:
+    """The completeness figures QA needs before release; lists are capped at `limit`. Pending
+    links are this batch's when their scan named its lot; those with no lot could be any
+    batch's of the GTIN, and are listed only for principals no scope narrows."""
     async with pool.acquire() as conn:
         batch = await conn.fetchrow(f"SELECT cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
         if batch is None:
@@ -239,7 +243,7 @@ async def batch_report(pool: Pool, gtin: str, lot: str, limit: int) -> Report | 
             commissioned=commissioned,
             aggregated=aggregated,
             loose=await conn.fetch(_LOOSE, gtin, lot, limit),
-            pending=await conn.fetch(_PENDING, gtin, limit),
+            pending=await conn.fetch(_PENDING, gtin, limit, lot, not narrowed),
             parents=parents,
             known_parents=(await knowledge.snapshot(conn, [parse_object_id(r["parent"]) for r in parents])).known,
             errors=await conn.fetch(_ERRORS, gtin, lot, limit),
@@ -262,8 +266,10 @@ _LOOSE = f"""
 # Children of this GTIN not yet known as commissioned: their lot is known only once they are.
 _PENDING = f"""
     SELECT l.child, l.parent, count(*) OVER () AS total FROM {RM}.links l
+    LEFT JOIN {RM}.pending_lots pl ON pl.child = l.child
     WHERE l.child_gtin = $1 AND l.pending
       AND NOT EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child)
+      AND (pl.lot = $3 OR (pl.lot IS NULL AND $4))
     ORDER BY l.child LIMIT $2
 """
 _PARENTS = f"""
@@ -277,11 +283,22 @@ _PARENTS = f"""
     SELECT DISTINCT up.parent, p.level, p.closed FROM up JOIN {RM}.parent_states p USING (parent)
     ORDER BY up.parent
 """
+# Decommissioned units still packed, and units packed (pending) with a scanned lot that their
+# commissioning then contradicted: a label mix-up, or a unit claimed for another batch.
 _ERRORS = f"""
-    SELECT d.object_id, l.parent, d.reason, count(*) OVER () AS total FROM {RM}.decommissioned d
-    JOIN {RM}.commissioned c ON c.object_id = d.object_id
-    JOIN {RM}.links l ON l.child = d.object_id
-    WHERE c.gtin = $1 AND c.lot = $2 ORDER BY d.object_id LIMIT $3
+    WITH found AS (
+        SELECT d.object_id, l.parent, 'decommissioned (' || d.reason || ')' AS problem FROM {RM}.decommissioned d
+        JOIN {RM}.commissioned c ON c.object_id = d.object_id
+        JOIN {RM}.links l ON l.child = d.object_id
+        WHERE c.gtin = $1 AND c.lot = $2
+        UNION ALL
+        SELECT c.object_id, l.parent, 'packed as lot ' || pl.lot || ', commissioned into lot ' || c.lot
+        FROM {RM}.pending_lots pl
+        JOIN {RM}.commissioned c ON c.object_id = pl.child
+        JOIN {RM}.links l ON l.child = pl.child
+        WHERE c.gtin = $1 AND c.lot = $2 AND pl.lot <> c.lot
+    )
+    SELECT object_id, parent, problem, count(*) OVER () AS total FROM found ORDER BY object_id LIMIT $3
 """
 
 
@@ -298,10 +315,7 @@ def _report_body(gtin: str, lot: str, found: _Findings, limit: int) -> dict[str,
     unconfirmed = [
         {"id": r["parent"], "level": r["level"]} for r in found.parents if r["parent"] not in found.known_parents
     ]
-    errors = [
-        {"child": r["object_id"], "parent": r["parent"], "problem": f"decommissioned ({r['reason']})"}
-        for r in found.errors
-    ]
+    errors = [{"child": r["object_id"], "parent": r["parent"], "problem": r["problem"]} for r in found.errors]
     sections = {
         "not_aggregated": _listing([r["object_id"] for r in found.loose], _total(found.loose), limit),
         "pending_links": _listing(

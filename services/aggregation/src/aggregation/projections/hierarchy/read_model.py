@@ -26,7 +26,7 @@ SGTIN_PREFIX = f"{CANONICAL_RESOLVER}/01/"  # canonical SGTIN URIs: the GTIN's 1
 class HierarchyProjection:
     name = "hierarchy"
     source = SOURCE
-    tables: tuple[str, ...] = ("links", "past_links", "parent_states")
+    tables: tuple[str, ...] = ("links", "past_links", "parent_states", "pending_lots")
 
     def ddl(self, schema: str) -> str:
         # Current and past links live apart: the table every pack writes to keeps two indexes,
@@ -45,6 +45,9 @@ class HierarchyProjection:
             PRIMARY KEY (child, packed_position)
         );
         CREATE INDEX ON {schema}.past_links (parent);
+        -- The lot a pending child's scan carried, while it is packed: checked on read against
+        -- the lot its commissioning names (a mismatch makes the link an error).
+        CREATE TABLE {schema}.pending_lots (child text PRIMARY KEY, lot text NOT NULL);
         CREATE TABLE {schema}.parent_states (
             parent text PRIMARY KEY, level text NOT NULL, line_id text NOT NULL, closed boolean NOT NULL,
             closed_at timestamptz, expected_count int, first_packed_at timestamptz NOT NULL,
@@ -97,6 +100,12 @@ async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[Recorded
         """,
         json_list(events),
     )
+    lots = [(child, lot) for _, event in packs for child, lot in event.scanned_lots.items()]
+    if lots:
+        await conn.executemany(
+            f"INSERT INTO {schema}.pending_lots VALUES ($1, $2) ON CONFLICT (child) DO UPDATE SET lot = EXCLUDED.lot",
+            lots,
+        )
     await conn.executemany(
         f"""
         INSERT INTO {schema}.parent_states (parent, level, line_id, closed, first_packed_at, last_position)
@@ -108,6 +117,7 @@ async def _flush_packs(conn: Connection, schema: str, packs: list[tuple[Recorded
 
 
 async def _unpacked(conn: Connection, schema: str, recorded: RecordedEvent, event: ChildrenUnpacked) -> None:
+    await conn.execute(f"DELETE FROM {schema}.pending_lots WHERE child = ANY($1::text[])", list(event.child_ids))
     await conn.execute(
         f"WITH gone AS (DELETE FROM {schema}.links WHERE parent = $1 AND child = ANY($2::text[]) RETURNING *) "
         f"INSERT INTO {schema}.past_links "
