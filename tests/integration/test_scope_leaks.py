@@ -88,7 +88,7 @@ async def world(module_database_dsn: str) -> AsyncIterator[World]:
         await _ok(await _commission(client, GTIN_A, "ACME-1", acme_serials[:3]))
         _, b_serials = await _serials(client, GTIN_B, "B-1", 2)
         await _ok(await _commission(client, GTIN_B, "B-1", b_serials))
-        a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 8)
+        a_sscc_request, a_ssccs = await _ssccs(client, "9506000", 10)
         _, b_ssccs = await _ssccs(client, "4000001", 2)
         acme_case, acme_pallet = a_ssccs[0], a_ssccs[1]
         acme_units = [_unit(GTIN_A, s) for s in acme_serials[:2]]
@@ -316,3 +316,39 @@ async def test_a_unit_claimed_for_another_batch_is_an_error_once_commissioned(wo
         "problem": "packed as lot OTHER-1, commissioned into lot ACME-1",
     } in (report["errors"]["items"])
     assert report["complete"] is False
+
+
+async def test_a_narrowed_key_cannot_pack_another_partys_case_into_its_own_pallet(world: World) -> None:
+    """The fourth review: OTHER (a CMO key) and a LINE-2 key each packed a case of ACME's, formed
+    on LINE-1, into a pallet of their own (201), taking it from its owner. A case or pallet packed
+    is whose its contents and its line make it, as a parent is."""
+    acme_case = world.a_ssccs[4]
+    await _ok(
+        await world.harness.client.post("/v1/pack", json=_pack(acme_case, [_unit(GTIN_A, world.acme_serials[2])]))
+    )
+    before = await _events(world, "aggregation")
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        by_cmo = await other.post("/v1/pack", json=_pack(world.a_ssccs[5], [acme_case], "pallet"))
+    async with await _client(world, Role.line, **A_OTHER_LINE) as line_2:
+        by_line = await line_2.post(
+            "/v1/pack", json={**_pack(world.a_ssccs[6], [acme_case], "pallet"), "line_id": "LINE-2"}
+        )
+    for refused in (by_cmo, by_line):
+        assert refused.status_code == 409, refused.text
+        assert [e["rule"] for e in refused.json()["errors"]] == ["in-scope"]
+    assert await _events(world, "aggregation") == before
+
+
+async def test_a_line_key_reads_a_batch_report_without_other_lines_parents(world: World) -> None:
+    """The fourth review: a line key's batch report named cases formed on other lines (which it
+    reads as unknown). They are counted, their ids withheld."""
+    url = f"/v1/batches/{GTIN_A}/ACME-1/aggregation-report"
+    whole = (await world.harness.client.get(url)).json()
+    async with await _client(world, Role.line, **A_OTHER_LINE) as line_2:
+        seen = (await line_2.get(url)).json()
+    assert world.acme_case in [p["id"] for p in whole["open_parents"]["items"]]
+    assert seen["open_parents"]["count"] == whole["open_parents"]["count"] > 0
+    named = [p["id"] for p in seen["open_parents"]["items"] + seen["pending_parents"]["items"]]
+    named += [link["parent"] for link in seen["pending_links"]["items"] + seen["errors"]["items"]]
+    assert named
+    assert set(named) == {None}  # every one of them was formed on LINE-1

@@ -151,3 +151,10 @@ async def test_a_scanned_label_must_agree_with_the_units_batch(packed: Harness) 
     answer = await packed.client.post("/v1/pack", json=pack_body(sscc_uri(6), [right]))
     assert answer.status_code == 201, answer.text
     assert (answer.json()["children"], answer.json()["pending_children"]) == (1, [])
+
+
+async def test_a_pack_dated_in_the_future_is_refused(packed: Harness) -> None:
+    """A line whose clock runs ahead (beyond MAX_CLOCK_SKEW_SECONDS) sends no packs from the future."""
+    body = pack_body(sscc_uri(7), [unit(SERIALS[4])], event_time="2099-01-01T00:00:00+02:00")
+    errors = await _refused(packed, "/v1/pack", body, 422)
+    assert [(e["field"], e["rule"]) for e in errors] == [("event_time", "not-in-future")]

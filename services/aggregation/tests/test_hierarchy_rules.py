@@ -57,7 +57,10 @@ def test_parent_rules_closed_and_level() -> None:
 
 def test_standing_rules_decommissioned_and_out_of_scope() -> None:
     knowledge = Knowledge(
-        known=frozenset({"u1", "u2"}), owner={"u1": "ACME", "u2": "OTHER"}, decommissioned={"u1": "destroyed"}
+        known=frozenset({"u1", "u2"}),
+        owner={"u1": "ACME", "u2": "OTHER"},
+        decommissioned={"u1": "destroyed"},
+        ssccs=frozenset({"case"}),
     )
     assert rules(Hierarchy(), pack("case", "u1"), knowledge) == ["children[0]:not-decommissioned"]
     assert rules(Hierarchy(), pack("case", "u2"), knowledge, lambda cmo: cmo == "ACME") == ["children[0]:in-scope"]
@@ -72,7 +75,7 @@ def test_a_narrowed_principal_packs_only_children_it_can_tell_are_its_own() -> N
         known=frozenset({"mine", "theirs", "sscc"}),
         owner={"mine": "ACME", "theirs": "OTHER"},
         pending_owner={"late-mine": "ACME", "late-theirs": "OTHER"},
-        ssccs=frozenset({"sscc", "new-sscc"}),
+        ssccs=frozenset({"sscc", "new-sscc", "case"}),
     )
     acme = lambda cmo: cmo == "ACME"  # noqa: E731
     h = Hierarchy(parent_of={"theirs": "their-case"})
@@ -111,6 +114,26 @@ def test_a_pending_units_scanned_lot_is_recorded_with_the_pack() -> None:
     assert violations == []
     assert event.pending_child_ids == ("late", "bare")
     assert event.scanned_lots == {"late": "L2"}  # a known unit's lot was checked instead
+
+
+def test_a_unit_as_parent_answers_to_the_rules_of_a_unit() -> None:
+    """A bundle's parent SGTIN: the caller's own (by commissioning, or pending with its lot),
+    its label agreeing with its batch, and its scanned lot kept while it is pending."""
+    knowledge = Knowledge(
+        known=frozenset({"theirs", "mine", "u1"}),
+        owner={"theirs": "OTHER", "mine": "ACME", "u1": "ACME"},
+        scanned={"mine": Label("WRONG", None), "late": Label("L9", None)},
+        batch_label={"mine": Label("L1", None)},
+        pending_owner={"late": "ACME"},
+    )
+    acme = lambda cmo: cmo == "ACME"  # noqa: E731
+    assert rules(Hierarchy(), pack("theirs", "u1"), knowledge, acme) == ["parent:in-scope"]
+    assert rules(Hierarchy(), pack("unknown", "u1"), knowledge, acme) == ["parent:in-scope"]
+    assert rules(Hierarchy(), pack("mine", "u1"), knowledge, None) == ["parent:label-matches-batch"]
+    event, violations = hierarchy.pack(Hierarchy(), pack("late", "u1"), knowledge, acme)
+    assert violations == []
+    assert event.parent_pending
+    assert event.scanned_lots == {"late": "L9"}
 
 
 def test_a_refused_pack_leaves_the_hierarchy_as_it_was() -> None:

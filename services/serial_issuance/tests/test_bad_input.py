@@ -275,3 +275,24 @@ async def test_unknown_things_are_404_problems(prepared: Harness) -> None:
     malformed = await prepared.client.get("/v1/serials/123/NOPE")
     assert malformed.status_code == 422
     assert malformed.json()["errors"][0]["field"] == "gtin"
+
+
+async def test_commissioning_times_must_be_plausible(prepared: Harness) -> None:
+    """A line clock set to the future, and commissioning after the batch's expiry, are refused
+    naming the rule; nothing is recorded."""
+    old = {"gtin": GTIN, "lot": "OLD-1", "expiry": "2026-01-31", "site_gln": "9506000000008"}
+    assert (await prepared.client.post("/v1/batches", json=old)).status_code == 201
+    store = PostgresEventStore(prepared.composition.app_pool, "serial_issuance")
+    before = await store.head()
+    cases = [
+        ({**COMMISSION, "serials": ["123"], "event_time": "2099-01-01T00:00:00Z"}, "not-in-future"),
+        (
+            {**COMMISSION, "serials": ["123"], "lot": "OLD-1", "event_time": "2026-11-22T08:00:00+01:00"},
+            "before-expiry",
+        ),
+    ]
+    for body, rule in cases:
+        answer = await prepared.client.post("/v1/commissioning", json=body)
+        assert answer.status_code == 422, answer.text
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("event_time", rule)]
+    assert await store.head() == before

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -76,6 +77,7 @@ def module_of(
         writes=writes,
         runners={},  # filled by the runtime before the app serves
         read_your_writes_timeout=settings.read_your_writes_timeout,
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
     return ServiceModule(
         name=service.name,

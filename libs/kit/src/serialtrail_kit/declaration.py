@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from fastapi import APIRouter
@@ -18,7 +19,7 @@ from serialtrail_contracts.base import EventContract
 
 from serialtrail_kit.access.permissions import Permission
 from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import Unavailable
+from serialtrail_kit.errors import InvalidInput, Unavailable, Violation
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
@@ -29,6 +30,7 @@ from serialtrail_kit.writes.reactor import Reactor
 
 S = TypeVar("S", bound=ServiceSettings)
 Events = Mapping[tuple[str, int], type[EventContract]]
+NotAhead = Callable[[datetime, str], datetime]  # ServiceContext.not_ahead
 ReadYourWrites = Callable[[], Awaitable[None]]
 
 
@@ -44,6 +46,16 @@ class ServiceContext(Generic[S]):
     writes: WriteModel
     runners: dict[str, ProjectionRunner]
     read_your_writes_timeout: float
+    max_clock_skew: timedelta = timedelta(minutes=5)
+
+    def not_ahead(self, when: datetime, field: str) -> datetime:
+        """A time a sender stated, refused (422 `not-in-future`) when it is later than the server's
+        clock by more than the configured skew: a line's clock set wrong, not an event."""
+        limit = datetime.now(UTC) + self.max_clock_skew
+        if when > limit:
+            message = f"{when.isoformat()} is in the future (more than {self.max_clock_skew} ahead of {_now()})"
+            raise InvalidInput(message, [Violation(field, "not-in-future", message)])
+        return when
 
     def read_your_writes(self, read_model: str) -> ReadYourWrites:
         """A wait until `read_model` has applied everything appended to this service's log so
@@ -83,3 +95,7 @@ class Service(Generic[S]):
             if projection.name == name:
                 return projection
         raise LookupError(f"{self.name} has no read model {name!r}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

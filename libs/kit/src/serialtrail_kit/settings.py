@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     refusal_burst: int = Field(default=5, ge=1, description="refusals per address and window recorded one by one")
     projection_poll_interval: float = Field(default=1.0, gt=0)
     read_your_writes_timeout: float = Field(default=10.0, gt=0, description="how long a read waits for its read model")
+    max_clock_skew_seconds: float = Field(
+        default=300.0, ge=0, description="how far ahead of the server's clock a sender's time may be (clocks differ)"
+    )
     oidc_jwks_url: str | None = Field(default=None, description="JWKS of the identity provider; unset = API keys only")
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

@@ -28,7 +28,7 @@ def routes(context: ServiceContext[NoSettings]) -> APIRouter:
     queries = AggregationQueries(context.pool)
     # Read-your-writes for this service's own log. What other services published is
     # eventually consistent by nature: links to objects not seen yet show as pending.
-    return build_router(handlers, queries, context.read_your_writes(HIERARCHY.name))
+    return build_router(handlers, queries, context.read_your_writes(HIERARCHY.name), context.not_ahead)
 
 
 SERVICE = Service(

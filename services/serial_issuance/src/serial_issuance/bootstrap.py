@@ -23,7 +23,7 @@ def routes(context: ServiceContext[SerialIssuanceSettings]) -> APIRouter:
     handlers = SerialIssuanceHandlers(context.writes, keyring)
     queries = SerialQueries(context.pool, handlers.load, keyring)
     consistent = context.read_your_writes(SERIAL_STATUS.name)
-    return build_router(handlers, queries, consistent, context.settings.digital_link_base)
+    return build_router(handlers, queries, consistent, context.settings.digital_link_base, context.not_ahead)
 
 
 SERVICE = Service(

@@ -5,6 +5,7 @@ not RFC 3339 strings with an offset are refused, naming the field."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,8 +16,12 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_RFC3339_START = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
 def _written_as_text(value: Any) -> Any:
-    if isinstance(value, str | datetime):
+    """Lax parsing would also read a number, or a string of digits, as seconds since 1970."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339_START.match(value)):
         return value
     raise ValueError("a time is an RFC 3339 string with its offset, e.g. 2026-11-22T08:00:00+01:00")
 

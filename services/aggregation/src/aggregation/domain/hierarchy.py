@@ -107,7 +107,7 @@ def pack(
     """Decide one pack; on success `h` reflects it. Violations are returned, not raised, so a
     multi-pack request can name every problem at once."""
     state = h.state(command.parent)
-    violations = _parent_violations(h, command, state)
+    violations = _parent_violations(h, command, state) + _parent_unit_violations(command, knowledge, in_scope)
     ancestors = set(h.ancestors(command.parent))
     # Set operations in C find the few children worth a closer look among thousands.
     children = set(command.children)
@@ -129,8 +129,8 @@ def pack(
         line_id=command.line_id,
         event_time=command.event_time,
         pending_child_ids=(pending := _unknown(command.children, knowledge)),
-        parent_pending=knowledge.standing(command.parent) is Standing.unknown,
-        scanned_lots=_scanned_lots(pending, knowledge),
+        parent_pending=(parent_pending := knowledge.standing(command.parent) is Standing.unknown),
+        scanned_lots=_scanned_lots((*pending, *([command.parent] if parent_pending else [])), knowledge),
     )
     if not violations:
         for child in command.children:
@@ -171,6 +171,18 @@ def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[
             )
         )
     return violations
+
+
+def _parent_unit_violations(command: Pack, knowledge: Knowledge, in_scope: InScope) -> list[Violation]:
+    """A unit as parent (a bundle) answers to the rules a unit as child does: the caller's own,
+    and its label agreeing with its batch."""
+    parent = command.parent
+    if parent in knowledge.ssccs:
+        return []
+    if in_scope is not None and not _in_scope(parent, knowledge, in_scope):
+        return [Violation(_at(command.field, "parent"), "in-scope", f"{parent} {NOT_IN_SCOPE}")]
+    problem = _label_problem(parent, knowledge)
+    return [] if problem is None else [Violation(_at(command.field, "parent"), *problem)]
 
 
 def _child_problem(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_gs1.paths import GtinPath, LotPath
 from serialtrail_kit.access.authz import requires
+from serialtrail_kit.declaration import NotAhead
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
 
@@ -47,15 +48,19 @@ def _pack_out(event: ChildrenPacked | ChildrenUnpacked | ParentClosed) -> PackOu
     )
 
 
-def build_router(handlers: AggregationHandlers, queries: AggregationQueries, consistent: Consistent) -> APIRouter:
+def build_router(
+    handlers: AggregationHandlers, queries: AggregationQueries, consistent: Consistent, not_ahead: NotAhead
+) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, tags=["aggregation"])
     resources = Resources(queries, consistent)
-    _packing_routes(router, handlers, resources)
+    _packing_routes(router, handlers, resources, not_ahead)
     _query_routes(router, queries, resources)
     return router
 
 
-def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources: Resources) -> None:
+def _packing_routes(
+    router: APIRouter, handlers: AggregationHandlers, resources: Resources, not_ahead: NotAhead
+) -> None:
     pack_dependency = [requires(allowed.PACK, resources.packing)]
 
     @router.post("/pack", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
@@ -69,7 +74,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
             level=body.packaging_level,
             children=ids.parse_all(body.children, "children"),
             line_id=body.line_id,
-            event_time=body.event_time,
+            event_time=not_ahead(body.event_time, "event_time"),
         )
         ids.raise_if_invalid()
         (event,) = await handlers.pack(
@@ -88,7 +93,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
                 level=entry.packaging_level,
                 children=ids.parse_all(entry.children, f"packs[{index}].children"),
                 line_id=body.line_id,
-                event_time=body.event_time,
+                event_time=not_ahead(body.event_time, "event_time"),
                 field=f"packs[{index}]",
             )
             for index, entry in enumerate(body.packs)
@@ -107,7 +112,9 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
         parent = ids.parse(body.parent, "parent")
         children = None if body.children is None else ids.parse_all(body.children, "children")
         ids.raise_if_invalid()
-        command = Unpack(parent, children, body.reason, body.comment, body.line_id, body.event_time)
+        command = Unpack(
+            parent, children, body.reason, body.comment, body.line_id, not_ahead(body.event_time, "event_time")
+        )
         event, _ = await handlers.unpack(command, record_metadata(request, reason=body.reason.value))
         assert isinstance(event, ChildrenUnpacked)
         return UnpackOut(
@@ -123,7 +130,7 @@ def _packing_routes(router: APIRouter, handlers: AggregationHandlers, resources:
             parent=one_id(parent, "parent").uri,
             expected_count=body.expected_count,
             line_id=body.line_id,
-            event_time=body.event_time or datetime.now(UTC),
+            event_time=datetime.now(UTC) if body.event_time is None else not_ahead(body.event_time, "event_time"),
         )
         event, _ = await handlers.close(command, record_metadata(request))
         assert isinstance(event, ParentClosed)
@@ -154,6 +161,7 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
     ) -> JsonResponse:
         """Completeness before release: commissioned units not aggregated, pending links (children of
         this GTIN not yet known as commissioned: their lot is known only once they are), open parents,
-        parents not yet known as allocated/commissioned."""
+        parents not yet known as allocated/commissioned. A principal narrowed to lines sees parents formed
+        on other lines counted, their ids null."""
         found: Report = request.state.report  # built by the ownership check
         return JsonResponse(found.body)

@@ -17,7 +17,7 @@ from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 from serialtrail_contracts.aggregation import UnpackReason
 from serialtrail_contracts.identity import NO_CMO, Principal, Target
-from serialtrail_gs1.identity import IdentifierError, ObjectId
+from serialtrail_gs1.identity import IdentifierError, Kind, ObjectId
 from serialtrail_kit.access.authz import path_target, request_body, visible
 from serialtrail_kit.access.resources import Resource, Unknown
 from serialtrail_kit.errors import Conflict, DomainError, NotFound, Violation
@@ -77,6 +77,14 @@ def _parents(request: Request, body: dict[str, Any]) -> list[str]:
     return [o.uri for o in _objects(request, texts)]
 
 
+def _held(request: Request, body: dict[str, Any]) -> list[str]:
+    """The SSCCs a pack names as children: each is whose its contents and its line make it."""
+    packs = body.get("packs")
+    entries: list[Any] = packs if isinstance(packs, list) else [body]
+    texts = [c for e in entries if isinstance(e, dict) and isinstance(e.get("children"), list) for c in e["children"]]
+    return [o.uri for o in _objects(request, texts) if o.kind is Kind.sscc]
+
+
 def in_scope(request: Request) -> InScope:
     """For the children of a pack: may the caller touch units of this CMO's batches?"""
     principal: Principal = request.state.principal
@@ -98,7 +106,7 @@ def narrowed(request: Request) -> bool:
 
 def _outside_scope(request: Request) -> DomainError:
     message = "holds units of a batch outside your scope, or was formed on a line outside it"
-    return Conflict(f"a parent {message}", [Violation("parent", "in-scope", message)])
+    return Conflict(f"a parent, or a case or pallet packed, {message}", [Violation("parent", "in-scope", message)])
 
 
 def _as_if_empty(decide: Callable[[Hierarchy, str], object]) -> Unknown:
@@ -151,13 +159,14 @@ class Resources:
         return shown
 
     async def _packed_into(self, request: Request) -> Target | None:
-        """The CMOs of what the parents packed into hold already, and the lines they were
-        formed on: only asked for principals narrowed to CMOs or lines (the others may pack
-        into any of their company's parents)."""
+        """The CMOs of what the parents packed into, and the cases or pallets packed, hold
+        already, and the lines they were formed on: only asked for principals narrowed to CMOs
+        or lines (the others may pack any of their company's parents)."""
         if not narrowed(request):
             return None
         await self.consistent()
-        return await self.queries.owner(_parents(request, await request_body(request)))
+        body = await request_body(request)
+        return await self.queries.owner(_parents(request, body) + _held(request, body))
 
     async def _parent(self, request: Request) -> Target | None:
         """A parent unpacked or closed: the GTINs and CMOs of what it holds."""
@@ -189,7 +198,8 @@ class Resources:
         await self.consistent()
         limit = request.query_params.get("limit", "100")
         limited = min(int(limit[:6]), 10_000) if limit.isascii() and limit.isdigit() else 100  # else: the route's 422
-        found = await batch_report(self.queries.pool, gtin, lot, limited, narrowed=narrowed(request))
+        lines = request.state.principal.scope.lines
+        found = await batch_report(self.queries.pool, gtin, lot, limited, narrowed=narrowed(request), lines=lines)
         if found is None:
             raise _unknown_batch(request)
         request.state.report = found

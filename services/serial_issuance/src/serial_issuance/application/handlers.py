@@ -129,6 +129,10 @@ class SerialIssuanceHandlers:
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
+        if command.event_time.date() > registered_batch.expiry:
+            when, expiry = command.event_time.date(), registered_batch.expiry
+            message = f"commissioning on {when} is after batch {command.lot}'s expiry {expiry}"
+            raise InvalidInput(message, [Violation("event_time", "before-expiry", message)])
         fmt = product.serial_format(registered)
         pool, _ = await self.load.pool(gtin)
         screening = commissioning.screen(serials, fmt, pool, self.keyring.cipher(gtin, fmt), field, command.lot)

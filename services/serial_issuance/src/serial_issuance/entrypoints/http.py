@@ -13,6 +13,7 @@ from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRe
 from serialtrail_gs1.keys import sscc
 from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
 from serialtrail_kit.access.authz import requires
+from serialtrail_kit.declaration import NotAhead
 from serialtrail_kit.errors import NotFound
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import PROBLEM_RESPONSES
@@ -44,14 +45,18 @@ MEDIA = {"text": "text/plain; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
 def build_router(
-    handlers: SerialIssuanceHandlers, queries: SerialQueries, consistent: Consistent, digital_link_base: str
+    handlers: SerialIssuanceHandlers,
+    queries: SerialQueries,
+    consistent: Consistent,
+    digital_link_base: str,
+    not_ahead: NotAhead,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
     resources = Resources(handlers, queries, consistent)
     _master_data_routes(router, handlers, resources)
     _serial_request_routes(router, handlers, resources, digital_link_base)
     _sscc_routes(router, handlers, resources)
-    _commissioning_routes(router, handlers, queries, resources)
+    _commissioning_routes(router, handlers, queries, resources, not_ahead)
     return router
 
 
@@ -222,7 +227,11 @@ def _sscc_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resources:
 
 
 def _commissioning_routes(
-    router: APIRouter, handlers: SerialIssuanceHandlers, queries: SerialQueries, resources: Resources
+    router: APIRouter,
+    handlers: SerialIssuanceHandlers,
+    queries: SerialQueries,
+    resources: Resources,
+    not_ahead: NotAhead,
 ) -> None:
     @router.post(
         "/commissioning",
@@ -241,7 +250,7 @@ def _commissioning_routes(
             lot=body.lot,
             expiry=body.expiry,
             line_id=body.line_id,
-            event_time=body.event_time,
+            event_time=not_ahead(body.event_time, "event_time"),
         )
         e = await handlers.commission(command, record_metadata(request))
         return CommissioningOut(

@@ -227,7 +227,9 @@ class _Findings:
     errors: list[Any]
 
 
-async def batch_report(pool: Pool, gtin: str, lot: str, limit: int, *, narrowed: bool = False) -> Report | None:
+async def batch_report(
+    pool: Pool, gtin: str, lot: str, limit: int, *, narrowed: bool = False, lines: frozenset[str] | None = None
+) -> Report | None:
     """The completeness figures QA needs before release; lists are capped at `limit`. Pending
     links are this batch's when their scan named its lot; those with no lot could be any
     batch's of the GTIN, and are listed only for principals no scope narrows."""
@@ -248,7 +250,7 @@ async def batch_report(pool: Pool, gtin: str, lot: str, limit: int, *, narrowed:
             known_parents=(await knowledge.snapshot(conn, [parse_object_id(r["parent"]) for r in parents])).known,
             errors=await conn.fetch(_ERRORS, gtin, lot, limit),
         )
-    return Report(_report_body(gtin, lot, findings, limit), batch["cmo_id"])
+    return Report(_report_body(gtin, lot, findings, limit, lines), batch["cmo_id"])
 
 
 _COUNTS = f"""
@@ -265,8 +267,9 @@ _LOOSE = f"""
 """
 # Children of this GTIN not yet known as commissioned: their lot is known only once they are.
 _PENDING = f"""
-    SELECT l.child, l.parent, count(*) OVER () AS total FROM {RM}.links l
+    SELECT l.child, l.parent, ps.line_id, count(*) OVER () AS total FROM {RM}.links l
     LEFT JOIN {RM}.pending_lots pl ON pl.child = l.child
+    LEFT JOIN {RM}.parent_states ps ON ps.parent = l.parent
     WHERE l.child_gtin = $1 AND l.pending
       AND NOT EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child)
       AND (pl.lot = $3 OR (pl.lot IS NULL AND $4))
@@ -280,7 +283,7 @@ _PARENTS = f"""
         SELECT l.parent, up.depth + 1 FROM {RM}.links l JOIN up ON l.child = up.parent
         WHERE up.depth < {MAX_DEPTH}
     )
-    SELECT DISTINCT up.parent, p.level, p.closed FROM up JOIN {RM}.parent_states p USING (parent)
+    SELECT DISTINCT up.parent, p.level, p.closed, p.line_id FROM up JOIN {RM}.parent_states p USING (parent)
     ORDER BY up.parent
 """
 # Decommissioned units still packed, and units packed (pending) with a scanned lot that their
@@ -298,7 +301,8 @@ _ERRORS = f"""
         JOIN {RM}.links l ON l.child = pl.child
         WHERE c.gtin = $1 AND c.lot = $2 AND pl.lot <> c.lot
     )
-    SELECT object_id, parent, problem, count(*) OVER () AS total FROM found ORDER BY object_id LIMIT $3
+    SELECT f.object_id, f.parent, f.problem, ps.line_id, count(*) OVER () AS total FROM found f
+    LEFT JOIN {RM}.parent_states ps ON ps.parent = f.parent ORDER BY f.object_id LIMIT $3
 """
 
 
@@ -310,16 +314,20 @@ def _total(rows: list[Any]) -> int:
     return int(rows[0]["total"]) if rows else 0
 
 
-def _report_body(gtin: str, lot: str, found: _Findings, limit: int) -> dict[str, Any]:
-    open_parents = [{"id": r["parent"], "level": r["level"]} for r in found.parents if not r["closed"]]
+def _report_body(gtin: str, lot: str, found: _Findings, limit: int, lines: frozenset[str] | None) -> dict[str, Any]:
+    def parent(row: Any) -> str | None:
+        """A parent formed on a line outside a line-narrowed caller's scope is counted, not named."""
+        return str(row["parent"]) if lines is None or row["line_id"] in lines else None
+
+    open_parents = [{"id": parent(r), "level": r["level"]} for r in found.parents if not r["closed"]]
     unconfirmed = [
-        {"id": r["parent"], "level": r["level"]} for r in found.parents if r["parent"] not in found.known_parents
+        {"id": parent(r), "level": r["level"]} for r in found.parents if r["parent"] not in found.known_parents
     ]
-    errors = [{"child": r["object_id"], "parent": r["parent"], "problem": r["problem"]} for r in found.errors]
+    errors = [{"child": r["object_id"], "parent": parent(r), "problem": r["problem"]} for r in found.errors]
     sections = {
         "not_aggregated": _listing([r["object_id"] for r in found.loose], _total(found.loose), limit),
         "pending_links": _listing(
-            [{"child": r["child"], "parent": r["parent"]} for r in found.pending], _total(found.pending), limit
+            [{"child": r["child"], "parent": parent(r)} for r in found.pending], _total(found.pending), limit
         ),
         "open_parents": _listing(open_parents, len(open_parents), limit),
         "pending_parents": _listing(unconfirmed, len(unconfirmed), limit),
