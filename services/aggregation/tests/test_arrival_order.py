@@ -56,6 +56,25 @@ async def test_a_pending_units_scanned_lot_is_checked_when_its_commissioning_arr
     assert b_report["complete"] is False
 
 
+async def test_a_pending_unit_used_as_parent_is_checked_the_same_way(aggregation: Harness) -> None:
+    """The fifth review: a bundle's parent, an SGTIN not commissioned yet and scanned with one
+    lot, stayed 'confirmed' when its commissioning named another."""
+    client = aggregation.client
+    other = BatchRegistered(gtin=GTIN, lot="L2026B", expiry=date(2028, 6, 30), site_gln="9506000000008")
+    await publish(aggregation, *master_data(), other, commissioned(["INBUNDLE0001"]))
+    bundle = f"(01){GTIN}(21)BUNDLEPAR001(10)L2026A"
+    await pack(client, bundle, [unit("INBUNDLE0001")], level="bundle")
+    await publish(aggregation, commissioned(["BUNDLEPAR001"], lot="L2026B"))
+    tree = (await client.get(f"/v1/hierarchy/{unit('BUNDLEPAR001')}")).json()
+    assert tree["status"] == "error"
+    report = (await client.get(f"/v1/batches/{GTIN}/L2026B/aggregation-report")).json()
+    assert {
+        "child": unit("BUNDLEPAR001"),
+        "parent": unit("BUNDLEPAR001"),
+        "problem": "packed as lot L2026A, commissioned into lot L2026B",
+    } in report["errors"]["items"]
+
+
 async def test_pending_links_are_visible_then_confirmed(aggregation: Harness) -> None:
     client = aggregation.client
     await publish(aggregation, *master_data()[:2])  # product and batch; no SSCC range, nothing commissioned

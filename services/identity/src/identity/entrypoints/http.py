@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from serialtrail_contracts.identity import API_KEY_EXAMPLE, SCOPE_DIMENSIONS, Role
 from serialtrail_kit.access.authenticate import KeyUsage
 from serialtrail_kit.access.authz import requires
@@ -43,6 +44,13 @@ class ApiKeyIn(BaseModel):
     role: Role
     scope: ScopeIn | None = None
     expires_at: Timestamp | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("a key's expiry must be in the future (a key born expired cannot be used)")
+        return value
 
 
 class RevokeIn(BaseModel):

@@ -63,8 +63,11 @@ class AggregationQueries:
                 )
             }
             root_known = root.uri in (await knowledge.snapshot(conn, [root])).known
+            root_mislabelled = bool(await conn.fetchval(_MISLABELLED, root.uri))
             scope = await conn.fetchrow(_scope_sql(at), *args) if scoped else None
-        return _assemble(root, root_known, groups, states, at, scope)
+        return _assemble(
+            root, "error" if root_mislabelled else "confirmed" if root_known else "pending", groups, states, at, scope
+        )
 
     async def owner(self, ids: list[str]) -> Target:
         """Whose these objects are now: the GTINs and the CMOs of everything below each, each
@@ -153,11 +156,18 @@ def _scope_sql(at: datetime | None) -> str:
     return f"""{_tree_cte(at)}
         SELECT (SELECT array_agg(DISTINCT child_gtin) FROM tree WHERE child_gtin IS NOT NULL) AS gtins,
                (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
-                FROM tree t JOIN {RM}.commissioned c ON c.object_id = t.child) AS cmos,
+                FROM (SELECT child FROM tree UNION SELECT $1) t JOIN {RM}.commissioned c ON c.object_id = t.child)
+                   AS cmos,
                (SELECT array_agg(DISTINCT p.line_id)
                 FROM tree t JOIN {RM}.parent_states p ON p.parent = t.child) AS lines
     """
 
+
+# A unit packed (as child or as parent) while pending, scanned with a lot its commissioning contradicts.
+_MISLABELLED = f"""
+    SELECT EXISTS (SELECT FROM {RM}.pending_lots pl JOIN {RM}.commissioned c ON c.object_id = pl.child
+                   WHERE pl.child = $1 AND c.lot <> pl.lot)
+"""
 
 _OWNER_SQL = f"""{_tree_cte(None, "= ANY($1::text[])")},
     objects AS (SELECT child AS object_id, child_gtin AS gtin FROM tree
@@ -172,7 +182,7 @@ _OWNER_SQL = f"""{_tree_cte(None, "= ANY($1::text[])")},
 
 def _assemble(
     root: ObjectId,
-    root_known: bool,
+    root_status: str,
     groups: list[Any],
     states: dict[str, Any],
     at: datetime | None,
@@ -189,7 +199,7 @@ def _assemble(
                 if node["id"] in lists:
                     node.update(_parent_fields(states.get(node["id"]), at))
                     node["children"] = lists[node["id"]]
-    body: dict[str, Any] = {"id": root.uri, "status": "confirmed" if root_known else "pending"}
+    body: dict[str, Any] = {"id": root.uri, "status": root_status}
     body |= _parent_fields(states.get(root.uri), at)
     body["children"] = lists[root.uri]
     body["counts"] = {name: sum(g[name] for g in groups) for name in ("objects", "pending", "errors")}
@@ -295,10 +305,11 @@ _ERRORS = f"""
         JOIN {RM}.links l ON l.child = d.object_id
         WHERE c.gtin = $1 AND c.lot = $2
         UNION ALL
-        SELECT c.object_id, l.parent, 'packed as lot ' || pl.lot || ', commissioned into lot ' || c.lot
+        SELECT c.object_id, coalesce(l.parent, c.object_id),
+               'packed as lot ' || pl.lot || ', commissioned into lot ' || c.lot
         FROM {RM}.pending_lots pl
         JOIN {RM}.commissioned c ON c.object_id = pl.child
-        JOIN {RM}.links l ON l.child = pl.child
+        LEFT JOIN {RM}.links l ON l.child = pl.child
         WHERE c.gtin = $1 AND c.lot = $2 AND pl.lot <> c.lot
     )
     SELECT f.object_id, f.parent, f.problem, ps.line_id, count(*) OVER () AS total FROM found f
