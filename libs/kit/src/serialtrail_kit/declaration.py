@@ -51,9 +51,10 @@ class ServiceContext(Generic[S]):
     def not_ahead(self, when: datetime, field: str) -> datetime:
         """A time a sender stated, refused (422 `not-in-future`) when it is later than the server's
         clock by more than the configured skew: a line's clock set wrong, not an event."""
-        limit = datetime.now(UTC) + self.max_clock_skew
-        if when > limit:
-            message = f"{when.isoformat()} is in the future (more than {self.max_clock_skew} ahead of {_now()})"
+        now = datetime.now(UTC)
+        if when > now + self.max_clock_skew:
+            ahead_of = now.isoformat(timespec="seconds")
+            message = f"{when.isoformat()} is in the future (more than {self.max_clock_skew} ahead of {ahead_of})"
             raise InvalidInput(message, [Violation(field, "not-in-future", message)])
         return when
 
@@ -95,7 +96,3 @@ class Service(Generic[S]):
             if projection.name == name:
                 return projection
         raise LookupError(f"{self.name} has no read model {name!r}")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -50,16 +50,17 @@ class AggregationHandlers:
         try:
             # Fast path: load only the parents' places; a child already packed elsewhere shows
             # up as a conflict on insert, and then we decide again knowing every child's place.
-            return await self._pack_locked(packs, [p.parent for p in packs], known, (in_scope, narrowed), meta)
+            return await self._pack_locked(packs, [p.parent for p in packs], known, in_scope, narrowed, meta)
         except write_side.AlreadyPacked:
-            return await self._pack_locked(packs, list(objects), known, (in_scope, narrowed), meta)
+            return await self._pack_locked(packs, list(objects), known, in_scope, narrowed, meta)
 
     async def _pack_locked(
         self,
         packs: Sequence[Pack],
         load: list[str],
         known: Knowledge,
-        scope: tuple[InScope, bool],
+        in_scope: InScope,
+        narrowed: bool,
         meta: RecordMetadata,
     ) -> list[Change]:
         async with self.writes.unit(meta) as work:
@@ -67,7 +68,7 @@ class AggregationHandlers:
             decided: list[Change] = []
             violations: list[Violation] = []
             for command in packs:
-                event, problems = hierarchy.pack(h, command, known, scope[0], narrowed=scope[1])
+                event, problems = hierarchy.pack(h, command, known, in_scope, narrowed=narrowed)
                 decided.append(event)
                 violations += problems
             if violations:

@@ -58,18 +58,9 @@ class ParsedIds:
             return text
         found = object_of(parsed)
         self.objects[found.uri] = found
-        if isinstance(parsed, Scan) and parsed.attributes:
-            self._label(found.uri, parsed, where)
+        if isinstance(parsed, Scan) and (label := Label(parsed.lot, parsed.expiry)) != (None, None):
+            self.labels[found.uri] = label  # its date was checked when the scan was read
         return found.uri
-
-    def _label(self, uri: str, scan: Scan, where: str) -> None:
-        try:
-            label = Label(scan.lot, scan.expiry)
-        except ScanError as error:  # not reached: a scan's dates were checked when it was read
-            self.violations.append(Violation(where, error.rule, str(error)))
-            return
-        if label != (None, None):
-            self.labels[uri] = label
 
     def parse_all(self, texts: Iterable[str], where: str) -> tuple[str, ...]:
         return tuple(self.parse(text, f"{where}[{index}]") for index, text in enumerate(texts))

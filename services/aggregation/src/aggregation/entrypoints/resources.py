@@ -56,12 +56,9 @@ def named_by(objects: list[ObjectId]) -> Target:
 async def packing_named(request: Request) -> Target:
     """Every id a pack, unpack or close names (parents and children), and its line."""
     body = await request_body(request)
-    entries = body.get("packs") if isinstance(body.get("packs"), list) else [body]
     named: list[Any] = [request.path_params.get("parent")]
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict):
-            children = entry.get("children")
-            named += [entry.get("parent"), *(children if isinstance(children, list) else [])]
+    for entry in _entries(body):
+        named += [entry.get("parent"), *_children(entry)]
     lines = {str(body["line_id"])} if body.get("line_id") else set()
     return named_by(_objects(request, named)) | Target(lines=frozenset(lines))
 
@@ -70,18 +67,26 @@ async def object_named(request: Request) -> Target:
     return named_by(_objects(request, [request.path_params["object_id"]]))
 
 
-def _parents(request: Request, body: dict[str, Any]) -> list[str]:
+def _entries(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The packs a body holds (`/packings`), or the body itself (pack, unpack, close); as sent,
+    before validation, so anything malformed is skipped for the endpoint to answer."""
     packs = body.get("packs")
-    entries: list[Any] = packs if isinstance(packs, list) else [body]
-    texts = [request.path_params.get("parent")] + [e.get("parent") for e in entries if isinstance(e, dict)]
+    return [e for e in (packs if isinstance(packs, list) else [body]) if isinstance(e, dict)]
+
+
+def _children(entry: dict[str, Any]) -> list[Any]:
+    children = entry.get("children")
+    return children if isinstance(children, list) else []
+
+
+def _parents(request: Request, body: dict[str, Any]) -> list[str]:
+    texts = [request.path_params.get("parent")] + [e.get("parent") for e in _entries(body)]
     return [o.uri for o in _objects(request, texts)]
 
 
 def _held(request: Request, body: dict[str, Any]) -> list[str]:
     """The SSCCs a pack names as children: each is whose its contents and its line make it."""
-    packs = body.get("packs")
-    entries: list[Any] = packs if isinstance(packs, list) else [body]
-    texts = [c for e in entries if isinstance(e, dict) and isinstance(e.get("children"), list) for c in e["children"]]
+    texts = [c for e in _entries(body) for c in _children(e)]
     return [o.uri for o in _objects(request, texts) if o.kind is Kind.sscc]
 
 
