@@ -33,6 +33,16 @@ async def _product(client: httpx.AsyncClient, gtin: str, lot: str) -> None:
     response.raise_for_status()
     batch = {"gtin": gtin, "lot": lot, "expiry": "2030-12-31", "site_gln": "9506000000008"}
     (await client.post("/v1/batches", json=batch)).raise_for_status()
+    await _line(client)
+
+
+async def _line(client: httpx.AsyncClient) -> None:
+    """The site and the line "L1" the benchmarks record on (registering the same again is answered)."""
+    address = {"street": "Benchstr. 1", "city": "Mainz", "postal_code": "55116", "country": "DE"}
+    site = {"gln": "9506000000008", "company_prefix_length": 7, "name": "bench site", "address": address}
+    (await client.post("/v1/sites", json=site)).raise_for_status()
+    line = {"line_id": "L1", "name": "bench line"}
+    (await client.post("/v1/sites/9506000000008/lines", json=line)).raise_for_status()
 
 
 async def allocate_and_stream(base: str, key: str) -> None:

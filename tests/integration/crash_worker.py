@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from issuance_helpers import batch, commission, product, serials
+from issuance_helpers import batch, commission, product, serials, site
 from serial_issuance.settings import SerialIssuanceSettings
 from serialtrail.services import SERVICES
 from serialtrail_kit.testing.harness import serve
@@ -18,6 +18,7 @@ async def main(dsn: str, key: str) -> None:
     ) as service:
         await product(service.client)
         await batch(service.client)
+        await site(service.client)
         issued = await serials(service.client, 50_000)
         for start in range(0, len(issued), 500):
             response = await commission(service.client, issued[start : start + 500])

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
-from issuance_helpers import batch, product
+from issuance_helpers import batch, product, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_gs1.keys import check_digit
@@ -90,6 +90,7 @@ GTINS = {"own": GTIN_A, "other-company": GTIN_B, "other-cmo": GTIN_A, "other-lin
 PREFIXES = {"own": "9506000", "other-company": "4000001", "other-cmo": "9506000", "other-line": "9506000"}
 LINES = {"own": "LINE-1", "other-company": "LINE-1", "other-cmo": "LINE-1", "other-line": "LINE-2"}
 CMOS = {"own": "ACME", "other-company": "BCMO", "other-cmo": "OTHER", "other-line": "ACME"}
+SITES = {"own": SITE_A, "other-company": SITE_B}
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -118,6 +119,25 @@ def _batch(world: World, variant: str) -> Values:
     fresh = f"NEW-{uuid.uuid4().hex[:8]}"
     site = SITE_B if variant == "other-company" else SITE_A
     return {"gtin": GTINS[variant], "lot": LOTS[variant], "new_lot": fresh, "cmo_id": CMOS[variant], "site_gln": site}
+
+
+def _fresh_gln(prefix: str) -> str:
+    body = f"{prefix}{uuid.uuid4().int % 10 ** (12 - len(prefix)):0{12 - len(prefix)}d}"
+    return body + str(check_digit(body))
+
+
+@_only("own", "other-company", "unknown")
+def _site(world: World, variant: str) -> Values:
+    """A site of the variant's company (another CMO's site would be named by a GLN outside the
+    scope's sites: refused outright, which test_locations checks)."""
+    if variant == "unknown":
+        return {"gln": _fresh_gln("9506000")}
+    return {"gln": SITES[variant], "new_gln": _fresh_gln(PREFIXES[variant]), "cmo_id": CMOS[variant]}
+
+
+@_only("own", "other-company")
+def _line(world: World, variant: str) -> Values:
+    return {"gln": SITES[variant], "line_id": f"NEW-{uuid.uuid4().hex[:8]}", "extension": None}
 
 
 @_only("own", "other-company", "other-cmo", "unknown")
@@ -203,6 +223,8 @@ def _api_key(world: World, variant: str) -> Values:
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
+    "site": _site,
+    "line": _line,
     "serial-request": _serial_request,
     "serial-import": _serial_import,
     "sscc-request": _sscc_request,
@@ -284,10 +306,12 @@ def _substitute(example: Any, values: Values) -> Any:
 
 
 def _field(key: str, body: dict[str, Any]) -> str:
-    """The sample value a body field takes: a product or batch being registered takes a fresh
-    GTIN or lot; everywhere else `gtin` and `lot` name existing ones."""
+    """The sample value a body field takes: a product, batch or site being registered takes a
+    fresh GTIN, lot or GLN; everywhere else `gtin`, `lot` and `gln` name existing ones."""
     if key == "gtin" and "company_prefix_length" in body:
         return "new_gtin"
+    if key == "gln" and "address" in body:
+        return "new_gln"
     return "new_lot" if key == "lot" and "site_gln" in body else key
 
 
@@ -334,13 +358,16 @@ async def _ok(response: httpx.Response) -> Any:
 
 async def _build(harness: Harness) -> World:
     client, supply, ids = harness.client, Supply(), {}
-    for gtin, site, lots in (
+    for gtin, gln, lots in (
         (GTIN_A, SITE_A, {"LOT-A1": "ACME", "LOT-O1": "OTHER"}),
         (GTIN_B, SITE_B, {"LOT-B1": "BCMO"}),
     ):
         await product(client, gtin)
         for lot, cmo in lots.items():
-            await batch(client, gtin, lot, site_gln=site, cmo_id=cmo)
+            await batch(client, gtin, lot, site_gln=gln, cmo_id=cmo)
+    await site(client, SITE_A, cmo_id="ACME", lines=("LINE-1", "LINE-2"))
+    await site(client, SITE_B, cmo_id="BCMO", lines=())
+    await harness.runner("aggregation", "knowledge").caught_up(timeout=30)  # it packs on these lines
     for variant, gtin, lot in (
         ("own", GTIN_A, "LOT-A1"),
         ("other-cmo", GTIN_A, "LOT-O1"),

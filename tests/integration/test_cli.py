@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from issuance_helpers import batch, commission, product, serials
+from issuance_helpers import batch, commission, product, serials, site
 from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serialtrail.services import SERVICES
 from serialtrail_kit.pgserver import free_port
@@ -41,6 +41,7 @@ async def populate(database_dsn: str, data_dir: Path | None = None) -> None:
     async with serve(database_dsn, SERVICES, settings) as service:
         await product(service.client)
         await batch(service.client)
+        await site(service.client)
         issued = await serials(service.client, 3_000)
         for start in range(0, 3_000, 1_000):
             assert (await commission(service.client, issued[start : start + 700])).status_code == 201

@@ -96,6 +96,8 @@ async def publish_events(dsn: str) -> None:
                     lot=LOT,
                     expiry=date(2029, 1, 31),
                     line_id="L1",
+                    read_point="urn:epc:id:sgln:9506000.00000.L1",
+                    biz_location="urn:epc:id:sgln:9506000.00000.0",
                     event_time=now,
                     serials=(f"{n:010d}",),
                 )

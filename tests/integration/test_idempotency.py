@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from issuance_helpers import GTIN, batch, product, serials
+from issuance_helpers import GTIN, batch, product, serials, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import Role
 from serialtrail_contracts.serials import SerialsCommissioned
@@ -22,6 +22,7 @@ async def harness(module_database_dsn: str) -> AsyncIterator[Harness]:
     async with serve(module_database_dsn, SERVICES) as served:
         await product(served.client)
         await batch(served.client)
+        await site(served.client)
         yield served
 
 

@@ -4,7 +4,7 @@ the other, which learns of them only through serial issuance's log."""
 from __future__ import annotations
 
 from aggregation_helpers import pack_body
-from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serialtrail.services import SERVICES
 from serialtrail_kit.testing.harness import serve
 
@@ -14,6 +14,7 @@ async def test_commissioned_serials_and_allocated_ssccs_are_packable(database_ds
         client = harness.client
         await product(client)
         await batch(client)
+        await site(client)
         issued = await serials(client, 4)
         assert (await commission(client, issued)).status_code == 201
         ssccs = await client.post(

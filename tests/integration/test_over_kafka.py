@@ -8,8 +8,8 @@ import uuid
 
 import orjson
 import pytest
-from aggregation_helpers import pack_body, until_known
-from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+from aggregation_helpers import once_line_known, pack_body, until_known
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts import topics
 from serialtrail_kit.testing.harness import serve
@@ -24,12 +24,14 @@ async def test_commissioned_serials_reach_aggregation_over_kafka(database_dsn: s
         client = harness.client
         await product(client)
         await batch(client)
+        await site(client)
         issued = await serials(client, 3)
         assert (await commission(client, issued)).status_code == 201
         report_url = f"/v1/batches/{GTIN}/{LOT}/aggregation-report"
         await until_known(client, report_url, 3)
         case = "https://id.gs1.org/00/095060000000000015"
-        packed = await client.post("/v1/pack", json=pack_body(case, [f"(01){GTIN}(21){s}" for s in issued]))
+        # The line's registration travels on its own partition: it may arrive after the units.
+        packed = await once_line_known(client, "/v1/pack", pack_body(case, [f"(01){GTIN}(21){s}" for s in issued]))
         assert packed.status_code == 201, packed.text
         assert packed.json()["pending_children"] == []
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from issuance_helpers import batch, product
+from issuance_helpers import batch, product, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused, Role, Scope
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -20,6 +20,7 @@ from serialtrail_kit.testing.waiting import until
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
+SITE_OTHER = "9506000000015"  # operated by the CMO OTHER: its line OTHER-L1
 T0 = "2026-11-22T08:00:00Z"
 
 
@@ -61,8 +62,10 @@ async def _serials(client: httpx.AsyncClient, gtin: str, lot: str, quantity: int
     return created["request_id"], listed.split()
 
 
-async def _commission(client: httpx.AsyncClient, gtin: str, lot: str, serials: list[str]) -> httpx.Response:
-    body = {"gtin": gtin, "serials": serials, "lot": lot, "line_id": "LINE-1", "event_time": T0}
+async def _commission(
+    client: httpx.AsyncClient, gtin: str, lot: str, serials: list[str], line: str = "LINE-1"
+) -> httpx.Response:
+    body = {"gtin": gtin, "serials": serials, "lot": lot, "line_id": line, "event_time": T0}
     return await client.post("/v1/commissioning", json=body)
 
 
@@ -73,8 +76,8 @@ async def _ssccs(client: httpx.AsyncClient, prefix: str, quantity: int) -> tuple
     return created["request_id"], [_sscc_uri(s) for s in listed.split()]
 
 
-def _pack(parent: str, children: list[str], level: str = "case") -> dict[str, Any]:
-    return {"parent": parent, "packaging_level": level, "children": children, "line_id": "LINE-1", "event_time": T0}
+def _pack(parent: str, children: list[str], level: str = "case", line: str = "LINE-1") -> dict[str, Any]:
+    return {"parent": parent, "packaging_level": level, "children": children, "line_id": line, "event_time": T0}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +87,9 @@ async def world(module_database_dsn: str) -> AsyncIterator[World]:
         client = harness.client
         await _company(client, GTIN_A, SITE_A, {"ACME-1": "ACME", "OTHER-1": "OTHER"})
         await _company(client, GTIN_B, SITE_B, {"B-1": None})
+        await site(client, SITE_A, lines=("LINE-1", "LINE-2"))
+        await site(client, SITE_OTHER, cmo_id="OTHER", lines=("OTHER-L1",))
+        await harness.runner("aggregation", "knowledge").caught_up(timeout=30)  # it packs on these lines
         acme_request, acme_serials = await _serials(client, GTIN_A, "ACME-1", 6)
         await _ok(await _commission(client, GTIN_A, "ACME-1", acme_serials[:3]))
         _, b_serials = await _serials(client, GTIN_B, "B-1", 2)
@@ -122,6 +128,24 @@ async def _client(world: World, role: Role, **scope: frozenset[str]) -> httpx.As
 
 B_LINE = {"company_prefixes": frozenset({"4000001"}), "lines": frozenset({"LINE-1"})}
 OTHER_CMO = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"OTHER"})}
+OWN = "OTHER-L1"  # the line OTHER records on
+
+
+async def test_a_cmos_key_records_only_on_its_own_sites_lines(world: World) -> None:
+    """A line is its site's and its CMO's: OTHER naming the company's own line (by id or by its
+    SGLN) is refused, naming the scope it lacks; nothing is recorded."""
+    before = await _events(world, "aggregation"), await _events(world, "serial_issuance")
+    async with await _client(world, Role.cmo, **OTHER_CMO) as other:
+        unit = f"{_unit(GTIN_A, 'OTHERNEW0009')}(10)OTHER-1"
+        by_id = await other.post("/v1/pack", json=_pack(world.a_ssccs[1], [unit]))
+        by_sgln = await other.post(
+            "/v1/pack", json=_pack(world.a_ssccs[1], [unit], line="urn:epc:id:sgln:9506000.00000.LINE-1")
+        )
+        commissioning = await _commission(other, GTIN_A, "OTHER-1", [world.acme_serials[5]])
+    for refused in (by_id, by_sgln, commissioning):
+        assert refused.status_code == 403, refused.text
+        assert "lacks scope cmo:(no cmo)" in refused.json()["detail"]
+    assert (await _events(world, "aggregation"), await _events(world, "serial_issuance")) == before
 
 
 async def test_another_companys_line_key_cannot_unpack_close_or_repack_our_parents(world: World) -> None:
@@ -144,9 +168,10 @@ async def test_another_cmos_key_cannot_unpack_or_close_our_parents_and_is_told_t
     before = await _events(world, "aggregation")
     async with await _client(world, Role.cmo, **OTHER_CMO) as other:
         closing = await other.post(f"/v1/close/{world.acme_case}", json={})
-        unpacking = await other.post("/v1/unpack", json={"parent": world.acme_case, "reason": "rework", "line_id": "L"})
+        unpack = {"parent": world.acme_case, "reason": "rework", "line_id": "OTHER-L1"}
+        unpacking = await other.post("/v1/unpack", json=unpack)
         never = await other.post(f"/v1/close/{world.a_ssccs[-1]}", json={})
-        repack = await other.post("/v1/pack", json=_pack(world.acme_case, [_unit(GTIN_A, "NEWUNIT00001")]))
+        repack = await other.post("/v1/pack", json=_pack(world.acme_case, [_unit(GTIN_A, "NEWUNIT00001")], line=OWN))
 
     def answer(response: httpx.Response) -> tuple[int, str, list[str]]:
         body = response.json()
@@ -176,13 +201,13 @@ async def test_another_cmos_key_cannot_pack_our_units_not_yet_commissioned_as_pe
     async with await _client(world, Role.cmo, **OTHER_CMO) as other:
         answers = {}
         for name, child in children.items():
-            refused = await other.post("/v1/pack", json=_pack(world.a_ssccs[1], [child]))
+            refused = await other.post("/v1/pack", json=_pack(world.a_ssccs[1], [child], line=OWN))
             assert refused.status_code == 409, (name, refused.text)
             (error,) = refused.json()["errors"]
             answers[name] = (error["rule"], error["message"].split(" ", 1)[1])
         assert await _events(world, "aggregation") == before
         own_lot = await other.post(
-            "/v1/pack", json=_pack(world.a_ssccs[1], [f"{_unit(GTIN_A, 'OTHERNEW0001')}(10)OTHER-1"])
+            "/v1/pack", json=_pack(world.a_ssccs[1], [f"{_unit(GTIN_A, 'OTHERNEW0001')}(10)OTHER-1"], line=OWN)
         )
     assert len(set(answers.values())) == 1, answers
     assert next(iter(answers.values()))[0] == "in-scope"
@@ -197,7 +222,7 @@ async def test_another_cmos_key_cannot_read_stream_or_commission_our_serials(wor
         status = await other.get(f"/v1/serials/{GTIN_A}/{serial}")
         unknown = await other.get(f"/v1/serials/{GTIN_A}/NOSUCHSERIAL")
         streamed = await other.get(f"/v1/serial-requests/{world.acme_request}/serials")
-        taken = await _commission(other, GTIN_A, "OTHER-1", [world.acme_serials[5]])
+        taken = await _commission(other, GTIN_A, "OTHER-1", [world.acme_serials[5]], line=OWN)
     assert status.status_code == unknown.status_code == 404
     assert streamed.status_code == 404
     assert taken.status_code == 422, taken.text
@@ -292,7 +317,7 @@ async def test_a_unit_claimed_for_another_batch_is_an_error_once_commissioned(wo
     in ACME's report. Meanwhile ACME's report does not list OTHER's pending units (it did, by GTIN)."""
     claimed = _unit(GTIN_A, world.acme_serials[4])
     async with await _client(world, Role.cmo, **OTHER_CMO) as other:
-        packing = await other.post("/v1/pack", json=_pack(world.a_ssccs[3], [f"{claimed}(10)OTHER-1"]))
+        packing = await other.post("/v1/pack", json=_pack(world.a_ssccs[3], [f"{claimed}(10)OTHER-1"], line=OWN))
     assert packing.status_code == 201, packing.text
     uri = packing.json()["pending_children"][0]
     acme_scope = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"ACME"})}
@@ -328,7 +353,7 @@ async def test_a_narrowed_key_cannot_pack_another_partys_case_into_its_own_palle
     )
     before = await _events(world, "aggregation")
     async with await _client(world, Role.cmo, **OTHER_CMO) as other:
-        by_cmo = await other.post("/v1/pack", json=_pack(world.a_ssccs[5], [acme_case], "pallet"))
+        by_cmo = await other.post("/v1/pack", json=_pack(world.a_ssccs[5], [acme_case], "pallet", line=OWN))
     async with await _client(world, Role.line, **A_OTHER_LINE) as line_2:
         by_line = await line_2.post(
             "/v1/pack", json={**_pack(world.a_ssccs[6], [acme_case], "pallet"), "line_id": "LINE-2"}
@@ -351,4 +376,4 @@ async def test_a_line_key_reads_a_batch_report_without_other_lines_parents(world
     named = [p["id"] for p in seen["open_parents"]["items"] + seen["pending_parents"]["items"]]
     named += [link["parent"] for link in seen["pending_links"]["items"] + seen["errors"]["items"]]
     assert named
-    assert set(named) == {None}  # every one of them was formed on LINE-1
+    assert set(named) == {None}  # every one of them was formed on another line (LINE-1, OTHER-L1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aggregation_helpers import until_known
-from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serialtrail.checkpoints import checkpoints_app, found_checkpoints
 from serialtrail.services import SERVICES
 from serialtrail_contracts import topics
@@ -197,6 +197,7 @@ async def test_over_kafka_checkpoints_on_the_topic_anchor_the_log_without_the_di
     async with serve(database_dsn, SERVICES, kafka_settings(kafka_bootstrap, prefix)) as served:
         await product(served.client)
         await batch(served.client)
+        await site(served.client)
         checkpointer = served.composition.runtime.checkpointer
         assert checkpointer is not None
         taken = await checkpointer.checkpoint(LOG, force=True)

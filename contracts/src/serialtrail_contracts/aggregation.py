@@ -2,7 +2,8 @@
 
 `ChildrenPacked` and `ChildrenUnpacked` are EPCIS AggregationEvents (action ADD and
 DELETE; bizStep packing and unpacking) and map to them field for field: `parent_id` →
-parentID, `child_ids` → childEPCs, `event_time` → eventTime, `line_id` → readPoint.
+parentID, `child_ids` → childEPCs, `event_time` → eventTime, `read_point` → readPoint,
+`biz_location` → bizLocation (`line_id` is the line's registered code).
 Identifiers are canonical GS1 Digital Link URIs (`https://id.gs1.org/01/…/21/…`,
 `https://id.gs1.org/00/…`), valid EPCIS 2.0 identifiers that need no company prefix length.
 """
@@ -17,6 +18,7 @@ from uuid import UUID
 from pydantic import Field
 
 from serialtrail_contracts.base import EventContract, event_types
+from serialtrail_contracts.locations import Sgln, with_unregistered_locations
 
 ObjectUri = str  # canonical GS1 Digital Link URI of an SGTIN or SSCC
 
@@ -45,13 +47,15 @@ class ChildrenPacked(EventContract):
     the commissioning facts it holds, so the outcome does not depend on arrival order."""
 
     EVENT_TYPE: ClassVar[str] = "aggregation.ChildrenPacked"
-    EVENT_VERSION: ClassVar[int] = 2  # v2: `scanned_lots` (see `children_packed_v1_to_v2`)
+    EVENT_VERSION: ClassVar[int] = 3  # v2: `scanned_lots`; v3: read_point, biz_location (see UPCASTS)
 
     pack_id: UUID
     parent_id: ObjectUri
     packaging_level: PackagingLevel
     child_ids: tuple[ObjectUri, ...] = Field(min_length=1)
     line_id: str
+    read_point: Sgln
+    biz_location: Sgln
     event_time: datetime
     pending_child_ids: tuple[ObjectUri, ...] = ()
     parent_pending: bool = False
@@ -70,7 +74,7 @@ class ChildrenUnpacked(EventContract):
     parent reopens it (rework: a replacement is packed and the parent closed again)."""
 
     EVENT_TYPE: ClassVar[str] = "aggregation.ChildrenUnpacked"
-    EVENT_VERSION: ClassVar[int] = 1
+    EVENT_VERSION: ClassVar[int] = 2  # v2: read_point, biz_location
 
     unpack_id: UUID
     parent_id: ObjectUri
@@ -78,20 +82,41 @@ class ChildrenUnpacked(EventContract):
     reason: UnpackReason
     comment: str | None = None
     line_id: str
+    read_point: Sgln
+    biz_location: Sgln
     event_time: datetime
 
 
 class ParentClosed(EventContract):
-    """The parent is complete: nothing more may be packed into it until it is reopened."""
+    """The parent is complete: nothing more may be packed into it until it is reopened. In
+    EPCIS an ObjectEvent OBSERVE of the parent, bizStep packing, disposition
+    completeness_verified (counted against `expected_count`) or completeness_inferred. The
+    line is the one named, else the one the parent was formed on."""
 
     EVENT_TYPE: ClassVar[str] = "aggregation.ParentClosed"
-    EVENT_VERSION: ClassVar[int] = 1
+    EVENT_VERSION: ClassVar[int] = 2  # v2: line_id required, read_point, biz_location
 
     parent_id: ObjectUri
     child_count: int = Field(ge=0)
     expected_count: int | None = Field(default=None, ge=0)
-    line_id: str | None = None
+    line_id: str
+    read_point: Sgln
+    biz_location: Sgln
     event_time: datetime
 
 
 EVENTS = event_types(ChildrenPacked, ChildrenUnpacked, ParentClosed)
+
+
+def _parent_closed_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Closes recorded before locations named a line only when the caller gave one."""
+    return with_unregistered_locations({**payload, "line_id": payload.get("line_id") or "unknown"})
+
+
+# Older payload versions and the step lifting each to the next (see serials.UPCASTS).
+UPCASTS: dict[tuple[str, int], Any] = {
+    (ChildrenPacked.EVENT_TYPE, 1): children_packed_v1_to_v2,
+    (ChildrenPacked.EVENT_TYPE, 2): with_unregistered_locations,
+    (ChildrenUnpacked.EVENT_TYPE, 1): with_unregistered_locations,
+    (ParentClosed.EVENT_TYPE, 1): _parent_closed_v1_to_v2,
+}

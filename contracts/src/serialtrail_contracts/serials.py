@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import Field
 
-from serialtrail_contracts.base import EventContract, event_types
+from serialtrail_contracts.base import Contract, EventContract, event_types
+from serialtrail_contracts.locations import Sgln, with_unregistered_locations
 
 Gtin = str  # 14 digits with a valid GS1 check digit
 
@@ -51,6 +52,44 @@ class BatchRegistered(EventContract):
     expiry: date
     site_gln: str
     cmo_id: str | None = None
+
+
+class Address(Contract):
+    """A postal address as EPCIS location master data carries it (CBV 2.0 §10)."""
+
+    street: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+
+
+class SiteRegistered(EventContract):
+    """A manufacturing or packaging site: its GLN, and its SGLN as business location."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.SiteRegistered"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gln: str
+    company_prefix_length: int = Field(ge=6, le=12)
+    name: str
+    address: Address
+    cmo_id: str | None = None  # the CMO operating it; None: the company's own
+    biz_location: Sgln
+
+
+class LineRegistered(EventContract):
+    """A packaging line (EPCIS read point) at a registered site. Self-contained, so a service
+    that learns of lines from this topic needs no site lookup."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.LineRegistered"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    line_id: str  # the short code line systems send; unique in the deployment
+    name: str
+    site_gln: str
+    cmo_id: str | None = None  # the site's
+    read_point: Sgln
+    biz_location: Sgln  # the site's
 
 
 class SerialPoolOpened(EventContract):
@@ -127,13 +166,15 @@ class SerialsCommissioned(EventContract):
     reader keep per-batch bitmaps instead of one row per serial."""
 
     EVENT_TYPE: ClassVar[str] = "serials.SerialsCommissioned"
-    EVENT_VERSION: ClassVar[int] = 1
+    EVENT_VERSION: ClassVar[int] = 2  # v2: read_point, biz_location (see UPCASTS)
 
     commissioning_id: UUID
     gtin: Gtin
     lot: str
     expiry: date
     line_id: str
+    read_point: Sgln
+    biz_location: Sgln
     event_time: datetime
     serials: tuple[str, ...]
     counter_ranges: tuple[tuple[int, int], ...] = ()
@@ -143,6 +184,8 @@ class SerialsCommissioned(EventContract):
 EVENTS = event_types(
     ProductRegistered,
     BatchRegistered,
+    SiteRegistered,
+    LineRegistered,
     SerialPoolOpened,
     SerialsAllocated,
     SerialCountersReserved,
@@ -150,3 +193,9 @@ EVENTS = event_types(
     SsccRangeAllocated,
     SerialsCommissioned,
 )
+
+# Older payload versions and the step lifting each to the next; every reader of this topic
+# registers them (a service's upcasters cover what it reads, not only what it writes).
+UPCASTS: dict[tuple[str, int], Any] = {
+    (SerialsCommissioned.EVENT_TYPE, 1): with_unregistered_locations,
+}

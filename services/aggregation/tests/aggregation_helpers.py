@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import DecommissionReason, SerialsDecommissioned
-from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned, SsccRangeAllocated
+from serialtrail_contracts.serials import (
+    BatchRegistered,
+    LineRegistered,
+    ProductRegistered,
+    SerialsCommissioned,
+    SsccRangeAllocated,
+)
 from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_gs1.keys import sscc
 from serialtrail_kit.eventstore.codec import append_of
@@ -21,6 +27,21 @@ GTIN = "09506000134352"
 LOT = "L2026A"
 PREFIX = "9506000"
 T0 = "2026-11-22T08:00:00Z"
+SITE_GLN = "9506000000008"
+SITE = "urn:epc:id:sgln:9506000.00000.0"
+
+
+def line(line_id: str = "LINE-1", cmo_id: str | None = None, site_gln: str = SITE_GLN) -> LineRegistered:
+    """A line as serial issuance registers it (GLN extension = its id)."""
+    prefix, reference = site_gln[:7], site_gln[7:12]
+    return LineRegistered(
+        line_id=line_id,
+        name=f"Line {line_id}",
+        site_gln=site_gln,
+        cmo_id=cmo_id,
+        read_point=f"urn:epc:id:sgln:{prefix}.{reference}.{line_id}",
+        biz_location=f"urn:epc:id:sgln:{prefix}.{reference}.0",
+    )
 
 
 def unit(serial: str, gtin: str = GTIN) -> str:
@@ -51,6 +72,7 @@ def master_data(cmo_id: str | None = None, lot: str = LOT) -> list[EventContract
         SsccRangeAllocated(
             request_id=uuid.uuid4(), company_prefix=PREFIX, extension_digit=0, first_reference=1, quantity=10_000
         ),
+        line(),
     ]
 
 
@@ -61,6 +83,8 @@ def commissioned(serials: list[str], lot: str = LOT) -> SerialsCommissioned:
         lot=lot,
         expiry=date(2028, 6, 30),
         line_id="LINE-1",
+        read_point=line().read_point,
+        biz_location=SITE,
         event_time=datetime.fromisoformat(T0),
         serials=tuple(serials),
     )
@@ -115,3 +139,17 @@ async def until_known(client: httpx.AsyncClient, report_url: str, commissioned: 
         return answer.status_code == 200 and answer.json()["commissioned"] >= commissioned
 
     await until(known)
+
+
+async def once_line_known(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    """Post a line-side command, waiting while aggregation has not yet learnt of its line
+    (registered in serial issuance, it arrives by log or topic like everything else)."""
+    answers: list[httpx.Response] = []
+
+    async def answered() -> bool:
+        answers.append(await client.post(path, json=body))
+        rules = [e["rule"] for e in answers[-1].json().get("errors", [])] if answers[-1].status_code == 422 else []
+        return rules != ["registered-line"]
+
+    await until(answered)
+    return answers[-1]

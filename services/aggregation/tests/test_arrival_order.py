@@ -77,7 +77,8 @@ async def test_a_pending_unit_used_as_parent_is_checked_the_same_way(aggregation
 
 async def test_pending_links_are_visible_then_confirmed(aggregation: Harness) -> None:
     client = aggregation.client
-    await publish(aggregation, *master_data()[:2])  # product and batch; no SSCC range, nothing commissioned
+    product, batch, _, line_1 = master_data()
+    await publish(aggregation, product, batch, line_1)  # no SSCC range, nothing commissioned
     case = f"https://id.gs1.org/00/{sscc(0, PREFIX, 42)}"
     packed = await pack(client, case, [unit("P0000000000A"), unit("P0000000000B")])
     assert packed["pending_children"] == [unit("P0000000000A"), unit("P0000000000B")]
@@ -174,7 +175,7 @@ def _orders(count: int, seed: int) -> list[list[str]]:
 
 
 async def test_the_same_events_in_any_order_give_the_same_hierarchy(aggregation: Harness) -> None:
-    await publish(aggregation, *master_data()[:1])
+    await publish(aggregation, master_data()[0], master_data()[-1])  # the product and the line
     outcomes = []
     for run, order in enumerate(_orders(8, seed=20261122)):
         await publish(

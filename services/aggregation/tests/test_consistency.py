@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aggregation_helpers import GTIN, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
+from aggregation_helpers import GTIN, commissioned, line, master_data, pack, pack_body, publish, sscc_uri, unit
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.readers.projection import ProjectionAdmin, table_digest
 from serialtrail_kit.testing.harness import Harness
@@ -32,12 +32,18 @@ async def test_concurrent_opposite_packs_cannot_make_a_cycle(aggregation: Harnes
 
 
 async def test_a_cmo_packs_only_units_of_its_own_batches(aggregation: Harness) -> None:
-    await publish(aggregation, *master_data(cmo_id="CMO-B"), commissioned(["D00000000001"]))
+    cmo_line = line("CMO-A-1", cmo_id="CMO-A", site_gln="4000001000005")
+    await publish(aggregation, *master_data(cmo_id="CMO-B"), cmo_line, commissioned(["D00000000001"]))
     token = await aggregation.token(Role.cmo, Scope(cmos=frozenset({"CMO-A"})))
     async with aggregation.client_with(token) as cmo_a:
-        refused = await cmo_a.post("/v1/pack", json=pack_body(sscc_uri(300), [unit("D00000000001")]))
+        body = pack_body(sscc_uri(300), [unit("D00000000001")], line_id="CMO-A-1")
+        refused = await cmo_a.post("/v1/pack", json=body)
         assert refused.status_code == 409, refused.text
         assert refused.json()["errors"][0]["rule"] == "in-scope"
+        # The company's own line is not the CMO's to record on, whatever it packs.
+        theirs = await cmo_a.post("/v1/pack", json=pack_body(sscc_uri(302), [unit("D00000000001")]))
+        assert theirs.status_code == 403
+        assert "cmo:(no cmo)" in theirs.json()["detail"]
         hidden = await cmo_a.get(f"/v1/batches/{GTIN}/L2026A/aggregation-report")
         assert hidden.status_code == 404
     await pack(aggregation.client, sscc_uri(301), [unit("D00000000001")])

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from aggregation.domain import hierarchy
 from aggregation.domain.hierarchy import Close, Hierarchy, Pack, ParentState, Unpack
-from aggregation.domain.objects import Knowledge, Label
+from aggregation.domain.objects import Knowledge, Label, Line
 from hypothesis import given
 from hypothesis import strategies as st
 from serialtrail_contracts.aggregation import PackagingLevel, UnpackReason
@@ -16,10 +16,12 @@ from serialtrail_kit.errors import Conflict
 
 AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 KNOWN = Knowledge(known=frozenset({f"u{i}" for i in range(10)}))
+SITE = "urn:epc:id:sgln:9506000.00000.0"
+LINE = Line("LINE-1", "urn:epc:id:sgln:9506000.00000.LINE-1", SITE, "9506000000008", None)
 
 
 def pack(parent: str, *children: str, level: PackagingLevel = PackagingLevel.case) -> Pack:
-    return Pack(parent=parent, level=level, children=children, line_id="LINE-1", event_time=AT)
+    return Pack(parent=parent, level=level, children=children, line=LINE, event_time=AT)
 
 
 def rules(h: Hierarchy, command: Pack, knowledge: Knowledge = KNOWN, in_scope: object = None) -> list[str]:
@@ -146,8 +148,8 @@ def test_a_refused_pack_leaves_the_hierarchy_as_it_was() -> None:
 
 def test_a_request_names_each_parent_and_child_once() -> None:
     packs = [
-        Pack("p", PackagingLevel.case, ("u1", "u2"), "L", AT, field="packs[0]"),
-        Pack("p", PackagingLevel.case, ("u2",), "L", AT, field="packs[1]"),
+        Pack("p", PackagingLevel.case, ("u1", "u2"), LINE, AT, field="packs[0]"),
+        Pack("p", PackagingLevel.case, ("u2",), LINE, AT, field="packs[1]"),
     ]
     found = [f"{v.field}:{v.rule}" for v in hierarchy.check_request(packs)]
     assert found == ["packs[1].parent:unique-parent", "packs[1].children[0]:unique-child"]
@@ -160,23 +162,23 @@ def test_unpack_and_close_rules() -> None:
         children_of={"case": {"u1", "u2"}},
     )
     with pytest.raises(Conflict) as holds:
-        hierarchy.close(h, Close("case", expected_count=3, line_id=None, event_time=AT))
+        hierarchy.close(h, Close("case", expected_count=3, line=LINE, event_time=AT))
     assert holds.value.violations[0].rule == "matches-count"
-    closed = hierarchy.close(h, Close("case", expected_count=2, line_id=None, event_time=AT))
+    closed = hierarchy.close(h, Close("case", expected_count=2, line=LINE, event_time=AT))
     assert closed.child_count == 2
     assert h.state("case").closed
     with pytest.raises(Conflict) as twice:
-        hierarchy.close(h, Close("case", None, None, AT))
+        hierarchy.close(h, Close("case", None, LINE, AT))
     assert twice.value.violations[0].rule == "open-parent"
     with pytest.raises(Conflict) as stranger:
-        hierarchy.unpack(h, Unpack("case", ("u9",), UnpackReason.damaged, None, "L", AT))
+        hierarchy.unpack(h, Unpack("case", ("u9",), UnpackReason.damaged, None, LINE, AT))
     assert stranger.value.violations[0].rule == "in-parent"
-    event = hierarchy.unpack(h, Unpack("case", None, UnpackReason.damaged, None, "L", AT))
+    event = hierarchy.unpack(h, Unpack("case", None, UnpackReason.damaged, None, LINE, AT))
     assert sorted(event.child_ids) == ["u1", "u2"]
     assert not h.state("case").closed  # unpacking reopens
     assert h.state("case").child_count == 0
     with pytest.raises(Conflict) as unknown:
-        hierarchy.unpack(Hierarchy(), Unpack("nowhere", None, UnpackReason.damaged, None, "L", AT))
+        hierarchy.unpack(Hierarchy(), Unpack("nowhere", None, UnpackReason.damaged, None, LINE, AT))
     assert unknown.value.violations[0].rule == "known-parent"
 
 
@@ -205,7 +207,8 @@ def test_whatever_is_asked_a_child_has_one_parent_and_there_is_no_cycle(requests
 
 
 def test_packs_recorded_before_scanned_lots_were_kept_read_as_the_current_version() -> None:
-    """ChildrenPacked v1 (no `scanned_lots`) is lifted to v2 on read; stored rows stay as they are."""
+    """ChildrenPacked v1 (no `scanned_lots`, no locations) is lifted to the current version on
+    read; stored rows stay as they are."""
     from aggregation.bootstrap import SERVICE
     from serialtrail_contracts.aggregation import ChildrenPacked
 
@@ -220,6 +223,8 @@ def test_packs_recorded_before_scanned_lots_were_kept_read_as_the_current_versio
         "parent_pending": False,
     }
     version, payload = SERVICE.upcasters.upcast(ChildrenPacked.EVENT_TYPE, 1, v1)
-    assert version == ChildrenPacked.EVENT_VERSION == 2
-    assert ChildrenPacked.model_validate(payload).scanned_lots == {}
+    assert version == ChildrenPacked.EVENT_VERSION == 3
+    current = ChildrenPacked.model_validate(payload)
+    assert current.scanned_lots == {}
+    assert current.read_point == "urn:serialtrail:unregistered-line:LINE-1"
     assert "scanned_lots" not in v1  # the stored payload is not changed

@@ -35,6 +35,25 @@ async def batch(
     assert response.status_code == 201, response.text
 
 
+async def site(
+    client: httpx.AsyncClient, gln: str = GLN, *, cmo_id: str | None = None, lines: tuple[str, ...] = ("LINE-1",)
+) -> dict[str, Any]:
+    """A site and its lines (each line's GLN extension is its id). Returns the site as answered."""
+    body = {
+        "gln": gln,
+        "company_prefix_length": 7,
+        "name": "Packaging plant",
+        "address": {"street": "Industriestr. 1", "city": "Mainz", "postal_code": "55116", "country": "DE"},
+        "cmo_id": cmo_id,
+    }
+    response = await client.post("/v1/sites", json=body)
+    assert response.status_code == 201, response.text
+    for line_id in lines:
+        created = await client.post(f"/v1/sites/{gln}/lines", json={"line_id": line_id, "name": f"Line {line_id}"})
+        assert created.status_code == 201, created.text
+    return dict((await client.get(f"/v1/sites/{gln}")).json())
+
+
 async def serials(client: httpx.AsyncClient, quantity: int, gtin: str = GTIN, lot: str | None = LOT) -> list[str]:
     response = await client.post("/v1/serial-requests", json={"gtin": gtin, "lot": lot, "quantity": quantity})
     assert response.status_code == 201, response.text

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials
+from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
 from serialtrail_kit.testing.harness import Harness
 
 
@@ -8,6 +8,7 @@ async def test_issue_stream_commission_and_query(service: Harness) -> None:
     client = service.client
     await product(client)
     await batch(client)
+    await site(client)
     issued = await serials(client, 500)
     assert len(issued) == len(set(issued)) == 500
     assert all(len(s) == 12 and s.isalnum() and s.upper() == s for s in issued)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from issuance_helpers import GLN, GTIN, LOT, batch, product
+from issuance_helpers import GLN, GTIN, LOT, batch, product, site
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.harness import Harness
 
@@ -17,7 +17,7 @@ PRODUCT = {
     "serial_length": 12,
     "serial_alphabet": "numeric",
 }
-COMMISSION = {"gtin": GTIN, "lot": LOT, "line_id": "L1", "event_time": "2026-11-22T08:00:00Z"}
+COMMISSION = {"gtin": GTIN, "lot": LOT, "line_id": "LINE-1", "event_time": "2026-11-22T08:00:00Z"}
 
 CASES: list[tuple[str, str, Any, int, str, str]] = [
     # (id, path, body, status, field, rule)
@@ -235,6 +235,7 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
 async def prepared(service: Harness) -> Harness:
     await product(service.client, serial_alphabet="numeric", target_markets=["DE"])
     await batch(service.client)
+    await site(service.client)
     return service
 
 

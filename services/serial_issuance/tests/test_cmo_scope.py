@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from issuance_helpers import EXPIRY, GLN, GTIN, product
+from issuance_helpers import EXPIRY, GLN, GTIN, product, site
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness
 
@@ -14,6 +14,7 @@ async def test_a_cmo_reaches_only_its_own_batches(service: Harness) -> None:
             "/v1/batches", json={"gtin": GTIN, "lot": lot, "expiry": EXPIRY, "site_gln": GLN, "cmo_id": cmo}
         )
         assert response.status_code == 201, response.text
+    await site(service.client, cmo_id="ACME", lines=("ACME-L1",))
     token = await service.token(Role.cmo, Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"})))
     async with service.client_with(token) as acme:
         own = await acme.post("/v1/serial-requests", json={"gtin": GTIN, "lot": "ACME-1", "quantity": 2})
@@ -29,7 +30,7 @@ async def test_a_cmo_reaches_only_its_own_batches(service: Harness) -> None:
             "gtin": GTIN,
             "serials": ["X"],
             "lot": "OTHER-1",
-            "line_id": "L",
+            "line_id": "ACME-L1",
             "event_time": "2026-11-22T08:00:00Z",
         }
         assert (await acme.post("/v1/commissioning", json=commission)).json()["errors"][0]["rule"] == "registered-batch"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from issuance_helpers import GTIN, LOT, batch, commission, product, serials
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serial_issuance.domain.generation import serials_of
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.serial_format import SerialFormat
@@ -17,6 +17,7 @@ async def head(service: Harness) -> int:
 async def test_commissioning_is_all_or_nothing_with_a_reason_per_serial(service: Harness) -> None:
     await product(service.client)
     await batch(service.client)
+    await site(service.client)
     issued = await serials(service.client, 10)
     before = await head(service)
     response = await commission(service.client, [*issued[:5], "ZZZZZZZZZZZZ", issued[0], "bad!"])
@@ -35,6 +36,7 @@ async def test_commissioning_is_all_or_nothing_with_a_reason_per_serial(service:
 async def test_a_serial_is_commissioned_once(service: Harness) -> None:
     await product(service.client)
     await batch(service.client)
+    await site(service.client)
     issued = await serials(service.client, 10)
     assert (await commission(service.client, issued[:4])).status_code == 201
     again = await commission(service.client, issued[2:6])
@@ -46,19 +48,22 @@ async def test_a_serial_is_commissioned_once(service: Harness) -> None:
 async def test_commissioning_by_sgtin_epc(service: Harness) -> None:
     await product(service.client)
     await batch(service.client)
+    await site(service.client, lines=("LINE-1", "LINE-2"))
     issued = await serials(service.client, 3)
     epcs = [f"urn:epc:id:sgtin:9506000.013435.{s}" for s in issued]
-    response = await service.client.post(
-        "/v1/commissioning",
-        json={"epcs": epcs, "lot": LOT, "line_id": "L2", "event_time": "2026-11-22T09:00:00+01:00"},
-    )
+    line_2 = "urn:epc:id:sgln:9506000.00000.LINE-2"  # named by its read point, not its id
+    body = {"epcs": epcs, "lot": LOT, "line_id": line_2, "event_time": "2026-11-22T09:00:00+01:00"}
+    response = await service.client.post("/v1/commissioning", json=body)
     assert response.status_code == 201, response.text
-    assert response.json()["gtin"] == GTIN
+    answered = response.json()
+    assert (answered["gtin"], answered["line_id"], answered["read_point"]) == (GTIN, "LINE-2", line_2)
+    assert answered["biz_location"] == "urn:epc:id:sgln:9506000.00000.0"
 
 
 async def test_imported_serials_are_screened_commissionable_and_never_generated(service: Harness) -> None:
     await product(service.client, serial_length=12, serial_alphabet="alphanumeric")
     await batch(service.client)
+    await site(service.client)
     issued = await serials(service.client, 5)
     # A serial the pool would generate next (counter 5) and one already issued.
     own = service.own_settings["serial_issuance"]

@@ -19,3 +19,4 @@ LotPath = Annotated[
 SerialPath = Annotated[
     str, Path(pattern=f"^{_CSET82_SEGMENT}{{1,20}}$", description="serial number (AI 21): 1 to 20 characters")
 ]
+GlnPath = Annotated[str, Path(pattern=r"^[0-9]{13}$", description="GLN (13 digits, GS1 check digit)")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from serialtrail_contracts import aggregation
+from serialtrail_contracts import aggregation, serials
 from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.service_settings import NoSettings
@@ -19,8 +19,8 @@ from aggregation.projections.knowledge.read_model import KnowledgeProjection
 
 HIERARCHY = HierarchyProjection()
 
-UPCASTERS = Upcasters()
-UPCASTERS.register(aggregation.ChildrenPacked.EVENT_TYPE, 1)(aggregation.children_packed_v1_to_v2)
+# Its own events' and those it reads from serial issuance.
+UPCASTERS = Upcasters.of(aggregation.UPCASTS, serials.UPCASTS)
 
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from serialtrail_contracts import serials
 from serialtrail_kit.declaration import Service, ServiceContext
+from serialtrail_kit.eventstore.upcasting import Upcasters
 
 from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.application.read_points import LineDirectory, ReadPointsOnce
 from serial_issuance.application.write_side import IssuedOnce
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.entrypoints import permissions
@@ -15,23 +17,25 @@ from serial_issuance.projections.serial_status.queries import SerialQueries
 from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serial_issuance.settings import SerialIssuanceSettings
 
+NAME = "serial_issuance"
 SERIAL_STATUS = SerialStatusProjection()
 
 
 def routes(context: ServiceContext[SerialIssuanceSettings]) -> APIRouter:
     keyring = SerialKeyring(context.settings.key())
-    handlers = SerialIssuanceHandlers(context.writes, keyring)
+    handlers = SerialIssuanceHandlers(context.writes, keyring, LineDirectory(context.pool, NAME))
     queries = SerialQueries(context.pool, handlers.load, keyring)
     consistent = context.read_your_writes(SERIAL_STATUS.name)
     return build_router(handlers, queries, consistent, context.settings.digital_link_base, context.not_ahead)
 
 
 SERVICE = Service(
-    name="serial_issuance",
+    name=NAME,
     events=serials.EVENTS,
+    upcasters=Upcasters.of(serials.UPCASTS),
     settings=SerialIssuanceSettings,
     permissions=permissions.ALL,
-    write_side=(IssuedOnce(),),
+    write_side=(IssuedOnce(), ReadPointsOnce()),
     read_models=(SERIAL_STATUS,),
     routes=routes,
 )

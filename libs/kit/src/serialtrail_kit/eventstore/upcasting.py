@@ -3,7 +3,7 @@ lifted to the current one by a chain of upcasters when they are read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +16,15 @@ Upcaster = Callable[[Payload], Payload]
 class Upcasters:
     def __init__(self) -> None:
         self._steps: dict[tuple[str, int], Upcaster] = {}
+
+    @classmethod
+    def of(cls, *tables: Mapping[tuple[str, int], Upcaster]) -> Upcasters:
+        """Upcasters from tables of (event type, from version) → step, as contracts publish them."""
+        upcasters = cls()
+        for table in tables:
+            for (event_type, from_version), step in table.items():
+                upcasters.register(event_type, from_version)(step)
+        return upcasters
 
     def register(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorate a function that turns version `from_version` into `from_version + 1`."""

@@ -21,7 +21,7 @@ from serialtrail_contracts.aggregation import (
 )
 from serialtrail_kit.errors import Conflict, Violation
 
-from aggregation.domain.objects import Knowledge, Standing
+from aggregation.domain.objects import Knowledge, Line, Standing
 
 MAX_DEPTH = 16  # unit → bundle → case → pallet needs 4; anything deeper is a cycle or a mistake
 
@@ -63,7 +63,7 @@ class Pack:
     parent: str
     level: PackagingLevel
     children: tuple[str, ...]
-    line_id: str
+    line: Line
     event_time: datetime
     field: str = ""  # where this pack sits in the request, for naming violations
 
@@ -74,7 +74,7 @@ class Unpack:
     children: tuple[str, ...] | None  # None: all of them
     reason: UnpackReason
     comment: str | None
-    line_id: str
+    line: Line
     event_time: datetime
 
 
@@ -82,7 +82,7 @@ class Unpack:
 class Close:
     parent: str
     expected_count: int | None
-    line_id: str | None
+    line: Line
     event_time: datetime
 
 
@@ -126,7 +126,7 @@ def pack(
         parent_id=command.parent,
         packaging_level=command.level,
         child_ids=command.children,
-        line_id=command.line_id,
+        **_where(command.line),
         event_time=command.event_time,
         pending_child_ids=(pending := _unknown(command.children, knowledge)),
         parent_pending=(parent_pending := knowledge.standing(command.parent) is Standing.unknown),
@@ -288,7 +288,7 @@ def unpack(h: Hierarchy, command: Unpack) -> ChildrenUnpacked:
         child_ids=children,
         reason=command.reason,
         comment=command.comment,
-        line_id=command.line_id,
+        **_where(command.line),
         event_time=command.event_time,
     )
 
@@ -313,9 +313,14 @@ def close(h: Hierarchy, command: Close) -> ParentClosed:
         parent_id=command.parent,
         child_count=state.child_count,
         expected_count=command.expected_count,
-        line_id=command.line_id,
+        **_where(command.line),
         event_time=command.event_time,
     )
+
+
+def _where(line: Line) -> dict[str, str]:
+    """What an event records of the line it happened on."""
+    return {"line_id": line.line_id, "read_point": line.read_point, "biz_location": line.biz_location}
 
 
 def check_request(packs: Sequence[Pack]) -> list[Violation]:

@@ -16,6 +16,16 @@ class Label(NamedTuple):
     expiry: date | None
 
 
+class Line(NamedTuple):
+    """A registered packaging line, as serial issuance published it: what events record it by."""
+
+    line_id: str
+    read_point: str  # SGLN URI
+    biz_location: str  # its site's SGLN URI
+    site_gln: str
+    cmo_id: str | None
+
+
 class Standing(StrEnum):
     known = "known"  # commissioned (SGTIN) or inside an allocated range (SSCC)
     unknown = "unknown"  # not seen yet: a link to it is pending until it is

@@ -73,7 +73,7 @@ def _packing_routes(
             parent=ids.parse(body.parent, "parent"),
             level=body.packaging_level,
             children=ids.parse_all(body.children, "children"),
-            line_id=body.line_id,
+            line=request.state.line,  # resolved by the ownership check
             event_time=not_ahead(body.event_time, "event_time"),
         )
         ids.raise_if_invalid()
@@ -92,7 +92,7 @@ def _packing_routes(
                 parent=ids.parse(entry.parent, f"packs[{index}].parent"),
                 level=entry.packaging_level,
                 children=ids.parse_all(entry.children, f"packs[{index}].children"),
-                line_id=body.line_id,
+                line=request.state.line,
                 event_time=not_ahead(body.event_time, "event_time"),
                 field=f"packs[{index}]",
             )
@@ -113,7 +113,7 @@ def _packing_routes(
         children = None if body.children is None else ids.parse_all(body.children, "children")
         ids.raise_if_invalid()
         command = Unpack(
-            parent, children, body.reason, body.comment, body.line_id, not_ahead(body.event_time, "event_time")
+            parent, children, body.reason, body.comment, request.state.line, not_ahead(body.event_time, "event_time")
         )
         event, _ = await handlers.unpack(command, record_metadata(request, reason=body.reason.value))
         assert isinstance(event, ChildrenUnpacked)
@@ -126,10 +126,11 @@ def _packing_routes(
         """Mark a parent complete; nothing more can be packed into it. With `expected_count`, a
         different number of children is refused, naming the count."""
         body = body or CloseIn()
+        closed = one_id(parent, "parent").uri
         command = Close(
-            parent=one_id(parent, "parent").uri,
+            parent=closed,
             expected_count=body.expected_count,
-            line_id=body.line_id,
+            line=request.state.line if body.line_id else await resources.line_of(closed),
             event_time=datetime.now(UTC) if body.event_time is None else not_ahead(body.event_time, "event_time"),
         )
         event, _ = await handlers.close(command, record_metadata(request))

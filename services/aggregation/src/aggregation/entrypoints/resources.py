@@ -3,8 +3,9 @@ endpoint runs (`serialtrail_kit.access.resources`).
 
 Owners: an SGTIN is its GTIN's company's and, once commissioned, its batch's CMO's; an SSCC
 is the company whose prefix it carries and, once it holds something, the CMOs of what it
-holds. What a request names (GTINs, SSCCs, its line) is checked from the request itself;
-what a parent holds is looked up in the hierarchy read model."""
+holds. What a request names (GTINs, SSCCs, its line) is checked from the request itself: a
+line as registered (its id, its site and the CMO operating it), so a CMO's key cannot record
+on another party's line; what a parent holds is looked up in the hierarchy read model."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from serialtrail_contracts.identity import NO_CMO, Principal, Target
 from serialtrail_gs1.identity import IdentifierError, Kind, ObjectId
 from serialtrail_kit.access.authz import path_target, request_body, visible
 from serialtrail_kit.access.resources import Resource, Unknown
-from serialtrail_kit.errors import Conflict, DomainError, NotFound, Violation
+from serialtrail_kit.errors import Conflict, DomainError, InvalidInput, NotFound, Violation
 from serialtrail_kit.http.problems import Answered, JsonResponse
 
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Unpack, close, unpack
+from aggregation.domain.objects import Line
 from aggregation.entrypoints.ids import Parsed, object_of, one_id, parse_cached
 from aggregation.projections.hierarchy.queries import AggregationQueries, batch_report
+from aggregation.projections.knowledge import lookups as knowledge
 
 Consistent = Callable[[], Awaitable[None]]
 _AT = TypeAdapter(datetime)
@@ -53,14 +56,26 @@ def named_by(objects: list[ObjectId]) -> Target:
     )
 
 
-async def packing_named(request: Request) -> Target:
-    """Every id a pack, unpack or close names (parents and children), and its line."""
-    body = await request_body(request)
+def ids_named(request: Request, body: dict[str, Any]) -> Target:
+    """Every id a pack, unpack or close names (parents and children)."""
     named: list[Any] = [request.path_params.get("parent")]
     for entry in _entries(body):
         named += [entry.get("parent"), *_children(entry)]
-    lines = {str(body["line_id"])} if body.get("line_id") else set()
-    return named_by(_objects(request, named)) | Target(lines=frozenset(lines))
+    return named_by(_objects(request, named))
+
+
+def line_owner(line: Line) -> Target:
+    return Target(
+        lines=frozenset({line.line_id}), sites=frozenset({line.site_gln}), cmos=frozenset({line.cmo_id or NO_CMO})
+    )
+
+
+def unregistered_line(named: str) -> DomainError:
+    message = (
+        f"no line is registered as {named!r} (give a registered line id or its read point's SGLN; "
+        "a line registered moments ago may not have reached aggregation yet)"
+    )
+    return InvalidInput(message, [Violation("line_id", "registered-line", message)])
 
 
 async def object_named(request: Request) -> Target:
@@ -129,8 +144,9 @@ def _as_if_empty(decide: Callable[[Hierarchy, str], object]) -> Unknown:
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
-_unpacked_unknown = _as_if_empty(lambda h, p: unpack(h, Unpack(p, None, UnpackReason.rework, None, "", _EPOCH)))
-_closed_unknown = _as_if_empty(lambda h, p: close(h, Close(p, None, None, _EPOCH)))
+_NOWHERE = Line("", "", "", "", None)
+_unpacked_unknown = _as_if_empty(lambda h, p: unpack(h, Unpack(p, None, UnpackReason.rework, None, _NOWHERE, _EPOCH)))
+_closed_unknown = _as_if_empty(lambda h, p: close(h, Close(p, None, _NOWHERE, _EPOCH)))
 
 
 def _at(request: Request) -> datetime | None:
@@ -144,12 +160,38 @@ def _at(request: Request) -> datetime | None:
 class Resources:
     def __init__(self, queries: AggregationQueries, consistent: Consistent) -> None:
         self.queries, self.consistent = queries, consistent
-        self.packing = Resource("packing", named=packing_named, owner=self._packed_into, unknown=_outside_scope)
-        self.unpacked = Resource("parent", named=packing_named, owner=self._parent, unknown=_unpacked_unknown)
-        self.closed = Resource("parent", named=packing_named, owner=self._parent, unknown=_closed_unknown)
+        self.packing = Resource("packing", named=self._named, owner=self._packed_into, unknown=_outside_scope)
+        self.unpacked = Resource("parent", named=self._named, owner=self._parent, unknown=_unpacked_unknown)
+        self.closed = Resource("parent", named=self._named, owner=self._parent, unknown=_closed_unknown)
         self.tree = Resource("hierarchy", named=object_named, owner=self._tree, unknown=_holds_nothing)
         self.ancestry = Resource("ancestry", named=object_named, owner=self._object, unknown=_no_ancestors)
         self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch, unknown=_unknown_batch)
+
+    async def _named(self, request: Request) -> Target:
+        """The ids a pack, unpack or close names, and the line it names (kept for the endpoint)."""
+        body = await request_body(request)
+        named = body.get("line_id")
+        if not isinstance(named, str) or not named:
+            return ids_named(request, body)  # none: validation, or the parent's own line (close)
+        request.state.line = line = await self.line(named)
+        return ids_named(request, body) | line_owner(line)
+
+    async def line(self, named: str) -> Line:
+        async with self.queries.pool.acquire() as conn:
+            found = await knowledge.line(conn, named)
+        if found is None:
+            raise unregistered_line(named)
+        return found
+
+    async def line_of(self, parent: str) -> Line:
+        """The line a parent was formed on: where a close that names none happened. A parent
+        never packed has none; the domain answers that it holds nothing."""
+        await self.consistent()
+        async with self.queries.pool.acquire() as conn:
+            formed_on = await conn.fetchval(
+                f"SELECT line_id FROM {knowledge.RM}.parent_states WHERE parent = $1", parent
+            )
+        return _NOWHERE if formed_on is None else await self.line(formed_on)
 
     async def visible_ancestors(self, request: Request, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Nearest first, up to the first parent the caller could not read as a tree."""

@@ -10,10 +10,12 @@ from typing import TypeVar
 
 from serialtrail_contracts.serials import (
     BatchRegistered,
+    LineRegistered,
     ProductRegistered,
     SerialsAllocated,
     SerialsCommissioned,
     SerialsImported,
+    SiteRegistered,
     SsccRangeAllocated,
 )
 from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin
@@ -23,19 +25,20 @@ from serialtrail_kit.writes.model import WriteModel
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader
+from serial_issuance.application.read_points import LineDirectory
 from serial_issuance.application.write_side import AlreadyTaken, imported_among
 from serial_issuance.domain import batch as batches
-from serial_issuance.domain import commissioning, counter_bitmap, imports, product, serial_pool, sscc
+from serial_issuance.domain import commissioning, counter_bitmap, imports, location, product, serial_pool, sscc
 from serial_issuance.domain.keys import SerialKeyring
 
 E = TypeVar("E", ProductRegistered, BatchRegistered)
 
 
 class SerialIssuanceHandlers:
-    def __init__(self, writes: WriteModel, keyring: SerialKeyring) -> None:
+    def __init__(self, writes: WriteModel, keyring: SerialKeyring, directory: LineDirectory) -> None:
         self.writes = writes
         self.keyring = keyring
-        self.load = Loader(writes)
+        self.load = Loader(writes, directory)
 
     async def register_product(self, proposed: ProductRegistered, meta: RecordMetadata) -> ProductRegistered:
         require_gtin(proposed.gtin)
@@ -48,6 +51,25 @@ class SerialIssuanceHandlers:
         await self.load.product(proposed.gtin)
         stream = batches.stream_id(proposed.gtin, proposed.lot)
         return await self._register_once(stream, BatchRegistered, lambda known: batches.register(known, proposed), meta)
+
+    async def register_site(self, proposed: SiteRegistered, meta: RecordMetadata) -> SiteRegistered:
+        stream = location.site_stream(proposed.gln)
+        async with self.writes.unit(meta) as work:
+            existing = await work.stream(stream)
+            if location.register_once(existing.of(SiteRegistered), proposed):
+                work.record(stream, existing.version, [proposed])
+        return proposed
+
+    async def register_line(
+        self, gln: str, line_id: str, name: str, extension: str | None, meta: RecordMetadata
+    ) -> LineRegistered:
+        proposed = location.line(await self.load.site(gln), line_id, name, extension)
+        stream = location.line_stream(line_id)
+        async with self.writes.unit(meta) as work:
+            existing = await work.stream(stream)
+            if location.register_once(existing.of(LineRegistered), proposed):
+                work.record(stream, existing.version, [proposed])
+        return proposed
 
     async def _register_once(
         self, stream: str, kind: type[E], decide: Callable[[list[E]], E], meta: RecordMetadata
@@ -126,6 +148,7 @@ class SerialIssuanceHandlers:
         gtin, serials, field = _identify(command)
         registered = await self.load.product(gtin)
         registered_batch = await self.load.batch(gtin, command.lot, field="lot")
+        line = await self.load.line(command.line_id)
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
@@ -141,7 +164,9 @@ class SerialIssuanceHandlers:
             gtin=gtin,
             lot=command.lot,
             expiry=registered_batch.expiry,
-            line_id=command.line_id,
+            line_id=line.line_id,
+            read_point=line.read_point,
+            biz_location=line.biz_location,
             event_time=command.event_time,
             serials=tuple(serials),
             counter_ranges=tuple(counter_bitmap.ranges_of(screening.counters)),

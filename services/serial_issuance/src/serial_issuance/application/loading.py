@@ -4,21 +4,23 @@ outside one for facts that never change once recorded (a product, a batch)."""
 
 from __future__ import annotations
 
-from serialtrail_contracts.serials import BatchRegistered, ProductRegistered
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gtin
+from serialtrail_gs1.locations import canonical_sgln
 from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 from serialtrail_kit.writes.model import Stream, UnitOfWork, WriteModel
 
+from serial_issuance.application.read_points import LineDirectory
 from serial_issuance.domain import batch as batches
-from serial_issuance.domain import product, serial_pool
+from serial_issuance.domain import location, product, serial_pool
 from serial_issuance.domain.serial_pool import SerialPool
 
 Source = WriteModel | UnitOfWork
 
 
 class Loader:
-    def __init__(self, writes: WriteModel) -> None:
-        self.writes = writes
+    def __init__(self, writes: WriteModel, directory: LineDirectory) -> None:
+        self.writes, self.directory = writes, directory
 
     async def product(
         self, gtin: str, field: str = "gtin", *, missing: type[DomainError] = InvalidInput
@@ -43,3 +45,21 @@ class Loader:
     async def pool(self, gtin: str, source: Source | None = None) -> tuple[SerialPool, int]:
         stream: Stream = await (source or self.writes).stream(serial_pool.stream_id(gtin))
         return SerialPool.fold(gtin, stream.events), stream.version
+
+    async def site(self, gln: str, field: str = "gln", *, missing: type[DomainError] = InvalidInput) -> SiteRegistered:
+        found = (await self.writes.stream(location.site_stream(gln))).of(SiteRegistered)
+        if not found:
+            message = f"no site is registered with GLN {gln}"
+            raise missing(message, [Violation(field, "registered-site", message)])
+        return found[-1]
+
+    async def line(self, named: str, field: str = "line_id") -> LineRegistered:
+        """A registered line, named by its line id or by its read point's SGLN URI."""
+        line_id: str | None = named
+        if (sgln := canonical_sgln(named)) is not None:
+            line_id = await self.directory.line_at(sgln[0])
+        found = [] if line_id is None else (await self.writes.stream(location.line_stream(line_id))).of(LineRegistered)
+        if not found:
+            message = f"no line is registered as {named!r} (give a registered line id or its read point's SGLN)"
+            raise InvalidInput(message, [Violation(field, "registered-line", message)])
+        return found[-1]

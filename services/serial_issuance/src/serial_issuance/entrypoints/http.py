@@ -9,9 +9,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
-from serialtrail_contracts.serials import BatchRegistered, OutputForm, ProductRegistered
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered, OutputForm, ProductRegistered
 from serialtrail_gs1.keys import sscc
-from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
+from serialtrail_gs1.paths import GlnPath, GtinPath, LotPath, SerialPath
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.declaration import NotAhead
 from serialtrail_kit.errors import NotFound
@@ -20,7 +20,7 @@ from serialtrail_kit.http.problems import PROBLEM_RESPONSES
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
-from serial_issuance.domain import product
+from serial_issuance.domain import location, product
 from serial_issuance.domain.generation import line_parts, render_counters
 from serial_issuance.entrypoints import permissions as allowed
 from serial_issuance.entrypoints.resources import Resources
@@ -28,12 +28,15 @@ from serial_issuance.entrypoints.schemas import (
     BatchIn,
     CommissioningIn,
     CommissioningOut,
+    LineIn,
     ProductIn,
     SerialImportIn,
     SerialImportOut,
     SerialRequestIn,
     SerialRequestOut,
     SerialSummaryOut,
+    SiteIn,
+    SiteOut,
     SsccRequestIn,
     SsccRequestOut,
 )
@@ -54,6 +57,7 @@ def build_router(
     router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
     resources = Resources(handlers, queries, consistent)
     _master_data_routes(router, handlers, resources)
+    _location_routes(router, handlers, resources)
     _serial_request_routes(router, handlers, resources, digital_link_base)
     _sscc_routes(router, handlers, resources)
     _commissioning_routes(router, handlers, queries, resources, not_ahead)
@@ -105,6 +109,47 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
         """A batch's lot, expiry and manufacturing site."""
         found: BatchRegistered = request.state.batch  # loaded by the ownership check
         return found
+
+
+def _location_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resources: Resources) -> None:
+    @router.post(
+        "/sites",
+        status_code=status.HTTP_201_CREATED,
+        tags=["locations"],
+        response_model=SiteOut,
+        dependencies=[requires(allowed.MASTER_DATA_WRITE, resources.new_site)],
+    )
+    async def register_site(body: SiteIn, request: Request) -> SiteOut:
+        """Register a site (GLN, address, the CMO operating it): the business location of what its
+        lines record. Idempotent for identical data."""
+        proposed = location.site(
+            body.gln, body.company_prefix_length, body.name, body.address.model_dump(), body.cmo_id
+        )
+        site = await handlers.register_site(proposed, record_metadata(request))
+        return SiteOut(**site.model_dump(), lines=await resources.lines_of(site.gln))
+
+    @router.get(
+        "/sites/{gln}",
+        tags=["locations"],
+        response_model=SiteOut,
+        dependencies=[requires(allowed.MASTER_DATA_READ, resources.site)],
+    )
+    async def get_site(gln: GlnPath, request: Request) -> SiteOut:
+        """A site and its lines, with their SGLNs (EPCIS business location and read points)."""
+        site = request.state.site  # loaded by the ownership check
+        return SiteOut(**site.model_dump(), lines=await resources.lines_of(site.gln))
+
+    @router.post(
+        "/sites/{gln}/lines",
+        status_code=status.HTTP_201_CREATED,
+        tags=["locations"],
+        response_model=LineRegistered,
+        dependencies=[requires(allowed.MASTER_DATA_WRITE, resources.new_line)],
+    )
+    async def register_line(gln: GlnPath, body: LineIn, request: Request) -> LineRegistered:
+        """Register a packaging line of a site: its id (what line systems send) and its read point
+        (the site's GLN with a GLN extension). Idempotent for identical data."""
+        return await handlers.register_line(gln, body.line_id, body.name, body.extension, record_metadata(request))
 
 
 def _serial_request_routes(
@@ -259,6 +304,8 @@ def _commissioning_routes(
             lot=e.lot,
             expiry=e.expiry,
             line_id=e.line_id,
+            read_point=e.read_point,
+            biz_location=e.biz_location,
             commissioned=len(e.serials),
         )
 

@@ -4,7 +4,10 @@ endpoint runs (`serialtrail_kit.access.resources`); resolvers keep what they loa
 
 Owners: a product is its GTIN's (company prefix, GTIN); a batch is also its CMO's and its
 site's; a serial request, a serial import and a serial belong to their batch (none named: only
-principals not narrowed to CMOs reach them); an SSCC request is its company prefix's."""
+principals not narrowed to CMOs reach them); an SSCC request is its company prefix's. A site
+is its GLN's and its CMO's (none: the company's own); a line is its id's and its site's. A
+command names the line it was recorded on: that line, its site and its CMO are what the
+command names, so a CMO's key cannot record on another party's line."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from uuid import UUID
 
 from fastapi import Request
 from serialtrail_contracts.identity import NO_CMO, Target
-from serialtrail_contracts.serials import BatchRegistered
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SiteRegistered
 from serialtrail_gs1.keys import parse_sgtin_uri
 from serialtrail_kit.access.authz import body_target, path_target, request_body
 from serialtrail_kit.access.resources import Resource
@@ -45,15 +48,22 @@ async def new_batch(request: Request) -> Target:
     )
 
 
-async def commissioning_named(request: Request) -> Target:
-    """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning names."""
+def site_owner(site: SiteRegistered) -> Target:
+    return Target(sites=frozenset({site.gln}), cmos=frozenset({site.cmo_id or NO_CMO}))
+
+
+def line_owner(line: LineRegistered) -> Target:
+    return Target(
+        lines=frozenset({line.line_id}), sites=frozenset({line.site_gln}), cmos=frozenset({line.cmo_id or NO_CMO})
+    )
+
+
+async def new_site(request: Request) -> Target:
     body = await request_body(request)
-    gtins = {str(body["gtin"])} if body.get("gtin") else set()
-    epcs = body.get("epcs")
-    if isinstance(epcs, list):
-        gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
-    lines = {str(body["line_id"])} if body.get("line_id") else set()
-    return Target(gtins=frozenset(gtins), lines=frozenset(lines))
+    return Target(
+        sites=frozenset({str(body["gln"])}) if body.get("gln") else frozenset(),
+        cmos=frozenset({str(body.get("cmo_id") or NO_CMO)}),
+    )
 
 
 def unregistered_batch(request: Request) -> DomainError:
@@ -81,6 +91,11 @@ def _no_request(what: str) -> Callable[[Request], DomainError]:
     return unknown
 
 
+def _no_site(request: Request) -> DomainError:
+    message = f"no site is registered with GLN {request.path_params['gln']}"
+    return NotFound(message, [Violation("gln", "registered-site", message)])
+
+
 def _no_serial(request: Request) -> DomainError:
     gtin, serial = request.path_params["gtin"], request.path_params["serial"]
     message = f"serial {serial} was not issued or imported for GTIN {gtin}"
@@ -104,9 +119,42 @@ class Resources:
         self.new_ssccs = Resource("sscc-request", named=body_target(company_prefixes="company_prefix"))
         self.sscc_request = Resource("sscc-request", owner=self._sscc_request, unknown=_no_request("SSCC"))
         self.commissioning = Resource(
-            "commissioning", named=commissioning_named, owner=self._batch_in_body, unknown=unregistered_batch
+            "commissioning", named=self._commissioning_named, owner=self._batch_in_body, unknown=unregistered_batch
         )
+        self.new_site = Resource("site", named=new_site)
+        self.site = Resource("site", named=path_target(sites="gln"), owner=self._site, unknown=_no_site)
+        self.new_line = Resource("line", named=self._line_named, owner=self._site, unknown=_no_site)
         self.serial = Resource("serial", named=path_target(gtins="gtin"), owner=self._serial, unknown=_no_serial)
+
+    async def _commissioning_named(self, request: Request) -> Target:
+        """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning names."""
+        body = await request_body(request)
+        gtins = {str(body["gtin"])} if body.get("gtin") else set()
+        epcs = body.get("epcs")
+        if isinstance(epcs, list):
+            gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
+        return Target(gtins=frozenset(gtins)) | await self.line_named(body)
+
+    async def line_named(self, body: dict[str, Any]) -> Target:
+        """The line a line-side command names (by id or SGLN), its site and its CMO. An
+        unregistered one is refused here, before anything else is looked up."""
+        named = body.get("line_id")
+        if not isinstance(named, str) or not named:
+            return Target()  # validation names the missing field
+        return line_owner(await self.handlers.load.line(named))
+
+    async def _line_named(self, request: Request) -> Target:
+        body = await request_body(request)
+        line_id = body.get("line_id")
+        lines = frozenset({line_id}) if isinstance(line_id, str) and line_id else frozenset()
+        return Target(sites=frozenset({str(request.path_params["gln"])}), lines=lines)
+
+    async def _site(self, request: Request) -> Target:
+        request.state.site = site = await self.handlers.load.site(request.path_params["gln"], missing=NotFound)
+        return site_owner(site)
+
+    async def lines_of(self, gln: str) -> list[LineRegistered]:
+        return [await self.handlers.load.line(line_id) for line_id in await self.handlers.load.directory.lines_of(gln)]
 
     async def _batch(self, gtin: str, lot: str | None, missing: type[DomainError]) -> BatchRegistered | None:
         if lot is None:

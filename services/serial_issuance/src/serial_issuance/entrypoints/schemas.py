@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
-from serialtrail_contracts.serials import OutputForm, SerialAlphabet
+from serialtrail_contracts.serials import Address, LineRegistered, OutputForm, SerialAlphabet, SiteRegistered
 from serialtrail_kit.http.body import Body, Count, Timestamp
 
 GTIN_EXAMPLE = "09506000134352"
@@ -54,6 +54,44 @@ class BatchIn(Body):
     expiry: date
     site_gln: Annotated[str, Field(description="GLN of the manufacturing site")]
     cmo_id: str | None = None
+
+
+class SiteIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "gln": "9506000000008",
+                    "company_prefix_length": 7,
+                    "name": "Paracetamol packaging plant",
+                    "address": {"street": "Industriestr. 1", "city": "Mainz", "postal_code": "55116", "country": "DE"},
+                }
+            ]
+        }
+    )
+    gln: Annotated[str, Field(min_length=1, max_length=13, description="the site's GLN (13 digits, check digit)")]
+    company_prefix_length: Annotated[Count, Field(ge=6, le=12, description="of the GLN's company prefix")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    address: Address
+    cmo_id: Annotated[str | None, Field(min_length=1, max_length=64, description="the CMO operating it")] = None
+
+
+class LineIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"line_id": "LINE-1", "name": "Blister line 1", "extension": "L1"}]}
+    )
+    line_id: Annotated[str, Field(min_length=1, max_length=64, description="the id line systems will send")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    extension: Annotated[
+        str | None,
+        Field(
+            min_length=1, max_length=20, description="GLN extension (AI 254) of the read point; default: the line id"
+        ),
+    ] = None
+
+
+class SiteOut(SiteRegistered):
+    lines: list[LineRegistered]
 
 
 class SerialRequestIn(Body):
@@ -140,7 +178,9 @@ class CommissioningIn(Body):
     epcs: Annotated[list[str], Field(max_length=100_000, description="SGTIN pure identity URIs")] = []
     lot: str
     expiry: date | None = Field(default=None, description="if given, must match the batch")
-    line_id: Annotated[str, Field(min_length=1, max_length=64)]
+    line_id: Annotated[
+        str, Field(min_length=1, max_length=64, description="a registered line id, or its read point's SGLN URI")
+    ]
     event_time: Timestamp
 
 
@@ -150,6 +190,8 @@ class CommissioningOut(BaseModel):
     lot: str
     expiry: date
     line_id: str
+    read_point: str
+    biz_location: str
     commissioned: int
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from serialtrail_gs1.identity import Kind, ObjectId
+from serialtrail_gs1.locations import canonical_sgln
 from serialtrail_kit.db import Connection, json_elements, json_list
 
-from aggregation.domain.objects import Knowledge, Label
+from aggregation.domain.objects import Knowledge, Label, Line
 
 RM = "aggregation_rm"
 
@@ -85,3 +86,14 @@ async def unregistered_gtins(conn: Connection, gtins: Iterable[str]) -> set[str]
         return set()
     rows = await conn.fetch(f"SELECT gtin FROM {RM}.known_products WHERE gtin = ANY($1::text[])", list(wanted))
     return wanted - {r["gtin"] for r in rows}
+
+
+async def line(conn: Connection, named: str) -> Line | None:
+    """A registered line, named by its id or by its read point's SGLN URI."""
+    sgln = canonical_sgln(named)
+    column, value = ("read_point", sgln[0]) if sgln is not None else ("line_id", named)
+    row = await conn.fetchrow(
+        f"SELECT line_id, read_point, biz_location, site_gln, cmo_id FROM {RM}.known_lines WHERE {column} = $1",
+        value,
+    )
+    return None if row is None else Line(*row)

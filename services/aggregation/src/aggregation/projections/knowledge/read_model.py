@@ -1,5 +1,6 @@
 """What aggregation knows of serial issuance, learnt only from its `serials` events:
-products, batches (with their CMO), commissioned SGTINs and allocated SSCC ranges.
+products, batches (with their CMO), registered lines, commissioned SGTINs and allocated
+SSCC ranges.
 Packing consults it to tell confirmed links from pending ones; queries join it to
 derive each link's status, so the outcome never depends on which arrived first."""
 
@@ -8,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from serialtrail_contracts import serials
-from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned, SsccRangeAllocated
+from serialtrail_contracts.serials import (
+    BatchRegistered,
+    LineRegistered,
+    ProductRegistered,
+    SerialsCommissioned,
+    SsccRangeAllocated,
+)
 from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_kit.db import Connection
 from serialtrail_kit.eventstore import codec
@@ -20,7 +27,7 @@ SOURCE = "serial_issuance"
 class KnowledgeProjection:
     name = "knowledge"
     source = SOURCE
-    tables: tuple[str, ...] = ("known_products", "known_batches", "commissioned", "sscc_ranges")
+    tables: tuple[str, ...] = ("known_products", "known_batches", "known_lines", "commissioned", "sscc_ranges")
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -29,6 +36,10 @@ class KnowledgeProjection:
         );
         CREATE TABLE {schema}.known_batches (
             gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, PRIMARY KEY (gtin, lot)
+        );
+        CREATE TABLE {schema}.known_lines (
+            line_id text PRIMARY KEY, read_point text NOT NULL UNIQUE, biz_location text NOT NULL,
+            site_gln text NOT NULL, cmo_id text
         );
         CREATE TABLE {schema}.commissioned (
             object_id text PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, cmo_id text,
@@ -87,6 +98,15 @@ async def _apply_master_data(conn: Connection, schema: str, event: object) -> No
             f"UPDATE {schema}.commissioned SET cmo_id = $3 WHERE gtin = $1 AND lot = $2 AND cmo_id IS DISTINCT FROM $3",
             event.gtin,
             event.lot,
+            event.cmo_id,
+        )
+    elif isinstance(event, LineRegistered):
+        await conn.execute(
+            f"INSERT INTO {schema}.known_lines VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            event.line_id,
+            event.read_point,
+            event.biz_location,
+            event.site_gln,
             event.cmo_id,
         )
     elif isinstance(event, SsccRangeAllocated):
