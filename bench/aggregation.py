@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import orjson
+from serialtrail_kit.testing.clock import moment
 
 from bench.report import emit
 from bench.serials import _gtin, _product
@@ -24,7 +25,7 @@ async def _commissioned_units(client: httpx.AsyncClient, gtin: str, lot: str, to
     serials = (await client.get(created.json()["serials_url"])).text.splitlines()
     for start in range(0, total, 10_000):
         body = {"gtin": gtin, "serials": serials[start : start + 10_000], "lot": lot, "line_id": "L1"}
-        response = await client.post("/v1/commissioning", json={**body, "event_time": "2026-11-22T08:00:00Z"})
+        response = await client.post("/v1/commissioning", json={**body, "event_time": moment()})
         response.raise_for_status()
     return [f"(01){gtin}(21){s}" for s in serials]
 
@@ -51,7 +52,7 @@ def _pallet_body(pallet: str, cases: list[str], units: list[str]) -> dict[str, A
         for i, case in enumerate(cases)
     ]
     packs.append({"parent": pallet, "packaging_level": "pallet", "children": cases})
-    return {"packs": packs, "line_id": "L1", "event_time": "2026-11-22T09:00:00Z"}
+    return {"packs": packs, "line_id": "L1", "event_time": moment(minutes=1)}
 
 
 async def _pack_all(client: httpx.AsyncClient, bodies: list[dict[str, Any]], in_flight: int) -> None:

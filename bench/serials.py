@@ -7,6 +7,7 @@ import time
 import uuid
 
 import httpx
+from serialtrail_kit.testing.clock import moment
 
 from bench.report import emit
 
@@ -86,7 +87,7 @@ async def commissioning_throughput(
                         "serials": chunk,
                         "lot": lot,
                         "line_id": "L1",
-                        "event_time": "2026-11-22T08:00:00Z",
+                        "event_time": moment(),
                     }
                     response = await client.post(
                         "/v1/commissioning", json=body, headers={"x-request-id": str(uuid.uuid4())}

@@ -32,11 +32,11 @@ from issuance_helpers import batch, product, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_gs1.keys import check_digit
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, serve
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
-T0 = "2026-11-22T08:00:00Z"
 OWN = Scope(
     company_prefixes=frozenset({"9506000"}),
     sites=frozenset({SITE_A}),
@@ -323,7 +323,7 @@ def request_of(operation: Operation, values: Values, token: str) -> tuple[str, A
     if isinstance(body, dict) and "credential" in body:
         body["credential"] = token  # signing re-authenticates with the caller's own credential
     if isinstance(body, dict) and "event_time" in body:
-        body["event_time"] = T0
+        body["event_time"] = moment()
     return path, body
 
 
@@ -403,12 +403,12 @@ async def _packed_case(world: World, variant: str) -> tuple[str, str]:
         "serials": [serial],
         "lot": lot,
         "line_id": LINES[variant],
-        "event_time": T0,
+        "event_time": moment(),
     }
     await _ok(await client.post("/v1/commissioning", json=commissioning))
     case = world.supply.sscc(PREFIXES[variant])
     pack = {"parent": case, "packaging_level": "case", "children": [_unit(GTINS[variant], serial)]}
-    await _ok(await client.post("/v1/pack", json={**pack, "line_id": LINES[variant], "event_time": T0}))
+    await _ok(await client.post("/v1/pack", json={**pack, "line_id": LINES[variant], "event_time": moment()}))
     return case, serial
 
 

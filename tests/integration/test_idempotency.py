@@ -14,6 +14,7 @@ from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import Role
 from serialtrail_contracts.serials import SerialsCommissioned
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, serve
 
 
@@ -27,7 +28,7 @@ async def harness(module_database_dsn: str) -> AsyncIterator[Harness]:
 
 
 def _commissioning(values: list[str]) -> dict[str, object]:
-    return {"gtin": GTIN, "serials": values, "lot": "L2026A", "line_id": "LINE-1", "event_time": "2026-11-22T08:00Z"}
+    return {"gtin": GTIN, "serials": values, "lot": "L2026A", "line_id": "LINE-1", "event_time": moment()}
 
 
 async def _commissionings(harness: Harness) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aggregation_helpers import pack_body
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serialtrail.services import SERVICES
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import serve
 
 
@@ -23,7 +24,8 @@ async def test_commissioned_serials_and_allocated_ssccs_are_packable(database_ds
         case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
         await harness.runner("aggregation", "knowledge").caught_up()
 
-        packed = await client.post("/v1/pack", json=pack_body(case, [f"(01){GTIN}(21){s}" for s in issued]))
+        units = [f"(01){GTIN}(21){s}" for s in issued]
+        packed = await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))
         assert packed.status_code == 201, packed.text
         assert (packed.json()["pending_children"], packed.json()["parent_pending"]) == ([], False)
         report = (await client.get(f"/v1/batches/{GTIN}/{LOT}/aggregation-report")).json()

@@ -12,6 +12,7 @@ from aggregation_helpers import once_line_known, pack_body, until_known
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts import topics
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import serve
 from serialtrail_kit.testing.kafka import first_message, fresh_topics, kafka_settings
 from serialtrail_kit.testing.waiting import until
@@ -31,7 +32,9 @@ async def test_commissioned_serials_reach_aggregation_over_kafka(database_dsn: s
         await until_known(client, report_url, 3)
         case = "https://id.gs1.org/00/095060000000000015"
         # The line's registration travels on its own partition: it may arrive after the units.
-        packed = await once_line_known(client, "/v1/pack", pack_body(case, [f"(01){GTIN}(21){s}" for s in issued]))
+        packed = await once_line_known(
+            client, "/v1/pack", pack_body(case, [f"(01){GTIN}(21){s}" for s in issued], event_time=moment())
+        )
         assert packed.status_code == 201, packed.text
         assert packed.json()["pending_children"] == []
 

@@ -15,13 +15,13 @@ from issuance_helpers import batch, product, site
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused, Role, Scope
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, make_settings, serve
 from serialtrail_kit.testing.waiting import until
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
 SITE_OTHER = "9506000000015"  # operated by the CMO OTHER: its line OTHER-L1
-T0 = "2026-11-22T08:00:00Z"
 
 
 @dataclass
@@ -65,7 +65,7 @@ async def _serials(client: httpx.AsyncClient, gtin: str, lot: str, quantity: int
 async def _commission(
     client: httpx.AsyncClient, gtin: str, lot: str, serials: list[str], line: str = "LINE-1"
 ) -> httpx.Response:
-    body = {"gtin": gtin, "serials": serials, "lot": lot, "line_id": line, "event_time": T0}
+    body = {"gtin": gtin, "serials": serials, "lot": lot, "line_id": line, "event_time": moment()}
     return await client.post("/v1/commissioning", json=body)
 
 
@@ -77,7 +77,7 @@ async def _ssccs(client: httpx.AsyncClient, prefix: str, quantity: int) -> tuple
 
 
 def _pack(parent: str, children: list[str], level: str = "case", line: str = "LINE-1") -> dict[str, Any]:
-    return {"parent": parent, "packaging_level": level, "children": children, "line_id": line, "event_time": T0}
+    return {"parent": parent, "packaging_level": level, "children": children, "line_id": line, "event_time": moment()}
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ async def test_a_cmos_key_records_only_on_its_own_sites_lines(world: World) -> N
 async def test_another_companys_line_key_cannot_unpack_close_or_repack_our_parents(world: World) -> None:
     before = await _events(world, "aggregation")
     async with await _client(world, Role.line, **B_LINE) as b_line:
-        unpack = {"parent": world.acme_pallet, "reason": "rework", "line_id": "LINE-1", "event_time": T0}
+        unpack = {"parent": world.acme_pallet, "reason": "rework", "line_id": "LINE-1", "event_time": moment()}
         closing = await b_line.post(f"/v1/close/{world.acme_case}", json={"line_id": "LINE-1"})
         unpacking = await b_line.post("/v1/unpack", json=unpack)
         repack = await b_line.post("/v1/pack", json=_pack(world.acme_case, world.b_units[1:]))
@@ -277,7 +277,7 @@ async def test_another_lines_key_cannot_touch_or_read_parents_formed_on_our_line
         packing = await line_2.post(
             "/v1/pack", json={**_pack(world.acme_case, [_unit(GTIN_A, "NEWUNIT00002")]), "line_id": "LINE-2"}
         )
-        unpack = {"parent": world.acme_case, "reason": "rework", "line_id": "LINE-2", "event_time": T0}
+        unpack = {"parent": world.acme_case, "reason": "rework", "line_id": "LINE-2", "event_time": moment()}
         unpacking = await line_2.post("/v1/unpack", json=unpack)
         closing = await line_2.post(f"/v1/close/{world.acme_case}", json={"line_id": "LINE-2"})
         closing_unknown = await line_2.post(f"/v1/close/{never_used}", json={"line_id": "LINE-2"})

@@ -158,3 +158,17 @@ async def test_a_pack_dated_in_the_future_is_refused(packed: Harness) -> None:
     body = pack_body(sscc_uri(7), [unit(SERIALS[4])], event_time="2099-01-01T00:00:00+02:00")
     errors = await _refused(packed, "/v1/pack", body, 422)
     assert [(e["field"], e["rule"]) for e in errors] == [("event_time", "not-in-future")]
+
+
+async def test_a_pack_cannot_be_dated_before_its_units_commissioning(packed: Harness) -> None:
+    """Commissioned at T0 (08:00Z): a pack at 07:50Z is refused naming the unit; one at 07:56Z
+    (within the 5 minutes line clocks may differ) is recorded."""
+    early = pack_body(sscc_uri(4), [unit(SERIALS[3]), unit(SERIALS[4])], event_time="2026-11-22T08:50:00+01:00")
+    errors = await _refused(packed, "/v1/pack", early, 409)
+    assert [(e["field"], e["rule"]) for e in errors] == [
+        ("children[0]", "after-commissioning"),
+        ("children[1]", "after-commissioning"),
+    ]
+    assert "commissioned at 2026-11-22T08:00:00+00:00" in errors[0]["message"]
+    skewed = pack_body(sscc_uri(4), [unit(SERIALS[3])], event_time="2026-11-22T07:56:00Z")
+    assert (await packed.client.post("/v1/pack", json=skewed)).status_code == 201

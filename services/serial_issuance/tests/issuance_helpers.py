@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from serialtrail_kit.testing.clock import moment
 
 GTIN = "09506000134352"
 GLN = "9506000000008"
 LOT = "L2026A"
-EXPIRY = "2028-06-30"
+EXPIRY = date(datetime.now(UTC).year + 2, 6, 30).isoformat()  # plausible whenever the tests run
 
 
 async def product(client: httpx.AsyncClient, gtin: str = GTIN, **overrides: Any) -> dict[str, Any]:
@@ -70,6 +72,6 @@ async def commission(client: httpx.AsyncClient, values: list[str], gtin: str = G
             "serials": values,
             "lot": lot,
             "line_id": "LINE-1",
-            "event_time": "2026-11-22T08:00:00Z",
+            "event_time": moment(),
         },
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from issuance_helpers import GLN, GTIN, LOT, batch, product, site
+from serialtrail_contracts.serials import BatchRegistered
+from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.testing.harness import Harness
+from serialtrail_kit.testing.clock import moment
+from serialtrail_kit.testing.harness import SYSTEM, Harness
 
 UNKNOWN_GTIN = "09506000134369"
 PRODUCT = {
@@ -17,7 +21,8 @@ PRODUCT = {
     "serial_length": 12,
     "serial_alphabet": "numeric",
 }
-COMMISSION = {"gtin": GTIN, "lot": LOT, "line_id": "LINE-1", "event_time": "2026-11-22T08:00:00Z"}
+NOW = "<now>"  # replaced by the time the request is sent: event times must be near the server's clock
+COMMISSION = {"gtin": GTIN, "lot": LOT, "line_id": "LINE-1", "event_time": NOW}
 
 CASES: list[tuple[str, str, Any, int, str, str]] = [
     # (id, path, body, status, field, rule)
@@ -248,7 +253,7 @@ async def test_bad_input_is_refused_precisely_and_records_nothing(
     if isinstance(body, bytes):
         response = await prepared.client.post(path, content=body, headers={"content-type": "application/json"})
     else:
-        response = await prepared.client.post(path, json=body)
+        response = await prepared.client.post(path, json=_sent_now(body))
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -278,22 +283,52 @@ async def test_unknown_things_are_404_problems(prepared: Harness) -> None:
     assert malformed.json()["errors"][0]["field"] == "gtin"
 
 
+def _sent_now(body: Any) -> Any:
+    if isinstance(body, dict) and body.get("event_time") == NOW:
+        return {**body, "event_time": moment()}
+    return body
+
+
 async def test_commissioning_times_must_be_plausible(prepared: Harness) -> None:
-    """A line clock set to the future, and commissioning after the batch's expiry, are refused
-    naming the rule; nothing is recorded."""
-    old = {"gtin": GTIN, "lot": "OLD-1", "expiry": "2026-01-31", "site_gln": "9506000000008"}
-    assert (await prepared.client.post("/v1/batches", json=old)).status_code == 201
+    """A line clock set to the future, commissioning back-dated before its batch was registered,
+    and commissioning after the batch's expiry, are refused naming the rule; nothing is recorded.
+    A batch that has expired by now was registered long ago: it is recorded as one was then."""
+    old = BatchRegistered(gtin=GTIN, lot="OLD-1", expiry=date(2026, 1, 31), site_gln="9506000000008")
     store = PostgresEventStore(prepared.composition.app_pool, "serial_issuance")
+    await store.append([append_of("batch-09506000134352-OLD-1", 0, [old])], SYSTEM)
     before = await store.head()
     cases = [
         ({**COMMISSION, "serials": ["123"], "event_time": "2099-01-01T00:00:00Z"}, "not-in-future"),
-        (
-            {**COMMISSION, "serials": ["123"], "lot": "OLD-1", "event_time": "2026-11-22T08:00:00+01:00"},
-            "before-expiry",
-        ),
+        ({**COMMISSION, "serials": ["123"], "event_time": "2000-01-01T00:00:00+01:00"}, "after-batch-registered"),
+        ({**COMMISSION, "serials": ["123"], "event_time": moment(minutes=-10)}, "after-batch-registered"),
+        ({**COMMISSION, "serials": ["123"], "lot": "OLD-1", "event_time": moment(offset_hours=1)}, "before-expiry"),
     ]
     for body, rule in cases:
         answer = await prepared.client.post("/v1/commissioning", json=body)
         assert answer.status_code == 422, answer.text
         assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("event_time", rule)]
     assert await store.head() == before
+    within_skew = {**COMMISSION, "serials": ["123"], "event_time": moment(minutes=-4)}  # a line clock 4 min slow
+    answer = await prepared.client.post("/v1/commissioning", json=within_skew)
+    assert [e["rule"] for e in answer.json()["errors"]] == ["issued-for-gtin"]  # past the time rules
+
+
+async def test_batch_expiries_must_be_plausible(prepared: Harness) -> None:
+    """After the batch's manufacture (its registration), within the longest shelf life; typed
+    years like 0001 and 9999 are refused naming the rule."""
+    store = PostgresEventStore(prepared.composition.app_pool, "serial_issuance")
+    before = await store.head()
+    today = datetime.now(UTC).date()
+    for expiry, rule in (
+        ("0001-01-01", "after-manufacture"),
+        (today.isoformat(), "after-manufacture"),
+        ("9999-12-31", "within-shelf-life"),
+        ((today + timedelta(days=3651)).isoformat(), "within-shelf-life"),
+    ):
+        body = {"gtin": GTIN, "lot": f"X{expiry[:4]}", "expiry": expiry, "site_gln": "9506000000008"}
+        answer = await prepared.client.post("/v1/batches", json=body)
+        assert answer.status_code == 422, answer.text
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("expiry", rule)]
+    assert await store.head() == before
+    ten_years = {"gtin": GTIN, "lot": "LONG-1", "expiry": (today + timedelta(days=3650)).isoformat(), "site_gln": GLN}
+    assert (await prepared.client.post("/v1/batches", json=ten_years)).status_code == 201

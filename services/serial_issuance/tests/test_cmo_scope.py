@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from issuance_helpers import EXPIRY, GLN, GTIN, product, site
 from serialtrail_contracts.identity import Role, Scope
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness
 
 
@@ -31,7 +32,7 @@ async def test_a_cmo_reaches_only_its_own_batches(service: Harness) -> None:
             "serials": ["X"],
             "lot": "OTHER-1",
             "line_id": "ACME-L1",
-            "event_time": "2026-11-22T08:00:00Z",
+            "event_time": moment(),
         }
         assert (await acme.post("/v1/commissioning", json=commission)).json()["errors"][0]["rule"] == "registered-batch"
         for cmo_id, named in (("OTHER", "cmo:OTHER"), (None, "cmo:(no cmo)")):

@@ -7,6 +7,7 @@ from serial_issuance.domain.serial_format import SerialFormat
 from serial_issuance.settings import SerialIssuanceSettings
 from serialtrail_contracts.serials import SerialAlphabet
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness
 
 
@@ -52,7 +53,7 @@ async def test_commissioning_by_sgtin_epc(service: Harness) -> None:
     issued = await serials(service.client, 3)
     epcs = [f"urn:epc:id:sgtin:9506000.013435.{s}" for s in issued]
     line_2 = "urn:epc:id:sgln:9506000.00000.LINE-2"  # named by its read point, not its id
-    body = {"epcs": epcs, "lot": LOT, "line_id": line_2, "event_time": "2026-11-22T09:00:00+01:00"}
+    body = {"epcs": epcs, "lot": LOT, "line_id": line_2, "event_time": moment(offset_hours=1)}
     response = await service.client.post("/v1/commissioning", json=body)
     assert response.status_code == 201, response.text
     answered = response.json()

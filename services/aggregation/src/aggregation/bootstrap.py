@@ -24,7 +24,7 @@ UPCASTERS = Upcasters.of(aggregation.UPCASTS, serials.UPCASTS)
 
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:
-    handlers = AggregationHandlers(context.writes, context.pool)
+    handlers = AggregationHandlers(context.writes, context.pool, context.max_clock_skew)
     queries = AggregationQueries(context.pool)
     # Read-your-writes for this service's own log. What other services published is
     # eventually consistent by nature: links to objects not seen yet show as pending.

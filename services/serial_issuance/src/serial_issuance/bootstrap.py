@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 from serialtrail_contracts import serials
 from serialtrail_kit.declaration import Service, ServiceContext
@@ -23,7 +25,13 @@ SERIAL_STATUS = SerialStatusProjection()
 
 def routes(context: ServiceContext[SerialIssuanceSettings]) -> APIRouter:
     keyring = SerialKeyring(context.settings.key())
-    handlers = SerialIssuanceHandlers(context.writes, keyring, LineDirectory(context.pool, NAME))
+    handlers = SerialIssuanceHandlers(
+        context.writes,
+        keyring,
+        LineDirectory(context.pool, NAME),
+        skew=context.max_clock_skew,
+        max_shelf_life=timedelta(days=context.settings.max_shelf_life_days),
+    )
     queries = SerialQueries(context.pool, handlers.load, keyring)
     consistent = context.read_your_writes(SERIAL_STATUS.name)
     return build_router(handlers, queries, consistent, context.settings.digital_link_base, context.not_ahead)

@@ -29,6 +29,13 @@ class SerialIssuanceSettings(ServiceSettings):
         description="resolver base of the GS1 Digital Link URIs serials are rendered in",
     )
 
+    max_shelf_life_days: int = Field(
+        default=3650,
+        ge=1,
+        le=36_500,
+        description="a batch whose expiry lies further from its registration than this is refused as implausible",
+    )
+
     @field_validator("serial_key")
     @classmethod
     def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from serialtrail_contracts.base import EventContract
@@ -32,11 +33,13 @@ E = TypeVar("E", bound=EventContract)
 
 @dataclass(frozen=True)
 class Stream:
-    """A stream as loaded: its events (upcast and decoded) and the version to append after."""
+    """A stream as loaded: its events (upcast and decoded), when each was recorded (server
+    time), and the version to append after."""
 
     id: str
     events: tuple[EventContract, ...]
     version: int
+    recorded_at: tuple[datetime, ...] = ()
 
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -111,4 +114,5 @@ def _stream(registry: Registry, stream_id: str, recorded: Sequence[RecordedEvent
         if decoded is None:  # a service's own log holds only its own contracts
             raise LookupError(f"unknown event {event.event_type} v{event.event_version} in stream {stream_id}")
         events.append(decoded)
-    return Stream(stream_id, tuple(events), recorded[-1].stream_version if recorded else 0)
+    version = recorded[-1].stream_version if recorded else 0
+    return Stream(stream_id, tuple(events), version, tuple(e.recorded_at for e in recorded))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 from serialtrail_gs1.identity import ObjectId
 from serialtrail_kit.db import Connection, Pool
@@ -23,9 +24,10 @@ from aggregation.projections.knowledge import lookups as knowledge
 
 
 class AggregationHandlers:
-    def __init__(self, writes: WriteModel, pool: Pool) -> None:
+    def __init__(self, writes: WriteModel, pool: Pool, skew: timedelta = timedelta(minutes=5)) -> None:
         self.writes = writes
         self.pool = pool
+        self.skew = skew  # how far line clocks may differ from each other and from ours
 
     async def pack(
         self,
@@ -68,7 +70,7 @@ class AggregationHandlers:
             decided: list[Change] = []
             violations: list[Violation] = []
             for command in packs:
-                event, problems = hierarchy.pack(h, command, known, in_scope, narrowed=narrowed)
+                event, problems = hierarchy.pack(h, command, known, in_scope, narrowed=narrowed, skew=self.skew)
                 decided.append(event)
                 violations += problems
             if violations:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from serialtrail_contracts.aggregation import (
     ChildrenPacked,
@@ -102,10 +102,16 @@ def _at(prefix: str, name: str) -> str:
 
 
 def pack(
-    h: Hierarchy, command: Pack, knowledge: Knowledge, in_scope: InScope, *, narrowed: bool = False
+    h: Hierarchy,
+    command: Pack,
+    knowledge: Knowledge,
+    in_scope: InScope,
+    *,
+    narrowed: bool = False,
+    skew: timedelta = timedelta(0),
 ) -> tuple[ChildrenPacked, list[Violation]]:
     """Decide one pack; on success `h` reflects it. Violations are returned, not raised, so a
-    multi-pack request can name every problem at once."""
+    multi-pack request can name every problem at once. `skew`: how far line clocks may differ."""
     state = h.state(command.parent)
     violations = _parent_violations(h, command, state) + _parent_unit_violations(command, knowledge, in_scope)
     ancestors = set(h.ancestors(command.parent))
@@ -114,11 +120,15 @@ def pack(
     suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
     suspects |= children.intersection(knowledge.decommissioned)
     suspects |= children.intersection(knowledge.scanned)
+    late = _commissioned_after(children, knowledge, command.event_time + skew)
+    suspects |= late.keys()
     if in_scope is not None:  # a narrowed principal: every child's batch must be in its scope
         suspects |= {c for c in command.children if not _in_scope(c, knowledge, in_scope)}
     for index, child in enumerate(command.children):
         if child in suspects:
-            problem = _child_problem(h, command.parent, child, ancestors, knowledge, in_scope, narrowed)
+            problem = _child_problem(h, command.parent, child, ancestors, knowledge, in_scope, narrowed) or (
+                _timing_problem(child, late.get(child), command.event_time)
+            )
             if problem is not None:
                 violations.append(Violation(_at(command.field, f"children[{index}]"), *problem))
     event = ChildrenPacked(
@@ -139,6 +149,24 @@ def pack(
             state, level=command.level, child_count=state.child_count + len(command.children)
         )
     return event, violations
+
+
+def _commissioned_after(children: set[str], knowledge: Knowledge, limit: datetime) -> dict[str, datetime]:
+    """The children commissioned later than `limit`: a pack cannot hold what did not exist yet."""
+    if not knowledge.commissioned_at:
+        return {}
+    at = knowledge.commissioned_at
+    return {c: at[c] for c in children.intersection(at) if at[c] > limit}
+
+
+def _timing_problem(child: str, commissioned_at: datetime | None, packed_at: datetime) -> tuple[str, str] | None:
+    if commissioned_at is None:
+        return None
+    message = (
+        f"{child} was commissioned at {commissioned_at.isoformat()}, after this pack's time "
+        f"{packed_at.isoformat()} (beyond the clock skew lines may have)"
+    )
+    return "after-commissioning", message
 
 
 def _scanned_lots(pending: tuple[str, ...], knowledge: Knowledge) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -44,6 +44,7 @@ class Knowledge:
     scanned: Mapping[str, Label] = field(default_factory=dict)  # units whose scan carried a lot or expiry
     batch_label: Mapping[str, Label] = field(default_factory=dict)  # those commissioned: their batch's
     decommissioned: Mapping[str, str] = field(default_factory=dict)  # object → reason
+    commissioned_at: Mapping[str, datetime] = field(default_factory=dict)  # commissioned SGTINs: event time
 
     def standing(self, uri: str) -> Standing:
         return Standing.known if uri in self.known else Standing.unknown

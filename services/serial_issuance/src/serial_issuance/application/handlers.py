@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from serialtrail_contracts.serials import (
@@ -35,10 +36,20 @@ E = TypeVar("E", ProductRegistered, BatchRegistered)
 
 
 class SerialIssuanceHandlers:
-    def __init__(self, writes: WriteModel, keyring: SerialKeyring, directory: LineDirectory) -> None:
+    def __init__(
+        self,
+        writes: WriteModel,
+        keyring: SerialKeyring,
+        directory: LineDirectory,
+        *,
+        skew: timedelta = timedelta(minutes=5),
+        max_shelf_life: timedelta = timedelta(days=3650),
+    ) -> None:
         self.writes = writes
         self.keyring = keyring
         self.load = Loader(writes, directory)
+        self.skew = skew  # how far line clocks may differ from ours
+        self.max_shelf_life = max_shelf_life
 
     async def register_product(self, proposed: ProductRegistered, meta: RecordMetadata) -> ProductRegistered:
         require_gtin(proposed.gtin)
@@ -50,7 +61,10 @@ class SerialIssuanceHandlers:
     async def register_batch(self, proposed: BatchRegistered, meta: RecordMetadata) -> BatchRegistered:
         await self.load.product(proposed.gtin)
         stream = batches.stream_id(proposed.gtin, proposed.lot)
-        return await self._register_once(stream, BatchRegistered, lambda known: batches.register(known, proposed), meta)
+        today = datetime.now(UTC).date()
+        return await self._register_once(
+            stream, BatchRegistered, lambda known: batches.register(known, proposed, today, self.max_shelf_life), meta
+        )
 
     async def register_site(self, proposed: SiteRegistered, meta: RecordMetadata) -> SiteRegistered:
         stream = location.site_stream(proposed.gln)
@@ -147,15 +161,12 @@ class SerialIssuanceHandlers:
         allocations only ever grow, so a serial found allocated stays allocated."""
         gtin, serials, field = _identify(command)
         registered = await self.load.product(gtin)
-        registered_batch = await self.load.batch(gtin, command.lot, field="lot")
+        registered_batch, registered_at = await self.load.registered_batch(gtin, command.lot, field="lot")
         line = await self.load.line(command.line_id)
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
-        if command.event_time.date() > registered_batch.expiry:
-            when, expiry = command.event_time.date(), registered_batch.expiry
-            message = f"commissioning on {when} is after batch {command.lot}'s expiry {expiry}"
-            raise InvalidInput(message, [Violation("event_time", "before-expiry", message)])
+        _check_time(command, registered_batch, registered_at - self.skew)
         fmt = product.serial_format(registered)
         pool, _ = await self.load.pool(gtin)
         screening = commissioning.screen(serials, fmt, pool, self.keyring.cipher(gtin, fmt), field, command.lot)
@@ -187,6 +198,21 @@ class SerialIssuanceHandlers:
             hits = {s for s, c in zip(screening.fitting, screening.counters.tolist(), strict=True) if c in counters}
             raise _refused(gtin, serials, taken.serials | hits, taken.reason, field) from taken
         return event
+
+
+def _check_time(command: Commission, batch: BatchRegistered, earliest: datetime) -> None:
+    """Commissioning happens while the batch exists: after it was registered (less the clock
+    skew lines may have) and no later than its expiry."""
+    problem: Violation | None = None
+    if command.event_time < earliest:
+        message = f"commissioning at {command.event_time.isoformat()} is before batch {command.lot} was registered"
+        problem = Violation("event_time", "after-batch-registered", message)
+    elif command.event_time.date() > batch.expiry:
+        when, expiry = command.event_time.date(), batch.expiry
+        message = f"commissioning on {when} is after batch {command.lot}'s expiry {expiry}"
+        problem = Violation("event_time", "before-expiry", message)
+    if problem is not None:
+        raise InvalidInput(problem.message, [problem])
 
 
 def _refused(

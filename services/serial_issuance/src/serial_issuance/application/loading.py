@@ -4,6 +4,8 @@ outside one for facts that never change once recorded (a product, a batch)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gtin
 from serialtrail_gs1.locations import canonical_sgln
@@ -36,11 +38,17 @@ class Loader:
     async def batch(
         self, gtin: str, lot: str, field: str = "lot", *, missing: type[DomainError] = InvalidInput
     ) -> BatchRegistered:
-        found = (await self.writes.stream(batches.stream_id(gtin, lot))).of(BatchRegistered)
-        if not found:
+        return (await self.registered_batch(gtin, lot, field, missing=missing))[0]
+
+    async def registered_batch(
+        self, gtin: str, lot: str, field: str = "lot", *, missing: type[DomainError] = InvalidInput
+    ) -> tuple[BatchRegistered, datetime]:
+        """The batch and when it was registered (server time)."""
+        stream = await self.writes.stream(batches.stream_id(gtin, lot))
+        if not stream.of(BatchRegistered):
             message = f"no batch {lot!r} is registered for GTIN {gtin}"
             raise missing(message, [Violation(field, "registered-batch", message)])
-        return found[-1]
+        return stream.of(BatchRegistered)[-1], stream.recorded_at[0]
 
     async def pool(self, gtin: str, source: Source | None = None) -> tuple[SerialPool, int]:
         stream: Stream = await (source or self.writes).stream(serial_pool.stream_id(gtin))

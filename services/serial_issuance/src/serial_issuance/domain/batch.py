@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from serialtrail_contracts.serials import BatchRegistered
 from serialtrail_gs1.keys import CHARSET_82, require_gln
@@ -22,7 +23,25 @@ def lot_problem(lot: str) -> str | None:
     return None
 
 
-def register(existing: Sequence[BatchRegistered], proposed: BatchRegistered) -> BatchRegistered:
+def expiry_problem(expiry: date, registered_on: date, max_shelf_life: timedelta) -> Violation | None:
+    """A batch is registered when it is made: its expiry lies after that day, and no further
+    from it than the longest shelf life the company allows (a year typed as 2099 or 0001)."""
+    if expiry <= registered_on:
+        message = f"expiry {expiry} is not after the batch's manufacture (registered on {registered_on})"
+        return Violation("expiry", "after-manufacture", message)
+    if expiry > registered_on + max_shelf_life:
+        latest = registered_on + max_shelf_life
+        message = (
+            f"expiry {expiry} is beyond the longest shelf life ({max_shelf_life.days} days: {latest} at the latest)"
+        )
+        return Violation("expiry", "within-shelf-life", message)
+    return None
+
+
+def register(
+    existing: Sequence[BatchRegistered], proposed: BatchRegistered, today: date, max_shelf_life: timedelta
+) -> BatchRegistered:
+    """Registering the same again is answered with what was registered (checked then)."""
     problem = lot_problem(proposed.lot)
     if problem is not None:
         raise InvalidInput(problem, [Violation("lot", "gs1-ai-10", problem)])
@@ -34,4 +53,7 @@ def register(existing: Sequence[BatchRegistered], proposed: BatchRegistered) -> 
             f"batch {proposed.lot} of {proposed.gtin} is already registered with different data",
             [Violation("lot", "unique", "already registered for this GTIN")],
         )
+    implausible = expiry_problem(proposed.expiry, today, max_shelf_life)
+    if implausible is not None:
+        raise InvalidInput(implausible.message, [implausible])
     return proposed

@@ -17,7 +17,8 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
     objects = list(objects)
     sgtins = [o.uri for o in objects if o.kind is Kind.sgtin]
     rows = await conn.fetch(
-        f"SELECT object_id, cmo_id FROM {RM}.commissioned WHERE object_id = ANY({json_elements('$1')})",
+        f"SELECT object_id, cmo_id, commissioned_at FROM {RM}.commissioned "
+        f"WHERE object_id = ANY({json_elements('$1')})",
         json_list(sgtins),
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
@@ -32,6 +33,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
         owner=owner,
         decommissioned=decommissioned,
         ssccs=frozenset(o.uri for o in objects if o.kind is Kind.sscc),
+        commissioned_at={r["object_id"]: r["commissioned_at"] for r in rows},
     )
 
 

@@ -7,6 +7,7 @@ derive each link's status, so the outcome never depends on which arrived first."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import (
@@ -43,7 +44,7 @@ class KnowledgeProjection:
         );
         CREATE TABLE {schema}.commissioned (
             object_id text PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, cmo_id text,
-            global_position bigint NOT NULL
+            global_position bigint NOT NULL, commissioned_at timestamptz NOT NULL
         );
         CREATE INDEX ON {schema}.commissioned (gtin, lot);
         CREATE TABLE {schema}.sscc_ranges (
@@ -53,12 +54,18 @@ class KnowledgeProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        commissioned: list[tuple[str, str, str, int]] = []
+        commissioned: list[tuple[str, str, str, int, datetime]] = []
         for recorded in events:
             event = codec.decode(serials.EVENTS, recorded)
             if isinstance(event, SerialsCommissioned):
                 commissioned.extend(
-                    (sgtin_digital_link(event.gtin, s), event.gtin, event.lot, recorded.global_position)
+                    (
+                        sgtin_digital_link(event.gtin, s),
+                        event.gtin,
+                        event.lot,
+                        recorded.global_position,
+                        event.event_time,
+                    )
                     for s in event.serials
                 )
             elif event is not None:
@@ -69,9 +76,9 @@ class KnowledgeProjection:
             # (and filled in when the batch arrives later, as it can over Kafka) so scope checks
             # need no join.
             await conn.execute(
-                f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position) "
-                f"SELECT u.o, u.g, u.l, b.cmo_id, u.p "
-                "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(o, g, l, p) "
+                f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position, commissioned_at) "
+                f"SELECT u.o, u.g, u.l, b.cmo_id, u.p, u.t "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS u(o, g, l, p, t) "
                 f"LEFT JOIN {schema}.known_batches b ON b.gtin = u.g AND b.lot = u.l ON CONFLICT DO NOTHING",
                 *map(list, zip(*commissioned, strict=True)),
             )
