@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
+from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
 from serial_issuance.domain.generation import serials_of
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.serial_format import SerialFormat
@@ -110,3 +110,39 @@ async def test_sscc_ranges_follow_on_and_carry_check_digits(service: Harness) ->
     assert len(set(listed)) == 6
     assert [int(s[10:17]) for s in listed] == list(range(6))
     assert listed[-1] == second["last"]
+
+
+GS = "\x1d"
+
+
+async def test_commissioning_from_what_the_scanners_read(service: Harness) -> None:
+    """Raw DataMatrix (]d2, GS separators, AIs in any order), HRI and Digital Link, as lines send
+    them; a label carrying another lot or expiry is a mix-up, refused naming the scan."""
+    await product(service.client)
+    await batch(service.client)
+    await site(service.client)
+    issued = await serials(service.client, 6)
+    expiry = EXPIRY.replace("-", "")[2:]  # YYMMDD
+    scans = [
+        f"]d201{GTIN}17{expiry}10{LOT}{GS}21{issued[0]}",
+        f"]d221{issued[1]}{GS}01{GTIN}10{LOT}",  # serial first
+        f"(01){GTIN}(17){expiry}(10){LOT}(21){issued[2]}",
+        f"https://id.example.com/01/{GTIN}/10/{LOT}/21/{issued[3]}",
+    ]
+    body = {"lot": LOT, "line_id": "LINE-1", "event_time": moment()}
+    before = await head(service)
+    mixed_up = await service.client.post(
+        "/v1/commissioning", json={**body, "scans": [*scans, f"]d201{GTIN}10OTHERLOT{GS}21{issued[4]}"]}
+    )
+    assert mixed_up.status_code == 422, mixed_up.text
+    assert [(e["field"], e["rule"]) for e in mixed_up.json()["errors"]] == [("scans[4]", "label-matches-batch")]
+    ambiguous = await service.client.post(
+        "/v1/commissioning", json={**body, "scans": [f"(01){GTIN}(21){issued[4]}(17)271231"]}
+    )
+    assert ambiguous.status_code == 422  # never read as serial "…(17)271231"
+    assert await head(service) == before
+    done = await service.client.post("/v1/commissioning", json={**body, "scans": scans})
+    assert done.status_code == 201, done.text
+    assert (done.json()["gtin"], done.json()["commissioned"]) == (GTIN, 4)
+    status = (await service.client.get(f"/v1/serials/{GTIN}/{issued[1]}")).json()
+    assert status["status"] == "commissioned"

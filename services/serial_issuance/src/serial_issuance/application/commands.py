@@ -38,6 +38,7 @@ class Commission:
     gtin: str | None
     serials: list[str]
     epcs: list[str]
+    scans: list[str]
     lot: str
     expiry: date | None
     line_id: str

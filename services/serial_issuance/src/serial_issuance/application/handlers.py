@@ -27,6 +27,7 @@ from serialtrail_kit.writes.model import WriteModel
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader
 from serial_issuance.application.read_points import LineDirectory
+from serial_issuance.application.scans import Label, check_labels, read_scans
 from serial_issuance.application.write_side import AlreadyTaken, imported_among
 from serial_issuance.domain import batch as batches
 from serial_issuance.domain import commissioning, counter_bitmap, imports, location, product, serial_pool, sscc
@@ -159,13 +160,14 @@ class SerialIssuanceHandlers:
     async def commission(self, command: Commission, meta: RecordMetadata) -> SerialsCommissioned:
         """Screening (decrypting every serial) runs before the unit, against the pool as loaded:
         allocations only ever grow, so a serial found allocated stays allocated."""
-        gtin, serials, field = _identify(command)
+        gtin, serials, field, labels = _identify(command)
         registered = await self.load.product(gtin)
         registered_batch, registered_at = await self.load.registered_batch(gtin, command.lot, field="lot")
         line = await self.load.line(command.line_id)
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
+        check_labels(labels, registered_batch, field)
         _check_time(command, registered_batch, registered_at - self.skew)
         fmt = product.serial_format(registered)
         pool, _ = await self.load.pool(gtin)
@@ -224,16 +226,20 @@ def _refused(
     return Conflict(f"{len(taken)} serial(s) of {gtin} are already {reason}", violations)
 
 
-def _identify(command: Commission) -> tuple[str, list[str], str]:
-    """(gtin, serials, field name) from either a GTIN + serials or a list of SGTIN EPCs."""
-    if bool(command.serials) == bool(command.epcs):
-        message = "give either gtin + serials or epcs (SGTIN URIs), not both or neither"
+def _identify(command: Commission) -> tuple[str, list[str], str, list[Label]]:
+    """(gtin, serials, field name, the lot and expiry each scan carried) from a GTIN + serials,
+    a list of SGTIN EPCs, or what the line's scanners read."""
+    if [bool(command.serials), bool(command.epcs), bool(command.scans)].count(True) != 1:
+        message = "give one of gtin + serials, epcs (SGTIN URIs) or scans (as the line read them)"
         raise InvalidInput(message, [Violation("serials", "one-of", message)])
     if command.serials:
         if command.gtin is None:
             raise InvalidInput("gtin is required with serials", [Violation("gtin", "required", "required")])
         _check_size(len(command.serials), "serials")
-        return require_gtin(command.gtin), command.serials, "serials"
+        return require_gtin(command.gtin), command.serials, "serials", []
+    if command.scans:
+        _check_size(len(command.scans), "scans")
+        return read_scans(command.scans, command.gtin)
     _check_size(len(command.epcs), "epcs")
     parsed = [parse_sgtin_uri(epc) for epc in command.epcs]
     violations = [
@@ -248,7 +254,7 @@ def _identify(command: Commission) -> tuple[str, list[str], str]:
     if violations:
         raise InvalidInput("invalid EPCs; nothing was recorded", violations)
     (gtin,) = gtins
-    return require_gtin(gtin, "epcs"), [p[1] for p in parsed if p is not None], "epcs"
+    return require_gtin(gtin, "epcs"), [p[1] for p in parsed if p is not None], "epcs", []
 
 
 def _check_size(size: int, field: str) -> None:

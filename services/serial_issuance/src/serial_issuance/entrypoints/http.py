@@ -292,6 +292,7 @@ def _commissioning_routes(
             gtin=body.gtin,
             serials=body.serials,
             epcs=body.epcs,
+            scans=body.scans,
             lot=body.lot,
             expiry=body.expiry,
             line_id=body.line_id,

@@ -18,7 +18,9 @@ from uuid import UUID
 from fastapi import Request
 from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SiteRegistered
+from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.keys import parse_sgtin_uri
+from serialtrail_gs1.scan import parse_object_id
 from serialtrail_kit.access.authz import body_target, path_target, request_body
 from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
@@ -133,6 +135,9 @@ class Resources:
         epcs = body.get("epcs")
         if isinstance(epcs, list):
             gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
+        scans = body.get("scans")
+        if isinstance(scans, list):
+            gtins |= {gtin for scan in scans if isinstance(scan, str) and (gtin := _gtin_scanned(scan))}
         return Target(gtins=frozenset(gtins)) | await self.line_named(body)
 
     async def line_named(self, body: dict[str, Any]) -> Target:
@@ -208,6 +213,14 @@ class Resources:
             return batch_owner(await self._batch(gtin, lot, NotFound))
         except DomainError:
             return batch_owner(None)
+
+
+def _gtin_scanned(text: str) -> str | None:
+    """The GTIN a scan names (an unreadable one is named by the handler, with its rule)."""
+    try:
+        return parse_object_id(text).gtin
+    except IdentifierError:
+        return None
 
 
 def _uuid(value: Any) -> UUID:

@@ -176,6 +176,15 @@ class CommissioningIn(Body):
     gtin: str | None = None
     serials: Annotated[list[str], Field(max_length=100_000)] = []
     epcs: Annotated[list[str], Field(max_length=100_000, description="SGTIN pure identity URIs")] = []
+    scans: Annotated[
+        list[Annotated[str, Field(max_length=200)]],
+        Field(
+            max_length=100_000,
+            description="what the line's scanner read, in any form the line parser accepts (GS1 DataMatrix "
+            "with ]d2 and GS separators, HRI, GS1 Digital Link, EPC URI): a lot or expiry they carry must be "
+            "the batch's",
+        ),
+    ] = []
     lot: str
     expiry: date | None = Field(default=None, description="if given, must match the batch")
     line_id: Annotated[
