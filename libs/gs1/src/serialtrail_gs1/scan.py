@@ -31,7 +31,15 @@ from biip.gs1_messages import GS1Message
 from epcpy.utils.parsers import tag_uri_to_tag_encodable
 
 from serialtrail_gs1.ai_rules import broken_rule
-from serialtrail_gs1.identity import IdentifierError, ObjectId, plain_sgtin, quick_object, sgtin_object, sscc_object
+from serialtrail_gs1.identity import (
+    IdentifierError,
+    Kind,
+    ObjectId,
+    plain_sgtin,
+    quick_object,
+    sgtin_object,
+    sscc_object,
+)
 from serialtrail_gs1.keys import gtin_problem
 
 GS = "\x1d"
@@ -51,7 +59,7 @@ _HRI_AI = re.compile(r"(?<!\\)\((\d{2,4})\)")
 # GS1's character set 82, the serial in characters a Digital Link needs no escaping for (any
 # other serial takes the full parser).
 _COMMON = re.compile(
-    r"^\]d2\x1d?01(\d{14})17(\d{6})10([!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20})\x1d21([A-Za-z0-9._-]{1,20})$"
+    r"^\]d2\x1d?(01(\d{14})17(\d{6})10([!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}))\x1d21([A-Za-z0-9._-]{1,20})$"
 )
 
 
@@ -109,7 +117,7 @@ def parse_object_id(text: str) -> ObjectId:
 def parse_scan(text: str) -> Scan:
     """Read any accepted form; raises ScanError naming the AI and the rule."""
     raw = text.rstrip("\r\n")
-    if (common := _COMMON.match(raw)) is not None and (fast := _common_shape(*common.groups())) is not None:
+    if (common := _COMMON.match(raw)) is not None and (fast := _common_shape(common)) is not None:
         return fast
     try:
         quick = quick_object(raw)
@@ -135,27 +143,39 @@ def parse_scan(text: str) -> Scan:
     )
 
 
-def _common_shape(gtin: str, expiry: str, lot: str, serial: str) -> Scan | None:
+def _common_shape(common: re.Match[str]) -> Scan | None:
     """The common DataMatrix without biip, for throughput; None sends anything unusual to the
-    full parser (the tests check both agree)."""
-    attributes = _common_attributes(gtin, expiry, lot)
-    return None if attributes is None else Scan(plain_sgtin(gtin, serial), attributes, _DATAMATRIX)
+    full parser (the tests check both agree). What precedes the serial (GTIN, expiry, lot) is
+    checked once: a line scans one batch for hours."""
+    head, serial = common.group(1, 5)
+    known = _HEADS.get(head)
+    if known is None:
+        known = _head(common.group(2), common.group(3), common.group(4))
+        if len(_HEADS) >= _MAX_HEADS:  # bounded: scans of endless made-up lots cost no memory
+            _HEADS.clear()
+        _HEADS[head] = known
+    if known is _INVALID:
+        return None
+    gtin, uri_prefix, attributes = known
+    return Scan(ObjectId(Kind.sgtin, gtin, serial, None, uri_prefix + serial), attributes, _DATAMATRIX)
 
 
 _DATAMATRIX = GS1_SYMBOLOGIES["]d2"]
+_Head = tuple[str, str, Mapping[str, str]]  # GTIN, its Digital Link up to the serial, the AIs
+_INVALID: _Head = ("", "", _NO_ATTRIBUTES)
+_HEADS: dict[str, _Head] = {}
+_MAX_HEADS = 4096
 
 
-@functools.lru_cache(maxsize=4096)
-def _common_attributes(gtin: str, expiry: str, lot: str) -> Mapping[str, str] | None:
-    """Checked once per GTIN, expiry and lot (a line scans one batch for hours): None when the
-    GTIN or the date is not valid."""
+def _head(gtin: str, expiry: str, lot: str) -> _Head:
+    """_INVALID when the GTIN or the date is not valid (the full parser names the problem)."""
     if gtin_problem(gtin) is not None:
-        return None
+        return _INVALID
     try:
         gs1_date(expiry)
     except ScanError:
-        return None
-    return MappingProxyType({"17": expiry, "10": lot})
+        return _INVALID
+    return gtin, plain_sgtin(gtin, "").uri, MappingProxyType({"17": expiry, "10": lot})
 
 
 def _with_symbology(raw: str) -> Scan:
