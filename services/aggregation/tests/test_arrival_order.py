@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aggregation_helpers import (
@@ -193,3 +193,31 @@ async def test_the_same_events_in_any_order_give_the_same_hierarchy(aggregation:
     assert expected["report"]["aggregated"] == 6
     for order, outcome in outcomes[1:]:
         assert outcome == expected, f"{order} differs from {first_order}"
+
+
+async def test_a_unit_packed_before_its_commissioning_is_an_error_whichever_arrived_first(
+    aggregation: Harness,
+) -> None:
+    """Packed while pending at 08:00Z, a unit whose commissioning then arrives dated 09:00Z was
+    packed before it existed: the link is an error in the tree and the report, as the pack would
+    have been refused had the commissioning come first. One dated 08:04Z (within the 5 minutes
+    line clocks may differ) is confirmed."""
+    client = aggregation.client
+    await publish(aggregation, *master_data())
+    case = f"https://id.gs1.org/00/{sscc(0, PREFIX, 78)}"
+    await pack(client, case, [unit("EARLYPACK001"), unit("EARLYPACK002")])  # at T0, 08:00Z
+    late = commissioned(["EARLYPACK001"]).model_copy(update={"event_time": datetime(2026, 11, 22, 9, tzinfo=UTC)})
+    skewed = commissioned(["EARLYPACK002"]).model_copy(update={"event_time": datetime(2026, 11, 22, 8, 4, tzinfo=UTC)})
+    await publish(aggregation, late, skewed)
+    tree = (await client.get(f"/v1/hierarchy/{case}")).json()
+    assert {c["id"]: c["status"] for c in tree["children"]} == {
+        unit("EARLYPACK001"): "error",
+        unit("EARLYPACK002"): "confirmed",
+    }
+    report = (await client.get(f"/v1/batches/{GTIN}/L2026A/aggregation-report")).json()
+    assert {
+        "child": unit("EARLYPACK001"),
+        "parent": case,
+        "problem": "packed at 2026-11-22T08:00:00Z, before its commissioning at 2026-11-22T09:00:00Z",
+    } in report["errors"]["items"]
+    assert unit("EARLYPACK002") not in str(report["errors"])

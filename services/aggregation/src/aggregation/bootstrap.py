@@ -25,7 +25,7 @@ UPCASTERS = Upcasters.of(aggregation.UPCASTS, serials.UPCASTS)
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:
     handlers = AggregationHandlers(context.writes, context.pool, context.max_clock_skew)
-    queries = AggregationQueries(context.pool)
+    queries = AggregationQueries(context.pool, context.max_clock_skew)
     # Read-your-writes for this service's own log. What other services published is
     # eventually consistent by nature: links to objects not seen yet show as pending.
     return build_router(handlers, queries, context.read_your_writes(HIERARCHY.name), context.not_ahead)

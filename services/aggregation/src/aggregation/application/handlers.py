@@ -44,7 +44,9 @@ class AggregationHandlers:
         violations = hierarchy.check_request(packs)
         async with self.pool.acquire() as conn:
             violations += await _unregistered_products(conn, packs, objects)
-            known = await knowledge.snapshot(conn, objects.values())
+            # Units commissioned after the earliest pack time less the skew: the rest cannot be late.
+            earliest = min(p.event_time for p in packs) + self.skew if packs else None
+            known = await knowledge.snapshot(conn, objects.values(), earliest)
             if labels:
                 known = await _with_labels(conn, known, objects, labels)
         if violations:

@@ -44,7 +44,8 @@ class Knowledge:
     scanned: Mapping[str, Label] = field(default_factory=dict)  # units whose scan carried a lot or expiry
     batch_label: Mapping[str, Label] = field(default_factory=dict)  # those commissioned: their batch's
     decommissioned: Mapping[str, str] = field(default_factory=dict)  # object → reason
-    commissioned_at: Mapping[str, datetime] = field(default_factory=dict)  # commissioned SGTINs: event time
+    # Commissioned SGTINs dated after the pack (less the skew): their commissioning time.
+    commissioned_at: Mapping[str, datetime] = field(default_factory=dict)
 
     def standing(self, uri: str) -> Standing:
         return Standing.known if uri in self.known else Standing.unknown

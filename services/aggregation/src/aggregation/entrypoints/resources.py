@@ -246,7 +246,9 @@ class Resources:
         limit = request.query_params.get("limit", "100")
         limited = min(int(limit[:6]), 10_000) if limit.isascii() and limit.isdigit() else 100  # else: the route's 422
         lines = request.state.principal.scope.lines
-        found = await batch_report(self.queries.pool, gtin, lot, limited, narrowed=narrowed(request), lines=lines)
+        found = await batch_report(
+            self.queries.pool, gtin, lot, limited, narrowed=narrowed(request), lines=lines, skew=self.queries.skew
+        )
         if found is None:
             raise _unknown_batch(request)
         request.state.report = found

@@ -5,7 +5,7 @@ of packing and commissioning arrived first."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,9 +20,9 @@ from aggregation.projections.knowledge import lookups as knowledge
 RM = knowledge.RM
 # Links as they were at $2: current ones packed by then, and past ones not yet unpacked then.
 AS_THEN = f"""(
-    SELECT child, parent, child_gtin, pending FROM {RM}.links WHERE packed_at <= $2
+    SELECT child, parent, child_gtin, pending, packed_at FROM {RM}.links WHERE packed_at <= $2
     UNION ALL
-    SELECT child, parent, child_gtin, pending FROM {RM}.past_links WHERE packed_at <= $2 AND unpacked_at > $2
+    SELECT child, parent, child_gtin, pending, packed_at FROM {RM}.past_links WHERE packed_at <= $2 AND unpacked_at > $2
 )"""
 
 
@@ -41,8 +41,9 @@ def _links(at: datetime | None) -> str:
 
 
 class AggregationQueries:
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, skew: timedelta = timedelta(minutes=5)) -> None:
         self.pool = pool
+        self.skew = skew  # a unit packed (pending) this long before its commissioning is an error
 
     async def tree(self, root: ObjectId, at: datetime | None, *, scoped: bool = True) -> Tree | None:
         """The tree below `root` (None when it holds nothing at that time). PostgreSQL builds
@@ -51,7 +52,7 @@ class AggregationQueries:
         must be allowed to see (the tree's GTINs and CMOs) costs a second pass, made only for them."""
         args = (root.uri, *([] if at is None else [at]))
         async with self.pool.acquire() as conn:
-            groups = await conn.fetch(_tree_sql(at), *args)
+            groups = await conn.fetch(_tree_sql(at, self.skew), *args)
             if not groups:
                 return None
             parents = [root.uri, *(g["parent"] for g in groups if g["parent"] != root.uri)]
@@ -110,10 +111,10 @@ def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     # planner's statistics lag a bulk load, which would otherwise tempt it into a hash join
     # over every link.
     return f"""
-        WITH RECURSIVE tree(child, parent, child_gtin, pending, depth) AS (
-            SELECT l.child, l.parent, l.child_gtin, l.pending, 1 FROM {links} l WHERE l.parent {roots}
+        WITH RECURSIVE tree(child, parent, child_gtin, pending, packed_at, depth) AS (
+            SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, 1 FROM {links} l WHERE l.parent {roots}
             UNION ALL
-            SELECT l.child, l.parent, l.child_gtin, l.pending, t.depth + 1
+            SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, t.depth + 1
             FROM tree t CROSS JOIN LATERAL (SELECT * FROM {links} l WHERE l.parent = t.child OFFSET 0) l
             WHERE t.depth < {MAX_DEPTH}
               AND (t.child_gtin IS NULL OR t.child IN (SELECT parent FROM {RM}.parent_states WHERE level = 'bundle'))
@@ -121,7 +122,7 @@ def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     """
 
 
-def _tree_sql(at: datetime | None) -> str:
+def _tree_sql(at: datetime | None, skew: timedelta) -> str:
     known = f"""(t.child_gtin IS NOT NULL AND EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = t.child))
         OR (t.child_gtin IS NULL AND EXISTS (SELECT FROM {RM}.sscc_ranges r
             WHERE r.extension_digit = substr(right(t.child, 18), 1, 1)::int
@@ -132,7 +133,7 @@ def _tree_sql(at: datetime | None) -> str:
         holders AS (SELECT DISTINCT parent FROM tree),
         nodes AS (
             SELECT t.child, t.parent, t.child_gtin, h.parent IS NOT NULL AS holds,
-                   CASE WHEN d.object_id IS NOT NULL OR c.lot <> pl.lot THEN 'error'
+                   CASE WHEN d.object_id IS NOT NULL OR c.lot <> pl.lot OR {_packed_early("t", skew)} THEN 'error'
                         WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
             FROM tree t
             LEFT JOIN {RM}.decommissioned d ON d.object_id = t.child
@@ -161,6 +162,14 @@ def _scope_sql(at: datetime | None) -> str:
                (SELECT array_agg(DISTINCT p.line_id)
                 FROM tree t JOIN {RM}.parent_states p ON p.parent = t.child) AS lines
     """
+
+
+def _packed_early(link: str, skew: timedelta) -> str:
+    """A link recorded pending whose unit's commissioning, arrived since, is dated later than
+    the pack (beyond the clock skew): packed before it existed. Had the commissioning been
+    known first, the pack would have been refused; so the outcome does not depend on arrival."""
+    return f"""({link}.pending AND EXISTS (SELECT FROM {RM}.commissioned ce WHERE ce.object_id = {link}.child
+               AND ce.commissioned_at > {link}.packed_at + interval '{int(skew.total_seconds())} seconds'))"""
 
 
 # A unit packed (as child or as parent) while pending, scanned with a lot its commissioning contradicts.
@@ -238,7 +247,14 @@ class _Findings:
 
 
 async def batch_report(
-    pool: Pool, gtin: str, lot: str, limit: int, *, narrowed: bool = False, lines: frozenset[str] | None = None
+    pool: Pool,
+    gtin: str,
+    lot: str,
+    limit: int,
+    *,
+    narrowed: bool = False,
+    lines: frozenset[str] | None = None,
+    skew: timedelta = timedelta(minutes=5),
 ) -> Report | None:
     """The completeness figures QA needs before release; lists are capped at `limit`. Pending
     links are this batch's when their scan named its lot; those with no lot could be any
@@ -258,7 +274,7 @@ async def batch_report(
             pending=await conn.fetch(_PENDING, gtin, limit, lot, not narrowed),
             parents=parents,
             known_parents=(await knowledge.snapshot(conn, [parse_object_id(r["parent"]) for r in parents])).known,
-            errors=await conn.fetch(_ERRORS, gtin, lot, limit),
+            errors=await conn.fetch(_ERRORS, gtin, lot, limit, skew),
         )
     return Report(_report_body(gtin, lot, findings, limit, lines), batch["cmo_id"])
 
@@ -311,6 +327,14 @@ _ERRORS = f"""
         JOIN {RM}.commissioned c ON c.object_id = pl.child
         LEFT JOIN {RM}.links l ON l.child = pl.child
         WHERE c.gtin = $1 AND c.lot = $2 AND pl.lot <> c.lot
+        UNION ALL
+        SELECT c.object_id, l.parent,
+               'packed at ' || to_char(l.packed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+               || ', before its commissioning at '
+               || to_char(c.commissioned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        FROM {RM}.commissioned c
+        JOIN {RM}.links l ON l.child = c.object_id
+        WHERE c.gtin = $1 AND c.lot = $2 AND l.pending AND c.commissioned_at > l.packed_at + $4::interval
     )
     SELECT f.object_id, f.parent, f.problem, ps.line_id, count(*) OVER () AS total FROM found f
     LEFT JOIN {RM}.parent_states ps ON ps.parent = f.parent ORDER BY f.object_id LIMIT $3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from serialtrail_gs1.identity import Kind, ObjectId
 from serialtrail_gs1.locations import canonical_sgln
@@ -13,13 +14,16 @@ from aggregation.domain.objects import Knowledge, Label, Line
 RM = "aggregation_rm"
 
 
-async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
+async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: datetime | None = None) -> Knowledge:
+    """What is known of `objects`; with `packed_at`, the commissioning time of those commissioned
+    after it (only those: a pallet's 5,000 times are not worth decoding to find none)."""
     objects = list(objects)
     sgtins = [o.uri for o in objects if o.kind is Kind.sgtin]
     rows = await conn.fetch(
-        f"SELECT object_id, cmo_id, commissioned_at FROM {RM}.commissioned "
-        f"WHERE object_id = ANY({json_elements('$1')})",
+        f"SELECT object_id, cmo_id, CASE WHEN commissioned_at > $2 THEN commissioned_at END AS late "
+        f"FROM {RM}.commissioned WHERE object_id = ANY({json_elements('$1')})",
         json_list(sgtins),
+        packed_at,
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is Kind.sscc])
@@ -33,7 +37,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId]) -> Knowledge:
         owner=owner,
         decommissioned=decommissioned,
         ssccs=frozenset(o.uri for o in objects if o.kind is Kind.sscc),
-        commissioned_at={r["object_id"]: r["commissioned_at"] for r in rows},
+        commissioned_at={r["object_id"]: r["late"] for r in rows if r["late"] is not None},
     )
 
 
