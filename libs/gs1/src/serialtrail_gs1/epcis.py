@@ -75,24 +75,15 @@ def _commissioned(e: SerialsCommissioned) -> Rendered:
     }
 
 
-def _packed(e: ChildrenPacked) -> Rendered:
+def _aggregation(e: ChildrenPacked | ChildrenUnpacked) -> Rendered:
+    packed = isinstance(e, ChildrenPacked)
     return {
         **_common("AggregationEvent", e.event_time, e.read_point, e.biz_location),
-        "action": "ADD",
+        "action": "ADD" if packed else "DELETE",
         "parentID": e.parent_id,
         "childEPCs": list(e.child_ids),
-        "bizStep": "packing",
-        "disposition": "in_progress",
-    }
-
-
-def _unpacked(e: ChildrenUnpacked) -> Rendered:
-    return {
-        **_common("AggregationEvent", e.event_time, e.read_point, e.biz_location),
-        "action": "DELETE",
-        "parentID": e.parent_id,
-        "childEPCs": list(e.child_ids),
-        "bizStep": "unpacking",
+        "bizStep": "packing" if packed else "unpacking",
+        **({"disposition": "in_progress"} if packed else {}),
     }
 
 
@@ -109,8 +100,8 @@ def _closed(e: ParentClosed) -> Rendered:
 
 _RENDERERS: dict[type[EventContract], Callable[[Any], Rendered]] = {
     SerialsCommissioned: _commissioned,
-    ChildrenPacked: _packed,
-    ChildrenUnpacked: _unpacked,
+    ChildrenPacked: _aggregation,
+    ChildrenUnpacked: _aggregation,
     ParentClosed: _closed,
 }
 EVENTS: frozenset[type[EventContract]] = frozenset(_RENDERERS)

@@ -33,7 +33,7 @@ from serial_issuance.domain import batch as batches
 from serial_issuance.domain import commissioning, counter_bitmap, imports, location, product, serial_pool, sscc
 from serial_issuance.domain.keys import SerialKeyring
 
-E = TypeVar("E", ProductRegistered, BatchRegistered)
+E = TypeVar("E", ProductRegistered, BatchRegistered, SiteRegistered, LineRegistered)
 
 
 class SerialIssuanceHandlers:
@@ -69,22 +69,14 @@ class SerialIssuanceHandlers:
 
     async def register_site(self, proposed: SiteRegistered, meta: RecordMetadata) -> SiteRegistered:
         stream = location.site_stream(proposed.gln)
-        async with self.writes.unit(meta) as work:
-            existing = await work.stream(stream)
-            if location.register_once(existing.of(SiteRegistered), proposed):
-                work.record(stream, existing.version, [proposed])
-        return proposed
+        return await self._register_once(stream, SiteRegistered, lambda known: location.register(known, proposed), meta)
 
     async def register_line(
         self, gln: str, line_id: str, name: str, extension: str | None, meta: RecordMetadata
     ) -> LineRegistered:
         proposed = location.line(await self.load.site(gln), line_id, name, extension)
         stream = location.line_stream(line_id)
-        async with self.writes.unit(meta) as work:
-            existing = await work.stream(stream)
-            if location.register_once(existing.of(LineRegistered), proposed):
-                work.record(stream, existing.version, [proposed])
-        return proposed
+        return await self._register_once(stream, LineRegistered, lambda known: location.register(known, proposed), meta)
 
     async def _register_once(
         self, stream: str, kind: type[E], decide: Callable[[list[E]], E], meta: RecordMetadata

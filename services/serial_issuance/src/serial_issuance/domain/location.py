@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TypeVar
 
 from serialtrail_contracts.serials import Address, LineRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gln
 from serialtrail_gs1.locations import extension_problem, sgln_uri
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+
+L = TypeVar("L", SiteRegistered, LineRegistered)
 
 # Line ids are what line systems send in every request and what scopes list: short, no
 # spaces, and never containing ':' so a line id can never be mistaken for an SGLN URI.
@@ -63,14 +66,10 @@ def line(at: SiteRegistered, line_id: str, name: str, extension: str | None) -> 
     )
 
 
-def register_once(
-    existing: Sequence[SiteRegistered | LineRegistered], proposed: SiteRegistered | LineRegistered
-) -> bool:
-    """Whether to record `proposed`: not when the same is already registered."""
-    if not existing:
-        return True
-    if existing[-1] == proposed:
-        return False
+def register(existing: Sequence[L], proposed: L) -> L:
+    """What stands registered: `proposed`, or the same registered before."""
+    if not existing or existing[-1] == proposed:
+        return proposed
     what = f"site {proposed.gln}" if isinstance(proposed, SiteRegistered) else f"line {proposed.line_id}"
     field = "gln" if isinstance(proposed, SiteRegistered) else "line_id"
     raise Conflict(
