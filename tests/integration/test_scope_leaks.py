@@ -131,6 +131,30 @@ OTHER_CMO = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"OTH
 OWN = "OTHER-L1"  # the line OTHER records on
 
 
+async def test_a_parent_formed_on_another_partys_line_is_not_the_cmos(world: World) -> None:
+    """Attacker review: the company packed ACME's units into a case on OTHER's line; ACME's key
+    read that case and closed it (the close recorded at OTHER's read point). A parent is also
+    its line's: ACME is answered as for a parent that holds nothing, and nothing is recorded."""
+    client = world.harness.client
+    _, (case, never_used) = await _ssccs(client, "9506000", 2)
+    _, (serial,) = await _serials(client, GTIN_A, "ACME-1", 1)
+    await _ok(await _commission(client, GTIN_A, "ACME-1", [serial]))
+    units = [_unit(GTIN_A, serial)]
+    await _ok(await client.post("/v1/pack", json=_pack(case, units, line=OWN)))
+    before = await _events(world, "aggregation")
+    acme_scope = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"ACME"})}
+    async with await _client(world, Role.cmo, **acme_scope) as acme:
+        tree = await acme.get(f"/v1/hierarchy/{case}")
+        closing = await acme.post(f"/v1/close/{case}", json={})
+        never = await acme.post(f"/v1/close/{never_used}", json={})
+        ancestors = await acme.get(f"/v1/ancestors/{units[0]}")
+    assert tree.status_code == 404
+    rules = [(r.status_code, [e["rule"] for e in r.json()["errors"]]) for r in (closing, never)]
+    assert rules[0] == rules[1] == (409, ["known-parent"])
+    assert ancestors.json()["ancestors"] == []
+    assert await _events(world, "aggregation") == before
+
+
 async def test_a_cmos_key_records_only_on_its_own_sites_lines(world: World) -> None:
     """A line is its site's and its CMO's: OTHER naming the company's own line (by id or by its
     SGLN) is refused, naming the scope it lacks; nothing is recorded."""

@@ -53,7 +53,8 @@ _DIMENSION_FORMATS = {
     "company_prefixes": (re.compile(r"^[0-9]{4,12}$"), "4 to 12 digits (a GS1 company prefix)"),
     "gtins": (re.compile(r"^[0-9]{14}$"), "14 digits (a GTIN-14)"),
     "sites": (re.compile(r"^[0-9]{13}$"), "13 digits (a GLN)"),
-    "lines": (re.compile(r"^[!-~]{1,64}$"), "1 to 64 printable ASCII characters without spaces"),
+    # Line ids as registered (an SGLN names a line in requests, never in a scope: one spelling each).
+    "lines": (re.compile(r"^[0-9A-Za-z._-]{1,64}$"), "a line id: 1 to 64 letters, digits, '.', '_' or '-'"),
     "cmos": (re.compile(r"^[!-~]{1,64}$"), "1 to 64 printable ASCII characters without spaces"),
 }
 

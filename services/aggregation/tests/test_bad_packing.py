@@ -172,3 +172,21 @@ async def test_a_pack_cannot_be_dated_before_its_units_commissioning(packed: Har
     assert "commissioned at 2026-11-22T08:00:00+00:00" in errors[0]["message"]
     skewed = pack_body(sscc_uri(4), [unit(SERIALS[3])], event_time="2026-11-22T07:56:00Z")
     assert (await packed.client.post("/v1/pack", json=skewed)).status_code == 201
+
+
+async def test_an_unpack_or_close_cannot_be_dated_before_the_parents_last_change(packed: Harness) -> None:
+    """Attacker review: an unpack and a close dated 1990 on a case packed today were recorded, and
+    the tree "as it was" between then and now changed after the fact."""
+    for path, body in (
+        ("/v1/unpack", {"parent": sscc_uri(1), "reason": "damaged", "line_id": "LINE-1"}),
+        (f"/v1/close/{sscc_uri(1)}", {"line_id": "LINE-1"}),
+    ):
+        errors = await _refused(packed, path, {**body, "event_time": "1990-01-01T00:00:00Z"}, 409)
+        assert [(e["field"], e["rule"]) for e in errors] == [("event_time", "after-last-change")]
+    within_skew = {
+        "parent": sscc_uri(1),
+        "reason": "damaged",
+        "line_id": "LINE-1",
+        "event_time": "2026-11-22T07:56:00Z",
+    }
+    assert (await packed.client.post("/v1/unpack", json=within_skew)).status_code == 200

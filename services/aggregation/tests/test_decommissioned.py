@@ -39,7 +39,7 @@ async def test_a_pack_decommissioned_after_packing_is_an_error_in_tree_and_repor
     await publish(aggregation, *master_data(), commissioned(SERIALS))
     case = sscc_uri(2)
     await pack(client, case, [unit(s) for s in SERIALS])
-    await client.post(f"/v1/close/{case}", json={})
+    await client.post(f"/v1/close/{case}", json={"event_time": "2026-11-22T09:00:00Z"})
     report = (await client.get(f"/v1/batches/{GTIN}/{LOT}/aggregation-report")).json()
     assert report["complete"] is True
 

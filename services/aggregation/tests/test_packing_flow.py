@@ -72,7 +72,7 @@ async def test_unpack_and_the_tree_as_it_was(aggregation: Harness) -> None:
     await publish(aggregation, *master_data(), commissioned(SERIALS))
     case, other = sscc_uri(11), sscc_uri(12)
     await pack(client, case, [unit(s) for s in SERIALS[:3]], event_time="2026-11-22T08:00:00Z")
-    await client.post(f"/v1/close/{case}", json={})
+    await client.post(f"/v1/close/{case}", json={"event_time": "2026-11-22T08:10:00Z"})
     removed = await client.post(
         "/v1/unpack",
         json={

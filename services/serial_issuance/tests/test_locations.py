@@ -3,10 +3,12 @@ read point (SGLNs), who may use which line, and what is refused."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from issuance_helpers import GLN, GTIN, LOT, batch, product, serials, site
-from serialtrail_contracts.identity import Role, Scope
+from serialtrail_contracts.identity import Role, Scope, ScopeInvalid
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness
@@ -127,3 +129,29 @@ def test_commissioning_recorded_before_locations_reads_with_unregistered_ones() 
         "urn:serialtrail:unregistered-line:L1",
         "urn:serialtrail:unregistered-site",
     )
+
+
+async def test_review_findings_on_line_data(service: Harness) -> None:
+    """New-user review: a malformed GLN is 422, not 'not registered'; a line id taken at another
+    site says where; the serial's history keeps the offset the line sent; a scope names lines by
+    id (an SGLN there would lock its holder out), refused when the key is created."""
+    await product(service.client)
+    await batch(service.client)
+    await site(service.client, lines=("LINE-1",))
+    for malformed in ("abc", "950600000000", "9506000000009"):
+        answer = await service.client.get(f"/v1/sites/{malformed}")
+        assert answer.status_code == 422, (malformed, answer.text)
+    await site(service.client, "4000001000005", lines=())
+    taken = await service.client.post("/v1/sites/4000001000005/lines", json={"line_id": "LINE-1", "name": "x"})
+    assert taken.status_code == 409
+    assert "at site 9506000000008" in taken.json()["detail"]
+    issued = await serials(service.client, 1)
+    when = datetime.now(timezone(timedelta(hours=5, minutes=30))).isoformat(timespec="seconds")  # a clock in India
+    body = {"gtin": GTIN, "lot": LOT, "serials": issued, "line_id": "LINE-1", "event_time": when}
+    assert (await service.client.post("/v1/commissioning", json=body)).status_code == 201
+    history = (await service.client.get(f"/v1/serials/{GTIN}/{issued[0]}")).json()["history"]
+    assert (history[1]["event_time"], history[1]["read_point"]) == (when, "urn:epc:id:sgln:9506000.00000.LINE-1")
+    scope = {"company_prefixes": ["9506000"], "lines": ["urn:epc:id:sgln:9506000.00000.LINE-1"]}
+    with pytest.raises(ScopeInvalid) as refused:
+        Scope.checked(scope, Role.line)
+    assert (refused.value.field, refused.value.rule) == ("scope.lines", "format")

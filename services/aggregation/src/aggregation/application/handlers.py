@@ -84,14 +84,14 @@ class AggregationHandlers:
         async with self.writes.unit(meta) as work:
             named = [*(command.children or ()), command.parent]
             h = await write_side.load(work.conn, named, whole=[command.parent] if command.children is None else [])
-            event = hierarchy.unpack(h, command)
+            event = hierarchy.unpack(h, command, self.skew)
             _record(work, h, [event])
         return event, work.recorded[-1]
 
     async def close(self, command: Close, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
         async with self.writes.unit(meta) as work:
             h = await write_side.load(work.conn, [command.parent])
-            event = hierarchy.close(h, command)
+            event = hierarchy.close(h, command, self.skew)
             _record(work, h, [event])
         return event, work.recorded[-1]
 

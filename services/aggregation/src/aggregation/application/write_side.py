@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, PackagingLevel, ParentClosed
@@ -36,7 +37,8 @@ class Holdings:
         return f"""
         CREATE TABLE {schema}.parents (
             parent text PRIMARY KEY, level text NOT NULL, closed boolean NOT NULL,
-            child_count integer NOT NULL, version integer NOT NULL
+            child_count integer NOT NULL, version integer NOT NULL,
+            last_event_at timestamptz NOT NULL  -- the latest event time recorded for it (unpack/close not before)
         );
         CREATE TABLE {schema}.contents (child text PRIMARY KEY, parent text NOT NULL);
         CREATE INDEX contents_by_parent ON {schema}.contents (parent);
@@ -69,6 +71,7 @@ class _ParentChange:
     closed: bool | None = None  # set by a close (True) or an unpack (False)
     delta: int = 0
     version: int = 0
+    at: datetime | None = None  # the latest event time among these events
 
 
 def _changes(events: Sequence[RecordedEvent]) -> dict[str, _ParentChange]:
@@ -76,6 +79,8 @@ def _changes(events: Sequence[RecordedEvent]) -> dict[str, _ParentChange]:
     for event in events:
         change = changes.setdefault(event.payload["parent_id"], _ParentChange())
         change.version = event.stream_version
+        at = datetime.fromisoformat(event.payload["event_time"])
+        change.at = at if change.at is None else max(change.at, at)
         if event.event_type == ChildrenPacked.EVENT_TYPE:
             change.level, change.delta = (
                 event.payload["packaging_level"],
@@ -103,19 +108,22 @@ async def _parents(conn: Connection, schema: str, changes: dict[str, _ParentChan
                 [changes[p].closed for p in parents],
                 [changes[p].delta for p in parents],
                 [changes[p].version for p in parents],
+                [changes[p].at for p in parents],
             )
 
 
 _UPSERT = """
-INSERT INTO {schema}.parents AS t (parent, level, closed, child_count, version)
-SELECT p, l, coalesce(c, false), d, v FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[])
-    AS u(p, l, c, d, v)
+INSERT INTO {schema}.parents AS t (parent, level, closed, child_count, version, last_event_at)
+SELECT p, l, coalesce(c, false), d, v, a
+FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[], $6::timestamptz[]) AS u(p, l, c, d, v, a)
 ON CONFLICT (parent) DO UPDATE SET level = EXCLUDED.level, closed = EXCLUDED.closed,
-    child_count = t.child_count + EXCLUDED.child_count, version = EXCLUDED.version
+    child_count = t.child_count + EXCLUDED.child_count, version = EXCLUDED.version,
+    last_event_at = greatest(t.last_event_at, EXCLUDED.last_event_at)
 """
 _UPDATE = """
-UPDATE {schema}.parents AS t SET closed = coalesce(u.c, t.closed), child_count = t.child_count + u.d, version = u.v
-FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[]) AS u(p, l, c, d, v)
+UPDATE {schema}.parents AS t SET closed = coalesce(u.c, t.closed), child_count = t.child_count + u.d, version = u.v,
+    last_event_at = greatest(t.last_event_at, u.a)
+FROM unnest($1::text[], $2::text[], $3::boolean[], $4::int[], $5::int[], $6::timestamptz[]) AS u(p, l, c, d, v, a)
 WHERE t.parent = u.p
 """
 
@@ -145,7 +153,9 @@ async def load(conn: Connection, ids: Iterable[str], whole: Iterable[str] = ()) 
             h.children_of.setdefault(r["parent"], set()).add(r["child"])
     states = await conn.fetch(f"SELECT * FROM {SCHEMA}.parents WHERE parent = ANY($1::text[])", ids + whole)
     h.parents = {
-        r["parent"]: ParentState(PackagingLevel(r["level"]), r["closed"], r["child_count"], r["version"])
+        r["parent"]: ParentState(
+            PackagingLevel(r["level"]), r["closed"], r["child_count"], r["version"], r["last_event_at"]
+        )
         for r in states
     }
     return h

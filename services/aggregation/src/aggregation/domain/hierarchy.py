@@ -36,6 +36,7 @@ class ParentState:
     closed: bool = False
     child_count: int = 0
     version: int = 0  # of the parent's stream
+    last_event_at: datetime | None = None  # the latest event time recorded for it
 
 
 @dataclass
@@ -290,13 +291,25 @@ def _standing_problem(child: str, knowledge: Knowledge) -> tuple[str, str] | Non
     return None
 
 
-def unpack(h: Hierarchy, command: Unpack) -> ChildrenUnpacked:
+def _not_before_last_change(state: ParentState, command: Unpack | Close, skew: timedelta) -> None:
+    """An unpack or close dated before what was last recorded for the parent (beyond the clock
+    skew) would rewrite its history: the tree "as it was then" would change after the fact."""
+    if state.last_event_at is not None and command.event_time < state.last_event_at - skew:
+        message = (
+            f"{command.parent} was last changed at {state.last_event_at.isoformat()}; an unpack or close "
+            f"cannot be dated before it ({command.event_time.isoformat()})"
+        )
+        raise Conflict(message, [Violation("event_time", "after-last-change", message)])
+
+
+def unpack(h: Hierarchy, command: Unpack, skew: timedelta = timedelta(0)) -> ChildrenUnpacked:
     state = h.state(command.parent)
     if state.version == 0:
         raise Conflict(
             f"{command.parent} holds nothing",
             [Violation("parent", "known-parent", f"nothing was ever packed into {command.parent}")],
         )
+    _not_before_last_change(state, command, skew)
     children = command.children or tuple(sorted(h.children_of.get(command.parent, ())))
     violations = [
         Violation(f"children[{index}]", "in-parent", f"{child} is not in {command.parent}")
@@ -321,8 +334,10 @@ def unpack(h: Hierarchy, command: Unpack) -> ChildrenUnpacked:
     )
 
 
-def close(h: Hierarchy, command: Close) -> ParentClosed:
+def close(h: Hierarchy, command: Close, skew: timedelta = timedelta(0)) -> ParentClosed:
     state = h.state(command.parent)
+    if state.version != 0:
+        _not_before_last_change(state, command, skew)
     problem: Violation | None = None
     if state.version == 0:
         problem = Violation("parent", "known-parent", f"nothing was ever packed into {command.parent}")

@@ -19,10 +19,19 @@ ObjectIdText = Annotated[
     Field(
         min_length=1,
         max_length=200,
-        description="SGTIN or SSCC: EPC URI, GS1 Digital Link URI, element string, or 18-digit SSCC",
+        description="SGTIN or SSCC as a line sends it: raw scanner data (symbology identifier ]d2, ]C1 or ]Q3, "
+        "GS separators, AIs in any order), HRI, element string, EPC URI, GS1 Digital Link URI, or 18-digit SSCC; "
+        "a lot (10) or expiry (17) it carries must be its batch's",
     ),
 ]
-LineId = Annotated[str, Field(min_length=1, max_length=64, description="the packaging line (EPCIS readPoint)")]
+LineId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="the registered packaging line, by its id or its read point's SGLN URI (EPCIS readPoint)",
+    ),
+]
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:

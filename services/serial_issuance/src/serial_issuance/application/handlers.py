@@ -4,6 +4,7 @@ was based on cannot change under it; write-side uniqueness is folded in the same
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -152,7 +153,7 @@ class SerialIssuanceHandlers:
     async def commission(self, command: Commission, meta: RecordMetadata) -> SerialsCommissioned:
         """Screening (decrypting every serial) runs before the unit, against the pool as loaded:
         allocations only ever grow, so a serial found allocated stays allocated."""
-        gtin, serials, field, labels = _identify(command)
+        gtin, serials, field, labels = await asyncio.to_thread(_identify, command)  # CPU: off the event loop
         registered = await self.load.product(gtin)
         registered_batch, registered_at = await self.load.registered_batch(gtin, command.lot, field="lot")
         line = await self.load.line(command.line_id)

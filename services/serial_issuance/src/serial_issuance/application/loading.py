@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SiteRegistered
-from serialtrail_gs1.keys import require_gtin
+from serialtrail_gs1.keys import require_gln, require_gtin
 from serialtrail_gs1.locations import canonical_sgln
 from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 from serialtrail_kit.writes.model import Stream, UnitOfWork, WriteModel
@@ -55,6 +55,7 @@ class Loader:
         return SerialPool.fold(gtin, stream.events), stream.version
 
     async def site(self, gln: str, field: str = "gln", *, missing: type[DomainError] = InvalidInput) -> SiteRegistered:
+        require_gln(gln, field)
         found = (await self.writes.stream(location.site_stream(gln))).of(SiteRegistered)
         if not found:
             message = f"no site is registered with GLN {gln}"

@@ -50,7 +50,7 @@ def read_scans(scans: Sequence[str], gtin: str | None) -> tuple[str, list[str], 
         message = f"all scans of one commissioning must share one GTIN (and the gtin given); found {sorted(named)}"
         violations.append(Violation("scans", "single-gtin", message))
     if violations:
-        raise InvalidInput(f"{len(violations)} scan(s) cannot be read; nothing was recorded", violations)
+        raise InvalidInput(f"{violations[0].message} (scans refused: nothing was recorded)", violations)
     (only,) = named
     return require_gtin(only, "scans"), serials, "scans", labels
 

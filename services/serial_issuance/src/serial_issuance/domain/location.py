@@ -48,14 +48,16 @@ def site(
 
 
 def line(at: SiteRegistered, line_id: str, name: str, extension: str | None) -> LineRegistered:
-    problems = []
+    """A line of site `at`; its read point is the site's GLN with `extension` (default: the line id)."""
     if (problem := line_id_problem(line_id)) is not None:
-        problems.append(Violation("line_id", "line-id", problem))
+        raise InvalidInput(problem, [Violation("line_id", "line-id", problem)])
+    if (problem := extension_problem(extension or line_id)) is not None:
+        if extension is None:  # the line id stood in for the extension it was not given
+            problem = (
+                f"the line id {line_id!r} cannot serve as its read point's GLN extension: give `extension` ({problem})"
+            )
+        raise InvalidInput(problem, [Violation("extension", "gs1-ai-254", problem)])
     extension = extension or line_id
-    if (problem := extension_problem(extension)) is not None:
-        problems.append(Violation("extension", "gs1-ai-254", problem))
-    if problems:
-        raise InvalidInput(problems[0].message, problems)
     return LineRegistered(
         line_id=line_id,
         name=name,
@@ -70,7 +72,12 @@ def register(existing: Sequence[L], proposed: L) -> L:
     """What stands registered: `proposed`, or the same registered before."""
     if not existing or existing[-1] == proposed:
         return proposed
-    what = f"site {proposed.gln}" if isinstance(proposed, SiteRegistered) else f"line {proposed.line_id}"
+    earlier = existing[-1]
+    what = (
+        f"line {earlier.line_id} (line ids are unique across sites; it is at site {earlier.site_gln})"
+        if isinstance(earlier, LineRegistered)
+        else f"site {earlier.gln}"
+    )
     field = "gln" if isinstance(proposed, SiteRegistered) else "line_id"
     raise Conflict(
         f"{what} is already registered with different data", [Violation(field, "unique", "already registered")]

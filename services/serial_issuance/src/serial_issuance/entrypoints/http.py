@@ -286,7 +286,11 @@ def _commissioning_routes(
         dependencies=[requires(allowed.SERIALS_COMMISSION, resources.commissioning)],
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
-        """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection."""
+        """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection.
+        The serials come as gtin + serials, SGTIN EPC URIs, or scans as the line read them (a lot or expiry on
+        a label must be the batch's). The line is named by its id or its read point's SGLN. The event time needs
+        an offset; it may not be ahead of the server's clock, before the batch was registered, or after its
+        expiry (beyond the allowed clock skew)."""
         command = Commission(
             commissioning_id=uuid.uuid4(),
             gtin=body.gtin,

@@ -11,6 +11,7 @@ command names, so a CMO's key cannot record on another party's line."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
 
 from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.entrypoints.schemas import MAX_SCANS
 from serial_issuance.projections.serial_status.queries import SerialQueries
 
 Consistent = Callable[[], Awaitable[None]]
@@ -136,8 +138,8 @@ class Resources:
         if isinstance(epcs, list):
             gtins |= {parsed[0] for epc in epcs if isinstance(epc, str) and (parsed := parse_sgtin_uri(epc))}
         scans = body.get("scans")
-        if isinstance(scans, list):
-            gtins |= {gtin for scan in scans if isinstance(scan, str) and (gtin := _gtin_scanned(scan))}
+        if isinstance(scans, list) and len(scans) <= MAX_SCANS:  # more: validation refuses the body
+            gtins |= await asyncio.to_thread(_gtins_scanned, scans)
         return Target(gtins=frozenset(gtins)) | await self.line_named(body)
 
     async def line_named(self, body: dict[str, Any]) -> Target:
@@ -215,12 +217,17 @@ class Resources:
             return batch_owner(None)
 
 
-def _gtin_scanned(text: str) -> str | None:
-    """The GTIN a scan names (an unreadable one is named by the handler, with its rule)."""
-    try:
-        return parse_object_id(text).gtin
-    except IdentifierError:
-        return None
+def _gtins_scanned(scans: list[Any]) -> set[str]:
+    """The GTINs scans name (an unreadable one is named by the handler, with its rule)."""
+    found = set()
+    for text in scans:
+        try:
+            gtin = parse_object_id(text).gtin if isinstance(text, str) else None
+        except IdentifierError:
+            gtin = None
+        if gtin is not None:
+            found.add(gtin)
+    return found
 
 
 def _uuid(value: Any) -> UUID:

@@ -11,6 +11,7 @@ from serialtrail_contracts.serials import Address, LineRegistered, OutputForm, S
 from serialtrail_kit.http.body import Body, Count, Timestamp
 
 GTIN_EXAMPLE = "09506000134352"
+MAX_SCANS = 10_000  # scans may need the full parser (~13,000/s): bounded, and read off the event loop
 
 
 class ProductIn(Body):
@@ -169,7 +170,13 @@ class CommissioningIn(Body):
                     "expiry": "2028-06-30",
                     "line_id": "LINE-1",
                     "event_time": "2026-11-22T08:00:00Z",
-                }
+                },
+                {
+                    "scans": ["]d201095060001343521728063010L2026A\u001d21<a serial from a serial request>"],
+                    "lot": "L2026A",
+                    "line_id": "urn:epc:id:sgln:9506000.00000.LINE-1",
+                    "event_time": "2026-11-22T09:00:00+01:00",
+                },
             ]
         }
     )
@@ -179,7 +186,7 @@ class CommissioningIn(Body):
     scans: Annotated[
         list[Annotated[str, Field(max_length=200)]],
         Field(
-            max_length=100_000,
+            max_length=MAX_SCANS,
             description="what the line's scanner read, in any form the line parser accepts (GS1 DataMatrix "
             "with ]d2 and GS separators, HRI, GS1 Digital Link, EPC URI): a lot or expiry they carry must be "
             "the batch's",

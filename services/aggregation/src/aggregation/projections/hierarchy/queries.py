@@ -153,12 +153,20 @@ def _tree_sql(at: datetime | None, skew: timedelta) -> str:
     """
 
 
+# The CMOs operating the lines the parents among `objects` were formed on: a parent is also its
+# line's, so a CMO's key cannot read, close or unpack what was formed on another party's line.
+_LINE_CMOS = f"""SELECT coalesce(kl.cmo_id, '{NO_CMO}') FROM {{objects}} o
+    JOIN {RM}.parent_states p ON p.parent = o.object_id JOIN {RM}.known_lines kl ON kl.line_id = p.line_id"""
+
+
 def _scope_sql(at: datetime | None) -> str:
     return f"""{_tree_cte(at)}
         SELECT (SELECT array_agg(DISTINCT child_gtin) FROM tree WHERE child_gtin IS NOT NULL) AS gtins,
-               (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
-                FROM (SELECT child FROM tree UNION SELECT $1) t JOIN {RM}.commissioned c ON c.object_id = t.child)
-                   AS cmos,
+               (SELECT array_agg(DISTINCT cmo) FROM (
+                    SELECT coalesce(c.cmo_id, '{NO_CMO}') AS cmo
+                    FROM (SELECT child FROM tree UNION SELECT $1) t JOIN {RM}.commissioned c ON c.object_id = t.child
+                    UNION {_LINE_CMOS.format(objects="(SELECT child AS object_id FROM tree UNION SELECT $1)")}
+                ) s) AS cmos,
                (SELECT array_agg(DISTINCT p.line_id)
                 FROM tree t JOIN {RM}.parent_states p ON p.parent = t.child) AS lines
     """
@@ -182,8 +190,10 @@ _OWNER_SQL = f"""{_tree_cte(None, "= ANY($1::text[])")},
     objects AS (SELECT child AS object_id, child_gtin AS gtin FROM tree
                 UNION SELECT o, NULL FROM unnest($1::text[]) AS o)
     SELECT (SELECT array_agg(DISTINCT gtin) FROM objects WHERE gtin IS NOT NULL) AS gtins,
-           (SELECT array_agg(DISTINCT coalesce(c.cmo_id, '{NO_CMO}'))
-            FROM objects o JOIN {RM}.commissioned c USING (object_id)) AS cmos,
+           (SELECT array_agg(DISTINCT cmo) FROM (
+                SELECT coalesce(c.cmo_id, '{NO_CMO}') AS cmo FROM objects o JOIN {RM}.commissioned c USING (object_id)
+                UNION {_LINE_CMOS.format(objects="objects")}
+            ) s) AS cmos,
            (SELECT array_agg(DISTINCT p.line_id)
             FROM objects o JOIN {RM}.parent_states p ON p.parent = o.object_id) AS lines
 """

@@ -58,7 +58,9 @@ class SerialStatusProjection:
         CREATE TABLE {schema}.commissionings (
             commissioning_id uuid PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL,
             line_id text NOT NULL, event_time timestamptz NOT NULL, quantity int NOT NULL,
-            commissioned_by jsonb NOT NULL, recorded_at timestamptz NOT NULL, global_position bigint NOT NULL
+            commissioned_by jsonb NOT NULL, recorded_at timestamptz NOT NULL, global_position bigint NOT NULL,
+            -- as the line sent it (its offset is EPCIS eventTimeZoneOffset), and where it happened
+            event_time_as_sent text NOT NULL, read_point text NOT NULL, biz_location text NOT NULL
         );
         -- Pool serials by counter: one bitmap row per commissioning and 8,192-counter chunk.
         CREATE TABLE {schema}.commissioned_chunks (
@@ -145,17 +147,19 @@ async def _commissioned(conn: Connection, schema: str, recorded: RecordedEvent) 
     e = SerialsCommissioned.model_construct(**payload)  # validated on append: skip re-parsing 10,000 serials
     await conn.execute(
         f"INSERT INTO {schema}.commissionings VALUES ($1, $2, $3, $4::text::date, $5, $6::text::timestamptz, "
-        "$7, $8, $9, $10)",
+        "$7, $8, $9, $10, $6, $11, $12)",
         e.commissioning_id,
         e.gtin,
         e.lot,
         str(e.expiry),
         e.line_id,
-        str(e.event_time),
+        str(payload["event_time"]),
         len(e.serials),
         _who(recorded),
         recorded.recorded_at,
         recorded.global_position,
+        e.read_point,
+        e.biz_location,
     )
     chunks = counter_bitmap.mark({}, counter_bitmap.counters_of_ranges(list(e.counter_ranges))).chunks
     await conn.execute(
