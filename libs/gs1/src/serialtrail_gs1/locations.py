@@ -33,8 +33,9 @@ def canonical_sgln(text: str) -> tuple[str, str, str] | None:
     """(URI as TDS writes it, GLN, extension) of an SGLN pure identity URI, or None when the
     text is not one (wrong scheme, prefix + location reference not 12 digits). The GLN's check
     digit is computed, as the URI carries none."""
-    if not text.startswith(SGLN_PREFIX):
+    if text[: len(SGLN_PREFIX)].lower() != SGLN_PREFIX:
         return None
+    text = SGLN_PREFIX + text[len(SGLN_PREFIX) :]  # URN scheme and namespace are case-insensitive (RFC 8141)
     try:
         parsed = SGLN(text)
         element_string = parsed.gs1_element_string()
