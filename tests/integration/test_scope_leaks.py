@@ -152,6 +152,10 @@ async def test_a_parent_formed_on_another_partys_line_is_not_the_cmos(world: Wor
     rules = [(r.status_code, [e["rule"] for e in r.json()["errors"]]) for r in (closing, never)]
     assert rules[0] == rules[1] == (409, ["known-parent"])
     assert ancestors.json()["ancestors"] == []
+    async with await _client(world, Role.cmo, **acme_scope) as acme:  # re-test: the batch report named it
+        report = (await acme.get(f"/v1/batches/{GTIN_A}/ACME-1/aggregation-report")).json()
+    assert case not in str(report)
+    assert None in [p["id"] for p in report["open_parents"]["items"]]  # counted, not named
     assert await _events(world, "aggregation") == before
 
 
@@ -359,11 +363,11 @@ async def test_a_unit_claimed_for_another_batch_is_an_error_once_commissioned(wo
 
         await until(flagged, timeout=30)
         report = latest
-    assert {
-        "child": uri,
-        "parent": world.a_ssccs[3],
-        "problem": "packed as lot OTHER-1, commissioned into lot ACME-1",
-    } in (report["errors"]["items"])
+    problem = "packed as lot OTHER-1, commissioned into lot ACME-1"
+    # ACME is told of the error, not of OTHER's case (formed on OTHER's line): counted, not named.
+    assert {"child": uri, "parent": None, "problem": problem} in report["errors"]["items"]
+    whole = (await world.harness.client.get(report_url)).json()
+    assert {"child": uri, "parent": world.a_ssccs[3], "problem": problem} in whole["errors"]["items"]
     assert report["complete"] is False
 
 

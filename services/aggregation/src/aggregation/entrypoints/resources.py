@@ -245,9 +245,16 @@ class Resources:
         await self.consistent()
         limit = request.query_params.get("limit", "100")
         limited = min(int(limit[:6]), 10_000) if limit.isascii() and limit.isdigit() else 100  # else: the route's 422
-        lines = request.state.principal.scope.lines
+        scope = request.state.principal.scope
         found = await batch_report(
-            self.queries.pool, gtin, lot, limited, narrowed=narrowed(request), lines=lines, skew=self.queries.skew
+            self.queries.pool,
+            gtin,
+            lot,
+            limited,
+            narrowed=narrowed(request),
+            lines=scope.lines,
+            cmos=scope.cmos,
+            skew=self.queries.skew,
         )
         if found is None:
             raise _unknown_batch(request)

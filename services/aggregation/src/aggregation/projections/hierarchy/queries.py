@@ -264,6 +264,7 @@ async def batch_report(
     *,
     narrowed: bool = False,
     lines: frozenset[str] | None = None,
+    cmos: frozenset[str] | None = None,
     skew: timedelta = timedelta(minutes=5),
 ) -> Report | None:
     """The completeness figures QA needs before release; lists are capped at `limit`. Pending
@@ -286,7 +287,7 @@ async def batch_report(
             known_parents=(await knowledge.snapshot(conn, [parse_object_id(r["parent"]) for r in parents])).known,
             errors=await conn.fetch(_ERRORS, gtin, lot, limit, skew),
         )
-    return Report(_report_body(gtin, lot, findings, limit, lines), batch["cmo_id"])
+    return Report(_report_body(gtin, lot, findings, limit, lines, cmos), batch["cmo_id"])
 
 
 _COUNTS = f"""
@@ -303,9 +304,10 @@ _LOOSE = f"""
 """
 # Children of this GTIN not yet known as commissioned: their lot is known only once they are.
 _PENDING = f"""
-    SELECT l.child, l.parent, ps.line_id, count(*) OVER () AS total FROM {RM}.links l
+    SELECT l.child, l.parent, ps.line_id, kl.cmo_id AS line_cmo, count(*) OVER () AS total FROM {RM}.links l
     LEFT JOIN {RM}.pending_lots pl ON pl.child = l.child
     LEFT JOIN {RM}.parent_states ps ON ps.parent = l.parent
+    LEFT JOIN {RM}.known_lines kl ON kl.line_id = ps.line_id
     WHERE l.child_gtin = $1 AND l.pending
       AND NOT EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = l.child)
       AND (pl.lot = $3 OR (pl.lot IS NULL AND $4))
@@ -319,7 +321,8 @@ _PARENTS = f"""
         SELECT l.parent, up.depth + 1 FROM {RM}.links l JOIN up ON l.child = up.parent
         WHERE up.depth < {MAX_DEPTH}
     )
-    SELECT DISTINCT up.parent, p.level, p.closed, p.line_id FROM up JOIN {RM}.parent_states p USING (parent)
+    SELECT DISTINCT up.parent, p.level, p.closed, p.line_id, kl.cmo_id AS line_cmo
+    FROM up JOIN {RM}.parent_states p USING (parent) LEFT JOIN {RM}.known_lines kl ON kl.line_id = p.line_id
     ORDER BY up.parent
 """
 # Decommissioned units still packed, and units packed (pending) with a scanned lot that their
@@ -346,8 +349,9 @@ _ERRORS = f"""
         JOIN {RM}.links l ON l.child = c.object_id
         WHERE c.gtin = $1 AND c.lot = $2 AND l.pending AND c.commissioned_at > l.packed_at + $4::interval
     )
-    SELECT f.object_id, f.parent, f.problem, ps.line_id, count(*) OVER () AS total FROM found f
-    LEFT JOIN {RM}.parent_states ps ON ps.parent = f.parent ORDER BY f.object_id LIMIT $3
+    SELECT f.object_id, f.parent, f.problem, ps.line_id, kl.cmo_id AS line_cmo, count(*) OVER () AS total
+    FROM found f LEFT JOIN {RM}.parent_states ps ON ps.parent = f.parent
+    LEFT JOIN {RM}.known_lines kl ON kl.line_id = ps.line_id ORDER BY f.object_id LIMIT $3
 """
 
 
@@ -359,10 +363,15 @@ def _total(rows: list[Any]) -> int:
     return int(rows[0]["total"]) if rows else 0
 
 
-def _report_body(gtin: str, lot: str, found: _Findings, limit: int, lines: frozenset[str] | None) -> dict[str, Any]:
+def _report_body(
+    gtin: str, lot: str, found: _Findings, limit: int, lines: frozenset[str] | None, cmos: frozenset[str] | None
+) -> dict[str, Any]:
     def parent(row: Any) -> str | None:
-        """A parent formed on a line outside a line-narrowed caller's scope is counted, not named."""
-        return str(row["parent"]) if lines is None or row["line_id"] in lines else None
+        """A parent formed on a line outside a narrowed caller's scope (another line, or another
+        CMO's line) is counted, not named."""
+        in_lines = lines is None or row["line_id"] in lines
+        in_cmos = cmos is None or (row["line_cmo"] or NO_CMO) in cmos
+        return str(row["parent"]) if in_lines and in_cmos else None
 
     open_parents = [{"id": parent(r), "level": r["level"]} for r in found.parents if not r["closed"]]
     unconfirmed = [
