@@ -149,6 +149,10 @@ async def test_a_parent_formed_on_another_partys_line_is_not_the_cmos(world: Wor
         never = await acme.post(f"/v1/close/{never_used}", json={})
         ancestors = await acme.get(f"/v1/ancestors/{units[0]}")
     assert tree.status_code == 404
+    refusals = await PostgresEventStore(world.harness.composition.app_pool, "aggregation").read_all(0, 100_000)
+    recorded = [e.payload for e in refusals if e.event_type == AccessRefused.EVENT_TYPE]
+    # Each refusal records what the caller was answered (409 for the close, as for an unknown parent).
+    assert any(p["path"] == f"/v1/close/{case}" and p["status"] == 409 for p in recorded)
     rules = [(r.status_code, [e["rule"] for e in r.json()["errors"]]) for r in (closing, never)]
     assert rules[0] == rules[1] == (409, ["known-parent"])
     assert ancestors.json()["ancestors"] == []

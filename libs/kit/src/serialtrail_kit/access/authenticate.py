@@ -55,8 +55,9 @@ class Hidden(AccessRefused):
 
     kind, status, title = "hidden", 404, "Out of scope, answered as unknown"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, answered_status: int = 404) -> None:
         super().__init__(detail)
+        self.answered_status = answered_status  # what the caller was answered (an unknown one's status)
 
 
 class TooManyFailures(AccessRefused):
@@ -235,7 +236,7 @@ class Authenticator:
         token = _credential(request)
         parsed = apikeys.parse(token) if token else None
         event = AccessRefusedEvent(
-            status=refusal.status,
+            status=refusal.answered_status if isinstance(refusal, Hidden) else refusal.status,
             reason=refusal.detail,
             method=request.method,
             path=request.url.path,

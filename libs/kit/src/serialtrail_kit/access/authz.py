@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 from serialtrail_kit.access.authenticate import Authenticator, Forbidden, Hidden
 from serialtrail_kit.access.permissions import Permission
 from serialtrail_kit.access.resources import Resource, TargetOf, whole_scope_missing
+from serialtrail_kit.http.problems import Answered
 
 MARKER = "__serialtrail_requires__"
 
@@ -70,7 +71,8 @@ async def _check_owner(
     lacking = None if owner is None else principal.missing_scope(owner)
     if lacking is not None:
         unknown = resource.answer_unknown(request)
-        hidden = Hidden(f"{principal.id} lacks scope {lacking} (answered as an unknown {resource.kind})")
+        answered = unknown.response.status_code if isinstance(unknown, Answered) else getattr(unknown, "status", 404)
+        hidden = Hidden(f"{principal.id} lacks scope {lacking} (answered as an unknown {resource.kind})", answered)
         await authenticator.record_refusal(request, hidden, principal)
         raise unknown
 
