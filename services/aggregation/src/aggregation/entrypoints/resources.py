@@ -187,10 +187,7 @@ class Resources:
         """The line a parent was formed on: where a close that names none happened. A parent
         never packed has none; the domain answers that it holds nothing."""
         await self.consistent()
-        async with self.queries.pool.acquire() as conn:
-            formed_on = await conn.fetchval(
-                f"SELECT line_id FROM {knowledge.RM}.parent_states WHERE parent = $1", parent
-            )
+        formed_on = await self.queries.formed_on(parent)
         return _NOWHERE if formed_on is None else await self.line(formed_on)
 
     async def visible_ancestors(self, request: Request, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:

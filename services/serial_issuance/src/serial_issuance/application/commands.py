@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from serialtrail_contracts.serials import OutputForm
+from serialtrail_contracts.serials import LineRegistered, OutputForm
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,5 +41,5 @@ class Commission:
     scans: list[str]
     lot: str
     expiry: date | None
-    line_id: str
+    line: LineRegistered  # resolved from the line the request named (by id or SGLN)
     event_time: datetime

@@ -156,7 +156,6 @@ class SerialIssuanceHandlers:
         gtin, serials, field, labels = await asyncio.to_thread(_identify, command)  # CPU: off the event loop
         registered = await self.load.product(gtin)
         registered_batch, registered_at = await self.load.registered_batch(gtin, command.lot, field="lot")
-        line = await self.load.line(command.line_id)
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
@@ -170,9 +169,9 @@ class SerialIssuanceHandlers:
             gtin=gtin,
             lot=command.lot,
             expiry=registered_batch.expiry,
-            line_id=line.line_id,
-            read_point=line.read_point,
-            biz_location=line.biz_location,
+            line_id=command.line.line_id,
+            read_point=command.line.read_point,
+            biz_location=command.line.biz_location,
             event_time=command.event_time,
             serials=tuple(serials),
             counter_ranges=tuple(counter_bitmap.ranges_of(screening.counters)),

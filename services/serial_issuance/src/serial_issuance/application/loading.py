@@ -5,6 +5,7 @@ outside one for facts that never change once recorded (a product, a batch)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gln, require_gtin
@@ -18,6 +19,7 @@ from serial_issuance.domain import location, product, serial_pool
 from serial_issuance.domain.serial_pool import SerialPool
 
 Source = WriteModel | UnitOfWork
+M = TypeVar("M", ProductRegistered, BatchRegistered, SiteRegistered, LineRegistered)
 
 
 class Loader:
@@ -29,11 +31,8 @@ class Loader:
     ) -> ProductRegistered:
         """`missing` is InvalidInput when a command refers to the product, NotFound when it is the resource read."""
         require_gtin(gtin, field)
-        found = (await self.writes.stream(product.stream_id(gtin))).of(ProductRegistered)
-        if not found:
-            message = f"no product is registered with GTIN {gtin}"
-            raise missing(message, [Violation(field, "registered-product", message)])
-        return found[-1]
+        message = f"no product is registered with GTIN {gtin}"
+        return (await self._registered(product.stream_id(gtin), ProductRegistered, field, message, missing))[0]
 
     async def batch(
         self, gtin: str, lot: str, field: str = "lot", *, missing: type[DomainError] = InvalidInput
@@ -44,11 +43,20 @@ class Loader:
         self, gtin: str, lot: str, field: str = "lot", *, missing: type[DomainError] = InvalidInput
     ) -> tuple[BatchRegistered, datetime]:
         """The batch and when it was registered (server time)."""
-        stream = await self.writes.stream(batches.stream_id(gtin, lot))
-        if not stream.of(BatchRegistered):
-            message = f"no batch {lot!r} is registered for GTIN {gtin}"
-            raise missing(message, [Violation(field, "registered-batch", message)])
-        return stream.of(BatchRegistered)[-1], stream.recorded_at[0]
+        message = f"no batch {lot!r} is registered for GTIN {gtin}"
+        return await self._registered(batches.stream_id(gtin, lot), BatchRegistered, field, message, missing)
+
+    async def _registered(
+        self, stream_id: str, kind: type[M], field: str, message: str, missing: type[DomainError]
+    ) -> tuple[M, datetime]:
+        """Master data as registered, and when; unknown answers `missing` with the rule
+        `registered-<kind>` (registered-product, registered-batch, registered-site …)."""
+        stream = await self.writes.stream(stream_id)
+        found = stream.of(kind)
+        if not found:
+            rule = "registered-" + kind.__name__.removesuffix("Registered").lower()
+            raise missing(message, [Violation(field, rule, message)])
+        return found[-1], stream.recorded_at[0]
 
     async def pool(self, gtin: str, source: Source | None = None) -> tuple[SerialPool, int]:
         stream: Stream = await (source or self.writes).stream(serial_pool.stream_id(gtin))
@@ -56,19 +64,14 @@ class Loader:
 
     async def site(self, gln: str, field: str = "gln", *, missing: type[DomainError] = InvalidInput) -> SiteRegistered:
         require_gln(gln, field)
-        found = (await self.writes.stream(location.site_stream(gln))).of(SiteRegistered)
-        if not found:
-            message = f"no site is registered with GLN {gln}"
-            raise missing(message, [Violation(field, "registered-site", message)])
-        return found[-1]
+        message = f"no site is registered with GLN {gln}"
+        return (await self._registered(location.site_stream(gln), SiteRegistered, field, message, missing))[0]
 
     async def line(self, named: str, field: str = "line_id") -> LineRegistered:
         """A registered line, named by its line id or by its read point's SGLN URI."""
         line_id: str | None = named
         if (sgln := canonical_sgln(named)) is not None:
             line_id = await self.directory.line_at(sgln[0])
-        found = [] if line_id is None else (await self.writes.stream(location.line_stream(line_id))).of(LineRegistered)
-        if not found:
-            message = f"no line is registered as {named!r} (give a registered line id or its read point's SGLN)"
-            raise InvalidInput(message, [Violation(field, "registered-line", message)])
-        return found[-1]
+        message = f"no line is registered as {named!r} (give a registered line id or its read point's SGLN)"
+        stream = location.line_stream(line_id or named)  # an SGLN of no line names no stream either
+        return (await self._registered(stream, LineRegistered, field, message, InvalidInput))[0]

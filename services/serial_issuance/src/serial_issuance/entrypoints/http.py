@@ -299,7 +299,7 @@ def _commissioning_routes(
             scans=body.scans,
             lot=body.lot,
             expiry=body.expiry,
-            line_id=body.line_id,
+            line=request.state.line,  # resolved by the ownership check
             event_time=not_ahead(body.event_time, "event_time"),
         )
         e = await handlers.commission(command, record_metadata(request))

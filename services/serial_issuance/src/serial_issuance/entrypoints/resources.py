@@ -140,15 +140,16 @@ class Resources:
         scans = body.get("scans")
         if isinstance(scans, list) and len(scans) <= MAX_SCANS:  # more: validation refuses the body
             gtins |= await asyncio.to_thread(_gtins_scanned, scans)
-        return Target(gtins=frozenset(gtins)) | await self.line_named(body)
+        return Target(gtins=frozenset(gtins)) | await self.line_named(request, body)
 
-    async def line_named(self, body: dict[str, Any]) -> Target:
+    async def line_named(self, request: Request, body: dict[str, Any]) -> Target:
         """The line a line-side command names (by id or SGLN), its site and its CMO. An
         unregistered one is refused here, before anything else is looked up."""
         named = body.get("line_id")
         if not isinstance(named, str) or not named:
             return Target()  # validation names the missing field
-        return line_owner(await self.handlers.load.line(named))
+        request.state.line = line = await self.handlers.load.line(named)  # the endpoint records it
+        return line_owner(line)
 
     async def _line_named(self, request: Request) -> Target:
         body = await request_body(request)

@@ -45,6 +45,11 @@ class AggregationQueries:
         self.pool = pool
         self.skew = skew  # a unit packed (pending) this long before its commissioning is an error
 
+    async def formed_on(self, parent: str) -> str | None:
+        """The line a parent was formed on (None: nothing was ever packed into it)."""
+        found = await self.pool.fetchval(f"SELECT line_id FROM {RM}.parent_states WHERE parent = $1", parent)
+        return None if found is None else str(found)
+
     async def tree(self, root: ObjectId, at: datetime | None, *, scoped: bool = True) -> Tree | None:
         """The tree below `root` (None when it holds nothing at that time). PostgreSQL builds
         each parent's list of children as JSON, so a 5,000-unit pallet is 51 rows, not 5,050,
