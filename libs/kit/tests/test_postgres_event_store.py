@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import asyncpg
 import pytest
+from serialtrail_kit.canonical import format_timestamp
 from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import Upcasters
-from serialtrail_kit.eventstore.verify import verify_log
+from serialtrail_kit.eventstore.verify import RECORDED_AT_TEXT, verify_log
 from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.readers import logs
 
@@ -135,6 +137,7 @@ async def test_verify_names_the_first_tampered_position(pools: tuple[Pool, Pool]
     assert not report.ok
     assert report.first_break is not None
     assert report.first_break.global_position == 3
+    assert report.first_break.reason == "row content does not match its hash"
     assert report.checked == 5
 
 
@@ -149,6 +152,33 @@ async def test_verify_detects_a_deleted_row(pools: tuple[Pool, Pool]) -> None:
     assert report.first_break is not None
     assert report.first_break.global_position == 2
     assert "missing" in report.first_break.reason
+
+
+@pytest.mark.parametrize(
+    "recorded_at",
+    [
+        datetime(2026, 12, 2, 20, 32, 7, 0, tzinfo=UTC),
+        datetime(2028, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 3, 29, 2, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(1000, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(9999, 12, 31, 23, 59, 59, 123_456, tzinfo=UTC),
+    ],
+)
+async def test_verify_reads_id_and_time_as_hashed(pools: tuple[Pool, Pool], recorded_at: datetime) -> None:
+    """verify has PostgreSQL write the event id and recording time; they must be the bytes
+    `canonical_row` hashed at append, whatever the session's time zone."""
+    event_id = uuid4()
+    async with pools[1].acquire() as conn:
+        await conn.execute("SET TIME ZONE 'America/New_York'")
+        row = await conn.fetchrow(
+            f"SELECT event_id::text, {RECORDED_AT_TEXT} AS recorded "
+            "FROM (SELECT $1::uuid AS event_id, $2::timestamptz AS recorded_at) r",
+            event_id,
+            recorded_at,
+        )
+        await conn.execute("RESET TIME ZONE")
+    assert row is not None
+    assert (row["event_id"], row["recorded"]) == (str(event_id), format_timestamp(recorded_at))
 
 
 async def test_event_ids_are_unique(store: PostgresEventStore) -> None:
