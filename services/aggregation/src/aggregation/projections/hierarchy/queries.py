@@ -111,18 +111,20 @@ class AggregationQueries:
 
 def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     links = _links(at)
-    # Only SSCCs and bundles can hold children: leaves are not probed for any. The LATERAL
-    # subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even when the
-    # planner's statistics lag a bulk load, which would otherwise tempt it into a hash join
-    # over every link.
+    # Only SSCCs and bundles can hold children (`expands`): leaves are not probed for any. The
+    # LATERAL subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even
+    # when the planner's statistics lag a bulk load, which would otherwise tempt it into a
+    # hash join over every link.
+    expands = f"""l.child_gtin IS NULL
+        OR EXISTS (SELECT FROM {RM}.parent_states b WHERE b.parent = l.child AND b.level = 'bundle')"""
     return f"""
-        WITH RECURSIVE tree(child, parent, child_gtin, pending, packed_at, depth) AS (
-            SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, 1 FROM {links} l WHERE l.parent {roots}
+        WITH RECURSIVE tree(child, parent, child_gtin, pending, packed_at, expands, depth) AS (
+            SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, {expands}, 1
+            FROM {links} l WHERE l.parent {roots}
             UNION ALL
-            SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, t.depth + 1
+            SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, {expands}, t.depth + 1
             FROM tree t CROSS JOIN LATERAL (SELECT * FROM {links} l WHERE l.parent = t.child OFFSET 0) l
-            WHERE t.depth < {MAX_DEPTH}
-              AND (t.child_gtin IS NULL OR t.child IN (SELECT parent FROM {RM}.parent_states WHERE level = 'bundle'))
+            WHERE t.depth < {MAX_DEPTH} AND t.expands
         )
     """
 
@@ -134,17 +136,20 @@ def _tree_sql(at: datetime | None, skew: timedelta) -> str:
               AND substr(right(t.child, 18), 2, length(r.company_prefix)) = r.company_prefix
               AND substr(right(t.child, 18), 2 + length(r.company_prefix), 16 - length(r.company_prefix))::bigint
                   BETWEEN r.first_reference AND r.first_reference + r.quantity - 1))"""
+    # Each status is a per-node test (EXISTS), never a join: the planner's estimate of a
+    # recursive walk is far off (thousands of times for a pallet), and joins chosen on it
+    # hashed the whole commissioned table on every read, 4-8x slower. A test is either probed
+    # per node by index or, for a small table, hashed once; the lot test scans only what was
+    # packed pending (pending_lots), never the commissioned table.
+    mislabelled = f"""EXISTS (SELECT FROM {RM}.pending_lots pl WHERE pl.child = t.child
+        AND pl.lot <> (SELECT c.lot FROM {RM}.commissioned c WHERE c.object_id = pl.child))"""
     return f"""{_tree_cte(at)},
-        holders AS (SELECT DISTINCT parent FROM tree),
-        nodes AS (
-            SELECT t.child, t.parent, t.child_gtin, h.parent IS NOT NULL AS holds,
-                   CASE WHEN d.object_id IS NOT NULL OR c.lot <> pl.lot OR {_packed_early("t", skew)} THEN 'error'
+        nodes AS MATERIALIZED (  -- each node's status is worked out once, not once per use below
+            SELECT t.child, t.parent, t.expands,
+                   CASE WHEN EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = t.child)
+                          OR {mislabelled} OR {_packed_early("t", skew)} THEN 'error'
                         WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
             FROM tree t
-            LEFT JOIN {RM}.decommissioned d ON d.object_id = t.child
-            LEFT JOIN {RM}.pending_lots pl ON pl.child = t.child
-            LEFT JOIN {RM}.commissioned c ON c.object_id = pl.child
-            LEFT JOIN holders h ON h.parent = t.child
         )
         -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
         -- plain concatenation is valid JSON (and several times cheaper than json_agg).
@@ -153,28 +158,35 @@ def _tree_sql(at: datetime | None, skew: timedelta) -> str:
                count(*) AS objects,
                count(*) FILTER (WHERE status = 'pending') AS pending,
                count(*) FILTER (WHERE status = 'error') AS errors,
-               bool_or(holds) AS holds_parents
+               bool_or(expands) AS holds_parents
         FROM nodes GROUP BY parent
     """
 
 
-# The CMOs operating the lines the parents among `objects` were formed on: a parent is also its
-# line's, so a CMO's key cannot read, close or unpack what was formed on another party's line.
-_LINE_CMOS = f"""SELECT coalesce(kl.cmo_id, '{NO_CMO}') FROM {{objects}} o
-    JOIN {RM}.parent_states p ON p.parent = o.object_id JOIN {RM}.known_lines kl ON kl.line_id = p.line_id"""
+def _target_sql(cte: str, roots: str) -> str:
+    """Whose the objects of a walk and its roots are: their GTINs; the CMOs of the commissioned
+    ones and of the lines the parents among them were formed on (a parent is also its line's,
+    so a CMO's key cannot read, close or unpack what was formed on another party's line); those
+    lines. Each object is looked up by index (LATERAL, OFFSET 0): a join chosen on the planner's
+    estimate of the walk hashed every commissioned serial instead."""
+    return f"""{cte},
+        objects AS (SELECT child AS object_id, child_gtin AS gtin FROM tree
+                    UNION SELECT o, NULL FROM unnest({roots}) AS o),
+        formed AS (SELECT p.line_id FROM objects o CROSS JOIN LATERAL
+                   (SELECT line_id FROM {RM}.parent_states p WHERE p.parent = o.object_id OFFSET 0) p)
+        SELECT (SELECT array_agg(DISTINCT gtin) FROM objects WHERE gtin IS NOT NULL) AS gtins,
+               (SELECT array_agg(DISTINCT cmo) FROM (
+                    SELECT coalesce(c.cmo_id, '{NO_CMO}') AS cmo FROM objects o CROSS JOIN LATERAL
+                        (SELECT cmo_id FROM {RM}.commissioned c WHERE c.object_id = o.object_id OFFSET 0) c
+                    UNION SELECT coalesce(kl.cmo_id, '{NO_CMO}') FROM formed f
+                        JOIN {RM}.known_lines kl ON kl.line_id = f.line_id
+                ) s) AS cmos,
+               (SELECT array_agg(DISTINCT line_id) FROM formed) AS lines
+    """
 
 
 def _scope_sql(at: datetime | None) -> str:
-    return f"""{_tree_cte(at)}
-        SELECT (SELECT array_agg(DISTINCT child_gtin) FROM tree WHERE child_gtin IS NOT NULL) AS gtins,
-               (SELECT array_agg(DISTINCT cmo) FROM (
-                    SELECT coalesce(c.cmo_id, '{NO_CMO}') AS cmo
-                    FROM (SELECT child FROM tree UNION SELECT $1) t JOIN {RM}.commissioned c ON c.object_id = t.child
-                    UNION {_LINE_CMOS.format(objects="(SELECT child AS object_id FROM tree UNION SELECT $1)")}
-                ) s) AS cmos,
-               (SELECT array_agg(DISTINCT p.line_id)
-                FROM tree t JOIN {RM}.parent_states p ON p.parent = t.child) AS lines
-    """
+    return _target_sql(_tree_cte(at), "ARRAY[$1]")
 
 
 def _packed_early(link: str, skew: timedelta) -> str:
@@ -191,17 +203,7 @@ _MISLABELLED = f"""
                    WHERE pl.child = $1 AND c.lot <> pl.lot)
 """
 
-_OWNER_SQL = f"""{_tree_cte(None, "= ANY($1::text[])")},
-    objects AS (SELECT child AS object_id, child_gtin AS gtin FROM tree
-                UNION SELECT o, NULL FROM unnest($1::text[]) AS o)
-    SELECT (SELECT array_agg(DISTINCT gtin) FROM objects WHERE gtin IS NOT NULL) AS gtins,
-           (SELECT array_agg(DISTINCT cmo) FROM (
-                SELECT coalesce(c.cmo_id, '{NO_CMO}') AS cmo FROM objects o JOIN {RM}.commissioned c USING (object_id)
-                UNION {_LINE_CMOS.format(objects="objects")}
-            ) s) AS cmos,
-           (SELECT array_agg(DISTINCT p.line_id)
-            FROM objects o JOIN {RM}.parent_states p ON p.parent = o.object_id) AS lines
-"""
+_OWNER_SQL = _target_sql(_tree_cte(None, "= ANY($1::text[])"), "$1::text[]")
 
 
 def _assemble(
@@ -212,7 +214,8 @@ def _assemble(
     at: datetime | None,
     scope: Any,
 ) -> Tree:
-    # Lists that hold parents are parsed to nest their children; lists of leaves pass through as JSON.
+    # Lists that may hold parents (SSCCs, bundles) are parsed to nest their children; lists of
+    # leaves pass through as JSON.
     lists: dict[str, Any] = {
         g["parent"]: orjson.loads(g["children"]) if g["holds_parents"] else orjson.Fragment(g["children"])
         for g in groups

@@ -53,6 +53,8 @@ class HierarchyProjection:
             closed_at timestamptz, expected_count int, first_packed_at timestamptz NOT NULL,
             last_position bigint NOT NULL
         );
+        -- Which parents are bundles (units holding units): a tree walk asks it of every leaf.
+        CREATE INDEX ON {schema}.parent_states (parent) WHERE level = 'bundle';
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
