@@ -32,8 +32,8 @@ from epcpy.utils.parsers import tag_uri_to_tag_encodable
 
 from serialtrail_gs1.ai_rules import broken_rule
 from serialtrail_gs1.identity import (
+    SGTIN,
     IdentifierError,
-    Kind,
     ObjectId,
     plain_sgtin,
     quick_object,
@@ -157,7 +157,7 @@ def _common_shape(common: re.Match[str]) -> Scan | None:
     if known is _INVALID:
         return None
     gtin, uri_prefix, attributes = known
-    return Scan(ObjectId(Kind.sgtin, gtin, serial, None, uri_prefix + serial), attributes, _DATAMATRIX)
+    return Scan(ObjectId(SGTIN, gtin, serial, None, uri_prefix + serial), attributes, _DATAMATRIX)
 
 
 _DATAMATRIX = GS1_SYMBOLOGIES["]d2"]

@@ -63,7 +63,17 @@ class ParsedIds:
         return found.uri
 
     def parse_all(self, texts: Iterable[str], where: str) -> tuple[str, ...]:
-        return tuple(self.parse(text, f"{where}[{index}]") for index, text in enumerate(texts))
+        """A pallet's thousands of bare canonical objects take the short way; anything else
+        (a scan with a lot, a bad id) goes through `parse`, which names it."""
+        cache, objects, uris = self.cache, self.objects, []
+        for index, text in enumerate(texts):
+            parsed = cache.get(text)
+            if type(parsed) is ObjectId:
+                objects[parsed.uri] = parsed
+                uris.append(parsed.uri)
+            else:
+                uris.append(self.parse(text, f"{where}[{index}]"))
+        return tuple(uris)
 
     def raise_if_invalid(self) -> None:
         if self.violations:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from serialtrail_gs1.identity import Kind, ObjectId
+from serialtrail_gs1.identity import SGTIN, SSCC, ObjectId
 from serialtrail_gs1.locations import canonical_sgln
 from serialtrail_kit.db import Connection, json_elements, json_list
 
@@ -18,7 +18,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
     """What is known of `objects`; with `packed_at`, the commissioning time of those commissioned
     after it (only those: a pallet's 5,000 times are not worth decoding to find none)."""
     objects = list(objects)
-    sgtins = [o.uri for o in objects if o.kind is Kind.sgtin]
+    sgtins = [o.uri for o in objects if o.kind is SGTIN]
     rows = await conn.fetch(
         f"SELECT object_id, cmo_id, CASE WHEN commissioned_at > $2 THEN commissioned_at END AS late "
         f"FROM {RM}.commissioned WHERE object_id = ANY({json_elements('$1')})",
@@ -26,7 +26,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
         packed_at,
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
-    ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is Kind.sscc])
+    ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is SSCC])
     gone = await conn.fetch(
         f"SELECT object_id, reason FROM {RM}.decommissioned WHERE object_id = ANY({json_elements('$1')})",
         json_list(sgtins),
@@ -36,7 +36,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
         known=frozenset(owner) | frozenset(ssccs),
         owner=owner,
         decommissioned=decommissioned,
-        ssccs=frozenset(o.uri for o in objects if o.kind is Kind.sscc),
+        ssccs=frozenset(o.uri for o in objects if o.kind is SSCC),
         commissioned_at={r["object_id"]: r["late"] for r in rows if r["late"] is not None},
     )
 
