@@ -5,7 +5,7 @@ from epcpy.epc_schemes.sgtin import SGTIN
 from epcpy.epc_schemes.sscc import SSCC
 from hypothesis import given
 from hypothesis import strategies as st
-from serialtrail_gs1.identity import IdentifierError, Kind
+from serialtrail_gs1.identity import IdentifierError, Kind, plain_sgtins
 from serialtrail_gs1.keys import check_digit, sgtin_uri_prefix, sscc
 from serialtrail_gs1.scan import parse_object_id
 
@@ -66,3 +66,30 @@ def test_digital_link_sscc_and_query_strings() -> None:
     assert (sgtin.gtin, sgtin.serial) == ("09506000134352", "A/B")
     with pytest.raises(IdentifierError, match="check digit"):
         parse_object_id("https://id.gs1.org/00/395060000000000003")
+
+
+PLAIN_SERIALS = st.text("0123456789ABCXYZabcxyz._-", min_size=1, max_size=20)
+
+
+@given(st.lists(st.tuples(GTINS, PLAIN_SERIALS), min_size=1, max_size=50))
+def test_element_strings_read_together_as_one_by_one(pairs: list[tuple[str, str]]) -> None:
+    texts = [f"(01){gtin}(21){serial}" for gtin, serial in pairs]
+    assert plain_sgtins(texts) == [parse_object_id(text) for text in texts]
+
+
+@pytest.mark.parametrize(
+    "odd_one",
+    [
+        "(01)09506000134353(21)S1",  # wrong check digit
+        "(01)09506000134352(21)S1\n(01)09506000134352(21)S2",  # two in one text
+        "(01)09506000134352(21)S1\n",  # a trailing line break
+        "(01)09506000134352(21)S/1",  # a serial that needs encoding
+        "(01)09506000134352(21)S1(10)LOT",  # attributes: the full parser keeps them
+        "(00)195060000000000036",
+    ],
+)
+def test_element_strings_are_read_together_only_when_every_one_is_plain(odd_one: str) -> None:
+    """One text that is not a plain `(01)…(21)…` sends every text to the one-by-one readers,
+    which name what is wrong with it."""
+    assert plain_sgtins(["(01)09506000134352(21)A", odd_one, "(01)09506000134352(21)B"]) is None
+    assert plain_sgtins([]) is None

@@ -6,6 +6,7 @@ key whatever form it came in."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import NamedTuple
 from urllib.parse import quote, unquote
@@ -15,6 +16,7 @@ from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, ser
 _SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)$")
 # Only a plain serial: "(" could start another AI (GS1's bracketed syntax), left to the full parser.
 _SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})$")
+_SGTIN_HRI_LINES = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})$", re.MULTILINE)
 _SSCC_HRI = re.compile(r"^\(00\)(\d{18})$")
 # GS1 Digital Link on any resolver host, key in the path and no query (attributes such as
 # ?17=… go to the full parser, which keeps them).
@@ -80,6 +82,20 @@ def plain_sgtin(gtin: str, serial: str) -> ObjectId:
     """For callers that checked already: a valid GTIN, a serial of 1 to 20 of `[A-Za-z0-9._-]`
     (which a Digital Link URI carries unescaped)."""
     return ObjectId(SGTIN, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}")
+
+
+def plain_sgtins(texts: Sequence[str]) -> list[ObjectId] | None:
+    """The objects of element strings `(01)…(21)…` with plain serials, all read in one pass
+    in C (a pallet's 5,000 in about a millisecond); None unless every text is one and every
+    GTIN is valid, and then each is read on its own (`quick_object`, the full parser)."""
+    joined = "\n".join(texts)
+    if not texts or joined.count("\n") != len(texts) - 1:  # a text holding a line break is read alone
+        return None
+    found = _SGTIN_HRI_LINES.findall(joined)
+    if len(found) != len(texts) or any(gtin_problem(gtin) for gtin in {gtin for gtin, _ in found}):
+        return None
+    new, resolver = tuple.__new__, f"{CANONICAL_RESOLVER}/01/"
+    return [new(ObjectId, (SGTIN, gtin, serial, None, f"{resolver}{gtin}/21/{serial}")) for gtin, serial in found]
 
 
 def sgtin_object(gtin: str, serial: str) -> ObjectId:

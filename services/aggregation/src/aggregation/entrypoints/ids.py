@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from serialtrail_gs1.identity import IdentifierError, ObjectId, quick_object
+from serialtrail_gs1.identity import IdentifierError, ObjectId, plain_sgtins, quick_object
 from serialtrail_gs1.scan import Scan, ScanError, parse_object_id, parse_scan
 from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
@@ -20,6 +20,14 @@ def parse_cached(cache: dict[str, Parsed], text: str) -> Parsed:
     if found is None:
         found = cache[text] = _read(text)
     return found
+
+
+def parse_many(cache: dict[str, Parsed], texts: Iterable[str]) -> None:
+    """Parse a request's element strings `(01)…(21)…` together, the fastest way (a pallet
+    names thousands); the others are read one by one when asked for."""
+    fresh = [text for text in texts if text.startswith("(01)") and text not in cache]
+    if len(fresh) > 1 and (objects := plain_sgtins(fresh)) is not None:
+        cache.update(zip(fresh, objects, strict=True))
 
 
 def _read(text: str) -> Parsed:
@@ -65,6 +73,8 @@ class ParsedIds:
     def parse_all(self, texts: Iterable[str], where: str) -> tuple[str, ...]:
         """A pallet's thousands of bare canonical objects take the short way; anything else
         (a scan with a lot, a bad id) goes through `parse`, which names it."""
+        texts = list(texts)
+        parse_many(self.cache, texts)
         cache, objects, uris = self.cache, self.objects, []
         for index, text in enumerate(texts):
             parsed = cache.get(text)

@@ -27,7 +27,7 @@ from serialtrail_kit.http.problems import Answered, JsonResponse
 
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Unpack, close, unpack
 from aggregation.domain.objects import Line
-from aggregation.entrypoints.ids import Parsed, object_of, one_id, parse_cached
+from aggregation.entrypoints.ids import Parsed, object_of, one_id, parse_cached, parse_many
 from aggregation.projections.hierarchy.queries import AggregationQueries, batch_report
 from aggregation.projections.knowledge import lookups as knowledge
 
@@ -45,7 +45,9 @@ def id_cache(request: Request) -> dict[str, Parsed]:
 
 def _objects(request: Request, values: list[Any]) -> list[ObjectId]:
     cache = id_cache(request)
-    parsed = [parse_cached(cache, value) for value in values if isinstance(value, str)]
+    texts = [value for value in values if isinstance(value, str)]
+    parse_many(cache, texts)
+    parsed = [parse_cached(cache, text) for text in texts]
     return [p if type(p) is ObjectId else object_of(p) for p in parsed if not isinstance(p, IdentifierError)]
 
 
