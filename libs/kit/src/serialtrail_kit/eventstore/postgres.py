@@ -80,8 +80,7 @@ class PostgresEventStore:
     async def _append_locked(
         self, conn: Connection, appends: Sequence[StreamAppend], metadata: dict[str, Any]
     ) -> list[RecordedEvent]:
-        await self._check_versions(conn, appends)
-        now, position, prev_hash = await self._head_locked(conn)
+        now, position, prev_hash = await self._head_checked(conn, appends)
         recorded: list[RecordedEvent] = []
         for append in appends:
             for offset, event in enumerate(append.events, start=1):
@@ -104,28 +103,29 @@ class PostgresEventStore:
         await self._insert(conn, recorded)
         return recorded
 
-    async def _check_versions(self, conn: Connection, appends: Sequence[StreamAppend]) -> None:
+    async def _head_checked(self, conn: Connection, appends: Sequence[StreamAppend]) -> tuple[datetime, int, bytes]:
+        """The time, position and hash to append after, once every stream is at the version its
+        append expects. One round trip: the append lock is held meanwhile, so every round trip
+        under it is time no other writer can use."""
         ids = [a.stream_id for a in appends]
         if len(set(ids)) != len(ids):
             raise ValueError("each stream may appear only once in an append")
-        rows = await conn.fetch(
+        row = await conn.fetchrow(
+            f"SELECT clock_timestamp() AS now, last.global_position, last.hash, versions.ids, versions.at "
+            f"FROM (SELECT 1) AS one "
+            f"LEFT JOIN LATERAL (SELECT global_position, hash FROM {self._table} "
+            "ORDER BY global_position DESC LIMIT 1) AS last ON true "
+            "CROSS JOIN LATERAL (SELECT array_agg(stream_id) AS ids, array_agg(v) AS at FROM ("
             f"SELECT stream_id, max(stream_version) AS v FROM {self._table} "
-            "WHERE stream_id = ANY($1::text[]) GROUP BY stream_id",
+            "WHERE stream_id = ANY($1::text[]) GROUP BY stream_id) AS s) AS versions",
             ids,
         )
-        current = {r["stream_id"]: r["v"] for r in rows}
+        assert row is not None
+        current = dict(zip(row["ids"] or (), row["at"] or (), strict=True))
         for append in appends:
             actual = current.get(append.stream_id, 0)
             if actual != append.expected_version:
                 raise ConcurrencyError(append.stream_id, append.expected_version, actual)
-
-    async def _head_locked(self, conn: Connection) -> tuple[datetime, int, bytes]:
-        row = await conn.fetchrow(
-            f"SELECT clock_timestamp() AS now, last.global_position, last.hash FROM (SELECT 1) AS one "
-            f"LEFT JOIN LATERAL (SELECT global_position, hash FROM {self._table} "
-            "ORDER BY global_position DESC LIMIT 1) AS last ON true"
-        )
-        assert row is not None
         # Round to microseconds the way PostgreSQL stores them, so the hash we compute now
         # is the hash verify will recompute from the stored value.
         return row["now"], row["global_position"] or 0, bytes(row["hash"] or GENESIS_HASH)
@@ -134,11 +134,14 @@ class PostgresEventStore:
         if not rows:
             return
         try:
+            # Readers are told of the new head in the same statement (delivered at commit).
             await conn.execute(
-                f"INSERT INTO {self._table} ({COLUMNS}) SELECT p, s, v, i, t, tv, pl::jsonb, md::jsonb, ra, ph, h "
+                f"WITH appended AS (INSERT INTO {self._table} ({COLUMNS}) "
+                "SELECT p, s, v, i, t, tv, pl::jsonb, md::jsonb, ra, ph, h "
                 "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::int[], "
                 "$7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::bytea[]) "
-                "AS u(p, s, v, i, t, tv, pl, md, ra, ph, h)",
+                "AS u(p, s, v, i, t, tv, pl, md, ra, ph, h)) "
+                "SELECT pg_notify($12, $13)",
                 [r.global_position for r in rows],
                 [r.stream_id for r in rows],
                 [r.stream_version for r in rows],
@@ -150,6 +153,8 @@ class PostgresEventStore:
                 [r.recorded_at for r in rows],
                 [r.prev_hash for r in rows],
                 [r.hash for r in rows],
+                notify_channel(self.schema),
+                str(rows[-1].global_position),
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_event_id_key":
@@ -213,10 +218,6 @@ class LockedLog:
         with TRACER.start_as_current_span("log.append", attributes={"serialtrail.log": self.store.schema}) as span:
             recorded = await self.store._append_locked(self.conn, appends, metadata.as_json())
             span.set_attribute("serialtrail.events", len(recorded))
-        if recorded:
-            await self.conn.execute(
-                "SELECT pg_notify($1, $2)", notify_channel(self.store.schema), str(recorded[-1].global_position)
-            )
         return recorded
 
 

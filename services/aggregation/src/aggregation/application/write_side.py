@@ -52,17 +52,22 @@ class Holdings:
             await conn.execute(
                 f"DELETE FROM {schema}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
             )
+        # The contents and the parents' states in one statement: this runs under the log's
+        # append lock, where every round trip is time no other writer can use.
+        contents, rows = "", []
         if packs:
-            try:
-                await conn.execute(
-                    f"INSERT INTO {schema}.contents (child, parent) "
-                    f"SELECT * FROM unnest({json_elements('$1')}, {json_elements('$2')})",
-                    json_list([child for p in packs for child in p["child_ids"]]),
-                    json_list([p["parent_id"] for p in packs for _ in p["child_ids"]]),
-                )
-            except asyncpg.UniqueViolationError as error:  # the transaction is lost; the caller starts again
-                raise AlreadyPacked from error
-        await _parents(conn, schema, _changes(events))
+            contents = (
+                f"WITH packed AS (INSERT INTO {schema}.contents (child, parent) "
+                f"SELECT * FROM unnest({json_elements('$7')}, {json_elements('$8')})) "
+            )
+            rows = [
+                json_list([child for p in packs for child in p["child_ids"]]),
+                json_list([p["parent_id"] for p in packs for _ in p["child_ids"]]),
+            ]
+        try:
+            await _parents(conn, schema, _changes(events), contents, rows)
+        except asyncpg.UniqueViolationError as error:  # a child packed already: the transaction is lost
+            raise AlreadyPacked from error
 
 
 @dataclass
@@ -93,22 +98,27 @@ def _changes(events: Sequence[RecordedEvent]) -> dict[str, _ParentChange]:
     return changes
 
 
-async def _parents(conn: Connection, schema: str, changes: dict[str, _ParentChange]) -> None:
-    """Parents packed into (whose level is known) are upserted; the others exist already. A
-    parent packed into was open (packing into a closed parent is refused), so unless these
-    events close it, it is open now."""
+async def _parents(
+    conn: Connection, schema: str, changes: dict[str, _ParentChange], contents: str, rows: list[str]
+) -> None:
+    """Parents packed into (whose level is known) are upserted, after `contents` (the children
+    packed, $7 and $8) in the same statement; the others exist already. A parent packed into
+    was open (packing into a closed parent is refused), so unless these events close it, it is
+    open now."""
     packed = sorted(p for p, c in changes.items() if c.level is not None)
     others = sorted(p for p, c in changes.items() if c.level is None)
-    for parents, sql in ((packed, _UPSERT), (others, _UPDATE)):
+    assert packed or not contents  # children are packed into parents
+    for parents, sql, prelude, extra in ((packed, _UPSERT, contents, rows), (others, _UPDATE, "", [])):
         if parents:
             await conn.execute(
-                sql.format(schema=schema),
+                prelude + sql.format(schema=schema),
                 parents,
                 [changes[p].level for p in parents],
                 [changes[p].closed for p in parents],
                 [changes[p].delta for p in parents],
                 [changes[p].version for p in parents],
                 [changes[p].at for p in parents],
+                *extra,
             )
 
 
