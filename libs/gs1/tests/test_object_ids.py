@@ -5,7 +5,7 @@ from epcpy.epc_schemes.sgtin import SGTIN
 from epcpy.epc_schemes.sscc import SSCC
 from hypothesis import given
 from hypothesis import strategies as st
-from serialtrail_gs1.identity import IdentifierError, Kind, plain_sgtins
+from serialtrail_gs1.identity import IdentifierError, Kind, plain_sgtins, quick_object
 from serialtrail_gs1.keys import check_digit, sgtin_uri_prefix, sscc
 from serialtrail_gs1.scan import parse_object_id
 
@@ -93,3 +93,26 @@ def test_element_strings_are_read_together_only_when_every_one_is_plain(odd_one:
     which name what is wrong with it."""
     assert plain_sgtins(["(01)09506000134352(21)A", odd_one, "(01)09506000134352(21)B"]) is None
     assert plain_sgtins([]) is None
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "(01)09506000134352(21)S1",
+        "(00)195060000000000036",
+        "https://id.gs1.org/01/09506000134352/21/S1",
+        "https://id.gs1.org/00/195060000000000036",
+        "urn:epc:id:sgtin:9506000.013435.S1",
+        "urn:epc:id:sscc:9506000.1000000003",
+        "195060000000000036",
+    ],
+)
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_a_line_break_a_scanner_appends_is_never_part_of_an_id(form: str, ending: str) -> None:
+    """The quick reader leaves such a text to the full parser, which reads the id without it."""
+    try:
+        quick = quick_object(form + ending)
+    except IdentifierError:
+        quick = None
+    assert quick is None or ("\n" not in quick[0].uri and "\r" not in quick[0].uri)
+    assert parse_object_id(form + ending) == parse_object_id(form)

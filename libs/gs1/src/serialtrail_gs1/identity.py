@@ -13,18 +13,20 @@ from urllib.parse import quote, unquote
 
 from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, serial_problem
 
-_SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)$")
+# Anchored with \Z, not $: $ also matches before a final line break (which scanners append),
+# and a quick reader must never take "S1\n" for a serial.
+_SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)\Z")
 # Only a plain serial: "(" could start another AI (GS1's bracketed syntax), left to the full parser.
-_SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})$")
+_SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})\Z")
 _SGTIN_HRI_LINES = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})$", re.MULTILINE)
-_SSCC_HRI = re.compile(r"^\(00\)(\d{18})$")
+_SSCC_HRI = re.compile(r"^\(00\)(\d{18})\Z")
 # GS1 Digital Link on any resolver host, key in the path and no query (attributes such as
 # ?17=… go to the full parser, which keeps them).
-_DL_SGTIN = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)$")
-_DL_SSCC = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/00/(\d{18})$")
+_DL_SGTIN = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/01/(\d{14})/21/([^/?#]+)\Z")
+_DL_SSCC = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/00/(\d{18})\Z")
 CANONICAL_RESOLVER = "https://id.gs1.org"
-_UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]+$")  # RFC 3986: never percent-encoded
-_PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,20}$")  # valid AI (21) that needs no percent-encoding
+_UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]+\Z")  # RFC 3986: never percent-encoded
+_PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,20}\Z")  # valid AI (21) that needs no percent-encoding
 
 
 class Kind(StrEnum):

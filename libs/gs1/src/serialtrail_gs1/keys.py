@@ -10,9 +10,9 @@ from urllib.parse import unquote
 from serialtrail_kit.errors import InvalidInput, Violation
 
 # GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AI (21).
-CHARSET_82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$")
-ALPHANUMERIC = re.compile(r"^[0-9A-Za-z]+$")
-_SGTIN_URI = re.compile(r"^urn:epc:id:sgtin:(\d+)\.(\d+)\.(.+)$")
+CHARSET_82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+\Z")
+ALPHANUMERIC = re.compile(r"^[0-9A-Za-z]+\Z")
+_SGTIN_URI = re.compile(r"^urn:epc:id:sgtin:(\d+)\.(\d+)\.(.+)\Z")
 
 
 def check_digit(body: str) -> int:

@@ -13,7 +13,7 @@ from epcpy.utils.common import ConvertException
 SGLN_PREFIX = "urn:epc:id:sgln:"
 # AI 254 allows character set 82; line extensions are kept to what needs no escaping anywhere
 # (URIs, file names, scanner keyboards), and `0` is the site itself.
-_EXTENSION = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+_EXTENSION = re.compile(r"^[0-9A-Za-z-]{1,20}\Z")
 EXTENSION_RULE = "1 to 20 letters, digits or '-' (GS1 AI 254), not '0' (the site itself)"
 
 

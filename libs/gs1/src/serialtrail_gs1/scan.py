@@ -53,7 +53,7 @@ GS1_SYMBOLOGIES = {
 URI_SYMBOLOGIES = {"]d1": "DataMatrix", "]Q1": "QR Code"}  # plain symbologies: a Digital Link URI
 KEY_AIS = frozenset({"00", "01", "21"})
 DATE_AIS = frozenset({"11", "12", "13", "15", "16", "17"})  # YYMMDD
-_SGTIN96_SERIAL = re.compile(r"\.(0|[1-9]\d{0,11})$")  # TDS: numeric, at most 274877906943
+_SGTIN96_SERIAL = re.compile(r"\.(0|[1-9]\d{0,11})\Z")  # TDS: numeric, at most 274877906943
 _HRI_AI = re.compile(r"(?<!\\)\((\d{2,4})\)")
 # The shape most pharmaceutical DataMatrix codes carry: GTIN, expiry, lot, serial; the lot in
 # GS1's character set 82, the serial in characters a Digital Link needs no escaping for (any
