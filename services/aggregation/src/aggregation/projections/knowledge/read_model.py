@@ -7,7 +7,6 @@ derive each link's status, so the outcome never depends on which arrived first."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import (
@@ -18,7 +17,7 @@ from serialtrail_contracts.serials import (
     SsccRangeAllocated,
 )
 from serialtrail_gs1.identity import sgtin_digital_link
-from serialtrail_kit.db import Connection
+from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -54,33 +53,35 @@ class KnowledgeProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        commissioned: list[tuple[str, str, str, int, datetime]] = []
+        commissionings: list[dict[str, object]] = []
         for recorded in events:
             event = codec.decode(serials.EVENTS, recorded)
             if isinstance(event, SerialsCommissioned):
-                commissioned.extend(
-                    (
-                        sgtin_digital_link(event.gtin, s),
-                        event.gtin,
-                        event.lot,
-                        recorded.global_position,
-                        event.event_time,
-                    )
-                    for s in event.serials
+                commissionings.append(
+                    {
+                        "gtin": event.gtin,
+                        "lot": event.lot,
+                        "position": recorded.global_position,
+                        "at": event.event_time.isoformat(),
+                        "objects": [sgtin_digital_link(event.gtin, s) for s in event.serials],
+                    }
                 )
             elif event is not None:
                 await _apply_master_data(conn, schema, event)
-        if commissioned:
-            # Commissioning is recorded at most once per serial upstream; ON CONFLICT keeps
-            # a replay of the same events idempotent all the same. The batch's CMO is copied in
-            # (and filled in when the batch arrives later, as it can over Kafka) so scope checks
-            # need no join.
+        if commissionings:
+            # One JSON record per event, its objects expanded by PostgreSQL: what the serials of
+            # an event share is sent and parsed once, not once per serial. Commissioning is
+            # recorded at most once per serial upstream; ON CONFLICT keeps a replay of the same
+            # events idempotent all the same. The batch's CMO is copied in (and filled in when
+            # the batch arrives later, as it can over Kafka) so scope checks need no join.
             await conn.execute(
                 f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position, commissioned_at) "
-                f"SELECT u.o, u.g, u.l, b.cmo_id, u.p, u.t "
-                "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS u(o, g, l, p, t) "
-                f"LEFT JOIN {schema}.known_batches b ON b.gtin = u.g AND b.lot = u.l ON CONFLICT DO NOTHING",
-                *map(list, zip(*commissioned, strict=True)),
+                "SELECT o.object_id, e.gtin, e.lot, b.cmo_id, e.position, e.at "
+                "FROM json_to_recordset($1::json) "
+                "AS e(gtin text, lot text, position bigint, at timestamptz, objects json) "
+                "CROSS JOIN LATERAL json_array_elements_text(e.objects) AS o(object_id) "
+                f"LEFT JOIN {schema}.known_batches b ON b.gtin = e.gtin AND b.lot = e.lot ON CONFLICT DO NOTHING",
+                json_list(commissionings),
             )
 
 
