@@ -409,3 +409,20 @@ async def test_a_line_key_reads_a_batch_report_without_other_lines_parents(world
     named += [link["parent"] for link in seen["pending_links"]["items"] + seen["errors"]["items"]]
     assert named
     assert set(named) == {None}  # every one of them was formed on another line (LINE-1, OTHER-L1)
+
+
+async def test_a_line_key_cannot_pack_another_lines_bundle_into_its_own_case(world: World) -> None:
+    """The session-22 review: a LINE-2 key packed a bundle formed on LINE-1 into a case of its
+    own (201), taking it from its line, and its own case then answered 404 to it. A unit that
+    holds units is whose its contents and its line make it, as an SSCC case is."""
+    client = world.harness.client
+    _, serials = await _serials(client, GTIN_A, "ACME-1", 3)
+    await _ok(await _commission(client, GTIN_A, "ACME-1", serials))
+    bundle = _unit(GTIN_A, serials[0])
+    await _ok(await client.post("/v1/pack", json=_pack(bundle, [_unit(GTIN_A, s) for s in serials[1:]], "bundle")))
+    before = await _events(world, "aggregation")
+    async with await _client(world, Role.line, **A_OTHER_LINE) as line_2:
+        taken = await line_2.post("/v1/pack", json={**_pack(world.a_ssccs[7], [bundle]), "line_id": "LINE-2"})
+    assert taken.status_code == 409, taken.text
+    assert [e["rule"] for e in taken.json()["errors"]] == ["in-scope"]
+    assert await _events(world, "aggregation") == before

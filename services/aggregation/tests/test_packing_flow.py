@@ -54,6 +54,20 @@ async def test_pack_close_and_query_a_pallet(aggregation: Harness) -> None:
     assert report["complete"] is True, report
 
 
+async def test_a_case_with_a_gtin_of_its_own_is_walked_like_an_sscc_case(aggregation: Harness) -> None:
+    """Cases are often serialised with a case-level GTIN: the review found such a case, packed
+    onto a pallet, shown as a leaf and its units missing from the pallet's counts."""
+    client = aggregation.client
+    case, units = unit(SERIALS[0]), [unit(s) for s in SERIALS[1:3]]
+    await publish(aggregation, *master_data(), commissioned(SERIALS[:3]))
+    await pack(client, case, units)
+    await pack(client, sscc_uri(9), [case], level="pallet")
+    tree = (await client.get(f"/v1/hierarchy/{sscc_uri(9)}")).json()
+    assert tree["counts"] == {"objects": 3, "pending": 0, "errors": 0}
+    (held,) = tree["children"]
+    assert (held["id"], held["level"], sorted(u["id"] for u in held["children"])) == (case, "case", sorted(units))
+
+
 async def test_a_parent_fills_over_several_calls_until_closed(aggregation: Harness) -> None:
     client = aggregation.client
     await publish(aggregation, *master_data(), commissioned(SERIALS))

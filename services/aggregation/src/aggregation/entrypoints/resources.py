@@ -106,10 +106,11 @@ def _parents(request: Request, body: dict[str, Any]) -> list[str]:
     return [o.uri for o in _objects(request, texts)]
 
 
-def _held(request: Request, body: dict[str, Any]) -> list[str]:
-    """The SSCCs a pack names as children: each is whose its contents and its line make it."""
-    texts = [c for e in _entries(body) for c in _children(e)]
-    return [o.uri for o in _objects(request, texts) if o.kind is SSCC]
+def _held(request: Request, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The SSCCs and the units a pack names as children. An SSCC, and a unit that holds units
+    (a bundle, a case with a GTIN of its own), is whose its contents and its line make it."""
+    objects = _objects(request, [c for e in _entries(body) for c in _children(e)])
+    return [o.uri for o in objects if o.kind is SSCC], [o.uri for o in objects if o.kind is not SSCC]
 
 
 def in_scope(request: Request) -> InScope:
@@ -217,7 +218,8 @@ class Resources:
             return None
         await self.consistent()
         body = await request_body(request)
-        return await self.queries.owner(_parents(request, body) + _held(request, body))
+        ssccs, units = _held(request, body)
+        return await self.queries.owner(_parents(request, body) + ssccs + await self.queries.parents_among(units))
 
     async def _parent(self, request: Request) -> Target | None:
         """A parent unpacked or closed: the GTINs and CMOs of what it holds."""

@@ -12,9 +12,10 @@ import orjson
 from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_gs1.identity import ObjectId
 from serialtrail_gs1.scan import parse_object_id
-from serialtrail_kit.db import Pool
+from serialtrail_kit.db import Pool, json_elements, json_list
 
 from aggregation.domain.hierarchy import MAX_DEPTH
+from aggregation.projections.hierarchy.read_model import SGTIN_PREFIX
 from aggregation.projections.knowledge import lookups as knowledge
 
 RM = knowledge.RM
@@ -49,6 +50,15 @@ class AggregationQueries:
         """The line a parent was formed on (None: nothing was ever packed into it)."""
         found = await self.pool.fetchval(f"SELECT line_id FROM {RM}.parent_states WHERE parent = $1", parent)
         return None if found is None else str(found)
+
+    async def parents_among(self, ids: list[str]) -> list[str]:
+        """Those of `ids` that were ever packed into (hold, or held, children)."""
+        if not ids:
+            return []
+        rows = await self.pool.fetch(
+            f"SELECT parent FROM {RM}.parent_states WHERE parent = ANY({json_elements('$1')})", json_list(ids)
+        )
+        return [r["parent"] for r in rows]
 
     async def tree(self, root: ObjectId, at: datetime | None, *, scoped: bool = True) -> Tree | None:
         """The tree below `root` (None when it holds nothing at that time). PostgreSQL builds
@@ -111,12 +121,13 @@ class AggregationQueries:
 
 def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     links = _links(at)
-    # Only SSCCs and bundles can hold children (`expands`): leaves are not probed for any. The
-    # LATERAL subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even
-    # when the planner's statistics lag a bulk load, which would otherwise tempt it into a
-    # hash join over every link.
-    expands = f"""l.child_gtin IS NULL
-        OR EXISTS (SELECT FROM {RM}.parent_states b WHERE b.parent = l.child AND b.level = 'bundle')"""
+    # A child holds children (`expands`) if it is an SSCC, or a unit packed into as a parent (a
+    # bundle, or a case with a GTIN of its own): other units are not probed for any. The LATERAL
+    # subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even when the
+    # planner's statistics lag a bulk load, which would otherwise tempt it into a hash join
+    # over every link.
+    expands = f"""l.child_gtin IS NULL OR EXISTS (SELECT FROM {RM}.parent_states b
+        WHERE b.parent = l.child AND b.parent LIKE '{SGTIN_PREFIX}%')"""
     return f"""
         WITH RECURSIVE tree(child, parent, child_gtin, pending, packed_at, expands, depth) AS (
             SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, {expands}, 1

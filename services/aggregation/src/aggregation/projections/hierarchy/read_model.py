@@ -53,8 +53,8 @@ class HierarchyProjection:
             closed_at timestamptz, expected_count int, first_packed_at timestamptz NOT NULL,
             last_position bigint NOT NULL
         );
-        -- Which parents are bundles (units holding units): a tree walk asks it of every leaf.
-        CREATE INDEX ON {schema}.parent_states (parent) WHERE level = 'bundle';
+        -- Which units are parents (bundles, cases with a GTIN): a tree walk asks it of every leaf.
+        CREATE INDEX ON {schema}.parent_states (parent) WHERE parent LIKE '{SGTIN_PREFIX}%';
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
