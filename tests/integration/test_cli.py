@@ -18,9 +18,12 @@ import httpx
 from issuance_helpers import batch, commission, product, serials, site
 from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serialtrail.services import SERVICES
+from serialtrail_kit.db import APP_ROLE, create_pool
+from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.pgserver import free_port
 from serialtrail_kit.readers.projection import table_digest
-from serialtrail_kit.testing.harness import make_settings, serve
+from serialtrail_kit.testing.harness import SYSTEM, make_settings, serve
 from serialtrail_kit.testing.waiting import until
 
 
@@ -167,3 +170,30 @@ async def test_keys_list_writes_times_as_the_api_does(database_dsn: str, tmp_pat
     created = [json.loads(line)["created_at"] for line in listed.stdout.splitlines()]
     assert created
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", moment) for moment in created), created
+
+
+async def test_verify_log_walks_a_log_no_running_service_declares(database_dsn: str, tmp_path: Path) -> None:
+    """The session-22 review: the line_exceptions log exists (aggregation reads decommissions
+    from it) but verify-log walked only the declared services' logs, so rows written there
+    went unseen. Events with no checkpoint of their own are reported, and an edit is located."""
+    await populate(database_dsn, tmp_path)
+    pool = await create_pool(database_dsn, role=APP_ROLE, max_size=2)
+    try:
+        event = NewEvent(event_type="Anything.Happened", event_version=1, payload={"n": 1})
+        await PostgresEventStore(pool, "line_exceptions").append(
+            [StreamAppend(stream_id="x-1", expected_version=0, events=(event,))], SYSTEM
+        )
+    finally:
+        await pool.close()
+    unanchored = await asyncio.to_thread(cli, database_dsn, "verify-log", SERIALTRAIL_DATA_DIR=str(tmp_path))
+    conn = await asyncpg.connect(database_dsn)
+    try:
+        await conn.execute("ALTER TABLE line_exceptions.events DISABLE TRIGGER USER")
+        await conn.execute("UPDATE line_exceptions.events SET payload = '{\"n\": 2}' WHERE global_position = 1")
+    finally:
+        await conn.close()
+    edited = await asyncio.to_thread(cli, database_dsn, "verify-log", SERIALTRAIL_DATA_DIR=str(tmp_path))
+    assert unanchored.returncode == 1, unanchored.stdout + unanchored.stderr
+    assert "line_exceptions: UNANCHORED: " in unanchored.stdout
+    assert "serial_issuance: OK" in unanchored.stdout
+    assert "line_exceptions: BROKEN at global_position 1" in edited.stdout

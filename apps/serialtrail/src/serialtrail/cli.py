@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from serialtrail_kit.composition import Composition, composed, settings_of
-from serialtrail_kit.db import create_pool
+from serialtrail_kit.db import Pool, create_pool
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
@@ -165,7 +165,9 @@ async def _announce(
 
 @app.command("verify-log")
 def verify_log_command(
-    service: Annotated[list[str] | None, typer.Option(help="service whose log to verify (default: all)")] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="service whose log to verify (default: every log in the database)")
+    ] = None,
     public_key: Annotated[
         Path | None, typer.Option(help="PEM public key of the checkpoints (default: <checkpoint key>.pub)")
     ] = None,
@@ -173,21 +175,31 @@ def verify_log_command(
     """Walk each service's hash chain and check it against every signed checkpoint of its head;
     exit 1 naming the first broken position and each checkpoint the log fails."""
     settings = _settings()
-    names = service or list(BY_NAME)
     key_file = public_key or Path(f"{settings.checkpoint_key_at}.pub")
     keys = [load_public_key(key_file)] if key_file.exists() else []
     if not keys:
         typer.echo(f"warning: no public key at {key_file}: no checkpoint can be trusted", err=True)
     with embedded.database(settings) as dsn:
-        broken = asyncio.run(_verify(dsn, names, settings, keys))
+        broken = asyncio.run(_verify(dsn, service, settings, keys))
     raise typer.Exit(1 if broken else 0)
 
 
-async def _verify(dsn: str, names: list[str], settings: Settings, keys: list[Ed25519PublicKey]) -> bool:
+async def _logs_present(pool: Pool) -> list[str]:
+    """Every log in the database, the declared services' first: a log no running service
+    declares (one installed for a service still to come) can still feed a read model."""
+    rows = await pool.fetch(
+        "SELECT l.table_schema FROM information_schema.tables l JOIN information_schema.tables e "
+        "ON e.table_schema = l.table_schema AND e.table_name = 'events' WHERE l.table_name = 'append_lock'"
+    )
+    others = sorted({r["table_schema"] for r in rows} - set(BY_NAME))
+    return [*BY_NAME, *others]
+
+
+async def _verify(dsn: str, service: list[str] | None, settings: Settings, keys: list[Ed25519PublicKey]) -> bool:
     pool = await create_pool(dsn, max_size=2)
     broken = False
     try:
-        for name in names:
+        for name in service or await _logs_present(pool):
             found = await found_checkpoints(settings, name)
             with _progress() as progress:
                 task = progress.add_task(f"verifying {name}", total=None)
