@@ -17,8 +17,9 @@ from serialtrail_gs1.keys import check_digit, gtin_problem, parse_sgtin_uri, ser
 # and a quick reader must never take "S1\n" for a serial.
 _SSCC_URI = re.compile(r"^urn:epc:id:sscc:(\d+)\.(\d+)\Z")
 # Only a plain serial: "(" could start another AI (GS1's bracketed syntax), left to the full parser.
-_SGTIN_HRI = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})\Z")
-_SGTIN_HRI_LINES = re.compile(r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})$", re.MULTILINE)
+_SGTIN_HRI_BODY = r"^\(01\)(\d{14})\(21\)([A-Za-z0-9._-]{1,20})"
+_SGTIN_HRI = re.compile(_SGTIN_HRI_BODY + r"\Z")
+_SGTIN_HRI_LINES = re.compile(_SGTIN_HRI_BODY + "$", re.MULTILINE)  # one per line (`plain_sgtins`)
 _SSCC_HRI = re.compile(r"^\(00\)(\d{18})\Z")
 # GS1 Digital Link on any resolver host, key in the path and no query (attributes such as
 # ?17=… go to the full parser, which keeps them).
@@ -96,8 +97,7 @@ def plain_sgtins(texts: Sequence[str]) -> list[ObjectId] | None:
     found = _SGTIN_HRI_LINES.findall(joined)
     if len(found) != len(texts) or any(gtin_problem(gtin) for gtin in {gtin for gtin, _ in found}):
         return None
-    new, resolver = tuple.__new__, f"{CANONICAL_RESOLVER}/01/"
-    return [new(ObjectId, (SGTIN, gtin, serial, None, f"{resolver}{gtin}/21/{serial}")) for gtin, serial in found]
+    return [plain_sgtin(gtin, serial) for gtin, serial in found]
 
 
 def sgtin_object(gtin: str, serial: str) -> ObjectId:

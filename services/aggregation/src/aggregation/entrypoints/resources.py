@@ -48,7 +48,7 @@ def _objects(request: Request, values: list[Any]) -> list[ObjectId]:
     texts = [value for value in values if isinstance(value, str)]
     parse_many(cache, texts)
     parsed = [parse_cached(cache, text) for text in texts]
-    return [p if type(p) is ObjectId else object_of(p) for p in parsed if not isinstance(p, IdentifierError)]
+    return [object_of(p) for p in parsed if not isinstance(p, IdentifierError)]
 
 
 _GTIN, _SSCC = attrgetter("gtin"), attrgetter("sscc")

@@ -150,15 +150,12 @@ def _tree_sql(at: datetime | None, skew: timedelta) -> str:
     # Each status is a per-node test (EXISTS), never a join: the planner's estimate of a
     # recursive walk is far off (thousands of times for a pallet), and joins chosen on it
     # hashed the whole commissioned table on every read, 4-8x slower. A test is either probed
-    # per node by index or, for a small table, hashed once; the lot test scans only what was
-    # packed pending (pending_lots), never the commissioned table.
-    mislabelled = f"""EXISTS (SELECT FROM {RM}.pending_lots pl WHERE pl.child = t.child
-        AND pl.lot <> (SELECT c.lot FROM {RM}.commissioned c WHERE c.object_id = pl.child))"""
+    # per node by index or, for a small table, hashed once.
     return f"""{_tree_cte(at)},
         nodes AS MATERIALIZED (  -- each node's status is worked out once, not once per use below
             SELECT t.child, t.parent, t.expands,
                    CASE WHEN EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = t.child)
-                          OR {mislabelled} OR {_packed_early("t", skew)} THEN 'error'
+                          OR {_mislabelled("t.child")} OR {_packed_early("t", skew)} THEN 'error'
                         WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
             FROM tree t
         )
@@ -208,11 +205,14 @@ def _packed_early(link: str, skew: timedelta) -> str:
                AND ce.commissioned_at > {link}.packed_at + interval '{int(skew.total_seconds())} seconds'))"""
 
 
-# A unit packed (as child or as parent) while pending, scanned with a lot its commissioning contradicts.
-_MISLABELLED = f"""
-    SELECT EXISTS (SELECT FROM {RM}.pending_lots pl JOIN {RM}.commissioned c ON c.object_id = pl.child
-                   WHERE pl.child = $1 AND c.lot <> pl.lot)
-"""
+def _mislabelled(unit: str) -> str:
+    """A unit packed (as child or as parent) while pending, scanned with a lot its commissioning
+    contradicts. Only what was packed pending (pending_lots) is scanned, never every commissioned unit."""
+    return f"""EXISTS (SELECT FROM {RM}.pending_lots pl WHERE pl.child = {unit}
+        AND pl.lot <> (SELECT c.lot FROM {RM}.commissioned c WHERE c.object_id = pl.child))"""
+
+
+_MISLABELLED = f"SELECT {_mislabelled('$1')}"
 
 _OWNER_SQL = _target_sql(_tree_cte(None, "= ANY($1::text[])"), "$1::text[]")
 
@@ -225,8 +225,8 @@ def _assemble(
     at: datetime | None,
     scope: Any,
 ) -> Tree:
-    # Lists that may hold parents (SSCCs, bundles) are parsed to nest their children; lists of
-    # leaves pass through as JSON.
+    # Lists that may hold parents (SSCCs, units packed into) are parsed to nest their children;
+    # lists of leaves pass through as JSON.
     lists: dict[str, Any] = {
         g["parent"]: orjson.loads(g["children"]) if g["holds_parents"] else orjson.Fragment(g["children"])
         for g in groups
