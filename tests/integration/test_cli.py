@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,13 +16,15 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from issuance_helpers import batch, commission, product, serials, site
 from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
+from serialtrail.embedded import ensure_database
 from serialtrail.services import SERVICES
-from serialtrail_kit.db import APP_ROLE, create_pool
+from serialtrail_kit.db import APP_ROLE, create_pool, database_of, with_database
 from serialtrail_kit.eventstore.model import NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.pgserver import free_port
+from serialtrail_kit.pgserver import EmbeddedPostgresError, free_port, require_reachable
 from serialtrail_kit.readers.projection import table_digest
 from serialtrail_kit.testing.harness import SYSTEM, make_settings, serve
 from serialtrail_kit.testing.waiting import until
@@ -142,7 +145,11 @@ async def _first_start(tmp_path: Path) -> None:
     env.pop("DATABASE_URL", None)
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant
-            [sys.executable, "-m", "serialtrail", "run", "--port", str(port)], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "serialtrail", "run", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
         )
     try:
         await until(lambda: "ADMIN_KEY=" in log.read_text() or process.poll() is not None, timeout=120)
@@ -153,11 +160,83 @@ async def _first_start(tmp_path: Path) -> None:
         assert keys.status_code == 200, keys.text
         assert [k["name"] for k in keys.json()] == ["first admin"]
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
         process.wait(60)
-    # Ctrl-C ends it as Ctrl-C ends a program (uvicorn re-raises SIGINT after a clean shutdown).
+    # Ctrl-C ends it as Ctrl-C ends a program (uvicorn re-raises SIGINT after a clean shutdown),
+    # quietly: PostgreSQL, in a session of its own, is stopped after the application.
     assert process.returncode in (0, 130), log.read_text()[-2000:]
     assert "Application shutdown complete" in log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert "Error" not in log.read_text(), log.read_text()[-3000:]
+
+
+def test_a_busy_port_is_said_before_anything_is_created(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "SERIALTRAIL_DATA_DIR": str(data)}
+        env.pop("DATABASE_URL", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "serialtrail", "run", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"cannot listen on 127.0.0.1:{port}: is in use" in said, said
+    assert "SERIALTRAIL_HTTP_PORT" in said
+    assert "Traceback" not in result.stderr
+    assert not data.exists()  # no database, no admin key, no secrets
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as another OS user only when started as root")
+def test_a_folder_postgresql_cannot_enter_is_named_with_the_fix_before_anything_is_created() -> None:
+    with tempfile.TemporaryDirectory(prefix="serialtrail-0700-") as folder:  # mode 0700, as root's home
+        data = Path(folder) / "data"
+        env = {**os.environ, "SERIALTRAIL_DATA_DIR": str(data)}
+        env.pop("DATABASE_URL", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "serialtrail", "run", "--port", str(free_port())],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode != 0
+        said = " ".join(result.stderr.split())
+        assert f"cannot enter {folder} (mode 0700)" in said, said
+        assert f"setfacl -m u:serialtrail-pg:x {folder}" in said
+        assert "Traceback" not in result.stderr
+        assert not data.exists()
+        os.chmod(folder, 0o711)  # the fix it names (traverse, not list) is enough
+        assert pgserver_reaches(data)
+
+
+def pgserver_reaches(data: Path) -> bool:
+    try:
+        require_reachable(data)
+    except EmbeddedPostgresError:
+        return False
+    return True
+
+
+async def test_a_database_url_with_query_parameters_names_its_database(database_dsn: str) -> None:
+    name = f"q_{os.getpid()}_{free_port()}"
+    dsn = with_database(database_dsn, name) + "?sslmode=disable&application_name=serialtrail"
+    assert database_of(dsn) == name
+    await ensure_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT current_database()") == name
+    finally:
+        await conn.close()
+        admin = await asyncpg.connect(database_dsn)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def test_keys_list_writes_times_as_the_api_does(database_dsn: str, tmp_path: Path) -> None:

@@ -159,6 +159,22 @@ async def test_replay_rebuilds_identical_tables_and_switches_live_runner(env: En
         assert (await counts(env.app))["after-switch"] == 2  # the runner followed the new generation
 
 
+async def test_lag_right_after_a_replay_is_the_new_generations(env: Env) -> None:
+    """The live runner follows the old generation until its next batch; meanwhile its lag is
+    the active generation's (the replay brought it to the head), not the dropped one's."""
+    projection = StreamCounts()
+    admin = ProjectionAdmin(env.admin, OWNER)
+    await admin.ensure(projection)
+    await env.emit("s", 40)
+    async with running(ProjectionRunner(env.app, OWNER, projection, poll_interval=5.0)) as runner:
+        await runner.caught_up()
+        await admin.replay(projection)  # drops the generation the runner still follows
+        assert await runner.lag() == 0
+        await env.emit("s", 3)
+        await runner.caught_up()
+        assert await runner.lag() == 0
+
+
 async def test_cancelling_a_subscription_at_any_moment_releases_its_connection(env: Env) -> None:
     await env.emit("a", 3)
     subscription = LogSubscription(env.app, SOURCE, poll_interval=30.0)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from serialtrail_kit.composition import Composition, composed, settings_of
-from serialtrail_kit.db import Pool, create_pool
+from serialtrail_kit.db import Pool, create_pool, where_of
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
@@ -61,13 +63,12 @@ def run(
     if not settings.database_url and embedded.owns_running_server(settings.data_dir):
         console.print(f"[red]Serialtrail already runs on {settings.data_dir.resolve()}[/red]")
         raise typer.Exit(1)
+    listening = _listen(host or settings.http_host, port or settings.http_port)  # before anything is created
+    embedded.preflight(settings)
     own = _own_settings(lambda: embedded.own_settings(settings, SERVICES))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with embedded.database(settings) as dsn:
-        _start(
-            "Serialtrail",
-            _serve(settings, dsn, host or settings.http_host, port or settings.http_port, SERVICES, own),
-        )
+        _start("Serialtrail", _serve(settings, dsn, listening, SERVICES, own))
 
 
 @app.command()
@@ -89,10 +90,25 @@ def serve(
         )
         raise typer.Exit(2)
     chosen = [BY_NAME[service]]
+    listening = _listen(host or settings.http_host, port or settings.http_port)
     own = _own_settings(lambda: settings_of(chosen))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    address = (host or settings.http_host, port or settings.http_port)
-    _start(service, _serve(settings, settings.database_url, *address, chosen, own))
+    _start(service, _serve(settings, settings.database_url, listening, chosen, own))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is started or created, so that a busy port
+    is said at once (uvicorn would only say it after the database and the first admin key)."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as error:
+        reason = "is in use (by another Serialtrail or another program)" if error.errno == errno.EADDRINUSE else ""
+        console.print(
+            f"[red]cannot listen on {host}:{port}:[/red] {reason or error.strerror or error}; "
+            "choose another port with --port or SERIALTRAIL_HTTP_PORT (and the address with --host or "
+            "SERIALTRAIL_HTTP_HOST)"
+        )
+        raise typer.Exit(2) from error
 
 
 def _own_settings(load: Callable[[], Mapping[str, ServiceSettings]]) -> Mapping[str, ServiceSettings]:
@@ -113,7 +129,7 @@ def _start(what: str, serving: Coroutine[Any, Any, None]) -> None:
 
 def _where(settings: Settings) -> str:
     if settings.kafka_bootstrap_servers:
-        database = (settings.database_url or "").rpartition("@")[2]  # never the credentials
+        database = where_of(settings.database_url or "")
         return f"database: {database}  Kafka: {settings.kafka_bootstrap_servers}  (Ctrl-C stops it)"
     return f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
 
@@ -121,17 +137,17 @@ def _where(settings: Settings) -> str:
 async def _serve(
     settings: Settings,
     dsn: str,
-    host: str,
-    port: int,
+    listening: socket.socket,
     services: Sequence[Service[Any]],
     own: Mapping[str, ServiceSettings],
 ) -> None:
     await embedded.ensure_database(dsn)
     software = software_identity(settings, own)
+    host, port = listening.getsockname()[:2]
     async with composed(settings, dsn, services, software, own) as composition:
-        config = uvicorn.Config(composition.app, host=host, port=port, log_level="info", access_log=False)
+        config = uvicorn.Config(composition.app, log_level="info", access_log=False)
         server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
         started = asyncio.create_task(composition.app.state.serving.wait())  # read models running
         await asyncio.wait([serving, started], return_when=asyncio.FIRST_COMPLETED)
         if not serving.done():

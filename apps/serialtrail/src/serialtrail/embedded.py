@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 from serialtrail_kit.composition import settings_of
+from serialtrail_kit.db import database_of, with_database
 from serialtrail_kit.declaration import Service
-from serialtrail_kit.pgserver import EmbeddedPostgres
+from serialtrail_kit.pgserver import EmbeddedPostgres, EmbeddedPostgresError, require_reachable
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
 
@@ -25,6 +26,16 @@ def own_settings(settings: Settings, services: Sequence[Service[Any]]) -> Mappin
     if settings.environment is Environment.production:
         return own
     return {name: values.with_local_secrets(settings.data_dir) for name, values in own.items()}
+
+
+def preflight(settings: Settings) -> None:
+    """What would stop the embedded server, said before anything is created."""
+    if settings.database_url:
+        return
+    try:
+        require_reachable(settings.data_dir)
+    except EmbeddedPostgresError as error:
+        raise SystemExit(f"cannot start the embedded PostgreSQL: {error}") from error
 
 
 @contextmanager
@@ -42,7 +53,10 @@ def database(settings: Settings, *, start_if_needed: bool = True) -> Iterator[st
     if not start_if_needed:
         raise SystemExit(f"no embedded PostgreSQL is running on {data_dir}")
     server = EmbeddedPostgres(data_dir, durable=True)
-    server.start()
+    try:
+        server.start()
+    except EmbeddedPostgresError as error:
+        raise SystemExit(f"cannot start the embedded PostgreSQL: {error}") from error
     try:
         yield server.dsn_for(DATABASE)
     finally:
@@ -50,8 +64,8 @@ def database(settings: Settings, *, start_if_needed: bool = True) -> Iterator[st
 
 
 async def ensure_database(dsn: str) -> None:
-    base, _, name = dsn.rpartition("/")
-    conn = await asyncpg.connect(f"{base}/postgres")
+    name = database_of(dsn)
+    conn = await asyncpg.connect(with_database(dsn, "postgres"))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')

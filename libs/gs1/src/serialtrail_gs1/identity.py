@@ -81,10 +81,13 @@ def sscc_object(digits: str) -> ObjectId:
     return ObjectId(SSCC, None, None, digits, f"{CANONICAL_RESOLVER}/00/{digits}")
 
 
+_new_tuple = tuple.__new__  # a named tuple's own __new__ is Python code: twice the cost per id
+
+
 def plain_sgtin(gtin: str, serial: str) -> ObjectId:
     """For callers that checked already: a valid GTIN, a serial of 1 to 20 of `[A-Za-z0-9._-]`
     (which a Digital Link URI carries unescaped)."""
-    return ObjectId(SGTIN, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}")
+    return _new_tuple(ObjectId, (SGTIN, gtin, serial, None, f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}"))
 
 
 def plain_sgtins(texts: Sequence[str]) -> list[ObjectId] | None:

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -90,6 +90,24 @@ async def provision_login(conn: Connection, admin_dsn: str, password: str, role:
     host = parts.hostname or "127.0.0.1"
     netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def database_of(dsn: str) -> str:
+    """The database a DSN names (its path), whatever query parameters follow (`?sslmode=…`)."""
+    return unquote(urlsplit(dsn).path.lstrip("/"))
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same DSN naming another database; credentials and query parameters kept."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
+
+
+def where_of(dsn: str) -> str:
+    """Host, port and database of a DSN, for messages: never its credentials."""
+    parts = urlsplit(dsn)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.hostname or 'localhost'}{port}/{database_of(dsn)}"
 
 
 def json_list(values: Sequence[Any]) -> str:

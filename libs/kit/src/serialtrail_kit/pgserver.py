@@ -95,6 +95,36 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
 
 
+def require_reachable(data_dir: Path) -> None:
+    """Raise, naming the folder and the fix, if the server's OS user could not reach its
+    binaries or `data_dir` (nothing is created)."""
+    user = _run_as()
+    if user is not None:
+        _require_reachable(user, [POSTGRES_BIN_PATH, data_dir])
+
+
+def _require_reachable(user: str, paths: list[Path]) -> None:
+    """PostgreSQL's OS user must traverse every folder above its binaries and its data (a clone
+    under root's 0700 home is not): say which folder and the exact fix, at once. Tried as that
+    user, so access control lists count as they will for the server."""
+    for path in paths:
+        existing = [folder for folder in (path.resolve(), *path.resolve().parents) if folder.exists()]
+        if _enters(user, existing[0]):
+            continue  # the common case: one try, every folder above it entered
+        for folder in reversed(existing):
+            if not _enters(user, folder):
+                raise EmbeddedPostgresError(
+                    f"PostgreSQL runs as the unprivileged OS user {user!r} (it refuses root), which cannot enter "
+                    f"{folder} (mode {folder.stat().st_mode & 0o777:04o}) to reach {path}. Let it traverse "
+                    f"without listing: `setfacl -m u:{user}:x {folder}` (or `chmod o+x {folder}`), or put "
+                    "Serialtrail in a folder other users can traverse"
+                )
+
+
+def _enters(user: str, folder: Path) -> bool:
+    return subprocess.run(["/usr/bin/test", "-x", str(folder)], user=user, check=False).returncode == 0  # noqa: S603
+
+
 @dataclass
 class EmbeddedPostgres:
     data_dir: Path
@@ -117,6 +147,7 @@ class EmbeddedPostgres:
         return dsn_of(self.data_dir, self.port, database)
 
     def start(self, timeout: float = 30.0) -> None:
+        require_reachable(self.data_dir)  # before anything is made
         user = _run_as()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = self.data_dir / "pgdata"

@@ -281,7 +281,9 @@ class ProjectionRunner:
             )
 
         self._subscribe: Subscribe = subscribe or from_log
+        self._reads_log = subscribe is None  # its source log is in this database
         self._current: Subscription | None = None
+        self._following = ""  # the generation the runner folds into
         self._watermark = Watermark()
 
     async def run(self) -> None:
@@ -297,7 +299,7 @@ class ProjectionRunner:
         tracking = Tracking(self.owner, schema, self.projection.source)
         async with self.pool.acquire() as conn:
             await self._watermark.advance(await tracking.position(conn))
-        self._current = self._subscribe(schema, self.stopping)
+        self._current, self._following = self._subscribe(schema, self.stopping), schema
         deliveries = self._current.deliveries()
         async with contextlib.aclosing(deliveries):
             async for delivery in deliveries:
@@ -382,8 +384,16 @@ class ProjectionRunner:
         await self._watermark.reached(position, timeout)
 
     async def lag(self) -> int | None:
-        """Events of the source not applied yet (None before the first subscription)."""
-        return None if self._current is None else await self._current.lag()
+        """Events of the source not applied yet (None before the first subscription). Right
+        after a replay the runner still follows the generation it replaced (until its next
+        batch): the lag is then the active generation's, which the replay brought to the head."""
+        if self._current is None:
+            return None
+        if self._reads_log and (active := await self._active_schema()) != self._following:
+            async with self.pool.acquire() as conn:
+                position = await Tracking(self.owner, active, self.projection.source).position(conn)
+            return max(0, await self._log.head() - position)
+        return await self._current.lag()
 
     async def caught_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by design
         """Until the projection has applied everything its source log holds now (the log must

@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from serialtrail_kit.db import with_database
 from serialtrail_kit.pgserver import EmbeddedPostgres
 from serialtrail_kit.testing.broker import TansuBroker
 
@@ -33,17 +34,12 @@ def postgres_admin_dsn() -> Iterator[str]:
             server.stop()
 
 
-def _with_database(dsn: str, database: str) -> str:
-    base, _, _ = dsn.rpartition("/")
-    return f"{base}/{database}"
-
-
 async def _fresh_database(admin_dsn: str) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        yield _with_database(admin_dsn, name)
+        yield with_database(admin_dsn, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
