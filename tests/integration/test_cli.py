@@ -157,8 +157,15 @@ async def _first_start(tmp_path: Path) -> None:
         key = log.read_text().split("ADMIN_KEY=", 1)[1].split()[0]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             keys = await client.get("/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
-        assert keys.status_code == 200, keys.text
-        assert [k["name"] for k in keys.json()] == ["first admin"]
+            assert keys.status_code == 200, keys.text
+            assert [k["name"] for k in keys.json()] == ["first admin"]
+            # The exact build: what `serialtrail version` prints, what /health/live shows, what events record.
+            build = (await client.get("/health/live")).json()["build"]
+            trail = await client.get("/v1/audit-trail/identity", headers={"Authorization": f"Bearer {key}"})
+        version = await asyncio.to_thread(cli, "", "version")
+        assert build == version.stdout.strip(), version.stderr
+        assert re.fullmatch(r"\d+\.\d+\.\d+\+(g[0-9a-f]{8}(\.dirty)?\.)?c[0-9a-f]{12}", build), build
+        assert {e["record"]["software_version"] for e in trail.json()["events"]} == {build}
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
         process.wait(60)

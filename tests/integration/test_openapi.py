@@ -4,6 +4,7 @@ problem responses."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -23,8 +24,10 @@ async def test_openapi_is_complete(database_dsn: str) -> None:
         for method, operation in item.items()
     ]
     assert len(operations) >= 19
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "apiKey"}
     for path, method, operation in operations:
         where = f"{method.upper()} {path}"
+        assert operation["security"] == [{"bearer": []}, {"apiKey": []}], where  # /docs' Authorize applies
         assert operation.get("description") or operation.get("summary"), where
         assert "422" in operation["responses"], where
         assert "application/problem+json" in operation["responses"]["422"]["content"], where
@@ -36,3 +39,18 @@ async def test_openapi_is_complete(database_dsn: str) -> None:
             assert examples, f"{where}: request body {ref} has no example"
             for example in examples:
                 jsonschema.validate(example, {**schemas[ref], "components": document["components"]})
+
+
+async def test_docs_and_redoc_work_offline(database_dsn: str) -> None:
+    """Every script, style and icon the pages load is served by the app itself (no CDN)."""
+    async with serve(database_dsn, SERVICES) as harness:
+        for page in ("/docs", "/redoc"):
+            html = (await harness.client.get(page)).text
+            assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert assets, page
+            assert "openapi.json" in html, page
+            for asset in assets:
+                assert asset.startswith("/docs-assets/"), f"{page} loads {asset} from elsewhere"
+                answer = await harness.client.get(asset)
+                assert answer.status_code == 200, asset
+                assert len(answer.content) > 1000, asset

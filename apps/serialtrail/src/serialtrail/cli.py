@@ -30,7 +30,7 @@ from serialtrail import embedded
 from serialtrail.checkpoints import checkpoints_app, found_checkpoints
 from serialtrail.dlq import dlq_app
 from serialtrail.keys import first_admin_key, keys_app
-from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, software_identity
+from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, build, software_identity
 
 app = typer.Typer(
     help="Serialtrail: pharmaceutical serialization and track-and-trace.",
@@ -177,6 +177,13 @@ async def _announce(
         f"[bold green]Serialtrail[/bold green] ({', '.join(s.name for s in services)}) on http://{host}:{port}  "
         f"API docs: http://{host}:{port}/docs  OpenAPI: http://{host}:{port}/openapi.json  " + _where(settings)
     )
+
+
+@app.command()
+def version() -> None:
+    """The exact build: version, source commit (with `.dirty` for local changes) and a digest
+    of the installed code. Every event records it as its software_version."""
+    typer.echo(build())
 
 
 @app.command("verify-log")

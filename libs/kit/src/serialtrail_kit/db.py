@@ -71,6 +71,10 @@ async def connect(dsn: str, *, role: str | None = None) -> Connection:
 
 
 async def ensure_role(conn: Connection, role: str = APP_ROLE) -> None:
+    """Create the role unless it exists: a role made by `serialtrail db setup` is used by a login
+    that may not create roles (PostgreSQL checks that right before it looks for the role)."""
+    if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+        return
     await conn.execute(
         f"""
         DO $$ BEGIN

@@ -17,6 +17,7 @@ from serialtrail_kit.access.authz import declared_routes
 from serialtrail_kit.access.wiring import log_of_requests
 from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.http.docs import offline_docs
 from serialtrail_kit.http.gate import AuthenticateFirst
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
 from serialtrail_kit.http.request_id import RequestIds
@@ -49,6 +50,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`st_…`, from `serialtrail keys create` or POST /v1/api-keys; the first admin "
+        "key is printed at first start) or an access token of the configured OpenID Connect provider",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key, as for `bearer`"},
+}
+
+
 def create_app(
     runtime: Runtime,
     modules: Sequence[ServiceModule],
@@ -74,6 +86,8 @@ def create_app(
         version=software.version,
         description="Pharmaceutical serialization and track-and-trace. Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
+        docs_url=None,  # served by `offline_docs`, from assets installed with the package, not a CDN
+        redoc_url=None,
         # No max_body_size here: Starlette would answer an oversized body before the gate, in
         # plain text. The gate limits every path's body and answers with a problem.
     )
@@ -87,7 +101,8 @@ def create_app(
     app.state.known_logs = frozenset(m.name for m in modules)
     app.state.log_of = log_of_requests(modules)  # which service's log a request's route records in
     install_problem_handlers(app)  # HTTP server spans come from FastAPI's own OpenTelemetry support
-    _health_routes(app, runtime)
+    _health_routes(app, runtime, software)
+    offline_docs(app)
     app.include_router(audit_trail.build_router())
     for module in modules:
         app.include_router(module.router)
@@ -95,10 +110,10 @@ def create_app(
     return app
 
 
-def _health_routes(app: FastAPI, runtime: Runtime) -> None:
-    @app.get("/health/live", tags=["health"], summary="The process is alive")
+def _health_routes(app: FastAPI, runtime: Runtime, software: SoftwareIdentity) -> None:
+    @app.get("/health/live", tags=["health"], summary="The process is alive, and the exact build it runs")
     async def live() -> dict[str, str]:
-        return {"status": "live"}
+        return {"status": "live", "build": software.version}
 
     @app.get(
         "/health/ready",
@@ -136,6 +151,7 @@ def _openapi(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            schema["components"]["securitySchemes"] = SECURITY_SCHEMES
             _requirements_in_openapi(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
@@ -150,6 +166,7 @@ def _requirements_in_openapi(app: FastAPI, schema: dict[str, Any]) -> None:
             if operation is None or not route.requirements:
                 continue
             permission, resource = route.requirements[0].permission, route.requirements[0].resource
+            operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
             operation["x-serialtrail-permission"] = permission.name
             operation["x-serialtrail-roles"] = sorted(role.value for role in Role if permission.allows(role))
             operation["x-serialtrail-resource"] = {"kind": resource.kind, "whole": resource.whole}
