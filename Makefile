@@ -51,4 +51,4 @@ schemas: install ## Regenerate the contract JSON Schema snapshots
 
 .PHONY: topics
 topics: install ## Create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS=host:port; distributed mode only)
-	$(RUN) python scripts/create_topics.py
+	$(RUN) serialtrail topics create

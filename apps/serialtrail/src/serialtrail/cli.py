@@ -21,15 +21,18 @@ from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.http.gateway import create_gateway, parse_upstreams, proxy_headers
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Settings
+from serialtrail_kit.startup import CannotStart
 from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
 from serialtrail.checkpoints import checkpoints_app, found_checkpoints
 from serialtrail.dlq import dlq_app
 from serialtrail.keys import first_admin_key, keys_app
+from serialtrail.operations import db_app, topics_app
 from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, build, software_identity
 
 app = typer.Typer(
@@ -37,12 +40,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one message, one line: logs and wrappers keep it whole
 
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(checkpoints_app, name="checkpoints")
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
 
 
 def _settings() -> Settings:
@@ -78,7 +83,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
 ) -> None:
     """Distributed mode: run one service (its API, its relay, its consumers) against DATABASE_URL
-    and KAFKA_BOOTSTRAP_SERVERS. Its topics must exist (`make topics`)."""
+    and KAFKA_BOOTSTRAP_SERVERS. Its topics must exist (`serialtrail topics create`)."""
     settings = _settings()
     if service not in BY_NAME:
         console.print(f"[red]unknown service {service!r}[/red]; one of: {', '.join(BY_NAME)}")
@@ -111,6 +116,31 @@ def _listen(host: str, port: int) -> socket.socket:
         raise typer.Exit(2) from error
 
 
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+) -> None:
+    """Distributed mode's entry point: one base URL for every service, as in embedded mode. Routes
+    each request by the services' own OpenAPI documents (SERIALTRAIL_GATEWAY_UPSTREAMS names their
+    URLs); serves the combined document, /docs and /redoc."""
+    settings = _settings()
+    try:
+        upstreams = parse_upstreams(settings.gateway_upstreams, BY_NAME)
+    except ValueError as error:
+        console.print(f"[red]SERIALTRAIL_GATEWAY_UPSTREAMS:[/red] {error}")
+        raise typer.Exit(2) from error
+    listening = _listen(host or settings.http_host, port or settings.http_port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    served = create_gateway(upstreams, build())
+    config = uvicorn.Config(served, log_level="info", access_log=False, **proxy_headers(settings))
+    where = listening.getsockname()
+    console.print(
+        f"[bold green]Serialtrail gateway[/bold green] on http://{where[0]}:{where[1]} for {', '.join(upstreams)}"
+    )
+    asyncio.run(uvicorn.Server(config).serve(sockets=[listening]))
+
+
 def _own_settings(load: Callable[[], Mapping[str, ServiceSettings]]) -> Mapping[str, ServiceSettings]:
     try:
         return load()
@@ -122,7 +152,7 @@ def _own_settings(load: Callable[[], Mapping[str, ServiceSettings]]) -> Mapping[
 def _start(what: str, serving: Coroutine[Any, Any, None]) -> None:
     try:
         asyncio.run(serving)
-    except (ValueError, MissingTopics) as error:  # bad configuration, absent topics: say which, exit
+    except (ValueError, MissingTopics, CannotStart) as error:  # bad configuration, absent topics: say which, exit
         console.print(f"[red]{what} cannot start:[/red] {error}")
         raise typer.Exit(2) from error
 
@@ -145,7 +175,7 @@ async def _serve(
     software = software_identity(settings, own)
     host, port = listening.getsockname()[:2]
     async with composed(settings, dsn, services, software, own) as composition:
-        config = uvicorn.Config(composition.app, log_level="info", access_log=False)
+        config = uvicorn.Config(composition.app, log_level="info", access_log=False, **proxy_headers(settings))
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(sockets=[listening]))
         started = asyncio.create_task(composition.app.state.serving.wait())  # read models running

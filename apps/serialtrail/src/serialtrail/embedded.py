@@ -15,6 +15,7 @@ from serialtrail_kit.declaration import Service
 from serialtrail_kit.pgserver import EmbeddedPostgres, EmbeddedPostgresError, require_reachable
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
+from serialtrail_kit.startup import naming_database
 
 DATABASE = "serialtrail"
 
@@ -64,13 +65,20 @@ def database(settings: Settings, *, start_if_needed: bool = True) -> Iterator[st
 
 
 async def ensure_database(dsn: str) -> None:
+    """The database DATABASE_URL names, created on first start where its role may (embedded)."""
     name = database_of(dsn)
-    conn = await asyncpg.connect(with_database(dsn, "postgres"))
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    with naming_database("DATABASE_URL", dsn):
+        try:
+            await (await asyncpg.connect(dsn)).close()
+            return
+        except asyncpg.InvalidCatalogNameError:
+            pass
+        conn = await asyncpg.connect(with_database(dsn, "postgres"))
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
 
 
 def owns_running_server(data_dir: Path) -> bool:

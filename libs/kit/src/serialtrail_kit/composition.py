@@ -28,6 +28,7 @@ from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.service_settings import ServiceSettings, local_secret
 from serialtrail_kit.settings import Environment, Settings
+from serialtrail_kit.startup import naming_database, naming_kafka
 from serialtrail_kit.transport.wiring import KafkaTransport
 from serialtrail_kit.writes.model import WriteModel
 from serialtrail_kit.writes.reactor import ReactorFold
@@ -101,19 +102,33 @@ async def composed(
     own = settings_of(services, own_settings)
     refuse_unsafe(settings, own)
     telemetry.configure(settings, service_name="serialtrail." + "+".join(s.name for s in services))
-    admin_pool = await create_pool(admin_dsn, max_size=4)
-    async with admin_pool.acquire() as conn:
-        await ensure_role(conn, APP_ROLE)
-        app_dsn = await _application_dsn(conn, settings, admin_dsn)
+    owner = "DATABASE_URL" if settings.database_url else "the embedded database"
+    with naming_database(owner, admin_dsn):
+        admin_pool = await create_pool(admin_dsn, max_size=4)
+    try:
+        with naming_database(owner, admin_dsn):
+            async with admin_pool.acquire() as conn:
+                await ensure_role(conn, APP_ROLE)
+                app_dsn = await _application_dsn(conn, settings, admin_dsn)
+    except BaseException:
+        await close_pool(admin_pool)
+        raise
     # Each read model and reactor holds one connection to listen on its source's log; requests
     # and the runners' transactions share the rest.
     listeners = sum(len(s.read_models) + len(s.reactors) + 1 for s in services)  # + the principals
     size = REQUEST_CONNECTIONS + listeners
-    app_pool = await (
-        create_pool(app_dsn, min_size=2, max_size=size)
-        if app_dsn is not None
-        else create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=size)
-    )
+    try:
+        with naming_database(
+            "SERIALTRAIL_APP_DATABASE_URL" if settings.app_database_url else owner, app_dsn or admin_dsn
+        ):
+            app_pool = await (
+                create_pool(app_dsn, min_size=2, max_size=size)
+                if app_dsn is not None
+                else create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=size)
+            )
+    except BaseException:
+        await close_pool(admin_pool)
+        raise
     try:
         modules = [module_of(s, own[s.name], settings, app_pool, software) for s in services]
         transport = (
@@ -131,7 +146,8 @@ async def composed(
             transport=transport,
             checkpointer=checkpointer(settings, app_pool, [m.name for m in modules], transport),
         )
-        await runtime.install()
+        with naming_database(owner, admin_dsn), naming_kafka(settings.kafka_bootstrap_servers or ""):
+            await runtime.install()
         authenticator = access.authenticator(settings, app_pool, modules, software)
         app = create_app(runtime, modules, software, authenticator, max_body_size=settings.max_request_bytes)
         yield Composition(app, runtime, modules, admin_pool, app_pool, authenticator)

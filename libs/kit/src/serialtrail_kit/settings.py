@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".serialtrail")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    trusted_proxies: str = Field(
+        default="",
+        description="addresses (comma-separated, or *) whose X-Forwarded-For names the client: the gateway's in "
+        "distributed mode; unset = none, the peer's own address is the client's",
+    )
+    gateway_upstreams: str = Field(
+        default="",
+        description="`serialtrail gateway`: each service's base URL, e.g. identity=http://identity:8000,"
+        "aggregation=http://aggregation:8000 (every service must have one)",
+    )
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,

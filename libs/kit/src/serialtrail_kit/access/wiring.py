@@ -36,10 +36,11 @@ def home_of(modules: Sequence[ServiceModule]) -> str:
 
 def route_owners(modules: Sequence[ServiceModule]) -> list[tuple[APIRoute, str | None]]:
     """Each route with the service that declared it (None: the kit's own, served for every log)."""
+    names = [m.name for m in modules]
     owned: list[tuple[APIRoute, str | None]] = [
         (route, m.name) for m in modules for route in m.router.routes if isinstance(route, APIRoute)
     ]
-    return owned + [(route, None) for route in audit_trail.build_router().routes if isinstance(route, APIRoute)]
+    return owned + [(route, None) for route in audit_trail.build_router(names).routes if isinstance(route, APIRoute)]
 
 
 def owner_of(request: Request, owners: list[tuple[APIRoute, str | None]], names: set[str], home: str) -> str:

@@ -103,7 +103,7 @@ def create_app(
     install_problem_handlers(app)  # HTTP server spans come from FastAPI's own OpenTelemetry support
     _health_routes(app, runtime, software)
     offline_docs(app)
-    app.include_router(audit_trail.build_router())
+    app.include_router(audit_trail.build_router(app.state.known_logs))
     for module in modules:
         app.include_router(module.router)
     _openapi(app)

@@ -4,6 +4,7 @@ of its records, recorded in the same log. Served for every service's own log."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -76,16 +77,19 @@ LOG = Resource.everything("audit-trail", "a service's whole log")
 SIGNATURES = Resource.everything("signature", "the signatures in a service's log")
 
 
-def build_router() -> APIRouter:
+def build_router(logs: Collection[str]) -> APIRouter:
+    """The audit trail of the logs this app serves; their names are listed in the OpenAPI
+    document, which is how the distributed mode's gateway finds the service that holds a log."""
     router = APIRouter(prefix="/v1", tags=["audit trail"], responses=PROBLEM_RESPONSES)
+    service_path = Path(description="the service whose log", json_schema_extra={"enum": sorted(logs)})
 
     @router.get("/audit-trail/{service}", dependencies=[requires(AUDIT_TRAIL_READ, LOG)])
     async def audit_trail(
-        service: str,
         request: Request,
         stream_id: Annotated[str | None, Query(description="only this stream (one aggregate)")] = None,
         after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="global position to continue after")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        service: str = service_path,  # a default, not an annotation: the names are known only here
     ) -> dict[str, Any]:
         """Events of a service's log in order, each with who/when/why/which software and its chain hashes."""
         store = _log(request, service)
@@ -100,18 +104,21 @@ def build_router() -> APIRouter:
             "next_after": entries[-1]["global_position"] if entries else after,
         }
 
-    _signature_routes(router)
+    _signature_routes(router, service_path)
     return router
 
 
-def _signature_routes(router: APIRouter) -> None:
+def _signature_routes(router: APIRouter, service_path: Any) -> None:
     @router.post(
         "/audit-trail/{service}/{global_position}/signatures",
         status_code=status.HTTP_201_CREATED,
         dependencies=[requires(SIGN, LOG)],
     )
     async def sign_record(
-        service: str, global_position: Annotated[int, Path(ge=1, le=MAX_POSITION)], body: SignatureIn, request: Request
+        global_position: Annotated[int, Path(ge=1, le=MAX_POSITION)],
+        body: SignatureIn,
+        request: Request,
+        service: str = service_path,
     ) -> dict[str, Any]:
         """Sign a record electronically: re-authenticate, state the meaning. The signature is
         recorded in the same log, bound to the record's hash."""
@@ -127,7 +134,7 @@ def _signature_routes(router: APIRouter) -> None:
     @router.get(
         "/audit-trail/{service}/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ, SIGNATURES)]
     )
-    async def get_signature(service: str, signature_id: UUID, request: Request) -> dict[str, Any]:
+    async def get_signature(signature_id: UUID, request: Request, service: str = service_path) -> dict[str, Any]:
         """A signature and whether it still verifies against the record it names."""
         log = _log(request, service)
         signed = await signatures.signature(log, str(signature_id))

@@ -19,7 +19,7 @@ class MissingTopics(RuntimeError):
     def __init__(self, missing: list[str], bootstrap_servers: str) -> None:
         super().__init__(
             f"topics missing on {bootstrap_servers}: {', '.join(missing)} "
-            "(create them with `python scripts/create_topics.py`; they are never auto-created)"
+            "(create them with `serialtrail topics create`; they are never auto-created)"
         )
         self.missing = missing
 

@@ -1,0 +1,239 @@
+"""The entry point of distributed mode: one base URL, as in embedded mode. Each request goes to
+the service whose own OpenAPI document declares its path and method (`gateway_routes`); the
+gateway also serves the combined OpenAPI document, /docs and /redoc, and its health (ready once
+every service has answered and is ready itself). Bodies stream through in both directions;
+the client's address travels in X-Forwarded-For, which services trust from the gateway only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from serialtrail_kit.http.docs import offline_docs
+from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
+from serialtrail_kit.http.problems import JsonResponse, problem
+from serialtrail_kit.http.request_id import HEADER, RequestIds, request_id
+from serialtrail_kit.settings import Settings
+
+log = logging.getLogger(__name__)
+# Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
+_SET_HERE = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", HEADER})
+REFRESH_SECONDS = 30.0
+RETRY_SECONDS = 1.0
+
+
+@dataclass
+class Upstreams:
+    """The services behind the gateway by name, and what their documents say."""
+
+    urls: Mapping[str, str]
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    table: RouteTable = field(default_factory=lambda: RouteTable([]))
+
+    @property
+    def missing(self) -> list[str]:
+        return sorted(set(self.urls) - set(self.documents))
+
+    async def load(self, client: httpx.AsyncClient) -> None:
+        """Read every upstream's document; one that does not answer keeps its last one."""
+
+        async def fetch(name: str, url: str) -> None:
+            try:
+                answer = await client.get(f"{url}/openapi.json", timeout=5.0)
+                answer.raise_for_status()
+                self.documents[name] = answer.json()
+            except (httpx.HTTPError, ValueError) as error:
+                log.info("gateway: %s (%s) did not give its OpenAPI document yet: %s", name, url, error)
+
+        await asyncio.gather(*(fetch(name, url) for name, url in self.urls.items()))
+        self.table = RouteTable(r for name, doc in self.documents.items() for r in routes_of(name, doc))
+
+    async def keep_loaded(self, client: httpx.AsyncClient) -> None:
+        """Until stopped: often while a service has not answered, then now and then (a service
+        updated since may serve new routes)."""
+        while True:
+            await self.load(client)
+            await asyncio.sleep(RETRY_SECONDS if self.missing else REFRESH_SECONDS)
+
+
+def parse_upstreams(text: str, services: Collection[str]) -> dict[str, str]:
+    """`name=url,name=url` with exactly one URL per service."""
+    upstreams: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, url = entry.partition("=")
+        if not equals or not url.startswith(("http://", "https://")):
+            raise ValueError(f"{entry!r} is not name=http(s)://host:port")
+        upstreams[name.strip()] = url.strip().rstrip("/")
+    unknown, missing = sorted(set(upstreams) - set(services)), sorted(set(services) - set(upstreams))
+    if unknown or missing:
+        said = [
+            f"no service is called {', '.join(unknown)}" if unknown else "",
+            f"missing: {', '.join(missing)}" if missing else "",
+        ]
+        raise ValueError("; ".join(filter(None, said)) + f" (services: {', '.join(sorted(services))})")
+    return upstreams
+
+
+def proxy_headers(settings: Settings) -> dict[str, Any]:
+    """uvicorn's handling of X-Forwarded-For: trusted from the configured proxies only (its own
+    default trusts 127.0.0.1, so any local process could name another client address)."""
+    trusted = settings.trusted_proxies.strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
+def combined_openapi(title: str, version: str, documents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One document for every service: paths and components of each; a path several services
+    serve for their own records (a parameter listing its values) lists all their values."""
+    combined: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": "Every service's operations behind one base URL."},
+        "paths": {},
+        "components": {},
+    }
+    for name in sorted(documents):
+        document = documents[name]
+        for section, entries in document.get("components", {}).items():
+            combined["components"].setdefault(section, {}).update(entries)
+        for template, item in document.get("paths", {}).items():
+            existing = combined["paths"].get(template)
+            combined["paths"][template] = item if existing is None else _merged_item(existing, item)
+    return combined
+
+
+def _merged_item(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    merged = {**second, **first}
+    for method, operation in first.items():
+        other = second.get(method)
+        if not isinstance(operation, dict) or not isinstance(other, dict):
+            continue
+        enums = {p["name"]: p["schema"].get("enum") for p in other.get("parameters", []) if "schema" in p}
+        parameters = []
+        for parameter in operation.get("parameters", []):
+            extra = enums.get(parameter["name"])
+            values = parameter.get("schema", {}).get("enum")
+            if isinstance(values, list) and isinstance(extra, list):
+                parameter = {**parameter, "schema": {**parameter["schema"], "enum": sorted({*values, *extra})}}
+            parameters.append(parameter)
+        merged[method] = {**operation, "parameters": parameters}
+    return merged
+
+
+def create_gateway(urls: Mapping[str, str], version: str, *, timeout: float = 60.0) -> FastAPI:
+    upstreams = Upstreams(dict(urls))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(upstreams.keep_loaded(client))
+        try:
+            yield
+        finally:
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
+            await client.aclose()
+
+    app = FastAPI(
+        title="Serialtrail", version=version, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.add_middleware(RequestIds)
+    app.state.upstreams = upstreams
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "live", "build": version}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> JsonResponse:
+        services = {name: await _ready(client, url) for name, url in sorted(upstreams.urls.items())}
+        fine = all(s == "ready" for s in services.values()) and not upstreams.missing
+        body = {"status": "ready" if fine else "degraded", "services": services}
+        return JsonResponse(body, status_code=200 if fine else 503)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JsonResponse:
+        return JsonResponse(combined_openapi(app.title, version, upstreams.documents))
+
+    offline_docs(app)
+
+    @app.api_route(
+        "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
+    )
+    async def forward(request: Request, path: str) -> Response:
+        return await _forward(request, client, upstreams)
+
+    return app
+
+
+async def _ready(client: httpx.AsyncClient, url: str) -> str:
+    try:
+        answer = await client.get(f"{url}/health/ready", timeout=5.0)
+    except httpx.HTTPError as error:
+        return f"unreachable: {type(error).__name__}"
+    return "ready" if answer.status_code == 200 else f"degraded ({answer.status_code})"
+
+
+async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstreams) -> Response:
+    path = request.url.path
+    found = upstreams.table.find(request.method, path)
+    if found is None:
+        if upstreams.missing:
+            detail = f"{', '.join(upstreams.missing)} did not answer yet; retry shortly"
+            return problem(request, 503, "starting", "A service is not reachable yet", detail)
+        return problem(request, 404, "http-404", "Not Found", f"no service serves {path}")
+    if found.upstream is None:
+        response = problem(request, 405, "http-405", "Method Not Allowed", f"{request.method} is not served on {path}")
+        response.headers["Allow"] = ", ".join(found.allowed)
+        return response
+    upstream = upstreams.urls[found.upstream]
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+    client_host = request.client.host if request.client else ""
+    prior = request.headers.get("x-forwarded-for")
+    headers = [(k, v) for k, v in headers if k.lower() not in _SET_HERE]
+    headers += [
+        (HEADER, request_id(request)),  # the service records under the id the client is given
+        ("x-forwarded-for", f"{prior}, {client_host}" if prior else client_host),
+        ("x-forwarded-proto", request.url.scheme),
+        ("x-forwarded-host", request.headers.get("host", "")),
+    ]
+    outgoing = client.build_request(
+        request.method,
+        upstream + path,
+        params=request.url.query or None,
+        headers=headers,
+        content=request.stream(),
+    )
+    try:
+        answer = await client.send(outgoing, stream=True)
+    except httpx.HTTPError as error:
+        detail = f"the {found.upstream} service did not answer ({type(error).__name__}); retry shortly"
+        return problem(request, 502, "upstream-unavailable", "A service did not answer", detail)
+    back = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _HOP_BY_HOP and k.lower() != HEADER]
+    streamed = StreamingResponse(
+        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+    )
+    streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in back]
+    return streamed

@@ -1,0 +1,91 @@
+"""Which upstream answers a request: read from the upstreams' own OpenAPI documents, so no path
+is listed by hand. A template's literal parts must match exactly; a parameter matches one path
+segment, or (when no route matches that way) several, since ids such as GS1 Digital Link URIs
+hold slashes; a parameter whose schema lists its values (`enum`) matches only those, which is how
+a path every upstream serves for its own records (`/v1/audit-trail/{service}`) finds its owner.
+The most specific template wins: the one with the most literal characters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_PARAMETER = re.compile(r"\{([^}]+)\}")
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+@dataclass(frozen=True)
+class Route:
+    upstream: str
+    method: str
+    template: str
+    strict: re.Pattern[str]
+    loose: re.Pattern[str]
+    literal: int
+
+
+def _pattern(template: str, values: Mapping[str, list[str]], segment: str) -> re.Pattern[str]:
+    parts, last = [], 0
+    for match in _PARAMETER.finditer(template):
+        parts.append(re.escape(template[last : match.start()]))
+        name = match.group(1)
+        allowed = values.get(name)
+        parts.append(f"(?:{'|'.join(re.escape(v) for v in allowed)})" if allowed else segment)
+        last = match.end()
+    parts.append(re.escape(template[last:]))
+    return re.compile("".join(parts) + r"\Z")
+
+
+def _enums(operation: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for parameter in [*item.get("parameters", ()), *operation.get("parameters", ())]:
+        if parameter.get("in") == "path" and isinstance(enum := parameter.get("schema", {}).get("enum"), list):
+            found[parameter["name"]] = [str(v) for v in enum]
+    return found
+
+
+def routes_of(upstream: str, document: Mapping[str, Any]) -> list[Route]:
+    routes = []
+    for template, item in document.get("paths", {}).items():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            values = _enums(operation, item)
+            routes.append(
+                Route(
+                    upstream=upstream,
+                    method=method.upper(),
+                    template=template,
+                    strict=_pattern(template, values, "[^/]+"),
+                    loose=_pattern(template, values, ".+"),
+                    literal=len(_PARAMETER.sub("", template)),
+                )
+            )
+    return routes
+
+
+@dataclass(frozen=True)
+class Match:
+    upstream: str | None  # None: the path is known, not with this method
+    allowed: tuple[str, ...] = ()
+
+
+class RouteTable:
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = sorted(routes, key=lambda r: -r.literal)
+
+    def find(self, method: str, path: str) -> Match | None:
+        """The upstream for `method` on `path`; a Match without an upstream when the path is
+        served with other methods only (405); None when no upstream serves the path (404)."""
+        for kind in ("strict", "loose"):
+            matching = [r for r in self.routes if getattr(r, kind).match(path)]
+            if not matching:
+                continue
+            for route in matching:
+                if route.method == method or (method == "HEAD" and route.method == "GET"):
+                    return Match(route.upstream)
+            return Match(None, tuple(sorted({r.method for r in matching})))
+        return None
