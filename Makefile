@@ -16,7 +16,7 @@ export MYPYPATH := $(subst $(eval) ,:,$(wildcard services/*/src services/*/tests
 
 .PHONY: help
 help: ## Show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: install
 install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Install uv (if missing) and the locked environment
@@ -25,6 +25,10 @@ install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Install uv (if mis
 .PHONY: run
 run: install ## Start Serialtrail embedded on 127.0.0.1:8000 (data in ./.serialtrail/)
 	$(RUN) serialtrail run
+
+.PHONY: run-distributed
+run-distributed: install ## Distributed mode on this machine: PostgreSQL, a Kafka-protocol broker, each service its own process, one gateway on :8000
+	$(RUN) serialtrail run --distributed
 
 .PHONY: test
 test: install ## Run the whole test suite against real PostgreSQL

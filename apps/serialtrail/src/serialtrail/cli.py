@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import socket
+import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,14 +23,17 @@ from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.gateway import create_gateway, parse_upstreams, proxy_headers
+from serialtrail_kit.pgserver import EmbeddedPostgresError
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.startup import CannotStart
+from serialtrail_kit.testing.broker import BrokerError
 from serialtrail_kit.transport.topics import MissingTopics
 
 from serialtrail import embedded
 from serialtrail.checkpoints import checkpoints_app, found_checkpoints
+from serialtrail.distributed import ServiceFailed, run_distributed
 from serialtrail.dlq import dlq_app
 from serialtrail.keys import first_admin_key, keys_app
 from serialtrail.operations import db_app, topics_app
@@ -62,9 +66,20 @@ def _settings() -> Settings:
 def run(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="distributed mode on this machine: PostgreSQL, a Kafka-protocol broker, each service as its "
+            "own process and the gateway on the port (data in ./.serialtrail/distributed/)",
+        ),
+    ] = False,
 ) -> None:
     """Start every service in one process on an embedded PostgreSQL (data in ./.serialtrail/)."""
     settings = _settings()
+    if distributed:
+        _run_distributed(settings, host, port)
+        return
     if not settings.database_url and embedded.owns_running_server(settings.data_dir):
         console.print(f"[red]Serialtrail already runs on {settings.data_dir.resolve()}[/red]")
         raise typer.Exit(1)
@@ -74,6 +89,23 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     with embedded.database(settings) as dsn:
         _start("Serialtrail", _serve(settings, dsn, listening, SERVICES, own))
+
+
+def _run_distributed(settings: Settings, host: str | None, port: int | None) -> None:
+    if settings.database_url or settings.kafka_bootstrap_servers:
+        console.print(
+            "[red]run --distributed brings its own PostgreSQL and broker:[/red] unset DATABASE_URL and "
+            "KAFKA_BOOTSTRAP_SERVERS (or run each service with `serialtrail serve`)"
+        )
+        raise typer.Exit(2)
+    listening = _listen(host or settings.http_host, port or settings.http_port)  # before anything is created
+    embedded.preflight(settings, settings.data_dir / "distributed")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        run_distributed(settings, listening, list(SERVICES), build(), sys.stderr)
+    except (ServiceFailed, CannotStart, EmbeddedPostgresError, BrokerError) as error:
+        console.print(f"[red]distributed mode cannot start:[/red] {error}")
+        raise typer.Exit(2) from error
 
 
 @app.command()

@@ -29,12 +29,12 @@ def own_settings(settings: Settings, services: Sequence[Service[Any]]) -> Mappin
     return {name: values.with_local_secrets(settings.data_dir) for name, values in own.items()}
 
 
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings, data_dir: Path | None = None) -> None:
     """What would stop the embedded server, said before anything is created."""
     if settings.database_url:
         return
     try:
-        require_reachable(settings.data_dir)
+        require_reachable(data_dir or settings.data_dir)
     except EmbeddedPostgresError as error:
         raise SystemExit(f"cannot start the embedded PostgreSQL: {error}") from error
 

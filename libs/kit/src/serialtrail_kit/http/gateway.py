@@ -147,6 +147,7 @@ def create_gateway(urls: Mapping[str, str], version: str, *, timeout: float = 60
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await upstreams.load(client)  # those already up are routed from the first request
         loading = asyncio.create_task(upstreams.keep_loaded(client))
         try:
             yield
