@@ -73,5 +73,7 @@ def test_upstreams_name_every_service_once() -> None:
         parse_upstreams("identity=http://identity:8000", names)
     with pytest.raises(ValueError, match="no service is called billing"):
         parse_upstreams(given + ",billing=http://b:1", names)
+    with pytest.raises(ValueError, match="identity is named twice"):
+        parse_upstreams(given + ",identity=http://other:8000", names)
     with pytest.raises(ValueError, match="is not name="):
         parse_upstreams("identity=identity:8000", names)

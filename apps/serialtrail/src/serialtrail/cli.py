@@ -16,6 +16,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from serialtrail_kit import telemetry
 from serialtrail_kit.composition import Composition, composed, settings_of
 from serialtrail_kit.db import Pool, create_pool, where_of
 from serialtrail_kit.declaration import Service
@@ -164,6 +165,7 @@ def gateway(
         raise typer.Exit(2) from error
     listening = _listen(host or settings.http_host, port or settings.http_port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    telemetry.configure(settings, service_name="serialtrail.gateway")
     served = create_gateway(upstreams, build())
     config = uvicorn.Config(served, log_level="info", access_log=False, **proxy_headers(settings))
     where = listening.getsockname()

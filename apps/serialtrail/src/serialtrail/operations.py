@@ -49,10 +49,13 @@ def create(
         DEFAULT_PARTITIONS
     ),
     prefix: Annotated[str, typer.Option(envvar="SERIALTRAIL_KAFKA_TOPIC_PREFIX", help="topic name prefix")] = "",
+    replication_factor: Annotated[
+        int, typer.Option(min=1, help="copies of each partition (1 on a single broker; 3 is usual in production)")
+    ] = 1,
 ) -> None:
     """Create every missing topic and its dead-letter topic, retention.ms=-1 (a topic is a copy
     of a log: it keeps everything). Services never auto-create topics; they check theirs at start."""
     names = with_dead_letters(prefix + topic for topic in topics.ALL)
-    created = asyncio.run(create_topics(bootstrap_servers, names, partitions))
+    created = asyncio.run(create_topics(bootstrap_servers, names, partitions, replication_factor))
     for name in names:
         typer.echo(f"{'created' if name in created else 'exists '}  {name}")

@@ -57,7 +57,8 @@ def settings_of(
 
 def refuse_unsafe(settings: Settings, own: Mapping[str, ServiceSettings]) -> None:
     if settings.environment is Environment.production:
-        problems = [problem for values in own.values() for problem in values.production_problems()]
+        problems = settings.production_problems()
+        problems += [problem for values in own.values() for problem in values.production_problems()]
         if problems:
             raise ValueError("; ".join(problems))
 

