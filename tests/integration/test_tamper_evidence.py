@@ -122,7 +122,8 @@ async def test_truncating_the_whole_log_is_found(harness: Harness) -> None:
     await _as_superuser(harness, truncate)
     report = await _verify(harness)
     assert (report.checked, report.first_break) == (0, None)
-    assert f"events 1..{head} were removed" in report.findings[0]
+    # Each checkpoint vouches for its own head (a periodic one may have been taken before the last).
+    assert any(f"events 1..{head} were removed" in finding for finding in report.findings), report.findings
 
 
 async def test_an_edit_with_the_chain_recomputed_is_found(harness: Harness) -> None:
