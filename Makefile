@@ -31,8 +31,17 @@ run-distributed: install ## Distributed mode on this machine: PostgreSQL, a Kafk
 	$(RUN) serialtrail run --distributed
 
 .PHONY: test
-test: install ## Run the whole test suite against real PostgreSQL
+test: install k8s-check ## Run the whole test suite against real PostgreSQL (and the Kubernetes check)
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
+
+.PHONY: k8s-check
+k8s-check: install ## Render every deploy/k8s overlay with kustomize and validate it offline
+	$(RUN) python scripts/k8s_check.py
+
+.PHONY: compose-check
+compose-check: ## `docker compose config` where a Docker engine answers (make test checks the file without one)
+	@if docker info >/dev/null 2>&1; then docker compose config --quiet && echo "docker-compose.yml: valid"; \
+	else echo "no Docker engine answers: skipped (tests/conventions/test_compose.py checks the file)"; fi
 
 .PHONY: lint
 lint: install ## ruff + mypy --strict (tests included)

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 from serialtrail_kit.pgserver import free_port
 from serialtrail_kit.testing.waiting import until
 
@@ -53,6 +54,7 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
             done = await asyncio.to_thread(
                 subprocess.run, ["bash", "-c", script], capture_output=True, text=True, timeout=180, check=False
             )
+            await _the_client_cannot_name_its_address(f"http://127.0.0.1:{port}", key.group(1))
         finally:
             os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
             process.wait(90)
@@ -73,3 +75,16 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
         assert "Traceback" not in log.read_text()
         for service_log in (Path(folder) / "data" / "distributed" / "logs").glob("*.log"):
             assert "Traceback" not in service_log.read_text(), service_log.read_text()[-3000:]
+
+
+async def _the_client_cannot_name_its_address(base: str, key: str) -> None:
+    """Through the gateway, an X-Forwarded-For the client sends is not the address a record names."""
+    headers = {"Authorization": f"Bearer {key}", "X-Forwarded-For": "203.0.113.7"}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        made = await client.post(
+            "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 4, "quantity": 1}
+        )
+        assert made.status_code == 201, made.text
+        trail = (await client.get("/v1/audit-trail/serial_issuance", params={"limit": 1000})).json()["events"]
+    (recorded,) = [e for e in trail if e["record"]["correlation_id"] == made.headers["x-request-id"]]
+    assert recorded["record"]["client_address"] == "127.0.0.1", recorded["record"]

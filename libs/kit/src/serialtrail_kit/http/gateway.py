@@ -215,14 +215,15 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
     upstream = upstreams.urls[found.upstream]
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
     client_host = request.client.host if request.client else ""
-    prior = request.headers.get("x-forwarded-for")
     headers = [(k, v) for k, v in headers if k.lower() not in _SET_HERE]
     traceparent = current_traceparent()  # the gateway's span (a child of the caller's), continued upstream
     headers = [(k, v) for k, v in headers if not (traceparent and k.lower() == "traceparent")]
     headers += [(k, v) for k, v in [("traceparent", traceparent)] if v]
     headers += [
         (HEADER, request_id(request)),  # the service records under the id the client is given
-        ("x-forwarded-for", f"{prior}, {client_host}" if prior else client_host),
+        # The client as the gateway resolved it (from its own trusted proxies, if any): never the
+        # chain the client sent, which a service trusting every address would read from its start.
+        ("x-forwarded-for", client_host),
         ("x-forwarded-proto", request.url.scheme),
         ("x-forwarded-host", request.headers.get("host", "")),
     ]
