@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import asyncpg
 import pytest
@@ -155,3 +155,23 @@ async def test_unreachable_brokers_name_the_setting(database_dsn: str, target: T
         )
     )
     assert f"KAFKA_BOOTSTRAP_SERVERS: cannot reach the brokers at {kafka}" in said, said
+
+
+async def test_a_password_is_quoted_by_the_server_whatever_the_session_says(database_dsn: str, target: Target) -> None:
+    hostile = "\\';ALTER ROLE " + target.service + " SUPERUSER;--"
+    app_url = login_dsn(database_dsn, target.service, quote(hostile, safe=""), target.database)
+    admin = f"{database_dsn}?options=-c%20standard_conforming_strings%3Doff"
+    env = {"DATABASE_URL": target.database_url, "SERIALTRAIL_APP_DATABASE_URL": app_url}
+    done = await asyncio.to_thread(cli, "db", "setup", "--admin-url", admin, **env)
+    assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(app_url)  # the password is the whole hostile text
+    try:
+        assert await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False
+    finally:
+        await conn.close()
+
+
+async def test_an_unreadable_url_names_the_setting_and_never_quotes_the_password() -> None:
+    said = one_line(await asyncio.to_thread(serve_identity, "postgresql://owner:S3cretPart/two@127.0.0.1:5432/x"))
+    assert said.startswith("identity cannot start: DATABASE_URL is not a valid postgresql:// URL"), said
+    assert "S3cret" not in said

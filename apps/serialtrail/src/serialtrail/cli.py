@@ -23,7 +23,7 @@ from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.http.context import SoftwareIdentity
-from serialtrail_kit.http.gateway import create_gateway, parse_upstreams, proxy_headers
+from serialtrail_kit.http.gateway import Limits, create_gateway, parse_upstreams, proxy_headers
 from serialtrail_kit.pgserver import EmbeddedPostgresError
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
@@ -66,7 +66,7 @@ def _settings() -> Settings:
 @app.command()
 def run(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="listen port (default 8000)")] = None,
     distributed: Annotated[
         bool,
         typer.Option(
@@ -113,7 +113,7 @@ def _run_distributed(settings: Settings, host: str | None, port: int | None) -> 
 def serve(
     service: Annotated[str, typer.Argument(help=f"the service to run: {', '.join(BY_NAME)}")],
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="listen port (default 8000)")] = None,
 ) -> None:
     """Distributed mode: run one service (its API, its relay, its consumers) against DATABASE_URL
     and KAFKA_BOOTSTRAP_SERVERS. Its topics must exist (`serialtrail topics create`)."""
@@ -152,7 +152,7 @@ def _listen(host: str, port: int) -> socket.socket:
 @app.command()
 def gateway(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port (default 8000)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="listen port (default 8000)")] = None,
 ) -> None:
     """Distributed mode's entry point: one base URL for every service, as in embedded mode. Routes
     each request by the services' own OpenAPI documents (SERIALTRAIL_GATEWAY_UPSTREAMS names their
@@ -166,7 +166,7 @@ def gateway(
     listening = _listen(host or settings.http_host, port or settings.http_port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     telemetry.configure(settings, service_name="serialtrail.gateway")
-    served = create_gateway(upstreams, build())
+    served = create_gateway(upstreams, build(), limits=Limits(max_body_bytes=settings.max_request_bytes))
     config = uvicorn.Config(served, log_level="info", access_log=False, **proxy_headers(settings))
     where = listening.getsockname()
     console.print(

@@ -33,7 +33,7 @@ from serialtrail_kit.db import ident
 from serialtrail_kit.db_setup import OWNER_ROLE, SERVICE_ROLE, setup_database
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_or_create_signing_key
-from serialtrail_kit.http.gateway import create_gateway, proxy_headers
+from serialtrail_kit.http.gateway import Limits, create_gateway, proxy_headers
 from serialtrail_kit.pgserver import EmbeddedPostgres, _die_with_parent, free_port
 from serialtrail_kit.service_settings import local_secret
 from serialtrail_kit.settings import Settings
@@ -210,6 +210,6 @@ def _serve_gateway(
         f"http://{host}:{port}/docs  data: {data}  (Ctrl-C stops everything)\n"
     )
     say.flush()
-    gateway = create_gateway(upstreams, build)
+    gateway = create_gateway(upstreams, build, limits=Limits(max_body_bytes=settings.max_request_bytes))
     config = uvicorn.Config(gateway, log_level="warning", access_log=False, **proxy_headers(settings))
     asyncio.run(uvicorn.Server(config).serve(sockets=[listening]))

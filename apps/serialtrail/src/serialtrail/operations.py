@@ -10,6 +10,7 @@ import typer
 from serialtrail_contracts import topics
 from serialtrail_kit.db_setup import describe, setup_database
 from serialtrail_kit.settings import Settings
+from serialtrail_kit.startup import CannotStart
 from serialtrail_kit.transport.topics import DEFAULT_PARTITIONS, create_topics, with_dead_letters
 
 db_app = typer.Typer(help="Database setup for distributed mode.", no_args_is_help=True)
@@ -32,7 +33,7 @@ def setup(
     settings = Settings()
     try:
         result = asyncio.run(setup_database(admin_url, settings.database_url, settings.app_database_url))
-    except ValueError as error:
+    except (ValueError, CannotStart) as error:
         typer.echo(f"db setup: {error}", err=True)
         raise typer.Exit(2) from error
     except (TimeoutError, OSError) as error:

@@ -88,8 +88,10 @@ async def ensure_role(conn: Connection, role: str = APP_ROLE) -> None:
 async def provision_login(conn: Connection, admin_dsn: str, password: str, role: str = APP_ROLE) -> str:
     """Let `role` log in with `password` and return its DSN: the application then holds no
     admin credentials, only the role's rights."""
-    quoted = password.replace("'", "''")
-    await conn.execute(f"ALTER ROLE {ident(role)} WITH LOGIN PASSWORD '{quoted}'")
+    statement = await conn.fetchval(
+        "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)", role, password
+    )
+    await conn.execute(statement)  # quoted by the server (%L), whatever standard_conforming_strings says
     parts = urlsplit(admin_dsn)
     host = parts.hostname or "127.0.0.1"
     netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
@@ -109,9 +111,12 @@ def with_database(dsn: str, database: str) -> str:
 
 def where_of(dsn: str) -> str:
     """Host, port and database of a DSN, for messages: never its credentials."""
-    parts = urlsplit(dsn)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.hostname or 'localhost'}{port}/{database_of(dsn)}"
+    try:
+        parts = urlsplit(dsn)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.hostname or 'localhost'}{port}/{database_of(dsn)}"
+    except ValueError:  # never quote the URL: what failed to parse may be its password
+        return "(a URL that cannot be read)"
 
 
 def json_list(values: Sequence[Any]) -> str:

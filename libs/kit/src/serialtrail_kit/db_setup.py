@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import asyncpg
 
 from serialtrail_kit.db import APP_ROLE, Connection, database_of, ensure_role, ident, where_of, with_database
+from serialtrail_kit.startup import CannotStart, naming_database
 
 OWNER_ROLE = "serialtrail_owner"
 SERVICE_ROLE = "serialtrail_service"
@@ -68,7 +69,8 @@ async def setup_database(admin_dsn: str, database_url: str | None, app_database_
     database = database_of(database_url)
     if database_of(app_database_url) != database:
         raise ValueError("DATABASE_URL and SERIALTRAIL_APP_DATABASE_URL must name the same database")
-    server = await asyncpg.connect(admin_dsn)
+    with naming_database("SERIALTRAIL_DB_ADMIN_URL", admin_dsn):
+        server = await asyncpg.connect(admin_dsn)
     try:
         created = not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if created:
@@ -80,6 +82,8 @@ async def setup_database(admin_dsn: str, database_url: str | None, app_database_
         await server.execute(f"GRANT {ident(APP_ROLE)} TO {ident(service.role)}")
         await server.execute(f"GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {ident(database)} TO {ident(owner.role)}")
         await server.execute(f"GRANT CONNECT ON DATABASE {ident(database)} TO {ident(service.role)}")
+    except asyncpg.InsufficientPrivilegeError as error:
+        raise CannotStart(f"SERIALTRAIL_DB_ADMIN_URL: its role may not do this: {error}") from error
     finally:
         await server.close()
     return SetupResult(database_url, app_database_url, created, generated)
@@ -87,13 +91,16 @@ async def setup_database(admin_dsn: str, database_url: str | None, app_database_
 
 async def _login(conn: Connection, login: Login) -> None:
     """A login role with no rights of its own beyond logging in; its password as the DSN gives it."""
-    quoted = login.password.replace("'", "''")
-    if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login.role):
-        await conn.execute(
-            f"ALTER ROLE {ident(login.role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{quoted}'"
-        )
-    else:
-        await conn.execute(f"CREATE ROLE {ident(login.role)} LOGIN PASSWORD '{quoted}'")
+    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login.role)
+    template = (
+        "ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L"
+        if exists
+        else "CREATE ROLE %I LOGIN PASSWORD %L"
+    )
+    # Quoted by the server itself (format's %L), whatever standard_conforming_strings says.
+    await conn.execute(
+        await conn.fetchval("SELECT format($1, $2::text, $3::text)", template, login.role, login.password)
+    )
 
 
 def describe(result: SetupResult) -> list[str]:

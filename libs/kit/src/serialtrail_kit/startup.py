@@ -35,6 +35,10 @@ def naming_database(setting: str, dsn: str) -> Iterator[None]:
         raise CannotStart(f"{setting}: role {_role(dsn)!r} may not do this: {error}; {SETUP_HINT}") from error
     except (OSError, socket.gaierror, TimeoutError) as error:
         raise CannotStart(f"{setting}: cannot reach the database server at {where_of(dsn)}: {error}") from error
+    except ValueError as error:  # the URL itself: its message may quote a piece of the password
+        raise CannotStart(
+            f"{setting} is not a valid postgresql:// URL (percent-encode / # ? @ : in the password)"
+        ) from error
 
 
 @contextlib.contextmanager
@@ -48,4 +52,7 @@ def naming_kafka(bootstrap_servers: str) -> Iterator[None]:
 
 
 def _role(dsn: str) -> str:
-    return urlsplit(dsn).username or "(none)"
+    try:
+        return urlsplit(dsn).username or "(none)"
+    except ValueError:
+        return "(unreadable URL)"

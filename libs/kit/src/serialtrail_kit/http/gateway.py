@@ -18,10 +18,11 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 
 from serialtrail_kit.http.docs import offline_docs
 from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
-from serialtrail_kit.http.problems import JsonResponse, problem
+from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers, problem
 from serialtrail_kit.http.request_id import HEADER, RequestIds, request_id
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.telemetry import current_traceparent
@@ -42,6 +43,16 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _SET_HERE = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", HEADER})
+# Said by the gateway's own server (and the id: the same as ours).
+_NOT_RETURNED = _HOP_BY_HOP | {HEADER, "date", "server"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 16 * 1024 * 1024  # as the services' SERIALTRAIL_MAX_REQUEST_BYTES
+    idle_body_seconds: float = 15.0
+
+
 REFRESH_SECONDS = 30.0
 RETRY_SECONDS = 1.0
 
@@ -144,9 +155,16 @@ def _merged_item(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def create_gateway(urls: Mapping[str, str], version: str, *, timeout: float = 60.0) -> FastAPI:
+def create_gateway(
+    urls: Mapping[str, str], version: str, *, limits: Limits | None = None, timeout: float = 60.0
+) -> FastAPI:
     upstreams = Upstreams(dict(urls))
-    client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False)
+    limits = limits or Limits()
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=5.0, pool=10.0),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+        follow_redirects=False,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -164,6 +182,7 @@ def create_gateway(urls: Mapping[str, str], version: str, *, timeout: float = 60
         title="Serialtrail", version=version, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.add_middleware(RequestIds)
+    install_problem_handlers(app)
     app.state.upstreams = upstreams
 
     @app.get("/health/live", include_in_schema=False)
@@ -187,7 +206,7 @@ def create_gateway(urls: Mapping[str, str], version: str, *, timeout: float = 60
         "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
     )
     async def forward(request: Request, path: str) -> Response:
-        return await _forward(request, client, upstreams)
+        return await _forward(request, client, upstreams, limits)
 
     return app
 
@@ -200,7 +219,40 @@ async def _ready(client: httpx.AsyncClient, url: str) -> str:
     return "ready" if answer.status_code == 200 else f"degraded ({answer.status_code})"
 
 
-async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstreams) -> Response:
+class _BodyRefused(Exception):
+    def __init__(self, status: int, kind: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+
+
+async def _limited(request: Request, limits: Limits) -> AsyncIterator[bytes]:
+    """The body as it arrives, refused beyond the size limit or when the client stalls (a slow
+    body must not hold one of the gateway's upstream connections for long)."""
+    received = 0
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), limits.idle_body_seconds)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as error:
+            detail = f"no body data for {limits.idle_body_seconds:.0f}s"
+            raise _BodyRefused(408, "request-timeout", "Request body too slow", detail) from error
+        received += len(chunk)
+        if received > limits.max_body_bytes:
+            raise _BodyRefused(413, "payload-too-large", "Request body too large", _too_large(limits))
+        yield chunk
+
+
+def _too_large(limits: Limits) -> str:
+    return f"the body exceeds {limits.max_body_bytes} bytes (SERIALTRAIL_MAX_REQUEST_BYTES)"
+
+
+def _has_body(request: Request) -> bool:
+    return "transfer-encoding" in request.headers or int(request.headers.get("content-length") or 0) > 0
+
+
+async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstreams, limits: Limits) -> Response:
     path = request.url.path
     found = upstreams.table.find(request.method, path)
     if found is None:
@@ -212,36 +264,55 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
         response = problem(request, 405, "http-405", "Method Not Allowed", f"{request.method} is not served on {path}")
         response.headers["Allow"] = ", ".join(found.allowed)
         return response
-    upstream = upstreams.urls[found.upstream]
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
-    client_host = request.client.host if request.client else ""
-    headers = [(k, v) for k, v in headers if k.lower() not in _SET_HERE]
-    traceparent = current_traceparent()  # the gateway's span (a child of the caller's), continued upstream
-    headers = [(k, v) for k, v in headers if not (traceparent and k.lower() == "traceparent")]
-    headers += [(k, v) for k, v in [("traceparent", traceparent)] if v]
-    headers += [
-        (HEADER, request_id(request)),  # the service records under the id the client is given
-        # The client as the gateway resolved it (from its own trusted proxies, if any): never the
-        # chain the client sent, which a service trusting every address would read from its start.
-        ("x-forwarded-for", client_host),
-        ("x-forwarded-proto", request.url.scheme),
-        ("x-forwarded-host", request.headers.get("host", "")),
-    ]
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+        return problem(request, 413, "payload-too-large", "Request body too large", _too_large(limits))
     outgoing = client.build_request(
         request.method,
-        upstream + path,
-        params=request.url.query or None,
-        headers=headers,
-        content=request.stream(),
+        upstreams.urls[found.upstream] + path,  # the host; the target below is the client's, byte for byte
+        headers=_upstream_headers(request),
+        content=_limited(request, limits) if _has_body(request) else None,
+        # What was matched is what the service decodes: no dot segment resolved, no escape decoded
+        # twice on the way (httpx would do both to a URL it builds from the decoded path).
+        extensions={"target": (request.scope.get("raw_path") or path.encode()) + _query(request)},
     )
     try:
         answer = await client.send(outgoing, stream=True)
+    except _BodyRefused as refused:
+        return problem(request, refused.status, refused.kind, refused.title, refused.detail)
+    except ClientDisconnect:
+        return Response(status_code=499)  # the client left: nobody to answer, nothing to log
     except httpx.HTTPError as error:
         detail = f"the {found.upstream} service did not answer ({type(error).__name__}); retry shortly"
         return problem(request, 502, "upstream-unavailable", "A service did not answer", detail)
-    back = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _HOP_BY_HOP and k.lower() != HEADER]
+    back = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _NOT_RETURNED]
     streamed = StreamingResponse(
         answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
     )
     streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in back]
     return streamed
+
+
+def _query(request: Request) -> bytes:
+    query = request.scope.get("query_string", b"")
+    return b"?" + query if query else b""
+
+
+def _upstream_headers(request: Request) -> list[tuple[str, str]]:
+    named_hop = {h.strip().lower() for h in request.headers.get("connection", "").split(",")}  # RFC 9110 7.6.1
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP | _SET_HERE | named_hop]
+    traceparent = current_traceparent()  # the gateway's span (a child of the caller's), continued upstream
+    if traceparent:
+        headers = [(k, v) for k, v in headers if k.lower() != "traceparent"] + [("traceparent", traceparent)]
+    if "accept-encoding" not in request.headers:
+        headers.append(("accept-encoding", "identity"))  # as the client asked: nothing httpx adds by itself
+    return [
+        *headers,
+        ("host", request.headers.get("host", "")),  # the service's redirects and links name the gateway
+        (HEADER, request_id(request)),  # the service records under the id the client is given
+        # The client as the gateway resolved it (from its own trusted proxies, if any): never the
+        # chain the client sent, which a service trusting every address would read from its start.
+        ("x-forwarded-for", request.client.host if request.client else ""),
+        ("x-forwarded-proto", request.url.scheme),
+        ("x-forwarded-host", request.headers.get("host", "")),
+    ]

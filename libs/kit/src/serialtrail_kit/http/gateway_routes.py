@@ -85,7 +85,7 @@ class RouteTable:
             if not matching:
                 continue
             for route in matching:
-                if route.method == method or (method == "HEAD" and route.method == "GET"):
+                if route.method == method:
                     return Match(route.upstream)
             return Match(None, tuple(sorted({r.method for r in matching})))
         return None

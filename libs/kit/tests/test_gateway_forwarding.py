@@ -1,0 +1,128 @@
+"""The gateway in front of a real upstream server: what it matched is what the upstream gets
+(byte for byte), bodies are limited before they travel, the client cannot name its address."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from serialtrail_kit.http.gateway import Limits, create_gateway
+from serialtrail_kit.testing.waiting import until
+
+
+def _echo() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/v1/echo/{rest:path}")
+    async def echo_get(rest: str, request: Request) -> dict[str, Any]:
+        return await echo(request)
+
+    @app.post("/v1/echo/{rest:path}")
+    async def echo_post(rest: str, request: Request) -> dict[str, Any]:
+        return await echo(request)
+
+    async def echo(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        return {
+            "raw_path": request.scope["raw_path"].decode(),
+            "query": request.scope["query_string"].decode(),
+            "headers": {k: v for k, v in request.headers.items()},
+            "body": len(body),
+        }
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    # As `serialtrail gateway` serves it with no trusted proxy (uvicorn's own default trusts 127.0.0.1).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    await until(lambda: server.started, 10)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[str]:
+    async with served(_echo()) as upstream:
+        app = create_gateway({"echo": upstream}, "test", limits=Limits(max_body_bytes=1000, idle_body_seconds=1))
+        async with served(app) as base:
+            yield base
+
+
+async def raw(base: str, request: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+async def test_the_upstream_gets_the_target_the_gateway_matched(gateway: str) -> None:
+    for target in ("/v1/echo/A%2541?x=%2F", "/v1/echo/a%2F..%2F..%2Fpack", "/v1/echo/x/../../../openapi.json"):
+        answer = await raw(gateway, f"GET {target} HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n".encode())
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), answer
+        echoed = httpx.Response(200, content=body).json()
+        path, _, query = target.partition("?")
+        assert (echoed["raw_path"], echoed["query"]) == (path, query)
+        assert echoed["headers"]["host"] == "example.org"  # links and redirects name the gateway
+        assert head.lower().count(b"\r\ndate:") == 1
+        assert head.lower().count(b"\r\nserver:") == 1
+
+
+async def test_the_client_cannot_name_its_address(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        echoed = (await client.get("/v1/echo/x", headers={"X-Forwarded-For": "203.0.113.7"})).json()
+    assert echoed["headers"]["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_travels(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        declared = await client.post("/v1/echo/x", content=b"x" * 1001)
+        assert declared.status_code == 413
+        assert declared.headers["content-type"] == "application/problem+json"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b"y" * 100
+
+        streamed = await client.post("/v1/echo/x", content=chunks())
+        assert streamed.status_code == 413
+        fits = await client.post("/v1/echo/x", content=b"z" * 1000)
+        assert fits.json()["body"] == 1000
+
+
+async def test_a_stalled_body_is_let_go(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+
+        async def stalls() -> AsyncIterator[bytes]:
+            yield b"{"
+            await asyncio.sleep(3)
+            yield b"}"
+
+        answer = await client.post("/v1/echo/x", content=stalls())
+    assert answer.status_code == 408
+
+
+async def test_a_method_no_route_has_is_405_with_allow(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        head = await client.head("/v1/echo/x")
+        missing = await client.get("/docs-assets/nothing.js")
+    assert head.status_code == 405
+    assert "GET" in head.headers["allow"]
+    assert missing.headers["content-type"] == "application/problem+json"
