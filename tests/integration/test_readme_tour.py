@@ -37,14 +37,7 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
         log = Path(folder) / "run.log"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
         env["SERIALTRAIL_DATA_DIR"] = str(Path(folder) / "data")
-        with log.open("wb") as out:
-            process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant
-                [sys.executable, "-m", "serialtrail", "run", "--distributed", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
+        process = start(port, env, log)
         try:
             await until(lambda: "Ctrl-C stops everything" in log.read_text() or process.poll() is not None, 240)
             assert process.poll() is None, log.read_text()
@@ -73,6 +66,7 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
         assert '"status":401,"detail":"credentials required' in said  # 11: no credentials
         assert process.returncode in (0, 130), log.read_text()[-3000:]
         assert "Traceback" not in log.read_text()
+        await _a_restart_keeps_everything_and_shows_no_key(port, env, Path(folder) / "again.log", key.group(1))
         for service_log in (Path(folder) / "data" / "distributed" / "logs").glob("*.log"):
             assert "Traceback" not in service_log.read_text(), service_log.read_text()[-3000:]
 
@@ -88,3 +82,38 @@ async def _the_client_cannot_name_its_address(base: str, key: str) -> None:
         trail = (await client.get("/v1/audit-trail/serial_issuance", params={"limit": 1000})).json()["events"]
     (recorded,) = [e for e in trail if e["record"]["correlation_id"] == made.headers["x-request-id"]]
     assert recorded["record"]["client_address"] == "127.0.0.1", recorded["record"]
+
+
+def start(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "serialtrail", "run", "--distributed", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+
+
+async def _a_restart_keeps_everything_and_shows_no_key(port: int, env: dict[str, str], log: Path, key: str) -> None:
+    """The first key is shown on the first start only; after a restart it still works."""
+    process = start(port, env, log)
+    try:
+        await until(lambda: "Ctrl-C stops everything" in text(log) or process.poll() is not None, 240)
+        assert process.poll() is None, text(log)
+        assert "ADMIN_KEY" not in text(log)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            keys = await client.get("/v1/api-keys", headers={"Authorization": f"Bearer {key}"})
+            summary = await client.get(
+                "/v1/batches/09506000134352/L2026A/serial-summary", headers={"Authorization": f"Bearer {key}"}
+            )
+        assert keys.status_code == 200, keys.text
+        assert summary.json()["commissioned"] == 10
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(90)
+    assert process.returncode in (0, 130), text(log)[-3000:]
+
+
+def text(log: Path) -> str:
+    return log.read_text()

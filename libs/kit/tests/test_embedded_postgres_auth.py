@@ -84,3 +84,15 @@ def test_the_server_has_its_own_session_so_ctrl_c_reaches_the_application_first(
     with EmbeddedPostgres(data_dir, durable=False) as server:
         assert server.pid is not None
         assert os.getsid(server.pid) != os.getsid(0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as another OS user only when started as root")
+def test_the_server_holds_its_own_user_and_group_only(data_dir: Path) -> None:
+    """Not root's group: `user=` alone would keep gid 0 (and root-group folders' group bits)."""
+    entry = pwd.getpwnam(_run_as() or "")
+    with EmbeddedPostgres(data_dir, durable=False) as server:
+        status = Path(f"/proc/{server.pid}/status").read_text().splitlines()
+    ids = {line.split(":")[0]: line.split()[1:] for line in status if line.startswith(("Uid:", "Gid:", "Groups:"))}
+    assert set(ids["Uid"]) == {str(entry.pw_uid)}
+    assert set(ids["Gid"]) == {str(entry.pw_gid)}
+    assert ids["Groups"] in ([], [str(entry.pw_gid)])

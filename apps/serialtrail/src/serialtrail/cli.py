@@ -165,6 +165,7 @@ def gateway(
         raise typer.Exit(2) from error
     listening = _listen(host or settings.http_host, port or settings.http_port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per forwarded request
     telemetry.configure(settings, service_name="serialtrail.gateway")
     served = create_gateway(upstreams, build(), limits=Limits(max_body_bytes=settings.max_request_bytes))
     config = uvicorn.Config(served, log_level="info", access_log=False, **proxy_headers(settings))

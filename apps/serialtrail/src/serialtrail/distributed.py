@@ -129,7 +129,9 @@ def _children(services: list[Service[Any]], environment: Mapping[str, str], logs
         for service in services:
             port = free_port()
             log = logs / f"{service.name}.log"
-            with log.open("ab") as out:
+            if log.exists():  # this start's log alone is read (for a first start's admin key)
+                log.replace(logs / f"{service.name}.previous.log")
+            with log.open("wb") as out:
                 process = subprocess.Popen(  # noqa: S603 - our own interpreter and command
                     [sys.executable, "-m", "serialtrail", "serve", service.name, "--port", str(port)],
                     env=dict(environment),
@@ -161,24 +163,38 @@ def _wait_ready(children: list[Child], say: TextIO) -> None:
     waiting = list(children)
     while waiting:
         for child in list(waiting):
-            if child.process.poll() is not None:
-                tail = child.log.read_text(errors="replace")[-3000:]
-                raise ServiceFailed(f"{child.name} stopped during start (log: {child.log}):\n{tail}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{child.url}/health/ready", timeout=2).status_code == 200:
-                    waiting.remove(child)
-                    say.write(f"  {child.name} ready on {child.url} (log: {child.log})\n")
+            if _ready(child):
+                waiting.remove(child)
+                say.write(f"  {child.name} ready on {child.url} (log: {child.log})\n")
         if time.monotonic() > deadline:
             raise ServiceFailed(f"not ready within {READY_TIMEOUT:.0f}s: {', '.join(c.name for c in waiting)}")
         time.sleep(0.3)
     for child in children:
-        for line in child.log.read_text(errors="replace").splitlines():
+        for line in _announced(child, deadline).splitlines():
             if "ADMIN_KEY=" in line:  # identity's first start: shown once, here too
                 _wait_known(children, line.split("ADMIN_KEY=", 1)[1].strip(), deadline)
                 say.write(
                     "First start: an admin API key was created (shown once, stored only as a hash):\n"
                     f"  {line.strip()}\n"
                 )
+
+
+def _ready(child: Child) -> bool:
+    if child.process.poll() is not None:
+        tail = child.log.read_text(errors="replace")[-3000:]
+        raise ServiceFailed(f"{child.name} stopped during start (log: {child.log}):\n{tail}")
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{child.url}/health/ready", timeout=2).status_code == 200
+    return False
+
+
+def _announced(child: Child, deadline: float) -> str:
+    """This start's log once the service has announced itself (after a first start's admin key)."""
+    while f"({child.name}) on http://" not in (text := child.log.read_text(errors="replace")):
+        if time.monotonic() > deadline or child.process.poll() is not None:
+            raise ServiceFailed(f"{child.name} did not announce itself (log: {child.log})")
+        time.sleep(0.1)
+    return text
 
 
 def _wait_known(children: list[Child], key: str, deadline: float) -> None:

@@ -10,7 +10,7 @@ import typer
 from serialtrail_contracts import topics
 from serialtrail_kit.db_setup import describe, setup_database
 from serialtrail_kit.settings import Settings
-from serialtrail_kit.startup import CannotStart
+from serialtrail_kit.startup import CannotStart, naming_kafka
 from serialtrail_kit.transport.topics import DEFAULT_PARTITIONS, create_topics, with_dead_letters
 
 db_app = typer.Typer(help="Database setup for distributed mode.", no_args_is_help=True)
@@ -29,7 +29,8 @@ def setup(
 ) -> None:
     """Create the database DATABASE_URL names, its owner login (DATABASE_URL's role), the
     serialtrail_app role and the service login (SERIALTRAIL_APP_DATABASE_URL's role), with their
-    grants. Unset DSNs are generated and printed once. Safe to run again."""
+    grants. Safe to run again with the same DSNs. An unset DSN is generated (database: DATABASE_URL's,
+    else serialtrail) and printed once: running again without it gives its role a new password."""
     settings = Settings()
     try:
         result = asyncio.run(setup_database(admin_url, settings.database_url, settings.app_database_url))
@@ -57,6 +58,11 @@ def create(
     """Create every missing topic and its dead-letter topic, retention.ms=-1 (a topic is a copy
     of a log: it keeps everything). Services never auto-create topics; they check theirs at start."""
     names = with_dead_letters(prefix + topic for topic in topics.ALL)
-    created = asyncio.run(create_topics(bootstrap_servers, names, partitions, replication_factor))
+    try:
+        with naming_kafka(bootstrap_servers):
+            created = asyncio.run(create_topics(bootstrap_servers, names, partitions, replication_factor))
+    except CannotStart as error:
+        typer.echo(f"topics create: {error}", err=True)
+        raise typer.Exit(2) from error
     for name in names:
         typer.echo(f"{'created' if name in created else 'exists '}  {name}")

@@ -61,7 +61,8 @@ def generated_dsns(admin_dsn: str, database: str = "serialtrail") -> tuple[str, 
 async def setup_database(admin_dsn: str, database_url: str | None, app_database_url: str | None) -> SetupResult:
     generated = database_url is None or app_database_url is None
     if database_url is None or app_database_url is None:
-        made_owner, made_service = generated_dsns(admin_dsn)
+        given = database_url or app_database_url
+        made_owner, made_service = generated_dsns(admin_dsn, database_of(given) if given else "serialtrail")
         database_url, app_database_url = database_url or made_owner, app_database_url or made_service
     owner, service = login_of(database_url, "DATABASE_URL"), login_of(app_database_url, "SERIALTRAIL_APP_DATABASE_URL")
     if owner.role == service.role:

@@ -24,6 +24,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from serialtrail_kit.service_settings import local_secret
@@ -116,13 +117,23 @@ def _require_reachable(user: str, paths: list[Path]) -> None:
                 raise EmbeddedPostgresError(
                     f"PostgreSQL runs as the unprivileged OS user {user!r} (it refuses root), which cannot enter "
                     f"{folder} (mode {folder.stat().st_mode & 0o777:04o}) to reach {path}. Let it traverse "
-                    f"without listing: `setfacl -m u:{user}:x {folder}` (or `chmod o+x {folder}`), or put "
-                    "Serialtrail in a folder other users can traverse"
+                    f"without listing: `chmod o+x {folder}` (or, with the acl package, `setfacl -m u:{user}:x "
+                    f"{folder}`), or put Serialtrail in a folder other users can traverse"
                 )
 
 
+def as_user(user: str | None) -> dict[str, Any]:
+    """Run as `user` with its own group and no other: `user=` alone keeps root's group (gid 0),
+    which the server would hold, and through which a root-group folder's group bits would apply."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def _enters(user: str, folder: Path) -> bool:
-    return subprocess.run(["/usr/bin/test", "-x", str(folder)], user=user, check=False).returncode == 0  # noqa: S603
+    done = subprocess.run(["/usr/bin/test", "-x", str(folder)], check=False, **as_user(user))  # noqa: S603
+    return done.returncode == 0
 
 
 @dataclass
@@ -161,7 +172,7 @@ class EmbeddedPostgres:
         self.port = self.port or free_port()
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary, arguments we build
             self._server_args(pgdata),
-            user=user,
+            **as_user(user),
             stdout=subprocess.DEVNULL,
             stderr=open(self.data_dir / "postgres.log", "ab"),  # noqa: SIM115 - the child owns it
             preexec_fn=_die_with_parent,
@@ -208,7 +219,7 @@ class EmbeddedPostgres:
         if not self.durable:
             args.append("--no-sync")
         try:
-            result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)  # noqa: S603
+            result = subprocess.run(args, capture_output=True, text=True, check=False, **as_user(user))  # noqa: S603
         finally:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:

@@ -68,6 +68,9 @@ class TansuBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
+                # Its own session: a terminal's Ctrl-C reaches the application, which stops the
+                # services that use the broker before the broker.
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
