@@ -45,7 +45,9 @@ async def test_docs_and_redoc_work_offline(database_dsn: str) -> None:
     """Every script, style and icon the pages load is served by the app itself (no CDN)."""
     async with serve(database_dsn, SERVICES) as harness:
         for page in ("/docs", "/redoc"):
-            html = (await harness.client.get(page)).text
+            answer = await harness.client.get(page)
+            html = answer.text
+            assert "img-src 'self' data:" in answer.headers["content-security-policy"], page  # nothing from a CDN
             assets = re.findall(r'(?:src|href)="([^"]+)"', html)
             assert assets, page
             assert "openapi.json" in html, page
