@@ -76,7 +76,9 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Start every service in one process on an embedded PostgreSQL (data in ./.serialtrail/)."""
+    """Start every service in one process on an embedded PostgreSQL (data in ./.serialtrail/, or
+    SERIALTRAIL_DATA_DIR; port: --port or SERIALTRAIL_HTTP_PORT). With --distributed, each service
+    as its own process behind the gateway, with a Kafka-protocol broker."""
     settings = _settings()
     if distributed:
         _run_distributed(settings, host, port)
@@ -115,8 +117,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="listen port (default 8000)")] = None,
 ) -> None:
-    """Distributed mode: run one service (its API, its relay, its consumers) against DATABASE_URL
-    and KAFKA_BOOTSTRAP_SERVERS. Its topics must exist (`serialtrail topics create`)."""
+    """Distributed mode: run one service (its API, its relay, its consumers). Needs DATABASE_URL (the
+    owner login) and SERIALTRAIL_APP_DATABASE_URL (the service login), both from `serialtrail db
+    setup`, and KAFKA_BOOTSTRAP_SERVERS, whose topics must exist (`serialtrail topics create`); also
+    SERIALTRAIL_TRUSTED_PROXIES (the gateway's address) and each service's own secrets
+    (serial_issuance: SERIALTRAIL_SERIAL_ISSUANCE_SERIAL_KEY)."""
     settings = _settings()
     if service not in BY_NAME:
         console.print(f"[red]unknown service {service!r}[/red]; one of: {', '.join(BY_NAME)}")
@@ -156,7 +161,8 @@ def gateway(
 ) -> None:
     """Distributed mode's entry point: one base URL for every service, as in embedded mode. Routes
     each request by the services' own OpenAPI documents (SERIALTRAIL_GATEWAY_UPSTREAMS names their
-    URLs); serves the combined document, /docs and /redoc."""
+    URLs); serves the combined document, /docs and /redoc. SERIALTRAIL_TRUSTED_PROXIES: the addresses
+    in front of it (an ingress) whose X-Forwarded-For names the client."""
     settings = _settings()
     try:
         upstreams = parse_upstreams(settings.gateway_upstreams, BY_NAME)
