@@ -150,6 +150,30 @@ async def test_what_no_record_may_hold_is_a_422_naming_field_and_rule(
 
 
 @pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),  # curl -d without a content type
+        (None, 415),
+        ("application/xml; charset=utf-8", 415),
+        ("application/json; charset=utf-8", 422),  # JSON: on to the route's rules
+        ("application/merge-patch+json", 422),
+    ],
+)
+async def test_a_body_that_is_not_json_is_a_415_naming_the_type(
+    harness: Harness, content_type: str | None, expected: int
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await harness.client.post("/v1/products", content=b'{"gtin": "1"}', headers=headers)
+    assert response.status_code == expected, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    if expected == 415:
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["rule"]) == ("content-type", "media-type")
+        assert (content_type or "of no declared type").partition(";")[0] in error["message"]
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/v1/serials/09506000134352/AB%00CD",

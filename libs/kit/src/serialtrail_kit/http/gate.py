@@ -5,7 +5,8 @@
 2. credentials are checked from the headers alone: an anonymous or bad request never has its
    body read, let alone parsed; the principal is kept for the route's own check (`requires`);
    a NUL in the path or query is refused (422);
-3. a JSON body is checked strictly (`strict_json`) and handed on to the route unchanged;
+3. a body that is not JSON is refused (415); a JSON body is checked strictly (`strict_json`)
+   and handed on to the route unchanged;
 4. a POST with an `Idempotency-Key` is answered once (`idempotency`).
 
 Paths outside the API (health, docs) get the size limit only."""
@@ -27,6 +28,10 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 class TooLarge(DomainError):
     kind, status, title = "too-large", 413, "Request body too large"
+
+
+class UnsupportedMedia(DomainError):
+    kind, status, title = "unsupported-media-type", 415, "The body is not JSON"
 
 
 class AuthenticateFirst:
@@ -52,6 +57,7 @@ class AuthenticateFirst:
             _check_declared_length(request, limit)
             principal = request.state.authenticated = await _authenticated(request)
             _refuse_nul(scope)
+            _refuse_other_media(request)
             key = idempotency.key_of(request) if request.method == "POST" else None
             json_body = request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
             if json_body or key is not None:
@@ -92,6 +98,21 @@ def _refuse_nul(scope: Scope) -> None:
         if found:
             message = f"the {where} holds a NUL character"
             raise InvalidInput(message, [Violation(where, "no-nul", message)])
+
+
+def _refuse_other_media(request: Request) -> None:
+    """Every API body is JSON: another type is named as such (415), not read as a JSON string
+    that fails the route's schema (which a client cannot tell from a wrong field)."""
+    headers = request.headers
+    if request.method not in WITH_BODY or not (
+        "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
+    ):
+        return
+    media = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    message = f"the body is {media or 'of no declared type'}; send it as application/json"
+    raise UnsupportedMedia(message, [Violation("content-type", "media-type", message)])
 
 
 def _check_declared_length(request: Request, limit: int) -> None:

@@ -147,6 +147,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflicts with the current state"),
         (413, "The body is larger than the server accepts (SERIALTRAIL_MAX_REQUEST_BYTES)"),
+        (415, "The body is not JSON: send it as application/json"),
         (422, "Breaks a rule; `errors` names each field and rule"),
     )
 }
