@@ -14,6 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from serialtrail_kit.http.gateway import Limits, create_gateway
+from serialtrail_kit.http.serving import server_config
+from serialtrail_kit.testing.harness import make_settings
 from serialtrail_kit.testing.waiting import until
 
 
@@ -43,8 +45,7 @@ def _echo() -> FastAPI:
 @contextlib.asynccontextmanager
 async def served(app: Any) -> AsyncIterator[str]:
     sock = socket.create_server(("127.0.0.1", 0))
-    # As `serialtrail gateway` serves it with no trusted proxy (uvicorn's own default trusts 127.0.0.1).
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False))
+    server = uvicorn.Server(server_config(app, make_settings(), log_level="warning"))  # as the commands serve
     task = asyncio.create_task(server.serve(sockets=[sock]))
     await until(lambda: server.started, 10)
     try:

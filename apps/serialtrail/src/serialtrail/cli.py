@@ -23,7 +23,8 @@ from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_public_key
 from serialtrail_kit.eventstore.verify import VerifyReport, verify_log
 from serialtrail_kit.http.context import SoftwareIdentity
-from serialtrail_kit.http.gateway import Limits, create_gateway, parse_upstreams, proxy_headers
+from serialtrail_kit.http.gateway import Limits, create_gateway, parse_upstreams
+from serialtrail_kit.http.serving import server_config
 from serialtrail_kit.pgserver import EmbeddedPostgresError
 from serialtrail_kit.readers.projection import ProjectionAdmin
 from serialtrail_kit.service_settings import ServiceSettings
@@ -173,8 +174,7 @@ def gateway(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per forwarded request
     telemetry.configure(settings, service_name="serialtrail.gateway")
-    served = create_gateway(upstreams, build(), limits=Limits(max_body_bytes=settings.max_request_bytes))
-    config = uvicorn.Config(served, log_level="info", access_log=False, **proxy_headers(settings))
+    config = server_config(create_gateway(upstreams, build(), limits=Limits.of(settings)), settings)
     where = listening.getsockname()
     console.print(
         f"[bold green]Serialtrail gateway[/bold green] on http://{where[0]}:{where[1]} for {', '.join(upstreams)}"
@@ -216,7 +216,7 @@ async def _serve(
     software = software_identity(settings, own)
     host, port = listening.getsockname()[:2]
     async with composed(settings, dsn, services, software, own) as composition:
-        config = uvicorn.Config(composition.app, log_level="info", access_log=False, **proxy_headers(settings))
+        config = server_config(composition.app, settings)
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(sockets=[listening]))
         started = asyncio.create_task(composition.app.state.serving.wait())  # read models running

@@ -28,17 +28,19 @@ import asyncpg
 import httpx
 import uvicorn
 from serialtrail_contracts import topics
-from serialtrail_kit.composition import settings_of
 from serialtrail_kit.db import ident
 from serialtrail_kit.db_setup import OWNER_ROLE, SERVICE_ROLE, setup_database
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.checkpoints import load_or_create_signing_key
-from serialtrail_kit.http.gateway import Limits, create_gateway, proxy_headers
-from serialtrail_kit.pgserver import EmbeddedPostgres, _die_with_parent, free_port
+from serialtrail_kit.http.gateway import Limits, create_gateway
+from serialtrail_kit.http.serving import server_config
+from serialtrail_kit.pgserver import EmbeddedPostgres, die_with_parent, free_port
 from serialtrail_kit.service_settings import local_secret
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.testing.broker import TansuBroker
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+
+from serialtrail.embedded import own_settings
 
 DATABASE = "serialtrail"
 READY_TIMEOUT = 180.0
@@ -99,12 +101,12 @@ def _environment(
     settings: Settings, data: Path, services: list[Service[Any]], owner: str, service: str, brokers: str
 ) -> dict[str, str]:
     load_or_create_signing_key(data / "checkpoint-key")  # one key, made before the services race for it
-    secrets: dict[str, str] = {}
-    for values in settings_of(services).values():
-        local = values.with_local_secrets(data)
-        for field, value in local.secret_fields().items():
-            if value is not None:
-                secrets[local.env_name(field)] = value.get_secret_value()
+    secrets = {  # each process reads its service's secrets from the environment
+        values.env_name(field): value.get_secret_value()
+        for values in own_settings(settings, services, data).values()
+        for field, value in values.secret_fields().items()
+        if value is not None
+    }
     inherited = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
     return {
         **inherited,
@@ -138,7 +140,7 @@ def _children(services: list[Service[Any]], environment: Mapping[str, str], logs
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # Ctrl-C reaches us; we stop them in order
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             children.append(Child(service.name, port, process, log))
         yield children
@@ -226,6 +228,5 @@ def _serve_gateway(
         f"http://{host}:{port}/docs  data: {data}  (Ctrl-C stops everything)\n"
     )
     say.flush()
-    gateway = create_gateway(upstreams, build, limits=Limits(max_body_bytes=settings.max_request_bytes))
-    config = uvicorn.Config(gateway, log_level="warning", access_log=False, **proxy_headers(settings))
+    config = server_config(create_gateway(upstreams, build, limits=Limits.of(settings)), settings, log_level="warning")
     asyncio.run(uvicorn.Server(config).serve(sockets=[listening]))

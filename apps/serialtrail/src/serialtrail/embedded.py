@@ -20,13 +20,15 @@ from serialtrail_kit.startup import naming_database
 DATABASE = "serialtrail"
 
 
-def own_settings(settings: Settings, services: Sequence[Service[Any]]) -> Mapping[str, ServiceSettings]:
+def own_settings(
+    settings: Settings, services: Sequence[Service[Any]], data_dir: Path | None = None
+) -> Mapping[str, ServiceSettings]:
     """Each service's settings, its unset secrets read from (or generated once into) the data
     directory, except in production, where every secret must be configured."""
     own = settings_of(services)
     if settings.environment is Environment.production:
         return own
-    return {name: values.with_local_secrets(settings.data_dir) for name, values in own.items()}
+    return {name: values.with_local_secrets(data_dir or settings.data_dir) for name, values in own.items()}
 
 
 def preflight(settings: Settings, data_dir: Path | None = None) -> None:

@@ -4,6 +4,7 @@ runs the projections. Used by the embedded all-in-one, `serialtrail serve` and t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -104,21 +105,17 @@ async def composed(
     refuse_unsafe(settings, own)
     telemetry.configure(settings, service_name="serialtrail." + "+".join(s.name for s in services))
     owner = "DATABASE_URL" if settings.database_url else "the embedded database"
-    with naming_database(owner, admin_dsn):
-        admin_pool = await create_pool(admin_dsn, max_size=4)
-    try:
+    async with contextlib.AsyncExitStack() as pools:  # closed in reverse: the application's, then the admin's
         with naming_database(owner, admin_dsn):
+            admin_pool = await create_pool(admin_dsn, max_size=4)
+            pools.push_async_callback(close_pool, admin_pool)
             async with admin_pool.acquire() as conn:
                 await ensure_role(conn, APP_ROLE)
                 app_dsn = await _application_dsn(conn, settings, admin_dsn)
-    except BaseException:
-        await close_pool(admin_pool)
-        raise
-    # Each read model and reactor holds one connection to listen on its source's log; requests
-    # and the runners' transactions share the rest.
-    listeners = sum(len(s.read_models) + len(s.reactors) + 1 for s in services)  # + the principals
-    size = REQUEST_CONNECTIONS + listeners
-    try:
+        # Each read model and reactor holds one connection to listen on its source's log; requests
+        # and the runners' transactions share the rest.
+        listeners = sum(len(s.read_models) + len(s.reactors) + 1 for s in services)  # + the principals
+        size = REQUEST_CONNECTIONS + listeners
         with naming_database(
             "SERIALTRAIL_APP_DATABASE_URL" if settings.app_database_url else owner, app_dsn or admin_dsn
         ):
@@ -127,10 +124,7 @@ async def composed(
                 if app_dsn is not None
                 else create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=size)
             )
-    except BaseException:
-        await close_pool(admin_pool)
-        raise
-    try:
+            pools.push_async_callback(close_pool, app_pool)
         modules = [module_of(s, own[s.name], settings, app_pool, software) for s in services]
         transport = (
             KafkaTransport(
@@ -152,9 +146,6 @@ async def composed(
         authenticator = access.authenticator(settings, app_pool, modules, software)
         app = create_app(runtime, modules, software, authenticator, max_body_size=settings.max_request_bytes)
         yield Composition(app, runtime, modules, admin_pool, app_pool, authenticator)
-    finally:
-        await close_pool(app_pool)
-        await close_pool(admin_pool)
 
 
 async def _application_dsn(conn: Connection, settings: Settings, admin_dsn: str) -> str | None:

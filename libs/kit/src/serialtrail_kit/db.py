@@ -88,14 +88,18 @@ async def ensure_role(conn: Connection, role: str = APP_ROLE) -> None:
 async def provision_login(conn: Connection, admin_dsn: str, password: str, role: str = APP_ROLE) -> str:
     """Let `role` log in with `password` and return its DSN: the application then holds no
     admin credentials, only the role's rights."""
-    statement = await conn.fetchval(
-        "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)", role, password
-    )
-    await conn.execute(statement)  # quoted by the server (%L), whatever standard_conforming_strings says
+    await with_password(conn, "ALTER ROLE %I WITH LOGIN PASSWORD %L", role, password)
     parts = urlsplit(admin_dsn)
     host = parts.hostname or "127.0.0.1"
     netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+async def with_password(conn: Connection, template: str, role: str, password: str) -> None:
+    """Run a role statement (`template`: `%I` the role, `%L` the password) quoted by the server
+    itself, whatever `standard_conforming_strings` says: a password quoted by hand could end the
+    literal and go on as SQL."""
+    await conn.execute(await conn.fetchval("SELECT format($1, $2::text, $3::text)", template, role, password))
 
 
 def database_of(dsn: str) -> str:

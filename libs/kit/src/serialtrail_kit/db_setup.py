@@ -17,7 +17,16 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from serialtrail_kit.db import APP_ROLE, Connection, database_of, ensure_role, ident, where_of, with_database
+from serialtrail_kit.db import (
+    APP_ROLE,
+    Connection,
+    database_of,
+    ensure_role,
+    ident,
+    where_of,
+    with_database,
+    with_password,
+)
 from serialtrail_kit.startup import CannotStart, naming_database
 
 OWNER_ROLE = "serialtrail_owner"
@@ -98,10 +107,7 @@ async def _login(conn: Connection, login: Login) -> None:
         if exists
         else "CREATE ROLE %I LOGIN PASSWORD %L"
     )
-    # Quoted by the server itself (format's %L), whatever standard_conforming_strings says.
-    await conn.execute(
-        await conn.fetchval("SELECT format($1, $2::text, $3::text)", template, login.role, login.password)
-    )
+    await with_password(conn, template, login.role, login.password)
 
 
 def describe(result: SetupResult) -> list[str]:

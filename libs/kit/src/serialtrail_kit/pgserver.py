@@ -89,7 +89,7 @@ def _trusts(pgdata: Path) -> bool:
     )
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: if our process dies (even kill -9), the postmaster
     receives SIGINT, which is PostgreSQL's fast, clean shutdown."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -175,7 +175,7 @@ class EmbeddedPostgres:
             **as_user(user),
             stdout=subprocess.DEVNULL,
             stderr=open(self.data_dir / "postgres.log", "ab"),  # noqa: SIM115 - the child owns it
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             # Its own session: a terminal's Ctrl-C reaches the application only, which finishes
             # its work (the last checkpoint, pending refusal records) and then stops the server.
             start_new_session=True,

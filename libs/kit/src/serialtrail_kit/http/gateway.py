@@ -39,10 +39,10 @@ _HOP_BY_HOP = frozenset(
         "trailer",
         "transfer-encoding",
         "upgrade",
-        "host",
     }
 )
-_SET_HERE = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", HEADER})
+# Set by the gateway for the upstream (the client's Host among them, so links name the gateway).
+_SET_HERE = frozenset({"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", HEADER})
 # Said by the gateway's own server (and the id: the same as ours).
 _NOT_RETURNED = _HOP_BY_HOP | {HEADER, "date", "server"}
 
@@ -51,6 +51,10 @@ _NOT_RETURNED = _HOP_BY_HOP | {HEADER, "date", "server"}
 class Limits:
     max_body_bytes: int = 16 * 1024 * 1024  # as the services' SERIALTRAIL_MAX_REQUEST_BYTES
     idle_body_seconds: float = 15.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(max_body_bytes=settings.max_request_bytes)
 
 
 REFRESH_SECONDS = 30.0
@@ -109,13 +113,6 @@ def parse_upstreams(text: str, services: Collection[str]) -> dict[str, str]:
         ]
         raise ValueError("; ".join(filter(None, said)) + f" (services: {', '.join(sorted(services))})")
     return upstreams
-
-
-def proxy_headers(settings: Settings) -> dict[str, Any]:
-    """uvicorn's handling of X-Forwarded-For: trusted from the configured proxies only (its own
-    default trusts 127.0.0.1, so any local process could name another client address)."""
-    trusted = settings.trusted_proxies.strip()
-    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 def combined_openapi(title: str, version: str, documents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -191,7 +188,9 @@ def create_gateway(
 
     @app.get("/health/ready", include_in_schema=False)
     async def ready() -> JsonResponse:
-        services = {name: await _ready(client, url) for name, url in sorted(upstreams.urls.items())}
+        names = sorted(upstreams.urls)
+        answers = await asyncio.gather(*(_ready(client, upstreams.urls[name]) for name in names))
+        services = dict(zip(names, answers, strict=True))
         fine = all(s == "ready" for s in services.values()) and not upstreams.missing
         body = {"status": "ready" if fine else "degraded", "services": services}
         return JsonResponse(body, status_code=200 if fine else 503)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from serialtrail_kit.pgserver import _die_with_parent, free_port
+from serialtrail_kit.pgserver import die_with_parent, free_port
 
 # Short timeouts for tests: group joins wait about half the session timeout on Tansu.
 TEST_CONSUMER_SETTINGS = {
@@ -67,7 +67,7 @@ class TansuBroker:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 # Its own session: a terminal's Ctrl-C reaches the application, which stops the
                 # services that use the broker before the broker.
                 start_new_session=True,
