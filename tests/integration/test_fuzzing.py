@@ -19,9 +19,21 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 from serialtrail.served import running_server
+from serialtrail_kit.http.problems import MEDIA_TYPE
+from serialtrail_kit.http.refusals import undocumented_in
 
 EXAMPLES = int(os.environ.get("SERIALTRAIL_FUZZ_EXAMPLES", "15"))
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+
+def problems_as_declared(_ctx: Any, response: Any, case: Any) -> None:
+    """A problem's type and rules are among those its operation declares (not only its status)."""
+    if not any(v.startswith(MEDIA_TYPE) for v in response.headers.get("content-type", [])):
+        return
+    found = undocumented_in(case.operation.definition.raw, case.operation.label, response.status_code, response.json())
+    assert not found, found
+
+
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, problems_as_declared]
 
 
 @pytest.fixture(scope="module")

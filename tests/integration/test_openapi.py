@@ -1,6 +1,6 @@
 """The combined OpenAPI document is complete: every operation of every service is described,
 every body has an example that its own schema accepts, every operation documents its
-problem responses."""
+problem responses: per status the problem types and rule names, one valid example per rule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import re
 from typing import Any
 
 import jsonschema
+import pytest
 from serialtrail.services import SERVICES
+from serialtrail_kit.http.problems import MEDIA_TYPE, PROBLEM_BASE
+from serialtrail_kit.http.refusals import DOCUMENTED
+from serialtrail_kit.testing.documented import UndocumentedProblem
 from serialtrail_kit.testing.harness import serve
 
 
@@ -29,8 +33,7 @@ async def test_openapi_is_complete(database_dsn: str) -> None:
         where = f"{method.upper()} {path}"
         assert operation["security"] == [{"bearer": []}, {"apiKey": []}], where  # /docs' Authorize applies
         assert operation.get("description") or operation.get("summary"), where
-        assert "422" in operation["responses"], where
-        assert "application/problem+json" in operation["responses"]["422"]["content"], where
+        _problems_documented(where, operation, {**schemas["Problem"], "components": document["components"]})
         body = operation.get("requestBody")
         if body is not None:
             schema = body["content"]["application/json"]["schema"]
@@ -39,6 +42,45 @@ async def test_openapi_is_complete(database_dsn: str) -> None:
             assert examples, f"{where}: request body {ref} has no example"
             for example in examples:
                 jsonschema.validate(example, {**schemas[ref], "components": document["components"]})
+
+
+def _problems_documented(where: str, operation: dict[str, Any], problem_schema: dict[str, Any]) -> None:
+    """Each status a problem can come with: its types and rules declared, each rule with an
+    example that the Problem schema accepts and that names exactly that rule."""
+    declared = operation[DOCUMENTED]
+    assert {d["status"] for d in declared} >= {401, 403, 413, 422, 429}, where
+    for status in {d["status"] for d in declared}:
+        response = operation["responses"][str(status)]
+        examples = response["content"][MEDIA_TYPE]["examples"]
+        here = [d for d in declared if d["status"] == status]
+        named = {rule for d in here for rule in d["rules"]}
+        shown = set()
+        for example in examples.values():
+            value = example["value"]
+            jsonschema.validate(value, problem_schema)
+            assert (value["status"], value["type"]) in {(status, d["type"]) for d in here}, (where, value)
+            shown |= {error["rule"] for error in value.get("errors", [])}
+        assert named <= shown, f"{where} {status}: rules without an example: {named - shown}"
+        assert all(rule in response["description"] for rule in named), (where, status)
+        assert all(d["type"].startswith(PROBLEM_BASE) for d in here), where
+
+
+async def test_an_answer_its_operation_does_not_declare_fails_the_test(database_dsn: str) -> None:
+    """The harness checks every problem answer against the document: planted, by taking a
+    rule out of the served document, the same request that passed fails the test."""
+    async with serve(database_dsn, SERVICES) as harness:
+        bad = {"name": "k", "role": "line", "scope": {"lines": []}}  # a line key's scope names no company prefix
+        refused = await harness.client.post("/v1/api-keys", json=bad)
+        assert refused.status_code == 422, refused.text
+        (rule,) = {e["rule"] for e in refused.json()["errors"]}
+        operation = harness.composition.app.openapi()["paths"]["/v1/api-keys"]["post"]
+        entry = next(d for d in operation[DOCUMENTED] if d["status"] == 422)
+        entry["rules"].remove(rule)
+        with pytest.raises(UndocumentedProblem, match=rule):
+            await harness.client.post("/v1/api-keys", json=bad)
+        entry["type"] = PROBLEM_BASE + "something-else"
+        with pytest.raises(UndocumentedProblem, match="problem type"):
+            await harness.client.post("/v1/api-keys", json=bad)
 
 
 async def test_docs_and_redoc_work_offline(database_dsn: str) -> None:

@@ -112,7 +112,7 @@ def test_expiry_day_00_is_the_last_day_of_the_month() -> None:
 def test_refusals_name_the_rule_and_the_ai(text: str, rule: str, ai: str | None) -> None:
     with pytest.raises(ScanError) as refused:
         parse_scan(text)
-    assert (refused.value.rule, refused.value.ai) == (rule, ai), str(refused.value)
+    assert (refused.value.rule.name, refused.value.ai) == (rule, ai), str(refused.value)
 
 
 @given(GTINS, EXPIRIES, VALUES, VALUES)

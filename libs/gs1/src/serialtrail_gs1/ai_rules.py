@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from serialtrail_kit.errors import Rule
+
+from serialtrail_gs1.rules import AI_EXCLUDES, AI_REQUIRES
+
 _TRADE_ITEM = ("01", "02", "03", "8006", "8026")
 
 REQUIRES: dict[str, tuple[str, ...]] = {
@@ -50,7 +54,7 @@ EXCLUDES: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class RuleBroken:
     ai: str
-    rule: str  # "gs1-ai-requires" | "gs1-ai-excludes"
+    rule: Rule  # AI_REQUIRES | AI_EXCLUDES
     message: str
 
 
@@ -60,9 +64,9 @@ def broken_rule(ais: Iterable[str]) -> RuleBroken | None:
     for ai in sorted(present):
         for other in EXCLUDES.get(ai, ()):
             if other in present:
-                return RuleBroken(ai, "gs1-ai-excludes", f"AI ({ai}) must not appear with AI ({other})")
+                return RuleBroken(ai, AI_EXCLUDES, f"AI ({ai}) must not appear with AI ({other})")
         alternatives = REQUIRES.get(ai)
         if alternatives and not any(set(a.split("+")) <= present for a in alternatives):
             named = " or ".join("+".join(f"({p})" for p in a.split("+")) for a in alternatives)
-            return RuleBroken(ai, "gs1-ai-requires", f"AI ({ai}) requires {named}")
+            return RuleBroken(ai, AI_REQUIRES, f"AI ({ai}) requires {named}")
     return None

@@ -7,7 +7,9 @@ import functools
 import re
 from urllib.parse import unquote
 
-from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.errors import InvalidInput
+
+from serialtrail_gs1.rules import GLN, GTIN
 
 # GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AI (21).
 CHARSET_82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+\Z")
@@ -38,16 +40,16 @@ def gtin_problem(gtin: str) -> str | None:
 def require_gtin(gtin: str, field: str = "gtin") -> str:
     problem = gtin_problem(gtin)
     if problem is not None:
-        raise InvalidInput(f"{field} {gtin!r} {problem}", [Violation(field, "gtin", problem)])
+        raise InvalidInput(f"{field} {gtin!r} {problem}", [GTIN.at(field, problem)])
     return gtin
 
 
 def require_gln(gln: str, field: str) -> str:
     if not (len(gln) == 13 and gln.isascii() and gln.isdigit()):
-        raise InvalidInput(f"{field} must be a 13-digit GLN", [Violation(field, "gln", "must be 13 digits")])
+        raise InvalidInput(f"{field} must be a 13-digit GLN", [GLN.at(field, "must be 13 digits")])
     if not has_valid_check_digit(gln):
         message = f"check digit is wrong: expected {check_digit(gln[:-1])}"
-        raise InvalidInput(f"{field} {message}", [Violation(field, "gln", message)])
+        raise InvalidInput(f"{field} {message}", [GLN.at(field, message)])
     return gln
 
 

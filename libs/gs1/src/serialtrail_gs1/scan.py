@@ -29,7 +29,9 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 from epcpy.utils.parsers import tag_uri_to_tag_encodable
+from serialtrail_kit.errors import Rule
 
+from serialtrail_gs1 import rules
 from serialtrail_gs1.ai_rules import broken_rule
 from serialtrail_gs1.identity import (
     SGTIN,
@@ -66,7 +68,7 @@ _COMMON = re.compile(
 class ScanError(IdentifierError):
     """A scan refused: `rule` names the GS1 rule, `ai` the Application Identifier, if one."""
 
-    def __init__(self, rule: str, message: str, ai: str | None = None) -> None:
+    def __init__(self, rule: Rule, message: str, ai: str | None = None) -> None:
         super().__init__(message)
         self.rule = rule
         self.ai = ai
@@ -101,7 +103,7 @@ def gs1_date(yymmdd: str, ai: str = "17") -> date:
     except ParseError:
         parsed = None
     if parsed is None:
-        raise ScanError("gs1-date", f"{yymmdd!r} in AI ({ai}) is not a date (YYMMDD; day 00: the month's last)", ai)
+        raise ScanError(rules.DATE, f"{yymmdd!r} in AI ({ai}) is not a date (YYMMDD; day 00: the month's last)", ai)
     return parsed
 
 
@@ -138,7 +140,7 @@ def parse_scan(text: str) -> Scan:
     if (raw[:1].isascii() and raw[:1].isdigit()) or raw[:1] == GS:
         return _from_elements(_element_string(raw), "element string")
     raise ScanError(
-        "gs1-syntax",
+        rules.SYNTAX,
         "expected scanner data, an element string, HRI, a GS1 Digital Link or EPC URI, or an 18-digit SSCC",
     )
 
@@ -185,7 +187,7 @@ def _with_symbology(raw: str) -> Scan:
     if identifier in URI_SYMBOLOGIES and body[:8].lower().startswith(("http://", "https://")):
         return _digital_link(body)
     raise ScanError(
-        "gs1-symbology",
+        rules.SYMBOLOGY,
         f"symbology identifier {identifier!r} carries no GS1 data (expected one of "
         f"{', '.join(GS1_SYMBOLOGIES)}, or {', '.join(URI_SYMBOLOGIES)} with a GS1 Digital Link URI)",
     )
@@ -200,7 +202,7 @@ def _element_string(body: str) -> list[tuple[str, str]]:
         raise _parse_problem(error, body) from error
     elements = [(e.ai.ai, e.value) for e in message.element_strings]
     if "".join(a + v for a, v in elements) != body.replace(GS, ""):
-        raise ScanError("gs1-ambiguous", f"{body!r} does not read as a whole into AIs and values")
+        raise ScanError(rules.AMBIGUOUS, f"{body!r} does not read as a whole into AIs and values")
     for element in message.element_strings:
         _refuse_wrong_check_digit(element)
     return elements
@@ -209,7 +211,7 @@ def _element_string(body: str) -> list[tuple[str, str]]:
 def _refuse_wrong_check_digit(element: GS1ElementString) -> None:
     problem = element.gtin_error or element.sscc_error or element.gln_error
     if problem:
-        raise ScanError("gs1-check-digit", problem, element.ai.ai)
+        raise ScanError(rules.CHECK_DIGIT, problem, element.ai.ai)
 
 
 def _hri_elements(raw: str) -> list[tuple[str, str]]:
@@ -217,12 +219,12 @@ def _hri_elements(raw: str) -> list[tuple[str, str]]:
     parser, which must read exactly that one AI and value back."""
     parts = _HRI_AI.split(raw)
     if parts[0] != "":
-        raise ScanError("gs1-hri-syntax", "HRI starts with an AI in parentheses")
+        raise ScanError(rules.HRI_SYNTAX, "HRI starts with an AI in parentheses")
     elements = []
     for ai, escaped in zip(parts[1::2], parts[2::2], strict=True):
         if "(" in escaped.replace("\\(", ""):
             raise ScanError(
-                "gs1-ambiguous",
+                rules.AMBIGUOUS,
                 f"an unescaped '(' in the value of AI ({ai}): {escaped!r} could be read as another AI; "
                 "write '\\(' if it is part of the value",
                 ai,
@@ -230,7 +232,7 @@ def _hri_elements(raw: str) -> list[tuple[str, str]]:
         value = escaped.replace("\\(", "(")
         known = _known_ai(ai)
         if known is None:
-            raise ScanError("gs1-unknown-ai", f"({ai}) is not a GS1 Application Identifier", ai)
+            raise ScanError(rules.UNKNOWN_AI, f"({ai}) is not a GS1 Application Identifier", ai)
         if not re.match(known.pattern, ai + value):
             raise _format_problem(known, value)
         try:
@@ -246,7 +248,7 @@ def _digital_link(uri: str) -> Scan:
     try:
         link = GS1DigitalLinkURI.parse(uri)
     except ParseError as error:
-        raise ScanError("gs1-digital-link", f"not a valid GS1 Digital Link URI: {error}") from error
+        raise ScanError(rules.DIGITAL_LINK, f"not a valid GS1 Digital Link URI: {error}") from error
     for element in link.element_strings:
         _refuse_wrong_check_digit(element)
     return _from_elements([(e.ai.ai, e.value) for e in link.element_strings], "GS1 Digital Link")
@@ -260,17 +262,17 @@ def _epc_uri(uri: str) -> Scan:
         form = "EPC tag URI"
         serial96 = _SGTIN96_SERIAL.search(uri)
         if uri.startswith("urn:epc:tag:sgtin-96:") and (serial96 is None or int(serial96.group(1)) >= 2**38):
-            raise ScanError("epc-uri", "an SGTIN-96 serial is a number below 2^38 without leading zeros", "21")
+            raise ScanError(rules.EPC_URI, "an SGTIN-96 serial is a number below 2^38 without leading zeros", "21")
         try:
             uri = tag_uri_to_tag_encodable(uri).epc_uri
         except Exception as error:
-            raise ScanError("epc-uri", f"not a valid SGTIN or SSCC EPC tag URI: {error}") from error
+            raise ScanError(rules.EPC_URI, f"not a valid SGTIN or SSCC EPC tag URI: {error}") from error
     try:
         found = quick_object(uri)
     except IdentifierError as error:
-        raise ScanError("epc-uri", str(error)) from error
+        raise ScanError(rules.EPC_URI, str(error)) from error
     if found is None:
-        raise ScanError("epc-uri", "not a valid SGTIN or SSCC EPC URI")
+        raise ScanError(rules.EPC_URI, "not a valid SGTIN or SSCC EPC URI")
     return Scan(found[0], form=form)
 
 
@@ -278,7 +280,7 @@ def _from_elements(elements: Sequence[tuple[str, str]], form: str) -> Scan:
     values: dict[str, str] = {}
     for ai, value in elements:
         if values.setdefault(ai, value) != value:
-            raise ScanError("gs1-ai-repeated", f"AI ({ai}) appears twice with different values", ai)
+            raise ScanError(rules.AI_REPEATED, f"AI ({ai}) appears twice with different values", ai)
     for ai in DATE_AIS.intersection(values):
         gs1_date(values[ai], ai)
     broken = broken_rule(values)
@@ -286,16 +288,16 @@ def _from_elements(elements: Sequence[tuple[str, str]], form: str) -> Scan:
         raise ScanError(broken.rule, broken.message, broken.ai)
     attributes = MappingProxyType({ai: v for ai, v in values.items() if ai not in KEY_AIS})
     if "00" in values and "01" in values and "21" in values:
-        raise ScanError("gs1-ambiguous", "names two objects: an SSCC (00) and a serialised GTIN (01)+(21)", "00")
+        raise ScanError(rules.AMBIGUOUS, "names two objects: an SSCC (00) and a serialised GTIN (01)+(21)", "00")
     try:
         if "00" in values:
             return Scan(sscc_object(values["00"]), attributes, form)
         if "01" in values and "21" in values:
             return Scan(sgtin_object(values["01"], values["21"]), attributes, form)
     except IdentifierError as error:
-        raise ScanError("gs1-format", str(error), "00" if "00" in values else "21") from error
+        raise ScanError(rules.FORMAT, str(error), "00" if "00" in values else "21") from error
     raise ScanError(
-        "gs1-instance-key", "names no single object: expected an SSCC (00) or a GTIN (01) with a serial (21)"
+        rules.INSTANCE_KEY, "names no single object: expected an SSCC (00) or a GTIN (01) with a serial (21)"
     )
 
 
@@ -310,7 +312,7 @@ def _known_ai(ai: str) -> GS1ApplicationIdentifier | None:
 def _format_problem(known: GS1ApplicationIdentifier, value: str) -> ScanError:
     ai = known.ai
     return ScanError(
-        "gs1-format", f"{value!r} is not a valid value of AI ({ai}) {known.data_title}: format {known.format}", ai
+        rules.FORMAT, f"{value!r} is not a valid value of AI ({ai}) {known.data_title}: format {known.format}", ai
     )
 
 
@@ -319,10 +321,10 @@ def _parse_problem(error: ParseError, body: str) -> ScanError:
     unknown = re.search(r"Failed to get GS1 Application Identifier from '(.*)'", text, re.DOTALL)
     if unknown is not None:
         rest = unknown.group(1)
-        return ScanError("gs1-unknown-ai", f"no GS1 Application Identifier begins {rest[:12]!r} (in {body!r})")
+        return ScanError(rules.UNKNOWN_AI, f"no GS1 Application Identifier begins {rest[:12]!r} (in {body!r})")
     if "date/time" in text and (found := re.search(r"GS1 AI \((\d+)\) date/time from '(\d+)'", text)):
-        return ScanError("gs1-date", f"{found.group(2)!r} in AI ({found.group(1)}) is not a date", found.group(1))
+        return ScanError(rules.DATE, f"{found.group(2)!r} in AI ({found.group(1)}) is not a date", found.group(1))
     mismatch = re.search(r"Failed to match '(.*)' with GS1 AI \((\d+)\)", text, re.DOTALL)
     if mismatch is not None and (known := _known_ai(mismatch.group(2))) is not None:
         return _format_problem(known, mismatch.group(1)[len(known.ai) :])
-    return ScanError("gs1-format", text)
+    return ScanError(rules.FORMAT, text)

@@ -19,7 +19,7 @@ from serialtrail_contracts.base import EventContract
 
 from serialtrail_kit.access.permissions import Permission
 from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import InvalidInput, Unavailable, Violation
+from serialtrail_kit.errors import InvalidInput, Rule, Unavailable
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
@@ -27,6 +27,13 @@ from serialtrail_kit.service_settings import NoSettings, ServiceSettings
 from serialtrail_kit.writes import ambient
 from serialtrail_kit.writes.model import WriteModel, WriteSide
 from serialtrail_kit.writes.reactor import Reactor
+
+NOT_IN_FUTURE = Rule(
+    "not-in-future",
+    "a time the sender states is not ahead of the server's clock by more than the allowed skew",
+    "event_time",
+    "2031-01-01T00:00:00+00:00 is in the future (more than 0:05:00 ahead of 2026-12-03T05:00:00+00:00)",
+)
 
 S = TypeVar("S", bound=ServiceSettings)
 Events = Mapping[tuple[str, int], type[EventContract]]
@@ -55,7 +62,7 @@ class ServiceContext(Generic[S]):
         if when > now + self.max_clock_skew:
             ahead_of = now.isoformat(timespec="seconds")
             message = f"{when.isoformat()} is in the future (more than {self.max_clock_skew} ahead of {ahead_of})"
-            raise InvalidInput(message, [Violation(field, "not-in-future", message)])
+            raise InvalidInput(message, [NOT_IN_FUTURE.at(field, message)])
         return when
 
     def read_your_writes(self, read_model: str) -> ReadYourWrites:

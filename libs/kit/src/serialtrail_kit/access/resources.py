@@ -16,18 +16,22 @@ A resource that is `whole` (a whole log, every key) is only for principals no sc
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from serialtrail_contracts.identity import Principal, Target
 
-from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.errors import DomainError, NotFound, Rule
+
+EXISTS = Rule("exists", "the record named exists (and is within the caller's scope)", "id", "unknown record")
 
 TargetOf = Callable[[Request], Awaitable[Target]]
 OwnerOf = Callable[[Request], Awaitable["Target | None"]]
 # The answer for an unknown resource: an error to raise, or `Answered` with a complete response.
 Unknown = Callable[[Request], Exception]
+# What a check can refuse with, by problem type: shown on every operation that declares it.
+Refusals = Mapping[type[DomainError], Sequence[Rule]]
 
 
 async def names_nothing(_request: Request) -> Target:
@@ -36,7 +40,7 @@ async def names_nothing(_request: Request) -> Target:
 
 def not_found(kind: str) -> Unknown:
     def unknown(_request: Request) -> Exception:
-        return NotFound(f"no {kind}", [Violation("id", "exists", f"unknown {kind}")])
+        return NotFound(f"no {kind}", [EXISTS.at("id", f"unknown {kind}")])
 
     return unknown
 
@@ -46,7 +50,8 @@ class Resource:
     """`kind` names it (the authorization matrix and the OpenAPI document carry it); `named`
     takes the scoped things from the request; `owner` looks up what the state says owns it
     (None: unknown, the endpoint reports that itself); `unknown` is how an unknown one is
-    answered."""
+    answered; `refuses` what its lookups can refuse with (the OpenAPI document shows it on
+    every route touching it; an unknown one's default answer is added by the kit)."""
 
     kind: str
     named: TargetOf = names_nothing
@@ -54,14 +59,21 @@ class Resource:
     unknown: Unknown | None = None
     whole: bool = False
     description: str = field(default="", compare=False)
+    refuses: Refusals = field(default_factory=dict, compare=False)
 
     @classmethod
-    def everything(cls, kind: str, description: str = "") -> Resource:
+    def everything(cls, kind: str, description: str = "", refuses: Refusals | None = None) -> Resource:
         """Every record of its kind at once (a whole log, all keys): no narrowed principal."""
-        return cls(kind, whole=True, description=description)
+        return cls(kind, whole=True, description=description, refuses=refuses or {})
 
     def answer_unknown(self, request: Request) -> Exception:
         return (self.unknown or not_found(self.kind))(request)
+
+    def refusals(self) -> Refusals:
+        """What a route touching it can be refused with, beyond the kit's own checks."""
+        if self.owner is None or self.unknown is not None:
+            return self.refuses
+        return {NotFound: (EXISTS,), **self.refuses}  # the kit's answer for an unknown one
 
 
 def whole_scope_missing(principal: Principal, resource: Resource) -> str | None:

@@ -20,6 +20,7 @@ from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.docs import offline_docs
 from serialtrail_kit.http.gate import AuthenticateFirst
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
+from serialtrail_kit.http.refusals import document as document_refusals
 from serialtrail_kit.http.request_id import RequestIds
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
@@ -153,6 +154,7 @@ def _openapi(app: FastAPI) -> None:
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
             schema["components"]["securitySchemes"] = SECURITY_SCHEMES
             _requirements_in_openapi(app, schema)
+            document_refusals(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

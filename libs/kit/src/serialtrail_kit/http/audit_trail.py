@@ -16,13 +16,21 @@ from serialtrail_kit.access import signatures
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.access.permissions import permission
-from serialtrail_kit.access.resources import Resource
+from serialtrail_kit.access.resources import EXISTS, Resource
 from serialtrail_kit.access.signatures import Meaning
-from serialtrail_kit.errors import InvalidInput, NotFound, Violation
+from serialtrail_kit.errors import InvalidInput, NotFound, Rule
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.http.context import record_metadata
-from serialtrail_kit.http.problems import PROBLEM_RESPONSES
+from serialtrail_kit.http.refusals import refuses
+
+KNOWN_LOG = Rule("known-log", "the service named is one whose log this server holds", "service", "unknown service")
+INTACT_RECORD = Rule(
+    "intact-record",
+    "the position names a record of the log whose hash chain verifies",
+    "global_position",
+    "no intact record at position 912 of the log",
+)
 
 AUDIT_TRAIL_READ = permission("audit-trail:read", Role.qa, Role.auditor, description="read any log with its records")
 MAX_POSITION = 2**63 - 1  # a log position is a bigint
@@ -52,7 +60,7 @@ class SignatureIn(BaseModel):
 
 def _log(request: Request, service: str) -> PostgresEventStore:
     if service not in request.app.state.known_logs:
-        raise NotFound(f"no log {service!r}", [Violation("service", "known-log", "unknown service")])
+        raise NotFound(f"no log {service!r}", [KNOWN_LOG.at("service", "unknown service")])
     return PostgresEventStore(request.app.state.runtime.app_pool, service)
 
 
@@ -73,14 +81,14 @@ def _entry(event: RecordedEvent) -> dict[str, Any]:
 
 
 # A log holds every party's records, so only a principal no scope narrows reads or signs in it.
-LOG = Resource.everything("audit-trail", "a service's whole log")
-SIGNATURES = Resource.everything("signature", "the signatures in a service's log")
+LOG = Resource.everything("audit-trail", "a service's whole log", {NotFound: (KNOWN_LOG,)})
+SIGNATURES = Resource.everything("signature", "the signatures in a service's log", {NotFound: (KNOWN_LOG, EXISTS)})
 
 
 def build_router(logs: Collection[str]) -> APIRouter:
     """The audit trail of the logs this app serves; their names are listed in the OpenAPI
     document, which is how the distributed mode's gateway finds the service that holds a log."""
-    router = APIRouter(prefix="/v1", tags=["audit trail"], responses=PROBLEM_RESPONSES)
+    router = APIRouter(prefix="/v1", tags=["audit trail"])
     service_path = Path(description="the service whose log", json_schema_extra={"enum": sorted(logs)})
 
     @router.get("/audit-trail/{service}", dependencies=[requires(AUDIT_TRAIL_READ, LOG)])
@@ -113,6 +121,7 @@ def _signature_routes(router: APIRouter, service_path: Any) -> None:
         "/audit-trail/{service}/{global_position}/signatures",
         status_code=status.HTTP_201_CREATED,
         dependencies=[requires(SIGN, LOG)],
+        openapi_extra=refuses({InvalidInput: (INTACT_RECORD,)}),
     )
     async def sign_record(
         global_position: Annotated[int, Path(ge=1, le=MAX_POSITION)],
@@ -129,7 +138,7 @@ def _signature_routes(router: APIRouter, service_path: Any) -> None:
         try:
             return await signatures.sign(log, request.state.principal, global_position, body.meaning, body.reason, meta)
         except LookupError as error:
-            raise InvalidInput(str(error), [Violation("global_position", "intact-record", str(error))]) from error
+            raise InvalidInput(str(error), [INTACT_RECORD.at("global_position", str(error))]) from error
 
     @router.get(
         "/audit-trail/{service}/signatures/{signature_id}", dependencies=[requires(SIGNATURES_READ, SIGNATURES)]
@@ -139,7 +148,7 @@ def _signature_routes(router: APIRouter, service_path: Any) -> None:
         log = _log(request, service)
         signed = await signatures.signature(log, str(signature_id))
         if signed is None:
-            raise NotFound(f"no signature {signature_id}", [Violation("signature_id", "exists", "unknown signature")])
+            raise NotFound(f"no signature {signature_id}", [EXISTS.at("signature_id", "unknown signature")])
         # Signatures made before they were kept beside their record sit in another log.
         signed_in = str(signed["record"]["service"])
         if signed_in in request.app.state.known_logs:

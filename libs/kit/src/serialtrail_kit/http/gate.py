@@ -18,9 +18,10 @@ from serialtrail_contracts.identity import Principal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serialtrail_kit.access.authenticate import Authenticator
-from serialtrail_kit.errors import DomainError, InvalidInput, Violation
+from serialtrail_kit.errors import DomainError, InvalidInput, Rule
 from serialtrail_kit.http import idempotency, strict_json
 from serialtrail_kit.http.problems import problem_of
+from serialtrail_kit.http.strict_json import NO_NUL
 
 GUARDED_PREFIX = "/v1/"
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
@@ -28,10 +29,17 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 class TooLarge(DomainError):
     kind, status, title = "too-large", 413, "Request body too large"
+    example = "the body is 20000000 bytes; at most 16777216 are accepted (SERIALTRAIL_MAX_REQUEST_BYTES)"
 
 
 class UnsupportedMedia(DomainError):
     kind, status, title = "unsupported-media-type", 415, "The body is not JSON"
+    example = "the body is text/plain; send it as application/json"
+
+
+MEDIA_TYPE = Rule(
+    "media-type", "a body is sent as application/json (or a +json type)", "content-type", UnsupportedMedia.example
+)
 
 
 class AuthenticateFirst:
@@ -97,7 +105,7 @@ def _refuse_nul(scope: Scope) -> None:
     for where, found in (("path", "\x00" in str(scope["path"])), ("query", b"%00" in query or b"\x00" in query)):
         if found:
             message = f"the {where} holds a NUL character"
-            raise InvalidInput(message, [Violation(where, "no-nul", message)])
+            raise InvalidInput(message, [NO_NUL.at(where, message)])
 
 
 def _refuse_other_media(request: Request) -> None:
@@ -112,7 +120,7 @@ def _refuse_other_media(request: Request) -> None:
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return
     message = f"the body is {media or 'of no declared type'}; send it as application/json"
-    raise UnsupportedMedia(message, [Violation("content-type", "media-type", message)])
+    raise UnsupportedMedia(message, [MEDIA_TYPE.at("content-type", message)])
 
 
 def _check_declared_length(request: Request, limit: int) -> None:

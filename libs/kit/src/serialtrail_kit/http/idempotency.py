@@ -26,13 +26,38 @@ from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serialtrail_kit.db import Connection, Pool, ident
-from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+from serialtrail_kit.errors import Conflict, InvalidInput, Rule
 from serialtrail_kit.http.problems import problem_of
 from serialtrail_kit.writes import ambient
 
 HEADER = "idempotency-key"
 KEEP = timedelta(hours=48)
 _SANE = re.compile(r"^[!-~]{1,255}$")
+FIELD = "header.Idempotency-Key"
+KEY_FORMAT = Rule(
+    "format",
+    "an Idempotency-Key is 1 to 255 printable characters",
+    FIELD,
+    "an Idempotency-Key is 1 to 255 printable characters",
+)
+KEY_REUSE = Rule(
+    "idempotency-key-reuse",
+    "an Idempotency-Key names one request (method, path, query, body)",
+    FIELD,
+    "the Idempotency-Key 'k-1' was used for another request",
+)
+ANSWER_PENDING = Rule(
+    "answer-pending",
+    "the first request with this key was recorded but its answer is not stored",
+    FIELD,
+    "the request with Idempotency-Key 'k-1' was recorded, but its answer is not stored yet",
+)
+IN_PROGRESS = Rule(
+    "request-in-progress",
+    "the first request with this key is still being answered (with Retry-After)",
+    FIELD,
+    "a request with Idempotency-Key 'k-1' is still being answered; retry it shortly",
+)
 # Headers of the original answer that belong to that one response, not to the answer.
 NOT_REPLAYED = frozenset({"content-length", "date", "server", "x-request-id", "connection", "transfer-encoding"})
 
@@ -44,7 +69,7 @@ def key_of(request: Request) -> str | None:
     key = key.strip().strip('"')  # the draft sends it as a quoted string
     if not _SANE.match(key):
         message = "an Idempotency-Key is 1 to 255 printable characters"
-        raise InvalidInput(message, [Violation("header.Idempotency-Key", "format", message)])
+        raise InvalidInput(message, [KEY_FORMAT.at(FIELD, message)])
     return key
 
 
@@ -190,11 +215,11 @@ async def _replay(stored: _Stored, print_: bytes, key: str, scope: Scope, receiv
     request = Request(scope)
     if stored.fingerprint != print_:
         message = f"the Idempotency-Key {key!r} was used for another request"
-        violation = Violation("header.Idempotency-Key", "idempotency-key-reuse", message)
+        violation = KEY_REUSE.at(FIELD, message)
         error: InvalidInput | Conflict = InvalidInput(message, [violation])
     elif stored.status is None:
         message = f"the request with Idempotency-Key {key!r} was recorded, but its answer is not stored yet"
-        error = Conflict(message, [Violation("header.Idempotency-Key", "answer-pending", message)])
+        error = Conflict(message, [ANSWER_PENDING.at(FIELD, message)])
     else:
         headers = {**stored.headers, "idempotent-replayed": "true"}
         start = [(k.encode(), v.encode()) for k, v in headers.items()]
@@ -206,7 +231,7 @@ async def _replay(stored: _Stored, print_: bytes, key: str, scope: Scope, receiv
 
 async def _in_progress(key: str, scope: Scope, receive: Receive, send: Send) -> None:
     message = f"a request with Idempotency-Key {key!r} is still being answered; retry it shortly"
-    error = Conflict(message, [Violation("header.Idempotency-Key", "request-in-progress", message)])
+    error = Conflict(message, [IN_PROGRESS.at(FIELD, message)])
     response = problem_of(Request(scope), error)
     response.headers["Retry-After"] = "1"
     await response(scope, receive, send)

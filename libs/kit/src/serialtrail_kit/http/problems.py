@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serialtrail_kit.errors import DomainError
+from serialtrail_kit.errors import ChangedConcurrently, DomainError, MalformedJson, Rule
 from serialtrail_kit.eventstore.model import ConcurrencyError
 from serialtrail_kit.http.request_id import request_id
 
@@ -33,6 +33,8 @@ class Answered(Exception):
         super().__init__("answered")
         self.response = response
 
+
+JSON = Rule("json", "the body is JSON (RFC 8259)", "body", "JSON decode error")
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://serialtrail.dev/problems/"
@@ -79,8 +81,8 @@ async def _validation(request: Request, exc: Exception) -> JsonResponse:
         for e in exc.errors()
     ]
     if any(e["rule"] == "json_invalid" for e in errors):
-        where = [{"field": "body", "rule": "json", "message": e["message"]} for e in errors]
-        return problem(request, 400, "malformed-json", "Malformed JSON", "The request body is not valid JSON", where)
+        where = [JSON.at("body", e["message"]) for e in errors]
+        return problem_of(request, MalformedJson(MalformedJson.example, where))
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem(request, 422, "invalid-input", "The request breaks a rule", f"Invalid: {fields}", errors)
 
@@ -105,7 +107,7 @@ async def _answered(_request: Request, exc: Exception) -> Response:
 
 
 async def _concurrency(request: Request, exc: Exception) -> JsonResponse:
-    return problem(request, 409, "concurrent-change", "Changed concurrently", f"{exc}; retry the request")
+    return problem_of(request, ChangedConcurrently(f"{exc}; retry the request"))
 
 
 async def _http(request: Request, exc: Exception) -> JsonResponse:
@@ -131,23 +133,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConcurrencyError, _concurrency)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
-
-
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": description,
-        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-    for status, description in (
-        (400, "Malformed request"),
-        (401, "Missing, malformed, revoked or expired credentials (with WWW-Authenticate)"),
-        (403, "Authenticated, but lacking the permission or scope the problem names"),
-        (429, "Too many failed authentication attempts (with Retry-After)"),
-        (503, "A read model is still catching up (with Retry-After); retry shortly"),
-        (404, "Not found"),
-        (409, "Conflicts with the current state"),
-        (413, "The body is larger than the server accepts (SERIALTRAIL_MAX_REQUEST_BYTES)"),
-        (415, "The body is not JSON: send it as application/json"),
-        (422, "Breaks a rule; `errors` names each field and rule"),
-    )
-}

@@ -16,7 +16,28 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.errors import InvalidInput, Rule
+
+UNIQUE_KEY = Rule(
+    "unique-key",
+    "a key appears once in a JSON object",
+    "body.name",
+    "the key 'name' appears more than once in an object",
+)
+FITS_INT64 = Rule(
+    "int64", "integers fit in 64 bits", "body", "the integer 92233720368547758070 is outside the 64-bit range"
+)
+MAX_DEPTH = Rule("max-depth", "JSON is nested at most as deep as the parser allows", "body", "nested too deeply")
+NO_NUL = Rule(
+    "no-nul", "text holds no NUL character (no record can hold one)", "body.reason", "NUL characters are not allowed"
+)
+UTF8 = Rule(
+    "utf-8",
+    "the body is UTF-8 without a byte order mark, every string a sequence of characters",
+    "body",
+    "not UTF-8 at byte 12",
+)
+RULES = (UNIQUE_KEY, FITS_INT64, MAX_DEPTH, NO_NUL, UTF8)
 
 INT64 = range(-(2**63), 2**63)
 _SUSPECT_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")  # NUL, or a surrogate half
@@ -57,32 +78,32 @@ def check(body: bytes) -> None:
     try:
         parsed = json.loads(text, object_pairs_hook=_pairs, parse_int=_integer, parse_constant=_constant)
     except _Duplicate as duplicate:
-        _refuse(f"body.{duplicate.key}", "unique-key", f"the key {duplicate.key!r} appears more than once in an object")
+        _refuse(f"body.{duplicate.key}", UNIQUE_KEY, f"the key {duplicate.key!r} appears more than once in an object")
     except OverflowError as big:
-        _refuse("body", "int64", f"the integer {str(big)[:40]} is outside the 64-bit range")
+        _refuse("body", FITS_INT64, f"the integer {str(big)[:40]} is outside the 64-bit range")
     except RecursionError:
-        _refuse("body", "max-depth", "nested too deeply")
+        _refuse("body", MAX_DEPTH, "nested too deeply")
     except ValueError:
         return  # not JSON (or NaN/Infinity): the route's validation names it
     if _SUSPECT_ESCAPES.search(body):
         for where, text in _strings(parsed, "body"):
             if "\x00" in text:
-                _refuse(where, "no-nul", "NUL characters are not allowed")
+                _refuse(where, NO_NUL, "NUL characters are not allowed")
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError:
-                _refuse(where, "utf-8", "a lone surrogate is not a character")
+                _refuse(where, UTF8, "a lone surrogate is not a character")
 
 
 def _utf8(body: bytes) -> str:
     """JSON exchanged between systems is UTF-8 (RFC 8259 §8.1); the standard parser would guess
     UTF-16 or UTF-32 and let those past every check here."""
     if b"\x00" in body or body.startswith(codecs.BOM_UTF8):  # UTF-16/32 (or a raw NUL, never valid JSON)
-        _refuse("body", "utf-8", "the body must be UTF-8 JSON without a byte order mark (RFC 8259 §8.1)")
+        _refuse("body", UTF8, "the body must be UTF-8 JSON without a byte order mark (RFC 8259 §8.1)")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as error:
-        _refuse("body", "utf-8", f"not UTF-8 at byte {error.start}")
+        _refuse("body", UTF8, f"not UTF-8 at byte {error.start}")
         raise  # unreachable: _refuse raises
 
 
@@ -98,5 +119,5 @@ def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{where}[{index}]")
 
 
-def _refuse(field: str, rule: str, message: str) -> None:
-    raise InvalidInput(f"{field}: {message}", [Violation(field, rule, message)])
+def _refuse(field: str, rule: Rule, message: str) -> None:
+    raise InvalidInput(f"{field}: {message}", [rule.at(field, message)])

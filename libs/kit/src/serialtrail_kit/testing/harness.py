@@ -26,6 +26,7 @@ from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.readers.projection import ProjectionRunner
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Environment, Settings
+from serialtrail_kit.testing.documented import DocumentedProblemsOnly
 from serialtrail_kit.transport.wiring import KafkaTransport
 
 TEST_SOFTWARE = SoftwareIdentity(version="0.0.0-test", config_digest="sha256:test")
@@ -126,7 +127,7 @@ async def serve(
     ):
         app = composition.app
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
+            transport = DocumentedProblemsOnly(httpx.ASGITransport(app=app), app)
             _, admin = await seed_key(composition, name="test admin", role=Role.admin, scope=None)
             headers = {"Authorization": f"Bearer {admin}"}
             async with httpx.AsyncClient(

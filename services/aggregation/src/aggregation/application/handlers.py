@@ -17,7 +17,7 @@ from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from aggregation.application import write_side
 from aggregation.application.write_side import Change
-from aggregation.domain import hierarchy
+from aggregation.domain import hierarchy, rules
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Pack, Unpack
 from aggregation.domain.objects import Knowledge, Label
 from aggregation.projections.knowledge import lookups as knowledge
@@ -128,7 +128,7 @@ async def _unregistered_products(
     if not unknown:
         return []
     return [
-        Violation(where, "registered-product", f"{uri}: GTIN {objects[uri].gtin} is not registered")
+        rules.REGISTERED_PRODUCT.at(where, f"{uri}: GTIN {objects[uri].gtin} is not registered")
         for command in packs
         for where, uri in hierarchy.named_ids(command)
         if objects[uri].gtin in unknown

@@ -19,11 +19,27 @@ from serialtrail_contracts.aggregation import (
     ParentClosed,
     UnpackReason,
 )
-from serialtrail_kit.errors import Conflict, Violation
+from serialtrail_kit.errors import Conflict, Rule, Violation
 
+from aggregation.domain import rules
 from aggregation.domain.objects import Knowledge, Line, Standing
 
 MAX_DEPTH = 16  # unit → bundle → case → pallet needs 4; anything deeper is a cycle or a mistake
+
+
+# What each decision can refuse with (409), for the operations that make it to declare.
+PACK_RULES = (
+    rules.IN_SCOPE,
+    rules.OPEN_PARENT,
+    rules.SAME_LEVEL,
+    rules.NO_CYCLE,
+    rules.NOT_ALREADY_PACKED,
+    rules.NOT_DECOMMISSIONED,
+    rules.LABEL_MATCHES_BATCH,
+    rules.AFTER_COMMISSIONING,
+)
+UNPACK_RULES = (rules.KNOWN_PARENT, rules.AFTER_LAST_CHANGE, rules.IN_PARENT, rules.NOT_EMPTY)
+CLOSE_RULES = (rules.KNOWN_PARENT, rules.AFTER_LAST_CHANGE, rules.OPEN_PARENT, rules.MATCHES_COUNT)
 
 
 def stream_id(parent: str) -> str:
@@ -89,6 +105,8 @@ class Close:
 
 # May the caller touch objects of this CMO's batches? None: the caller is not scoped by CMO.
 InScope = Callable[[str | None], bool] | None
+# A rule one object breaks, and how, in words (its field is known where it is named).
+Problem = tuple[Rule, str]
 
 
 def named_ids(command: Pack) -> list[tuple[str, str]]:
@@ -131,7 +149,8 @@ def pack(
                 _timing_problem(child, late.get(child), command.event_time)
             )
             if problem is not None:
-                violations.append(Violation(_at(command.field, f"children[{index}]"), *problem))
+                rule, message = problem
+                violations.append(rule.at(_at(command.field, f"children[{index}]"), message))
     event = ChildrenPacked(
         pack_id=uuid.uuid4(),
         parent_id=command.parent,
@@ -160,14 +179,14 @@ def _commissioned_after(children: set[str], knowledge: Knowledge, limit: datetim
     return {c: at[c] for c in children.intersection(at) if at[c] > limit}
 
 
-def _timing_problem(child: str, commissioned_at: datetime | None, packed_at: datetime) -> tuple[str, str] | None:
+def _timing_problem(child: str, commissioned_at: datetime | None, packed_at: datetime) -> Problem | None:
     if commissioned_at is None:
         return None
     message = (
         f"{child} was commissioned at {commissioned_at.isoformat()}, after this pack's time "
         f"{packed_at.isoformat()} (beyond the clock skew lines may have)"
     )
-    return "after-commissioning", message
+    return rules.AFTER_COMMISSIONING, message
 
 
 def _scanned_lots(pending: tuple[str, ...], knowledge: Knowledge) -> dict[str, str]:
@@ -187,15 +206,12 @@ def _parent_violations(h: Hierarchy, command: Pack, state: ParentState) -> list[
     violations = []
     if state.closed:
         violations.append(
-            Violation(
-                where, "open-parent", f"{command.parent} is closed; unpack one of its children to reopen it first"
-            )
+            rules.OPEN_PARENT.at(where, f"{command.parent} is closed; unpack one of its children to reopen it first")
         )
     if state.level is not None and state.level is not command.level:
         violations.append(
-            Violation(
+            rules.SAME_LEVEL.at(
                 _at(command.field, "packaging_level"),
-                "same-level",
                 f"{command.parent} was packed as {state.level.value}, not {command.level.value}",
             )
         )
@@ -209,9 +225,12 @@ def _parent_unit_violations(command: Pack, knowledge: Knowledge, in_scope: InSco
     if parent in knowledge.ssccs:
         return []
     if in_scope is not None and not _in_scope(parent, knowledge, in_scope):
-        return [Violation(_at(command.field, "parent"), "in-scope", f"{parent} {NOT_IN_SCOPE}")]
+        return [rules.IN_SCOPE.at(_at(command.field, "parent"), f"{parent} {NOT_IN_SCOPE}")]
     problem = _label_problem(parent, knowledge)
-    return [] if problem is None else [Violation(_at(command.field, "parent"), *problem)]
+    if problem is None:
+        return []
+    rule, message = problem
+    return [rule.at(_at(command.field, "parent"), message)]
 
 
 def _child_problem(
@@ -222,10 +241,10 @@ def _child_problem(
     knowledge: Knowledge,
     in_scope: InScope,
     narrowed: bool,
-) -> tuple[str, str] | None:
+) -> Problem | None:
     # Scope first: where a child outside it is packed, or why, is not the caller's to learn.
     if in_scope is not None and not _in_scope(child, knowledge, in_scope):
-        return "in-scope", f"{child} {NOT_IN_SCOPE}"
+        return rules.IN_SCOPE, f"{child} {NOT_IN_SCOPE}"
     return (
         _placement_problem(h, parent, child, ancestors, narrowed)
         or _standing_problem(child, knowledge)
@@ -251,43 +270,42 @@ def _in_scope(child: str, knowledge: Knowledge, in_scope: Callable[[str | None],
     return child in knowledge.ssccs
 
 
-def _placement_problem(
-    h: Hierarchy, parent: str, child: str, ancestors: set[str], narrowed: bool
-) -> tuple[str, str] | None:
+def _placement_problem(h: Hierarchy, parent: str, child: str, ancestors: set[str], narrowed: bool) -> Problem | None:
     """A narrowed principal is not told which other parent holds the child: it may be one it
     cannot read (another line's, or another CMO's holding a unit still pending)."""
     if child == parent:
-        return "no-cycle", f"{child} cannot be packed into itself"
+        return rules.NO_CYCLE, f"{child} cannot be packed into itself"
     if child in ancestors:
-        return "no-cycle", f"{child} already contains {parent}; packing it inside would make a cycle"
+        return rules.NO_CYCLE, f"{child} already contains {parent}; packing it inside would make a cycle"
     current = h.parent_of.get(child)
     if current == parent:
-        return "not-already-packed", f"{child} is already in {parent}"
+        return rules.NOT_ALREADY_PACKED, f"{child} is already in {parent}"
     if current is not None:
         where = "another parent" if narrowed else current
-        return "not-already-packed", f"{child} is already in {where}; unpack it from there first"
+        return rules.NOT_ALREADY_PACKED, f"{child} is already in {where}; unpack it from there first"
     return None
 
 
-def _label_problem(child: str, knowledge: Knowledge) -> tuple[str, str] | None:
+def _label_problem(child: str, knowledge: Knowledge) -> Problem | None:
     """A unit whose label says another lot or expiry than its batch: a label mix-up on the line.
     (A pending unit's scanned lot is checked when its commissioning arrives.)"""
     scanned, batch = knowledge.scanned.get(child), knowledge.batch_label.get(child)
     if scanned is None or batch is None:
         return None
     if scanned.lot is not None and scanned.lot != batch.lot:
-        return "label-matches-batch", f"{child} was scanned with lot {scanned.lot}, but its batch is lot {batch.lot}"
+        message = f"{child} was scanned with lot {scanned.lot}, but its batch is lot {batch.lot}"
+        return rules.LABEL_MATCHES_BATCH, message
     if scanned.expiry is not None and batch.expiry is not None and scanned.expiry != batch.expiry:
         return (
-            "label-matches-batch",
+            rules.LABEL_MATCHES_BATCH,
             f"{child} was scanned with expiry {scanned.expiry}, but its batch {batch.lot} expires {batch.expiry}",
         )
     return None
 
 
-def _standing_problem(child: str, knowledge: Knowledge) -> tuple[str, str] | None:
+def _standing_problem(child: str, knowledge: Knowledge) -> Problem | None:
     if child in knowledge.decommissioned:
-        return "not-decommissioned", f"{child} was decommissioned ({knowledge.decommissioned[child]})"
+        return rules.NOT_DECOMMISSIONED, f"{child} was decommissioned ({knowledge.decommissioned[child]})"
     return None
 
 
@@ -299,7 +317,7 @@ def _not_before_last_change(state: ParentState, command: Unpack | Close, skew: t
             f"{command.parent} was last changed at {state.last_event_at.isoformat()}; an unpack or close "
             f"cannot be dated before it ({command.event_time.isoformat()})"
         )
-        raise Conflict(message, [Violation("event_time", "after-last-change", message)])
+        raise Conflict(message, [rules.AFTER_LAST_CHANGE.at("event_time", message)])
 
 
 def unpack(h: Hierarchy, command: Unpack, skew: timedelta = timedelta(0)) -> ChildrenUnpacked:
@@ -307,17 +325,17 @@ def unpack(h: Hierarchy, command: Unpack, skew: timedelta = timedelta(0)) -> Chi
     if state.version == 0:
         raise Conflict(
             f"{command.parent} holds nothing",
-            [Violation("parent", "known-parent", f"nothing was ever packed into {command.parent}")],
+            [rules.KNOWN_PARENT.at("parent", f"nothing was ever packed into {command.parent}")],
         )
     _not_before_last_change(state, command, skew)
     children = command.children or tuple(sorted(h.children_of.get(command.parent, ())))
     violations = [
-        Violation(f"children[{index}]", "in-parent", f"{child} is not in {command.parent}")
+        rules.IN_PARENT.at(f"children[{index}]", f"{child} is not in {command.parent}")
         for index, child in enumerate(children)
         if h.parent_of.get(child) != command.parent
     ]
     if not children:
-        violations.append(Violation("children", "not-empty", f"{command.parent} holds no children"))
+        violations.append(rules.NOT_EMPTY.at("children", f"{command.parent} holds no children"))
     if violations:
         raise Conflict(_summary(violations), violations)
     for child in children:
@@ -340,13 +358,12 @@ def close(h: Hierarchy, command: Close, skew: timedelta = timedelta(0)) -> Paren
         _not_before_last_change(state, command, skew)
     problem: Violation | None = None
     if state.version == 0:
-        problem = Violation("parent", "known-parent", f"nothing was ever packed into {command.parent}")
+        problem = rules.KNOWN_PARENT.at("parent", f"nothing was ever packed into {command.parent}")
     elif state.closed:
-        problem = Violation("parent", "open-parent", f"{command.parent} is already closed")
+        problem = rules.OPEN_PARENT.at("parent", f"{command.parent} is already closed")
     elif command.expected_count is not None and command.expected_count != state.child_count:
-        problem = Violation(
+        problem = rules.MATCHES_COUNT.at(
             "expected_count",
-            "matches-count",
             f"{command.parent} holds {state.child_count} children, not {command.expected_count}",
         )
     if problem is not None:
@@ -373,14 +390,12 @@ def check_request(packs: Sequence[Pack]) -> list[Violation]:
     children: set[str] = set()
     for command in packs:
         if command.parent in parents:
-            violations.append(
-                Violation(_at(command.field, "parent"), "unique-parent", f"{command.parent} appears twice")
-            )
+            violations.append(rules.UNIQUE_PARENT.at(_at(command.field, "parent"), f"{command.parent} appears twice"))
         parents.add(command.parent)
         for index, child in enumerate(command.children):
             if child in children:
                 where = _at(command.field, f"children[{index}]")
-                violations.append(Violation(where, "unique-child", f"{child} appears more than once"))
+                violations.append(rules.UNIQUE_CHILD.at(where, f"{child} appears more than once"))
             children.add(child)
     return violations
 

@@ -9,13 +9,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_gs1.paths import GtinPath, LotPath
+from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
-from serialtrail_kit.declaration import NotAhead
+from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
+from serialtrail_kit.errors import Conflict, InvalidInput
 from serialtrail_kit.http.context import record_metadata
-from serialtrail_kit.http.problems import PROBLEM_RESPONSES, JsonResponse
+from serialtrail_kit.http.problems import JsonResponse
+from serialtrail_kit.http.refusals import refuses
 
 from aggregation.application.handlers import AggregationHandlers
-from aggregation.domain.hierarchy import Close, Pack, Unpack
+from aggregation.domain import rules
+from aggregation.domain.hierarchy import CLOSE_RULES, PACK_RULES, UNPACK_RULES, Close, Pack, Unpack
 from aggregation.entrypoints import permissions as allowed
 from aggregation.entrypoints.ids import ParsedIds, one_id
 from aggregation.entrypoints.resources import Resources, id_cache, in_scope, narrowed
@@ -35,6 +39,19 @@ Consistent = Callable[[], Awaitable[None]]
 At = Annotated[datetime | None, Query(description="the tree as it was at this time (event time, ISO 8601)")]
 
 
+# What each command refuses beyond its resource's lookups: its ids as scanned, its time, the
+# request's own rules (`hierarchy.check_request`, products registered), then the domain's decision.
+_STATED = (*SCAN_RULES, NOT_IN_FUTURE)
+_PACKS_ONE = refuses({InvalidInput: (*_STATED, rules.UNIQUE_CHILD, rules.REGISTERED_PRODUCT), Conflict: PACK_RULES})
+_PACKS_MANY = refuses(
+    {InvalidInput: (*_STATED, rules.UNIQUE_PARENT, rules.UNIQUE_CHILD, rules.REGISTERED_PRODUCT), Conflict: PACK_RULES}
+)
+_UNPACKS = refuses({InvalidInput: _STATED, Conflict: UNPACK_RULES})
+# A close naming no line is recorded on the line its parent was formed on, looked up again.
+_CLOSES = refuses({InvalidInput: (*_STATED, rules.REGISTERED_LINE), Conflict: CLOSE_RULES})
+_READS_AN_ID = refuses({InvalidInput: SCAN_RULES})
+
+
 def _pack_out(event: ChildrenPacked | ChildrenUnpacked | ParentClosed) -> PackOut:
     assert isinstance(event, ChildrenPacked)
     return PackOut(
@@ -51,7 +68,7 @@ def _pack_out(event: ChildrenPacked | ChildrenUnpacked | ParentClosed) -> PackOu
 def build_router(
     handlers: AggregationHandlers, queries: AggregationQueries, consistent: Consistent, not_ahead: NotAhead
 ) -> APIRouter:
-    router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, tags=["aggregation"])
+    router = APIRouter(prefix="/v1", tags=["aggregation"])
     resources = Resources(queries, consistent)
     _packing_routes(router, handlers, resources, not_ahead)
     _query_routes(router, queries, resources)
@@ -63,7 +80,7 @@ def _packing_routes(
 ) -> None:
     pack_dependency = [requires(allowed.PACK, resources.packing)]
 
-    @router.post("/pack", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
+    @router.post("/pack", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency, openapi_extra=_PACKS_ONE)
     async def pack(body: PackIn, request: Request) -> PackOut:
         """Pack children (SGTINs or SSCCs) into a parent (SSCC, or SGTIN for bundles). A parent may be
         filled over several calls until closed. Children not yet known as commissioned are accepted as
@@ -82,7 +99,9 @@ def _packing_routes(
         )
         return _pack_out(event)
 
-    @router.post("/packings", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency)
+    @router.post(
+        "/packings", status_code=status.HTTP_201_CREATED, dependencies=pack_dependency, openapi_extra=_PACKS_MANY
+    )
     async def pack_many(body: PackingsIn, request: Request) -> PackingsOut:
         """Several packs recorded together, all or nothing (e.g. a pallet with its cases at pallet
         close). Later packs may name parents filled by earlier ones."""
@@ -104,7 +123,7 @@ def _packing_routes(
         )
         return PackingsOut(packs=[_pack_out(event) for event in events])
 
-    @router.post("/unpack", dependencies=[requires(allowed.PACK, resources.unpacked)])
+    @router.post("/unpack", dependencies=[requires(allowed.PACK, resources.unpacked)], openapi_extra=_UNPACKS)
     async def unpack(body: UnpackIn, request: Request) -> UnpackOut:
         """Remove some or all children from a parent (rework, damaged case, sampling), with a reason.
         Unpacking a closed parent reopens it."""
@@ -121,7 +140,7 @@ def _packing_routes(
             unpack_id=event.unpack_id, parent=event.parent_id, children=list(event.child_ids), reason=event.reason
         )
 
-    @router.post("/close/{parent:path}", dependencies=[requires(allowed.PACK, resources.closed)])
+    @router.post("/close/{parent:path}", dependencies=[requires(allowed.PACK, resources.closed)], openapi_extra=_CLOSES)
     async def close(parent: str, request: Request, body: CloseIn | None = None) -> CloseOut:
         """Mark a parent complete; nothing more can be packed into it. With `expected_count`, a
         different number of children is refused, naming the count."""
@@ -148,7 +167,9 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
         tree: Tree = request.state.tree  # loaded by the ownership check
         return JsonResponse(tree.body)
 
-    @router.get("/ancestors/{object_id:path}", dependencies=[requires(read, resources.ancestry)])
+    @router.get(
+        "/ancestors/{object_id:path}", dependencies=[requires(read, resources.ancestry)], openapi_extra=_READS_AN_ID
+    )
     async def ancestors(object_id: str, request: Request, at: At = None) -> JsonResponse:
         """The parents above an object, nearest first (case, pallet, …), up to the first one
         outside the caller's scope (another line's or CMO's parent is not shown, nor above it)."""

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from serialtrail_gs1.identity import IdentifierError, ObjectId, plain_sgtins, quick_object
+from serialtrail_gs1.rules import IDENTIFIER
 from serialtrail_gs1.scan import Scan, ScanError, parse_object_id, parse_scan
-from serialtrail_kit.errors import InvalidInput, Violation, invalid
+from serialtrail_kit.errors import InvalidInput, Rule, Violation, invalid
 
 from aggregation.domain.objects import Label
 
@@ -62,7 +63,7 @@ class ParsedIds:
     def parse(self, text: str, where: str) -> str:
         parsed = parse_cached(self.cache, text)
         if isinstance(parsed, IdentifierError):
-            self.violations.append(Violation(where, rule_of(parsed), f"{text!r}: {parsed}"))
+            self.violations.append(rule_of(parsed).at(where, f"{text!r}: {parsed}"))
             return text
         found = object_of(parsed)
         self.objects[found.uri] = found
@@ -92,9 +93,9 @@ class ParsedIds:
             raise InvalidInput(first + more, self.violations)
 
 
-def rule_of(error: IdentifierError) -> str:
+def rule_of(error: IdentifierError) -> Rule:
     """The GS1 rule a scan broke (`gs1-check-digit`, `gs1-ambiguous` …), else `gs1-identifier`."""
-    return error.rule if isinstance(error, ScanError) else "gs1-identifier"
+    return error.rule if isinstance(error, ScanError) else IDENTIFIER
 
 
 def one_id(text: str, where: str = "id") -> ObjectId:

@@ -10,7 +10,7 @@ on another party's line; what a parent holds is looked up in the hierarchy read 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
@@ -20,11 +20,13 @@ from pydantic import TypeAdapter, ValidationError
 from serialtrail_contracts.aggregation import UnpackReason
 from serialtrail_contracts.identity import NO_CMO, Principal, Target
 from serialtrail_gs1.identity import SSCC, IdentifierError, ObjectId
+from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import path_target, request_body, visible
 from serialtrail_kit.access.resources import Resource, Unknown
-from serialtrail_kit.errors import Conflict, DomainError, InvalidInput, NotFound, Violation
+from serialtrail_kit.errors import Conflict, DomainError, InvalidInput, NotFound, Rule
 from serialtrail_kit.http.problems import Answered, JsonResponse
 
+from aggregation.domain import rules
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Unpack, close, unpack
 from aggregation.domain.objects import Line
 from aggregation.entrypoints.ids import Parsed, object_of, one_id, parse_cached, parse_many
@@ -82,7 +84,7 @@ def unregistered_line(named: str) -> DomainError:
         f"no line is registered as {named!r} (give a registered line id or its read point's SGLN; "
         "a line registered moments ago may not have reached aggregation yet)"
     )
-    return InvalidInput(message, [Violation("line_id", "registered-line", message)])
+    return InvalidInput(message, [rules.REGISTERED_LINE.at("line_id", message)])
 
 
 async def object_named(request: Request) -> Target:
@@ -134,7 +136,7 @@ def narrowed(request: Request) -> bool:
 
 def _outside_scope(request: Request) -> DomainError:
     message = "holds units of a batch outside your scope, or was formed on a line outside it"
-    return Conflict(f"a parent, or a case or pallet packed, {message}", [Violation("parent", "in-scope", message)])
+    return Conflict(f"a parent, or a case or pallet packed, {message}", [rules.IN_SCOPE.at("parent", message)])
 
 
 def _as_if_empty(decide: Callable[[Hierarchy, str], object]) -> Unknown:
@@ -165,15 +167,56 @@ def _at(request: Request) -> datetime | None:
         return None  # the endpoint's own validation answers
 
 
+_Refusals = dict[type[DomainError], Sequence[Rule]]  # the kit's `Refusals`, as dicts that combine with `|`
+# What the lookups below refuse with: a line named but not registered (`_named`), an unknown
+# answered as the domain answers an empty parent, an id in the path that is no SGTIN or SSCC
+# (`one_id` in the owner lookups), a tree or batch not there.
+_NAMES_A_LINE: _Refusals = {InvalidInput: (rules.REGISTERED_LINE,)}
+_AS_EMPTY_PARENT: _Refusals = {Conflict: (rules.KNOWN_PARENT,)}
+_READS_AN_ID: _Refusals = {InvalidInput: SCAN_RULES}
+
+
 class Resources:
     def __init__(self, queries: AggregationQueries, consistent: Consistent) -> None:
         self.queries, self.consistent = queries, consistent
-        self.packing = Resource("packing", named=self._named, owner=self._packed_into, unknown=_outside_scope)
-        self.unpacked = Resource("parent", named=self._named, owner=self._parent, unknown=_unpacked_unknown)
-        self.closed = Resource("parent", named=self._named, owner=self._parent, unknown=_closed_unknown)
-        self.tree = Resource("hierarchy", named=object_named, owner=self._tree, unknown=_holds_nothing)
-        self.ancestry = Resource("ancestry", named=object_named, owner=self._object, unknown=_no_ancestors)
-        self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch, unknown=_unknown_batch)
+        self.packing = Resource(
+            "packing",
+            named=self._named,
+            owner=self._packed_into,
+            unknown=_outside_scope,
+            refuses=_NAMES_A_LINE | {Conflict: (rules.IN_SCOPE,)},
+        )
+        self.unpacked = Resource(
+            "parent",
+            named=self._named,
+            owner=self._parent,
+            unknown=_unpacked_unknown,
+            refuses=_NAMES_A_LINE | _AS_EMPTY_PARENT,
+        )
+        self.closed = Resource(
+            "parent",
+            named=self._named,
+            owner=self._parent,
+            unknown=_closed_unknown,
+            refuses=_NAMES_A_LINE | _AS_EMPTY_PARENT,
+        )
+        self.tree = Resource(
+            "hierarchy",
+            named=object_named,
+            owner=self._tree,
+            unknown=_holds_nothing,
+            refuses=_READS_AN_ID | {NotFound: (rules.PACKED_PARENT,)},
+        )
+        self.ancestry = Resource(
+            "ancestry", named=object_named, owner=self._object, unknown=_no_ancestors, refuses=_READS_AN_ID
+        )
+        self.batch = Resource(
+            "batch",
+            named=path_target(gtins="gtin"),
+            owner=self._batch,
+            unknown=_unknown_batch,
+            refuses={NotFound: (rules.KNOWN_BATCH,)},
+        )
 
     async def _named(self, request: Request) -> Target:
         """The ids a pack, unpack or close names, and the line it names (kept for the endpoint)."""
@@ -270,12 +313,12 @@ class Resources:
 
 def _holds_nothing(request: Request) -> DomainError:
     root = one_id(request.path_params["object_id"])
-    return NotFound(f"{root.uri} holds nothing", [Violation("id", "packed-parent", "holds no children")])
+    return NotFound(f"{root.uri} holds nothing", [rules.PACKED_PARENT.at("id", "holds no children")])
 
 
 def _unknown_batch(request: Request) -> DomainError:
     gtin, lot = request.path_params["gtin"], request.path_params["lot"]
-    return NotFound(f"no batch {lot!r} is known for GTIN {gtin}", [Violation("lot", "known-batch", "unknown")])
+    return NotFound(f"no batch {lot!r} is known for GTIN {gtin}", [rules.KNOWN_BATCH.at("lot", "unknown")])
 
 
 def _no_ancestors(request: Request) -> Exception:

@@ -14,7 +14,9 @@ from serialtrail_contracts.identity import (
     Scope,
     ScopeInvalid,
 )
-from serialtrail_kit.errors import InvalidInput, NotFound, Violation
+from serialtrail_kit.errors import InvalidInput, NotFound
+
+from identity.domain.rules import ACTIVE_KEY, SCOPE_RULES
 
 
 def stream_id(key_id: str) -> str:
@@ -30,7 +32,7 @@ def scope_for(role: Role, stated: object) -> Scope:
         message = problem.message
         if problem.rule == "required-for-role":
             message += f" ({', '.join(SCOPE_DIMENSIONS)}; company_prefixes at least)"
-        raise InvalidInput(message, [Violation(problem.field, problem.rule, message)]) from problem
+        raise InvalidInput(message, [SCOPE_RULES[problem.rule].at(problem.field, message)]) from problem
 
 
 def create(
@@ -58,5 +60,5 @@ def revoke(history: Sequence[EventContract], key_id: str, reason: str) -> ApiKey
     created = any(isinstance(e, ApiKeyCreated) for e in history)
     revoked = any(isinstance(e, ApiKeyRevoked) for e in history)
     if not created or revoked:
-        raise NotFound(f"no active API key {key_id}", [Violation("key_id", "active-key", "unknown or revoked")])
+        raise NotFound(f"no active API key {key_id}", [ACTIVE_KEY.at("key_id", "unknown or revoked")])
     return ApiKeyRevoked(key_id=key_id, reason=reason)

@@ -11,15 +11,16 @@ from serialtrail_contracts.identity import API_KEY_EXAMPLE, SCOPE_DIMENSIONS, Ro
 from serialtrail_kit.access.authenticate import KeyUsage
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.access.principals import ApiKey, Principals
-from serialtrail_kit.access.resources import Resource
+from serialtrail_kit.access.resources import EXISTS, Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.declaration import ReadYourWrites
-from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.errors import InvalidInput, NotFound
 from serialtrail_kit.http.body import Timestamp
 from serialtrail_kit.http.context import record_metadata
-from serialtrail_kit.http.problems import PROBLEM_RESPONSES
+from serialtrail_kit.http.refusals import refuses
 
 from identity.application.handlers import IdentityHandlers
+from identity.domain.rules import ACTIVE_KEY, SCOPE_RULES
 from identity.entrypoints.permissions import ACCESS_AUDIT_READ, IDENTITY_ADMIN
 from identity.projections import refusals
 
@@ -72,7 +73,7 @@ class Keys:
     async def one(self, key_id: str) -> ApiKey:
         key = await self.principals.key(key_id)
         if key is None:
-            raise NotFound(f"no API key {key_id}", [Violation("key_id", "exists", "unknown key")])
+            raise NotFound(f"no API key {key_id}", [EXISTS.at("key_id", "unknown key")])
         return key
 
 
@@ -82,9 +83,14 @@ def build_router(
     """`consistent`: wait until this service's copy of the keys has what was just recorded, so
     a key works, and a revoked one is refused, as soon as the answer is given. `audited`: until
     the audit holds this service's own refusals (other services' arrive as they are relayed)."""
-    router = APIRouter(prefix="/v1", tags=["identity"], responses=PROBLEM_RESPONSES)
+    router = APIRouter(prefix="/v1", tags=["identity"])
 
-    @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[requires(IDENTITY_ADMIN, KEYS)])
+    @router.post(
+        "/api-keys",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[requires(IDENTITY_ADMIN, KEYS)],
+        openapi_extra=refuses({InvalidInput: tuple(SCOPE_RULES.values())}),
+    )
     async def create_api_key(body: ApiKeyIn, request: Request) -> dict[str, Any]:
         """Create an API key. The token is in this response only; only its argon2id hash is stored."""
         created, token = await handlers.issue_key(
@@ -103,7 +109,11 @@ def build_router(
         used = await keys.usage.last_used()
         return [k.public(used.get(k.key_id)) for k in await keys.principals.keys()]
 
-    @router.post("/api-keys/{key_id}/revoke", dependencies=[requires(IDENTITY_ADMIN, KEYS)])
+    @router.post(
+        "/api-keys/{key_id}/revoke",
+        dependencies=[requires(IDENTITY_ADMIN, KEYS)],
+        openapi_extra=refuses({NotFound: (ACTIVE_KEY, EXISTS)}),
+    )
     async def revoke_api_key(key_id: KeyId, body: RevokeIn, request: Request) -> dict[str, Any]:
         """Revoke a key at once; later requests with it get 401 (at other services' own copies
         of the keys as soon as the event reaches them)."""

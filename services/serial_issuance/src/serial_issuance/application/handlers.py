@@ -33,6 +33,17 @@ from serial_issuance.application.write_side import AlreadyTaken, imported_among
 from serial_issuance.domain import batch as batches
 from serial_issuance.domain import commissioning, counter_bitmap, imports, location, product, serial_pool, sscc
 from serial_issuance.domain.keys import SerialKeyring
+from serial_issuance.domain.rules import (
+    AFTER_BATCH_REGISTERED,
+    ALREADY,
+    BEFORE_EXPIRY,
+    MATCHES_BATCH,
+    ONE_OF,
+    REQUIRED,
+    SGTIN_URI,
+    SINGLE_GTIN,
+    SIZE,
+)
 
 E = TypeVar("E", ProductRegistered, BatchRegistered, SiteRegistered, LineRegistered)
 
@@ -108,7 +119,7 @@ class SerialIssuanceHandlers:
             await self.load.batch(command.gtin, command.lot, field="lot")
         if not 1 <= len(command.serials) <= imports.MAX_IMPORT:
             message = f"an import holds 1 to {imports.MAX_IMPORT:,} serials"
-            raise InvalidInput(message, [Violation("serials", "size", message)])
+            raise InvalidInput(message, [SIZE.at("serials", message)])
         fmt = product.serial_format(registered)
         cipher = self.keyring.cipher(command.gtin, fmt)
         imported = SerialsImported(
@@ -158,7 +169,7 @@ class SerialIssuanceHandlers:
         registered_batch, registered_at = await self.load.registered_batch(gtin, command.lot, field="lot")
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
-            raise InvalidInput(message, [Violation("expiry", "matches-batch", message)])
+            raise InvalidInput(message, [MATCHES_BATCH.at("expiry", message)])
         check_labels(labels, registered_batch, field)
         _check_time(command, registered_batch, registered_at - self.skew)
         fmt = product.serial_format(registered)
@@ -200,11 +211,11 @@ def _check_time(command: Commission, batch: BatchRegistered, earliest: datetime)
     problem: Violation | None = None
     if command.event_time < earliest:
         message = f"commissioning at {command.event_time.isoformat()} is before batch {command.lot} was registered"
-        problem = Violation("event_time", "after-batch-registered", message)
+        problem = AFTER_BATCH_REGISTERED.at("event_time", message)
     elif command.event_time.date() > batch.expiry:
         when, expiry = command.event_time.date(), batch.expiry
         message = f"commissioning on {when} is after batch {command.lot}'s expiry {expiry}"
-        problem = Violation("event_time", "before-expiry", message)
+        problem = BEFORE_EXPIRY.at("event_time", message)
     if problem is not None:
         raise InvalidInput(problem.message, [problem])
 
@@ -212,9 +223,8 @@ def _check_time(command: Commission, batch: BatchRegistered, earliest: datetime)
 def _refused(
     gtin: str, request: list[str], taken: frozenset[str] | set[str], reason: str, field: str = "serials"
 ) -> Conflict:
-    violations = [
-        Violation(f"{field}[{i}]", reason, f"{s} is already {reason}") for i, s in enumerate(request) if s in taken
-    ]
+    rule = ALREADY[reason]
+    violations = [rule.at(f"{field}[{i}]", f"{s} is already {reason}") for i, s in enumerate(request) if s in taken]
     return Conflict(f"{len(taken)} serial(s) of {gtin} are already {reason}", violations)
 
 
@@ -223,10 +233,10 @@ def _identify(command: Commission) -> tuple[str, list[str], str, list[Label]]:
     a list of SGTIN EPCs, or what the line's scanners read."""
     if [bool(command.serials), bool(command.epcs), bool(command.scans)].count(True) != 1:
         message = "give one of gtin + serials, epcs (SGTIN URIs) or scans (as the line read them)"
-        raise InvalidInput(message, [Violation("serials", "one-of", message)])
+        raise InvalidInput(message, [ONE_OF.at("serials", message)])
     if command.serials:
         if command.gtin is None:
-            raise InvalidInput("gtin is required with serials", [Violation("gtin", "required", "required")])
+            raise InvalidInput("gtin is required with serials", [REQUIRED.at("gtin", "required")])
         _check_size(len(command.serials), "serials")
         return require_gtin(command.gtin), command.serials, "serials", []
     if command.scans:
@@ -235,14 +245,14 @@ def _identify(command: Commission) -> tuple[str, list[str], str, list[Label]]:
     _check_size(len(command.epcs), "epcs")
     parsed = [parse_sgtin_uri(epc) for epc in command.epcs]
     violations = [
-        Violation(f"epcs[{i}]", "sgtin-uri", f"{epc!r} is not an SGTIN pure identity URI")
+        SGTIN_URI.at(f"epcs[{i}]", f"{epc!r} is not an SGTIN pure identity URI")
         for i, (epc, result) in enumerate(zip(command.epcs, parsed, strict=True))
         if result is None
     ]
     gtins = {p[0] for p in parsed if p is not None}
     if not violations and len(gtins) != 1:
         message = f"all EPCs of one commissioning must share one GTIN; found {sorted(gtins)}"
-        violations.append(Violation("epcs", "single-gtin", message))
+        violations.append(SINGLE_GTIN.at("epcs", message))
     if violations:
         raise InvalidInput("invalid EPCs; nothing was recorded", violations)
     (gtin,) = gtins
@@ -252,4 +262,4 @@ def _identify(command: Commission) -> tuple[str, list[str], str, list[Label]]:
 def _check_size(size: int, field: str) -> None:
     if not 1 <= size <= commissioning.MAX_PER_REQUEST:
         message = f"a commissioning holds 1 to {commissioning.MAX_PER_REQUEST:,} serials"
-        raise InvalidInput(message, [Violation(field, "size", message)])
+        raise InvalidInput(message, [SIZE.at(field, message)])

@@ -10,16 +10,24 @@ from typing import TypeVar
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gln, require_gtin
 from serialtrail_gs1.locations import canonical_sgln
-from serialtrail_kit.errors import DomainError, InvalidInput, Violation
+from serialtrail_kit.errors import DomainError, InvalidInput, Rule
 from serialtrail_kit.writes.model import Stream, UnitOfWork, WriteModel
 
 from serial_issuance.application.read_points import LineDirectory
 from serial_issuance.domain import batch as batches
 from serial_issuance.domain import location, product, serial_pool
+from serial_issuance.domain.rules import REGISTERED_BATCH, REGISTERED_LINE, REGISTERED_PRODUCT, REGISTERED_SITE
 from serial_issuance.domain.serial_pool import SerialPool
 
 Source = WriteModel | UnitOfWork
 M = TypeVar("M", ProductRegistered, BatchRegistered, SiteRegistered, LineRegistered)
+# What naming master data that was never registered breaks, by what it would have been.
+REGISTERED: dict[type, Rule] = {
+    ProductRegistered: REGISTERED_PRODUCT,
+    BatchRegistered: REGISTERED_BATCH,
+    SiteRegistered: REGISTERED_SITE,
+    LineRegistered: REGISTERED_LINE,
+}
 
 
 class Loader:
@@ -50,12 +58,11 @@ class Loader:
         self, stream_id: str, kind: type[M], field: str, message: str, missing: type[DomainError]
     ) -> tuple[M, datetime]:
         """Master data as registered, and when; unknown answers `missing` with the rule
-        `registered-<kind>` (registered-product, registered-batch, registered-site …)."""
+        `REGISTERED` names for its kind (registered-product, registered-batch …)."""
         stream = await self.writes.stream(stream_id)
         found = stream.of(kind)
         if not found:
-            rule = "registered-" + kind.__name__.removesuffix("Registered").lower()
-            raise missing(message, [Violation(field, rule, message)])
+            raise missing(message, [REGISTERED[kind].at(field, message)])
         return found[-1], stream.recorded_at[0]
 
     async def pool(self, gtin: str, source: Source | None = None) -> tuple[SerialPool, int]:

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from serialtrail_contracts.serials import LineRegistered
 from serialtrail_kit.db import Connection, Pool
-from serialtrail_kit.errors import Conflict, Violation
+from serialtrail_kit.errors import Conflict
 from serialtrail_kit.eventstore.model import RecordedEvent
+
+from serial_issuance.domain.rules import UNIQUE_READ_POINT
 
 
 class ReadPointsOnce:
@@ -37,7 +39,7 @@ class ReadPointsOnce:
             )
             if inserted is None:
                 message = f"read point {payload['read_point']} is already another line's"
-                raise Conflict(message, [Violation("extension", "unique-read-point", message)])
+                raise Conflict(message, [UNIQUE_READ_POINT.at("extension", message)])
 
 
 class LineDirectory:

@@ -11,8 +11,11 @@ from typing import NamedTuple
 from serialtrail_contracts.serials import BatchRegistered
 from serialtrail_gs1.identity import IdentifierError, Kind
 from serialtrail_gs1.keys import require_gtin
+from serialtrail_gs1.rules import IDENTIFIER
 from serialtrail_gs1.scan import ScanError, parse_scan
 from serialtrail_kit.errors import InvalidInput, Violation
+
+from serial_issuance.domain.rules import LABEL_MATCHES_BATCH, SGTIN, SINGLE_GTIN
 
 
 class Label(NamedTuple):
@@ -33,13 +36,11 @@ def read_scans(scans: Sequence[str], gtin: str | None) -> tuple[str, list[str], 
         try:
             scan = parse_scan(text)
         except IdentifierError as error:
-            rule = error.rule if isinstance(error, ScanError) else "gs1-identifier"
-            violations.append(Violation(f"scans[{index}]", rule, f"{text!r}: {error}"))
+            rule = error.rule if isinstance(error, ScanError) else IDENTIFIER
+            violations.append(rule.at(f"scans[{index}]", f"{text!r}: {error}"))
             continue
         if scan.object.kind is not Kind.sgtin or scan.object.gtin is None or scan.object.serial is None:
-            violations.append(
-                Violation(f"scans[{index}]", "sgtin", f"{text!r} names an SSCC, not a pack (GTIN + serial)")
-            )
+            violations.append(SGTIN.at(f"scans[{index}]", f"{text!r} names an SSCC, not a pack (GTIN + serial)"))
             continue
         gtins.add(scan.object.gtin)
         serials.append(scan.object.serial)
@@ -48,7 +49,7 @@ def read_scans(scans: Sequence[str], gtin: str | None) -> tuple[str, list[str], 
     named = gtins | ({gtin} if gtin else set())
     if not violations and len(named) != 1:
         message = f"all scans of one commissioning must share one GTIN (and the gtin given); found {sorted(named)}"
-        violations.append(Violation("scans", "single-gtin", message))
+        violations.append(SINGLE_GTIN.at("scans", message))
     if violations:
         raise InvalidInput(f"{violations[0].message} (scans refused: nothing was recorded)", violations)
     (only,) = named
@@ -60,10 +61,10 @@ def check_labels(labels: Sequence[Label], batch: BatchRegistered, field: str) ->
     for label in labels:
         if label.lot is not None and label.lot != batch.lot:
             message = f"scanned with lot {label.lot}, but it is being commissioned into lot {batch.lot}"
-            violations.append(Violation(f"{field}[{label.position}]", "label-matches-batch", message))
+            violations.append(LABEL_MATCHES_BATCH.at(f"{field}[{label.position}]", message))
         elif label.expiry is not None and label.expiry != batch.expiry:
             message = f"scanned with expiry {label.expiry}, but batch {batch.lot} expires {batch.expiry}"
-            violations.append(Violation(f"{field}[{label.position}]", "label-matches-batch", message))
+            violations.append(LABEL_MATCHES_BATCH.at(f"{field}[{label.position}]", message))
     if violations:
         raise InvalidInput(
             f"{len(violations)} label(s) disagree with batch {batch.lot}; nothing was recorded", violations

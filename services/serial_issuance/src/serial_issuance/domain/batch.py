@@ -10,6 +10,8 @@ from serialtrail_contracts.serials import BatchRegistered
 from serialtrail_gs1.keys import CHARSET_82, require_gln
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
+from serial_issuance.domain.rules import AFTER_MANUFACTURE, LOT, UNIQUE, WITHIN_SHELF_LIFE
+
 _LOT = re.compile(r"^.{1,20}$")
 
 
@@ -28,13 +30,13 @@ def expiry_problem(expiry: date, registered_on: date, max_shelf_life: timedelta)
     from it than the longest shelf life the company allows (a year typed as 2099 or 0001)."""
     if expiry <= registered_on:
         message = f"expiry {expiry} is not after the batch's manufacture (registered on {registered_on})"
-        return Violation("expiry", "after-manufacture", message)
+        return AFTER_MANUFACTURE.at("expiry", message)
     if expiry > registered_on + max_shelf_life:
         latest = registered_on + max_shelf_life
         message = (
             f"expiry {expiry} is beyond the longest shelf life ({max_shelf_life.days} days: {latest} at the latest)"
         )
-        return Violation("expiry", "within-shelf-life", message)
+        return WITHIN_SHELF_LIFE.at("expiry", message)
     return None
 
 
@@ -44,14 +46,14 @@ def register(
     """Registering the same again is answered with what was registered (checked then)."""
     problem = lot_problem(proposed.lot)
     if problem is not None:
-        raise InvalidInput(problem, [Violation("lot", "gs1-ai-10", problem)])
+        raise InvalidInput(problem, [LOT.at("lot", problem)])
     require_gln(proposed.site_gln, "site_gln")
     if existing:
         if existing[-1] == proposed:
             return existing[-1]
         raise Conflict(
             f"batch {proposed.lot} of {proposed.gtin} is already registered with different data",
-            [Violation("lot", "unique", "already registered for this GTIN")],
+            [UNIQUE.at("lot", "already registered for this GTIN")],
         )
     implausible = expiry_problem(proposed.expiry, today, max_shelf_life)
     if implausible is not None:

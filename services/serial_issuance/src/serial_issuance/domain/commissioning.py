@@ -13,6 +13,7 @@ from serialtrail_kit.errors import Violation
 
 from serial_issuance.domain.fpe import FF3_1
 from serial_issuance.domain.generation import counters_of
+from serial_issuance.domain.rules import DUPLICATE, ISSUED_FOR_GTIN
 from serial_issuance.domain.serial_format import SerialFormat
 from serial_issuance.domain.serial_pool import SerialPool
 
@@ -49,7 +50,7 @@ def screen(
     not_from_pool: list[str] = []
     for index, serial in enumerate(serials):
         if serial in seen:
-            violations.append(Violation(f"{field}[{index}]", "duplicate", f"{serial} appears more than once"))
+            violations.append(DUPLICATE.at(f"{field}[{index}]", f"{serial} appears more than once"))
             continue
         seen.add(serial)
         (fitting if pattern.match(serial) else not_from_pool).append(serial)
@@ -69,9 +70,8 @@ def unissued(
 ) -> list[Violation]:
     missing = set(candidates) - set(imported)
     return [
-        Violation(
+        ISSUED_FOR_GTIN.at(
             f"{field}[{index}]",
-            "issued-for-gtin",
             f"{serial} was not issued or imported for GTIN {gtin} (and for this batch, when it was for one)",
         )
         for index, serial in enumerate(serials)

@@ -9,6 +9,7 @@ from serialtrail_kit.errors import Violation
 
 from serial_issuance.domain.fpe import FF3_1
 from serial_issuance.domain.generation import counters_of
+from serial_issuance.domain.rules import DUPLICATE, EU_ALPHANUMERIC, SERIAL, UNIQUE_FOR_GTIN
 from serial_issuance.domain.serial_format import SerialFormat
 from serial_issuance.domain.serial_pool import SerialPool
 
@@ -31,11 +32,11 @@ def screen(
         field = f"serials[{index}]"
         problem = serial_problem(serial)
         if problem is not None:
-            violations.append(Violation(field, "gs1-ai-21", f"{serial!r} {problem}"))
+            violations.append(SERIAL.at(field, f"{serial!r} {problem}"))
         elif eu and not ALPHANUMERIC.match(serial):
-            violations.append(Violation(field, "eu-fmd-alphanumeric", f"{serial!r}: EU FMD serials are alphanumeric"))
+            violations.append(EU_ALPHANUMERIC.at(field, f"{serial!r}: EU FMD serials are alphanumeric"))
         elif serial in seen:
-            violations.append(Violation(field, "duplicate", f"{serial} appears more than once in the list"))
+            violations.append(DUPLICATE.at(field, f"{serial} appears more than once in the list"))
         else:
             seen.add(serial)
             if fmt.fits(serial):
@@ -45,7 +46,7 @@ def screen(
     for (index, serial), counter in zip(fitting, counters, strict=True):
         if counter < pool.next_counter and not pool.is_reserved(counter):
             violations.append(
-                Violation(f"serials[{index}]", "unique-for-gtin", f"{serial} was already issued by a serial request")
+                UNIQUE_FOR_GTIN.at(f"serials[{index}]", f"{serial} was already issued by a serial request")
             )
         else:
             reserved[serial] = int(counter)

@@ -11,7 +11,9 @@ from typing import TypeVar
 from serialtrail_contracts.serials import Address, LineRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gln
 from serialtrail_gs1.locations import extension_problem, sgln_uri
-from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+from serialtrail_kit.errors import Conflict, InvalidInput
+
+from serial_issuance.domain.rules import GLN_EXTENSION, LINE_ID, UNIQUE
 
 L = TypeVar("L", SiteRegistered, LineRegistered)
 
@@ -50,13 +52,13 @@ def site(
 def line(at: SiteRegistered, line_id: str, name: str, extension: str | None) -> LineRegistered:
     """A line of site `at`; its read point is the site's GLN with `extension` (default: the line id)."""
     if (problem := line_id_problem(line_id)) is not None:
-        raise InvalidInput(problem, [Violation("line_id", "line-id", problem)])
+        raise InvalidInput(problem, [LINE_ID.at("line_id", problem)])
     if (problem := extension_problem(extension or line_id)) is not None:
         if extension is None:  # the line id stood in for the extension it was not given
             problem = (
                 f"the line id {line_id!r} cannot serve as its read point's GLN extension: give `extension` ({problem})"
             )
-        raise InvalidInput(problem, [Violation("extension", "gs1-ai-254", problem)])
+        raise InvalidInput(problem, [GLN_EXTENSION.at("extension", problem)])
     extension = extension or line_id
     return LineRegistered(
         line_id=line_id,
@@ -79,6 +81,4 @@ def register(existing: Sequence[L], proposed: L) -> L:
         else f"site {earlier.gln}"
     )
     field = "gln" if isinstance(proposed, SiteRegistered) else "line_id"
-    raise Conflict(
-        f"{what} is already registered with different data", [Violation(field, "unique", "already registered")]
-    )
+    raise Conflict(f"{what} is already registered with different data", [UNIQUE.at(field, "already registered")])

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from serialtrail_contracts.serials import ProductRegistered
 from serialtrail_gs1.keys import require_gtin
-from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+from serialtrail_kit.errors import Conflict, InvalidInput
 
+from serial_issuance.domain.rules import NDC_IN_GTIN, SERIAL_RANDOMISATION, UNIQUE
 from serial_issuance.domain.serial_format import SerialFormat
 
 EU_MARKETS = {"EU", "EEA"} | {
@@ -56,16 +57,16 @@ def register(existing: Sequence[ProductRegistered], proposed: ProductRegistered)
     require_gtin(proposed.gtin)
     problem = serial_format(proposed).problem()
     if problem is not None:
-        raise InvalidInput(problem, [Violation("serial_length", "serial-randomisation", problem)])
+        raise InvalidInput(problem, [SERIAL_RANDOMISATION.at("serial_length", problem)])
     if proposed.ndc is not None and not _ndc_matches(proposed.ndc, proposed.gtin):
         message = "an NDC must be 10 digits and appear in the GTIN (GS1 US: GTIN = 0 + 03 + NDC + check)"
-        raise InvalidInput(message, [Violation("ndc", "ndc-in-gtin", message)])
+        raise InvalidInput(message, [NDC_IN_GTIN.at("ndc", message)])
     if existing:
         if existing[-1] == proposed:
             return existing[-1]  # the same registration again is a no-op, not an error
         raise Conflict(
             f"product {proposed.gtin} is already registered with different master data",
-            [Violation("gtin", "unique", "already registered")],
+            [UNIQUE.at("gtin", "already registered")],
         )
     return proposed
 

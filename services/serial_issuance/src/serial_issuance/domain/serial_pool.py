@@ -21,8 +21,9 @@ from serialtrail_contracts.serials import (
     SerialPoolOpened,
     SerialsAllocated,
 )
-from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+from serialtrail_kit.errors import Conflict, InvalidInput
 
+from serial_issuance.domain.rules import GUESS_PROBABILITY, RANGE, SERIAL_KEY
 from serial_issuance.domain.serial_format import GUESS_ODDS, SerialFormat
 
 MAX_REQUEST = 1_000_000
@@ -74,7 +75,7 @@ class SerialPool:
                 raise Conflict(
                     f"the configured serial key (id {key_id}) is not the key the pool of {self.gtin} was opened "
                     f"with (id {self.opened.key_id}); issuing with it could repeat serials",
-                    [Violation("gtin", "serial-key", "serial key changed since the pool was opened")],
+                    [SERIAL_KEY.at("gtin", "serial key changed since the pool was opened")],
                 )
             return []
         opened = SerialPoolOpened(
@@ -94,7 +95,7 @@ class SerialPool:
         if not 1 <= quantity <= MAX_REQUEST:
             raise InvalidInput(
                 f"quantity must be 1 to {MAX_REQUEST:,}",
-                [Violation("quantity", "range", f"must be between 1 and {MAX_REQUEST:,}")],
+                [RANGE.at("quantity", f"must be between 1 and {MAX_REQUEST:,}")],
             )
         self._check_guess_odds(fmt, quantity)
         first = self.next_counter
@@ -121,7 +122,7 @@ class SerialPool:
                 f"{fmt.capacity // (self.issued + quantity):,} (EU FMD requires below 1 in {GUESS_ODDS:,}); "
                 f"at most {max(remaining, 0):,} more can be issued with this serial format"
             )
-            raise InvalidInput(message, [Violation("quantity", "eu-fmd-guess-probability", message)])
+            raise InvalidInput(message, [GUESS_PROBABILITY.at("quantity", message)])
 
     def _range_avoiding_reserved(self, first: int, quantity: int) -> tuple[int, list[int]]:
         end = first + quantity

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from serialtrail_contracts.serials import SsccRangeAllocated
-from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.errors import InvalidInput
+
+from serial_issuance.domain.rules import COMPANY_PREFIX, RANGE, SSCC_CAPACITY
 
 MAX_REQUEST = 100_000
 
@@ -18,10 +20,10 @@ def stream_id(extension_digit: int, company_prefix: str) -> str:
 def validate(company_prefix: str, extension_digit: int) -> None:
     if not (company_prefix.isascii() and company_prefix.isdigit() and 6 <= len(company_prefix) <= 12):
         message = "a GS1 company prefix is 6 to 12 digits"
-        raise InvalidInput(message, [Violation("company_prefix", "gs1-company-prefix", message)])
+        raise InvalidInput(message, [COMPANY_PREFIX.at("company_prefix", message)])
     if not 0 <= extension_digit <= 9:
         message = "the extension digit is a single digit 0-9"
-        raise InvalidInput(message, [Violation("extension_digit", "range", message)])
+        raise InvalidInput(message, [RANGE.at("extension_digit", message)])
 
 
 def next_reference(events: Iterable[SsccRangeAllocated]) -> int:
@@ -38,7 +40,7 @@ def allocate(
     validate(company_prefix, extension_digit)
     if not 1 <= quantity <= MAX_REQUEST:
         message = f"quantity must be between 1 and {MAX_REQUEST:,}"
-        raise InvalidInput(message, [Violation("quantity", "range", message)])
+        raise InvalidInput(message, [RANGE.at("quantity", message)])
     first = next_reference(history)
     capacity = 10 ** (16 - len(company_prefix))
     if first + quantity > capacity:
@@ -46,7 +48,7 @@ def allocate(
             f"only {capacity - first:,} serial references remain for prefix {company_prefix} "
             f"with extension digit {extension_digit}"
         )
-        raise InvalidInput(message, [Violation("quantity", "sscc-capacity", message)])
+        raise InvalidInput(message, [SSCC_CAPACITY.at("quantity", message)])
     return SsccRangeAllocated(
         request_id=request_id,
         company_prefix=company_prefix,

@@ -10,17 +10,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, OutputForm, ProductRegistered
+from serialtrail_gs1 import rules as gs1
 from serialtrail_gs1.keys import sscc
 from serialtrail_gs1.paths import GlnPath, GtinPath, LotPath, SerialPath
 from serialtrail_kit.access.authz import requires
-from serialtrail_kit.declaration import NotAhead
-from serialtrail_kit.errors import NotFound
+from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
+from serialtrail_kit.errors import Conflict, InvalidInput, NotFound
 from serialtrail_kit.http.context import record_metadata
-from serialtrail_kit.http.problems import PROBLEM_RESPONSES
+from serialtrail_kit.http.refusals import refuses
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.handlers import SerialIssuanceHandlers
-from serial_issuance.domain import location, product
+from serial_issuance.domain import location, product, rules
 from serial_issuance.domain.generation import line_parts, render_counters
 from serial_issuance.entrypoints import permissions as allowed
 from serial_issuance.entrypoints.resources import Resources
@@ -45,6 +46,27 @@ from serial_issuance.projections.serial_status.queries import SerialQueries
 Consistent = Callable[[], Awaitable[None]]
 StreamFormat = Literal["text", "ndjson"]
 MEDIA = {"text": "text/plain; charset=utf-8", "ndjson": "application/x-ndjson"}
+# What a commissioning's input can break, in the order it is checked: the event time, which
+# serials (gtin + serials, EPCs or scans), the batch, then each serial against what was issued.
+COMMISSIONING_INPUT = (
+    NOT_IN_FUTURE,
+    rules.ONE_OF,
+    rules.REQUIRED,
+    rules.SIZE,
+    gs1.GTIN,
+    rules.SGTIN_URI,
+    *gs1.SCAN_RULES,
+    rules.SGTIN,
+    rules.SINGLE_GTIN,
+    rules.REGISTERED_PRODUCT,
+    rules.REGISTERED_BATCH,
+    rules.MATCHES_BATCH,
+    rules.LABEL_MATCHES_BATCH,
+    rules.AFTER_BATCH_REGISTERED,
+    rules.BEFORE_EXPIRY,
+    rules.DUPLICATE,
+    rules.ISSUED_FOR_GTIN,
+)
 
 
 def build_router(
@@ -54,7 +76,7 @@ def build_router(
     digital_link_base: str,
     not_ahead: NotAhead,
 ) -> APIRouter:
-    router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+    router = APIRouter(prefix="/v1")
     resources = Resources(handlers, queries, consistent)
     _master_data_routes(router, handlers, resources)
     _location_routes(router, handlers, resources)
@@ -71,6 +93,9 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
         tags=["products"],
         response_model=ProductRegistered,
         dependencies=[requires(allowed.MASTER_DATA_WRITE, resources.new_product)],
+        openapi_extra=refuses(
+            {InvalidInput: (gs1.GTIN, rules.SERIAL_RANDOMISATION, rules.NDC_IN_GTIN), Conflict: (rules.UNIQUE,)}
+        ),
     )
     async def register_product(body: ProductIn, request: Request) -> ProductRegistered:
         """Register a product's master data and the shape of its serials. Idempotent for identical data."""
@@ -82,6 +107,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
         tags=["products"],
         response_model=ProductRegistered,
         dependencies=[requires(allowed.MASTER_DATA_READ, resources.product)],
+        openapi_extra=refuses({InvalidInput: (gs1.GTIN,), NotFound: (rules.REGISTERED_PRODUCT,)}),
     )
     async def get_product(gtin: GtinPath) -> ProductRegistered:
         """A product's master data."""
@@ -93,6 +119,19 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
         tags=["batches"],
         response_model=BatchRegistered,
         dependencies=[requires(allowed.BATCHES_WRITE, resources.new_batch)],
+        openapi_extra=refuses(
+            {
+                InvalidInput: (
+                    gs1.GTIN,
+                    rules.REGISTERED_PRODUCT,
+                    rules.LOT,
+                    gs1.GLN,
+                    rules.AFTER_MANUFACTURE,
+                    rules.WITHIN_SHELF_LIFE,
+                ),
+                Conflict: (rules.UNIQUE,),
+            }
+        ),
     )
     async def register_batch(body: BatchIn, request: Request) -> BatchRegistered:
         """Register a batch (lot and expiry) of a registered product."""
@@ -118,6 +157,7 @@ def _location_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resour
         tags=["locations"],
         response_model=SiteOut,
         dependencies=[requires(allowed.MASTER_DATA_WRITE, resources.new_site)],
+        openapi_extra=refuses({InvalidInput: (gs1.GLN,), Conflict: (rules.UNIQUE,)}),
     )
     async def register_site(body: SiteIn, request: Request) -> SiteOut:
         """Register a site (GLN, address, the CMO operating it): the business location of what its
@@ -145,6 +185,9 @@ def _location_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resour
         tags=["locations"],
         response_model=LineRegistered,
         dependencies=[requires(allowed.MASTER_DATA_WRITE, resources.new_line)],
+        openapi_extra=refuses(
+            {InvalidInput: (rules.LINE_ID, rules.GLN_EXTENSION), Conflict: (rules.UNIQUE, rules.UNIQUE_READ_POINT)}
+        ),
     )
     async def register_line(gln: GlnPath, body: LineIn, request: Request) -> LineRegistered:
         """Register a packaging line of a site: its id (what line systems send) and its read point
@@ -161,6 +204,18 @@ def _serial_request_routes(
         tags=["serials"],
         response_model=SerialRequestOut,
         dependencies=[requires(allowed.SERIALS_REQUEST, resources.new_serials)],
+        openapi_extra=refuses(
+            {
+                InvalidInput: (
+                    gs1.GTIN,
+                    rules.REGISTERED_PRODUCT,
+                    rules.REGISTERED_BATCH,
+                    rules.RANGE,
+                    rules.GUESS_PROBABILITY,
+                ),
+                Conflict: (rules.SERIAL_KEY,),
+            }
+        ),
     )
     async def request_serials(body: SerialRequestIn, request: Request) -> SerialRequestOut:
         """Allocate randomised serials (FF3-1 over a per-GTIN counter; EU FMD guessing odds enforced)."""
@@ -218,6 +273,21 @@ def _serial_request_routes(
         tags=["serials"],
         response_model=SerialImportOut,
         dependencies=[requires(allowed.SERIALS_IMPORT, resources.new_import)],
+        openapi_extra=refuses(
+            {
+                InvalidInput: (
+                    gs1.GTIN,
+                    rules.REGISTERED_PRODUCT,
+                    rules.REGISTERED_BATCH,
+                    rules.SIZE,
+                    rules.SERIAL,
+                    rules.EU_ALPHANUMERIC,
+                    rules.DUPLICATE,
+                    rules.UNIQUE_FOR_GTIN,
+                ),
+                Conflict: (rules.SERIAL_KEY, rules.ALREADY_IMPORTED),
+            }
+        ),
     )
     async def import_serials(body: SerialImportIn, request: Request) -> SerialImportOut:
         """Import a CMO's or customer's own serial list; all-or-nothing with a per-serial reason list."""
@@ -235,6 +305,7 @@ def _sscc_routes(router: APIRouter, handlers: SerialIssuanceHandlers, resources:
         tags=["sscc"],
         response_model=SsccRequestOut,
         dependencies=[requires(allowed.SSCC_REQUEST, resources.new_ssccs)],
+        openapi_extra=refuses({InvalidInput: (rules.COMPANY_PREFIX, rules.RANGE, rules.SSCC_CAPACITY)}),
     )
     async def request_ssccs(body: SsccRequestIn, request: Request) -> SsccRequestOut:
         """Allocate a range of SSCCs (extension digit + company prefix + serial reference + check digit)."""
@@ -284,6 +355,7 @@ def _commissioning_routes(
         tags=["commissioning"],
         response_model=CommissioningOut,
         dependencies=[requires(allowed.SERIALS_COMMISSION, resources.commissioning)],
+        openapi_extra=refuses({InvalidInput: COMMISSIONING_INPUT, Conflict: (rules.ALREADY_COMMISSIONED,)}),
     )
     async def commission(body: CommissioningIn, request: Request) -> CommissioningOut:
         """Commission issued or imported serials into a batch: all-or-nothing, per-serial reasons on rejection.

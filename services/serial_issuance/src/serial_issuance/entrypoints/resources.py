@@ -21,12 +21,21 @@ from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SiteRegistered
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.keys import parse_sgtin_uri
+from serialtrail_gs1.rules import GLN, GTIN
 from serialtrail_gs1.scan import parse_object_id
 from serialtrail_kit.access.authz import body_target, path_target, request_body
-from serialtrail_kit.access.resources import Resource
-from serialtrail_kit.errors import DomainError, InvalidInput, NotFound, Violation
+from serialtrail_kit.access.resources import EXISTS, Refusals, Resource
+from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
 
 from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.domain.rules import (
+    ISSUED_FOR_GTIN,
+    REGISTERED_BATCH,
+    REGISTERED_LINE,
+    REGISTERED_PRODUCT,
+    REGISTERED_SITE,
+    UUID_FORMAT,
+)
 from serial_issuance.entrypoints.schemas import MAX_SCANS
 from serial_issuance.projections.serial_status.queries import SerialQueries
 
@@ -75,7 +84,7 @@ def unregistered_batch(request: Request) -> DomainError:
     gtins = sorted(getattr(request.state, "target", Target()).gtins)
     lot = getattr(request.state, "lot", None)
     message = f"no batch {lot!r} is registered for GTIN {gtins[0] if gtins else '?'}"
-    return InvalidInput(message, [Violation("lot", "registered-batch", message)])
+    return InvalidInput(message, [REGISTERED_BATCH.at("lot", message)])
 
 
 # What an unknown resource of each kind is answered (so one out of scope is answered the same).
@@ -84,26 +93,38 @@ def unregistered_batch(request: Request) -> DomainError:
 def _no_batch(request: Request) -> DomainError:
     gtin, lot = request.path_params["gtin"], request.path_params["lot"]
     message = f"no batch {lot!r} is registered for GTIN {gtin}"
-    return NotFound(message, [Violation("lot", "registered-batch", message)])
+    return NotFound(message, [REGISTERED_BATCH.at("lot", message)])
 
 
 def _no_request(what: str) -> Callable[[Request], DomainError]:
     def unknown(request: Request) -> DomainError:
         message = f"no {what} request {request.path_params['request_id']}"
-        return NotFound(message, [Violation("request_id", "exists", f"unknown {what} request")])
+        return NotFound(message, [EXISTS.at("request_id", f"unknown {what} request")])
 
     return unknown
 
 
 def _no_site(request: Request) -> DomainError:
     message = f"no site is registered with GLN {request.path_params['gln']}"
-    return NotFound(message, [Violation("gln", "registered-site", message)])
+    return NotFound(message, [REGISTERED_SITE.at("gln", message)])
 
 
 def _no_serial(request: Request) -> DomainError:
     gtin, serial = request.path_params["gtin"], request.path_params["serial"]
     message = f"serial {serial} was not issued or imported for GTIN {gtin}"
-    return NotFound(message, [Violation("serial", "issued-for-gtin", "unknown serial for this GTIN")])
+    return NotFound(message, [ISSUED_FOR_GTIN.at("serial", "unknown serial for this GTIN")])
+
+
+# What the lookups below refuse with, for the OpenAPI document: a resolver that loads by a GS1
+# key checks the key first (the path's own pattern is checked only after the resolvers ran).
+# Resolvers of what a command names by body fields swallow "unknown": the handler names it.
+BATCH_IN_PATH: Refusals = {InvalidInput: (GTIN,), NotFound: (REGISTERED_PRODUCT, REGISTERED_BATCH)}
+BATCH_IN_BODY: Refusals = {InvalidInput: (REGISTERED_BATCH,)}  # `unregistered_batch`, when out of scope
+REQUEST_BY_ID: Refusals = {InvalidInput: (UUID_FORMAT,), NotFound: (EXISTS,)}
+SITE_BY_GLN: Refusals = {InvalidInput: (GLN,), NotFound: (REGISTERED_SITE,)}
+SERIAL_OF_GTIN: Refusals = {InvalidInput: (GTIN,), NotFound: (REGISTERED_PRODUCT, ISSUED_FOR_GTIN)}
+# A commissioning's line is looked up while its target is named, before any scope check.
+LINE_AND_BATCH: Refusals = {InvalidInput: (REGISTERED_LINE, REGISTERED_BATCH)}
 
 
 class Resources:
@@ -112,23 +133,51 @@ class Resources:
         self.new_product = Resource("product", named=body_target(gtins="gtin"))
         self.product = Resource("product", named=path_target(gtins="gtin"))
         self.new_batch = Resource("batch", named=new_batch)
-        self.batch = Resource("batch", named=path_target(gtins="gtin"), owner=self._batch_in_path, unknown=_no_batch)
-        self.new_serials = Resource(
-            "serial-request", named=body_target(gtins="gtin"), owner=self._batch_in_body, unknown=unregistered_batch
+        self.batch = Resource(
+            "batch",
+            named=path_target(gtins="gtin"),
+            owner=self._batch_in_path,
+            unknown=_no_batch,
+            refuses=BATCH_IN_PATH,
         )
-        self.serial_request = Resource("serial-request", owner=self._serial_request, unknown=_no_request("serial"))
+        self.new_serials = Resource(
+            "serial-request",
+            named=body_target(gtins="gtin"),
+            owner=self._batch_in_body,
+            unknown=unregistered_batch,
+            refuses=BATCH_IN_BODY,
+        )
+        self.serial_request = Resource(
+            "serial-request", owner=self._serial_request, unknown=_no_request("serial"), refuses=REQUEST_BY_ID
+        )
         self.new_import = Resource(
-            "serial-import", named=body_target(gtins="gtin"), owner=self._batch_in_body, unknown=unregistered_batch
+            "serial-import",
+            named=body_target(gtins="gtin"),
+            owner=self._batch_in_body,
+            unknown=unregistered_batch,
+            refuses=BATCH_IN_BODY,
         )
         self.new_ssccs = Resource("sscc-request", named=body_target(company_prefixes="company_prefix"))
-        self.sscc_request = Resource("sscc-request", owner=self._sscc_request, unknown=_no_request("SSCC"))
+        self.sscc_request = Resource(
+            "sscc-request", owner=self._sscc_request, unknown=_no_request("SSCC"), refuses=REQUEST_BY_ID
+        )
         self.commissioning = Resource(
-            "commissioning", named=self._commissioning_named, owner=self._batch_in_body, unknown=unregistered_batch
+            "commissioning",
+            named=self._commissioning_named,
+            owner=self._batch_in_body,
+            unknown=unregistered_batch,
+            refuses=LINE_AND_BATCH,
         )
         self.new_site = Resource("site", named=new_site)
-        self.site = Resource("site", named=path_target(sites="gln"), owner=self._site, unknown=_no_site)
-        self.new_line = Resource("line", named=self._line_named, owner=self._site, unknown=_no_site)
-        self.serial = Resource("serial", named=path_target(gtins="gtin"), owner=self._serial, unknown=_no_serial)
+        self.site = Resource(
+            "site", named=path_target(sites="gln"), owner=self._site, unknown=_no_site, refuses=SITE_BY_GLN
+        )
+        self.new_line = Resource(
+            "line", named=self._line_named, owner=self._site, unknown=_no_site, refuses=SITE_BY_GLN
+        )
+        self.serial = Resource(
+            "serial", named=path_target(gtins="gtin"), owner=self._serial, unknown=_no_serial, refuses=SERIAL_OF_GTIN
+        )
 
     async def _commissioning_named(self, request: Request) -> Target:
         """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning names."""
@@ -236,4 +285,4 @@ def _uuid(value: Any) -> UUID:
         return value if isinstance(value, UUID) else UUID(str(value))
     except ValueError as error:
         message = f"{value!r} is not a UUID"
-        raise InvalidInput(message, [Violation("request_id", "uuid", message)]) from error
+        raise InvalidInput(message, [UUID_FORMAT.at("request_id", message)]) from error

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from serialtrail_kit.access.resources import EXISTS
 from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import NotFound, Violation
+from serialtrail_kit.errors import NotFound
 
 from serial_issuance.application.loading import Loader
 from serial_issuance.domain import counter_bitmap, product
 from serial_issuance.domain.generation import counters_of
 from serial_issuance.domain.keys import SerialKeyring
+from serial_issuance.domain.rules import ISSUED_FOR_GTIN
 
 RM = "serial_issuance_rm"
 
@@ -29,7 +31,7 @@ class SerialQueries:
         if row is None:
             raise NotFound(
                 f"no serial request {request_id}",
-                [Violation("request_id", "exists", "unknown serial request")],
+                [EXISTS.at("request_id", "unknown serial request")],
             )
         return dict(row)
 
@@ -37,7 +39,7 @@ class SerialQueries:
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(f"SELECT * FROM {RM}.sscc_requests WHERE request_id = $1", request_id)
         if row is None:
-            raise NotFound(f"no SSCC request {request_id}", [Violation("request_id", "exists", "unknown SSCC request")])
+            raise NotFound(f"no SSCC request {request_id}", [EXISTS.at("request_id", "unknown SSCC request")])
         return dict(row)
 
     async def batch_counts(self, gtin: str, lot: str) -> dict[str, int]:
@@ -58,7 +60,7 @@ class SerialQueries:
         if issued is None:
             raise NotFound(
                 f"serial {serial} was not issued or imported for GTIN {gtin}",
-                [Violation("serial", "issued-for-gtin", "unknown serial for this GTIN")],
+                [ISSUED_FOR_GTIN.at("serial", "unknown serial for this GTIN")],
             )
         history = [issued]
         if commissioned is not None:
