@@ -190,6 +190,15 @@ async def test_odd_paths_and_queries_are_answered_never_a_500(harness: Harness, 
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize("path", ["/v1/hierarchy/00%0A106141412345678908", "/v1/hierarchy/%09x", "/v1/ancestors/a%7Fb"])
+async def test_a_control_character_in_the_path_is_a_422_naming_the_rule(harness: Harness, path: str) -> None:
+    """The fuzzer's find: routes do not match a path with a line break, which answered a bare
+    404 as if the operation did not exist; it is refused as what it is."""
+    response = await harness.client.get(path)
+    assert response.status_code == 422, response.text
+    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("path", "no-control-character")]
+
+
 async def test_error_answers_keep_their_headers_and_carry_a_request_id(harness: Harness) -> None:
     wrong_method = await harness.client.delete(f"/v1/products/{GTIN}")
     assert wrong_method.status_code == 405

@@ -13,6 +13,8 @@ Paths outside the API (health, docs) get the size limit only."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 from serialtrail_contracts.identity import Principal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +39,13 @@ class UnsupportedMedia(DomainError):
     example = "the body is text/plain; send it as application/json"
 
 
+_CONTROL = re.compile(r"[\x01-\x1f\x7f]")
+PLAIN_PATH = Rule(
+    "no-control-character",
+    "the path holds no control character",
+    "path",
+    "the path holds a control character (a line break, a tab …); no identifier has one",
+)
 MEDIA_TYPE = Rule(
     "media-type", "a body is sent as application/json (or a +json type)", "content-type", UnsupportedMedia.example
 )
@@ -65,6 +74,7 @@ class AuthenticateFirst:
             _check_declared_length(request, limit)
             principal = request.state.authenticated = await _authenticated(request)
             _refuse_nul(scope)
+            _refuse_control_characters(scope)
             _refuse_other_media(request)
             key = idempotency.key_of(request) if request.method == "POST" else None
             json_body = request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
@@ -106,6 +116,15 @@ def _refuse_nul(scope: Scope) -> None:
         if found:
             message = f"the {where} holds a NUL character"
             raise InvalidInput(message, [NO_NUL.at(where, message)])
+
+
+def _refuse_control_characters(scope: Scope) -> None:
+    """No identifier holds a line break or another control character; routes would not match
+    such a path at all and answer a bare 404, as if the operation did not exist."""
+    path = str(scope["path"])
+    if _CONTROL.search(path):
+        message = "the path holds a control character (a line break, a tab …); no identifier has one"
+        raise InvalidInput(message, [PLAIN_PATH.at("path", message)])
 
 
 def _refuse_other_media(request: Request) -> None:
