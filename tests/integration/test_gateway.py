@@ -49,6 +49,9 @@ async def test_every_operation_reaches_the_service_that_declares_it(database_dsn
     assert table.find("GET", f"/v1/hierarchy/{DIGITAL_LINK}").upstream == "aggregation"  # type: ignore[union-attr]
     for service in ("identity", "aggregation", "serial_issuance"):
         assert table.find("GET", f"/v1/audit-trail/{service}").upstream == service  # type: ignore[union-attr]
+    unknown_log = table.find("GET", "/v1/audit-trail/nope")  # answered by a service: 404 known-log
+    assert unknown_log is not None
+    assert unknown_log.upstream in {s.name for s in SERVICES}
     refused = table.find("DELETE", "/v1/products")
     assert refused is not None
     assert refused.upstream is None
@@ -60,6 +63,14 @@ async def test_every_operation_reaches_the_service_that_declares_it(database_dsn
     parameters = combined["paths"]["/v1/audit-trail/{service}"]["get"]["parameters"]
     (trail,) = [p for p in parameters if p["name"] == "service"]
     assert trail["schema"]["enum"] == sorted(s.name for s in SERVICES)
+    # What the gateway answers itself is declared beside each service's own refusals, once.
+    for template, item in combined["paths"].items():
+        for method, operation in item.items() if template.startswith("/v1/") else ():
+            declared = [(d["status"], d["type"].rsplit("/", 1)[1]) for d in operation["x-serialtrail-problems"]]
+            where = f"{method} {template}"
+            assert {(502, "upstream-unavailable"), (408, "request-timeout"), (413, "too-large")} <= set(declared), where
+            assert len(declared) == len(set(declared)), where
+            assert "upstream-unavailable" in operation["responses"]["502"]["description"], where
 
 
 def test_upstreams_name_every_service_once() -> None:

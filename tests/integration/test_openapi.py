@@ -60,6 +60,7 @@ def _problems_documented(where: str, operation: dict[str, Any], problem_schema: 
             jsonschema.validate(value, problem_schema)
             assert (value["status"], value["type"]) in {(status, d["type"]) for d in here}, (where, value)
             shown |= {error["rule"] for error in value.get("errors", [])}
+            assert value.get("errors") or "errors" not in value["detail"], (where, value)  # says what comes
         assert named <= shown, f"{where} {status}: rules without an example: {named - shown}"
         assert all(rule in response["description"] for rule in named), (where, status)
         assert all(d["type"].startswith(PROBLEM_BASE) for d in here), where

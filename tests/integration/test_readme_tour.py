@@ -109,10 +109,55 @@ async def _a_restart_keeps_everything_and_shows_no_key(port: int, env: dict[str,
             )
         assert keys.status_code == 200, keys.text
         assert summary.json()["commissioned"] == 10
+        await _the_commands_act_on_this_run(log, key)
+        _a_service_that_stops_stops_everything(process, log)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(90)
-    assert process.returncode in (0, 130), text(log)[-3000:]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(90)
+
+
+async def _the_commands_act_on_this_run(log: Path, key: str) -> None:
+    """With the settings the run prints, the CLI lists this run's keys (not embedded mode's)."""
+    said = re.search(r"export (SERIALTRAIL_DATA_DIR=\S+) (KAFKA_BOOTSTRAP_SERVERS=\S+)", text(log))
+    assert said is not None, text(log)
+    env = {**os.environ, **dict(part.split("=", 1) for part in said.groups())}
+    env.pop("DATABASE_URL", None)
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "serialtrail", "keys", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert key.split("_")[1] in listed.stdout, listed.stdout
+
+
+def _a_service_that_stops_stops_everything(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Said at once and everything stopped, rather than a gateway answering 502 for good."""
+    (serve,) = [
+        pid for pid in children_of(process.pid) if b"serial_issuance" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    os.kill(serve, signal.SIGTERM)
+    process.wait(90)
+    assert process.returncode not in (0, 130), text(log)[-3000:]
+    assert re.search(r"serial_issuance stopped \(exit code -?\d+; log: .*\): stopping distributed mode", text(log))
+    assert not children_of(process.pid)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def text(log: Path) -> str:

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 from serialtrail_kit.http.gateway import Limits, create_gateway
+from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
 from serialtrail_kit.http.serving import server_config
 from serialtrail_kit.testing.harness import make_settings
 from serialtrail_kit.testing.waiting import until
@@ -127,3 +128,24 @@ async def test_a_method_no_route_has_is_405_with_allow(gateway: str) -> None:
     assert head.status_code == 405
     assert "GET" in head.headers["allow"]
     assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_control_character_in_the_path_is_refused_as_the_services_refuse_it(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        answer = await client.get("/v1/echo/0950600013%0A4352")
+    assert answer.status_code == 422
+    assert [e["rule"] for e in answer.json()["errors"]] == ["no-control-character"]
+
+
+async def test_a_service_that_does_not_answer_is_a_502_problem() -> None:
+    lost = socket.create_server(("127.0.0.1", 0))
+    port = lost.getsockname()[1]
+    lost.close()  # nothing listens there any more
+    app = create_gateway({"echo": f"http://127.0.0.1:{port}"}, "test")
+    app.state.upstreams.documents["echo"] = _echo().openapi()  # as if it had answered once, then died
+    app.state.upstreams.table = RouteTable(routes_of("echo", app.state.upstreams.documents["echo"]))
+    async with served(app) as base, httpx.AsyncClient(base_url=base) as client:
+        answer = await client.get("/v1/echo/x")
+    assert answer.status_code == 502
+    assert answer.json()["type"].endswith("/upstream-unavailable")
+    assert "echo service did not answer" in answer.json()["detail"]

@@ -85,7 +85,10 @@ def run(
         _run_distributed(settings, host, port)
         return
     if not settings.database_url and embedded.owns_running_server(settings.data_dir):
-        console.print(f"[red]Serialtrail already runs on {settings.data_dir.resolve()}[/red]")
+        console.print(
+            f"[red]Serialtrail already runs on {settings.data_dir.resolve()}[/red]: stop that one first (Ctrl-C "
+            "where it runs), or give this one another folder (SERIALTRAIL_DATA_DIR=…)"
+        )
         raise typer.Exit(1)
     listening = _listen(host or settings.http_host, port or settings.http_port)  # before anything is created
     embedded.preflight(settings)
@@ -202,6 +205,8 @@ def _where(settings: Settings) -> str:
     if settings.kafka_bootstrap_servers:
         database = where_of(settings.database_url or "")
         return f"database: {database}  Kafka: {settings.kafka_bootstrap_servers}  (Ctrl-C stops it)"
+    if settings.database_url:
+        return f"database: {where_of(settings.database_url)}  (Ctrl-C stops it)"
     return f"data: {settings.data_dir.resolve()}  (Ctrl-C stops it and PostgreSQL)"
 
 

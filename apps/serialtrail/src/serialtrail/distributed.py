@@ -72,7 +72,11 @@ def run_distributed(
             environment = _environment(settings, data, services, owner, service, broker.bootstrap_servers)
             with _children(services, environment, data / "logs") as children:
                 _wait_ready(children, say)
-                _serve_gateway(listening, {c.name: c.url for c in children}, build, settings, data, say)
+                say.write(
+                    "The serialtrail commands (keys, verify-log, replay, dlq …) act on this run with:\n"
+                    f"  export SERIALTRAIL_DATA_DIR={data} KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}\n"
+                )
+                _serve_gateway(listening, children, build, settings, data, say)
 
 
 def _logins(data: Path, postgres: EmbeddedPostgres) -> tuple[str, str]:
@@ -220,8 +224,9 @@ def _wait_known(children: list[Child], key: str, deadline: float) -> None:
 
 
 def _serve_gateway(
-    listening: socket.socket, upstreams: Mapping[str, str], build: str, settings: Settings, data: Path, say: TextIO
+    listening: socket.socket, children: list[Child], build: str, settings: Settings, data: Path, say: TextIO
 ) -> None:
+    upstreams = {child.name: child.url for child in children}
     host, port = listening.getsockname()[:2]
     say.write(
         f"Serialtrail (distributed: {', '.join(upstreams)}) on http://{host}:{port}  API docs: "
@@ -229,4 +234,25 @@ def _serve_gateway(
     )
     say.flush()
     config = server_config(create_gateway(upstreams, build, limits=Limits.of(settings)), settings, log_level="warning")
-    asyncio.run(uvicorn.Server(config).serve(sockets=[listening]))
+    server = uvicorn.Server(config)
+    stopped = asyncio.run(_until_one_stops(server, listening, children))
+    if stopped is not None:
+        raise ServiceFailed(
+            f"{stopped.name} stopped (exit code {stopped.process.returncode}; log: {stopped.log}): "
+            "stopping distributed mode"
+        )
+
+
+async def _until_one_stops(server: uvicorn.Server, listening: socket.socket, children: list[Child]) -> Child | None:
+    """The gateway serves until Ctrl-C, or until a service stops on its own: then everything stops,
+    said at once, rather than a gateway answering 502 for a service nobody restarts."""
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    while not serving.done():
+        stopped = next((child for child in children if child.process.poll() is not None), None)
+        if stopped is not None:
+            server.should_exit = True
+            await serving
+            return stopped
+        await asyncio.wait([serving], timeout=1.0)
+    await serving
+    return None

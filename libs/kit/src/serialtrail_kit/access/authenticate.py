@@ -33,6 +33,7 @@ REAUTH_MAX_AGE = 300
 
 class AccessRefused(DomainError):
     kind, status, title = "unauthorized", 401, "Authentication required"
+    example = "credentials required: an API key (Authorization: Bearer st_…) or an OIDC token"
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -47,6 +48,7 @@ class Unauthenticated(AccessRefused):
 
 class Forbidden(AccessRefused):
     kind, status, title = "forbidden", 403, "Not allowed"
+    example = "role cmo lacks permission identity:admin"
 
 
 class Hidden(AccessRefused):
@@ -62,6 +64,7 @@ class Hidden(AccessRefused):
 
 class TooManyFailures(AccessRefused):
     kind, status, title = "too-many-failures", 429, "Too many failed authentication attempts"
+    example = "too many failed attempts; retry after 42 s"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(

@@ -74,7 +74,7 @@ class AuthenticateFirst:
             _check_declared_length(request, limit)
             principal = request.state.authenticated = await _authenticated(request)
             _refuse_nul(scope)
-            _refuse_control_characters(scope)
+            refuse_control_characters(str(scope["path"]))
             _refuse_other_media(request)
             key = idempotency.key_of(request) if request.method == "POST" else None
             json_body = request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
@@ -118,10 +118,9 @@ def _refuse_nul(scope: Scope) -> None:
             raise InvalidInput(message, [NO_NUL.at(where, message)])
 
 
-def _refuse_control_characters(scope: Scope) -> None:
+def refuse_control_characters(path: str) -> None:
     """No identifier holds a line break or another control character; routes would not match
     such a path at all and answer a bare 404, as if the operation did not exist."""
-    path = str(scope["path"])
     if _CONTROL.search(path):
         message = "the path holds a control character (a line break, a tab …); no identifier has one"
         raise InvalidInput(message, [PLAIN_PATH.at("path", message)])

@@ -19,10 +19,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from serialtrail_kit.errors import DomainError
 from serialtrail_kit.http.docs import offline_docs
+from serialtrail_kit.http.gate import GUARDED_PREFIX, TooLarge, refuse_control_characters
 from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
-from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers, problem
+from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers, problem, problem_of
+from serialtrail_kit.http.refusals import also_refuses
 from serialtrail_kit.http.request_id import HEADER, RequestIds, request_id
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.telemetry import current_traceparent
@@ -56,6 +60,19 @@ class Limits:
     def of(cls, settings: Settings) -> Limits:
         return cls(max_body_bytes=settings.max_request_bytes)
 
+
+class UpstreamUnavailable(DomainError):
+    kind, status, title = "upstream-unavailable", 502, "A service did not answer"
+    example = "the aggregation service did not answer (ConnectError); retry shortly"
+
+
+class BodyStalled(DomainError):
+    kind, status, title = "request-timeout", 408, "Request body too slow"
+    example = "no body data for 15s"
+
+
+# What the gateway itself may answer on any operation it forwards, beside the service's own.
+GATEWAY_REFUSALS: dict[type[DomainError], tuple[()]] = {UpstreamUnavailable: (), BodyStalled: (), TooLarge: ()}
 
 REFRESH_SECONDS = 30.0
 RETRY_SECONDS = 1.0
@@ -131,6 +148,14 @@ def combined_openapi(title: str, version: str, documents: Mapping[str, Mapping[s
         for template, item in document.get("paths", {}).items():
             existing = combined["paths"].get(template)
             combined["paths"][template] = item if existing is None else _merged_item(existing, item)
+    for template, item in combined["paths"].items():
+        if template.startswith(GUARDED_PREFIX):
+            combined["paths"][template] = {
+                method: also_refuses(operation, template, GATEWAY_REFUSALS)
+                if isinstance(operation, dict)
+                else operation
+                for method, operation in item.items()
+            }
     return combined
 
 
@@ -178,6 +203,7 @@ def create_gateway(
     app = FastAPI(
         title="Serialtrail", version=version, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+    app.add_middleware(ControlCharactersRefused)
     app.add_middleware(RequestIds)
     install_problem_handlers(app)
     app.state.upstreams = upstreams
@@ -210,18 +236,29 @@ def create_gateway(
     return app
 
 
+class ControlCharactersRefused:
+    """As every service refuses them (`gate`): a line break in an API path is no identifier. Before
+    routing, since no route pattern matches across one (the answer would be a bare 404)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(GUARDED_PREFIX):
+            try:
+                refuse_control_characters(str(scope["path"]))
+            except DomainError as refused:
+                await problem_of(Request(scope), refused)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 async def _ready(client: httpx.AsyncClient, url: str) -> str:
     try:
         answer = await client.get(f"{url}/health/ready", timeout=5.0)
     except httpx.HTTPError as error:
         return f"unreachable: {type(error).__name__}"
     return "ready" if answer.status_code == 200 else f"degraded ({answer.status_code})"
-
-
-class _BodyRefused(Exception):
-    def __init__(self, status: int, kind: str, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.kind, self.title, self.detail = status, kind, title, detail
 
 
 async def _limited(request: Request, limits: Limits) -> AsyncIterator[bytes]:
@@ -236,10 +273,10 @@ async def _limited(request: Request, limits: Limits) -> AsyncIterator[bytes]:
             return
         except TimeoutError as error:
             detail = f"no body data for {limits.idle_body_seconds:.0f}s"
-            raise _BodyRefused(408, "request-timeout", "Request body too slow", detail) from error
+            raise BodyStalled(detail) from error
         received += len(chunk)
         if received > limits.max_body_bytes:
-            raise _BodyRefused(413, "payload-too-large", "Request body too large", _too_large(limits))
+            raise TooLarge(_too_large(limits))
         yield chunk
 
 
@@ -265,7 +302,7 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
         return response
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
-        return problem(request, 413, "payload-too-large", "Request body too large", _too_large(limits))
+        return problem_of(request, TooLarge(_too_large(limits)))
     outgoing = client.build_request(
         request.method,
         upstreams.urls[found.upstream] + path,  # the host; the target below is the client's, byte for byte
@@ -277,13 +314,13 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
     )
     try:
         answer = await client.send(outgoing, stream=True)
-    except _BodyRefused as refused:
-        return problem(request, refused.status, refused.kind, refused.title, refused.detail)
+    except (TooLarge, BodyStalled) as refused:
+        return problem_of(request, refused)
     except ClientDisconnect:
         return Response(status_code=499)  # the client left: nobody to answer, nothing to log
     except httpx.HTTPError as error:
         detail = f"the {found.upstream} service did not answer ({type(error).__name__}); retry shortly"
-        return problem(request, 502, "upstream-unavailable", "A service did not answer", detail)
+        return problem_of(request, UpstreamUnavailable(detail))
     back = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _NOT_RETURNED]
     streamed = StreamingResponse(
         answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)

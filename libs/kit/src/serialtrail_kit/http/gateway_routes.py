@@ -2,8 +2,10 @@
 is listed by hand. A template's literal parts must match exactly; a parameter matches one path
 segment, or (when no route matches that way) several, since ids such as GS1 Digital Link URIs
 hold slashes; a parameter whose schema lists its values (`enum`) matches only those, which is how
-a path every upstream serves for its own records (`/v1/audit-trail/{service}`) finds its owner.
-The most specific template wins: the one with the most literal characters."""
+a path every upstream serves for its own records (`/v1/audit-trail/{service}`) finds its owner,
+and a value none lists goes to any of them, which answers it as it would (unknown, naming the
+rule) rather than the gateway with a bare 404. The most specific template wins: the one with the
+most literal characters."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class Route:
     template: str
     strict: re.Pattern[str]
     loose: re.Pattern[str]
+    open: re.Pattern[str]  # enum parameters too match any one segment
     literal: int
 
 
@@ -61,6 +64,7 @@ def routes_of(upstream: str, document: Mapping[str, Any]) -> list[Route]:
                     template=template,
                     strict=_pattern(template, values, "[^/]+"),
                     loose=_pattern(template, values, ".+"),
+                    open=_pattern(template, {}, "[^/]+"),
                     literal=len(_PARAMETER.sub("", template)),
                 )
             )
@@ -80,7 +84,7 @@ class RouteTable:
     def find(self, method: str, path: str) -> Match | None:
         """The upstream for `method` on `path`; a Match without an upstream when the path is
         served with other methods only (405); None when no upstream serves the path (404)."""
-        for kind in ("strict", "loose"):
+        for kind in ("strict", "loose", "open"):
             matching = [r for r in self.routes if getattr(r, kind).match(path)]
             if not matching:
                 continue

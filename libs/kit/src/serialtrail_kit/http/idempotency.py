@@ -35,7 +35,7 @@ KEEP = timedelta(hours=48)
 _SANE = re.compile(r"^[!-~]{1,255}$")
 FIELD = "header.Idempotency-Key"
 KEY_FORMAT = Rule(
-    "format",
+    "idempotency-key-format",
     "an Idempotency-Key is 1 to 255 printable characters",
     FIELD,
     "an Idempotency-Key is 1 to 255 printable characters",

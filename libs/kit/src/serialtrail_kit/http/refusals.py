@@ -98,6 +98,34 @@ def document(app: FastAPI, schema: dict[str, Any]) -> None:
             _render(operation, route.path, _merged(entries), _takes_input(operation))
 
 
+def also_refuses(operation: Mapping[str, Any], path: str, refusals: Refusals) -> dict[str, Any]:
+    """A copy of a documented operation that also declares `refusals` (what a proxy in front of
+    it answers itself), beside what it declared already."""
+    responses = dict(operation.get("responses", {}))
+    documented = list(operation.get(DOCUMENTED, []))
+    for entry in _entries(refusals):
+        if any((d["status"], d["type"]) == (entry["status"], PROBLEM_BASE + entry["type"]) for d in documented):
+            continue  # declared already (the service's own size limit, say)
+        added = _response([entry], path, schema_rules=False)
+        status = str(entry["status"])
+        if status in responses:
+            before = responses[status]
+            examples = {**before["content"][PROBLEM_MEDIA_TYPE].get("examples", {}), **_examples_of(added)}
+            added = {
+                "description": f"{before['description']}\n\n{added['description']}",
+                "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF, "examples": examples}},
+            }
+        responses[status] = added
+        rules = [rule["name"] for rule in entry["rules"]]
+        documented.append({"status": entry["status"], "type": PROBLEM_BASE + entry["type"], "rules": rules})
+    return {**operation, "responses": responses, DOCUMENTED: documented}
+
+
+def _examples_of(response: Mapping[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = response["content"][PROBLEM_MEDIA_TYPE]["examples"]
+    return found
+
+
 def _requirement(route: APIRoute) -> Requirement | None:
     found = (requirement_of(d.call) for d in route.dependant.dependencies)
     return next((r for r in found if r is not None), None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from serialtrail_contracts.identity import ApiKeyCreated, ApiKeyRevoked, Role
 from serialtrail_kit.access import tokens
@@ -34,7 +34,7 @@ class IdentityHandlers:
             name=name,
             role=role,
             scope=keys.scope_for(role, scope),
-            expires_at=expires_at,
+            expires_at=keys.future_expiry(expires_at, datetime.now(UTC)),
             principal_id=principal_id,
         )
         async with self.writes.unit(meta) as work:

@@ -16,7 +16,7 @@ from serialtrail_contracts.identity import (
 )
 from serialtrail_kit.errors import InvalidInput, NotFound
 
-from identity.domain.rules import ACTIVE_KEY, SCOPE_RULES
+from identity.domain.rules import ACTIVE_KEY, EXPIRY_IN_FUTURE, SCOPE_RULES
 
 
 def stream_id(key_id: str) -> str:
@@ -33,6 +33,17 @@ def scope_for(role: Role, stated: object) -> Scope:
         if problem.rule == "required-for-role":
             message += f" ({', '.join(SCOPE_DIMENSIONS)}; company_prefixes at least)"
         raise InvalidInput(message, [SCOPE_RULES[problem.rule].at(problem.field, message)]) from problem
+
+
+def future_expiry(expires_at: datetime | None, now: datetime) -> datetime | None:
+    """An expiry as stated, refused unless it is later than `now` (one without an offset is local time)."""
+    if expires_at is None:
+        return None
+    stated = expires_at if expires_at.tzinfo is not None else expires_at.astimezone()
+    if stated <= now:
+        message = f"{stated.isoformat()} is not in the future: a key born expired cannot be used"
+        raise InvalidInput(message, [EXPIRY_IN_FUTURE.at("expires_at", message)])
+    return stated
 
 
 def create(

@@ -5,6 +5,12 @@ from __future__ import annotations
 from serialtrail_kit.errors import Rule
 
 ACTIVE_KEY = Rule("active-key", "the key exists and is not revoked", "key_id", "unknown or revoked")
+EXPIRY_IN_FUTURE = Rule(
+    "in-future",
+    "a key's expiry is in the future (a key born expired cannot be used)",
+    "expires_at",
+    "2020-01-01T00:00:00+00:00 is not in the future: a key born expired cannot be used",
+)
 
 # A scope as `Scope.checked` refuses it (the contracts name the rules; the meanings are here).
 SCOPE_RULES = {
