@@ -48,7 +48,7 @@ class Unauthenticated(AccessRefused):
 
 class Forbidden(AccessRefused):
     kind, status, title = "forbidden", 403, "Not allowed"
-    example = "role cmo lacks permission identity:admin"
+    example = "role auditor lacks permission keys:admin"
 
 
 class Hidden(AccessRefused):

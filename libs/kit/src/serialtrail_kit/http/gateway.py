@@ -63,7 +63,7 @@ class Limits:
 
 class UpstreamUnavailable(DomainError):
     kind, status, title = "upstream-unavailable", 502, "A service did not answer"
-    example = "the aggregation service did not answer (ConnectError); retry shortly"
+    example = "the billing service did not answer (ConnectError); retry shortly"
 
 
 class BodyStalled(DomainError):
