@@ -59,7 +59,8 @@ async def served(app: Any) -> AsyncIterator[str]:
 @pytest.fixture
 async def gateway() -> AsyncIterator[str]:
     async with served(_echo()) as upstream:
-        app = create_gateway({"echo": upstream}, "test", limits=Limits(max_body_bytes=1000, idle_body_seconds=1))
+        limits = Limits(max_body_bytes=1000, idle_body_seconds=1, whole_body_seconds=3)
+        app = create_gateway({"echo": upstream}, "test", limits=limits)
         async with served(app) as base:
             yield base
 
@@ -149,3 +150,38 @@ async def test_a_service_that_does_not_answer_is_a_502_problem() -> None:
     assert answer.status_code == 502
     assert answer.json()["type"].endswith("/upstream-unavailable")
     assert "echo service did not answer" in answer.json()["detail"]
+
+
+async def test_a_body_dribbled_for_longer_than_a_whole_body_takes_is_let_go(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway, timeout=20) as client:
+
+        async def dribbles() -> AsyncIterator[bytes]:
+            for _ in range(12):  # a byte every half second: never idle for 1 s, 6 s in all
+                yield b" "
+                await asyncio.sleep(0.5)
+
+        answer = await client.post("/v1/echo/x", content=dribbles())
+    assert answer.status_code == 408
+    assert "took more than 3s" in answer.json()["detail"]
+
+
+async def test_paths_and_headers_no_url_can_carry_are_answered_not_500(gateway: str) -> None:
+    """The attacker review's finds: a NUL in the path and a Latin-1 header byte gave 500s (the
+    gateway rebuilt a URL from the decoded path; httpx encodes headers as ASCII); a path of
+    50,000 slashes was matched by backtracking patterns for 45 s."""
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        nul = await client.get("/v1/echo/X%00")
+        long = await client.get("/v1/echo/" + "/" * 50_000 + "x")
+    assert (nul.status_code, [e["rule"] for e in nul.json()["errors"]]) == (422, ["no-nul"])
+    assert (long.status_code, long.json()["type"].rsplit("/", 1)[1]) == (414, "uri-too-long")
+    answer = await raw(gateway, b"GET /v1/echo/x HTTP/1.1\r\nHost: t\r\nX-Foo: caf\xe9\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert "caf\u00e9" in answer.decode("latin-1") or "café" in answer.decode("utf-8", "replace"), answer[-300:]
+
+
+def test_only_the_last_parameter_may_span_slashes() -> None:
+    """One `.+` per pattern at most, the others held to a segment: matching stays linear."""
+    document: dict[str, Any] = {"paths": {"/v1/batches/{gtin}/{lot}/report": {"get": {}}, "/v1/tree/{id}": {"get": {}}}}
+    (report,) = [r for r in routes_of("a", document) if "report" in r.template]
+    assert report.loose.pattern == r"/v1/batches/[^/]+/.+/report\Z"
+    assert all(r.loose.pattern.count(".+") == 1 for r in routes_of("a", document))

@@ -21,13 +21,14 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serialtrail_kit.errors import DomainError
+from serialtrail_kit.errors import DomainError, InvalidInput
 from serialtrail_kit.http.docs import offline_docs
 from serialtrail_kit.http.gate import GUARDED_PREFIX, TooLarge, refuse_control_characters
 from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers, problem, problem_of
 from serialtrail_kit.http.refusals import also_refuses
 from serialtrail_kit.http.request_id import HEADER, RequestIds, request_id
+from serialtrail_kit.http.strict_json import NO_NUL
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.telemetry import current_traceparent
 
@@ -55,6 +56,7 @@ _NOT_RETURNED = _HOP_BY_HOP | {HEADER, "date", "server"}
 class Limits:
     max_body_bytes: int = 16 * 1024 * 1024  # as the services' SERIALTRAIL_MAX_REQUEST_BYTES
     idle_body_seconds: float = 15.0
+    whole_body_seconds: float = 120.0  # 16 MiB at ~140 KB/s
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -71,8 +73,19 @@ class BodyStalled(DomainError):
     example = "no body data for 15s"
 
 
+class PathTooLong(DomainError):
+    kind, status, title = "uri-too-long", 414, "Path too long"
+    example = "the path is 50014 characters; at most 8192 are accepted"
+
+
+MAX_PATH = 8192  # a GS1 Digital Link is at most a few hundred characters
 # What the gateway itself may answer on any operation it forwards, beside the service's own.
-GATEWAY_REFUSALS: dict[type[DomainError], tuple[()]] = {UpstreamUnavailable: (), BodyStalled: (), TooLarge: ()}
+GATEWAY_REFUSALS: dict[type[DomainError], tuple[()]] = {
+    UpstreamUnavailable: (),
+    BodyStalled: (),
+    TooLarge: (),
+    PathTooLong: (),
+}
 
 REFRESH_SECONDS = 30.0
 RETRY_SECONDS = 1.0
@@ -238,7 +251,8 @@ def create_gateway(
 
 class ControlCharactersRefused:
     """As every service refuses them (`gate`): a line break in an API path is no identifier. Before
-    routing, since no route pattern matches across one (the answer would be a bare 404)."""
+    routing, since no route pattern matches across one (the answer would be a bare 404). And a path
+    longer than any identifier needs is refused before any pattern is tried on it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -246,11 +260,20 @@ class ControlCharactersRefused:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and str(scope["path"]).startswith(GUARDED_PREFIX):
             try:
+                _refuse_long(str(scope["path"]))
                 refuse_control_characters(str(scope["path"]))
+                if "\x00" in str(scope["path"]):
+                    message = "the path holds a NUL character"
+                    raise InvalidInput(message, [NO_NUL.at("path", message)])
             except DomainError as refused:
                 await problem_of(Request(scope), refused)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _refuse_long(path: str) -> None:
+    if len(path) > MAX_PATH:
+        raise PathTooLong(f"the path is {len(path)} characters; at most {MAX_PATH} are accepted")
 
 
 async def _ready(client: httpx.AsyncClient, url: str) -> str:
@@ -262,18 +285,24 @@ async def _ready(client: httpx.AsyncClient, url: str) -> str:
 
 
 async def _limited(request: Request, limits: Limits) -> AsyncIterator[bytes]:
-    """The body as it arrives, refused beyond the size limit or when the client stalls (a slow
-    body must not hold one of the gateway's upstream connections for long)."""
+    """The body as it arrives, refused beyond the size limit or when the client stalls, or dribbles
+    it for longer than a whole body takes (a slow body must not hold one of the gateway's upstream
+    connections for long)."""
     received = 0
     chunks = request.stream().__aiter__()
+    deadline = asyncio.get_running_loop().time() + limits.whole_body_seconds
     while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise BodyStalled(f"the body took more than {limits.whole_body_seconds:.0f}s")
         try:
-            chunk = await asyncio.wait_for(chunks.__anext__(), limits.idle_body_seconds)
+            chunk = await asyncio.wait_for(chunks.__anext__(), min(limits.idle_body_seconds, left))
         except StopAsyncIteration:
             return
         except TimeoutError as error:
-            detail = f"no body data for {limits.idle_body_seconds:.0f}s"
-            raise BodyStalled(detail) from error
+            if asyncio.get_running_loop().time() >= deadline:
+                raise BodyStalled(f"the body took more than {limits.whole_body_seconds:.0f}s") from error
+            raise BodyStalled(f"no body data for {limits.idle_body_seconds:.0f}s") from error
         received += len(chunk)
         if received > limits.max_body_bytes:
             raise TooLarge(_too_large(limits))
@@ -305,8 +334,8 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
         return problem_of(request, TooLarge(_too_large(limits)))
     outgoing = client.build_request(
         request.method,
-        upstreams.urls[found.upstream] + path,  # the host; the target below is the client's, byte for byte
-        headers=_upstream_headers(request),
+        upstreams.urls[found.upstream] + "/",  # the host alone; the target below is the client's, byte for byte
+        headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in _upstream_headers(request)],  # as received
         content=_limited(request, limits) if _has_body(request) else None,
         # What was matched is what the service decodes: no dot segment resolved, no escape decoded
         # twice on the way (httpx would do both to a URL it builds from the decoded path).

@@ -1,11 +1,12 @@
 """Which upstream answers a request: read from the upstreams' own OpenAPI documents, so no path
 is listed by hand. A template's literal parts must match exactly; a parameter matches one path
-segment, or (when no route matches that way) several, since ids such as GS1 Digital Link URIs
-hold slashes; a parameter whose schema lists its values (`enum`) matches only those, which is how
-a path every upstream serves for its own records (`/v1/audit-trail/{service}`) finds its owner,
-and a value none lists goes to any of them, which answers it as it would (unknown, naming the
-rule) rather than the gateway with a bare 404. The most specific template wins: the one with the
-most literal characters."""
+segment, or (when no route matches that way) the last one several, since ids such as GS1
+Digital Link URIs hold slashes (only the last: two parameters that may each span slashes
+would make matching a long path cost quadratic time, or worse). A parameter whose schema lists
+its values (`enum`) matches only those, which is how a path every upstream serves for its own
+records (`/v1/audit-trail/{service}`) finds its owner, and a value none lists goes to any of
+them, which answers it as it would (unknown, naming the rule) rather than the gateway with a
+bare 404. The most specific template wins: the one with the most literal characters."""
 
 from __future__ import annotations
 
@@ -29,12 +30,14 @@ class Route:
     literal: int
 
 
-def _pattern(template: str, values: Mapping[str, list[str]], segment: str) -> re.Pattern[str]:
+def _pattern(template: str, values: Mapping[str, list[str]], last_segment: str) -> re.Pattern[str]:
     parts, last = [], 0
-    for match in _PARAMETER.finditer(template):
+    found = list(_PARAMETER.finditer(template))
+    for index, match in enumerate(found):
         parts.append(re.escape(template[last : match.start()]))
         name = match.group(1)
         allowed = values.get(name)
+        segment = last_segment if index == len(found) - 1 else "[^/]+"
         parts.append(f"(?:{'|'.join(re.escape(v) for v in allowed)})" if allowed else segment)
         last = match.end()
     parts.append(re.escape(template[last:]))
