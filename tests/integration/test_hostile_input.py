@@ -15,6 +15,7 @@ import pytest
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import AccessRefused, Role
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.http.gate import BodyPace
 from serialtrail_kit.testing.harness import Harness, make_settings, serve
 
 GTIN = "09506000134352"
@@ -30,7 +31,14 @@ class Raw:
 
 
 async def raw_request(
-    harness: Harness, method: str, path: str, headers: dict[str, str], chunks: list[bytes], client: str = "10.9.9.9"
+    harness: Harness,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    chunks: list[bytes],
+    client: str = "10.9.9.9",
+    gap: float = 0.0,
+    ends: bool = True,
 ) -> Raw:
     """The app called as a server would, counting how much of the body it asked for."""
     answer = Raw()
@@ -39,8 +47,9 @@ async def raw_request(
     async def receive() -> dict[str, Any]:
         if not pending:
             await asyncio.sleep(3600)  # a client that keeps the connection open
+        await asyncio.sleep(gap)  # a client that dribbles its body
         answer.chunks_read += 1
-        return {"type": "http.request", "body": pending.pop(0), "more_body": bool(pending)}
+        return {"type": "http.request", "body": pending.pop(0), "more_body": bool(pending) or not ends}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -98,6 +107,26 @@ async def test_an_anonymous_body_is_never_read(harness: Harness) -> None:
     assert answer.status == 401
     assert answer.chunks_read == 0
     assert answer.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_body_that_stalls_or_dribbles_is_a_408(harness: Harness) -> None:
+    token = await harness.token(Role.admin)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    app_state = harness.composition.app.state
+    normal_pace, app_state.body_pace = app_state.body_pace, BodyPace(idle_seconds=0.5, whole_seconds=2.0)
+    try:
+        stalled = await raw_request(harness, "POST", "/v1/commissioning", headers, [b'{"gtin": '], ends=False)
+        dribbled = await raw_request(harness, "POST", "/v1/commissioning", headers, [b" "] * 40, gap=0.1)
+        on_time = await raw_request(harness, "POST", "/v1/commissioning", headers, [b"{", b"}"], gap=0.1)
+    finally:
+        app_state.body_pace = normal_pace
+    assert stalled.status == 408
+    assert b"no body data for 0.5s" in stalled.body
+    assert b"request-timeout" in stalled.body
+    assert dribbled.status == 408
+    assert b"took more than 2s" in dribbled.body
+    assert dribbled.chunks_read < 40  # it stopped reading at the deadline
+    assert on_time.status == 422  # read in full, then judged by the route's schema
 
 
 async def test_an_oversized_body_is_refused_as_soon_as_it_is_too_large(harness: Harness) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
+from serialtrail_kit.http.gate import BodyPace
 from serialtrail_kit.http.gateway import Limits, create_gateway
 from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
 from serialtrail_kit.http.serving import server_config
@@ -59,7 +60,7 @@ async def served(app: Any) -> AsyncIterator[str]:
 @pytest.fixture
 async def gateway() -> AsyncIterator[str]:
     async with served(_echo()) as upstream:
-        limits = Limits(max_body_bytes=1000, idle_body_seconds=1, whole_body_seconds=3)
+        limits = Limits(max_body_bytes=1000, pace=BodyPace(idle_seconds=1, whole_seconds=3))
         app = create_gateway({"echo": upstream}, "test", limits=limits)
         async with served(app) as base:
             yield base

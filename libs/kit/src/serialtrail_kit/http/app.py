@@ -18,7 +18,7 @@ from serialtrail_kit.access.wiring import log_of_requests
 from serialtrail_kit.http import audit_trail
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.docs import offline_docs
-from serialtrail_kit.http.gate import AuthenticateFirst
+from serialtrail_kit.http.gate import AuthenticateFirst, BodyPace, PacedBodies
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers
 from serialtrail_kit.http.refusals import document as document_refusals
 from serialtrail_kit.http.request_id import RequestIds
@@ -93,7 +93,9 @@ def create_app(
         # plain text. The gate limits every path's body and answers with a problem.
     )
     app.state.max_request_bytes = max_body_size
+    app.state.body_pace = BodyPace()
     app.add_middleware(AuthenticateFirst)
+    app.add_middleware(PacedBodies)  # outside the gate: the body it reads comes paced
     app.add_middleware(RequestIds)  # added last: outermost, so every answer carries the id
     app.state.software = software
     app.state.runtime = runtime

@@ -13,7 +13,9 @@ Paths outside the API (health, docs) get the size limit only."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
 
 from fastapi import Request
 from serialtrail_contracts.identity import Principal
@@ -32,6 +34,56 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 class TooLarge(DomainError):
     kind, status, title = "too-large", 413, "Request body too large"
     example = "the body is 20000000 bytes; at most 16777216 are accepted (SERIALTRAIL_MAX_REQUEST_BYTES)"
+
+
+class BodyStalled(DomainError):
+    kind, status, title = "request-timeout", 408, "Request body too slow"
+    example = "no body data for 15s"
+
+
+@dataclass(frozen=True)
+class BodyPace:
+    """How slowly a body may arrive: a client that stalls, or dribbles one for longer than a whole
+    body takes, must not hold a connection (and a worker's attention) for long."""
+
+    idle_seconds: float = 15.0
+    whole_seconds: float = 120.0  # 16 MiB at ~140 KB/s
+
+
+def paced(receive: Receive, pace: BodyPace) -> Receive:
+    """`receive`, refusing a body that comes too slowly (408); once the body is complete, what the
+    connection says next (its disconnect) is waited for as long as it takes."""
+    deadline: float | None = None
+    complete = False
+
+    async def next_message() -> Message:
+        nonlocal deadline, complete
+        if complete:
+            return await receive()
+        now = asyncio.get_running_loop().time()
+        deadline = now + pace.whole_seconds if deadline is None else deadline
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, min(pace.idle_seconds, deadline - now)))
+        except TimeoutError as error:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise BodyStalled(f"the body took more than {pace.whole_seconds:g}s") from error
+            raise BodyStalled(f"no body data for {pace.idle_seconds:g}s") from error
+        complete = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return next_message
+
+
+class PacedBodies:
+    """Every body comes at the pace `app.state.body_pace` allows (services and gateway alike)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            receive = paced(receive, scope["app"].state.body_pace)
+        await self.app(scope, receive, send)
 
 
 class UnsupportedMedia(DomainError):

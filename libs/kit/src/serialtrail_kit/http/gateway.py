@@ -23,7 +23,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serialtrail_kit.errors import DomainError, InvalidInput
 from serialtrail_kit.http.docs import offline_docs
-from serialtrail_kit.http.gate import GUARDED_PREFIX, TooLarge, refuse_control_characters
+from serialtrail_kit.http.gate import (
+    GUARDED_PREFIX,
+    BodyPace,
+    BodyStalled,
+    PacedBodies,
+    TooLarge,
+    refuse_control_characters,
+)
 from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
 from serialtrail_kit.http.problems import JsonResponse, install_problem_handlers, problem, problem_of
 from serialtrail_kit.http.refusals import also_refuses
@@ -55,8 +62,7 @@ _NOT_RETURNED = _HOP_BY_HOP | {HEADER, "date", "server"}
 @dataclass(frozen=True)
 class Limits:
     max_body_bytes: int = 16 * 1024 * 1024  # as the services' SERIALTRAIL_MAX_REQUEST_BYTES
-    idle_body_seconds: float = 15.0
-    whole_body_seconds: float = 120.0  # 16 MiB at ~140 KB/s
+    pace: BodyPace = field(default_factory=BodyPace)
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -66,11 +72,6 @@ class Limits:
 class UpstreamUnavailable(DomainError):
     kind, status, title = "upstream-unavailable", 502, "A service did not answer"
     example = "the billing service did not answer (ConnectError); retry shortly"
-
-
-class BodyStalled(DomainError):
-    kind, status, title = "request-timeout", 408, "Request body too slow"
-    example = "no body data for 15s"
 
 
 class PathTooLong(DomainError):
@@ -216,10 +217,12 @@ def create_gateway(
     app = FastAPI(
         title="Serialtrail", version=version, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+    app.add_middleware(PacedBodies)  # a slow body must not hold an upstream connection for long
     app.add_middleware(ControlCharactersRefused)
     app.add_middleware(RequestIds)
     install_problem_handlers(app)
     app.state.upstreams = upstreams
+    app.state.body_pace = limits.pace
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:
@@ -285,24 +288,9 @@ async def _ready(client: httpx.AsyncClient, url: str) -> str:
 
 
 async def _limited(request: Request, limits: Limits) -> AsyncIterator[bytes]:
-    """The body as it arrives, refused beyond the size limit or when the client stalls, or dribbles
-    it for longer than a whole body takes (a slow body must not hold one of the gateway's upstream
-    connections for long)."""
+    """The body as it arrives (paced by `PacedBodies`), refused beyond the size limit."""
     received = 0
-    chunks = request.stream().__aiter__()
-    deadline = asyncio.get_running_loop().time() + limits.whole_body_seconds
-    while True:
-        left = deadline - asyncio.get_running_loop().time()
-        if left <= 0:
-            raise BodyStalled(f"the body took more than {limits.whole_body_seconds:.0f}s")
-        try:
-            chunk = await asyncio.wait_for(chunks.__anext__(), min(limits.idle_body_seconds, left))
-        except StopAsyncIteration:
-            return
-        except TimeoutError as error:
-            if asyncio.get_running_loop().time() >= deadline:
-                raise BodyStalled(f"the body took more than {limits.whole_body_seconds:.0f}s") from error
-            raise BodyStalled(f"no body data for {limits.idle_body_seconds:.0f}s") from error
+    async for chunk in request.stream():
         received += len(chunk)
         if received > limits.max_body_bytes:
             raise TooLarge(_too_large(limits))

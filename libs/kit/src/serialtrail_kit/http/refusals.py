@@ -31,7 +31,15 @@ from serialtrail_kit.access.authz import Requirement, requirement_of
 from serialtrail_kit.access.resources import Refusals
 from serialtrail_kit.errors import ChangedConcurrently, Conflict, InvalidInput, MalformedJson, Unavailable
 from serialtrail_kit.http import idempotency, strict_json
-from serialtrail_kit.http.gate import GUARDED_PREFIX, MEDIA_TYPE, PLAIN_PATH, WITH_BODY, TooLarge, UnsupportedMedia
+from serialtrail_kit.http.gate import (
+    GUARDED_PREFIX,
+    MEDIA_TYPE,
+    PLAIN_PATH,
+    WITH_BODY,
+    BodyStalled,
+    TooLarge,
+    UnsupportedMedia,
+)
 from serialtrail_kit.http.problems import JSON, PROBLEM_BASE
 from serialtrail_kit.http.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 
@@ -75,7 +83,7 @@ def kit_refusals(path: str, method: str, guarded: bool) -> Refusals:
     if guarded:
         found |= {Forbidden: (), Unavailable: ()}
     if method in WITH_BODY:
-        found |= {UnsupportedMedia: (MEDIA_TYPE,), MalformedJson: (JSON,), ChangedConcurrently: ()}
+        found |= {UnsupportedMedia: (MEDIA_TYPE,), MalformedJson: (JSON,), ChangedConcurrently: (), BodyStalled: ()}
         found[InvalidInput] = (*strict_json.RULES, PLAIN_PATH)
     if method == "POST":
         found[InvalidInput] += (idempotency.KEY_FORMAT, idempotency.KEY_REUSE)
