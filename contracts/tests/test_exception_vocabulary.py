@@ -42,7 +42,7 @@ def test_every_exception_type_has_a_meaning() -> None:
 @pytest.mark.parametrize(
     ("kind", "biz_step", "disposition", "decommission", "eu_fmd", "dscsa", "undo"),
     [
-        ("unreadable", "decommissioning", "inactive", "unreadable", "Destroyed", "never-distributed", False),
+        ("unreadable", "inspecting", "in_progress", None, None, None, True),
         ("label-misprint", "decommissioning", "inactive", "misprint", "Destroyed", "never-distributed", False),
         ("wrong-label", "decommissioning", "inactive", "misprint", "Destroyed", "never-distributed", False),
         ("rework", "decommissioning", "inactive", "misprint", "Destroyed", "never-distributed", False),
@@ -54,15 +54,21 @@ def test_every_exception_type_has_a_meaning() -> None:
     ],
 )
 def test_the_table(
-    kind: str, biz_step: str, disposition: str, decommission: str, eu_fmd: str, dscsa: str, undo: bool
+    kind: str,
+    biz_step: str,
+    disposition: str,
+    decommission: str | None,
+    eu_fmd: str | None,
+    dscsa: str | None,
+    undo: bool,
 ) -> None:
     meaning = VOCABULARY[ExceptionType(kind)]
     assert meaning == Meaning(
         biz_step,
         disposition,
-        DecommissionReason(decommission),
-        EuFmdPackState(eu_fmd),
-        DscsaReason(dscsa),
+        None if decommission is None else DecommissionReason(decommission),
+        None if eu_fmd is None else EuFmdPackState(eu_fmd),
+        None if dscsa is None else DscsaReason(dscsa),
         fda_notification=kind == "stolen",
         undo_allowed=undo,
     )
@@ -70,7 +76,7 @@ def test_the_table(
 
 def test_every_term_is_the_official_vocabularies() -> None:
     steps, dispositions = cbv_terms("BizStep"), cbv_terms("Disp")
-    assert {"decommissioning", "destroying", "sampling"} <= steps  # the context was read
+    assert {"decommissioning", "destroying", "sampling", "inspecting"} <= steps  # the context was read
     for kind, meaning in VOCABULARY.items():
         assert meaning.biz_step in steps, kind
         assert meaning.disposition in dispositions, kind

@@ -700,14 +700,14 @@ def test_every_service_under_services_is_deployed(compose: Compose) -> None:
 
 
 def test_a_service_added_under_services_without_a_compose_service_is_reported(compose: Compose) -> None:
-    problems = check_every_declared_service_deployed([*declared_services(), "line_exceptions"], compose)
-    assert any("'line_exceptions'" in p and "no compose service" in p for p in problems), problems
+    problems = check_every_declared_service_deployed([*declared_services(), "epcis_capture"], compose)
+    assert any("'epcis_capture'" in p and "no compose service" in p for p in problems), problems
 
 
 def test_a_service_the_app_declares_without_a_compose_service_is_reported(compose: Compose) -> None:
-    problems = check_serialtrail_services(compose, [*NAMES, "line_exceptions"])
-    assert any("line_exceptions has no compose service 'line-exceptions'" in p for p in problems), problems
-    assert any("lacks line_exceptions" in p for p in check_gateway(compose, [*NAMES, "line_exceptions"]))
+    problems = check_serialtrail_services(compose, [*NAMES, "epcis_capture"])
+    assert any("epcis_capture has no compose service 'epcis-capture'" in p for p in problems), problems
+    assert any("lacks epcis_capture" in p for p in check_gateway(compose, [*NAMES, "epcis_capture"]))
 
 
 def test_the_dockerfile_is_sound() -> None:

@@ -44,8 +44,9 @@ GLOSSARY = frozenset(
     }
 )
 # Words of service names that are also everyday plumbing words stay allowed ("identity" also
-# names where the kit's principals come from: the identity contract, the published language).
-GENERIC = {"exceptions", "hub", "identity"}
+# names where the kit's principals come from: the identity contract, the published language;
+# "line" is a line of text or of a log as often as a packaging line).
+GENERIC = {"exceptions", "hub", "identity", "line"}
 VOCABULARY = GLOSSARY | {word for service in SERVICES for word in service.split("_")} - GENERIC
 WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 

@@ -78,6 +78,8 @@ class World:
     ids: dict[str, str]  # request ids, packed cases, commissioned serials, a signature
     open_cases: dict[str, list[str]] = field(default_factory=dict)  # by variant: to unpack or close
     keys: list[str] = field(default_factory=list)  # to revoke
+    commissioned: dict[str, list[str]] = field(default_factory=dict)  # by lot: to take out of the supply chain
+    records: dict[str, list[str]] = field(default_factory=dict)  # by variant: open exception records
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -210,6 +212,33 @@ def _ancestry(world: World, variant: str) -> Values:
     return {"object_id": _unit(GTINS[variant], world.ids[f"serial:{variant}"])}
 
 
+@_only("own", "other-company", "other-cmo", "other-line", "unknown")
+def _exception(world: World, variant: str) -> Values:
+    """A record to make (a fresh commissioned unit of the variant's batch, on its line) and an
+    open one of that owner to review or read."""
+    if variant == "unknown":
+        units = [_unit(GTIN_A, world.ids["serial:own"])]
+        return {"gtin": GTIN_A, "lot": "NO-SUCH-LOT", "units": units, "line_id": "LINE-1", "exception_id": UNKNOWN_UUID}
+    unit = _unit(GTINS[variant], world.commissioned[LOTS[variant]].pop())
+    return {
+        "gtin": GTINS[variant],
+        "lot": LOTS[variant],
+        "units": [unit],
+        "line_id": LINES[variant],
+        "exception_id": world.records[variant].pop(),
+    }
+
+
+@_only("own")
+def _exceptions(world: World, variant: str) -> Values:
+    return {}  # a list: narrowed to the caller's scope by the query
+
+
+@_only("own", "other-company", "other-cmo", "unknown")
+def _unit_exceptions(world: World, variant: str) -> Values | None:
+    return _serial(world, variant)
+
+
 @_only("own")
 def _whole(world: World, variant: str) -> Values:
     return {"service": "serial_issuance", "global_position": 1, "signature_id": world.ids["signature"]}
@@ -238,6 +267,9 @@ SAMPLES: dict[str, Sample] = {
     "signature": _whole,
     "access-audit": _whole,
     "api-key": _api_key,
+    "exception": _exception,
+    "exceptions": _exceptions,
+    "unit-exceptions": _unit_exceptions,
 }
 # Packing into a parent that holds another CMO's units cannot be answered as for an unknown
 # parent (that is accepted as pending): it is refused as a conflict naming the scope rule.
@@ -320,8 +352,9 @@ def request_of(operation: Operation, values: Values, token: str) -> tuple[str, A
     body = None if operation.example is None else _substitute(copy.deepcopy(operation.example), values)
     if isinstance(body, dict):  # what the sample names and the example leaves out (a batch's CMO)
         body |= {k: values[_field(k, body)] for k in operation.fields - body.keys() if _field(k, body) in values}
-    if isinstance(body, dict) and "credential" in body:
-        body["credential"] = token  # signing re-authenticates with the caller's own credential
+    for signing in (body, body.get("signature") if isinstance(body, dict) else None):
+        if isinstance(signing, dict) and "credential" in signing:
+            signing["credential"] = token  # signing re-authenticates with the caller's own credential
     if isinstance(body, dict) and "event_time" in body:
         body["event_time"] = moment()
     return path, body
@@ -385,6 +418,8 @@ async def _build(harness: Harness) -> World:
     world = World(harness, supply, ids)
     for variant in ("own", "other-cmo", "other-company", "other-line"):
         ids[f"case:{variant}"], ids[f"serial:{variant}"] = await _packed_case(world, variant)
+    await _commission_more(world, 60)
+    await harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
     qa = await harness.token(Role.qa)
     async with harness.client_with(qa) as signer:
         body = {"meaning": "reviewed", "credential": qa}
@@ -412,14 +447,46 @@ async def _packed_case(world: World, variant: str) -> tuple[str, str]:
     return case, serial
 
 
+async def _commission_more(world: World, count: int) -> None:
+    """Units commissioned into each batch, each to be taken out of the supply chain once."""
+    for variant in ("own", "other-cmo", "other-company"):
+        lot = LOTS[variant]
+        serials = [world.supply.serial(lot) for _ in range(count)]
+        body = {"gtin": GTINS[variant], "serials": serials, "lot": lot, "line_id": "LINE-1", "event_time": moment()}
+        await _ok(await world.harness.client.post("/v1/commissioning", json=body))
+        world.commissioned.setdefault(lot, []).extend(serials)
+
+
+async def _open_record(world: World, variant: str) -> str:
+    """An open record of the variant's owner that took nothing out (so it can also be cancelled)."""
+    body = {
+        "type": "unreadable",
+        "batch": {"gtin": GTINS[variant], "lot": LOTS[variant]},
+        "units": [_unit(GTINS[variant], world.ids[f"serial:{variant}"])],
+        "line_id": LINES[variant],
+        "event_time": moment(),
+        "description": "matrix",
+        "observed_by": "matrix",
+    }
+    return str((await _ok(await world.harness.client.post("/v1/exceptions", json=body)))["exception_id"])
+
+
 async def _restock(world: World, cases: int, keys: int) -> None:
-    """Enough open cases and keys for the next operation (samples are taken synchronously)."""
+    """Enough open cases, keys and open records for the next operation (samples are taken
+    synchronously)."""
     for variant in ("own", "other-cmo", "other-company"):
         made = world.open_cases.setdefault(variant, [])
         while len(made) < cases:
             made.append((await _packed_case(world, variant))[0])
     while len(world.keys) < keys:
         world.keys.append((await world.harness.issue_key(name="matrix victim", role=Role.auditor))[0])
+    if min(len(units) for units in world.commissioned.values()) < 2 * cases:
+        await _commission_more(world, 40)
+        await world.harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
+    for variant in ("own", "other-cmo", "other-company", "other-line"):
+        records = world.records.setdefault(variant, [])
+        while len(records) < cases:
+            records.append(await _open_record(world, variant))
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from aggregation_helpers import once_line_known
 from issuance_helpers import GTIN, LOT, batch, product, serials, site
 from serialtrail.services import BY_NAME, SERVICES
 from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exceptions import ExceptionRecorded
 from serialtrail_contracts.serials import SerialsCommissioned
 from serialtrail_gs1 import epcis
 from serialtrail_kit.eventstore import codec
@@ -74,12 +75,20 @@ async def _a_line_day(harness: Harness) -> None:
     assert (await client.post("/v1/unpack", json={**unpack, "event_time": moment(minutes=2)})).status_code == 200
     assert (await client.post(f"/v1/close/{case}", json={"expected_count": 3, "line_id": "LINE-1"})).status_code == 200
     assert (await client.post(f"/v1/close/{case_2}", json={})).status_code == 200  # on the line it was formed on
+    await harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
+    record: dict[str, Any] = {"batch": {"gtin": GTIN, "lot": LOT}, "description": "seen", "observed_by": "operator"}
+    for kind, serial, line in (("damaged", issued[0], "LINE-1"), ("unreadable", issued[4], "LINE-2")):
+        at = moment(minutes=3, offset_hours=2)
+        units = [f"(01){GTIN}(21){serial}"]
+        exception = {**record, "type": kind, "units": units, "line_id": line, "event_time": at}
+        answer = await client.post("/v1/exceptions", json=exception)
+        assert answer.status_code == 201, answer.text
 
 
 async def _recorded(harness: Harness) -> list[tuple[EventContract, datetime]]:
     """Every event of the line services' logs, decoded as their readers decode them (upcast)."""
     found = []
-    for name in ("serial_issuance", "aggregation"):
+    for name in ("serial_issuance", "aggregation", "line_exceptions"):
         service = BY_NAME[name]
         store = PostgresEventStore(harness.composition.app_pool, name, service.upcasters)
         for recorded in await store.read_all(0, 100_000):
@@ -122,7 +131,7 @@ async def test_a_line_days_events_render_as_one_valid_epcis_document(
 ) -> None:
     pairs = list(_rendered(recorded))
     kinds = {type(event).__name__ for event, _ in pairs}
-    assert kinds == {"SerialsCommissioned", "ChildrenPacked", "ChildrenUnpacked", "ParentClosed"}
+    assert kinds == {"SerialsCommissioned", "ChildrenPacked", "ChildrenUnpacked", "ParentClosed", "ExceptionRecorded"}
     rendered = [r for _, r in pairs]
     registered = [event for event, _ in recorded if type(event) in epcis.MASTER_DATA]
     document = epcis.document(rendered, epcis.master_data(registered), datetime.now(UTC))
@@ -140,8 +149,24 @@ async def test_times_keep_the_offset_the_line_sent(recorded: list[tuple[EventCon
     commissioned = [r for e, r in _rendered(recorded) if isinstance(e, SerialsCommissioned)]
     found = sorted((r["eventTimeZoneOffset"], r["eventTime"][-6:], r["readPoint"]["id"][-6:]) for r in commissioned)
     assert found == [("+01:00", "+01:00", "LINE-1"), ("-05:00", "-05:00", "LINE-2")]
-    closes = {r["disposition"] for e, r in _rendered(recorded) if r["action"] == "OBSERVE"}
+    closes = {
+        r["disposition"] for e, r in _rendered(recorded) if r["action"] == "OBSERVE" and r["bizStep"] == "packing"
+    }
     assert closes == {"completeness_verified", "completeness_inferred"}
+
+
+async def test_exception_records_are_object_events_in_the_reason_vocabulary(
+    recorded: list[tuple[EventContract, datetime]],
+) -> None:
+    found = sorted(
+        (r["action"], r["bizStep"], r["disposition"], r["eventTimeZoneOffset"])
+        for e, r in _rendered(recorded)
+        if isinstance(e, ExceptionRecorded)
+    )
+    assert found == [
+        ("DELETE", "decommissioning", "damaged", "+02:00"),
+        ("OBSERVE", "inspecting", "in_progress", "+02:00"),
+    ]
 
 
 def test_events_recorded_before_locations_render_valid_too(validator: jsonschema.Draft7Validator) -> None:

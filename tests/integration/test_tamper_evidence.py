@@ -79,7 +79,8 @@ async def test_an_untouched_log_verifies_against_its_checkpoints(harness: Harnes
 
 
 async def test_deleting_the_newest_rows_is_found(harness: Harness) -> None:
-    head = (await _verify(harness)).head
+    # The newest rows a checkpoint vouches for (on a loaded machine a later row may not be anchored yet).
+    head = (await _verify(harness)).anchored
 
     async def delete_newest(conn: Connection) -> None:
         await conn.execute(f"DELETE FROM {LOG}.events WHERE global_position > $1", head - 2)

@@ -11,19 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from serialtrail_contracts.exceptions import DecommissionReason
+from serialtrail_contracts.exceptions import DecommissionReason, ExceptionType
 
-
-class ExceptionType(StrEnum):
-    unreadable = "unreadable"  # a failed or unreadable scan
-    label_misprint = "label-misprint"
-    wrong_label = "wrong-label"  # another product's or batch's data on the label
-    rework = "rework"  # relabelled: the old serial replaced by a new one
-    qc_sample = "qc-sample"
-    destroyed = "destroyed"
-    damaged = "damaged"
-    stolen = "stolen"
-    lost = "lost"  # lost or missing
+__all__ = ["VOCABULARY", "DscsaReason", "EuFmdPackState", "ExceptionType", "Meaning"]
 
 
 class EuFmdPackState(StrEnum):
@@ -82,7 +72,9 @@ def _line_reject(reason: DecommissionReason) -> Meaning:
 
 
 VOCABULARY: dict[ExceptionType, Meaning] = {
-    ExceptionType.unreadable: _line_reject(DecommissionReason.unreadable),
+    # A failed read is a signal, not yet a reject: the unit is read again or inspected, and a
+    # reject that follows is recorded as what it turned out to be (misprint, destroyed …).
+    ExceptionType.unreadable: Meaning("inspecting", "in_progress", None, None, None),
     ExceptionType.label_misprint: _line_reject(DecommissionReason.misprint),
     ExceptionType.wrong_label: _line_reject(DecommissionReason.misprint),
     ExceptionType.rework: _line_reject(DecommissionReason.misprint),

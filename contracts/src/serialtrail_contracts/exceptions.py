@@ -1,8 +1,10 @@
 """Events of the line exceptions service, published on `serialtrail.exceptions.v1`.
 
-Only the fact other services already depend on is defined here: packs taken out of the
-supply chain. The line exceptions service (raise, resolve, rework old → new serial) will
-publish it and add its own events beside it."""
+An exception record's life is a stream of its own (`exception-<id>`): recorded, then
+perhaps under investigation, then resolved or cancelled. When the record takes packs out of
+the supply chain, `SerialsDecommissioned` (the fact aggregation depends on) is recorded with
+it, in the same stream and transaction. What each type means in CBV 2.0, the EU FMD hub and
+the DSCSA is `exception_vocabulary`."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from uuid import UUID
 from pydantic import Field
 
 from serialtrail_contracts.base import EventContract, event_types
+from serialtrail_contracts.locations import Sgln
 
 
 class DecommissionReason(StrEnum):
@@ -26,6 +29,81 @@ class DecommissionReason(StrEnum):
     sample = "sample"  # QC / retention sample
     misprint = "misprint"
     unreadable = "unreadable"
+
+
+class ExceptionType(StrEnum):
+    unreadable = "unreadable"  # a failed or unreadable scan
+    label_misprint = "label-misprint"
+    wrong_label = "wrong-label"  # another product's or batch's data on the label
+    rework = "rework"  # relabelled: the old serial replaced by a new one
+    qc_sample = "qc-sample"
+    destroyed = "destroyed"
+    damaged = "damaged"
+    stolen = "stolen"
+    lost = "lost"  # lost or missing
+
+
+class Outcome(StrEnum):
+    """How a record was resolved."""
+
+    confirmed = "confirmed"  # it happened as recorded; the units stay where the record put them
+    corrected = "corrected"  # the cause was put right on the line (relabelled, reprinted, re-read)
+    no_defect = "no-defect"  # on review the units were found fine
+
+
+class ExceptionRecorded(EventContract):
+    """Something went wrong with these units at this line. `serials` are the units named (of
+    one batch); for rework, `replacement_serial` is the serial relabelled in the first's place
+    (the record links both ways). `observed_by` is who saw it, as the line states it; who
+    recorded it is in the record's metadata."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.ExceptionRecorded"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    exception_type: ExceptionType
+    gtin: str
+    lot: str
+    serials: tuple[str, ...] = Field(min_length=1)
+    replacement_serial: str | None = None
+    line_id: str
+    read_point: Sgln
+    biz_location: Sgln
+    site_gln: str  # the line's site
+    cmo_id: str | None = None  # the batch's CMO, when a CMO packs it
+    event_time: datetime
+    description: str
+    observed_by: str
+
+
+class InvestigationStarted(EventContract):
+    EVENT_TYPE: ClassVar[str] = "exceptions.InvestigationStarted"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    note: str
+
+
+class ExceptionResolved(EventContract):
+    """Closed with an outcome and a reason. A record that took units out of the supply chain
+    is signed by QA (the signature is recorded next, bound to this record's hash)."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.ExceptionResolved"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    outcome: Outcome
+    reason: str
+
+
+class ExceptionCancelled(EventContract):
+    """Recorded in error (the wrong unit scanned, a duplicate record)."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.ExceptionCancelled"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    reason: str
 
 
 class SerialsDecommissioned(EventContract):
@@ -43,4 +121,6 @@ class SerialsDecommissioned(EventContract):
     event_time: datetime
 
 
-EVENTS = event_types(SerialsDecommissioned)
+EVENTS = event_types(
+    ExceptionRecorded, InvestigationStarted, ExceptionResolved, ExceptionCancelled, SerialsDecommissioned
+)

@@ -15,6 +15,14 @@ from typing import Any
 
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exception_vocabulary import VOCABULARY
+from serialtrail_contracts.exceptions import (
+    ExceptionCancelled,
+    ExceptionRecorded,
+    ExceptionResolved,
+    InvestigationStarted,
+    SerialsDecommissioned,
+)
 from serialtrail_contracts.serials import (
     BatchRegistered,
     LineRegistered,
@@ -34,9 +42,22 @@ CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 MDA = "urn:epcglobal:cbv:mda#"
 Rendered = dict[str, Any]
 
-# Recorded, but not EPCIS events: internal bookkeeping of serial issuance.
+# Recorded, but not EPCIS events: serial issuance's bookkeeping; an exception record's review
+# (quality records, not supply chain events); and the decommissioning fact other services consume,
+# whose EPCIS event is the record's own DELETE (rendered from `ExceptionRecorded`, which names
+# where it happened).
 NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
-    {SerialPoolOpened, SerialsAllocated, SerialCountersReserved, SerialsImported, SsccRangeAllocated}
+    {
+        SerialPoolOpened,
+        SerialsAllocated,
+        SerialCountersReserved,
+        SerialsImported,
+        SsccRangeAllocated,
+        InvestigationStarted,
+        ExceptionResolved,
+        ExceptionCancelled,
+        SerialsDecommissioned,
+    }
 )
 # Master data: rendered in the document header's vocabularies, not as events.
 MASTER_DATA: frozenset[type[EventContract]] = frozenset(
@@ -98,11 +119,25 @@ def _closed(e: ParentClosed) -> Rendered:
     }
 
 
+def _exception(e: ExceptionRecorded) -> Rendered:
+    """Units that went wrong on a line: a DELETE of those the record took out of the supply chain,
+    else an OBSERVE; business step and disposition from the one reason vocabulary."""
+    meaning = VOCABULARY[e.exception_type]
+    return {
+        **_common("ObjectEvent", e.event_time, e.read_point, e.biz_location),
+        "action": "DELETE" if meaning.takes_out else "OBSERVE",
+        "epcList": [sgtin_digital_link(e.gtin, serial) for serial in e.serials],
+        "bizStep": meaning.biz_step,
+        "disposition": meaning.disposition,
+    }
+
+
 _RENDERERS: dict[type[EventContract], Callable[[Any], Rendered]] = {
     SerialsCommissioned: _commissioned,
     ChildrenPacked: _aggregation,
     ChildrenUnpacked: _aggregation,
     ParentClosed: _closed,
+    ExceptionRecorded: _exception,
 }
 EVENTS: frozenset[type[EventContract]] = frozenset(_RENDERERS)
 

@@ -74,6 +74,11 @@ class ScanError(IdentifierError):
         self.ai = ai
 
 
+def rule_of(error: IdentifierError) -> Rule:
+    """The GS1 rule an identifier broke (`gs1-check-digit`, `gs1-ambiguous` …), else `gs1-identifier`."""
+    return error.rule if isinstance(error, ScanError) else rules.IDENTIFIER
+
+
 _NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from serialtrail_contracts.identity import Principal, RecordedRef, RecordSigned
 
+from serialtrail_kit.db import Connection
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.hashchain import chain_hash
 from serialtrail_kit.eventstore.metadata import RecordMetadata
@@ -37,12 +38,14 @@ def _stream(signature_id: str) -> str:
     return f"signature-{signature_id}"
 
 
-async def record_digest(log: PostgresEventStore, global_position: int) -> bytes | None:
+async def record_digest(log: PostgresEventStore, global_position: int, conn: Connection | None = None) -> bytes | None:
     """The stored chain digest of a record, if the row exists and still matches its content."""
-    async with log.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            f"SELECT {COLUMNS} FROM {log.schema}.events WHERE global_position = $1", global_position
-        )
+    sql = f"SELECT {COLUMNS} FROM {log.schema}.events WHERE global_position = $1"
+    if conn is None:
+        async with log.pool.acquire() as own:
+            row = await own.fetchrow(sql, global_position)
+    else:
+        row = await conn.fetchrow(sql, global_position)
     if row is None:
         return None
     stored = bytes(row["hash"])
@@ -56,8 +59,12 @@ async def sign(
     meaning: Meaning,
     reason: str | None,
     meta: RecordMetadata,
+    *,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
-    digest = await record_digest(log, global_position)
+    """Sign the record at `global_position`; on `conn`, inside the caller's transaction (a record
+    and its signature committed together, or neither)."""
+    digest = await record_digest(log, global_position, conn)
     if digest is None:
         raise LookupError(f"no intact record at {log.schema} position {global_position}")
     signed = RecordSigned(
@@ -70,7 +77,12 @@ async def sign(
         record=RecordedRef(service=log.schema, global_position=global_position),
         record_hash=digest.hex(),
     )
-    recorded = await log.append([append_of(_stream(signed.signature_id), 0, [signed])], meta)
+    appended = [append_of(_stream(signed.signature_id), 0, [signed])]
+    if conn is None:
+        recorded = await log.append(appended, meta)
+    else:
+        async with log.locked_on(conn) as locked:
+            recorded = await locked.append(appended, meta)
     return {**signed.payload(), "signed_at": recorded[0].recorded_at}
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from serialtrail_contracts import topics
 
+from serialtrail_kit.db import APP_ROLE
+from serialtrail_kit.declaration import Service
+from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
-from serialtrail_kit.testing.harness import make_settings
+from serialtrail_kit.testing.harness import Harness, make_settings, serve
 from serialtrail_kit.transport.checkpoints import is_checkpoint
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
+from serialtrail_kit.transport.wiring import KafkaTransport
 
 
 async def fresh_topics(bootstrap_servers: str, partitions: int = 3) -> str:
@@ -51,3 +57,32 @@ async def first_message(bootstrap_servers: str, topic: str, timeout: float = 30.
         return await asyncio.wait_for(first(), timeout)
     finally:
         await consumer.stop()
+
+
+@asynccontextmanager
+async def serve_alone(
+    transport: str, database_dsn: str, service: Service[Any], producers: Sequence[str], bootstrap_servers: str = ""
+) -> AsyncIterator[Harness]:
+    """One service alone, on either transport: what the services it reads from publish is
+    written to their logs by the test, exactly as those producers would, so every arrival order
+    can be staged. `embedded`: the service reads those logs directly. `kafka`: the producers'
+    relays publish them to their topics (one partition, so the order staged is the order
+    delivered) and the service reads them through its consumer groups, as in distributed mode."""
+    if transport == "embedded":
+        async with serve(database_dsn, [service]) as harness:
+            yield harness
+        return
+    prefix = await fresh_topics(bootstrap_servers, partitions=1)
+    async with serve(database_dsn, [service], kafka_settings(bootstrap_servers, prefix)) as harness:
+        async with harness.composition.admin_pool.acquire() as conn:
+            for producer in producers:
+                await install_log(conn, producer, APP_ROLE)
+        kafka = KafkaTransport(bootstrap_servers, prefix=prefix)  # as the producers' processes would
+        relays = [kafka.relay(harness.composition.app_pool, producer, 0.1) for producer in producers]
+        tasks = [asyncio.create_task(relay.run()) for relay in relays]
+        try:
+            yield harness
+        finally:
+            for relay in relays:
+                relay.stop()
+            await asyncio.wait(tasks, timeout=10)

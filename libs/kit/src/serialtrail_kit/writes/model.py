@@ -102,6 +102,19 @@ class WriteModel:
                 for side in self.write_sides:
                     await side.apply(log.conn, self.store.schema, work.recorded)
 
+    @asynccontextmanager
+    async def together(self) -> AsyncIterator[Connection]:
+        """One transaction for a unit and what must commit with it (a record and its
+        signature): the request's open transaction when there is one, else a new one. Pass
+        the connection to `unit(conn=…)`."""
+        conn = ambient.open_transaction()
+        if conn is not None:
+            async with conn.transaction():
+                yield conn
+            return
+        async with self.store.pool.acquire() as own, own.transaction():
+            yield own
+
     async def stream(self, stream_id: str) -> Stream:
         """A stream read outside any unit: for facts that do not change once recorded, and for reads."""
         return _stream(self.registry, stream_id, await self.store.read_stream(stream_id))

@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from serialtrail_gs1.identity import IdentifierError, ObjectId, plain_sgtins, quick_object
-from serialtrail_gs1.rules import IDENTIFIER
-from serialtrail_gs1.scan import Scan, ScanError, parse_object_id, parse_scan
-from serialtrail_kit.errors import InvalidInput, Rule, Violation, invalid
+from serialtrail_gs1.scan import Scan, parse_object_id, parse_scan, rule_of
+from serialtrail_kit.errors import InvalidInput, Violation, invalid
 
 from aggregation.domain.objects import Label
 
@@ -91,11 +90,6 @@ class ParsedIds:
             first = self.violations[0].message
             more = f" (and {len(self.violations) - 1} more)" if len(self.violations) > 1 else ""
             raise InvalidInput(first + more, self.violations)
-
-
-def rule_of(error: IdentifierError) -> Rule:
-    """The GS1 rule a scan broke (`gs1-check-digit`, `gs1-ambiguous` …), else `gs1-identifier`."""
-    return error.rule if isinstance(error, ScanError) else IDENTIFIER
 
 
 def one_id(text: str, where: str = "id") -> ObjectId:

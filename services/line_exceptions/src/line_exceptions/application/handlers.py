@@ -1,0 +1,98 @@
+"""Command handlers: check what the request names against what serial issuance published,
+then in a unit of work (the log's append lock held) load what the decision needs, let the
+domain decide and record. The units taken out are folded into the write side in the same
+transaction, so no unit is taken out twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exceptions import Outcome
+from serialtrail_contracts.identity import Principal
+from serialtrail_kit.access import signatures
+from serialtrail_kit.access.resources import EXISTS
+from serialtrail_kit.access.signatures import Meaning
+from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import InvalidInput, NotFound
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.writes.model import UnitOfWork, WriteModel
+
+from line_exceptions.application import write_side
+from line_exceptions.domain import records
+from line_exceptions.domain.records import Record, RecordException, Units
+from line_exceptions.projections import knowledge
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs, re-authenticated by the route, and what the signature means."""
+
+    principal: Principal
+    meaning: Meaning
+
+
+class ExceptionHandlers:
+    def __init__(self, writes: WriteModel, pool: Pool) -> None:
+        self.writes = writes
+        self.pool = pool
+
+    async def record(self, command: RecordException, meta: RecordMetadata) -> list[RecordedEvent]:
+        violations = records.check_request(command)
+        if violations:
+            raise InvalidInput(violations[0].message, violations)
+        named = [*command.serials, *([command.replacement] if command.replacement else [])]
+        async with self.pool.acquire() as conn:
+            lots = await knowledge.lots_of(conn, command.batch.gtin, named)
+        async with self.writes.unit(meta) as work:
+            taken_out, replaced = await write_side.units_of(work.conn, work.schema, command.batch.gtin, named)
+            events = records.record(command, Units(lots, taken_out, replaced))
+            work.record(records.stream_id(command.exception_id), 0, events)
+        return work.recorded
+
+    async def investigate(self, exception_id: UUID, note: str, meta: RecordMetadata) -> RecordedEvent:
+        async with self.writes.unit(meta) as work:
+            found = await _record(work, exception_id)
+            _append(work, found, records.investigate(found, note))
+        return work.recorded[-1]
+
+    async def resolve(
+        self, exception_id: UUID, outcome: Outcome, reason: str, signer: Signer | None, meta: RecordMetadata
+    ) -> tuple[RecordedEvent, dict[str, Any] | None]:
+        """The resolution and, when signed, its signature bound to it: committed together."""
+        async with self.writes.together() as conn:
+            async with self.writes.unit(meta, conn=conn) as work:
+                found = await _record(work, exception_id)
+                _append(work, found, records.resolve(found, outcome, reason, signed=signer is not None))
+            resolved = work.recorded[-1]
+            if signer is None:
+                return resolved, None
+            signed = await signatures.sign(
+                self.writes.store, signer.principal, resolved.global_position, signer.meaning, reason, meta, conn=conn
+            )
+        return resolved, signed
+
+    async def cancel(self, exception_id: UUID, reason: str, meta: RecordMetadata) -> RecordedEvent:
+        async with self.writes.unit(meta) as work:
+            found = await _record(work, exception_id)
+            _append(work, found, records.cancel(found, reason))
+        return work.recorded[-1]
+
+    async def takes_out(self, exception_id: UUID) -> int:
+        """How many units the record took out of the supply chain (the log is the truth)."""
+        found = records.fold((await self.writes.stream(records.stream_id(exception_id))).events)
+        return 0 if found is None else found.takes_out
+
+
+async def _record(work: UnitOfWork, exception_id: UUID) -> Record:
+    found = records.fold((await work.stream(records.stream_id(exception_id))).events)
+    if found is None:
+        raise NotFound(f"no exception record {exception_id}", [EXISTS.at("exception_id", "unknown record")])
+    return found
+
+
+def _append(work: UnitOfWork, found: Record, event: EventContract) -> None:
+    work.record(records.stream_id(found.exception_id), found.version, [event])

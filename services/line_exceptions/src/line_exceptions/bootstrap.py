@@ -1,0 +1,42 @@
+"""Line exceptions, declared: the one place that wires adapters to handlers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from serialtrail_contracts import exceptions, serials
+from serialtrail_kit.declaration import Service, ServiceContext
+from serialtrail_kit.eventstore.upcasting import Upcasters
+from serialtrail_kit.service_settings import NoSettings
+
+from line_exceptions.application.handlers import ExceptionHandlers
+from line_exceptions.application.write_side import UnitsOut
+from line_exceptions.entrypoints import permissions
+from line_exceptions.entrypoints.http import build_router
+from line_exceptions.projections.knowledge import KnowledgeProjection
+from line_exceptions.projections.records.queries import RecordQueries
+from line_exceptions.projections.records.read_model import RecordsProjection
+
+RECORDS = RecordsProjection()
+
+# Its own events' and those it reads from serial issuance.
+UPCASTERS = Upcasters.of(serials.UPCASTS)
+
+
+def routes(context: ServiceContext[NoSettings]) -> APIRouter:
+    handlers = ExceptionHandlers(context.writes, context.pool)
+    # Read-your-writes for this service's own records. What serial issuance published is
+    # eventually consistent by nature: a unit commissioned moments ago may not be known yet.
+    return build_router(
+        handlers, RecordQueries(context.pool), context.read_your_writes(RECORDS.name), context.not_ahead
+    )
+
+
+SERVICE = Service(
+    name="line_exceptions",
+    events=exceptions.EVENTS,
+    upcasters=UPCASTERS,
+    permissions=permissions.ALL,
+    write_side=(UnitsOut(),),
+    read_models=(RECORDS, KnowledgeProjection()),
+    routes=routes,
+)

@@ -1,0 +1,251 @@
+"""An exception record's life, decided without I/O: what recording it means for the units it
+names, and which state changes its history allows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exception_vocabulary import VOCABULARY
+from serialtrail_contracts.exceptions import (
+    ExceptionCancelled,
+    ExceptionRecorded,
+    ExceptionResolved,
+    ExceptionType,
+    InvestigationStarted,
+    Outcome,
+    SerialsDecommissioned,
+)
+from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+
+from line_exceptions.domain import rules
+
+
+class State(StrEnum):
+    open = "open"
+    under_investigation = "under-investigation"
+    resolved = "resolved"
+    cancelled = "cancelled"
+
+
+CLOSED = frozenset({State.resolved, State.cancelled})
+
+
+def stream_id(exception_id: UUID) -> str:
+    return f"exception-{exception_id}"
+
+
+@dataclass(frozen=True)
+class Line:
+    line_id: str
+    read_point: str
+    biz_location: str
+    site_gln: str
+    cmo_id: str | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    gtin: str
+    lot: str
+    cmo_id: str | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record as folded from its stream."""
+
+    exception_id: UUID
+    exception_type: ExceptionType
+    takes_out: int  # how many units it took out of the supply chain
+    state: State
+    version: int
+
+
+def fold(events: Sequence[EventContract]) -> Record | None:
+    record: Record | None = None
+    for event in events:
+        if isinstance(event, ExceptionRecorded):
+            record = Record(event.exception_id, event.exception_type, 0, State.open, 0)
+        elif record is None:
+            continue
+        elif isinstance(event, SerialsDecommissioned):
+            record = _with(record, takes_out=record.takes_out + len(event.serials))
+        elif isinstance(event, InvestigationStarted):
+            record = _with(record, state=State.under_investigation)
+        elif isinstance(event, ExceptionResolved):
+            record = _with(record, state=State.resolved)
+        elif isinstance(event, ExceptionCancelled):
+            record = _with(record, state=State.cancelled)
+    return None if record is None else _with(record, version=len(events))
+
+
+def _with(record: Record, **changes: Any) -> Record:
+    return replace(record, **changes)
+
+
+@dataclass(frozen=True)
+class RecordException:
+    exception_id: UUID
+    exception_type: ExceptionType
+    batch: Batch
+    serials: tuple[str, ...]  # as parsed: the SGTINs' serial numbers, each of the batch's GTIN
+    replacement: str | None
+    line: Line
+    event_time: datetime
+    description: str
+    observed_by: str
+
+
+@dataclass(frozen=True)
+class Units:
+    """What the records say of the serials a command names (of the batch's GTIN)."""
+
+    lot_of: Mapping[str, str]  # serial → the lot it was commissioned into
+    taken_out_by: Mapping[str, UUID]  # serial → the record that took it out
+    replaced_by: Mapping[str, UUID]  # serial → the rework record it is the replacement in
+
+
+def check_request(command: RecordException, field: str = "units") -> list[Violation]:
+    """What the request says of itself: each unit once; a replacement exactly for rework."""
+    found: list[Violation] = []
+    seen: set[str] = set()
+    for index, serial in enumerate(command.serials):
+        if serial in seen:
+            found.append(rules.UNIQUE_UNIT.at(f"{field}[{index}]", f"serial {serial} appears twice"))
+        seen.add(serial)
+    reworked = command.exception_type is ExceptionType.rework
+    if reworked and (command.replacement is None or len(command.serials) != 1):
+        message = "a rework names exactly one reworked unit and its replacement serial"
+        found.append(rules.REPLACEMENT_FOR_REWORK.at("replacement", message))
+    elif not reworked and command.replacement is not None:
+        message = f"a {command.exception_type.value} record names no replacement (only a rework does)"
+        found.append(rules.REPLACEMENT_FOR_REWORK.at("replacement", message))
+    return found
+
+
+def record(command: RecordException, units: Units) -> list[EventContract]:
+    """The record, and the units it takes out of the supply chain when its type does."""
+    _refuse_unknown_units(command, units)
+    meaning = VOCABULARY[command.exception_type]
+    if meaning.takes_out:
+        _refuse_taken_out(command, units)
+    if command.replacement is not None:
+        _refuse_used_replacement(command, units)
+    recorded = ExceptionRecorded(
+        exception_id=command.exception_id,
+        exception_type=command.exception_type,
+        gtin=command.batch.gtin,
+        lot=command.batch.lot,
+        serials=command.serials,
+        replacement_serial=command.replacement,
+        line_id=command.line.line_id,
+        read_point=command.line.read_point,
+        biz_location=command.line.biz_location,
+        site_gln=command.line.site_gln,
+        cmo_id=command.batch.cmo_id,
+        event_time=command.event_time,
+        description=command.description,
+        observed_by=command.observed_by,
+    )
+    if meaning.decommission is None:
+        return [recorded]
+    taken_out = SerialsDecommissioned(
+        exception_id=command.exception_id,
+        gtin=command.batch.gtin,
+        serials=command.serials,
+        reason=meaning.decommission,
+        line_id=command.line.line_id,
+        event_time=command.event_time,
+    )
+    return [recorded, taken_out]
+
+
+def _refuse_unknown_units(command: RecordException, units: Units) -> None:
+    found: list[Violation] = []
+    named = [(f"units[{i}]", s) for i, s in enumerate(command.serials)]
+    if command.replacement is not None:
+        named.append(("replacement", command.replacement))
+    for where, serial in named:
+        lot = units.lot_of.get(serial)
+        if lot is None:
+            found.append(
+                rules.COMMISSIONED.at(where, f"GTIN {command.batch.gtin} serial {serial} is not known as commissioned")
+            )
+        elif lot != command.batch.lot:
+            message = (
+                f"GTIN {command.batch.gtin} serial {serial} was commissioned into batch {lot}, not {command.batch.lot}"
+            )
+            found.append(rules.UNIT_OF_BATCH.at(where, message))
+    if found:
+        raise InvalidInput(_summary(found), found)
+
+
+def _refuse_taken_out(command: RecordException, units: Units) -> None:
+    found = [
+        rules.IN_SUPPLY_CHAIN.at(
+            f"units[{i}]",
+            f"serial {serial} was taken out of the supply chain by exception {units.taken_out_by[serial]}",
+        )
+        for i, serial in enumerate(command.serials)
+        if serial in units.taken_out_by
+    ]
+    if found:
+        raise Conflict(_summary(found), found)
+
+
+def _refuse_used_replacement(command: RecordException, units: Units) -> None:
+    replacement = command.replacement
+    assert replacement is not None
+    reasons = {
+        "is among the units reworked": replacement in command.serials,
+        f"was taken out of the supply chain by exception {units.taken_out_by.get(replacement)}": (
+            replacement in units.taken_out_by
+        ),
+        f"already replaced a unit (exception {units.replaced_by.get(replacement)})": replacement in units.replaced_by,
+    }
+    for reason, applies in reasons.items():
+        if applies:
+            message = f"replacement serial {replacement} {reason}"
+            raise Conflict(message, [rules.REPLACEMENT_UNUSED.at("replacement", message)])
+
+
+def _summary(found: list[Violation]) -> str:
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return found[0].message + more
+
+
+def investigate(record: Record, note: str) -> InvestigationStarted:
+    if record.state is not State.open:
+        _refuse_state(record, "an investigation starts on an open record")
+    return InvestigationStarted(exception_id=record.exception_id, note=note)
+
+
+def resolve(record: Record, outcome: Outcome, reason: str, *, signed: bool) -> ExceptionResolved:
+    if record.state in CLOSED:
+        _refuse_state(record, "a closed record changes no more")
+    if record.takes_out and not signed:
+        message = (
+            f"this record took {record.takes_out} unit(s) out of the supply chain: resolving it needs a QA signature"
+        )
+        raise InvalidInput(message, [rules.SIGNED_BY_QA.at("signature", message)])
+    return ExceptionResolved(exception_id=record.exception_id, outcome=outcome, reason=reason)
+
+
+def cancel(record: Record, reason: str) -> ExceptionCancelled:
+    if record.state in CLOSED:
+        _refuse_state(record, "a closed record changes no more")
+    if record.takes_out:
+        message = f"this record took {record.takes_out} unit(s) out of the supply chain: resolve it instead"
+        raise Conflict(message, [rules.NOT_TAKEN_OUT.at("state", message)])
+    return ExceptionCancelled(exception_id=record.exception_id, reason=reason)
+
+
+def _refuse_state(record: Record, why: str) -> None:
+    message = f"the record is {record.state.value}; {why}"
+    raise Conflict(message, [rules.STATE.at("state", message)])

@@ -1,0 +1,77 @@
+"""The rules line exceptions refuses requests by, each named once: the code that refuses cites
+the constant, and the OpenAPI document shows its meaning and example on every operation that
+can break it. The names are what clients match on: they do not change."""
+
+from __future__ import annotations
+
+from serialtrail_kit.errors import Rule
+
+_UNIT = "https://id.gs1.org/01/09506000134352/21/7Q4XK2M9PZ3A"
+
+# What a request says of itself and of the records it names (422).
+
+UNIQUE_UNIT = Rule("unique-unit", "a record names each unit once", "units[1]", f"{_UNIT} appears twice")
+KNOWN_BATCH = Rule(
+    "known-batch",
+    "the batch named is registered (and within your scope)",
+    "batch.lot",
+    "no batch 'L-2026-07' is known for GTIN 09506000134352",
+)
+REGISTERED_LINE = Rule(
+    "registered-line",
+    "the line named is registered (by its id or its read point's SGLN)",
+    "line_id",
+    "no line is registered as 'LINE-9' (a line registered moments ago may not have reached line exceptions yet)",
+)
+UNIT_OF_BATCH = Rule(
+    "unit-of-batch",
+    "each unit named is an SGTIN commissioned into the batch named",
+    "units[0]",
+    f"{_UNIT} was commissioned into batch L-2026-06, not L-2026-07",
+)
+COMMISSIONED = Rule(
+    "commissioned",
+    "each unit named is known as commissioned (a unit commissioned moments ago may not have arrived yet)",
+    "units[0]",
+    f"{_UNIT} is not known as commissioned",
+)
+REPLACEMENT_FOR_REWORK = Rule(
+    "replacement-for-rework",
+    "a rework names its one reworked unit and the replacement serial; no other type names a replacement",
+    "replacement",
+    "a rework names the serial relabelled in the old one's place",
+)
+SIGNED_BY_QA = Rule(
+    "qa-signature",
+    "resolving a record that took units out of the supply chain needs a QA e-signature (credential and meaning)",
+    "signature",
+    "this record took units out of the supply chain: resolving it needs a QA signature",
+)
+
+# What the records say (409).
+
+IN_SUPPLY_CHAIN = Rule(
+    "in-supply-chain",
+    "a unit already taken out of the supply chain cannot be taken out again",
+    "units[0]",
+    f"{_UNIT} was taken out by exception 3f0b6c1e-…",
+)
+REPLACEMENT_UNUSED = Rule(
+    "replacement-unused",
+    "a replacement is commissioned into the same batch, not taken out, not already a replacement, "
+    "and not among the units reworked",
+    "replacement",
+    f"{_UNIT} already replaced a unit (exception 3f0b6c1e-…)",
+)
+STATE = Rule(
+    "state",
+    "open → under investigation → resolved or cancelled: a closed record changes no more",
+    "state",
+    "the record is resolved; it changes no more",
+)
+NOT_TAKEN_OUT = Rule(
+    "cancel-not-taken-out",
+    "a record that took units out of the supply chain is resolved (or its decommission undone), not cancelled",
+    "state",
+    "this record took 1 unit out of the supply chain: resolve it instead",
+)

@@ -1,0 +1,217 @@
+"""HTTP routes of line exceptions: parse → command → handler. No decisions here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+from serialtrail_contracts.exceptions import ExceptionType
+from serialtrail_gs1.identity import SGTIN, IdentifierError
+from serialtrail_gs1.paths import GtinPath, SerialPath
+from serialtrail_gs1.rules import SCAN_RULES
+from serialtrail_gs1.scan import parse_object_id, rule_of
+from serialtrail_kit.access.authenticate import Authenticator
+from serialtrail_kit.access.authz import requires
+from serialtrail_kit.access.resources import EXISTS
+from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
+from serialtrail_kit.errors import Conflict, InvalidInput, NotFound, Violation
+from serialtrail_kit.http.context import record_metadata
+from serialtrail_kit.http.problems import JsonResponse
+from serialtrail_kit.http.refusals import refuses
+
+from line_exceptions.application.handlers import ExceptionHandlers, Signer
+from line_exceptions.domain import rules
+from line_exceptions.domain.records import Batch, RecordException, State
+from line_exceptions.entrypoints import permissions as allowed
+from line_exceptions.entrypoints.resources import Consistent, Resources
+from line_exceptions.entrypoints.schemas import (
+    CancellationIn,
+    ChangeOut,
+    InvestigationIn,
+    RecordIn,
+    RecordOut,
+    ResolutionIn,
+)
+from line_exceptions.projections.records.queries import Filters, RecordQueries
+
+_RECORDS = refuses(
+    {
+        InvalidInput: (
+            *SCAN_RULES,
+            NOT_IN_FUTURE,
+            rules.UNIQUE_UNIT,
+            rules.UNIT_OF_BATCH,
+            rules.COMMISSIONED,
+            rules.REPLACEMENT_FOR_REWORK,
+        ),
+        Conflict: (rules.IN_SUPPLY_CHAIN, rules.REPLACEMENT_UNUSED),
+    }
+)
+_INVESTIGATES = refuses({Conflict: (rules.STATE,)})
+_RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE,)})
+_CANCELS = refuses({Conflict: (rules.STATE, rules.NOT_TAKEN_OUT)})
+Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many records")]
+
+
+def build_router(
+    handlers: ExceptionHandlers, queries: RecordQueries, consistent: Consistent, not_ahead: NotAhead
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["line exceptions"])
+    resources = Resources(handlers.pool, queries, consistent)
+    _recording_routes(router, handlers, resources, not_ahead)
+    _review_routes(router, handlers, queries, resources)
+    _query_routes(router, queries, resources, consistent)
+    return router
+
+
+def _serials(texts: list[str], gtin: str, where: str) -> tuple[tuple[str, ...], list[Violation]]:
+    """The serial numbers of SGTINs of `gtin`, in any form a line sends; each bad one named."""
+    serials: list[str] = []
+    problems: list[Violation] = []
+    for index, text in enumerate(texts):
+        field = where if where == "replacement" else f"{where}[{index}]"
+        try:
+            found = parse_object_id(text)
+        except IdentifierError as error:
+            problems.append(rule_of(error).at(field, f"{text!r}: {error}"))
+            continue
+        if found.kind is not SGTIN or found.gtin != gtin or found.serial is None:
+            problems.append(rules.UNIT_OF_BATCH.at(field, f"{text!r} is not an SGTIN of GTIN {gtin}"))
+            continue
+        serials.append(found.serial)
+    return tuple(serials), problems
+
+
+def _recording_routes(
+    router: APIRouter, handlers: ExceptionHandlers, resources: Resources, not_ahead: NotAhead
+) -> None:
+    @router.post(
+        "/exceptions",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[requires(allowed.RECORD, resources.recording)],
+        openapi_extra=_RECORDS,
+    )
+    async def record(body: RecordIn, request: Request) -> RecordOut:
+        """Record what went wrong with units on a line (units in any form a line sends). A type
+        that takes a pack out of the supply chain (see the reason vocabulary) decommissions its
+        serial in the same transaction; aggregation then refuses to pack it. A rework names the
+        reworked unit and its replacement: commissioned into the same batch, and unused."""
+        batch: Batch = request.state.batch  # resolved by the ownership check
+        serials, problems = _serials(body.units, batch.gtin, "units")
+        replacement = None
+        if body.replacement is not None:
+            found, more = _serials([body.replacement], batch.gtin, "replacement")
+            replacement, problems = (found[0] if found else None), problems + more
+        if problems:
+            raise InvalidInput(problems[0].message, problems)
+        command = RecordException(
+            exception_id=uuid.uuid4(),
+            exception_type=body.type,
+            batch=batch,
+            serials=serials,
+            replacement=replacement,
+            line=request.state.line,
+            event_time=not_ahead(body.event_time, "event_time"),
+            description=body.description,
+            observed_by=body.observed_by,
+        )
+        recorded = await handlers.record(command, record_metadata(request))
+        taken_out = sum(len(e.payload["serials"]) for e in recorded if e.event_type.endswith("SerialsDecommissioned"))
+        return RecordOut(
+            exception_id=command.exception_id,
+            type=body.type,
+            state=State.open.value,
+            units=len(serials),
+            taken_out=taken_out,
+            record_url=f"/v1/exceptions/{command.exception_id}",
+        )
+
+
+def _review_routes(
+    router: APIRouter, handlers: ExceptionHandlers, queries: RecordQueries, resources: Resources
+) -> None:
+    review = [requires(allowed.REVIEW, resources.record)]
+
+    @router.post("/exceptions/{exception_id}/investigation", dependencies=review, openapi_extra=_INVESTIGATES)
+    async def investigate(exception_id: UUID, body: InvestigationIn, request: Request) -> ChangeOut:
+        """Start investigating an open record (QA)."""
+        _known(request)
+        recorded = await handlers.investigate(exception_id, body.note, record_metadata(request))
+        return ChangeOut(
+            exception_id=exception_id, state=State.under_investigation.value, global_position=recorded.global_position
+        )
+
+    @router.post("/exceptions/{exception_id}/resolution", dependencies=review, openapi_extra=_RESOLVES)
+    async def resolve(exception_id: UUID, body: ResolutionIn, request: Request) -> ChangeOut:
+        """Resolve a record with an outcome and a reason. A record that took units out of the supply
+        chain is resolved only with a QA e-signature: the signer re-authenticates (`credential`),
+        and the signature is recorded with the resolution, bound to its hash."""
+        _known(request)
+        signer = None
+        if body.signature is not None:
+            authenticator: Authenticator = request.app.state.authenticator
+            await authenticator.reauthenticate(request, body.signature.credential, request.state.principal)
+            signer = Signer(request.state.principal, body.signature.meaning)
+        meta = record_metadata(request, reason=body.reason)
+        recorded, signed = await handlers.resolve(exception_id, body.outcome, body.reason, signer, meta)
+        return ChangeOut(
+            exception_id=exception_id,
+            state=State.resolved.value,
+            global_position=recorded.global_position,
+            signature=signed,
+        )
+
+    @router.post("/exceptions/{exception_id}/cancellation", dependencies=review, openapi_extra=_CANCELS)
+    async def cancel(exception_id: UUID, body: CancellationIn, request: Request) -> ChangeOut:
+        """Cancel a record made in error. A record that took units out of the supply chain is not
+        cancelled: it is resolved (or its decommission undone)."""
+        _known(request)
+        recorded = await handlers.cancel(exception_id, body.reason, record_metadata(request, reason=body.reason))
+        return ChangeOut(
+            exception_id=exception_id, state=State.cancelled.value, global_position=recorded.global_position
+        )
+
+
+def _known(request: Request) -> dict[str, Any]:
+    found: dict[str, Any] | None = getattr(request.state, "record", None)  # looked up by the ownership check
+    if found is None:
+        raise NotFound("no such exception record", [EXISTS.at("exception_id", "unknown record")])
+    return found
+
+
+def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resources, consistent: Consistent) -> None:
+    read = allowed.READ
+
+    @router.get("/exceptions", dependencies=[requires(read, resources.records)])
+    async def listed(
+        request: Request,
+        gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
+        lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
+        line_id: Annotated[str | None, Query(alias="line", min_length=1, max_length=64)] = None,
+        state: State | None = None,
+        type: ExceptionType | None = None,
+        after: Annotated[UUID | None, Query(description="the last exception_id of the previous page")] = None,
+        limit: Limit = 100,
+    ) -> JsonResponse:
+        """Records QA reviews before release, filtered by batch, line, state and type; only those
+        within the caller's scope. Paged by `after` (the last `exception_id` of a page)."""
+        await consistent()
+        filters = Filters(gtin, lot, line_id, state.value if state else None, type.value if type else None)
+        found = await queries.listed(filters, request.state.principal.scope, limit, after)
+        next_after = str(found[-1]["exception_id"]) if len(found) == limit else None
+        return JsonResponse({"exceptions": found, "next_after": next_after})
+
+    @router.get("/exceptions/{exception_id}", dependencies=[requires(read, resources.record)])
+    async def one(exception_id: UUID, request: Request) -> JsonResponse:
+        """One record: its units, its state, and its history (who did what, when)."""
+        return JsonResponse(await queries.detail(_known(request)))
+
+    @router.get("/serials/{gtin}/{serial}/exceptions", dependencies=[requires(read, resources.unit)])
+    async def of_unit(gtin: GtinPath, serial: SerialPath, request: Request) -> JsonResponse:
+        """Every record naming this unit: as a unit that went wrong, or as the replacement in a
+        rework (so the old serial's history shows the new one, and the new one's the old)."""
+        await consistent()
+        found = await queries.of_serial(gtin, serial, request.state.principal.scope)
+        return JsonResponse({"gtin": gtin, "serial": serial, "exceptions": found})

@@ -1,0 +1,118 @@
+"""What each route of line exceptions touches, and who owns it. The kit checks it before the
+endpoint runs (`serialtrail_kit.access.resources`).
+
+A record is its product's (GTIN), its line's (line, site) and its batch's CMO's. A record to be
+made names its product and its line in the request (out of scope: a 403 naming the scope); its
+batch's CMO is looked up, and a batch outside the caller's scope is answered exactly like an
+unknown one. A record is looked up with its owner; lists show only what the scope covers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from fastapi import Request
+from serialtrail_contracts.identity import NO_CMO, Target
+from serialtrail_kit.access.authz import path_target, request_body
+from serialtrail_kit.access.resources import Resource
+from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import DomainError, InvalidInput
+
+from line_exceptions.domain import rules
+from line_exceptions.domain.records import Batch, Line
+from line_exceptions.projections import knowledge
+from line_exceptions.projections.records.queries import RecordQueries, owner
+
+Consistent = Callable[[], Awaitable[None]]
+
+
+def line_owner(line: Line) -> Target:
+    return Target(
+        lines=frozenset({line.line_id}), sites=frozenset({line.site_gln}), cmos=frozenset({line.cmo_id or NO_CMO})
+    )
+
+
+def unregistered_line(named: str) -> DomainError:
+    message = (
+        f"no line is registered as {named!r} (give a registered line id or its read point's SGLN; "
+        "a line registered moments ago may not have reached line exceptions yet)"
+    )
+    return InvalidInput(message, [rules.REGISTERED_LINE.at("line_id", message)])
+
+
+def _batch_named(body: dict[str, Any]) -> tuple[str, str] | None:
+    batch = body.get("batch")
+    if not isinstance(batch, dict):
+        return None
+    gtin, lot = batch.get("gtin"), batch.get("lot")
+    return (gtin, lot) if isinstance(gtin, str) and isinstance(lot, str) else None
+
+
+def _unknown_batch(request: Request) -> DomainError:
+    gtin, lot = request.state.batch_named
+    message = f"no batch {lot!r} is known for GTIN {gtin}"
+    return InvalidInput(message, [rules.KNOWN_BATCH.at("batch.lot", message)])
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None  # the route's own validation answers
+
+
+class Resources:
+    def __init__(self, pool: Pool, queries: RecordQueries, consistent: Consistent) -> None:
+        self.pool, self.queries, self.consistent = pool, queries, consistent
+        self.recording = Resource(
+            "exception",
+            named=self._named,
+            owner=self._batch,
+            unknown=_unknown_batch,
+            description="a record to be made: its product and line, and its batch's CMO",
+            refuses={InvalidInput: (rules.REGISTERED_LINE, rules.KNOWN_BATCH)},
+        )
+        self.record = Resource("exception", owner=self._record, description="one record: its product, line and CMO")
+        self.records = Resource("exceptions", description="records, as many as the caller's scope covers")
+        self.unit = Resource(
+            "unit-exceptions", named=path_target(gtins="gtin"), description="the records naming one unit"
+        )
+
+    async def _named(self, request: Request) -> Target:
+        """The product and the line a record names (the line kept for the endpoint)."""
+        body = await request_body(request)
+        batch = _batch_named(body)
+        named = Target(gtins=frozenset({batch[0]})) if batch else Target()
+        line_id = body.get("line_id")
+        if not isinstance(line_id, str) or not line_id:
+            return named  # the route's validation answers
+        async with self.pool.acquire() as conn:
+            found = await knowledge.line(conn, line_id)
+        if found is None:
+            raise unregistered_line(line_id)
+        request.state.line = found
+        return named | line_owner(found)
+
+    async def _batch(self, request: Request) -> Target | None:
+        named = _batch_named(await request_body(request))
+        if named is None:
+            return None  # the route's validation answers
+        request.state.batch_named = named
+        async with self.pool.acquire() as conn:
+            found: Batch | None = await knowledge.batch(conn, *named)
+        if found is None:
+            raise _unknown_batch(request)
+        request.state.batch = found
+        return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+
+    async def _record(self, request: Request) -> Target | None:
+        exception_id = _uuid(str(request.path_params["exception_id"]))
+        if exception_id is None:
+            return None
+        await self.consistent()
+        found = await self.queries.record(exception_id)
+        if found is None:
+            return None
+        request.state.record = found
+        return owner(found)

@@ -1,0 +1,131 @@
+"""HTTP request and response bodies, with OpenAPI examples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+from serialtrail_contracts.exceptions import ExceptionType, Outcome
+from serialtrail_kit.access.signatures import Meaning
+from serialtrail_kit.http.body import Body, Timestamp
+
+MAX_UNITS = 10_000
+GTIN = "09506000134352"
+UNITS = ["(01)09506000134352(21)7Q4XK2M9PZ3A", "]d2010950600013435221H2JD8W5NQ0RT"]
+UnitText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="an SGTIN as a line sends it: raw scanner data, HRI, element string, EPC URI or GS1 Digital Link",
+    ),
+]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Reason = Annotated[str, Field(min_length=1, max_length=500, description="why, in words QA and an inspector read")]
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class BatchIn(Body):
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{14}$", description="GTIN-14")]
+    lot: Annotated[str, Field(min_length=1, max_length=20, description="batch/lot (AI 10)")]
+
+
+class RecordIn(Body):
+    model_config = _examples(
+        {
+            "type": "label-misprint",
+            "batch": {"gtin": GTIN, "lot": "L-2026-07"},
+            "units": UNITS,
+            "line_id": "LINE-1",
+            "event_time": "2026-11-22T08:15:00+01:00",
+            "description": "expiry printed blurred on two cartons; rejected at the vision station",
+            "observed_by": "J. Doe, line operator",
+        },
+        {
+            "type": "rework",
+            "batch": {"gtin": GTIN, "lot": "L-2026-07"},
+            "units": [UNITS[0]],
+            "replacement": "(01)09506000134352(21)Q7N2C4M8K1XZ",
+            "line_id": "LINE-1",
+            "event_time": "2026-11-22T08:20:00Z",
+            "description": "carton relabelled after a torn label",
+            "observed_by": "J. Doe, line operator",
+        },
+    )
+    type: ExceptionType
+    batch: BatchIn
+    units: Annotated[list[UnitText], Field(min_length=1, max_length=MAX_UNITS)]
+    replacement: Annotated[
+        UnitText | None, Field(description="rework only: the serial relabelled in the reworked unit's place")
+    ] = None
+    line_id: Annotated[
+        str, Field(min_length=1, max_length=64, description="the registered line, by its id or its read point's SGLN")
+    ]
+    event_time: Timestamp
+    description: Text
+    observed_by: Annotated[str, Field(min_length=1, max_length=200, description="who saw it on the line")]
+
+
+class InvestigationIn(Body):
+    model_config = _examples({"note": "vision station logs pulled; printer head suspected"})
+    note: Text
+
+
+class SignatureIn(Body):
+    meaning: Meaning = Meaning.approved
+    credential: Annotated[str, Field(min_length=1, description="re-authentication at signing time")]
+
+
+class ResolutionIn(Body):
+    model_config = _examples(
+        {
+            "outcome": "confirmed",
+            "reason": "both cartons destroyed under supervision; printer head replaced (CAPA-114)",
+            "signature": {"meaning": "approved", "credential": "st_… (your API key again, or a fresh OIDC token)"},
+        }
+    )
+    outcome: Outcome
+    reason: Reason
+    signature: Annotated[
+        SignatureIn | None,
+        Field(description="QA e-signature: required when the record took units out of the supply chain"),
+    ] = None
+
+
+class CancellationIn(Body):
+    model_config = _examples({"reason": "recorded twice; see the other record"})
+    reason: Reason
+
+
+class RecordOut(BaseModel):
+    exception_id: UUID
+    type: ExceptionType
+    state: str
+    units: int
+    taken_out: int
+    record_url: str
+
+
+class ChangeOut(BaseModel):
+    exception_id: UUID
+    state: str
+    global_position: int
+    signature: dict[str, Any] | None = None
+
+
+class RecordView(BaseModel):
+    """A record as QA reviews it."""
+
+    model_config = ConfigDict(extra="allow")
+    exception_id: UUID
+    exception_type: str
+    state: str
+    gtin: str
+    lot: str
+    line_id: str
+    event_time: datetime

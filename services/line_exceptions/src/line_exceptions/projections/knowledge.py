@@ -1,0 +1,94 @@
+"""What line exceptions knows of serial issuance, learnt only from its `serials` events:
+batches (with the CMO that packs them), registered lines, and which batch each commissioned
+serial belongs to. A record is checked against it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from serialtrail_contracts import serials
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SerialsCommissioned
+from serialtrail_kit.db import Connection, json_list
+from serialtrail_kit.eventstore import codec
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+from line_exceptions.domain.records import Batch, Line
+
+SOURCE = "serial_issuance"
+RM = "line_exceptions_rm"  # where this service's read models are served from
+
+
+class KnowledgeProjection:
+    name = "knowledge"
+    source = SOURCE
+    tables: tuple[str, ...] = ("known_batches", "known_lines", "commissioned")
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.known_batches (
+            gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, PRIMARY KEY (gtin, lot)
+        );
+        CREATE TABLE {schema}.known_lines (
+            line_id text PRIMARY KEY, read_point text NOT NULL UNIQUE, biz_location text NOT NULL,
+            site_gln text NOT NULL, cmo_id text
+        );
+        CREATE TABLE {schema}.commissioned (
+            gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, PRIMARY KEY (gtin, serial)
+        );
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        commissionings = []
+        for recorded in events:
+            event = codec.decode(serials.EVENTS, recorded)
+            if isinstance(event, SerialsCommissioned):
+                commissionings.append({"gtin": event.gtin, "lot": event.lot, "serials": list(event.serials)})
+            elif isinstance(event, BatchRegistered):
+                await conn.execute(
+                    f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    event.gtin,
+                    event.lot,
+                    event.expiry,
+                    event.cmo_id,
+                )
+            elif isinstance(event, LineRegistered):
+                await conn.execute(
+                    f"INSERT INTO {schema}.known_lines VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    event.line_id,
+                    event.read_point,
+                    event.biz_location,
+                    event.site_gln,
+                    event.cmo_id,
+                )
+        if commissionings:  # one JSON record per event, its serials expanded by PostgreSQL
+            await conn.execute(
+                f"INSERT INTO {schema}.commissioned (gtin, serial, lot) SELECT e.gtin, s.serial, e.lot "
+                "FROM json_to_recordset($1::json) AS e(gtin text, lot text, serials json) "
+                "CROSS JOIN LATERAL json_array_elements_text(e.serials) AS s(serial) ON CONFLICT DO NOTHING",
+                json_list(commissionings),
+            )
+
+
+async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
+    row = await conn.fetchrow(f"SELECT cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
+    return None if row is None else Batch(gtin, lot, row["cmo_id"])
+
+
+async def line(conn: Connection, named: str) -> Line | None:
+    """A line by its id or by its read point's SGLN."""
+    row = await conn.fetchrow(
+        f"SELECT line_id, read_point, biz_location, site_gln, cmo_id FROM {RM}.known_lines "
+        "WHERE line_id = $1 OR read_point = $1",
+        named,
+    )
+    return None if row is None else Line(**dict(row))
+
+
+async def lots_of(conn: Connection, gtin: str, serials: Iterable[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        f"SELECT serial, lot FROM {RM}.commissioned "
+        "WHERE gtin = $1 AND serial IN (SELECT json_array_elements_text($2::json))",
+        gtin,
+        json_list(sorted(set(serials))),
+    )
+    return {row["serial"]: row["lot"] for row in rows}

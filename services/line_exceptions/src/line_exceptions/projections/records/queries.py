@@ -1,0 +1,123 @@
+"""Reads of the records read model, as QA reviews them before release. Lists show only what
+the caller's scope covers; one record is looked up with the scope it is owned by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from serialtrail_contracts.identity import NO_CMO, Scope, Target
+from serialtrail_kit.db import Pool, json_list
+
+from line_exceptions.projections.knowledge import RM
+
+_COLUMNS = (
+    "exception_id::text AS exception_id, exception_type, state, gtin, lot, line_id, read_point, biz_location, "
+    "site_gln, cmo_id, event_time, recorded_at, recorded_by, observed_by, description, units, taken_out, "
+    "replacement_serial, outcome, reason, closed_at"
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    gtin: str | None = None
+    lot: str | None = None
+    line_id: str | None = None
+    state: str | None = None
+    exception_type: str | None = None
+
+
+def owner(row: Any) -> Target:
+    """Whose a record is: its product's, its line's (and site's) and its batch's CMO's."""
+    return Target(
+        gtins=frozenset({row["gtin"]}),
+        sites=frozenset({row["site_gln"]}),
+        lines=frozenset({row["line_id"]}),
+        cmos=frozenset({row["cmo_id"] or NO_CMO}),
+    )
+
+
+def within(scope: Scope, args: list[Any]) -> str:
+    """SQL narrowing records to `scope` (its parameters appended to `args`)."""
+    conditions = []
+    dimensions: tuple[tuple[frozenset[str] | None, str], ...] = (
+        (scope.gtins, "gtin"),
+        (scope.sites, "site_gln"),
+        (scope.lines, "line_id"),
+        (scope.cmos, f"COALESCE(cmo_id, '{NO_CMO}')"),
+    )
+    for allowed, column in dimensions:
+        if allowed is not None:
+            args.append(json_list(sorted(allowed)))
+            conditions.append(f"{column} IN (SELECT json_array_elements_text(${len(args)}::json))")
+    if scope.company_prefixes is not None:
+        args.append(json_list(sorted(scope.company_prefixes)))
+        conditions.append(
+            f"EXISTS (SELECT FROM json_array_elements_text(${len(args)}::json) AS p(prefix) "
+            "WHERE substr(gtin, 2) LIKE p.prefix || '%')"
+        )
+    return " AND ".join(conditions) or "true"
+
+
+class RecordQueries:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    async def record(self, exception_id: UUID) -> dict[str, Any] | None:
+        row = await self.pool.fetchrow(f"SELECT {_COLUMNS} FROM {RM}.records WHERE exception_id = $1", exception_id)
+        return None if row is None else dict(row)
+
+    async def detail(self, found: dict[str, Any]) -> dict[str, Any]:
+        """A record with its units and its history, oldest first."""
+        units = await self.pool.fetch(
+            f"SELECT serial, role FROM {RM}.record_units WHERE exception_id = $1 ORDER BY role, serial",
+            found["exception_id"],
+        )
+        history = await self.pool.fetch(
+            f"SELECT global_position, event, recorded_at, principal_id, detail::text AS detail "
+            f"FROM {RM}.record_history WHERE exception_id = $1 ORDER BY global_position",
+            found["exception_id"],
+        )
+        return {
+            **found,
+            "serials": [u["serial"] for u in units if u["role"] == "named"],
+            "history": [{**dict(h), "detail": orjson.loads(h["detail"])} for h in history],
+        }
+
+    async def listed(self, filters: Filters, scope: Scope, limit: int, after: UUID | None) -> list[dict[str, Any]]:
+        args: list[Any] = []
+        conditions = [within(scope, args)]
+        for value, column in (
+            (filters.gtin, "gtin"),
+            (filters.lot, "lot"),
+            (filters.line_id, "line_id"),
+            (filters.state, "state"),
+            (filters.exception_type, "exception_type"),
+        ):
+            if value is not None:
+                args.append(value)
+                conditions.append(f"{column} = ${len(args)}")
+        if after is not None:
+            args.append(after)
+            conditions.append(f"exception_id > ${len(args)}")
+        args.append(limit)
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM {RM}.records WHERE {' AND '.join(conditions)} "
+            f"ORDER BY exception_id LIMIT ${len(args)}",
+            *args,
+        )
+        return [dict(row) for row in rows]
+
+    async def of_serial(self, gtin: str, serial: str, scope: Scope) -> list[dict[str, Any]]:
+        """Every record naming the unit, as a reworked or affected unit or as a replacement."""
+        args: list[Any] = [gtin, serial]
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS}, (SELECT role FROM {RM}.record_units u WHERE u.exception_id = r.exception_id "
+            "AND u.gtin = $1 AND u.serial = $2) AS role "
+            f"FROM {RM}.records r WHERE exception_id IN (SELECT exception_id FROM {RM}.record_units "
+            f"WHERE gtin = $1 AND serial = $2) AND {within(scope, args)} ORDER BY event_time, exception_id",
+            *args,
+        )
+        return [dict(row) for row in rows]

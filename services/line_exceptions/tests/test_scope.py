@@ -1,0 +1,64 @@
+"""A party touches only its own records: a CMO's key records and reads only on its batches and
+lines, and another party's record or batch is answered as if it did not exist."""
+
+from __future__ import annotations
+
+from line_exceptions_helpers import GTIN, LOT, log_of, publish, record_body, staged
+from line_exceptions_helpers import line as registered_line
+from serialtrail_contracts.identity import Role, Scope
+from serialtrail_kit.testing.harness import Harness
+
+UNITS = ["C1", "C2"]
+
+
+def cmo_scope(cmo: str) -> Scope:
+    return Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({cmo}))
+
+
+async def test_a_cmo_records_and_reads_only_its_own(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS, cmo_id="ACME")
+    await publish(exceptions, registered_line("LINE-OTHER", cmo_id="OTHERCO"))
+    unit = f"(01){GTIN}(21)C1"
+    async with (
+        exceptions.client_with(await exceptions.token(Role.cmo, cmo_scope("ACME"))) as acme,
+        exceptions.client_with(await exceptions.token(Role.cmo, cmo_scope("OTHERCO"))) as other,
+    ):
+        mine = await acme.post("/v1/exceptions", json=record_body("damaged", [unit]))
+        assert mine.status_code == 201, mine.text
+        record = mine.json()["record_url"]
+
+        before = len(await log_of(exceptions))
+        # Another CMO's batch, recorded on that CMO's own line: answered as an unknown batch.
+        theirs = record_body("damaged", [f"(01){GTIN}(21)C2"], line_id="LINE-OTHER")
+        foreign = await other.post("/v1/exceptions", json=theirs)
+        assert foreign.status_code == 422, foreign.text
+        assert foreign.json()["errors"][0]["rule"] == "known-batch"
+        nowhere = record_body("damaged", [unit], line_id="LINE-OTHER", batch={"gtin": GTIN, "lot": "NOPE"})
+        unknown = await other.post("/v1/exceptions", json=nowhere)
+        assert unknown.status_code == foreign.status_code
+        assert unknown.json()["errors"][0]["message"].replace("NOPE", LOT) == foreign.json()["errors"][0]["message"]
+        # On ACME's line: the line names its CMO, and the refusal says which scope is lacking.
+        on_their_line = await other.post("/v1/exceptions", json=record_body("damaged", [unit]))
+        assert on_their_line.status_code == 403
+        assert len(await log_of(exceptions)) == before
+
+        assert (await other.get(record)).status_code == 404
+        assert (await other.get("/v1/exceptions")).json()["exceptions"] == []
+        assert (await other.get(f"/v1/serials/{GTIN}/C1/exceptions")).json()["exceptions"] == []
+        assert (await acme.get(record)).status_code == 200
+        assert len((await acme.get("/v1/exceptions", params={"lot": LOT})).json()["exceptions"]) == 1
+        assert len((await acme.get(f"/v1/serials/{GTIN}/C1/exceptions")).json()["exceptions"]) == 1
+
+
+async def test_a_line_key_sees_only_its_lines_records(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    for serial, line_id in (("C1", "LINE-1"), ("C2", "LINE-2")):
+        body = record_body("damaged", [f"(01){GTIN}(21){serial}"], line_id=line_id)
+        assert (await exceptions.client.post("/v1/exceptions", json=body)).status_code == 201
+    scope = Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"LINE-2"}))
+    async with exceptions.client_with(await exceptions.token(Role.line, scope)) as line_two:
+        listed = (await line_two.get("/v1/exceptions")).json()["exceptions"]
+        assert [r["line_id"] for r in listed] == ["LINE-2"]
+        refused = await line_two.post("/v1/exceptions", json=record_body("damaged", [f"(01){GTIN}(21)C1"]))
+        assert refused.status_code == 403
+        assert "LINE-1" in refused.json()["detail"]

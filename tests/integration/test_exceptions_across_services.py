@@ -1,0 +1,46 @@
+"""Line exceptions composed with serial issuance and aggregation: a unit a record takes out of
+the supply chain is refused by packing, learnt only from the line exceptions log; a unit only
+flagged (an unreadable scan) is still packable."""
+
+from __future__ import annotations
+
+from aggregation_helpers import pack_body
+from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
+from serialtrail.services import SERVICES
+from serialtrail_kit.testing.clock import moment
+from serialtrail_kit.testing.harness import serve
+
+
+async def test_a_unit_taken_out_on_the_line_is_refused_by_packing(database_dsn: str) -> None:
+    async with serve(database_dsn, SERVICES) as harness:
+        client = harness.client
+        await product(client)
+        await batch(client)
+        await site(client)
+        issued = await serials(client, 3)
+        assert (await commission(client, issued)).status_code == 201
+        ssccs = await client.post(
+            "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
+        )
+        case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
+        await harness.runner("line_exceptions", "knowledge").caught_up()
+        units = [f"(01){GTIN}(21){s}" for s in issued]
+        record = {
+            "batch": {"gtin": GTIN, "lot": LOT},
+            "line_id": "LINE-1",
+            "event_time": moment(),
+            "description": "carton crushed at the case packer",
+            "observed_by": "line operator",
+        }
+        damaged = await client.post("/v1/exceptions", json={**record, "type": "damaged", "units": [units[0]]})
+        assert damaged.status_code == 201, damaged.text
+        flagged = await client.post("/v1/exceptions", json={**record, "type": "unreadable", "units": [units[1]]})
+        assert flagged.status_code == 201, flagged.text
+        await harness.runner("aggregation", "decommissions").caught_up()
+        await harness.runner("aggregation", "knowledge").caught_up()
+
+        refused = await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))
+        assert refused.status_code == 409, refused.text
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("children[0]", "not-decommissioned")]
+        packed = await client.post("/v1/pack", json=pack_body(case, units[1:], event_time=moment()))
+        assert packed.status_code == 201, packed.text
