@@ -270,6 +270,7 @@ SAMPLES: dict[str, Sample] = {
     "exception": _exception,
     "exceptions": _exceptions,
     "unit-exceptions": _unit_exceptions,
+    "batch-exceptions": _batch,
 }
 # Packing into a parent that holds another CMO's units cannot be answered as for an unknown
 # parent (that is accepted as pending): it is refused as a conflict naming the scope rule.

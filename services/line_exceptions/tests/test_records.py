@@ -147,3 +147,25 @@ async def test_lists_filter_by_batch_line_state_and_type(exceptions: Harness) ->
     bad = await client.get("/v1/exceptions", params={"state": "closed"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.state"
+
+
+async def test_a_batch_summary_counts_by_type_and_state_with_the_ageing_of_open_records(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    client = exceptions.client
+    made = []
+    for kind, serial in (("damaged", "A1"), ("damaged", "A2"), ("unreadable", "A3"), ("qc-sample", "A4")):
+        answer = await client.post("/v1/exceptions", json=record_body(kind, [unit(serial)]))
+        made.append(answer.json()["exception_id"])
+    cancelled = await client.post(f"/v1/exceptions/{made[2]}/cancellation", json={"reason": "read fine"})
+    assert cancelled.status_code == 200
+    summary = (await client.get(f"/v1/batches/{GTIN}/L2026A/exception-summary")).json()
+    assert (summary["records"], summary["units_taken_out"]) == (4, 3)
+    assert summary["by_type"] == {"damaged": {"open": 2}, "qc-sample": {"open": 1}, "unreadable": {"cancelled": 1}}
+    assert summary["by_state"] == {"open": 3, "cancelled": 1}
+    ageing = summary["open_ageing"]
+    assert (ageing["under_1_day"], ageing["1_to_7_days"], ageing["over_7_days"]) == (3, 0, 0)
+    assert ageing["oldest_open_since"] is not None
+    other = (await client.get(f"/v1/batches/{GTIN}/{OTHER_LOT}/exception-summary")).json()
+    assert (other["records"], other["by_type"], other["open_ageing"]["oldest_open_since"]) == (0, {}, None)
+    unknown = await client.get(f"/v1/batches/{GTIN}/NOPE/exception-summary")
+    assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (404, "known-batch")

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 from serialtrail_contracts.exceptions import ExceptionType
 from serialtrail_gs1.identity import SGTIN, IdentifierError
-from serialtrail_gs1.paths import GtinPath, SerialPath
+from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_gs1.scan import parse_object_id, rule_of
 from serialtrail_kit.access.authenticate import Authenticator
@@ -34,7 +34,7 @@ from line_exceptions.entrypoints.schemas import (
     RecordOut,
     ResolutionIn,
 )
-from line_exceptions.projections.records.queries import Filters, RecordQueries
+from line_exceptions.projections.records.queries import Filters, RecordQueries, summary
 
 _RECORDS = refuses(
     {
@@ -215,3 +215,11 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         await consistent()
         found = await queries.of_serial(gtin, serial, request.state.principal.scope)
         return JsonResponse({"gtin": gtin, "serial": serial, "exceptions": found})
+
+    @router.get("/batches/{gtin}/{lot}/exception-summary", dependencies=[requires(read, resources.batch)])
+    async def batch_summary(gtin: GtinPath, lot: LotPath, request: Request) -> JsonResponse:
+        """What QA reviews before release: the batch's records by type and state, the units they
+        took out of the supply chain, and how long those still open have been open. A principal
+        narrowed to lines counts only its lines' records."""
+        await consistent()
+        return JsonResponse(await summary(queries.pool, gtin, lot, request.state.principal.scope))

@@ -17,7 +17,7 @@ from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_kit.access.authz import path_target, request_body
 from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import DomainError, InvalidInput
+from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
 
 from line_exceptions.domain import rules
 from line_exceptions.domain.records import Batch, Line
@@ -55,6 +55,12 @@ def _unknown_batch(request: Request) -> DomainError:
     return InvalidInput(message, [rules.KNOWN_BATCH.at("batch.lot", message)])
 
 
+def _no_batch(request: Request) -> DomainError:
+    gtin, lot = request.path_params["gtin"], request.path_params["lot"]
+    message = f"no batch {lot!r} is known for GTIN {gtin}"
+    return NotFound(message, [rules.KNOWN_BATCH.at("lot", message)])
+
+
 def _uuid(text: str) -> UUID | None:
     try:
         return UUID(text)
@@ -77,6 +83,14 @@ class Resources:
         self.records = Resource("exceptions", description="records, as many as the caller's scope covers")
         self.unit = Resource(
             "unit-exceptions", named=path_target(gtins="gtin"), description="the records naming one unit"
+        )
+        self.batch = Resource(
+            "batch-exceptions",
+            named=path_target(gtins="gtin"),
+            owner=self._batch_of_path,
+            unknown=_no_batch,
+            description="a batch's records, as QA reviews them before release (its CMO's)",
+            refuses={NotFound: (rules.KNOWN_BATCH,)},
         )
 
     async def _named(self, request: Request) -> Target:
@@ -104,6 +118,13 @@ class Resources:
         if found is None:
             raise _unknown_batch(request)
         request.state.batch = found
+        return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+
+    async def _batch_of_path(self, request: Request) -> Target:
+        async with self.pool.acquire() as conn:
+            found = await knowledge.batch(conn, request.path_params["gtin"], request.path_params["lot"])
+        if found is None:
+            raise _no_batch(request)
         return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
 
     async def _record(self, request: Request) -> Target | None:

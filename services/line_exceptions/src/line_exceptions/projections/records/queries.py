@@ -121,3 +121,46 @@ class RecordQueries:
             *args,
         )
         return [dict(row) for row in rows]
+
+
+async def summary(pool: Pool, gtin: str, lot: str, scope: Scope) -> dict[str, Any]:
+    """A batch's records: counts by type and state, and the ageing of those still open."""
+    args: list[Any] = [gtin, lot]
+    narrowed = within(scope, args)
+    rows = await pool.fetch(
+        f"SELECT exception_type, state, count(*) AS n, sum(taken_out) AS taken_out, "
+        "min(recorded_at) FILTER (WHERE state IN ('open', 'under-investigation')) AS oldest_open, "
+        "count(*) FILTER (WHERE state IN ('open', 'under-investigation') AND now() - recorded_at < interval '1 day') "
+        "AS under_1_day, "
+        "count(*) FILTER (WHERE state IN ('open', 'under-investigation') "
+        "AND now() - recorded_at >= interval '1 day' AND now() - recorded_at < interval '7 days') AS from_1_to_7_days, "
+        "count(*) FILTER (WHERE state IN ('open', 'under-investigation') AND now() - recorded_at >= interval '7 days') "
+        f"AS over_7_days FROM {RM}.records WHERE gtin = $1 AND lot = $2 AND {narrowed} "
+        "GROUP BY exception_type, state ORDER BY exception_type, state",
+        *args,
+    )
+    by_type: dict[str, dict[str, int]] = {}
+    for row in rows:
+        by_type.setdefault(row["exception_type"], {})[row["state"]] = row["n"]
+    oldest = min((r["oldest_open"] for r in rows if r["oldest_open"] is not None), default=None)
+    return {
+        "gtin": gtin,
+        "lot": lot,
+        "records": sum(r["n"] for r in rows),
+        "units_taken_out": sum(r["taken_out"] or 0 for r in rows),
+        "by_type": by_type,
+        "by_state": _by_state(rows),
+        "open_ageing": {
+            "oldest_open_since": oldest,
+            "under_1_day": sum(r["under_1_day"] for r in rows),
+            "1_to_7_days": sum(r["from_1_to_7_days"] for r in rows),
+            "over_7_days": sum(r["over_7_days"] for r in rows),
+        },
+    }
+
+
+def _by_state(rows: list[Any]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for row in rows:
+        found[row["state"]] = found.get(row["state"], 0) + row["n"]
+    return found
