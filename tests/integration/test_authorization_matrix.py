@@ -80,6 +80,7 @@ class World:
     keys: list[str] = field(default_factory=list)  # to revoke
     commissioned: dict[str, list[str]] = field(default_factory=dict)  # by lot: to take out of the supply chain
     records: dict[str, list[str]] = field(default_factory=dict)  # by variant: open exception records
+    holds: dict[str, list[str]] = field(default_factory=dict)  # by variant: active holds
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -229,6 +230,20 @@ def _exception(world: World, variant: str) -> Values:
     }
 
 
+@_only("own", "other-company", "other-cmo", "unknown")
+def _hold(world: World, variant: str) -> Values:
+    """A batch to hold, and an active hold of that owner to read or lift."""
+    if variant == "unknown":
+        return {"gtin": GTIN_A, "lot": "NO-SUCH-LOT", "hold_id": UNKNOWN_UUID, "units": [], "parents": []}
+    return {
+        "gtin": GTINS[variant],
+        "lot": LOTS[variant],
+        "hold_id": world.holds[variant].pop(),
+        "units": [_unit(GTINS[variant], world.ids[f"serial:{variant}"])],
+        "parents": [],
+    }
+
+
 @_only("own")
 def _exceptions(world: World, variant: str) -> Values:
     return {}  # a list: narrowed to the caller's scope by the query
@@ -271,6 +286,8 @@ SAMPLES: dict[str, Sample] = {
     "exceptions": _exceptions,
     "unit-exceptions": _unit_exceptions,
     "batch-exceptions": _batch,
+    "hold": _hold,
+    "holds": _exceptions,
 }
 # Packing into a parent that holds another CMO's units cannot be answered as for an unknown
 # parent (that is accepted as pending): it is refused as a conflict naming the scope rule.
@@ -472,6 +489,16 @@ async def _open_record(world: World, variant: str) -> str:
     return str((await _ok(await world.harness.client.post("/v1/exceptions", json=body)))["exception_id"])
 
 
+async def _active_hold(world: World, variant: str) -> str:
+    body = {
+        "batch": {"gtin": GTINS[variant], "lot": LOTS[variant]},
+        "units": [_unit(GTINS[variant], world.ids[f"serial:{variant}"])],
+        "reason": "matrix",
+        "event_time": moment(),
+    }
+    return str((await _ok(await world.harness.client.post("/v1/holds", json=body)))["hold_id"])
+
+
 async def _restock(world: World, cases: int, keys: int) -> None:
     """Enough open cases, keys and open records for the next operation (samples are taken
     synchronously)."""
@@ -488,6 +515,10 @@ async def _restock(world: World, cases: int, keys: int) -> None:
         records = world.records.setdefault(variant, [])
         while len(records) < cases:
             records.append(await _open_record(world, variant))
+    for variant in ("own", "other-cmo", "other-company"):
+        holds = world.holds.setdefault(variant, [])
+        while len(holds) < cases:
+            holds.append(await _active_hold(world, variant))
 
 
 @pytest.fixture(scope="module")

@@ -44,3 +44,36 @@ async def test_a_unit_taken_out_on_the_line_is_refused_by_packing(database_dsn: 
         assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("children[0]", "not-decommissioned")]
         packed = await client.post("/v1/pack", json=pack_body(case, units[1:], event_time=moment()))
         assert packed.status_code == 201, packed.text
+
+
+async def test_a_hold_placed_on_the_line_is_refused_by_packing_until_qa_lifts_it(database_dsn: str) -> None:
+    async with serve(database_dsn, SERVICES) as harness:
+        client = harness.client
+        await product(client)
+        await batch(client)
+        await site(client)
+        issued = await serials(client, 2)
+        assert (await commission(client, issued)).status_code == 201
+        ssccs = await client.post(
+            "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
+        )
+        case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
+        await harness.runner("line_exceptions", "knowledge").caught_up()
+        units = [f"(01){GTIN}(21){s}" for s in issued]
+        body = {"batch": {"gtin": GTIN, "lot": LOT}, "whole_batch": True, "reason": "deviation", "event_time": moment()}
+        placed = await client.post("/v1/holds", json=body)
+        assert placed.status_code == 201, placed.text
+        await harness.runner("aggregation", "holds").caught_up()
+        await harness.runner("aggregation", "knowledge").caught_up()
+
+        refused = await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))
+        assert refused.status_code == 409, refused.text
+        assert {e["rule"] for e in refused.json()["errors"]} == {"not-held"}
+        admin_key = harness.client.headers["Authorization"].removeprefix("Bearer ")
+        signature = {"meaning": "approved", "credential": admin_key}
+        lift = {"reason": "deviation closed", "signature": signature}
+        lifted = await client.post(f"{placed.json()['hold_url']}/lift", json=lift)
+        assert lifted.status_code == 200, lifted.text
+        await harness.runner("aggregation", "holds").caught_up()
+        packed = await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))
+        assert packed.status_code == 201, packed.text

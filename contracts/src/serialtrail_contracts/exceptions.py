@@ -106,6 +106,36 @@ class ExceptionCancelled(EventContract):
     reason: str
 
 
+class HoldPlaced(EventContract):
+    """Containment: "isolate the affected product" as an electronic state. A hold names a batch
+    and holds either all of it (`whole_batch`) or the units and parents named (a parent holds
+    everything below it). Held units are refused by packing, and will be by shipping and
+    release, until the hold is lifted. `cmo_id` is the batch's CMO when it was placed."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.HoldPlaced"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    hold_id: UUID
+    gtin: str
+    lot: str
+    whole_batch: bool
+    serials: tuple[str, ...] = ()  # SGTINs of `gtin`, by serial number
+    parents: tuple[str, ...] = ()  # canonical GS1 Digital Link URIs (SSCCs, or SGTINs of bundles)
+    cmo_id: str | None = None
+    reason: str
+    event_time: datetime
+
+
+class HoldLifted(EventContract):
+    """Released, with a reason and a QA e-signature (recorded next to it, bound to its hash)."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.HoldLifted"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    hold_id: UUID
+    reason: str
+
+
 class SerialsDecommissioned(EventContract):
     """EPCIS ObjectEvent DELETE, bizStep decommissioning: these packs no longer exist as
     saleable units. A parent that still holds one has an aggregation error."""
@@ -122,5 +152,11 @@ class SerialsDecommissioned(EventContract):
 
 
 EVENTS = event_types(
-    ExceptionRecorded, InvestigationStarted, ExceptionResolved, ExceptionCancelled, SerialsDecommissioned
+    ExceptionRecorded,
+    InvestigationStarted,
+    ExceptionResolved,
+    ExceptionCancelled,
+    SerialsDecommissioned,
+    HoldPlaced,
+    HoldLifted,
 )

@@ -20,6 +20,8 @@ from serialtrail_contracts.exceptions import (
     ExceptionCancelled,
     ExceptionRecorded,
     ExceptionResolved,
+    HoldLifted,
+    HoldPlaced,
     InvestigationStarted,
     SerialsDecommissioned,
 )
@@ -57,6 +59,8 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         ExceptionResolved,
         ExceptionCancelled,
         SerialsDecommissioned,
+        HoldPlaced,  # a quality state of the units, not an event in the supply chain
+        HoldLifted,
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

@@ -15,6 +15,7 @@ from aggregation.entrypoints.http import build_router
 from aggregation.projections.decommissions import DecommissionsProjection
 from aggregation.projections.hierarchy.queries import AggregationQueries
 from aggregation.projections.hierarchy.read_model import HierarchyProjection
+from aggregation.projections.holds import HoldsProjection
 from aggregation.projections.knowledge.read_model import KnowledgeProjection
 
 HIERARCHY = HierarchyProjection()
@@ -37,6 +38,6 @@ SERVICE = Service(
     upcasters=UPCASTERS,
     permissions=permissions.ALL,
     write_side=(Holdings(),),
-    read_models=(HIERARCHY, KnowledgeProjection(), DecommissionsProjection()),
+    read_models=(HIERARCHY, KnowledgeProjection(), DecommissionsProjection(), HoldsProjection()),
     routes=routes,
 )

@@ -12,11 +12,13 @@ from line_exceptions.application.handlers import ExceptionHandlers
 from line_exceptions.application.write_side import UnitsOut
 from line_exceptions.entrypoints import permissions
 from line_exceptions.entrypoints.http import build_router
+from line_exceptions.projections.holds import HoldsProjection
 from line_exceptions.projections.knowledge import KnowledgeProjection
 from line_exceptions.projections.records.queries import RecordQueries
 from line_exceptions.projections.records.read_model import RecordsProjection
 
 RECORDS = RecordsProjection()
+HOLDS = HoldsProjection()
 
 # Its own events' and those it reads from serial issuance.
 UPCASTERS = Upcasters.of(serials.UPCASTS)
@@ -27,7 +29,11 @@ def routes(context: ServiceContext[NoSettings]) -> APIRouter:
     # Read-your-writes for this service's own records. What serial issuance published is
     # eventually consistent by nature: a unit commissioned moments ago may not be known yet.
     return build_router(
-        handlers, RecordQueries(context.pool), context.read_your_writes(RECORDS.name), context.not_ahead
+        handlers,
+        RecordQueries(context.pool),
+        context.read_your_writes(RECORDS.name),
+        context.read_your_writes(HOLDS.name),
+        context.not_ahead,
     )
 
 
@@ -37,6 +43,6 @@ SERVICE = Service(
     upcasters=UPCASTERS,
     permissions=permissions.ALL,
     write_side=(UnitsOut(),),
-    read_models=(RECORDS, KnowledgeProjection()),
+    read_models=(RECORDS, HOLDS, KnowledgeProjection()),
     routes=routes,
 )

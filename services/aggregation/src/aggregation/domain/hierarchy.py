@@ -35,6 +35,7 @@ PACK_RULES = (
     rules.NO_CYCLE,
     rules.NOT_ALREADY_PACKED,
     rules.NOT_DECOMMISSIONED,
+    rules.NOT_HELD,
     rules.LABEL_MATCHES_BATCH,
     rules.AFTER_COMMISSIONING,
 )
@@ -138,6 +139,7 @@ def pack(
     children = set(command.children)
     suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
     suspects |= children.intersection(knowledge.decommissioned)
+    suspects |= children.intersection(knowledge.held)
     suspects |= children.intersection(knowledge.scanned)
     late = _commissioned_after(children, knowledge, command.event_time + skew)
     suspects |= late.keys()
@@ -222,6 +224,8 @@ def _parent_unit_violations(command: Pack, knowledge: Knowledge, in_scope: InSco
     """A unit as parent (a bundle) answers to the rules a unit as child does: the caller's own,
     and its label agreeing with its batch."""
     parent = command.parent
+    if parent in knowledge.held:
+        return [rules.NOT_HELD.at(_at(command.field, "parent"), _held(parent, knowledge))]
     if parent in knowledge.ssccs:
         return []
     if in_scope is not None and not _in_scope(parent, knowledge, in_scope):
@@ -306,7 +310,13 @@ def _label_problem(child: str, knowledge: Knowledge) -> Problem | None:
 def _standing_problem(child: str, knowledge: Knowledge) -> Problem | None:
     if child in knowledge.decommissioned:
         return rules.NOT_DECOMMISSIONED, f"{child} was decommissioned ({knowledge.decommissioned[child]})"
+    if child in knowledge.held:
+        return rules.NOT_HELD, _held(child, knowledge)
     return None
+
+
+def _held(uri: str, knowledge: Knowledge) -> str:
+    return f"{uri} is held (hold {knowledge.held[uri]}): lift the hold first"
 
 
 def _not_before_last_change(state: ParentState, command: Unpack | Close, skew: timedelta) -> None:

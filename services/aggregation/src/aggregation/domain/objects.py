@@ -44,6 +44,7 @@ class Knowledge:
     scanned: Mapping[str, Label] = field(default_factory=dict)  # units whose scan carried a lot or expiry
     batch_label: Mapping[str, Label] = field(default_factory=dict)  # those commissioned: their batch's
     decommissioned: Mapping[str, str] = field(default_factory=dict)  # object → reason
+    held: Mapping[str, str] = field(default_factory=dict)  # object → the containment hold holding it
     # Commissioned SGTINs dated after the pack (less the skew): their commissioning time.
     commissioned_at: Mapping[str, datetime] = field(default_factory=dict)
 

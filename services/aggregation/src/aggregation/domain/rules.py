@@ -78,6 +78,12 @@ NOT_DECOMMISSIONED = Rule(
     "children[0]",
     f"{_UNIT} was decommissioned (destroyed)",
 )
+NOT_HELD = Rule(
+    "not-held",
+    "nothing packed, and no parent packed into, is under a containment hold (line exceptions)",
+    "children[0]",
+    f"{_UNIT} is held (hold 3f0b6c1e-…): lift the hold first",
+)
 LABEL_MATCHES_BATCH = Rule(
     "label-matches-batch",
     "the lot and expiry a unit's scan carries are its batch's",

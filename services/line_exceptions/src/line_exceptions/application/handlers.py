@@ -22,7 +22,8 @@ from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from line_exceptions.application import write_side
-from line_exceptions.domain import records
+from line_exceptions.domain import holds, records
+from line_exceptions.domain.holds import PlaceHold
 from line_exceptions.domain.records import Record, RecordException, Units
 from line_exceptions.projections import knowledge
 
@@ -81,10 +82,32 @@ class ExceptionHandlers:
             _append(work, found, records.cancel(found, reason))
         return work.recorded[-1]
 
-    async def takes_out(self, exception_id: UUID) -> int:
-        """How many units the record took out of the supply chain (the log is the truth)."""
-        found = records.fold((await self.writes.stream(records.stream_id(exception_id))).events)
-        return 0 if found is None else found.takes_out
+    async def place_hold(self, command: PlaceHold, meta: RecordMetadata) -> RecordedEvent:
+        async with self.pool.acquire() as conn:
+            lots = await knowledge.lots_of(conn, command.batch.gtin, command.serials)
+        placed = holds.place(command, lots)
+        async with self.writes.unit(meta) as work:
+            work.record(holds.stream_id(command.hold_id), 0, [placed])
+        return work.recorded[-1]
+
+    async def lift_hold(
+        self, hold_id: UUID, reason: str, signer: Signer | None, meta: RecordMetadata
+    ) -> tuple[RecordedEvent, dict[str, Any] | None]:
+        """The lift and its QA signature, committed together."""
+        async with self.writes.together() as conn:
+            async with self.writes.unit(meta, conn=conn) as work:
+                found = holds.fold((await work.stream(holds.stream_id(hold_id))).events)
+                if found is None:
+                    raise NotFound(f"no hold {hold_id}", [EXISTS.at("hold_id", "unknown hold")])
+                work.record(
+                    holds.stream_id(hold_id), found.version, [holds.lift(found, reason, signed=signer is not None)]
+                )
+            lifted = work.recorded[-1]
+            assert signer is not None  # holds.lift refused an unsigned lift
+            signed = await signatures.sign(
+                self.writes.store, signer.principal, lifted.global_position, signer.meaning, reason, meta, conn=conn
+            )
+        return lifted, signed
 
 
 async def _record(work: UnitOfWork, exception_id: UUID) -> Record:

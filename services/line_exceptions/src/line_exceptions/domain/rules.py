@@ -43,7 +43,8 @@ REPLACEMENT_FOR_REWORK = Rule(
 )
 SIGNED_BY_QA = Rule(
     "qa-signature",
-    "resolving a record that took units out of the supply chain needs a QA e-signature (credential and meaning)",
+    "resolving a record that took units out of the supply chain, or lifting a hold, needs a QA e-signature "
+    "(credential and meaning)",
     "signature",
     "this record took units out of the supply chain: resolving it needs a QA signature",
 )
@@ -74,4 +75,19 @@ NOT_TAKEN_OUT = Rule(
     "a record that took units out of the supply chain is resolved (or its decommission undone), not cancelled",
     "state",
     "this record took 1 unit out of the supply chain: resolve it instead",
+)
+
+# Holds.
+
+HOLD_NAMES_UNITS = Rule(
+    "hold-names-units",
+    "a hold holds its whole batch, or names units or parents to hold (not both, not neither)",
+    "whole_batch",
+    "name units or parents to hold, or hold the whole batch",
+)
+HOLD_ACTIVE = Rule(
+    "hold-active",
+    "a hold is lifted once; a lifted hold changes no more",
+    "state",
+    "the hold was lifted already",
 )

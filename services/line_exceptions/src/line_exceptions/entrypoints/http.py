@@ -23,17 +23,23 @@ from serialtrail_kit.http.refusals import refuses
 
 from line_exceptions.application.handlers import ExceptionHandlers, Signer
 from line_exceptions.domain import rules
+from line_exceptions.domain.holds import PlaceHold
 from line_exceptions.domain.records import Batch, RecordException, State
 from line_exceptions.entrypoints import permissions as allowed
 from line_exceptions.entrypoints.resources import Consistent, Resources
 from line_exceptions.entrypoints.schemas import (
     CancellationIn,
     ChangeOut,
+    HoldIn,
+    HoldOut,
     InvestigationIn,
+    LiftIn,
     RecordIn,
     RecordOut,
     ResolutionIn,
+    SignatureIn,
 )
+from line_exceptions.projections.holds import holds as holds_of
 from line_exceptions.projections.records.queries import Filters, RecordQueries, summary
 
 _RECORDS = refuses(
@@ -52,17 +58,26 @@ _RECORDS = refuses(
 _INVESTIGATES = refuses({Conflict: (rules.STATE,)})
 _RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE,)})
 _CANCELS = refuses({Conflict: (rules.STATE, rules.NOT_TAKEN_OUT)})
+_HOLDS = refuses(
+    {InvalidInput: (*SCAN_RULES, NOT_IN_FUTURE, rules.HOLD_NAMES_UNITS, rules.UNIT_OF_BATCH, rules.COMMISSIONED)}
+)
+_LIFTS = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.HOLD_ACTIVE,)})
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many records")]
 
 
 def build_router(
-    handlers: ExceptionHandlers, queries: RecordQueries, consistent: Consistent, not_ahead: NotAhead
+    handlers: ExceptionHandlers,
+    queries: RecordQueries,
+    consistent: Consistent,
+    consistent_holds: Consistent,
+    not_ahead: NotAhead,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["line exceptions"])
-    resources = Resources(handlers.pool, queries, consistent)
+    resources = Resources(handlers.pool, queries, consistent, consistent_holds)
     _recording_routes(router, handlers, resources, not_ahead)
     _review_routes(router, handlers, queries, resources)
     _query_routes(router, queries, resources, consistent)
+    _hold_routes(router, handlers, resources, consistent_holds, not_ahead)
     return router
 
 
@@ -149,11 +164,7 @@ def _review_routes(
         chain is resolved only with a QA e-signature: the signer re-authenticates (`credential`),
         and the signature is recorded with the resolution, bound to its hash."""
         _known(request)
-        signer = None
-        if body.signature is not None:
-            authenticator: Authenticator = request.app.state.authenticator
-            await authenticator.reauthenticate(request, body.signature.credential, request.state.principal)
-            signer = Signer(request.state.principal, body.signature.meaning)
+        signer = await _signer(request, body.signature)
         meta = record_metadata(request, reason=body.reason)
         recorded, signed = await handlers.resolve(exception_id, body.outcome, body.reason, signer, meta)
         return ChangeOut(
@@ -172,6 +183,94 @@ def _review_routes(
         return ChangeOut(
             exception_id=exception_id, state=State.cancelled.value, global_position=recorded.global_position
         )
+
+
+def _hold_routes(
+    router: APIRouter, handlers: ExceptionHandlers, resources: Resources, consistent: Consistent, not_ahead: NotAhead
+) -> None:
+    @router.post(
+        "/holds",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[requires(allowed.RECORD, resources.placing)],
+        openapi_extra=_HOLDS,
+    )
+    async def place(body: HoldIn, request: Request) -> HoldOut:
+        """Contain: hold a whole batch, or units and parents of it (a parent holds everything below
+        it). Held units are refused by packing until the hold is lifted."""
+        batch: Batch = request.state.batch  # resolved by the ownership check
+        serials, problems = _serials(body.units, batch.gtin, "units")
+        parents: list[str] = []
+        for index, text in enumerate(body.parents):
+            try:
+                parents.append(parse_object_id(text).uri)
+            except IdentifierError as error:
+                problems.append(rule_of(error).at(f"parents[{index}]", f"{text!r}: {error}"))
+        if problems:
+            raise InvalidInput(problems[0].message, problems)
+        command = PlaceHold(
+            hold_id=uuid.uuid4(),
+            batch=batch,
+            whole_batch=body.whole_batch,
+            serials=serials,
+            parents=tuple(parents),
+            reason=body.reason,
+            event_time=not_ahead(body.event_time, "event_time"),
+        )
+        recorded = await handlers.place_hold(command, record_metadata(request, reason=body.reason))
+        return HoldOut(
+            hold_id=command.hold_id,
+            state="active",
+            global_position=recorded.global_position,
+            hold_url=f"/v1/holds/{command.hold_id}",
+        )
+
+    @router.post("/holds/{hold_id}/lift", dependencies=[requires(allowed.REVIEW, resources.hold)], openapi_extra=_LIFTS)
+    async def lift(hold_id: UUID, body: LiftIn, request: Request) -> HoldOut:
+        """Lift a hold (QA): with a reason and an e-signature, recorded together and bound to the lift."""
+        _known_hold(request)
+        signer = await _signer(request, body.signature)
+        recorded, signed = await handlers.lift_hold(
+            hold_id, body.reason, signer, record_metadata(request, reason=body.reason)
+        )
+        return HoldOut(
+            hold_id=hold_id,
+            state="lifted",
+            global_position=recorded.global_position,
+            signature=signed,
+            hold_url=f"/v1/holds/{hold_id}",
+        )
+
+    @router.get("/holds", dependencies=[requires(allowed.READ, resources.holds)])
+    async def listed(
+        request: Request,
+        gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
+        lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
+        state: Annotated[str | None, Query(pattern="^(active|lifted)$")] = None,
+    ) -> JsonResponse:
+        """Holds, by batch and state; those the caller's scope covers (a hold is its batch's)."""
+        await consistent()
+        return JsonResponse({"holds": await holds_of(handlers.pool, request.state.principal.scope, gtin, lot, state)})
+
+    @router.get("/holds/{hold_id}", dependencies=[requires(allowed.READ, resources.hold)])
+    async def one(hold_id: UUID, request: Request) -> JsonResponse:
+        """One hold: what it holds, why, by whom, and whether (and why) it was lifted."""
+        return JsonResponse(_known_hold(request))
+
+
+def _known_hold(request: Request) -> dict[str, Any]:
+    found: dict[str, Any] | None = getattr(request.state, "hold", None)  # looked up by the ownership check
+    if found is None:
+        raise NotFound("no such hold", [EXISTS.at("hold_id", "unknown hold")])
+    return found
+
+
+async def _signer(request: Request, signature: SignatureIn | None) -> Signer | None:
+    """The caller as signer, re-authenticated by the credential they gave again."""
+    if signature is None:
+        return None
+    authenticator: Authenticator = request.app.state.authenticator
+    await authenticator.reauthenticate(request, signature.credential, request.state.principal)
+    return Signer(request.state.principal, signature.meaning)
 
 
 def _known(request: Request) -> dict[str, Any]:

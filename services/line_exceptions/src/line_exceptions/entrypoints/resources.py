@@ -22,6 +22,7 @@ from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
 from line_exceptions.domain import rules
 from line_exceptions.domain.records import Batch, Line
 from line_exceptions.projections import knowledge
+from line_exceptions.projections.holds import hold as hold_of
 from line_exceptions.projections.records.queries import RecordQueries, owner
 
 Consistent = Callable[[], Awaitable[None]]
@@ -49,6 +50,11 @@ def _batch_named(body: dict[str, Any]) -> tuple[str, str] | None:
     return (gtin, lot) if isinstance(gtin, str) and isinstance(lot, str) else None
 
 
+async def _batch_product(request: Request) -> Target:
+    batch = _batch_named(await request_body(request))
+    return Target(gtins=frozenset({batch[0]})) if batch else Target()
+
+
 def _unknown_batch(request: Request) -> DomainError:
     gtin, lot = request.state.batch_named
     message = f"no batch {lot!r} is known for GTIN {gtin}"
@@ -69,8 +75,11 @@ def _uuid(text: str) -> UUID | None:
 
 
 class Resources:
-    def __init__(self, pool: Pool, queries: RecordQueries, consistent: Consistent) -> None:
+    def __init__(
+        self, pool: Pool, queries: RecordQueries, consistent: Consistent, consistent_holds: Consistent
+    ) -> None:
         self.pool, self.queries, self.consistent = pool, queries, consistent
+        self.consistent_holds = consistent_holds
         self.recording = Resource(
             "exception",
             named=self._named,
@@ -84,6 +93,16 @@ class Resources:
         self.unit = Resource(
             "unit-exceptions", named=path_target(gtins="gtin"), description="the records naming one unit"
         )
+        self.placing = Resource(
+            "hold",
+            named=_batch_product,
+            owner=self._batch,
+            unknown=_unknown_batch,
+            description="a hold: its batch's product and CMO",
+            refuses={InvalidInput: (rules.KNOWN_BATCH,)},
+        )
+        self.hold = Resource("hold", owner=self._hold, description="a hold: its batch's product and CMO")
+        self.holds = Resource("holds", description="holds, as many as the caller's scope covers")
         self.batch = Resource(
             "batch-exceptions",
             named=path_target(gtins="gtin"),
@@ -126,6 +145,17 @@ class Resources:
         if found is None:
             raise _no_batch(request)
         return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+
+    async def _hold(self, request: Request) -> Target | None:
+        hold_id = _uuid(str(request.path_params["hold_id"]))
+        if hold_id is None:
+            return None
+        await self.consistent_holds()
+        found = await hold_of(self.pool, hold_id)
+        if found is None:
+            return None
+        request.state.hold = found
+        return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
 
     async def _record(self, request: Request) -> Target | None:
         exception_id = _uuid(str(request.path_params["exception_id"]))

@@ -129,3 +129,52 @@ class RecordView(BaseModel):
     lot: str
     line_id: str
     event_time: datetime
+
+
+class HoldIn(Body):
+    model_config = _examples(
+        {
+            "batch": {"gtin": GTIN, "lot": "L-2026-07"},
+            "whole_batch": False,
+            "units": [UNITS[0]],
+            "parents": ["https://id.gs1.org/00/095060000000000015"],
+            "reason": "label printer fault on line 1 between 08:00 and 08:40: isolate until reviewed",
+            "event_time": "2026-11-22T08:45:00+01:00",
+        },
+        {
+            "batch": {"gtin": GTIN, "lot": "L-2026-07"},
+            "whole_batch": True,
+            "reason": "stability deviation under investigation",
+            "event_time": "2026-11-22T09:00:00Z",
+        },
+    )
+    batch: BatchIn
+    whole_batch: bool = False
+    units: Annotated[list[UnitText], Field(max_length=MAX_UNITS, description="SGTINs of the batch to hold")] = []
+    parents: Annotated[
+        list[UnitText],
+        Field(max_length=MAX_UNITS, description="parents to hold (SSCC, or SGTIN of a bundle), with all below them"),
+    ] = []
+    reason: Reason
+    event_time: Timestamp
+
+
+class LiftIn(Body):
+    model_config = _examples(
+        {
+            "reason": "reviewed: the units printed before 08:00 are fine (DEV-2026-031)",
+            "signature": {"meaning": "approved", "credential": "st_… (your API key again, or a fresh OIDC token)"},
+        }
+    )
+    reason: Reason
+    signature: Annotated[SignatureIn | None, Field(description="QA e-signature: lifting a hold releases product")] = (
+        None
+    )
+
+
+class HoldOut(BaseModel):
+    hold_id: UUID
+    state: str
+    global_position: int
+    signature: dict[str, Any] | None = None
+    hold_url: str

@@ -27,15 +27,24 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is SSCC])
-    gone = await conn.fetch(
-        f"SELECT object_id, reason FROM {RM}.decommissioned WHERE object_id = ANY({json_elements('$1')})",
+    # Out of the supply chain, or held: one round trip (a held parent is named too).
+    standing = await conn.fetch(
+        f"SELECT object_id, reason, false AS held FROM {RM}.decommissioned "
+        f"WHERE object_id = ANY({json_elements('$1')}) "
+        f"UNION ALL SELECT object_id, hold_id::text, true FROM {RM}.held_objects "
+        f"WHERE object_id = ANY({json_elements('$2')}) "
+        f"UNION ALL SELECT c.object_id, h.hold_id::text, true FROM {RM}.commissioned c "
+        f"JOIN {RM}.held_batches h USING (gtin, lot) WHERE c.object_id = ANY({json_elements('$1')})",
         json_list(sgtins),
+        json_list([o.uri for o in objects]),
     )
-    decommissioned = {r["object_id"]: r["reason"] for r in gone}
+    decommissioned = {r["object_id"]: r["reason"] for r in standing if not r["held"]}
+    held = {r["object_id"]: r["reason"] for r in standing if r["held"]}
     return Knowledge(
         known=frozenset(owner) | frozenset(ssccs),
         owner=owner,
         decommissioned=decommissioned,
+        held=held,
         ssccs=frozenset(o.uri for o in objects if o.kind is SSCC),
         commissioned_at={r["object_id"]: r["late"] for r in rows if r["late"] is not None},
     )

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import orjson
 from serialtrail_contracts.identity import NO_CMO, Scope, Target
 from serialtrail_kit.db import Pool, json_list
 
@@ -76,14 +75,14 @@ class RecordQueries:
             found["exception_id"],
         )
         history = await self.pool.fetch(
-            f"SELECT global_position, event, recorded_at, principal_id, detail::text AS detail "
+            f"SELECT global_position, event, recorded_at, principal_id, detail "
             f"FROM {RM}.record_history WHERE exception_id = $1 ORDER BY global_position",
             found["exception_id"],
         )
         return {
             **found,
             "serials": [u["serial"] for u in units if u["role"] == "named"],
-            "history": [{**dict(h), "detail": orjson.loads(h["detail"])} for h in history],
+            "history": [dict(h) for h in history],
         }
 
     async def listed(self, filters: Filters, scope: Scope, limit: int, after: UUID | None) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from serialtrail_contracts import exceptions
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import (
@@ -30,6 +29,10 @@ class RecordsProjection:
     name = "records"
     source = SOURCE
     tables: tuple[str, ...] = ("records", "record_units", "record_history")
+    event_types = tuple(
+        e.EVENT_TYPE
+        for e in (ExceptionRecorded, SerialsDecommissioned, InvestigationStarted, ExceptionResolved, ExceptionCancelled)
+    )
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -72,7 +75,7 @@ class RecordsProjection:
                 recorded.event_type.removeprefix("exceptions."),
                 recorded.recorded_at,
                 str(recorded.metadata.get("principal_id", "")),
-                orjson.dumps(detail).decode(),
+                detail,
             )
 
 

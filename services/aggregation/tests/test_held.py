@@ -1,0 +1,59 @@
+"""Containment holds (from the line exceptions service's log): a held unit, a unit of a held
+batch and a held parent are refused by packing, naming the hold, until it is lifted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aggregation_helpers import GTIN, LOT, T0, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exceptions import HoldLifted, HoldPlaced
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import SYSTEM, Harness
+
+SERIALS = [f"H{i:011d}" for i in range(6)]
+
+
+async def staged(harness: Harness, event: EventContract) -> None:
+    """Append to the line exceptions log as that service does, then let aggregation catch up."""
+    store = PostgresEventStore(harness.composition.app_pool, "line_exceptions")
+    await store.append([append_of(f"test-{uuid.uuid4()}", 0, [event])], SYSTEM)
+    await harness.runner("aggregation", "holds").caught_up(timeout=30)
+
+
+def hold(**held: Any) -> HoldPlaced:
+    fields: dict[str, Any] = {"whole_batch": False, "reason": "printer fault", "event_time": datetime.fromisoformat(T0)}
+    return HoldPlaced(hold_id=uuid.uuid4(), gtin=GTIN, lot=LOT, **(fields | held))
+
+
+async def test_held_units_and_parents_are_refused_until_lifted(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
+    units = hold(serials=(SERIALS[1],), parents=(sscc_uri(7),))
+    await staged(aggregation, units)
+
+    refused = await client.post("/v1/pack", json=pack_body(sscc_uri(1), [unit(s) for s in SERIALS[:3]]))
+    assert refused.status_code == 409, refused.text
+    message = f"{unit(SERIALS[1])} is held (hold {units.hold_id}): lift the hold first"
+    assert refused.json()["errors"] == [{"field": "children[1]", "rule": "not-held", "message": message}]
+    into_held = await client.post("/v1/pack", json=pack_body(sscc_uri(7), [unit(SERIALS[0])]))
+    assert [(e["field"], e["rule"]) for e in into_held.json()["errors"]] == [("parent", "not-held")]
+
+    await staged(aggregation, HoldLifted(hold_id=units.hold_id, reason="reviewed"))
+    await pack(client, sscc_uri(7), [unit(s) for s in SERIALS[:3]])
+
+
+async def test_a_held_batch_holds_every_unit_of_it(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
+    batch = hold(whole_batch=True)
+    await staged(aggregation, batch)
+    refused = await client.post("/v1/pack", json=pack_body(sscc_uri(2), [unit(s) for s in SERIALS[3:]]))
+    assert refused.status_code == 409
+    assert {e["rule"] for e in refused.json()["errors"]} == {"not-held"}
+    assert len(refused.json()["errors"]) == 3
+    await staged(aggregation, HoldLifted(hold_id=batch.hold_id, reason="released"))
+    await pack(client, sscc_uri(2), [unit(s) for s in SERIALS[3:]])

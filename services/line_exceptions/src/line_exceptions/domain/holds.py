@@ -1,0 +1,90 @@
+"""Containment holds, decided without I/O: what a hold names, and that it is lifted once, with
+a QA signature."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.exceptions import HoldLifted, HoldPlaced
+from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+
+from line_exceptions.domain import rules
+from line_exceptions.domain.records import Batch
+
+
+def stream_id(hold_id: UUID) -> str:
+    return f"hold-{hold_id}"
+
+
+@dataclass(frozen=True)
+class PlaceHold:
+    hold_id: UUID
+    batch: Batch
+    whole_batch: bool
+    serials: tuple[str, ...]
+    parents: tuple[str, ...]
+    reason: str
+    event_time: datetime
+
+
+@dataclass(frozen=True)
+class Hold:
+    hold_id: UUID
+    active: bool
+    version: int
+
+
+def fold(events: Sequence[EventContract]) -> Hold | None:
+    hold: Hold | None = None
+    for event in events:
+        if isinstance(event, HoldPlaced):
+            hold = Hold(event.hold_id, True, 0)
+        elif isinstance(event, HoldLifted) and hold is not None:
+            hold = Hold(hold.hold_id, False, 0)
+    return None if hold is None else Hold(hold.hold_id, hold.active, len(events))
+
+
+def place(command: PlaceHold, lot_of: Mapping[str, str]) -> HoldPlaced:
+    """`lot_of`: the lot each named serial was commissioned into (of the batch's GTIN)."""
+    named = bool(command.serials or command.parents)
+    if command.whole_batch == named:
+        message = "name units or parents to hold, or hold the whole batch (not both)"
+        raise InvalidInput(message, [rules.HOLD_NAMES_UNITS.at("whole_batch", message)])
+    found: list[Violation] = []
+    for index, serial in enumerate(command.serials):
+        lot = lot_of.get(serial)
+        if lot is None:
+            message = f"GTIN {command.batch.gtin} serial {serial} is not known as commissioned"
+            found.append(rules.COMMISSIONED.at(f"units[{index}]", message))
+        elif lot != command.batch.lot:
+            message = (
+                f"GTIN {command.batch.gtin} serial {serial} was commissioned into batch {lot}, not {command.batch.lot}"
+            )
+            found.append(rules.UNIT_OF_BATCH.at(f"units[{index}]", message))
+    if found:
+        raise InvalidInput(found[0].message, found)
+    return HoldPlaced(
+        hold_id=command.hold_id,
+        gtin=command.batch.gtin,
+        lot=command.batch.lot,
+        whole_batch=command.whole_batch,
+        serials=tuple(dict.fromkeys(command.serials)),
+        parents=tuple(dict.fromkeys(command.parents)),
+        cmo_id=command.batch.cmo_id,
+        reason=command.reason,
+        event_time=command.event_time,
+    )
+
+
+def lift(hold: Hold, reason: str, *, signed: bool) -> HoldLifted:
+    if not hold.active:
+        message = "the hold was lifted already; a lifted hold changes no more"
+        raise Conflict(message, [rules.HOLD_ACTIVE.at("state", message)])
+    if not signed:
+        message = "lifting a hold releases product: it needs a QA signature"
+        raise InvalidInput(message, [rules.SIGNED_BY_QA.at("signature", message)])
+    return HoldLifted(hold_id=hold.hold_id, reason=reason)

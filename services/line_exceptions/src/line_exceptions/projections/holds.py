@@ -1,0 +1,99 @@
+"""Containment holds as QA and the line read them: each hold, what it holds, and whether it is
+still in force. A fold of this service's own log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from serialtrail_contracts.exceptions import HoldLifted, HoldPlaced
+from serialtrail_contracts.identity import Scope
+from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+from line_exceptions.projections.knowledge import RM
+from line_exceptions.projections.records.queries import within
+
+SOURCE = "line_exceptions"
+
+
+class HoldsProjection:
+    name = "holds"
+    source = SOURCE
+    tables: tuple[str, ...] = ("holds",)
+    event_types = (HoldPlaced.EVENT_TYPE, HoldLifted.EVENT_TYPE)
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.holds (
+            hold_id uuid PRIMARY KEY, gtin text NOT NULL, lot text NOT NULL, cmo_id text,
+            whole_batch boolean NOT NULL, serials jsonb NOT NULL, parents jsonb NOT NULL,
+            state text NOT NULL, reason text NOT NULL, event_time timestamptz NOT NULL,
+            placed_at timestamptz NOT NULL, placed_by text NOT NULL,
+            lifted_at timestamptz, lifted_by text, lift_reason text
+        );
+        CREATE INDEX ON {schema}.holds (gtin, lot, state);
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for recorded in events:
+            by = str(recorded.metadata.get("principal_id", ""))
+            if recorded.event_type == HoldPlaced.EVENT_TYPE:
+                p = recorded.payload
+                await conn.execute(
+                    f"INSERT INTO {schema}.holds (hold_id, gtin, lot, cmo_id, whole_batch, serials, parents, state, "
+                    "reason, event_time, placed_at, placed_by) "
+                    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, 'active', $8, $9, $10, $11) "
+                    "ON CONFLICT DO NOTHING",
+                    p["hold_id"],
+                    p["gtin"],
+                    p["lot"],
+                    p.get("cmo_id"),
+                    p["whole_batch"],
+                    list(p.get("serials", [])),
+                    list(p.get("parents", [])),
+                    p["reason"],
+                    HoldPlaced.model_validate(p).event_time,
+                    recorded.recorded_at,
+                    by,
+                )
+            elif recorded.event_type == HoldLifted.EVENT_TYPE:
+                await conn.execute(
+                    f"UPDATE {schema}.holds SET state = 'lifted', lifted_at = $2, lifted_by = $3, lift_reason = $4 "
+                    "WHERE hold_id = $1",
+                    recorded.payload["hold_id"],
+                    recorded.recorded_at,
+                    by,
+                    recorded.payload["reason"],
+                )
+
+
+_COLUMNS = (
+    "hold_id::text AS hold_id, gtin, lot, cmo_id, whole_batch, serials, parents, "
+    "state, reason, event_time, placed_at, placed_by, lifted_at, lifted_by, lift_reason"
+)
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return dict(row)
+
+
+async def hold(pool: Pool, hold_id: object) -> dict[str, Any] | None:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM {RM}.holds WHERE hold_id = $1", hold_id)
+    return None if row is None else _row(row)
+
+
+async def holds(pool: Pool, scope: Scope, gtin: str | None, lot: str | None, state: str | None) -> list[dict[str, Any]]:
+    """Holds the scope covers: a hold is its batch's (product, CMO), whatever line or site is
+    narrowed (a line must see that its batch is held)."""
+    args: list[Any] = []
+    conditions = [within(replace(scope, sites=None, lines=None), args)]
+    for value, column in ((gtin, "gtin"), (lot, "lot"), (state, "state")):
+        if value is not None:
+            args.append(value)
+            conditions.append(f"{column} = ${len(args)}")
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM {RM}.holds WHERE {' AND '.join(conditions)} ORDER BY placed_at, hold_id", *args
+    )
+    return [_row(row) for row in rows]

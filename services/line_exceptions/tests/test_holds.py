@@ -1,0 +1,84 @@
+"""Containment holds: placed on a batch or on units and parents of it, listed by batch, lifted
+once and only with a QA e-signature; each refusal names the rule and records nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from line_exceptions_helpers import GTIN, LOT, OTHER_LOT, T0, log_of, staged
+from serialtrail_contracts.identity import Role, Scope
+from serialtrail_kit.testing.harness import Harness
+
+UNITS = ["D1", "D2", "D3"]
+CASE = "https://id.gs1.org/00/095060000000000015"
+
+
+def hold_body(**extra: Any) -> dict[str, Any]:
+    return {"batch": {"gtin": GTIN, "lot": LOT}, "reason": "printer fault 08:00-08:40", "event_time": T0, **extra}
+
+
+async def test_a_hold_is_placed_listed_and_lifted_once_with_a_qa_signature(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    client = exceptions.client
+    body = hold_body(units=[f"(01){GTIN}(21)D1"], parents=["00095060000000000015"])
+    placed = await client.post("/v1/holds", json=body)
+    assert placed.status_code == 201, placed.text
+    hold = placed.json()
+    shown = (await client.get(hold["hold_url"])).json()
+    assert (shown["state"], shown["serials"], shown["parents"]) == ("active", ["D1"], [CASE])
+    listed = (await client.get("/v1/holds", params={"gtin": GTIN, "lot": LOT})).json()["holds"]
+    assert [h["hold_id"] for h in listed] == [hold["hold_id"]]
+    assert (await client.get("/v1/holds", params={"lot": OTHER_LOT})).json()["holds"] == []
+
+    before = len(await log_of(exceptions))
+    unsigned = await client.post(f"{hold['hold_url']}/lift", json={"reason": "reviewed"})
+    assert [(e["field"], e["rule"]) for e in unsigned.json()["errors"]] == [("signature", "qa-signature")]
+    assert len(await log_of(exceptions)) == before
+    qa_token = await exceptions.token(Role.qa)
+    async with exceptions.client_with(qa_token) as qa:
+        signature = {"meaning": "approved", "credential": qa_token}
+        lifted = await qa.post(f"{hold['hold_url']}/lift", json={"reason": "reviewed", "signature": signature})
+        assert lifted.status_code == 200, lifted.text
+        assert lifted.json()["signature"]["signer_role"] == "qa"
+        again = await qa.post(f"{hold['hold_url']}/lift", json={"reason": "twice", "signature": signature})
+        assert (again.status_code, again.json()["errors"][0]["rule"]) == (409, "hold-active")
+    shown = (await client.get(hold["hold_url"])).json()
+    assert (shown["state"], shown["lift_reason"]) == ("lifted", "reviewed")
+    assert [h["state"] for h in (await client.get("/v1/holds", params={"state": "active"})).json()["holds"]] == []
+
+
+async def test_a_hold_names_the_whole_batch_or_what_it_holds(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    client = exceptions.client
+    before = len(await log_of(exceptions))
+    for body, field, rule in (
+        (hold_body(), "whole_batch", "hold-names-units"),
+        (hold_body(whole_batch=True, units=[f"(01){GTIN}(21)D1"]), "whole_batch", "hold-names-units"),
+        (hold_body(units=[f"(01){GTIN}(21)OTHER1"]), "units[0]", "unit-of-batch"),
+        (hold_body(units=[f"(01){GTIN}(21)NEVER"]), "units[0]", "commissioned"),
+        (hold_body(parents=["00095060000000000016"]), "parents[0]", "gs1-check-digit"),
+        (hold_body(batch={"gtin": GTIN, "lot": "NOPE"}, whole_batch=True), "batch.lot", "known-batch"),
+    ):
+        answer = await client.post("/v1/holds", json=body)
+        assert answer.status_code == 422, answer.text
+        assert (field, rule) in {(e["field"], e["rule"]) for e in answer.json()["errors"]}, answer.text
+    assert len(await log_of(exceptions)) == before
+    whole = await client.post("/v1/holds", json=hold_body(whole_batch=True))
+    assert whole.status_code == 201
+
+
+async def test_another_cmos_hold_is_not_theirs_to_see_or_lift(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS, cmo_id="ACME")
+    placed = (await exceptions.client.post("/v1/holds", json=hold_body(whole_batch=True))).json()
+    other = Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"OTHERCO"}))
+    mine = Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"}), lines=frozenset({"LINE-9"}))
+    async with (
+        exceptions.client_with(await exceptions.token(Role.cmo, other)) as stranger,
+        exceptions.client_with(await exceptions.token(Role.line, mine)) as line,
+    ):
+        assert (await stranger.get(placed["hold_url"])).status_code == 404
+        assert (await stranger.get("/v1/holds")).json()["holds"] == []
+        refused = await stranger.post("/v1/holds", json=hold_body(whole_batch=True))
+        assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "known-batch")
+        # A line of the batch's CMO sees that its batch is held, whatever line it is narrowed to.
+        assert [h["hold_id"] for h in (await line.get("/v1/holds")).json()["holds"]] == [placed["hold_id"]]
