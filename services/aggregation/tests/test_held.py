@@ -57,3 +57,27 @@ async def test_a_held_batch_holds_every_unit_of_it(aggregation: Harness) -> None
     assert len(refused.json()["errors"]) == 3
     await staged(aggregation, HoldLifted(hold_id=batch.hold_id, reason="released"))
     await pack(client, sscc_uri(2), [unit(s) for s in SERIALS[3:]])
+
+
+async def test_what_is_on_a_held_parent_stays_where_it_is(aggregation: Harness) -> None:
+    client = aggregation.client
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
+    case, pallet, other = sscc_uri(11), sscc_uri(12), sscc_uri(13)
+    await pack(client, case, [unit(s) for s in SERIALS[:2]])
+    await pack(client, pallet, [case], level="pallet")
+    await aggregation.runner("aggregation", "hierarchy").caught_up(timeout=30)
+    on_pallet = hold(parents=(pallet,))
+    await staged(aggregation, on_pallet)
+
+    unpack = {"parent": case, "children": [unit(SERIALS[0])], "reason": "damaged", "line_id": "LINE-1"}
+    unpack["event_time"] = T0
+    refused = await client.post("/v1/unpack", json=unpack)
+    assert refused.status_code == 409, refused.text
+    message = f"{case} is held (hold {on_pallet.hold_id}): lift the hold first"
+    assert refused.json()["errors"] == [{"field": "parent", "rule": "not-held", "message": message}]
+    into_case = await client.post("/v1/pack", json=pack_body(case, [unit(SERIALS[2])]))
+    assert [(e["field"], e["rule"]) for e in into_case.json()["errors"]] == [("parent", "not-held")]
+    assert (await client.post("/v1/pack", json=pack_body(other, [unit(SERIALS[3])]))).status_code == 201
+
+    await staged(aggregation, HoldLifted(hold_id=on_pallet.hold_id, reason="released"))
+    assert (await client.post("/v1/unpack", json=unpack)).status_code == 200

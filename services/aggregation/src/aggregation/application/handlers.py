@@ -81,10 +81,12 @@ class AggregationHandlers:
         return decided
 
     async def unpack(self, command: Unpack, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
+        async with self.pool.acquire() as conn:
+            held = await knowledge.held(conn, [command.parent])
         async with self.writes.unit(meta) as work:
             named = [*(command.children or ()), command.parent]
             h = await write_side.load(work.conn, named, whole=[command.parent] if command.children is None else [])
-            event = hierarchy.unpack(h, command, self.skew)
+            event = hierarchy.unpack(h, command, self.skew, held)
             _record(work, h, [event])
         return event, work.recorded[-1]
 

@@ -8,7 +8,7 @@ A request is all-or-nothing: every broken rule is collected, then raised togethe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -39,7 +39,7 @@ PACK_RULES = (
     rules.LABEL_MATCHES_BATCH,
     rules.AFTER_COMMISSIONING,
 )
-UNPACK_RULES = (rules.KNOWN_PARENT, rules.AFTER_LAST_CHANGE, rules.IN_PARENT, rules.NOT_EMPTY)
+UNPACK_RULES = (rules.KNOWN_PARENT, rules.AFTER_LAST_CHANGE, rules.IN_PARENT, rules.NOT_EMPTY, rules.NOT_HELD)
 CLOSE_RULES = (rules.KNOWN_PARENT, rules.AFTER_LAST_CHANGE, rules.OPEN_PARENT, rules.MATCHES_COUNT)
 
 
@@ -330,8 +330,14 @@ def _not_before_last_change(state: ParentState, command: Unpack | Close, skew: t
         raise Conflict(message, [rules.AFTER_LAST_CHANGE.at("event_time", message)])
 
 
-def unpack(h: Hierarchy, command: Unpack, skew: timedelta = timedelta(0)) -> ChildrenUnpacked:
+def unpack(
+    h: Hierarchy, command: Unpack, skew: timedelta = timedelta(0), held: Mapping[str, str] | None = None
+) -> ChildrenUnpacked:
+    """`held`: the parent's hold, when it (or a parent it is on) is held: contained product stays as it is."""
     state = h.state(command.parent)
+    if held and command.parent in held:
+        message = f"{command.parent} is held (hold {held[command.parent]}): lift the hold first"
+        raise Conflict(message, [rules.NOT_HELD.at("parent", message)])
     if state.version == 0:
         raise Conflict(
             f"{command.parent} holds nothing",

@@ -14,6 +14,19 @@ from aggregation.domain.objects import Knowledge, Label, Line
 RM = "aggregation_rm"
 
 
+def _held_above(objects: str) -> str:
+    """`held_above (object_id, hold_id)`: those of the JSON list `objects` held themselves or by a
+    parent they are on, at any depth (walked only while something is held at all)."""
+    return f"""WITH RECURSIVE up(object_id, above) AS (
+        SELECT value, value FROM json_array_elements_text({objects}::json)
+        WHERE EXISTS (SELECT FROM {RM}.held_objects)
+        UNION ALL
+        SELECT up.object_id, l.parent FROM up JOIN {RM}.links l ON l.child = up.above
+    ), held_above AS (
+        SELECT up.object_id, h.hold_id::text AS hold_id FROM up JOIN {RM}.held_objects h ON h.object_id = up.above
+    )"""
+
+
 async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: datetime | None = None) -> Knowledge:
     """What is known of `objects`; with `packed_at`, the commissioning time of those commissioned
     after it (only those: a pallet's 5,000 times are not worth decoding to find none)."""
@@ -27,14 +40,14 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
     )
     owner = {r["object_id"]: r["cmo_id"] for r in rows}
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is SSCC])
-    # Out of the supply chain, or held: one round trip (a held parent is named too).
+    # Out of the supply chain, or held (itself, by its batch, or by a parent it is on): one round trip.
     standing = await conn.fetch(
-        f"SELECT object_id, reason, false AS held FROM {RM}.decommissioned "
+        f"{_held_above('$2')} SELECT object_id, reason, false AS held FROM {RM}.decommissioned "
         f"WHERE object_id = ANY({json_elements('$1')}) "
-        f"UNION ALL SELECT object_id, hold_id::text, true FROM {RM}.held_objects "
-        f"WHERE object_id = ANY({json_elements('$2')}) "
+        f"UNION ALL SELECT object_id, hold_id, true FROM held_above "
         f"UNION ALL SELECT c.object_id, h.hold_id::text, true FROM {RM}.commissioned c "
-        f"JOIN {RM}.held_batches h USING (gtin, lot) WHERE c.object_id = ANY({json_elements('$1')})",
+        f"JOIN {RM}.held_batches h USING (gtin, lot) WHERE c.object_id = ANY({json_elements('$1')}) "
+        f"AND EXISTS (SELECT FROM {RM}.held_batches)",  # nothing to look up while no batch is held
         json_list(sgtins),
         json_list([o.uri for o in objects]),
     )
@@ -48,6 +61,12 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
         ssccs=frozenset(o.uri for o in objects if o.kind is SSCC),
         commissioned_at={r["object_id"]: r["late"] for r in rows if r["late"] is not None},
     )
+
+
+async def held(conn: Connection, uris: list[str]) -> dict[str, str]:
+    """The holds holding these objects, themselves or through a parent they are on: object → hold."""
+    rows = await conn.fetch(f"{_held_above('$1')} SELECT object_id, hold_id FROM held_above", json_list(uris))
+    return {r["object_id"]: r["hold_id"] for r in rows}
 
 
 async def batch_labels(conn: Connection, uris: list[str]) -> dict[str, Label]:
