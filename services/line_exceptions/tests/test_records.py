@@ -66,6 +66,15 @@ BAD_RECORDS: list[tuple[dict[str, Any], int, str, str]] = [
     (record_body("rework", [unit("A1")], replacement=unit("OTHER2")), 422, "replacement", "unit-of-batch"),
     (record_body("rework", [unit("A1")], replacement=unit("A1")), 409, "replacement", "replacement-unused"),
     (record_body("damaged", []), 422, "body.units", "too_short"),
+    # A year-0 instant no reader can hold (it stopped every read model of it, for good), and one
+    # before any event this system records.
+    (
+        record_body("damaged", [unit("A1")], event_time="0001-01-01T00:00:00+14:00"),
+        422,
+        "body.event_time",
+        "value_error",
+    ),
+    (record_body("damaged", [unit("A1")], event_time="1969-12-31T23:59:59Z"), 422, "body.event_time", "value_error"),
 ]
 
 

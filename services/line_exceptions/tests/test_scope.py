@@ -42,7 +42,12 @@ async def test_a_cmo_records_and_reads_only_its_own(exceptions: Harness) -> None
         assert on_their_line.status_code == 403
         assert len(await log_of(exceptions)) == before
 
-        assert (await other.get(record)).status_code == 404
+        foreign_record = await other.get(record)
+        nobody = await other.get("/v1/exceptions/00000000-0000-4000-8000-000000000000")
+        assert foreign_record.status_code == nobody.status_code == 404
+        assert {k: v for k, v in foreign_record.json().items() if k not in ("instance", "request_id")} == {
+            k: v for k, v in nobody.json().items() if k not in ("instance", "request_id")
+        }  # existence does not leak
         assert (await other.get("/v1/exceptions")).json()["exceptions"] == []
         assert (await other.get(f"/v1/serials/{GTIN}/C1/exceptions")).json()["exceptions"] == []
         assert (await acme.get(record)).status_code == 200

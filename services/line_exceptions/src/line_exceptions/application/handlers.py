@@ -98,7 +98,7 @@ class ExceptionHandlers:
             async with self.writes.unit(meta, conn=conn) as work:
                 found = holds.fold((await work.stream(holds.stream_id(hold_id))).events)
                 if found is None:
-                    raise NotFound(f"no hold {hold_id}", [EXISTS.at("hold_id", "unknown hold")])
+                    raise NotFound("no hold", [EXISTS.at("id", "unknown hold")])
                 work.record(
                     holds.stream_id(hold_id), found.version, [holds.lift(found, reason, signed=signer is not None)]
                 )
@@ -113,7 +113,7 @@ class ExceptionHandlers:
 async def _record(work: UnitOfWork, exception_id: UUID) -> Record:
     found = records.fold((await work.stream(records.stream_id(exception_id))).events)
     if found is None:
-        raise NotFound(f"no exception record {exception_id}", [EXISTS.at("exception_id", "unknown record")])
+        raise NotFound("no exception", [EXISTS.at("id", "unknown exception")])
     return found
 
 

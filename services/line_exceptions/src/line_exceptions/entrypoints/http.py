@@ -260,7 +260,7 @@ def _hold_routes(
 def _known_hold(request: Request) -> dict[str, Any]:
     found: dict[str, Any] | None = getattr(request.state, "hold", None)  # looked up by the ownership check
     if found is None:
-        raise NotFound("no such hold", [EXISTS.at("hold_id", "unknown hold")])
+        raise NotFound("no hold", [EXISTS.at("id", "unknown hold")])  # as the kit answers another party's
     return found
 
 
@@ -276,7 +276,7 @@ async def _signer(request: Request, signature: SignatureIn | None) -> Signer | N
 def _known(request: Request) -> dict[str, Any]:
     found: dict[str, Any] | None = getattr(request.state, "record", None)  # looked up by the ownership check
     if found is None:
-        raise NotFound("no such exception record", [EXISTS.at("exception_id", "unknown record")])
+        raise NotFound("no exception", [EXISTS.at("id", "unknown exception")])  # as the kit answers another party's
     return found
 
 
