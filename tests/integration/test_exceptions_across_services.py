@@ -8,23 +8,30 @@ from aggregation_helpers import pack_body
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serialtrail.services import SERVICES
 from serialtrail_kit.testing.clock import moment
-from serialtrail_kit.testing.harness import serve
+from serialtrail_kit.testing.harness import Harness, serve
+
+
+async def commissioned_units_and_a_case(harness: Harness, count: int) -> tuple[list[str], str]:
+    """A batch with `count` units commissioned on a registered line (known to line exceptions),
+    and an SSCC to pack them into."""
+    client = harness.client
+    await product(client)
+    await batch(client)
+    await site(client)
+    issued = await serials(client, count)
+    assert (await commission(client, issued)).status_code == 201
+    ssccs = await client.post(
+        "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
+    )
+    case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
+    await harness.runner("line_exceptions", "knowledge").caught_up()
+    return [f"(01){GTIN}(21){s}" for s in issued], case
 
 
 async def test_a_unit_taken_out_on_the_line_is_refused_by_packing(database_dsn: str) -> None:
     async with serve(database_dsn, SERVICES) as harness:
         client = harness.client
-        await product(client)
-        await batch(client)
-        await site(client)
-        issued = await serials(client, 3)
-        assert (await commission(client, issued)).status_code == 201
-        ssccs = await client.post(
-            "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
-        )
-        case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
-        await harness.runner("line_exceptions", "knowledge").caught_up()
-        units = [f"(01){GTIN}(21){s}" for s in issued]
+        units, case = await commissioned_units_and_a_case(harness, 3)
         record = {
             "batch": {"gtin": GTIN, "lot": LOT},
             "line_id": "LINE-1",
@@ -49,17 +56,7 @@ async def test_a_unit_taken_out_on_the_line_is_refused_by_packing(database_dsn: 
 async def test_a_hold_placed_on_the_line_is_refused_by_packing_until_qa_lifts_it(database_dsn: str) -> None:
     async with serve(database_dsn, SERVICES) as harness:
         client = harness.client
-        await product(client)
-        await batch(client)
-        await site(client)
-        issued = await serials(client, 2)
-        assert (await commission(client, issued)).status_code == 201
-        ssccs = await client.post(
-            "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
-        )
-        case = (await client.get(f"/v1/sscc-requests/{ssccs.json()['request_id']}/ssccs")).text.split()[0]
-        await harness.runner("line_exceptions", "knowledge").caught_up()
-        units = [f"(01){GTIN}(21){s}" for s in issued]
+        units, case = await commissioned_units_and_a_case(harness, 2)
         body = {"batch": {"gtin": GTIN, "lot": LOT}, "whole_batch": True, "reason": "deviation", "event_time": moment()}
         placed = await client.post("/v1/holds", json=body)
         assert placed.status_code == 201, placed.text

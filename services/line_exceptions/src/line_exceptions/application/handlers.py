@@ -15,7 +15,7 @@ from serialtrail_contracts.identity import Principal
 from serialtrail_kit.access import signatures
 from serialtrail_kit.access.resources import EXISTS
 from serialtrail_kit.access.signatures import Meaning
-from serialtrail_kit.db import Pool
+from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.errors import InvalidInput, NotFound
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import RecordedEvent
@@ -68,13 +68,8 @@ class ExceptionHandlers:
             async with self.writes.unit(meta, conn=conn) as work:
                 found = await _record(work, exception_id)
                 _append(work, found, records.resolve(found, outcome, reason, signed=signer is not None))
-            resolved = work.recorded[-1]
-            if signer is None:
-                return resolved, None
-            signed = await signatures.sign(
-                self.writes.store, signer.principal, resolved.global_position, signer.meaning, reason, meta, conn=conn
-            )
-        return resolved, signed
+            signed = await self._signed(conn, work.recorded[-1], signer, reason, meta)
+        return work.recorded[-1], signed
 
     async def cancel(self, exception_id: UUID, reason: str, meta: RecordMetadata) -> RecordedEvent:
         async with self.writes.unit(meta) as work:
@@ -102,12 +97,19 @@ class ExceptionHandlers:
                 work.record(
                     holds.stream_id(hold_id), found.version, [holds.lift(found, reason, signed=signer is not None)]
                 )
-            lifted = work.recorded[-1]
-            assert signer is not None  # holds.lift refused an unsigned lift
-            signed = await signatures.sign(
-                self.writes.store, signer.principal, lifted.global_position, signer.meaning, reason, meta, conn=conn
-            )
-        return lifted, signed
+            signed = await self._signed(conn, work.recorded[-1], signer, reason, meta)
+        return work.recorded[-1], signed
+
+    async def _signed(
+        self, conn: Connection, record: RecordedEvent, signer: Signer | None, reason: str, meta: RecordMetadata
+    ) -> dict[str, Any] | None:
+        """`record` signed by `signer` (if any) in the caller's transaction: both commit, or neither."""
+        if signer is None:
+            return None
+        position = record.global_position
+        return await signatures.sign(
+            self.writes.store, signer.principal, position, signer.meaning, reason, meta, conn=conn
+        )
 
 
 async def _record(work: UnitOfWork, exception_id: UUID) -> Record:

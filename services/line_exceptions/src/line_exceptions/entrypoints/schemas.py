@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -116,19 +115,6 @@ class ChangeOut(BaseModel):
     state: str
     global_position: int
     signature: dict[str, Any] | None = None
-
-
-class RecordView(BaseModel):
-    """A record as QA reviews it."""
-
-    model_config = ConfigDict(extra="allow")
-    exception_id: UUID
-    exception_type: str
-    state: str
-    gtin: str
-    lot: str
-    line_id: str
-    event_time: datetime
 
 
 class HoldIn(Body):
