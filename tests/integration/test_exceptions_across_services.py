@@ -1,6 +1,7 @@
 """Line exceptions composed with serial issuance and aggregation: a unit a record takes out of
 the supply chain is refused by packing, learnt only from the line exceptions log; a unit only
-flagged (an unreadable scan) is still packable."""
+flagged (an unreadable scan) is still packable; a cascade over a closed case takes out
+each unit in it, and aggregation flags them in the tree."""
 
 from __future__ import annotations
 
@@ -74,3 +75,34 @@ async def test_a_hold_placed_on_the_line_is_refused_by_packing_until_qa_lifts_it
         await harness.runner("aggregation", "holds").caught_up()
         packed = await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))
         assert packed.status_code == 201, packed.text
+
+
+async def test_a_cascade_over_a_closed_case_takes_out_each_unit_in_it_and_aggregation_flags_them(
+    database_dsn: str,
+) -> None:
+    async with serve(database_dsn, SERVICES) as harness:
+        client = harness.client
+        units, case = await commissioned_units_and_a_case(harness, 3)
+        assert (await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))).status_code == 201
+        assert (await client.post(f"/v1/close/{case}", json={"expected_count": 3})).status_code == 200
+        await harness.runner("line_exceptions", "hierarchy").caught_up()
+        record = {
+            "type": "destroyed",
+            "batch": {"gtin": GTIN, "lot": LOT},
+            "parents": [case],
+            "cascade": True,
+            "line_id": "LINE-1",
+            "event_time": moment(),
+            "description": "case crushed by the palletiser",
+            "observed_by": "line operator",
+        }
+        destroyed = await client.post("/v1/exceptions", json=record)
+        assert destroyed.status_code == 201, destroyed.text
+        assert destroyed.json()["taken_out"] == 3
+        await harness.runner("aggregation", "decommissions").caught_up()
+
+        tree = (await client.get(f"/v1/hierarchy/{case}")).json()
+        assert sorted(c["status"] for c in tree["children"]) == ["error"] * 3, tree
+        for serial in (u.rsplit("(21)", 1)[1] for u in units):
+            history = (await client.get(f"/v1/serials/{GTIN}/{serial}/exceptions")).json()["exceptions"]
+            assert [(h["role"], h["via"]) for h in history] == [("cascaded", tree["id"])]

@@ -64,7 +64,7 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
         assert re.search(r'"pending_links":\{"count":1,"items":\[\{"child":"[^"]*LATE00000001"', said)  # 10
         assert '"status":403,"detail":"role cmo lacks permission identity:admin"' in said  # 11
         assert '"status":401,"detail":"credentials required' in said  # 11: no credentials
-        assert '"type":"damaged","state":"open","units":1,"taken_out":1' in done.stderr  # 12: recorded (tee)
+        assert '"type":"damaged","state":"open","units":1,"parents":0,"taken_out":1' in done.stderr  # 12 (tee)
         assert '"state":"under-investigation"' in said  # 12
         assert '{"field":"signature","rule":"qa-signature"' in said  # 12: unsigned refused
         assert re.search(r'"state":"resolved".*"signer_role":"admin"', said)  # 12: signed

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from serialtrail_contracts.base import EventContract, event_types
 from serialtrail_contracts.locations import Sgln
@@ -54,8 +54,10 @@ class Outcome(StrEnum):
 class ExceptionRecorded(EventContract):
     """Something went wrong with these units at this line. `serials` are the units named (of
     one batch); for rework, `replacement_serial` is the serial relabelled in the first's place
-    (the record links both ways). `observed_by` is who saw it, as the line states it; who
-    recorded it is in the record's metadata."""
+    (the record links both ways). `parents` are cases, pallets or bundles named as a whole;
+    with `cascade` every unit below them is taken out too (each in a `SerialsDecommissioned`
+    naming its parent). `observed_by` is who saw it, as the line states it; who recorded it is
+    in the record's metadata."""
 
     EVENT_TYPE: ClassVar[str] = "exceptions.ExceptionRecorded"
     EVENT_VERSION: ClassVar[int] = 1
@@ -64,8 +66,10 @@ class ExceptionRecorded(EventContract):
     exception_type: ExceptionType
     gtin: str
     lot: str
-    serials: tuple[str, ...] = Field(min_length=1)
+    serials: tuple[str, ...] = ()
     replacement_serial: str | None = None
+    parents: tuple[str, ...] = ()  # canonical GS1 Digital Link URIs (SSCCs, or SGTINs of bundles)
+    cascade: bool = False
     line_id: str
     read_point: Sgln
     biz_location: Sgln
@@ -74,6 +78,12 @@ class ExceptionRecorded(EventContract):
     event_time: datetime
     description: str
     observed_by: str
+
+    @model_validator(mode="after")
+    def _names_something(self) -> ExceptionRecorded:
+        if not (self.serials or self.parents):
+            raise ValueError("a record names units or parents")
+        return self
 
 
 class InvestigationStarted(EventContract):
@@ -149,6 +159,7 @@ class SerialsDecommissioned(EventContract):
     reason: DecommissionReason
     line_id: str | None = None
     event_time: datetime
+    parent_id: str | None = None  # taken out with this parent (a cascade), not named one by one
 
 
 EVENTS = event_types(

@@ -7,8 +7,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from serialtrail_contracts.aggregation import (
+    ChildrenPacked,
+    ChildrenUnpacked,
+    PackagingLevel,
+    ParentClosed,
+    UnpackReason,
+)
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SerialsCommissioned
+from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -91,3 +99,50 @@ async def log_of(harness: Harness) -> list[RecordedEvent]:
     """The records in the service's log (access refusals, recorded there too, left out)."""
     events = await PostgresEventStore(harness.composition.app_pool, SERVICE).read_all(0, 1_000_000)
     return [e for e in events if e.event_type.startswith("exceptions.")]
+
+
+def unit_uri(serial: str) -> str:
+    """A unit as aggregation names it: its canonical Digital Link URI."""
+    return sgtin_digital_link(GTIN, serial)
+
+
+def sscc(n: int) -> str:
+    """The canonical URI of an SSCC (company prefix 9506000), `n` its serial reference."""
+    body = f"09506000{n:09d}"
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return f"https://id.gs1.org/00/{body}{(10 - total % 10) % 10}"
+
+
+def _at_line() -> dict[str, Any]:
+    at = line()
+    return {
+        "line_id": at.line_id,
+        "read_point": at.read_point,
+        "biz_location": at.biz_location,
+        "event_time": datetime.fromisoformat("2026-11-22T07:30:00+00:00"),
+    }
+
+
+def packed(parent: str, children: list[str], *, closed: bool = True) -> list[EventContract]:
+    level = PackagingLevel.pallet if any("/00/" in c for c in children) else PackagingLevel.case
+    events: list[EventContract] = [
+        ChildrenPacked(
+            pack_id=uuid.uuid4(), parent_id=parent, packaging_level=level, child_ids=tuple(children), **_at_line()
+        )
+    ]
+    if closed:
+        events.append(ParentClosed(parent_id=parent, child_count=len(children), **_at_line()))
+    return events
+
+
+def unpacked(parent: str, children: list[str]) -> ChildrenUnpacked:
+    return ChildrenUnpacked(
+        unpack_id=uuid.uuid4(), parent_id=parent, child_ids=tuple(children), reason=UnpackReason.damaged, **_at_line()
+    )
+
+
+async def aggregated(harness: Harness, *events: EventContract) -> None:
+    """Append to aggregation's log as it would, then let line exceptions' hierarchy catch up."""
+    store = PostgresEventStore(harness.composition.app_pool, "aggregation")
+    await store.append([append_of(f"test-{uuid.uuid4()}", 0, events)], SYSTEM)
+    await harness.runner(SERVICE, "hierarchy").caught_up(timeout=30)

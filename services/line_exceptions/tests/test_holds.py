@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from line_exceptions_helpers import GTIN, LOT, OTHER_LOT, T0, log_of, staged
+from line_exceptions_helpers import GTIN, LOT, OTHER_LOT, T0, aggregated, log_of, packed, sscc, staged, unit_uri
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness
 
 UNITS = ["D1", "D2", "D3"]
-CASE = "https://id.gs1.org/00/095060000000000015"
+CASE = sscc(1)
 
 
 def hold_body(**extra: Any) -> dict[str, Any]:
@@ -19,6 +19,7 @@ def hold_body(**extra: Any) -> dict[str, Any]:
 
 async def test_a_hold_is_placed_listed_and_lifted_once_with_a_qa_signature(exceptions: Harness) -> None:
     await staged(exceptions, UNITS)
+    await aggregated(exceptions, *packed(CASE, [unit_uri("D2"), unit_uri("D3")]))
     client = exceptions.client
     body = hold_body(units=[f"(01){GTIN}(21)D1"], parents=["00095060000000000015"])
     placed = await client.post("/v1/holds", json=body)
@@ -49,6 +50,7 @@ async def test_a_hold_is_placed_listed_and_lifted_once_with_a_qa_signature(excep
 
 async def test_a_hold_names_the_whole_batch_or_what_it_holds(exceptions: Harness) -> None:
     await staged(exceptions, UNITS)
+    await aggregated(exceptions, *packed(sscc(2), [unit_uri("OTHER1")]))
     client = exceptions.client
     before = len(await log_of(exceptions))
     for body, field, rule in (
@@ -57,6 +59,11 @@ async def test_a_hold_names_the_whole_batch_or_what_it_holds(exceptions: Harness
         (hold_body(units=[f"(01){GTIN}(21)OTHER1"]), "units[0]", "unit-of-batch"),
         (hold_body(units=[f"(01){GTIN}(21)NEVER"]), "units[0]", "commissioned"),
         (hold_body(parents=["00095060000000000016"]), "parents[0]", "gs1-check-digit"),
+        # A parent is known to hold units of the batch: not unknown, not a plain unit, not another lot's.
+        (hold_body(parents=[sscc(9)]), "parents[0]", "parent-of-batch"),
+        (hold_body(parents=[f"(01){GTIN}(21)D1"]), "parents[0]", "parent-of-batch"),
+        (hold_body(parents=[sscc(2)]), "parents[0]", "parent-of-batch"),
+        (hold_body(whole_batch="true"), "body.whole_batch", "bool_type"),
         (hold_body(batch={"gtin": GTIN, "lot": "NOPE"}, whole_batch=True), "batch.lot", "known-batch"),
     ):
         answer = await client.post("/v1/holds", json=body)

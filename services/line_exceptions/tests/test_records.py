@@ -65,7 +65,8 @@ BAD_RECORDS: list[tuple[dict[str, Any], int, str, str]] = [
     (record_body("rework", [unit("A1")], replacement=unit("NEVER2")), 422, "replacement", "commissioned"),
     (record_body("rework", [unit("A1")], replacement=unit("OTHER2")), 422, "replacement", "unit-of-batch"),
     (record_body("rework", [unit("A1")], replacement=unit("A1")), 409, "replacement", "replacement-unused"),
-    (record_body("damaged", []), 422, "body.units", "too_short"),
+    (record_body("damaged", []), 422, "units", "names-units"),
+    (record_body("damaged", [unit("A1")], cascade="true"), 422, "body.cascade", "bool_type"),
     # A year-0 instant no reader can hold (it stopped every read model of it, for good), and one
     # before any event this system records.
     (

@@ -130,7 +130,7 @@ def _exception(e: ExceptionRecorded) -> Rendered:
     return {
         **_common("ObjectEvent", e.event_time, e.read_point, e.biz_location),
         "action": "DELETE" if meaning.takes_out else "OBSERVE",
-        "epcList": [sgtin_digital_link(e.gtin, serial) for serial in e.serials],
+        "epcList": [*(sgtin_digital_link(e.gtin, serial) for serial in e.serials), *e.parents],
         "bizStep": meaning.biz_step,
         "disposition": meaning.disposition,
     }

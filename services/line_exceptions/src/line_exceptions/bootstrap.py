@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from serialtrail_contracts import exceptions, serials
+from serialtrail_contracts import aggregation, exceptions, serials
 from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.service_settings import NoSettings
@@ -12,6 +12,7 @@ from line_exceptions.application.handlers import ExceptionHandlers
 from line_exceptions.application.write_side import UnitsOut
 from line_exceptions.entrypoints import permissions
 from line_exceptions.entrypoints.http import build_router
+from line_exceptions.projections.hierarchy import HierarchyProjection
 from line_exceptions.projections.holds import HoldsProjection
 from line_exceptions.projections.knowledge import KnowledgeProjection
 from line_exceptions.projections.records.queries import RecordQueries
@@ -20,8 +21,8 @@ from line_exceptions.projections.records.read_model import RecordsProjection
 RECORDS = RecordsProjection()
 HOLDS = HoldsProjection()
 
-# Its own events' and those it reads from serial issuance.
-UPCASTERS = Upcasters.of(serials.UPCASTS)
+# Its own events' and those it reads from serial issuance and aggregation.
+UPCASTERS = Upcasters.of(serials.UPCASTS, aggregation.UPCASTS)
 
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:
@@ -43,6 +44,6 @@ SERVICE = Service(
     upcasters=UPCASTERS,
     permissions=permissions.ALL,
     write_side=(UnitsOut(),),
-    read_models=(RECORDS, HOLDS, KnowledgeProjection()),
+    read_models=(RECORDS, HOLDS, KnowledgeProjection(), HierarchyProjection()),
     routes=routes,
 )

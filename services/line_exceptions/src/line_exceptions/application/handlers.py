@@ -5,6 +5,7 @@ transaction, so no unit is taken out twice."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -24,8 +25,8 @@ from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 from line_exceptions.application import write_side
 from line_exceptions.domain import holds, records
 from line_exceptions.domain.holds import PlaceHold
-from line_exceptions.domain.records import Record, RecordException, Units
-from line_exceptions.projections import knowledge
+from line_exceptions.domain.records import Below, Record, RecordException, Units
+from line_exceptions.projections import hierarchy, knowledge
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,12 @@ class ExceptionHandlers:
         violations = records.check_request(command)
         if violations:
             raise InvalidInput(violations[0].message, violations)
-        named = [*command.serials, *([command.replacement] if command.replacement else [])]
-        async with self.pool.acquire() as conn:
-            lots = await knowledge.lots_of(conn, command.batch.gtin, named)
+        replacement = [command.replacement] if command.replacement else []
+        below, lots = await self._units(command.batch.gtin, [*command.serials, *replacement], command.parents)
+        named = [*command.serials, *replacement, *(serial for each in below.values() for serial in each.serials)]
         async with self.writes.unit(meta) as work:
             taken_out, replaced = await write_side.units_of(work.conn, work.schema, command.batch.gtin, named)
-            events = records.record(command, Units(lots, taken_out, replaced))
+            events = records.record(command, Units(lots, taken_out, replaced, below))
             work.record(records.stream_id(command.exception_id), 0, events)
         return work.recorded
 
@@ -78,9 +79,8 @@ class ExceptionHandlers:
         return work.recorded[-1]
 
     async def place_hold(self, command: PlaceHold, meta: RecordMetadata) -> RecordedEvent:
-        async with self.pool.acquire() as conn:
-            lots = await knowledge.lots_of(conn, command.batch.gtin, command.serials)
-        placed = holds.place(command, lots)
+        below, lots = await self._units(command.batch.gtin, command.serials, command.parents)
+        placed = holds.place(command, lots, below)
         async with self.writes.unit(meta) as work:
             work.record(holds.stream_id(command.hold_id), 0, [placed])
         return work.recorded[-1]
@@ -99,6 +99,16 @@ class ExceptionHandlers:
                 )
             signed = await self._signed(conn, work.recorded[-1], signer, reason, meta)
         return work.recorded[-1], signed
+
+    async def _units(
+        self, gtin: str, serials: Sequence[str], parents: Sequence[str]
+    ) -> tuple[dict[str, Below], dict[str, str]]:
+        """What is below each parent (as units of `gtin`), and the lot of every unit named or below."""
+        async with self.pool.acquire() as conn:
+            found = await hierarchy.contents(conn, parents) if parents else {}
+            below = {parent: records.of_batch(contents, gtin) for parent, contents in found.items()}
+            units = [*serials, *(serial for each in below.values() for serial in each.serials)]
+            return below, await knowledge.lots_of(conn, gtin, units)
 
     async def _signed(
         self, conn: Connection, record: RecordedEvent, signer: Signer | None, reason: str, meta: RecordMetadata

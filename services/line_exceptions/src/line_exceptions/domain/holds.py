@@ -13,7 +13,7 @@ from serialtrail_contracts.exceptions import HoldLifted, HoldPlaced
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
 from line_exceptions.domain import rules
-from line_exceptions.domain.records import Batch
+from line_exceptions.domain.records import Batch, Below, parents_of_batch
 
 
 def stream_id(hold_id: UUID) -> str:
@@ -48,8 +48,9 @@ def fold(events: Sequence[EventContract]) -> Hold | None:
     return None if hold is None else Hold(hold.hold_id, hold.active, len(events))
 
 
-def place(command: PlaceHold, lot_of: Mapping[str, str]) -> HoldPlaced:
-    """`lot_of`: the lot each named serial was commissioned into (of the batch's GTIN)."""
+def place(command: PlaceHold, lot_of: Mapping[str, str], below: Mapping[str, Below]) -> HoldPlaced:
+    """`lot_of`: the lot each named serial, and each unit below a named parent, was commissioned
+    into (of the batch's GTIN); `below`: what is below each parent named."""
     named = bool(command.serials or command.parents)
     if command.whole_batch == named:
         message = "name units or parents to hold, or hold the whole batch (not both)"
@@ -65,6 +66,7 @@ def place(command: PlaceHold, lot_of: Mapping[str, str]) -> HoldPlaced:
                 f"GTIN {command.batch.gtin} serial {serial} was commissioned into batch {lot}, not {command.batch.lot}"
             )
             found.append(rules.UNIT_OF_BATCH.at(f"units[{index}]", message))
+    found += parents_of_batch(command.parents, below, lot_of, command.batch.lot)
     if found:
         raise InvalidInput(found[0].message, found)
     return HoldPlaced(

@@ -21,6 +21,8 @@ from serialtrail_contracts.exceptions import (
     Outcome,
     SerialsDecommissioned,
 )
+from serialtrail_gs1.identity import SGTIN
+from serialtrail_gs1.scan import parse_object_id
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
 from line_exceptions.domain import rules
@@ -96,6 +98,8 @@ class RecordException:
     batch: Batch
     serials: tuple[str, ...]  # as parsed: the SGTINs' serial numbers, each of the batch's GTIN
     replacement: str | None
+    parents: tuple[str, ...]  # canonical Digital Link URIs of cases, pallets or bundles
+    cascade: bool  # take out every unit below the parents too
     line: Line
     event_time: datetime
     description: str
@@ -103,21 +107,55 @@ class RecordException:
 
 
 @dataclass(frozen=True)
+class Contents:
+    """What is below one parent, as aggregation last said."""
+
+    known: bool  # aggregation has seen something packed into it
+    open_parents: tuple[str, ...] = ()  # itself or parents below it that are not closed
+    units: tuple[str, ...] = ()  # the objects at the bottom (nothing packed into them)
+
+
+@dataclass(frozen=True)
+class Below:
+    """A parent's contents as units of the record's batch: their serials (of the batch's GTIN),
+    and how many objects at the bottom are anything else (another GTIN, an empty case)."""
+
+    contents: Contents
+    serials: tuple[str, ...]
+    others: int
+
+
+def of_batch(contents: Contents, gtin: str) -> Below:
+    """A parent's contents as units of the batch's GTIN (stored ids are canonical URIs)."""
+    serials: list[str] = []
+    others = 0
+    for uri in contents.units:
+        found = parse_object_id(uri)
+        if found.kind is SGTIN and found.gtin == gtin and found.serial is not None:
+            serials.append(found.serial)
+        else:
+            others += 1
+    return Below(contents, tuple(serials), others)
+
+
+@dataclass(frozen=True)
 class Units:
-    """What the records say of the serials a command names (of the batch's GTIN)."""
+    """What the records say of the serials a command names (of the batch's GTIN), and of the
+    units below the parents it names."""
 
     lot_of: Mapping[str, str]  # serial → the lot it was commissioned into
     taken_out_by: Mapping[str, UUID]  # serial → the record that took it out
     replaced_by: Mapping[str, UUID]  # serial → the rework record it is the replacement in
+    below: Mapping[str, Below]  # parent URI → what is below it
 
 
-def check_request(command: RecordException, field: str = "units") -> list[Violation]:
+def check_request(command: RecordException) -> list[Violation]:
     """What the request says of itself: each unit once; a replacement exactly for rework."""
     found: list[Violation] = []
     seen: set[str] = set()
     for index, serial in enumerate(command.serials):
         if serial in seen:
-            found.append(rules.UNIQUE_UNIT.at(f"{field}[{index}]", f"serial {serial} appears twice"))
+            found.append(rules.UNIQUE_UNIT.at(f"units[{index}]", f"serial {serial} appears twice"))
         seen.add(serial)
     reworked = command.exception_type is ExceptionType.rework
     if reworked and (command.replacement is None or len(command.serials) != 1):
@@ -126,12 +164,27 @@ def check_request(command: RecordException, field: str = "units") -> list[Violat
     elif not reworked and command.replacement is not None:
         message = f"a {command.exception_type.value} record names no replacement (only a rework does)"
         found.append(rules.REPLACEMENT_FOR_REWORK.at("replacement", message))
+    if reworked and command.parents:
+        message = "a rework names one unit, not parents"
+        found.append(rules.REPLACEMENT_FOR_REWORK.at("parents", message))
+    if not (command.serials or command.parents):
+        message = "name the units or parents that went wrong"
+        found.append(rules.NAMES_UNITS.at("units", message))
+    for index, parent in enumerate(command.parents):
+        if parent in command.parents[:index]:
+            found.append(rules.UNIQUE_UNIT.at(f"parents[{index}]", f"parent {parent} appears twice"))
+    if command.cascade and not (command.parents and VOCABULARY[command.exception_type].takes_out):
+        message = f"a cascade takes out the units below the parents named; a {command.exception_type.value} record " + (
+            "names none" if not command.parents else "takes no unit out of the supply chain"
+        )
+        found.append(rules.CASCADE.at("cascade", message))
     return found
 
 
 def record(command: RecordException, units: Units) -> list[EventContract]:
     """The record, and the units it takes out of the supply chain when its type does."""
     _refuse_unknown_units(command, units)
+    _refuse_parents(command, units)
     meaning = VOCABULARY[command.exception_type]
     if meaning.takes_out:
         _refuse_taken_out(command, units)
@@ -144,6 +197,8 @@ def record(command: RecordException, units: Units) -> list[EventContract]:
         lot=command.batch.lot,
         serials=command.serials,
         replacement_serial=command.replacement,
+        parents=command.parents,
+        cascade=command.cascade,
         line_id=command.line.line_id,
         read_point=command.line.read_point,
         biz_location=command.line.biz_location,
@@ -155,15 +210,70 @@ def record(command: RecordException, units: Units) -> list[EventContract]:
     )
     if meaning.decommission is None:
         return [recorded]
-    taken_out = SerialsDecommissioned(
-        exception_id=command.exception_id,
-        gtin=command.batch.gtin,
-        serials=command.serials,
-        reason=meaning.decommission,
-        line_id=command.line.line_id,
-        event_time=command.event_time,
-    )
-    return [recorded, taken_out]
+    taken_out: list[EventContract] = []
+    for parent_id, serials in [(None, command.serials), *_cascaded(command, units)]:
+        if serials:
+            taken_out.append(
+                SerialsDecommissioned(
+                    exception_id=command.exception_id,
+                    gtin=command.batch.gtin,
+                    serials=serials,
+                    reason=meaning.decommission,
+                    line_id=command.line.line_id,
+                    event_time=command.event_time,
+                    parent_id=parent_id,
+                )
+            )
+    return [recorded, *taken_out]
+
+
+def _cascaded(command: RecordException, units: Units) -> list[tuple[str, tuple[str, ...]]]:
+    """Each parent's units still in the supply chain, each unit once (named units, and units
+    below an earlier parent, are taken out there)."""
+    if not command.cascade:
+        return []
+    done = set(command.serials)
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for parent in command.parents:
+        serials = [s for s in units.below[parent].serials if s not in done and s not in units.taken_out_by]
+        done.update(serials)
+        found.append((parent, tuple(serials)))
+    return found
+
+
+def parents_of_batch(
+    parents: Sequence[str], below: Mapping[str, Below], lot_of: Mapping[str, str], lot: str
+) -> list[Violation]:
+    """Each parent is known to hold units of the batch, and none known to be of another (a unit
+    not yet known as commissioned may be pending). Another party's parent answers exactly as an
+    unknown one."""
+    found: list[Violation] = []
+    for index, parent in enumerate(parents):
+        contents = below.get(parent)
+        lots = {lot_of[s] for s in contents.serials if s in lot_of} if contents else set()
+        if contents is None or not contents.contents.known or contents.others or lots != {lot}:
+            message = f"{parent} is not known as a parent holding units of batch {lot} only"
+            found.append(rules.PARENT_OF_BATCH.at(f"parents[{index}]", message))
+    return found
+
+
+def _refuse_parents(command: RecordException, units: Units) -> None:
+    """Parents of the batch only; a cascade covers closed parents only."""
+    found = parents_of_batch(command.parents, units.below, units.lot_of, command.batch.lot)
+    if found:
+        raise InvalidInput(_summary(found), found)
+    opened: list[Violation] = []
+    for index, parent in enumerate(command.parents if command.cascade else ()):
+        below = units.below[parent]
+        pending = [s for s in below.serials if s not in units.lot_of]
+        if below.contents.open_parents:
+            message = f"{below.contents.open_parents[0]} is open: units may still be packed or unpacked there"
+            opened.append(rules.SETTLED_PARENT.at(f"parents[{index}]", message + "; close it first"))
+        elif pending:
+            message = f"serial {pending[0]} below {parent} is pending (not known as commissioned yet)"
+            opened.append(rules.SETTLED_PARENT.at(f"parents[{index}]", message + "; a cascade would orphan it"))
+    if opened:
+        raise Conflict(_summary(opened), opened)
 
 
 def _refuse_unknown_units(command: RecordException, units: Units) -> None:

@@ -49,7 +49,30 @@ SIGNED_BY_QA = Rule(
     "this record took units out of the supply chain: resolving it needs a QA signature",
 )
 
+NAMES_UNITS = Rule("names-units", "a record names the units or the parents that went wrong", "units", "name units")
+CASCADE = Rule(
+    "cascade",
+    "a cascade names parents, and only a type that takes units out of the supply chain cascades",
+    "cascade",
+    "a cascade takes out the units below the parents named; an unreadable record takes no unit out",
+)
+PARENT_OF_BATCH = Rule(
+    "parent-of-batch",
+    "each parent named is known (from aggregation) to hold units of the batch named, and only those "
+    "(a parent packed moments ago may not have arrived yet)",
+    "parents[0]",
+    "https://id.gs1.org/00/095060000000000015 is not known as a parent holding units of batch L-2026-07 only",
+)
+
 # What the records say (409).
+
+SETTLED_PARENT = Rule(
+    "settled-parent",
+    "a cascade covers parents that are closed, with every unit below known as commissioned: below an open "
+    "parent units may still change, and a pending link would be orphaned",
+    "parents[0]",
+    "https://id.gs1.org/00/095060000000000015 is open: units may still be packed or unpacked there",
+)
 
 IN_SUPPLY_CHAIN = Rule(
     "in-supply-chain",

@@ -51,15 +51,27 @@ _RECORDS = refuses(
             rules.UNIT_OF_BATCH,
             rules.COMMISSIONED,
             rules.REPLACEMENT_FOR_REWORK,
+            rules.NAMES_UNITS,
+            rules.CASCADE,
+            rules.PARENT_OF_BATCH,
         ),
-        Conflict: (rules.IN_SUPPLY_CHAIN, rules.REPLACEMENT_UNUSED),
+        Conflict: (rules.IN_SUPPLY_CHAIN, rules.REPLACEMENT_UNUSED, rules.SETTLED_PARENT),
     }
 )
 _INVESTIGATES = refuses({Conflict: (rules.STATE,)})
 _RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE,)})
 _CANCELS = refuses({Conflict: (rules.STATE, rules.NOT_TAKEN_OUT)})
 _HOLDS = refuses(
-    {InvalidInput: (*SCAN_RULES, NOT_IN_FUTURE, rules.HOLD_NAMES_UNITS, rules.UNIT_OF_BATCH, rules.COMMISSIONED)}
+    {
+        InvalidInput: (
+            *SCAN_RULES,
+            NOT_IN_FUTURE,
+            rules.HOLD_NAMES_UNITS,
+            rules.UNIT_OF_BATCH,
+            rules.COMMISSIONED,
+            rules.PARENT_OF_BATCH,
+        )
+    }
 )
 _LIFTS = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.HOLD_ACTIVE,)})
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many records")]
@@ -99,6 +111,18 @@ def _serials(texts: list[str], gtin: str, where: str) -> tuple[tuple[str, ...], 
     return tuple(serials), problems
 
 
+def _parents(texts: list[str]) -> tuple[tuple[str, ...], list[Violation]]:
+    """Parents (SSCCs, or SGTINs of bundles) as canonical URIs, in any form a line sends."""
+    parents: list[str] = []
+    problems: list[Violation] = []
+    for index, text in enumerate(texts):
+        try:
+            parents.append(parse_object_id(text).uri)
+        except IdentifierError as error:
+            problems.append(rule_of(error).at(f"parents[{index}]", f"{text!r}: {error}"))
+    return tuple(parents), problems
+
+
 def _recording_routes(
     router: APIRouter, handlers: ExceptionHandlers, resources: Resources, not_ahead: NotAhead
 ) -> None:
@@ -112,13 +136,17 @@ def _recording_routes(
         """Record what went wrong with units on a line (units in any form a line sends). A type
         that takes a pack out of the supply chain (see the reason vocabulary) decommissions its
         serial in the same transaction; aggregation then refuses to pack it. A rework names the
-        reworked unit and its replacement: commissioned into the same batch, and unused."""
+        reworked unit and its replacement: commissioned into the same batch, and unused. Parents
+        (cases, pallets) are named whole; with `cascade: true` every unit below a closed parent is
+        taken out too, each in its own entry naming that parent."""
         batch: Batch = request.state.batch  # resolved by the ownership check
         serials, problems = _serials(body.units, batch.gtin, "units")
         replacement = None
         if body.replacement is not None:
             found, more = _serials([body.replacement], batch.gtin, "replacement")
             replacement, problems = (found[0] if found else None), problems + more
+        parents, more = _parents(body.parents)
+        problems += more
         if problems:
             raise InvalidInput(problems[0].message, problems)
         command = RecordException(
@@ -127,6 +155,8 @@ def _recording_routes(
             batch=batch,
             serials=serials,
             replacement=replacement,
+            parents=parents,
+            cascade=body.cascade,
             line=request.state.line,
             event_time=not_ahead(body.event_time, "event_time"),
             description=body.description,
@@ -139,6 +169,7 @@ def _recording_routes(
             type=body.type,
             state=State.open.value,
             units=len(serials),
+            parents=len(parents),
             taken_out=taken_out,
             record_url=f"/v1/exceptions/{command.exception_id}",
         )
@@ -199,12 +230,8 @@ def _hold_routes(
         it). Held units are refused by packing until the hold is lifted."""
         batch: Batch = request.state.batch  # resolved by the ownership check
         serials, problems = _serials(body.units, batch.gtin, "units")
-        parents: list[str] = []
-        for index, text in enumerate(body.parents):
-            try:
-                parents.append(parse_object_id(text).uri)
-            except IdentifierError as error:
-                problems.append(rule_of(error).at(f"parents[{index}]", f"{text!r}: {error}"))
+        parents, more = _parents(body.parents)
+        problems += more
         if problems:
             raise InvalidInput(problems[0].message, problems)
         command = PlaceHold(
@@ -212,7 +239,7 @@ def _hold_routes(
             batch=batch,
             whole_batch=body.whole_batch,
             serials=serials,
-            parents=tuple(parents),
+            parents=parents,
             reason=body.reason,
             event_time=not_ahead(body.event_time, "event_time"),
         )

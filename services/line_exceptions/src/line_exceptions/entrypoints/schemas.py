@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from serialtrail_contracts.exceptions import ExceptionType, Outcome
 from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.http.body import Body, Timestamp
@@ -46,6 +46,16 @@ class RecordIn(Body):
             "observed_by": "J. Doe, line operator",
         },
         {
+            "type": "destroyed",
+            "batch": {"gtin": GTIN, "lot": "L-2026-07"},
+            "parents": ["https://id.gs1.org/00/095060000000000015"],
+            "cascade": True,
+            "line_id": "LINE-1",
+            "event_time": "2026-11-22T09:05:00+01:00",
+            "description": "case crushed by the palletiser; destroyed with its contents",
+            "observed_by": "J. Doe, line operator",
+        },
+        {
             "type": "rework",
             "batch": {"gtin": GTIN, "lot": "L-2026-07"},
             "units": [UNITS[0]],
@@ -58,7 +68,17 @@ class RecordIn(Body):
     )
     type: ExceptionType
     batch: BatchIn
-    units: Annotated[list[UnitText], Field(min_length=1, max_length=MAX_UNITS)]
+    units: Annotated[
+        list[UnitText], Field(max_length=MAX_UNITS, description="SGTINs of the batch that went wrong")
+    ] = []
+    parents: Annotated[
+        list[UnitText],
+        Field(max_length=MAX_UNITS, description="cases, pallets or bundles (SSCC, or SGTIN of a bundle) named whole"),
+    ] = []
+    cascade: Annotated[
+        StrictBool,
+        Field(description="take out every unit below the parents too, each with its own entry (closed parents only)"),
+    ] = False
     replacement: Annotated[
         UnitText | None, Field(description="rework only: the serial relabelled in the reworked unit's place")
     ] = None
@@ -106,6 +126,7 @@ class RecordOut(BaseModel):
     type: ExceptionType
     state: str
     units: int
+    parents: int
     taken_out: int
     record_url: str
 
@@ -135,7 +156,7 @@ class HoldIn(Body):
         },
     )
     batch: BatchIn
-    whole_batch: bool = False
+    whole_batch: StrictBool = False
     units: Annotated[list[UnitText], Field(max_length=MAX_UNITS, description="SGTINs of the batch to hold")] = []
     parents: Annotated[
         list[UnitText],

@@ -15,7 +15,7 @@ from line_exceptions.projections.knowledge import RM
 _COLUMNS = (
     "exception_id::text AS exception_id, exception_type, state, gtin, lot, line_id, read_point, biz_location, "
     "site_gln, cmo_id, event_time, recorded_at, recorded_by, observed_by, description, units, taken_out, "
-    "replacement_serial, outcome, reason, closed_at"
+    "replacement_serial, parents, cascade, outcome, reason, closed_at"
 )
 
 
@@ -71,7 +71,7 @@ class RecordQueries:
     async def detail(self, found: dict[str, Any]) -> dict[str, Any]:
         """A record with its units and its history, oldest first."""
         units = await self.pool.fetch(
-            f"SELECT serial, role FROM {RM}.record_units WHERE exception_id = $1 ORDER BY role, serial",
+            f"SELECT serial, role, via FROM {RM}.record_units WHERE exception_id = $1 ORDER BY role, via, serial",
             found["exception_id"],
         )
         history = await self.pool.fetch(
@@ -82,6 +82,7 @@ class RecordQueries:
         return {
             **found,
             "serials": [u["serial"] for u in units if u["role"] == "named"],
+            "cascaded": [{"serial": u["serial"], "parent": u["via"]} for u in units if u["role"] == "cascaded"],
             "history": [dict(h) for h in history],
         }
 
@@ -114,7 +115,8 @@ class RecordQueries:
         args: list[Any] = [gtin, serial]
         rows = await self.pool.fetch(
             f"SELECT {_COLUMNS}, (SELECT role FROM {RM}.record_units u WHERE u.exception_id = r.exception_id "
-            "AND u.gtin = $1 AND u.serial = $2) AS role "
+            f"AND u.gtin = $1 AND u.serial = $2) AS role, (SELECT via FROM {RM}.record_units u "
+            "WHERE u.exception_id = r.exception_id AND u.gtin = $1 AND u.serial = $2) AS via "
             f"FROM {RM}.records r WHERE exception_id IN (SELECT exception_id FROM {RM}.record_units "
             f"WHERE gtin = $1 AND serial = $2) AND {within(scope, args)} ORDER BY event_time, exception_id",
             *args,

@@ -43,12 +43,14 @@ class RecordsProjection:
             event_time timestamptz NOT NULL, recorded_at timestamptz NOT NULL,
             recorded_by text NOT NULL, observed_by text NOT NULL, description text NOT NULL,
             units integer NOT NULL, taken_out integer NOT NULL DEFAULT 0, replacement_serial text,
+            parents jsonb NOT NULL, cascade boolean NOT NULL,
             outcome text, reason text, closed_at timestamptz, last_position bigint NOT NULL
         );
         CREATE INDEX ON {schema}.records (gtin, lot, state);
         CREATE INDEX ON {schema}.records (line_id);
         CREATE TABLE {schema}.record_units (
             gtin text NOT NULL, serial text NOT NULL, exception_id uuid NOT NULL, role text NOT NULL,
+            via text,  -- the parent a cascaded unit was taken out with
             PRIMARY KEY (gtin, serial, exception_id)
         );
         CREATE TABLE {schema}.record_history (
@@ -83,8 +85,8 @@ async def _recorded(conn: Connection, schema: str, event: ExceptionRecorded, rec
     await conn.execute(
         f"INSERT INTO {schema}.records (exception_id, exception_type, state, gtin, lot, line_id, read_point, "
         "biz_location, site_gln, cmo_id, event_time, recorded_at, recorded_by, observed_by, description, units, "
-        "replacement_serial, last_position) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+        "replacement_serial, parents, cascade, last_position) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
         "ON CONFLICT DO NOTHING",
         event.exception_id,
         event.exception_type.value,
@@ -103,6 +105,8 @@ async def _recorded(conn: Connection, schema: str, event: ExceptionRecorded, rec
         event.description,
         len(event.serials),
         event.replacement_serial,
+        list(event.parents),
+        event.cascade,
         recorded.global_position,
     )
     units: list[dict[str, Any]] = [{"serial": s, "role": "named"} for s in event.serials]
@@ -127,6 +131,16 @@ _STATE_AFTER: dict[type[EventContract], State] = {
 async def _changed(conn: Connection, schema: str, event: EventContract, recorded: RecordedEvent) -> None:
     exception_id = recorded.payload["exception_id"]
     if isinstance(event, SerialsDecommissioned):
+        if event.parent_id is not None:  # each unit a cascade took out has its own entry
+            await conn.execute(
+                f"INSERT INTO {schema}.record_units (gtin, serial, exception_id, role, via) "
+                "SELECT $1, serial, $2, 'cascaded', $3 FROM json_array_elements_text($4::json) AS serial "
+                "ON CONFLICT DO NOTHING",
+                event.gtin,
+                event.exception_id,
+                event.parent_id,
+                json_list(event.serials),
+            )
         await conn.execute(
             f"UPDATE {schema}.records SET taken_out = taken_out + $2, last_position = $3 "
             "WHERE exception_id = $1 AND last_position < $3",
