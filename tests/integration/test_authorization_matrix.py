@@ -81,6 +81,7 @@ class World:
     commissioned: dict[str, list[str]] = field(default_factory=dict)  # by lot: to take out of the supply chain
     records: dict[str, list[str]] = field(default_factory=dict)  # by variant: open exception records
     holds: dict[str, list[str]] = field(default_factory=dict)  # by variant: active holds
+    deviations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: open ones, a CAPA each
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -244,6 +245,19 @@ def _hold(world: World, variant: str) -> Values:
     }
 
 
+@_only("own", "other-company", "other-cmo", "unknown")
+def _deviation(world: World, variant: str) -> Values:
+    """A batch to open a deviation on, a record of it to group, and an open deviation of that
+    owner, with its root cause and a CAPA, to read, change or close."""
+    if variant == "unknown":
+        deviation_id, capa_id, gtin, lot, grouped = UNKNOWN_UUID, UNKNOWN_UUID, GTIN_A, "NO-SUCH-LOT", []
+    else:
+        (deviation_id, capa_id), gtin, lot = world.deviations[variant].pop(), GTINS[variant], LOTS[variant]
+        grouped = [world.records[variant].pop()]
+    ids = {"deviation_id": deviation_id, "capa_id": capa_id}
+    return {"gtin": gtin, "lot": lot, "exception_ids": grouped, "hold_ids": [], **ids}
+
+
 @_only("own")
 def _exceptions(world: World, variant: str) -> Values:
     return {}  # a list: narrowed to the caller's scope by the query
@@ -288,6 +302,8 @@ SAMPLES: dict[str, Sample] = {
     "batch-exceptions": _batch,
     "hold": _hold,
     "holds": _exceptions,
+    "deviation": _deviation,
+    "deviations": _exceptions,
 }
 # Packing into a parent that holds another CMO's units cannot be answered as for an unknown
 # parent (that is accepted as pending): it is refused as a conflict naming the scope rule.
@@ -499,6 +515,17 @@ async def _active_hold(world: World, variant: str) -> str:
     return str((await _ok(await world.harness.client.post("/v1/holds", json=body)))["hold_id"])
 
 
+async def _open_deviation(world: World, variant: str) -> tuple[str, str]:
+    client = world.harness.client
+    body = {"batch": {"gtin": GTINS[variant], "lot": LOTS[variant]}, "title": "matrix", "description": "matrix"}
+    url = (await _ok(await client.post("/v1/deviations", json=body)))["deviation_url"]
+    cause = {"category": "machine", "method": "5-why", "findings": "matrix"}
+    await _ok(await client.post(f"{url}/root-cause", json=cause))
+    capa = {"kind": "correction", "action": "m", "owner": "m", "due_date": "2027-01-01", "effectiveness_check": "m"}
+    planned = await _ok(await client.post(f"{url}/capas", json=capa))
+    return str(planned["deviation_id"]), str(planned["capa_id"])
+
+
 async def _restock(world: World, cases: int, keys: int) -> None:
     """Enough open cases, keys and open records for the next operation (samples are taken
     synchronously)."""
@@ -519,6 +546,9 @@ async def _restock(world: World, cases: int, keys: int) -> None:
         holds = world.holds.setdefault(variant, [])
         while len(holds) < cases:
             holds.append(await _active_hold(world, variant))
+        deviations = world.deviations.setdefault(variant, [])
+        while len(deviations) < cases:
+            deviations.append(await _open_deviation(world, variant))
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,9 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
         assert '"records":1,"units_taken_out":1' in said  # 12: the batch's summary
         assert re.search(r'"holds":\[\{"hold_id":"[^"]+","gtin":"09506000134352","lot":"L2026A"', said)  # 13
         assert '"state":"lifted","global_position"' in said  # 13: lifted, signed
+        assert re.search(r'"state":"closed".*"signer_role":"admin"', said)  # 14: the deviation closed, signed
+        assert re.search(r'"deviations":\["[0-9a-f-]{36}"\]', said)  # 14: the unit's record leads to it
+        assert '"root_cause_category":"machine"' in said  # 14
         assert process.returncode in (0, 130), log.read_text()[-3000:]
         assert "Traceback" not in log.read_text()
         await _a_restart_keeps_everything_and_shows_no_key(port, env, Path(folder) / "again.log", key.group(1))

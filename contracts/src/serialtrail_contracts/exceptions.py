@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from serialtrail_contracts.base import EventContract, event_types
+from serialtrail_contracts.deviations import DEVIATION_EVENTS
 from serialtrail_contracts.locations import Sgln
 
 
@@ -170,4 +171,5 @@ EVENTS = event_types(
     SerialsDecommissioned,
     HoldPlaced,
     HoldLifted,
+    *DEVIATION_EVENTS,
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.deviations import DEVIATION_EVENTS
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import (
     ExceptionCancelled,
@@ -61,6 +62,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         SerialsDecommissioned,
         HoldPlaced,  # a quality state of the units, not an event in the supply chain
         HoldLifted,
+        *DEVIATION_EVENTS,  # quality records
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

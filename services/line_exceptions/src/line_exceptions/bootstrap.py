@@ -8,10 +8,13 @@ from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.service_settings import NoSettings
 
+from line_exceptions.application.deviations import DeviationHandlers
 from line_exceptions.application.handlers import ExceptionHandlers
 from line_exceptions.application.write_side import UnitsOut
 from line_exceptions.entrypoints import permissions
 from line_exceptions.entrypoints.http import build_router
+from line_exceptions.entrypoints.resources import Reads
+from line_exceptions.projections.deviations import DeviationsProjection
 from line_exceptions.projections.hierarchy import HierarchyProjection
 from line_exceptions.projections.holds import HoldsProjection
 from line_exceptions.projections.knowledge import KnowledgeProjection
@@ -20,20 +23,21 @@ from line_exceptions.projections.records.read_model import RecordsProjection
 
 RECORDS = RecordsProjection()
 HOLDS = HoldsProjection()
+DEVIATIONS = DeviationsProjection()
 
 # Its own events' and those it reads from serial issuance and aggregation.
 UPCASTERS = Upcasters.of(serials.UPCASTS, aggregation.UPCASTS)
 
 
 def routes(context: ServiceContext[NoSettings]) -> APIRouter:
-    handlers = ExceptionHandlers(context.writes, context.pool)
-    # Read-your-writes for this service's own records. What serial issuance published is
-    # eventually consistent by nature: a unit commissioned moments ago may not be known yet.
+    # Read-your-writes for this service's own read models. What serial issuance and aggregation
+    # published is eventually consistent by nature: a unit commissioned moments ago may not be known yet.
+    reads = Reads(*(context.read_your_writes(model.name) for model in (RECORDS, HOLDS, DEVIATIONS)))
     return build_router(
-        handlers,
+        ExceptionHandlers(context.writes, context.pool),
+        DeviationHandlers(context.writes, context.pool),
         RecordQueries(context.pool),
-        context.read_your_writes(RECORDS.name),
-        context.read_your_writes(HOLDS.name),
+        reads,
         context.not_ahead,
     )
 
@@ -44,6 +48,6 @@ SERVICE = Service(
     upcasters=UPCASTERS,
     permissions=permissions.ALL,
     write_side=(UnitsOut(),),
-    read_models=(RECORDS, HOLDS, KnowledgeProjection(), HierarchyProjection()),
+    read_models=(RECORDS, HOLDS, DEVIATIONS, KnowledgeProjection(), HierarchyProjection()),
     routes=routes,
 )

@@ -69,7 +69,7 @@ class ExceptionHandlers:
             async with self.writes.unit(meta, conn=conn) as work:
                 found = await _record(work, exception_id)
                 _append(work, found, records.resolve(found, outcome, reason, signed=signer is not None))
-            signed = await self._signed(conn, work.recorded[-1], signer, reason, meta)
+            signed = await signed_in(conn, self.writes, work.recorded[-1], signer, reason, meta)
         return work.recorded[-1], signed
 
     async def cancel(self, exception_id: UUID, reason: str, meta: RecordMetadata) -> RecordedEvent:
@@ -97,7 +97,7 @@ class ExceptionHandlers:
                 work.record(
                     holds.stream_id(hold_id), found.version, [holds.lift(found, reason, signed=signer is not None)]
                 )
-            signed = await self._signed(conn, work.recorded[-1], signer, reason, meta)
+            signed = await signed_in(conn, self.writes, work.recorded[-1], signer, reason, meta)
         return work.recorded[-1], signed
 
     async def _units(
@@ -110,16 +110,21 @@ class ExceptionHandlers:
             units = [*serials, *(serial for each in below.values() for serial in each.serials)]
             return below, await knowledge.lots_of(conn, gtin, units)
 
-    async def _signed(
-        self, conn: Connection, record: RecordedEvent, signer: Signer | None, reason: str, meta: RecordMetadata
-    ) -> dict[str, Any] | None:
-        """`record` signed by `signer` (if any) in the caller's transaction: both commit, or neither."""
-        if signer is None:
-            return None
-        position = record.global_position
-        return await signatures.sign(
-            self.writes.store, signer.principal, position, signer.meaning, reason, meta, conn=conn
-        )
+
+async def signed_in(
+    conn: Connection,
+    writes: WriteModel,
+    record: RecordedEvent,
+    signer: Signer | None,
+    reason: str,
+    meta: RecordMetadata,
+) -> dict[str, Any] | None:
+    """`record` signed by `signer` (if any) in the caller's transaction on `conn`: both commit, or neither."""
+    if signer is None:
+        return None
+    return await signatures.sign(
+        writes.store, signer.principal, record.global_position, signer.meaning, reason, meta, conn=conn
+    )
 
 
 async def _record(work: UnitOfWork, exception_id: UUID) -> Record:

@@ -114,3 +114,34 @@ HOLD_ACTIVE = Rule(
     "state",
     "the hold was lifted already",
 )
+
+# Deviations.
+
+_RECORD = "exception record 3f0b6c1e-8d5a-4d0e-9a51-0c2b7f1f2a10"
+LINKS_SOMETHING = Rule(
+    "links-something", "a link names exception records or holds", "exception_ids", "name records or holds"
+)
+LINKED_OF_BATCH = Rule(
+    "linked-of-batch",
+    "each exception record and hold grouped under a deviation is one of its batch (and within your scope)",
+    "exception_ids[0]",
+    f"{_RECORD} is not known as one of batch L-2026-07",
+)
+LINKED_ONCE = Rule(
+    "linked-once", "a record or hold is grouped under a deviation once", "exception_ids[0]", f"{_RECORD} is here"
+)
+DEVIATION_OPEN = Rule(
+    "deviation-open", "a closed deviation changes no more", "state", "the deviation is closed; it changes no more"
+)
+ROOT_CAUSE_FIRST = Rule(
+    "root-cause-first",
+    "a deviation is closed once its root cause is recorded",
+    "root_cause",
+    "record the root cause before closing the deviation",
+)
+CAPA_OPEN = Rule(
+    "capa-open",
+    "a CAPA action is completed once; an ineffective one is followed by a new one",
+    "capa_id",
+    "this CAPA was completed already",
+)

@@ -12,21 +12,21 @@ from serialtrail_gs1.identity import SGTIN, IdentifierError
 from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_gs1.scan import parse_object_id, rule_of
-from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import requires
-from serialtrail_kit.access.resources import EXISTS
 from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
-from serialtrail_kit.errors import Conflict, InvalidInput, NotFound, Violation
+from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
-from line_exceptions.application.handlers import ExceptionHandlers, Signer
+from line_exceptions.application.deviations import DeviationHandlers
+from line_exceptions.application.handlers import ExceptionHandlers
 from line_exceptions.domain import rules
 from line_exceptions.domain.holds import PlaceHold
 from line_exceptions.domain.records import Batch, RecordException, State
 from line_exceptions.entrypoints import permissions as allowed
-from line_exceptions.entrypoints.resources import Consistent, Resources
+from line_exceptions.entrypoints.deviation_routes import deviation_routes
+from line_exceptions.entrypoints.resources import Consistent, Reads, Resources, looked_up
 from line_exceptions.entrypoints.schemas import (
     CancellationIn,
     ChangeOut,
@@ -37,8 +37,9 @@ from line_exceptions.entrypoints.schemas import (
     RecordIn,
     RecordOut,
     ResolutionIn,
-    SignatureIn,
 )
+from line_exceptions.entrypoints.signer import signer_of
+from line_exceptions.projections.deviations import batch_counts as deviation_counts
 from line_exceptions.projections.holds import holds as holds_of
 from line_exceptions.projections.records.queries import Filters, RecordQueries, summary
 
@@ -79,17 +80,18 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many recor
 
 def build_router(
     handlers: ExceptionHandlers,
+    deviations: DeviationHandlers,
     queries: RecordQueries,
-    consistent: Consistent,
-    consistent_holds: Consistent,
+    reads: Reads,
     not_ahead: NotAhead,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["line exceptions"])
-    resources = Resources(handlers.pool, queries, consistent, consistent_holds)
+    resources = Resources(handlers.pool, queries, reads)
     _recording_routes(router, handlers, resources, not_ahead)
     _review_routes(router, handlers, queries, resources)
-    _query_routes(router, queries, resources, consistent)
-    _hold_routes(router, handlers, resources, consistent_holds, not_ahead)
+    _query_routes(router, queries, resources, reads.records)
+    _hold_routes(router, handlers, resources, reads.holds, not_ahead)
+    deviation_routes(router, deviations, resources, reads.records_and_holds)
     return router
 
 
@@ -195,7 +197,7 @@ def _review_routes(
         chain is resolved only with a QA e-signature: the signer re-authenticates (`credential`),
         and the signature is recorded with the resolution, bound to its hash."""
         _known(request)
-        signer = await _signer(request, body.signature)
+        signer = await signer_of(request, body.signature)
         meta = record_metadata(request, reason=body.reason)
         recorded, signed = await handlers.resolve(exception_id, body.outcome, body.reason, signer, meta)
         return ChangeOut(
@@ -255,7 +257,7 @@ def _hold_routes(
     async def lift(hold_id: UUID, body: LiftIn, request: Request) -> HoldOut:
         """Lift a hold (QA): with a reason and an e-signature, recorded together and bound to the lift."""
         _known_hold(request)
-        signer = await _signer(request, body.signature)
+        signer = await signer_of(request, body.signature)
         recorded, signed = await handlers.lift_hold(
             hold_id, body.reason, signer, record_metadata(request, reason=body.reason)
         )
@@ -285,26 +287,11 @@ def _hold_routes(
 
 
 def _known_hold(request: Request) -> dict[str, Any]:
-    found: dict[str, Any] | None = getattr(request.state, "hold", None)  # looked up by the ownership check
-    if found is None:
-        raise NotFound("no hold", [EXISTS.at("id", "unknown hold")])  # as the kit answers another party's
-    return found
-
-
-async def _signer(request: Request, signature: SignatureIn | None) -> Signer | None:
-    """The caller as signer, re-authenticated by the credential they gave again."""
-    if signature is None:
-        return None
-    authenticator: Authenticator = request.app.state.authenticator
-    await authenticator.reauthenticate(request, signature.credential, request.state.principal)
-    return Signer(request.state.principal, signature.meaning)
+    return looked_up(request, "hold", "hold")
 
 
 def _known(request: Request) -> dict[str, Any]:
-    found: dict[str, Any] | None = getattr(request.state, "record", None)  # looked up by the ownership check
-    if found is None:
-        raise NotFound("no exception", [EXISTS.at("id", "unknown exception")])  # as the kit answers another party's
-    return found
+    return looked_up(request, "record", "exception")
 
 
 def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resources, consistent: Consistent) -> None:
@@ -331,21 +318,32 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
 
     @router.get("/exceptions/{exception_id}", dependencies=[requires(read, resources.record)])
     async def one(exception_id: UUID, request: Request) -> JsonResponse:
-        """One record: its units, its state, and its history (who did what, when)."""
+        """One record: its units, its state, its history (who did what, when), and the deviations
+        it is grouped under."""
+        await resources.reads.deviations()
         return JsonResponse(await queries.detail(_known(request)))
 
     @router.get("/serials/{gtin}/{serial}/exceptions", dependencies=[requires(read, resources.unit)])
     async def of_unit(gtin: GtinPath, serial: SerialPath, request: Request) -> JsonResponse:
         """Every record naming this unit: as a unit that went wrong, or as the replacement in a
-        rework (so the old serial's history shows the new one, and the new one's the old)."""
+        rework (so the old serial's history shows the new one, and the new one's the old), with the
+        deviations each record is grouped under."""
         await consistent()
+        await resources.reads.deviations()
         found = await queries.of_serial(gtin, serial, request.state.principal.scope)
         return JsonResponse({"gtin": gtin, "serial": serial, "exceptions": found})
 
     @router.get("/batches/{gtin}/{lot}/exception-summary", dependencies=[requires(read, resources.batch)])
     async def batch_summary(gtin: GtinPath, lot: LotPath, request: Request) -> JsonResponse:
         """What QA reviews before release: the batch's records by type and state, the units they
-        took out of the supply chain, and how long those still open have been open. A principal
-        narrowed to lines counts only its lines' records."""
-        await consistent()
-        return JsonResponse(await summary(queries.pool, gtin, lot, request.state.principal.scope))
+        took out of the supply chain, how long those still open have been open, the holds in
+        force, and the deviations and CAPA actions still open. A principal narrowed to lines
+        counts only its lines' records (holds and deviations are the batch's)."""
+        await resources.reads.records_and_holds()
+        await resources.reads.deviations()
+        scope = request.state.principal.scope
+        found = await summary(queries.pool, gtin, lot, scope)
+        active = await holds_of(queries.pool, scope, gtin, lot, "active")
+        found["holds"] = {"active": len(active), "hold_ids": [h["hold_id"] for h in active]}
+        found["deviations"] = await deviation_counts(queries.pool, gtin, lot, scope)
+        return JsonResponse(found)

@@ -9,19 +9,21 @@ unknown one. A record is looked up with its owner; lists show only what the scop
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from fastapi import Request
 from serialtrail_contracts.identity import NO_CMO, Target
 from serialtrail_kit.access.authz import path_target, request_body
-from serialtrail_kit.access.resources import Resource
+from serialtrail_kit.access.resources import EXISTS, Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
 
 from line_exceptions.domain import rules
 from line_exceptions.domain.records import Batch, Line
 from line_exceptions.projections import knowledge
+from line_exceptions.projections.deviations import deviation as deviation_of
 from line_exceptions.projections.holds import hold as hold_of
 from line_exceptions.projections.records.queries import RecordQueries, owner
 
@@ -67,6 +69,14 @@ def _no_batch(request: Request) -> DomainError:
     return NotFound(message, [rules.KNOWN_BATCH.at("lot", message)])
 
 
+def looked_up(request: Request, attribute: str, what: str) -> dict[str, Any]:
+    """What the ownership check looked up for the route, or 404 as the kit answers another party's."""
+    found: dict[str, Any] | None = getattr(request.state, attribute, None)
+    if found is None:
+        raise NotFound(f"no {what}", [EXISTS.at("id", f"unknown {what}")])
+    return found
+
+
 def _uuid(text: str) -> UUID | None:
     try:
         return UUID(text)
@@ -74,12 +84,23 @@ def _uuid(text: str) -> UUID | None:
         return None  # the route's own validation answers
 
 
+@dataclass(frozen=True)
+class Reads:
+    """Read-your-writes for each of this service's own read models."""
+
+    records: Consistent
+    holds: Consistent
+    deviations: Consistent
+
+    async def records_and_holds(self) -> None:
+        await self.records()
+        await self.holds()
+
+
 class Resources:
-    def __init__(
-        self, pool: Pool, queries: RecordQueries, consistent: Consistent, consistent_holds: Consistent
-    ) -> None:
-        self.pool, self.queries, self.consistent = pool, queries, consistent
-        self.consistent_holds = consistent_holds
+    def __init__(self, pool: Pool, queries: RecordQueries, reads: Reads) -> None:
+        self.pool, self.queries, self.reads = pool, queries, reads
+        self.consistent, self.consistent_holds = reads.records, reads.holds
         self.recording = Resource(
             "exception",
             named=self._named,
@@ -103,6 +124,16 @@ class Resources:
         )
         self.hold = Resource("hold", owner=self._hold, description="a hold: its batch's product and CMO")
         self.holds = Resource("holds", description="holds, as many as the caller's scope covers")
+        self.opening = Resource(
+            "deviation",
+            named=_batch_product,
+            owner=self._batch,
+            unknown=_unknown_batch,
+            description="a deviation to be opened: its batch's product and CMO",
+            refuses={InvalidInput: (rules.KNOWN_BATCH,)},
+        )
+        self.deviation = Resource("deviation", owner=self._deviation, description="a deviation: its batch's")
+        self.deviations = Resource("deviations", description="deviations, as many as the caller's scope covers")
         self.batch = Resource(
             "batch-exceptions",
             named=path_target(gtins="gtin"),
@@ -155,6 +186,17 @@ class Resources:
         if found is None:
             return None
         request.state.hold = found
+        return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
+
+    async def _deviation(self, request: Request) -> Target | None:
+        deviation_id = _uuid(str(request.path_params["deviation_id"]))
+        if deviation_id is None:
+            return None
+        await self.reads.deviations()
+        found = await deviation_of(self.pool, deviation_id)
+        if found is None:
+            return None
+        request.state.deviation = found
         return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
 
     async def _record(self, request: Request) -> Target | None:

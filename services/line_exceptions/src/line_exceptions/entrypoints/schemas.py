@@ -25,7 +25,7 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Reason = Annotated[str, Field(min_length=1, max_length=500, description="why, in words QA and an inspector read")]
 
 
-def _examples(*examples: dict[str, Any]) -> ConfigDict:
+def examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
 
 
@@ -35,7 +35,7 @@ class BatchIn(Body):
 
 
 class RecordIn(Body):
-    model_config = _examples(
+    model_config = examples(
         {
             "type": "label-misprint",
             "batch": {"gtin": GTIN, "lot": "L-2026-07"},
@@ -91,7 +91,7 @@ class RecordIn(Body):
 
 
 class InvestigationIn(Body):
-    model_config = _examples({"note": "vision station logs pulled; printer head suspected"})
+    model_config = examples({"note": "vision station logs pulled; printer head suspected"})
     note: Text
 
 
@@ -101,7 +101,7 @@ class SignatureIn(Body):
 
 
 class ResolutionIn(Body):
-    model_config = _examples(
+    model_config = examples(
         {
             "outcome": "confirmed",
             "reason": "both cartons destroyed under supervision; printer head replaced (CAPA-114)",
@@ -117,7 +117,7 @@ class ResolutionIn(Body):
 
 
 class CancellationIn(Body):
-    model_config = _examples({"reason": "recorded twice; see the other record"})
+    model_config = examples({"reason": "recorded twice; see the other record"})
     reason: Reason
 
 
@@ -139,7 +139,7 @@ class ChangeOut(BaseModel):
 
 
 class HoldIn(Body):
-    model_config = _examples(
+    model_config = examples(
         {
             "batch": {"gtin": GTIN, "lot": "L-2026-07"},
             "whole_batch": False,
@@ -167,7 +167,7 @@ class HoldIn(Body):
 
 
 class LiftIn(Body):
-    model_config = _examples(
+    model_config = examples(
         {
             "reason": "reviewed: the units printed before 08:00 are fine (DEV-2026-031)",
             "signature": {"meaning": "approved", "credential": "st_… (your API key again, or a fresh OIDC token)"},

@@ -79,8 +79,10 @@ class RecordQueries:
             f"FROM {RM}.record_history WHERE exception_id = $1 ORDER BY global_position",
             found["exception_id"],
         )
+        deviations = await self._deviations_of([found["exception_id"]])
         return {
             **found,
+            "deviations": deviations.get(found["exception_id"], []),
             "serials": [u["serial"] for u in units if u["role"] == "named"],
             "cascaded": [{"serial": u["serial"], "parent": u["via"]} for u in units if u["role"] == "cascaded"],
             "history": [dict(h) for h in history],
@@ -121,7 +123,21 @@ class RecordQueries:
             f"WHERE gtin = $1 AND serial = $2) AND {within(scope, args)} ORDER BY event_time, exception_id",
             *args,
         )
-        return [dict(row) for row in rows]
+        deviations = await self._deviations_of([row["exception_id"] for row in rows])
+        return [{**row, "deviations": deviations.get(row["exception_id"], [])} for row in rows]
+
+    async def _deviations_of(self, exception_ids: list[str]) -> dict[str, list[str]]:
+        """The deviations each record is grouped under: from a serial to its deviation and CAPA."""
+        rows = await self.pool.fetch(
+            f"SELECT linked_id::text AS id, deviation_id::text AS deviation_id FROM {RM}.deviation_links "
+            "WHERE kind = 'exception' AND linked_id IN (SELECT (json_array_elements_text($1::json))::uuid) "
+            "ORDER BY deviation_id",
+            json_list(exception_ids),
+        )
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            found.setdefault(row["id"], []).append(row["deviation_id"])
+        return found
 
 
 async def summary(pool: Pool, gtin: str, lot: str, scope: Scope) -> dict[str, Any]:
