@@ -22,7 +22,7 @@ import copy
 import itertools
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,7 @@ class World:
     records: dict[str, list[str]] = field(default_factory=dict)  # by variant: open exception records
     holds: dict[str, list[str]] = field(default_factory=dict)  # by variant: active holds
     deviations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: open ones, a CAPA each
+    taken_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: a record and its unit
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -245,6 +246,15 @@ def _hold(world: World, variant: str) -> Values:
     }
 
 
+@_only("own", "other-company", "other-cmo", "other-line", "unknown")
+def _decommission(world: World, variant: str) -> Values:
+    """A record that took a unit out of the supply chain, the unit, and a line at its site."""
+    if variant == "unknown":
+        return {"exception_id": UNKNOWN_UUID, "units": [], "line_id": "LINE-1"}
+    exception_id, unit = world.taken_out[variant].pop()
+    return {"exception_id": exception_id, "units": [unit], "line_id": LINES[variant]}
+
+
 @_only("own", "other-company", "other-cmo", "unknown")
 def _deviation(world: World, variant: str) -> Values:
     """A batch to open a deviation on, a record of it to group, and an open deviation of that
@@ -303,6 +313,7 @@ SAMPLES: dict[str, Sample] = {
     "hold": _hold,
     "holds": _exceptions,
     "deviation": _deviation,
+    "decommission": _decommission,
     "deviations": _exceptions,
 }
 # Packing into a parent that holds another CMO's units cannot be answered as for an unknown
@@ -491,6 +502,21 @@ async def _commission_more(world: World, count: int) -> None:
         world.commissioned.setdefault(lot, []).extend(serials)
 
 
+async def _taken_out(world: World, variant: str) -> tuple[str, str]:
+    """A record of the variant's owner that took a fresh unit out of the supply chain."""
+    unit = _unit(GTINS[variant], world.commissioned[LOTS[variant]].pop())
+    body = {
+        "type": "damaged",
+        "batch": {"gtin": GTINS[variant], "lot": LOTS[variant]},
+        "units": [unit],
+        "line_id": LINES[variant],
+        "event_time": moment(),
+        "description": "matrix",
+        "observed_by": "matrix",
+    }
+    return str((await _ok(await world.harness.client.post("/v1/exceptions", json=body)))["exception_id"]), unit
+
+
 async def _open_record(world: World, variant: str) -> str:
     """An open record of the variant's owner that took nothing out (so it can also be cancelled)."""
     body = {
@@ -529,26 +555,34 @@ async def _open_deviation(world: World, variant: str) -> tuple[str, str]:
 async def _restock(world: World, cases: int, keys: int) -> None:
     """Enough open cases, keys and open records for the next operation (samples are taken
     synchronously)."""
-    for variant in ("own", "other-cmo", "other-company"):
-        made = world.open_cases.setdefault(variant, [])
-        while len(made) < cases:
-            made.append((await _packed_case(world, variant))[0])
+    owners, all_variants = ("own", "other-cmo", "other-company"), ("own", "other-cmo", "other-company", "other-line")
+    await _topped_up(world, world.open_cases, owners, cases, lambda w, v: _first(_packed_case(w, v)))
     while len(world.keys) < keys:
         world.keys.append((await world.harness.issue_key(name="matrix victim", role=Role.auditor))[0])
-    if min(len(units) for units in world.commissioned.values()) < 2 * cases:
+    if min(len(units) for units in world.commissioned.values()) < 4 * cases:
         await _commission_more(world, 40)
         await world.harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
-    for variant in ("own", "other-cmo", "other-company", "other-line"):
-        records = world.records.setdefault(variant, [])
-        while len(records) < cases:
-            records.append(await _open_record(world, variant))
-    for variant in ("own", "other-cmo", "other-company"):
-        holds = world.holds.setdefault(variant, [])
-        while len(holds) < cases:
-            holds.append(await _active_hold(world, variant))
-        deviations = world.deviations.setdefault(variant, [])
-        while len(deviations) < cases:
-            deviations.append(await _open_deviation(world, variant))
+    await _topped_up(world, world.records, all_variants, cases, _open_record)
+    await _topped_up(world, world.taken_out, all_variants, cases, _taken_out)
+    await _topped_up(world, world.holds, owners, cases, _active_hold)
+    await _topped_up(world, world.deviations, owners, cases, _open_deviation)
+
+
+async def _first(made: Awaitable[tuple[str, str]]) -> str:
+    return (await made)[0]
+
+
+async def _topped_up(
+    world: World,
+    stock: dict[str, list[Any]],
+    variants: tuple[str, ...],
+    cases: int,
+    make: Callable[[World, str], Awaitable[Any]],
+) -> None:
+    for variant in variants:
+        made = stock.setdefault(variant, [])
+        while len(made) < cases:
+            made.append(await make(world, variant))
 
 
 @pytest.fixture(scope="module")

@@ -163,12 +163,29 @@ class SerialsDecommissioned(EventContract):
     parent_id: str | None = None  # taken out with this parent (a cascade), not named one by one
 
 
+class DecommissionUndone(EventContract):
+    """A decommission undone, as the EU FMD rules allow (within 10 days, at the same location,
+    never from Stolen or Destroyed, never for a recalled or expired batch): these packs are back
+    in the supply chain. `line_id` is where it was undone."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.DecommissionUndone"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    gtin: str
+    serials: tuple[str, ...] = Field(min_length=1)
+    reason: str
+    line_id: str
+    event_time: datetime
+
+
 EVENTS = event_types(
     ExceptionRecorded,
     InvestigationStarted,
     ExceptionResolved,
     ExceptionCancelled,
     SerialsDecommissioned,
+    DecommissionUndone,
     HoldPlaced,
     HoldLifted,
     *DEVIATION_EVENTS,

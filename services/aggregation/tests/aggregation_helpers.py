@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from serialtrail_contracts.base import EventContract
-from serialtrail_contracts.exceptions import DecommissionReason, SerialsDecommissioned
+from serialtrail_contracts.exceptions import DecommissionReason, DecommissionUndone, SerialsDecommissioned
 from serialtrail_contracts.serials import (
     BatchRegistered,
     LineRegistered,
@@ -116,17 +116,31 @@ def tree_shape(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def decommission(harness: Harness, serials: list[str], reason: str = "damaged") -> None:
-    """Append to the line exceptions log as that service will, then let aggregation catch up."""
+async def decommission(harness: Harness, serials: list[str], reason: str = "damaged", undone: bool = False) -> None:
+    """Append to the line exceptions log as that service will, then let aggregation catch up.
+    `undone`: and the decommission undone after it."""
+    exception_id = uuid.uuid4()
     event = SerialsDecommissioned(
-        exception_id=uuid.uuid4(),
+        exception_id=exception_id,
         gtin=GTIN,
         serials=tuple(serials),
         reason=DecommissionReason(reason),
         event_time=datetime.fromisoformat(T0),
     )
+    events: list[EventContract] = [event]
+    if undone:
+        events.append(
+            DecommissionUndone(
+                exception_id=exception_id,
+                gtin=GTIN,
+                serials=tuple(serials),
+                reason="re-inspected: intact",
+                line_id="LINE-1",
+                event_time=datetime.fromisoformat(T0),
+            )
+        )
     store = PostgresEventStore(harness.composition.app_pool, "line_exceptions")
-    await store.append([append_of(f"test-{uuid.uuid4()}", 0, [event])], SYSTEM)
+    await store.append([append_of(f"test-{uuid.uuid4()}", 0, events)], SYSTEM)
     await harness.runner("aggregation", "decommissions").caught_up(timeout=30)
 
 

@@ -34,6 +34,12 @@ async def test_a_decommissioned_pack_cannot_be_packed(aggregation: Harness) -> N
     ]
 
 
+async def test_a_pack_whose_decommission_was_undone_is_packed_again(aggregation: Harness) -> None:
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
+    await decommission(aggregation, [SERIALS[1]], undone=True)
+    await pack(aggregation.client, sscc_uri(3), [unit(s) for s in SERIALS])
+
+
 async def test_a_pack_decommissioned_after_packing_is_an_error_in_tree_and_report(aggregation: Harness) -> None:
     client = aggregation.client
     await publish(aggregation, *master_data(), commissioned(SERIALS))

@@ -18,6 +18,7 @@ from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.deviations import DEVIATION_EVENTS
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import (
+    DecommissionUndone,
     ExceptionCancelled,
     ExceptionRecorded,
     ExceptionResolved,
@@ -60,6 +61,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         ExceptionResolved,
         ExceptionCancelled,
         SerialsDecommissioned,
+        DecommissionUndone,  # the EU FMD undo of a pack state; EPCIS has no event for it
         HoldPlaced,  # a quality state of the units, not an event in the supply chain
         HoldLifted,
         *DEVIATION_EVENTS,  # quality records

@@ -1,12 +1,13 @@
 """Packs taken out of the supply chain, learnt only from the line exceptions service's
-`exceptions` events. Packing refuses them; a parent still holding one shows an error."""
+`exceptions` events (and put back when a decommission is undone). Packing refuses them; a
+parent still holding one shows an error."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from serialtrail_contracts import exceptions
-from serialtrail_contracts.exceptions import SerialsDecommissioned
+from serialtrail_contracts.exceptions import DecommissionUndone, SerialsDecommissioned
 from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_kit.db import Connection, json_elements, json_list
 from serialtrail_kit.eventstore import codec
@@ -32,6 +33,11 @@ class DecommissionsProjection:
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
         for recorded in events:
             event = codec.decode(exceptions.EVENTS, recorded)
+            if isinstance(event, DecommissionUndone):  # back in the supply chain: packable again
+                await conn.execute(
+                    f"DELETE FROM {schema}.decommissioned WHERE object_id = ANY({json_elements('$1')})",
+                    json_list([sgtin_digital_link(event.gtin, serial) for serial in event.serials]),
+                )
             if not isinstance(event, SerialsDecommissioned):
                 continue
             # The first decommissioning of a pack is the one that counts; a repeat changes nothing.

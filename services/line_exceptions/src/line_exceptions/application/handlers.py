@@ -25,7 +25,7 @@ from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 from line_exceptions.application import write_side
 from line_exceptions.domain import holds, records
 from line_exceptions.domain.holds import PlaceHold
-from line_exceptions.domain.records import Below, Record, RecordException, Units
+from line_exceptions.domain.records import Below, Record, RecordException, UndoDecommission, Units
 from line_exceptions.projections import hierarchy, knowledge
 
 
@@ -71,6 +71,17 @@ class ExceptionHandlers:
                 _append(work, found, records.resolve(found, outcome, reason, signed=signer is not None))
             signed = await signed_in(conn, self.writes, work.recorded[-1], signer, reason, meta)
         return work.recorded[-1], signed
+
+    async def undo(self, command: UndoDecommission, meta: RecordMetadata) -> RecordedEvent:
+        """Put units back in the supply chain, as far as the EU FMD rules allow."""
+        async with self.writes.unit(meta) as work:
+            found = await _record(work, command.exception_id)
+            out = await write_side.out_by(work.conn, work.schema, found.gtin, found.exception_id)
+            async with self.pool.acquire() as conn:
+                expiry = await knowledge.expiry(conn, found.gtin, found.lot)
+            assert expiry is not None  # a record is made only for a known batch
+            _append(work, found, records.undo(found, command, out, expiry))
+        return work.recorded[-1]
 
     async def cancel(self, exception_id: UUID, reason: str, meta: RecordMetadata) -> RecordedEvent:
         async with self.writes.unit(meta) as work:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
-from serialtrail_contracts.exceptions import ExceptionRecorded, SerialsDecommissioned
+from serialtrail_contracts.exceptions import DecommissionUndone, ExceptionRecorded, SerialsDecommissioned
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -43,6 +43,15 @@ class UnitsOut:
             for e in events
             if e.event_type == ExceptionRecorded.EVENT_TYPE and e.payload.get("replacement_serial")
         ]
+        for e in events:  # put back: out no more (a later record may take them out again)
+            if e.event_type == DecommissionUndone.EVENT_TYPE:
+                await conn.execute(
+                    f"DELETE FROM {schema}.taken_out WHERE gtin = $1 AND exception_id = $2 "
+                    "AND serial IN (SELECT json_array_elements_text($3::json))",
+                    e.payload["gtin"],
+                    e.payload["exception_id"],
+                    json_list(e.payload["serials"]),
+                )
         for table, rows in (("taken_out", out), ("replacements", replaced)):
             if rows:  # the primary key is the last line of defence: a second time rolls the unit back
                 await conn.execute(
@@ -67,3 +76,13 @@ async def units_of(
         )
         found.append({row["serial"]: row["exception_id"] for row in rows})
     return found[0], found[1]
+
+
+async def out_by(conn: Connection, schema: str, gtin: str, exception_id: UUID) -> list[str]:
+    """The units this record took out that are still out."""
+    rows = await conn.fetch(
+        f"SELECT serial FROM {schema}.taken_out WHERE gtin = $1 AND exception_id = $2 ORDER BY serial",
+        gtin,
+        exception_id,
+    )
+    return [row["serial"] for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -13,6 +13,7 @@ from uuid import UUID
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import (
+    DecommissionUndone,
     ExceptionCancelled,
     ExceptionRecorded,
     ExceptionResolved,
@@ -64,16 +65,30 @@ class Record:
 
     exception_id: UUID
     exception_type: ExceptionType
-    takes_out: int  # how many units it took out of the supply chain
+    takes_out: int  # how many units it took out of the supply chain (undone ones included)
     state: State
     version: int
+    gtin: str
+    lot: str
+    site_gln: str  # where its units were taken out
+    event_time: datetime
 
 
 def fold(events: Sequence[EventContract]) -> Record | None:
     record: Record | None = None
     for event in events:
         if isinstance(event, ExceptionRecorded):
-            record = Record(event.exception_id, event.exception_type, 0, State.open, 0)
+            record = Record(
+                event.exception_id,
+                event.exception_type,
+                0,
+                State.open,
+                0,
+                event.gtin,
+                event.lot,
+                event.site_gln,
+                event.event_time,
+            )
         elif record is None:
             continue
         elif isinstance(event, SerialsDecommissioned):
@@ -359,3 +374,62 @@ def cancel(record: Record, reason: str) -> ExceptionCancelled:
 def _refuse_state(record: Record, why: str) -> None:
     message = f"the record is {record.state.value}; {why}"
     raise Conflict(message, [rules.STATE.at("state", message)])
+
+
+UNDO_WINDOW = timedelta(days=10)
+
+
+@dataclass(frozen=True)
+class UndoDecommission:
+    exception_id: UUID
+    serials: tuple[str, ...]  # the units to put back; none named: every unit still out by the record
+    reason: str
+    line: Line  # where it is undone
+    event_time: datetime
+
+
+def undo(record: Record, command: UndoDecommission, out: Sequence[str], expiry: date) -> DecommissionUndone:
+    """Put units the record took out back in the supply chain, as far as the EU FMD rules allow.
+    `out`: the units still out by this record; `expiry`: its batch's."""
+    if record.state in CLOSED:
+        _refuse_state(record, "a closed record changes no more")
+    refusal = _undo_refusal(record, command, expiry)
+    if refusal is not None:
+        raise Conflict(refusal.message, [refusal])
+    serials = command.serials or tuple(out)
+    not_out = [
+        rules.UNDO_TAKEN_OUT.at(f"units[{i}]", f"serial {serial} is not out of the supply chain by this record")
+        for i, serial in enumerate(command.serials)
+        if serial not in out
+    ]
+    if not serials:
+        not_out.append(rules.UNDO_TAKEN_OUT.at("units", "no unit is out of the supply chain by this record"))
+    if not_out:
+        raise Conflict(_summary(not_out), not_out)
+    return DecommissionUndone(
+        exception_id=record.exception_id,
+        gtin=record.gtin,
+        serials=serials,
+        reason=command.reason,
+        line_id=command.line.line_id,
+        event_time=command.event_time,
+    )
+
+
+def _undo_refusal(record: Record, command: UndoDecommission, expiry: date) -> Violation | None:
+    """The first EU FMD rule the undo breaks, if any."""
+    meaning = VOCABULARY[record.exception_type]
+    since = command.event_time - record.event_time
+    if not meaning.undo_allowed:
+        state = meaning.eu_fmd_state.value if meaning.eu_fmd_state else record.exception_type.value
+        return rules.UNDO_ALLOWED.at("state", f"a {record.exception_type.value} pack ({state}) is never put back")
+    if since < timedelta(0) or since > UNDO_WINDOW:
+        message = f"the units were taken out at {record.event_time.isoformat()}: an undo is within 10 days after"
+        return rules.UNDO_WITHIN_10_DAYS.at("event_time", message)
+    if command.line.site_gln != record.site_gln:
+        message = f"taken out at site {record.site_gln}; line {command.line.line_id} is at {command.line.site_gln}"
+        return rules.UNDO_SAME_LOCATION.at("line_id", message)
+    if expiry < command.event_time.date():
+        message = f"batch {record.lot} expired on {expiry.isoformat()}: its packs are not put back"
+        return rules.UNDO_BATCH_NOT_EXPIRED.at("batch", message)
+    return None

@@ -145,3 +145,36 @@ CAPA_OPEN = Rule(
     "capa_id",
     "this CAPA was completed already",
 )
+
+# Undoing a decommission (EU FMD rules, Delegated Regulation 2016/161 Art. 13).
+
+UNDO_ALLOWED = Rule(
+    "undo-allowed-state",
+    "a pack taken out as stolen or destroyed (a line reject is destroyed) is never put back",
+    "state",
+    "a destroyed pack (Destroyed) is never put back",
+)
+UNDO_WITHIN_10_DAYS = Rule(
+    "undo-within-10-days",
+    "a decommission is undone within 10 days after it",
+    "event_time",
+    "the units were taken out at 2026-11-02T08:15:00+00:00: an undo is within 10 days after",
+)
+UNDO_SAME_LOCATION = Rule(
+    "undo-same-location",
+    "a decommission is undone at the site where it was made",
+    "line_id",
+    "taken out at site 9506000000008; line LINE-9 is at 9506000000015",
+)
+UNDO_BATCH_NOT_EXPIRED = Rule(
+    "undo-batch-not-expired",
+    "the packs of an expired (or recalled) batch are not put back",
+    "batch",
+    "batch L-2026-07 expired on 2026-11-30: its packs are not put back",
+)
+UNDO_TAKEN_OUT = Rule(
+    "undo-taken-out",
+    "an undo puts back units this record took out that are still out",
+    "units[0]",
+    f"{_UNIT} is not out of the supply chain by this record",
+)

@@ -23,10 +23,10 @@ from line_exceptions.application.deviations import DeviationHandlers
 from line_exceptions.application.handlers import ExceptionHandlers
 from line_exceptions.domain import rules
 from line_exceptions.domain.holds import PlaceHold
-from line_exceptions.domain.records import Batch, RecordException, State
+from line_exceptions.domain.records import Batch, RecordException, State, UndoDecommission
 from line_exceptions.entrypoints import permissions as allowed
 from line_exceptions.entrypoints.deviation_routes import deviation_routes
-from line_exceptions.entrypoints.resources import Consistent, Reads, Resources, looked_up
+from line_exceptions.entrypoints.resources import Consistent, Reads, Resources, looked_up, unregistered_line
 from line_exceptions.entrypoints.schemas import (
     CancellationIn,
     ChangeOut,
@@ -37,8 +37,10 @@ from line_exceptions.entrypoints.schemas import (
     RecordIn,
     RecordOut,
     ResolutionIn,
+    UndoIn,
 )
 from line_exceptions.entrypoints.signer import signer_of
+from line_exceptions.projections import knowledge
 from line_exceptions.projections.deviations import batch_counts as deviation_counts
 from line_exceptions.projections.holds import holds as holds_of
 from line_exceptions.projections.records.queries import Filters, RecordQueries, summary
@@ -62,6 +64,19 @@ _RECORDS = refuses(
 _INVESTIGATES = refuses({Conflict: (rules.STATE,)})
 _RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE,)})
 _CANCELS = refuses({Conflict: (rules.STATE, rules.NOT_TAKEN_OUT)})
+_UNDOES = refuses(
+    {
+        InvalidInput: (*SCAN_RULES, NOT_IN_FUTURE, rules.UNIT_OF_BATCH, rules.REGISTERED_LINE),
+        Conflict: (
+            rules.STATE,
+            rules.UNDO_ALLOWED,
+            rules.UNDO_WITHIN_10_DAYS,
+            rules.UNDO_SAME_LOCATION,
+            rules.UNDO_BATCH_NOT_EXPIRED,
+            rules.UNDO_TAKEN_OUT,
+        ),
+    }
+)
 _HOLDS = refuses(
     {
         InvalidInput: (
@@ -88,7 +103,7 @@ def build_router(
     router = APIRouter(prefix="/v1", tags=["line exceptions"])
     resources = Resources(handlers.pool, queries, reads)
     _recording_routes(router, handlers, resources, not_ahead)
-    _review_routes(router, handlers, queries, resources)
+    _review_routes(router, handlers, resources, not_ahead)
     _query_routes(router, queries, resources, reads.records)
     _hold_routes(router, handlers, resources, reads.holds, not_ahead)
     deviation_routes(router, deviations, resources, reads.records_and_holds)
@@ -177,9 +192,7 @@ def _recording_routes(
         )
 
 
-def _review_routes(
-    router: APIRouter, handlers: ExceptionHandlers, queries: RecordQueries, resources: Resources
-) -> None:
+def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Resources, not_ahead: NotAhead) -> None:
     review = [requires(allowed.REVIEW, resources.record)]
 
     @router.post("/exceptions/{exception_id}/investigation", dependencies=review, openapi_extra=_INVESTIGATES)
@@ -206,6 +219,27 @@ def _review_routes(
             global_position=recorded.global_position,
             signature=signed,
         )
+
+    @router.post(
+        "/exceptions/{exception_id}/undo",
+        dependencies=[requires(allowed.REVIEW, resources.decommission)],
+        openapi_extra=_UNDOES,
+    )
+    async def undo(exception_id: UUID, body: UndoIn, request: Request) -> ChangeOut:
+        """Put units the record took out back in the supply chain (QA), where the EU FMD rules
+        allow it: within 10 days, at the same site, never from stolen or destroyed, never for an
+        expired batch. Aggregation packs them again once it learns of it."""
+        found = _known(request)
+        serials, problems = _serials(body.units, found["gtin"], "units")
+        if problems:
+            raise InvalidInput(problems[0].message, problems)
+        async with handlers.pool.acquire() as conn:
+            line = await knowledge.line(conn, body.line_id)
+        if line is None:
+            raise unregistered_line(body.line_id)
+        command = UndoDecommission(exception_id, serials, body.reason, line, not_ahead(body.event_time, "event_time"))
+        recorded = await handlers.undo(command, record_metadata(request, reason=body.reason))
+        return ChangeOut(exception_id=exception_id, state=found["state"], global_position=recorded.global_position)
 
     @router.post("/exceptions/{exception_id}/cancellation", dependencies=review, openapi_extra=_CANCELS)
     async def cancel(exception_id: UUID, body: CancellationIn, request: Request) -> ChangeOut:

@@ -110,6 +110,9 @@ class Resources:
             refuses={InvalidInput: (rules.REGISTERED_LINE, rules.KNOWN_BATCH)},
         )
         self.record = Resource("exception", owner=self._record, description="one record: its product, line and CMO")
+        self.decommission = Resource(
+            "decommission", owner=self._record, description="what a record took out, to undo: the record's owner's"
+        )
         self.records = Resource("exceptions", description="records, as many as the caller's scope covers")
         self.unit = Resource(
             "unit-exceptions", named=path_target(gtins="gtin"), description="the records naming one unit"

@@ -116,6 +116,27 @@ class ResolutionIn(Body):
     ] = None
 
 
+class UndoIn(Body):
+    model_config = examples(
+        {
+            "reason": "re-inspected: the carton is intact, the dent is in the shipper only",
+            "line_id": "LINE-1",
+            "event_time": "2026-11-23T10:00:00+01:00",
+        }
+    )
+    units: Annotated[
+        list[UnitText], Field(max_length=MAX_UNITS, description="units to put back; none: all still out by the record")
+    ] = []
+    reason: Reason
+    line_id: Annotated[
+        str,
+        Field(
+            min_length=1, max_length=64, description="where it is undone: the site must be where they were taken out"
+        ),
+    ]
+    event_time: Timestamp
+
+
 class CancellationIn(Body):
     model_config = examples({"reason": "recorded twice; see the other record"})
     reason: Reason

@@ -5,6 +5,7 @@ serial belongs to. A record is checked against it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SerialsCommissioned
@@ -72,6 +73,13 @@ class KnowledgeProjection:
 async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
     row = await conn.fetchrow(f"SELECT cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
     return None if row is None else Batch(gtin, lot, row["cmo_id"])
+
+
+async def expiry(conn: Connection, gtin: str, lot: str) -> date | None:
+    found: date | None = await conn.fetchval(
+        f"SELECT expiry FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot
+    )
+    return found
 
 
 async def line(conn: Connection, named: str) -> Line | None:

@@ -71,7 +71,8 @@ class RecordQueries:
     async def detail(self, found: dict[str, Any]) -> dict[str, Any]:
         """A record with its units and its history, oldest first."""
         units = await self.pool.fetch(
-            f"SELECT serial, role, via FROM {RM}.record_units WHERE exception_id = $1 ORDER BY role, via, serial",
+            f"SELECT serial, role, via, undone_at FROM {RM}.record_units WHERE exception_id = $1 "
+            "ORDER BY role, via, serial",
             found["exception_id"],
         )
         history = await self.pool.fetch(
@@ -85,6 +86,7 @@ class RecordQueries:
             "deviations": deviations.get(found["exception_id"], []),
             "serials": [u["serial"] for u in units if u["role"] == "named"],
             "cascaded": [{"serial": u["serial"], "parent": u["via"]} for u in units if u["role"] == "cascaded"],
+            "undone": [{"serial": u["serial"], "at": u["undone_at"]} for u in units if u["undone_at"] is not None],
             "history": [dict(h) for h in history],
         }
 
@@ -116,11 +118,9 @@ class RecordQueries:
         """Every record naming the unit, as a reworked or affected unit or as a replacement."""
         args: list[Any] = [gtin, serial]
         rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS}, (SELECT role FROM {RM}.record_units u WHERE u.exception_id = r.exception_id "
-            f"AND u.gtin = $1 AND u.serial = $2) AS role, (SELECT via FROM {RM}.record_units u "
-            "WHERE u.exception_id = r.exception_id AND u.gtin = $1 AND u.serial = $2) AS via "
-            f"FROM {RM}.records r WHERE exception_id IN (SELECT exception_id FROM {RM}.record_units "
-            f"WHERE gtin = $1 AND serial = $2) AND {within(scope, args)} ORDER BY event_time, exception_id",
+            f"SELECT {_COLUMNS}, u.role, u.via, u.undone_at FROM {RM}.records r CROSS JOIN LATERAL "
+            f"(SELECT role, via, undone_at FROM {RM}.record_units u WHERE u.exception_id = r.exception_id "
+            f"AND u.gtin = $1 AND u.serial = $2) u WHERE {within(scope, args)} ORDER BY event_time, exception_id",
             *args,
         )
         deviations = await self._deviations_of([row["exception_id"] for row in rows])

@@ -10,6 +10,7 @@ from typing import Any
 from serialtrail_contracts import exceptions
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import (
+    DecommissionUndone,
     ExceptionCancelled,
     ExceptionRecorded,
     ExceptionResolved,
@@ -31,7 +32,14 @@ class RecordsProjection:
     tables: tuple[str, ...] = ("records", "record_units", "record_history")
     event_types = tuple(
         e.EVENT_TYPE
-        for e in (ExceptionRecorded, SerialsDecommissioned, InvestigationStarted, ExceptionResolved, ExceptionCancelled)
+        for e in (
+            ExceptionRecorded,
+            SerialsDecommissioned,
+            DecommissionUndone,
+            InvestigationStarted,
+            ExceptionResolved,
+            ExceptionCancelled,
+        )
     )
 
     def ddl(self, schema: str) -> str:
@@ -51,6 +59,7 @@ class RecordsProjection:
         CREATE TABLE {schema}.record_units (
             gtin text NOT NULL, serial text NOT NULL, exception_id uuid NOT NULL, role text NOT NULL,
             via text,  -- the parent a cascaded unit was taken out with
+            undone_at timestamptz,  -- when it was put back in the supply chain
             PRIMARY KEY (gtin, serial, exception_id)
         );
         CREATE TABLE {schema}.record_history (
@@ -143,6 +152,23 @@ async def _changed(conn: Connection, schema: str, event: EventContract, recorded
             )
         await conn.execute(
             f"UPDATE {schema}.records SET taken_out = taken_out + $2, last_position = $3 "
+            "WHERE exception_id = $1 AND last_position < $3",
+            exception_id,
+            len(event.serials),
+            recorded.global_position,
+        )
+        return
+    if isinstance(event, DecommissionUndone):
+        await conn.execute(
+            f"UPDATE {schema}.record_units SET undone_at = $4 WHERE gtin = $1 AND exception_id = $2 "
+            "AND serial IN (SELECT json_array_elements_text($3::json)) AND role <> 'replacement'",
+            event.gtin,
+            event.exception_id,
+            json_list(event.serials),
+            event.event_time,
+        )
+        await conn.execute(
+            f"UPDATE {schema}.records SET taken_out = taken_out - $2, last_position = $3 "
             "WHERE exception_id = $1 AND last_position < $3",
             exception_id,
             len(event.serials),
