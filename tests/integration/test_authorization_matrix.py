@@ -236,13 +236,21 @@ def _exception(world: World, variant: str) -> Values:
 def _hold(world: World, variant: str) -> Values:
     """A batch to hold, and an active hold of that owner to read or lift."""
     if variant == "unknown":
-        return {"gtin": GTIN_A, "lot": "NO-SUCH-LOT", "hold_id": UNKNOWN_UUID, "units": [], "parents": []}
+        return {
+            "gtin": GTIN_A,
+            "lot": "NO-SUCH-LOT",
+            "hold_id": UNKNOWN_UUID,
+            "units": [],
+            "parents": [],
+            "line_id": "LINE-1",
+        }
     return {
         "gtin": GTINS[variant],
         "lot": LOTS[variant],
         "hold_id": world.holds[variant].pop(),
         "units": [_unit(GTINS[variant], world.ids[f"serial:{variant}"])],
         "parents": [],
+        "line_id": LINES[variant],
     }
 
 

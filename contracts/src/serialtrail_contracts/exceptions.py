@@ -135,6 +135,11 @@ class HoldPlaced(EventContract):
     cmo_id: str | None = None
     reason: str
     event_time: datetime
+    line_id: str | None = None  # the line whose hold it is; none: the batch's, at every line
+    # A line's output in a time window: the units commissioned on `line_id` in [start, end),
+    # as known when the hold was placed, are `serials`.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 class HoldLifted(EventContract):

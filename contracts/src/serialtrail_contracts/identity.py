@@ -215,6 +215,7 @@ class Target:
 
 
 NO_CMO = "(no cmo)"  # the cmo target of a batch that names none: only unrestricted principals reach it
+EVERY_LINE = "(every line)"  # the line target of what covers every line: only principals not narrowed to lines
 
 
 @dataclass(frozen=True)

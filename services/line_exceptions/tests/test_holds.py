@@ -89,3 +89,43 @@ async def test_another_cmos_hold_is_not_theirs_to_see_or_lift(exceptions: Harnes
         assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "known-batch")
         # A line of the batch's CMO sees that its batch is held, whatever line it is narrowed to.
         assert [h["hold_id"] for h in (await line.get("/v1/holds")).json()["holds"]] == [placed["hold_id"]]
+
+
+async def test_a_lines_output_in_a_window_is_held_as_the_units_commissioned_there_then(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)  # commissioned on LINE-1 at 07:00Z
+    client = exceptions.client
+    window = {"start": "2026-11-22T06:30:00Z", "end": "2026-11-22T07:30:00Z"}
+    placed = await client.post("/v1/holds", json=hold_body(line_id="LINE-1", window=window))
+    assert placed.status_code == 201, placed.text
+    shown = (await client.get(placed.json()["hold_url"])).json()
+    assert (shown["serials"], shown["line_id"], shown["whole_batch"]) == (UNITS, "LINE-1", False)
+    assert shown["window_start"].startswith("2026-11-22T06:30:00")
+    before = len(await log_of(exceptions))
+    for body, field, rule in (
+        (hold_body(line_id="LINE-2", window=window), "window", "window-holds-units"),
+        (hold_body(line_id="LINE-1", window={**window, "start": "2026-11-22T07:10:00Z"}), "window", None),
+        (hold_body(window=window), "line_id", "window-holds-units"),
+        (hold_body(line_id="LINE-1", window={**window, "end": "2026-11-22T06:00:00Z"}), "window.end", None),
+        (hold_body(line_id="LINE-1", window=window, whole_batch=True), "whole_batch", "hold-names-units"),
+        (hold_body(line_id="LINE-1", window={**window, "end": "2099-01-01T00:00:00Z"}), "window.end", None),
+        (hold_body(line_id="LINE-9", whole_batch=True), "line_id", "registered-line"),
+    ):
+        answer = await client.post("/v1/holds", json=body)
+        assert answer.status_code == 422, answer.text
+        found = {(e["field"], e["rule"]) for e in answer.json()["errors"]}
+        assert any(f == field and rule in (None, r) for f, r in found), answer.text
+    assert len(await log_of(exceptions)) == before
+
+
+async def test_a_principal_narrowed_to_lines_holds_on_its_lines_only(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    scope = Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"LINE-1"}))
+    async with exceptions.client_with(await exceptions.token(Role.line, scope)) as line:
+        whole = await line.post("/v1/holds", json=hold_body(whole_batch=True))
+        assert whole.status_code == 403, whole.text
+        for body in (hold_body(whole_batch=True, line_id="LINE-1"), hold_body(units=[f"(01){GTIN}(21)D1"])):
+            assert (await line.post("/v1/holds", json=body)).status_code == 403, body
+        other = await line.post("/v1/holds", json=hold_body(units=[f"(01){GTIN}(21)D1"], line_id="LINE-2"))
+        assert other.status_code == 403, other.text
+        mine = await line.post("/v1/holds", json=hold_body(units=[f"(01){GTIN}(21)D1"], line_id="LINE-1"))
+        assert mine.status_code == 201, mine.text

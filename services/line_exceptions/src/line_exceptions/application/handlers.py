@@ -91,7 +91,11 @@ class ExceptionHandlers:
 
     async def place_hold(self, command: PlaceHold, meta: RecordMetadata) -> RecordedEvent:
         below, lots = await self._units(command.batch.gtin, command.serials, command.parents)
-        placed = holds.place(command, lots, below)
+        output: list[str] = []
+        if command.window is not None and command.line is not None:
+            async with self.pool.acquire() as conn:
+                output = await knowledge.output_of(conn, command.batch, command.line.line_id, *command.window)
+        placed = holds.place(command, lots, below, output)
         async with self.writes.unit(meta) as work:
             work.record(holds.stream_id(command.hold_id), 0, [placed])
         return work.recorded[-1]

@@ -13,7 +13,7 @@ from serialtrail_contracts.exceptions import HoldLifted, HoldPlaced
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
 from line_exceptions.domain import rules
-from line_exceptions.domain.records import Batch, Below, parents_of_batch
+from line_exceptions.domain.records import Batch, Below, Line, parents_of_batch
 
 
 def stream_id(hold_id: UUID) -> str:
@@ -29,6 +29,8 @@ class PlaceHold:
     parents: tuple[str, ...]
     reason: str
     event_time: datetime
+    line: Line | None = None  # the line whose hold it is; none: the batch's, at every line
+    window: tuple[datetime, datetime] | None = None  # the line's output in [start, end)
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,17 @@ def fold(events: Sequence[EventContract]) -> Hold | None:
     return None if hold is None else Hold(hold.hold_id, hold.active, len(events))
 
 
-def place(command: PlaceHold, lot_of: Mapping[str, str], below: Mapping[str, Below]) -> HoldPlaced:
+def place(
+    command: PlaceHold, lot_of: Mapping[str, str], below: Mapping[str, Below], output: Sequence[str] = ()
+) -> HoldPlaced:
     """`lot_of`: the lot each named serial, and each unit below a named parent, was commissioned
-    into (of the batch's GTIN); `below`: what is below each parent named."""
-    named = bool(command.serials or command.parents)
-    if command.whole_batch == named:
-        message = "name units or parents to hold, or hold the whole batch (not both)"
-        raise InvalidInput(message, [rules.HOLD_NAMES_UNITS.at("whole_batch", message)])
+    into (of the batch's GTIN); `below`: what is below each parent named; `output`: for a window
+    hold, the batch's units commissioned on the line in the window."""
+    _refuse_scope(command)
+    if command.window is not None and not output:
+        start, end = (t.isoformat() for t in command.window)
+        message = f"no unit of batch {command.batch.lot} is known as commissioned on that line from {start} to {end}"
+        raise InvalidInput(message, [rules.WINDOW_HOLDS_UNITS.at("window", message)])
     found: list[Violation] = []
     for index, serial in enumerate(command.serials):
         lot = lot_of.get(serial)
@@ -74,12 +80,29 @@ def place(command: PlaceHold, lot_of: Mapping[str, str], below: Mapping[str, Bel
         gtin=command.batch.gtin,
         lot=command.batch.lot,
         whole_batch=command.whole_batch,
-        serials=tuple(dict.fromkeys(command.serials)),
+        serials=tuple(dict.fromkeys((*command.serials, *output))),
         parents=tuple(dict.fromkeys(command.parents)),
         cmo_id=command.batch.cmo_id,
         reason=command.reason,
         event_time=command.event_time,
+        line_id=command.line.line_id if command.line else None,
+        window_start=command.window[0] if command.window else None,
+        window_end=command.window[1] if command.window else None,
     )
+
+
+def _refuse_scope(command: PlaceHold) -> None:
+    """A hold holds one of: its whole batch, a line's output in a window, or units and parents."""
+    ways = [command.whole_batch, command.window is not None, bool(command.serials or command.parents)]
+    if sum(ways) != 1:
+        message = "hold the whole batch, or a line's output in a window, or name units or parents (one of them)"
+        raise InvalidInput(message, [rules.HOLD_NAMES_UNITS.at("whole_batch", message)])
+    if command.window is not None and command.line is None:
+        message = "a window holds a line's output: name the line"
+        raise InvalidInput(message, [rules.WINDOW_HOLDS_UNITS.at("line_id", message)])
+    if command.window is not None and command.window[0] >= command.window[1]:
+        message = "a window starts before it ends"
+        raise InvalidInput(message, [rules.WINDOW_HOLDS_UNITS.at("window.end", message)])
 
 
 def lift(hold: Hold, reason: str, *, signed: bool) -> HoldLifted:

@@ -104,9 +104,16 @@ NOT_TAKEN_OUT = Rule(
 
 HOLD_NAMES_UNITS = Rule(
     "hold-names-units",
-    "a hold holds its whole batch, or names units or parents to hold (not both, not neither)",
+    "a hold holds one of: its whole batch, a line's output in a time window, or units and parents it names",
     "whole_batch",
-    "name units or parents to hold, or hold the whole batch",
+    "hold the whole batch, or a line's output in a window, or name units or parents (one of them)",
+)
+WINDOW_HOLDS_UNITS = Rule(
+    "window-holds-units",
+    "a window names a line, starts before it ends, and holds units of the batch commissioned on that line in it "
+    "(a unit commissioned moments ago may not have arrived yet)",
+    "window",
+    "no unit of batch L-2026-07 is known as commissioned on that line from 08:00 to 08:40",
 )
 HOLD_ACTIVE = Rule(
     "hold-active",

@@ -86,6 +86,7 @@ _HOLDS = refuses(
             rules.UNIT_OF_BATCH,
             rules.COMMISSIONED,
             rules.PARENT_OF_BATCH,
+            rules.WINDOW_HOLDS_UNITS,
         )
     }
 )
@@ -262,8 +263,10 @@ def _hold_routes(
         openapi_extra=_HOLDS,
     )
     async def place(body: HoldIn, request: Request) -> HoldOut:
-        """Contain: hold a whole batch, or units and parents of it (a parent holds everything below
-        it). Held units are refused by packing until the hold is lifted."""
+        """Contain: hold a whole batch, a line's output in a time window (the batch's units
+        commissioned on it then), or units and parents of it (a parent holds everything below it).
+        Held units are refused by packing until the hold is lifted. A hold that names no line is
+        the batch's at every line: a principal narrowed to lines holds only on its lines."""
         batch: Batch = request.state.batch  # resolved by the ownership check
         serials, problems = _serials(body.units, batch.gtin, "units")
         parents, more = _parents(body.parents)
@@ -278,6 +281,8 @@ def _hold_routes(
             parents=parents,
             reason=body.reason,
             event_time=not_ahead(body.event_time, "event_time"),
+            line=request.state.line,  # resolved by the ownership check
+            window=(body.window.start, not_ahead(body.window.end, "window.end")) if body.window else None,
         )
         recorded = await handlers.place_hold(command, record_metadata(request, reason=body.reason))
         return HoldOut(

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request
-from serialtrail_contracts.identity import NO_CMO, Target
+from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Target
 from serialtrail_kit.access.authz import path_target, request_body
 from serialtrail_kit.access.resources import EXISTS, Resource
 from serialtrail_kit.db import Pool
@@ -119,11 +119,11 @@ class Resources:
         )
         self.placing = Resource(
             "hold",
-            named=_batch_product,
+            named=self._hold_named,
             owner=self._batch,
             unknown=_unknown_batch,
-            description="a hold: its batch's product and CMO",
-            refuses={InvalidInput: (rules.KNOWN_BATCH,)},
+            description="a hold: its batch's product and CMO, and its line (none: every line)",
+            refuses={InvalidInput: (rules.REGISTERED_LINE, rules.KNOWN_BATCH)},
         )
         self.hold = Resource("hold", owner=self._hold, description="a hold: its batch's product and CMO")
         self.holds = Resource("holds", description="holds, as many as the caller's scope covers")
@@ -160,6 +160,15 @@ class Resources:
             raise unregistered_line(line_id)
         request.state.line = found
         return named | line_owner(found)
+
+    async def _hold_named(self, request: Request) -> Target:
+        """A hold's product and line. A hold of the whole batch, or one that names no line, is
+        the batch's at every line."""
+        request.state.line = None
+        body = await request_body(request)
+        named = await self._named(request) if body.get("line_id") is not None else await _batch_product(request)
+        everywhere = body.get("whole_batch") is True or body.get("line_id") is None
+        return named | Target(lines=frozenset({EVERY_LINE})) if everywhere else named
 
     async def _batch(self, request: Request) -> Target | None:
         named = _batch_named(await request_body(request))

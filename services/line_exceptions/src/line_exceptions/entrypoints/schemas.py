@@ -159,6 +159,11 @@ class ChangeOut(BaseModel):
     signature: dict[str, Any] | None = None
 
 
+class WindowIn(Body):
+    start: Timestamp
+    end: Annotated[Timestamp, Field(description="not after now: what is commissioned later needs a hold of its own")]
+
+
 class HoldIn(Body):
     model_config = examples(
         {
@@ -167,6 +172,13 @@ class HoldIn(Body):
             "units": [UNITS[0]],
             "parents": ["https://id.gs1.org/00/095060000000000015"],
             "reason": "label printer fault on line 1 between 08:00 and 08:40: isolate until reviewed",
+            "event_time": "2026-11-22T08:45:00+01:00",
+        },
+        {
+            "batch": {"gtin": GTIN, "lot": "L-2026-07"},
+            "line_id": "LINE-1",
+            "window": {"start": "2026-11-22T08:00:00+01:00", "end": "2026-11-22T08:40:00+01:00"},
+            "reason": "label printer fault on line 1 between 08:00 and 08:40",
             "event_time": "2026-11-22T08:45:00+01:00",
         },
         {
@@ -183,6 +195,18 @@ class HoldIn(Body):
         list[UnitText],
         Field(max_length=MAX_UNITS, description="parents to hold (SSCC, or SGTIN of a bundle), with all below them"),
     ] = []
+    line_id: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="the line whose hold it is (by id or read point SGLN); none: the batch's, at every line",
+        ),
+    ] = None
+    window: Annotated[
+        WindowIn | None,
+        Field(description="hold the line's output: units of the batch commissioned on it in [start, end)"),
+    ] = None
     reason: Reason
     event_time: Timestamp
 

@@ -31,7 +31,8 @@ class HoldsProjection:
             whole_batch boolean NOT NULL, serials jsonb NOT NULL, parents jsonb NOT NULL,
             state text NOT NULL, reason text NOT NULL, event_time timestamptz NOT NULL,
             placed_at timestamptz NOT NULL, placed_by text NOT NULL,
-            lifted_at timestamptz, lifted_by text, lift_reason text
+            lifted_at timestamptz, lifted_by text, lift_reason text,
+            line_id text, window_start timestamptz, window_end timestamptz
         );
         CREATE INDEX ON {schema}.holds (gtin, lot, state);
         """
@@ -40,23 +41,26 @@ class HoldsProjection:
         for recorded in events:
             by = str(recorded.metadata.get("principal_id", ""))
             if recorded.event_type == HoldPlaced.EVENT_TYPE:
-                p = recorded.payload
+                placed = HoldPlaced.model_validate(recorded.payload)
                 await conn.execute(
                     f"INSERT INTO {schema}.holds (hold_id, gtin, lot, cmo_id, whole_batch, serials, parents, state, "
-                    "reason, event_time, placed_at, placed_by) "
-                    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, 'active', $8, $9, $10, $11) "
+                    "reason, event_time, placed_at, placed_by, line_id, window_start, window_end) "
+                    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, 'active', $8, $9, $10, $11, $12, $13, $14) "
                     "ON CONFLICT DO NOTHING",
-                    p["hold_id"],
-                    p["gtin"],
-                    p["lot"],
-                    p.get("cmo_id"),
-                    p["whole_batch"],
-                    list(p.get("serials", [])),
-                    list(p.get("parents", [])),
-                    p["reason"],
-                    HoldPlaced.model_validate(p).event_time,
+                    placed.hold_id,
+                    placed.gtin,
+                    placed.lot,
+                    placed.cmo_id,
+                    placed.whole_batch,
+                    list(placed.serials),
+                    list(placed.parents),
+                    placed.reason,
+                    placed.event_time,
                     recorded.recorded_at,
                     by,
+                    placed.line_id,
+                    placed.window_start,
+                    placed.window_end,
                 )
             elif recorded.event_type == HoldLifted.EVENT_TYPE:
                 await conn.execute(
@@ -71,7 +75,8 @@ class HoldsProjection:
 
 _COLUMNS = (
     "hold_id::text AS hold_id, gtin, lot, cmo_id, whole_batch, serials, parents, "
-    "state, reason, event_time, placed_at, placed_by, lifted_at, lifted_by, lift_reason"
+    "state, reason, event_time, placed_at, placed_by, lifted_at, lifted_by, lift_reason, line_id, window_start, "
+    "window_end"
 )
 
 

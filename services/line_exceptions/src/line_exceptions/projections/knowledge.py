@@ -5,7 +5,7 @@ serial belongs to. A record is checked against it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SerialsCommissioned
@@ -34,8 +34,10 @@ class KnowledgeProjection:
             site_gln text NOT NULL, cmo_id text
         );
         CREATE TABLE {schema}.commissioned (
-            gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, PRIMARY KEY (gtin, serial)
+            gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, line_id text NOT NULL,
+            event_time timestamptz NOT NULL, PRIMARY KEY (gtin, serial)
         );
+        CREATE INDEX ON {schema}.commissioned (line_id, event_time);
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
@@ -43,7 +45,15 @@ class KnowledgeProjection:
         for recorded in events:
             event = codec.decode(serials.EVENTS, recorded)
             if isinstance(event, SerialsCommissioned):
-                commissionings.append({"gtin": event.gtin, "lot": event.lot, "serials": list(event.serials)})
+                commissionings.append(
+                    {
+                        "gtin": event.gtin,
+                        "lot": event.lot,
+                        "line_id": event.line_id,
+                        "event_time": event.event_time.isoformat(),
+                        "serials": list(event.serials),
+                    }
+                )
             elif isinstance(event, BatchRegistered):
                 await conn.execute(
                     f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -63,8 +73,10 @@ class KnowledgeProjection:
                 )
         if commissionings:  # one JSON record per event, its serials expanded by PostgreSQL
             await conn.execute(
-                f"INSERT INTO {schema}.commissioned (gtin, serial, lot) SELECT e.gtin, s.serial, e.lot "
-                "FROM json_to_recordset($1::json) AS e(gtin text, lot text, serials json) "
+                f"INSERT INTO {schema}.commissioned (gtin, serial, lot, line_id, event_time) "
+                "SELECT e.gtin, s.serial, e.lot, e.line_id, e.event_time "
+                "FROM json_to_recordset($1::json) AS e(gtin text, lot text, line_id text, event_time timestamptz, "
+                "serials json) "
                 "CROSS JOIN LATERAL json_array_elements_text(e.serials) AS s(serial) ON CONFLICT DO NOTHING",
                 json_list(commissionings),
             )
@@ -100,3 +112,17 @@ async def lots_of(conn: Connection, gtin: str, serials: Iterable[str]) -> dict[s
         json_list(sorted(set(serials))),
     )
     return {row["serial"]: row["lot"] for row in rows}
+
+
+async def output_of(conn: Connection, batch: Batch, line_id: str, start: datetime, end: datetime) -> list[str]:
+    """The batch's units commissioned on the line in [start, end), as known now."""
+    rows = await conn.fetch(
+        f"SELECT serial FROM {RM}.commissioned WHERE line_id = $1 AND event_time >= $2 AND event_time < $3 "
+        "AND gtin = $4 AND lot = $5 ORDER BY serial",
+        line_id,
+        start,
+        end,
+        batch.gtin,
+        batch.lot,
+    )
+    return [row["serial"] for row in rows]
