@@ -76,6 +76,7 @@ BAD_RECORDS: list[tuple[dict[str, Any], int, str, str]] = [
         "value_error",
     ),
     (record_body("damaged", [unit("A1")], event_time="1969-12-31T23:59:59Z"), 422, "body.event_time", "value_error"),
+    (record_body("damaged", [unit("A1")], event_time="2026-11-22T06:59:59Z"), 422, "event_time", "after-commissioning"),
 ]
 
 

@@ -3,9 +3,12 @@ lines, and another party's record or batch is answered as if it did not exist.""
 
 from __future__ import annotations
 
-from line_exceptions_helpers import GTIN, LOT, log_of, publish, record_body, staged
+from datetime import date
+
+from line_exceptions_helpers import GTIN, LOT, SITE_GLN, T0, commissioned, log_of, publish, record_body, staged
 from line_exceptions_helpers import line as registered_line
 from serialtrail_contracts.identity import Role, Scope
+from serialtrail_contracts.serials import BatchRegistered
 from serialtrail_kit.testing.harness import Harness
 
 UNITS = ["C1", "C2"]
@@ -67,3 +70,23 @@ async def test_a_line_key_sees_only_its_lines_records(exceptions: Harness) -> No
         refused = await line_two.post("/v1/exceptions", json=record_body("damaged", [f"(01){GTIN}(21)C1"]))
         assert refused.status_code == 403
         assert "LINE-1" in refused.json()["detail"]
+
+
+async def test_another_cmos_unit_named_in_ones_own_batch_reads_as_unknown(exceptions: Harness) -> None:
+    """Its lot is not told: the answer is the one an unknown serial gets (attacker finding D3)."""
+    await staged(exceptions, UNITS, cmo_id="ACME")
+    theirs = BatchRegistered(gtin=GTIN, lot="THEIRS", expiry=date(2028, 6, 30), site_gln=SITE_GLN, cmo_id="OTHERCO")
+    await publish(exceptions, theirs, commissioned(["T1"], lot="THEIRS"))
+    async with exceptions.client_with(await exceptions.token(Role.cmo, cmo_scope("ACME"))) as acme:
+        answers = [
+            (await acme.post("/v1/exceptions", json=record_body("damaged", [f"(01){GTIN}(21){s}"]))).json()["errors"]
+            for s in ("T1", "NEVER1")
+        ]
+        hold = {"batch": {"gtin": GTIN, "lot": LOT}, "units": [f"(01){GTIN}(21)T1"], "reason": "x", "event_time": T0}
+        held = await acme.post("/v1/holds", json=hold)
+        assert held.json()["errors"][0]["rule"] == "commissioned", held.text
+    assert answers[0][0]["rule"] == answers[1][0]["rule"] == "commissioned"
+    assert answers[0][0]["message"].replace("T1", "S") == answers[1][0]["message"].replace("NEVER1", "S")
+    # Within scope (unrestricted), the other batch is named: it helps the line, and tells nothing new.
+    told = await exceptions.client.post("/v1/exceptions", json=record_body("damaged", [f"(01){GTIN}(21)T1"]))
+    assert told.json()["errors"][0]["rule"] == "unit-of-batch"

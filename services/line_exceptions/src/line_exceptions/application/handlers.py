@@ -12,7 +12,7 @@ from uuid import UUID
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import Outcome
-from serialtrail_contracts.identity import Principal
+from serialtrail_contracts.identity import NO_CMO, Principal, Scope
 from serialtrail_kit.access import signatures
 from serialtrail_kit.access.resources import EXISTS
 from serialtrail_kit.access.signatures import Meaning
@@ -25,7 +25,7 @@ from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 from line_exceptions.application import write_side
 from line_exceptions.domain import holds, records
 from line_exceptions.domain.holds import PlaceHold
-from line_exceptions.domain.records import Below, Record, RecordException, UndoDecommission, Units
+from line_exceptions.domain.records import Batch, Below, Record, RecordException, UndoDecommission, Units
 from line_exceptions.projections import hierarchy, knowledge
 
 
@@ -42,16 +42,19 @@ class ExceptionHandlers:
         self.writes = writes
         self.pool = pool
 
-    async def record(self, command: RecordException, meta: RecordMetadata) -> list[RecordedEvent]:
+    async def record(self, command: RecordException, meta: RecordMetadata, scope: Scope) -> list[RecordedEvent]:
+        """`scope`: the caller's; a unit of a batch outside it reads as unknown."""
         violations = records.check_request(command)
         if violations:
             raise InvalidInput(violations[0].message, violations)
         replacement = [command.replacement] if command.replacement else []
-        below, lots = await self._units(command.batch.gtin, [*command.serials, *replacement], command.parents)
+        below, known = await self._units(command.batch, [*command.serials, *replacement], command.parents, scope)
         named = [*command.serials, *replacement, *(serial for each in below.values() for serial in each.serials)]
+        lots = {serial: c.lot for serial, c in known.items()}
+        since = {serial: c.event_time for serial, c in known.items()}
         async with self.writes.unit(meta) as work:
             taken_out, replaced = await write_side.units_of(work.conn, work.schema, command.batch.gtin, named)
-            events = records.record(command, Units(lots, taken_out, replaced, below))
+            events = records.record(command, Units(lots, taken_out, replaced, below, since))
             work.record(records.stream_id(command.exception_id), 0, events)
         return work.recorded
 
@@ -89,8 +92,9 @@ class ExceptionHandlers:
             _append(work, found, records.cancel(found, reason))
         return work.recorded[-1]
 
-    async def place_hold(self, command: PlaceHold, meta: RecordMetadata) -> RecordedEvent:
-        below, lots = await self._units(command.batch.gtin, command.serials, command.parents)
+    async def place_hold(self, command: PlaceHold, meta: RecordMetadata, scope: Scope) -> RecordedEvent:
+        below, known = await self._units(command.batch, command.serials, command.parents, scope)
+        lots = {serial: c.lot for serial, c in known.items()}
         output: list[str] = []
         if command.window is not None and command.line is not None:
             async with self.pool.acquire() as conn:
@@ -116,14 +120,19 @@ class ExceptionHandlers:
         return work.recorded[-1], signed
 
     async def _units(
-        self, gtin: str, serials: Sequence[str], parents: Sequence[str]
-    ) -> tuple[dict[str, Below], dict[str, str]]:
-        """What is below each parent (as units of `gtin`), and the lot of every unit named or below."""
+        self, batch: Batch, serials: Sequence[str], parents: Sequence[str], scope: Scope
+    ) -> tuple[dict[str, Below], dict[str, knowledge.Commissioning]]:
+        """What is below each parent (as units of the batch's GTIN), and the commissioning of every
+        unit named or below. A unit of another batch whose CMO the scope does not cover is left
+        out, so it reads exactly as an unknown one (its batch is not told)."""
         async with self.pool.acquire() as conn:
             found = await hierarchy.contents(conn, parents) if parents else {}
-            below = {parent: records.of_batch(contents, gtin) for parent, contents in found.items()}
+            below = {parent: records.of_batch(contents, batch.gtin) for parent, contents in found.items()}
             units = [*serials, *(serial for each in below.values() for serial in each.serials)]
-            return below, await knowledge.lots_of(conn, gtin, units)
+            known = await knowledge.commissionings(conn, batch.gtin, units)
+        return below, {
+            serial: c for serial, c in known.items() if c.lot == batch.lot or scope.allows_cmo(c.cmo_id or NO_CMO)
+        }
 
 
 async def signed_in(

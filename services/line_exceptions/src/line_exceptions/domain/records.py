@@ -162,6 +162,7 @@ class Units:
     taken_out_by: Mapping[str, UUID]  # serial → the record that took it out
     replaced_by: Mapping[str, UUID]  # serial → the rework record it is the replacement in
     below: Mapping[str, Below]  # parent URI → what is below it
+    commissioned_at: Mapping[str, datetime]  # serial → when it was commissioned
 
 
 def check_request(command: RecordException) -> list[Violation]:
@@ -199,6 +200,7 @@ def check_request(command: RecordException) -> list[Violation]:
 def record(command: RecordException, units: Units) -> list[EventContract]:
     """The record, and the units it takes out of the supply chain when its type does."""
     _refuse_unknown_units(command, units)
+    _refuse_before_commissioning(command, units)
     _refuse_parents(command, units)
     meaning = VOCABULARY[command.exception_type]
     if meaning.takes_out:
@@ -307,6 +309,19 @@ def _refuse_unknown_units(command: RecordException, units: Units) -> None:
                 f"GTIN {command.batch.gtin} serial {serial} was commissioned into batch {lot}, not {command.batch.lot}"
             )
             found.append(rules.UNIT_OF_BATCH.at(where, message))
+    if found:
+        raise InvalidInput(_summary(found), found)
+
+
+def _refuse_before_commissioning(command: RecordException, units: Units) -> None:
+    """Nothing goes wrong with a unit before it exists."""
+    found = [
+        rules.AFTER_COMMISSIONING.at(
+            "event_time", f"serial {serial} was commissioned at {units.commissioned_at[serial].isoformat()}, after it"
+        )
+        for serial in command.serials
+        if command.event_time < units.commissioned_at[serial]
+    ]
     if found:
         raise InvalidInput(_summary(found), found)
 

@@ -35,6 +35,12 @@ COMMISSIONED = Rule(
     "units[0]",
     f"{_UNIT} is not known as commissioned",
 )
+AFTER_COMMISSIONING = Rule(
+    "after-commissioning",
+    "a record's time is not before its units were commissioned",
+    "event_time",
+    f"{_UNIT} was commissioned at 2026-11-22T07:00:00+00:00, after it",
+)
 REPLACEMENT_FOR_REWORK = Rule(
     "replacement-for-rework",
     "a rework names its one reworked unit and the replacement serial; no other type names a replacement",

@@ -53,6 +53,7 @@ _RECORDS = refuses(
             rules.UNIQUE_UNIT,
             rules.UNIT_OF_BATCH,
             rules.COMMISSIONED,
+            rules.AFTER_COMMISSIONING,
             rules.REPLACEMENT_FOR_REWORK,
             rules.NAMES_UNITS,
             rules.CASCADE,
@@ -180,7 +181,7 @@ def _recording_routes(
             description=body.description,
             observed_by=body.observed_by,
         )
-        recorded = await handlers.record(command, record_metadata(request))
+        recorded = await handlers.record(command, record_metadata(request), request.state.principal.scope)
         taken_out = sum(len(e.payload["serials"]) for e in recorded if e.event_type.endswith("SerialsDecommissioned"))
         return RecordOut(
             exception_id=command.exception_id,
@@ -284,7 +285,9 @@ def _hold_routes(
             line=request.state.line,  # resolved by the ownership check
             window=(body.window.start, not_ahead(body.window.end, "window.end")) if body.window else None,
         )
-        recorded = await handlers.place_hold(command, record_metadata(request, reason=body.reason))
+        recorded = await handlers.place_hold(
+            command, record_metadata(request, reason=body.reason), request.state.principal.scope
+        )
         return HoldOut(
             hold_id=command.hold_id,
             state="active",

@@ -5,6 +5,7 @@ serial belongs to. A record is checked against it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from serialtrail_contracts import serials
@@ -104,14 +105,23 @@ async def line(conn: Connection, named: str) -> Line | None:
     return None if row is None else Line(**dict(row))
 
 
-async def lots_of(conn: Connection, gtin: str, serials: Iterable[str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Commissioning:
+    lot: str
+    cmo_id: str | None  # the batch's
+    event_time: datetime
+
+
+async def commissionings(conn: Connection, gtin: str, serials: Iterable[str]) -> dict[str, Commissioning]:
+    """Of these serials of `gtin`: those known as commissioned, with their batch's lot and CMO and when."""
     rows = await conn.fetch(
-        f"SELECT serial, lot FROM {RM}.commissioned "
-        "WHERE gtin = $1 AND serial IN (SELECT json_array_elements_text($2::json))",
+        f"SELECT c.serial, c.lot, b.cmo_id, c.event_time FROM {RM}.commissioned c "
+        f"LEFT JOIN {RM}.known_batches b ON b.gtin = c.gtin AND b.lot = c.lot "
+        "WHERE c.gtin = $1 AND c.serial IN (SELECT json_array_elements_text($2::json))",
         gtin,
         json_list(sorted(set(serials))),
     )
-    return {row["serial"]: row["lot"] for row in rows}
+    return {row["serial"]: Commissioning(row["lot"], row["cmo_id"], row["event_time"]) for row in rows}
 
 
 async def output_of(conn: Connection, batch: Batch, line_id: str, start: datetime, end: datetime) -> list[str]:
