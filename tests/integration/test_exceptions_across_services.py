@@ -50,6 +50,14 @@ async def test_a_unit_taken_out_on_the_line_is_refused_by_packing(database_dsn: 
         refused = await client.post("/v1/pack", json=pack_body(case, units, event_time=moment()))
         assert refused.status_code == 409, refused.text
         assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("children[0]", "not-decommissioned")]
+        # Serial issuance tells it too: the serial's status and history name the record.
+        await harness.runner("serial_issuance", "decommissions").caught_up()
+        serial = units[0].rsplit("(21)", 1)[1]
+        status = (await client.get(f"/v1/serials/{GTIN}/{serial}")).json()
+        assert (status["status"], status["history"][-1]["exception_id"]) == (
+            "decommissioned",
+            damaged.json()["exception_id"],
+        )
         packed = await client.post("/v1/pack", json=pack_body(case, units[1:], event_time=moment()))
         assert packed.status_code == 201, packed.text
 

@@ -15,6 +15,7 @@ from serial_issuance.application.write_side import IssuedOnce
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.entrypoints import permissions
 from serial_issuance.entrypoints.http import build_router
+from serial_issuance.projections.decommissions import DecommissionsProjection
 from serial_issuance.projections.serial_status.queries import SerialQueries
 from serial_issuance.projections.serial_status.read_model import SerialStatusProjection
 from serial_issuance.settings import SerialIssuanceSettings
@@ -44,6 +45,6 @@ SERVICE = Service(
     settings=SerialIssuanceSettings,
     permissions=permissions.ALL,
     write_side=(IssuedOnce(), ReadPointsOnce()),
-    read_models=(SERIAL_STATUS,),
+    read_models=(SERIAL_STATUS, DecommissionsProjection()),
     routes=routes,
 )

@@ -15,6 +15,7 @@ from serial_issuance.domain import counter_bitmap, product
 from serial_issuance.domain.generation import counters_of
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.rules import ISSUED_FOR_GTIN
+from serial_issuance.projections import decommissions
 
 RM = "serial_issuance_rm"
 
@@ -79,7 +80,11 @@ class SerialQueries:
                     "record": commissioned["commissioned_by"],
                 }
             )
-        status = "commissioned" if commissioned is not None else "issued"
+            async with self.pool.acquire() as conn:
+                taken_out = await decommissions.decommissioned(conn, gtin, serial)
+            if taken_out is not None:  # told by line exceptions: the record that took it out
+                history.append({"event": "decommissioned", **taken_out})
+        status = history[-1]["event"] if len(history) > 1 else "issued"
         return {"gtin": gtin, "serial": serial, "status": status, "history": history}
 
     async def _commissioned(self, conn: Any, gtin: str, serial: str, fmt: Any) -> Any:
