@@ -64,6 +64,7 @@ async def test_a_deviation_groups_records_and_is_closed_with_root_cause_capa_and
     summary = (await client.get(f"/v1/batches/{GTIN}/{LOT}/exception-summary")).json()
     assert summary["deviations"] == {"open_deviations": 1, "open_capas": 0, "overdue_capas": 0}
     assert summary["holds"]["active"] == 1
+    later_capa = (await client.post(f"{url}/capas", json={**CAPA, "kind": "preventive"})).json()["capa_id"]
     qa_token = await exceptions.token(Role.qa)
     async with exceptions.client_with(qa_token) as qa:
         unsigned = await qa.post(f"{url}/closure", json={"reason": "effective"})
@@ -74,6 +75,10 @@ async def test_a_deviation_groups_records_and_is_closed_with_root_cause_capa_and
         assert closed.json()["signature"]["signer_role"] == "qa"
         after = await qa.post(f"{url}/root-cause", json=CAUSE)
         assert (after.status_code, after.json()["errors"][0]["rule"]) == (409, "deviation-open")
+        assert (await qa.post(f"{url}/capas", json=CAPA)).json()["errors"][0]["rule"] == "deviation-open"
+        # A CAPA planned before closure is still completed after it (its effectiveness check comes later).
+        late = await qa.post(f"{url}/capas/{later_capa}/completion", json={"effective": True, "evidence": "audit"})
+        assert late.status_code == 200, late.text
 
     shown = (await client.get(url)).json()
     assert (shown["state"], shown["qms_reference"], shown["root_cause_category"]) == (
@@ -83,14 +88,19 @@ async def test_a_deviation_groups_records_and_is_closed_with_root_cause_capa_and
     )
     assert sorted(shown["exception_ids"]) == sorted([first, second])
     assert shown["hold_ids"] == [hold.json()["hold_id"]]
-    assert [(c["kind"], c["state"], c["effective"]) for c in shown["capas"]] == [("corrective", "completed", True)]
+    assert sorted((c["kind"], c["state"]) for c in shown["capas"]) == [
+        ("corrective", "completed"),
+        ("preventive", "completed"),
+    ]
     assert [h["event"] for h in shown["history"]] == [
         "DeviationOpened",
         "DeviationLinked",
         "RootCauseRecorded",
         "CapaPlanned",
         "CapaCompleted",
+        "CapaPlanned",
         "DeviationClosed",
+        "CapaCompleted",
     ]
     # From the serial to its record, and from the record to the deviation.
     history = (await client.get(f"/v1/serials/{GTIN}/V2/exceptions")).json()["exceptions"]
@@ -141,3 +151,20 @@ async def test_another_cmos_deviation_is_not_theirs_to_see_or_change(exceptions:
         assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "known-batch")
     async with exceptions.client_with(await exceptions.token(Role.line)) as line:
         assert (await line.post(f"{url}/root-cause", json=CAUSE)).status_code == 403
+
+
+async def test_a_deviation_groups_only_records_the_caller_may_see(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    other_line = record_body("label-misprint", [f"(01){GTIN}(21)V3"], line_id="LINE-2")
+    theirs = (await exceptions.client.post("/v1/exceptions", json=other_line)).json()["exception_id"]
+    scope = Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"LINE-1"}))
+    async with exceptions.client_with(await exceptions.token(Role.qa, scope)) as qa_line_one:
+        refused = await qa_line_one.post("/v1/deviations", json=deviation_body(exception_ids=[theirs]))
+        assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "linked-of-batch"), refused.text
+        unknown = await qa_line_one.post(
+            "/v1/deviations", json=deviation_body(exception_ids=["00000000-0000-4000-8000-000000000000"])
+        )
+        assert (
+            unknown.json()["errors"][0]["message"].split(" is ")[1]
+            == refused.json()["errors"][0]["message"].split(" is ")[1]
+        )

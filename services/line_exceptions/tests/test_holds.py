@@ -64,6 +64,8 @@ async def test_a_hold_names_the_whole_batch_or_what_it_holds(exceptions: Harness
         (hold_body(parents=[f"(01){GTIN}(21)D1"]), "parents[0]", "parent-of-batch"),
         (hold_body(parents=[sscc(2)]), "parents[0]", "parent-of-batch"),
         (hold_body(whole_batch="true"), "body.whole_batch", "bool_type"),
+        (hold_body(units=[f"(01){GTIN}(21)D1", f"(01){GTIN}(21)D1"]), "units[1]", "unique-unit"),
+        (hold_body(units=[f"]d201{GTIN}1728063010{OTHER_LOT}\x1d21D1"]), "units[0]", "label-matches-batch"),
         (hold_body(batch={"gtin": GTIN, "lot": "NOPE"}, whole_batch=True), "batch.lot", "known-batch"),
     ):
         answer = await client.post("/v1/holds", json=body)
@@ -129,3 +131,14 @@ async def test_a_principal_narrowed_to_lines_holds_on_its_lines_only(exceptions:
         assert other.status_code == 403, other.text
         mine = await line.post("/v1/holds", json=hold_body(units=[f"(01){GTIN}(21)D1"], line_id="LINE-1"))
         assert mine.status_code == 201, mine.text
+    theirs = await exceptions.client.post("/v1/holds", json=hold_body(units=[f"(01){GTIN}(21)D2"], line_id="LINE-2"))
+    qa_token = await exceptions.token(Role.qa, scope)
+    async with exceptions.client_with(qa_token) as qa_line_one:
+        signed = {"reason": "reviewed", "signature": {"meaning": "approved", "credential": qa_token}}
+        # It sees that LINE-2's hold is there, but lifting it is not its to do (answered as the kit
+        # answers a resource outside the scope).
+        assert (await qa_line_one.get(theirs.json()["hold_url"])).status_code == 200
+        refused = await qa_line_one.post(f"{theirs.json()['hold_url']}/lift", json=signed)
+        assert refused.status_code == 404, refused.text
+        lifted = await qa_line_one.post(f"{mine.json()['hold_url']}/lift", json=signed)
+        assert lifted.status_code == 200, lifted.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from line_exceptions_helpers import GTIN, OTHER_LOT, log_of, record_body, scan, staged
+from line_exceptions_helpers import GTIN, LOT, OTHER_LOT, log_of, record_body, scan, staged
 from serialtrail_contracts.exceptions import SerialsDecommissioned
 from serialtrail_kit.testing.harness import Harness
 
@@ -76,7 +76,10 @@ BAD_RECORDS: list[tuple[dict[str, Any], int, str, str]] = [
         "value_error",
     ),
     (record_body("damaged", [unit("A1")], event_time="1969-12-31T23:59:59Z"), 422, "body.event_time", "value_error"),
-    (record_body("damaged", [unit("A1")], event_time="2026-11-22T06:59:59Z"), 422, "event_time", "after-commissioning"),
+    (record_body("damaged", [unit("A1")], event_time="2026-11-22T06:59:59Z"), 409, "event_time", "after-commissioning"),
+    # A label of another batch (lot or expiry) on a unit recorded as anything but a wrong label.
+    (record_body("damaged", [f"]d201{GTIN}1728063010{OTHER_LOT}\x1d21A1"]), 422, "units[0]", "label-matches-batch"),
+    (record_body("damaged", [f"]d201{GTIN}1728053110{LOT}\x1d21A1"]), 422, "units[0]", "label-matches-batch"),
 ]
 
 
@@ -180,3 +183,10 @@ async def test_a_batch_summary_counts_by_type_and_state_with_the_ageing_of_open_
     assert (other["records"], other["by_type"], other["open_ageing"]["oldest_open_since"]) == (0, {}, None)
     unknown = await client.get(f"/v1/batches/{GTIN}/NOPE/exception-summary")
     assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (404, "known-batch")
+
+
+async def test_a_wrong_label_record_names_units_by_the_label_they_carry(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    other_label = f"]d201{GTIN}1728063010{OTHER_LOT}\x1d21A1"
+    answer = await exceptions.client.post("/v1/exceptions", json=record_body("wrong-label", [other_label]))
+    assert answer.status_code == 201, answer.text

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from line_exceptions_helpers import GTIN, LOT, SITE_GLN, T0, commissioned, log_of, publish, record_body, staged
+from line_exceptions_helpers import (
+    GTIN,
+    LOT,
+    SITE_GLN,
+    T0,
+    aggregated,
+    commissioned,
+    log_of,
+    packed,
+    publish,
+    record_body,
+    sscc,
+    staged,
+    unit_uri,
+)
 from line_exceptions_helpers import line as registered_line
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_contracts.serials import BatchRegistered
@@ -90,3 +104,18 @@ async def test_another_cmos_unit_named_in_ones_own_batch_reads_as_unknown(except
     # Within scope (unrestricted), the other batch is named: it helps the line, and tells nothing new.
     told = await exceptions.client.post("/v1/exceptions", json=record_body("damaged", [f"(01){GTIN}(21)T1"]))
     assert told.json()["errors"][0]["rule"] == "unit-of-batch"
+
+
+async def test_a_principal_narrowed_to_a_line_names_only_that_lines_units(exceptions: Harness) -> None:
+    """Units, and parents holding units, commissioned on another line read as unknown."""
+    await staged(exceptions, UNITS)  # commissioned on LINE-1
+    await aggregated(exceptions, *packed(sscc(5), [unit_uri("C2")]))
+    scope = Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"LINE-2"}))
+    async with exceptions.client_with(await exceptions.token(Role.line, scope)) as line_two:
+        named = record_body("damaged", [f"(01){GTIN}(21)C1"], line_id="LINE-2")
+        refused = await line_two.post("/v1/exceptions", json=named)
+        assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "commissioned"), refused.text
+        below = record_body("destroyed", [], parents=[sscc(5)], cascade=True, line_id="LINE-2")
+        refused = await line_two.post("/v1/exceptions", json=below)
+        assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "parent-of-batch"), refused.text
+    assert (await exceptions.client.post("/v1/exceptions", json=below)).status_code == 201

@@ -4,7 +4,7 @@ and records nothing."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from line_exceptions_helpers import GTIN, SITE_GLN, commissioned, log_of, publish, record_body, staged
@@ -13,7 +13,15 @@ from serialtrail_contracts.serials import BatchRegistered, LineRegistered
 from serialtrail_kit.testing.harness import Harness
 
 UNITS = ["U1", "U2", "U3", "U4", "U5", "U6"]
-LATER = "2026-11-25T08:00:00+01:00"  # three days after the records (T0)
+
+
+def ago(**delta: float) -> str:
+    """A time so long before now, with an offset as a line sends it. The 10 days of the EU FMD
+    rules run on the server's clock, so the records here are dated relative to it."""
+    return (datetime.now(UTC) - timedelta(**delta)).astimezone(ZONE).isoformat()
+
+
+ZONE = timezone(timedelta(hours=1))
 
 
 def _unit(serial: str) -> str:
@@ -21,11 +29,12 @@ def _unit(serial: str) -> str:
 
 
 def undo_body(**extra: Any) -> dict[str, Any]:
-    return {"reason": "re-inspected: intact", "line_id": "LINE-1", "event_time": LATER, **extra}
+    return {"reason": "re-inspected: intact", "line_id": "LINE-1", "event_time": ago(hours=1), **extra}
 
 
 async def _record(client: Any, kind: str, serials: list[str], **extra: Any) -> str:
-    answer = await client.post("/v1/exceptions", json=record_body(kind, [_unit(s) for s in serials], **extra))
+    body = record_body(kind, [_unit(s) for s in serials], **{"event_time": ago(days=1), **extra})
+    answer = await client.post("/v1/exceptions", json=body)
     assert answer.status_code == 201, answer.text
     return f"/v1/exceptions/{answer.json()['exception_id']}"
 
@@ -66,6 +75,7 @@ async def test_an_undo_the_eu_rules_forbid_is_refused_naming_the_rule(exceptions
     await publish(exceptions, elsewhere, expired, commissioned(["E1"], lot="EXPIRED"))
     client = exceptions.client
     damaged = await _record(client, "damaged", ["U1"])
+    stale = await _record(client, "damaged", ["U5"], event_time=ago(days=11))  # taken out 11 days ago
     resolved = await _record(client, "qc-sample", ["U6"])
     signature = {"meaning": "approved", "credential": exceptions.client.headers["Authorization"].split()[1]}
     closing = {"outcome": "confirmed", "reason": "kept as retention sample", "signature": signature}
@@ -75,13 +85,15 @@ async def test_an_undo_the_eu_rules_forbid_is_refused_naming_the_rule(exceptions
         (await _record(client, "destroyed", ["U2"]), undo_body(), 409, "state", "undo-allowed-state"),
         (await _record(client, "stolen", ["U3"]), undo_body(), 409, "state", "undo-allowed-state"),
         (await _record(client, "label-misprint", ["U4"]), undo_body(), 409, "state", "undo-allowed-state"),
-        (damaged, undo_body(event_time="2026-12-03T08:00:00+01:00"), 409, "event_time", "undo-within-10-days"),
-        (damaged, undo_body(event_time="2026-11-21T08:00:00+01:00"), 409, "event_time", "undo-within-10-days"),
+        (stale, undo_body(), 409, "event_time", "undo-within-10-days"),
+        (stale, undo_body(event_time=ago(days=9, hours=23)), 409, "event_time", "undo-within-10-days"),
+        (damaged, undo_body(event_time=ago(days=2)), 409, "event_time", "undo-within-10-days"),
         (damaged, undo_body(line_id="LINE-X"), 409, "line_id", "undo-same-location"),
         (damaged, undo_body(line_id="LINE-9"), 422, "line_id", "registered-line"),
         (damaged, undo_body(units=[_unit("U5")]), 409, "units[0]", "undo-taken-out"),
         (damaged, undo_body(units=["(01)09506000134369(21)U1"]), 422, "units[0]", "unit-of-batch"),
-        (old_batch, undo_body(event_time="2026-12-01T08:00:00+01:00"), 409, "batch", "undo-batch-not-expired"),
+        (old_batch, undo_body(), 409, "batch", "undo-batch-not-expired"),
+        (damaged, undo_body(units=[_unit("U1"), _unit("U1")]), 422, "units[1]", "unique-unit"),
         (resolved, undo_body(), 409, "state", "state"),
     ):
         before = len(await log_of(exceptions))

@@ -5,10 +5,12 @@ transaction as the closure."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.identity import Scope
 from serialtrail_kit.access.resources import EXISTS
 from serialtrail_kit.db import Connection, Pool, json_list
 from serialtrail_kit.errors import NotFound
@@ -20,6 +22,7 @@ from line_exceptions.application.handlers import Signer, signed_in
 from line_exceptions.domain import deviations
 from line_exceptions.domain.deviations import Deviation, Links, OpenDeviation
 from line_exceptions.projections.knowledge import RM
+from line_exceptions.projections.records.queries import within
 
 
 class DeviationHandlers:
@@ -27,14 +30,20 @@ class DeviationHandlers:
         self.writes = writes
         self.pool = pool
 
-    async def links(self, exception_ids: Sequence[UUID], hold_ids: Sequence[UUID]) -> Links:
-        """What is to be grouped, with the lot of each record and hold that exists."""
+    async def links(self, gtin: str, exception_ids: Sequence[UUID], hold_ids: Sequence[UUID], scope: Scope) -> Links:
+        """What is to be grouped, with the lot of each record and hold of `gtin` the scope covers
+        (another party's reads as unknown)."""
         lots: list[dict[UUID, str]] = []
-        for table, column, ids in (("records", "exception_id", exception_ids), ("holds", "hold_id", hold_ids)):
+        for table, column, ids, seen in (
+            ("records", "exception_id", exception_ids, scope),
+            ("holds", "hold_id", hold_ids, replace(scope, sites=None, lines=None)),  # a hold is its batch's
+        ):
+            args: list[Any] = [json_list([str(i) for i in ids]), gtin]
             rows = await self.pool.fetch(
                 f"SELECT {column} AS id, lot FROM {RM}.{table} "
-                f"WHERE {column} IN (SELECT (json_array_elements_text($1::json))::uuid)",
-                json_list([str(i) for i in ids]),
+                f"WHERE {column} IN (SELECT (json_array_elements_text($1::json))::uuid) AND gtin = $2 "
+                f"AND {within(seen, args)}",
+                *args,
             )
             lots.append({row["id"]: row["lot"] for row in rows})
         return Links(tuple(exception_ids), tuple(hold_ids), lots[0], lots[1])

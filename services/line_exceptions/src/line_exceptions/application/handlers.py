@@ -6,7 +6,8 @@ transaction, so no unit is taken out twice."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -83,7 +84,7 @@ class ExceptionHandlers:
             async with self.pool.acquire() as conn:
                 expiry = await knowledge.expiry(conn, found.gtin, found.lot)
             assert expiry is not None  # a record is made only for a known batch
-            _append(work, found, records.undo(found, command, out, expiry))
+            _append(work, found, records.undo(found, command, out, expiry, datetime.now(UTC)))
         return work.recorded[-1]
 
     async def cancel(self, exception_id: UUID, reason: str, meta: RecordMetadata) -> RecordedEvent:
@@ -123,16 +124,23 @@ class ExceptionHandlers:
         self, batch: Batch, serials: Sequence[str], parents: Sequence[str], scope: Scope
     ) -> tuple[dict[str, Below], dict[str, knowledge.Commissioning]]:
         """What is below each parent (as units of the batch's GTIN), and the commissioning of every
-        unit named or below. A unit of another batch whose CMO the scope does not cover is left
-        out, so it reads exactly as an unknown one (its batch is not told)."""
+        unit named or below that the scope covers. A unit of another CMO's batch, or (for a
+        principal narrowed to lines) of another line, is left out, so it reads exactly as an
+        unknown one; below a parent it counts as something else, so the parent reads as unknown."""
         async with self.pool.acquire() as conn:
             found = await hierarchy.contents(conn, parents) if parents else {}
             below = {parent: records.of_batch(contents, batch.gtin) for parent, contents in found.items()}
             units = [*serials, *(serial for each in below.values() for serial in each.serials)]
             known = await knowledge.commissionings(conn, batch.gtin, units)
-        return below, {
-            serial: c for serial, c in known.items() if c.lot == batch.lot or scope.allows_cmo(c.cmo_id or NO_CMO)
+        hidden = {
+            serial
+            for serial, c in known.items()
+            if not scope.allows_line(c.line_id) or not (c.lot == batch.lot or scope.allows_cmo(c.cmo_id or NO_CMO))
         }
+        for parent, each in below.items():
+            seen = tuple(s for s in each.serials if s not in hidden)
+            below[parent] = replace(each, serials=seen, others=each.others + len(each.serials) - len(seen))
+        return below, {serial: c for serial, c in known.items() if serial not in hidden}
 
 
 async def signed_in(

@@ -162,7 +162,8 @@ def plan_capa(deviation: Deviation, command: PlanCapa) -> CapaPlanned:
 
 
 def complete_capa(deviation: Deviation, capa_id: UUID, effective: bool, evidence: str) -> CapaCompleted:
-    _refuse_closed(deviation)
+    """A CAPA is completed once, also after its deviation was closed: an effectiveness check
+    often comes weeks later, and the batch's summary counts the CAPA open until then."""
     if capa_id not in deviation.capas_done:
         raise NotFound("no CAPA", [EXISTS.at("capa_id", "unknown CAPA of this deviation")])
     if deviation.capas_done[capa_id]:

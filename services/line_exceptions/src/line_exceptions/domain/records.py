@@ -57,6 +57,7 @@ class Batch:
     gtin: str
     lot: str
     cmo_id: str | None
+    expiry: date | None = None
 
 
 @dataclass(frozen=True)
@@ -315,15 +316,16 @@ def _refuse_unknown_units(command: RecordException, units: Units) -> None:
 
 def _refuse_before_commissioning(command: RecordException, units: Units) -> None:
     """Nothing goes wrong with a unit before it exists."""
+    below = [serial for each in units.below.values() for serial in each.serials] if command.cascade else []
     found = [
         rules.AFTER_COMMISSIONING.at(
             "event_time", f"serial {serial} was commissioned at {units.commissioned_at[serial].isoformat()}, after it"
         )
-        for serial in command.serials
-        if command.event_time < units.commissioned_at[serial]
-    ]
+        for serial in (*command.serials, *below)
+        if serial in units.commissioned_at and command.event_time < units.commissioned_at[serial]
+    ][:1]
     if found:
-        raise InvalidInput(_summary(found), found)
+        raise Conflict(_summary(found), found)
 
 
 def _refuse_taken_out(command: RecordException, units: Units) -> None:
@@ -403,15 +405,25 @@ class UndoDecommission:
     event_time: datetime
 
 
-def undo(record: Record, command: UndoDecommission, out: Sequence[str], expiry: date) -> DecommissionUndone:
+def undo(
+    record: Record, command: UndoDecommission, out: Sequence[str], expiry: date, now: datetime
+) -> DecommissionUndone:
     """Put units the record took out back in the supply chain, as far as the EU FMD rules allow.
-    `out`: the units still out by this record; `expiry`: its batch's."""
+    `out`: the units still out by this record; `expiry`: its batch's; `now`: the server's clock,
+    which the 10 days and the expiry are measured by (a client's clock may be set back)."""
     if record.state in CLOSED:
         _refuse_state(record, "a closed record changes no more")
-    refusal = _undo_refusal(record, command, expiry)
+    refusal = _undo_refusal(record, command, expiry, now)
     if refusal is not None:
         raise Conflict(refusal.message, [refusal])
     serials = command.serials or tuple(out)
+    twice = [
+        rules.UNIQUE_UNIT.at(f"units[{i}]", f"serial {serial} appears twice")
+        for i, serial in enumerate(command.serials)
+        if serial in command.serials[:i]
+    ]
+    if twice:
+        raise InvalidInput(_summary(twice), twice)
     not_out = [
         rules.UNDO_TAKEN_OUT.at(f"units[{i}]", f"serial {serial} is not out of the supply chain by this record")
         for i, serial in enumerate(command.serials)
@@ -431,20 +443,21 @@ def undo(record: Record, command: UndoDecommission, out: Sequence[str], expiry: 
     )
 
 
-def _undo_refusal(record: Record, command: UndoDecommission, expiry: date) -> Violation | None:
+def _undo_refusal(record: Record, command: UndoDecommission, expiry: date, now: datetime) -> Violation | None:
     """The first EU FMD rule the undo breaks, if any."""
     meaning = VOCABULARY[record.exception_type]
-    since = command.event_time - record.event_time
+    since = min(command.event_time, now) - record.event_time
+    late = now - record.event_time > UNDO_WINDOW
     if not meaning.undo_allowed:
         state = meaning.eu_fmd_state.value if meaning.eu_fmd_state else record.exception_type.value
         return rules.UNDO_ALLOWED.at("state", f"a {record.exception_type.value} pack ({state}) is never put back")
-    if since < timedelta(0) or since > UNDO_WINDOW:
+    if since < timedelta(0) or since > UNDO_WINDOW or late:
         message = f"the units were taken out at {record.event_time.isoformat()}: an undo is within 10 days after"
         return rules.UNDO_WITHIN_10_DAYS.at("event_time", message)
     if command.line.site_gln != record.site_gln:
         message = f"taken out at site {record.site_gln}; line {command.line.line_id} is at {command.line.site_gln}"
         return rules.UNDO_SAME_LOCATION.at("line_id", message)
-    if expiry < command.event_time.date():
+    if expiry < max(command.event_time, now).date():
         message = f"batch {record.lot} expired on {expiry.isoformat()}: its packs are not put back"
         return rules.UNDO_BATCH_NOT_EXPIRED.at("batch", message)
     return None

@@ -29,6 +29,12 @@ UNIT_OF_BATCH = Rule(
     "units[0]",
     f"{_UNIT} was commissioned into batch L-2026-06, not L-2026-07",
 )
+LABEL_MATCHES_BATCH = Rule(
+    "label-matches-batch",
+    "a unit scanned with a lot or expiry names the batch's (a label of another batch is a wrong-label record)",
+    "units[0]",
+    "its label says lot L-2026-06, not L-2026-07",
+)
 COMMISSIONED = Rule(
     "commissioned",
     "each unit named is known as commissioned (a unit commissioned moments ago may not have arrived yet)",

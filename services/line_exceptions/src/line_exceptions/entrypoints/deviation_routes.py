@@ -36,7 +36,7 @@ _LINKS = (rules.LINKED_OF_BATCH, rules.LINKED_ONCE)
 _OPENS = refuses({InvalidInput: _LINKS})
 _CHANGES = refuses({Conflict: (rules.DEVIATION_OPEN,)})
 _RELINKS = refuses({InvalidInput: (*_LINKS, rules.LINKS_SOMETHING), Conflict: (rules.DEVIATION_OPEN,)})
-_COMPLETES = refuses({Conflict: (rules.DEVIATION_OPEN, rules.CAPA_OPEN)})
+_COMPLETES = refuses({Conflict: (rules.CAPA_OPEN,)})
 _CLOSES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.DEVIATION_OPEN, rules.ROOT_CAUSE_FIRST)})
 
 
@@ -71,7 +71,7 @@ def deviation_routes(
             batch=batch,
             title=body.title,
             description=body.description,
-            links=await handlers.links(body.exception_ids, body.hold_ids),
+            links=await handlers.links(batch.gtin, body.exception_ids, body.hold_ids, request.state.principal.scope),
             qms_reference=body.qms_reference,
         )
         recorded = await handlers.open(command, record_metadata(request))
@@ -80,9 +80,10 @@ def deviation_routes(
     @router.post("/deviations/{deviation_id}/links", dependencies=review, openapi_extra=_RELINKS)
     async def link(deviation_id: UUID, body: LinkIn, request: Request) -> DeviationOut:
         """Group more exception records or holds of the batch under the deviation."""
-        _known(request)
+        found = _known(request)
         await linked_consistent()
-        links = await handlers.links(body.exception_ids, body.hold_ids)
+        scope = request.state.principal.scope
+        links = await handlers.links(found["gtin"], body.exception_ids, body.hold_ids, scope)
         recorded = await handlers.change(
             deviation_id, lambda found: deviations.link(found, links), record_metadata(request)
         )
@@ -118,7 +119,8 @@ def deviation_routes(
 
     @router.post("/deviations/{deviation_id}/capas/{capa_id}/completion", dependencies=review, openapi_extra=_COMPLETES)
     async def complete(deviation_id: UUID, capa_id: UUID, body: CapaDoneIn, request: Request) -> DeviationOut:
-        """Complete a CAPA action with the result of its effectiveness check and the evidence."""
+        """Complete a CAPA action with the result of its effectiveness check and the evidence (also
+        after the deviation was closed: the check often comes weeks later)."""
         _known(request)
         recorded = await handlers.change(
             deviation_id,

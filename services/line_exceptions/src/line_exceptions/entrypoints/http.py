@@ -11,8 +11,8 @@ from serialtrail_contracts.exceptions import ExceptionType
 from serialtrail_gs1.identity import SGTIN, IdentifierError
 from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
 from serialtrail_gs1.rules import SCAN_RULES
-from serialtrail_gs1.scan import parse_object_id, rule_of
-from serialtrail_kit.access.authz import requires
+from serialtrail_gs1.scan import Scan, parse_object_id, parse_scan, rule_of
+from serialtrail_kit.access.authz import requires, visible
 from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.http.context import record_metadata
@@ -26,7 +26,14 @@ from line_exceptions.domain.holds import PlaceHold
 from line_exceptions.domain.records import Batch, RecordException, State, UndoDecommission
 from line_exceptions.entrypoints import permissions as allowed
 from line_exceptions.entrypoints.deviation_routes import deviation_routes
-from line_exceptions.entrypoints.resources import Consistent, Reads, Resources, looked_up, unregistered_line
+from line_exceptions.entrypoints.resources import (
+    Consistent,
+    Reads,
+    Resources,
+    line_owner,
+    looked_up,
+    unregistered_line,
+)
 from line_exceptions.entrypoints.schemas import (
     CancellationIn,
     ChangeOut,
@@ -52,14 +59,14 @@ _RECORDS = refuses(
             NOT_IN_FUTURE,
             rules.UNIQUE_UNIT,
             rules.UNIT_OF_BATCH,
+            rules.LABEL_MATCHES_BATCH,
             rules.COMMISSIONED,
-            rules.AFTER_COMMISSIONING,
             rules.REPLACEMENT_FOR_REWORK,
             rules.NAMES_UNITS,
             rules.CASCADE,
             rules.PARENT_OF_BATCH,
         ),
-        Conflict: (rules.IN_SUPPLY_CHAIN, rules.REPLACEMENT_UNUSED, rules.SETTLED_PARENT),
+        Conflict: (rules.IN_SUPPLY_CHAIN, rules.REPLACEMENT_UNUSED, rules.SETTLED_PARENT, rules.AFTER_COMMISSIONING),
     }
 )
 _INVESTIGATES = refuses({Conflict: (rules.STATE,)})
@@ -67,7 +74,7 @@ _RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE
 _CANCELS = refuses({Conflict: (rules.STATE, rules.NOT_TAKEN_OUT)})
 _UNDOES = refuses(
     {
-        InvalidInput: (*SCAN_RULES, NOT_IN_FUTURE, rules.UNIT_OF_BATCH, rules.REGISTERED_LINE),
+        InvalidInput: (*SCAN_RULES, NOT_IN_FUTURE, rules.UNIT_OF_BATCH, rules.REGISTERED_LINE, rules.UNIQUE_UNIT),
         Conflict: (
             rules.STATE,
             rules.UNDO_ALLOWED,
@@ -85,6 +92,8 @@ _HOLDS = refuses(
             NOT_IN_FUTURE,
             rules.HOLD_NAMES_UNITS,
             rules.UNIT_OF_BATCH,
+            rules.LABEL_MATCHES_BATCH,
+            rules.UNIQUE_UNIT,
             rules.COMMISSIONED,
             rules.PARENT_OF_BATCH,
             rules.WINDOW_HOLDS_UNITS,
@@ -112,22 +121,40 @@ def build_router(
     return router
 
 
-def _serials(texts: list[str], gtin: str, where: str) -> tuple[tuple[str, ...], list[Violation]]:
-    """The serial numbers of SGTINs of `gtin`, in any form a line sends; each bad one named."""
+def _serials(
+    texts: list[str], gtin: str, where: str, label_of: Batch | None = None
+) -> tuple[tuple[str, ...], list[Violation]]:
+    """The serial numbers of SGTINs of `gtin`, in any form a line sends; each bad one named.
+    With `label_of`, a scan's lot and expiry must be that batch's (a label mix-up otherwise)."""
     serials: list[str] = []
     problems: list[Violation] = []
     for index, text in enumerate(texts):
         field = where if where == "replacement" else f"{where}[{index}]"
         try:
-            found = parse_object_id(text)
+            found = parse_scan(text)
         except IdentifierError as error:
             problems.append(rule_of(error).at(field, f"{text!r}: {error}"))
             continue
-        if found.kind is not SGTIN or found.gtin != gtin or found.serial is None:
+        unit = found.object
+        if unit.kind is not SGTIN or unit.gtin != gtin or unit.serial is None:
             problems.append(rules.UNIT_OF_BATCH.at(field, f"{text!r} is not an SGTIN of GTIN {gtin}"))
             continue
-        serials.append(found.serial)
+        mix_up = _label_mix_up(found, label_of)
+        if mix_up:
+            problems.append(rules.LABEL_MATCHES_BATCH.at(field, f"{text!r}: {mix_up}"))
+            continue
+        serials.append(unit.serial)
     return tuple(serials), problems
+
+
+def _label_mix_up(scan: Scan, batch: Batch | None) -> str | None:
+    if batch is None:
+        return None
+    if scan.lot is not None and scan.lot != batch.lot:
+        return f"its label says lot {scan.lot}, not {batch.lot} (a label of another batch is a wrong-label record)"
+    if scan.expiry is not None and batch.expiry is not None and scan.expiry != batch.expiry:
+        return f"its label says expiry {scan.expiry}, but batch {batch.lot} expires {batch.expiry}"
+    return None
 
 
 def _parents(texts: list[str]) -> tuple[tuple[str, ...], list[Violation]]:
@@ -159,10 +186,11 @@ def _recording_routes(
         (cases, pallets) are named whole; with `cascade: true` every unit below a closed parent is
         taken out too, each in its own entry naming that parent."""
         batch: Batch = request.state.batch  # resolved by the ownership check
-        serials, problems = _serials(body.units, batch.gtin, "units")
+        label_of = None if body.type is ExceptionType.wrong_label else batch  # a wrong label is what is recorded
+        serials, problems = _serials(body.units, batch.gtin, "units", label_of)
         replacement = None
         if body.replacement is not None:
-            found, more = _serials([body.replacement], batch.gtin, "replacement")
+            found, more = _serials([body.replacement], batch.gtin, "replacement", batch)
             replacement, problems = (found[0] if found else None), problems + more
         parents, more = _parents(body.parents)
         problems += more
@@ -231,14 +259,14 @@ def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Re
         """Put units the record took out back in the supply chain (QA), where the EU FMD rules
         allow it: within 10 days, at the same site, never from stolen or destroyed, never for an
         expired batch. Aggregation packs them again once it learns of it."""
-        found = _known(request)
+        found = looked_up(request, "record", "decommission")  # an unknown one answers as another party's
         serials, problems = _serials(body.units, found["gtin"], "units")
         if problems:
             raise InvalidInput(problems[0].message, problems)
         async with handlers.pool.acquire() as conn:
             line = await knowledge.line(conn, body.line_id)
-        if line is None:
-            raise unregistered_line(body.line_id)
+        if line is None or not visible(request, line_owner(line)):
+            raise unregistered_line(body.line_id)  # a line outside the caller's scope reads as unknown
         command = UndoDecommission(exception_id, serials, body.reason, line, not_ahead(body.event_time, "event_time"))
         recorded = await handlers.undo(command, record_metadata(request, reason=body.reason))
         return ChangeOut(exception_id=exception_id, state=found["state"], global_position=recorded.global_position)
@@ -269,9 +297,19 @@ def _hold_routes(
         Held units are refused by packing until the hold is lifted. A hold that names no line is
         the batch's at every line: a principal narrowed to lines holds only on its lines."""
         batch: Batch = request.state.batch  # resolved by the ownership check
-        serials, problems = _serials(body.units, batch.gtin, "units")
+        serials, problems = _serials(body.units, batch.gtin, "units", batch)
         parents, more = _parents(body.parents)
         problems += more
+        problems += [
+            rules.UNIQUE_UNIT.at(f"units[{i}]", f"serial {serial} appears twice")
+            for i, serial in enumerate(serials)
+            if serial in serials[:i]
+        ]
+        problems += [
+            rules.UNIQUE_UNIT.at(f"parents[{i}]", f"parent {parent} appears twice")
+            for i, parent in enumerate(parents)
+            if parent in parents[:i]
+        ]
         if problems:
             raise InvalidInput(problems[0].message, problems)
         command = PlaceHold(
@@ -295,7 +333,9 @@ def _hold_routes(
             hold_url=f"/v1/holds/{command.hold_id}",
         )
 
-    @router.post("/holds/{hold_id}/lift", dependencies=[requires(allowed.REVIEW, resources.hold)], openapi_extra=_LIFTS)
+    @router.post(
+        "/holds/{hold_id}/lift", dependencies=[requires(allowed.REVIEW, resources.lifting)], openapi_extra=_LIFTS
+    )
     async def lift(hold_id: UUID, body: LiftIn, request: Request) -> HoldOut:
         """Lift a hold (QA): with a reason and an e-signature, recorded together and bound to the lift."""
         _known_hold(request)

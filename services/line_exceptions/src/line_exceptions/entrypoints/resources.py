@@ -126,6 +126,11 @@ class Resources:
             refuses={InvalidInput: (rules.REGISTERED_LINE, rules.KNOWN_BATCH)},
         )
         self.hold = Resource("hold", owner=self._hold, description="a hold: its batch's product and CMO")
+        self.lifting = Resource(
+            "hold",
+            owner=self._hold_to_lift,
+            description="a hold to lift: its batch's, and its line's (none: every line)",
+        )
         self.holds = Resource("holds", description="holds, as many as the caller's scope covers")
         self.opening = Resource(
             "deviation",
@@ -210,6 +215,14 @@ class Resources:
             return None
         request.state.deviation = found
         return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
+
+    async def _hold_to_lift(self, request: Request) -> Target | None:
+        """Any line of the batch sees that it is held; only one covering the hold's line lifts it."""
+        owner = await self._hold(request)
+        if owner is None:
+            return None
+        line = request.state.hold["line_id"]
+        return owner | Target(lines=frozenset({line or EVERY_LINE}))
 
     async def _record(self, request: Request) -> Target | None:
         exception_id = _uuid(str(request.path_params["exception_id"]))

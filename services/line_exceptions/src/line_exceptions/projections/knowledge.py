@@ -84,8 +84,8 @@ class KnowledgeProjection:
 
 
 async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
-    row = await conn.fetchrow(f"SELECT cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
-    return None if row is None else Batch(gtin, lot, row["cmo_id"])
+    row = await conn.fetchrow(f"SELECT cmo_id, expiry FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
+    return None if row is None else Batch(gtin, lot, row["cmo_id"], row["expiry"])
 
 
 async def expiry(conn: Connection, gtin: str, lot: str) -> date | None:
@@ -110,18 +110,19 @@ class Commissioning:
     lot: str
     cmo_id: str | None  # the batch's
     event_time: datetime
+    line_id: str
 
 
 async def commissionings(conn: Connection, gtin: str, serials: Iterable[str]) -> dict[str, Commissioning]:
     """Of these serials of `gtin`: those known as commissioned, with their batch's lot and CMO and when."""
     rows = await conn.fetch(
-        f"SELECT c.serial, c.lot, b.cmo_id, c.event_time FROM {RM}.commissioned c "
+        f"SELECT c.serial, c.lot, b.cmo_id, c.event_time, c.line_id FROM {RM}.commissioned c "
         f"LEFT JOIN {RM}.known_batches b ON b.gtin = c.gtin AND b.lot = c.lot "
         "WHERE c.gtin = $1 AND c.serial IN (SELECT json_array_elements_text($2::json))",
         gtin,
         json_list(sorted(set(serials))),
     )
-    return {row["serial"]: Commissioning(row["lot"], row["cmo_id"], row["event_time"]) for row in rows}
+    return {row["serial"]: Commissioning(row["lot"], row["cmo_id"], row["event_time"], row["line_id"]) for row in rows}
 
 
 async def output_of(conn: Connection, batch: Batch, line_id: str, start: datetime, end: datetime) -> list[str]:
