@@ -7,6 +7,7 @@ import asyncio
 from serialtrail.served import running_server
 
 from bench.aggregation import packing_throughput
+from bench.exceptions import exceptions_benchmark
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
 from bench.revocation import revocation_benchmark
@@ -21,6 +22,7 @@ def main() -> None:
         asyncio.run(allocate_and_stream(base, key))
         asyncio.run(commissioning_throughput(base, key))
         asyncio.run(packing_throughput(base, key))
+    exceptions_benchmark()
     log_throughput()
     transport_benchmarks()
     revocation_benchmark()
