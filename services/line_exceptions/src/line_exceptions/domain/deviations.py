@@ -121,14 +121,15 @@ def _refuse_links(links: Links, lot: str, linked_records: frozenset[UUID], linke
         ("exception_ids", links.exception_ids, links.lot_of_exception, linked_records, "exception record"),
         ("hold_ids", links.hold_ids, links.lot_of_hold, linked_holds, "hold"),
     ):
+        again = set(rules.repeats(ids))
         for index, named in enumerate(ids):
             if lot_of.get(named) != lot:
                 message = f"{what} {named} is not known as one of batch {lot}"
                 found.append(rules.LINKED_OF_BATCH.at(f"{where}[{index}]", message))
-            elif named in linked or named in ids[:index]:
+            elif named in linked or index in again:
                 found.append(rules.LINKED_ONCE.at(f"{where}[{index}]", f"{what} {named} is grouped here already"))
     if found:
-        raise InvalidInput(found[0].message + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""), found)
+        raise InvalidInput(rules.summary(found), found)
 
 
 def record_root_cause(

@@ -168,12 +168,7 @@ class Units:
 
 def check_request(command: RecordException) -> list[Violation]:
     """What the request says of itself: each unit once; a replacement exactly for rework."""
-    found: list[Violation] = []
-    seen: set[str] = set()
-    for index, serial in enumerate(command.serials):
-        if serial in seen:
-            found.append(rules.UNIQUE_UNIT.at(f"units[{index}]", f"serial {serial} appears twice"))
-        seen.add(serial)
+    found = rules.named_twice(command.serials, "units", "serial")
     reworked = command.exception_type is ExceptionType.rework
     if reworked and (command.replacement is None or len(command.serials) != 1):
         message = "a rework names exactly one reworked unit and its replacement serial"
@@ -187,9 +182,7 @@ def check_request(command: RecordException) -> list[Violation]:
     if not (command.serials or command.parents):
         message = "name the units or parents that went wrong"
         found.append(rules.NAMES_UNITS.at("units", message))
-    for index, parent in enumerate(command.parents):
-        if parent in command.parents[:index]:
-            found.append(rules.UNIQUE_UNIT.at(f"parents[{index}]", f"parent {parent} appears twice"))
+    found += rules.named_twice(command.parents, "parents", "parent")
     if command.cascade and not (command.parents and VOCABULARY[command.exception_type].takes_out):
         message = f"a cascade takes out the units below the parents named; a {command.exception_type.value} record " + (
             "names none" if not command.parents else "takes no unit out of the supply chain"
@@ -279,7 +272,7 @@ def _refuse_parents(command: RecordException, units: Units) -> None:
     """Parents of the batch only; a cascade covers closed parents only."""
     found = parents_of_batch(command.parents, units.below, units.lot_of, command.batch.lot)
     if found:
-        raise InvalidInput(_summary(found), found)
+        raise InvalidInput(rules.summary(found), found)
     opened: list[Violation] = []
     for index, parent in enumerate(command.parents if command.cascade else ()):
         below = units.below[parent]
@@ -291,7 +284,7 @@ def _refuse_parents(command: RecordException, units: Units) -> None:
             message = f"serial {pending[0]} below {parent} is pending (not known as commissioned yet)"
             opened.append(rules.SETTLED_PARENT.at(f"parents[{index}]", message + "; a cascade would orphan it"))
     if opened:
-        raise Conflict(_summary(opened), opened)
+        raise Conflict(rules.summary(opened), opened)
 
 
 def _refuse_unknown_units(command: RecordException, units: Units) -> None:
@@ -311,7 +304,7 @@ def _refuse_unknown_units(command: RecordException, units: Units) -> None:
             )
             found.append(rules.UNIT_OF_BATCH.at(where, message))
     if found:
-        raise InvalidInput(_summary(found), found)
+        raise InvalidInput(rules.summary(found), found)
 
 
 def _refuse_before_commissioning(command: RecordException, units: Units) -> None:
@@ -325,7 +318,7 @@ def _refuse_before_commissioning(command: RecordException, units: Units) -> None
         if serial in units.commissioned_at and command.event_time < units.commissioned_at[serial]
     ][:1]
     if found:
-        raise Conflict(_summary(found), found)
+        raise Conflict(rules.summary(found), found)
 
 
 def _refuse_taken_out(command: RecordException, units: Units) -> None:
@@ -338,7 +331,7 @@ def _refuse_taken_out(command: RecordException, units: Units) -> None:
         if serial in units.taken_out_by
     ]
     if found:
-        raise Conflict(_summary(found), found)
+        raise Conflict(rules.summary(found), found)
 
 
 def _refuse_used_replacement(command: RecordException, units: Units) -> None:
@@ -355,11 +348,6 @@ def _refuse_used_replacement(command: RecordException, units: Units) -> None:
         if applies:
             message = f"replacement serial {replacement} {reason}"
             raise Conflict(message, [rules.REPLACEMENT_UNUSED.at("replacement", message)])
-
-
-def _summary(found: list[Violation]) -> str:
-    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    return found[0].message + more
 
 
 def investigate(record: Record, note: str) -> InvestigationStarted:
@@ -417,13 +405,9 @@ def undo(
     if refusal is not None:
         raise Conflict(refusal.message, [refusal])
     serials = command.serials or tuple(out)
-    twice = [
-        rules.UNIQUE_UNIT.at(f"units[{i}]", f"serial {serial} appears twice")
-        for i, serial in enumerate(command.serials)
-        if serial in command.serials[:i]
-    ]
+    twice = rules.named_twice(command.serials, "units", "serial")
     if twice:
-        raise InvalidInput(_summary(twice), twice)
+        raise InvalidInput(rules.summary(twice), twice)
     not_out = [
         rules.UNDO_TAKEN_OUT.at(f"units[{i}]", f"serial {serial} is not out of the supply chain by this record")
         for i, serial in enumerate(command.serials)
@@ -432,7 +416,7 @@ def undo(
     if not serials:
         not_out.append(rules.UNDO_TAKEN_OUT.at("units", "no unit is out of the supply chain by this record"))
     if not_out:
-        raise Conflict(_summary(not_out), not_out)
+        raise Conflict(rules.summary(not_out), not_out)
     return DecommissionUndone(
         exception_id=record.exception_id,
         gtin=record.gtin,

@@ -4,7 +4,9 @@ can break it. The names are what clients match on: they do not change."""
 
 from __future__ import annotations
 
-from serialtrail_kit.errors import Rule
+from collections.abc import Hashable, Sequence
+
+from serialtrail_kit.errors import Rule, Violation
 
 _UNIT = "https://id.gs1.org/01/09506000134352/21/7Q4XK2M9PZ3A"
 
@@ -197,3 +199,24 @@ UNDO_TAKEN_OUT = Rule(
     "units[0]",
     f"{_UNIT} is not out of the supply chain by this record",
 )
+
+
+def repeats(items: Sequence[Hashable]) -> list[int]:
+    """The indexes of items named earlier in the list (in one pass: lists run to 10,000)."""
+    seen: set[Hashable] = set()
+    found = []
+    for index, item in enumerate(items):
+        if item in seen:
+            found.append(index)
+        seen.add(item)
+    return found
+
+
+def named_twice(items: Sequence[str], field: str, what: str) -> list[Violation]:
+    return [UNIQUE_UNIT.at(f"{field}[{i}]", f"{what} {items[i]} appears twice") for i in repeats(items)]
+
+
+def summary(found: Sequence[Violation]) -> str:
+    """The first violation's message, and how many more there are."""
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return found[0].message + more

@@ -300,16 +300,7 @@ def _hold_routes(
         serials, problems = _serials(body.units, batch.gtin, "units", batch)
         parents, more = _parents(body.parents)
         problems += more
-        problems += [
-            rules.UNIQUE_UNIT.at(f"units[{i}]", f"serial {serial} appears twice")
-            for i, serial in enumerate(serials)
-            if serial in serials[:i]
-        ]
-        problems += [
-            rules.UNIQUE_UNIT.at(f"parents[{i}]", f"parent {parent} appears twice")
-            for i, parent in enumerate(parents)
-            if parent in parents[:i]
-        ]
+        problems += rules.named_twice(serials, "units", "serial") + rules.named_twice(parents, "parents", "parent")
         if problems:
             raise InvalidInput(problems[0].message, problems)
         command = PlaceHold(

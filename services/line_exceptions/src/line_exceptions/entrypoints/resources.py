@@ -100,7 +100,6 @@ class Reads:
 class Resources:
     def __init__(self, pool: Pool, queries: RecordQueries, reads: Reads) -> None:
         self.pool, self.queries, self.reads = pool, queries, reads
-        self.consistent, self.consistent_holds = reads.records, reads.holds
         self.recording = Resource(
             "exception",
             named=self._named,
@@ -171,7 +170,7 @@ class Resources:
         the batch's at every line."""
         request.state.line = None
         body = await request_body(request)
-        named = await self._named(request) if body.get("line_id") is not None else await _batch_product(request)
+        named = await self._named(request)
         everywhere = body.get("whole_batch") is True or body.get("line_id") is None
         return named | Target(lines=frozenset({EVERY_LINE})) if everywhere else named
 
@@ -198,7 +197,7 @@ class Resources:
         hold_id = _uuid(str(request.path_params["hold_id"]))
         if hold_id is None:
             return None
-        await self.consistent_holds()
+        await self.reads.holds()
         found = await hold_of(self.pool, hold_id)
         if found is None:
             return None
@@ -228,7 +227,7 @@ class Resources:
         exception_id = _uuid(str(request.path_params["exception_id"]))
         if exception_id is None:
             return None
-        await self.consistent()
+        await self.reads.records()
         found = await self.queries.record(exception_id)
         if found is None:
             return None
