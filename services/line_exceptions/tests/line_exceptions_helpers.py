@@ -17,6 +17,7 @@ from serialtrail_contracts.aggregation import (
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SerialsCommissioned
 from serialtrail_gs1.identity import sgtin_digital_link
+from serialtrail_gs1.keys import sscc as gs1_sscc
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -108,9 +109,7 @@ def unit_uri(serial: str) -> str:
 
 def sscc(n: int) -> str:
     """The canonical URI of an SSCC (company prefix 9506000), `n` its serial reference."""
-    body = f"09506000{n:09d}"
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return f"https://id.gs1.org/00/{body}{(10 - total % 10) % 10}"
+    return f"https://id.gs1.org/00/{gs1_sscc(0, '9506000', n)}"
 
 
 def _at_line() -> dict[str, Any]:
