@@ -52,7 +52,7 @@ async def test_a_pack_decommissioned_after_packing_is_an_error_in_tree_and_repor
     await decommission(aggregation, [SERIALS[2]])
     tree = (await client.get(f"/v1/hierarchy/{case}")).json()
     assert {c["id"]: c["status"] for c in tree["children"]}[unit(SERIALS[2])] == "error"
-    assert tree["counts"] == {"objects": 4, "pending": 0, "errors": 1}
+    assert tree["counts"] == {"objects": 4, "pending": 0, "errors": 1, "held": 0}
     report = (await client.get(f"/v1/batches/{GTIN}/{LOT}/aggregation-report")).json()
     assert report["errors"]["items"] == [
         {"child": unit(SERIALS[2]), "parent": case, "problem": "decommissioned (damaged)"}

@@ -81,3 +81,48 @@ async def test_what_is_on_a_held_parent_stays_where_it_is(aggregation: Harness) 
 
     await staged(aggregation, HoldLifted(hold_id=on_pallet.hold_id, reason="released"))
     assert (await client.post("/v1/unpack", json=unpack)).status_code == 200
+
+
+async def tree_of(aggregation: Harness, root: str) -> dict[str, Any]:
+    answer = await aggregation.client.get(f"/v1/hierarchy/{root}")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def flagged(node: dict[str, Any]) -> set[str]:
+    """The ids flagged held in a tree, at any depth."""
+    below = set().union(*(flagged(child) for child in node.get("children", [])))
+    return below | ({node["id"]} if node.get("held") else set())
+
+
+async def test_the_tree_flags_what_is_held_after_it_was_packed(aggregation: Harness) -> None:
+    await publish(aggregation, *master_data(), commissioned(SERIALS))
+    case, pallet = sscc_uri(21), sscc_uri(22)
+    await pack(aggregation.client, case, [unit(s) for s in SERIALS[:3]])
+    await pack(aggregation.client, pallet, [case], level="pallet")
+    await aggregation.runner("aggregation", "hierarchy").caught_up(timeout=30)
+    assert flagged(await tree_of(aggregation, pallet)) == set()
+
+    units = hold(serials=(SERIALS[1],))
+    await staged(aggregation, units)
+    tree = await tree_of(aggregation, pallet)
+    assert flagged(tree) == {unit(SERIALS[1])}
+    assert tree["counts"] == {"objects": 4, "pending": 0, "errors": 0, "held": 1}
+
+    on_case = hold(parents=(case,))
+    await staged(aggregation, on_case)
+    assert flagged(await tree_of(aggregation, pallet)) == {unit(SERIALS[1]), case}
+    assert (await tree_of(aggregation, case))["held"] is True  # the case itself, read as the root
+
+    await staged(aggregation, HoldLifted(hold_id=units.hold_id, reason="reviewed"))
+    await staged(aggregation, HoldLifted(hold_id=on_case.hold_id, reason="reviewed"))
+    whole = hold(whole_batch=True)
+    await staged(aggregation, whole)
+    assert flagged(await tree_of(aggregation, pallet)) == {unit(s) for s in SERIALS[:3]}
+
+    await staged(aggregation, HoldLifted(hold_id=whole.hold_id, reason="released"))
+    on_pallet = hold(parents=(pallet,))
+    await staged(aggregation, on_pallet)
+    assert (await tree_of(aggregation, case))["held"] is True  # through the held pallet it is on
+    assert flagged(await tree_of(aggregation, pallet)) == {pallet}

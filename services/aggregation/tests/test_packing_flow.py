@@ -32,7 +32,7 @@ async def test_pack_close_and_query_a_pallet(aggregation: Harness) -> None:
     tree = (await client.get(f"/v1/hierarchy/{pallet}")).json()
     assert tree["level"] == "pallet"
     assert tree["closed"] is False
-    assert tree["counts"] == {"objects": 8, "pending": 0, "errors": 0}
+    assert tree["counts"] == {"objects": 8, "pending": 0, "errors": 0, "held": 0}
     cases = {c["id"]: c for c in tree["children"]}
     assert set(cases) == {case1, case2}
     assert cases[case1]["closed"] is True
@@ -63,7 +63,7 @@ async def test_a_case_with_a_gtin_of_its_own_is_walked_like_an_sscc_case(aggrega
     await pack(client, case, units)
     await pack(client, sscc_uri(9), [case], level="pallet")
     tree = (await client.get(f"/v1/hierarchy/{sscc_uri(9)}")).json()
-    assert tree["counts"] == {"objects": 3, "pending": 0, "errors": 0}
+    assert tree["counts"] == {"objects": 3, "pending": 0, "errors": 0, "held": 0}
     (held,) = tree["children"]
     assert (held["id"], held["level"], sorted(u["id"] for u in held["children"])) == (case, "case", sorted(units))
 

@@ -80,10 +80,10 @@ class AggregationQueries:
             }
             root_known = root.uri in (await knowledge.snapshot(conn, [root])).known
             root_mislabelled = bool(await conn.fetchval(_MISLABELLED, root.uri))
+            root_held = bool(await conn.fetchval(_ROOT_HELD, root.uri, json_list([root.uri])))
             scope = await conn.fetchrow(_scope_sql(at), *args) if scoped else None
-        return _assemble(
-            root, "error" if root_mislabelled else "confirmed" if root_known else "pending", groups, states, at, scope
-        )
+        status = "error" if root_mislabelled else "confirmed" if root_known else "pending"
+        return _assemble(root, (status, root_held), groups, states, at, scope)
 
     async def owner(self, ids: list[str]) -> Target:
         """Whose these objects are now: the GTINs and the CMOs of everything below each, each
@@ -156,16 +156,19 @@ def _tree_sql(at: datetime | None, skew: timedelta) -> str:
             SELECT t.child, t.parent, t.expands,
                    CASE WHEN EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = t.child)
                           OR {_mislabelled("t.child")} OR {_packed_early("t", skew)} THEN 'error'
-                        WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status
+                        WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status,
+                   {_held("t.child")} AS held
             FROM tree t
         )
         -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
         -- plain concatenation is valid JSON (and several times cheaper than json_agg).
         SELECT parent,
-               '[' || string_agg('{{"id":"' || child || '","status":"' || status || '"}}', ',') || ']' AS children,
+               '[' || string_agg('{{"id":"' || child || '","status":"' || status || '"'
+                                 || CASE WHEN held THEN ',"held":true' ELSE '' END || '}}', ',') || ']' AS children,
                count(*) AS objects,
                count(*) FILTER (WHERE status = 'pending') AS pending,
                count(*) FILTER (WHERE status = 'error') AS errors,
+               count(*) FILTER (WHERE held) AS held,
                bool_or(expands) AS holds_parents
         FROM nodes GROUP BY parent
     """
@@ -214,12 +217,28 @@ def _mislabelled(unit: str) -> str:
 
 _MISLABELLED = f"SELECT {_mislabelled('$1')}"
 
+
+def _held(unit: str) -> str:
+    """A unit or parent under a containment hold of its own, or a unit of a batch held whole.
+    (What sits below a held parent is held through it; the parent carries the flag.) Each
+    test is made only while such a hold exists at all: the uncorrelated EXISTS is worked out
+    once per query, so a tree read pays nothing per node when nothing is held."""
+    return f"""(((SELECT EXISTS (SELECT FROM {RM}.held_objects))
+                 AND EXISTS (SELECT FROM {RM}.held_objects h WHERE h.object_id = {unit}))
+             OR ((SELECT EXISTS (SELECT FROM {RM}.held_batches))
+                 AND EXISTS (SELECT FROM {RM}.held_batches hb JOIN {RM}.commissioned c
+                             ON c.gtin = hb.gtin AND c.lot = hb.lot WHERE c.object_id = {unit})))"""
+
+
+# The root is held also through a held parent it is on (a case on a held pallet).
+_ROOT_HELD = f"{knowledge.held_above('$2')} SELECT EXISTS (SELECT FROM held_above) OR {_held('$1')}"
+
 _OWNER_SQL = _target_sql(_tree_cte(None, "= ANY($1::text[])"), "$1::text[]")
 
 
 def _assemble(
     root: ObjectId,
-    root_status: str,
+    root_status: tuple[str, bool],  # its status, and whether it is held
     groups: list[Any],
     states: dict[str, Any],
     at: datetime | None,
@@ -237,10 +256,11 @@ def _assemble(
                 if node["id"] in lists:
                     node.update(_parent_fields(states.get(node["id"]), at))
                     node["children"] = lists[node["id"]]
-    body: dict[str, Any] = {"id": root.uri, "status": root_status}
+    status, held = root_status
+    body: dict[str, Any] = {"id": root.uri, "status": status, **({"held": True} if held else {})}
     body |= _parent_fields(states.get(root.uri), at)
     body["children"] = lists[root.uri]
-    body["counts"] = {name: sum(g[name] for g in groups) for name in ("objects", "pending", "errors")}
+    body["counts"] = {name: sum(g[name] for g in groups) for name in ("objects", "pending", "errors", "held")}
     root_state = states.get(root.uri)
     target = Target(
         gtins=frozenset(scope["gtins"] or () if scope else ()) | _gtin_set(root),

@@ -14,7 +14,7 @@ from aggregation.domain.objects import Knowledge, Label, Line
 RM = "aggregation_rm"
 
 
-def _held_above(objects: str) -> str:
+def held_above(objects: str) -> str:
     """`held_above (object_id, hold_id)`: those of the JSON list `objects` held themselves or by a
     parent they are on, at any depth (walked only while something is held at all)."""
     return f"""WITH RECURSIVE up(object_id, above) AS (
@@ -42,7 +42,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is SSCC])
     # Out of the supply chain, or held (itself, by its batch, or by a parent it is on): one round trip.
     standing = await conn.fetch(
-        f"{_held_above('$2')} SELECT object_id, reason, false AS held FROM {RM}.decommissioned "
+        f"{held_above('$2')} SELECT object_id, reason, false AS held FROM {RM}.decommissioned "
         f"WHERE object_id = ANY({json_elements('$1')}) "
         f"UNION ALL SELECT object_id, hold_id, true FROM held_above "
         f"UNION ALL SELECT c.object_id, h.hold_id::text, true FROM {RM}.commissioned c "
@@ -65,7 +65,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
 
 async def held(conn: Connection, uris: list[str]) -> dict[str, str]:
     """The holds holding these objects, themselves or through a parent they are on: object → hold."""
-    rows = await conn.fetch(f"{_held_above('$1')} SELECT object_id, hold_id FROM held_above", json_list(uris))
+    rows = await conn.fetch(f"{held_above('$1')} SELECT object_id, hold_id FROM held_above", json_list(uris))
     return {r["object_id"]: r["hold_id"] for r in rows}
 
 
