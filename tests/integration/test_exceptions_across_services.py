@@ -114,3 +114,41 @@ async def test_a_cascade_over_a_closed_case_takes_out_each_unit_in_it_and_aggreg
         for serial in (u.rsplit("(21)", 1)[1] for u in units):
             history = (await client.get(f"/v1/serials/{GTIN}/{serial}/exceptions")).json()["exceptions"]
             assert [(h["role"], h["via"]) for h in history] == [("cascaded", tree["id"])]
+
+
+async def test_a_rework_recorded_on_the_line_shows_in_both_serials_histories_in_serial_issuance(
+    database_dsn: str,
+) -> None:
+    async with serve(database_dsn, SERVICES) as harness:
+        client = harness.client
+        (old, new), _ = await commissioned_units_and_a_case(harness, 2)
+        record = {
+            "type": "rework",
+            "batch": {"gtin": GTIN, "lot": LOT},
+            "units": [old],
+            "replacement": new,
+            "line_id": "LINE-1",
+            "event_time": moment(),
+            "description": "label smudged, relabelled with a spare serial",
+            "observed_by": "line operator",
+        }
+        reworked = await client.post("/v1/exceptions", json=record)
+        assert reworked.status_code == 201, reworked.text
+        for reader in ("reactor_rework", "serial_status", "decommissions"):
+            await harness.runner("serial_issuance", reader).caught_up()
+
+        old_serial, new_serial = (u.rsplit("(21)", 1)[1] for u in (old, new))
+        was = (await client.get(f"/v1/serials/{GTIN}/{old_serial}")).json()
+        now = (await client.get(f"/v1/serials/{GTIN}/{new_serial}")).json()
+        exception_id = reworked.json()["exception_id"]
+        assert (was["status"], was["history"][-1]["event"], was["history"][-1]["serial"]) == (
+            "decommissioned",
+            "replaced",
+            new_serial,
+        )
+        assert (now["status"], now["history"][-1]["event"], now["history"][-1]["serial"]) == (
+            "commissioned",
+            "replaces",
+            old_serial,
+        )
+        assert was["history"][-1]["exception_id"] == now["history"][-1]["exception_id"] == exception_id

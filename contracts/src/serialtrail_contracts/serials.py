@@ -181,6 +181,23 @@ class SerialsCommissioned(EventContract):
     unpooled_serials: tuple[str, ...] = ()
 
 
+class SerialReplaced(EventContract):
+    """A pack relabelled in rework: `replacement_serial` (commissioned, unused, of the same batch)
+    now stands for the pack `serial` was on. Serial issuance records it when line exceptions
+    records the rework (exception `exception_id`), so each serial's own history names the other."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.SerialReplaced"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    gtin: Gtin
+    lot: str
+    serial: str
+    replacement_serial: str
+    line_id: str
+    event_time: datetime
+
+
 EVENTS = event_types(
     ProductRegistered,
     BatchRegistered,
@@ -192,6 +209,7 @@ EVENTS = event_types(
     SerialsImported,
     SsccRangeAllocated,
     SerialsCommissioned,
+    SerialReplaced,
 )
 
 # Older payload versions and the step lifting each to the next; every reader of this topic

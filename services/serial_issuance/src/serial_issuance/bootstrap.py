@@ -10,6 +10,7 @@ from serialtrail_kit.declaration import Service, ServiceContext
 from serialtrail_kit.eventstore.upcasting import Upcasters
 
 from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.application.reactions import ReworkLinks
 from serial_issuance.application.read_points import LineDirectory, ReadPointsOnce
 from serial_issuance.application.write_side import IssuedOnce
 from serial_issuance.domain.keys import SerialKeyring
@@ -46,5 +47,6 @@ SERVICE = Service(
     permissions=permissions.ALL,
     write_side=(IssuedOnce(), ReadPointsOnce()),
     read_models=(SERIAL_STATUS, DecommissionsProjection()),
+    reactors=(ReworkLinks(),),
     routes=routes,
 )

@@ -64,6 +64,7 @@ class SerialQueries:
                 [ISSUED_FOR_GTIN.at("serial", "unknown serial for this GTIN")],
             )
         history = [issued]
+        taken_out = None
         if commissioned is not None:
             history.append(
                 {
@@ -82,9 +83,11 @@ class SerialQueries:
             )
             async with self.pool.acquire() as conn:
                 taken_out = await decommissions.decommissioned(conn, gtin, serial)
+                history += await _rework_links(conn, gtin, serial)
             if taken_out is not None:  # told by line exceptions: the record that took it out
                 history.append({"event": "decommissioned", **taken_out})
-        status = history[-1]["event"] if len(history) > 1 else "issued"
+        history.sort(key=lambda entry: entry["recorded_at"])  # as recorded (stable), rework links among them
+        status = "decommissioned" if taken_out is not None else "commissioned" if commissioned else "issued"
         return {"gtin": gtin, "serial": serial, "status": status, "history": history}
 
     async def _commissioned(self, conn: Any, gtin: str, serial: str, fmt: Any) -> Any:
@@ -139,3 +142,26 @@ class SerialQueries:
             "by": row["imported_by"]["principal_id"],
             "record": row["imported_by"],
         }
+
+
+async def _rework_links(conn: Any, gtin: str, serial: str) -> list[dict[str, Any]]:
+    """Rework seen from either side: `replaced` on the serial relabelled (naming its
+    replacement), `replaces` on the replacement (naming the serial it stands in for)."""
+    rows = await conn.fetch(
+        f"SELECT serial, replacement_serial, exception_id::text AS exception_id, line_id, event_time, recorded_at, "
+        f"recorded_by FROM {RM}.replacements WHERE gtin = $1 AND (serial = $2 OR replacement_serial = $2)",
+        gtin,
+        serial,
+    )
+    return [
+        {
+            "event": "replaced" if row["serial"] == serial else "replaces",
+            "serial": row["replacement_serial"] if row["serial"] == serial else row["serial"],
+            "exception_id": row["exception_id"],
+            "line_id": row["line_id"],
+            "event_time": row["event_time"],
+            "recorded_at": row["recorded_at"],
+            "record": row["recorded_by"],
+        }
+        for row in rows
+    ]

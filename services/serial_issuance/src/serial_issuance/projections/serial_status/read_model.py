@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from serialtrail_contracts.serials import (
+    SerialReplaced,
     SerialsAllocated,
     SerialsCommissioned,
     SerialsImported,
@@ -37,6 +38,7 @@ class SerialStatusProjection:
         "commissioned_unpooled",
         "batch_counts",
         "sscc_requests",
+        "replacements",
     )
 
     def ddl(self, schema: str) -> str:
@@ -80,6 +82,14 @@ class SerialStatusProjection:
             first_reference bigint NOT NULL, quantity int NOT NULL, requested_by jsonb NOT NULL,
             requested_at timestamptz NOT NULL, global_position bigint NOT NULL
         );
+        -- Rework: the serial relabelled and the one that replaced it, each found from the other.
+        CREATE TABLE {schema}.replacements (
+            gtin text NOT NULL, serial text NOT NULL, replacement_serial text NOT NULL,
+            exception_id uuid NOT NULL, line_id text NOT NULL, event_time timestamptz NOT NULL,
+            recorded_at timestamptz NOT NULL, recorded_by jsonb NOT NULL,
+            PRIMARY KEY (gtin, serial, exception_id)
+        );
+        CREATE INDEX ON {schema}.replacements (gtin, replacement_serial);
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
@@ -194,9 +204,25 @@ async def _sscc(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
     )
 
 
+async def _replaced(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
+    e = SerialReplaced.model_validate(recorded.payload)
+    await conn.execute(
+        f"INSERT INTO {schema}.replacements VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        e.gtin,
+        e.serial,
+        e.replacement_serial,
+        e.exception_id,
+        e.line_id,
+        e.event_time,
+        recorded.recorded_at,
+        _who(recorded),
+    )
+
+
 _HANDLERS = {
     SerialsAllocated.EVENT_TYPE: _allocated,
     SerialsImported.EVENT_TYPE: _imported,
     SerialsCommissioned.EVENT_TYPE: _commissioned,
     SsccRangeAllocated.EVENT_TYPE: _sscc,
+    SerialReplaced.EVENT_TYPE: _replaced,
 }
