@@ -47,7 +47,11 @@ async def test_signing_needs_reauthentication_by_the_signer(service: Harness) ->
         assert (
             await client.post(SIGN.format(position=2), json=body("st_0000000000000000_" + "x" * 43))
         ).status_code == 401
-        assert (await client.post(SIGN.format(position=2), json=body(other))).status_code == 401
+        by_another = await client.post(SIGN.format(position=2), json=body(other))
+        assert by_another.status_code == 401
+        assert [(e["field"], e["rule"]) for e in by_another.json()["errors"]] == [
+            ("body.credential", "signer-reauthenticated")
+        ]
     cmo = await service.token(Role.auditor)
     async with service.client_with(cmo) as client:
         assert (await client.post(SIGN.format(position=2), json=body(cmo))).status_code == 403

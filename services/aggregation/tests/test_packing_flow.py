@@ -52,6 +52,9 @@ async def test_pack_close_and_query_a_pallet(aggregation: Harness) -> None:
     await client.post(f"/v1/close/{pallet}", json={})
     report = (await client.get(f"/v1/batches/{GTIN}/{LOT}/aggregation-report")).json()
     assert report["complete"] is True, report
+    mistyped = await client.get(f"/v1/batches/{GTIN[:-1]}{(int(GTIN[-1]) + 1) % 10}/{LOT}/aggregation-report")
+    assert mistyped.status_code == 422, mistyped.text  # named as a wrong check digit, not as an unknown batch
+    assert [(e["field"], e["rule"]) for e in mistyped.json()["errors"]] == [("gtin", "gtin")]
 
 
 async def test_a_case_with_a_gtin_of_its_own_is_walked_like_an_sscc_case(aggregation: Harness) -> None:

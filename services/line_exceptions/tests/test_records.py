@@ -112,6 +112,28 @@ async def test_a_unit_is_taken_out_once(exceptions: Harness) -> None:
     assert len(await log_of(exceptions)) == before
 
 
+async def test_a_record_says_what_it_means_to_the_eu_hub_and_to_dscsa_partners(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    client = exceptions.client
+    stolen = await client.post("/v1/exceptions", json=record_body("stolen", [unit("A1")]))
+    unreadable = await client.post("/v1/exceptions", json=record_body("unreadable", [unit("A2")]))
+    detail = (await client.get(f"/v1/exceptions/{stolen.json()['exception_id']}")).json()
+    assert detail["meaning"] == {
+        "takes_out": True,
+        "decommission_reason": "stolen",
+        "biz_step": "decommissioning",
+        "disposition": "stolen",
+        "eu_fmd_pack_state": "Stolen",
+        "dscsa_reason": "stolen",
+    }
+    of_unit = (await client.get(f"/v1/serials/{GTIN}/A2/exceptions")).json()["exceptions"]
+    assert [(r["exception_id"], r["meaning"]["takes_out"], r["meaning"]["eu_fmd_pack_state"]) for r in of_unit] == [
+        (unreadable.json()["exception_id"], False, None)
+    ]
+    listed = (await client.get("/v1/exceptions", params={"type": "stolen"})).json()["exceptions"]
+    assert [r["meaning"]["dscsa_reason"] for r in listed] == ["stolen"]
+
+
 async def test_rework_links_old_and_new_serial_both_ways_and_uses_a_replacement_once(exceptions: Harness) -> None:
     await staged(exceptions, UNITS)
     client = exceptions.client
@@ -190,3 +212,14 @@ async def test_a_wrong_label_record_names_units_by_the_label_they_carry(exceptio
     other_label = f"]d201{GTIN}1728063010{OTHER_LOT}\x1d21A1"
     answer = await exceptions.client.post("/v1/exceptions", json=record_body("wrong-label", [other_label]))
     assert answer.status_code == 201, answer.text
+
+
+async def test_a_mistyped_gtin_in_a_path_is_named_as_such(exceptions: Harness) -> None:
+    await staged(exceptions, UNITS)
+    wrong = GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)
+    for path in (f"/v1/serials/{wrong}/A1/exceptions", f"/v1/batches/{wrong}/{LOT}/exception-summary"):
+        answer = await exceptions.client.get(path)
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["errors"]
+        assert (error["field"], error["rule"]) == ("gtin", "gtin")
+        assert error["message"].startswith("check digit is wrong"), error

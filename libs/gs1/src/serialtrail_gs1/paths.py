@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Request
+from serialtrail_contracts.identity import Target
+from serialtrail_kit.access.resources import Refusals, TargetOf
+from serialtrail_kit.errors import InvalidInput
+
+from serialtrail_gs1.keys import require_gtin
+from serialtrail_gs1.rules import GTIN
 
 # GS1 General Specifications figure 7.11-1 (the 82 characters of AI 10 and AI 21), without "/"
 # which cannot appear in one path segment.
@@ -20,3 +26,19 @@ SerialPath = Annotated[
     str, Path(pattern=f"^{_CSET82_SEGMENT}{{1,20}}$", description="serial number (AI 21): 1 to 20 characters")
 ]
 GlnPath = Annotated[str, Path(pattern=r"^[0-9]{13}$", description="GLN (13 digits, GS1 check digit)")]
+
+
+def gtin_in_path(name: str = "gtin") -> TargetOf:
+    """The product a path names, its check digit checked first: a mistyped GTIN is answered as
+    such (422, rule `gtin`), never as an unknown batch or serial of some other GTIN."""
+
+    async def target(request: Request) -> Target:
+        gtin = str(request.path_params[name])
+        if gtin.isascii() and gtin.isdigit() and len(gtin) == 14:  # anything else: the path's pattern answers
+            require_gtin(gtin, name)
+        return Target(gtins=frozenset({gtin}))
+
+    return target
+
+
+GTIN_IN_PATH: Refusals = {InvalidInput: (GTIN,)}  # what `gtin_in_path` refuses, for a Resource's `refuses`

@@ -20,7 +20,7 @@ from serialtrail_kit.access.oidc import JwtAuthenticator, TokenRejected
 from serialtrail_kit.access.principals import Principals
 from serialtrail_kit.access.throttle import RefusalThrottle
 from serialtrail_kit.db import Pool, ident
-from serialtrail_kit.errors import DomainError
+from serialtrail_kit.errors import DomainError, Rule
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.request_id import request_id
@@ -44,6 +44,19 @@ class Unauthenticated(AccessRefused):
     def __init__(self, detail: str, *, error: str | None = None) -> None:
         challenge = 'Bearer realm="serialtrail"' + (f', error="{error}"' if error else "")
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+# A signature's credential refused: named as the signature's field, so a client does not take
+# it for its own session failing (the status stays 401: the signer was not authenticated).
+SIGNER_REAUTHENTICATED = Rule(
+    "signer-reauthenticated",
+    "an e-signature's credential is valid now and the signer's own (the caller's)",
+    "body.credential",
+    "the signature was refused: re-authentication must be by the signer",
+)
+SIGNS: dict[type[DomainError], tuple[Rule, ...]] = {
+    AccessRefused: (SIGNER_REAUTHENTICATED,)
+}  # for the routes that take an e-signature
 
 
 class Forbidden(AccessRefused):
@@ -168,9 +181,12 @@ class Authenticator:
             await self.record_refusal(request, refusal, None)
             raise
 
-    async def reauthenticate(self, request: Request, credential: str, signer: Principal) -> None:
+    async def reauthenticate(
+        self, request: Request, credential: str, signer: Principal, field: str = "body.credential"
+    ) -> None:
         """Signing re-authenticates: the credential must be valid now (an OIDC token fresh
-        within REAUTH_MAX_AGE) and belong to the principal making the request."""
+        within REAUTH_MAX_AGE) and belong to the principal making the request. A refusal names
+        `field` (rule `signer-reauthenticated`): the signature failed, not the caller's session."""
         sources = self._sources(request, credential)
         retry_after = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
         if retry_after and not await self._right_at_once(credential):
@@ -183,6 +199,7 @@ class Authenticator:
             for source in sources:
                 self.limiter.fail(source)
             await self.record_refusal(request, refusal, signer)
+            refusal.violations = [SIGNER_REAUTHENTICATED.at(field, f"the signature was refused: {refusal.detail}")]
             raise
 
     async def _principal(self, token: str | None, *, max_age: int | None = None) -> Principal:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.identity import Role
 
 from serialtrail_kit.access import signatures
-from serialtrail_kit.access.authenticate import Authenticator
+from serialtrail_kit.access.authenticate import SIGNS, Authenticator
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.access.permissions import permission
 from serialtrail_kit.access.resources import EXISTS, Resource
@@ -121,7 +121,7 @@ def _signature_routes(router: APIRouter, service_path: Any) -> None:
         "/audit-trail/{service}/{global_position}/signatures",
         status_code=status.HTTP_201_CREATED,
         dependencies=[requires(SIGN, LOG)],
-        openapi_extra=refuses({InvalidInput: (INTACT_RECORD,)}),
+        openapi_extra=refuses({InvalidInput: (INTACT_RECORD,), **SIGNS}),
     )
     async def sign_record(
         global_position: Annotated[int, Path(ge=1, le=MAX_POSITION)],

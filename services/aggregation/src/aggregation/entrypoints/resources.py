@@ -20,8 +20,9 @@ from pydantic import TypeAdapter, ValidationError
 from serialtrail_contracts.aggregation import UnpackReason
 from serialtrail_contracts.identity import NO_CMO, Principal, Target
 from serialtrail_gs1.identity import SSCC, IdentifierError, ObjectId
+from serialtrail_gs1.paths import GTIN_IN_PATH, gtin_in_path
 from serialtrail_gs1.rules import SCAN_RULES
-from serialtrail_kit.access.authz import path_target, request_body, visible
+from serialtrail_kit.access.authz import request_body, visible
 from serialtrail_kit.access.resources import Resource, Unknown
 from serialtrail_kit.errors import Conflict, DomainError, InvalidInput, NotFound, Rule
 from serialtrail_kit.http.problems import Answered, JsonResponse
@@ -212,10 +213,10 @@ class Resources:
         )
         self.batch = Resource(
             "batch",
-            named=path_target(gtins="gtin"),
+            named=gtin_in_path(),
             owner=self._batch,
             unknown=_unknown_batch,
-            refuses={NotFound: (rules.KNOWN_BATCH,)},
+            refuses={NotFound: (rules.KNOWN_BATCH,), **GTIN_IN_PATH},
         )
 
     async def _named(self, request: Request) -> Target:

@@ -29,7 +29,7 @@ from line_exceptions.entrypoints.deviation_schemas import (
     RootCauseIn,
 )
 from line_exceptions.entrypoints.resources import Consistent, Resources, looked_up
-from line_exceptions.entrypoints.signer import signer_of
+from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import deviations as read
 
 _LINKS = (rules.LINKED_OF_BATCH, rules.LINKED_ONCE)
@@ -37,7 +37,9 @@ _OPENS = refuses({InvalidInput: _LINKS})
 _CHANGES = refuses({Conflict: (rules.DEVIATION_OPEN,)})
 _RELINKS = refuses({InvalidInput: (*_LINKS, rules.LINKS_SOMETHING), Conflict: (rules.DEVIATION_OPEN,)})
 _COMPLETES = refuses({Conflict: (rules.CAPA_OPEN,)})
-_CLOSES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.DEVIATION_OPEN, rules.ROOT_CAUSE_FIRST)})
+_CLOSES = refuses(
+    {InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.DEVIATION_OPEN, rules.ROOT_CAUSE_FIRST), **SIGNS}
+)
 
 
 def deviation_routes(

@@ -46,7 +46,7 @@ from line_exceptions.entrypoints.schemas import (
     ResolutionIn,
     UndoIn,
 )
-from line_exceptions.entrypoints.signer import signer_of
+from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import knowledge
 from line_exceptions.projections.deviations import batch_counts as deviation_counts
 from line_exceptions.projections.holds import holds as holds_of
@@ -70,7 +70,7 @@ _RECORDS = refuses(
     }
 )
 _INVESTIGATES = refuses({Conflict: (rules.STATE,)})
-_RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE,)})
+_RESOLVES = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.STATE,), **SIGNS})
 _CANCELS = refuses({Conflict: (rules.STATE, rules.NOT_TAKEN_OUT)})
 _UNDOES = refuses(
     {
@@ -100,7 +100,7 @@ _HOLDS = refuses(
         )
     }
 )
-_LIFTS = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.HOLD_ACTIVE,)})
+_LIFTS = refuses({InvalidInput: (rules.SIGNED_BY_QA,), Conflict: (rules.HOLD_ACTIVE,), **SIGNS})
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many records")]
 
 

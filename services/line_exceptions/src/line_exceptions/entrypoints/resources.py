@@ -15,7 +15,8 @@ from uuid import UUID
 
 from fastapi import Request
 from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Target
-from serialtrail_kit.access.authz import path_target, request_body
+from serialtrail_gs1.paths import GTIN_IN_PATH, gtin_in_path
+from serialtrail_kit.access.authz import request_body
 from serialtrail_kit.access.resources import EXISTS, Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
@@ -114,7 +115,7 @@ class Resources:
         )
         self.records = Resource("exceptions", description="records, as many as the caller's scope covers")
         self.unit = Resource(
-            "unit-exceptions", named=path_target(gtins="gtin"), description="the records naming one unit"
+            "unit-exceptions", named=gtin_in_path(), description="the records naming one unit", refuses=GTIN_IN_PATH
         )
         self.placing = Resource(
             "hold",
@@ -143,11 +144,11 @@ class Resources:
         self.deviations = Resource("deviations", description="deviations, as many as the caller's scope covers")
         self.batch = Resource(
             "batch-exceptions",
-            named=path_target(gtins="gtin"),
+            named=gtin_in_path(),
             owner=self._batch_of_path,
             unknown=_no_batch,
             description="a batch's records, as QA reviews them before release (its CMO's)",
-            refuses={NotFound: (rules.KNOWN_BATCH,)},
+            refuses={NotFound: (rules.KNOWN_BATCH,), **GTIN_IN_PATH},
         )
 
     async def _named(self, request: Request) -> Target:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from serialtrail_contracts.exception_vocabulary import VOCABULARY
+from serialtrail_contracts.exceptions import ExceptionType
 from serialtrail_contracts.identity import NO_CMO, Scope, Target
 from serialtrail_kit.db import Pool, json_list
 
@@ -26,6 +28,25 @@ class Filters:
     line_id: str | None = None
     state: str | None = None
     exception_type: str | None = None
+
+
+def meaning(exception_type: str) -> dict[str, Any]:
+    """What a record's type means in each vocabulary its units are reported in: whether it took
+    them out of the supply chain, the CBV business step and disposition of its EPCIS event, the
+    EU FMD pack state the hub is told, and the DSCSA reason a trading partner is told."""
+    found = VOCABULARY[ExceptionType(exception_type)]
+    return {
+        "takes_out": found.takes_out,
+        "decommission_reason": found.decommission,
+        "biz_step": found.biz_step,
+        "disposition": found.disposition,
+        "eu_fmd_pack_state": found.eu_fmd_state,
+        "dscsa_reason": found.dscsa,
+    }
+
+
+def _described(row: Any) -> dict[str, Any]:
+    return {**row, "meaning": meaning(row["exception_type"])}
 
 
 def owner(row: Any) -> Target:
@@ -82,7 +103,7 @@ class RecordQueries:
         )
         deviations = await self._deviations_of([found["exception_id"]])
         return {
-            **found,
+            **_described(found),
             "deviations": deviations.get(found["exception_id"], []),
             "serials": [u["serial"] for u in units if u["role"] == "named"],
             "cascaded": [{"serial": u["serial"], "parent": u["via"]} for u in units if u["role"] == "cascaded"],
@@ -112,7 +133,7 @@ class RecordQueries:
             f"ORDER BY exception_id LIMIT ${len(args)}",
             *args,
         )
-        return [dict(row) for row in rows]
+        return [_described(row) for row in rows]
 
     async def of_serial(self, gtin: str, serial: str, scope: Scope) -> list[dict[str, Any]]:
         """Every record naming the unit, as a reworked or affected unit or as a replacement."""
@@ -124,7 +145,7 @@ class RecordQueries:
             *args,
         )
         deviations = await self._deviations_of([row["exception_id"] for row in rows])
-        return [{**row, "deviations": deviations.get(row["exception_id"], [])} for row in rows]
+        return [{**_described(row), "deviations": deviations.get(row["exception_id"], [])} for row in rows]
 
     async def _deviations_of(self, exception_ids: list[str]) -> dict[str, list[str]]:
         """The deviations each record is grouped under: from a serial to its deviation and CAPA."""
