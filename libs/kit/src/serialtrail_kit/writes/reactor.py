@@ -20,6 +20,9 @@ from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 
 class Reactor(Protocol):
+    """May also declare `event_types`, as a read model does: the only types it reacts to (the
+    others then reach it without their payload, read from a log)."""
+
     name: str
     source: str  # the service whose events it reacts to
 
@@ -39,6 +42,7 @@ class ReactorFold:
         self.writes = writes
         self.name = f"reactor_{reactor.name}"
         self.source = reactor.source
+        self.event_types: tuple[str, ...] | None = getattr(reactor, "event_types", None)
         self._software = (software_version, config_digest)
 
     def ddl(self, schema: str) -> str:

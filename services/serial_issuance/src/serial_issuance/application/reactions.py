@@ -18,6 +18,7 @@ class ReworkLinks:
 
     name = "rework"
     source = "line_exceptions"
+    event_types = (ExceptionRecorded.EVENT_TYPE,)  # decommissions, holds, deviations: not read
 
     async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
         if event.event_type != ExceptionRecorded.EVENT_TYPE or not event.payload.get("replacement_serial"):
