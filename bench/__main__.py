@@ -7,6 +7,7 @@ import asyncio
 from serialtrail.served import running_server
 
 from bench.aggregation import packing_throughput
+from bench.event_hash import event_hash_throughput
 from bench.exceptions import exceptions_benchmark
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
@@ -18,6 +19,7 @@ from bench.transport import transport_benchmarks
 
 def main() -> None:
     scan_throughput()  # first: on a quiet machine, before any server runs
+    event_hash_throughput()
     with running_server() as (base, key):
         asyncio.run(allocate_and_stream(base, key))
         asyncio.run(commissioning_throughput(base, key))

@@ -1,0 +1,663 @@
+"""CBV 2.0 Event Hash ID (CBV 2.0 §8.9): `ni:///sha-256;<hex>?ver=CBV2.0` for one EPCIS 2.0 JSON-LD event.
+
+The hash is over a *pre-hash string*: the event's fields in a canonical order, each `key=value`,
+concatenated without separators, values canonicalised (UTC times with milliseconds, numbers
+without trailing zeros, EPC URNs and Digital Links as canonical `https://id.gs1.org` links, CBV
+vocabulary as web URIs, CURIEs of the document's own namespaces expanded), lists sorted.
+
+Where the standard's text leaves room, this module does what the reference implementation does
+(PyPI `epcis-event-hash-generator` 1.9.3, the differential-test oracle in
+`libs/gs1/tests/test_event_hash.py`), because a hash only identifies an event if every party
+computes the same one. Its observable choices, kept here on purpose:
+- order: eventType, eventTime, eventTimeZoneOffset, certificationInfo, parentID, the EPC and quantity
+  lists, action, transformationID, bizStep, disposition, persistentDisposition, readPoint,
+  bizLocation, sensorElementList; every other field (bizTransactionList, sourceList,
+  destinationList, ilmd, user extensions, unknown fields) follows, the whole substrings sorted;
+- eventID, recordTime and errorDeclaration are not part of the event's identity;
+- only prefixes declared in the document's own `@context` are expanded (`cbv:`, `gs1:`,
+  `cbvmda:` of the standard context stay as written);
+- any value that reads as a number is written as one (`"0012"` → `12`, `"23.0"` → `23`), Python's
+  spelling of booleans is kept (`True`), only the standard time fields are converted to UTC.
+
+No JSON-LD processor runs per event: the few vocabularies the standard context scopes to a field
+are tables here, so a line's document of thousands of events hashes at line speed."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, unquote
+
+from serialtrail_gs1.keys import check_digit
+
+VERSION = "CBV2.0"
+CBV = "https://ref.gs1.org/cbv/"
+GS1_VOC = "https://gs1.org/voc/"
+RESOLVER = "https://id.gs1.org"
+
+# --- vocabularies the EPCIS 2.0 @context scopes to a field (bare strings in JSON-LD) ------------
+_BIZ_STEPS = [
+    "accepting",
+    "arriving",
+    "assembling",
+    "collecting",
+    "commissioning",
+    "consigning",
+    "creating_class_instance",
+    "cycle_counting",
+    "decommissioning",
+    "departing",
+    "destroying",
+    "disassembling",
+    "dispensing",
+    "encoding",
+    "entering_exiting",
+    "holding",
+    "inspecting",
+    "installing",
+    "killing",
+    "loading",
+    "other",
+    "packing",
+    "picking",
+    "receiving",
+    "removing",
+    "repackaging",
+    "repairing",
+    "replacing",
+    "reserving",
+    "retail_selling",
+    "sampling",
+    "sensor_reporting",
+    "shipping",
+    "staging_outbound",
+    "stock_taking",
+    "stocking",
+    "storing",
+    "transporting",
+    "unloading",
+    "unpacking",
+    "void_shipping",
+]
+_DISPOSITIONS = [
+    "active",
+    "available",
+    "completeness_verified",
+    "completeness_inferred",
+    "conformant",
+    "container_closed",
+    "container_open",
+    "damaged",
+    "destroyed",
+    "dispensed",
+    "disposed",
+    "encoded",
+    "expired",
+    "in_progress",
+    "in_transit",
+    "inactive",
+    "mismatch_instance",
+    "mismatch_class",
+    "mismatch_quantity",
+    "needs_replacement",
+    "non_conformant",
+    "no_pedigree_match",
+    "partially_dispensed",
+    "recalled",
+    "reserved",
+    "retail_sold",
+    "returned",
+    "sellable_accessible",
+    "sellable_not_accessible",
+    "stolen",
+    "unavailable",
+    "unknown",
+]
+_BTT = [
+    "bol",
+    "cert",
+    "desadv",
+    "inv",
+    "pedigree",
+    "po",
+    "poc",
+    "prodorder",
+    "recadv",
+    "rma",
+    "testprd",
+    "testres",
+    "upevt",
+]
+_SDT = ["owning_party", "possessing_party", "location"]
+_COMPONENTS = [
+    "x",
+    "y",
+    "z",
+    "axial_distance",
+    "azimuth",
+    "height",
+    "spherical_radius",
+    "polar_angle",
+    "elevation_angle",
+    "easting",
+    "northing",
+    "latitude",
+    "longitude",
+    "altitude",
+]
+_MEASUREMENTS = [
+    "AbsoluteHumidity",
+    "AbsorbedDose",
+    "AbsorbedDoseRate",
+    "Acceleration",
+    "Radioactivity",
+    "Altitude",
+    "AmountOfSubstance",
+    "AmountOfSubstancePerUnitVolume",
+    "Angle",
+    "AngularAcceleration",
+    "AngularMomentum",
+    "AngularVelocity",
+    "Area",
+    "Capacitance",
+    "Conductance",
+    "Conductivity",
+    "Count",
+    "Density",
+    "Dimensionless",
+    "DoseEquivalent",
+    "DoseEquivalentRate",
+    "DynamicViscosity",
+    "ElectricCharge",
+    "ElectricCurrent",
+    "ElectricCurrentDensity",
+    "ElectricFieldStrength",
+    "Energy",
+    "Exposure",
+    "Force",
+    "Frequency",
+    "Illuminance",
+    "Inductance",
+    "Irradiance",
+    "KinematicViscosity",
+    "Length",
+    "LinearMomentum",
+    "Luminance",
+    "LuminousFlux",
+    "LuminousIntensity",
+    "MagneticFlux",
+    "MagneticFluxDensity",
+    "MagneticVectorPotential",
+    "Mass",
+    "MassConcentration",
+    "MassFlowRate",
+    "MassPerAreaTime",
+    "MemoryCapacity",
+    "MolalityOfSolute",
+    "MolarEnergy",
+    "MolarMass",
+    "MolarVolume",
+    "Power",
+    "Pressure",
+    "RadiantFlux",
+    "RadiantIntensity",
+    "RelativeHumidity",
+    "Resistance",
+    "Resistivity",
+    "SolidAngle",
+    "SpecificVolume",
+    "Speed",
+    "SurfaceDensity",
+    "SurfaceTension",
+    "Temperature",
+    "Time",
+    "Torque",
+    "Voltage",
+    "Volume",
+    "VolumeFlowRate",
+    "VolumeFraction",
+    "VolumetricFlux",
+    "Wavenumber",
+]
+
+
+def _terms(words: Iterable[str], base: str) -> dict[str, str]:
+    return {word: base + word for word in words}
+
+
+BIZ_STEP = _terms(_BIZ_STEPS, CBV + "BizStep-")
+DISPOSITION = _terms(_DISPOSITIONS, CBV + "Disp-")
+BIZ_TRANSACTION_TYPE = _terms(_BTT, CBV + "BTT-")
+SOURCE_DESTINATION_TYPE = _terms(_SDT, CBV + "SDT-")
+COMPONENT = _terms(_COMPONENTS, CBV + "Comp-")
+MEASUREMENT_TYPE = _terms(_MEASUREMENTS, GS1_VOC)
+SENSOR_EXCEPTION = _terms(("ALARM_CONDITION", "ERROR_CONDITION"), GS1_VOC)
+_NO_TERMS: dict[str, str] = {}
+
+# CBV 1.x URN vocabulary → CBV 2.0 web URI (`urn:epcglobal:cbv:bizstep:receiving` → `…/BizStep-receiving`).
+# Business transaction *identifiers* (`urn:epcglobal:cbv:bt:…`) are identifiers, not vocabulary.
+_CBV_URN = re.compile(r"urn:epcglobal:cbv:(bizstep|disp|btt|sdt|er|comp):(.*)", re.DOTALL)
+_CBV_URN_TYPE = {"bizstep": "BizStep-", "disp": "Disp-", "btt": "BTT-", "sdt": "SDT-", "er": "ER-", "comp": "Comp-"}
+
+# --- EPC URNs (TDS 2.x) → canonical GS1 Digital Link ---------------------------------------------
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+_EPC_URN = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):(.*)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=4096)
+def _with_check_digit(digits: str) -> str:
+    """Cached: a document names the same few GTINs, GLNs and SSCC prefixes over and over."""
+    return digits + str(check_digit(digits))
+
+
+def _escape(urn_part: str) -> str:
+    """A URN component (TDS escapes such as `%2F`) as a Digital Link path segment (RFC 3986 unreserved
+    characters kept, everything else percent-encoded)."""
+    if _UNRESERVED.fullmatch(urn_part):  # the usual serial: nothing to escape
+        return urn_part
+    return quote(unquote(urn_part), safe="")
+
+
+def _indicator_key(company_prefix: str, reference: str) -> str:
+    """GTIN-14 (and its siblings) from a TDS split: the indicator digit leads the item reference."""
+    return _with_check_digit(reference[:1] + company_prefix + reference[1:])
+
+
+def _digital_link(scheme: str, fields: list[str]) -> str | None:  # noqa: C901 - one case per EPC scheme
+    """The canonical Digital Link path of one EPC URN body (already split on "."), None if not a GS1 key."""
+    match scheme, fields:
+        case ("sgtin", [cp, ref, serial]) if serial != "*":
+            return f"/01/{_indicator_key(cp, ref)}/21/{_escape(serial)}"
+        case ("sgtin", [cp, ref, "*"]):  # an EPC pattern: the class
+            return f"/01/{_indicator_key(cp, ref)}"
+        case ("lgtin", [cp, ref, lot]):
+            return f"/01/{_indicator_key(cp, ref)}/10/{_escape(lot)}"
+        case ("sscc", [cp, ref]):
+            return f"/00/{_indicator_key(cp, ref)}"
+        case ("sgln", [cp, ref, extension]):
+            gln = _with_check_digit(cp + ref)
+            return f"/414/{gln}" if extension == "0" else f"/414/{gln}/254/{_escape(extension)}"
+        case ("grai", [cp, ref, serial]):
+            return f"/8003/0{_with_check_digit(cp + ref)}{_escape(serial)}"
+        case ("giai", [cp, ref]):
+            return f"/8004/{cp}{_escape(ref)}"
+        case ("gsrn", [cp, ref]):
+            return f"/8018/{_with_check_digit(cp + ref)}"
+        case ("gsrnp", [cp, ref]):
+            return f"/8017/{_with_check_digit(cp + ref)}"
+        case ("gdti", [cp, ref, serial]):
+            return f"/253/{_with_check_digit(cp + ref)}{_escape(serial)}"
+        case ("sgcn", [cp, ref, serial]):
+            return f"/255/{_with_check_digit(cp + ref)}{_escape(serial)}"
+        case ("cpi", [cp, ref, serial]):
+            return f"/8010/{cp}{_escape(ref)}/8011/{_escape(serial)}"
+        case ("ginc", [cp, ref]):
+            return f"/401/{cp}{_escape(ref)}"
+        case ("gsin", [cp, ref]):
+            return f"/402/{_with_check_digit(cp + ref)}"
+        case ("pgln", [cp, ref]):
+            return f"/417/{_with_check_digit(cp + ref)}"
+        case ("itip", [cp, ref, piece, total, serial]):
+            return f"/8006/{_indicator_key(cp, ref)}{piece}{total}/21/{_escape(serial)}"
+        case ("upui", [cp, ref, tpx]):
+            return f"/01/{_indicator_key(cp, ref)}/235/{_escape(tpx)}"
+    return None
+
+
+def _epc_to_digital_link(urn: str) -> str:
+    match = _EPC_URN.fullmatch(urn)
+    if match is None:
+        return urn
+    path = _digital_link(match[2], match[3].split("."))
+    return urn if path is None else RESOLVER + path
+
+
+# Any Digital Link (any domain, any path prefix): the primary key and its qualifiers, query dropped.
+_HTTP = re.compile(r"https?://[^/?#]+(/[^?#]*)(?:\?[^#]*)?(?:#.*)?", re.DOTALL)
+# Primary keys → the qualifiers kept (the finest level of identification, GS1 DL 1.2 §4.11 constrained).
+_KEY_QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "00": (),
+    "01": ("21", "10", "235"),
+    "253": (),
+    "255": (),
+    "401": (),
+    "402": (),
+    "414": ("254",),
+    "417": (),
+    "8003": (),
+    "8004": (),
+    "8006": ("21", "10"),
+    "8010": ("8011",),
+    "8017": (),
+    "8018": (),
+}
+_FIRST_ONLY = {"01": ("21", "10", "235"), "8006": ("21", "10")}  # one qualifier: serial over lot
+
+
+def _canonical_digital_link(url: str) -> str:
+    match = _HTTP.fullmatch(url)
+    if match is None:
+        return url
+    segments = match[1].split("/")
+    for start in range(1, len(segments) - 1):
+        key = segments[start]
+        if key in _KEY_QUALIFIERS and (len(segments) - start) % 2 == 0 and segments[start + 1]:
+            return RESOLVER + _key_path(key, segments[start:])
+    return url
+
+
+def _key_path(key: str, pairs: list[str]) -> str:
+    value = pairs[1]
+    if key == "01" and value.isdigit() and len(value) < 14:  # GTIN-8/12/13 written short: GTIN-14
+        value = value.zfill(14)
+    qualifiers = dict(zip(pairs[2::2], pairs[3::2], strict=True))
+    kept = [q for q in _KEY_QUALIFIERS[key] if q in qualifiers]
+    if key in _FIRST_ONLY:
+        kept = kept[:1]
+    return f"/{key}/{value}" + "".join(f"/{q}/{qualifiers[q]}" for q in kept)
+
+
+# --- values ---------------------------------------------------------------------------------------
+_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?\s*(Z|[+-]\d\d:?\d\d)?", re.IGNORECASE
+)
+
+
+_UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def canonical_time(text: str) -> str:
+    """UTC with milliseconds (`2005-04-04T02:33:31.116Z`), rounded half to even as the reference
+    does; a time without offset is taken as UTC. Text that is not a time is kept."""
+    if _UTC_MILLIS.fullmatch(text):  # already canonical, as most documents write it
+        return text
+    match = _TIME.fullmatch(text.strip())
+    if match is None:
+        return text.strip()
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC)
+    moment += timedelta(milliseconds=round(micros / 1000))
+    if offset and offset.upper() != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        moment -= sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[-2:]))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _number(text: str) -> str:
+    """Numbers without trailing zeros: whatever Python reads as a float is written back as an integer
+    when it is one (`"200.0"` → `200`), else as Python writes the float. Anything else is kept."""
+    try:
+        number = float(text)
+        whole = int(number)
+    except (ValueError, OverflowError):  # not a number, NaN, infinity
+        return text
+    return str(whole) if number == whole else repr(number)
+
+
+class Namespaces:
+    """The prefixes a document's `@context` declares itself (`{"example": "http://ns.example.com/epcis/"}`).
+    Keys `prefix:name` become `{namespace}name`, values `prefix:name` become `namespacename`."""
+
+    def __init__(self, context: Any = None) -> None:
+        self.prefixes: dict[str, str] = {}
+        for entry in context if isinstance(context, list) else [context]:
+            if isinstance(entry, Mapping):
+                for prefix, namespace in entry.items():
+                    if isinstance(namespace, str) and not prefix.startswith("@"):
+                        self.prefixes[prefix] = namespace
+
+    def key(self, name: str) -> str:
+        prefix, colon, local = name.partition(":")
+        namespace = self.prefixes.get(prefix) if colon else None
+        return name if namespace is None else "{" + namespace + "}" + local
+
+    def value(self, text: str) -> str:
+        prefix, colon, local = text.partition(":")
+        namespace = self.prefixes.get(prefix) if colon else None
+        return text if namespace is None else namespace + local
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)  # int, and bool/None as Python spells them (the reference's `True`)
+
+
+def canonical_value(value: Any, ns: Namespaces, terms: Mapping[str, str] = _NO_TERMS) -> str:
+    """One value as the pre-hash string writes it (`terms`: the field's bare-string vocabulary)."""
+    text = _text(value)
+    if text in terms:
+        return terms[text]
+    if text.startswith("urn:"):
+        cbv = _CBV_URN.fullmatch(text)
+        if cbv is not None:
+            return CBV + _CBV_URN_TYPE[cbv[1]] + cbv[2]
+        return _epc_to_digital_link(text)
+    if text.startswith(("http://", "https://")):
+        return _canonical_digital_link(text)
+    if ns.prefixes:
+        text = ns.value(text)
+    return _number(text)
+
+
+# --- structure --------------------------------------------------------------------------------------
+_NOT_IDENTITY = frozenset({"type", "eventID", "recordTime", "errorDeclaration", "@context"})
+_EPC_LISTS = ("epcList", "inputEPCList", "childEPCs")
+_QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList")
+_SENSOR_METADATA: tuple[str, ...] = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData")
+_SENSOR_METADATA += ("dataProcessingMethod", "bizRules")
+_SENSOR_REPORT: tuple[str, ...] = (
+    "type",
+    "exception",
+    "deviceID",
+    "deviceMetadata",
+    "rawData",
+    "dataProcessingMethod",
+    "time",
+)
+_SENSOR_REPORT += ("microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue")
+_SENSOR_REPORT += ("hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank")
+_SENSOR_REPORT += ("percValue", "uom", "coordinateReferenceSystem")
+_TIME_FIELDS = frozenset({"time", "startTime", "endTime"})
+_FIELD_TERMS = {"type": MEASUREMENT_TYPE, "exception": SENSOR_EXCEPTION, "component": COMPONENT}
+_TYPED_LISTS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
+_TYPED_TERMS = {"bizTransactionList": BIZ_TRANSACTION_TYPE}
+_ORDERED = frozenset(
+    {"eventTime", "eventTimeZoneOffset", "certificationInfo", "parentID", "outputEPCList", "outputQuantityList"}
+    | {"action", "transformationID", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation"}
+    | {"sensorElementList", *_EPC_LISTS, *_QUANTITY_LISTS}
+)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _field(name: str, value: Any, ns: Namespaces, terms: Mapping[str, str] = _NO_TERMS) -> str:
+    """`name=value` per value (a list field once per item, sorted); a value that canonicalises to
+    nothing leaves the bare name, as an empty XML element would."""
+    parts = []
+    for item in _as_list(value):
+        text = canonical_value(item, ns, terms)
+        parts.append(f"{name}={text}" if text else name)
+    return "".join(sorted(parts))
+
+
+def _generic(name: str, value: Any, ns: Namespaces) -> Iterator[str]:
+    """Extensions, ILMD and unknown fields: `{namespace}name=value`; an object is its name followed by
+    its children sorted; a list repeats its name per item (XML's repeated elements)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _generic(name, item, ns)
+    elif isinstance(value, Mapping):
+        yield ns.key(name) + _children(value, ns)
+    else:
+        text = canonical_value(value, ns)
+        yield f"{ns.key(name)}={text}" if text else ns.key(name)
+
+
+def _children(fields: Mapping[str, Any], ns: Namespaces, skip: Iterable[str] = ()) -> str:
+    skipped = set(skip)
+    return "".join(sorted(part for k, v in fields.items() if k not in skipped for part in _generic(k, v, ns)))
+
+
+def _is_extension(name: str, ns: Namespaces) -> bool:
+    """A user extension kept in place inside a standard field (CBV 2.0 §8.9 rule 21): a key of a
+    declared namespace that ends with "/" (as the reference decides; "#" namespaces are strays too). Anything
+    else inside readPoint,
+    bizLocation or a sensor element is a "stray" that the reference lists after the event's
+    standard fields, under its parent's name again."""
+    prefix, colon, _ = name.partition(":")
+    namespace = ns.prefixes.get(prefix) if colon else None
+    return namespace is not None and namespace.endswith("/")
+
+
+def _split(fields: Mapping[str, Any], standard: Iterable[str], ns: Namespaces) -> tuple[str, str]:
+    """A standard field's extensions (sorted, in place) and its strays (sorted, to be listed apart)."""
+    known = set(standard)
+    if known.issuperset(fields):  # no extension, no stray (the usual location: just its id)
+        return "", ""
+    extensions = {k: v for k, v in fields.items() if k not in known and _is_extension(k, ns)}
+    strays = {k: v for k, v in fields.items() if k not in known and k not in extensions}
+    return _children(extensions, ns), _children(strays, ns)
+
+
+def _epcs(name: str, epcs: Any, ns: Namespaces) -> str:
+    return name + _field("epc", epcs, ns) if epcs else ""
+
+
+def _quantities(name: str, elements: list[Mapping[str, Any]], ns: Namespaces) -> str:
+    rendered = sorted(
+        "quantityElement" + "".join(_field(k, element[k], ns) for k in ("epcClass", "quantity", "uom") if k in element)
+        for element in elements
+    )
+    return name + "".join(rendered) if rendered else ""
+
+
+def _location(name: str, location: Mapping[str, Any], ns: Namespaces) -> tuple[str, str]:
+    """readPoint/bizLocation: the id, then the location's user extensions sorted (CBV 2.0 §8.9 rule 21)."""
+    head = _field("id", location["id"], ns) if "id" in location else ""
+    extensions, strays = _split(location, ("id",), ns)
+    return name + head + extensions, (name + strays if strays else "")
+
+
+def _typed(list_name: str, items: list[Mapping[str, Any]], ns: Namespaces) -> str:
+    """bizTransactionList/sourceList/destinationList: each `type=…` then `<item>=…`, items sorted."""
+    item_name, terms = _TYPED_LISTS[list_name], _TYPED_TERMS.get(list_name, SOURCE_DESTINATION_TYPE)
+    rendered = sorted(
+        (_field("type", item["type"], ns, terms) if "type" in item else "") + _field(item_name, item.get(item_name), ns)
+        for item in items
+    )
+    return list_name + "".join(rendered)
+
+
+def _sensor_part(name: str, fields: Mapping[str, Any], order: tuple[str, ...], ns: Namespaces) -> tuple[str, str]:
+    head = []
+    for key in order:
+        if key in fields:
+            value = fields[key]
+            if key in _TIME_FIELDS:
+                head.append(f"{key}={canonical_time(_text(value))}")
+            else:
+                head.append(_field(key, value, ns, _FIELD_TERMS.get(key, _NO_TERMS)))
+    extensions, strays = _split(fields, order, ns)
+    return name + "".join(head) + extensions, (name + strays if strays else "")
+
+
+def _sensor_element(element: Mapping[str, Any], ns: Namespaces) -> tuple[str, str]:
+    """A sensor element: its metadata, its reports sorted, its extensions; and its strays."""
+    parts, strays = ["sensorElement"], []
+    if "sensorMetadata" in element:
+        body, stray = _sensor_part("sensorMetadata", element["sensorMetadata"], _SENSOR_METADATA, ns)
+        parts.append(body)
+        strays.append(stray)
+    reports = [_sensor_part("sensorReport", r, _SENSOR_REPORT, ns) for r in _as_list(element.get("sensorReport", []))]
+    parts.extend(sorted(body for body, _ in reports))
+    strays.extend(stray for _, stray in reports)
+    extensions = _split(element, ("sensorMetadata", "sensorReport"), ns)[0]
+    parts.append(extensions)
+    strays.extend(_generic_parts(element, ("sensorMetadata", "sensorReport"), ns))
+    stray_text = "".join(sorted(s for s in strays if s))
+    return "".join(parts), ("sensorElement" + stray_text if stray_text else "")
+
+
+def _generic_parts(fields: Mapping[str, Any], standard: Iterable[str], ns: Namespaces) -> list[str]:
+    """The strays of `fields` one by one (sorted with their siblings by the caller)."""
+    known = set(standard)
+    return [
+        part for k, v in fields.items() if k not in known and not _is_extension(k, ns) for part in _generic(k, v, ns)
+    ]
+
+
+def _sensor_elements(elements: list[Mapping[str, Any]], ns: Namespaces) -> tuple[str, str]:
+    rendered = [_sensor_element(e, ns) for e in elements]
+    body = "sensorElementList" + "".join(sorted(b for b, _ in rendered))
+    strays = "".join(sorted(s for _, s in rendered if s))
+    return body, ("sensorElementList" + strays if strays else "")
+
+
+def _ordered(event: Mapping[str, Any], ns: Namespaces) -> tuple[list[str], list[str]]:  # noqa: C901 - the order
+    """The standard fields in the canonical order, and any stray sensor fields to sort with the rest."""
+    get = event.get
+    out = [f"eventType={_text(get('type', ''))}"]
+    if "eventTime" in event:
+        out.append(f"eventTime={canonical_time(_text(event['eventTime']))}")
+    if "eventTimeZoneOffset" in event:
+        out.append(f"eventTimeZoneOffset={_text(event['eventTimeZoneOffset'])}")
+    for name in ("certificationInfo", "parentID"):
+        if name in event:
+            out.append(_field(name, event[name], ns))
+    out.extend(_epcs(name, get(name), ns) for name in _EPC_LISTS)
+    out.extend(_quantities(name, get(name) or [], ns) for name in _QUANTITY_LISTS)
+    out.append(_epcs("outputEPCList", get("outputEPCList"), ns))
+    out.append(_quantities("outputQuantityList", get("outputQuantityList") or [], ns))
+    for name, terms in (("action", _NO_TERMS), ("transformationID", _NO_TERMS), ("bizStep", BIZ_STEP)):
+        if name in event:
+            out.append(_field(name, event[name], ns, terms))
+    if "disposition" in event:
+        out.append(_field("disposition", event["disposition"], ns, DISPOSITION))
+    if "persistentDisposition" in event:
+        pd = event["persistentDisposition"]
+        out.append(
+            "persistentDisposition" + "".join(_field(k, pd[k], ns, DISPOSITION) for k in ("set", "unset") if k in pd)
+        )
+    strays = []
+    for name in ("readPoint", "bizLocation"):
+        if name in event:
+            body, stray = _location(name, event[name], ns)
+            out.append(body)
+            strays.append(stray)
+    if get("sensorElementList"):
+        body, stray = _sensor_elements(event["sensorElementList"], ns)
+        out.append(body)
+        strays.append(stray)
+    return out, [s for s in strays if s]
+
+
+def pre_hash_string(event: Mapping[str, Any], context: Any = None) -> str:
+    """The CBV 2.0 §8.9 pre-hash string of one EPCIS 2.0 JSON-LD event (`context`: the document's
+    `@context`, for the prefixes of its extensions). For diagnostics; `event_hash_id` hashes it."""
+    ns = context if isinstance(context, Namespaces) else Namespaces(context)
+    ordered, rest = _ordered(event, ns)
+    for name, value in event.items():
+        if name in _ORDERED or name in _NOT_IDENTITY or name.startswith("rdfs:"):  # comments are not identity
+            continue
+        if name in _TYPED_LISTS:
+            if value:
+                rest.append(_typed(name, value, ns))
+        else:
+            rest.extend(_generic(name, value, ns))
+    return "".join(ordered) + "".join(sorted(rest))
+
+
+def event_hash_id(event: Mapping[str, Any], context: Any = None) -> str:
+    """`ni:///sha-256;<hex>?ver=CBV2.0` (RFC 6920) of one EPCIS 2.0 JSON-LD event."""
+    digest = hashlib.sha256(pre_hash_string(event, context).encode()).hexdigest()
+    return f"ni:///sha-256;{digest}?ver={VERSION}"
