@@ -19,6 +19,7 @@ from line_exceptions.domain import deviations, rules
 from line_exceptions.domain.deviations import OpenDeviation, PlanCapa
 from line_exceptions.domain.records import Batch
 from line_exceptions.entrypoints import permissions as allowed
+from line_exceptions.entrypoints.deviation_responses import DeviationDetail, Deviations
 from line_exceptions.entrypoints.deviation_schemas import (
     CapaDoneIn,
     CapaIn,
@@ -29,6 +30,7 @@ from line_exceptions.entrypoints.deviation_schemas import (
     RootCauseIn,
 )
 from line_exceptions.entrypoints.resources import Consistent, Resources, looked_up
+from line_exceptions.entrypoints.responses import ok
 from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import deviations as read
 
@@ -141,7 +143,11 @@ def deviation_routes(
         recorded, signed = await handlers.close(deviation_id, body.reason, signer, meta)
         return out(deviation_id, recorded, "closed", signature=signed)
 
-    @router.get("/deviations", dependencies=[requires(allowed.READ, resources.deviations)])
+    @router.get(
+        "/deviations",
+        dependencies=[requires(allowed.READ, resources.deviations)],
+        responses=ok(Deviations, "the deviations found"),
+    )
     async def listed(
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
@@ -153,7 +159,11 @@ def deviation_routes(
         scope = request.state.principal.scope
         return JsonResponse({"deviations": await read.deviations(handlers.pool, scope, gtin, lot, state)})
 
-    @router.get("/deviations/{deviation_id}", dependencies=[requires(allowed.READ, resources.deviation)])
+    @router.get(
+        "/deviations/{deviation_id}",
+        dependencies=[requires(allowed.READ, resources.deviation)],
+        responses=ok(DeviationDetail, "the deviation, with what it groups, its CAPAs and its history"),
+    )
     async def one(deviation_id: UUID, request: Request) -> JsonResponse:
         """One deviation: what it groups, its root cause, its CAPAs, and its history."""
         return JsonResponse(await read.detail(handlers.pool, _known(request)))

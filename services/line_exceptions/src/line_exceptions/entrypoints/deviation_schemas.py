@@ -10,7 +10,17 @@ from pydantic import BaseModel, Field, StrictBool
 from serialtrail_contracts.deviations import AnalysisMethod, CapaKind, RootCauseCategory
 from serialtrail_kit.http.body import Body
 
-from line_exceptions.entrypoints.schemas import GTIN, MAX_UNITS, BatchIn, Reason, SignatureIn, Text, examples
+from line_exceptions.entrypoints.schemas import (
+    GTIN,
+    MAX_UNITS,
+    BatchIn,
+    Position,
+    Reason,
+    SignatureIn,
+    Signed,
+    Text,
+    examples,
+)
 
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Person = Annotated[str, Field(min_length=1, max_length=200, description="who, as QA names them")]
@@ -92,9 +102,9 @@ class ClosureIn(Body):
 
 
 class DeviationOut(BaseModel):
-    deviation_id: UUID
-    state: str
-    global_position: int
-    deviation_url: str
-    capa_id: UUID | None = None
-    signature: dict[str, object] | None = None
+    deviation_id: UUID = Field(description="the deviation's id")
+    state: str = Field(description="open, or closed")
+    global_position: Position
+    deviation_url: str = Field(description="where to read it back")
+    capa_id: UUID | None = Field(default=None, description="the CAPA action planned or completed, if any")
+    signature: Signed = None

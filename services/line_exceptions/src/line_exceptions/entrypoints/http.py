@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Body, Query, Request, status
 from serialtrail_contracts.exceptions import ExceptionType
 from serialtrail_gs1.identity import SGTIN, IdentifierError
 from serialtrail_gs1.paths import GtinPath, LotPath, SerialPath
@@ -34,7 +34,11 @@ from line_exceptions.entrypoints.resources import (
     looked_up,
     unregistered_line,
 )
+from line_exceptions.entrypoints.responses import BatchSummary, Hold, Holds, RecordDetail, RecordsPage, UnitRecords, ok
 from line_exceptions.entrypoints.schemas import (
+    HOLD_EXAMPLES,
+    RECORD_EXAMPLES,
+    TYPE_MEANING,
     CancellationIn,
     ChangeOut,
     HoldIn,
@@ -45,6 +49,7 @@ from line_exceptions.entrypoints.schemas import (
     RecordOut,
     ResolutionIn,
     UndoIn,
+    named,
 )
 from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import knowledge
@@ -178,7 +183,9 @@ def _recording_routes(
         dependencies=[requires(allowed.RECORD, resources.recording)],
         openapi_extra=_RECORDS,
     )
-    async def record(body: RecordIn, request: Request) -> RecordOut:
+    async def record(
+        body: Annotated[RecordIn, Body(openapi_examples=named(RECORD_EXAMPLES))], request: Request
+    ) -> RecordOut:
         """Record what went wrong with units on a line (units in any form a line sends). A type
         that takes a pack out of the supply chain (see the reason vocabulary) decommissions its
         serial in the same transaction; aggregation then refuses to pack it. A rework names the
@@ -291,7 +298,7 @@ def _hold_routes(
         dependencies=[requires(allowed.RECORD, resources.placing)],
         openapi_extra=_HOLDS,
     )
-    async def place(body: HoldIn, request: Request) -> HoldOut:
+    async def place(body: Annotated[HoldIn, Body(openapi_examples=named(HOLD_EXAMPLES))], request: Request) -> HoldOut:
         """Contain: hold a whole batch, a line's output in a time window (the batch's units
         commissioned on it then), or units and parents of it (a parent holds everything below it).
         Held units are refused by packing until the hold is lifted. A hold that names no line is
@@ -342,7 +349,9 @@ def _hold_routes(
             hold_url=f"/v1/holds/{hold_id}",
         )
 
-    @router.get("/holds", dependencies=[requires(allowed.READ, resources.holds)])
+    @router.get(
+        "/holds", dependencies=[requires(allowed.READ, resources.holds)], responses=ok(Holds, "the holds found")
+    )
     async def listed(
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
@@ -353,7 +362,9 @@ def _hold_routes(
         await consistent()
         return JsonResponse({"holds": await holds_of(handlers.pool, request.state.principal.scope, gtin, lot, state)})
 
-    @router.get("/holds/{hold_id}", dependencies=[requires(allowed.READ, resources.hold)])
+    @router.get(
+        "/holds/{hold_id}", dependencies=[requires(allowed.READ, resources.hold)], responses=ok(Hold, "the hold")
+    )
     async def one(hold_id: UUID, request: Request) -> JsonResponse:
         """One hold: what it holds, why, by whom, and whether (and why) it was lifted."""
         return JsonResponse(_known_hold(request))
@@ -370,14 +381,18 @@ def _known(request: Request) -> dict[str, Any]:
 def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resources, consistent: Consistent) -> None:
     read = allowed.READ
 
-    @router.get("/exceptions", dependencies=[requires(read, resources.records)])
+    @router.get(
+        "/exceptions",
+        dependencies=[requires(read, resources.records)],
+        responses=ok(RecordsPage, "a page of records"),
+    )
     async def listed(
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
         lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
         line_id: Annotated[str | None, Query(alias="line", min_length=1, max_length=64)] = None,
         state: State | None = None,
-        type: ExceptionType | None = None,
+        type: Annotated[ExceptionType | None, Query(description=TYPE_MEANING)] = None,
         after: Annotated[UUID | None, Query(description="the last exception_id of the previous page")] = None,
         limit: Limit = 100,
     ) -> JsonResponse:
@@ -389,14 +404,22 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         next_after = str(found[-1]["exception_id"]) if len(found) == limit else None
         return JsonResponse({"exceptions": found, "next_after": next_after})
 
-    @router.get("/exceptions/{exception_id}", dependencies=[requires(read, resources.record)])
+    @router.get(
+        "/exceptions/{exception_id}",
+        dependencies=[requires(read, resources.record)],
+        responses=ok(RecordDetail, "the record, with its units and history"),
+    )
     async def one(exception_id: UUID, request: Request) -> JsonResponse:
         """One record: its units, its state, its history (who did what, when), and the deviations
         it is grouped under."""
         await resources.reads.deviations()
         return JsonResponse(await queries.detail(_known(request)))
 
-    @router.get("/serials/{gtin}/{serial}/exceptions", dependencies=[requires(read, resources.unit)])
+    @router.get(
+        "/serials/{gtin}/{serial}/exceptions",
+        dependencies=[requires(read, resources.unit)],
+        responses=ok(UnitRecords, "the records naming the unit"),
+    )
     async def of_unit(gtin: GtinPath, serial: SerialPath, request: Request) -> JsonResponse:
         """Every record naming this unit: as a unit that went wrong, or as the replacement in a
         rework (so the old serial's history shows the new one, and the new one's the old), with the
@@ -406,7 +429,11 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         found = await queries.of_serial(gtin, serial, request.state.principal.scope)
         return JsonResponse({"gtin": gtin, "serial": serial, "exceptions": found})
 
-    @router.get("/batches/{gtin}/{lot}/exception-summary", dependencies=[requires(read, resources.batch)])
+    @router.get(
+        "/batches/{gtin}/{lot}/exception-summary",
+        dependencies=[requires(read, resources.batch)],
+        responses=ok(BatchSummary, "the batch's summary"),
+    )
     async def batch_summary(gtin: GtinPath, lot: LotPath, request: Request) -> JsonResponse:
         """What QA reviews before release: the batch's records by type and state, the units they
         took out of the supply chain, how long those still open have been open, the holds in
