@@ -23,6 +23,7 @@ from aggregation.domain.hierarchy import CLOSE_RULES, PACK_RULES, UNPACK_RULES, 
 from aggregation.entrypoints import permissions as allowed
 from aggregation.entrypoints.ids import ParsedIds, one_id
 from aggregation.entrypoints.resources import Resources, id_cache, in_scope, narrowed
+from aggregation.entrypoints.responses import AncestorsOut, ReportOut, TreeOut, ok
 from aggregation.entrypoints.schemas import (
     CloseIn,
     CloseOut,
@@ -160,7 +161,11 @@ def _packing_routes(
 def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Resources) -> None:
     read = allowed.READ
 
-    @router.get("/hierarchy/{object_id:path}", dependencies=[requires(read, resources.tree)])
+    @router.get(
+        "/hierarchy/{object_id:path}",
+        dependencies=[requires(read, resources.tree)],
+        responses=ok(TreeOut, "the tree below the parent"),
+    )
     async def hierarchy(object_id: str, request: Request, at: At = None) -> JsonResponse:
         """The full tree below a parent, every level, each link confirmed or pending (an error when
         decommissioned or mislabelled); `held: true` on what a containment hold holds itself (a
@@ -170,7 +175,10 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
         return JsonResponse(tree.body)
 
     @router.get(
-        "/ancestors/{object_id:path}", dependencies=[requires(read, resources.ancestry)], openapi_extra=_READS_AN_ID
+        "/ancestors/{object_id:path}",
+        dependencies=[requires(read, resources.ancestry)],
+        openapi_extra=_READS_AN_ID,
+        responses=ok(AncestorsOut, "the parents above the object"),
     )
     async def ancestors(object_id: str, request: Request, at: At = None) -> JsonResponse:
         """The parents above an object, nearest first (case, pallet, …), up to the first one
@@ -179,7 +187,11 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
         chain = await resources.visible_ancestors(request, await queries.ancestors(child, at))
         return JsonResponse({"id": child.uri, "kind": child.kind.value, "ancestors": chain})
 
-    @router.get("/batches/{gtin}/{lot}/aggregation-report", dependencies=[requires(read, resources.batch)])
+    @router.get(
+        "/batches/{gtin}/{lot}/aggregation-report",
+        dependencies=[requires(read, resources.batch)],
+        responses=ok(ReportOut, "the batch's completeness report"),
+    )
     async def report(
         gtin: GtinPath, lot: LotPath, request: Request, limit: Annotated[int, Query(ge=0, le=10_000)] = 100
     ) -> JsonResponse:
