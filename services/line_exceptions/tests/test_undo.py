@@ -4,6 +4,7 @@ and records nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -101,3 +102,15 @@ async def test_an_undo_the_eu_rules_forbid_is_refused_naming_the_rule(exceptions
         assert answer.status_code == status, answer.text
         assert (field, rule) in {(e["field"], e["rule"]) for e in answer.json()["errors"]}, answer.text
         assert len(await log_of(exceptions)) == before
+
+
+async def test_more_concurrent_undos_than_request_connections_are_all_answered(exceptions: Harness) -> None:
+    """Outside finding: an undo took a second connection while it held the log's append lock;
+    with every request connection taken by undos waiting for that lock, the server froze."""
+    await staged(exceptions, UNITS)
+    record = await _record(exceptions.client, "damaged", ["U6"])
+    tries = 30  # more than the service's request connections (20)
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(exceptions.client.post(f"{record}/undo", json=undo_body()) for _ in range(tries))), 120
+    )
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (tries - 1)

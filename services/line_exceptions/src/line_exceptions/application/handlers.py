@@ -81,8 +81,9 @@ class ExceptionHandlers:
         async with self.writes.unit(meta) as work:
             found = await _record(work, command.exception_id)
             out = await write_side.out_by(work.conn, work.schema, found.gtin, found.exception_id)
-            async with self.pool.acquire() as conn:
-                expiry = await knowledge.expiry(conn, found.gtin, found.lot)
+            # On the unit's own connection: a second one taken while the append lock is held
+            # waits for a pool that requests queued on the lock may hold entirely (a freeze).
+            expiry = await knowledge.expiry(work.conn, found.gtin, found.lot)
             assert expiry is not None  # a record is made only for a known batch
             _append(work, found, records.undo(found, command, out, expiry, datetime.now(UTC)))
         return work.recorded[-1]
