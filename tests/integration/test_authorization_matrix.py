@@ -263,10 +263,11 @@ def _decommission(world: World, variant: str) -> Values:
     return {"exception_id": exception_id, "units": [unit], "line_id": LINES[variant]}
 
 
-@_only("own", "other-company", "other-cmo", "unknown")
+@_only("own", "other-company", "other-cmo", "other-line", "unknown")
 def _deviation(world: World, variant: str) -> Values:
     """A batch to open a deviation on, a record of it to group, and an open deviation of that
-    owner, with its root cause and a CAPA, to read, change or close."""
+    owner (grouping a record of the owner's line), with its root cause and a CAPA, to read,
+    change or close."""
     if variant == "unknown":
         deviation_id, capa_id, gtin, lot, grouped = UNKNOWN_UUID, UNKNOWN_UUID, GTIN_A, "NO-SUCH-LOT", []
     else:
@@ -552,6 +553,7 @@ async def _active_hold(world: World, variant: str) -> str:
 async def _open_deviation(world: World, variant: str) -> tuple[str, str]:
     client = world.harness.client
     body = {"batch": {"gtin": GTINS[variant], "lot": LOTS[variant]}, "title": "matrix", "description": "matrix"}
+    body["exception_ids"] = [await _open_record(world, variant)]  # a deviation is the lines' of what it groups
     url = (await _ok(await client.post("/v1/deviations", json=body)))["deviation_url"]
     cause = {"category": "machine", "method": "5-why", "findings": "matrix"}
     await _ok(await client.post(f"{url}/root-cause", json=cause))
@@ -573,7 +575,7 @@ async def _restock(world: World, cases: int, keys: int) -> None:
     await _topped_up(world, world.records, all_variants, cases, _open_record)
     await _topped_up(world, world.taken_out, all_variants, cases, _taken_out)
     await _topped_up(world, world.holds, owners, cases, _active_hold)
-    await _topped_up(world, world.deviations, owners, cases, _open_deviation)
+    await _topped_up(world, world.deviations, all_variants, cases, _open_deviation)
 
 
 async def _first(made: Awaitable[tuple[str, str]]) -> str:

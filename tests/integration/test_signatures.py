@@ -42,16 +42,20 @@ async def test_a_signature_records_who_what_meaning_and_verifies(service: Harnes
 
 
 async def test_signing_needs_reauthentication_by_the_signer(service: Harness) -> None:
+    """A refused signature is 403 `signature-refused` naming the credential's field, in the same
+    words for a made-up key and for another party's valid one (no oracle for keys), without a
+    WWW-Authenticate challenge (the caller's own session is fine)."""
     qa, other = await service.token(Role.qa), await service.token(Role.qa)
     async with service.client_with(qa) as client:
-        assert (
-            await client.post(SIGN.format(position=2), json=body("st_0000000000000000_" + "x" * 43))
-        ).status_code == 401
+        made_up = await client.post(SIGN.format(position=2), json=body("st_0000000000000000_" + "x" * 43))
         by_another = await client.post(SIGN.format(position=2), json=body(other))
-        assert by_another.status_code == 401
-        assert [(e["field"], e["rule"]) for e in by_another.json()["errors"]] == [
-            ("body.credential", "signer-reauthenticated")
-        ]
+        for refused in (made_up, by_another):
+            assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[-1]) == (403, "signature-refused")
+            assert "www-authenticate" not in refused.headers
+            assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [
+                ("body.credential", "signer-reauthenticated")
+            ]
+        assert made_up.json()["detail"] == by_another.json()["detail"]
     cmo = await service.token(Role.auditor)
     async with service.client_with(cmo) as client:
         assert (await client.post(SIGN.format(position=2), json=body(cmo))).status_code == 403

@@ -112,7 +112,9 @@ async def test_the_tree_flags_what_is_held_after_it_was_packed(aggregation: Harn
 
     on_case = hold(parents=(case,))
     await staged(aggregation, on_case)
-    assert flagged(await tree_of(aggregation, pallet)) == {unit(SERIALS[1]), case}
+    tree = await tree_of(aggregation, pallet)
+    assert flagged(tree) == {case, *(unit(s) for s in SERIALS[:3])}  # what is on a held case is held
+    assert tree["counts"]["held"] == 4
     assert (await tree_of(aggregation, case))["held"] is True  # the case itself, read as the root
 
     await staged(aggregation, HoldLifted(hold_id=units.hold_id, reason="reviewed"))
@@ -125,4 +127,6 @@ async def test_the_tree_flags_what_is_held_after_it_was_packed(aggregation: Harn
     on_pallet = hold(parents=(pallet,))
     await staged(aggregation, on_pallet)
     assert (await tree_of(aggregation, case))["held"] is True  # through the held pallet it is on
-    assert flagged(await tree_of(aggregation, pallet)) == {pallet}
+    tree = await tree_of(aggregation, pallet)
+    assert flagged(tree) == {pallet, case, *(unit(s) for s in SERIALS[:3])}
+    assert tree["counts"]["held"] == 4  # below the root

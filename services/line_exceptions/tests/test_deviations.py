@@ -10,7 +10,7 @@ from line_exceptions_helpers import GTIN, LOT, OTHER_LOT, T0, log_of, record_bod
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness
 
-UNITS = ["V1", "V2", "V3"]
+UNITS = ["V1", "V2", "V3", "V4"]
 CAUSE = {"category": "machine", "method": "5-why", "findings": "print head worn past its service interval"}
 CAPA = {
     "kind": "corrective",
@@ -78,7 +78,7 @@ async def test_a_deviation_groups_records_and_is_closed_with_root_cause_capa_and
         assert (await qa.post(f"{url}/capas", json=CAPA)).json()["errors"][0]["rule"] == "deviation-open"
         # A CAPA planned before closure is still completed after it (its effectiveness check comes later).
         late = await qa.post(f"{url}/capas/{later_capa}/completion", json={"effective": True, "evidence": "audit"})
-        assert late.status_code == 200, late.text
+        assert (late.status_code, late.json()["state"]) == (200, "closed"), late.text  # the deviation's state
 
     shown = (await client.get(url)).json()
     assert (shown["state"], shown["qms_reference"], shown["root_cause_category"]) == (
@@ -159,12 +159,21 @@ async def test_a_deviation_groups_only_records_the_caller_may_see(exceptions: Ha
     theirs = (await exceptions.client.post("/v1/exceptions", json=other_line)).json()["exception_id"]
     scope = Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"LINE-1"}))
     async with exceptions.client_with(await exceptions.token(Role.qa, scope)) as qa_line_one:
+        # Another line's record reads as an unknown one: grouping only it, the deviation would
+        # be the whole batch's, which a principal narrowed to a line does not open.
         refused = await qa_line_one.post("/v1/deviations", json=deviation_body(exception_ids=[theirs]))
-        assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "linked-of-batch"), refused.text
         unknown = await qa_line_one.post(
             "/v1/deviations", json=deviation_body(exception_ids=["00000000-0000-4000-8000-000000000000"])
         )
-        assert (
-            unknown.json()["errors"][0]["message"].split(" is ")[1]
-            == refused.json()["errors"][0]["message"].split(" is ")[1]
-        )
+        assert refused.status_code == unknown.status_code == 403, refused.text
+        assert refused.json()["detail"] == unknown.json()["detail"]
+        # Beside one of its own line's records, another line's reads exactly as an unknown one.
+        own = record_body("label-misprint", [f"(01){GTIN}(21)V4"], line_id="LINE-1")
+        mine = (await exceptions.client.post("/v1/exceptions", json=own)).json()["exception_id"]
+        answers = [
+            await qa_line_one.post("/v1/deviations", json=deviation_body(exception_ids=[mine, other]))
+            for other in (theirs, "00000000-0000-4000-8000-000000000000")
+        ]
+        assert [(a.status_code, a.json()["errors"][0]["rule"]) for a in answers] == [(422, "linked-of-batch")] * 2
+        messages = [a.json()["errors"][0]["message"].split(" is ")[1] for a in answers]
+        assert messages[0] == messages[1], messages

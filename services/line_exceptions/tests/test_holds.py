@@ -135,9 +135,9 @@ async def test_a_principal_narrowed_to_lines_holds_on_its_lines_only(exceptions:
     qa_token = await exceptions.token(Role.qa, scope)
     async with exceptions.client_with(qa_token) as qa_line_one:
         signed = {"reason": "reviewed", "signature": {"meaning": "approved", "credential": qa_token}}
-        # It sees that LINE-2's hold is there, but lifting it is not its to do (answered as the kit
-        # answers a resource outside the scope).
-        assert (await qa_line_one.get(theirs.json()["hold_url"])).status_code == 200
+        # LINE-2's hold is LINE-2's: neither read nor lifted from LINE-1 (answered as the kit
+        # answers a resource outside the scope; attacker finding D3).
+        assert (await qa_line_one.get(theirs.json()["hold_url"])).status_code == 404
         refused = await qa_line_one.post(f"{theirs.json()['hold_url']}/lift", json=signed)
         assert refused.status_code == 404, refused.text
         lifted = await qa_line_one.post(f"{mine.json()['hold_url']}/lift", json=signed)

@@ -43,7 +43,7 @@ async def test_a_record_that_took_units_out_is_resolved_with_a_qa_signature(exce
         assert [(e["field"], e["rule"]) for e in unsigned.json()["errors"]] == [("signature", "qa-signature")]
         wrong = {**RESOLUTION, "signature": {"meaning": "approved", "credential": "st_not.the-key"}}
         not_signed = await refused(exceptions, qa, f"{path}/resolution", wrong)
-        assert not_signed.status_code == 401  # the signer is not authenticated; named as the signature's field:
+        assert not_signed.status_code == 403  # the signature is refused, named as its field, not the session:
         assert [(e["field"], e["rule"]) for e in not_signed.json()["errors"]] == [
             ("body.signature.credential", "signer-reauthenticated")
         ]

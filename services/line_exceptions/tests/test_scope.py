@@ -4,6 +4,7 @@ lines, and another party's record or batch is answered as if it did not exist.""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from line_exceptions_helpers import (
     GTIN,
@@ -119,3 +120,57 @@ async def test_a_principal_narrowed_to_a_line_names_only_that_lines_units(except
         refused = await line_two.post("/v1/exceptions", json=below)
         assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (422, "parent-of-batch"), refused.text
     assert (await exceptions.client.post("/v1/exceptions", json=below)).status_code == 201
+
+
+async def _created(client: Any, path: str, body: dict[str, Any], key: str) -> str:
+    answer = await client.post(path, json=body)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()[key])
+
+
+async def test_a_qa_key_narrowed_to_a_line_reads_and_runs_only_that_lines_holds_and_deviations(
+    exceptions: Harness,
+) -> None:
+    """Attacker findings D2 and D3: a QA key narrowed to LINE-1 closed another line's deviation,
+    and a line key read another line's hold. A hold of one line is that line's (one of the whole
+    batch is seen from every line); a deviation is the lines' of everything it groups."""
+    await staged(exceptions, UNITS)
+    client, batch = exceptions.client, {"gtin": GTIN, "lot": LOT}
+    on_line = {
+        line: await _created(
+            client, "/v1/exceptions", record_body("damaged", [f"(01){GTIN}(21){s}"], line_id=line), "exception_id"
+        )
+        for s, line in (("C1", "LINE-1"), ("C2", "LINE-2"))
+    }
+    hold = {"batch": batch, "reason": "printer fault", "event_time": T0}
+    line_one_hold = await _created(
+        client, "/v1/holds", {**hold, "units": [f"(01){GTIN}(21)C1"], "line_id": "LINE-1"}, "hold_id"
+    )
+    batch_hold = await _created(client, "/v1/holds", {**hold, "whole_batch": True}, "hold_id")
+    deviation = {"batch": batch, "title": "Crushed cartons", "description": "see records"}
+    theirs = await _created(
+        client, "/v1/deviations", {**deviation, "exception_ids": [on_line["LINE-1"]]}, "deviation_id"
+    )
+    ours = await _created(client, "/v1/deviations", {**deviation, "exception_ids": [on_line["LINE-2"]]}, "deviation_id")
+    batch_wide = await _created(client, "/v1/deviations", deviation, "deviation_id")
+
+    scope = Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"LINE-2"}))
+    cause = {"category": "machine", "method": "5-why", "findings": "guard misaligned"}
+    async with exceptions.client_with(await exceptions.token(Role.qa, scope)) as line_two:
+        assert [h["hold_id"] for h in (await line_two.get("/v1/holds")).json()["holds"]] == [batch_hold]
+        assert (await line_two.get(f"/v1/holds/{line_one_hold}")).status_code == 404
+        assert (await line_two.get(f"/v1/holds/{batch_hold}")).status_code == 200
+        assert [d["deviation_id"] for d in (await line_two.get("/v1/deviations")).json()["deviations"]] == [ours]
+        for other in (theirs, batch_wide):
+            assert (await line_two.get(f"/v1/deviations/{other}")).status_code == 404
+            assert (await line_two.post(f"/v1/deviations/{other}/root-cause", json=cause)).status_code == 404
+        assert (await line_two.post(f"/v1/deviations/{ours}/root-cause", json=cause)).status_code == 200
+        # Opening: grouping its own line's record, yes; grouping nothing (the batch's) or another
+        # line's record (read as unknown), no: both answered alike.
+        await _created(line_two, "/v1/deviations", {**deviation, "exception_ids": [on_line["LINE-2"]]}, "deviation_id")
+        empty = await line_two.post("/v1/deviations", json=deviation)
+        foreign = await line_two.post("/v1/deviations", json={**deviation, "exception_ids": [on_line["LINE-1"]]})
+        assert empty.status_code == foreign.status_code == 403
+        assert empty.json()["detail"] == foreign.json()["detail"]
+        summary = (await line_two.get(f"/v1/batches/{GTIN}/{LOT}/exception-summary")).json()
+        assert (summary["holds"]["hold_ids"], summary["deviations"]["open_deviations"]) == ([batch_hold], 2)

@@ -1,7 +1,8 @@
-"""Rework, recorded by line exceptions, reacted to here: serial issuance records the
-replacement on its own log (`SerialReplaced`, caused by the line exceptions event), once, and
-each serial's history names the other. On both transports: line exceptions' log read
-directly, and its topic through the relay."""
+"""What line exceptions records about serials, seen from serial issuance, on both transports
+(line exceptions' log read directly, and its topic through the relay). A rework is reacted to:
+serial issuance records the replacement on its own log (`SerialReplaced`, caused by the line
+exceptions event), once, and each serial's history names the other. Decommissions and their
+undos are kept in the serial's history."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import pytest
 from issuance_helpers import GTIN, LOT, batch, commission, product, serials, site
 from serial_issuance import bootstrap
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
-from serialtrail_contracts.exceptions import ExceptionRecorded, ExceptionType, SerialsDecommissioned
+from serialtrail_contracts.exceptions import (
+    DecommissionReason,
+    DecommissionUndone,
+    ExceptionRecorded,
+    ExceptionType,
+    SerialsDecommissioned,
+)
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -115,3 +122,45 @@ async def test_only_a_rework_is_reacted_to(issuance: Harness) -> None:
     await source.append([append_of(f"exception-{record.exception_id}", 0, [record, taken])], SYSTEM)
     await issuance.runner("serial_issuance", "reactor_rework").caught_up(timeout=30)
     assert len(await replacements_recorded(issuance)) == 1
+
+
+async def test_an_undone_decommission_stays_in_the_serials_history(issuance: Harness) -> None:
+    """New-user finding: after an undo the serial's history had lost both the decommission and
+    the undo. Both are kept; the status follows the last of them."""
+    client = issuance.client
+    await product(client)
+    await batch(client)
+    await site(client)
+    [serial] = await serials(client, 1)
+    assert (await commission(client, [serial])).status_code == 201
+    first = SerialsDecommissioned(
+        exception_id=uuid.uuid4(),
+        gtin=GTIN,
+        serials=(serial,),
+        reason=DecommissionReason.damaged,
+        event_time=datetime.now(UTC),
+    )
+    undone = DecommissionUndone(
+        exception_id=first.exception_id,
+        gtin=GTIN,
+        serials=(serial,),
+        reason="re-inspected: intact",
+        line_id="LINE-1",
+        event_time=datetime.now(UTC),
+    )
+    again = first.model_copy(update={"exception_id": uuid.uuid4(), "reason": DecommissionReason.stolen})
+    source = PostgresEventStore(issuance.composition.app_pool, SOURCE)
+    for stream, events in (("first", [first, undone]), ("again", [again])):
+        await source.append([append_of(f"exception-{stream}", 0, events)], SYSTEM)
+        await issuance.runner("serial_issuance", "decommissions").caught_up(timeout=30)
+        told = await history_of(issuance, serial)
+        if stream == "first":
+            assert told["status"] == "commissioned"
+            assert [e["event"] for e in told["history"]][-2:] == ["decommissioned", "decommission-undone"]
+            assert told["history"][-1]["reason"] == "re-inspected: intact"
+    assert told["status"] == "decommissioned"
+    assert [(e["event"], e.get("reason")) for e in told["history"][2:]] == [
+        ("decommissioned", "damaged"),
+        ("decommission-undone", "re-inspected: intact"),
+        ("decommissioned", "stolen"),
+    ]

@@ -33,6 +33,7 @@ from serialtrail_contracts.serials import (
     ProductRegistered,
     SerialCountersReserved,
     SerialPoolOpened,
+    SerialReplaced,
     SerialsAllocated,
     SerialsCommissioned,
     SerialsImported,
@@ -62,6 +63,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         ExceptionCancelled,
         SerialsDecommissioned,
         DecommissionUndone,  # the EU FMD undo of a pack state; EPCIS has no event for it
+        SerialReplaced,  # serial issuance's note of a rework: its EPCIS event is the ExceptionRecorded
         HoldPlaced,  # a quality state of the units, not an event in the supply chain
         HoldLifted,
         *DEVIATION_EVENTS,  # quality records

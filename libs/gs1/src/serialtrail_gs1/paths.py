@@ -34,8 +34,7 @@ def gtin_in_path(name: str = "gtin") -> TargetOf:
 
     async def target(request: Request) -> Target:
         gtin = str(request.path_params[name])
-        if gtin.isascii() and gtin.isdigit() and len(gtin) == 14:  # anything else: the path's pattern answers
-            require_gtin(gtin, name)
+        require_gtin(gtin, name)  # before the lookups: a 13-digit GTIN too is named, not an unknown batch
         return Target(gtins=frozenset({gtin}))
 
     return target

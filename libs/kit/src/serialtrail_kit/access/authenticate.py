@@ -31,6 +31,9 @@ TOUCH_EVERY = 60.0
 REAUTH_MAX_AGE = 300
 
 
+SIGNATURE_REFUSED = "the signature was refused: the credential given is not the signer's own, valid now"
+
+
 class AccessRefused(DomainError):
     kind, status, title = "unauthorized", 401, "Authentication required"
     example = "credentials required: an API key (Authorization: Bearer st_…) or an OIDC token"
@@ -46,17 +49,28 @@ class Unauthenticated(AccessRefused):
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
-# A signature's credential refused: named as the signature's field, so a client does not take
-# it for its own session failing (the status stays 401: the signer was not authenticated).
 SIGNER_REAUTHENTICATED = Rule(
     "signer-reauthenticated",
     "an e-signature's credential is valid now and the signer's own (the caller's)",
     "body.credential",
-    "the signature was refused: re-authentication must be by the signer",
+    SIGNATURE_REFUSED,
 )
-SIGNS: dict[type[DomainError], tuple[Rule, ...]] = {
-    AccessRefused: (SIGNER_REAUTHENTICATED,)
-}  # for the routes that take an e-signature
+
+
+class SignatureRefused(AccessRefused):
+    """An e-signature's credential refused. Not a 401: the caller's own credentials were
+    accepted, and a client must not take the answer for its session failing."""
+
+    kind, status, title = "signature-refused", 403, "E-signature refused"
+    example = SIGNATURE_REFUSED
+
+    def __init__(self, field: str, because: str) -> None:
+        super().__init__(SIGNATURE_REFUSED)
+        self.violations = [SIGNER_REAUTHENTICATED.at(field, SIGNATURE_REFUSED)]
+        self.because = because  # for the access audit only
+
+
+SIGNS: dict[type[DomainError], tuple[Rule, ...]] = {SignatureRefused: (SIGNER_REAUTHENTICATED,)}  # signing routes
 
 
 class Forbidden(AccessRefused):
@@ -185,12 +199,16 @@ class Authenticator:
         self, request: Request, credential: str, signer: Principal, field: str = "body.credential"
     ) -> None:
         """Signing re-authenticates: the credential must be valid now (an OIDC token fresh
-        within REAUTH_MAX_AGE) and belong to the principal making the request. A refusal names
-        `field` (rule `signer-reauthenticated`): the signature failed, not the caller's session."""
+        within REAUTH_MAX_AGE) and belong to the principal making the request. Refused: 403
+        `signature-refused` naming `field`, the same words whatever was wrong with it (the
+        access audit keeps the reason), so a signature is no oracle for other keys, and the
+        caller's own session is not put in doubt."""
         sources = self._sources(request, credential)
         retry_after = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
-        if retry_after and not await self._right_at_once(credential):
-            raise TooManyFailures(retry_after)
+        if retry_after and not await self._right_at_once(credential, signer.id):
+            throttled = TooManyFailures(retry_after)
+            await self.record_refusal(request, throttled, signer)
+            raise throttled
         try:
             again = await self._principal(credential, max_age=REAUTH_MAX_AGE)
             if again.id != signer.id:
@@ -198,9 +216,9 @@ class Authenticator:
         except Unauthenticated as refusal:
             for source in sources:
                 self.limiter.fail(source)
-            await self.record_refusal(request, refusal, signer)
-            refusal.violations = [SIGNER_REAUTHENTICATED.at(field, f"the signature was refused: {refusal.detail}")]
-            raise
+            refused = SignatureRefused(field, because=refusal.detail)
+            await self.record_refusal(request, refused, signer)
+            raise refused from None
 
     async def _principal(self, token: str | None, *, max_age: int | None = None) -> Principal:
         if token is None:
@@ -245,19 +263,22 @@ class Authenticator:
         # argon2 takes tens of milliseconds of CPU: off the event loop, so it delays no one else.
         return await asyncio.to_thread(self._verifier.verify, secret, secret_hash)
 
-    async def _right_at_once(self, token: str | None) -> bool:
-        """The presented key's secret is right and that needs no argon2 (a SHA-256 hash, or an
-        argon2 hash this process verified before): one indexed lookup, no slow hash."""
+    async def _right_at_once(self, token: str | None, principal_id: str | None = None) -> bool:
+        """The presented key's secret is right (and the key is `principal_id`'s, when given) and
+        that needs no argon2 (a SHA-256 hash, or an argon2 hash this process verified before):
+        one indexed lookup, no slow hash."""
         parsed = apikeys.parse(token) if token and apikeys.looks_like_api_key(token) else None
         key = await self.principals.key(parsed[0]) if parsed else None
-        return parsed is not None and key is not None and self._verifier.known(parsed[1], key.secret_hash) is True
+        if parsed is None or key is None or principal_id not in (None, key.principal_id):
+            return False
+        return self._verifier.known(parsed[1], key.secret_hash) is True
 
     async def record_refusal(self, request: Request, refusal: AccessRefused, principal: Principal | None) -> None:
         token = _credential(request)
         parsed = apikeys.parse(token) if token else None
         event = AccessRefusedEvent(
             status=refusal.answered_status if isinstance(refusal, Hidden) else refusal.status,
-            reason=refusal.detail,
+            reason=f"{refusal.detail} ({refusal.because})" if isinstance(refusal, SignatureRefused) else refusal.detail,
             method=request.method,
             path=request.url.path,
             principal_id=principal.id if principal else None,

@@ -46,6 +46,7 @@ def requires(permission: Permission, resource: Resource) -> Any:
         authenticator: Authenticator = request.app.state.authenticator
         principal = getattr(request.state, "authenticated", None) or await authenticator.authenticate(request)
         missing = permission.missing_for(principal.role) or whole_scope_missing(principal, resource)
+        request.state.principal = principal  # what a resource names may depend on what its caller sees
         if missing is None:
             request.state.target = await resource.named(request)  # endpoints reuse it rather than recompute
             lacking = principal.missing_scope(request.state.target)
@@ -54,7 +55,6 @@ def requires(permission: Permission, resource: Resource) -> Any:
             refusal = Forbidden(missing)
             await authenticator.record_refusal(request, refusal, principal)
             raise refusal
-        request.state.principal = principal
         if resource.owner is not None:
             await _check_owner(request, authenticator, principal, resource)
         return principal

@@ -168,9 +168,9 @@ def _query_routes(router: APIRouter, queries: AggregationQueries, resources: Res
     )
     async def hierarchy(object_id: str, request: Request, at: At = None) -> JsonResponse:
         """The full tree below a parent, every level, each link confirmed or pending (an error when
-        decommissioned or mislabelled); `held: true` on what a containment hold holds itself (a
-        unit, a parent, a unit of a held batch; what is below a held parent is held through it;
-        the root also through a held parent it is on); `?at=` for the tree as it was then."""
+        decommissioned or mislabelled); `held: true` on what a containment hold holds (a unit,
+        a parent and everything on it, a unit of a held batch; the root also through a held
+        parent it is on); `?at=` for the tree as it was then."""
         tree: Tree = request.state.tree  # loaded by the ownership check
         return JsonResponse(tree.body)
 

@@ -5,7 +5,6 @@ transaction as the closure."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +20,7 @@ from serialtrail_kit.writes.model import WriteModel
 from line_exceptions.application.handlers import Signer, signed_in
 from line_exceptions.domain import deviations
 from line_exceptions.domain.deviations import Deviation, Links, OpenDeviation
+from line_exceptions.projections.holds import within_holds
 from line_exceptions.projections.knowledge import RM
 from line_exceptions.projections.records.queries import within
 
@@ -35,14 +35,14 @@ class DeviationHandlers:
         (another party's reads as unknown)."""
         lots: list[dict[UUID, str]] = []
         for table, column, ids, seen in (
-            ("records", "exception_id", exception_ids, scope),
-            ("holds", "hold_id", hold_ids, replace(scope, sites=None, lines=None)),  # a hold is its batch's
+            ("records", "exception_id", exception_ids, within),
+            ("holds", "hold_id", hold_ids, within_holds),
         ):
             args: list[Any] = [json_list([str(i) for i in ids]), gtin]
             rows = await self.pool.fetch(
                 f"SELECT {column} AS id, lot FROM {RM}.{table} "
                 f"WHERE {column} IN (SELECT (json_array_elements_text($1::json))::uuid) AND gtin = $2 "
-                f"AND {within(seen, args)}",
+                f"AND {seen(scope, args)}",
                 *args,
             )
             lots.append({row["id"]: row["lot"] for row in rows})

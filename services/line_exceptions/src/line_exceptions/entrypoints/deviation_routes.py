@@ -125,13 +125,13 @@ def deviation_routes(
     async def complete(deviation_id: UUID, capa_id: UUID, body: CapaDoneIn, request: Request) -> DeviationOut:
         """Complete a CAPA action with the result of its effectiveness check and the evidence (also
         after the deviation was closed: the check often comes weeks later)."""
-        _known(request)
+        state = _known(request)["state"]  # the deviation's, which completing a CAPA does not change
         recorded = await handlers.change(
             deviation_id,
             lambda found: deviations.complete_capa(found, capa_id, body.effective, body.evidence),
             record_metadata(request),
         )
-        return out(deviation_id, recorded, capa_id=capa_id)
+        return out(deviation_id, recorded, state, capa_id=capa_id)
 
     @router.post("/deviations/{deviation_id}/closure", dependencies=review, openapi_extra=_CLOSES)
     async def close(deviation_id: UUID, body: ClosureIn, request: Request) -> DeviationOut:

@@ -438,7 +438,7 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         """What QA reviews before release: the batch's records by type and state, the units they
         took out of the supply chain, how long those still open have been open, the holds in
         force, and the deviations and CAPA actions still open. A principal narrowed to lines
-        counts only its lines' records (holds and deviations are the batch's)."""
+        counts only its lines' records, holds (and those of the whole batch) and deviations."""
         await resources.reads.records_and_holds()
         await resources.reads.deviations()
         scope = request.state.principal.scope

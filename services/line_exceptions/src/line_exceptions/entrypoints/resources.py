@@ -25,6 +25,8 @@ from line_exceptions.domain import rules
 from line_exceptions.domain.records import Batch, Line
 from line_exceptions.projections import knowledge
 from line_exceptions.projections.deviations import deviation as deviation_of
+from line_exceptions.projections.deviations import lines_named
+from line_exceptions.projections.deviations import lines_of as deviation_lines
 from line_exceptions.projections.holds import hold as hold_of
 from line_exceptions.projections.records.queries import RecordQueries, owner
 
@@ -53,11 +55,6 @@ def _batch_named(body: dict[str, Any]) -> tuple[str, str] | None:
     return (gtin, lot) if isinstance(gtin, str) and isinstance(lot, str) else None
 
 
-async def _batch_product(request: Request) -> Target:
-    batch = _batch_named(await request_body(request))
-    return Target(gtins=frozenset({batch[0]})) if batch else Target()
-
-
 def _unknown_batch(request: Request) -> DomainError:
     gtin, lot = request.state.batch_named
     message = f"no batch {lot!r} is known for GTIN {gtin}"
@@ -76,6 +73,12 @@ def looked_up(request: Request, attribute: str, what: str) -> dict[str, Any]:
     if found is None:
         raise NotFound(f"no {what}", [EXISTS.at("id", f"unknown {what}")])
     return found
+
+
+def _uuids(values: object) -> list[UUID]:
+    """The UUIDs of a body's list (anything else: the route's validation answers)."""
+    found = [_uuid(v) for v in values if isinstance(v, str)] if isinstance(values, list) else []
+    return [u for u in found if u is not None]
 
 
 def _uuid(text: str) -> UUID | None:
@@ -134,7 +137,7 @@ class Resources:
         self.holds = Resource("holds", description="holds, as many as the caller's scope covers")
         self.opening = Resource(
             "deviation",
-            named=_batch_product,
+            named=self._opening_named,
             owner=self._batch,
             unknown=_unknown_batch,
             description="a deviation to be opened: its batch's product and CMO",
@@ -165,6 +168,17 @@ class Resources:
             raise unregistered_line(line_id)
         request.state.line = found
         return named | line_owner(found)
+
+    async def _opening_named(self, request: Request) -> Target:
+        """A deviation to be opened: its product, and the lines of what it is to group (grouping
+        nothing, or a hold of the whole batch, it is the batch's at every line)."""
+        body = await request_body(request)
+        batch = _batch_named(body)
+        named = Target(gtins=frozenset({batch[0]})) if batch else Target()
+        await self.reads.records_and_holds()  # a record or hold made a moment ago is grouped too
+        scope = request.state.principal.scope
+        lines = await lines_named(self.pool, scope, _uuids(body.get("exception_ids")), _uuids(body.get("hold_ids")))
+        return named | Target(lines=lines)
 
     async def _hold_named(self, request: Request) -> Target:
         """A hold's product and line. A hold of the whole batch, or one that names no line, is
@@ -203,7 +217,10 @@ class Resources:
         if found is None:
             return None
         request.state.hold = found
-        return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
+        # A hold of one line is that line's: a principal narrowed to other lines does not see it.
+        # A hold of the whole batch, at every line, is seen from each line (its output is held).
+        lines = frozenset({found["line_id"]}) if found["line_id"] else frozenset()
+        return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}), lines=lines)
 
     async def _deviation(self, request: Request) -> Target | None:
         deviation_id = _uuid(str(request.path_params["deviation_id"]))
@@ -214,7 +231,9 @@ class Resources:
         if found is None:
             return None
         request.state.deviation = found
-        return Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
+        batch = Target(gtins=frozenset({found["gtin"]}), cmos=frozenset({found["cmo_id"] or NO_CMO}))
+        await self.reads.records_and_holds()  # the lines of what it groups
+        return batch | Target(lines=await deviation_lines(self.pool, deviation_id))
 
     async def _hold_to_lift(self, request: Request) -> Target | None:
         """Any line of the batch sees that it is held; only one covering the hold's line lifts it."""

@@ -17,10 +17,11 @@ from serialtrail_contracts.deviations import (
     DeviationOpened,
     RootCauseRecorded,
 )
-from serialtrail_contracts.identity import Scope
+from serialtrail_contracts.identity import EVERY_LINE, Scope
 from serialtrail_kit.db import Connection, Pool, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
 
+from line_exceptions.projections.holds import within_holds
 from line_exceptions.projections.knowledge import RM
 from line_exceptions.projections.records.queries import within
 
@@ -181,6 +182,50 @@ _COLUMNS = (
 )
 
 
+# The line of each thing a deviation groups: a record's line, a hold's (a hold of the whole batch
+# at every line: EVERY_LINE). A deviation is the lines' of all it groups, and grouping nothing
+# yet it is the whole batch's: a principal narrowed to lines reads and runs only a deviation
+# all of whose records and holds are on its lines.
+_LINES_OF_LINKS = f"""
+    SELECT coalesce(r.line_id, h.line_id, '{EVERY_LINE}') AS line_id FROM {RM}.deviation_links l
+    LEFT JOIN {RM}.records r ON l.kind = 'exception' AND r.exception_id = l.linked_id
+    LEFT JOIN {RM}.holds h ON l.kind = 'hold' AND h.hold_id = l.linked_id
+"""
+
+
+async def lines_of(pool: Pool, deviation_id: UUID) -> frozenset[str]:
+    rows = await pool.fetch(f"{_LINES_OF_LINKS} WHERE l.deviation_id = $1", deviation_id)
+    return frozenset(row["line_id"] for row in rows) or frozenset({EVERY_LINE})
+
+
+async def lines_named(pool: Pool, scope: Scope, exception_ids: list[UUID], hold_ids: list[UUID]) -> frozenset[str]:
+    """The lines of the records and holds a deviation is to group, of those `scope` sees (another
+    party's read as unknown ones: no line, so naming one tells nothing of it)."""
+    args: list[Any] = [exception_ids, hold_ids]
+    records, holds = within(scope, args), within_holds(scope, args)
+    rows = await pool.fetch(
+        f"SELECT line_id FROM {RM}.records WHERE exception_id = ANY($1::uuid[]) AND {records} "
+        f"UNION SELECT coalesce(line_id, '{EVERY_LINE}') FROM {RM}.holds WHERE hold_id = ANY($2::uuid[]) AND {holds}",
+        *args,
+    )
+    return frozenset(row["line_id"] for row in rows) or frozenset({EVERY_LINE})
+
+
+def within_deviations(scope: Scope, args: list[Any], alias: str = "deviations") -> str:
+    """SQL narrowing deviations to `scope`: their batch's product and CMO, and for a principal
+    narrowed to lines, every line of what they group (`lines_of`)."""
+    narrowed = within(replace(scope, sites=None, lines=None), args)
+    if scope.lines is None:
+        return narrowed
+    args.append(json_list(sorted(scope.lines)))
+    lines = f"(SELECT json_array_elements_text(${len(args)}::json))"
+    return (
+        f"{narrowed} AND EXISTS (SELECT FROM {RM}.deviation_links l WHERE l.deviation_id = {alias}.deviation_id) "
+        f"AND NOT EXISTS ({_LINES_OF_LINKS} WHERE l.deviation_id = {alias}.deviation_id "
+        f"AND coalesce(r.line_id, h.line_id, '{EVERY_LINE}') NOT IN {lines})"
+    )
+
+
 async def deviation(pool: Pool, deviation_id: UUID) -> dict[str, Any] | None:
     row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM {RM}.deviations WHERE deviation_id = $1", deviation_id)
     return None if row is None else dict(row)
@@ -215,9 +260,9 @@ async def detail(pool: Pool, found: dict[str, Any]) -> dict[str, Any]:
 async def deviations(
     pool: Pool, scope: Scope, gtin: str | None, lot: str | None, state: str | None
 ) -> list[dict[str, Any]]:
-    """Deviations the scope covers: a deviation is its batch's (product, CMO)."""
+    """Deviations the scope covers (`within_deviations`)."""
     args: list[Any] = []
-    conditions = [within(replace(scope, sites=None, lines=None), args)]
+    conditions = [within_deviations(scope, args)]
     for value, column in ((gtin, "gtin"), (lot, "lot"), (state, "state")):
         if value is not None:
             args.append(value)
@@ -232,7 +277,7 @@ async def deviations(
 async def batch_counts(pool: Pool, gtin: str, lot: str, scope: Scope) -> dict[str, int]:
     """Open deviations of a batch, and their CAPAs not yet completed (and of those, overdue)."""
     args: list[Any] = [gtin, lot]
-    narrowed = within(replace(scope, sites=None, lines=None), args)
+    narrowed = within_deviations(scope, args, alias="d")
     row = await pool.fetchrow(
         f"SELECT count(DISTINCT d.deviation_id) FILTER (WHERE d.state = 'open') AS open_deviations, "
         "count(c.capa_id) FILTER (WHERE c.state = 'open') AS open_capas, "

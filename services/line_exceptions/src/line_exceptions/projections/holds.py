@@ -9,7 +9,7 @@ from typing import Any
 
 from serialtrail_contracts.exceptions import HoldLifted, HoldPlaced
 from serialtrail_contracts.identity import Scope
-from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.db import Connection, Pool, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
 
 from line_exceptions.projections.knowledge import RM
@@ -89,11 +89,21 @@ async def hold(pool: Pool, hold_id: object) -> dict[str, Any] | None:
     return None if row is None else _row(row)
 
 
+def within_holds(scope: Scope, args: list[Any]) -> str:
+    """SQL narrowing holds to `scope`: a hold is its batch's (product, CMO), whatever site is
+    narrowed; a principal narrowed to lines sees the holds of its lines and those of the whole
+    batch at every line (a line must see that its batch is held), never another line's."""
+    narrowed = within(replace(scope, sites=None, lines=None), args)
+    if scope.lines is None:
+        return narrowed
+    args.append(json_list(sorted(scope.lines)))
+    return f"{narrowed} AND (line_id IS NULL OR line_id IN (SELECT json_array_elements_text(${len(args)}::json)))"
+
+
 async def holds(pool: Pool, scope: Scope, gtin: str | None, lot: str | None, state: str | None) -> list[dict[str, Any]]:
-    """Holds the scope covers: a hold is its batch's (product, CMO), whatever line or site is
-    narrowed (a line must see that its batch is held)."""
+    """Holds the scope covers (`within_holds`)."""
     args: list[Any] = []
-    conditions = [within(replace(scope, sites=None, lines=None), args)]
+    conditions = [within_holds(scope, args)]
     for value, column in ((gtin, "gtin"), (lot, "lot"), (state, "state")):
         if value is not None:
             args.append(value)

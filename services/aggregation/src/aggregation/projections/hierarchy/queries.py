@@ -220,7 +220,7 @@ _MISLABELLED = f"SELECT {_mislabelled('$1')}"
 
 def _held(unit: str) -> str:
     """A unit or parent under a containment hold of its own, or a unit of a batch held whole.
-    (What sits below a held parent is held through it; the parent carries the flag.) Each
+    (What sits below a held parent is flagged from it in Python: `_held_through_parents`.) Each
     test is made only while such a hold exists at all: the uncorrelated EXISTS is worked out
     once per query, so a tree read pays nothing per node when nothing is held."""
     return f"""(((SELECT EXISTS (SELECT FROM {RM}.held_objects))
@@ -250,17 +250,20 @@ def _assemble(
         g["parent"]: orjson.loads(g["children"]) if g["holds_parents"] else orjson.Fragment(g["children"])
         for g in groups
     }
+    status, held = root_status
+    counts = {name: sum(g[name] for g in groups) for name in ("objects", "pending", "errors", "held")}
+    if held or counts["held"]:
+        counts["held"] = _held_through_parents(lists, groups, root.uri, held)
     for group in groups:
         if group["holds_parents"]:
             for node in lists[group["parent"]]:
                 if node["id"] in lists:
                     node.update(_parent_fields(states.get(node["id"]), at))
                     node["children"] = lists[node["id"]]
-    status, held = root_status
     body: dict[str, Any] = {"id": root.uri, "status": status, **({"held": True} if held else {})}
     body |= _parent_fields(states.get(root.uri), at)
     body["children"] = lists[root.uri]
-    body["counts"] = {name: sum(g[name] for g in groups) for name in ("objects", "pending", "errors", "held")}
+    body["counts"] = counts
     root_state = states.get(root.uri)
     target = Target(
         gtins=frozenset(scope["gtins"] or () if scope else ()) | _gtin_set(root),
@@ -269,6 +272,30 @@ def _assemble(
         cmos=frozenset(scope["cmos"] or () if scope else ()),
     )
     return Tree(body, target)
+
+
+def _held_through_parents(lists: dict[str, Any], groups: list[Any], root: str, root_held: bool) -> int:
+    """Flag `held` on everything below a held parent too (a hold on a pallet holds each case and
+    unit on it), parsing a list of leaves only below a held parent; the number held below the
+    root. Run only when something in the tree is held."""
+    raw = {g["parent"]: g["children"] for g in groups}
+    held_in = {g["parent"]: g["held"] for g in groups}  # held themselves, as PostgreSQL counted
+    flagged = 0
+    below: list[tuple[str, bool]] = [(root, root_held)]
+    while below:
+        parent, inherited = below.pop()
+        if not inherited and isinstance(lists[parent], orjson.Fragment):
+            flagged += held_in[parent]  # leaves only: nothing below them to flag
+            continue
+        if isinstance(lists[parent], orjson.Fragment):
+            lists[parent] = orjson.loads(raw[parent])
+        for node in lists[parent]:
+            if inherited:
+                node["held"] = True
+            flagged += bool(node.get("held"))
+            if node["id"] in lists:
+                below.append((node["id"], bool(node.get("held"))))
+    return flagged
 
 
 def _parent_fields(state: Any, at: datetime | None) -> dict[str, Any]:

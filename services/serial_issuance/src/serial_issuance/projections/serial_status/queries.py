@@ -64,7 +64,7 @@ class SerialQueries:
                 [ISSUED_FOR_GTIN.at("serial", "unknown serial for this GTIN")],
             )
         history = [issued]
-        taken_out = None
+        out = False
         if commissioned is not None:
             history.append(
                 {
@@ -82,12 +82,10 @@ class SerialQueries:
                 }
             )
             async with self.pool.acquire() as conn:
-                taken_out = await decommissions.decommissioned(conn, gtin, serial)
-                history += await _rework_links(conn, gtin, serial)
-            if taken_out is not None:  # told by line exceptions: the record that took it out
-                history.append({"event": "decommissioned", **taken_out})
-        history.sort(key=lambda entry: entry["recorded_at"])  # as recorded (stable), rework links among them
-        status = "decommissioned" if taken_out is not None else "commissioned" if commissioned else "issued"
+                told, out = await decommissions.history(conn, gtin, serial)  # by line exceptions
+                history += told + await _rework_links(conn, gtin, serial)
+        history.sort(key=lambda entry: entry["recorded_at"])  # as recorded (stable)
+        status = "decommissioned" if out else "commissioned" if commissioned else "issued"
         return {"gtin": gtin, "serial": serial, "status": status, "history": history}
 
     async def _commissioned(self, conn: Any, gtin: str, serial: str, fmt: Any) -> Any:
