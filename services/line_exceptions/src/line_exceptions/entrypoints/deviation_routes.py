@@ -65,7 +65,7 @@ def deviation_routes(
         dependencies=[requires(allowed.REVIEW, resources.opening)],
         openapi_extra=_OPENS,
     )
-    async def open_one(body: DeviationIn, request: Request) -> DeviationOut:
+    async def open_deviation(body: DeviationIn, request: Request) -> DeviationOut:
         """Open a deviation (QA) over exception records and holds of one batch: the record an
         inspector follows from a serial to its root cause and CAPA."""
         batch: Batch = request.state.batch  # resolved by the ownership check
@@ -82,7 +82,7 @@ def deviation_routes(
         return out(command.deviation_id, recorded)
 
     @router.post("/deviations/{deviation_id}/links", dependencies=review, openapi_extra=_RELINKS)
-    async def link(deviation_id: UUID, body: LinkIn, request: Request) -> DeviationOut:
+    async def link_to_deviation(deviation_id: UUID, body: LinkIn, request: Request) -> DeviationOut:
         """Group more exception records or holds of the batch under the deviation."""
         found = _known(request)
         await linked_consistent()
@@ -94,7 +94,7 @@ def deviation_routes(
         return out(deviation_id, recorded)
 
     @router.post("/deviations/{deviation_id}/root-cause", dependencies=review, openapi_extra=_CHANGES)
-    async def root_cause(deviation_id: UUID, body: RootCauseIn, request: Request) -> DeviationOut:
+    async def record_root_cause(deviation_id: UUID, body: RootCauseIn, request: Request) -> DeviationOut:
         """Record the root cause: its category (the six Ms), the method that found it (5-Why,
         fishbone, fault tree) and the findings. A later one supersedes it; both stay in the history."""
         _known(request)
@@ -111,7 +111,7 @@ def deviation_routes(
         dependencies=review,
         openapi_extra=_CHANGES,
     )
-    async def plan(deviation_id: UUID, body: CapaIn, request: Request) -> DeviationOut:
+    async def plan_capa(deviation_id: UUID, body: CapaIn, request: Request) -> DeviationOut:
         """Plan a CAPA action: a correction, a corrective or a preventive action, its owner, due
         date and how its effectiveness will be checked."""
         _known(request)
@@ -122,7 +122,7 @@ def deviation_routes(
         return out(deviation_id, recorded, capa_id=command.capa_id)
 
     @router.post("/deviations/{deviation_id}/capas/{capa_id}/completion", dependencies=review, openapi_extra=_COMPLETES)
-    async def complete(deviation_id: UUID, capa_id: UUID, body: CapaDoneIn, request: Request) -> DeviationOut:
+    async def complete_capa(deviation_id: UUID, capa_id: UUID, body: CapaDoneIn, request: Request) -> DeviationOut:
         """Complete a CAPA action with the result of its effectiveness check and the evidence (also
         after the deviation was closed: the check often comes weeks later)."""
         state = _known(request)["state"]  # the deviation's, which completing a CAPA does not change
@@ -134,7 +134,7 @@ def deviation_routes(
         return out(deviation_id, recorded, state, capa_id=capa_id)
 
     @router.post("/deviations/{deviation_id}/closure", dependencies=review, openapi_extra=_CLOSES)
-    async def close(deviation_id: UUID, body: ClosureIn, request: Request) -> DeviationOut:
+    async def close_deviation(deviation_id: UUID, body: ClosureIn, request: Request) -> DeviationOut:
         """Close the deviation (QA) once its root cause is recorded: with a reason and an
         e-signature, recorded together and bound to the closure."""
         _known(request)
@@ -148,7 +148,7 @@ def deviation_routes(
         dependencies=[requires(allowed.READ, resources.deviations)],
         responses=ok(Deviations, "the deviations found"),
     )
-    async def listed(
+    async def list_deviations(
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
         lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
@@ -164,7 +164,7 @@ def deviation_routes(
         dependencies=[requires(allowed.READ, resources.deviation)],
         responses=ok(DeviationDetail, "the deviation, with what it groups, its CAPAs and its history"),
     )
-    async def one(deviation_id: UUID, request: Request) -> JsonResponse:
+    async def read_deviation(deviation_id: UUID, request: Request) -> JsonResponse:
         """One deviation: what it groups, its root cause, its CAPAs, and its history."""
         return JsonResponse(await read.detail(handlers.pool, _known(request)))
 

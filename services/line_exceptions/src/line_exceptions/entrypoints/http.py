@@ -183,7 +183,7 @@ def _recording_routes(
         dependencies=[requires(allowed.RECORD, resources.recording)],
         openapi_extra=_RECORDS,
     )
-    async def record(
+    async def record_exception(
         body: Annotated[RecordIn, Body(openapi_examples=named(RECORD_EXAMPLES))], request: Request
     ) -> RecordOut:
         """Record what went wrong with units on a line (units in any form a line sends). A type
@@ -233,7 +233,7 @@ def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Re
     review = [requires(allowed.REVIEW, resources.record)]
 
     @router.post("/exceptions/{exception_id}/investigation", dependencies=review, openapi_extra=_INVESTIGATES)
-    async def investigate(exception_id: UUID, body: InvestigationIn, request: Request) -> ChangeOut:
+    async def start_investigation(exception_id: UUID, body: InvestigationIn, request: Request) -> ChangeOut:
         """Start investigating an open record (QA)."""
         _known(request)
         recorded = await handlers.investigate(exception_id, body.note, record_metadata(request))
@@ -242,7 +242,7 @@ def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Re
         )
 
     @router.post("/exceptions/{exception_id}/resolution", dependencies=review, openapi_extra=_RESOLVES)
-    async def resolve(exception_id: UUID, body: ResolutionIn, request: Request) -> ChangeOut:
+    async def resolve_record(exception_id: UUID, body: ResolutionIn, request: Request) -> ChangeOut:
         """Resolve a record with an outcome and a reason. A record that took units out of the supply
         chain is resolved only with a QA e-signature: the signer re-authenticates (`credential`),
         and the signature is recorded with the resolution, bound to its hash."""
@@ -262,7 +262,7 @@ def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Re
         dependencies=[requires(allowed.REVIEW, resources.decommission)],
         openapi_extra=_UNDOES,
     )
-    async def undo(exception_id: UUID, body: UndoIn, request: Request) -> ChangeOut:
+    async def undo_decommission(exception_id: UUID, body: UndoIn, request: Request) -> ChangeOut:
         """Put units the record took out back in the supply chain (QA), where the EU FMD rules
         allow it: within 10 days, at the same site, never from stolen or destroyed, never for an
         expired batch. Aggregation packs them again once it learns of it."""
@@ -279,7 +279,7 @@ def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Re
         return ChangeOut(exception_id=exception_id, state=found["state"], global_position=recorded.global_position)
 
     @router.post("/exceptions/{exception_id}/cancellation", dependencies=review, openapi_extra=_CANCELS)
-    async def cancel(exception_id: UUID, body: CancellationIn, request: Request) -> ChangeOut:
+    async def cancel_record(exception_id: UUID, body: CancellationIn, request: Request) -> ChangeOut:
         """Cancel a record made in error. A record that took units out of the supply chain is not
         cancelled: it is resolved (or its decommission undone)."""
         _known(request)
@@ -298,7 +298,9 @@ def _hold_routes(
         dependencies=[requires(allowed.RECORD, resources.placing)],
         openapi_extra=_HOLDS,
     )
-    async def place(body: Annotated[HoldIn, Body(openapi_examples=named(HOLD_EXAMPLES))], request: Request) -> HoldOut:
+    async def place_hold(
+        body: Annotated[HoldIn, Body(openapi_examples=named(HOLD_EXAMPLES))], request: Request
+    ) -> HoldOut:
         """Contain: hold a whole batch, a line's output in a time window (the batch's units
         commissioned on it then), or units and parents of it (a parent holds everything below it).
         Held units are refused by packing until the hold is lifted. A hold that names no line is
@@ -334,7 +336,7 @@ def _hold_routes(
     @router.post(
         "/holds/{hold_id}/lift", dependencies=[requires(allowed.REVIEW, resources.lifting)], openapi_extra=_LIFTS
     )
-    async def lift(hold_id: UUID, body: LiftIn, request: Request) -> HoldOut:
+    async def lift_hold(hold_id: UUID, body: LiftIn, request: Request) -> HoldOut:
         """Lift a hold (QA): with a reason and an e-signature, recorded together and bound to the lift."""
         _known_hold(request)
         signer = await signer_of(request, body.signature)
@@ -352,7 +354,7 @@ def _hold_routes(
     @router.get(
         "/holds", dependencies=[requires(allowed.READ, resources.holds)], responses=ok(Holds, "the holds found")
     )
-    async def listed(
+    async def list_holds(
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
         lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
@@ -365,7 +367,7 @@ def _hold_routes(
     @router.get(
         "/holds/{hold_id}", dependencies=[requires(allowed.READ, resources.hold)], responses=ok(Hold, "the hold")
     )
-    async def one(hold_id: UUID, request: Request) -> JsonResponse:
+    async def read_hold(hold_id: UUID, request: Request) -> JsonResponse:
         """One hold: what it holds, why, by whom, and whether (and why) it was lifted."""
         return JsonResponse(_known_hold(request))
 
@@ -386,7 +388,7 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         dependencies=[requires(read, resources.records)],
         responses=ok(RecordsPage, "a page of records"),
     )
-    async def listed(
+    async def list_exceptions(
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
         lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
@@ -409,7 +411,7 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         dependencies=[requires(read, resources.record)],
         responses=ok(RecordDetail, "the record, with its units and history"),
     )
-    async def one(exception_id: UUID, request: Request) -> JsonResponse:
+    async def read_exception(exception_id: UUID, request: Request) -> JsonResponse:
         """One record: its units, its state, its history (who did what, when), and the deviations
         it is grouped under."""
         await resources.reads.deviations()
@@ -420,7 +422,7 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         dependencies=[requires(read, resources.unit)],
         responses=ok(UnitRecords, "the records naming the unit"),
     )
-    async def of_unit(gtin: GtinPath, serial: SerialPath, request: Request) -> JsonResponse:
+    async def list_unit_exceptions(gtin: GtinPath, serial: SerialPath, request: Request) -> JsonResponse:
         """Every record naming this unit: as a unit that went wrong, or as the replacement in a
         rework (so the old serial's history shows the new one, and the new one's the old), with the
         deviations each record is grouped under."""
@@ -434,7 +436,7 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         dependencies=[requires(read, resources.batch)],
         responses=ok(BatchSummary, "the batch's summary"),
     )
-    async def batch_summary(gtin: GtinPath, lot: LotPath, request: Request) -> JsonResponse:
+    async def read_batch_exception_summary(gtin: GtinPath, lot: LotPath, request: Request) -> JsonResponse:
         """What QA reviews before release: the batch's records by type and state, the units they
         took out of the supply chain, how long those still open have been open, the holds in
         force, and the deviations and CAPA actions still open. A principal narrowed to lines

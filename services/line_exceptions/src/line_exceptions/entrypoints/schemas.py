@@ -22,6 +22,15 @@ UnitText = Annotated[
         description="an SGTIN as a line sends it: raw scanner data, HRI, element string, EPC URI or GS1 Digital Link",
     ),
 ]
+ParentText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="an SSCC (or a bundle's SGTIN) as a line sends it: raw scanner data, HRI, element string, "
+        "EPC URI or GS1 Digital Link",
+    ),
+]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Reason = Annotated[str, Field(min_length=1, max_length=500, description="why, in words QA and an inspector read")]
 
@@ -96,7 +105,7 @@ class RecordIn(Body):
         list[UnitText], Field(max_length=MAX_UNITS, description="SGTINs of the batch that went wrong")
     ] = []
     parents: Annotated[
-        list[UnitText],
+        list[ParentText],
         Field(max_length=MAX_UNITS, description="cases, pallets or bundles (SSCC, or SGTIN of a bundle) named whole"),
     ] = []
     cascade: Annotated[
@@ -229,7 +238,7 @@ class HoldIn(Body):
     whole_batch: StrictBool = False
     units: Annotated[list[UnitText], Field(max_length=MAX_UNITS, description="SGTINs of the batch to hold")] = []
     parents: Annotated[
-        list[UnitText],
+        list[ParentText],
         Field(max_length=MAX_UNITS, description="parents to hold (SSCC, or SGTIN of a bundle), with all below them"),
     ] = []
     line_id: Annotated[
