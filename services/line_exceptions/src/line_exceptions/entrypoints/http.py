@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Request, status
@@ -126,6 +128,19 @@ def build_router(
     return router
 
 
+# Reading what a line sends is CPU work (raw scanner data especially: ~0.5 ms a text); a list
+# longer than this is read in a worker thread, so the event loop goes on answering meanwhile.
+OFF_LOOP_FROM = 64
+
+Parsed = TypeVar("Parsed")
+
+
+async def _off_loop(read: Callable[..., Parsed], texts: list[str], *args: Any) -> Parsed:
+    if len(texts) < OFF_LOOP_FROM:
+        return read(texts, *args)
+    return await asyncio.to_thread(read, texts, *args)
+
+
 def _serials(
     texts: list[str], gtin: str, where: str, label_of: Batch | None = None
 ) -> tuple[tuple[str, ...], list[Violation]]:
@@ -194,12 +209,12 @@ def _recording_routes(
         taken out too, each in its own entry naming that parent."""
         batch: Batch = request.state.batch  # resolved by the ownership check
         label_of = None if body.type is ExceptionType.wrong_label else batch  # a wrong label is what is recorded
-        serials, problems = _serials(body.units, batch.gtin, "units", label_of)
+        serials, problems = await _off_loop(_serials, body.units, batch.gtin, "units", label_of)
         replacement = None
         if body.replacement is not None:
             found, more = _serials([body.replacement], batch.gtin, "replacement", batch)
             replacement, problems = (found[0] if found else None), problems + more
-        parents, more = _parents(body.parents)
+        parents, more = await _off_loop(_parents, body.parents)
         problems += more
         if problems:
             raise InvalidInput(problems[0].message, problems)
@@ -267,7 +282,7 @@ def _review_routes(router: APIRouter, handlers: ExceptionHandlers, resources: Re
         allow it: within 10 days, at the same site, never from stolen or destroyed, never for an
         expired batch. Aggregation packs them again once it learns of it."""
         found = looked_up(request, "record", "decommission")  # an unknown one answers as another party's
-        serials, problems = _serials(body.units, found["gtin"], "units")
+        serials, problems = await _off_loop(_serials, body.units, found["gtin"], "units")
         if problems:
             raise InvalidInput(problems[0].message, problems)
         async with handlers.pool.acquire() as conn:
@@ -306,8 +321,8 @@ def _hold_routes(
         Held units are refused by packing until the hold is lifted. A hold that names no line is
         the batch's at every line: a principal narrowed to lines holds only on its lines."""
         batch: Batch = request.state.batch  # resolved by the ownership check
-        serials, problems = _serials(body.units, batch.gtin, "units", batch)
-        parents, more = _parents(body.parents)
+        serials, problems = await _off_loop(_serials, body.units, batch.gtin, "units", batch)
+        parents, more = await _off_loop(_parents, body.parents)
         problems += more
         problems += rules.named_twice(serials, "units", "serial") + rules.named_twice(parents, "parents", "parent")
         if problems:
