@@ -173,6 +173,7 @@ async def test_lists_filter_by_batch_line_state_and_type(exceptions: Harness) ->
 
     assert await types() == ["damaged", "lost", "unreadable"]
     assert await types(gtin=GTIN, lot="L2026A", line="LINE-1") == ["damaged", "unreadable"]
+    assert await types(line="urn:epc:id:sgln:9506000.00000.LINE-2") == ["lost"]  # a line by its read point
     assert await types(type="lost") == ["lost"]
     assert await types(state="open", lot=OTHER_LOT) == []
     page = (await client.get("/v1/exceptions", params={"limit": "2"})).json()

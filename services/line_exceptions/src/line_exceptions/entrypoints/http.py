@@ -407,7 +407,9 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         request: Request,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
         lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
-        line_id: Annotated[str | None, Query(alias="line", min_length=1, max_length=64)] = None,
+        line_id: Annotated[
+            str | None, Query(alias="line", min_length=1, max_length=64, description="a line id or its read point SGLN")
+        ] = None,
         state: State | None = None,
         type: Annotated[ExceptionType | None, Query(description=TYPE_MEANING)] = None,
         after: Annotated[UUID | None, Query(description="the last exception_id of the previous page")] = None,
@@ -416,6 +418,10 @@ def _query_routes(router: APIRouter, queries: RecordQueries, resources: Resource
         """Records QA reviews before release, filtered by batch, line, state and type; only those
         within the caller's scope. Paged by `after` (the last `exception_id` of a page)."""
         await consistent()
+        if line_id is not None:  # named as a request names it: by id, or by its read point's SGLN
+            async with queries.pool.acquire() as conn:
+                known = await knowledge.line(conn, line_id)
+            line_id = known.line_id if known is not None else line_id
         filters = Filters(gtin, lot, line_id, state.value if state else None, type.value if type else None)
         found = await queries.listed(filters, request.state.principal.scope, limit, after)
         next_after = str(found[-1]["exception_id"]) if len(found) == limit else None
