@@ -232,6 +232,8 @@ async def test_error_answers_keep_their_headers_and_carry_a_request_id(harness: 
     wrong_method = await harness.client.delete(f"/v1/products/{GTIN}")
     assert wrong_method.status_code == 405
     assert wrong_method.headers["allow"]
+    both = await harness.client.delete("/v1/api-keys")  # a path served by a GET route and a POST route
+    assert (both.status_code, both.headers["allow"]) == (405, "GET, POST")
     assert wrong_method.json()["request_id"] == wrong_method.headers["x-request-id"]
     async with harness.client_with(None) as anonymous:
         refused = await anonymous.get(f"/v1/products/{GTIN}", headers={"x-request-id": "bad id with spaces"})

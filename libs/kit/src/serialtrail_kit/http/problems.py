@@ -113,8 +113,18 @@ async def _concurrency(request: Request, exc: Exception) -> JsonResponse:
 async def _http(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     response = problem(request, exc.status_code, f"http-{exc.status_code}", str(exc.detail), str(exc.detail))
-    response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed(request))
     return response
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method served on the path: Starlette's 405 names only the first route matching
+    it (a path with a GET and a POST route said `Allow: POST`)."""
+    from serialtrail_kit.http.refusals import served_methods  # it documents refusals with this module's types
+
+    return sorted(served_methods(request.app, request.url.path))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JsonResponse:

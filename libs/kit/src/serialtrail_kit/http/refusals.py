@@ -241,6 +241,15 @@ class _Served:
     methods: frozenset[str]
 
 
+def served_methods(app: FastAPI, path: str) -> set[str]:
+    """The methods the API serves on `path`, across every route that matches it (the routes are
+    listed once per app: a flood of wrong methods costs a few regex matches each)."""
+    routes = getattr(app.state, "served_routes", None)
+    if routes is None:
+        routes = app.state.served_routes = tuple(_routes(app))
+    return {method for served in routes if served.pattern.match(path) for method in served.methods}
+
+
 def _routes(app: FastAPI) -> Iterator[_Served]:
     """Every API route as served (routers included at any depth)."""
     for context in iter_route_contexts(app.routes):
