@@ -4,7 +4,7 @@ batch and a held parent are refused by packing, naming the hold, until it is lif
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aggregation_helpers import GTIN, LOT, T0, commissioned, master_data, pack, pack_body, publish, sscc_uri, unit
@@ -130,3 +130,32 @@ async def test_the_tree_flags_what_is_held_after_it_was_packed(aggregation: Harn
     tree = await tree_of(aggregation, pallet)
     assert flagged(tree) == {pallet, case, *(unit(s) for s in SERIALS[:3])}
     assert tree["counts"]["held"] == 4  # below the root
+
+
+async def test_a_window_hold_holds_what_its_line_sends_for_the_window_after_it_was_placed(
+    aggregation: Harness,
+) -> None:
+    """New-user finding: a hold of a line's output in a time window held only the units known
+    when it was placed; a line sending its commissioning later escaped it. Aggregation holds
+    by line and time: units commissioned on the line in the window are held whenever they arrive."""
+    at = datetime.fromisoformat(T0)
+    window = hold(line_id="LINE-1", window_start=at - timedelta(minutes=30), window_end=at + timedelta(minutes=30))
+    await staged(aggregation, window)  # before anything of the window is known
+    late = commissioned(SERIALS[:2])  # LINE-1, at T0: in the window
+    elsewhere = commissioned(SERIALS[2:4]).model_copy(update={"commissioning_id": uuid.uuid4(), "line_id": "LINE-2"})
+    after = commissioned(SERIALS[4:]).model_copy(
+        update={"commissioning_id": uuid.uuid4(), "event_time": at - timedelta(hours=1)}
+    )
+    await publish(aggregation, *master_data(), late, elsewhere, after)
+
+    refused = await aggregation.client.post("/v1/pack", json=pack_body(sscc_uri(31), [unit(s) for s in SERIALS]))
+    assert refused.status_code == 409, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["children[0]", "children[1]"]
+    assert {e["rule"] for e in refused.json()["errors"]} == {"not-held"}
+    assert str(window.hold_id) in refused.json()["errors"][0]["message"]
+    await pack(aggregation.client, sscc_uri(31), [unit(s) for s in SERIALS[2:]])  # another line, or before it
+
+    await staged(aggregation, HoldLifted(hold_id=window.hold_id, reason="reviewed"))
+    await pack(aggregation.client, sscc_uri(32), [unit(s) for s in SERIALS[:2]])
+    tree = await tree_of(aggregation, sscc_uri(32))
+    assert flagged(tree) == set()

@@ -55,12 +55,11 @@ def place(
 ) -> HoldPlaced:
     """`lot_of`: the lot each named serial, and each unit below a named parent, was commissioned
     into (of the batch's GTIN); `below`: what is below each parent named; `output`: for a window
-    hold, the batch's units commissioned on the line in the window."""
+    hold, the batch's units known as commissioned on the line in the window so far."""
     _refuse_scope(command)
-    if command.window is not None and not output:
-        start, end = (t.isoformat() for t in command.window)
-        message = f"no unit of batch {command.batch.lot} is known as commissioned on that line from {start} to {end}"
-        raise InvalidInput(message, [rules.WINDOW_HOLDS_UNITS.at("window", message)])
+    # A window may hold no unit known yet: a line often sends its commissioning after the fact,
+    # and what it then sends for the window is held as it arrives (aggregation holds it by line
+    # and time).
     found: list[Violation] = []
     for index, serial in enumerate(command.serials):
         lot = lot_of.get(serial)

@@ -124,10 +124,9 @@ HOLD_NAMES_UNITS = Rule(
 )
 WINDOW_HOLDS_UNITS = Rule(
     "window-holds-units",
-    "a window names a line, starts before it ends, and holds units of the batch commissioned on that line in it "
-    "(a unit commissioned moments ago may not have arrived yet)",
+    "a window names the line whose output it holds, and starts before it ends",
     "window",
-    "no unit of batch L-2026-07 is known as commissioned on that line from 08:00 to 08:40",
+    "a window holds a line's output: name the line",
 )
 HOLD_ACTIVE = Rule(
     "hold-active",

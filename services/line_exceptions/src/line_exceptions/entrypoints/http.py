@@ -317,7 +317,8 @@ def _hold_routes(
         body: Annotated[HoldIn, Body(openapi_examples=named(HOLD_EXAMPLES))], request: Request
     ) -> HoldOut:
         """Contain: hold a whole batch, a line's output in a time window (the batch's units
-        commissioned on it then), or units and parents of it (a parent holds everything below it).
+        commissioned on it then, also those the line sends later), or units and parents of it (a
+        parent holds everything below it).
         Held units are refused by packing until the hold is lifted. A hold that names no line is
         the batch's at every line: a principal narrowed to lines holds only on its lines."""
         batch: Batch = request.state.batch  # resolved by the ownership check

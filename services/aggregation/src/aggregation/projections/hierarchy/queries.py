@@ -219,7 +219,8 @@ _MISLABELLED = f"SELECT {_mislabelled('$1')}"
 
 
 def _held(unit: str) -> str:
-    """A unit or parent under a containment hold of its own, or a unit of a batch held whole.
+    """A unit or parent under a containment hold of its own, a unit of a batch held whole, or
+    one commissioned on a line while its output is held.
     (What sits below a held parent is flagged from it in Python: `_held_through_parents`.) Each
     test is made only while such a hold exists at all: the uncorrelated EXISTS is worked out
     once per query, so a tree read pays nothing per node when nothing is held."""
@@ -227,7 +228,13 @@ def _held(unit: str) -> str:
                  AND EXISTS (SELECT FROM {RM}.held_objects h WHERE h.object_id = {unit}))
              OR ((SELECT EXISTS (SELECT FROM {RM}.held_batches))
                  AND EXISTS (SELECT FROM {RM}.held_batches hb JOIN {RM}.commissioned c
-                             ON c.gtin = hb.gtin AND c.lot = hb.lot WHERE c.object_id = {unit})))"""
+                             ON c.gtin = hb.gtin AND c.lot = hb.lot WHERE c.object_id = {unit}))
+             OR ((SELECT EXISTS (SELECT FROM {RM}.held_windows))
+                 AND EXISTS (SELECT FROM {RM}.commissioned c
+                             JOIN {RM}.commissionings k ON k.global_position = c.global_position
+                             JOIN {RM}.held_windows w ON w.gtin = c.gtin AND w.lot = c.lot AND w.line_id = k.line_id
+                                 AND c.commissioned_at >= w.window_start AND c.commissioned_at < w.window_end
+                             WHERE c.object_id = {unit})))"""
 
 
 # The root is held also through a held parent it is on (a case on a held pallet).

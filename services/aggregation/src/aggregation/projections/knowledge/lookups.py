@@ -27,6 +27,13 @@ def held_above(objects: str) -> str:
     )"""
 
 
+# Units commissioned on a line while its output is held (`held_windows`): (object_id, hold_id, true).
+_IN_HELD_WINDOW = f"""SELECT c.object_id, w.hold_id::text, true FROM {RM}.commissioned c
+    JOIN {RM}.commissionings k ON k.global_position = c.global_position
+    JOIN {RM}.held_windows w ON w.gtin = c.gtin AND w.lot = c.lot AND w.line_id = k.line_id
+        AND c.commissioned_at >= w.window_start AND c.commissioned_at < w.window_end"""
+
+
 async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: datetime | None = None) -> Knowledge:
     """What is known of `objects`; with `packed_at`, the commissioning time of those commissioned
     after it (only those: a pallet's 5,000 times are not worth decoding to find none)."""
@@ -47,7 +54,9 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
         f"UNION ALL SELECT object_id, hold_id, true FROM held_above "
         f"UNION ALL SELECT c.object_id, h.hold_id::text, true FROM {RM}.commissioned c "
         f"JOIN {RM}.held_batches h USING (gtin, lot) WHERE c.object_id = ANY({json_elements('$1')}) "
-        f"AND EXISTS (SELECT FROM {RM}.held_batches)",  # nothing to look up while no batch is held
+        f"AND EXISTS (SELECT FROM {RM}.held_batches) "  # nothing to look up while no batch is held
+        f"UNION ALL {_IN_HELD_WINDOW} WHERE c.object_id = ANY({json_elements('$1')}) "
+        f"AND EXISTS (SELECT FROM {RM}.held_windows)",
         json_list(sgtins),
         json_list([o.uri for o in objects]),
     )

@@ -27,7 +27,14 @@ SOURCE = "serial_issuance"
 class KnowledgeProjection:
     name = "knowledge"
     source = SOURCE
-    tables: tuple[str, ...] = ("known_products", "known_batches", "known_lines", "commissioned", "sscc_ranges")
+    tables: tuple[str, ...] = (
+        "known_products",
+        "known_batches",
+        "known_lines",
+        "commissioned",
+        "commissionings",
+        "sscc_ranges",
+    )
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -46,6 +53,10 @@ class KnowledgeProjection:
             global_position bigint NOT NULL, commissioned_at timestamptz NOT NULL
         );
         CREATE INDEX ON {schema}.commissioned (gtin, lot);
+        -- The line of each commissioning event (one row per event, not per serial): a hold of a
+        -- line's output in a time window holds the units commissioned on it then, whenever the
+        -- line's data arrives.
+        CREATE TABLE {schema}.commissionings (global_position bigint PRIMARY KEY, line_id text NOT NULL);
         CREATE TABLE {schema}.sscc_ranges (
             extension_digit int NOT NULL, company_prefix text NOT NULL, first_reference bigint NOT NULL,
             quantity int NOT NULL, PRIMARY KEY (extension_digit, company_prefix, first_reference)
@@ -62,6 +73,7 @@ class KnowledgeProjection:
                         "gtin": event.gtin,
                         "lot": event.lot,
                         "position": recorded.global_position,
+                        "line_id": event.line_id,
                         "at": event.event_time.isoformat(),
                         "objects": [sgtin_digital_link(event.gtin, s) for s in event.serials],
                     }
@@ -82,6 +94,11 @@ class KnowledgeProjection:
                 "CROSS JOIN LATERAL json_array_elements_text(e.objects) AS o(object_id) "
                 f"LEFT JOIN {schema}.known_batches b ON b.gtin = e.gtin AND b.lot = e.lot ON CONFLICT DO NOTHING",
                 json_list(commissionings),
+            )
+            await conn.execute(
+                f"INSERT INTO {schema}.commissionings SELECT position, line_id "
+                "FROM json_to_recordset($1::json) AS e(position bigint, line_id text) ON CONFLICT DO NOTHING",
+                json_list([{"position": c["position"], "line_id": c["line_id"]} for c in commissionings]),
             )
 
 
