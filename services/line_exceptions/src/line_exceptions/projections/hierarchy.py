@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import orjson
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
@@ -15,6 +16,7 @@ from line_exceptions.projections.knowledge import RM
 
 SOURCE = "aggregation"
 _PACKED, _UNPACKED, _CLOSED = ChildrenPacked.EVENT_TYPE, ChildrenUnpacked.EVENT_TYPE, ParentClosed.EVENT_TYPE
+_FOLDED = frozenset({_PACKED, _UNPACKED, _CLOSED})
 
 
 class HierarchyProjection:
@@ -31,35 +33,59 @@ class HierarchyProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        """A pallet packed is 51 events: what they change is gathered and written in one statement
+        per table, each object's last change winning as if applied one by one. Only an unpack
+        writes at once, after the packs before it (it deletes what they may have placed)."""
         # Each event's fields named here are in every version of its contract: no upcasting needed.
+        placed: dict[str, str] = {}  # child → parent, packed since the last unpack
+        closed: dict[str, bool] = {}  # parent → whether it is closed now
         for recorded in events:
+            if recorded.event_type not in _FOLDED:
+                continue  # another type (a refusal): passed without its payload
             payload = recorded.payload
-            if recorded.event_type == _CLOSED:
-                await _parent(conn, schema, payload["parent_id"], closed=True)
-            elif recorded.event_type == _PACKED:
-                await _parent(conn, schema, payload["parent_id"], closed=False)
-                await conn.execute(
-                    f"INSERT INTO {schema}.contents (child_id, parent_id) "
-                    "SELECT c, $2 FROM json_array_elements_text($1::json) AS c "
-                    "ON CONFLICT (child_id) DO UPDATE SET parent_id = EXCLUDED.parent_id",
-                    json_list(payload["child_ids"]),
-                    payload["parent_id"],
-                )
-            elif recorded.event_type == _UNPACKED:  # taking children out reopens the parent
-                await _parent(conn, schema, payload["parent_id"], closed=False)
-                await conn.execute(
-                    f"DELETE FROM {schema}.contents WHERE parent_id = $2 "
-                    "AND child_id IN (SELECT json_array_elements_text($1::json))",
-                    json_list(payload["child_ids"]),
-                    payload["parent_id"],
-                )
+            parent = payload["parent_id"]
+            closed[parent] = recorded.event_type == _CLOSED  # packing into or unpacking from one reopens it
+            if recorded.event_type == _PACKED:
+                placed.update(dict.fromkeys(payload["child_ids"], parent))
+            elif recorded.event_type == _UNPACKED:
+                await _place(conn, schema, placed)
+                placed = {}
+                await _take_out(conn, schema, parent, payload["child_ids"])
+        await _place(conn, schema, placed)
+        await _parents(conn, schema, closed)
 
 
-async def _parent(conn: Connection, schema: str, parent_id: str, *, closed: bool) -> None:
+async def _place(conn: Connection, schema: str, placed: dict[str, str]) -> None:
+    """Children into their parents, sent grouped by parent (each parent's id once)."""
+    if not placed:
+        return
+    by_parent: dict[str, list[str]] = {}
+    for child, parent in placed.items():
+        by_parent.setdefault(parent, []).append(child)
     await conn.execute(
-        f"INSERT INTO {schema}.parents VALUES ($1, $2) ON CONFLICT (parent_id) DO UPDATE SET closed = $2",
-        parent_id,
-        closed,
+        f"INSERT INTO {schema}.contents (child_id, parent_id) "
+        "SELECT c, p.key FROM json_each($1::json) AS p, json_array_elements_text(p.value) AS c "
+        "ON CONFLICT (child_id) DO UPDATE SET parent_id = EXCLUDED.parent_id",
+        orjson.dumps(by_parent).decode(),
+    )
+
+
+async def _take_out(conn: Connection, schema: str, parent: str, children: Sequence[str]) -> None:
+    await conn.execute(
+        f"DELETE FROM {schema}.contents WHERE parent_id = $2 "
+        "AND child_id IN (SELECT json_array_elements_text($1::json))",
+        json_list(children),
+        parent,
+    )
+
+
+async def _parents(conn: Connection, schema: str, closed: dict[str, bool]) -> None:
+    if not closed:
+        return
+    await conn.execute(
+        f"INSERT INTO {schema}.parents SELECT key, value::boolean FROM json_each_text($1::json) "
+        "ON CONFLICT (parent_id) DO UPDATE SET closed = EXCLUDED.closed",
+        orjson.dumps(closed).decode(),
     )
 
 
