@@ -1,6 +1,6 @@
 """The hierarchy read model folds a batch of aggregation's events in a few statements: the
 result must be what folding them one by one gives, whatever the order of packs, unpacks
-and closes, and events of other types are passed."""
+and closes; a child found placed already (which aggregation never records) is moved."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 from line_exceptions.projections.hierarchy import HierarchyProjection
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
-from serialtrail_contracts.identity import AccessRefused
 from serialtrail_kit.eventstore.model import RecordedEvent
 
 
@@ -39,7 +38,6 @@ EVENTS = [
     (ChildrenPacked.EVENT_TYPE, _packed("case-1", "u1", "u2", "u3")),
     (ChildrenPacked.EVENT_TYPE, _packed("case-2", "u4")),
     (ParentClosed.EVENT_TYPE, {"parent_id": "case-1"}),
-    (AccessRefused.EVENT_TYPE, {}),  # another type, read without its payload
     (ChildrenPacked.EVENT_TYPE, _packed("pallet", "case-1", "case-2")),
     (ParentClosed.EVENT_TYPE, {"parent_id": "case-2"}),
     (ChildrenUnpacked.EVENT_TYPE, _packed("case-1", "u2")),  # reopens case-1
@@ -83,3 +81,19 @@ async def test_a_batch_folds_as_its_events_one_by_one(database_dsn: str) -> None
         ],
         [("case-1", False), ("case-2", False), ("case-3", True), ("pallet", True)],
     )
+
+
+async def test_a_child_found_placed_already_is_moved_and_the_batch_kept(database_dsn: str) -> None:
+    first = [_event(1, ChildrenPacked.EVENT_TYPE, _packed("case-1", "u1", "u2"))]
+    again = [
+        _event(2, ChildrenPacked.EVENT_TYPE, _packed("case-2", "u2", "u3")),  # u2 with no unpack of case-1
+        _event(3, ParentClosed.EVENT_TYPE, {"parent_id": "case-2"}),
+    ]
+    conn = await asyncpg.connect(database_dsn)
+    try:
+        async with conn.transaction():
+            contents, parents = await _folded(conn, "replayed", [first, again])
+    finally:
+        await conn.close()
+    assert contents == [("u1", "case-1"), ("u2", "case-2"), ("u3", "case-2")]
+    assert parents == [("case-1", False), ("case-2", True)]
