@@ -86,6 +86,9 @@ def test_element_strings_read_together_as_one_by_one(pairs: list[tuple[str, str]
         "(01)09506000134352(21)S/1",  # a serial that needs encoding
         "(01)09506000134352(21)S1(10)LOT",  # attributes: the full parser keeps them
         "(00)195060000000000036",
+        "(01)" + "".join(chr(0x0660 + int(d)) for d in "09506000134352") + "(21)S1",  # Arabic-Indic digits
+        "(01)0950600013435(21)S1",  # a GTIN one digit short
+        "(01)09506000134352(21)",  # no serial
     ],
 )
 def test_element_strings_are_read_together_only_when_every_one_is_plain(odd_one: str) -> None:
