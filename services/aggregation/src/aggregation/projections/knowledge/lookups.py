@@ -39,13 +39,18 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
     after it (only those: a pallet's 5,000 times are not worth decoding to find none)."""
     objects = list(objects)
     sgtins = [o.uri for o in objects if o.kind is SGTIN]
-    rows = await conn.fetch(
-        f"SELECT object_id, cmo_id, CASE WHEN commissioned_at > $2 THEN commissioned_at END AS late "
+    # As a few arrays, not a row per unit: a pallet's 5,000 rows were 5,000 objects for the
+    # collector to track (and walk while the request lasts), an array of text none.
+    found = await conn.fetchrow(
+        "SELECT array_agg(object_id) AS ids, array_agg(cmo_id) AS cmos, "
+        "array_agg(object_id) FILTER (WHERE commissioned_at > $2) AS late, "
+        "array_agg(commissioned_at) FILTER (WHERE commissioned_at > $2) AS late_at "
         f"FROM {RM}.commissioned WHERE object_id = ANY({json_elements('$1')})",
         json_list(sgtins),
         packed_at,
     )
-    owner = {r["object_id"]: r["cmo_id"] for r in rows}
+    assert found is not None  # an aggregate query always returns its row
+    owner = dict(zip(found["ids"] or (), found["cmos"] or (), strict=True))
     ssccs = await allocated_ssccs(conn, [o for o in objects if o.kind is SSCC])
     # Out of the supply chain, or held (itself, by its batch, or by a parent it is on): one round trip.
     standing = await conn.fetch(
@@ -68,7 +73,7 @@ async def snapshot(conn: Connection, objects: Iterable[ObjectId], packed_at: dat
         decommissioned=decommissioned,
         held=held,
         ssccs=frozenset(o.uri for o in objects if o.kind is SSCC),
-        commissioned_at={r["object_id"]: r["late"] for r in rows if r["late"] is not None},
+        commissioned_at=dict(zip(found["late"] or (), found["late_at"] or (), strict=True)),
     )
 
 
