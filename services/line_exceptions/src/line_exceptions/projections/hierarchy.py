@@ -5,8 +5,8 @@ units below a parent by it; a hold's parents are checked against it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-import asyncpg
 import orjson
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_kit.db import Connection, json_list
@@ -20,81 +20,70 @@ _PACKED, _UNPACKED, _CLOSED = ChildrenPacked.EVENT_TYPE, ChildrenUnpacked.EVENT_
 
 
 class HierarchyProjection:
+    """A row per parent, its children in an array: packing a pallet writes 51 rows, not a row
+    and two index entries for each of its 5,000 units (as much of PostgreSQL's time as
+    aggregation's own links, measured in issue 9), and what is below a parent, all this read
+    model is asked, is found from the parents alone. A child is in one parent at a time:
+    aggregation records an unpack before it packs the child elsewhere."""
+
     name = "hierarchy"
     source = SOURCE
-    tables: tuple[str, ...] = ("parents", "contents")
+    tables: tuple[str, ...] = ("parents",)
     event_types = (_PACKED, _UNPACKED, _CLOSED)
 
     def ddl(self, schema: str) -> str:
         return f"""
-        CREATE TABLE {schema}.parents (parent_id text PRIMARY KEY, closed boolean NOT NULL);
-        CREATE TABLE {schema}.contents (child_id text PRIMARY KEY, parent_id text NOT NULL);
-        CREATE INDEX ON {schema}.contents (parent_id);
+        CREATE TABLE {schema}.parents (
+            parent_id text PRIMARY KEY, closed boolean NOT NULL, child_ids text[] NOT NULL
+        );
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        """A pallet packed is 51 events: what they change is gathered and written in one statement
-        per table, each object's last change winning as if applied one by one. Only an unpack
-        writes at once, after the packs before it (it deletes what they may have placed)."""
+        """What a batch changes is gathered and written in one statement: each parent's state
+        as its last event left it, the children packed into it appended. An unpack takes its
+        children out at once, after what was gathered before it (it may name those children)."""
         # Each event's fields named here are in every version of its contract: no upcasting needed.
-        placed: dict[str, str] = {}  # child → parent, packed since the last unpack
-        closed: dict[str, bool] = {}  # parent → whether it is closed now
+        changed: dict[str, _Change] = {}
         for recorded in events:
             payload = recorded.payload
-            parent = payload["parent_id"]
-            closed[parent] = recorded.event_type == _CLOSED  # packing into or unpacking from one reopens it
+            change = changed.setdefault(payload["parent_id"], _Change())
+            change.closed = recorded.event_type == _CLOSED  # packing into or unpacking from one reopens it
             if recorded.event_type == _PACKED:
-                placed.update(dict.fromkeys(payload["child_ids"], parent))
+                change.packed += payload["child_ids"]
             elif recorded.event_type == _UNPACKED:
-                await _place(conn, schema, placed)
-                placed = {}
-                await _take_out(conn, schema, parent, payload["child_ids"])
-        await _place(conn, schema, placed)
-        await _parents(conn, schema, closed)
+                await _write(conn, schema, changed)
+                changed = {}
+                await _take_out(conn, schema, payload["parent_id"], payload["child_ids"])
+        await _write(conn, schema, changed)
 
 
-async def _place(conn: Connection, schema: str, placed: dict[str, str]) -> None:
-    """Children into their parents, sent grouped by parent (each parent's id once). A child is
-    in one parent at a time (aggregation records an unpack before it packs it elsewhere), so a
-    plain insert places them: it costs half what an upsert does, which checks every row for a
-    conflict before inserting it. Should a child be found placed already, the upsert moves it,
-    as the events say."""
-    if not placed:
+@dataclass
+class _Change:
+    closed: bool = False
+    packed: list[str] = field(default_factory=list)
+
+
+async def _write(conn: Connection, schema: str, changed: dict[str, _Change]) -> None:
+    if not changed:
         return
-    by_parent: dict[str, list[str]] = {}
-    for child, parent in placed.items():
-        by_parent.setdefault(parent, []).append(child)
-    children = orjson.dumps(by_parent).decode()
-    try:
-        async with conn.transaction():  # a savepoint: a conflict must not lose the batch's transaction
-            await conn.execute(_PLACE.format(schema=schema), children)
-    except asyncpg.UniqueViolationError:
-        await conn.execute(_PLACE.format(schema=schema) + _MOVING, children)
-
-
-_PLACE = """
-INSERT INTO {schema}.contents (child_id, parent_id)
-SELECT c, p.key FROM json_each($1::json) AS p, json_array_elements_text(p.value) AS c
-"""
-_MOVING = "ON CONFLICT (child_id) DO UPDATE SET parent_id = EXCLUDED.parent_id"
-
-
-async def _take_out(conn: Connection, schema: str, parent: str, children: Sequence[str]) -> None:
     await conn.execute(
-        f"DELETE FROM {schema}.contents WHERE parent_id = $2 "
-        "AND child_id IN (SELECT json_array_elements_text($1::json))",
-        json_list(children),
-        parent,
+        f"""
+        INSERT INTO {schema}.parents AS t (parent_id, closed, child_ids)
+        SELECT key, (value->>'closed')::boolean, ARRAY(SELECT json_array_elements_text(value->'packed'))
+        FROM json_each($1::json)
+        ON CONFLICT (parent_id) DO UPDATE SET closed = EXCLUDED.closed, child_ids = t.child_ids || EXCLUDED.child_ids
+        """,
+        orjson.dumps({parent: {"closed": c.closed, "packed": c.packed} for parent, c in changed.items()}).decode(),
     )
 
 
-async def _parents(conn: Connection, schema: str, closed: dict[str, bool]) -> None:
-    if not closed:
-        return
+async def _take_out(conn: Connection, schema: str, parent: str, children: Sequence[str]) -> None:
+    """Closed or not, a parent children are taken out of is open."""
     await conn.execute(
-        f"INSERT INTO {schema}.parents SELECT key, value::boolean FROM json_each_text($1::json) "
-        "ON CONFLICT (parent_id) DO UPDATE SET closed = EXCLUDED.closed",
-        orjson.dumps(closed).decode(),
+        f"UPDATE {schema}.parents SET closed = false, child_ids = ARRAY("
+        "SELECT unnest(child_ids) EXCEPT SELECT json_array_elements_text($1::json)) WHERE parent_id = $2",
+        json_list(children),
+        parent,
     )
 
 
@@ -106,7 +95,7 @@ async def contents(conn: Connection, parent_ids: Iterable[str]) -> dict[str, Con
         WITH RECURSIVE walk(root, node) AS (
             SELECT p, p FROM json_array_elements_text($1::json) AS p
             UNION ALL
-            SELECT w.root, c.child_id FROM walk w JOIN {RM}.contents c ON c.parent_id = w.node
+            SELECT w.root, c FROM walk w JOIN {RM}.parents p ON p.parent_id = w.node, unnest(p.child_ids) AS c
         )
         SELECT w.root, w.node, p.closed FROM walk w LEFT JOIN {RM}.parents p ON p.parent_id = w.node
         """,
