@@ -13,6 +13,7 @@ from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
 from serialtrail_kit.errors import Conflict, InvalidInput
+from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
@@ -23,7 +24,7 @@ from aggregation.domain.hierarchy import CLOSE_RULES, PACK_RULES, UNPACK_RULES, 
 from aggregation.entrypoints import permissions as allowed
 from aggregation.entrypoints.ids import ParsedIds, one_id
 from aggregation.entrypoints.resources import Resources, id_cache, in_scope, narrowed
-from aggregation.entrypoints.responses import AncestorsOut, ReportOut, TreeOut, ok
+from aggregation.entrypoints.responses import AncestorsOut, ReportOut, TreeOut
 from aggregation.entrypoints.schemas import (
     CloseIn,
     CloseOut,

@@ -7,21 +7,12 @@ being described here fails test_documented_reads."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from serialtrail_contracts.aggregation import PackagingLevel
 from serialtrail_gs1.identity import Kind
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def ok(model: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
-    """A route's `responses=`: its 200 answer documented by `model`."""
-    return {200: {"model": model, "description": description}}
-
+from serialtrail_kit.http.answers import Answer
 
 Id = Annotated[str, Field(description="canonical GS1 Digital Link URI (https://id.gs1.org/01/…/21/… or /00/…)")]
 Level = Annotated[PackagingLevel | None, Field(description="the level it was filled as; null: never packed into")]

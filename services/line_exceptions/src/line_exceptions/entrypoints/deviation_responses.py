@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import Field
 from serialtrail_contracts.deviations import AnalysisMethod, CapaKind, RootCauseCategory
+from serialtrail_kit.http.answers import Answer
 
-from line_exceptions.entrypoints.responses import Answer, Cmo, Gtin, HistoryEntry, Lot, Principal
+from line_exceptions.entrypoints.responses import Cmo, Gtin, HistoryEntry, Lot, Principal
 
 
 class Deviation(Answer):

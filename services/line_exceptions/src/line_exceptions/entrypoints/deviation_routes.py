@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.errors import Conflict, InvalidInput
 from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
@@ -30,7 +31,6 @@ from line_exceptions.entrypoints.deviation_schemas import (
     RootCauseIn,
 )
 from line_exceptions.entrypoints.resources import Consistent, Resources, looked_up
-from line_exceptions.entrypoints.responses import ok
 from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import deviations as read
 

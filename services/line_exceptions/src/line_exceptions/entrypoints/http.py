@@ -17,6 +17,7 @@ from serialtrail_gs1.scan import Scan, parse_object_id, parse_scan, rule_of
 from serialtrail_kit.access.authz import requires, visible
 from serialtrail_kit.declaration import NOT_IN_FUTURE, NotAhead
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
+from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
@@ -36,7 +37,7 @@ from line_exceptions.entrypoints.resources import (
     looked_up,
     unregistered_line,
 )
-from line_exceptions.entrypoints.responses import BatchSummary, Hold, Holds, RecordDetail, RecordsPage, UnitRecords, ok
+from line_exceptions.entrypoints.responses import BatchSummary, Hold, Holds, RecordDetail, RecordsPage, UnitRecords
 from line_exceptions.entrypoints.schemas import (
     HOLD_EXAMPLES,
     RECORD_EXAMPLES,

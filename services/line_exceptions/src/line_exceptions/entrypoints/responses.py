@@ -11,22 +11,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from serialtrail_contracts.exception_vocabulary import DscsaReason, EuFmdPackState
 from serialtrail_contracts.exceptions import DecommissionReason, Outcome
+from serialtrail_kit.http.answers import Answer
 
 from line_exceptions.domain.records import State
 from line_exceptions.entrypoints.schemas import RecordType
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def ok(model: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
-    """A route's `responses=`: its 200 answer documented by `model`, rendered as the route renders it."""
-    return {200: {"model": model, "description": description}}
-
 
 Gtin = Annotated[str, Field(description="GTIN-14 of the product")]
 Lot = Annotated[str, Field(description="batch/lot (AI 10)")]
