@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from line_exceptions_helpers import GTIN, LOT, OTHER_LOT, T0, aggregated, log_of, packed, sscc, staged, unit_uri
+from line_exceptions_helpers import (
+    GTIN,
+    LOT,
+    OTHER_LOT,
+    T0,
+    aggregated,
+    commissioned,
+    log_of,
+    packed,
+    publish,
+    sscc,
+    staged,
+    unit_uri,
+)
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness
 
@@ -120,6 +133,11 @@ async def test_a_lines_output_in_a_window_is_held_as_the_units_commissioned_ther
     later = await client.post("/v1/holds", json=hold_body(line_id="LINE-2", window=window))
     assert later.status_code == 201, later.text
     assert (await client.get(later.json()["hold_url"])).json()["serials"] == []
+    # What LINE-2 then sends for the window is shown as held by it (final outside check).
+    await publish(exceptions, commissioned(["LATE1"]).model_copy(update={"line_id": "LINE-2"}))
+    assert (await client.get(later.json()["hold_url"])).json()["serials"] == ["LATE1"]
+    listed = {h["hold_id"]: h["serials"] for h in (await client.get("/v1/holds")).json()["holds"]}
+    assert listed[later.json()["hold_id"]] == ["LATE1"]
 
 
 async def test_a_principal_narrowed_to_lines_holds_on_its_lines_only(exceptions: Harness) -> None:

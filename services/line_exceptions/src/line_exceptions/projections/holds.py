@@ -73,8 +73,17 @@ class HoldsProjection:
                 )
 
 
+# A window hold's serials are the line's output in the window as known now: those known when it was
+# placed, and those the line sent for the window since (which aggregation holds as they arrive).
+_SERIALS = f"""CASE WHEN holds.window_start IS NULL THEN holds.serials ELSE (
+    SELECT coalesce(jsonb_agg(u.serial ORDER BY u.serial), '[]'::jsonb) FROM (
+        SELECT jsonb_array_elements_text(holds.serials) AS serial
+        UNION SELECT c.serial FROM {RM}.commissioned c
+        WHERE c.gtin = holds.gtin AND c.lot = holds.lot AND c.line_id = holds.line_id
+          AND c.event_time >= holds.window_start AND c.event_time < holds.window_end
+    ) u) END AS serials"""
 _COLUMNS = (
-    "hold_id::text AS hold_id, gtin, lot, cmo_id, whole_batch, serials, parents, "
+    f"hold_id::text AS hold_id, gtin, lot, cmo_id, whole_batch, {_SERIALS}, parents, "
     "state, reason, event_time, placed_at, placed_by, lifted_at, lifted_by, lift_reason, line_id, window_start, "
     "window_end"
 )
