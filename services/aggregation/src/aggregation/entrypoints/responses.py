@@ -48,7 +48,7 @@ class Counts(Answer):
     objects: int = Field(description="objects below the root, every level")
     pending: int = Field(description="of them, not yet known as commissioned or allocated")
     errors: int = Field(description="of them, in error (see `status`)")
-    held: int = Field(description="of them, under a containment hold of their own or of their batch")
+    held: int = Field(description="of them, held (see `held`)")
 
 
 class TreeOut(Answer):

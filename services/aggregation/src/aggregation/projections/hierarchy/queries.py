@@ -79,8 +79,9 @@ class AggregationQueries:
                 )
             }
             root_known = root.uri in (await knowledge.snapshot(conn, [root])).known
-            root_mislabelled = bool(await conn.fetchval(_MISLABELLED, root.uri))
-            root_held = bool(await conn.fetchval(_ROOT_HELD, root.uri, json_list([root.uri])))
+            standing = await conn.fetchrow(_ROOT, root.uri, json_list([root.uri]))
+            assert standing is not None  # a SELECT without FROM always answers its row
+            root_mislabelled, root_held = bool(standing["mislabelled"]), bool(standing["held"])
             scope = await conn.fetchrow(_scope_sql(at), *args) if scoped else None
         status = "error" if root_mislabelled else "confirmed" if root_known else "pending"
         return _assemble(root, (status, root_held), groups, states, at, scope)
@@ -215,9 +216,6 @@ def _mislabelled(unit: str) -> str:
         AND pl.lot <> (SELECT c.lot FROM {RM}.commissioned c WHERE c.object_id = pl.child))"""
 
 
-_MISLABELLED = f"SELECT {_mislabelled('$1')}"
-
-
 def _held(unit: str) -> str:
     """A unit or parent under a containment hold of its own, a unit of a batch held whole, or
     one commissioned on a line while its output is held.
@@ -237,8 +235,10 @@ def _held(unit: str) -> str:
                              WHERE c.object_id = {unit})))"""
 
 
-# The root is held also through a held parent it is on (a case on a held pallet).
-_ROOT_HELD = f"{knowledge.held_above('$2')} SELECT EXISTS (SELECT FROM held_above) OR {_held('$1')}"
+# The root's own standing, in one round trip: mislabelled, and held (also through a held parent
+# it is on: a case on a held pallet).
+_ROOT = f"""{knowledge.held_above("$2")} SELECT {_mislabelled("$1")} AS mislabelled,
+    EXISTS (SELECT FROM held_above) OR {_held("$1")} AS held"""
 
 _OWNER_SQL = _target_sql(_tree_cte(None, "= ANY($1::text[])"), "$1::text[]")
 
