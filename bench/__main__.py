@@ -7,6 +7,7 @@ import asyncio
 from serialtrail.served import running_server
 
 from bench.aggregation import packing_throughput
+from bench.capture import capture_throughput
 from bench.event_hash import event_hash_throughput
 from bench.exceptions import exceptions_benchmark
 from bench.hostile import hostile_input_benchmark
@@ -24,6 +25,7 @@ def main() -> None:
         asyncio.run(allocate_and_stream(base, key))
         asyncio.run(commissioning_throughput(base, key))
         asyncio.run(packing_throughput(base, key))
+        capture_throughput(base, key)
     exceptions_benchmark()
     log_throughput()
     transport_benchmarks()

@@ -43,6 +43,7 @@ OWN = Scope(
     lines=frozenset({"LINE-1"}),
     cmos=frozenset({"ACME"}),
 )
+OTHER_COMPANY = Scope(company_prefixes=frozenset({"4000001"}), sites=frozenset({SITE_B}), cmos=frozenset({"BCMO"}))
 # What only the other owner's requests contain: a request naming it is refused outright (403).
 DISTINCT = {"other-company": "4000001", "other-cmo": "OTHER", "other-line": "LINE-2"}
 VARIANTS = ("own", *DISTINCT)
@@ -297,6 +298,18 @@ def _api_key(world: World, variant: str) -> Values:
     return {"key_id": world.keys.pop(), "role": "auditor", "scope": None}
 
 
+@_only("own", "other-company")
+def _epcis_document(world: World, variant: str) -> Values:
+    """A document naming a fresh unit of the owner's product (an event is captured once)."""
+    return {"epcList": [f"https://id.gs1.org/01/{GTINS[variant]}/21/E{uuid.uuid4().hex[:11].upper()}"]}
+
+
+@_only("own", "other-company", "unknown")
+def _capture_job(world: World, variant: str) -> Values:
+    """A job captured by a key of the owner's party (the unknown: no job)."""
+    return {"capture_id": UNKNOWN_UUID if variant == "unknown" else world.ids[f"job:{variant}"]}
+
+
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
@@ -324,7 +337,13 @@ SAMPLES: dict[str, Sample] = {
     "deviation": _deviation,
     "decommission": _decommission,
     "deviations": _exceptions,
+    "epcis-document": _epcis_document,
+    "capture-job": _capture_job,
+    "capture-jobs": _exceptions,
 }
+# Refused event by event in the capture job, not by the request's status: a document naming
+# another party's objects is accepted (202) and each such event refused in the job (403).
+REFUSED_IN_JOB = frozenset({"epcis-document"})
 # Packing into a parent that holds another CMO's units cannot be answered as for an unknown
 # parent (that is accepted as pending): it is refused as a conflict naming the scope rule.
 HIDDEN_WITHOUT_UNKNOWN = {"packing": 409}
@@ -374,6 +393,8 @@ def _body(op: dict[str, Any], schemas: dict[str, Any]) -> tuple[Any, frozenset[s
     body = op.get("requestBody")
     if body is None:
         return None, frozenset()
+    if "application/json" not in body["content"]:  # a document, not a command: its example as it is
+        return next(iter(body["content"].values()))["example"], frozenset()
     schema = body["content"]["application/json"]["schema"]
     ref = next(s["$ref"] for s in [schema, *schema.get("anyOf", [])] if "$ref" in s).rsplit("/", 1)[-1]
     return schemas[ref]["examples"][0], frozenset(schemas[ref].get("properties", {}))
@@ -474,6 +495,8 @@ async def _build(harness: Harness) -> World:
         ids[f"case:{variant}"], ids[f"serial:{variant}"] = await _packed_case(world, variant)
     await _commission_more(world, 60)
     await harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
+    for variant, scope in (("own", OWN), ("other-company", OTHER_COMPANY)):
+        ids[f"job:{variant}"] = await _captured_by(harness, scope, GTINS[variant])
     qa = await harness.token(Role.qa)
     async with harness.client_with(qa) as signer:
         body = {"meaning": "reviewed", "credential": qa}
@@ -481,6 +504,28 @@ async def _build(harness: Harness) -> World:
             "signature_id"
         ]
     return world
+
+
+async def _captured_by(harness: Harness, scope: Scope, gtin: str) -> str:
+    """A capture job of a CMO key of `scope` (a job is its capturer's party's)."""
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-30T09:15:00.000+01:00",
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": [f"https://id.gs1.org/01/{gtin}/21/J{uuid.uuid4().hex[:11].upper()}"],
+        "action": "OBSERVE",
+    }
+    document = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-30T09:20:00.000+01:00",
+        "epcisBody": {"eventList": [event]},
+    }
+    async with harness.client_with(await harness.token(Role.cmo, scope)) as capturer:
+        job = await _ok(await capturer.post("/v1/epcis/capture", json=document))
+    assert job["captured"] == 1, job
+    return str(job["captureID"])
 
 
 async def _packed_case(world: World, variant: str) -> tuple[str, str]:
@@ -651,7 +696,12 @@ async def test_the_matrix(world: World, document: dict[str, Any], principal: tup
             want = expected(operation, role, scope, variant, sent)
             where = f"{role.value} {operation} [{variant}]"
             checked += 1
-            if want == "allowed":
+            if want == "forbidden" and operation.kind in REFUSED_IN_JOB and role.value in operation.roles:
+                job = response.json()
+                assert response.status_code == 202, f"{where}: {response.text}"
+                assert job["captured"] == 0, f"{where}: {response.text}"
+                assert {(p["status"], e["rule"]) for p in job["errors"] for e in p["errors"]} == {(403, "in-scope")}
+            elif want == "allowed":
                 assert 200 <= response.status_code < 300, f"{where}: {response.text}"
             elif want == "forbidden":
                 assert response.status_code == 403, f"{where}: {response.text}"

@@ -16,6 +16,7 @@ from typing import Any
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.deviations import DEVIATION_EVENTS
+from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import (
     DecommissionUndone,
@@ -67,6 +68,10 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         HoldPlaced,  # a quality state of the units, not an event in the supply chain
         HoldLifted,
         *DEVIATION_EVENTS,  # quality records
+        # A capture job's bookkeeping; the EPCIS events captured are served as they were received.
+        CaptureReceived,
+        EventsCaptured,
+        CaptureFinished,
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

@@ -16,6 +16,7 @@ from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.access.authz import declared_routes
 from serialtrail_kit.access.wiring import log_of_requests
 from serialtrail_kit.http import audit_trail
+from serialtrail_kit.http.bodies import MAX_BODY_EXTENSION, streamed_routes
 from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.http.docs import offline_docs
 from serialtrail_kit.http.gate import AuthenticateFirst, BodyPace, PacedBodies
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(audit_trail.build_router(app.state.known_logs))
     for module in modules:
         app.include_router(module.router)
+    app.state.streamed_routes = streamed_routes(app)
     _openapi(app)
     return app
 
@@ -156,11 +158,20 @@ def _openapi(app: FastAPI) -> None:
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
             schema["components"]["securitySchemes"] = SECURITY_SCHEMES
             _requirements_in_openapi(app, schema)
+            _streamed_in_openapi(app, schema)
             document_refusals(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _streamed_in_openapi(app: FastAPI, schema: dict[str, Any]) -> None:
+    """A route reading its own body names its limit, so the gateway in front holds it to the same."""
+    for (method, path), streamed in app.state.streamed_routes.items():
+        operation = schema["paths"].get(path, {}).get(method.lower())
+        if operation is not None:
+            operation[MAX_BODY_EXTENSION] = streamed.max_bytes
 
 
 def _requirements_in_openapi(app: FastAPI, schema: dict[str, Any]) -> None:

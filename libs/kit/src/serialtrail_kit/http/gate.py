@@ -6,7 +6,8 @@
    body read, let alone parsed; the principal is kept for the route's own check (`requires`);
    a NUL in the path or query is refused (422);
 3. a body that is not JSON is refused (415); a JSON body is checked strictly (`strict_json`)
-   and handed on to the route unchanged;
+   and handed on to the route unchanged. A route that reads its own body (`bodies.streams`)
+   gets it unread, held to the limit and the media types it declared;
 4. a POST with an `Idempotency-Key` is answered once (`idempotency`).
 
 Paths outside the API (health, docs) get the size limit only."""
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serialtrail_kit.access.authenticate import Authenticator
 from serialtrail_kit.errors import DomainError, InvalidInput, Rule
 from serialtrail_kit.http import idempotency, strict_json
+from serialtrail_kit.http.bodies import StreamedBody
 from serialtrail_kit.http.problems import problem_of
 from serialtrail_kit.http.strict_json import NO_NUL
 
@@ -112,7 +114,8 @@ class AuthenticateFirst:
             await self.app(scope, receive, send)
             return
         request = Request(scope)  # no receive: nothing here reads the body by accident
-        limit: int = scope["app"].state.max_request_bytes
+        streamed: StreamedBody | None = scope["app"].state.streamed_routes.get((scope["method"], scope["path"]))
+        limit: int = streamed.max_bytes if streamed else scope["app"].state.max_request_bytes
         if not str(scope["path"]).startswith(GUARDED_PREFIX):  # health, docs: only the size limit
             try:
                 _check_declared_length(request, limit)
@@ -127,9 +130,11 @@ class AuthenticateFirst:
             principal = request.state.authenticated = await _authenticated(request)
             _refuse_nul(scope)
             refuse_control_characters(str(scope["path"]))
-            _refuse_other_media(request)
+            _refuse_other_media(request, streamed)
             key = idempotency.key_of(request) if request.method == "POST" else None
-            json_body = request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
+            json_body = (
+                streamed is None and request.method in WITH_BODY and "json" in request.headers.get("content-type", "")
+            )
             if json_body or key is not None:
                 body = await _read(receive, limit)
                 if json_body:
@@ -178,15 +183,21 @@ def refuse_control_characters(path: str) -> None:
         raise InvalidInput(message, [PLAIN_PATH.at("path", message)])
 
 
-def _refuse_other_media(request: Request) -> None:
-    """Every API body is JSON: another type is named as such (415), not read as a JSON string
-    that fails the route's schema (which a client cannot tell from a wrong field)."""
+def _refuse_other_media(request: Request, streamed: StreamedBody | None) -> None:
+    """Every API body is JSON (or what a streamed route declared): another type is named as
+    such (415), not read as a JSON string that fails the route's schema (which a client cannot
+    tell from a wrong field)."""
     headers = request.headers
     if request.method not in WITH_BODY or not (
         "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
     ):
         return
     media = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if streamed is not None:
+        if streamed.accepts(media):
+            return
+        message = f"the body is {media or 'of no declared type'}; send it as one of {', '.join(streamed.media_types)}"
+        raise UnsupportedMedia(message, [MEDIA_TYPE.at("content-type", message)])
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return
     message = f"the body is {media or 'of no declared type'}; send it as application/json"

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -63,6 +63,7 @@ _NOT_RETURNED = _HOP_BY_HOP | {HEADER, "date", "server"}
 class Limits:
     max_body_bytes: int = 16 * 1024 * 1024  # as the services' SERIALTRAIL_MAX_REQUEST_BYTES
     pace: BodyPace = field(default_factory=BodyPace)
+    limit_named: str = "SERIALTRAIL_MAX_REQUEST_BYTES"
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -298,7 +299,7 @@ async def _limited(request: Request, limits: Limits) -> AsyncIterator[bytes]:
 
 
 def _too_large(limits: Limits) -> str:
-    return f"the body exceeds {limits.max_body_bytes} bytes (SERIALTRAIL_MAX_REQUEST_BYTES)"
+    return f"the body exceeds {limits.max_body_bytes} bytes ({limits.limit_named})"
 
 
 def _has_body(request: Request) -> bool:
@@ -317,6 +318,8 @@ async def _forward(request: Request, client: httpx.AsyncClient, upstreams: Upstr
         response = problem(request, 405, "http-405", "Method Not Allowed", f"{request.method} is not served on {path}")
         response.headers["Allow"] = ", ".join(found.allowed)
         return response
+    if found.max_body is not None:  # the route reads documents, larger than any command
+        limits = replace(limits, max_body_bytes=found.max_body, limit_named="the most this operation takes")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
         return problem_of(request, TooLarge(_too_large(limits)))

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from serialtrail_kit.http.bodies import MAX_BODY_EXTENSION
+
 _PARAMETER = re.compile(r"\{([^}]+)\}")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -28,6 +30,7 @@ class Route:
     loose: re.Pattern[str]
     open: re.Pattern[str]  # enum parameters too match any one segment
     literal: int
+    max_body: int | None = None  # a route reading its own body (documents): its own limit
 
 
 def _pattern(template: str, values: Mapping[str, list[str]], last_segment: str) -> re.Pattern[str]:
@@ -69,6 +72,7 @@ def routes_of(upstream: str, document: Mapping[str, Any]) -> list[Route]:
                     loose=_pattern(template, values, ".+"),
                     open=_pattern(template, {}, "[^/]+"),
                     literal=len(_PARAMETER.sub("", template)),
+                    max_body=operation.get(MAX_BODY_EXTENSION),
                 )
             )
     return routes
@@ -78,6 +82,7 @@ def routes_of(upstream: str, document: Mapping[str, Any]) -> list[Route]:
 class Match:
     upstream: str | None  # None: the path is known, not with this method
     allowed: tuple[str, ...] = ()
+    max_body: int | None = None
 
 
 class RouteTable:
@@ -93,6 +98,6 @@ class RouteTable:
                 continue
             for route in matching:
                 if route.method == method:
-                    return Match(route.upstream)
+                    return Match(route.upstream, max_body=route.max_body)
             return Match(None, tuple(sorted({r.method for r in matching})))
         return None

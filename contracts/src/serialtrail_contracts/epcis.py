@@ -1,0 +1,107 @@
+"""Events of the EPCIS reporting service, published on `serialtrail.reporting.v1`.
+
+A capture job is a stream of its own (`capture-<id>`): the document received, the events it
+captured (in batches: a document may hold 100,000), and how the job ended. Each captured event
+is kept as the EPCIS 2.0 JSON-LD it arrived as (an XML document's events converted), with its
+CBV 2.0 Event Hash ID: the identity by which a second capture of it is a duplicate."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from serialtrail_contracts.base import Contract, EventContract, event_types
+
+
+class ErrorBehaviour(StrEnum):
+    """`GS1-Capture-Error-Behaviour`: with `rollback` nothing of a document with an error is
+    captured; with `proceed` every event without one is."""
+
+    rollback = "rollback"
+    proceed = "proceed"
+
+
+class DocumentFormat(StrEnum):
+    jsonld_2_0 = "jsonld-2.0"
+    xml_2_0 = "xml-2.0"
+    xml_1_2 = "xml-1.2"
+
+
+class Scope(Contract):
+    """The capturing key's scope when it captured (every dimension None: unrestricted)."""
+
+    company_prefixes: tuple[str, ...] | None = None
+    gtins: tuple[str, ...] | None = None
+    sites: tuple[str, ...] | None = None
+    lines: tuple[str, ...] | None = None
+    cmos: tuple[str, ...] | None = None
+
+
+class Named(Contract):
+    """The GS1 keys a document's events name: whose the document is, beside its sender's."""
+
+    gtins: tuple[str, ...] = ()
+    ssccs: tuple[str, ...] = ()
+    company_prefixes: tuple[str, ...] = ()
+
+
+class CaptureReceived(EventContract):
+    EVENT_TYPE: ClassVar[str] = "epcis.CaptureReceived"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    capture_id: UUID
+    principal_id: str  # who captured: the job is theirs to read
+    behaviour: ErrorBehaviour
+    document_format: DocumentFormat
+    size_bytes: int
+    sha256: str  # of the bytes received, as received
+    events: int  # how many events the document held
+    scope: Scope
+    names: Named
+
+
+class CapturedEvent(Contract):
+    index: int  # its position in the document
+    event_id: str  # its CBV 2.0 Event Hash ID (ni:///sha-256;…?ver=CBV2.0)
+    event: dict[str, Any]  # EPCIS 2.0 JSON-LD; `eventID` as sent, or the hash id when none was
+
+
+class EventsCaptured(EventContract):
+    """A batch of a document's events, captured. `context` is the document's `@context`: what
+    the events' prefixed names mean."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.EventsCaptured"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    capture_id: UUID
+    context: Any
+    events: tuple[CapturedEvent, ...] = Field(min_length=1)
+
+
+class EventError(Contract):
+    """Why one event (or, with `index` None, the document) was not captured."""
+
+    index: int | None
+    event_id: str | None = None
+    field: str
+    rule: str
+    message: str
+    status: int  # the HTTP status it would have alone: 400 invalid, 403 not the sender's, 409 a duplicate
+
+
+class CaptureFinished(EventContract):
+    """How the job ended: `captured` events are in the repository; `errors` name those that are
+    not (under rollback, with any error, none is)."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.CaptureFinished"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    capture_id: UUID
+    captured: int
+    errors: tuple[EventError, ...] = ()
+
+
+EVENTS = event_types(CaptureReceived, EventsCaptured, CaptureFinished)

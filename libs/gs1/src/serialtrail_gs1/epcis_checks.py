@@ -1,0 +1,265 @@
+"""What an EPCIS 2.0 event captured from outside must be before anything of it is believed,
+checked in layers, each naming the field and the rule it breaks:
+
+1. the EPCIS 2.0 JSON Schema (the official file, formats asserted: times with their offset,
+   URIs), which also holds the bare CBV words a field may take;
+2. GS1 identifier syntax of every object it names (EPC URIs and GS1 Digital Links, check
+   digits), read by the line parser, so one identifier reads the same whether a line scanned
+   it or a document carried it;
+3. CBV vocabulary written as a URI in the CBV's own namespace (`https://ref.gs1.org/cbv/…`),
+   which the schema lets through, must name a CBV term.
+
+What the current state says (issued, commissioned once, held, whose it is) is the capturing
+service's business, not this module's: it only returns the keys each event names."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+import orjson
+from biip import ParseError
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from epcpy.utils.common import ConvertException
+from epcpy.utils.parsers import epc_pure_identity_to_scheme
+from serialtrail_kit.errors import Rule, Violation
+
+from serialtrail_gs1 import rules
+from serialtrail_gs1.identity import SGTIN, IdentifierError
+from serialtrail_gs1.keys import check_digit
+from serialtrail_gs1.scan import parse_object_id, rule_of
+
+SCHEMA_FILE = "EPCIS-JSON-Schema.json"  # official, byte for byte (gs1/EPCIS): package data, see standards/README.md
+MAX_SCHEMA_ERRORS = 5  # per event: the first few say what is wrong; a thousand say nothing more
+
+EPCIS_SCHEMA = Rule(
+    "epcis-schema",
+    "the event validates against the EPCIS 2.0 JSON Schema (times with an offset, URIs, CBV words)",
+    "eventList[0].bizStep",
+    "'shipped' is not valid under any of the given schemas",
+)
+EPCIS_DOCUMENT = Rule(
+    "epcis-document",
+    "the document (outside its events) validates against the EPCIS 2.0 schema: an EPCISDocument or "
+    "EPCISQueryDocument with its @context, schemaVersion and creationDate",
+    "document.schemaVersion",
+    "'schemaVersion' is a required property",
+)
+CBV_TERM = Rule(
+    "cbv-term",
+    "a URI in the CBV's namespace (https://ref.gs1.org/cbv/…) names a CBV 2.0 term",
+    "eventList[0].bizStep",
+    "https://ref.gs1.org/cbv/BizStep-shipped is not a CBV 2.0 business step",
+)
+
+# Fields whose values are objects (EPCs), and where the class-level ones are.
+_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+_CBV_URI = re.compile(r"^https?://ref\.gs1\.org/cbv/([A-Za-z]+)-(.*)\Z", re.DOTALL)
+_SGTIN_OR_SSCC = re.compile(r"^(urn:epc:id:(sgtin|sscc):|https?://[^/]+(/[^?#]*)?/(00/|01/[^/]+/21/))")
+_GS1_LOOKING = re.compile(r"^(urn:epc:|https?://[^/]+(/[^?#]*)?/(00|01|253|255|414|417|8003|8004|8006|8010)/)")
+
+
+@dataclass
+class Keys:
+    """The GS1 keys an event names: the GTINs of its units and classes, its SSCCs, and the
+    company prefixes of what only names one (other EPC schemes, as URIs)."""
+
+    gtins: set[str] = field(default_factory=set)
+    ssccs: set[str] = field(default_factory=set)
+    company_prefixes: set[str] = field(default_factory=set)
+    unowned: set[str] = field(default_factory=set)  # valid, but whose it is cannot be told
+    serials: dict[str, set[str]] = field(default_factory=dict)  # GTIN → serials named
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One event after the checks: what it breaks (empty: nothing) and what it names."""
+
+    index: int
+    violations: tuple[Violation, ...]
+    keys: Keys
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    text = importlib.resources.files("serialtrail_gs1").joinpath("standards", SCHEMA_FILE).read_bytes()
+    schema: dict[str, Any] = orjson.loads(text)
+    return schema
+
+
+@functools.cache
+def _event_validator() -> Any:
+    """The schema's own definition of an event in a document, formats asserted."""
+    schema = _schema()
+    event_schema = {"$ref": "#/definitions/EPCIS-Document-Event", "definitions": schema["definitions"]}
+    return jsonschema_rs.Draft7Validator(event_schema, validate_formats=True)
+
+
+@functools.cache
+def _document_validator() -> Any:
+    return jsonschema_rs.Draft7Validator(_schema(), validate_formats=True)
+
+
+@functools.cache
+def cbv_terms() -> dict[str, frozenset[str]]:
+    """The CBV words by URI type (`BizStep`, `Disp`, `BTT`, `SDT`, `ER`), as the schema lists them."""
+    definitions = _schema()["definitions"]
+
+    def words(name: str) -> frozenset[str]:
+        return frozenset(next(a["enum"] for a in definitions[name]["anyOf"] if "enum" in a))
+
+    return {
+        "BizStep": words("bizStep"),
+        "Disp": words("disposition"),
+        "BTT": words("bizTransaction-type"),
+        "SDT": words("source-dest-type"),
+        "ER": words("error-reason"),
+    }
+
+
+DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument")
+
+
+def envelope_violations(envelope: dict[str, Any]) -> list[Violation]:
+    """The document without its events against the document schema (its header, context, type).
+    The schema also takes a lone event; a document to capture holds its events in a list."""
+    if envelope.get("type") not in DOCUMENT_TYPES:
+        message = f"the document's type is {envelope.get('type')!r}, not one of {', '.join(DOCUMENT_TYPES)}"
+        return [EPCIS_DOCUMENT.at("document.type", message)]
+    return [
+        EPCIS_DOCUMENT.at(_path(error.instance_path, "document"), error.message)
+        for error in _limited(_document_validator().iter_errors(envelope))
+    ]
+
+
+def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
+    at = f"{where}[{index}]"
+    schema = [
+        EPCIS_SCHEMA.at(_path(error.instance_path, at), error.message)
+        for error in _limited(_event_validator().iter_errors(event))
+    ]
+    keys = Keys()
+    if schema:  # the later layers read fields the schema vouches for
+        return Checked(index, tuple(schema), keys)
+    found = [*_identifier_violations(event, at, keys), *_vocabulary_violations(event, at)]
+    return Checked(index, tuple(found), keys)
+
+
+def _limited(errors: Iterator[Any]) -> Iterator[Any]:
+    for count, error in enumerate(errors):
+        if count == MAX_SCHEMA_ERRORS:
+            return
+        yield error
+
+
+def _path(parts: Any, at: str = "") -> str:
+    path = at
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _identifier_violations(event: dict[str, Any], at: str, keys: Keys) -> Iterator[Violation]:
+    for name in _EPC_LISTS:
+        for position, epc in enumerate(event.get(name) or ()):
+            yield from _object(epc, f"{at}.{name}[{position}]", keys)
+    if isinstance(event.get("parentID"), str):
+        yield from _object(event["parentID"], f"{at}.parentID", keys)
+    for name in _QUANTITY_LISTS:
+        for position, element in enumerate(event.get(name) or ()):
+            yield from _class(element["epcClass"], f"{at}.{name}[{position}].epcClass", keys)
+
+
+def _object(text: str, at: str, keys: Keys) -> Iterator[Violation]:
+    try:
+        found = parse_object_id(text)
+    except IdentifierError as error:
+        if _SGTIN_OR_SSCC.match(text):  # one of ours, wrong: named by the rule it breaks
+            yield rule_of(error).at(at, f"{text!r}: {error}")
+            return
+        yield from _other_key(text, at, keys, error)
+        return
+    if found.kind is SGTIN:
+        assert found.gtin is not None
+        assert found.serial is not None
+        keys.gtins.add(found.gtin)
+        keys.serials.setdefault(found.gtin, set()).add(found.serial)
+    else:
+        assert found.sscc is not None
+        keys.ssccs.add(found.sscc)
+
+
+def _class(text: str, at: str, keys: Keys) -> Iterator[Violation]:
+    """A class of objects (a GTIN, or a GTIN and lot): EPC class URIs or Digital Links."""
+    if text.startswith("urn:epc:class:lgtin:") or text.startswith("urn:epc:idpat:sgtin:"):
+        parts = text.split(":", 4)[4].split(".")
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and len(parts[0] + parts[1]) == 13:
+            body = parts[1][0] + parts[0] + parts[1][1:]
+            keys.gtins.add(body + str(check_digit(body)))
+            return
+        yield rules.EPC_URI.at(at, f"{text!r}: not a valid LGTIN class or SGTIN pattern URI")
+        return
+    yield from _other_key(text, at, keys, None)
+
+
+def _other_key(text: str, at: str, keys: Keys, first: IdentifierError | None) -> Iterator[Violation]:
+    """An identifier other than an SGTIN or SSCC: another EPC scheme, another GS1 key's Digital
+    Link, or a private URI (EPCIS allows those; whose it is cannot be told)."""
+    if text.startswith("urn:epc:"):
+        try:
+            epc_pure_identity_to_scheme(text)
+        except (ConvertException, ValueError) as error:
+            yield rules.EPC_URI.at(at, f"{text!r}: not a valid EPC pure identity URI ({error})")
+            return
+        # Every GS1 scheme's URI starts its value with the company prefix (TDS §6.3).
+        keys.company_prefixes.add(text.split(":", 4)[4].split(".", 1)[0])
+        return
+    if _GS1_LOOKING.match(text):
+        try:
+            link = GS1DigitalLinkURI.parse(text)
+        except ParseError as error:
+            yield rules.DIGITAL_LINK.at(at, f"{text!r}: not a valid GS1 Digital Link URI: {error}")
+            return
+        gtins = [e.gtin.as_gtin_14() for e in link.element_strings if e.gtin is not None]
+        keys.gtins.update(gtins)
+        if not gtins:
+            keys.unowned.add(text)
+        return
+    if first is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text):
+        yield rule_of(first).at(at, f"{text!r}: {first}")
+        return
+    keys.unowned.add(text)
+
+
+def _vocabulary_violations(event: dict[str, Any], at: str) -> Iterator[Violation]:
+    terms = cbv_terms()
+    for path, value in _vocabulary_values(event, at):
+        match = _CBV_URI.match(value)
+        if match is None:
+            continue
+        kind, word = match.groups()
+        if kind in terms and word not in terms[kind]:
+            yield CBV_TERM.at(path, f"{value} is not a CBV 2.0 term ({kind}-…)")
+
+
+def _vocabulary_values(event: dict[str, Any], at: str) -> Iterator[tuple[str, str]]:
+    for name in ("bizStep", "disposition"):
+        if isinstance(event.get(name), str):
+            yield f"{at}.{name}", event[name]
+    persistent = event.get("persistentDisposition") or {}
+    for name in ("set", "unset"):
+        for position, value in enumerate(persistent.get(name) or ()):
+            yield f"{at}.persistentDisposition.{name}[{position}]", value
+    for name in ("bizTransactionList", "sourceList", "destinationList"):
+        for position, element in enumerate(event.get(name) or ()):
+            if isinstance(element.get("type"), str):
+                yield f"{at}.{name}[{position}].type", element["type"]
+    declaration = event.get("errorDeclaration") or {}
+    if isinstance(declaration.get("reason"), str):
+        yield f"{at}.errorDeclaration.reason", declaration["reason"]

@@ -1,0 +1,113 @@
+"""EPCIS 2.0 JSON-LD documents read as they arrive, and the per-event checks, on the official
+examples (which all validate) and on events broken one rule at a time."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serialtrail_gs1.epcis_checks import check_event, envelope_violations
+from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, read_document
+from serialtrail_gs1.keys import check_digit
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT.parent / "shared" / "standards" / "epcis" / "examples" / "json-2.0"
+DOCUMENTS = sorted(EXAMPLES.rglob("*.jsonld")) if EXAMPLES.exists() else []
+
+
+def _events(document: dict[str, Any]) -> list[Any]:
+    body = document["epcisBody"]
+    events: list[Any] = (body.get("queryResults", {}).get("resultsBody", {}) or body).get("eventList", [])
+    return events
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_every_official_example_reads_as_json_does_and_passes_every_check(path: Path) -> None:
+    raw = path.read_bytes()
+    whole = json.loads(raw)
+    envelope, events = read_document(raw, chunk_size=7)  # tokens split across chunks everywhere
+    assert events == _events(whole)
+    assert _events(envelope) == []
+    assert envelope_violations(envelope) == []
+    for index, event in enumerate(events):
+        assert check_event(index, event).violations == (), (index, event)
+
+
+def test_the_examples_are_there() -> None:
+    assert len(DOCUMENTS) >= 40 or not EXAMPLES.exists()
+
+
+def test_events_come_out_as_soon_as_they_are_complete() -> None:
+    event = {"type": "ObjectEvent", "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:9506000.134352.1"]}
+    document = {"@context": [], "type": "EPCISDocument", "epcisBody": {"eventList": [event, event]}}
+    raw = json.dumps(document).encode()
+    first_end = raw.index(b"}") + 1
+    reader = JsonDocumentReader()
+    assert reader.feed(raw[:first_end]) == [event]
+    assert reader.feed(raw[first_end:]) == [event]
+    assert reader.close() == []
+    assert reader.events_read == 2
+    assert reader.received == len(raw)
+
+
+@pytest.mark.parametrize("raw", [b'{"type": "EPCISDocument", "epcisBody": {"eventList": [{}', b"[1, 2", b"{,}"])
+def test_json_that_is_cut_short_or_malformed_is_refused(raw: bytes) -> None:
+    with pytest.raises(MalformedDocument):
+        read_document(raw)
+
+
+def test_a_lone_event_is_not_a_document() -> None:
+    assert [v.rule for v in envelope_violations({"type": "ObjectEvent"})] == ["epcis-document"]
+
+
+GOOD: dict[str, Any] = {
+    "type": "ObjectEvent",
+    "eventTime": "2026-11-30T09:15:00.000+01:00",
+    "eventTimeZoneOffset": "+01:00",
+    "epcList": ["https://id.gs1.org/01/09506000134352/21/A1"],
+    "action": "ADD",
+    "bizStep": "commissioning",
+    "disposition": "active",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"eventTime": "2026-11-30T09:15:00"}, "eventList[0].eventTime", "epcis-schema"),
+        ({"eventTimeZoneOffset": "1:00"}, "eventList[0].eventTimeZoneOffset", "epcis-schema"),
+        ({"bizStep": "shipped"}, "eventList[0].bizStep", "epcis-schema"),
+        ({"bizStep": "urn:epcglobal:cbv:bizstep:shipping"}, "eventList[0].bizStep", "epcis-schema"),
+        ({"disposition": "https://ref.gs1.org/cbv/Disp-misplaced"}, "eventList[0].disposition", "cbv-term"),
+        ({"epcList": ["https://id.gs1.org/01/09506000134353/21/A1"]}, "eventList[0].epcList[0]", "gs1-check-digit"),
+        ({"epcList": ["urn:epc:id:sgtin:9506000.134352"]}, "eventList[0].epcList[0]", "epc-uri"),
+        ({"epcList": ["urn:epc:id:grai:9506000.13435"]}, "eventList[0].epcList[0]", "epc-uri"),
+        ({"parentID": "https://id.gs1.org/00/095060001343528690"}, "eventList[0].parentID", "gs1-check-digit"),
+    ],
+)
+def test_each_broken_rule_is_named_at_its_field(change: dict[str, Any], field: str, rule: str) -> None:
+    event = copy.deepcopy(GOOD) | change
+    if "parentID" in change:
+        event["type"], event["childEPCs"] = "AggregationEvent", event.pop("epcList")
+    violations = check_event(0, event).violations
+    assert [(v.field, v.rule) for v in violations] == [(field, rule)], violations
+
+
+def test_the_keys_an_event_names_say_whose_it_is() -> None:
+    event = {
+        **GOOD,
+        "type": "AggregationEvent",
+        "parentID": "urn:epc:id:sscc:9506000.0000000001",
+        "childEPCs": GOOD["epcList"],
+        "childQuantityList": [{"epcClass": "urn:epc:class:lgtin:4000001.000001.L1", "quantity": 2}],
+    }
+    del event["epcList"]
+    checked = check_event(0, event)
+    assert checked.violations == ()
+    assert checked.keys.gtins == {"09506000134352", "04000001000012"}
+    sscc_body = "0" + "9506000" + "000000001"  # extension digit, company prefix, serial reference
+    assert checked.keys.ssccs == {sscc_body + str(check_digit(sscc_body))}
+    assert checked.keys.serials == {"09506000134352": {"A1"}}

@@ -1,0 +1,1 @@
+"""EPCIS reporting: what CMOs and lines send as EPCIS documents, captured; and queried by partners."""

@@ -1,0 +1,139 @@
+"""Capture: read a document as it arrives, check each event as it completes, then record the job
+in one unit of work (under rollback, all of its events or none).
+
+Checking and hashing are CPU work (a 100,000-event document is seconds of it): each batch runs in
+a worker thread, so the server goes on answering other requests meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from serialtrail_contracts.epcis import (
+    CaptureFinished,
+    CaptureReceived,
+    DocumentFormat,
+    ErrorBehaviour,
+    EventsCaptured,
+    Scope,
+)
+from serialtrail_contracts.identity import Principal
+from serialtrail_gs1.epcis_checks import check_event, envelope_violations
+from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument
+from serialtrail_gs1.event_hash import event_hash_id
+from serialtrail_kit.errors import InvalidInput, MalformedJson
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.writes.model import WriteModel
+
+from epcis_reporting.application.write_side import captured_before
+from epcis_reporting.domain import rules
+from epcis_reporting.domain.capture import NOT_YOURS, Candidate, Outcome, batches, decide, named, scope_violations
+
+
+class TooManyEvents(InvalidInput):
+    kind, status, title = "too-large", 413, "Document too large"
+    example = "the document holds more than 200000 events, the most one capture takes"
+
+
+@dataclass
+class Document:
+    """A document as read: its bytes' digest, its envelope and its events, checked and hashed."""
+
+    document_format: DocumentFormat
+    size_bytes: int = 0
+    sha256: str = ""
+    envelope: dict[str, Any] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def stream_id(capture_id: UUID) -> str:
+    return f"capture-{capture_id}"
+
+
+class CaptureHandlers:
+    def __init__(self, writes: WriteModel, max_events: int) -> None:
+        self.writes = writes
+        self.max_events = max_events
+
+    async def read_json(self, chunks: AsyncIterator[bytes], principal: Principal) -> Document:
+        reader, digest = JsonDocumentReader(), hashlib.sha256()
+        document = Document(DocumentFormat.jsonld_2_0)
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                await self._check(document, reader.feed(chunk), principal)
+                self._within_limit(reader.events_read)
+            await self._check(document, reader.close(), principal)
+            document.envelope = reader.envelope
+        except MalformedDocument as error:
+            raise MalformedJson(str(error), [rules.WELL_FORMED.at("document", str(error))]) from error
+        document.size_bytes, document.sha256 = reader.received, digest.hexdigest()
+        problems = envelope_violations(document.envelope)
+        if problems:
+            raise InvalidInput("the document is not an EPCIS 2.0 document", problems)
+        context = document.envelope.get("@context")
+        document.candidates = await asyncio.to_thread(_hashed, document.candidates, context)
+        return document
+
+    def _within_limit(self, events: int) -> None:
+        if events > self.max_events:
+            message = f"the document holds more than {self.max_events} events, the most one capture takes"
+            raise TooManyEvents(message, [rules.EVENT_LIMIT.at("epcisBody.eventList", message)])
+
+    async def _check(self, document: Document, events: list[Any], principal: Principal) -> None:
+        if events:
+            first = len(document.candidates)
+            document.candidates.extend(await asyncio.to_thread(_checked, first, events, principal))
+
+    async def record(
+        self, document: Document, behaviour: ErrorBehaviour, principal: Principal, meta: RecordMetadata
+    ) -> tuple[UUID, Outcome]:
+        capture_id = uuid4()
+        ids = [c.event_id for c in document.candidates if c.event_id is not None]
+        async with self.writes.unit(meta) as work:
+            outcome = decide(behaviour, document.candidates, await captured_before(work.conn, work.schema, ids))
+            received = CaptureReceived(
+                capture_id=capture_id,
+                principal_id=principal.id,
+                behaviour=behaviour,
+                document_format=document.document_format,
+                size_bytes=document.size_bytes,
+                sha256=document.sha256,
+                events=len(document.candidates),
+                scope=Scope.model_validate(principal.scope.as_json()),
+                names=named(document.candidates),
+            )
+            context = document.envelope.get("@context")
+            captured = [
+                EventsCaptured(capture_id=capture_id, context=context, events=b) for b in batches(outcome.captured)
+            ]
+            finished = CaptureFinished(capture_id=capture_id, captured=len(outcome.captured), errors=outcome.errors)
+            work.record(stream_id(capture_id), 0, [received, *captured, finished])
+        return capture_id, outcome
+
+
+def _checked(first: int, events: Sequence[Any], principal: Principal) -> list[Candidate]:
+    found = []
+    for index, event in enumerate(events, start=first):
+        checked = check_event(index, event)
+        if checked.violations:
+            found.append(Candidate(index, event, None, checked.violations, keys=checked.keys))
+            continue
+        out_of_scope = scope_violations(principal, checked.keys, f"eventList[{index}]")
+        status = NOT_YOURS if out_of_scope else 400
+        found.append(Candidate(index, event, None, tuple(out_of_scope), status, checked.keys))
+    return found
+
+
+def _hashed(candidates: Sequence[Candidate], context: Any) -> list[Candidate]:
+    """Every valid event's Event Hash ID (an invalid one has no reliable identity)."""
+    return [
+        c
+        if c.violations
+        else Candidate(c.index, c.event, event_hash_id(c.event, context), c.violations, c.status, c.keys)
+        for c in candidates
+    ]

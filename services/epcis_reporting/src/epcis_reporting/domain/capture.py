@@ -1,0 +1,175 @@
+"""What a capture records, decided from the checked events alone: which events are captured and
+which are refused, and why. Pure: the handler brings what the log already holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, EventError, Named, Scope
+from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Target
+from serialtrail_gs1.epcis_checks import Keys
+from serialtrail_kit.errors import Violation
+
+from epcis_reporting.domain import rules
+
+INVALID, NOT_YOURS, DUPLICATE = 400, 403, 409
+BATCH, BATCH_BYTES = 1_000, 256 * 1024  # per EventsCaptured: well within a topic message
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An event as checked: its position, what it is, its hash id (None when it did not validate)."""
+
+    index: int
+    event: dict[str, Any]
+    event_id: str | None
+    violations: tuple[Violation, ...]
+    status: int = INVALID
+    keys: Keys | None = None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    capture_id: UUID
+    index: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    captured: tuple[CapturedEvent, ...]
+    errors: tuple[EventError, ...]
+
+
+def job_owner(scope: Scope, names: Named) -> Target:
+    """Whose a capture job is: its capturer's party (the same company, CMO, site and line scope)
+    for the keys its events name. A capturer no CMO narrows captured as the brand owner: only
+    keys no CMO narrows read its jobs; one no line narrows, for every line."""
+    return Target(
+        gtins=frozenset(names.gtins),
+        ssccs=frozenset(names.ssccs),
+        company_prefixes=frozenset(names.company_prefixes),
+        sites=frozenset(scope.sites or ()),
+        lines=frozenset(scope.lines or (EVERY_LINE,)),
+        cmos=frozenset(scope.cmos or (NO_CMO,)),
+    )
+
+
+def scope_violations(principal: Principal, keys: Keys, at: str) -> list[Violation]:
+    """What an event names outside the capturing key's scope. A key no scope narrows captures
+    anything; a narrowed one only what it can be shown to own."""
+    scope = principal.scope
+    if scope.is_unrestricted:
+        return []
+    checks = (
+        ("GTIN", keys.gtins, scope.allows_gtin),
+        ("SSCC", keys.ssccs, scope.allows_sscc),
+        ("company prefix", keys.company_prefixes, scope.allows_company_prefix),
+    )
+    found = [
+        rules.IN_SCOPE.at(at, f"{kind} {value} is not within this key's scope")
+        for kind, values, allows in checks
+        for value in sorted(values)
+        if not allows(value)
+    ]
+    found += [
+        rules.IN_SCOPE.at(at, f"{value!r} names no GS1 company: a key narrowed to companies cannot capture it")
+        for value in sorted(keys.unowned)
+    ]
+    return found
+
+
+def decide(behaviour: ErrorBehaviour, candidates: Sequence[Candidate], earlier: Mapping[str, Earlier]) -> Outcome:
+    """Under `rollback` one error anywhere captures nothing; under `proceed` every event without
+    one is captured. An event captured before, or earlier in the same document, is a duplicate."""
+    errors: list[EventError] = []
+    accepted: list[CapturedEvent] = []
+    first_here: dict[str, int] = {}
+    for candidate in candidates:
+        errors.extend(_errors(candidate))
+        if candidate.violations or candidate.event_id is None:
+            continue
+        duplicate = _duplicate(candidate.index, candidate.event_id, earlier, first_here)
+        if duplicate is not None:
+            errors.append(duplicate)
+            continue
+        first_here[candidate.event_id] = candidate.index
+        accepted.append(_captured(candidate, candidate.event_id))
+    if errors and behaviour is ErrorBehaviour.rollback:
+        return Outcome((), tuple(errors))
+    return Outcome(tuple(accepted), tuple(errors))
+
+
+def _errors(candidate: Candidate) -> Iterator[EventError]:
+    for violation in candidate.violations:
+        yield EventError(
+            index=candidate.index,
+            event_id=candidate.event_id,
+            field=violation.field,
+            rule=violation.rule,
+            message=violation.message,
+            status=candidate.status,
+        )
+
+
+def _duplicate(
+    index: int, event_id: str, earlier: Mapping[str, Earlier], first_here: Mapping[str, int]
+) -> EventError | None:
+    if event_id in earlier:
+        before = earlier[event_id]
+        message = f"this event was captured before (capture {before.capture_id}, event {before.index}): {event_id}"
+    elif event_id in first_here:
+        message = f"this event is event {first_here[event_id]} of this document again: {event_id}"
+    else:
+        return None
+    return EventError(
+        index=index,
+        event_id=event_id,
+        field=f"eventList[{index}]",
+        rule=rules.CAPTURED_ONCE.name,
+        message=message,
+        status=DUPLICATE,
+    )
+
+
+def _captured(candidate: Candidate, event_id: str) -> CapturedEvent:
+    event = candidate.event if "eventID" in candidate.event else {**candidate.event, "eventID": event_id}
+    return CapturedEvent(index=candidate.index, event_id=event_id, event=event)
+
+
+def named(candidates: Iterable[Candidate]) -> Named:
+    """The GS1 keys the document's events name, of those within the capturing key's scope (one
+    naming another company's objects is refused, and does not make the job that company's)."""
+    gtins: set[str] = set()
+    ssccs: set[str] = set()
+    prefixes: set[str] = set()
+    for keys in (c.keys for c in candidates if c.keys is not None and c.status != NOT_YOURS):
+        gtins |= keys.gtins
+        ssccs |= keys.ssccs
+        prefixes |= keys.company_prefixes
+    return Named(gtins=tuple(sorted(gtins)), ssccs=tuple(sorted(ssccs)), company_prefixes=tuple(sorted(prefixes)))
+
+
+def batches(events: Sequence[CapturedEvent]) -> Iterable[tuple[CapturedEvent, ...]]:
+    """The captured events in log records of at most about `BATCH_BYTES` of JSON each (a topic's
+    messages are limited, to 1 MB by default) and `BATCH` events."""
+    batch: list[CapturedEvent] = []
+    size = 0
+    for event in events:
+        weight = weight_of(event.event)
+        if batch and (size + weight > BATCH_BYTES or len(batch) == BATCH):
+            yield tuple(batch)
+            batch, size = [], 0
+        batch.append(event)
+        size += weight
+    if batch:
+        yield tuple(batch)
+
+
+def weight_of(event: dict[str, Any]) -> int:
+    """About the bytes of an event's JSON: its identifiers are nearly all of a large one."""
+    lists = [v for v in event.values() if isinstance(v, list)]
+    named = sum(len(item) + 3 for value in lists for item in value if isinstance(item, str))
+    return 600 + named + 120 * sum(1 for value in lists for item in value if not isinstance(item, str))

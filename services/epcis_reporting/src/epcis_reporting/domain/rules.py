@@ -1,0 +1,37 @@
+"""The rules a capture can break, each named once where it is enforced (the per-event checks
+of the EPCIS document itself are `serialtrail_gs1.epcis_checks`)."""
+
+from __future__ import annotations
+
+from serialtrail_kit.errors import Rule
+
+ERROR_BEHAVIOUR = Rule(
+    "capture-error-behaviour",
+    "GS1-Capture-Error-Behaviour is `rollback` (the default) or `proceed`",
+    "GS1-Capture-Error-Behaviour",
+    "'all' is not a capture error behaviour this server supports (rollback, proceed)",
+)
+WELL_FORMED = Rule(
+    "well-formed",
+    "the document is well-formed JSON (or XML) throughout",
+    "document",
+    "not valid JSON near byte 1024: parse error: premature EOF",
+)
+EVENT_LIMIT = Rule(
+    "capture-limit",
+    "a document holds at most the server's capture limit of events (GS1-EPCIS-Capture-Limit)",
+    "epcisBody.eventList",
+    "the document holds more than 200000 events, the most one capture takes",
+)
+IN_SCOPE = Rule(
+    "in-scope",
+    "every object an event names is within the capturing key's scope (its company prefixes and GTINs)",
+    "eventList[0].epcList[0]",
+    "GTIN 04012345000009 is not within this key's scope",
+)
+CAPTURED_ONCE = Rule(
+    "captured-once",
+    "an event is captured once: the same event (the same CBV 2.0 Event Hash ID) again is a duplicate",
+    "eventList[0]",
+    "this event was captured before (capture 0b6f…, event 3): ni:///sha-256;…?ver=CBV2.0",
+)

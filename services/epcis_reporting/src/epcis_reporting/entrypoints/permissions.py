@@ -1,0 +1,15 @@
+"""What EPCIS reporting's routes require, and which roles hold it (an admin holds all)."""
+
+from __future__ import annotations
+
+from serialtrail_contracts.identity import Role
+from serialtrail_kit.access.permissions import permission
+
+CAPTURE = permission(
+    "epcis:capture", Role.qa, Role.cmo, Role.line, description="capture EPCIS documents of what a line or CMO did"
+)
+JOBS = permission(
+    "epcis:jobs", Role.qa, Role.auditor, Role.cmo, Role.line, description="read capture jobs (a narrowed key: its own)"
+)
+
+ALL = (CAPTURE, JOBS)

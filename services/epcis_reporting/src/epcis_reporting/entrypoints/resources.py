@@ -1,0 +1,41 @@
+"""What each route of EPCIS reporting touches, and who owns it (checked by the kit before the
+endpoint runs: `serialtrail_kit.access.resources`).
+
+A document to capture names nothing the kit can check before reading it: each of its events is
+checked against the capturing key's scope as it is read (an event naming another company's
+objects is refused in the job, 403). A capture job is its capturer's, and its capturer's party's
+(`domain.capture.job_owner`); anyone else's answers exactly like an unknown one."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import Request
+from serialtrail_contracts.identity import Target
+from serialtrail_kit.access.resources import Resource
+from serialtrail_kit.db import Pool
+
+from epcis_reporting.projections import jobs
+
+
+class Resources:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.document = Resource(
+            "epcis-document", description="a document to capture: each event's objects, checked as it is read"
+        )
+        self.job = Resource("capture-job", owner=self._job, description="a capture job: its capturer's")
+        self.jobs = Resource("capture-jobs", description="capture jobs: a narrowed key's own")
+
+    async def _job(self, request: Request) -> Target | None:
+        try:
+            capture_id = UUID(request.path_params["capture_id"])
+        except ValueError:
+            return None
+        async with self.pool.acquire() as conn:
+            found = await jobs.job(conn, capture_id)
+        if found is None:
+            return None
+        request.state.job = found
+        # Its capturer reads it whatever it named; anyone else as its party's.
+        return Target() if found["principal_id"] == request.state.principal.id else jobs.owner(found)

@@ -1,0 +1,89 @@
+"""What capture answers: the capture job as the EPCIS 2.0 REST binding describes it
+(`CaptureJob`: captureID, createdAt, finishedAt, running, success, captureErrorBehaviour,
+errors as RFC 7807 problems), one problem per event not captured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from itertools import groupby
+from typing import Any, Literal
+
+from pydantic import Field
+from serialtrail_kit.http.answers import Answer
+from serialtrail_kit.http.problems import PROBLEM_BASE
+
+_KINDS = {
+    400: ("invalid-input", "The event breaks a rule"),
+    403: ("forbidden", "Not the sender's to capture"),
+    409: ("conflict", "Captured before"),
+}
+
+
+class Violation(Answer):
+    field: str = Field(description="where in the document, e.g. eventList[3].epcList[0]")
+    rule: str = Field(description="the rule broken (stable name)")
+    message: str
+
+
+class EventProblem(Answer):
+    """Why one event (or, without eventIndex, the document) was not captured (RFC 7807)."""
+
+    type: str
+    title: str
+    status: int = Field(description="400 invalid, 403 names objects outside the key's scope, 409 a duplicate")
+    detail: str
+    instance: str = Field(description="the job, and the event in it")
+    eventIndex: int | None = Field(description="the event's position in the document's eventList (from 0)")
+    eventID: str | None = Field(description="its CBV 2.0 Event Hash ID, when it validated")
+    errors: list[Violation]
+
+
+class CaptureJob(Answer):
+    captureID: str
+    createdAt: datetime
+    finishedAt: datetime | None
+    running: bool
+    success: bool = Field(description="false: at least one event was not captured (see errors)")
+    captureErrorBehaviour: Literal["rollback", "proceed"]
+    documentFormat: str = Field(description="jsonld-2.0, xml-2.0 or xml-1.2")
+    events: int = Field(description="events in the document")
+    captured: int | None = Field(description="events captured (under rollback with an error: 0)")
+    errors: list[EventProblem]
+
+
+class CaptureJobs(Answer):
+    jobs: list[CaptureJob]
+
+
+def job_answer(row: Mapping[str, Any], path: str) -> dict[str, Any]:
+    errors = row["errors"] or []
+    return {
+        "captureID": row["capture_id"],
+        "createdAt": row["created_at"],
+        "finishedAt": row["finished_at"],
+        "running": row["finished_at"] is None,
+        "success": not errors,
+        "captureErrorBehaviour": row["behaviour"],
+        "documentFormat": row["document_format"],
+        "events": row["events"],
+        "captured": row["captured"],
+        "errors": list(_problems(errors, f"{path}/{row['capture_id']}")),
+    }
+
+
+def _problems(errors: Iterable[Mapping[str, Any]], job: str) -> Iterable[dict[str, Any]]:
+    """One problem per event (its violations together), in document order."""
+    for (index, status), grouped in groupby(errors, key=lambda e: (e["index"], e["status"])):
+        violations = list(grouped)
+        kind, title = _KINDS.get(status, _KINDS[400])
+        yield {
+            "type": PROBLEM_BASE + kind,
+            "title": title,
+            "status": status,
+            "detail": violations[0]["message"] if len(violations) == 1 else f"{len(violations)} rules broken",
+            "instance": f"{job}#eventList[{index}]" if index is not None else job,
+            "eventIndex": index,
+            "eventID": violations[0].get("event_id"),
+            "errors": [{k: v[k] for k in ("field", "rule", "message")} for v in violations],
+        }

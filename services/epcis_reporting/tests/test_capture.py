@@ -1,0 +1,200 @@
+"""EPCIS 2.0 capture, from outside: documents as senders post them, and the jobs they read back."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from epcis_reporting import bootstrap
+from epcis_reporting.entrypoints.http import CAPTURE_EXAMPLE
+from epcis_reporting.settings import EpcisSettings
+from serialtrail_contracts.identity import Role, Scope
+from serialtrail_gs1.epcis_checks import check_event, envelope_violations
+from serialtrail_kit.testing.harness import Harness, serve
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT.parent / "shared" / "standards" / "epcis" / "examples" / "json-2.0"
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+GTIN_OWN, GTIN_OTHER = "09506000134352", "04000001000012"
+CMO = Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"}))
+JSONLD = {"Content-Type": "application/ld+json"}
+
+
+@pytest.fixture
+async def harness(database_dsn: str) -> AsyncIterator[Harness]:
+    own = {"epcis_reporting": EpcisSettings(max_document_events=5)}
+    async with serve(database_dsn, [bootstrap.SERVICE], own_settings=own) as served:
+        yield served
+
+
+def commissioning(serial: str, gtin: str = GTIN_OWN, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-30T09:15:00.000+01:00",
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": [f"https://id.gs1.org/01/{gtin}/21/{serial}"],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": "urn:epc:id:sgln:9506000.13435.LINE-1"},
+        "ilmd": {"cbvmda:lotNumber": "LOT-A1"},
+        **fields,
+    }
+
+
+def document(*events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": [CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-30T09:20:00.000+01:00",
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+def serial() -> str:
+    return f"S{uuid.uuid4().hex[:10].upper()}"
+
+
+async def capture(client: httpx.AsyncClient, body: Any, **headers: str) -> dict[str, Any]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = await client.post("/v1/epcis/capture", content=raw, headers={**JSONLD, **headers})
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/v1/epcis/capture/{response.json()['captureID']}"
+    assert response.headers["gs1-epcis-version"] == "2.0.0"
+    job: dict[str, Any] = response.json()
+    return job
+
+
+def rules_of(job: dict[str, Any]) -> list[tuple[int | None, int, list[str]]]:
+    return [(p["eventIndex"], p["status"], sorted({e["rule"] for e in p["errors"]})) for p in job["errors"]]
+
+
+async def test_an_official_example_is_captured_and_its_job_read_back(harness: Harness) -> None:
+    body = (EXAMPLES / "Example_9.6.1-ObjectEvent.jsonld").read_bytes()
+    job = await capture(harness.client, body)
+    events = len(json.loads(body)["epcisBody"]["eventList"])
+    assert job["running"] is False
+    assert job["success"] is True
+    assert job["errors"] == []
+    assert (job["captured"], job["events"], job["captureErrorBehaviour"]) == (events, events, "rollback")
+    read = await harness.client.get(f"/v1/epcis/capture/{job['captureID']}")
+    assert read.status_code == 200
+    assert read.json() == job
+    listed = (await harness.client.get("/v1/epcis/capture")).json()["jobs"]
+    assert [j["captureID"] for j in listed] == [job["captureID"]]
+
+
+async def test_the_same_event_again_is_a_duplicate_never_captured_twice(harness: Harness) -> None:
+    events = [commissioning(serial()), commissioning(serial())]
+    first = await capture(harness.client, document(*events))
+    assert first["captured"] == 2
+    again = await capture(harness.client, document(events[1], commissioning(serial())))
+    assert (again["success"], again["captured"]) == (False, 0)  # rollback: nothing of it
+    assert rules_of(again) == [(0, 409, ["captured-once"])]
+    assert first["captureID"] in again["errors"][0]["detail"]
+    assert again["errors"][0]["eventID"].startswith("ni:///sha-256;")
+    proceeded = await capture(harness.client, document(events[0], commissioning(serial())), **_proceed())
+    assert (proceeded["success"], proceeded["captured"]) == (False, 1)
+    within = await capture(harness.client, document(*[commissioning("TWICE-" + serial()[:4])] * 2))
+    assert rules_of(within) == [(1, 409, ["captured-once"])]
+    assert "event 0 of this document" in within["errors"][0]["detail"]
+
+
+def _proceed() -> dict[str, str]:
+    return {"GS1-Capture-Error-Behaviour": "proceed"}
+
+
+async def test_each_bad_event_is_named_with_its_field_and_rule(harness: Harness) -> None:
+    no_offset = commissioning(serial(), eventTime="2026-11-30T09:15:00")
+    bad_step = commissioning(serial(), bizStep="shipped")
+    unknown_cbv_uri = commissioning(serial(), disposition="https://ref.gs1.org/cbv/Disp-misplaced")
+    bad_check_digit = commissioning(serial(), epcList=["https://id.gs1.org/01/09506000134353/21/X1"])
+    good = commissioning(serial())
+    body = document(no_offset, bad_step, unknown_cbv_uri, bad_check_digit, good)
+    job = await capture(harness.client, body)
+    assert (job["success"], job["captured"]) == (False, 0)
+    assert rules_of(job) == [
+        (0, 400, ["epcis-schema"]),
+        (1, 400, ["epcis-schema"]),
+        (2, 400, ["cbv-term"]),
+        (3, 400, ["gs1-check-digit"]),
+    ]
+    fields = [p["errors"][0]["field"] for p in job["errors"]]
+    assert fields == [
+        "eventList[0].eventTime",
+        "eventList[1].bizStep",
+        "eventList[2].disposition",
+        "eventList[3].epcList[0]",
+    ]
+    proceeded = await capture(harness.client, body, **_proceed())
+    assert (proceeded["captured"], len(proceeded["errors"])) == (1, 4)
+
+
+async def test_a_narrowed_key_captures_only_its_own_companys_objects(harness: Harness) -> None:
+    async with harness.client_with(await harness.token(Role.cmo, CMO)) as cmo:
+        job = await capture(cmo, document(commissioning(serial()), commissioning(serial(), gtin=GTIN_OTHER)))
+        assert rules_of(job) == [(1, 403, ["in-scope"])]
+        assert "04000001000012" in job["errors"][0]["errors"][0]["message"]
+        assert job["captured"] == 0
+        mine = await cmo.get(f"/v1/epcis/capture/{job['captureID']}")
+        assert mine.status_code == 200
+    other_company = Scope(company_prefixes=frozenset({"4000001"}))
+    async with harness.client_with(await harness.token(Role.cmo, other_company)) as other:
+        assert (await other.get(f"/v1/epcis/capture/{job['captureID']}")).status_code == 404
+        assert (await other.get(f"/v1/epcis/capture/{uuid.uuid4()}")).status_code == 404
+        assert (await other.get("/v1/epcis/capture")).json()["jobs"] == []
+    async with harness.client_with(await harness.token(Role.cmo, CMO)) as colleague:  # the same party's key
+        assert (await colleague.get(f"/v1/epcis/capture/{job['captureID']}")).status_code == 200
+
+
+async def test_a_document_that_cannot_be_read_is_refused_whole_and_records_nothing(harness: Harness) -> None:
+    client = harness.client
+    good = json.dumps(document(commissioning(serial()))).encode()
+    cases = [
+        (good[:-3], 400, "malformed-json", "well-formed"),
+        (b'{"type": "EPCISDocument"}', 422, "invalid-input", "epcis-document"),
+        (
+            json.dumps(document(*[commissioning(serial()) for _ in range(6)])).encode(),
+            413,
+            "too-large",
+            "capture-limit",
+        ),
+    ]
+    for body, status, kind, rule in cases:
+        response = await client.post("/v1/epcis/capture", content=body, headers=JSONLD)
+        assert response.status_code == status, response.text
+        problem = response.json()
+        assert problem["type"].endswith(kind)
+        assert rule in [e["rule"] for e in problem["errors"]]
+    behaviour = await client.post(
+        "/v1/epcis/capture", content=good, headers={**JSONLD, **{"GS1-Capture-Error-Behaviour": "all"}}
+    )
+    assert behaviour.status_code == 422
+    assert behaviour.json()["errors"][0]["field"] == "header.GS1-Capture-Error-Behaviour"
+    xml = await client.post("/v1/epcis/capture", content=b"<x/>", headers={"Content-Type": "text/plain"})
+    assert xml.status_code == 415
+    assert (await client.get("/v1/epcis/capture")).json()["jobs"] == []
+
+
+async def test_the_whole_document_is_captured_or_none_of_it_under_rollback(harness: Harness) -> None:
+    events = [commissioning(serial()) for _ in range(4)]
+    bad = copy.deepcopy(events)
+    bad[3]["action"] = "CHANGE"
+    failed = await capture(harness.client, document(*bad))
+    assert (failed["captured"], rules_of(failed)) == (0, [(3, 400, ["epcis-schema"])])
+    retried = await capture(harness.client, document(*events))  # none of it was kept: no duplicate
+    assert (retried["success"], retried["captured"]) == (True, 4)
+
+
+def test_the_documented_example_is_an_epcis_document_every_check_passes() -> None:
+    envelope = {**CAPTURE_EXAMPLE, "epcisBody": {"eventList": []}}
+    assert envelope_violations(envelope) == []
+    events = CAPTURE_EXAMPLE["epcisBody"]["eventList"]
+    assert [check_event(i, e).violations for i, e in enumerate(events)] == [()]
