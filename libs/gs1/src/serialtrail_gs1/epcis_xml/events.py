@@ -14,7 +14,7 @@ EPC URNs, times and offsets stay exactly as written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -43,14 +43,17 @@ class Unrepresentable(ValueError):
         super().__init__(f"<{etree.QName(element).localname}> {why}")
 
 
-def unwrapped(element: etree._Element) -> Iterator[etree._Element]:
+def unwrapped(element: etree._Element) -> list[etree._Element]:
     """The children of `element`, with the content of `<extension>`/`<baseExtension>` wrappers (no
-    namespace: EPCIS's own) in their place, at any depth: 1.2 nests them two deep."""
+    namespace: EPCIS's own) in their place, at any depth: 1.2 nests them two deep. (A list, not a
+    generator: this runs for every element of every event.)"""
+    children = []
     for child in element:
         if child.tag in _WRAPPERS:
-            yield from unwrapped(child)
+            children.extend(unwrapped(child))
         else:
-            yield child
+            children.append(child)
+    return children
 
 
 class EventConverter:
@@ -59,7 +62,8 @@ class EventConverter:
 
     def __init__(self, prefixes: Prefixes) -> None:
         self.prefixes = prefixes
-        self._fields: dict[str, Callable[[etree._Element], Any]] = {
+        self._keys: dict[object, str] = {}  # tag → JSON-LD key, once per name and document
+        handlers: dict[str, Callable[[etree._Element], Any]] = {
             **dict.fromkeys(_TEXT_FIELDS, text_of),
             **dict.fromkeys(_EPC_LISTS, _epc_list),
             **dict.fromkeys(_QUANTITY_LISTS, self._quantity_list),
@@ -75,15 +79,18 @@ class EventConverter:
             "sensorElementList": self._sensor_elements,
             "ilmd": self._extensions_object,
         }
+        # Keyed by the tag as lxml gives it: (the JSON key, how to read the element).
+        self._fields: dict[object, tuple[str, Callable[[etree._Element], Any]]] = {
+            name: (name, handler) for name, handler in handlers.items()
+        }
 
     def event(self, element: etree._Element) -> dict[str, Any]:
         event: dict[str, Any] = {"type": etree.QName(element).localname}
         extras: dict[str, list[Any]] = {}
         for child in unwrapped(element):
-            name = tag_of(child)
-            field = self._fields.get(name)
+            field = self._fields.get(child.tag)
             if field is not None:
-                event[name] = field(child)
+                event[field[0]] = field[1](child)
             else:
                 self._add_generic(extras, child)
         _merge(event, extras)
@@ -191,7 +198,10 @@ class EventConverter:
     def _add_generic(self, extras: dict[str, list[Any]], element: etree._Element) -> None:
         """An element the standard does not name at this place, under its `prefix:local` key (its
         local name when it has no namespace). `extras` collects them; `_merge` places them."""
-        extras.setdefault(self.prefixes.key(tag_of(element), element.prefix), []).append(self.generic(element))
+        key = self._keys.get(element.tag)
+        if key is None:
+            key = self._keys[element.tag] = self.prefixes.key(tag_of(element), element.prefix)
+        extras.setdefault(key, []).append(self.generic(element))
 
     def generic(self, element: etree._Element) -> Any:
         """An extension element's value: its typed text when it has neither children nor attributes;

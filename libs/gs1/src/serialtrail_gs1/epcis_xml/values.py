@@ -4,6 +4,7 @@ the XML namespaces of extension elements as JSON-LD prefixes declared in the doc
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ _CBV_URN = re.compile(r"urn:epcglobal:cbv:([a-z]+):(\w+)")
 _CBV_WEB = re.compile(r"https://ref\.gs1\.org/cbv/([A-Za-z]+-)(\w+)")
 
 
+@functools.lru_cache(maxsize=4096)  # a document repeats a handful of steps and dispositions
 def cbv_word(field: str, text: str) -> str:
     """`urn:epcglobal:cbv:bizstep:shipping` or `https://ref.gs1.org/cbv/BizStep-shipping` → `shipping`
     when the word is one the standard @context defines for the field; anything else (a private
