@@ -697,3 +697,11 @@ def test_namespaces_become_prefixes_of_the_document_s_context() -> None:
         "ns": "http://example.com/default/",
     }
     assert item.context is reader.context
+
+
+def test_lines_beyond_65535_are_exact() -> None:
+    """libxml2 keeps big line numbers only when asked: an error far down a document is where it is."""
+    count = 10_000  # nine lines each: the last one starts on line 89,996
+    events = [object_event(str(n), action="MOVE" if n == count - 1 else "ADD") for n in range(count)]
+    errors = [item for item in read_all(document(events)) if isinstance(item, EpcisXmlError)]
+    assert [(e.event_index, e.line) for e in errors] == [(count - 1, 90_000)]
