@@ -19,7 +19,7 @@ from serialtrail_contracts.exception_vocabulary import (
 from serialtrail_contracts.exceptions import DecommissionReason
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTEXT = ROOT / "libs" / "gs1" / "src" / "serialtrail_gs1" / "standards" / "epcis-context.jsonld"
+CONTEXT = ROOT / "libs" / "gs1" / "src" / "serialtrail_gs1" / "standards" / "epcis" / "epcis-context.jsonld"
 SHARED = ROOT.parent / "shared" / "standards" / "epcis" / "epcis-context.jsonld"
 
 

@@ -28,7 +28,7 @@ from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, serve
 
 ROOT = Path(__file__).resolve().parents[2]
-STANDARDS = ROOT / "libs" / "gs1" / "src" / "serialtrail_gs1" / "standards"
+STANDARDS = ROOT / "libs" / "gs1" / "src" / "serialtrail_gs1" / "standards" / "epcis"
 SHARED = ROOT.parent / "shared" / "standards" / "epcis"
 GS = "\x1d"
 

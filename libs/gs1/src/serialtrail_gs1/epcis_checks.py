@@ -88,7 +88,7 @@ class Checked:
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    text = importlib.resources.files("serialtrail_gs1").joinpath("standards", SCHEMA_FILE).read_bytes()
+    text = importlib.resources.files("serialtrail_gs1").joinpath("standards", "epcis", SCHEMA_FILE).read_bytes()
     schema: dict[str, Any] = orjson.loads(text)
     return schema
 
