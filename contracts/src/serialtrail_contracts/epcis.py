@@ -61,6 +61,9 @@ class CaptureReceived(EventContract):
     events: int  # how many events the document held
     scope: Scope
     names: Named
+    # The document header's master data (EPCIS 2.0 JSON-LD vocabularyList: EPCClass, Location …),
+    # kept as sent: what names its products and places when its events are rendered.
+    master_data: tuple[dict[str, Any], ...] = ()
 
 
 class CapturedEvent(Contract):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from serialtrail_gs1.epcis_checks import check_event, envelope_violations
-from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, read_document
+from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, RefusedJson, read_document
 from serialtrail_gs1.keys import check_digit
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,9 +24,18 @@ def _events(document: dict[str, Any]) -> list[Any]:
     return events
 
 
+# Official examples a capture refuses whole, and why.
+REFUSED = {"AssociationEvent/AssociationEvent-h.jsonld": "unique-key"}  # `eventID` twice in one event
+
+
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_every_official_example_reads_as_json_does_and_passes_every_check(path: Path) -> None:
     raw = path.read_bytes()
+    if str(path.relative_to(EXAMPLES)) in REFUSED:
+        with pytest.raises(RefusedJson) as refused:
+            read_document(raw)
+        assert refused.value.rule.name == REFUSED[str(path.relative_to(EXAMPLES))]
+        return
     whole = json.loads(raw)
     envelope, events = read_document(raw, chunk_size=7)  # tokens split across chunks everywhere
     assert events == _events(whole)
@@ -111,3 +120,29 @@ def test_the_keys_an_event_names_say_whose_it_is() -> None:
     sscc_body = "0" + "9506000" + "000000001"  # extension digit, company prefix, serial reference
     assert checked.keys.ssccs == {sscc_body + str(check_digit(sscc_body))}
     assert checked.keys.serials == {"09506000134352": {"A1"}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "rule"),
+    [
+        (b'{"type": "EPCISDocument", "type": "x"}', "unique-key"),
+        (b'{"epcisBody": {"eventList": [{"a": 1, "a": 2}]}}', "unique-key"),
+        (b'{"a": "x\\u0000y"}', "no-nul"),
+        (b'{"a": "\\ud800"}', "utf-8"),
+        (b'{"a": 92233720368547758070}', "int64"),
+        (b'{"a": ' + b"[" * 200 + b"]" * 200 + b"}", "max-depth"),
+    ],
+)
+def test_json_no_record_may_hold_is_refused_as_every_other_body_is(raw: bytes, rule: str) -> None:
+    with pytest.raises(RefusedJson) as refused:
+        read_document(raw)
+    assert refused.value.rule.name == rule
+
+
+@pytest.mark.parametrize("chunk_size", range(1, 20))
+def test_a_surrogate_pair_split_across_chunks_is_one_character(chunk_size: int) -> None:
+    paired = b'{"type": "EPCISDocument", "note": "\\ud83d\\ude00"}'
+    envelope, _ = read_document(paired, chunk_size=chunk_size)
+    assert envelope["note"] == "\U0001f600"
+    with pytest.raises(RefusedJson):
+        read_document(paired.replace(b"\\ude00", b"x"), chunk_size=chunk_size)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTRIBUTE = "__streamed_body__"
@@ -49,9 +49,10 @@ def streams(max_bytes: int, *media_types: str) -> Callable[[F], F]:
 def streamed_routes(app: FastAPI) -> dict[tuple[str, str], StreamedBody]:
     """(method, path) → what the route takes, for the routes that declared it."""
     found: dict[tuple[str, str], StreamedBody] = {}
-    for route in app.routes:
+    for context in iter_route_contexts(app.routes):  # routers included at any depth, as served
+        route = context.original_route
         policy = getattr(getattr(route, "endpoint", None), _ATTRIBUTE, None)
         if isinstance(route, APIRoute) and isinstance(policy, StreamedBody):
-            for method in route.methods or ():
-                found[(method, route.path)] = policy
+            for method in context.methods or ():
+                found[(method, str(context.path_format))] = policy
     return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import queue
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +23,12 @@ from serialtrail_contracts.epcis import (
     Scope,
 )
 from serialtrail_contracts.identity import Principal
-from serialtrail_gs1.epcis_checks import check_event, envelope_violations
-from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument
+from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations
+from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, RefusedJson
+from serialtrail_gs1.epcis_xml import EpcisXmlError, EpcisXmlReader, XmlEvent
+from serialtrail_gs1.epcis_xml import errors as xml_errors
 from serialtrail_gs1.event_hash import event_hash_id
-from serialtrail_kit.errors import InvalidInput, MalformedJson
+from serialtrail_kit.errors import DomainError, InvalidInput, MalformedJson, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import WriteModel
 
@@ -39,6 +42,40 @@ class TooManyEvents(InvalidInput):
     example = "the document holds more than 200000 events, the most one capture takes"
 
 
+class MalformedXml(DomainError):
+    kind, status, title = "malformed-xml", 400, "Malformed XML"
+    example = "line 12: Opening and ending tag mismatch: epcList line 9 and ObjectEvent [xml-malformed]"
+
+
+class _Pipe:
+    """The body as the request delivers it, read by the XML reader in a worker thread. Bounded,
+    so a document is never buffered whole: the request waits while the reader is behind."""
+
+    def __init__(self) -> None:
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._buffer = b""
+        self._ended = False
+
+    def read(self, size: int = 1 << 16, /) -> bytes:
+        while len(self._buffer) < size and not self._ended:
+            chunk = self.chunks.get()
+            if chunk is None:
+                self._ended = True
+            else:
+                self._buffer += chunk
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    async def put(self, chunk: bytes | None, reader: asyncio.Future[Any]) -> None:
+        """Hand a chunk on, unless the reader stopped (a document refused early reads no further)."""
+        while not reader.done():
+            try:
+                self.chunks.put_nowait(chunk)
+                return
+            except queue.Full:
+                await asyncio.sleep(0.001)
+
+
 @dataclass
 class Document:
     """A document as read: its bytes' digest, its envelope and its events, checked and hashed."""
@@ -48,6 +85,7 @@ class Document:
     sha256: str = ""
     envelope: dict[str, Any] = field(default_factory=dict)
     candidates: list[Candidate] = field(default_factory=list)
+    master_data: list[Any] = field(default_factory=list)  # the header's vocabularies (EPCClass, Location …)
 
 
 def stream_id(capture_id: UUID) -> str:
@@ -71,13 +109,46 @@ class CaptureHandlers:
             document.envelope = reader.envelope
         except MalformedDocument as error:
             raise MalformedJson(str(error), [rules.WELL_FORMED.at("document", str(error))]) from error
+        except RefusedJson as error:
+            raise InvalidInput(str(error), [error.rule.at(error.field, error.message)]) from error
         document.size_bytes, document.sha256 = reader.received, digest.hexdigest()
         problems = envelope_violations(document.envelope)
         if problems:
             raise InvalidInput("the document is not an EPCIS 2.0 document", problems)
         context = document.envelope.get("@context")
         document.candidates = await asyncio.to_thread(_hashed, document.candidates, context)
+        header = document.envelope.get("epcisHeader") or {}
+        document.master_data = (header.get("epcisMasterData") or {}).get("vocabularyList") or []
         return document
+
+    async def read_xml(self, chunks: AsyncIterator[bytes], principal: Principal) -> Document:
+        """An EPCIS 1.2 or 2.0 XML document, read as it arrives (in a worker thread: parsing and
+        checking are CPU work), each event converted to EPCIS 2.0 JSON-LD and checked as JSON is."""
+        pipe, digest, size = _Pipe(), hashlib.sha256(), 0
+        reading = asyncio.ensure_future(asyncio.to_thread(self._read_xml, pipe, principal))
+        async for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            await pipe.put(chunk, reading)
+        await pipe.put(None, reading)
+        document = await reading
+        document.size_bytes, document.sha256 = size, digest.hexdigest()
+        return document
+
+    def _read_xml(self, pipe: _Pipe, principal: Principal) -> Document:
+        reader = EpcisXmlReader(pipe)
+        candidates: list[Candidate] = []
+        try:
+            for item in reader:
+                self._within_limit(len(candidates) + 1)
+                candidates.append(_xml_candidate(item, principal))
+        except EpcisXmlError as error:
+            raise _document_problem(error) from error
+        header = reader.header
+        assert header is not None  # read before any event, or the document was refused
+        version = DocumentFormat.xml_1_2 if header.version == "1.2" else DocumentFormat.xml_2_0
+        envelope = {"@context": reader.context}
+        return Document(version, envelope=envelope, candidates=candidates, master_data=header.master_data_json_ld())
 
     def _within_limit(self, events: int) -> None:
         if events > self.max_events:
@@ -106,6 +177,7 @@ class CaptureHandlers:
                 events=len(document.candidates),
                 scope=Scope.model_validate(principal.scope.as_json()),
                 names=named(document.candidates),
+                master_data=tuple(document.master_data),
             )
             context = document.envelope.get("@context")
             captured = [
@@ -127,6 +199,26 @@ def _checked(first: int, events: Sequence[Any], principal: Principal) -> list[Ca
         status = NOT_YOURS if out_of_scope else 400
         found.append(Candidate(index, event, None, tuple(out_of_scope), status, checked.keys))
     return found
+
+
+def _xml_candidate(item: XmlEvent | EpcisXmlError, principal: Principal) -> Candidate:
+    if isinstance(item, EpcisXmlError):
+        if item.event_index is None or item.rule == xml_errors.MALFORMED:
+            raise item  # the document's, not one event's
+        at = f"eventList[{item.event_index}]"
+        return Candidate(item.event_index, {}, None, (Violation(at, item.rule, item.describe()),))
+    candidate = _checked(item.index, [item.event], principal)[0]
+    if candidate.violations:
+        return candidate
+    event_id = event_hash_id(item.event, item.context)
+    return Candidate(item.index, item.event, event_id, (), candidate.status, candidate.keys)
+
+
+def _document_problem(error: EpcisXmlError) -> DomainError:
+    where = "document" if error.line is None else f"document (line {error.line})"
+    if error.rule == xml_errors.ROOT:
+        return InvalidInput(error.describe(), [EPCIS_DOCUMENT.at(where, error.describe())])
+    return MalformedXml(error.describe(), [Violation(where, error.rule, error.describe())])
 
 
 def _hashed(candidates: Sequence[Candidate], context: Any) -> list[Candidate]:

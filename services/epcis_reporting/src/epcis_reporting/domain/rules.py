@@ -17,6 +17,18 @@ WELL_FORMED = Rule(
     "document",
     "not valid JSON near byte 1024: parse error: premature EOF",
 )
+WELL_FORMED_XML = Rule(
+    "xml-malformed",
+    "the document is well-formed XML",
+    "document (line 12)",
+    "line 12: Opening and ending tag mismatch: epcList line 9 and ObjectEvent [xml-malformed]",
+)
+NO_DTD = Rule(
+    "xml-doctype",
+    "the document declares no entities and names no external DTD (they are never expanded or fetched)",
+    "document (line 2)",
+    "line 2: a DOCTYPE that declares entities is refused (entities are never expanded) [xml-doctype]",
+)
 EVENT_LIMIT = Rule(
     "capture-limit",
     "a document holds at most the server's capture limit of events (GS1-EPCIS-Capture-Limit)",

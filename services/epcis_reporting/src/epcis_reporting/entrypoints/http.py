@@ -13,13 +13,14 @@ from serialtrail_gs1.epcis_checks import CBV_TERM, EPCIS_DOCUMENT, EPCIS_SCHEMA
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.errors import InvalidInput, MalformedJson
+from serialtrail_kit.http import strict_json
 from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.bodies import streams
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
-from epcis_reporting.application.capture import CaptureHandlers, TooManyEvents
+from epcis_reporting.application.capture import CaptureHandlers, MalformedXml, TooManyEvents
 from epcis_reporting.domain import rules
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.resources import Resources
@@ -33,8 +34,9 @@ Consistent = Callable[[], Awaitable[None]]
 
 _CAPTURES = refuses(
     {
-        InvalidInput: (rules.ERROR_BEHAVIOUR, EPCIS_DOCUMENT),
+        InvalidInput: (rules.ERROR_BEHAVIOUR, EPCIS_DOCUMENT, *strict_json.RULES),
         MalformedJson: (rules.WELL_FORMED,),
+        MalformedXml: (rules.WELL_FORMED_XML, rules.NO_DTD),
         TooManyEvents: (rules.EVENT_LIMIT,),
     }
 )
@@ -61,6 +63,17 @@ CAPTURE_EXAMPLE: dict[str, Any] = {
         ]
     },
 }
+JSON_TYPES = ("application/json", "application/ld+json")
+XML_TYPES = ("application/xml", "text/xml")
+XML_EXAMPLE = """<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1" schemaVersion="1.2"
+    creationDate="2026-11-30T09:20:00.000+01:00">
+  <EPCISBody><EventList><ObjectEvent>
+    <eventTime>2026-11-30T09:15:00.000+01:00</eventTime><eventTimeZoneOffset>+01:00</eventTimeZoneOffset>
+    <epcList><epc>urn:epc:id:sgtin:9506000.013435.A1B2C3D4</epc></epcList>
+    <action>ADD</action><bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>
+    <disposition>urn:epcglobal:cbv:disp:active</disposition>
+  </ObjectEvent></EventList></EPCISBody>
+</epcis:EPCISDocument>"""
 Behaviour = Annotated[
     str | None,
     Header(
@@ -98,9 +111,11 @@ def _capture_route(
             **_CAPTURES,
             "requestBody": {
                 "required": True,
-                "description": "an EPCIS 2.0 EPCISDocument or EPCISQueryDocument (JSON-LD), read as it arrives",
+                "description": "an EPCIS 2.0 EPCISDocument or EPCISQueryDocument (JSON-LD), or an EPCIS 2.0 or 1.2 "
+                "XML document (1.2 with its SBDH and master data), read as it arrives",
                 "content": {
                     "application/ld+json": {"schema": {"type": "object"}, "example": CAPTURE_EXAMPLE},
+                    "application/xml": {"schema": {"type": "string"}, "example": XML_EXAMPLE},
                 },
             },
         },
@@ -108,13 +123,16 @@ def _capture_route(
         summary="Capture an EPCIS document (EPCIS 2.0 REST binding)",
         description="Each event is checked (EPCIS 2.0 JSON Schema, GS1 identifiers, CBV terms, the key's scope, "
         "captured once by its CBV 2.0 Event Hash ID) and the job records which were captured and why the others "
-        f"were not. Rules an event can break, reported in the job: {', '.join(r.name for r in EVENT_RULES)}.",
+        f"were not. Rules an event can break, reported in the job: {', '.join(r.name for r in EVENT_RULES)}; "
+        "of an XML document also xsd (the official XSD) and xml-unsupported (no EPCIS 2.0 form).",
     )
-    @streams(max_bytes, "application/json", "application/ld+json")
+    @streams(max_bytes, *JSON_TYPES, *XML_TYPES)
     async def capture(request: Request, behaviour_header: Behaviour = None) -> JsonResponse:
         behaviour = _behaviour(behaviour_header)
         principal = request.state.principal
-        document = await handlers.read_json(request.stream(), principal)
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        read = handlers.read_xml if media.endswith("xml") else handlers.read_json
+        document = await read(request.stream(), principal)
         capture_id, _ = await handlers.record(document, behaviour, principal, record_metadata(request))
         await consistent()
         async with resources.pool.acquire() as conn:
