@@ -75,7 +75,7 @@ def _certification(out: Out, value: Any, context: Context, where: str) -> None:
 
 
 def _action(out: Out, value: Any, context: Context, where: str) -> None:
-    if value not in _ACTIONS:
+    if not isinstance(value, str) or value not in _ACTIONS:
         raise NotWritable(where, f"{value!r} is not ADD, OBSERVE or DELETE")
     leaf(out, "action", value, where)
 
