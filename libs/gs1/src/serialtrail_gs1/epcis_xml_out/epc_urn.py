@@ -57,7 +57,9 @@ _KEYS: Mapping[str, _PrimaryKey] = {
 _URN_ESCAPES = {'"': "%22", "%": "%25", "&": "%26", "/": "%2F", "<": "%3C", ">": "%3E", "?": "%3F"}
 _NEEDS_NO_ESCAPE = re.compile(r"[A-Za-z0-9!'()*+,\-.:;=_]*")
 _EPC_URN_PREFIX = re.compile(r"urn:epc:(?:id|idpat|class):[a-z]+:(\d{6,12})\.")
-_CANONICAL_SGTIN = re.compile(r"https://id\.gs1\.org/01/(\d{14})/21/([^/?#]+)")
+# A canonical SGTIN link whose serial needs neither percent-decoding nor URN escaping (1 to 20
+# characters of GS1 character set 82 that stand as themselves in both).
+_PLAIN_SGTIN = re.compile(r"https://id\.gs1\.org/01/(\d{14})/21/([A-Za-z0-9!'()*+,\-.:;=_]{1,20})")
 
 
 class DigitalLinkKey(NamedTuple):
@@ -132,10 +134,9 @@ class EpcUrns:
     def __call__(self, identifier: str, where: str) -> str:
         if not identifier.startswith(("https://", "http://")):
             return identifier
-        canonical = _CANONICAL_SGTIN.fullmatch(identifier)  # what the services record: no parsing needed
-        if canonical is not None:
-            serial = canonical[2]
-            return self._sgtin(canonical[1], unquote(serial) if "%" in serial else serial, where)
+        plain = _PLAIN_SGTIN.fullmatch(identifier)  # what the services record: nothing to parse or escape
+        if plain is not None:
+            return self._sgtin_prefix(plain[1], where) + plain[2]
         key = digital_link_key(identifier)
         if key is None:
             return identifier
@@ -159,6 +160,13 @@ class EpcUrns:
         return length
 
     def _sgtin(self, gtin: str, serial: str, where: str) -> str:
+        problem = serial_problem(serial)
+        if problem is not None:
+            raise NotWritable(where, f"serial {serial!r} {problem}")
+        return self._sgtin_prefix(gtin, where) + urn_escape(serial)
+
+    def _sgtin_prefix(self, gtin: str, where: str) -> str:
+        """`urn:epc:id:sgtin:<company prefix>.<indicator and item reference>.`, once per GTIN."""
         prefix = self._sgtin_prefixes.get(gtin)
         if prefix is None:
             problem = gtin_problem(gtin)
@@ -166,10 +174,7 @@ class EpcUrns:
                 raise NotWritable(where, f"GTIN {gtin} {problem}")
             prefix = sgtin_uri_prefix(gtin, self._company_prefix_length(gtin, 1, where))
             self._sgtin_prefixes[gtin] = prefix
-        problem = serial_problem(serial)
-        if problem is not None:
-            raise NotWritable(where, f"serial {serial!r} {problem}")
-        return prefix + urn_escape(serial)
+        return prefix
 
     def _sscc(self, sscc: str, where: str) -> str:
         if len(sscc) != 18 or not has_valid_check_digit(sscc):

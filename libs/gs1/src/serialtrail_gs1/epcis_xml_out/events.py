@@ -46,7 +46,8 @@ class EventWriter:
         layout = LAYOUTS[self.version][kind]
         self._check(event, kind, layout, where)
         out: Out = [f"<{wrapper}>" for wrapper in layout.wrappers]
-        out.append(start(kind, self.context.names.declarations(k for k in event if k != _COMMENT)))
+        keys = tuple(event) if _COMMENT not in event else tuple(k for k in event if k != _COMMENT)
+        out.append(start(kind, self.context.names.declarations(keys)))
         _fill(out, _PLANS[self.version][kind], event, self.context, where)
         self._rest(out, event, layout, where)
         out.append(f"</{kind}>")

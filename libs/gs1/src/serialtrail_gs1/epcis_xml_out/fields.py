@@ -89,10 +89,14 @@ def _vocabulary(tag: str, vocabulary: Cbv) -> Writer:
 
 def _epcs(tag: str) -> Writer:
     def write(out: Out, value: Any, context: Context, where: str) -> None:
-        out.append(f"<{tag}>")
+        identifier, append = context.identifier, out.append  # a pallet's thousands: looked up once
+        append(f"<{tag}>")
         for index, epc in enumerate(items(value, where)):
-            leaf(out, "epc", context.identifier(epc, f"{where}[{index}]"), where)
-        out.append(f"</{tag}>")
+            try:
+                append(f"<epc>{escaped(identifier(epc, where), where)}</epc>")
+            except NotWritable as refused:  # the position is named only when it is needed
+                raise type(refused)(f"{where}[{index}]", refused.reason) from None
+        append(f"</{tag}>")
 
     return write
 

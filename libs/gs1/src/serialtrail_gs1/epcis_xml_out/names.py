@@ -37,6 +37,7 @@ STANDARD_PREFIXES: Mapping[str, str] = {
 _NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 _RESERVED = ("xml", "xmlns")
 _SCHEMES = ("urn:", "http://", "https://")
+_REMEMBERED = 1024  # key sets whose declarations are kept per document
 
 
 def declared_prefixes(context: Any) -> dict[str, str]:
@@ -64,14 +65,21 @@ class XmlNames:
             if p.lower() not in _RESERVED
         }
         self._valid: set[str] = set()
+        self._needed: dict[tuple[str, ...], str] = {}  # the events of a document repeat a few key sets
 
     def declarations(self, names: Iterable[str]) -> str:
         """The namespace declarations an element needs for its children (or attributes) named
         `names`: each element declares the prefixes of its own children (an event without
         extensions declares nothing). Names that do not resolve are left to `qualified`, which
         says why."""
-        found = {name.partition(":")[0] for name in names if ":" in name}
-        return "".join(self._declaration[p] for p in sorted(found) if p in self._declaration)
+        key = tuple(names)
+        needed = self._needed.get(key)
+        if needed is None:
+            found = {name.partition(":")[0] for name in key if ":" in name}
+            needed = "".join(self._declaration[p] for p in sorted(found) if p in self._declaration)
+            if len(self._needed) < _REMEMBERED:
+                self._needed[key] = needed
+        return needed
 
     def qualified(self, name: str, where: str) -> str:
         """`prefix:local` as written, once checked: refused when the prefix is not declared (no
