@@ -681,7 +681,8 @@ def test_1_2_master_data_needs_a_business_document_header(line_day: dict[str, An
     assert "Standard Business Document Header" in refused.value.reason
 
 
-def test_master_data_ids_are_epc_urns_in_1_2(schemas: Any) -> None:
+def test_epc_class_and_location_master_data_in_2_0_and_1_2(schemas: Any) -> None:
+    """2.0 keeps the Digital Links it is given; 1.2 names the class and the location by EPC URNs."""
     vocabularies = [
         {
             "type": "urn:epcglobal:epcis:vtype:EPCClass",
@@ -706,6 +707,10 @@ def test_master_data_ids_are_epc_urns_in_1_2(schemas: Any) -> None:
     elements = etree.fromstring(xml, SAFE).findall(".//VocabularyElement")
     assert [e.get("id") for e in elements] == ["urn:epc:idpat:sgtin:9506000.013435.*", SITE]
     assert elements[0][0].get("id") == "urn:epcglobal:cbv:mda#regulatedProductName"
+    as_2_0 = b"".join(write_document([], replace(envelope, version=Version.V2_0, header=None)))
+    assert problems(schemas, as_2_0) == []
+    elements = etree.fromstring(as_2_0, SAFE).findall(".//VocabularyElement")
+    assert [e.get("id") for e in elements] == [f"https://id.gs1.org/01/{GTIN}", f"https://id.gs1.org/414/{SITE_GLN}"]
 
 
 # --- streaming, and what is refused ------------------------------------------------------------------
