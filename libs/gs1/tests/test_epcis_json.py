@@ -146,3 +146,16 @@ def test_a_surrogate_pair_split_across_chunks_is_one_character(chunk_size: int) 
     assert envelope["note"] == "\U0001f600"
     with pytest.raises(RefusedJson):
         read_document(paired.replace(b"\\ude00", b"x"), chunk_size=chunk_size)
+
+
+def test_a_list_of_sgtin_urns_reads_the_same_in_one_pass_as_one_by_one() -> None:
+    urns = [f"urn:epc:id:sgtin:9506000.013435.S{i}" for i in range(50)]
+    listed = check_event(0, {**GOOD, "epcList": urns})
+    one_by_one = [check_event(0, {**GOOD, "epcList": [urn]}).keys for urn in urns]
+    assert listed.violations == ()
+    assert listed.keys.gtins == {"09506000134352"}
+    assert listed.keys.serials == {"09506000134352": {k.serials["09506000134352"].pop() for k in one_by_one}}
+    wrong = [*urns[:7], "urn:epc:id:sgtin:9506000.01343.S7", *urns[8:]]  # 12 digits: no GTIN
+    assert [(v.field, v.rule) for v in check_event(0, {**GOOD, "epcList": wrong}).violations] == [
+        ("eventList[0].epcList[7]", "epc-uri")
+    ]

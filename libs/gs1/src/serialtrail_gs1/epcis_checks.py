@@ -31,7 +31,7 @@ from serialtrail_kit.errors import Rule, Violation
 
 from serialtrail_gs1 import rules
 from serialtrail_gs1.identity import SGTIN, IdentifierError
-from serialtrail_gs1.keys import check_digit
+from serialtrail_gs1.keys import check_digit, sgtin_of
 from serialtrail_gs1.scan import parse_object_id, rule_of
 
 SCHEMA_FILE = "EPCIS-JSON-Schema.json"  # official, byte for byte (gs1/EPCIS): package data, see standards/README.md
@@ -61,6 +61,8 @@ CBV_TERM = Rule(
 _EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 _CBV_URI = re.compile(r"^https?://ref\.gs1\.org/cbv/([A-Za-z]+)-(.*)\Z", re.DOTALL)
+_PLAIN_SGTIN_URN = r"urn:epc:id:sgtin:\d{6,12}\.\d{1,7}\.[A-Za-z0-9_-]{1,20}"
+_PLAIN_SGTIN_URNS = re.compile(rf"(?:{_PLAIN_SGTIN_URN}\n)*{_PLAIN_SGTIN_URN}")
 _SGTIN_OR_SSCC = re.compile(r"^(urn:epc:id:(sgtin|sscc):|https?://[^/]+(/[^?#]*)?/(00/|01/[^/]+/21/))")
 _GS1_LOOKING = re.compile(r"^(urn:epc:|https?://[^/]+(/[^?#]*)?/(00|01|253|255|414|417|8003|8004|8006|8010)/)")
 
@@ -167,13 +169,37 @@ def _path(parts: Any, at: str = "") -> str:
 
 def _identifier_violations(event: dict[str, Any], at: str, keys: Keys) -> Iterator[Violation]:
     for name in _EPC_LISTS:
-        for position, epc in enumerate(event.get(name) or ()):
+        epcs = event.get(name) or ()
+        if _plain_sgtin_urns(epcs, keys):
+            continue
+        for position, epc in enumerate(epcs):
             yield from _object(epc, f"{at}.{name}[{position}]", keys)
     if isinstance(event.get("parentID"), str):
         yield from _object(event["parentID"], f"{at}.parentID", keys)
     for name in _QUANTITY_LISTS:
         for position, element in enumerate(event.get(name) or ()):
             yield from _class(element["epcClass"], f"{at}.{name}[{position}].epcClass", keys)
+
+
+def _plain_sgtin_urns(epcs: Any, keys: Keys) -> bool:
+    """An EPC list of SGTIN URNs with plain serials, as lines send them by the hundred: checked in
+    one pass in C, each GTIN worked out once (True), or left to the one-by-one reading (False)."""
+    if not epcs or not all(isinstance(epc, str) for epc in epcs):
+        return False
+    joined = "\n".join(epcs)
+    if joined.count("\n") != len(epcs) - 1 or _PLAIN_SGTIN_URNS.fullmatch(joined) is None:
+        return False
+    found: dict[str, set[str]] = {}
+    for epc in epcs:
+        prefix, item, serial = epc[17:].split(".", 2)
+        gtin = sgtin_of(prefix, item)
+        if gtin is None:
+            return False
+        found.setdefault(gtin, set()).add(serial)
+    for gtin, serials in found.items():
+        keys.gtins.add(gtin)
+        keys.serials.setdefault(gtin, set()).update(serials)
+    return True
 
 
 def _object(text: str, at: str, keys: Keys) -> Iterator[Violation]:

@@ -72,10 +72,20 @@ def parse_sgtin_uri(uri: str) -> tuple[str, str] | None:
     if match is None:
         return None
     prefix, item, serial = match.groups()
+    gtin = sgtin_of(prefix, item)
+    if gtin is None:
+        return None
+    return gtin, unquote(serial) if "%" in serial else serial
+
+
+@functools.lru_cache(maxsize=4096)
+def sgtin_of(prefix: str, item: str) -> str | None:
+    """The GTIN of an SGTIN URI's company prefix and indicator + item reference (None: not 13
+    digits together). Cached: a document names the same few products by the thousand."""
     if len(prefix) + len(item) != 13 or not item:
         return None
     body = item[0] + prefix + item[1:]
-    return body + str(check_digit(body)), unquote(serial)
+    return body + str(check_digit(body))
 
 
 def serial_problem(serial: str) -> str | None:
