@@ -340,6 +340,7 @@ SAMPLES: dict[str, Sample] = {
     "epcis-document": _epcis_document,
     "capture-job": _capture_job,
     "capture-jobs": _exceptions,
+    "epcis-events": _exceptions,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).

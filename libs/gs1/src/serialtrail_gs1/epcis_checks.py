@@ -30,7 +30,7 @@ from epcpy.utils.parsers import epc_pure_identity_to_scheme
 from serialtrail_kit.errors import Rule, Violation
 
 from serialtrail_gs1 import rules
-from serialtrail_gs1.identity import SGTIN, IdentifierError
+from serialtrail_gs1.identity import CANONICAL_RESOLVER, SGTIN, IdentifierError
 from serialtrail_gs1.keys import check_digit, sgtin_of
 from serialtrail_gs1.scan import parse_object_id, rule_of
 
@@ -289,3 +289,36 @@ def _vocabulary_values(event: dict[str, Any], at: str) -> Iterator[tuple[str, st
     declaration = event.get("errorDeclaration") or {}
     if isinstance(declaration.get("reason"), str):
         yield f"{at}.errorDeclaration.reason", declaration["reason"]
+
+
+_PLAIN_SGTIN_URN_ALONE = re.compile(rf"{_PLAIN_SGTIN_URN}\Z")
+_CBV_URN_WORD = re.compile(r"^urn:epcglobal:cbv:(bizstep|disp):(.+)\Z")
+_URN_KINDS = {"bizstep": "BizStep", "disp": "Disp"}
+
+
+def canonical_epc(text: str) -> str:
+    """One form per object, whatever form it was written in: an SGTIN's or SSCC's canonical GS1
+    Digital Link; any other identifier as written. An EPC URN query then finds a Digital Link."""
+    if _PLAIN_SGTIN_URN_ALONE.match(text):  # the common case, without the full parser
+        prefix, item, serial = text[17:].split(".", 2)
+        gtin = sgtin_of(prefix, item)
+        if gtin is not None:
+            return f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}"
+    try:
+        return parse_object_id(text).uri
+    except IdentifierError:
+        return text
+
+
+def cbv_word(value: str | None, kind: str) -> str | None:
+    """A CBV term as its bare word (`commissioning`), whether written bare, as a CBV 2.0 URI or as
+    a CBV 1.2 URN; any other value (a vocabulary of one's own) as written."""
+    if value is None:
+        return None
+    match = _CBV_URI.match(value)
+    if match is not None and match.group(1) == kind:
+        return match.group(2)
+    urn = _CBV_URN_WORD.match(value)
+    if urn is not None and _URN_KINDS[urn.group(1)] == kind:
+        return urn.group(2)
+    return value

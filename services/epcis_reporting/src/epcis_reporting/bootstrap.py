@@ -9,18 +9,20 @@ from serialtrail_kit.declaration import Service, ServiceContext
 from epcis_reporting.application.capture import CaptureHandlers
 from epcis_reporting.application.write_side import CapturedOnce
 from epcis_reporting.entrypoints import permissions
-from epcis_reporting.entrypoints.http import build_router
+from epcis_reporting.entrypoints.http import Reads, build_router
 from epcis_reporting.projections.jobs import JobsProjection
+from epcis_reporting.projections.repository import RepositoryProjection
 from epcis_reporting.settings import EpcisSettings
 
 JOBS = JobsProjection()
+REPOSITORY = RepositoryProjection()
 
 
 def routes(context: ServiceContext[EpcisSettings]) -> APIRouter:
     settings = context.settings
     handlers = CaptureHandlers(context.writes, settings.max_document_events)
-    consistent = context.read_your_writes(JOBS.name)
-    return build_router(handlers, context.pool, consistent, settings.max_document_bytes)
+    reads = Reads(context.read_your_writes(JOBS.name), context.read_your_writes(REPOSITORY.name))
+    return build_router(handlers, context.pool, reads, settings.max_document_bytes)
 
 
 SERVICE = Service(
@@ -29,6 +31,6 @@ SERVICE = Service(
     settings=EpcisSettings,
     permissions=permissions.ALL,
     write_side=(CapturedOnce(),),
-    read_models=(JOBS,),
+    read_models=(JOBS, REPOSITORY),
     routes=routes,
 )

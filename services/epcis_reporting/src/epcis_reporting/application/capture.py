@@ -28,7 +28,7 @@ from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, Re
 from serialtrail_gs1.epcis_xml import EpcisXmlError, EpcisXmlReader, XmlEvent
 from serialtrail_gs1.epcis_xml import errors as xml_errors
 from serialtrail_gs1.event_hash import event_hash_id
-from serialtrail_kit.errors import DomainError, InvalidInput, MalformedJson, Violation
+from serialtrail_kit.errors import DomainError, InvalidInput, MalformedJson, Rule
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import WriteModel
 
@@ -206,7 +206,7 @@ def _xml_candidate(item: XmlEvent | EpcisXmlError, principal: Principal) -> Cand
         if item.event_index is None or item.rule == xml_errors.MALFORMED:
             raise item  # the document's, not one event's
         at = f"eventList[{item.event_index}]"
-        return Candidate(item.event_index, {}, None, (Violation(at, item.rule, item.describe()),))
+        return Candidate(item.event_index, {}, None, (_xml_rule(item).at(at, item.describe()),))
     candidate = _checked(item.index, [item.event], principal)[0]
     if candidate.violations:
         return candidate
@@ -218,7 +218,11 @@ def _document_problem(error: EpcisXmlError) -> DomainError:
     where = "document" if error.line is None else f"document (line {error.line})"
     if error.rule == xml_errors.ROOT:
         return InvalidInput(error.describe(), [EPCIS_DOCUMENT.at(where, error.describe())])
-    return MalformedXml(error.describe(), [Violation(where, error.rule, error.describe())])
+    return MalformedXml(error.describe(), [_xml_rule(error).at(where, error.describe())])
+
+
+def _xml_rule(error: EpcisXmlError) -> Rule:
+    return rules.XML_RULES.get(error.rule, rules.WELL_FORMED_XML)
 
 
 def _hashed(candidates: Sequence[Candidate], context: Any) -> list[Candidate]:

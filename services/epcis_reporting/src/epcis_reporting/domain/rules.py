@@ -47,3 +47,16 @@ CAPTURED_ONCE = Rule(
     "eventList[0]",
     "this event was captured before (capture 0b6f…, event 3): ni:///sha-256;…?ver=CBV2.0",
 )
+XSD = Rule(
+    "xsd",
+    "an event of an XML document validates against the official EPCIS XSD of its version",
+    "eventList[2]",
+    "event 3 (eventList[2]), line 27: Element 'action': 'MOVE' is not an element of the set {ADD, OBSERVE, DELETE}",
+)
+XML_UNSUPPORTED = Rule(
+    "xml-unsupported",
+    "an event of an XML document has an EPCIS 2.0 form (a 1.2 QuantityEvent has none)",
+    "eventList[0]",
+    "event 1 (eventList[0]), line 9: QuantityEvent has no EPCIS 2.0 form",
+)
+XML_RULES = {rule.name: rule for rule in (XSD, XML_UNSUPPORTED, WELL_FORMED_XML, NO_DTD)}

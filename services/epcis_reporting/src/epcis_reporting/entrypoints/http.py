@@ -4,6 +4,7 @@ parse → handler. No decisions here."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from serialtrail_kit.http.refusals import refuses
 from epcis_reporting.application.capture import CaptureHandlers, MalformedXml, TooManyEvents
 from epcis_reporting.domain import rules
 from epcis_reporting.entrypoints import permissions as allowed
+from epcis_reporting.entrypoints.queries import query_routes
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.entrypoints.responses import CaptureJob, CaptureJobs, job_answer
 from epcis_reporting.projections import jobs
@@ -41,7 +43,15 @@ _CAPTURES = refuses(
     }
 )
 # Refused per event, in the job (the route accepts the document): documented with the job.
-EVENT_RULES = (EPCIS_SCHEMA, *SCAN_RULES, CBV_TERM, rules.IN_SCOPE, rules.CAPTURED_ONCE)
+EVENT_RULES = (
+    EPCIS_SCHEMA,
+    *SCAN_RULES,
+    CBV_TERM,
+    rules.IN_SCOPE,
+    rules.CAPTURED_ONCE,
+    rules.XSD,
+    rules.XML_UNSUPPORTED,
+)
 CAPTURE_EXAMPLE: dict[str, Any] = {
     "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
     "type": "EPCISDocument",
@@ -84,12 +94,21 @@ Behaviour = Annotated[
 ]
 
 
-def build_router(handlers: CaptureHandlers, pool: Any, consistent: Consistent, max_document_bytes: int) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["EPCIS capture"])
+def build_router(handlers: CaptureHandlers, pool: Any, reads: Reads, max_document_bytes: int) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["EPCIS capture and query"])
     resources = Resources(pool)
-    _capture_route(router, handlers, resources, consistent, max_document_bytes)
-    _job_routes(router, pool, resources, consistent)
+    _capture_route(router, handlers, resources, reads.jobs, max_document_bytes)
+    _job_routes(router, pool, resources, reads.jobs)
+    query_routes(router, pool, resources, reads.repository)
     return router
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Read-your-writes for each of this service's own read models."""
+
+    jobs: Consistent
+    repository: Consistent
 
 
 def _behaviour(value: str | None) -> ErrorBehaviour:
@@ -123,8 +142,7 @@ def _capture_route(
         summary="Capture an EPCIS document (EPCIS 2.0 REST binding)",
         description="Each event is checked (EPCIS 2.0 JSON Schema, GS1 identifiers, CBV terms, the key's scope, "
         "captured once by its CBV 2.0 Event Hash ID) and the job records which were captured and why the others "
-        f"were not. Rules an event can break, reported in the job: {', '.join(r.name for r in EVENT_RULES)}; "
-        "of an XML document also xsd (the official XSD) and xml-unsupported (no EPCIS 2.0 form).",
+        f"were not. Rules an event can break, reported in the job: {', '.join(r.name for r in EVENT_RULES)}.",
     )
     @streams(max_bytes, *JSON_TYPES, *XML_TYPES)
     async def capture(request: Request, behaviour_header: Behaviour = None) -> JsonResponse:

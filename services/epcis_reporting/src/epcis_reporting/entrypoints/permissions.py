@@ -12,4 +12,13 @@ JOBS = permission(
     "epcis:jobs", Role.qa, Role.auditor, Role.cmo, Role.line, description="read capture jobs (a narrowed key: its own)"
 )
 
-ALL = (CAPTURE, JOBS)
+READ = permission(
+    "epcis:read",
+    Role.qa,
+    Role.auditor,
+    Role.cmo,
+    Role.line,
+    description="query captured EPCIS events (a narrowed key: its own party's)",
+)
+
+ALL = (CAPTURE, JOBS, READ)

@@ -1,0 +1,140 @@
+"""`GET /v1/epcis/events`: the EPCIS 2.0 REST binding's event query, answered as an
+EPCISQueryDocument (JSON-LD), a page at a time (`perPage`, `nextPageToken`, a `Link` to the next)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from serialtrail_gs1.epcis import CONTEXT
+from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
+from serialtrail_kit.access.authz import requires
+from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import InvalidInput, Rule
+from serialtrail_kit.http.problems import JsonResponse
+from serialtrail_kit.http.refusals import refuses
+
+from epcis_reporting.entrypoints import permissions as allowed
+from epcis_reporting.entrypoints.resources import Resources
+from epcis_reporting.projections.repository import Filters, query
+
+TIME_WITH_OFFSET = Rule(
+    "time-with-offset",
+    "a time parameter is an RFC 3339 date-time with its offset (Z or ±hh:mm)",
+    "GE_eventTime",
+    "'2026-11-30T09:00:00' has no offset",
+)
+PAGE_TOKEN = Rule(
+    "page-token", "nextPageToken is one this server gave out", "nextPageToken", "'xyz' is not a page token"
+)
+_QUERIES = refuses({InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN)})
+PerPage = Annotated[int, Query(alias="perPage", ge=1, le=1000, description="at most this many events per page")]
+Piped = Annotated[str | None, Query(description="one value or several, separated by |")]
+Moment = Annotated[str | None, Query(description="an RFC 3339 date-time with its offset")]
+Consistent = Callable[[], Awaitable[None]]
+
+
+def _values(text: str | None) -> tuple[str, ...]:
+    return tuple(v for v in (text or "").split("|") if v)
+
+
+def _moment(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        message = f"{text!r} is not a date-time with its offset"
+        raise InvalidInput(message, [TIME_WITH_OFFSET.at(f"query.{name}", message)])
+    return moment
+
+
+def _after(token: str | None) -> int | None:
+    if token is None:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(token.encode() + b"==").decode())
+    except (ValueError, UnicodeDecodeError):
+        message = f"{token[:40]!r} is not a page token this server gave out"
+        raise InvalidInput(message, [PAGE_TOKEN.at("query.nextPageToken", message)]) from None
+
+
+def _token(seq: int) -> str:
+    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
+
+
+def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent: Consistent) -> None:
+    @router.get(
+        "/events",
+        dependencies=[requires(allowed.READ, resources.events)],
+        openapi_extra=_QUERIES,
+        summary="Query captured EPCIS events (EPCIS 2.0 REST binding)",
+        description="An EPCISQueryDocument of the events the caller's scope covers, in capture order. "
+        "MATCH_epc, MATCH_parentID and MATCH_anyEPC take SGTINs and SSCCs in any form (EPC URN or GS1 Digital "
+        "Link: one finds the other); EQ_bizStep and EQ_disposition bare CBV words or their URIs; several "
+        "values are separated by |. More events than perPage: a Link header (rel=next) with nextPageToken.",
+    )
+    async def events(
+        request: Request,
+        per_page: PerPage = 30,
+        next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,
+        event_type: Annotated[Piped, Query(alias="eventType")] = None,
+        ge_event_time: Annotated[Moment, Query(alias="GE_eventTime")] = None,
+        lt_event_time: Annotated[Moment, Query(alias="LT_eventTime")] = None,
+        ge_record_time: Annotated[Moment, Query(alias="GE_recordTime")] = None,
+        lt_record_time: Annotated[Moment, Query(alias="LT_recordTime")] = None,
+        eq_biz_step: Annotated[Piped, Query(alias="EQ_bizStep")] = None,
+        eq_disposition: Annotated[Piped, Query(alias="EQ_disposition")] = None,
+        eq_read_point: Annotated[Piped, Query(alias="EQ_readPoint")] = None,
+        eq_biz_location: Annotated[Piped, Query(alias="EQ_bizLocation")] = None,
+        match_epc: Annotated[Piped, Query(alias="MATCH_epc")] = None,
+        match_parent_id: Annotated[Piped, Query(alias="MATCH_parentID")] = None,
+        match_any_epc: Annotated[Piped, Query(alias="MATCH_anyEPC")] = None,
+        eq_event_id: Annotated[Piped, Query(alias="EQ_eventID")] = None,
+    ) -> JsonResponse:
+        filters = Filters(
+            event_types=_values(event_type),
+            ge_event_time=_moment(ge_event_time, "GE_eventTime"),
+            lt_event_time=_moment(lt_event_time, "LT_eventTime"),
+            ge_record_time=_moment(ge_record_time, "GE_recordTime"),
+            lt_record_time=_moment(lt_record_time, "LT_recordTime"),
+            biz_steps=tuple(w for v in _values(eq_biz_step) if (w := cbv_word(v, "BizStep"))),
+            dispositions=tuple(w for v in _values(eq_disposition) if (w := cbv_word(v, "Disp"))),
+            read_points=_values(eq_read_point),
+            biz_locations=_values(eq_biz_location),
+            epcs=tuple(canonical_epc(v) for v in _values(match_epc)),
+            parent_ids=tuple(canonical_epc(v) for v in _values(match_parent_id)),
+            any_epcs=tuple(canonical_epc(v) for v in _values(match_any_epc)),
+            event_ids=_values(eq_event_id),
+        )
+        after = _after(next_page_token)
+        await consistent()
+        rows = await query(pool, request.state.principal, filters, per_page + 1, after)
+        page, more = rows[:per_page], len(rows) > per_page
+        headers = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+        if more:
+            following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
+            headers["Link"] = f'<{following}>; rel="next"'
+        return JsonResponse(_document(page), headers=headers, media_type="application/ld+json")
+
+
+def _document(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """An EPCISQueryDocument; its @context the standard one and every prefix its events' documents declared."""
+    context: list[Any] = [CONTEXT]
+    for row in rows:
+        declared = row["context"] if isinstance(row["context"], list) else [row["context"]]
+        context += [item for item in declared if item and item not in context]
+    return {
+        "@context": context,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "epcisBody": {
+            "queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": [r["event"] for r in rows]}}
+        },
+    }

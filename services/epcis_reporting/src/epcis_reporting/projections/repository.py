@@ -1,0 +1,216 @@
+"""The EPCIS event repository: every captured event as it was received, with the fields the standard
+queries select on, and whose it is. A fold of this service's own log.
+
+Objects are kept in one canonical form (a GS1 Digital Link for SGTINs and SSCCs, as
+`serialtrail_gs1` names them), so a query by EPC URN finds an event captured with Digital Links and
+the other way round. Whose an event is, is its capture job's (`domain.capture.job_owner`): the
+keys its events name, and its capturer's party."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from serialtrail_contracts.epcis import CaptureReceived, EventsCaptured
+from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Scope
+from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
+from serialtrail_kit.db import Connection, Pool
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+SOURCE = "epcis_reporting"
+RM = "epcis_reporting_rm"
+_EPC_LISTS = ("epcList", "childEPCs")
+_ANY_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+
+
+class RepositoryProjection:
+    name = "repository"
+    source = SOURCE
+    tables: tuple[str, ...] = ("captures", "captured_events")
+    event_types = (CaptureReceived.EVENT_TYPE, EventsCaptured.EVENT_TYPE)
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.captures (
+            capture_id uuid PRIMARY KEY, principal_id text NOT NULL, gtins text[] NOT NULL,
+            ssccs text[] NOT NULL, company_prefixes text[] NOT NULL, sites text[] NOT NULL,
+            lines text[] NOT NULL, cmos text[] NOT NULL
+        );
+        CREATE TABLE {schema}.captured_events (
+            event_id text PRIMARY KEY, capture_id uuid NOT NULL, seq bigint NOT NULL UNIQUE,
+            event_type text NOT NULL, event_time timestamptz NOT NULL, record_time timestamptz NOT NULL,
+            biz_step text, disposition text, read_point text, biz_location text,
+            epcs text[] NOT NULL, any_epcs text[] NOT NULL, parent_id text, event jsonb NOT NULL,
+            context jsonb
+        );
+        CREATE INDEX ON {schema}.captured_events USING gin (epcs);
+        CREATE INDEX ON {schema}.captured_events USING gin (any_epcs);
+        CREATE INDEX ON {schema}.captured_events (event_time, seq);
+        CREATE INDEX ON {schema}.captured_events (parent_id);
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for recorded in events:
+            if recorded.event_type == CaptureReceived.EVENT_TYPE:
+                await _capture(conn, schema, recorded.payload)
+            elif recorded.event_type == EventsCaptured.EVENT_TYPE:
+                await _events(conn, schema, recorded)
+
+
+async def _capture(conn: Connection, schema: str, payload: dict[str, Any]) -> None:
+    scope, names = payload["scope"], payload["names"]
+    await conn.execute(
+        f"INSERT INTO {schema}.captures (capture_id, principal_id, gtins, ssccs, company_prefixes, sites, lines, "
+        "cmos) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        payload["capture_id"],
+        payload["principal_id"],
+        names["gtins"],
+        names["ssccs"],
+        names["company_prefixes"],
+        scope.get("sites") or [],
+        scope.get("lines") or [EVERY_LINE],
+        scope.get("cmos") or [NO_CMO],
+    )
+
+
+async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
+    payload = recorded.payload
+    rows = [_row(recorded, captured) for captured in payload["events"]]
+    await conn.executemany(
+        f"INSERT INTO {schema}.captured_events (event_id, capture_id, seq, event_type, event_time, record_time, "
+        "biz_step, disposition, read_point, biz_location, epcs, any_epcs, parent_id, event, context) "
+        "VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb) "
+        "ON CONFLICT DO NOTHING",
+        [(*row, payload["context"]) for row in rows],
+    )
+
+
+def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
+    event = captured["event"]
+    return (
+        captured["event_id"],
+        recorded.payload["capture_id"],
+        recorded.global_position * 1_000_000 + captured["index"],  # document order within a log record
+        event.get("type"),
+        datetime.fromisoformat(event["eventTime"]),
+        recorded.recorded_at,
+        cbv_word(event.get("bizStep"), "BizStep"),
+        cbv_word(event.get("disposition"), "Disp"),
+        (event.get("readPoint") or {}).get("id"),
+        (event.get("bizLocation") or {}).get("id"),
+        _canonical(event, _EPC_LISTS),
+        _canonical(event, _ANY_EPC_LISTS) + ([canonical_epc(event["parentID"])] if event.get("parentID") else []),
+        canonical_epc(event["parentID"]) if event.get("parentID") else None,
+        event,
+    )
+
+
+def _canonical(event: dict[str, Any], lists: Iterable[str]) -> list[str]:
+    return [canonical_epc(epc) for name in lists for epc in event.get(name) or () if isinstance(epc, str)]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The standard query parameters this repository answers (EPCIS 2.0 §8.2.7.1)."""
+
+    event_types: tuple[str, ...] = ()
+    ge_event_time: datetime | None = None
+    lt_event_time: datetime | None = None
+    ge_record_time: datetime | None = None
+    lt_record_time: datetime | None = None
+    biz_steps: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = ()
+    read_points: tuple[str, ...] = ()
+    biz_locations: tuple[str, ...] = ()
+    epcs: tuple[str, ...] = ()
+    parent_ids: tuple[str, ...] = ()
+    any_epcs: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
+
+
+def _where(filters: Filters, args: list[Any]) -> list[str]:
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    found = []
+    for values, column in (
+        (filters.event_types, "e.event_type"),
+        (filters.biz_steps, "e.biz_step"),
+        (filters.dispositions, "e.disposition"),
+        (filters.read_points, "e.read_point"),
+        (filters.biz_locations, "e.biz_location"),
+        (filters.parent_ids, "e.parent_id"),
+        (filters.event_ids, "e.event_id"),
+    ):
+        if values:
+            found.append(f"{column} = ANY({arg(list(values))}::text[])")
+    for values, column in ((filters.epcs, "e.epcs"), (filters.any_epcs, "e.any_epcs")):
+        if values:
+            found.append(f"{column} && {arg(list(values))}::text[]")
+    for moment, condition in (
+        (filters.ge_event_time, "e.event_time >= {}"),
+        (filters.lt_event_time, "e.event_time < {}"),
+        (filters.ge_record_time, "e.record_time >= {}"),
+        (filters.lt_record_time, "e.record_time < {}"),
+    ):
+        if moment is not None:
+            found.append(condition.format(arg(moment)))
+    return found
+
+
+def _visible(principal: Principal, args: list[Any]) -> list[str]:
+    """SQL for `principal.missing_scope(job_owner(…)) is None`, or the principal captured it."""
+    scope = principal.scope
+    if scope.is_unrestricted:
+        return []
+    args.append(principal.id)
+    own = f"c.principal_id = ${len(args)}"
+    return [f"({own} OR ({' AND '.join(_party(scope, args)) or 'true'}))"]
+
+
+def _party(scope: Scope, args: list[Any]) -> list[str]:
+    def every(column: str, allowed: str) -> str:
+        return f"NOT EXISTS (SELECT FROM unnest(c.{column}) AS v(value) WHERE NOT ({allowed}))"
+
+    conditions = []
+    if scope.company_prefixes is not None:
+        args.append(sorted(scope.company_prefixes))
+        prefixes = f"${len(args)}::text[]"
+        of_company = "EXISTS (SELECT FROM unnest({}) AS p(prefix) WHERE substr(v.value, 2) LIKE p.prefix || '%')"
+        conditions += [
+            every("gtins", of_company.format(prefixes)),
+            every("ssccs", of_company.format(prefixes)),
+            every("company_prefixes", f"v.value = ANY({prefixes})"),
+        ]
+    for allowed, column in (
+        (scope.gtins, "gtins"),
+        (scope.sites, "sites"),
+        (scope.lines, "lines"),
+        (scope.cmos, "cmos"),
+    ):
+        if allowed is not None:
+            args.append(sorted(allowed))
+            conditions.append(every(column, f"v.value = ANY(${len(args)}::text[])"))
+    return conditions
+
+
+async def query(
+    pool: Pool, principal: Principal, filters: Filters, per_page: int, after: int | None
+) -> list[dict[str, Any]]:
+    """Up to `per_page` events in capture order, after the sequence number `after` (a page token)."""
+    args: list[Any] = []
+    conditions = [*_where(filters, args), *_visible(principal, args)]
+    if after is not None:
+        args.append(after)
+        conditions.append(f"e.seq > ${len(args)}")
+    args.append(per_page)
+    sql = (
+        f"SELECT e.seq, e.event, e.context FROM {RM}.captured_events e JOIN {RM}.captures c USING (capture_id) "
+        f"WHERE {' AND '.join(conditions) or 'true'} ORDER BY e.seq LIMIT ${len(args)}"
+    )
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(sql, *args)
+    return [dict(row) for row in rows]

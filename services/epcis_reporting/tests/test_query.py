@@ -1,0 +1,131 @@
+"""EPCIS 2.0 event query: what was captured, found by the standard parameters, a page at a time,
+narrowed to the caller's party, and every answer an EPCIS 2.0 document the official schema accepts."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from epcis_reporting import bootstrap
+from serialtrail_contracts.identity import Role, Scope
+from serialtrail_kit.testing.harness import Harness, serve
+
+SCHEMA = Path(__file__).resolve().parents[3] / "libs/gs1/src/serialtrail_gs1/standards/epcis/EPCIS-JSON-Schema.json"
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+GTIN_OWN, GTIN_OTHER = "09506000134352", "04000001000012"
+OWN = Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"}))
+OTHER = Scope(company_prefixes=frozenset({"4000001"}), cmos=frozenset({"BCMO"}))
+
+
+@pytest.fixture
+async def harness(database_dsn: str) -> AsyncIterator[Harness]:
+    async with serve(database_dsn, [bootstrap.SERVICE]) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(SCHEMA.read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def event(epcs: list[str], biz_step: str, time: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": time,
+        "eventTimeZoneOffset": time[-6:],
+        "epcList": epcs,
+        "action": "OBSERVE",
+        "bizStep": biz_step,
+        "readPoint": {"id": "urn:epc:id:sgln:9506000.13435.LINE-1"},
+        **fields,
+    }
+
+
+async def capture(client: httpx.AsyncClient, *events: dict[str, Any]) -> None:
+    document = {
+        "@context": [CONTEXT, {"acme": "https://acme.example/epcis/"}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-30T09:20:00.000+01:00",
+        "epcisBody": {"eventList": list(events)},
+    }
+    response = await client.post("/v1/epcis/capture", json=document)
+    assert response.status_code == 202, response.text
+    assert response.json()["captured"] == len(events), response.text
+
+
+async def events_of(client: httpx.AsyncClient, validator: jsonschema.Draft7Validator, **params: str) -> list[Any]:
+    response = await client.get("/v1/epcis/events", params=params)
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert list(validator.iter_errors(document)) == []
+    found: list[Any] = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    return found
+
+
+def unit(gtin: str, serial: str) -> str:
+    return f"https://id.gs1.org/01/{gtin}/21/{serial}"
+
+
+async def test_events_are_found_by_the_standard_parameters(harness: Harness, validator: Any) -> None:
+    serial = uuid.uuid4().hex[:10].upper()
+    first = event([unit(GTIN_OWN, serial)], "commissioning", "2026-11-30T09:15:00.000+01:00", **{"acme:shift": "B"})
+    second = event([unit(GTIN_OWN, serial + "2")], "inspecting", "2026-11-30T11:00:00.000+01:00")
+    await capture(harness.client, first, second)
+    client = harness.client
+    urn = f"urn:epc:id:sgtin:9506000.013435.{serial}"  # the same unit, as an EPC URN
+    assert [e["bizStep"] for e in await events_of(client, validator, MATCH_epc=urn)] == ["commissioning"]
+    assert len(await events_of(client, validator, MATCH_anyEPC=f"{urn}|{unit(GTIN_OWN, serial + '2')}")) == 2
+    by_step = await events_of(client, validator, EQ_bizStep="https://ref.gs1.org/cbv/BizStep-inspecting")
+    assert [e["epcList"] for e in by_step] == [second["epcList"]]
+    late = await events_of(client, validator, GE_eventTime="2026-11-30T09:30:00Z")
+    assert [e["bizStep"] for e in late] == ["inspecting"]
+    assert await events_of(client, validator, LT_eventTime="2026-11-30T08:15:00.000Z") == []
+    found = (await events_of(client, validator, MATCH_epc=urn))[0]
+    assert found["acme:shift"] == "B"  # the extension kept, its prefix in the answer's @context
+    by_id = await events_of(client, validator, EQ_eventID=found["eventID"])
+    assert by_id == [found]
+    assert found["eventID"].startswith("ni:///sha-256;")
+
+
+async def test_a_query_is_answered_a_page_at_a_time(harness: Harness, validator: Any) -> None:
+    serials = [f"P{uuid.uuid4().hex[:8].upper()}{i}" for i in range(5)]
+    await capture(
+        harness.client, *[event([unit(GTIN_OWN, s)], "packing", "2026-11-30T09:15:00+01:00") for s in serials]
+    )
+    seen, url = [], "/v1/epcis/events?perPage=2&EQ_bizStep=packing"
+    while url:
+        response = await harness.client.get(url)
+        assert response.status_code == 200
+        assert list(validator.iter_errors(response.json())) == []
+        seen += [e["epcList"][0] for e in response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+        link = response.headers.get("link")
+        url = re.match(r"<([^>]+)>; rel=\"next\"", link).group(1) if link else ""  # type: ignore[union-attr]
+    assert seen == [unit(GTIN_OWN, s) for s in serials]
+    bad = await harness.client.get("/v1/epcis/events", params={"nextPageToken": "!!", "GE_eventTime": "2026-11-30"})
+    assert bad.status_code == 422
+
+
+async def test_a_narrowed_key_finds_only_its_partys_events(harness: Harness, validator: Any) -> None:
+    mine, theirs = uuid.uuid4().hex[:10].upper(), uuid.uuid4().hex[:10].upper()
+    async with harness.client_with(await harness.token(Role.cmo, OWN)) as own:
+        await capture(own, event([unit(GTIN_OWN, mine)], "commissioning", "2026-11-30T09:15:00+01:00"))
+    async with harness.client_with(await harness.token(Role.cmo, OTHER)) as other:
+        await capture(other, event([unit(GTIN_OTHER, theirs)], "commissioning", "2026-11-30T09:15:00+01:00"))
+    async with harness.client_with(await harness.token(Role.line, OWN)) as colleague:
+        found = await events_of(colleague, validator, EQ_bizStep="commissioning")
+        assert [e["epcList"] for e in found] == [[unit(GTIN_OWN, mine)]]
+        assert await events_of(colleague, validator, MATCH_epc=unit(GTIN_OTHER, theirs)) == []
+    async with harness.client_with(await harness.token(Role.qa, Scope(company_prefixes=frozenset({"9506000"})))) as qa:
+        assert len(await events_of(qa, validator, EQ_bizStep="commissioning")) == 1  # the brand owner's QA
+    assert len(await events_of(harness.client, validator, EQ_bizStep="commissioning")) == 2  # unrestricted
+    async with harness.client_with(await harness.token(Role.partner, OWN)) as partner:
+        assert (await partner.get("/v1/epcis/events")).status_code == 403  # grants per partner come with shipments
