@@ -13,9 +13,10 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
+from serialtrail_kit.http.bodies import MAX_BODY_EXTENSION
 from serialtrail_kit.http.gate import BodyPace
 from serialtrail_kit.http.gateway import Limits, create_gateway
-from serialtrail_kit.http.gateway_routes import RouteTable, routes_of
+from serialtrail_kit.http.gateway_routes import Match, RouteTable, routes_of
 from serialtrail_kit.http.serving import server_config
 from serialtrail_kit.testing.harness import make_settings
 from serialtrail_kit.testing.waiting import until
@@ -186,3 +187,17 @@ def test_only_the_last_parameter_may_span_slashes() -> None:
     (report,) = [r for r in routes_of("a", document) if "report" in r.template]
     assert report.loose.pattern == r"/v1/batches/[^/]+/.+/report\Z"
     assert all(r.loose.pattern.count(".+") == 1 for r in routes_of("a", document))
+
+
+def test_a_route_reading_its_own_body_is_held_to_its_own_limit_at_the_gateway() -> None:
+    """A document route (`bodies.streams`) names its limit in its operation; the gateway in front of
+    it forwards a body that large, and holds every other route to the common limit."""
+    document: dict[str, Any] = {
+        "paths": {
+            "/v1/documents": {"post": {MAX_BODY_EXTENSION: 64 * 1024 * 1024}},
+            "/v1/commands": {"post": {}},
+        }
+    }
+    table = RouteTable(routes_of("a", document))
+    assert table.find("POST", "/v1/documents") == Match("a", max_body=64 * 1024 * 1024)
+    assert table.find("POST", "/v1/commands") == Match("a")
