@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,11 @@ async def test_events_are_found_by_the_standard_parameters(harness: Harness, val
     assert found["acme:shift"] == "B"  # the extension kept, its prefix in the answer's @context
     by_id = await events_of(client, validator, EQ_eventID=found["eventID"])
     assert by_id == [found]
+    recorded = datetime.fromisoformat(found["recordTime"])  # when this repository recorded it
+    assert recorded.tzinfo is not None
+    assert (await events_of(client, validator, GE_recordTime=found["recordTime"], MATCH_epc=urn)) == [found]
+    after = (recorded + timedelta(milliseconds=1)).isoformat()
+    assert await events_of(client, validator, GE_recordTime=after, MATCH_epc=urn) == []
     assert found["eventID"].startswith("ni:///sha-256;")
 
 

@@ -123,6 +123,12 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         return JsonResponse(_document(page), headers=headers, media_type="application/ld+json")
 
 
+def _as_recorded(row: dict[str, Any]) -> dict[str, Any]:
+    """The event as captured, with the time this repository recorded it (EPCIS `recordTime`)."""
+    recorded: datetime = row["record_time"]
+    return {**row["event"], "recordTime": recorded.isoformat(timespec="milliseconds")}
+
+
 def _document(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """An EPCISQueryDocument; its @context the standard one and every prefix its events' documents declared."""
     context: list[Any] = [CONTEXT]
@@ -135,6 +141,9 @@ def _document(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "schemaVersion": "2.0",
         "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "epcisBody": {
-            "queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": [r["event"] for r in rows]}}
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": [_as_recorded(r) for r in rows]},
+            }
         },
     }

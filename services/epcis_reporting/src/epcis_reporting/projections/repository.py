@@ -208,8 +208,9 @@ async def query(
         conditions.append(f"e.seq > ${len(args)}")
     args.append(per_page)
     sql = (
-        f"SELECT e.seq, e.event, e.context FROM {RM}.captured_events e JOIN {RM}.captures c USING (capture_id) "
-        f"WHERE {' AND '.join(conditions) or 'true'} ORDER BY e.seq LIMIT ${len(args)}"
+        f"SELECT e.seq, e.event, e.context, e.record_time FROM {RM}.captured_events e "
+        f"JOIN {RM}.captures c USING (capture_id) WHERE {' AND '.join(conditions) or 'true'} "
+        f"ORDER BY e.seq LIMIT ${len(args)}"
     )
     async with pool.acquire() as conn:
         rows = await conn.fetch(sql, *args)
