@@ -8,7 +8,7 @@ CBV 2.0 Event Hash ID: the identity by which a second capture of it is a duplica
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -62,14 +62,17 @@ class CaptureReceived(EventContract):
     scope: Scope
     names: Named
     # The document header's master data (EPCIS 2.0 JSON-LD vocabularyList: EPCClass, Location …),
-    # kept as sent: what names its products and places when its events are rendered.
-    master_data: tuple[dict[str, Any], ...] = ()
+    # kept as sent (JSON text: see CapturedEvent): what names its products and places when rendered.
+    master_data_json: str = "[]"
 
 
 class CapturedEvent(Contract):
+    """An event as captured. Its JSON-LD is kept as JSON text: a sender's decimals (a quantity of
+    1.5 KGM, a sensor reading) are kept as sent, where the log's canonical form allows no floats."""
+
     index: int  # its position in the document
     event_id: str  # its CBV 2.0 Event Hash ID (ni:///sha-256;…?ver=CBV2.0)
-    event: dict[str, Any]  # EPCIS 2.0 JSON-LD; `eventID` as sent, or the hash id when none was
+    event_json: str  # EPCIS 2.0 JSON-LD; `eventID` as sent, or the hash id when none was
 
 
 class EventsCaptured(EventContract):
@@ -80,7 +83,7 @@ class EventsCaptured(EventContract):
     EVENT_VERSION: ClassVar[int] = 1
 
     capture_id: UUID
-    context: Any
+    context_json: str  # JSON text, as the events' (a JSON-LD context may hold "@version": 1.1)
     events: tuple[CapturedEvent, ...] = Field(min_length=1)
 
 

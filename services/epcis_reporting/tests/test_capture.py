@@ -226,7 +226,7 @@ async def test_an_epcis_1_2_dscsa_document_is_captured_with_its_master_data(harn
             "AND payload->>'capture_id' = $1",
             job["captureID"],
         )
-    types = {vocabulary["type"] for vocabulary in received["master_data"]}
+    types = {vocabulary["type"] for vocabulary in json.loads(received["master_data_json"])}
     assert types == {"urn:epcglobal:epcis:vtype:EPCClass", "urn:epcglobal:epcis:vtype:Location"}
 
 
@@ -274,3 +274,18 @@ async def test_an_xml_event_against_the_xsd_is_named_by_its_position(harness: Ha
     assert (job["captured"], rules_of(job)) == (0, [(1, 400, ["xsd"])])
     proceeded = await capture_xml(harness.client, body, **_proceed())
     assert (proceeded["captured"], proceeded["events"]) == (2, 3)
+
+
+async def test_decimals_are_captured_as_sent(harness: Harness) -> None:
+    """A quantity of 1.5 KGM, a sensor reading, a JSON-LD context's "@version": 1.1: numbers the
+    log's canonical form would refuse as floats are kept as the sender wrote them."""
+    quantity = {"epcClass": "https://id.gs1.org/01/09506000134352/10/L1", "quantity": 1.5, "uom": "KGM"}
+    body = document({**commissioning(serial()), "quantityList": [quantity]})
+    body["@context"] = [CONTEXT, {"@version": 1.1}]
+    job = await capture(harness.client, body)
+    assert (job["captured"], job["errors"]) == (1, [])
+    found = await harness.client.get("/v1/epcis/events", params={"EQ_bizStep": "commissioning"})
+    events = found.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [e["quantityList"] for e in events if "quantityList" in e] == [[quantity]]
+    official = await capture(harness.client, (EXAMPLES / "Example_9.6.3-AggregationEvent.jsonld").read_bytes())
+    assert official["success"] is True

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 from serialtrail_contracts.epcis import (
     CaptureFinished,
     CaptureReceived,
@@ -177,11 +178,12 @@ class CaptureHandlers:
                 events=len(document.candidates),
                 scope=Scope.model_validate(principal.scope.as_json()),
                 names=named(document.candidates),
-                master_data=tuple(document.master_data),
+                master_data_json=orjson.dumps(document.master_data).decode(),
             )
-            context = document.envelope.get("@context")
+            context = orjson.dumps(document.envelope.get("@context")).decode()
             captured = [
-                EventsCaptured(capture_id=capture_id, context=context, events=b) for b in batches(outcome.captured)
+                EventsCaptured(capture_id=capture_id, context_json=context, events=batch)
+                for batch in batches(outcome.captured)
             ]
             finished = CaptureFinished(capture_id=capture_id, captured=len(outcome.captured), errors=outcome.errors)
             work.record(stream_id(capture_id), 0, [received, *captured, finished])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, EventError, Named, Scope
 from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Target
 from serialtrail_gs1.epcis_checks import Keys
@@ -136,7 +137,7 @@ def _duplicate(
 
 def _captured(candidate: Candidate, event_id: str) -> CapturedEvent:
     event = candidate.event if "eventID" in candidate.event else {**candidate.event, "eventID": event_id}
-    return CapturedEvent(index=candidate.index, event_id=event_id, event=event)
+    return CapturedEvent(index=candidate.index, event_id=event_id, event_json=orjson.dumps(event).decode())
 
 
 def named(candidates: Iterable[Candidate]) -> Named:
@@ -154,11 +155,11 @@ def named(candidates: Iterable[Candidate]) -> Named:
 
 def batches(events: Sequence[CapturedEvent]) -> Iterable[tuple[CapturedEvent, ...]]:
     """The captured events in log records of at most about `BATCH_BYTES` of JSON each (a topic's
-    messages are limited, to 1 MB by default) and `BATCH` events."""
+    messages are limited, to 1 MB by default) and `BATCH` events; a larger event alone."""
     batch: list[CapturedEvent] = []
     size = 0
     for event in events:
-        weight = weight_of(event.event)
+        weight = len(event.event_json) + 100
         if batch and (size + weight > BATCH_BYTES or len(batch) == BATCH):
             yield tuple(batch)
             batch, size = [], 0
@@ -166,10 +167,3 @@ def batches(events: Sequence[CapturedEvent]) -> Iterable[tuple[CapturedEvent, ..
         size += weight
     if batch:
         yield tuple(batch)
-
-
-def weight_of(event: dict[str, Any]) -> int:
-    """About the bytes of an event's JSON: its identifiers are nearly all of a large one."""
-    lists = [v for v in event.values() if isinstance(v, list)]
-    named = sum(len(item) + 3 for value in lists for item in value if isinstance(item, str))
-    return 600 + named + 120 * sum(1 for value in lists for item in value if not isinstance(item, str))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from serialtrail_contracts.epcis import CaptureReceived, EventsCaptured
 from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Scope
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
@@ -83,12 +84,12 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
         "biz_step, disposition, read_point, biz_location, epcs, any_epcs, parent_id, event, context) "
         "VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb) "
         "ON CONFLICT DO NOTHING",
-        [(*row, payload["context"]) for row in rows],
+        [(*row, orjson.loads(payload["context_json"])) for row in rows],
     )
 
 
 def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
-    event = captured["event"]
+    event = orjson.loads(captured["event_json"])
     return (
         captured["event_id"],
         recorded.payload["capture_id"],
