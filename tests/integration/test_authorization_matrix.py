@@ -515,6 +515,7 @@ async def _captured_by(harness: Harness, scope: Scope, gtin: str) -> str:
         "eventTimeZoneOffset": "+01:00",
         "epcList": [f"https://id.gs1.org/01/{gtin}/21/J{uuid.uuid4().hex[:11].upper()}"],
         "action": "OBSERVE",
+        "readPoint": {"id": f"urn:epc:id:sgln:{gtin[1:8]}.00000.LINE-1"},  # its site, its line
     }
     document = {
         "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
@@ -704,6 +705,8 @@ async def test_the_matrix(world: World, document: dict[str, Any], principal: tup
                 assert {(p["status"], e["rule"]) for p in job["errors"] for e in p["errors"]} == {(403, "in-scope")}
             elif want == "allowed":
                 assert 200 <= response.status_code < 300, f"{where}: {response.text}"
+                if operation.kind in REFUSED_IN_JOB:  # accepted is not enough: its event was captured
+                    assert response.json()["captured"] == 1, f"{where}: {response.text}"
             elif want == "forbidden":
                 assert response.status_code == 403, f"{where}: {response.text}"
             else:

@@ -95,6 +95,32 @@ GOOD: dict[str, Any] = {
         ({"epcList": ["urn:epc:id:sgtin:9506000.134352"]}, "eventList[0].epcList[0]", "epc-uri"),
         ({"epcList": ["urn:epc:id:grai:9506000.13435"]}, "eventList[0].epcList[0]", "epc-uri"),
         ({"parentID": "https://id.gs1.org/00/095060001343528690"}, "eventList[0].parentID", "gs1-check-digit"),
+        (
+            {"readPoint": {"id": "https://id.gs1.org/414/9506000000009/254/LINE-1"}},
+            "eventList[0].readPoint.id",
+            "gs1-check-digit",
+        ),
+        (
+            {"bizLocation": {"id": "https://id.gs1.org/414/9506000000009"}},
+            "eventList[0].bizLocation.id",
+            "gs1-check-digit",
+        ),
+        ({"readPoint": {"id": "urn:epc:id:sgln:9506000.0000.LINE-1"}}, "eventList[0].readPoint.id", "epc-uri"),
+        (
+            {"sourceList": [{"type": "owning_party", "source": "https://id.gs1.org/417/9506000000009"}]},
+            "eventList[0].sourceList[0].source",
+            "gs1-check-digit",
+        ),
+        (
+            {"destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:9506000.00000.X"}]},
+            "eventList[0].destinationList[0].destination",
+            "epc-uri",
+        ),
+        (
+            {"quantityList": [{"epcClass": "https://id.gs1.org/01/09506000134353/10/L1", "quantity": 2}]},
+            "eventList[0].quantityList[0].epcClass",
+            "gs1-check-digit",
+        ),
     ],
 )
 def test_each_broken_rule_is_named_at_its_field(change: dict[str, Any], field: str, rule: str) -> None:
@@ -159,3 +185,9 @@ def test_a_list_of_sgtin_urns_reads_the_same_in_one_pass_as_one_by_one() -> None
     assert [(v.field, v.rule) for v in check_event(0, {**GOOD, "epcList": wrong}).violations] == [
         ("eventList[0].epcList[7]", "epc-uri")
     ]
+
+
+def test_where_an_event_happened_is_read_from_either_form() -> None:
+    urn = check_event(0, {**GOOD, "readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-1"}}).keys
+    link = check_event(0, {**GOOD, "readPoint": {"id": "https://id.gs1.org/414/9506000000008/254/LINE-1"}}).keys
+    assert urn.read_point == link.read_point == ("9506000000008", "LINE-1")

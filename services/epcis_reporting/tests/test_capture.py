@@ -289,3 +289,25 @@ async def test_decimals_are_captured_as_sent(harness: Harness) -> None:
     assert [e["quantityList"] for e in events if "quantityList" in e] == [[quantity]]
     official = await capture(harness.client, (EXAMPLES / "Example_9.6.3-AggregationEvent.jsonld").read_bytes())
     assert official["success"] is True
+
+
+async def test_a_key_narrowed_to_a_line_captures_only_what_happened_on_its_line(harness: Harness) -> None:
+    line_key = Scope(
+        company_prefixes=frozenset({"9506000"}), sites=frozenset({"9506000000008"}), lines=frozenset({"LINE-1"})
+    )
+    at: dict[str, dict[str, Any]] = {
+        "LINE-1": {"readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-1"}},
+        "LINE-2": {"readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-2"}},
+        "other site": {"readPoint": {"id": "https://id.gs1.org/414/9506000000015/254/LINE-1"}},
+    }
+    async with harness.client_with(await harness.token(Role.line, line_key)) as line:
+        job = await capture(
+            line, document(*[commissioning(serial(), **fields) for fields in at.values()]), **_proceed()
+        )
+        assert job["captured"] == 1
+        assert rules_of(job) == [(1, 403, ["in-scope"]), (2, 403, ["in-scope"])]
+        fields = [e["field"] for p in job["errors"] for e in p["errors"]]
+        assert fields == ["eventList[1].readPoint.id", "eventList[2].readPoint.id"]
+        nowhere = commissioning(serial())
+        del nowhere["readPoint"]
+        assert rules_of(await capture(line, document(nowhere))) == [(0, 403, ["in-scope"])]

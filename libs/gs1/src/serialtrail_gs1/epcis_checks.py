@@ -23,8 +23,6 @@ from typing import Any
 
 import jsonschema_rs
 import orjson
-from biip import ParseError
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from epcpy.utils.common import ConvertException
 from epcpy.utils.parsers import epc_pure_identity_to_scheme
 from serialtrail_kit.errors import Rule, Violation
@@ -32,7 +30,8 @@ from serialtrail_kit.errors import Rule, Violation
 from serialtrail_gs1 import rules
 from serialtrail_gs1.identity import CANONICAL_RESOLVER, SGTIN, IdentifierError
 from serialtrail_gs1.keys import check_digit, sgtin_of
-from serialtrail_gs1.scan import parse_object_id, rule_of
+from serialtrail_gs1.locations import SGLN_PREFIX, canonical_sgln
+from serialtrail_gs1.scan import ScanError, digital_link_elements, parse_object_id, rule_of
 
 SCHEMA_FILE = "EPCIS-JSON-Schema.json"  # official, byte for byte (gs1/EPCIS): package data, see standards/README.md
 MAX_SCHEMA_ERRORS = 5  # per event: the first few say what is wrong; a thousand say nothing more
@@ -76,6 +75,8 @@ class Keys:
     ssccs: set[str] = field(default_factory=set)
     company_prefixes: set[str] = field(default_factory=set)
     unowned: set[str] = field(default_factory=set)  # valid, but whose it is cannot be told
+    read_point: tuple[str, str] | None = None  # (GLN, extension) of an SGLN read point
+    biz_location: tuple[str, str] | None = None  # (GLN, extension) of an SGLN business location
     serials: dict[str, set[str]] = field(default_factory=dict)  # GTIN → serials named
 
 
@@ -179,6 +180,23 @@ def _identifier_violations(event: dict[str, Any], at: str, keys: Keys) -> Iterat
     for name in _QUANTITY_LISTS:
         for position, element in enumerate(event.get(name) or ()):
             yield from _class(element["epcClass"], f"{at}.{name}[{position}].epcClass", keys)
+    yield from _places(event, at, keys)
+
+
+def _places(event: dict[str, Any], at: str, keys: Keys) -> Iterator[Violation]:
+    """Where it happened, and the parties and places it came from and went to."""
+    for name in ("readPoint", "bizLocation"):
+        place = (event.get(name) or {}).get("id")
+        if isinstance(place, str):
+            found, problem = _place(place, f"{at}.{name}.id")
+            yield from problem
+            if name == "readPoint":
+                keys.read_point = found
+            else:
+                keys.biz_location = found
+    for name in ("sourceList", "destinationList"):
+        for position, element in enumerate(event.get(name) or ()):
+            yield from _gs1_key(element.get(name[:-4]), f"{at}.{name}[{position}].{name[:-4]}")
 
 
 def _plain_sgtin_urns(epcs: Any, keys: Keys) -> bool:
@@ -221,6 +239,40 @@ def _object(text: str, at: str, keys: Keys) -> Iterator[Violation]:
         keys.ssccs.add(found.sscc)
 
 
+def _place(text: str, at: str) -> tuple[tuple[str, str] | None, list[Violation]]:
+    """(GLN, extension) of a location named by an SGLN URI or a GS1 Digital Link (/414/…/254/…),
+    or the problem with it; a private location id is taken as written."""
+    if text[:16].lower() == SGLN_PREFIX:
+        found = canonical_sgln(text)
+        if found is None:
+            return None, [rules.EPC_URI.at(at, f"{text!r}: not a valid SGLN pure identity URI")]
+        return (found[1], found[2]), []
+    if _GS1_LOOKING.match(text) or "/414/" in text:
+        try:
+            elements = digital_link_elements(text)
+        except ScanError as error:
+            return None, [error.rule.at(at, f"{text!r}: {error}")]
+        if "414" in elements:
+            return (elements["414"], elements.get("254", "0")), []
+    return None, []
+
+
+def _gs1_key(text: Any, at: str) -> Iterator[Violation]:
+    """A source's or destination's party or location: GS1 identifiers in either form checked."""
+    if not isinstance(text, str):
+        return
+    if text.startswith("urn:epc:id:"):
+        try:
+            epc_pure_identity_to_scheme(text)
+        except (ConvertException, ValueError) as error:
+            yield rules.EPC_URI.at(at, f"{text!r}: not a valid EPC pure identity URI ({error})")
+    elif _GS1_LOOKING.match(text) or re.search(r"/(414|417)/", text):
+        try:
+            digital_link_elements(text)
+        except ScanError as error:
+            yield error.rule.at(at, f"{text!r}: {error}")
+
+
 def _class(text: str, at: str, keys: Keys) -> Iterator[Violation]:
     """A class of objects (a GTIN, or a GTIN and lot): EPC class URIs or Digital Links."""
     if text.startswith("urn:epc:class:lgtin:") or text.startswith("urn:epc:idpat:sgtin:"):
@@ -231,6 +283,15 @@ def _class(text: str, at: str, keys: Keys) -> Iterator[Violation]:
             return
         yield rules.EPC_URI.at(at, f"{text!r}: not a valid LGTIN class or SGTIN pattern URI")
         return
+    if _GS1_LOOKING.match(text):  # a class as a Digital Link: /01/{gtin}[/10/{lot}], check digit checked
+        try:
+            elements = digital_link_elements(text)
+        except ScanError as error:
+            yield error.rule.at(at, f"{text!r}: {error}")
+            return
+        if "01" in elements:
+            keys.gtins.add(elements["01"])
+            return
     yield from _other_key(text, at, keys, None)
 
 
@@ -248,13 +309,13 @@ def _other_key(text: str, at: str, keys: Keys, first: IdentifierError | None) ->
         return
     if _GS1_LOOKING.match(text):
         try:
-            link = GS1DigitalLinkURI.parse(text)
-        except ParseError as error:
-            yield rules.DIGITAL_LINK.at(at, f"{text!r}: not a valid GS1 Digital Link URI: {error}")
+            elements = digital_link_elements(text)
+        except ScanError as error:
+            yield error.rule.at(at, f"{text!r}: {error}")
             return
-        gtins = [e.gtin.as_gtin_14() for e in link.element_strings if e.gtin is not None]
-        keys.gtins.update(gtins)
-        if not gtins:
+        if "01" in elements:
+            keys.gtins.add(elements["01"])
+        else:
             keys.unowned.add(text)
         return
     if first is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text):

@@ -249,6 +249,18 @@ def _hri_elements(raw: str) -> list[tuple[str, str]]:
     return elements
 
 
+def digital_link_elements(uri: str) -> dict[str, str]:
+    """The AIs and values of any GS1 Digital Link URI (a location's, a party's, a class's, not only
+    an SGTIN's or SSCC's), check digits checked; raises ScanError naming the rule."""
+    try:
+        link = GS1DigitalLinkURI.parse(uri)
+    except ParseError as error:
+        raise ScanError(rules.DIGITAL_LINK, f"not a valid GS1 Digital Link URI: {error}") from error
+    for element in link.element_strings:
+        _refuse_wrong_check_digit(element)
+    return {element.ai.ai: element.value for element in link.element_strings}
+
+
 def _digital_link(uri: str) -> Scan:
     try:
         link = GS1DigitalLinkURI.parse(uri)

@@ -11,6 +11,7 @@ from uuid import UUID
 import orjson
 from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, EventError, Named, Scope
 from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Target
+from serialtrail_contracts.identity import Scope as Scope_
 from serialtrail_gs1.epcis_checks import Keys
 from serialtrail_kit.errors import Violation
 
@@ -79,6 +80,25 @@ def scope_violations(principal: Principal, keys: Keys, at: str) -> list[Violatio
         rules.IN_SCOPE.at(at, f"{value!r} names no GS1 company: a key narrowed to companies cannot capture it")
         for value in sorted(keys.unowned)
     ]
+    return found + _place_violations(scope, keys, at)
+
+
+def _place_violations(scope: Scope_, keys: Keys, at: str) -> list[Violation]:
+    """A key narrowed to sites or lines captures what happened there: its read point (and business
+    location) an SGLN of one of its sites, the read point's extension one of its lines (a line's
+    read point is its site's GLN with the line's id as extension unless it was registered otherwise:
+    then it is refused, never let through)."""
+    found = []
+    if scope.sites is not None:
+        for name, place in (("readPoint", keys.read_point), ("bizLocation", keys.biz_location)):
+            if place is not None and not scope.allows_site(place[0]):
+                found.append(rules.IN_SCOPE.at(f"{at}.{name}.id", f"site {place[0]} is not within this key's scope"))
+    if (scope.sites is not None or scope.lines is not None) and keys.read_point is None:
+        message = "a key narrowed to sites or lines names where the event happened: a readPoint that is an SGLN"
+        found.append(rules.IN_SCOPE.at(f"{at}.readPoint", message))
+    elif scope.lines is not None and keys.read_point is not None and not scope.allows_line(keys.read_point[1]):
+        message = f"line {keys.read_point[1]} (the read point's extension) is not within this key's scope"
+        found.append(rules.IN_SCOPE.at(f"{at}.readPoint.id", message))
     return found
 
 

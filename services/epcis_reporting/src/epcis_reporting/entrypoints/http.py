@@ -67,7 +67,7 @@ CAPTURE_EXAMPLE: dict[str, Any] = {
                 "action": "ADD",
                 "bizStep": "commissioning",
                 "disposition": "active",
-                "readPoint": {"id": "urn:epc:id:sgln:9506000.13435.LINE-1"},
+                "readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-1"},
                 "ilmd": {"cbvmda:lotNumber": "LOT-A1", "cbvmda:itemExpirationDate": "2028-06-30"},
             }
         ]
