@@ -28,7 +28,14 @@ def urn(identifier: str, prefixes: CompanyPrefixes = PREFIXES) -> str:
     return EpcUrns(prefixes)(identifier, "here")
 
 
-@given(st.sampled_from("0123456789"), st.text("0123456789", min_size=12, max_size=12), st.integers(6, 12), SERIALS)
+# The oracle reads an element string: a serial holding "(" can read as the start of another AI
+# there ("(00)" crashed it), so those serials are left to the escaping tests.
+@given(
+    st.sampled_from("0123456789"),
+    st.text("0123456789", min_size=12, max_size=12),
+    st.integers(6, 12),
+    SERIALS.filter(lambda serial: "(" not in serial),
+)
 def test_an_sgtin_link_is_the_urn_epcpy_writes(indicator: str, body: str, length: int, serial: str) -> None:
     gtin = indicator + body + str(check_digit(indicator + body))
     expected = SGTIN.from_gs1_element_string(f"(01){gtin}(21){serial}", length).epc_uri
