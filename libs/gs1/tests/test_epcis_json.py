@@ -191,3 +191,10 @@ def test_where_an_event_happened_is_read_from_either_form() -> None:
     urn = check_event(0, {**GOOD, "readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-1"}}).keys
     link = check_event(0, {**GOOD, "readPoint": {"id": "https://id.gs1.org/414/9506000000008/254/LINE-1"}}).keys
     assert urn.read_point == link.read_point == ("9506000000008", "LINE-1")
+
+
+def test_a_schema_message_says_what_the_field_takes() -> None:
+    (no_offset,) = check_event(0, {**GOOD, "eventTime": "2026-11-30T09:15:00"}).violations
+    assert "with its offset" in no_offset.message
+    (step,) = check_event(0, {**GOOD, "bizStep": "urn:epcglobal:cbv:bizstep:shipping"}).violations
+    assert "bare word (e.g. commissioning)" in step.message

@@ -144,7 +144,7 @@ def envelope_violations(envelope: dict[str, Any]) -> list[Violation]:
 def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
     at = f"{where}[{index}]"
     schema = [
-        EPCIS_SCHEMA.at(_path(error.instance_path, at), error.message)
+        EPCIS_SCHEMA.at(_path(error.instance_path, at), _explained(error))
         for error in _limited(_event_validator().iter_errors(event))
     ]
     keys = Keys()
@@ -152,6 +152,25 @@ def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
         return Checked(index, tuple(schema), keys)
     found = [*_identifier_violations(event, at, keys), *_vocabulary_violations(event, at)]
     return Checked(index, tuple(found), keys)
+
+
+_TIME = "a date-time with its offset, e.g. 2026-11-30T09:15:00.000+01:00"
+_WORD = "a CBV 2.0 {} as its bare word (e.g. {}) or a URI of a vocabulary of one's own (CBV 1.2 URNs are not EPCIS 2.0)"
+# What a field takes, said with the schema's own message, which alone names no fix.
+_EXPECTED = {
+    "eventTime": _TIME,
+    "recordTime": _TIME,
+    "eventTimeZoneOffset": "its offset as +hh:mm or -hh:mm",
+    "bizStep": _WORD.format("business step", "commissioning"),
+    "disposition": _WORD.format("disposition", "active"),
+    "action": "ADD, OBSERVE or DELETE",
+}
+
+
+def _explained(error: Any) -> str:
+    field = next((part for part in reversed(list(error.instance_path)) if isinstance(part, str)), None)
+    expected = _EXPECTED.get(field) if field is not None else None
+    return f"{error.message}; expected {expected}" if expected else str(error.message)
 
 
 def _limited(errors: Iterator[Any]) -> Iterator[Any]:
