@@ -1,20 +1,30 @@
 """CBV 2.0 Event Hash IDs: identical to the reference implementation (PyPI `epcis-event-hash-generator`,
-a dev dependency used only here) on every event of every official EPCIS 2.0 JSON-LD example, and
-stable under what does not change an event (key order, EPC order, offset, URN vs Digital Link)."""
+a dev dependency used only here) on every event of every official EPCIS 2.0 JSON-LD example, on the
+shared benchmark documents and on generated line events that go through every fast path, and stable
+under what does not change an event (key order, EPC order, offset, URN vs Digital Link)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import string
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from epcis_event_hash_generator import hash_generator, json_to_py  # type: ignore[import-untyped]
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from serialtrail_gs1.event_hash import event_hash_id, pre_hash_string
+from serialtrail_gs1.event_hash import (
+    Namespaces,
+    canonical_time,
+    canonical_value,
+    event_hash_id,
+    pre_hash_string,
+)
 from serialtrail_gs1.keys import check_digit
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -201,3 +211,185 @@ def test_eventid_recordtime_and_error_declaration_are_not_identity() -> None:
         errorDeclaration={"declarationTime": "2025-03-05T08:00:00Z", "reason": "incorrect_data"},
     )
     assert event_hash_id(decorated) == event_hash_id(event)
+
+
+# --- the fast paths, against the reference ---------------------------------------------------------
+# event_hash.py takes shortcuts for what line documents are made of: SGTIN lists of one product, times
+# with milliseconds and an offset, locations that are just an id, values seen before. Each is checked
+# here on the shapes it takes and on the shapes next to them that must take the general path.
+GENERATOR = ROOT.parent / "shared" / "bench" / "gen_epcis20.py"
+
+
+def _bench_document(folder: Path, events: int, epcs_per_event: int) -> dict[str, Any]:
+    out = folder / f"epcis20-{events}-{epcs_per_event}.jsonld"
+    command = [sys.executable, str(GENERATOR), str(events), str(epcs_per_event), str(out), "--no-validate"]
+    subprocess.run(command, check=True, capture_output=True)
+    document: dict[str, Any] = json.loads(out.read_text())
+    return document
+
+
+@pytest.mark.parametrize(("events", "epcs_per_event"), [(40, 1), (6, 100)])
+def test_the_benchmark_documents_hash_as_the_reference(tmp_path: Path, events: int, epcs_per_event: int) -> None:
+    if not GENERATOR.exists():
+        pytest.skip("the shared bench folder is not beside this clone")
+    document = _bench_document(tmp_path, events, epcs_per_event)
+    listed, context = events_of(document), document["@context"]
+    assert [pre_hash_string(event, context) for event in listed] == reference_pre_hashes(document)
+    expected = reference_hashes(document)
+    assert [event_hash_id(event, context) for event in listed] == expected
+
+
+PRODUCTS = st.tuples(st.sampled_from("0123456789"), GTIN_BODIES, COMPANY_PREFIX_LENGTHS)
+# Serial characters on which the reference and the general path agree: the plain ones of the fast path,
+# and some that both percent-encode ("%2F" is a slash already escaped, as TDS writes it).
+ESCAPED = ["!", "(", ")", "+", ",", ":", "%2F"]
+ODD_SERIALS = st.lists(st.sampled_from([*string.ascii_letters, *string.digits, "-", "_", *ESCAPED]), min_size=1)
+ANY_SERIALS = st.one_of(SERIALS, ODD_SERIALS.map(lambda chars: "".join(chars[:20])))
+# Values that are no number and no vocabulary word (the reference swaps a bare string equal to the end
+# of any CBV URI of the document for that URI, and raises on "inf").
+WORDS = SERIALS.map(lambda text: "R" + text)
+
+
+def _sgtin(product: tuple[str, str, int], serial: str) -> str:
+    return _sgtin_forms(*product, serial)[0]
+
+
+@st.composite
+def event_times(draw: st.DrawFn) -> str:
+    """eventTime as lines write it (milliseconds and their offset), and as they may (seconds only,
+    microseconds, UTC as Z)."""
+    moment = draw(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)))
+    if moment.microsecond >= 999_500:  # rounds up to the next second: the reference raises, then skips it
+        moment = moment.replace(microsecond=0)
+    offset = timezone(timedelta(minutes=draw(st.integers(-14 * 60, 14 * 60))))
+    text = moment.replace(tzinfo=offset).isoformat(
+        timespec=draw(st.sampled_from(["milliseconds", "milliseconds", "seconds", "microseconds"]))
+    )
+    return text.replace("+00:00", "Z") if draw(st.booleans()) else text
+
+
+@st.composite
+def line_events(draw: st.DrawFn) -> dict[str, Any]:
+    """Commissioning or packing as a line reports it: one product (one prefix, the fast path) or a few."""
+    products = draw(st.lists(PRODUCTS, min_size=1, max_size=3))
+    serials = draw(st.lists(st.tuples(st.sampled_from(products), ANY_SERIALS), min_size=1, max_size=12))
+    epcs = [_sgtin(product, serial) for product, serial in serials]
+    time = draw(event_times())
+    offset = "+00:00" if time.endswith("Z") else time[-6:]
+    read_point: dict[str, Any] = {"id": "urn:epc:id:sgln:0614141.07346.1234"}
+    if draw(st.booleans()):  # a user extension in the location: the general path
+        read_point["example:room"] = draw(WORDS)
+    event: dict[str, Any] = {"eventTime": time, "eventTimeZoneOffset": offset, "action": "ADD"}
+    if draw(st.booleans()):
+        event |= {"type": "ObjectEvent", "epcList": epcs, "bizStep": "commissioning", "disposition": "active"}
+        event["ilmd"] = {"cbvmda:lotNumber": draw(WORDS), "cbvmda:itemExpirationDate": "2027-03-28"}
+    else:
+        event |= {"type": "AggregationEvent", "parentID": "urn:epc:id:sscc:0614141.1234567890", "childEPCs": epcs}
+        event |= {"bizStep": "packing", "disposition": "in_progress"}
+    event |= {"readPoint": read_point, "bizLocation": {"id": "urn:epc:id:sgln:0614141.07346.0"}}
+    event["bizTransactionList"] = [
+        {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141073467:" + draw(WORDS)}
+    ]
+    return event
+
+
+def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    body = {"eventList": events}
+    return {"@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0", "epcisBody": body}
+
+
+@settings(max_examples=60)
+@given(st.lists(line_events(), min_size=1, max_size=4))
+def test_generated_line_events_hash_as_the_reference(events: list[dict[str, Any]]) -> None:
+    document = _document(events)
+    assert [pre_hash_string(event, CONTEXT) for event in events] == reference_pre_hashes(document)
+    assert [event_hash_id(event, CONTEXT) for event in events] == reference_hashes(document)
+
+
+@given(event_times())
+# One local minute at several offsets (each its own UTC minute), and offsets that change the day and year.
+@example("2025-03-03T08:00:30.250+01:00")
+@example("2025-03-03T08:00:30.250-05:00")
+@example("2025-03-03T08:00:59.999+05:30")
+@example("2025-03-01T02:10:00.000+05:30")
+@example("2024-12-31T23:59:59.999-00:30")
+@example("2024-02-28T23:30:00.001-09:30")
+def test_times_are_converted_as_the_reference_converts_them(text: str) -> None:
+    assert canonical_time(text) == hash_generator._fix_time_stamp_format(text)
+
+
+# --- the fast paths, against the general path ------------------------------------------------------
+# Wider than what the reference can be asked about: anything an EPC list may hold must come out as
+# the general path writes each of its EPCs.
+ODD_CHARACTERS = ".~*%'!;=/: \n\t\u0663\u00e9"  # each one a reason for the general path (or "~": none)
+WIDE_SERIALS = st.text(string.ascii_letters + string.digits + "-_" + ODD_CHARACTERS, max_size=24)
+# A plain serial with one odd character in it: the near misses of the bulk path.
+NEAR_SERIALS = st.tuples(SERIALS, st.sampled_from(ODD_CHARACTERS), st.text(string.digits, max_size=3)).map("".join)
+NEAR_SGTINS = st.one_of(
+    st.tuples(PRODUCTS, WIDE_SERIALS).map(lambda epc: _sgtin(*epc)),
+    st.tuples(PRODUCTS, SERIALS).map(lambda epc: " " + _sgtin(*epc)),
+    st.sampled_from(["urn:epc:id:sscc:0614141.1234567890", "urn:epc:id:sgtin:0614141.107346.*", "", 7]),
+    st.sampled_from(["https://id.gs1.org/01/10614141073464/21/2018", "urn:epc:idpat:sgtin:0614141.107346.*"]),
+)
+ONE = "urn:epc:id:sgtin:0614141.107346."
+
+
+@st.composite
+def epc_lists(draw: st.DrawFn) -> list[Any]:
+    """A plain SGTIN first (so the bulk path is tried), more of its product, and now and then a near
+    miss of the same product or something else."""
+    product = draw(PRODUCTS)
+    plain = draw(st.lists(SERIALS.map(lambda serial: _sgtin(product, serial)), min_size=1, max_size=20))
+    near = st.one_of(NEAR_SERIALS, WIDE_SERIALS).map(lambda serial: _sgtin(product, serial))
+    odd: list[Any] = draw(st.lists(st.one_of(near, NEAR_SGTINS), max_size=3))
+    return plain[:1] + draw(st.permutations(plain[1:] + odd))
+
+
+@given(epc_lists())
+@example([ONE + "1", ONE + "2.3"])  # a dot in a serial: no SGTIN, the URN is kept as written
+@example([ONE + "1", ONE + "2\n" + ONE + "3"])  # an item holding a newline and the prefix again
+@example([ONE + "1\n" + ONE + "2"])
+@example([ONE + "1", ONE + "2" + ONE + "3"])
+@example([ONE + "1", ONE[:-1], ONE])  # no serial at all; an empty serial
+@example([ONE + "1", "urn:epc:id:sgtin:0614141.1073460.1", " " + ONE + "1", ONE + "1 "])
+@example([ONE + "1", 1, None])
+@example([])
+def test_an_epc_list_is_written_as_each_of_its_epcs(epcs: list[Any]) -> None:
+    ns = Namespaces(CONTEXT)
+    parts = sorted(f"epc={text}" if (text := canonical_value(epc, ns)) else "epc" for epc in epcs)
+    expected = "eventType=ObjectEvent" + ("epcList" + "".join(parts) if epcs else "")
+    assert pre_hash_string({"type": "ObjectEvent", "epcList": epcs}, CONTEXT) == expected
+
+
+def test_values_are_remembered_per_set_of_prefixes() -> None:
+    event = {"type": "ObjectEvent", "ilmd": {"example:grade": "example:A"}}
+    other = [CONTEXT[0], {"example": "http://other.example.com/"}]
+    assert pre_hash_string(event, CONTEXT).endswith("{http://ns.example.com/epcis/}grade=http://ns.example.com/epcis/A")
+    assert pre_hash_string(event, other).endswith("{http://other.example.com/}grade=http://other.example.com/A")
+    assert pre_hash_string(event, CONTEXT[:1]).endswith("ilmdexample:grade=example:A")
+
+
+# Values that repeat across fields and shapes: what is remembered for one field must not answer for another.
+TRICKY: list[dict[str, Any]] = [
+    {"type": "ObjectEvent", "action": "x", "bizStep": "x", "disposition": "x", "eventTimeZoneOffset": "x"},
+    {"type": "ObjectEvent", "certificationInfo": "x", "readPoint": {"id": "x"}, "bizLocation": {"id": "x"}},
+    {"type": "ObjectEvent", "ilmd": {"action": "x", "example:x": "x", "x": "x"}, "example:x": "x", "x": ["x"]},
+    {"type": "ObjectEvent", "action": "active", "bizStep": "active", "disposition": "active"},
+    {"type": "ObjectEvent", "readPoint": {"id": "active", "example:room": "active"}, "bizLocation": {"id": 7}},
+    {"type": "ObjectEvent", "readPoint": "x"},
+    {"type": "ObjectEvent", "action": 1, "bizStep": True, "disposition": 1.0, "ilmd": {"x": 1, "y": True}},
+    {"type": "ObjectEvent", "action": "1", "bizStep": "True", "disposition": "1.0", "ilmd": {"x": "1", "y": "True"}},
+]
+
+
+def _written(event: dict[str, Any], ns: Namespaces) -> str:
+    try:
+        return pre_hash_string(event, ns)
+    except Exception as error:  # a malformed event must fail the same way, remembered or not
+        return type(error).__name__
+
+
+def test_what_is_remembered_answers_only_for_its_own_field_and_value() -> None:
+    warm = Namespaces(CONTEXT)
+    for event in TRICKY + TRICKY:
+        assert _written(event, warm) == _written(event, Namespaces(CONTEXT)), event

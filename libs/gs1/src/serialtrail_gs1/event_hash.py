@@ -20,14 +20,20 @@ computes the same one. Its observable choices, kept here on purpose:
   spelling of booleans is kept (`True`), only the standard time fields are converted to UTC.
 
 No JSON-LD processor runs per event: the few vocabularies the standard context scopes to a field
-are tables here, so a line's document of thousands of events hashes at line speed."""
+are tables here. What a line's document repeats is worked out once and remembered: the link of each
+SGTIN prefix (a list of one product's SGTINs is then converted, checked and sorted by string
+operations over the whole list), each minute of event time in UTC, the canonical text of each value.
+Every shortcut falls back to the general path for anything it was not written for, and is tested
+against the reference."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import string
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
@@ -316,6 +322,82 @@ def _epc_to_digital_link(urn: str) -> str:
     return urn if path is None else RESOLVER + path
 
 
+# --- EPC lists: the hot loop ------------------------------------------------------------------------
+# A line's events list SGTINs of one product: `urn:epc:id:sgtin:<company prefix>.<item reference>.` is
+# the same in every EPC, and only the serial after it changes. The link of that prefix is worked out
+# once (by the general conversion above, so it cannot disagree with it); each EPC then costs string
+# operations on the whole list instead of a regex, a split and a match statement.
+_SGTIN = "urn:epc:id:sgtin:"
+_SGTIN_LINKS: dict[str, str] = {}  # prefix (without the last ".") → "epc=https://id.gs1.org/01/<GTIN>/21/" or ""
+_SGTIN_LINKS_SIZE = 4096  # distinct product prefixes; cleared when full (a document names a few)
+
+
+def _sgtin_link(prefix: str) -> str:
+    """`epc=<link up to the serial>` for an SGTIN prefix of digits, "" for any other prefix (cached both
+    ways: a list of something else asks again for each of its items)."""
+    link = _SGTIN_LINKS.get(prefix)
+    if link is not None:
+        return link
+    link = ""
+    body = prefix[len(_SGTIN) :]
+    if prefix.startswith(_SGTIN) and body.count(".") == 1 and body.isascii() and body.replace(".", "").isdigit():
+        probe = _epc_to_digital_link(prefix + ".0")
+        if probe.startswith(RESOLVER) and probe.endswith("/21/0"):
+            link = "epc=" + probe[:-1]
+    if len(_SGTIN_LINKS) >= _SGTIN_LINKS_SIZE:
+        _SGTIN_LINKS.clear()
+    _SGTIN_LINKS[prefix] = link
+    return link
+
+
+# What _plain lets through, as bytes to delete: whatever is left is a character it does not.
+_PLAIN_BYTES = (string.ascii_letters + string.digits + "-_").encode()
+
+
+def _plain(serials: str) -> bool:
+    """Only A-Z, a-z, 0-9, "-" and "_": what a Digital Link keeps as it is (RFC 3986 unreserved, no
+    escape to undo) and what the reference writes unchanged too. Anything else takes the general path.
+    (bytes.translate, not str.isalnum: that one looks every character up in the Unicode tables.)"""
+    return serials.isascii() and not serials.encode().translate(None, _PLAIN_BYTES)
+
+
+def _one_product_sgtins(epcs: list[Any]) -> str | None:
+    """The sorted `epc=…` parts of a list of SGTIN URNs that share one prefix and have plain serials,
+    or None if the list is anything else. No step runs per EPC in Python: the items, each after a
+    newline, are split on newline + prefix; n + 1 pieces, the first empty, the others plain (so
+    holding no newline), mean that the n newlines are the n separators, each followed by the
+    prefix: every item is the prefix and a plain serial. (An empty serial is allowed: the general
+    path writes it as nothing after "/21/" too.)"""
+    first = epcs[0]
+    if type(first) is not str:
+        return None
+    prefix = first.rpartition(".")[0]
+    link = _sgtin_link(prefix)
+    if not link:
+        return None
+    try:
+        serials = ("\n" + "\n".join(epcs)).split("\n" + prefix + ".")
+    except TypeError:  # an item that is not a string
+        return None
+    if len(serials) != len(epcs) + 1 or serials[0]:
+        return None
+    del serials[0]
+    if not _plain("".join(serials)):
+        return None
+    # Every part is `link + serial`: sorting the serials sorts the parts.
+    serials.sort()
+    return link + link.join(serials)
+
+
+def _sgtin_part(epc: Any) -> str | None:
+    """One `epc=…` part by the SGTIN prefix table, None if `epc` is not such an SGTIN."""
+    if type(epc) is not str:
+        return None
+    prefix, _, serial = epc.rpartition(".")
+    link = _sgtin_link(prefix)
+    return link + serial if link and _plain(serial) else None
+
+
 # Any Digital Link (any domain, any path prefix): the primary key and its qualifiers, query dropped.
 _HTTP = re.compile(r"https?://[^/?#]+(/[^?#]*)(?:\?[^#]*)?(?:#.*)?", re.DOTALL)
 # Primary keys → the qualifiers kept (the finest level of identification, GS1 DL 1.2 §4.11 constrained).
@@ -368,6 +450,11 @@ _TIME = re.compile(
 
 
 _UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+# The other usual shape: milliseconds and an offset (a line writes its local time). ASCII digits only and
+# seconds below 60, so that what is copied from the text is what the general path would write.
+_OFFSET_MILLIS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]\.[0-9]{3}[+-][0-9]{2}:[0-9]{2}")
+_UTC_MINUTES: dict[str, str] = {}  # "YYYY-MM-DDTHH:MM" + offset → the same minute in UTC
+_UTC_MINUTES_SIZE = 4096
 
 
 def canonical_time(text: str) -> str:
@@ -375,6 +462,22 @@ def canonical_time(text: str) -> str:
     does; a time without offset is taken as UTC. Text that is not a time is kept."""
     if _UTC_MILLIS.fullmatch(text):  # already canonical, as most documents write it
         return text
+    if _OFFSET_MILLIS.fullmatch(text):
+        # An offset is whole minutes: it moves the minute (and the hour, the day…), never the seconds
+        # and milliseconds. The events of a document fall in few minutes, so a minute is converted
+        # once (by the general path) and each event copies its seconds.
+        key = text[:16] + text[23:]
+        minute = _UTC_MINUTES.get(key)
+        if minute is None:
+            minute = _utc(text[:16] + ":00.000" + text[23:]).removesuffix(":00.000Z")
+            if len(_UTC_MINUTES) >= _UTC_MINUTES_SIZE:
+                _UTC_MINUTES.clear()
+            _UTC_MINUTES[key] = minute
+        return minute + text[16:23] + "Z"
+    return _utc(text)
+
+
+def _utc(text: str) -> str:
     match = _TIME.fullmatch(text.strip())
     if match is None:
         return text.strip()
@@ -401,7 +504,12 @@ def _number(text: str) -> str:
 
 class Namespaces:
     """The prefixes a document's `@context` declares itself (`{"example": "http://ns.example.com/epcis/"}`).
-    Keys `prefix:name` become `{namespace}name`, values `prefix:name` become `namespacename`."""
+    Keys `prefix:name` become `{namespace}name`, values `prefix:name` become `namespacename`.
+
+    It also remembers the canonical text of every string value it has seen, and the written form of
+    the standard fields that repeat: a document repeats its locations, vocabulary, lots and dates in
+    every event, and canonicalising one costs regexes and a float(). The prefixes are therefore fixed
+    once built."""
 
     def __init__(self, context: Any = None) -> None:
         self.prefixes: dict[str, str] = {}
@@ -410,6 +518,21 @@ class Namespaces:
                 for prefix, namespace in entry.items():
                     if isinstance(namespace, str) and not prefix.startswith("@"):
                         self.prefixes[prefix] = namespace
+        self.values: dict[str, str] = {}  # the value as written → its canonical text (no vocabulary)
+        self.fields: dict[tuple[str, ...], str] = {}  # a repeating standard field (see _repeat_key) → written
+        self.parts: dict[tuple[str, str], str] = {}  # (name, string value) of any other field → its part
+
+    def remember_field(self, key: tuple[str, ...], written: str) -> str:
+        if len(self.fields) >= _VALUES_SIZE:
+            self.fields.clear()
+        self.fields[key] = written
+        return written
+
+    def remember_part(self, key: tuple[str, str], part: str) -> str:
+        if len(self.parts) >= _VALUES_SIZE:
+            self.parts.clear()
+        self.parts[key] = part
+        return part
 
     def key(self, name: str) -> str:
         prefix, colon, local = name.partition(":")
@@ -422,6 +545,31 @@ class Namespaces:
         return text if namespace is None else namespace + local
 
 
+_VALUES_SIZE = 32768  # values remembered per Namespaces; cleared when full (unique ids churn it)
+_SHARED: dict[tuple[tuple[str, str], ...], Namespaces] = {}  # declared prefixes → one Namespaces
+_last: tuple[Any, Namespaces | None] = (None, None)  # the last @context asked about (a copy), its Namespaces
+
+
+def namespaces(context: Any) -> Namespaces:
+    """The Namespaces of a document's `@context`, one per distinct set of prefixes: `event_hash_id` is
+    called per event with the same `@context`, and this is how its value cache outlives the call."""
+    global _last
+    if isinstance(context, Namespaces):
+        return context
+    last_context, last = _last
+    if last is not None and context == last_context:  # the usual call: the same document's @context again
+        return last
+    fresh = Namespaces(context)
+    key = tuple(fresh.prefixes.items())
+    shared = _SHARED.get(key)
+    if shared is None:
+        if len(_SHARED) >= 64:  # documents with ever new prefixes: start again rather than grow
+            _SHARED.clear()
+        shared = _SHARED[key] = fresh
+    _last = (copy.deepcopy(context), shared)  # a copy: the caller may change its own afterwards
+    return shared
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value.strip()
@@ -432,9 +580,23 @@ def _text(value: Any) -> str:
 
 def canonical_value(value: Any, ns: Namespaces, terms: Mapping[str, str] = _NO_TERMS) -> str:
     """One value as the pre-hash string writes it (`terms`: the field's bare-string vocabulary)."""
-    text = _text(value)
-    if text in terms:
-        return terms[text]
+    if type(value) is not str:  # only exact strings are cached: 1, 1.0 and True are equal keys
+        text = _text(value)
+        return terms[text] if text in terms else _canonical_text(text, ns)
+    if terms:  # a vocabulary word never reaches the cache, which holds what a value is without one
+        term = terms.get(value.strip())
+        if term is not None:
+            return term
+    known = ns.values.get(value)
+    if known is None:
+        known = _canonical_text(value.strip(), ns)
+        if len(ns.values) >= _VALUES_SIZE:
+            ns.values.clear()
+        ns.values[value] = known
+    return known
+
+
+def _canonical_text(text: str, ns: Namespaces) -> str:
     if text.startswith("urn:"):
         cbv = _CBV_URN.fullmatch(text)
         if cbv is not None:
@@ -469,11 +631,6 @@ _TIME_FIELDS = frozenset({"time", "startTime", "endTime"})
 _FIELD_TERMS = {"type": MEASUREMENT_TYPE, "exception": SENSOR_EXCEPTION, "component": COMPONENT}
 _TYPED_LISTS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
 _TYPED_TERMS = {"bizTransactionList": BIZ_TRANSACTION_TYPE}
-_ORDERED = frozenset(
-    {"eventTime", "eventTimeZoneOffset", "certificationInfo", "parentID", "outputEPCList", "outputQuantityList"}
-    | {"action", "transformationID", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation"}
-    | {"sensorElementList", *_EPC_LISTS, *_QUANTITY_LISTS}
-)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -483,29 +640,42 @@ def _as_list(value: Any) -> list[Any]:
 def _field(name: str, value: Any, ns: Namespaces, terms: Mapping[str, str] = _NO_TERMS) -> str:
     """`name=value` per value (a list field once per item, sorted); a value that canonicalises to
     nothing leaves the bare name, as an empty XML element would."""
+    if not isinstance(value, list):  # the usual field: one value, nothing to sort
+        text = canonical_value(value, ns, terms)
+        return f"{name}={text}" if text else name
     parts = []
-    for item in _as_list(value):
+    for item in value:
         text = canonical_value(item, ns, terms)
         parts.append(f"{name}={text}" if text else name)
     return "".join(sorted(parts))
 
 
-def _generic(name: str, value: Any, ns: Namespaces) -> Iterator[str]:
+def _generic(name: str, value: Any, ns: Namespaces) -> list[str]:
     """Extensions, ILMD and unknown fields: `{namespace}name=value`; an object is its name followed by
     its children sorted; a list repeats its name per item (XML's repeated elements)."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _generic(name, item, ns)
-    elif isinstance(value, Mapping):
-        yield ns.key(name) + _children(value, ns)
-    else:
+    if type(value) is str:  # the usual case; remembered, as lots and dates repeat (see _children)
         text = canonical_value(value, ns)
-        yield f"{ns.key(name)}={text}" if text else ns.key(name)
+        key = ns.key(name)
+        return [ns.remember_part((name, value), f"{key}={text}" if text else key)]
+    if isinstance(value, list):
+        return [part for item in value for part in _generic(name, item, ns)]
+    if isinstance(value, Mapping):
+        return [ns.key(name) + _children(value, ns)]
+    text = canonical_value(value, ns)
+    key = ns.key(name)
+    return [f"{key}={text}" if text else key]
 
 
-def _children(fields: Mapping[str, Any], ns: Namespaces, skip: Iterable[str] = ()) -> str:
-    skipped = set(skip)
-    return "".join(sorted(part for k, v in fields.items() if k not in skipped for part in _generic(k, v, ns)))
+def _children(fields: Mapping[str, Any], ns: Namespaces) -> str:
+    parts = []
+    remembered = ns.parts
+    for name, value in fields.items():
+        if type(value) is str and (part := remembered.get((name, value))) is not None:
+            parts.append(part)
+        else:
+            parts.extend(_generic(name, value, ns))
+    parts.sort()
+    return "".join(parts)
 
 
 def _is_extension(name: str, ns: Namespaces) -> bool:
@@ -530,7 +700,22 @@ def _split(fields: Mapping[str, Any], standard: Iterable[str], ns: Namespaces) -
 
 
 def _epcs(name: str, epcs: Any, ns: Namespaces) -> str:
-    return name + _field("epc", epcs, ns) if epcs else ""
+    if not epcs:
+        return ""
+    if not isinstance(epcs, list):
+        return name + _field("epc", epcs, ns)
+    one_product = _one_product_sgtins(epcs)
+    if one_product is not None:
+        return name + one_product
+    parts = []
+    for epc in epcs:  # as `_field` writes them, the SGTINs by their prefix's link
+        part = _sgtin_part(epc)
+        if part is None:
+            text = canonical_value(epc, ns)
+            part = "epc=" + text if text else "epc"
+        parts.append(part)
+    parts.sort()
+    return name + "".join(parts)
 
 
 def _quantities(name: str, elements: list[Mapping[str, Any]], ns: Namespaces) -> str:
@@ -543,6 +728,8 @@ def _quantities(name: str, elements: list[Mapping[str, Any]], ns: Namespaces) ->
 
 def _location(name: str, location: Mapping[str, Any], ns: Namespaces) -> tuple[str, str]:
     """readPoint/bizLocation: the id, then the location's user extensions sorted (CBV 2.0 §8.9 rule 21)."""
+    if type(location) is dict and len(location) == 1 and "id" in location:  # the usual location: its id
+        return name + _field("id", location["id"], ns), ""
     head = _field("id", location["id"], ns) if "id" in location else ""
     extensions, strays = _split(location, ("id",), ns)
     return name + head + extensions, (name + strays if strays else "")
@@ -603,61 +790,135 @@ def _sensor_elements(elements: list[Mapping[str, Any]], ns: Namespaces) -> tuple
     return body, ("sensorElementList" + strays if strays else "")
 
 
-def _ordered(event: Mapping[str, Any], ns: Namespaces) -> tuple[list[str], list[str]]:  # noqa: C901 - the order
-    """The standard fields in the canonical order, and any stray sensor fields to sort with the rest."""
-    get = event.get
-    out = [f"eventType={_text(get('type', ''))}"]
-    if "eventTime" in event:
-        out.append(f"eventTime={canonical_time(_text(event['eventTime']))}")
-    if "eventTimeZoneOffset" in event:
-        out.append(f"eventTimeZoneOffset={_text(event['eventTimeZoneOffset'])}")
-    for name in ("certificationInfo", "parentID"):
-        if name in event:
-            out.append(_field(name, event[name], ns))
-    out.extend(_epcs(name, get(name), ns) for name in _EPC_LISTS)
-    out.extend(_quantities(name, get(name) or [], ns) for name in _QUANTITY_LISTS)
-    out.append(_epcs("outputEPCList", get("outputEPCList"), ns))
-    out.append(_quantities("outputQuantityList", get("outputQuantityList") or [], ns))
-    for name, terms in (("action", _NO_TERMS), ("transformationID", _NO_TERMS), ("bizStep", BIZ_STEP)):
-        if name in event:
-            out.append(_field(name, event[name], ns, terms))
-    if "disposition" in event:
-        out.append(_field("disposition", event["disposition"], ns, DISPOSITION))
-    if "persistentDisposition" in event:
-        pd = event["persistentDisposition"]
-        out.append(
-            "persistentDisposition" + "".join(_field(k, pd[k], ns, DISPOSITION) for k in ("set", "unset") if k in pd)
-        )
-    strays = []
-    for name in ("readPoint", "bizLocation"):
-        if name in event:
-            body, stray = _location(name, event[name], ns)
-            out.append(body)
-            strays.append(stray)
-    if get("sensorElementList"):
-        body, stray = _sensor_elements(event["sensorElementList"], ns)
-        out.append(body)
-        strays.append(stray)
-    return out, [s for s in strays if s]
+# Each standard field's place in the canonical order (eventType is first, always) and how it is written:
+# one pass over the event's own keys, rather than a lookup of every standard name in every event.
+# A writer may add strays (fields inside readPoint, bizLocation or a sensor element that the reference
+# lists after the standard fields) to the rest, which is sorted.
+_Writer = Callable[[str, Any, Namespaces, list[str]], str]
+
+
+def _time_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return f"{name}={canonical_time(_text(value))}"
+
+
+def _text_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return f"{name}={_text(value)}"
+
+
+def _value_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return _field(name, value, ns)
+
+
+def _biz_step_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return _field(name, value, ns, BIZ_STEP)
+
+
+def _disposition_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return _field(name, value, ns, DISPOSITION)
+
+
+def _persistent_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return name + "".join(_field(k, value[k], ns, DISPOSITION) for k in ("set", "unset") if k in value)
+
+
+def _epc_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return _epcs(name, value, ns)
+
+
+def _quantity_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    return _quantities(name, value or [], ns)
+
+
+def _location_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    body, stray = _location(name, value, ns)
+    if stray:
+        rest.append(stray)
+    return body
+
+
+def _sensor_field(name: str, value: Any, ns: Namespaces, rest: list[str]) -> str:
+    if not value:
+        return ""
+    body, stray = _sensor_elements(value, ns)
+    if stray:
+        rest.append(stray)
+    return body
+
+
+# Fields whose value a document repeats from event to event (vocabulary, offset, locations): each is
+# written once per value and remembered with the Namespaces. Their writers add no strays for such a
+# value (a string, or a location that is just its id), so the remembered text is the whole answer.
+_REPEATING = frozenset(
+    {"eventTimeZoneOffset", "action", "bizStep", "disposition", "readPoint", "bizLocation", "certificationInfo"}
+)
+_STANDARD: dict[str, tuple[int, _Writer, bool]] = {
+    name: (slot, writer, name in _REPEATING)
+    for slot, (name, writer) in enumerate(
+        [
+            ("eventTime", _time_field),
+            ("eventTimeZoneOffset", _text_field),
+            ("certificationInfo", _value_field),
+            ("parentID", _value_field),
+            *((name, _epc_field) for name in _EPC_LISTS),
+            *((name, _quantity_field) for name in _QUANTITY_LISTS),
+            ("outputEPCList", _epc_field),
+            ("outputQuantityList", _quantity_field),
+            ("action", _value_field),
+            ("transformationID", _value_field),
+            ("bizStep", _biz_step_field),
+            ("disposition", _disposition_field),
+            ("persistentDisposition", _persistent_field),
+            ("readPoint", _location_field),
+            ("bizLocation", _location_field),
+            ("sensorElementList", _sensor_field),
+        ],
+        start=1,
+    )
+}
+
+
+def _repeat_key(name: str, value: Any) -> tuple[str, ...] | None:
+    """The key a repeating field is remembered by, None for a value that is not remembered. Only exact
+    strings: 1, 1.0 and True are equal keys but written apart."""
+    if type(value) is str:
+        return (name, value)
+    if type(value) is dict and len(value) == 1 and type(location := value.get("id")) is str:
+        return (name, location, "id")  # a location that is just its id (three items: never a string's key)
+    return None
 
 
 def pre_hash_string(event: Mapping[str, Any], context: Any = None) -> str:
     """The CBV 2.0 §8.9 pre-hash string of one EPCIS 2.0 JSON-LD event (`context`: the document's
     `@context`, for the prefixes of its extensions). For diagnostics; `event_hash_id` hashes it."""
-    ns = context if isinstance(context, Namespaces) else Namespaces(context)
-    ordered, rest = _ordered(event, ns)
+    ns = namespaces(context)
+    ordered = [""] * (len(_STANDARD) + 1)
+    ordered[0] = f"eventType={_text(event.get('type', ''))}"
+    rest: list[str] = []
     for name, value in event.items():
-        if name in _ORDERED or name in _NOT_IDENTITY or name.startswith("rdfs:"):  # comments are not identity
-            continue
-        if name in _TYPED_LISTS:
+        standard = _STANDARD.get(name)
+        if standard is not None:
+            slot, write, repeating = standard
+            key = _repeat_key(name, value) if repeating else None
+            if key is None:
+                ordered[slot] = write(name, value, ns, rest)
+            elif (written := ns.fields.get(key)) is not None:
+                ordered[slot] = written
+            else:
+                ordered[slot] = ns.remember_field(key, write(name, value, ns, rest))
+        elif name in _TYPED_LISTS:
             if value:
                 rest.append(_typed(name, value, ns))
-        else:
+        elif name not in _NOT_IDENTITY and not name.startswith("rdfs:"):  # comments are not identity
             rest.extend(_generic(name, value, ns))
-    return "".join(ordered) + "".join(sorted(rest))
+    rest.sort()
+    return "".join(ordered) + "".join(rest)
 
 
 def event_hash_id(event: Mapping[str, Any], context: Any = None) -> str:
     """`ni:///sha-256;<hex>?ver=CBV2.0` (RFC 6920) of one EPCIS 2.0 JSON-LD event."""
-    digest = hashlib.sha256(pre_hash_string(event, context).encode()).hexdigest()
+    return _hash_id(event, namespaces(context))
+
+
+def _hash_id(event: Mapping[str, Any], ns: Namespaces) -> str:
+    digest = hashlib.sha256(pre_hash_string(event, ns).encode()).hexdigest()
     return f"ni:///sha-256;{digest}?ver={VERSION}"
