@@ -302,16 +302,7 @@ def _class(text: str, at: str, keys: Keys) -> Iterator[Violation]:
             return
         yield rules.EPC_URI.at(at, f"{text!r}: not a valid LGTIN class or SGTIN pattern URI")
         return
-    if _GS1_LOOKING.match(text):  # a class as a Digital Link: /01/{gtin}[/10/{lot}], check digit checked
-        try:
-            elements = digital_link_elements(text)
-        except ScanError as error:
-            yield error.rule.at(at, f"{text!r}: {error}")
-            return
-        if "01" in elements:
-            keys.gtins.add(elements["01"])
-            return
-    yield from _other_key(text, at, keys, None)
+    yield from _other_key(text, at, keys, None)  # a Digital Link /01/{gtin}[/10/{lot}] among them
 
 
 def _other_key(text: str, at: str, keys: Keys, first: IdentifierError | None) -> Iterator[Violation]:
