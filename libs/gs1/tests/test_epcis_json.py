@@ -198,3 +198,20 @@ def test_a_schema_message_says_what_the_field_takes() -> None:
     assert "with its offset" in no_offset.message
     (step,) = check_event(0, {**GOOD, "bizStep": "urn:epcglobal:cbv:bizstep:shipping"}).violations
     assert "bare word (e.g. commissioning)" in step.message
+
+
+def test_hostile_json_is_refused_cheaply_and_precisely() -> None:
+    deep = b'{"epcisBody": {"eventList": [{"ex:d": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}}"
+    with pytest.raises(RefusedJson) as refused:
+        read_document(deep)  # refused at level 65, not after building 100,000 levels' names
+    assert refused.value.rule.name == "max-depth"
+    with pytest.raises(MalformedDocument):
+        read_document(b'{"a": "\\xc0\\xaf"}')  # overlong UTF-8
+    envelope, _ = read_document(b'{"type": "EPCISDocument", "path": "C:\\\\ud800dir"}', chunk_size=5)
+    assert envelope["path"] == "C:\\ud800dir"  # an escaped backslash before text, not a surrogate
+
+
+def test_a_null_event_is_an_event_the_checks_refuse_not_one_dropped() -> None:
+    _, events = read_document(b'{"epcisBody": {"eventList": [{"type": "ObjectEvent"}, null, 3]}}')
+    assert events == [{"type": "ObjectEvent"}, None, 3]
+    assert check_event(1, None).violations[0].rule == "epcis-schema"

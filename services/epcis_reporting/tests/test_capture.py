@@ -99,7 +99,7 @@ async def test_the_same_event_again_is_a_duplicate_never_captured_twice(harness:
     again = await capture(harness.client, document(events[1], commissioning(serial())))
     assert (again["success"], again["captured"]) == (False, 0)  # rollback: nothing of it
     assert rules_of(again) == [(0, 409, ["captured-once"])]
-    assert first["captureID"] in again["errors"][0]["detail"]
+    assert first["captureID"] not in again["errors"][0]["detail"]  # another party's job may be the earlier one
     assert again["errors"][0]["eventID"].startswith("ni:///sha-256;")
     proceeded = await capture(harness.client, document(events[0], commissioning(serial())), **_proceed())
     assert (proceeded["success"], proceeded["captured"]) == (False, 1)

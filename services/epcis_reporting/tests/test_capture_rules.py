@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from typing import cast
 
+import pytest
+from epcis_reporting.application.capture import CaptureHandlers
 from epcis_reporting.domain import rules
 from epcis_reporting.domain.capture import BATCH_BYTES, Candidate, Earlier, batches, decide
 from hypothesis import given
 from hypothesis import strategies as st
 from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour
+from serialtrail_contracts.identity import Principal, Role
 from serialtrail_kit.errors import Violation
+from serialtrail_kit.writes.model import WriteModel
 
 BROKEN = (Violation("eventList[1].bizStep", "epcis-schema", "'shipped' is not valid"),)
 
@@ -38,7 +45,7 @@ def test_an_event_captured_before_or_earlier_in_the_document_is_a_duplicate() ->
         (0, rules.CAPTURED_ONCE.name, 409),
         (2, rules.CAPTURED_ONCE.name, 409),
     ]
-    assert "event 7" in outcome.errors[0].message
+    assert "captured before" in outcome.errors[0].message
     assert "event 1 of this document" in outcome.errors[1].message
 
 
@@ -67,3 +74,19 @@ def test_batches_keep_every_event_in_order_within_the_size(epc_counts: list[int]
     assert [e for batch in found for e in batch] == events
     for batch in found:
         assert len(batch) == 1 or sum(len(e.event_json) + 100 for e in batch) <= BATCH_BYTES
+
+
+async def test_an_xml_body_that_ends_early_lets_its_reader_thread_go() -> None:
+    """An aborted upload must not leave the reader waiting for the rest: a dozen of them (more than
+    the worker threads there are) and a worker thread is still there for the next request."""
+    handlers = CaptureHandlers(cast(WriteModel, None), max_events=10)
+    principal = Principal(id="t", name="t", role=Role.admin, auth_method="test")
+
+    async def aborted() -> AsyncIterator[bytes]:
+        yield b"<epcis:EPCISDocument xmlns:epcis='urn:epcglobal:epcis:xsd:2' schemaVersion='2.0' "
+        raise ConnectionResetError
+
+    for _ in range(12):
+        with pytest.raises(ConnectionResetError):
+            await handlers.read_xml(aborted(), principal)
+    assert await asyncio.to_thread(lambda: "a worker thread is free") == "a worker thread is free"

@@ -17,18 +17,11 @@ import ijson
 from serialtrail_kit.errors import Rule
 from serialtrail_kit.http.strict_json import FITS_INT64, MAX_DEPTH, NO_NUL, UNIQUE_KEY, UTF8
 
-EVENT_LISTS = ("epcisBody.eventList", "epcisBody.queryResults.resultsBody.eventList")
-_ITEMS = tuple(f"{prefix}.item" for prefix in EVENT_LISTS)
-
-
 MAX_NESTING = 64  # far deeper than any EPCIS document; a validator recursing deeper could fail
 INT64 = range(-(2**63), 2**63)
-# A surrogate escape without its other half. The parser would put '?' in its place: data changed
-# silently, so the raw bytes are searched for one (as the kit's strict_json searches a body).
-_LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
+# A surrogate escape (not itself an escaped backslash's text: an even run of backslashes before
+# it). Paired or not is judged here: the parser would put '?' for a lone one, data changed silently.
+_SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*(\\u[dD][89a-fA-F][0-9a-fA-F]{2})")
 _CARRIED = 18  # bytes kept from one chunk to the next: an escape and both its neighbours
 
 
@@ -47,9 +40,27 @@ class RefusedJson(ValueError):
 
 
 @dataclass
+class _Open:
+    """An object or array being read: for objects, its keys so far and the one being read."""
+
+    is_map: bool
+    key: str = "item"
+    keys: set[str] = field(default_factory=set)
+
+
+_EVENT_LIST_PATHS = (("epcisBody", "eventList"), ("epcisBody", "queryResults", "resultsBody", "eventList"))
+_OPENING = frozenset({"start_map", "start_array"})
+_CLOSING = frozenset({"end_map", "end_array"})
+
+
+@dataclass
 class JsonDocumentReader:
     """`feed` bytes as they come, take the events each call completes, `close` at the end; then
-    `envelope` is the document without its events."""
+    `envelope` is the document without its events.
+
+    The parser's plain token stream is read (not its prefixed one, whose prefixes grow with the
+    depth: a document nested 100,000 deep would cost their square in memory); where each token is,
+    is tracked here, and nesting deeper than `MAX_NESTING` is refused at the level that crosses it."""
 
     received: int = 0
     events_read: int = 0
@@ -57,13 +68,15 @@ class JsonDocumentReader:
     _parser: Any = None
     _envelope: Any = field(default_factory=ijson.ObjectBuilder)
     _event: Any = None  # the event being built
-    _depth: int = 0  # nesting below the event being built
-    _keys: list[set[str]] = field(default_factory=list)  # the keys of each object open, innermost last
+    _event_level: int = 0  # how many are open around the event being built
+    _open: list[_Open] = field(default_factory=list)
+    _done: list[Any] = field(default_factory=list)
     _carried: bytes = b""
+    _judged_until: int = 0  # surrogate escapes starting before this byte are judged
 
     def __post_init__(self) -> None:
         # Numbers as Python numbers (not Decimal): what every other JSON reader of ours sees.
-        self._parser = ijson.parse_coro(self._tokens, use_float=True)
+        self._parser = ijson.basic_parse_coro(self._tokens, use_float=True)
 
     def feed(self, chunk: bytes) -> list[Any]:
         if not chunk:  # the end of a body is said by `close`, never by an empty chunk
@@ -72,7 +85,7 @@ class JsonDocumentReader:
         self._refuse_lone_surrogates(self._carried + chunk, final=False)
         try:
             self._parser.send(chunk)
-        except ijson.JSONError as error:
+        except (ijson.JSONError, UnicodeDecodeError) as error:
             raise _malformed(f"not valid JSON near byte {self.received}", error) from error
         return self._drain()
 
@@ -80,16 +93,22 @@ class JsonDocumentReader:
         self._refuse_lone_surrogates(self._carried, final=True)
         try:
             self._parser.close()
-        except ijson.JSONError as error:
+        except (ijson.JSONError, UnicodeDecodeError) as error:
             raise _malformed("the JSON ends early or is not valid at its end", error) from error
         return self._drain()
 
     def _refuse_lone_surrogates(self, data: bytes, final: bool) -> None:
-        for match in _LONE_SURROGATE.finditer(data):
-            if final or match.end() + 6 <= len(data):  # what follows it is seen: judged now
-                raise RefusedJson(
-                    UTF8, f"byte {self.received - len(data) + match.start()}", "a lone surrogate is not a character"
-                )
+        """Each surrogate escape is judged once, when what follows it is in view; `data` begins with
+        the last bytes of the previous chunk, so a pair split between chunks is seen whole."""
+        offset = self.received - len(data)  # where `data` starts in the body
+        escapes = list(_SURROGATE_ESCAPE.finditer(data))
+        for at, match in enumerate(escapes):
+            start = offset + match.start(1)
+            if start < self._judged_until or not (final or match.end() + 6 <= len(data)):
+                continue
+            if not _paired(escapes, at):
+                raise RefusedJson(UTF8, f"byte {start}", "a lone surrogate is not a character")
+            self._judged_until = start + 1
         self._carried = data[-_CARRIED:]
 
     @property
@@ -100,69 +119,66 @@ class JsonDocumentReader:
         return value
 
     def _drain(self) -> list[Any]:
-        """Events completed by the tokens parsed so far (an event may be any JSON value: the schema
-        check says what is wrong with one that is not an object)."""
-        done: list[Any] = []
-        for prefix, event, value in self._tokens:
-            completed = self._token(prefix, event, value)
-            if completed is not None:
-                done.append(completed)
+        """Events completed by the tokens parsed so far (an event may be any JSON value, null too:
+        the schema check says what is wrong with one that is not an object)."""
+        for event, value in self._tokens:
+            self._token(event, value)
         del self._tokens[:]
+        done, self._done = self._done, []
         self.events_read += len(done)
         return done
 
-    def _token(self, prefix: str, event: str, value: Any) -> Any:
-        self._strict(prefix, event, value)
-        if self._event is not None:
-            return self._inside_event(event, value)
-        if prefix in _ITEMS:  # an item of an event list starts: it is an event, not envelope
-            self._event = ijson.ObjectBuilder()
-            self._event.event(event, value)
-            self._depth = 1 if event in ("start_map", "start_array") else 0
-            return self._completed() if self._depth == 0 else None
-        self._envelope.event(event, value)
-        return None
+    def _token(self, event: str, value: Any) -> None:
+        self._strict(event, value)
+        if self._event is None and event != "map_key" and event not in _CLOSING and self._in_event_list():
+            self._event, self._event_level = ijson.ObjectBuilder(), len(self._open)
+        (self._event or self._envelope).event(event, value)
+        if event in _OPENING:
+            self._open.append(_Open(event == "start_map"))
+            if len(self._open) > MAX_NESTING:
+                raise RefusedJson(MAX_DEPTH, self._where(), f"nested deeper than {MAX_NESTING} levels")
+        elif event in _CLOSING:
+            self._open.pop()
+        if self._event is not None and len(self._open) == self._event_level and event != "map_key":
+            self._done.append(self._event.value)
+            self._event = None
 
-    def _strict(self, prefix: str, event: str, value: Any) -> None:
+    def _in_event_list(self) -> bool:
+        if len(self._open) not in (3, 5) or self._open[-1].is_map:
+            return False
+        return tuple(o.key for o in self._open[:-1]) in _EVENT_LIST_PATHS
+
+    def _strict(self, event: str, value: Any) -> None:
         if event == "map_key":
-            if value in self._keys[-1]:
-                raise RefusedJson(UNIQUE_KEY, prefix or "document", f"the key {value!r} appears more than once")
-            self._keys[-1].add(value)
-            self._text(prefix, value)
+            current = self._open[-1]
+            if value in current.keys:
+                raise RefusedJson(UNIQUE_KEY, self._where(), f"the key {value!r} appears more than once")
+            current.keys.add(value)
+            current.key = value
+            self._text(value)
         elif event == "string":
-            self._text(prefix, value)
-        elif event == "start_map":
-            self._keys.append(set())
-            self._nested(prefix)
-        elif event == "end_map":
-            self._keys.pop()
-        elif event == "start_array":
-            self._nested(prefix)
+            self._text(value)
         elif event == "number" and isinstance(value, int) and value not in INT64:
-            raise RefusedJson(FITS_INT64, prefix, f"the integer {str(value)[:40]} is outside the 64-bit range")
+            raise RefusedJson(FITS_INT64, self._where(), f"the integer {str(value)[:40]} is outside the 64-bit range")
 
-    def _nested(self, prefix: str) -> None:
-        # ijson names a place by its keys and `item`s, one per level below the document
-        if prefix.count(".") + 1 >= MAX_NESTING:
-            raise RefusedJson(MAX_DEPTH, prefix[:200], f"nested deeper than {MAX_NESTING} levels")
+    def _where(self) -> str:
+        return ".".join(o.key for o in self._open[:MAX_NESTING])[:300] or "document"
 
-    @staticmethod
-    def _text(prefix: str, value: str) -> None:
+    def _text(self, value: str) -> None:
         if "\x00" in value:
-            raise RefusedJson(NO_NUL, prefix, "NUL characters are not allowed")
+            raise RefusedJson(NO_NUL, self._where(), "NUL characters are not allowed")
 
-    def _inside_event(self, event: str, value: Any) -> Any:
-        self._event.event(event, value)
-        if event in ("start_map", "start_array"):
-            self._depth += 1
-        elif event in ("end_map", "end_array"):
-            self._depth -= 1
-        return self._completed() if self._depth == 0 else None
 
-    def _completed(self) -> Any:
-        built = self._event.value
-        self._event = None
-        return built
+def _paired(escapes: list[re.Match[bytes]], at: int) -> bool:
+    def high(match: re.Match[bytes]) -> bool:
+        return match.group(1)[3] in b"89abAB"  # \\uD8..-\\uDB..: the high half
+
+    match = escapes[at]
+    if high(match):
+        after = escapes[at + 1] if at + 1 < len(escapes) else None
+        return after is not None and after.start(1) == match.end() and not high(after)
+    before = escapes[at - 1] if at > 0 else None
+    return before is not None and before.end() == match.start(1) and high(before)
 
 
 def _malformed(what: str, error: Exception) -> ValueError:

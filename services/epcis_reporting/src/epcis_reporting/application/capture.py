@@ -7,6 +7,7 @@ a worker thread, so the server goes on answering other requests meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import queue
 from collections.abc import AsyncIterator, Sequence
@@ -56,10 +57,24 @@ class _Pipe:
         self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._buffer = b""
         self._ended = False
+        self._abandoned = False
+
+    def abandon(self) -> None:
+        """Wake the reader to stop: whatever it waits on, the next thing it takes says so."""
+        self._abandoned = True
+        while True:
+            try:
+                self.chunks.put_nowait(None)
+                return
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self.chunks.get_nowait()
 
     def read(self, size: int = 1 << 16, /) -> bytes:
         while len(self._buffer) < size and not self._ended:
             chunk = self.chunks.get()
+            if self._abandoned:
+                raise EOFError("the request's body ended before the document did")
             if chunk is None:
                 self._ended = True
             else:
@@ -127,10 +142,15 @@ class CaptureHandlers:
         checking are CPU work), each event converted to EPCIS 2.0 JSON-LD and checked as JSON is."""
         pipe, digest, size = _Pipe(), hashlib.sha256(), 0
         reading = asyncio.ensure_future(asyncio.to_thread(self._read_xml, pipe, principal))
-        async for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            await pipe.put(chunk, reading)
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                await pipe.put(chunk, reading)
+        except BaseException:
+            pipe.abandon()  # the body ended early (a client gone, a refusal): the reader must not wait on
+            reading.add_done_callback(lambda done: done.cancelled() or done.exception())
+            raise
         await pipe.put(None, reading)
         document = await reading
         document.size_bytes, document.sha256 = size, digest.hexdigest()

@@ -139,8 +139,8 @@ def _duplicate(
     index: int, event_id: str, earlier: Mapping[str, Earlier], first_here: Mapping[str, int]
 ) -> EventError | None:
     if event_id in earlier:
-        before = earlier[event_id]
-        message = f"this event was captured before (capture {before.capture_id}, event {before.index}): {event_id}"
+        # Not whose capture it was: another party's job is not the sender's to know of.
+        message = f"this event was captured before: {event_id}"
     elif event_id in first_here:
         message = f"this event is event {first_here[event_id]} of this document again: {event_id}"
     else:
