@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import string
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from serialtrail_gs1.event_hash import (
     Namespaces,
+    _processes,
     canonical_time,
     canonical_value,
     event_hash_id,
+    event_hash_ids,
     pre_hash_string,
 )
 from serialtrail_gs1.keys import check_digit
@@ -73,6 +77,7 @@ def test_every_official_example_hashes_as_the_reference(path: Path) -> None:
     events = events_of(document)
     ours = [event_hash_id(event, document["@context"]) for event in events]
     assert all(h.startswith("ni:///sha-256;") and h.endswith("?ver=CBV2.0") for h in ours)
+    assert event_hash_ids(events, document["@context"], processes=2) == ours
     if path.name in REFERENCE_FAILS:
         with pytest.raises(Exception):  # noqa: B017 - whatever it raises, it still cannot
             reference_hashes(document)
@@ -237,6 +242,7 @@ def test_the_benchmark_documents_hash_as_the_reference(tmp_path: Path, events: i
     assert [pre_hash_string(event, context) for event in listed] == reference_pre_hashes(document)
     expected = reference_hashes(document)
     assert [event_hash_id(event, context) for event in listed] == expected
+    assert event_hash_ids(listed, context, processes=2) == expected
 
 
 PRODUCTS = st.tuples(st.sampled_from("0123456789"), GTIN_BODIES, COMPANY_PREFIX_LENGTHS)
@@ -303,7 +309,7 @@ def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
 def test_generated_line_events_hash_as_the_reference(events: list[dict[str, Any]]) -> None:
     document = _document(events)
     assert [pre_hash_string(event, CONTEXT) for event in events] == reference_pre_hashes(document)
-    assert [event_hash_id(event, CONTEXT) for event in events] == reference_hashes(document)
+    assert event_hash_ids(events, CONTEXT) == reference_hashes(document)
 
 
 @given(event_times())
@@ -393,3 +399,45 @@ def test_what_is_remembered_answers_only_for_its_own_field_and_value() -> None:
     warm = Namespaces(CONTEXT)
     for event in TRICKY + TRICKY:
         assert _written(event, warm) == _written(event, Namespaces(CONTEXT)), event
+
+
+# --- a document over several processes -------------------------------------------------------------
+def test_a_document_hashed_by_several_processes_is_hashed_as_event_by_event(tmp_path: Path) -> None:
+    if not GENERATOR.exists():
+        pytest.skip("the shared bench folder is not beside this clone")
+    document = _bench_document(tmp_path, 25, 3)
+    listed, context = events_of(document), document["@context"]
+    one_by_one = [event_hash_id(event, context) for event in listed]
+    for processes in (1, 2, 3, 4):
+        assert event_hash_ids(listed, context, processes=processes) == one_by_one
+    assert event_hash_ids(listed[:2], context, processes=4) == one_by_one[:2]  # no more processes than events
+    assert event_hash_ids([], context, processes=2) == []
+
+
+@pytest.mark.parametrize("where", [0, 1, 3])
+def test_an_event_that_cannot_be_hashed_fails_the_document_as_it_fails_alone(where: int) -> None:
+    """In this process's share (0) or in a child's (1, 3): the same error, raised here."""
+    good = {"type": "ObjectEvent", "eventTime": "2025-03-03T08:00:00Z", "eventTimeZoneOffset": "+00:00"}
+    bad = dict(good, eventTime="2025-13-03T08:00:00Z")
+    with pytest.raises(ValueError, match="month"):
+        event_hash_id(bad)
+    events = [good] * 6
+    events[where] = bad
+    with pytest.raises(ValueError, match="month"):
+        event_hash_ids(events, processes=2)
+
+
+def test_a_process_running_other_threads_forks_only_when_asked() -> None:
+    """fork copies the calling thread only: a lock another thread holds would stay taken in the child."""
+    large = [{"type": "ObjectEvent", "epcList": ["urn:epc:id:sgtin:0614141.107346.1"] * 100}] * 100_000
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert _processes(large, None) == 1
+        assert _processes(large, 2) == 2
+    finally:
+        stop.set()
+        other.join()
+    assert _processes(large[:1], 4) == 1
+    assert _processes(large, None) <= len(os.sched_getaffinity(0))
