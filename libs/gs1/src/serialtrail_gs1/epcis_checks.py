@@ -228,8 +228,7 @@ def _plain_sgtin_urns(epcs: Any, keys: Keys) -> bool:
         return False
     found: dict[str, set[str]] = {}
     for epc in epcs:
-        prefix, item, serial = epc[17:].split(".", 2)
-        gtin = sgtin_of(prefix, item)
+        gtin, serial = _plain_sgtin(epc)
         if gtin is None:
             return False
         found.setdefault(gtin, set()).add(serial)
@@ -237,6 +236,13 @@ def _plain_sgtin_urns(epcs: Any, keys: Keys) -> bool:
         keys.gtins.add(gtin)
         keys.serials.setdefault(gtin, set()).update(serials)
     return True
+
+
+def _plain_sgtin(urn: str) -> tuple[str | None, str]:
+    """(GTIN or None when prefix and item are not 13 digits, serial) of an SGTIN URN known to be
+    `_PLAIN_SGTIN_URN`'s shape: no escapes, no '.' in its serial."""
+    prefix, item, serial = urn[len("urn:epc:id:sgtin:") :].split(".", 2)
+    return sgtin_of(prefix, item), serial
 
 
 def _object(text: str, at: str, keys: Keys) -> Iterator[Violation]:
@@ -371,8 +377,7 @@ def canonical_epc(text: str) -> str:
     """One form per object, whatever form it was written in: an SGTIN's or SSCC's canonical GS1
     Digital Link; any other identifier as written. An EPC URN query then finds a Digital Link."""
     if _PLAIN_SGTIN_URN_ALONE.match(text):  # the common case, without the full parser
-        prefix, item, serial = text[17:].split(".", 2)
-        gtin = sgtin_of(prefix, item)
+        gtin, serial = _plain_sgtin(text)
         if gtin is not None:
             return f"{CANONICAL_RESOLVER}/01/{gtin}/21/{serial}"
     try:

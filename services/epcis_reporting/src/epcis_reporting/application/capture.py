@@ -36,7 +36,16 @@ from serialtrail_kit.writes.model import WriteModel
 
 from epcis_reporting.application.write_side import captured_before
 from epcis_reporting.domain import rules
-from epcis_reporting.domain.capture import NOT_YOURS, Candidate, Outcome, batches, decide, named, scope_violations
+from epcis_reporting.domain.capture import (
+    INVALID,
+    NOT_YOURS,
+    Candidate,
+    Outcome,
+    batches,
+    decide,
+    named,
+    scope_violations,
+)
 
 
 class TooManyEvents(InvalidInput):
@@ -218,7 +227,7 @@ def _checked(first: int, events: Sequence[Any], principal: Principal) -> list[Ca
             found.append(Candidate(index, event, None, checked.violations, keys=checked.keys))
             continue
         out_of_scope = scope_violations(principal, checked.keys, f"eventList[{index}]")
-        status = NOT_YOURS if out_of_scope else 400
+        status = NOT_YOURS if out_of_scope else INVALID
         found.append(Candidate(index, event, None, tuple(out_of_scope), status, checked.keys))
     return found
 

@@ -15,7 +15,7 @@ from serialtrail_contracts.identity import Target
 from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
 
-from epcis_reporting.projections import jobs
+from epcis_reporting.projections import jobs, party
 
 
 class Resources:
@@ -39,4 +39,4 @@ class Resources:
             return None
         request.state.job = found
         # Its capturer reads it whatever it named; anyone else as its party's.
-        return Target() if found["principal_id"] == request.state.principal.id else jobs.owner(found)
+        return Target() if found["principal_id"] == request.state.principal.id else party.owner(found)

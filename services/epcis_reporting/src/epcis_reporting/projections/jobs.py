@@ -7,19 +7,18 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, Named, Scope
-from serialtrail_contracts.identity import Principal, Target
+from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived
+from serialtrail_contracts.identity import Principal
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
-from epcis_reporting.domain.capture import job_owner
+from epcis_reporting.projections import party
 
 SOURCE = "epcis_reporting"
 RM = "epcis_reporting_rm"
-SCANNED = 10_000
 _COLUMNS = (
-    "capture_id::text AS capture_id, principal_id, behaviour, document_format, size_bytes, events, captured, "
-    "errors, created_at, finished_at, scope, names"
+    "capture_id::text AS capture_id, behaviour, document_format, size_bytes, events, captured, errors, created_at, "
+    f"finished_at, {', '.join(party.COLUMNS)}"
 )
 
 
@@ -32,10 +31,10 @@ class JobsProjection:
     def ddl(self, schema: str) -> str:
         return f"""
         CREATE TABLE {schema}.capture_jobs (
-            capture_id uuid PRIMARY KEY, principal_id text NOT NULL, behaviour text NOT NULL,
+            capture_id uuid PRIMARY KEY, behaviour text NOT NULL,
             document_format text NOT NULL, size_bytes bigint NOT NULL, events integer NOT NULL,
             captured integer, errors jsonb, created_at timestamptz NOT NULL, finished_at timestamptz,
-            scope jsonb NOT NULL, names jsonb NOT NULL
+            {party.DDL}
         );
         CREATE INDEX ON {schema}.capture_jobs (principal_id, created_at);
         """
@@ -45,18 +44,16 @@ class JobsProjection:
             if recorded.event_type == CaptureReceived.EVENT_TYPE:
                 received = CaptureReceived.model_validate(recorded.payload)
                 await conn.execute(
-                    f"INSERT INTO {schema}.capture_jobs (capture_id, principal_id, behaviour, document_format, "
-                    "size_bytes, events, created_at, scope, names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, "
-                    "$9::jsonb) ON CONFLICT DO NOTHING",
+                    f"INSERT INTO {schema}.capture_jobs (capture_id, behaviour, document_format, size_bytes, events, "
+                    f"created_at, {', '.join(party.COLUMNS)}) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
                     received.capture_id,
-                    received.principal_id,
                     received.behaviour.value,
                     received.document_format.value,
                     received.size_bytes,
                     received.events,
                     recorded.recorded_at,
-                    recorded.payload["scope"],
-                    recorded.payload["names"],
+                    *party.values(recorded.payload),
                 )
             elif recorded.event_type == CaptureFinished.EVENT_TYPE:
                 finished = recorded.payload
@@ -70,26 +67,20 @@ class JobsProjection:
                 )
 
 
-def owner(row: dict[str, Any]) -> Target:
-    return job_owner(Scope.model_validate(row["scope"]), Named.model_validate(row["names"]))
-
-
-def readable(principal: Principal, row: dict[str, Any]) -> bool:
-    """A job is its capturer's, and its capturer's party's (see `job_owner`)."""
-    return row["principal_id"] == principal.id or principal.missing_scope(owner(row)) is None
-
-
 async def job(conn: Connection, capture_id: UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM {RM}.capture_jobs WHERE capture_id = $1", capture_id)
     return dict(row) if row is not None else None
 
 
 async def jobs(pool: Pool, principal: Principal, limit: int) -> list[dict[str, Any]]:
-    """The newest jobs the principal may read. A narrowed key's are picked from the newest
-    `SCANNED` jobs of everyone (a party captures far fewer documents than its lines send events)."""
+    """The newest jobs the principal may read: its own, and its party's (`party.visible`)."""
+    args: list[Any] = []
+    where = " AND ".join(party.visible(principal, args, "j")) or "true"
+    args.append(limit)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM {RM}.capture_jobs ORDER BY created_at DESC, capture_id LIMIT $1",
-            limit if principal.scope.is_unrestricted else SCANNED,
+            f"SELECT {_COLUMNS} FROM {RM}.capture_jobs j WHERE {where} "
+            f"ORDER BY created_at DESC, capture_id LIMIT ${len(args)}",
+            *args,
         )
-    return [dict(row) for row in rows if readable(principal, dict(row))][:limit]
+    return [dict(row) for row in rows]

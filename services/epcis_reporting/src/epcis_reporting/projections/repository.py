@@ -15,10 +15,12 @@ from typing import Any
 
 import orjson
 from serialtrail_contracts.epcis import CaptureReceived, EventsCaptured
-from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Scope
+from serialtrail_contracts.identity import Principal
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
+
+from epcis_reporting.projections import party
 
 SOURCE = "epcis_reporting"
 RM = "epcis_reporting_rm"
@@ -34,11 +36,7 @@ class RepositoryProjection:
 
     def ddl(self, schema: str) -> str:
         return f"""
-        CREATE TABLE {schema}.captures (
-            capture_id uuid PRIMARY KEY, principal_id text NOT NULL, gtins text[] NOT NULL,
-            ssccs text[] NOT NULL, company_prefixes text[] NOT NULL, sites text[] NOT NULL,
-            lines text[] NOT NULL, cmos text[] NOT NULL
-        );
+        CREATE TABLE {schema}.captures (capture_id uuid PRIMARY KEY, {party.DDL});
         CREATE TABLE {schema}.captured_events (
             event_id text PRIMARY KEY, capture_id uuid NOT NULL, seq bigint NOT NULL UNIQUE,
             event_type text NOT NULL, event_time timestamptz NOT NULL, record_time timestamptz NOT NULL,
@@ -61,18 +59,11 @@ class RepositoryProjection:
 
 
 async def _capture(conn: Connection, schema: str, payload: dict[str, Any]) -> None:
-    scope, names = payload["scope"], payload["names"]
     await conn.execute(
-        f"INSERT INTO {schema}.captures (capture_id, principal_id, gtins, ssccs, company_prefixes, sites, lines, "
-        "cmos) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        f"INSERT INTO {schema}.captures (capture_id, {', '.join(party.COLUMNS)}) "
+        "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         payload["capture_id"],
-        payload["principal_id"],
-        names["gtins"],
-        names["ssccs"],
-        names["company_prefixes"],
-        scope.get("sites") or [],
-        scope.get("lines") or [EVERY_LINE],
-        scope.get("cmos") or [NO_CMO],
+        *party.values(payload),
     )
 
 
@@ -162,48 +153,12 @@ def _where(filters: Filters, args: list[Any]) -> list[str]:
     return found
 
 
-def _visible(principal: Principal, args: list[Any]) -> list[str]:
-    """SQL for `principal.missing_scope(job_owner(…)) is None`, or the principal captured it."""
-    scope = principal.scope
-    if scope.is_unrestricted:
-        return []
-    args.append(principal.id)
-    own = f"c.principal_id = ${len(args)}"
-    return [f"({own} OR ({' AND '.join(_party(scope, args)) or 'true'}))"]
-
-
-def _party(scope: Scope, args: list[Any]) -> list[str]:
-    def every(column: str, allowed: str) -> str:
-        return f"NOT EXISTS (SELECT FROM unnest(c.{column}) AS v(value) WHERE NOT ({allowed}))"
-
-    conditions = []
-    if scope.company_prefixes is not None:
-        args.append(sorted(scope.company_prefixes))
-        prefixes = f"${len(args)}::text[]"
-        of_company = "EXISTS (SELECT FROM unnest({}) AS p(prefix) WHERE substr(v.value, 2) LIKE p.prefix || '%')"
-        conditions += [
-            every("gtins", of_company.format(prefixes)),
-            every("ssccs", of_company.format(prefixes)),
-            every("company_prefixes", f"v.value = ANY({prefixes})"),
-        ]
-    for allowed, column in (
-        (scope.gtins, "gtins"),
-        (scope.sites, "sites"),
-        (scope.lines, "lines"),
-        (scope.cmos, "cmos"),
-    ):
-        if allowed is not None:
-            args.append(sorted(allowed))
-            conditions.append(every(column, f"v.value = ANY(${len(args)}::text[])"))
-    return conditions
-
-
 async def query(
     pool: Pool, principal: Principal, filters: Filters, per_page: int, after: int | None
 ) -> list[dict[str, Any]]:
     """Up to `per_page` events in capture order, after the sequence number `after` (a page token)."""
     args: list[Any] = []
-    conditions = [*_where(filters, args), *_visible(principal, args)]
+    conditions = [*_where(filters, args), *party.visible(principal, args, "c")]
     if after is not None:
         args.append(after)
         conditions.append(f"e.seq > ${len(args)}")
