@@ -74,6 +74,9 @@ async def test_the_readme_tour_works_unchanged_in_distributed_mode() -> None:
         assert re.search(r'"state":"closed".*"signer_role":"admin"', said)  # 14: the deviation closed, signed
         assert re.search(r'"deviations":\["[0-9a-f-]{36}"\]', said)  # 14: the unit's record leads to it
         assert '"root_cause_category":"machine"' in said  # 14
+        assert re.search(r'"running":false,"success":true,"captureErrorBehaviour":"rollback".*"captured":1', said)  # 15
+        assert '"by":"reactor:serial_issuance.epcis_commissioning"' in said  # 15: commissioned through EPCIS
+        assert '"rule":"captured-once"' in said  # 15: sent again, a duplicate
         assert process.returncode in (0, 130), log.read_text()[-3000:]
         assert "Traceback" not in log.read_text()
         await _a_restart_keeps_everything_and_shows_no_key(port, env, Path(folder) / "again.log", key.group(1))
@@ -118,7 +121,7 @@ async def _a_restart_keeps_everything_and_shows_no_key(port: int, env: dict[str,
                 "/v1/batches/09506000134352/L2026A/serial-summary", headers={"Authorization": f"Bearer {key}"}
             )
         assert keys.status_code == 200, keys.text
-        assert summary.json()["commissioned"] == 10
+        assert summary.json()["commissioned"] == 12  # 10 in step 5, 2 through EPCIS in step 15
         await _the_commands_act_on_this_run(log, key)
         _a_service_that_stops_stops_everything(process, log)
     finally:

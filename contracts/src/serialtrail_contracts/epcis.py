@@ -73,6 +73,9 @@ class CapturedEvent(Contract):
     index: int  # its position in the document
     event_id: str  # its CBV 2.0 Event Hash ID (ni:///sha-256;…?ver=CBV2.0)
     event_json: str  # EPCIS 2.0 JSON-LD; `eventID` as sent, or the hash id when none was
+    # The service that records what it means (serial_issuance: a commissioning); None: only kept
+    # here, for queries.
+    owner: str | None = None
 
 
 class EventsCaptured(EventContract):
@@ -108,6 +111,35 @@ class CaptureFinished(EventContract):
     capture_id: UUID
     captured: int
     errors: tuple[EventError, ...] = ()
+    behaviour: ErrorBehaviour = ErrorBehaviour.rollback
+    # The services some of its events were routed to: the job runs until each has decided.
+    owners: tuple[str, ...] = ()
 
 
-EVENTS = event_types(CaptureReceived, EventsCaptured, CaptureFinished)
+LISTED = 1_000  # errors an owner's decision lists at most
+
+
+class CaptureDecision(EventContract):
+    """What a service did with the events of capture `capture_id` routed to it: applied
+    `applied` of them and refused the others, each with its error as capture reports one. Under
+    rollback a refusal applies none (`rolled_back`). Each owner records its own decision on its
+    own log (its event type in its own namespace)."""
+
+    capture_id: UUID
+    owner: str
+    applied: int
+    # How many events were refused, and the first `LISTED` of their errors (a record stays well
+    # within a topic message however many events a document holds).
+    refused_count: int = 0
+    refused: tuple[EventError, ...] = Field(default=(), max_length=LISTED)
+    rolled_back: bool = False
+
+
+class OwnerDecided(CaptureDecision):
+    """An owner's decision, as the capture job keeps it (a copy of the owner's own record)."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.OwnerDecided"
+    EVENT_VERSION: ClassVar[int] = 1
+
+
+EVENTS = event_types(CaptureReceived, EventsCaptured, CaptureFinished, OwnerDecided)

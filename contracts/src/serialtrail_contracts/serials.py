@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import Field
 
 from serialtrail_contracts.base import Contract, EventContract, event_types
+from serialtrail_contracts.epcis import CaptureDecision
 from serialtrail_contracts.locations import Sgln, with_unregistered_locations
 
 Gtin = str  # 14 digits with a valid GS1 check digit
@@ -198,6 +199,14 @@ class SerialReplaced(EventContract):
     event_time: datetime
 
 
+class CaptureDecided(CaptureDecision):
+    """The commissioning events of an EPCIS capture, decided (see `CaptureDecision`): those
+    applied are the `SerialsCommissioned` this stream's unit recorded with it."""
+
+    EVENT_TYPE: ClassVar[str] = "serials.CaptureDecided"
+    EVENT_VERSION: ClassVar[int] = 1
+
+
 EVENTS = event_types(
     ProductRegistered,
     BatchRegistered,
@@ -210,6 +219,7 @@ EVENTS = event_types(
     SsccRangeAllocated,
     SerialsCommissioned,
     SerialReplaced,
+    CaptureDecided,
 )
 
 # Older payload versions and the step lifting each to the next; every reader of this topic

@@ -24,7 +24,7 @@ from serialtrail_kit.testing.waiting import until
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.topics import create_topics, with_dead_letters
 from serialtrail_kit.writes.model import UnitOfWork, WriteModel
-from serialtrail_kit.writes.reactor import ReactorFold
+from serialtrail_kit.writes.reactor import ReactorFold, keep_part, take_parts
 
 SOURCE, OWNER = "ordering_svc", "shipping_svc"
 
@@ -47,6 +47,22 @@ class Shipper:
             return
         stream = await work.stream(f"shipment-{event.payload['order']}")
         work.record(stream.id, stream.version, [Shipped(order=event.payload["order"], quantity=event.payload["n"])])
+
+
+class Gatherer:
+    """Ships an order once it is closed, with every line it had: lines arrive one message each."""
+
+    name = "gatherer"
+    source = SOURCE
+
+    async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
+        order = event.payload["order"]
+        if event.event_type == "test.Line":
+            await keep_part(work, self.name, order, event.stream_version, event.payload["n"])
+        elif event.event_type == "test.Closed":
+            lines = await take_parts(work, self.name, order)
+            digits = int("".join(str(n) for n in lines))  # in the order they were kept
+            work.record(f"shipment-{order}", 0, [Shipped(order=order, quantity=digits)])
 
 
 @dataclass
@@ -152,3 +168,20 @@ async def test_reading_the_source_again_from_the_start_records_nothing_twice(wor
         assert len(await shipped_orders(world, 10)) == 10
         await runner.caught_up(timeout=30)
     assert len(await world.shipped()) == 10
+
+
+async def test_a_whole_delivered_in_parts_is_decided_once_with_every_part_in_order(world: World) -> None:
+    for version, (kind, n) in enumerate([("test.Line", 3), ("test.Line", 1), ("test.Line", 2), ("test.Closed", 0)]):
+        new = NewEvent(event_type=kind, event_version=1, payload={"order": "g1", "n": n})
+        await world.source.append([StreamAppend(stream_id="order-g1", expected_version=version, events=(new,))], SYSTEM)
+    gathering = ReactorFold(Gatherer(), world.writes, "0.0.0-test", "sha256:test")
+    await ProjectionAdmin(world.admin, OWNER).ensure(gathering)
+    runner = ProjectionRunner(world.app, OWNER, gathering, poll_interval=0.1, subscribe=world.subscribe)
+    async with running(runner):
+        assert await shipped_orders(world, 1) == ["g1"]
+        await runner.caught_up(timeout=30)
+    assert [e.payload["quantity"] for e in await world.shipped()] == [312]
+    await ProjectionAdmin(world.admin, OWNER).replay(gathering)  # every part delivered again: none kept twice
+    async with world.app.acquire() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {OWNER}.reaction_parts") == 0
+    assert len(await world.shipped()) == 1

@@ -110,6 +110,23 @@ async def test_a_write_side_that_refuses_rolls_the_events_back(writes: WriteMode
     assert await claims(pools[0]) == {"a": "x"}
 
 
+async def test_a_nested_unit_fails_alone(writes: WriteModel, pools: tuple[Pool, Pool]) -> None:
+    """A unit on another unit's connection is a savepoint: a write side refusing it (an item
+    claimed twice) undoes its events only; the outer unit goes on and records its own."""
+    await claim(writes, "a", "x")
+    async with writes.unit(SYSTEM) as outer:
+        for item in ("b", "a", "c"):
+            try:
+                async with writes.unit(outer.meta, conn=outer.conn) as inner:
+                    inner.record(f"claim-{item}-by-y", 0, [Claimed(item=item, by="y")])
+            except asyncpg.UniqueViolationError:
+                outer.record("refusals", await outer.version("refusals"), [Claimed(item=f"refused-{item}", by="y")])
+    assert await claims(pools[0]) == {"a": "x", "b": "y", "c": "y", "refused-a": "y"}
+    streams = [e.stream_id for e in await writes.store.read_all(0, 100)]
+    assert streams == ["item-a", "claim-b-by-y", "claim-c-by-y", "refusals"]
+    assert [e.stream_version for e in await writes.store.read_all(0, 100)] == [1, 1, 1, 1]
+
+
 async def test_concurrent_decisions_see_each_other_and_never_conflict(
     writes: WriteModel, pools: tuple[Pool, Pool]
 ) -> None:

@@ -29,7 +29,8 @@ LIMIT = 20  # events per document, in these tests
 
 @pytest.fixture
 async def harness(database_dsn: str) -> AsyncIterator[Harness]:
-    own = {"epcis_reporting": EpcisSettings(max_document_events=LIMIT)}
+    # Capture alone: its commissioning events kept, routed nowhere (what owners do: test_routing).
+    own = {"epcis_reporting": EpcisSettings(max_document_events=LIMIT, route_to=())}
     async with serve(database_dsn, [bootstrap.SERVICE], own_settings=own) as served:
         yield served
 

@@ -15,6 +15,7 @@ import httpx
 import jsonschema
 import pytest
 from epcis_reporting import bootstrap
+from epcis_reporting.settings import EpcisSettings
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness, serve
 
@@ -27,7 +28,9 @@ OTHER = Scope(company_prefixes=frozenset({"4000001"}), cmos=frozenset({"BCMO"}))
 
 @pytest.fixture
 async def harness(database_dsn: str) -> AsyncIterator[Harness]:
-    async with serve(database_dsn, [bootstrap.SERVICE]) as served:
+    # Queries over the repository alone: its commissioning events kept, routed nowhere (test_routing).
+    own = {"epcis_reporting": EpcisSettings(route_to=())}
+    async with serve(database_dsn, [bootstrap.SERVICE], own_settings=own) as served:
         yield served
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.deviations import DEVIATION_EVENTS
-from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured
+from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import (
     DecommissionUndone,
@@ -30,6 +30,7 @@ from serialtrail_contracts.exceptions import (
 )
 from serialtrail_contracts.serials import (
     BatchRegistered,
+    CaptureDecided,
     LineRegistered,
     ProductRegistered,
     SerialCountersReserved,
@@ -72,6 +73,8 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         CaptureReceived,
         EventsCaptured,
         CaptureFinished,
+        OwnerDecided,
+        CaptureDecided,  # serial issuance's answer to a capture: its commissionings are the events
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

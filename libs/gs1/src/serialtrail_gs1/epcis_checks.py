@@ -264,6 +264,11 @@ def _object(text: str, at: str, keys: Keys) -> Iterator[Violation]:
         keys.ssccs.add(found.sscc)
 
 
+def place_of(text: str) -> tuple[str, str] | None:
+    """(GLN, extension) of an SGLN URI or a GS1 Digital Link of a location; None for anything else."""
+    return _place(text, "")[0]
+
+
 def _place(text: str, at: str) -> tuple[tuple[str, str] | None, list[Violation]]:
     """(GLN, extension) of a location named by an SGLN URI or a GS1 Digital Link (/414/…/254/…),
     or the problem with it; a private location id is taken as written."""

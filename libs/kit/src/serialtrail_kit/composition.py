@@ -71,7 +71,6 @@ def module_of(
     reactors run beside its read models, recording through the same write model."""
     store = PostgresEventStore(pool, service.name, service.upcasters)
     writes = WriteModel(store, {**RECORDED_BY_EVERY_SERVICE, **service.events}, service.write_side)
-    reactors = [ReactorFold(r, writes, software.version, software.config_digest) for r in service.reactors]
     context = ServiceContext(
         name=service.name,
         settings=own,
@@ -82,6 +81,8 @@ def module_of(
         read_your_writes_timeout=settings.read_your_writes_timeout,
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
     )
+    built = service.built_reactors(context)
+    reactors = [ReactorFold(r, writes, software.version, software.config_digest) for r in built]
     return ServiceModule(
         name=service.name,
         router=service.routes(context),

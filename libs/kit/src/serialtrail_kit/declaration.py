@@ -81,6 +81,15 @@ class ServiceContext(Generic[S]):
         return consistent
 
 
+@dataclass(frozen=True)
+class ReactorOf(Generic[S]):
+    """A reactor known by name and source when declared, built when the service is wired."""
+
+    name: str
+    source: str
+    build: Callable[[ServiceContext[S]], Reactor]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Service(Generic[S]):
     name: str
@@ -91,12 +100,21 @@ class Service(Generic[S]):
     permissions: Sequence[Permission] = ()
     write_side: Sequence[WriteSide] = ()
     read_models: Sequence[Projection] = ()
-    reactors: Sequence[Reactor] = ()  # other services' events → commands recorded here
+    # Other services' events → commands recorded here; each a reactor, or built from the
+    # service's context when it decides with what the routes do (their handlers, its settings).
+    reactors: Sequence[Reactor | ReactorOf[S]] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.read_models] + [f"reactor_{r.name}" for r in self.reactors]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: read model names must be unique, got {names}")
+
+    def built_reactors(self, context: ServiceContext[S]) -> list[Reactor]:
+        built = [r.build(context) if isinstance(r, ReactorOf) else r for r in self.reactors]
+        for declared, reactor in zip(self.reactors, built, strict=True):
+            if (reactor.name, reactor.source) != (declared.name, declared.source):
+                raise ValueError(f"{self.name}: reactor {declared.name} was built as {reactor.name}")
+        return built
 
     def read_model(self, name: str) -> Projection:
         for projection in self.read_models:

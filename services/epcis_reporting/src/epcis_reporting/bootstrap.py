@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from serialtrail_contracts import epcis
+from serialtrail_contracts import epcis, serials
 from serialtrail_kit.declaration import Service, ServiceContext
 
 from epcis_reporting.application.capture import CaptureHandlers
+from epcis_reporting.application.decisions import OwnerDecisions
 from epcis_reporting.application.write_side import CapturedOnce
+from epcis_reporting.domain import routing
 from epcis_reporting.entrypoints import permissions
 from epcis_reporting.entrypoints.http import Reads, build_router
 from epcis_reporting.projections.jobs import JobsProjection
@@ -20,7 +22,7 @@ REPOSITORY = RepositoryProjection()
 
 def routes(context: ServiceContext[EpcisSettings]) -> APIRouter:
     settings = context.settings
-    handlers = CaptureHandlers(context.writes, settings.max_document_events)
+    handlers = CaptureHandlers(context.writes, settings.max_document_events, settings.route_to)
     reads = Reads(context.read_your_writes(JOBS.name), context.read_your_writes(REPOSITORY.name))
     return build_router(handlers, context.pool, reads, settings.max_document_bytes)
 
@@ -32,5 +34,6 @@ SERVICE = Service(
     permissions=permissions.ALL,
     write_side=(CapturedOnce(),),
     read_models=(JOBS, REPOSITORY),
+    reactors=(OwnerDecisions(routing.SERIAL_ISSUANCE, serials.CaptureDecided.EVENT_TYPE),),
     routes=routes,
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 from serialtrail_kit.service_settings import ServiceSettings
+
+from epcis_reporting.domain.routing import OWNERS
 
 PREFIX = "SERIALTRAIL_EPCIS_REPORTING_"
 
@@ -24,3 +26,16 @@ class EpcisSettings(ServiceSettings):
         le=10_000_000,
         description="the most events one captured document may hold (GS1-EPCIS-Capture-Limit)",
     )
+    route_to: tuple[str, ...] = Field(
+        default=OWNERS,
+        description="the services captured events are routed to, to record what they mean (a commissioning in "
+        "serial_issuance); a capture job runs until each has decided. Empty: events are only kept for queries",
+    )
+
+    @field_validator("route_to")
+    @classmethod
+    def _known_owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(OWNERS))
+        if unknown:
+            raise ValueError(f"no route to {unknown}: events are routed to {list(OWNERS)}")
+        return value

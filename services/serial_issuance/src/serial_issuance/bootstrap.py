@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 from serialtrail_contracts import serials
-from serialtrail_kit.declaration import Service, ServiceContext
+from serialtrail_kit.declaration import ReactorOf, Service, ServiceContext
 from serialtrail_kit.eventstore.upcasting import Upcasters
 
+from serial_issuance.application.captures import CapturedCommissionings
 from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.application.reactions import ReworkLinks
 from serial_issuance.application.read_points import LineDirectory, ReadPointsOnce
@@ -25,16 +26,19 @@ NAME = "serial_issuance"
 SERIAL_STATUS = SerialStatusProjection()
 
 
-def routes(context: ServiceContext[SerialIssuanceSettings]) -> APIRouter:
-    keyring = SerialKeyring(context.settings.key())
-    handlers = SerialIssuanceHandlers(
+def handlers_of(context: ServiceContext[SerialIssuanceSettings]) -> SerialIssuanceHandlers:
+    return SerialIssuanceHandlers(
         context.writes,
-        keyring,
+        SerialKeyring(context.settings.key()),
         LineDirectory(context.pool, NAME),
         skew=context.max_clock_skew,
         max_shelf_life=timedelta(days=context.settings.max_shelf_life_days),
     )
-    queries = SerialQueries(context.pool, handlers.load, keyring)
+
+
+def routes(context: ServiceContext[SerialIssuanceSettings]) -> APIRouter:
+    handlers = handlers_of(context)
+    queries = SerialQueries(context.pool, handlers.load, handlers.keyring)
     consistent = context.read_your_writes(SERIAL_STATUS.name)
     return build_router(handlers, queries, consistent, context.settings.digital_link_base, context.not_ahead)
 
@@ -47,6 +51,13 @@ SERVICE = Service(
     permissions=permissions.ALL,
     write_side=(IssuedOnce(), ReadPointsOnce()),
     read_models=(SERIAL_STATUS, DecommissionsProjection()),
-    reactors=(ReworkLinks(),),
+    reactors=(
+        ReworkLinks(),
+        ReactorOf(
+            CapturedCommissionings.name,
+            CapturedCommissionings.source,
+            lambda context: CapturedCommissionings(handlers_of(context)),
+        ),
+    ),
     routes=routes,
 )

@@ -199,12 +199,12 @@ class PostgresEventStore:
             value = await conn.fetchval(f"SELECT coalesce(max(global_position), 0) FROM {self._table}")
         return int(value)
 
-    async def stream_version(self, stream_id: str) -> int:
-        async with self.pool.acquire() as conn:
-            value = await conn.fetchval(
-                f"SELECT coalesce(max(stream_version), 0) FROM {self._table} WHERE stream_id = $1", stream_id
-            )
-        return int(value)
+    async def stream_version(self, stream_id: str, *, conn: Connection | None = None) -> int:
+        sql = f"SELECT coalesce(max(stream_version), 0) FROM {self._table} WHERE stream_id = $1"
+        if conn is not None:
+            return int(await conn.fetchval(sql, stream_id))
+        async with self.pool.acquire() as own:
+            return int(await own.fetchval(sql, stream_id))
 
 
 class LockedLog:

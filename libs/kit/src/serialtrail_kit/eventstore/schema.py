@@ -61,6 +61,16 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
         PRIMARY KEY (reactor, cause_id)
     );
 
+    -- Parts of a whole a reactor decides on at once (a document's events, delivered in several
+    -- messages), kept until the whole is complete: a buffer, never a record.
+    CREATE TABLE IF NOT EXISTS {s}.reaction_parts (
+        reactor text   NOT NULL,
+        whole   text   NOT NULL,
+        part    bigint NOT NULL,
+        payload jsonb  NOT NULL,
+        PRIMARY KEY (reactor, whole, part)
+    );
+
     -- Answers to requests made with an Idempotency-Key, kept at least a day (stored with the
     -- request's events, in the same transaction).
     CREATE TABLE IF NOT EXISTS {s}.idempotency (
@@ -93,6 +103,7 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
     GRANT SELECT, UPDATE ON {s}.append_lock TO {role};
     GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.tracking, {s}.processed_messages TO {role};
     GRANT SELECT, INSERT ON {s}.reactions TO {role};
+    GRANT SELECT, INSERT, DELETE ON {s}.reaction_parts TO {role};
     GRANT SELECT, INSERT, UPDATE ON {s}.api_key_usage TO {role};
     GRANT SELECT, INSERT, DELETE ON {s}.set_aside TO {role};
     GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.idempotency TO {role};

@@ -65,6 +65,7 @@ class UnitOfWork:
     conn: Connection
     registry: Registry
     store: PostgresEventStore
+    meta: RecordMetadata  # who records, and why: what a unit nested in this one records with too
     recorded: list[RecordedEvent] = field(default_factory=list)
     _staged: list[StreamAppend] = field(default_factory=list)
 
@@ -75,6 +76,10 @@ class UnitOfWork:
 
     async def stream(self, stream_id: str) -> Stream:
         return _stream(self.registry, stream_id, await self.store.read_stream(stream_id, conn=self.conn))
+
+    async def version(self, stream_id: str) -> int:
+        """The version to append after, for a decision that needs none of the stream's events."""
+        return await self.store.stream_version(stream_id, conn=self.conn)
 
     def record(self, stream_id: str, expected_version: int, events: Iterable[EventContract]) -> None:
         self._staged.append(append_of(stream_id, expected_version, events))
@@ -91,11 +96,13 @@ class WriteModel:
     @asynccontextmanager
     async def unit(self, meta: RecordMetadata, *, conn: Connection | None = None) -> AsyncIterator[UnitOfWork]:
         """A unit in its own transaction, or inside the caller's transaction on `conn`, or
-        inside the request's open transaction (an idempotent request's: see `ambient`)."""
+        inside the request's open transaction (an idempotent request's: see `ambient`). A unit
+        on the connection of another unit is nested in it (a savepoint): it fails alone, its
+        events then never appended, and the outer unit goes on."""
         conn = conn or ambient.open_transaction()
         locked = self.store.locked() if conn is None else self.store.locked_on(conn)
         async with locked as log:
-            work = UnitOfWork(log.conn, self.registry, self.store)
+            work = UnitOfWork(log.conn, self.registry, self.store, meta)
             yield work
             if work._staged:
                 work.recorded = await log.append(work._staged, meta)

@@ -6,12 +6,16 @@ topic in distributed mode), is tracked and resumed the same way, and is run and 
 the same runner. Each causing event is reacted to once: the causes reacted to are noted in
 the same transaction as the reaction (`<service>.reactions`), so a redelivery, a restart or
 a new subscription from the start records nothing twice. Every reaction carries the causing
-event's id as its causation id and continues its correlation and trace."""
+event's id as its causation id and continues its correlation and trace.
+
+A reactor that decides on a whole delivered in parts (a document's events come in several
+messages, then the one that ends it) keeps each part (`keep_part`) until the end, then takes
+them all (`take_parts`): kept and taken in the same transaction as the reactions noted."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from serialtrail_kit.db import Connection
 from serialtrail_kit.eventstore.metadata import RecordMetadata
@@ -29,6 +33,28 @@ class Reactor(Protocol):
     async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
         """Decide what this service does about `event` and record it through `work` (or
         record nothing). Raising leaves the event to be delivered again."""
+
+
+async def keep_part(work: UnitOfWork, reactor: str, whole: str, part: int, payload: Any) -> None:
+    """Keep part `part` of `whole` (its position in the source: parts are taken in its order)."""
+    await work.conn.execute(
+        f"INSERT INTO {work.schema}.reaction_parts (reactor, whole, part, payload) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        reactor,
+        whole,
+        part,
+        payload,
+    )
+
+
+async def take_parts(work: UnitOfWork, reactor: str, whole: str) -> list[Any]:
+    """Every part of `whole` kept so far, in order; none is kept after (unless the unit fails)."""
+    rows = await work.conn.fetch(
+        f"DELETE FROM {work.schema}.reaction_parts WHERE reactor = $1 AND whole = $2 RETURNING part, payload",
+        reactor,
+        whole,
+    )
+    return [row["payload"] for row in sorted(rows, key=lambda row: row["part"])]
 
 
 class ReactorFold:

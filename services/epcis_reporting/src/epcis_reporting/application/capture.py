@@ -44,6 +44,7 @@ from epcis_reporting.domain.capture import (
     batches,
     decide,
     named,
+    owners,
     scope_violations,
 )
 
@@ -118,9 +119,10 @@ def stream_id(capture_id: UUID) -> str:
 
 
 class CaptureHandlers:
-    def __init__(self, writes: WriteModel, max_events: int) -> None:
+    def __init__(self, writes: WriteModel, max_events: int, route_to: Sequence[str] = ()) -> None:
         self.writes = writes
         self.max_events = max_events
+        self.route_to = tuple(route_to)
 
     async def read_json(self, chunks: AsyncIterator[bytes], principal: Principal) -> Document:
         reader, digest = JsonDocumentReader(), hashlib.sha256()
@@ -196,7 +198,8 @@ class CaptureHandlers:
         capture_id = uuid4()
         ids = [c.event_id for c in document.candidates if c.event_id is not None]
         async with self.writes.unit(meta) as work:
-            outcome = decide(behaviour, document.candidates, await captured_before(work.conn, work.schema, ids))
+            earlier = await captured_before(work.conn, work.schema, ids)
+            outcome = decide(behaviour, document.candidates, earlier, self.route_to)
             received = CaptureReceived(
                 capture_id=capture_id,
                 principal_id=principal.id,
@@ -214,7 +217,13 @@ class CaptureHandlers:
                 EventsCaptured(capture_id=capture_id, context_json=context, events=batch)
                 for batch in batches(outcome.captured)
             ]
-            finished = CaptureFinished(capture_id=capture_id, captured=len(outcome.captured), errors=outcome.errors)
+            finished = CaptureFinished(
+                capture_id=capture_id,
+                captured=len(outcome.captured),
+                errors=outcome.errors,
+                behaviour=behaviour,
+                owners=owners(outcome.captured),
+            )
             work.record(stream_id(capture_id), 0, [received, *captured, finished])
         return capture_id, outcome
 

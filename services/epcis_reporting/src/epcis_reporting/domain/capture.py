@@ -3,7 +3,7 @@ which are refused, and why. Pure: the handler brings what the log already holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -15,7 +15,7 @@ from serialtrail_contracts.identity import Scope as Scope_
 from serialtrail_gs1.epcis_checks import Keys
 from serialtrail_kit.errors import Violation
 
-from epcis_reporting.domain import rules
+from epcis_reporting.domain import routing, rules
 
 INVALID, NOT_YOURS, DUPLICATE = 400, 403, 409
 BATCH, BATCH_BYTES = 1_000, 256 * 1024  # per EventsCaptured: well within a topic message
@@ -102,9 +102,15 @@ def _place_violations(scope: Scope_, keys: Keys, at: str) -> list[Violation]:
     return found
 
 
-def decide(behaviour: ErrorBehaviour, candidates: Sequence[Candidate], earlier: Mapping[str, Earlier]) -> Outcome:
+def decide(
+    behaviour: ErrorBehaviour,
+    candidates: Sequence[Candidate],
+    earlier: Mapping[str, Earlier],
+    routed: Collection[str] = (),
+) -> Outcome:
     """Under `rollback` one error anywhere captures nothing; under `proceed` every event without
-    one is captured. An event captured before, or earlier in the same document, is a duplicate."""
+    one is captured. An event captured before, or earlier in the same document, is a duplicate.
+    Each captured event names its owner among the services `routed` to (`routing.owner_of`)."""
     errors: list[EventError] = []
     accepted: list[CapturedEvent] = []
     first_here: dict[str, int] = {}
@@ -117,7 +123,8 @@ def decide(behaviour: ErrorBehaviour, candidates: Sequence[Candidate], earlier: 
             errors.append(duplicate)
             continue
         first_here[candidate.event_id] = candidate.index
-        accepted.append(_captured(candidate, candidate.event_id))
+        owner = routing.owner_of(candidate.event, candidate.keys, routed)
+        accepted.append(_captured(candidate, candidate.event_id, owner))
     if errors and behaviour is ErrorBehaviour.rollback:
         return Outcome((), tuple(errors))
     return Outcome(tuple(accepted), tuple(errors))
@@ -155,9 +162,14 @@ def _duplicate(
     )
 
 
-def _captured(candidate: Candidate, event_id: str) -> CapturedEvent:
+def _captured(candidate: Candidate, event_id: str, owner: str | None) -> CapturedEvent:
     event = candidate.event if "eventID" in candidate.event else {**candidate.event, "eventID": event_id}
-    return CapturedEvent(index=candidate.index, event_id=event_id, event_json=orjson.dumps(event).decode())
+    return CapturedEvent(index=candidate.index, event_id=event_id, event_json=orjson.dumps(event).decode(), owner=owner)
+
+
+def owners(captured: Iterable[CapturedEvent]) -> tuple[str, ...]:
+    """The services the captured events were routed to: each decides before the job ends."""
+    return tuple(sorted({event.owner for event in captured if event.owner is not None}))
 
 
 def named(candidates: Iterable[Candidate]) -> Named:

@@ -16,7 +16,8 @@ from serialtrail_kit.http.problems import PROBLEM_BASE
 _KINDS = {
     400: ("invalid-input", "The event breaks a rule"),
     403: ("forbidden", "Not the sender's to capture"),
-    409: ("conflict", "Captured before"),
+    409: ("conflict", "Captured before, or conflicts with what its owner holds"),
+    422: ("invalid-input", "Its owner refused it: it breaks a business rule"),
 }
 
 
@@ -31,7 +32,11 @@ class EventProblem(Answer):
 
     type: str
     title: str
-    status: int = Field(description="400 invalid, 403 names objects outside the key's scope, 409 a duplicate")
+    status: int = Field(
+        description="400 invalid, 403 names objects outside the key's scope, 409 a duplicate (or, from the service "
+        "the event was routed to, a conflict: a serial commissioned before), 422 refused by that service "
+        "(a serial not issued for its product and batch, a line or batch not registered …)"
+    )
     detail: str
     instance: str = Field(description="the job, and the event in it")
     eventIndex: int | None = Field(description="the event's position in the document's eventList (from 0)")
@@ -57,7 +62,7 @@ class CaptureJobs(Answer):
 
 
 def job_answer(row: Mapping[str, Any], path: str) -> dict[str, Any]:
-    errors = row["errors"] or []
+    errors = sorted(row["errors"] or [], key=lambda e: -1 if e["index"] is None else e["index"])
     return {
         "captureID": row["capture_id"],
         "createdAt": row["created_at"],

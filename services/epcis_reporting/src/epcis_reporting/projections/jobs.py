@@ -1,17 +1,21 @@
 """Capture jobs as their senders read them (`GET /capture/{id}`): what was received, how it ended,
-and each error. A fold of this service's own log."""
+and each error. A fold of this service's own log. A job whose events were routed to other services
+(`CaptureFinished.owners`) runs until each has decided (`OwnerDecided`): their refusals join its
+errors, and under rollback a refusal leaves nothing of it captured."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
-from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived
+from serialtrail_contracts.epcis import LISTED, CaptureFinished, CaptureReceived, OwnerDecided
 from serialtrail_contracts.identity import Principal
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
+from epcis_reporting.domain import rules
 from epcis_reporting.projections import party
 
 SOURCE = "epcis_reporting"
@@ -26,7 +30,7 @@ class JobsProjection:
     name = "capture_jobs"
     source = SOURCE
     tables: tuple[str, ...] = ("capture_jobs",)
-    event_types = (CaptureReceived.EVENT_TYPE, CaptureFinished.EVENT_TYPE)
+    event_types = (CaptureReceived.EVENT_TYPE, CaptureFinished.EVENT_TYPE, OwnerDecided.EVENT_TYPE)
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -34,6 +38,7 @@ class JobsProjection:
             capture_id uuid PRIMARY KEY, behaviour text NOT NULL,
             document_format text NOT NULL, size_bytes bigint NOT NULL, events integer NOT NULL,
             captured integer, errors jsonb, created_at timestamptz NOT NULL, finished_at timestamptz,
+            awaiting text[] NOT NULL DEFAULT '{{}}',  -- the owners yet to decide
             {party.DDL}
         );
         CREATE INDEX ON {schema}.capture_jobs (principal_id, created_at);
@@ -56,15 +61,44 @@ class JobsProjection:
                     *party.values(recorded.payload),
                 )
             elif recorded.event_type == CaptureFinished.EVENT_TYPE:
-                finished = recorded.payload
-                await conn.execute(
-                    f"UPDATE {schema}.capture_jobs SET captured = $2, errors = $3::jsonb, finished_at = $4 "
-                    "WHERE capture_id = $1",
-                    UUID(finished["capture_id"]),
-                    finished["captured"],
-                    finished["errors"],
-                    recorded.recorded_at,
-                )
+                await _finished(conn, schema, recorded)
+            elif recorded.event_type == OwnerDecided.EVENT_TYPE:
+                await _decided(conn, schema, recorded)
+
+
+async def _finished(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
+    """The job ends here, unless its events were routed: then when the last owner has decided."""
+    finished = recorded.payload
+    await conn.execute(
+        f"UPDATE {schema}.capture_jobs SET captured = $2, errors = $3::jsonb, awaiting = $4, "
+        "finished_at = CASE WHEN cardinality($4::text[]) = 0 THEN $5::timestamptz END WHERE capture_id = $1",
+        UUID(finished["capture_id"]),
+        finished["captured"],
+        finished["errors"],
+        finished.get("owners") or [],
+        recorded.recorded_at,
+    )
+
+
+async def _decided(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
+    decided = recorded.payload
+    errors = list(decided["refused"])
+    unlisted = decided["refused_count"] - len({error["index"] for error in errors})
+    if unlisted > 0:
+        message = f"{decided['owner']} refused {unlisted} more event(s), not listed: the first {LISTED} errors are"
+        errors.append({**asdict(rules.REFUSALS_LISTED.at("eventList", message)), "index": None, "status": 422})
+    await conn.execute(
+        f"UPDATE {schema}.capture_jobs SET awaiting = array_remove(awaiting, $2), errors = errors || $3::jsonb, "
+        "captured = CASE WHEN $4::boolean THEN 0 ELSE captured - $5 END, "
+        "finished_at = CASE WHEN cardinality(array_remove(awaiting, $2)) = 0 THEN $6::timestamptz END "
+        "WHERE capture_id = $1",
+        UUID(decided["capture_id"]),
+        decided["owner"],
+        errors,
+        decided["rolled_back"],
+        decided["refused_count"],
+        recorded.recorded_at,
+    )
 
 
 async def job(conn: Connection, capture_id: UUID) -> dict[str, Any] | None:

@@ -4,7 +4,11 @@ queries select on, and whose it is. A fold of this service's own log.
 Objects are kept in one canonical form (a GS1 Digital Link for SGTINs and SSCCs, as
 `serialtrail_gs1` names them), so a query by EPC URN finds an event captured with Digital Links and
 the other way round. Whose an event is, is its capture job's (`domain.capture.job_owner`): the
-keys its events name, and its capturer's party."""
+keys its events name, and its capturer's party.
+
+A capture's events are served once it is settled: when it finished, and every service its
+events were routed to has decided. An event an owner refused is not served (under rollback, no
+event of that capture is); the log keeps them all."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from serialtrail_contracts.epcis import CaptureReceived, EventsCaptured
+from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided
 from serialtrail_contracts.identity import Principal
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
 from serialtrail_kit.db import Connection, Pool
@@ -32,11 +36,19 @@ class RepositoryProjection:
     name = "repository"
     source = SOURCE
     tables: tuple[str, ...] = ("captures", "captured_events")
-    event_types = (CaptureReceived.EVENT_TYPE, EventsCaptured.EVENT_TYPE)
+    event_types = (
+        CaptureReceived.EVENT_TYPE,
+        EventsCaptured.EVENT_TYPE,
+        CaptureFinished.EVENT_TYPE,
+        OwnerDecided.EVENT_TYPE,
+    )
 
     def ddl(self, schema: str) -> str:
         return f"""
-        CREATE TABLE {schema}.captures (capture_id uuid PRIMARY KEY, {party.DDL});
+        CREATE TABLE {schema}.captures (
+            capture_id uuid PRIMARY KEY, settled boolean NOT NULL DEFAULT false,
+            awaiting text[] NOT NULL DEFAULT '{{}}', {party.DDL}
+        );
         CREATE TABLE {schema}.captured_events (
             event_id text PRIMARY KEY, capture_id uuid NOT NULL, seq bigint NOT NULL UNIQUE,
             event_type text NOT NULL, event_time timestamptz NOT NULL, record_time timestamptz NOT NULL,
@@ -56,6 +68,34 @@ class RepositoryProjection:
                 await _capture(conn, schema, recorded.payload)
             elif recorded.event_type == EventsCaptured.EVENT_TYPE:
                 await _events(conn, schema, recorded)
+            elif recorded.event_type == CaptureFinished.EVENT_TYPE:
+                owners = recorded.payload.get("owners") or []
+                await conn.execute(
+                    f"UPDATE {schema}.captures SET awaiting = $2, settled = cardinality($2::text[]) = 0 "
+                    "WHERE capture_id = $1::uuid",
+                    recorded.payload["capture_id"],
+                    owners,
+                )
+            elif recorded.event_type == OwnerDecided.EVENT_TYPE:
+                await _decided(conn, schema, recorded.payload)
+
+
+async def _decided(conn: Connection, schema: str, decided: dict[str, Any]) -> None:
+    """An owner's refusals withdraw the events refused (under rollback, all of the capture's)."""
+    await conn.execute(
+        f"UPDATE {schema}.captures SET awaiting = array_remove(awaiting, $2), "
+        "settled = cardinality(array_remove(awaiting, $2)) = 0 WHERE capture_id = $1::uuid",
+        decided["capture_id"],
+        decided["owner"],
+    )
+    if decided["rolled_back"]:
+        await conn.execute(f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid", decided["capture_id"])
+    elif decided["refused"]:
+        await conn.execute(
+            f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid AND event_id = ANY($2::text[])",
+            decided["capture_id"],
+            sorted({error["event_id"] for error in decided["refused"] if error["event_id"]}),
+        )
 
 
 async def _capture(conn: Connection, schema: str, payload: dict[str, Any]) -> None:
@@ -158,7 +198,7 @@ async def query(
 ) -> list[dict[str, Any]]:
     """Up to `per_page` events in capture order, after the sequence number `after` (a page token)."""
     args: list[Any] = []
-    conditions = [*_where(filters, args), *party.visible(principal, args, "c")]
+    conditions = ["c.settled", *_where(filters, args), *party.visible(principal, args, "c")]
     if after is not None:
         args.append(after)
         conditions.append(f"e.seq > ${len(args)}")

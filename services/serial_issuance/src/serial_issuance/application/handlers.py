@@ -23,7 +23,7 @@ from serialtrail_contracts.serials import (
 from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
-from serialtrail_kit.writes.model import WriteModel
+from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader
@@ -161,19 +161,27 @@ class SerialIssuanceHandlers:
             work.record(stream, history.version, [allocated])
         return allocated
 
-    async def commission(self, command: Commission, meta: RecordMetadata) -> SerialsCommissioned:
+    def loader_in(self, work: UnitOfWork) -> Loader:
+        """Loads through `work`'s connection: for a decision made inside another unit (a reactor's)."""
+        return Loader(work, LineDirectory(work.conn, self.load.directory.schema))
+
+    async def commission(
+        self, command: Commission, meta: RecordMetadata, *, within: UnitOfWork | None = None
+    ) -> SerialsCommissioned:
         """Screening (decrypting every serial) runs before the unit, against the pool as loaded:
-        allocations only ever grow, so a serial found allocated stays allocated."""
+        allocations only ever grow, so a serial found allocated stays allocated. `within`: a unit
+        this one is nested in (it fails alone; see `WriteModel.unit`)."""
+        load = self.load if within is None else self.loader_in(within)
         gtin, serials, field, labels = await asyncio.to_thread(_identify, command)  # CPU: off the event loop
-        registered = await self.load.product(gtin)
-        registered_batch, registered_at = await self.load.registered_batch(gtin, command.lot, field="lot")
+        registered = await load.product(gtin)
+        registered_batch, registered_at = await load.registered_batch(gtin, command.lot, field="lot")
         if command.expiry is not None and command.expiry != registered_batch.expiry:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [MATCHES_BATCH.at("expiry", message)])
         check_labels(labels, registered_batch, field)
         _check_time(command, registered_batch, registered_at - self.skew)
         fmt = product.serial_format(registered)
-        pool, _ = await self.load.pool(gtin)
+        pool, _ = await load.pool(gtin)
         screening = commissioning.screen(serials, fmt, pool, self.keyring.cipher(gtin, fmt), field, command.lot)
         event = SerialsCommissioned(
             commissioning_id=command.commissioning_id,
@@ -189,7 +197,7 @@ class SerialIssuanceHandlers:
             unpooled_serials=tuple(screening.unpooled),
         )
         try:
-            async with self.writes.unit(meta) as work:
+            async with self.writes.unit(meta, conn=None if within is None else within.conn) as work:
                 violations = list(screening.violations)
                 if screening.not_from_pool:
                     imported = await imported_among(work.conn, work.schema, gtin, screening.not_from_pool, command.lot)

@@ -31,7 +31,7 @@ REGISTERED: dict[type, Rule] = {
 
 
 class Loader:
-    def __init__(self, writes: WriteModel, directory: LineDirectory) -> None:
+    def __init__(self, writes: Source, directory: LineDirectory) -> None:
         self.writes, self.directory = writes, directory
 
     async def product(

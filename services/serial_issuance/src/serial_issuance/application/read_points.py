@@ -45,12 +45,21 @@ class ReadPointsOnce:
 class LineDirectory:
     """Lines by read point and by site, as the write side holds them (always current)."""
 
-    def __init__(self, pool: Pool, schema: str) -> None:
+    def __init__(self, pool: Pool | Connection, schema: str) -> None:
         self.pool, self.schema = pool, schema
 
     async def line_at(self, read_point: str) -> str | None:
         found = await self.pool.fetchval(
             f"SELECT line_id FROM {self.schema}.line_read_points WHERE read_point = $1", read_point
+        )
+        return None if found is None else str(found)
+
+    async def line_at_place(self, gln: str, extension: str) -> str | None:
+        """The line whose read point is the SGLN of `gln` and `extension`, however its URI splits
+        the GLN into company prefix and location reference (6 to 12 digits of prefix)."""
+        uris = [f"urn:epc:id:sgln:{gln[:size]}.{gln[size:12]}.{extension}" for size in range(6, 13)]
+        found = await self.pool.fetchval(
+            f"SELECT line_id FROM {self.schema}.line_read_points WHERE read_point = ANY($1::text[])", uris
         )
         return None if found is None else str(found)
 

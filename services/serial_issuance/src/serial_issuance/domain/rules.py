@@ -218,3 +218,16 @@ BEFORE_EXPIRY = Rule(
 
 # Reads.
 UUID_FORMAT = Rule("uuid", "a request id is a UUID", "request_id", "'42' is not a UUID")
+CAPTURED_BATCH = Rule(
+    "captured-batch",
+    "a commissioning event captured through EPCIS names its batch: ILMD lotNumber (and, if it gives one, a valid "
+    "itemExpirationDate)",
+    "eventList[0].ilmd.cbvmda:lotNumber",
+    "a commissioning event names the batch its packs are in: ILMD cbvmda:lotNumber",
+)
+COMMISSIONED = Rule(
+    "commissioned-as-captured",
+    "a commissioning event captured through EPCIS is one serial issuance records",
+    "eventList[0]",
+    "the commissioning could not be recorded",
+)

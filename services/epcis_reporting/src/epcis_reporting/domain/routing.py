@@ -1,0 +1,36 @@
+"""Which service records what a captured event means. EPCIS reporting keeps every event for
+queries; an event that changes what another service owns is routed to it, and its job runs
+until that service has decided (`CaptureDecision`).
+
+Routed today: commissioning (an ObjectEvent adding packs, bizStep commissioning) to serial
+issuance. Packing and unpacking (aggregation) and decommissioning, destroying and sampling (line
+exceptions) are kept here only, until their owners take them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from serialtrail_gs1.epcis_checks import Keys, cbv_word
+
+SERIAL_ISSUANCE = "serial_issuance"
+OWNERS = (SERIAL_ISSUANCE,)
+
+
+def owner_of(event: dict[str, Any], keys: Keys | None, routed: Collection[str]) -> str | None:
+    """The owner of `event` among the services this deployment routes to (`routed`)."""
+    if keys is None:
+        return None
+    if _commissions_packs(event, keys) and SERIAL_ISSUANCE in routed:
+        return SERIAL_ISSUANCE
+    return None
+
+
+def _commissions_packs(event: dict[str, Any], keys: Keys) -> bool:
+    return (
+        event.get("type") == "ObjectEvent"
+        and event.get("action") == "ADD"
+        and cbv_word(event.get("bizStep"), "BizStep") == "commissioning"
+        and bool(event.get("epcList"))
+        and bool(keys.serials)
+    )

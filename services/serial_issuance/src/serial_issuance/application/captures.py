@@ -1,0 +1,117 @@
+"""What serial issuance does with an EPCIS capture: the commissioning events EPCIS reporting
+routed to it are commissioned here, with the same rules as a commissioning posted to its API
+(serials issued for the product and batch, commissioned once, on a registered line, while the
+batch exists), and its decision is recorded for the capture job.
+
+A document's events arrive in several messages, then the one that ends the capture: the
+commissionings are kept until then and decided at once, so that under `rollback` one refused
+event leaves every other unrecorded too (each is tried in a unit nested in the decision's: it
+fails alone; the decision's savepoint then undoes those that did not)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from serialtrail_contracts.epcis import LISTED, CaptureFinished, ErrorBehaviour, EventError, EventsCaptured
+from serialtrail_contracts.serials import CaptureDecided
+from serialtrail_kit.errors import DomainError
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.writes.model import UnitOfWork
+from serialtrail_kit.writes.reactor import keep_part, take_parts
+
+from serial_issuance.application.commands import Commission
+from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.domain import captured
+from serial_issuance.domain.rules import COMMISSIONED
+
+OWNER = "serial_issuance"  # as EPCIS reporting names the owner of commissioning events
+
+
+class _Undo(Exception):
+    """Under rollback, a refused event undoes the others."""
+
+
+def stream_id(capture_id: str) -> str:
+    return f"capture-{capture_id}"
+
+
+class CapturedCommissionings:
+    name = "epcis_commissioning"
+    source = "epcis_reporting"
+    event_types = (EventsCaptured.EVENT_TYPE, CaptureFinished.EVENT_TYPE)
+
+    def __init__(self, handlers: SerialIssuanceHandlers) -> None:
+        self.handlers = handlers
+
+    async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
+        payload = event.payload
+        capture_id = str(payload["capture_id"])
+        if event.event_type == EventsCaptured.EVENT_TYPE:
+            share = [e for e in payload["events"] if e.get("owner") == OWNER]
+            if share:
+                await keep_part(work, self.name, capture_id, event.stream_version, share)
+        elif event.event_type == CaptureFinished.EVENT_TYPE and OWNER in payload.get("owners", ()):
+            share = [e for part in await take_parts(work, self.name, capture_id) for e in part]
+            finished = CaptureFinished.model_validate(payload)
+            decided = await self._decide(finished, share, work)
+            work.record(stream_id(capture_id), 0, [decided])
+
+    async def _decide(self, finished: CaptureFinished, share: list[dict[str, Any]], work: UnitOfWork) -> CaptureDecided:
+        applied, refused, listed = 0, 0, list[EventError]()
+        try:
+            async with work.conn.transaction():
+                for event in share:
+                    errors = await self._commission(finished.capture_id, event, work)
+                    refused += bool(errors)
+                    applied += not errors
+                    listed += errors[: LISTED - len(listed)]
+                if refused and finished.behaviour is ErrorBehaviour.rollback:
+                    raise _Undo
+        except _Undo:
+            applied = 0
+        return CaptureDecided(
+            capture_id=finished.capture_id,
+            owner=OWNER,
+            applied=applied,
+            refused_count=refused,
+            refused=tuple(listed),
+            rolled_back=bool(refused) and finished.behaviour is ErrorBehaviour.rollback,
+        )
+
+    async def _commission(self, capture_id: uuid.UUID, event: dict[str, Any], work: UnitOfWork) -> list[EventError]:
+        index, event_id = event["index"], event["event_id"]
+        body = orjson.loads(event["event_json"])
+        try:
+            proposed = captured.read(body)
+            load = self.handlers.loader_in(work)
+            line_id = None if proposed.place is None else await load.directory.line_at_place(*proposed.place)
+            if line_id is None:
+                raise captured.line_unknown(body)
+            command = Commission(
+                commissioning_id=uuid.uuid5(capture_id, event_id),  # the same event, the same commissioning
+                gtin=proposed.gtin,
+                serials=proposed.serials,
+                epcs=[],
+                scans=[],
+                lot=proposed.lot,
+                expiry=proposed.expiry,
+                line=await load.line(line_id),
+                event_time=proposed.event_time,
+            )
+            await self.handlers.commission(command, work.meta, within=work)
+        except DomainError as error:
+            problems = error.violations or [COMMISSIONED.at("", error.detail)]
+            return [
+                EventError(
+                    index=index,
+                    event_id=event_id,
+                    field=".".join(filter(None, (f"eventList[{index}]", captured.event_field(problem.field)))),
+                    rule=problem.rule,
+                    message=problem.message,
+                    status=error.status,
+                )
+                for problem in problems
+            ]
+        return []

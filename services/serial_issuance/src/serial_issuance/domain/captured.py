@@ -1,0 +1,107 @@
+"""A commissioning captured through EPCIS (an ObjectEvent, action ADD, bizStep commissioning,
+checked by EPCIS reporting against the schema, GS1 syntax and the CBV), read as the commissioning
+it is here: its packs, its batch (ILMD lot and expiry), its line (the read point) and its time.
+What is wrong with it is named where the sender wrote it, in the event."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from serialtrail_gs1.epcis_checks import place_of
+from serialtrail_gs1.identity import IdentifierError
+from serialtrail_gs1.scan import parse_object_id
+from serialtrail_kit.errors import InvalidInput, Violation
+
+from serial_issuance.domain.rules import CAPTURED_BATCH, REGISTERED_LINE, SGTIN, SINGLE_GTIN
+
+_LOT, _EXPIRY = "lotNumber", "itemExpirationDate"
+_MDA = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/")
+# Where a commissioning's fields were read from, in the captured event.
+_FIELDS = {
+    "gtin": "epcList",
+    "epcs": "epcList",
+    "serials": "epcList",
+    "lot": f"ilmd.cbvmda:{_LOT}",
+    "expiry": f"ilmd.cbvmda:{_EXPIRY}",
+    "event_time": "eventTime",
+    "line_id": "readPoint.id",
+}
+_INDEXED = re.compile(r"^(\w+)(\[\d+\].*)?\Z")
+
+
+@dataclass(frozen=True)
+class CapturedCommissioning:
+    gtin: str
+    serials: list[str]
+    lot: str
+    expiry: date | None
+    place: tuple[str, str] | None  # the read point's (GLN, extension)
+    event_time: datetime
+
+
+def read(event: dict[str, Any]) -> CapturedCommissioning:
+    """Raises InvalidInput naming the event's fields (`epcList[2]`, `ilmd.cbvmda:lotNumber` …)."""
+    problems: list[Violation] = []
+    gtins: dict[str, None] = {}
+    serials = []
+    for position, epc in enumerate(event.get("epcList") or ()):
+        try:
+            found = parse_object_id(epc)
+        except IdentifierError:
+            found = None
+        if found is None or found.gtin is None or found.serial is None:
+            message = f"{epc!r} is not a pack (an SGTIN): serial issuance commissions packs"
+            problems.append(SGTIN.at(f"epcList[{position}]", message))
+            continue
+        gtins[found.gtin] = None
+        serials.append(found.serial)
+    if len(gtins) > 1:
+        message = f"the packs of one commissioning event are of one product; found {sorted(gtins)}"
+        problems.append(SINGLE_GTIN.at("epcList", message))
+    ilmd = event.get("ilmd") or {}
+    lot, expiry = _ilmd(ilmd, _LOT), _ilmd(ilmd, _EXPIRY)
+    if not isinstance(lot, str) or not lot:
+        message = "a commissioning event names the batch its packs are in: ILMD cbvmda:lotNumber"
+        problems.append(CAPTURED_BATCH.at(_FIELDS["lot"], message))
+    expires = _date(expiry, problems)
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) with the commissioning event", problems)
+    assert isinstance(lot, str)
+    place = place_of(str((event.get("readPoint") or {}).get("id") or ""))
+    when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+    return CapturedCommissioning(next(iter(gtins)), serials, lot, expires, place, when)
+
+
+def line_unknown(event: dict[str, Any]) -> InvalidInput:
+    read_point = (event.get("readPoint") or {}).get("id")
+    message = f"the read point {read_point!r} is no registered line's: commissioning happens on a line"
+    return InvalidInput(message, [REGISTERED_LINE.at(_FIELDS["line_id"], message)])
+
+
+def event_field(field: str) -> str:
+    """Where a commissioning's field (`serials[3]`, `lot`) was read from in the event (`epcList[3]`)."""
+    match = _INDEXED.match(field)
+    if match is None or match.group(1) not in _FIELDS:
+        return field
+    return _FIELDS[match.group(1)].split("[")[0] + (match.group(2) or "")
+
+
+def _ilmd(ilmd: dict[str, Any], name: str) -> Any:
+    for prefix in _MDA:
+        if prefix + name in ilmd:
+            return ilmd[prefix + name]
+    return None
+
+
+def _date(value: Any, problems: list[Violation]) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        message = f"{value!r} is not a date (YYYY-MM-DD)"
+        problems.append(CAPTURED_BATCH.at(_FIELDS["expiry"], message))
+        return None

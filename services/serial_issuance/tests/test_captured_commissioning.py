@@ -1,0 +1,127 @@
+"""EPCIS captures seen from serial issuance, on both transports (EPCIS reporting's log read
+directly, and its topic through the relay): the commissioning events routed here arrive in
+several messages and are decided at once when the capture ends, under rollback all or none;
+each decision is recorded once, with the capture's id, however often it is delivered."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from issuance_helpers import EXPIRY, GTIN, LOT, batch, product, serials, site
+from serial_issuance import bootstrap
+from serialtrail_contracts.epcis import CapturedEvent, CaptureFinished, ErrorBehaviour, EventsCaptured
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.clock import moment
+from serialtrail_kit.testing.harness import SYSTEM, Harness
+from serialtrail_kit.testing.kafka import serve_alone
+
+SOURCE = "epcis_reporting"
+CONTEXT = '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'
+
+
+@pytest.fixture(params=["embedded", "kafka"])
+async def issuance(request: pytest.FixtureRequest, database_dsn: str) -> AsyncIterator[Harness]:
+    servers = request.getfixturevalue("kafka_bootstrap") if request.param == "kafka" else ""
+    async with serve_alone(request.param, database_dsn, bootstrap.SERVICE, (SOURCE,), servers) as harness:
+        await product(harness.client)
+        await batch(harness.client)
+        await site(harness.client)
+        yield harness
+
+
+def routed(index: int, packs: list[str], owner: str | None = "serial_issuance") -> CapturedEvent:
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": moment(),
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [f"urn:epc:id:sgtin:9506000.013435.{serial}" for serial in packs],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-1"},
+        "ilmd": {"cbvmda:lotNumber": LOT, "cbvmda:itemExpirationDate": EXPIRY},
+    }
+    event_id = f"ni:///sha-256;{uuid.uuid4().hex}{uuid.uuid4().hex}?ver=CBV2.0"
+    return CapturedEvent(index=index, event_id=event_id, event_json=orjson.dumps(event).decode(), owner=owner)
+
+
+async def captured(
+    harness: Harness, batches: list[list[CapturedEvent]], behaviour: ErrorBehaviour
+) -> tuple[uuid.UUID, list[RecordedEvent]]:
+    """What EPCIS reporting records for a capture, written to its log: the events in batches, then the end."""
+    capture_id = uuid.uuid4()
+    records: list[Any] = [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
+    owners = ("serial_issuance",) if any(e.owner for b in batches for e in b) else ()
+    count = sum(len(b) for b in batches)
+    records.append(CaptureFinished(capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners))
+    source = PostgresEventStore(harness.composition.app_pool, SOURCE)
+    written = await source.append([append_of(f"capture-{capture_id}", 0, records)], SYSTEM)
+    await harness.runner("serial_issuance", "reactor_epcis_commissioning").caught_up(timeout=30)
+    return capture_id, written
+
+
+async def decisions(harness: Harness) -> list[RecordedEvent]:
+    events = await PostgresEventStore(harness.composition.app_pool, "serial_issuance").read_all(0, 10_000)
+    return [e for e in events if e.event_type == "serials.CaptureDecided"]
+
+
+async def status_of(harness: Harness, serial: str) -> str:
+    answer = await harness.client.get(f"/v1/serials/{GTIN}/{serial}")
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["status"])
+
+
+async def test_the_commissionings_of_every_message_are_decided_when_the_capture_ends(issuance: Harness) -> None:
+    first, second = await serials(issuance.client, 2), await serials(issuance.client, 1)
+    shipped = routed(1, first, owner=None)  # an event EPCIS reporting keeps for itself: not this service's
+    batches = [[routed(0, first), shipped], [routed(2, second)]]
+    capture_id, written = await captured(issuance, batches, ErrorBehaviour.rollback)
+    await issuance.runner("serial_issuance", "serial_status").caught_up(timeout=30)
+
+    [decided] = await decisions(issuance)
+    assert decided.payload == {
+        "capture_id": str(capture_id),
+        "owner": "serial_issuance",
+        "applied": 2,
+        "refused_count": 0,
+        "refused": [],
+        "rolled_back": False,
+    }
+    assert decided.metadata["causation_id"] == str(written[-1].event_id)  # the capture's end
+    assert [await status_of(issuance, s) for s in first + second] == ["commissioned"] * 3
+
+
+async def test_under_rollback_a_refusal_in_a_later_message_undoes_an_earlier_ones(issuance: Harness) -> None:
+    first, second = await serials(issuance.client, 2), await serials(issuance.client, 1)
+    batches = [[routed(0, first)], [routed(1, [*second, "NOTISSUED123"])]]
+    await captured(issuance, batches, ErrorBehaviour.rollback)
+
+    [decided] = await decisions(issuance)
+    counts = (decided.payload["applied"], decided.payload["refused_count"], decided.payload["rolled_back"])
+    assert counts == (0, 1, True)
+    assert [(e["index"], e["field"], e["rule"], e["status"]) for e in decided.payload["refused"]] == [
+        (1, "eventList[1].epcList[1]", "issued-for-gtin", 422)
+    ]
+    assert [await status_of(issuance, s) for s in first + second] == ["issued"] * 3
+
+
+async def test_under_proceed_each_event_stands_alone(issuance: Harness) -> None:
+    first, second = await serials(issuance.client, 2), await serials(issuance.client, 1)
+    await captured(issuance, [[routed(0, first)], [routed(1, [*second, "NOTISSUED123"])]], ErrorBehaviour.proceed)
+
+    [decided] = await decisions(issuance)
+    counts = (decided.payload["applied"], decided.payload["refused_count"], decided.payload["rolled_back"])
+    assert counts == (1, 1, False)
+    assert [await status_of(issuance, s) for s in first + second] == ["commissioned", "commissioned", "issued"]
+
+
+async def test_a_capture_with_nothing_routed_here_is_not_answered(issuance: Harness) -> None:
+    packs = await serials(issuance.client, 1)
+    await captured(issuance, [[routed(0, packs, owner=None)]], ErrorBehaviour.rollback)
+    assert await decisions(issuance) == []
+    assert await status_of(issuance, packs[0]) == "issued"

@@ -1,0 +1,164 @@
+"""EPCIS capture and the services that own what captured events mean, composed: a commissioning
+ObjectEvent captured is commissioned in serial issuance, by the same rules as its API's; the job
+runs until serial issuance has decided, reports its refusals per event, and under rollback a
+refusal leaves nothing captured, commissioned or served."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from epcis_reporting import bootstrap as epcis
+from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
+from serial_issuance import bootstrap as issuance
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.clock import moment
+from serialtrail_kit.testing.harness import Harness, serve
+
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+LINE_1 = "urn:epc:id:sgln:9506000.00000.LINE-1"  # site 9506000000008's line LINE-1
+
+
+@pytest.fixture
+async def harness(database_dsn: str) -> AsyncIterator[Harness]:
+    async with serve(database_dsn, [issuance.SERVICE, epcis.SERVICE]) as served:
+        await product(served.client)
+        await batch(served.client)
+        await site(served.client)
+        yield served
+
+
+def commissioning(packs: list[str], *, lot: str = LOT, read_point: str = LINE_1, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": moment(offset_hours=1),
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": [f"https://id.gs1.org/01/{GTIN}/21/{serial}" for serial in packs],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": read_point},
+        "ilmd": {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": EXPIRY},
+        **fields,
+    }
+
+
+def shipping(packs: list[str]) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": moment(),
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [f"urn:epc:id:sgtin:9506000.013435.{serial}" for serial in packs],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+    }
+
+
+async def capture(client: httpx.AsyncClient, *events: dict[str, Any], behaviour: str = "rollback") -> dict[str, Any]:
+    """The capture job once it ended: every service its events were routed to has decided."""
+    document = {
+        "@context": [CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": moment(),
+        "epcisBody": {"eventList": list(events)},
+    }
+    headers = {"Content-Type": "application/ld+json", "GS1-Capture-Error-Behaviour": behaviour}
+    posted = await client.post("/v1/epcis/capture", content=json.dumps(document), headers=headers)
+    assert posted.status_code == 202, posted.text
+    for _ in range(300):
+        job = await client.get(posted.headers["location"])
+        assert job.status_code == 200, job.text
+        if not job.json()["running"]:
+            return dict(job.json())
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the capture job did not end: {job.json()}")
+
+
+async def status_of(client: httpx.AsyncClient, serial: str) -> str:
+    answer = await client.get(f"/v1/serials/{GTIN}/{serial}")
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["status"])
+
+
+async def served_events(client: httpx.AsyncClient, serial: str) -> list[dict[str, Any]]:
+    answer = await client.get("/v1/epcis/events", params={"MATCH_epc": f"https://id.gs1.org/01/{GTIN}/21/{serial}"})
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    return found
+
+
+def problems(job: dict[str, Any]) -> list[tuple[int | None, int, list[tuple[str, str]]]]:
+    return [(p["eventIndex"], p["status"], [(e["field"], e["rule"]) for e in p["errors"]]) for p in job["errors"]]
+
+
+async def test_a_captured_commissioning_is_recorded_by_serial_issuance(harness: Harness) -> None:
+    client = harness.client
+    packs = await serials(client, 3)
+    job = await capture(client, commissioning(packs), shipping(packs))
+
+    assert (job["success"], job["captured"], job["errors"]) == (True, 2, [])
+    assert [await status_of(client, s) for s in packs] == ["commissioned"] * 3
+    history = (await client.get(f"/v1/serials/{GTIN}/{packs[0]}")).json()["history"]
+    assert history[-1]["by"] == "reactor:serial_issuance.epcis_commissioning"
+    assert [e["bizStep"] for e in await served_events(client, packs[0])] == ["commissioning", "shipping"]
+
+    log = await PostgresEventStore(harness.composition.app_pool, "serial_issuance").read_all(0, 10_000)
+    decided = [e for e in log if e.event_type == "serials.CaptureDecided"]
+    assert [(d.payload["capture_id"], d.payload["applied"], d.payload["refused"]) for d in decided] == [
+        (job["captureID"], 1, [])
+    ]
+
+
+async def test_under_rollback_a_refused_commissioning_leaves_nothing_of_the_document(harness: Harness) -> None:
+    client = harness.client
+    good, other = await serials(client, 2), await serials(client, 1)
+    unissued = "NOTISSUED123"  # the product's format, never issued
+    events = (commissioning(good), commissioning([other[0], unissued]))
+
+    job = await capture(client, *events)
+    assert (job["success"], job["captured"]) == (False, 0)
+    assert problems(job) == [(1, 422, [("eventList[1].epcList[1]", "issued-for-gtin")])]
+    assert [await status_of(client, s) for s in good + other] == ["issued"] * 3
+    assert await served_events(client, good[0]) == []
+
+    again = await capture(client, events[0])  # refused events were not captured: sent again, they are new
+    assert (again["success"], again["captured"]) == (True, 1)
+    assert [await status_of(client, s) for s in good] == ["commissioned"] * 2
+
+
+async def test_under_proceed_only_the_refused_event_is_left_out(harness: Harness) -> None:
+    client = harness.client
+    good, twice = await serials(client, 2), await serials(client, 1)
+    assert (await commission(client, twice)).status_code == 201
+
+    job = await capture(client, commissioning(good), commissioning(twice), behaviour="proceed")
+    assert (job["success"], job["captured"]) == (False, 1)
+    assert problems(job) == [(1, 409, [("eventList[1].epcList[0]", "commissioned")])]
+    assert [await status_of(client, s) for s in good] == ["commissioned"] * 2
+    assert len(await served_events(client, good[0])) == 1
+    assert await served_events(client, twice[0]) == []
+
+
+async def test_an_event_names_what_serial_issuance_does_not_know_where_it_says_it(harness: Harness) -> None:
+    client = harness.client
+    packs = await serials(client, 3)
+    unknown_line = "urn:epc:id:sgln:9506000.00000.LINE-9"
+    events = (
+        commissioning(packs[:1], read_point=unknown_line),
+        commissioning(packs[1:2], lot="NO-SUCH-LOT"),
+        commissioning(packs[2:], ilmd={}),
+    )
+    job = await capture(client, *events, behaviour="proceed")
+    assert (job["success"], job["captured"]) == (False, 0)
+    assert problems(job) == [
+        (0, 422, [("eventList[0].readPoint.id", "registered-line")]),
+        (1, 422, [("eventList[1].ilmd.cbvmda:lotNumber", "registered-batch")]),
+        (2, 422, [("eventList[2].ilmd.cbvmda:lotNumber", "captured-batch")]),
+    ]
+    assert [await status_of(client, s) for s in packs] == ["issued"] * 3
