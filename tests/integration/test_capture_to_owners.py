@@ -15,12 +15,15 @@ import pytest
 from epcis_reporting import bootstrap as epcis
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
 from serial_issuance import bootstrap as issuance
+from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, serve
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 LINE_1 = "urn:epc:id:sgln:9506000.00000.LINE-1"  # site 9506000000008's line LINE-1
+CMO_SITE, CMO_LINE = "9506000000015", "urn:epc:id:sgln:9506000.00001.CMO-L1"
+ACME = Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"}))
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def shipping(packs: list[str]) -> dict[str, Any]:
     }
 
 
-async def capture(client: httpx.AsyncClient, *events: dict[str, Any], behaviour: str = "rollback") -> dict[str, Any]:
+async def capture(client: httpx.AsyncClient, *events: dict[str, Any], behaviour: str = "proceed") -> dict[str, Any]:
     """The capture job once it ended: every service its events were routed to has decided."""
     document = {
         "@context": [CONTEXT],
@@ -100,7 +103,7 @@ def problems(job: dict[str, Any]) -> list[tuple[int | None, int, list[tuple[str,
 async def test_a_captured_commissioning_is_recorded_by_serial_issuance(harness: Harness) -> None:
     client = harness.client
     packs = await serials(client, 3)
-    job = await capture(client, commissioning(packs), shipping(packs))
+    job = await capture(client, commissioning(packs), shipping(packs), behaviour="rollback")
 
     assert (job["success"], job["captured"], job["errors"]) == (True, 2, [])
     assert [await status_of(client, s) for s in packs] == ["commissioned"] * 3
@@ -121,13 +124,14 @@ async def test_under_rollback_a_refused_commissioning_leaves_nothing_of_the_docu
     unissued = "NOTISSUED123"  # the product's format, never issued
     events = (commissioning(good), commissioning([other[0], unissued]))
 
-    job = await capture(client, *events)
+    job = await capture(client, *events, behaviour="rollback")
     assert (job["success"], job["captured"]) == (False, 0)
     assert problems(job) == [(1, 422, [("eventList[1].epcList[1]", "issued-for-gtin")])]
     assert [await status_of(client, s) for s in good + other] == ["issued"] * 3
     assert await served_events(client, good[0]) == []
 
-    again = await capture(client, events[0])  # refused events were not captured: sent again, they are new
+    # Refused events were not captured: sent again, they are new.
+    again = await capture(client, events[0], behaviour="rollback")
     assert (again["success"], again["captured"]) == (True, 1)
     assert [await status_of(client, s) for s in good] == ["commissioned"] * 2
 
@@ -137,7 +141,7 @@ async def test_under_proceed_only_the_refused_event_is_left_out(harness: Harness
     good, twice = await serials(client, 2), await serials(client, 1)
     assert (await commission(client, twice)).status_code == 201
 
-    job = await capture(client, commissioning(good), commissioning(twice), behaviour="proceed")
+    job = await capture(client, commissioning(good), commissioning(twice))
     assert (job["success"], job["captured"]) == (False, 1)
     assert problems(job) == [(1, 409, [("eventList[1].epcList[0]", "commissioned")])]
     assert [await status_of(client, s) for s in good] == ["commissioned"] * 2
@@ -154,7 +158,7 @@ async def test_an_event_names_what_serial_issuance_does_not_know_where_it_says_i
         commissioning(packs[1:2], lot="NO-SUCH-LOT"),
         commissioning(packs[2:], ilmd={}),
     )
-    job = await capture(client, *events, behaviour="proceed")
+    job = await capture(client, *events)
     assert (job["success"], job["captured"]) == (False, 0)
     assert problems(job) == [
         (0, 422, [("eventList[0].readPoint.id", "registered-line")]),
@@ -162,3 +166,26 @@ async def test_an_event_names_what_serial_issuance_does_not_know_where_it_says_i
         (2, 422, [("eventList[2].ilmd.cbvmda:lotNumber", "captured-batch")]),
     ]
     assert [await status_of(client, s) for s in packs] == ["issued"] * 3
+
+
+async def test_a_cmo_commissions_only_on_its_own_lines_into_its_own_batches(harness: Harness) -> None:
+    """As if it had posted the commissioning itself: another party's line is outside its scope,
+    another party's batch as good as unknown to it (its job names no other party)."""
+    client = harness.client
+    await site(client, CMO_SITE, cmo_id="ACME", lines=("CMO-L1",))
+    await batch(client, lot="ACME-1", site_gln=CMO_SITE, cmo_id="ACME")
+    own, brands = await serials(client, 2, lot="ACME-1"), await serials(client, 2)
+    events = (
+        commissioning(own[:1], lot="ACME-1", read_point=CMO_LINE),
+        commissioning(brands[:1], read_point=LINE_1),  # the brand owner's line and batch
+        commissioning(brands[1:], read_point=CMO_LINE),  # its own line, the brand owner's batch
+    )
+    async with harness.client_with(await harness.token(Role.cmo, ACME)) as cmo:
+        job = await capture(cmo, *events)
+    assert (job["success"], job["captured"]) == (False, 1)
+    assert problems(job) == [
+        (1, 403, [("eventList[1].readPoint.id", "capturer-scope")]),
+        (2, 422, [("eventList[2].ilmd.cbvmda:lotNumber", "registered-batch")]),
+    ]
+    assert "(no cmo)" not in json.dumps(job)
+    assert [await status_of(client, s) for s in own + brands] == ["commissioned", "issued", "issued", "issued"]

@@ -4,7 +4,7 @@ Which role holds which permission is declared by each service with its routes.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -172,6 +172,24 @@ class Scope:
     def allows_cmo(self, cmo: str) -> bool:
         return self.cmos is None or cmo in self.cmos
 
+    def missing(self, target: Target) -> str | None:
+        """Names the first scope lacking for `target` (`site:9506000000008`), or None: the one
+        ownership check, for a request's principal and for what a reactor records on a
+        capturer's behalf alike."""
+        checks: Iterable[tuple[str, frozenset[str], Callable[[str], bool]]] = (
+            ("gtin", target.gtins, self.allows_gtin),
+            ("company-prefix", target.company_prefixes, self.allows_company_prefix),
+            ("sscc", target.ssccs, self.allows_sscc),
+            ("site", target.sites, self.allows_site),
+            ("line", target.lines, self.allows_line),
+            ("cmo", target.cmos, self.allows_cmo),
+        )
+        for kind, values, allows in checks:
+            for value in sorted(values):
+                if not allows(value):
+                    return f"{kind}:{value}"
+        return None
+
 
 def _dimension(name: str, value: object) -> frozenset[str] | None:
     if value is None:
@@ -228,19 +246,7 @@ class Principal:
 
     def missing_scope(self, target: Target) -> str | None:
         """Names the first scope the principal lacks for `target`, or None."""
-        checks: Iterable[tuple[str, frozenset[str], object]] = (
-            ("gtin", target.gtins, self.scope.allows_gtin),
-            ("company-prefix", target.company_prefixes, self.scope.allows_company_prefix),
-            ("sscc", target.ssccs, self.scope.allows_sscc),
-            ("site", target.sites, self.scope.allows_site),
-            ("line", target.lines, self.scope.allows_line),
-            ("cmo", target.cmos, self.scope.allows_cmo),
-        )
-        for kind, values, allows in checks:
-            for value in sorted(values):
-                if not allows(value):  # type: ignore[operator]
-                    return f"{kind}:{value}"
-        return None
+        return self.scope.missing(target)
 
 
 # --- Events of the identity service, published on `serialtrail.identity.v1` -------------------

@@ -13,7 +13,16 @@ import orjson
 import pytest
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, product, serials, site
 from serial_issuance import bootstrap
-from serialtrail_contracts.epcis import CapturedEvent, CaptureFinished, ErrorBehaviour, EventsCaptured
+from serialtrail_contracts.epcis import (
+    CapturedEvent,
+    CaptureFinished,
+    CaptureReceived,
+    DocumentFormat,
+    ErrorBehaviour,
+    EventsCaptured,
+    Named,
+    Scope,
+)
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
@@ -22,6 +31,7 @@ from serialtrail_kit.testing.harness import SYSTEM, Harness
 from serialtrail_kit.testing.kafka import serve_alone
 
 SOURCE = "epcis_reporting"
+UNRESTRICTED = Scope()
 CONTEXT = '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'
 
 
@@ -51,13 +61,25 @@ def routed(index: int, packs: list[str], owner: str | None = "serial_issuance") 
 
 
 async def captured(
-    harness: Harness, batches: list[list[CapturedEvent]], behaviour: ErrorBehaviour
+    harness: Harness, batches: list[list[CapturedEvent]], behaviour: ErrorBehaviour, scope: Scope = UNRESTRICTED
 ) -> tuple[uuid.UUID, list[RecordedEvent]]:
     """What EPCIS reporting records for a capture, written to its log: the events in batches, then the end."""
     capture_id = uuid.uuid4()
-    records: list[Any] = [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
-    owners = ("serial_issuance",) if any(e.owner for b in batches for e in b) else ()
     count = sum(len(b) for b in batches)
+    received = CaptureReceived(
+        capture_id=capture_id,
+        principal_id="key-of-the-line",
+        behaviour=behaviour,
+        document_format=DocumentFormat.jsonld_2_0,
+        size_bytes=1000,
+        sha256="0" * 64,
+        events=count,
+        scope=scope,
+        names=Named(gtins=(GTIN,)),
+    )
+    records: list[Any] = [received]
+    records += [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
+    owners = ("serial_issuance",) if any(e.owner for b in batches for e in b) else ()
     records.append(CaptureFinished(capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners))
     source = PostgresEventStore(harness.composition.app_pool, SOURCE)
     written = await source.append([append_of(f"capture-{capture_id}", 0, records)], SYSTEM)
@@ -124,4 +146,16 @@ async def test_a_capture_with_nothing_routed_here_is_not_answered(issuance: Harn
     packs = await serials(issuance.client, 1)
     await captured(issuance, [[routed(0, packs, owner=None)]], ErrorBehaviour.rollback)
     assert await decisions(issuance) == []
+    assert await status_of(issuance, packs[0]) == "issued"
+
+
+async def test_a_capture_is_decided_within_its_senders_scope(issuance: Harness) -> None:
+    """The sender's scope as recorded with the capture, the same check as its own request's."""
+    packs = await serials(issuance.client, 1)
+    other_line = Scope(company_prefixes=("9506000",), lines=("LINE-2",))
+    await captured(issuance, [[routed(0, packs)]], ErrorBehaviour.rollback, other_line)
+    [decided] = await decisions(issuance)
+    assert [(e["field"], e["rule"], e["status"]) for e in decided.payload["refused"]] == [
+        ("eventList[0].readPoint.id", "capturer-scope", 403)
+    ]
     assert await status_of(issuance, packs[0]) == "issued"

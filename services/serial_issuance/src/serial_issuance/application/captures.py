@@ -14,7 +14,15 @@ import uuid
 from typing import Any
 
 import orjson
-from serialtrail_contracts.epcis import LISTED, CaptureFinished, ErrorBehaviour, EventError, EventsCaptured
+from serialtrail_contracts.epcis import (
+    LISTED,
+    CaptureFinished,
+    CaptureReceived,
+    ErrorBehaviour,
+    EventError,
+    EventsCaptured,
+)
+from serialtrail_contracts.identity import Scope
 from serialtrail_contracts.serials import CaptureDecided
 from serialtrail_kit.errors import DomainError
 from serialtrail_kit.eventstore.model import RecordedEvent
@@ -24,6 +32,7 @@ from serialtrail_kit.writes.reactor import keep_part, take_parts
 from serial_issuance.application.commands import Commission
 from serial_issuance.application.handlers import SerialIssuanceHandlers
 from serial_issuance.domain import captured
+from serial_issuance.domain.owners import batch_owner, line_owner
 from serial_issuance.domain.rules import COMMISSIONED
 
 OWNER = "serial_issuance"  # as EPCIS reporting names the owner of commissioning events
@@ -40,7 +49,7 @@ def stream_id(capture_id: str) -> str:
 class CapturedCommissionings:
     name = "epcis_commissioning"
     source = "epcis_reporting"
-    event_types = (EventsCaptured.EVENT_TYPE, CaptureFinished.EVENT_TYPE)
+    event_types = (CaptureReceived.EVENT_TYPE, EventsCaptured.EVENT_TYPE, CaptureFinished.EVENT_TYPE)
 
     def __init__(self, handlers: SerialIssuanceHandlers) -> None:
         self.handlers = handlers
@@ -48,22 +57,32 @@ class CapturedCommissionings:
     async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
         payload = event.payload
         capture_id = str(payload["capture_id"])
-        if event.event_type == EventsCaptured.EVENT_TYPE:
+        if event.event_type == CaptureReceived.EVENT_TYPE:  # whose behalf the capture is on
+            await keep_part(work, self.name, capture_id, event.stream_version, {"scope": payload["scope"]})
+        elif event.event_type == EventsCaptured.EVENT_TYPE:
             share = [e for e in payload["events"] if e.get("owner") == OWNER]
             if share:
                 await keep_part(work, self.name, capture_id, event.stream_version, share)
-        elif event.event_type == CaptureFinished.EVENT_TYPE and OWNER in payload.get("owners", ()):
-            share = [e for part in await take_parts(work, self.name, capture_id) for e in part]
+        elif event.event_type == CaptureFinished.EVENT_TYPE:
+            parts = await take_parts(work, self.name, capture_id)
+            if OWNER not in payload.get("owners", ()):
+                return
+            # Whose behalf: its sender's scope (none known, as good as none: nothing is within it).
+            scopes = [Scope.from_json(part["scope"]) for part in parts if isinstance(part, dict)]
+            capturer = scopes[0] if scopes else Scope.nothing()
+            share = [e for part in parts if isinstance(part, list) for e in part]
             finished = CaptureFinished.model_validate(payload)
-            decided = await self._decide(finished, share, work)
+            decided = await self._decide(finished, capturer, share, work)
             work.record(stream_id(capture_id), 0, [decided])
 
-    async def _decide(self, finished: CaptureFinished, share: list[dict[str, Any]], work: UnitOfWork) -> CaptureDecided:
+    async def _decide(
+        self, finished: CaptureFinished, capturer: Scope, share: list[dict[str, Any]], work: UnitOfWork
+    ) -> CaptureDecided:
         applied, refused, listed = 0, 0, list[EventError]()
         try:
             async with work.conn.transaction():
                 for event in share:
-                    errors = await self._commission(finished.capture_id, event, work)
+                    errors = await self._commission(finished.capture_id, capturer, event, work)
                     refused += bool(errors)
                     applied += not errors
                     listed += errors[: LISTED - len(listed)]
@@ -80,7 +99,9 @@ class CapturedCommissionings:
             rolled_back=bool(refused) and finished.behaviour is ErrorBehaviour.rollback,
         )
 
-    async def _commission(self, capture_id: uuid.UUID, event: dict[str, Any], work: UnitOfWork) -> list[EventError]:
+    async def _commission(
+        self, capture_id: uuid.UUID, capturer: Scope, event: dict[str, Any], work: UnitOfWork
+    ) -> list[EventError]:
         index, event_id = event["index"], event["event_id"]
         body = orjson.loads(event["event_json"])
         try:
@@ -89,6 +110,9 @@ class CapturedCommissionings:
             line_id = None if proposed.place is None else await load.directory.line_at_place(*proposed.place)
             if line_id is None:
                 raise captured.line_unknown(body)
+            line = await load.line(line_id)
+            batch = await load.batch(proposed.gtin, proposed.lot)
+            captured.check_scope(capturer, proposed, line_owner(line), batch_owner(batch))
             command = Commission(
                 commissioning_id=uuid.uuid5(capture_id, event_id),  # the same event, the same commissioning
                 gtin=proposed.gtin,
@@ -97,7 +121,7 @@ class CapturedCommissionings:
                 scans=[],
                 lot=proposed.lot,
                 expiry=proposed.expiry,
-                line=await load.line(line_id),
+                line=line,
                 event_time=proposed.event_time,
             )
             await self.handlers.commission(command, work.meta, within=work)

@@ -10,12 +10,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from serialtrail_contracts.identity import Scope, Target
 from serialtrail_gs1.epcis_checks import place_of
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.scan import parse_object_id
-from serialtrail_kit.errors import InvalidInput, Violation
+from serialtrail_kit.errors import DomainError, InvalidInput, Violation
 
-from serial_issuance.domain.rules import CAPTURED_BATCH, REGISTERED_LINE, SGTIN, SINGLE_GTIN
+from serial_issuance.domain.rules import (
+    CAPTURED_BATCH,
+    CAPTURER_SCOPE,
+    REGISTERED_BATCH,
+    REGISTERED_LINE,
+    SGTIN,
+    SINGLE_GTIN,
+)
 
 _LOT, _EXPIRY = "lotNumber", "itemExpirationDate"
 _MDA = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/")
@@ -30,6 +38,11 @@ _FIELDS = {
     "line_id": "readPoint.id",
 }
 _INDEXED = re.compile(r"^(\w+)(\[\d+\].*)?\Z")
+
+
+class OutOfScope(DomainError):
+    kind, status, title = "forbidden", 403, "Not within the capturing key's scope"
+    example = "the line at this read point is not within the capturing key's scope"
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,18 @@ def read(event: dict[str, Any]) -> CapturedCommissioning:
     place = place_of(str((event.get("readPoint") or {}).get("id") or ""))
     when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
     return CapturedCommissioning(next(iter(gtins)), serials, lot, expires, place, when)
+
+
+def check_scope(capturer: Scope, proposed: CapturedCommissioning, line: Target, batch: Target) -> None:
+    """What the capturing key may commission, as if it had posted the commissioning itself: on
+    its own lines, into its own batches. Another party's batch is answered as an unknown one (a
+    CMO learns nothing of batches not its own); a line not its own, as outside its scope."""
+    if capturer.missing(Target(gtins=frozenset({proposed.gtin})) | line) is not None:
+        message = "the line at this read point is not within the capturing key's scope"
+        raise OutOfScope(message, [CAPTURER_SCOPE.at(_FIELDS["line_id"], message)])
+    if capturer.missing(batch) is not None:
+        message = f"no batch {proposed.lot!r} is registered for GTIN {proposed.gtin}"
+        raise InvalidInput(message, [REGISTERED_BATCH.at(_FIELDS["lot"], message)])
 
 
 def line_unknown(event: dict[str, Any]) -> InvalidInput:

@@ -231,3 +231,9 @@ COMMISSIONED = Rule(
     "eventList[0]",
     "the commissioning could not be recorded",
 )
+CAPTURER_SCOPE = Rule(
+    "capturer-scope",
+    "a commissioning captured through EPCIS happens on a line within the capturing key's scope",
+    "eventList[0].readPoint.id",
+    "the line at this read point is not within the capturing key's scope",
+)

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from fastapi import Request
 from serialtrail_contracts.identity import NO_CMO, Target
-from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SiteRegistered
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.keys import parse_sgtin_uri
 from serialtrail_gs1.rules import GLN, GTIN
@@ -28,6 +28,7 @@ from serialtrail_kit.access.resources import EXISTS, Refusals, Resource
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
 
 from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.domain.owners import batch_owner, line_owner, site_owner
 from serial_issuance.domain.rules import (
     ISSUED_FOR_GTIN,
     REGISTERED_BATCH,
@@ -42,15 +43,6 @@ from serial_issuance.projections.serial_status.queries import SerialQueries
 Consistent = Callable[[], Awaitable[None]]
 
 
-def batch_owner(batch: BatchRegistered | None) -> Target:
-    """Whose a batch is (None: records not tied to a batch)."""
-    if batch is None:
-        return Target(cmos=frozenset({NO_CMO}))
-    return Target(
-        gtins=frozenset({batch.gtin}), sites=frozenset({batch.site_gln}), cmos=frozenset({batch.cmo_id or NO_CMO})
-    )
-
-
 async def new_batch(request: Request) -> Target:
     """A batch being registered: its GTIN, its site, and its CMO (none is a value too)."""
     body = await request_body(request)
@@ -58,16 +50,6 @@ async def new_batch(request: Request) -> Target:
         gtins=frozenset({str(body["gtin"])}) if body.get("gtin") else frozenset(),
         sites=frozenset({str(body["site_gln"])}) if body.get("site_gln") else frozenset(),
         cmos=frozenset({str(body.get("cmo_id") or NO_CMO)}),
-    )
-
-
-def site_owner(site: SiteRegistered) -> Target:
-    return Target(sites=frozenset({site.gln}), cmos=frozenset({site.cmo_id or NO_CMO}))
-
-
-def line_owner(line: LineRegistered) -> Target:
-    return Target(
-        lines=frozenset({line.line_id}), sites=frozenset({line.site_gln}), cmos=frozenset({line.cmo_id or NO_CMO})
     )
 
 
