@@ -76,6 +76,20 @@ class CapturedEvent(Contract):
     # The service that records what it means (serial_issuance: a commissioning); None: only kept
     # here, for queries.
     owner: str | None = None
+    # An error declaration (the event again, with `errorDeclaration`): the event of the same
+    # `event_id` (its hash leaves the declaration out) is declared in error, and the events it
+    # names as corrective stand for it. Captured once, like any event.
+    declares_error: bool = False
+
+
+def identity(event_id: str, declares_error: bool) -> str:
+    """What makes a captured event a duplicate: its hash id, and for an error declaration the
+    declaration's (an event and the declaration of its error share a hash id)."""
+    return f"{event_id}#declared" if declares_error else event_id
+
+
+def identity_of(event: CapturedEvent) -> str:
+    return identity(event.event_id, event.declares_error)
 
 
 class EventsCaptured(EventContract):
@@ -116,23 +130,35 @@ class CaptureFinished(EventContract):
     owners: tuple[str, ...] = ()
 
 
-LISTED = 1_000  # errors an owner's decision lists at most
+LISTED = 1_000  # errors one decision record lists at most
+PER_EVENT = 100  # errors listed for one event at most (then one more saying how many were not)
 
 
 class CaptureDecision(EventContract):
     """What a service did with the events of capture `capture_id` routed to it: applied
-    `applied` of them and refused the others, each with its error as capture reports one. Under
-    rollback a refusal applies none (`rolled_back`). Each owner records its own decision on its
-    own log (its event type in its own namespace)."""
+    `applied` of them and refused `refused_count`, each with its errors as capture reports them
+    (at most `PER_EVENT` + 1 per event). Under rollback a refusal applies none (`rolled_back`).
+    Many refusals take several records, the last one `last` (a record stays well within a topic
+    message however many events a document holds). Each owner records its decision on its own
+    log (its event type in its own namespace)."""
 
     capture_id: UUID
     owner: str
     applied: int
-    # How many events were refused, and the first `LISTED` of their errors (a record stays well
-    # within a topic message however many events a document holds).
     refused_count: int = 0
     refused: tuple[EventError, ...] = Field(default=(), max_length=LISTED)
     rolled_back: bool = False
+    last: bool = True
+
+
+def refusal_records(refusals: list[list[EventError]]) -> list[tuple[EventError, ...]]:
+    """The refused events' errors in groups of at most `LISTED`, an event's errors never split."""
+    groups: list[list[EventError]] = [[]]
+    for errors in refusals:
+        if len(groups[-1]) + len(errors) > LISTED:
+            groups.append([])
+        groups[-1] += errors
+    return [tuple(group) for group in groups]
 
 
 class OwnerDecided(CaptureDecision):

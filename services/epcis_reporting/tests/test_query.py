@@ -19,6 +19,7 @@ from epcis_reporting.settings import EpcisSettings
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness, serve
 
+EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "standards" / "epcis" / "examples" / "json-2.0"
 SCHEMA = Path(__file__).resolve().parents[3] / "libs/gs1/src/serialtrail_gs1/standards/epcis/EPCIS-JSON-Schema.json"
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 GTIN_OWN, GTIN_OTHER = "09506000134352", "04000001000012"
@@ -53,15 +54,18 @@ def event(epcs: list[str], biz_step: str, time: str, **fields: Any) -> dict[str,
     }
 
 
-async def capture(client: httpx.AsyncClient, *events: dict[str, Any]) -> None:
-    document = {
+def document_of(*events: dict[str, Any]) -> dict[str, Any]:
+    return {
         "@context": [CONTEXT, {"acme": "https://acme.example/epcis/"}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": "2026-11-30T09:20:00.000+01:00",
         "epcisBody": {"eventList": list(events)},
     }
-    response = await client.post("/v1/epcis/capture", json=document)
+
+
+async def capture(client: httpx.AsyncClient, *events: dict[str, Any]) -> None:
+    response = await client.post("/v1/epcis/capture", json=document_of(*events))
     assert response.status_code == 202, response.text
     assert response.json()["captured"] == len(events), response.text
 
@@ -138,3 +142,63 @@ async def test_a_narrowed_key_finds_only_its_partys_events(harness: Harness, val
     assert len(await events_of(harness.client, validator, EQ_bizStep="commissioning")) == 2  # unrestricted
     async with harness.client_with(await harness.token(Role.partner, OWN)) as partner:
         assert (await partner.get("/v1/epcis/events")).status_code == 403  # grants per partner come with shipments
+
+
+async def test_an_error_declaration_gives_the_corrected_view_by_default(harness: Harness, validator: Any) -> None:
+    """The official example's shape: an event declared in error names its corrective event. By
+    default a query answers the corrected view; EXISTS_errorDeclaration=true the declarations,
+    =false every event as last declared. A declaration is captured once, like any event."""
+    client, serial = harness.client, uuid.uuid4().hex[:10].upper()
+    wrong = event([unit(GTIN_OWN, serial)], "shipping", "2026-11-30T09:15:00+01:00", disposition="in_transit")
+    await capture(client, wrong)
+    [original] = await events_of(client, validator, MATCH_epc=unit(GTIN_OWN, serial))
+    corrective = event([unit(GTIN_OWN, serial)], "shipping", "2026-11-30T09:45:00+01:00", eventID="urn:uuid:" + serial)
+    declaration = {
+        **wrong,
+        "errorDeclaration": {
+            "declarationTime": "2026-11-30T10:00:00+01:00",
+            "reason": "https://ref.gs1.org/cbv/ER-incorrect_data",
+            "correctiveEventIDs": [corrective["eventID"]],
+        },
+    }
+    await capture(client, declaration, corrective)
+
+    corrected = await events_of(client, validator, MATCH_epc=unit(GTIN_OWN, serial))
+    assert [e["eventID"] for e in corrected] == [corrective["eventID"]]
+    declared = await events_of(client, validator, MATCH_epc=unit(GTIN_OWN, serial), EXISTS_errorDeclaration="true")
+    assert [(e["eventID"], e["errorDeclaration"]["reason"]) for e in declared] == [
+        (original["eventID"], "https://ref.gs1.org/cbv/ER-incorrect_data")
+    ]
+    assert await events_of(client, validator, EQ_errorReason="incorrect_data", MATCH_epc=unit(GTIN_OWN, serial)) == [
+        *declared
+    ]
+    assert await events_of(client, validator, EQ_correctiveEventID=corrective["eventID"]) == declared
+    assert await events_of(client, validator, EQ_errorReason="did_not_occur", MATCH_epc=unit(GTIN_OWN, serial)) == []
+    every = await events_of(client, validator, MATCH_epc=unit(GTIN_OWN, serial), EXISTS_errorDeclaration="false")
+    assert [("errorDeclaration" in e, e["eventID"]) for e in every] == [
+        (True, original["eventID"]),
+        (False, corrective["eventID"]),
+    ]
+    assert await events_of(client, validator, EQ_eventID=corrective["eventID"]) == corrected  # by the id sent
+
+    again = await client.post("/v1/epcis/capture", json=document_of(declaration, wrong))
+    problems = [(p["eventIndex"], p["status"], p["errors"][0]["rule"]) for p in again.json()["errors"]]
+    assert problems == [(0, 409, "captured-once"), (1, 409, "captured-once")]
+
+
+async def test_the_official_error_declaration_example_is_queried_back_corrected(
+    harness: Harness, validator: Any
+) -> None:
+    example = EXAMPLES / "WithErrorDeclaration" / "ErrorDeclarationAndCorrectiveEvent.jsonld"
+    response = await harness.client.post(
+        "/v1/epcis/capture", content=example.read_bytes(), headers={"Content-Type": "application/ld+json"}
+    )
+    assert (response.status_code, response.json()["captured"]) == (202, 2), response.text
+    declared = "urn:uuid:374d95fc-9457-4a51-bd6a-0bba133845a8"
+    corrective = "urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8"
+    client = harness.client
+    assert await events_of(client, validator, EQ_eventID=f"{declared}|{corrective}") == await events_of(
+        client, validator, EQ_eventID=corrective
+    )
+    [found] = await events_of(client, validator, EQ_correctiveEventID=corrective)
+    assert (found["eventID"], found["errorDeclaration"]["example:vendorExtension"]) == (declared, "Test1")

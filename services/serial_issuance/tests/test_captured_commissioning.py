@@ -113,6 +113,7 @@ async def test_the_commissionings_of_every_message_are_decided_when_the_capture_
         "refused_count": 0,
         "refused": [],
         "rolled_back": False,
+        "last": True,
     }
     assert decided.metadata["causation_id"] == str(written[-1].event_id)  # the capture's end
     assert [await status_of(issuance, s) for s in first + second] == ["commissioned"] * 3
@@ -159,3 +160,21 @@ async def test_a_capture_is_decided_within_its_senders_scope(issuance: Harness) 
         ("eventList[0].readPoint.id", "capturer-scope", 403)
     ]
     assert await status_of(issuance, packs[0]) == "issued"
+
+
+async def test_many_refusals_take_several_records_each_within_bounds(issuance: Harness) -> None:
+    """12 events of 100 serials never issued, one of 150: 1,301 errors listed in records of at most
+    1,000 (an event's never split), the 150's last 50 counted in one more error of their own."""
+    refused = [routed(n, [f"NX{n:02d}{k:08d}" for k in range(100)]) for n in range(12)]
+    refused.append(routed(12, [f"NY{k:010d}" for k in range(150)]))
+    await captured(issuance, [refused[:7], refused[7:]], ErrorBehaviour.proceed)
+
+    records = [d.payload for d in await decisions(issuance)]
+    assert [(r["last"], r["refused_count"], len(r["refused"])) for r in records] == [(False, 10, 1000), (True, 3, 301)]
+    assert {e["index"] for r in records for e in r["refused"]} == set(range(13))
+    last = records[-1]["refused"][-1]
+    assert (last["index"], last["rule"], last["message"]) == (
+        12,
+        "commissioned-as-captured",
+        "50 more problem(s) with this event, not listed",
+    )

@@ -374,8 +374,8 @@ def _vocabulary_values(event: dict[str, Any], at: str) -> Iterator[tuple[str, st
 
 
 _PLAIN_SGTIN_URN_ALONE = re.compile(rf"{_PLAIN_SGTIN_URN}\Z")
-_CBV_URN_WORD = re.compile(r"^urn:epcglobal:cbv:(bizstep|disp):(.+)\Z")
-_URN_KINDS = {"bizstep": "BizStep", "disp": "Disp"}
+_CBV_URN_WORD = re.compile(r"^urn:epcglobal:cbv:(bizstep|disp|er):(.+)\Z")
+_URN_KINDS = {"bizstep": "BizStep", "disp": "Disp", "er": "ER"}
 
 
 def canonical_epc(text: str) -> str:

@@ -43,6 +43,7 @@ from epcis_reporting.domain.capture import (
     Outcome,
     batches,
     decide,
+    identities,
     named,
     owners,
     scope_violations,
@@ -196,7 +197,7 @@ class CaptureHandlers:
         self, document: Document, behaviour: ErrorBehaviour, principal: Principal, meta: RecordMetadata
     ) -> tuple[UUID, Outcome]:
         capture_id = uuid4()
-        ids = [c.event_id for c in document.candidates if c.event_id is not None]
+        ids = identities(document.candidates)
         async with self.writes.unit(meta) as work:
             earlier = await captured_before(work.conn, work.schema, ids)
             outcome = decide(behaviour, document.candidates, earlier, self.route_to)

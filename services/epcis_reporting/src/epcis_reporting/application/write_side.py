@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from serialtrail_contracts.epcis import EventsCaptured, OwnerDecided
+from serialtrail_contracts.epcis import EventsCaptured, OwnerDecided, identity
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -22,13 +22,17 @@ class CapturedOnce:
     def ddl(self, schema: str) -> str:
         return f"""
         CREATE TABLE {schema}.captured_ids (
-            event_id text PRIMARY KEY, capture_id uuid NOT NULL, position integer NOT NULL
+            event_id text PRIMARY KEY, capture_id uuid NOT NULL, position integer NOT NULL  -- event_id: identity_of
         );
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
         rows = [
-            {"event_id": e["event_id"], "capture_id": recorded.payload["capture_id"], "position": e["index"]}
+            {
+                "event_id": identity(e["event_id"], e.get("declares_error", False)),
+                "capture_id": recorded.payload["capture_id"],
+                "position": e["index"],
+            }
             for recorded in events
             if recorded.event_type == EventsCaptured.EVENT_TYPE
             for e in recorded.payload["events"]

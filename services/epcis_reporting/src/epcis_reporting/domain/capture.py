@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, EventError, Named, Scope
+from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, EventError, Named, Scope, identity, identity_of
 from serialtrail_contracts.identity import EVERY_LINE, NO_CMO, Principal, Target
 from serialtrail_contracts.identity import Scope as Scope_
 from serialtrail_gs1.epcis_checks import Keys
@@ -118,13 +118,15 @@ def decide(
         errors.extend(_errors(candidate))
         if candidate.violations or candidate.event_id is None:
             continue
-        duplicate = _duplicate(candidate.index, candidate.event_id, earlier, first_here)
+        declares = declares_error(candidate.event)
+        owner = None if declares else routing.owner_of(candidate.event, candidate.keys, routed)
+        captured = _captured(candidate, candidate.event_id, owner, declares)
+        duplicate = _duplicate(candidate.index, captured, earlier, first_here)
         if duplicate is not None:
             errors.append(duplicate)
             continue
-        first_here[candidate.event_id] = candidate.index
-        owner = routing.owner_of(candidate.event, candidate.keys, routed)
-        accepted.append(_captured(candidate, candidate.event_id, owner))
+        first_here[identity_of(captured)] = candidate.index
+        accepted.append(captured)
     if errors and behaviour is ErrorBehaviour.rollback:
         return Outcome((), tuple(errors))
     return Outcome(tuple(accepted), tuple(errors))
@@ -143,13 +145,15 @@ def _errors(candidate: Candidate) -> Iterator[EventError]:
 
 
 def _duplicate(
-    index: int, event_id: str, earlier: Mapping[str, Earlier], first_here: Mapping[str, int]
+    index: int, captured: CapturedEvent, earlier: Mapping[str, Earlier], first_here: Mapping[str, int]
 ) -> EventError | None:
-    if event_id in earlier:
+    identity, event_id = identity_of(captured), captured.event_id
+    what = "the declaration of this event's error" if captured.declares_error else "this event"
+    if identity in earlier:
         # Not whose capture it was: another party's job is not the sender's to know of.
-        message = f"this event was captured before: {event_id}"
-    elif event_id in first_here:
-        message = f"this event is event {first_here[event_id]} of this document again: {event_id}"
+        message = f"{what} was captured before: {event_id}"
+    elif identity in first_here:
+        message = f"{what} is event {first_here[identity]} of this document again: {event_id}"
     else:
         return None
     return EventError(
@@ -162,9 +166,24 @@ def _duplicate(
     )
 
 
-def _captured(candidate: Candidate, event_id: str, owner: str | None) -> CapturedEvent:
+def _captured(candidate: Candidate, event_id: str, owner: str | None, declares: bool) -> CapturedEvent:
     event = candidate.event if "eventID" in candidate.event else {**candidate.event, "eventID": event_id}
-    return CapturedEvent(index=candidate.index, event_id=event_id, event_json=orjson.dumps(event).decode(), owner=owner)
+    return CapturedEvent(
+        index=candidate.index,
+        event_id=event_id,
+        event_json=orjson.dumps(event).decode(),
+        owner=owner,
+        declares_error=declares,
+    )
+
+
+def declares_error(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("errorDeclaration"), dict)
+
+
+def identities(candidates: Iterable[Candidate]) -> list[str]:
+    """Every identity the candidates could be captured under (see `identity_of`)."""
+    return [identity(c.event_id, declares_error(c.event)) for c in candidates if c.event_id is not None]
 
 
 def owners(captured: Iterable[CapturedEvent]) -> tuple[str, ...]:

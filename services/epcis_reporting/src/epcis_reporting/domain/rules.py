@@ -60,9 +60,3 @@ XML_UNSUPPORTED = Rule(
     "event 1 (eventList[0]), line 9: QuantityEvent has no EPCIS 2.0 form",
 )
 XML_RULES = {rule.name: rule for rule in (XSD, XML_UNSUPPORTED, WELL_FORMED_XML, NO_DTD)}
-REFUSALS_LISTED = Rule(
-    "refusals-listed",
-    "a job lists the first 1,000 errors of the events a service refused; the others are counted",
-    "eventList",
-    "serial_issuance refused 4000 more event(s), not listed: the first 1000 errors are",
-)

@@ -76,8 +76,11 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         summary="Query captured EPCIS events (EPCIS 2.0 REST binding)",
         description="An EPCISQueryDocument of the events the caller's scope covers, in capture order. "
         "MATCH_epc, MATCH_parentID and MATCH_anyEPC take SGTINs and SSCCs in any form (EPC URN or GS1 Digital "
-        "Link: one finds the other); EQ_bizStep and EQ_disposition bare CBV words or their URIs; several "
-        "values are separated by |. More events than perPage: a Link header (rel=next) with nextPageToken.",
+        "Link: one finds the other); EQ_bizStep, EQ_disposition and EQ_errorReason bare CBV words or their URIs; "
+        "several values are separated by |. Error declarations: by default the corrected view (an event declared in "
+        "error is left out, its corrective events stand); EXISTS_errorDeclaration=true the declarations only, "
+        "=false every event as last declared. More events than perPage: a Link header (rel=next) with "
+        "nextPageToken.",
     )
     async def events(
         request: Request,
@@ -96,6 +99,19 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         match_parent_id: Annotated[Piped, Query(alias="MATCH_parentID")] = None,
         match_any_epc: Annotated[Piped, Query(alias="MATCH_anyEPC")] = None,
         eq_event_id: Annotated[Piped, Query(alias="EQ_eventID")] = None,
+        exists_error_declaration: Annotated[
+            bool | None,
+            Query(
+                alias="EXISTS_errorDeclaration",
+                description="true: only error declarations (events declared in error, with their errorDeclaration); "
+                "false: every event as last declared. Omitted: the corrected view, events declared in error left "
+                "out and their corrective events in their place",
+            ),
+        ] = None,
+        ge_error_declaration_time: Annotated[Moment, Query(alias="GE_errorDeclarationTime")] = None,
+        lt_error_declaration_time: Annotated[Moment, Query(alias="LT_errorDeclarationTime")] = None,
+        eq_error_reason: Annotated[Piped, Query(alias="EQ_errorReason")] = None,
+        eq_corrective_event_id: Annotated[Piped, Query(alias="EQ_correctiveEventID")] = None,
     ) -> JsonResponse:
         filters = Filters(
             event_types=_values(event_type),
@@ -111,6 +127,11 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
             parent_ids=tuple(canonical_epc(v) for v in _values(match_parent_id)),
             any_epcs=tuple(canonical_epc(v) for v in _values(match_any_epc)),
             event_ids=_values(eq_event_id),
+            declared=exists_error_declaration,
+            error_reasons=tuple(w for v in _values(eq_error_reason) if (w := cbv_word(v, "ER"))),
+            corrective_ids=_values(eq_corrective_event_id),
+            ge_declaration_time=_moment(ge_error_declaration_time, "GE_errorDeclarationTime"),
+            lt_declaration_time=_moment(lt_error_declaration_time, "LT_errorDeclarationTime"),
         )
         after = _after(next_page_token)
         await consistent()

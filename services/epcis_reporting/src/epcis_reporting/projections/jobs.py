@@ -6,16 +6,14 @@ errors, and under rollback a refusal leaves nothing of it captured."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
-from serialtrail_contracts.epcis import LISTED, CaptureFinished, CaptureReceived, OwnerDecided
+from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, OwnerDecided
 from serialtrail_contracts.identity import Principal
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
-from epcis_reporting.domain import rules
 from epcis_reporting.projections import party
 
 SOURCE = "epcis_reporting"
@@ -81,23 +79,23 @@ async def _finished(conn: Connection, schema: str, recorded: RecordedEvent) -> N
 
 
 async def _decided(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
+    """An owner's decision (in one record or several, the last `last`): its refusals join the
+    job's errors; the job ends with the last owner's last record."""
     decided = recorded.payload
-    errors = list(decided["refused"])
-    unlisted = decided["refused_count"] - len({error["index"] for error in errors})
-    if unlisted > 0:
-        message = f"{decided['owner']} refused {unlisted} more event(s), not listed: the first {LISTED} errors are"
-        errors.append({**asdict(rules.REFUSALS_LISTED.at("eventList", message)), "index": None, "status": 422})
+    done = decided.get("last", True)
     await conn.execute(
-        f"UPDATE {schema}.capture_jobs SET awaiting = array_remove(awaiting, $2), errors = errors || $3::jsonb, "
-        "captured = CASE WHEN $4::boolean THEN 0 ELSE captured - $5 END, "
-        "finished_at = CASE WHEN cardinality(array_remove(awaiting, $2)) = 0 THEN $6::timestamptz END "
+        f"UPDATE {schema}.capture_jobs "
+        "SET awaiting = CASE WHEN $7::boolean THEN array_remove(awaiting, $2) ELSE awaiting END, "
+        "errors = errors || $3::jsonb, captured = CASE WHEN $4::boolean THEN 0 ELSE captured - $5 END, "
+        "finished_at = CASE WHEN $7::boolean AND cardinality(array_remove(awaiting, $2)) = 0 THEN $6::timestamptz END "
         "WHERE capture_id = $1",
         UUID(decided["capture_id"]),
         decided["owner"],
-        errors,
+        decided["refused"],
         decided["rolled_back"],
         decided["refused_count"],
         recorded.recorded_at,
+        done,
     )
 
 

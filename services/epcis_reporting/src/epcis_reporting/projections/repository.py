@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided
+from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided, identity
 from serialtrail_contracts.identity import Principal
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
 from serialtrail_kit.db import Connection, Pool
@@ -50,12 +50,19 @@ class RepositoryProjection:
             awaiting text[] NOT NULL DEFAULT '{{}}', {party.DDL}
         );
         CREATE TABLE {schema}.captured_events (
-            event_id text PRIMARY KEY, capture_id uuid NOT NULL, seq bigint NOT NULL UNIQUE,
+            identity text PRIMARY KEY,  -- contracts.epcis.identity: an error declaration's differs from its event's
+            event_id text NOT NULL, sent_id text, capture_id uuid NOT NULL, seq bigint NOT NULL UNIQUE,
             event_type text NOT NULL, event_time timestamptz NOT NULL, record_time timestamptz NOT NULL,
             biz_step text, disposition text, read_point text, biz_location text,
             epcs text[] NOT NULL, any_epcs text[] NOT NULL, parent_id text, event jsonb NOT NULL,
-            context jsonb
+            context jsonb,
+            declared boolean NOT NULL,  -- this row declares its event in error (the event with errorDeclaration)
+            superseded boolean NOT NULL DEFAULT false,  -- an error is declared for this row's event
+            declaration_time timestamptz, error_reason text, corrective_ids text[]
         );
+        CREATE INDEX ON {schema}.captured_events (event_id);
+        CREATE INDEX ON {schema}.captured_events (sent_id);
+        CREATE INDEX ON {schema}.captured_events (event_id) WHERE declared;
         CREATE INDEX ON {schema}.captured_events USING gin (epcs);
         CREATE INDEX ON {schema}.captured_events USING gin (any_epcs);
         CREATE INDEX ON {schema}.captured_events (event_time, seq);
@@ -82,20 +89,35 @@ class RepositoryProjection:
 
 async def _decided(conn: Connection, schema: str, decided: dict[str, Any]) -> None:
     """An owner's refusals withdraw the events refused (under rollback, all of the capture's)."""
-    await conn.execute(
-        f"UPDATE {schema}.captures SET awaiting = array_remove(awaiting, $2), "
-        "settled = cardinality(array_remove(awaiting, $2)) = 0 WHERE capture_id = $1::uuid",
-        decided["capture_id"],
-        decided["owner"],
-    )
+    if decided.get("last", True):
+        await conn.execute(
+            f"UPDATE {schema}.captures SET awaiting = array_remove(awaiting, $2), "
+            "settled = cardinality(array_remove(awaiting, $2)) = 0 WHERE capture_id = $1::uuid",
+            decided["capture_id"],
+            decided["owner"],
+        )
     if decided["rolled_back"]:
-        await conn.execute(f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid", decided["capture_id"])
+        withdrawn = await conn.fetch(
+            f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid RETURNING event_id",
+            decided["capture_id"],
+        )
+        await _supersede(conn, schema, [row["event_id"] for row in withdrawn])
     elif decided["refused"]:
         await conn.execute(
-            f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid AND event_id = ANY($2::text[])",
+            f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid AND NOT declared "
+            "AND event_id = ANY($2::text[])",
             decided["capture_id"],
             sorted({error["event_id"] for error in decided["refused"] if error["event_id"]}),
         )
+
+
+async def _supersede(conn: Connection, schema: str, event_ids: Sequence[str]) -> None:
+    """An event is superseded while a declaration of its error is kept (either may come first)."""
+    await conn.execute(
+        f"UPDATE {schema}.captured_events o SET superseded = EXISTS (SELECT FROM {schema}.captured_events d "
+        "WHERE d.declared AND d.event_id = o.event_id) WHERE NOT o.declared AND o.event_id = ANY($1::text[])",
+        sorted(set(event_ids)),
+    )
 
 
 async def _capture(conn: Connection, schema: str, payload: dict[str, Any]) -> None:
@@ -111,17 +133,25 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
     payload = recorded.payload
     rows = [_row(recorded, captured) for captured in payload["events"]]
     await conn.executemany(
-        f"INSERT INTO {schema}.captured_events (event_id, capture_id, seq, event_type, event_time, record_time, "
-        "biz_step, disposition, read_point, biz_location, epcs, any_epcs, parent_id, event, context) "
-        "VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb) "
-        "ON CONFLICT DO NOTHING",
+        f"INSERT INTO {schema}.captured_events (identity, event_id, capture_id, seq, event_type, event_time, "
+        "record_time, biz_step, disposition, read_point, biz_location, epcs, any_epcs, parent_id, event, "
+        "sent_id, declared, declaration_time, error_reason, corrective_ids, context) "
+        "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, "
+        "$16, $17, $18, $19, $20, $21::jsonb) ON CONFLICT DO NOTHING",
         [(*row, orjson.loads(payload["context_json"])) for row in rows],
     )
+    declared = [captured["event_id"] for captured in payload["events"] if captured.get("declares_error")]
+    if declared:
+        await _supersede(conn, schema, declared)
+    elif await conn.fetchval(f"SELECT EXISTS (SELECT FROM {schema}.captured_events WHERE declared)"):
+        await _supersede(conn, schema, [captured["event_id"] for captured in payload["events"]])
 
 
 def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
     event = orjson.loads(captured["event_json"])
+    declaration = event.get("errorDeclaration") if captured.get("declares_error") else None
     return (
+        identity(captured["event_id"], bool(declaration)),
         captured["event_id"],
         recorded.payload["capture_id"],
         recorded.global_position * 1_000_000 + captured["index"],  # document order within a log record
@@ -136,6 +166,22 @@ def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
         _canonical(event, _ANY_EPC_LISTS) + ([canonical_epc(event["parentID"])] if event.get("parentID") else []),
         canonical_epc(event["parentID"]) if event.get("parentID") else None,
         event,
+        event.get("eventID") if isinstance(event.get("eventID"), str) else None,
+        declaration is not None,
+        *_declared(declaration),
+    )
+
+
+def _declared(declaration: dict[str, Any] | None) -> tuple[datetime | None, str | None, list[str] | None]:
+    """(declarationTime, reason as its CBV word, correctiveEventIDs) of an error declaration."""
+    if declaration is None:
+        return None, None, None
+    when = declaration.get("declarationTime")
+    corrective = [i for i in declaration.get("correctiveEventIDs") or () if isinstance(i, str)]
+    return (
+        datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None,
+        cbv_word(declaration.get("reason"), "ER"),
+        corrective,
     )
 
 
@@ -160,6 +206,13 @@ class Filters:
     parent_ids: tuple[str, ...] = ()
     any_epcs: tuple[str, ...] = ()
     event_ids: tuple[str, ...] = ()
+    # Error declarations: None, the corrected view (events declared in error are left out, their
+    # corrective events stand); False, every event as last declared; True, declarations only.
+    declared: bool | None = None
+    error_reasons: tuple[str, ...] = ()
+    corrective_ids: tuple[str, ...] = ()
+    ge_declaration_time: datetime | None = None
+    lt_declaration_time: datetime | None = None
 
 
 def _where(filters: Filters, args: list[Any]) -> list[str]:
@@ -175,22 +228,40 @@ def _where(filters: Filters, args: list[Any]) -> list[str]:
         (filters.read_points, "e.read_point"),
         (filters.biz_locations, "e.biz_location"),
         (filters.parent_ids, "e.parent_id"),
-        (filters.event_ids, "e.event_id"),
+        (filters.error_reasons, "e.error_reason"),
     ):
         if values:
             found.append(f"{column} = ANY({arg(list(values))}::text[])")
-    for values, column in ((filters.epcs, "e.epcs"), (filters.any_epcs, "e.any_epcs")):
+    for values, column in (
+        (filters.epcs, "e.epcs"),
+        (filters.any_epcs, "e.any_epcs"),
+        (filters.corrective_ids, "e.corrective_ids"),
+    ):
         if values:
             found.append(f"{column} && {arg(list(values))}::text[]")
+    if filters.event_ids:
+        ids = arg(list(filters.event_ids))
+        found.append(f"(e.event_id = ANY({ids}::text[]) OR e.sent_id = ANY({ids}::text[]))")
     for moment, condition in (
         (filters.ge_event_time, "e.event_time >= {}"),
         (filters.lt_event_time, "e.event_time < {}"),
         (filters.ge_record_time, "e.record_time >= {}"),
         (filters.lt_record_time, "e.record_time < {}"),
+        (filters.ge_declaration_time, "e.declaration_time >= {}"),
+        (filters.lt_declaration_time, "e.declaration_time < {}"),
     ):
         if moment is not None:
             found.append(condition.format(arg(moment)))
     return found
+
+
+def _declarations(filters: Filters) -> list[str]:
+    asks_for_them = filters.error_reasons or filters.corrective_ids or filters.ge_declaration_time
+    if filters.declared or asks_for_them or filters.lt_declaration_time:
+        return ["e.declared"]
+    if filters.declared is False:
+        return ["NOT e.superseded"]
+    return ["NOT e.superseded", "NOT e.declared"]
 
 
 async def query(
@@ -198,7 +269,7 @@ async def query(
 ) -> list[dict[str, Any]]:
     """Up to `per_page` events in capture order, after the sequence number `after` (a page token)."""
     args: list[Any] = []
-    conditions = ["c.settled", *_where(filters, args), *party.visible(principal, args, "c")]
+    conditions = ["c.settled", *_declarations(filters), *_where(filters, args), *party.visible(principal, args, "c")]
     if after is not None:
         args.append(after)
         conditions.append(f"e.seq > ${len(args)}")

@@ -15,12 +15,13 @@ from typing import Any
 
 import orjson
 from serialtrail_contracts.epcis import (
-    LISTED,
+    PER_EVENT,
     CaptureFinished,
     CaptureReceived,
     ErrorBehaviour,
     EventError,
     EventsCaptured,
+    refusal_records,
 )
 from serialtrail_contracts.identity import Scope
 from serialtrail_contracts.serials import CaptureDecided
@@ -72,32 +73,39 @@ class CapturedCommissionings:
             capturer = scopes[0] if scopes else Scope.nothing()
             share = [e for part in parts if isinstance(part, list) for e in part]
             finished = CaptureFinished.model_validate(payload)
-            decided = await self._decide(finished, capturer, share, work)
-            work.record(stream_id(capture_id), 0, [decided])
+            work.record(stream_id(capture_id), 0, await self._decide(finished, capturer, share, work))
 
     async def _decide(
         self, finished: CaptureFinished, capturer: Scope, share: list[dict[str, Any]], work: UnitOfWork
-    ) -> CaptureDecided:
-        applied, refused, listed = 0, 0, list[EventError]()
+    ) -> list[CaptureDecided]:
+        applied, refusals = 0, list[list[EventError]]()
+        rollback = finished.behaviour is ErrorBehaviour.rollback
         try:
             async with work.conn.transaction():
                 for event in share:
                     errors = await self._commission(finished.capture_id, capturer, event, work)
-                    refused += bool(errors)
-                    applied += not errors
-                    listed += errors[: LISTED - len(listed)]
-                if refused and finished.behaviour is ErrorBehaviour.rollback:
+                    if errors:
+                        refusals.append(errors)
+                    else:
+                        applied += 1
+                if refusals and rollback:
                     raise _Undo
         except _Undo:
             applied = 0
-        return CaptureDecided(
-            capture_id=finished.capture_id,
-            owner=OWNER,
-            applied=applied,
-            refused_count=refused,
-            refused=tuple(listed),
-            rolled_back=bool(refused) and finished.behaviour is ErrorBehaviour.rollback,
-        )
+        records = refusal_records(refusals)
+        return [
+            CaptureDecided(
+                capture_id=finished.capture_id,
+                owner=OWNER,
+                applied=applied if last else 0,
+                refused_count=len({error.index for error in errors}),
+                refused=errors,
+                rolled_back=bool(refusals) and rollback,
+                last=last,
+            )
+            for number, errors in enumerate(records, start=1)
+            if (last := number == len(records)) or errors
+        ]
 
     async def _commission(
         self, capture_id: uuid.UUID, capturer: Scope, event: dict[str, Any], work: UnitOfWork
@@ -127,6 +135,9 @@ class CapturedCommissionings:
             await self.handlers.commission(command, work.meta, within=work)
         except DomainError as error:
             problems = error.violations or [COMMISSIONED.at("", error.detail)]
+            if len(problems) > PER_EVENT:
+                more = f"{len(problems) - PER_EVENT} more problem(s) with this event, not listed"
+                problems = [*problems[:PER_EVENT], COMMISSIONED.at("", more)]
             return [
                 EventError(
                     index=index,
