@@ -6,6 +6,7 @@ import copy
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,14 @@ async def test_a_key_narrowed_to_a_line_captures_only_what_happened_on_its_line(
         nowhere = commissioning(serial())
         del nowhere["readPoint"]
         assert rules_of(await capture(line, document(nowhere))) == [(0, 403, ["in-scope"])]
+
+
+async def test_an_event_time_ahead_of_the_servers_clock_is_refused(harness: Harness) -> None:
+    """A line's clock set wrong is not an event: beyond the allowed skew, an event time in the future
+    is refused as the owner's API would refuse it (not-in-future); within the skew it is captured."""
+    ahead = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="milliseconds")
+    nearly = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="milliseconds")
+    events = (commissioning(serial(), eventTime=ahead), commissioning(serial(), eventTime=nearly))
+    job = await capture(harness.client, document(*events), **{"GS1-Capture-Error-Behaviour": "proceed"})
+    assert (job["captured"], rules_of(job)) == (1, [(0, 400, ["not-in-future"])])
+    assert job["errors"][0]["errors"][0]["field"] == "eventList[0].eventTime"

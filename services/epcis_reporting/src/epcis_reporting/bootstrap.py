@@ -22,7 +22,7 @@ REPOSITORY = RepositoryProjection()
 
 def routes(context: ServiceContext[EpcisSettings]) -> APIRouter:
     settings = context.settings
-    handlers = CaptureHandlers(context.writes, settings.max_document_events, settings.route_to)
+    handlers = CaptureHandlers(context.writes, settings.max_document_events, settings.route_to, context.max_clock_skew)
     reads = Reads(context.read_your_writes(JOBS.name), context.read_your_writes(REPOSITORY.name))
     return build_router(handlers, context.pool, reads, settings.max_document_bytes)
 

@@ -12,6 +12,7 @@ import hashlib
 import queue
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -30,7 +31,8 @@ from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, Re
 from serialtrail_gs1.epcis_xml import EpcisXmlError, EpcisXmlReader, XmlEvent
 from serialtrail_gs1.epcis_xml import errors as xml_errors
 from serialtrail_gs1.event_hash import event_hash_id
-from serialtrail_kit.errors import DomainError, InvalidInput, MalformedJson, Rule
+from serialtrail_kit.declaration import NOT_IN_FUTURE
+from serialtrail_kit.errors import DomainError, InvalidInput, MalformedJson, Rule, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import WriteModel
 
@@ -120,10 +122,13 @@ def stream_id(capture_id: UUID) -> str:
 
 
 class CaptureHandlers:
-    def __init__(self, writes: WriteModel, max_events: int, route_to: Sequence[str] = ()) -> None:
+    def __init__(
+        self, writes: WriteModel, max_events: int, route_to: Sequence[str] = (), skew: timedelta = timedelta(minutes=5)
+    ) -> None:
         self.writes = writes
         self.max_events = max_events
         self.route_to = tuple(route_to)
+        self.skew = skew  # how far ahead of the server's clock a line's may be
 
     async def read_json(self, chunks: AsyncIterator[bytes], principal: Principal) -> Document:
         reader, digest = JsonDocumentReader(), hashlib.sha256()
@@ -174,7 +179,7 @@ class CaptureHandlers:
         try:
             for item in reader:
                 self._within_limit(len(candidates) + 1)
-                candidates.append(_xml_candidate(item, principal))
+                candidates.append(_xml_candidate(item, principal, datetime.now(UTC) + self.skew))
         except EpcisXmlError as error:
             raise _document_problem(error) from error
         header = reader.header
@@ -191,7 +196,8 @@ class CaptureHandlers:
     async def _check(self, document: Document, events: list[Any], principal: Principal) -> None:
         if events:
             first = len(document.candidates)
-            document.candidates.extend(await asyncio.to_thread(_checked, first, events, principal))
+            latest = datetime.now(UTC) + self.skew
+            document.candidates.extend(await asyncio.to_thread(_checked, first, events, principal, latest))
 
     async def record(
         self, document: Document, behaviour: ErrorBehaviour, principal: Principal, meta: RecordMetadata
@@ -229,12 +235,13 @@ class CaptureHandlers:
         return capture_id, outcome
 
 
-def _checked(first: int, events: Sequence[Any], principal: Principal) -> list[Candidate]:
+def _checked(first: int, events: Sequence[Any], principal: Principal, latest: datetime) -> list[Candidate]:
     found = []
     for index, event in enumerate(events, start=first):
         checked = check_event(index, event)
-        if checked.violations:
-            found.append(Candidate(index, event, None, checked.violations, keys=checked.keys))
+        violations = checked.violations or _ahead(event, f"eventList[{index}].eventTime", latest)
+        if violations:
+            found.append(Candidate(index, event, None, tuple(violations), keys=checked.keys))
             continue
         out_of_scope = scope_violations(principal, checked.keys, f"eventList[{index}]")
         status = NOT_YOURS if out_of_scope else INVALID
@@ -242,13 +249,23 @@ def _checked(first: int, events: Sequence[Any], principal: Principal) -> list[Ca
     return found
 
 
-def _xml_candidate(item: XmlEvent | EpcisXmlError, principal: Principal) -> Candidate:
+def _ahead(event: dict[str, Any], at: str, latest: datetime) -> tuple[Violation, ...]:
+    """An event time ahead of the server's clock by more than lines' clocks may be: a clock set
+    wrong, not an event (its owner would refuse it too)."""
+    when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+    if when <= latest:
+        return ()
+    message = f"{event['eventTime']} is in the future (the server's clock allows up to {latest.isoformat()})"
+    return (NOT_IN_FUTURE.at(at, message),)
+
+
+def _xml_candidate(item: XmlEvent | EpcisXmlError, principal: Principal, latest: datetime) -> Candidate:
     if isinstance(item, EpcisXmlError):
         if item.event_index is None or item.rule == xml_errors.MALFORMED:
             raise item  # the document's, not one event's
         at = f"eventList[{item.event_index}]"
         return Candidate(item.event_index, {}, None, (_xml_rule(item).at(at, item.describe()),))
-    candidate = _checked(item.index, [item.event], principal)[0]
+    candidate = _checked(item.index, [item.event], principal, latest)[0]
     if candidate.violations:
         return candidate
     event_id = event_hash_id(item.event, item.context)

@@ -13,6 +13,7 @@ from serialtrail_contracts.epcis import ErrorBehaviour
 from serialtrail_gs1.epcis_checks import CBV_TERM, EPCIS_DOCUMENT, EPCIS_SCHEMA
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
+from serialtrail_kit.declaration import NOT_IN_FUTURE
 from serialtrail_kit.errors import InvalidInput, MalformedJson
 from serialtrail_kit.http import strict_json
 from serialtrail_kit.http.answers import ok
@@ -47,6 +48,7 @@ EVENT_RULES = (
     EPCIS_SCHEMA,
     *SCAN_RULES,
     CBV_TERM,
+    NOT_IN_FUTURE,
     rules.IN_SCOPE,
     rules.CAPTURED_ONCE,
     rules.XSD,
@@ -138,11 +140,20 @@ def _capture_route(
                 },
             },
         },
-        responses={202: {"model": CaptureJob, "description": "the capture job, finished (Location names it)"}},
+        responses={
+            202: {
+                "model": CaptureJob,
+                "description": "the capture job (Location names it): finished, or running while the services its "
+                "events were routed to decide (read it again at Location)",
+            }
+        },
         summary="Capture an EPCIS document (EPCIS 2.0 REST binding)",
         description="Each event is checked (EPCIS 2.0 JSON Schema, GS1 identifiers, CBV terms, the key's scope, "
         "captured once by its CBV 2.0 Event Hash ID) and the job records which were captured and why the others "
-        f"were not. Rules an event can break, reported in the job: {', '.join(r.name for r in EVENT_RULES)}.",
+        f"were not. Rules an event can break, reported in the job: {', '.join(r.name for r in EVENT_RULES)}. "
+        "An event routed to the service that owns what it means (a commissioning ObjectEvent: serial issuance) "
+        "may then be refused by that service, under the rules its own API names (403, 409 or 422 in the job: "
+        "registered-batch, issued-for-gtin, commissioned …); the job runs until every such service has decided.",
     )
     @streams(max_bytes, *JSON_TYPES, *XML_TYPES)
     async def capture(request: Request, behaviour_header: Behaviour = None) -> JsonResponse:

@@ -48,12 +48,12 @@ class CaptureJob(Answer):
     captureID: str
     createdAt: datetime
     finishedAt: datetime | None
-    running: bool
-    success: bool = Field(description="false: at least one event was not captured (see errors)")
+    running: bool = Field(description="true while the services its events were routed to have not all decided")
+    success: bool = Field(description="false: at least one event was not captured (see errors), or still running")
     captureErrorBehaviour: Literal["rollback", "proceed"]
     documentFormat: str = Field(description="jsonld-2.0, xml-2.0 or xml-1.2")
     events: int = Field(description="events in the document")
-    captured: int | None = Field(description="events captured (under rollback with an error: 0)")
+    captured: int | None = Field(description="events captured (under rollback with an error: 0); null while running")
     errors: list[EventProblem]
 
 
@@ -63,16 +63,17 @@ class CaptureJobs(Answer):
 
 def job_answer(row: Mapping[str, Any], path: str) -> dict[str, Any]:
     errors = sorted(row["errors"] or [], key=lambda e: -1 if e["index"] is None else e["index"])
+    running = row["finished_at"] is None
     return {
         "captureID": row["capture_id"],
         "createdAt": row["created_at"],
         "finishedAt": row["finished_at"],
-        "running": row["finished_at"] is None,
-        "success": not errors,
+        "running": running,
+        "success": not running and not errors,
         "captureErrorBehaviour": row["behaviour"],
         "documentFormat": row["document_format"],
         "events": row["events"],
-        "captured": row["captured"],
+        "captured": None if running else row["captured"],
         "errors": list(_problems(errors, f"{path}/{row['capture_id']}")),
     }
 
