@@ -1,0 +1,156 @@
+"""The events of an EPCIS capture routed to the service that owns what they mean, seen from that
+service: one reactor shape for every owner (serial issuance's commissionings, aggregation's packing,
+line exceptions' decommissions).
+
+EPCIS reporting records a capture as `CaptureReceived` (whose behalf: the sender's scope), its
+events in several `EventsCaptured` (each naming its owner), then `CaptureFinished` (the behaviour,
+the owners that must answer). The owner keeps its share as it arrives (`keep_part`) and decides on it
+at once when the capture ends: each event applied in a unit nested in the decision's (a savepoint:
+it fails alone), under `rollback` one refusal undoing every other, and records its decision
+(`CaptureDecision`, in as many records as its refusals need) on its own log, for the capture job.
+
+An owner subclasses `CapturedShare`, names itself and its decision's contract, and applies one
+event: `apply` records through the unit it is given, or raises a `DomainError` whose violations
+name the fields of the command it would have been (`field_in_event` maps them to the event's)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+from serialtrail_contracts.epcis import (
+    PER_EVENT,
+    CaptureDecision,
+    CaptureFinished,
+    CaptureReceived,
+    ErrorBehaviour,
+    EventError,
+    EventsCaptured,
+    refusal_records,
+)
+from serialtrail_contracts.identity import Scope
+from serialtrail_kit.errors import DomainError, Rule
+from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.writes.model import UnitOfWork
+from serialtrail_kit.writes.reactor import keep_part, take_parts
+
+SOURCE = "epcis_reporting"
+
+
+class _Undo(Exception):
+    """Under rollback, a refused event undoes the others."""
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One event routed to its owner: the capture it came in, whose behalf, its hash id, itself."""
+
+    capture_id: uuid.UUID
+    capturer: Scope
+    event_id: str  # its CBV 2.0 Event Hash ID: the same event, the same id
+    event: dict[str, Any]  # EPCIS 2.0 JSON-LD, checked by EPCIS reporting
+
+
+class CapturedShare:
+    """A reactor on EPCIS reporting's log: what `owner` does with the events routed to it."""
+
+    name: str
+    owner: ClassVar[str]  # as EPCIS reporting names it (routing.owner_of)
+    decision: ClassVar[type[CaptureDecision]]  # the owner's own contract for its decision
+    refused: ClassVar[Rule]  # what a refusal without violations of its own is reported as
+    source = SOURCE
+    event_types = (CaptureReceived.EVENT_TYPE, EventsCaptured.EVENT_TYPE, CaptureFinished.EVENT_TYPE)
+
+    async def apply(self, captured: Captured, work: UnitOfWork) -> None:
+        """Record what the event means here, on the capturer's behalf, through `work`; raise a
+        DomainError to refuse it."""
+        raise NotImplementedError
+
+    def field_in_event(self, field: str) -> str:
+        """Where the field a refusal names (`serials[3]`) was read from in the event (`epcList[3]`)."""
+        return field
+
+    async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
+        payload = event.payload
+        capture_id = str(payload["capture_id"])
+        if event.event_type == CaptureReceived.EVENT_TYPE:  # whose behalf the capture is on
+            await keep_part(work, self.name, capture_id, event.stream_version, {"scope": payload["scope"]})
+        elif event.event_type == EventsCaptured.EVENT_TYPE:
+            share = [e for e in payload["events"] if e.get("owner") == self.owner]
+            if share:
+                await keep_part(work, self.name, capture_id, event.stream_version, share)
+        elif event.event_type == CaptureFinished.EVENT_TYPE:
+            parts = await take_parts(work, self.name, capture_id)
+            if self.owner not in payload.get("owners", ()):
+                return
+            # Whose behalf: its sender's scope (none known, as good as none: nothing is within it).
+            scopes = [Scope.from_json(part["scope"]) for part in parts if isinstance(part, dict)]
+            capturer = scopes[0] if scopes else Scope.nothing()
+            share = [e for part in parts if isinstance(part, list) for e in part]
+            finished = CaptureFinished.model_validate(payload)
+            work.record(stream_id(capture_id), 0, await self._decide(finished, capturer, share, work))
+
+    async def _decide(
+        self, finished: CaptureFinished, capturer: Scope, share: Sequence[dict[str, Any]], work: UnitOfWork
+    ) -> list[CaptureDecision]:
+        applied, refusals = 0, list[list[EventError]]()
+        rollback = finished.behaviour is ErrorBehaviour.rollback
+        try:
+            async with work.conn.transaction():
+                for event in share:
+                    errors = await self._applied(finished.capture_id, capturer, event, work)
+                    if errors:
+                        refusals.append(errors)
+                    else:
+                        applied += 1
+                if refusals and rollback:
+                    raise _Undo
+        except _Undo:
+            applied = 0
+        records = refusal_records(refusals)
+        return [
+            self.decision(
+                capture_id=finished.capture_id,
+                owner=self.owner,
+                applied=applied if last else 0,
+                refused_count=len({error.index for error in errors}),
+                refused=errors,
+                rolled_back=bool(refusals) and rollback,
+                last=last,
+            )
+            for number, errors in enumerate(records, start=1)
+            if (last := number == len(records)) or errors
+        ]
+
+    async def _applied(
+        self, capture_id: uuid.UUID, capturer: Scope, event: dict[str, Any], work: UnitOfWork
+    ) -> list[EventError]:
+        """The event applied (no errors), or why it was not."""
+        index, event_id = event["index"], event["event_id"]
+        try:
+            await self.apply(Captured(capture_id, capturer, event_id, orjson.loads(event["event_json"])), work)
+        except DomainError as error:
+            problems = error.violations or [self.refused.at("", error.detail)]
+            if len(problems) > PER_EVENT:
+                more = f"{len(problems) - PER_EVENT} more problem(s) with this event, not listed"
+                problems = [*problems[:PER_EVENT], self.refused.at("", more)]
+            return [
+                EventError(
+                    index=index,
+                    event_id=event_id,
+                    field=".".join(filter(None, (f"eventList[{index}]", self.field_in_event(problem.field)))),
+                    rule=problem.rule,
+                    message=problem.message,
+                    status=error.status,
+                )
+                for problem in problems
+            ]
+        return []
+
+
+def stream_id(capture_id: str) -> str:
+    """The owner's stream of its decision on a capture."""
+    return f"capture-{capture_id}"
