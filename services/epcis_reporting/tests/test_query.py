@@ -1,5 +1,6 @@
 """EPCIS 2.0 event query: what was captured, found by the standard parameters, a page at a time,
-narrowed to the caller's party, and every answer an EPCIS 2.0 document the official schema accepts."""
+narrowed to the caller's party, and every answer a document its official schema accepts: EPCIS 2.0 JSON-LD,
+or EPCIS 2.0 or 1.2 XML by Accept and GS1-EPCIS-Version."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from epcis_event_hash_generator import hash_generator, xml_to_py  # type: ignore[import-untyped]
 from epcis_reporting import bootstrap
 from epcis_reporting.settings import EpcisSettings
+from lxml import etree
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness, serve
 
@@ -202,3 +205,63 @@ async def test_the_official_error_declaration_example_is_queried_back_corrected(
     )
     [found] = await events_of(client, validator, EQ_correctiveEventID=corrective)
     assert (found["eventID"], found["errorDeclaration"]["example:vendorExtension"]) == (declared, "Test1")
+
+
+QUERY_XSD = {
+    "2.0": SCHEMA.parent / "xsd-2.0" / "EPCglobal-epcis-query-2_0.xsd",
+    "1.2": SCHEMA.parent / "xsd-1.2" / "EPCglobal-epcis-query-1_2.xsd",
+}
+SAFE = etree.XMLParser(resolve_entities=False, no_network=True)
+
+
+def xml_problems(xml: bytes, version: str) -> list[str]:
+    schema = etree.XMLSchema(etree.parse(str(QUERY_XSD[version]), SAFE))
+    return [] if schema.validate(etree.fromstring(xml, SAFE)) else [str(e) for e in schema.error_log]
+
+
+def hash_ids_of(xml: bytes) -> list[str]:
+    """The CBV 2.0 Event Hash IDs of an XML answer's events, as the reference implementation reads XML."""
+    root = etree.fromstring(xml, SAFE)
+    version = root.get("schemaVersion")
+    namespace = {"2.0": "urn:epcglobal:epcis:xsd:2", "1.2": "urn:epcglobal:epcis:xsd:1"}[str(version)]
+    events_xml = etree.tostring(next(root.iter("EventList"))).decode()
+    as_document = (  # the reference reads EPCISDocuments: the answer's events, in one
+        f'<epcis:EPCISDocument xmlns:epcis="{namespace}" schemaVersion="{version}" '
+        f'creationDate="{root.get("creationDate")}"><EPCISBody>{events_xml}</EPCISBody></epcis:EPCISDocument>'
+    )
+    events = xml_to_py.event_list_from_epcis_document_str(as_document)
+    pre_hashes = hash_generator.derive_prehashes_from_events(events, "")
+    return list(hash_generator.calculate_hashes_from_pre_hashes(pre_hashes, "sha256"))
+
+
+async def test_a_query_is_answered_as_epcis_xml_2_0_or_1_2_by_accept_and_version(
+    harness: Harness, validator: Any
+) -> None:
+    """The same events as JSON-LD, EPCIS 2.0 XML and 1.2 XML: each valid against its official schema,
+    each event with the same Event Hash ID; in 1.2 a Digital Link becomes its EPC URN by the company
+    prefix the key's scope names. Without one known, 1.2 is refused as not acceptable (406)."""
+    serial = uuid.uuid4().hex[:10].upper()
+    linked = event([unit(GTIN_OWN, serial)], "shipping", "2026-11-30T09:15:00+01:00", **{"acme:shift": "B"})
+    urn = event([f"urn:epc:id:sgtin:9506000.013435.{serial}X"], "receiving", "2026-11-30T10:15:00+01:00")
+    async with harness.client_with(await harness.token(Role.cmo, OWN)) as cmo:
+        await capture(cmo, linked, urn)
+        as_json = await events_of(cmo, validator, EQ_bizStep="shipping|receiving")
+        answers = {}
+        for version in ("2.0", "1.2"):
+            headers = {"Accept": "application/xml", "GS1-EPCIS-Version": version}
+            answer = await cmo.get("/v1/epcis/events", params={"EQ_bizStep": "shipping|receiving"}, headers=headers)
+            assert (answer.status_code, answer.headers["content-type"]) == (200, "application/xml"), answer.text
+            assert answer.headers["gs1-epcis-version"] == f"{version}.0"
+            assert xml_problems(answer.content, version) == []
+            assert hash_ids_of(answer.content) == [e["eventID"] for e in as_json]
+            answers[version] = answer.content
+    assert f"urn:epc:id:sgtin:9506000.013435.{serial}<".encode() in answers["1.2"]  # the Digital Link's EPC URN
+    assert unit(GTIN_OWN, serial).encode() in answers["2.0"]  # as captured
+
+    unscoped = {"Accept": "application/xml", "GS1-EPCIS-Version": "1.2"}
+    refused = await harness.client.get("/v1/epcis/events", params={"EQ_bizStep": "shipping"}, headers=unscoped)
+    assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (406, "xml-writable")
+    unknown = await harness.client.get("/v1/epcis/events", headers={**unscoped, "GS1-EPCIS-Version": "3.0"})
+    assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (406, "epcis-version")
+    preferred = await harness.client.get("/v1/epcis/events", headers={"Accept": "application/xml;q=0.5, */*"})
+    assert preferred.headers["content-type"] == "application/ld+json"

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from serialtrail_gs1.epcis import CONTEXT
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
+from serialtrail_gs1.epcis_xml_out import CompanyPrefixes, NotWritable, Version, write_json_document
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import InvalidInput, Rule
+from serialtrail_kit.errors import DomainError, InvalidInput, Rule
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
@@ -30,7 +31,29 @@ TIME_WITH_OFFSET = Rule(
 PAGE_TOKEN = Rule(
     "page-token", "nextPageToken is one this server gave out", "nextPageToken", "'xyz' is not a page token"
 )
-_QUERIES = refuses({InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN)})
+XML_WRITABLE = Rule(
+    "xml-writable",
+    "the events asked for can be written in the EPCIS XML version asked for (1.2: a GS1 Digital Link needs its "
+    "company prefix's length, which the key's scope or the events' EPC URNs tell; some 2.0 content has no 1.2 form)",
+    "GS1-EPCIS-Version",
+    "event 0 (ObjectEvent) epcList[0]: the company prefix length of GTIN 09506000134352 is not known",
+)
+VERSION_KNOWN = Rule(
+    "epcis-version",
+    "GS1-EPCIS-Version names an EPCIS version this server answers in: 2.0 or 1.2",
+    "GS1-EPCIS-Version",
+    "'3.0' is not an EPCIS version this server answers in (2.0, 1.2)",
+)
+
+
+class NotAcceptable(DomainError):
+    kind, status, title = "not-acceptable", 406, "Not acceptable"
+    example = "the events asked for cannot be written as EPCIS 1.2 XML; ask for EPCIS 2.0 (XML or JSON-LD)"
+
+
+_QUERIES = refuses({InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)})
+_XML = ("application/xml", "text/xml")
+_VERSIONS = {"2.0": Version.V2_0, "2.0.0": Version.V2_0, "1.2": Version.V1_2, "1.2.0": Version.V1_2}
 PerPage = Annotated[int, Query(alias="perPage", ge=1, le=1000, description="at most this many events per page")]
 Piped = Annotated[str | None, Query(description="one value or several, separated by |")]
 Moment = Annotated[str | None, Query(description="an RFC 3339 date-time with its offset")]
@@ -73,6 +96,15 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         "/events",
         dependencies=[requires(allowed.READ, resources.events)],
         openapi_extra=_QUERIES,
+        responses={
+            200: {
+                "description": "an EPCISQueryDocument: JSON-LD, or EPCIS 2.0 / 1.2 XML (Accept, GS1-EPCIS-Version)",
+                "content": {
+                    "application/ld+json": {"schema": {"type": "object"}},
+                    "application/xml": {"schema": {"type": "string"}},
+                },
+            }
+        },
         summary="Query captured EPCIS events (EPCIS 2.0 REST binding)",
         description="An EPCISQueryDocument of the events the caller's scope covers, in capture order. "
         "MATCH_epc, MATCH_parentID and MATCH_anyEPC take SGTINs and SSCCs in any form (EPC URN or GS1 Digital "
@@ -80,7 +112,8 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         "several values are separated by |. Error declarations: by default the corrected view (an event declared in "
         "error is left out, its corrective events stand); EXISTS_errorDeclaration=true the declarations only, "
         "=false every event as last declared. More events than perPage: a Link header (rel=next) with "
-        "nextPageToken.",
+        "nextPageToken. JSON-LD by default; EPCIS XML with Accept: application/xml, 2.0 or, with "
+        "GS1-EPCIS-Version: 1.2, 1.2 (Digital Links as EPC URNs where the company prefix is known).",
     )
     async def events(
         request: Request,
@@ -112,7 +145,7 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         lt_error_declaration_time: Annotated[Moment, Query(alias="LT_errorDeclarationTime")] = None,
         eq_error_reason: Annotated[Piped, Query(alias="EQ_errorReason")] = None,
         eq_corrective_event_id: Annotated[Piped, Query(alias="EQ_correctiveEventID")] = None,
-    ) -> JsonResponse:
+    ) -> Response:
         filters = Filters(
             event_types=_values(event_type),
             ge_event_time=_moment(ge_event_time, "GE_eventTime"),
@@ -135,13 +168,52 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         )
         after = _after(next_page_token)
         await consistent()
+        xml = _wants_xml(request.headers.get("accept", ""))
+        version = _version(request.headers.get("gs1-epcis-version")) if xml else Version.V2_0
         rows = await query(pool, request.state.principal, filters, per_page + 1, after)
         page, more = rows[:per_page], len(rows) > per_page
-        headers = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+        headers = {"GS1-EPCIS-Version": f"{version.value}.0", "GS1-CBV-Version": "2.0.0"}
         if more:
             following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
             headers["Link"] = f'<{following}>; rel="next"'
+        if xml:
+            body = _as_xml(_document(page), version, request.state.principal.scope.company_prefixes)
+            return Response(body, headers=headers, media_type="application/xml")
         return JsonResponse(_document(page), headers=headers, media_type="application/ld+json")
+
+
+def _wants_xml(accept: str) -> bool:
+    """Whether the most preferred media type the client accepts is XML (JSON-LD unless it is)."""
+    best, preference = "", -1.0
+    for offered in accept.split(","):
+        media, *parameters = (part.strip() for part in offered.split(";"))
+        weight = next((p[2:] for p in parameters if p.startswith("q=")), "1")
+        try:
+            quality = float(weight)
+        except ValueError:
+            continue
+        if quality > preference:
+            best, preference = media.lower(), quality
+    return best in _XML
+
+
+def _version(named: str | None) -> Version:
+    if named is None:
+        return Version.V2_0
+    if named.strip() not in _VERSIONS:
+        message = f"{named[:20]!r} is not an EPCIS version this server answers in (2.0, 1.2)"
+        raise NotAcceptable(message, [VERSION_KNOWN.at("header.GS1-EPCIS-Version", message)])
+    return _VERSIONS[named.strip()]
+
+
+def _as_xml(document: dict[str, Any], version: Version, prefixes: frozenset[str] | None) -> bytes:
+    """The query document as EPCIS XML of `version`; for 1.2, Digital Links as EPC URNs by the
+    company prefixes the key's scope names and the events' EPC URNs show."""
+    try:
+        return b"".join(write_json_document(document, version, company_prefixes=CompanyPrefixes.of(prefixes or ())))
+    except NotWritable as error:
+        message = f"{error}; ask for EPCIS 2.0 (XML or JSON-LD)"
+        raise NotAcceptable(message, [XML_WRITABLE.at("header.GS1-EPCIS-Version", message)]) from error
 
 
 def _as_recorded(row: dict[str, Any]) -> dict[str, Any]:
