@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jsonschema
@@ -265,3 +266,21 @@ async def test_a_query_is_answered_as_epcis_xml_2_0_or_1_2_by_accept_and_version
     assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (406, "epcis-version")
     preferred = await harness.client.get("/v1/epcis/events", headers={"Accept": "application/xml;q=0.5, */*"})
     assert preferred.headers["content-type"] == "application/ld+json"
+
+
+async def test_one_objects_events_are_found_by_its_epc_in_any_form(harness: Harness, validator: Any) -> None:
+    serial = uuid.uuid4().hex[:10].upper()
+    packed = event([unit(GTIN_OWN, serial)], "packing", "2026-11-30T09:15:00+01:00")
+    shipped = event([f"urn:epc:id:sgtin:9506000.013435.{serial}"], "shipping", "2026-11-30T10:15:00+01:00")
+    await capture(
+        harness.client, packed, shipped, event([unit(GTIN_OWN, serial + "9")], "packing", packed["eventTime"])
+    )
+    for form in (f"urn:epc:id:sgtin:9506000.013435.{serial}", quote(unit(GTIN_OWN, serial), safe="")):
+        answer = await harness.client.get(f"/v1/epcis/epcs/{form}/events")
+        assert answer.status_code == 200, answer.text
+        assert list(validator.iter_errors(answer.json())) == []
+        found = answer.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert [e["bizStep"] for e in found] == ["packing", "shipping"]
+    async with harness.client_with(await harness.token(Role.cmo, OTHER)) as other:
+        answer = await other.get(f"/v1/epcis/epcs/urn:epc:id:sgtin:9506000.013435.{serial}/events")
+        assert answer.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []

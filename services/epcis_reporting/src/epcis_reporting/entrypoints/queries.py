@@ -53,6 +53,15 @@ class NotAcceptable(DomainError):
 
 _QUERIES = refuses({InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)})
 _XML = ("application/xml", "text/xml")
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "an EPCISQueryDocument: JSON-LD, or EPCIS 2.0 / 1.2 XML (Accept, GS1-EPCIS-Version)",
+        "content": {
+            "application/ld+json": {"schema": {"type": "object"}},
+            "application/xml": {"schema": {"type": "string"}},
+        },
+    }
+}
 _VERSIONS = {"2.0": Version.V2_0, "2.0.0": Version.V2_0, "1.2": Version.V1_2, "1.2.0": Version.V1_2}
 PerPage = Annotated[int, Query(alias="perPage", ge=1, le=1000, description="at most this many events per page")]
 Piped = Annotated[str | None, Query(description="one value or several, separated by |")]
@@ -96,15 +105,7 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         "/events",
         dependencies=[requires(allowed.READ, resources.events)],
         openapi_extra=_QUERIES,
-        responses={
-            200: {
-                "description": "an EPCISQueryDocument: JSON-LD, or EPCIS 2.0 / 1.2 XML (Accept, GS1-EPCIS-Version)",
-                "content": {
-                    "application/ld+json": {"schema": {"type": "object"}},
-                    "application/xml": {"schema": {"type": "string"}},
-                },
-            }
-        },
+        responses=_ANSWERS,
         summary="Query captured EPCIS events (EPCIS 2.0 REST binding)",
         description="An EPCISQueryDocument of the events the caller's scope covers, in capture order. "
         "MATCH_epc, MATCH_parentID and MATCH_anyEPC take SGTINs and SSCCs in any form (EPC URN or GS1 Digital "
@@ -166,6 +167,26 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
             ge_declaration_time=_moment(ge_error_declaration_time, "GE_errorDeclarationTime"),
             lt_declaration_time=_moment(lt_error_declaration_time, "LT_errorDeclarationTime"),
         )
+        return await answer(request, filters, per_page, next_page_token)
+
+    @router.get(
+        "/epcs/{epc:path}/events",
+        dependencies=[requires(allowed.READ, resources.epc_events)],
+        openapi_extra=_QUERIES,
+        responses=_ANSWERS,
+        summary="Query the captured EPCIS events of one object (EPCIS 2.0 REST binding)",
+        description="The events naming the object `epc` in any of their EPC lists or as parent: an SGTIN or "
+        "SSCC in any form (EPC URN or GS1 Digital Link, URL-encoded), as GET /events?MATCH_anyEPC= answers it.",
+    )
+    async def epc_events(
+        epc: str,
+        request: Request,
+        per_page: PerPage = 30,
+        next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,
+    ) -> Response:
+        return await answer(request, Filters(any_epcs=(canonical_epc(epc),)), per_page, next_page_token)
+
+    async def answer(request: Request, filters: Filters, per_page: int, next_page_token: str | None) -> Response:
         after = _after(next_page_token)
         await consistent()
         xml = _wants_xml(request.headers.get("accept", ""))

@@ -27,6 +27,7 @@ class Resources:
         self.job = Resource("capture-job", owner=self._job, description="a capture job: its capturer's")
         self.jobs = Resource("capture-jobs", description="capture jobs: a narrowed key's own")
         self.events = Resource("epcis-events", description="captured events: a narrowed key's party's")
+        self.epc_events = Resource("epc-events", description="one object's captured events: a narrowed key's party's")
 
     async def _job(self, request: Request) -> Target | None:
         try:
