@@ -128,6 +128,10 @@ class CaptureFinished(EventContract):
     behaviour: ErrorBehaviour = ErrorBehaviour.rollback
     # The services some of its events were routed to: the job runs until each has decided.
     owners: tuple[str, ...] = ()
+    # Under rollback with several owners, each first checks its share without recording anything
+    # (a decision `prepared`); `CaptureCommitted` then says whether every owner records its share
+    # (none refused anything) or none does: one owner's refusal leaves every other's share unrecorded.
+    prepare: bool = False
 
 
 LISTED = 1_000  # errors one decision record lists at most
@@ -149,6 +153,7 @@ class CaptureDecision(EventContract):
     refused: tuple[EventError, ...] = Field(default=(), max_length=LISTED)
     rolled_back: bool = False
     last: bool = True
+    prepared: bool = False  # a check of the share, nothing recorded (see CaptureFinished.prepare)
 
 
 def refusal_records(refusals: list[list[EventError]]) -> list[tuple[EventError, ...]]:
@@ -168,4 +173,15 @@ class OwnerDecided(CaptureDecision):
     EVENT_VERSION: ClassVar[int] = 1
 
 
-EVENTS = event_types(CaptureReceived, EventsCaptured, CaptureFinished, OwnerDecided)
+class CaptureCommitted(EventContract):
+    """Every owner of a capture's events has checked its share (`CaptureFinished.prepare`): with
+    `apply`, none refused anything and each now records its share; without, none does."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.CaptureCommitted"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    capture_id: UUID
+    apply: bool
+
+
+EVENTS = event_types(CaptureReceived, EventsCaptured, CaptureFinished, OwnerDecided, CaptureCommitted)

@@ -14,6 +14,7 @@ import pytest
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, product, serials, site
 from serial_issuance import bootstrap
 from serialtrail_contracts.epcis import (
+    CaptureCommitted,
     CapturedEvent,
     CaptureFinished,
     CaptureReceived,
@@ -61,7 +62,12 @@ def routed(index: int, packs: list[str], owner: str | None = "serial_issuance") 
 
 
 async def captured(
-    harness: Harness, batches: list[list[CapturedEvent]], behaviour: ErrorBehaviour, scope: Scope = UNRESTRICTED
+    harness: Harness,
+    batches: list[list[CapturedEvent]],
+    behaviour: ErrorBehaviour,
+    scope: Scope = UNRESTRICTED,
+    *,
+    prepare: bool = False,
 ) -> tuple[uuid.UUID, list[RecordedEvent]]:
     """What EPCIS reporting records for a capture, written to its log: the events in batches, then the end."""
     capture_id = uuid.uuid4()
@@ -80,7 +86,10 @@ async def captured(
     records: list[Any] = [received]
     records += [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
     owners = ("serial_issuance",) if any(e.owner for b in batches for e in b) else ()
-    records.append(CaptureFinished(capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners))
+    finished = CaptureFinished(
+        capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners, prepare=prepare
+    )
+    records.append(finished)
     source = PostgresEventStore(harness.composition.app_pool, SOURCE)
     written = await source.append([append_of(f"capture-{capture_id}", 0, records)], SYSTEM)
     await harness.runner("serial_issuance", "reactor_epcis_commissioning").caught_up(timeout=30)
@@ -114,6 +123,7 @@ async def test_the_commissionings_of_every_message_are_decided_when_the_capture_
         "refused": [],
         "rolled_back": False,
         "last": True,
+        "prepared": False,
     }
     assert decided.metadata["causation_id"] == str(written[-1].event_id)  # the capture's end
     assert [await status_of(issuance, s) for s in first + second] == ["commissioned"] * 3
@@ -178,3 +188,45 @@ async def test_many_refusals_take_several_records_each_within_bounds(issuance: H
         "commissioned-as-captured",
         "50 more problem(s) with this event, not listed",
     )
+
+
+async def committed(harness: Harness, capture_id: uuid.UUID, apply: bool) -> None:
+    """EPCIS reporting's commit of a capture whose owners checked their shares first."""
+    source = PostgresEventStore(harness.composition.app_pool, SOURCE)
+    stream = f"capture-{capture_id}"
+    version = await source.stream_version(stream)
+    commit = CaptureCommitted(capture_id=capture_id, apply=apply)
+    await source.append([append_of(stream, version, [commit])], SYSTEM)
+    await harness.runner("serial_issuance", "reactor_epcis_commissioning").caught_up(timeout=30)
+
+
+@pytest.mark.parametrize("apply", [True, False])
+async def test_a_share_checked_first_is_recorded_only_when_the_capture_is_committed(
+    issuance: Harness, apply: bool
+) -> None:
+    """Several owners under rollback: each checks its share (nothing recorded, a `prepared` answer),
+    and records it when EPCIS reporting commits the capture; not at all when another owner refused."""
+    packs = await serials(issuance.client, 3)
+    capture_id, _ = await captured(
+        issuance, [[routed(0, packs[:2]), routed(1, packs[2:])]], ErrorBehaviour.rollback, prepare=True
+    )
+    [checked] = [d.payload for d in await decisions(issuance)]
+    assert (checked["prepared"], checked["applied"], checked["refused"]) == (True, 2, [])
+    assert [await status_of(issuance, s) for s in packs] == ["issued"] * 3
+
+    await committed(issuance, capture_id, apply)
+    await issuance.runner("serial_issuance", "serial_status").caught_up(timeout=30)
+    [_, final] = [d.payload for d in await decisions(issuance)]
+    assert (final["prepared"], final["applied"], final["rolled_back"]) == (False, 2 if apply else 0, not apply)
+    assert [await status_of(issuance, s) for s in packs] == ["commissioned" if apply else "issued"] * 3
+
+
+async def test_a_refusal_found_in_the_check_is_reported_then_and_nothing_is_recorded(issuance: Harness) -> None:
+    packs = await serials(issuance.client, 1)
+    events = [[routed(0, packs), routed(1, ["NOTISSUED123"])]]
+    capture_id, _ = await captured(issuance, events, ErrorBehaviour.rollback, prepare=True)
+    [checked] = [d.payload for d in await decisions(issuance)]
+    assert (checked["prepared"], checked["applied"], checked["rolled_back"]) == (True, 0, True)
+    assert [(e["index"], e["rule"]) for e in checked["refused"]] == [(1, "issued-for-gtin")]
+    await committed(issuance, capture_id, apply=False)
+    assert await status_of(issuance, packs[0]) == "issued"

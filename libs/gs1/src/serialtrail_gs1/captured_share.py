@@ -8,6 +8,9 @@ the owners that must answer). The owner keeps its share as it arrives (`keep_par
 at once when the capture ends: each event applied in a unit nested in the decision's (a savepoint:
 it fails alone), under `rollback` one refusal undoing every other, and records its decision
 (`CaptureDecision`, in as many records as its refusals need) on its own log, for the capture job.
+A capture with several owners under rollback is decided in two steps: each owner checks its share
+(everything undone, its decision `prepared`), and records it only when EPCIS reporting commits the
+capture (`CaptureCommitted.apply`: no owner refused anything); otherwise none records anything.
 
 An owner subclasses `CapturedShare`, names itself and its decision's contract, and applies one
 event: `apply` records through the unit it is given, or raises a `DomainError` whose violations
@@ -23,6 +26,7 @@ from typing import Any, ClassVar
 import orjson
 from serialtrail_contracts.epcis import (
     PER_EVENT,
+    CaptureCommitted,
     CaptureDecision,
     CaptureFinished,
     CaptureReceived,
@@ -35,7 +39,7 @@ from serialtrail_contracts.identity import Scope
 from serialtrail_kit.errors import DomainError, Rule
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.writes.model import UnitOfWork
-from serialtrail_kit.writes.reactor import keep_part, take_parts
+from serialtrail_kit.writes.reactor import keep_part, read_parts, take_parts
 
 SOURCE = "epcis_reporting"
 
@@ -62,7 +66,12 @@ class CapturedShare:
     decision: ClassVar[type[CaptureDecision]]  # the owner's own contract for its decision
     refused: ClassVar[Rule]  # what a refusal without violations of its own is reported as
     source = SOURCE
-    event_types = (CaptureReceived.EVENT_TYPE, EventsCaptured.EVENT_TYPE, CaptureFinished.EVENT_TYPE)
+    event_types = (
+        CaptureReceived.EVENT_TYPE,
+        EventsCaptured.EVENT_TYPE,
+        CaptureFinished.EVENT_TYPE,
+        CaptureCommitted.EVENT_TYPE,
+    )
 
     async def apply(self, captured: Captured, work: UnitOfWork) -> None:
         """Record what the event means here, on the capturer's behalf, through `work`; raise a
@@ -83,19 +92,36 @@ class CapturedShare:
             if share:
                 await keep_part(work, self.name, capture_id, event.stream_version, share)
         elif event.event_type == CaptureFinished.EVENT_TYPE:
-            parts = await take_parts(work, self.name, capture_id)
-            if self.owner not in payload.get("owners", ()):
-                return
-            # Whose behalf: its sender's scope (none known, as good as none: nothing is within it).
-            scopes = [Scope.from_json(part["scope"]) for part in parts if isinstance(part, dict)]
-            capturer = scopes[0] if scopes else Scope.nothing()
-            share = [e for part in parts if isinstance(part, list) for e in part]
             finished = CaptureFinished.model_validate(payload)
-            work.record(stream_id(capture_id), 0, await self._decide(finished, capturer, share, work))
+            if self.owner not in finished.owners:
+                await take_parts(work, self.name, capture_id)
+            elif finished.prepare:  # checked now, recorded (or not) when the capture is committed
+                parts = await read_parts(work, self.name, capture_id)
+                work.record(stream_id(capture_id), 0, await self._decide(finished, parts, work, check_only=True))
+            else:
+                parts = await take_parts(work, self.name, capture_id)
+                work.record(stream_id(capture_id), 0, await self._decide(finished, parts, work))
+        elif event.event_type == CaptureCommitted.EVENT_TYPE:
+            parts = await take_parts(work, self.name, capture_id)
+            if not parts:
+                return  # none of its events was this owner's
+            stream = await work.version(stream_id(capture_id))
+            committed = CaptureFinished(capture_id=uuid.UUID(capture_id), captured=0, owners=(self.owner,))
+            if payload["apply"]:
+                work.record(stream_id(capture_id), stream, await self._decide(committed, parts, work))
+            else:  # another owner refused: nothing of the capture is recorded anywhere
+                undone = self.decision(capture_id=committed.capture_id, owner=self.owner, applied=0, rolled_back=True)
+                work.record(stream_id(capture_id), stream, [undone])
 
     async def _decide(
-        self, finished: CaptureFinished, capturer: Scope, share: Sequence[dict[str, Any]], work: UnitOfWork
+        self, finished: CaptureFinished, parts: Sequence[Any], work: UnitOfWork, *, check_only: bool = False
     ) -> list[CaptureDecision]:
+        """Each event of the share applied in a nested unit; under rollback one refusal undoes the
+        others; `check_only` undoes them all (what would be applied, and what refused)."""
+        # Whose behalf: its sender's scope (none known, as good as none: nothing is within it).
+        scopes = [Scope.from_json(part["scope"]) for part in parts if isinstance(part, dict)]
+        capturer = scopes[0] if scopes else Scope.nothing()
+        share = [event for part in parts if isinstance(part, list) for event in part]
         applied, refusals = 0, list[list[EventError]]()
         rollback = finished.behaviour is ErrorBehaviour.rollback
         try:
@@ -106,10 +132,10 @@ class CapturedShare:
                         refusals.append(errors)
                     else:
                         applied += 1
-                if refusals and rollback:
+                if (refusals and rollback) or check_only:
                     raise _Undo
         except _Undo:
-            applied = 0
+            applied = applied if check_only and not (refusals and rollback) else 0
         records = refusal_records(refusals)
         return [
             self.decision(
@@ -120,6 +146,7 @@ class CapturedShare:
                 refused=errors,
                 rolled_back=bool(refusals) and rollback,
                 last=last,
+                prepared=check_only,
             )
             for number, errors in enumerate(records, start=1)
             if (last := number == len(records)) or errors

@@ -16,7 +16,13 @@ from typing import Any
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.deviations import DEVIATION_EVENTS
-from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided
+from serialtrail_contracts.epcis import (
+    CaptureCommitted,
+    CaptureFinished,
+    CaptureReceived,
+    EventsCaptured,
+    OwnerDecided,
+)
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import (
     DecommissionUndone,
@@ -74,6 +80,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         EventsCaptured,
         CaptureFinished,
         OwnerDecided,
+        CaptureCommitted,
         CaptureDecided,  # serial issuance's answer to a capture: its commissionings are the events
     }
 )

@@ -8,7 +8,7 @@ from serialtrail_kit.declaration import Service, ServiceContext
 
 from epcis_reporting.application.capture import CaptureHandlers
 from epcis_reporting.application.decisions import OwnerDecisions
-from epcis_reporting.application.write_side import CapturedOnce
+from epcis_reporting.application.write_side import CapturedOnce, CommitChecks
 from epcis_reporting.domain import routing
 from epcis_reporting.entrypoints import permissions
 from epcis_reporting.entrypoints.http import Reads, build_router
@@ -32,7 +32,7 @@ SERVICE = Service(
     events=epcis.EVENTS,
     settings=EpcisSettings,
     permissions=permissions.ALL,
-    write_side=(CapturedOnce(),),
+    write_side=(CapturedOnce(), CommitChecks()),
     read_models=(JOBS, REPOSITORY),
     reactors=(OwnerDecisions(routing.SERIAL_ISSUANCE, serials.CaptureDecided.EVENT_TYPE),),
     routes=routes,

@@ -10,7 +10,8 @@ event's id as its causation id and continues its correlation and trace.
 
 A reactor that decides on a whole delivered in parts (a document's events come in several
 messages, then the one that ends it) keeps each part (`keep_part`) until the end, then takes
-them all (`take_parts`): kept and taken in the same transaction as the reactions noted."""
+them all (`take_parts`; `read_parts` leaves them kept, for a whole decided in two steps): kept
+and taken in the same transaction as the reactions noted."""
 
 from __future__ import annotations
 
@@ -55,6 +56,16 @@ async def take_parts(work: UnitOfWork, reactor: str, whole: str) -> list[Any]:
         whole,
     )
     return [row["payload"] for row in sorted(rows, key=lambda row: row["part"])]
+
+
+async def read_parts(work: UnitOfWork, reactor: str, whole: str) -> list[Any]:
+    """Every part of `whole` kept so far, in order, kept still (a whole decided in two steps)."""
+    rows = await work.conn.fetch(
+        f"SELECT payload FROM {work.schema}.reaction_parts WHERE reactor = $1 AND whole = $2 ORDER BY part",
+        reactor,
+        whole,
+    )
+    return [row["payload"] for row in rows]
 
 
 class ReactorFold:

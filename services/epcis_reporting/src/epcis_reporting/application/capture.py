@@ -229,7 +229,9 @@ class CaptureHandlers:
                 captured=len(outcome.captured),
                 errors=outcome.errors,
                 behaviour=behaviour,
-                owners=owners(outcome.captured),
+                owners=(routed := owners(outcome.captured)),
+                # Several owners under rollback: each checks its share before any records it.
+                prepare=behaviour is ErrorBehaviour.rollback and len(routed) > 1,
             )
             work.record(stream_id(capture_id), 0, [received, *captured, finished])
         return capture_id, outcome

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
-from serialtrail_contracts.epcis import EventsCaptured, OwnerDecided, identity
+from serialtrail_contracts.epcis import CaptureCommitted, CaptureFinished, EventsCaptured, OwnerDecided, identity
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -38,7 +39,7 @@ class CapturedOnce:
             for e in recorded.payload["events"]
         ]
         for recorded in events:
-            if recorded.event_type == OwnerDecided.EVENT_TYPE:
+            if recorded.event_type == OwnerDecided.EVENT_TYPE and not recorded.payload.get("prepared"):
                 await _withdraw(conn, schema, recorded.payload)
         if rows:
             await conn.execute(
@@ -67,3 +68,50 @@ async def captured_before(conn: Connection, schema: str, event_ids: Iterable[str
         json_list(sorted(set(event_ids))),
     )
     return {row["event_id"]: Earlier(row["capture_id"], row["position"]) for row in rows}
+
+
+class CommitChecks:
+    """Captures whose owners are checking their shares (`CaptureFinished.prepare`): who has yet
+    to answer, and whether any refused. The last answer commits the capture (`OwnerDecisions`)."""
+
+    name = "commit_checks"
+    tables: tuple[str, ...] = ("capture_checks",)
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.capture_checks (
+            capture_id uuid PRIMARY KEY, awaiting text[] NOT NULL, refused boolean NOT NULL
+        );
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        for recorded in events:
+            payload = recorded.payload
+            if recorded.event_type == CaptureFinished.EVENT_TYPE and payload.get("prepare"):
+                await conn.execute(
+                    f"INSERT INTO {schema}.capture_checks VALUES ($1::uuid, $2, false)",
+                    payload["capture_id"],
+                    payload["owners"],
+                )
+            elif recorded.event_type == OwnerDecided.EVENT_TYPE and payload.get("prepared"):
+                await conn.execute(
+                    f"UPDATE {schema}.capture_checks SET refused = refused OR $3::boolean, "
+                    "awaiting = CASE WHEN $4::boolean THEN array_remove(awaiting, $2) ELSE awaiting END "
+                    "WHERE capture_id = $1::uuid",
+                    payload["capture_id"],
+                    payload["owner"],
+                    payload["refused_count"] > 0,
+                    payload["last"],
+                )
+            elif recorded.event_type == CaptureCommitted.EVENT_TYPE:
+                await conn.execute(
+                    f"DELETE FROM {schema}.capture_checks WHERE capture_id = $1::uuid", payload["capture_id"]
+                )
+
+
+async def checks_of(conn: Connection, schema: str, capture_id: UUID) -> tuple[list[str], bool] | None:
+    """(owners yet to answer, whether any refused) of a capture being checked."""
+    row = await conn.fetchrow(
+        f"SELECT awaiting, refused FROM {schema}.capture_checks WHERE capture_id = $1", capture_id
+    )
+    return None if row is None else (list(row["awaiting"]), bool(row["refused"]))

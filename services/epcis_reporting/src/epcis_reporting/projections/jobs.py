@@ -82,7 +82,7 @@ async def _decided(conn: Connection, schema: str, recorded: RecordedEvent) -> No
     """An owner's decision (in one record or several, the last `last`): its refusals join the
     job's errors; the job ends with the last owner's last record."""
     decided = recorded.payload
-    done = decided.get("last", True)
+    done = decided.get("last", True) and not decided.get("prepared", False)  # a check is not the decision
     await conn.execute(
         f"UPDATE {schema}.capture_jobs "
         "SET awaiting = CASE WHEN $7::boolean THEN array_remove(awaiting, $2) ELSE awaiting END, "

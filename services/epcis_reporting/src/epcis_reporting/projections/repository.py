@@ -89,6 +89,8 @@ class RepositoryProjection:
 
 async def _decided(conn: Connection, schema: str, decided: dict[str, Any]) -> None:
     """An owner's refusals withdraw the events refused (under rollback, all of the capture's)."""
+    if decided.get("prepared"):
+        return  # a check of the share: the decision comes when the capture is committed
     if decided.get("last", True):
         await conn.execute(
             f"UPDATE {schema}.captures SET awaiting = array_remove(awaiting, $2), "
