@@ -179,6 +179,7 @@ async def test_a_cmo_commissions_only_on_its_own_lines_into_its_own_batches(harn
         commissioning(own[:1], lot="ACME-1", read_point=CMO_LINE),
         commissioning(brands[:1], read_point=LINE_1),  # the brand owner's line and batch
         commissioning(brands[1:], read_point=CMO_LINE),  # its own line, the brand owner's batch
+        commissioning(own[1:], lot="NO-SUCH-LOT", read_point=LINE_1),  # another's line: whatever the batch
     )
     async with harness.client_with(await harness.token(Role.cmo, ACME)) as cmo:
         job = await capture(cmo, *events)
@@ -186,6 +187,38 @@ async def test_a_cmo_commissions_only_on_its_own_lines_into_its_own_batches(harn
     assert problems(job) == [
         (1, 403, [("eventList[1].readPoint.id", "capturer-scope")]),
         (2, 422, [("eventList[2].ilmd.cbvmda:lotNumber", "registered-batch")]),
+        (3, 403, [("eventList[3].readPoint.id", "capturer-scope")]),
     ]
     assert "(no cmo)" not in json.dumps(job)
     assert [await status_of(client, s) for s in own + brands] == ["commissioned", "issued", "issued", "issued"]
+
+
+async def test_times_as_rfc_3339_writes_them_and_events_too_large_to_pass_on(harness: Harness) -> None:
+    """From the attacker review: a lower-case z stalled every owner's decisions; a time UTC cannot
+    hold answered 500; an event of 100,000 EPCs stalled the topic behind it."""
+    client = harness.client
+    packs = await serials(client, 2)
+    lower = commissioning(packs[:1], eventTime=moment(minutes=-1).replace("+00:00", "z").replace("T", "t"))
+    job = await capture(client, lower)
+    assert (job["success"], job["captured"]) == (True, 1), job
+    assert await status_of(client, packs[0]) == "commissioned"
+
+    huge = commissioning([f"H{n:011d}" for n in range(12_000)])
+    ancient = commissioning(packs[1:], eventTime="0001-01-01T00:00:00+01:00", eventTimeZoneOffset="+01:00")
+    job = await capture(client, huge, ancient)
+    assert problems(job) == [
+        (0, 400, [("eventList[0]", "event-size")]),
+        (1, 400, [("eventList[1].eventTime", "event-time")]),
+    ]
+
+
+async def test_an_ilmd_that_says_two_things_is_refused(harness: Harness) -> None:
+    client = harness.client
+    packs = await serials(client, 2)
+    garbage = commissioning(packs[:1], ilmd={"cbvmda:lotNumber": LOT, "cbvmda:itemExpirationDate": f"{EXPIRY}garbage"})
+    twice = commissioning(packs[1:], ilmd={"cbvmda:lotNumber": LOT, "urn:epcglobal:cbv:mda:lotNumber": "ACME-1"})
+    job = await capture(client, garbage, twice)
+    assert problems(job) == [
+        (0, 422, [("eventList[0].ilmd.cbvmda:itemExpirationDate", "captured-batch")]),
+        (1, 422, [("eventList[1].ilmd.cbvmda:lotNumber", "captured-batch")]),
+    ]

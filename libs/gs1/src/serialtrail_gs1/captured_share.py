@@ -18,6 +18,7 @@ name the fields of the command it would have been (`field_in_event` maps them to
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from serialtrail_kit.writes.model import UnitOfWork
 from serialtrail_kit.writes.reactor import keep_part, read_parts, take_parts
 
 SOURCE = "epcis_reporting"
+_log = logging.getLogger(__name__)
 
 
 class _Undo(Exception):
@@ -159,23 +161,27 @@ class CapturedShare:
         index, event_id = event["index"], event["event_id"]
         try:
             await self.apply(Captured(capture_id, capturer, event_id, orjson.loads(event["event_json"])), work)
+        except (ValueError, KeyError, TypeError, OverflowError) as error:  # not one this owner can read
+            _log.warning("%s: event %s of capture %s could not be read", self.name, index, capture_id, exc_info=True)
+            problems, status = [self.refused.at("", f"the event could not be read here: {error}")], 422
         except DomainError as error:
-            problems = error.violations or [self.refused.at("", error.detail)]
-            if len(problems) > PER_EVENT:
-                more = f"{len(problems) - PER_EVENT} more problem(s) with this event, not listed"
-                problems = [*problems[:PER_EVENT], self.refused.at("", more)]
-            return [
-                EventError(
-                    index=index,
-                    event_id=event_id,
-                    field=".".join(filter(None, (f"eventList[{index}]", self.field_in_event(problem.field)))),
-                    rule=problem.rule,
-                    message=problem.message,
-                    status=error.status,
-                )
-                for problem in problems
-            ]
-        return []
+            problems, status = error.violations or [self.refused.at("", error.detail)], error.status
+        else:
+            return []
+        if len(problems) > PER_EVENT:
+            more = f"{len(problems) - PER_EVENT} more problem(s) with this event, not listed"
+            problems = [*problems[:PER_EVENT], self.refused.at("", more)]
+        return [
+            EventError(
+                index=index,
+                event_id=event_id,
+                field=".".join(filter(None, (f"eventList[{index}]", self.field_in_event(problem.field)))),
+                rule=problem.rule,
+                message=problem.message,
+                status=status,
+            )
+            for problem in problems
+        ]
 
 
 def stream_id(capture_id: str) -> str:

@@ -19,6 +19,7 @@ import importlib.resources
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema_rs
@@ -376,6 +377,15 @@ def _vocabulary_values(event: dict[str, Any], at: str) -> Iterator[tuple[str, st
 _PLAIN_SGTIN_URN_ALONE = re.compile(rf"{_PLAIN_SGTIN_URN}\Z")
 _CBV_URN_WORD = re.compile(r"^urn:epcglobal:cbv:(bizstep|disp|er):(.+)\Z")
 _URN_KINDS = {"bizstep": "BizStep", "disp": "Disp", "er": "ER"}
+
+
+def moment(text: str) -> datetime:
+    """An EPCIS date-time as a datetime: RFC 3339 allows `t` and `z` in either case, which Python's
+    parser does not. Raises ValueError for what is not one, OverflowError for what UTC cannot hold
+    (year 1 with a positive offset, year 9999 with a negative one)."""
+    when = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    when.astimezone(UTC)  # the Event Hash ID and every query compare instants in UTC
+    return when
 
 
 def canonical_epc(text: str) -> str:

@@ -26,7 +26,7 @@ from serialtrail_contracts.epcis import (
     Scope,
 )
 from serialtrail_contracts.identity import Principal
-from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations
+from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations, moment
 from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, RefusedJson
 from serialtrail_gs1.epcis_xml import EpcisXmlError, EpcisXmlReader, XmlEvent
 from serialtrail_gs1.epcis_xml import errors as xml_errors
@@ -40,6 +40,7 @@ from epcis_reporting.application.write_side import captured_before
 from epcis_reporting.domain import rules
 from epcis_reporting.domain.capture import (
     INVALID,
+    MAX_EVENT_BYTES,
     NOT_YOURS,
     Candidate,
     Outcome,
@@ -241,7 +242,11 @@ def _checked(first: int, events: Sequence[Any], principal: Principal, latest: da
     found = []
     for index, event in enumerate(events, start=first):
         checked = check_event(index, event)
-        violations = checked.violations or _ahead(event, f"eventList[{index}].eventTime", latest)
+        violations = (
+            checked.violations
+            or _too_large(event, f"eventList[{index}]")
+            or _ahead(event, f"eventList[{index}].eventTime", latest)
+        )
         if violations:
             found.append(Candidate(index, event, None, tuple(violations), keys=checked.keys))
             continue
@@ -251,10 +256,27 @@ def _checked(first: int, events: Sequence[Any], principal: Principal, latest: da
     return found
 
 
+def _too_large(event: dict[str, Any], at: str) -> tuple[Violation, ...]:
+    """One event beyond what a message between the services carries (its EPCs split over several
+    events are welcome): refused, where it would stall every capture behind it."""
+    size = len(orjson.dumps(event))
+    if size <= MAX_EVENT_BYTES:
+        return ()
+    message = (
+        f"the event is {size:,} bytes of JSON, more than the {MAX_EVENT_BYTES:,} one event may be: "
+        "split its EPCs over several events"
+    )
+    return (rules.EVENT_SIZE.at(at, message),)
+
+
 def _ahead(event: dict[str, Any], at: str, latest: datetime) -> tuple[Violation, ...]:
     """An event time ahead of the server's clock by more than lines' clocks may be: a clock set
-    wrong, not an event (its owner would refuse it too)."""
-    when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+    wrong, not an event (its owner would refuse it too). One UTC cannot hold is no time at all."""
+    try:
+        when = moment(event["eventTime"])
+    except (ValueError, OverflowError):
+        message = f"{event['eventTime']!r} is not a time UTC can hold (years 1 to 9999)"
+        return (rules.EVENT_TIME.at(at, message),)
     if when <= latest:
         return ()
     message = f"{event['eventTime']} is in the future (the server's clock allows up to {latest.isoformat()})"

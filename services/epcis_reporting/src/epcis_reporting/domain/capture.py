@@ -19,6 +19,7 @@ from epcis_reporting.domain import routing, rules
 
 INVALID, NOT_YOURS, DUPLICATE = 400, 403, 409
 BATCH, BATCH_BYTES = 1_000, 256 * 1024  # per EventsCaptured: well within a topic message
+MAX_EVENT_BYTES = 512 * 1024  # one event alone in an EventsCaptured, still within a topic message (1 MB)
 
 
 @dataclass(frozen=True)

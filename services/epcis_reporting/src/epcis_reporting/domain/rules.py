@@ -60,3 +60,16 @@ XML_UNSUPPORTED = Rule(
     "event 1 (eventList[0]), line 9: QuantityEvent has no EPCIS 2.0 form",
 )
 XML_RULES = {rule.name: rule for rule in (XSD, XML_UNSUPPORTED, WELL_FORMED_XML, NO_DTD)}
+EVENT_TIME = Rule(
+    "event-time",
+    "an event time is a date-time UTC can hold (years 1 to 9999 once its offset is applied)",
+    "eventList[0].eventTime",
+    "'0001-01-01T00:00:00+01:00' is not a time UTC can hold (years 1 to 9999)",
+)
+EVENT_SIZE = Rule(
+    "event-size",
+    "one event is at most 512 KiB of JSON (about 10,000 EPCs): what the services pass on travels in messages "
+    "of a bounded size",
+    "eventList[0]",
+    "event 0 is 4,901,823 bytes of JSON, more than the 524,288 one event may be: split its EPCs over several events",
+)

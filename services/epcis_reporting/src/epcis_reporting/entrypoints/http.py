@@ -49,6 +49,8 @@ EVENT_RULES = (
     *SCAN_RULES,
     CBV_TERM,
     NOT_IN_FUTURE,
+    rules.EVENT_TIME,
+    rules.EVENT_SIZE,
     rules.IN_SCOPE,
     rules.CAPTURED_ONCE,
     rules.XSD,

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided, identity
 from serialtrail_contracts.identity import Principal
-from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
+from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word, moment
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -158,7 +158,7 @@ def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
         recorded.payload["capture_id"],
         recorded.global_position * 1_000_000 + captured["index"],  # document order within a log record
         event.get("type"),
-        datetime.fromisoformat(event["eventTime"]),
+        moment(event["eventTime"]),  # checked at capture
         recorded.recorded_at,
         cbv_word(event.get("bizStep"), "BizStep"),
         cbv_word(event.get("disposition"), "Disp"),
@@ -174,6 +174,13 @@ def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _moment_or_none(text: Any) -> datetime | None:
+    try:
+        return moment(text) if isinstance(text, str) else None
+    except (ValueError, OverflowError):
+        return None
+
+
 def _declared(declaration: dict[str, Any] | None) -> tuple[datetime | None, str | None, list[str] | None]:
     """(declarationTime, reason as its CBV word, correctiveEventIDs) of an error declaration."""
     if declaration is None:
@@ -181,7 +188,7 @@ def _declared(declaration: dict[str, Any] | None) -> tuple[datetime | None, str 
     when = declaration.get("declarationTime")
     corrective = [i for i in declaration.get("correctiveEventIDs") or () if isinstance(i, str)]
     return (
-        datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None,
+        _moment_or_none(when),
         cbv_word(declaration.get("reason"), "ER"),
         corrective,
     )
@@ -244,7 +251,7 @@ def _where(filters: Filters, args: list[Any]) -> list[str]:
     if filters.event_ids:
         ids = arg(list(filters.event_ids))
         found.append(f"(e.event_id = ANY({ids}::text[]) OR e.sent_id = ANY({ids}::text[]))")
-    for moment, condition in (
+    for when, condition in (
         (filters.ge_event_time, "e.event_time >= {}"),
         (filters.lt_event_time, "e.event_time < {}"),
         (filters.ge_record_time, "e.record_time >= {}"),
@@ -252,8 +259,8 @@ def _where(filters: Filters, args: list[Any]) -> list[str]:
         (filters.ge_declaration_time, "e.declaration_time >= {}"),
         (filters.lt_declaration_time, "e.declaration_time < {}"),
     ):
-        if moment is not None:
-            found.append(condition.format(arg(moment)))
+        if when is not None:
+            found.append(condition.format(arg(when)))
     return found
 
 

@@ -14,6 +14,7 @@ from serialtrail_kit.writes.model import UnitOfWork
 
 from serial_issuance.application.commands import Commission
 from serial_issuance.application.handlers import SerialIssuanceHandlers
+from serial_issuance.application.loading import RememberingLoader
 from serial_issuance.domain import captured
 from serial_issuance.domain.owners import batch_owner, line_owner
 from serial_issuance.domain.rules import COMMISSIONED
@@ -27,16 +28,18 @@ class CapturedCommissionings(CapturedShare):
 
     def __init__(self, handlers: SerialIssuanceHandlers) -> None:
         self.handlers = handlers
+        self._loading: tuple[UnitOfWork, RememberingLoader, dict[tuple[str, str], str | None]] | None = None
 
     async def apply(self, event: Captured, work: UnitOfWork) -> None:
         proposed = captured.read(event.event)
-        load = self.handlers.loader_in(work)
-        line_id = None if proposed.place is None else await load.directory.line_at_place(*proposed.place)
+        load, lines = self._loader(work)
+        line_id = None if proposed.place is None else await self._line_at(load, lines, proposed.place)
         if line_id is None:
             raise captured.line_unknown(event.event)
         line = await load.line(line_id)
+        captured.check_line_scope(event.capturer, proposed, line_owner(line))  # before a batch is looked at
         batch = await load.batch(proposed.gtin, proposed.lot)
-        captured.check_scope(event.capturer, proposed, line_owner(line), batch_owner(batch))
+        captured.check_batch_scope(event.capturer, proposed, batch_owner(batch))
         command = Commission(
             commissioning_id=uuid.uuid5(event.capture_id, event.event_id),  # the same event, the same commissioning
             gtin=proposed.gtin,
@@ -48,7 +51,21 @@ class CapturedCommissionings(CapturedShare):
             line=line,
             event_time=proposed.event_time,
         )
-        await self.handlers.commission(command, work.meta, within=work)
+        await self.handlers.commission(command, work.meta, within=work, load=load)
+
+    def _loader(self, work: UnitOfWork) -> tuple[RememberingLoader, dict[tuple[str, str], str | None]]:
+        """One loader per decision (its unit): master data and pools read once for all its events."""
+        if self._loading is None or self._loading[0] is not work:
+            self._loading = (work, self.handlers.loader_in(work), {})
+        return self._loading[1], self._loading[2]
+
+    @staticmethod
+    async def _line_at(
+        load: RememberingLoader, lines: dict[tuple[str, str], str | None], place: tuple[str, str]
+    ) -> str | None:
+        if place not in lines:
+            lines[place] = await load.directory.line_at_place(*place)
+        return lines[place]
 
     def field_in_event(self, field: str) -> str:
         return captured.event_field(field)

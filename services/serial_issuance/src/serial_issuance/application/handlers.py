@@ -26,7 +26,7 @@ from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
-from serial_issuance.application.loading import Loader
+from serial_issuance.application.loading import Loader, RememberingLoader
 from serial_issuance.application.read_points import LineDirectory
 from serial_issuance.application.scans import Label, check_labels, read_scans
 from serial_issuance.application.write_side import AlreadyTaken, imported_among
@@ -161,17 +161,18 @@ class SerialIssuanceHandlers:
             work.record(stream, history.version, [allocated])
         return allocated
 
-    def loader_in(self, work: UnitOfWork) -> Loader:
-        """Loads through `work`'s connection: for a decision made inside another unit (a reactor's)."""
-        return Loader(work, LineDirectory(work.conn, self.load.directory.schema))
+    def loader_in(self, work: UnitOfWork) -> RememberingLoader:
+        """Loads through `work`'s connection, for a decision made inside another unit (a reactor's),
+        remembering what does not change while that unit holds the log's lock."""
+        return RememberingLoader(work, LineDirectory(work.conn, self.load.directory.schema))
 
     async def commission(
-        self, command: Commission, meta: RecordMetadata, *, within: UnitOfWork | None = None
+        self, command: Commission, meta: RecordMetadata, *, within: UnitOfWork | None = None, load: Loader | None = None
     ) -> SerialsCommissioned:
         """Screening (decrypting every serial) runs before the unit, against the pool as loaded:
         allocations only ever grow, so a serial found allocated stays allocated. `within`: a unit
-        this one is nested in (it fails alone; see `WriteModel.unit`)."""
-        load = self.load if within is None else self.loader_in(within)
+        this one is nested in (it fails alone; see `WriteModel.unit`), read through `load`."""
+        load = load or (self.load if within is None else self.loader_in(within))
         gtin, serials, field, labels = await asyncio.to_thread(_identify, command)  # CPU: off the event loop
         registered = await load.product(gtin)
         registered_batch, registered_at = await load.registered_batch(gtin, command.lot, field="lot")

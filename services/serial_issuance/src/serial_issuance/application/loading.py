@@ -5,7 +5,7 @@ outside one for facts that never change once recorded (a product, a batch)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SiteRegistered
 from serialtrail_gs1.keys import require_gln, require_gtin
@@ -82,3 +82,27 @@ class Loader:
         message = f"no line is registered as {named!r} (give a registered line id or its read point's SGLN)"
         stream = location.line_stream(line_id or named)  # an SGLN of no line names no stream either
         return (await self._registered(stream, LineRegistered, field, message, InvalidInput))[0]
+
+
+class RememberingLoader(Loader):
+    """A loader for one long decision (a capture's commissionings, under the log's lock from first
+    to last): what does not change while it is held (master data, a product's pool of allocated
+    serials: commissioning never changes it) is read once, not once per event."""
+
+    def __init__(self, writes: Source, directory: LineDirectory) -> None:
+        super().__init__(writes, directory)
+        self._registrations: dict[str, tuple[Any, datetime]] = {}
+        self._pools: dict[str, tuple[SerialPool, int]] = {}
+
+    async def _registered(
+        self, stream_id: str, kind: type[M], field: str, message: str, missing: type[DomainError]
+    ) -> tuple[M, datetime]:
+        if stream_id not in self._registrations:
+            self._registrations[stream_id] = await super()._registered(stream_id, kind, field, message, missing)
+        found, at = self._registrations[stream_id]
+        return found, at
+
+    async def pool(self, gtin: str, source: Source | None = None) -> tuple[SerialPool, int]:
+        if gtin not in self._pools:
+            self._pools[gtin] = await super().pool(gtin, source)
+        return self._pools[gtin]

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from serialtrail_contracts.identity import Scope, Target
-from serialtrail_gs1.epcis_checks import place_of
+from serialtrail_gs1.epcis_checks import moment, place_of
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.scan import parse_object_id
 from serialtrail_kit.errors import DomainError, InvalidInput, Violation
@@ -75,7 +75,7 @@ def read(event: dict[str, Any]) -> CapturedCommissioning:
         message = f"the packs of one commissioning event are of one product; found {sorted(gtins)}"
         problems.append(SINGLE_GTIN.at("epcList", message))
     ilmd = event.get("ilmd") or {}
-    lot, expiry = _ilmd(ilmd, _LOT), _ilmd(ilmd, _EXPIRY)
+    lot, expiry = _ilmd(ilmd, _LOT, problems), _ilmd(ilmd, _EXPIRY, problems)
     if not isinstance(lot, str) or not lot:
         message = "a commissioning event names the batch its packs are in: ILMD cbvmda:lotNumber"
         problems.append(CAPTURED_BATCH.at(_FIELDS["lot"], message))
@@ -84,17 +84,21 @@ def read(event: dict[str, Any]) -> CapturedCommissioning:
         raise InvalidInput(f"{len(problems)} problem(s) with the commissioning event", problems)
     assert isinstance(lot, str)
     place = place_of(str((event.get("readPoint") or {}).get("id") or ""))
-    when = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+    when = moment(event["eventTime"])  # checked by EPCIS reporting
     return CapturedCommissioning(next(iter(gtins)), serials, lot, expires, place, when)
 
 
-def check_scope(capturer: Scope, proposed: CapturedCommissioning, line: Target, batch: Target) -> None:
-    """What the capturing key may commission, as if it had posted the commissioning itself: on
-    its own lines, into its own batches. Another party's batch is answered as an unknown one (a
-    CMO learns nothing of batches not its own); a line not its own, as outside its scope."""
+def check_line_scope(capturer: Scope, proposed: CapturedCommissioning, line: Target) -> None:
+    """What the capturing key may commission, as if it had posted the commissioning itself: on its
+    own lines (checked before any batch is looked at: a batch's existence is not another party's to
+    learn), into its own batches (`check_batch_scope`)."""
     if capturer.missing(Target(gtins=frozenset({proposed.gtin})) | line) is not None:
         message = "the line at this read point is not within the capturing key's scope"
         raise OutOfScope(message, [CAPTURER_SCOPE.at(_FIELDS["line_id"], message)])
+
+
+def check_batch_scope(capturer: Scope, proposed: CapturedCommissioning, batch: Target) -> None:
+    """Another party's batch is answered as an unknown one (a CMO learns nothing of batches not its own)."""
     if capturer.missing(batch) is not None:
         message = f"no batch {proposed.lot!r} is registered for GTIN {proposed.gtin}"
         raise InvalidInput(message, [REGISTERED_BATCH.at(_FIELDS["lot"], message)])
@@ -114,18 +118,24 @@ def event_field(field: str) -> str:
     return _FIELDS[match.group(1)].split("[")[0] + (match.group(2) or "")
 
 
-def _ilmd(ilmd: dict[str, Any], name: str) -> Any:
-    for prefix in _MDA:
-        if prefix + name in ilmd:
-            return ilmd[prefix + name]
-    return None
+def _ilmd(ilmd: dict[str, Any], name: str, problems: list[Violation]) -> Any:
+    """The value ILMD gives `name` under any of its prefixes; two that disagree are refused."""
+    given = [ilmd[prefix + name] for prefix in _MDA if prefix + name in ilmd]
+    if len({repr(value) for value in given}) > 1:
+        message = f"the ILMD names {name} more than once, differently: {given!r}"
+        problems.append(CAPTURED_BATCH.at(f"ilmd.cbvmda:{name}", message))
+    return given[0] if given else None
+
+
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?\Z")  # xsd:date, its zone optional
 
 
 def _date(value: Any, problems: list[Violation]) -> date | None:
     if value is None:
         return None
+    found = _DATE.match(value) if isinstance(value, str) else None
     try:
-        return date.fromisoformat(str(value)[:10])
+        return date.fromisoformat(found.group(1)) if found else date.fromisoformat("not a date")
     except ValueError:
         message = f"{value!r} is not a date (YYYY-MM-DD)"
         problems.append(CAPTURED_BATCH.at(_FIELDS["expiry"], message))
