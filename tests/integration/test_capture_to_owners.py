@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aggregation import bootstrap as aggregation
 from epcis_reporting import bootstrap as epcis
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
 from serial_issuance import bootstrap as issuance
@@ -222,3 +223,69 @@ async def test_an_ilmd_that_says_two_things_is_refused(harness: Harness) -> None
         (0, 422, [("eventList[0].ilmd.cbvmda:itemExpirationDate", "captured-batch")]),
         (1, 422, [("eventList[1].ilmd.cbvmda:lotNumber", "captured-batch")]),
     ]
+
+
+@pytest.fixture
+async def owners(database_dsn: str) -> AsyncIterator[Harness]:
+    """Both owners of a line's EPCIS: serial issuance (commissioning) and aggregation (packing)."""
+    async with serve(database_dsn, [issuance.SERVICE, aggregation.SERVICE, epcis.SERVICE]) as served:
+        await product(served.client)
+        await batch(served.client)
+        await site(served.client)
+        yield served
+
+
+async def new_case(harness: Harness) -> str:
+    made = await harness.client.post(
+        "/v1/sscc-requests", json={"company_prefix": "9506000", "extension_digit": 0, "quantity": 1}
+    )
+    assert made.status_code == 201, made.text
+    listed = await harness.client.get(f"/v1/sscc-requests/{made.json()['request_id']}/ssccs")
+    return f"https://id.gs1.org/00/{listed.text.split()[0]}"
+
+
+def packing(case: str, packs: list[str], *, read_point: str = LINE_1) -> dict[str, Any]:
+    return {
+        "type": "AggregationEvent",
+        "eventTime": moment(),
+        "eventTimeZoneOffset": "+00:00",
+        "parentID": case,
+        "childEPCs": [f"https://id.gs1.org/01/{GTIN}/21/{serial}" for serial in packs],
+        "action": "ADD",
+        "bizStep": "packing",
+        "readPoint": {"id": read_point},
+    }
+
+
+async def packed_in(harness: Harness, case: str) -> list[str] | None:
+    await harness.runner("aggregation", "hierarchy").caught_up(timeout=30)
+    answer = await harness.client.get(f"/v1/hierarchy/{case}")
+    return None if answer.status_code == 404 else sorted(c["id"] for c in answer.json()["children"])
+
+
+async def test_a_line_document_is_commissioned_and_packed_by_both_owners_or_by_neither(owners: Harness) -> None:
+    """Commissioning and packing in one document under rollback: serial issuance and aggregation each
+    check their share first; the capture is committed only when neither refused anything."""
+    client = owners.client
+    await owners.runner("aggregation", "knowledge").caught_up(timeout=30)
+    packs, case = await serials(client, 3), await new_case(owners)
+    job = await capture(client, commissioning(packs), packing(case, packs), behaviour="rollback")
+    assert (job["success"], job["captured"], job["errors"]) == (True, 2, [])
+    assert [await status_of(client, s) for s in packs] == ["commissioned"] * 3
+    assert await packed_in(owners, case) == [f"https://id.gs1.org/01/{GTIN}/21/{s}" for s in sorted(packs)]
+
+    more, other_case = await serials(client, 2), await new_case(owners)
+    unknown_line = "urn:epc:id:sgln:9506000.00000.LINE-9"
+    job = await capture(
+        client, commissioning(more), packing(other_case, more, read_point=unknown_line), behaviour="rollback"
+    )
+    assert (job["success"], job["captured"]) == (False, 0)
+    assert [(p["eventIndex"], p["status"]) for p in job["errors"]] == [(1, 422)]
+    assert [await status_of(client, s) for s in more] == ["issued"] * 2  # checked, never recorded
+    assert await packed_in(owners, other_case) is None
+
+    job = await capture(client, commissioning([*more, "NOTISSUED123"]), packing(other_case, more), behaviour="rollback")
+    assert (job["success"], job["captured"]) == (False, 0)
+    assert problems(job) == [(0, 422, [("eventList[0].epcList[2]", "issued-for-gtin")])]
+    assert await packed_in(owners, other_case) is None
+    assert await served_events(client, more[0]) == []

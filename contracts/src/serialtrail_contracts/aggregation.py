@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import Field
 
 from serialtrail_contracts.base import EventContract, event_types
+from serialtrail_contracts.epcis import CaptureDecision
 from serialtrail_contracts.locations import Sgln, with_unregistered_locations
 
 ObjectUri = str  # canonical GS1 Digital Link URI of an SGTIN or SSCC
@@ -105,7 +106,16 @@ class ParentClosed(EventContract):
     event_time: datetime
 
 
-EVENTS = event_types(ChildrenPacked, ChildrenUnpacked, ParentClosed)
+class CaptureDecided(CaptureDecision):
+    """The packing and unpacking AggregationEvents of an EPCIS capture, decided (see
+    `CaptureDecision`): those applied are the `ChildrenPacked` and `ChildrenUnpacked` this
+    stream's unit recorded with it."""
+
+    EVENT_TYPE: ClassVar[str] = "aggregation.CaptureDecided"
+    EVENT_VERSION: ClassVar[int] = 1
+
+
+EVENTS = event_types(ChildrenPacked, ChildrenUnpacked, ParentClosed, CaptureDecided)
 
 
 def _parent_closed_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:

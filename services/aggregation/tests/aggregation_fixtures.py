@@ -7,8 +7,9 @@ from aggregation import bootstrap
 from serialtrail_kit.testing.harness import Harness
 from serialtrail_kit.testing.kafka import serve_alone
 
-# The services whose events aggregation reads; the tests write their logs as they would.
-PRODUCERS = ("serial_issuance", "line_exceptions")
+# The services whose events aggregation reads (EPCIS reporting: the packing it captures); the
+# tests write their logs as they would.
+PRODUCERS = ("serial_issuance", "line_exceptions", "epcis_reporting")
 
 
 @pytest.fixture(params=["embedded", "kafka"])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from serialtrail_contracts.aggregation import CaptureDecided as PackingDecided
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.deviations import DEVIATION_EVENTS
@@ -82,6 +83,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         OwnerDecided,
         CaptureCommitted,
         CaptureDecided,  # serial issuance's answer to a capture: its commissionings are the events
+        PackingDecided,  # aggregation's answer to a capture: its packs and unpacks are the events
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from serialtrail_contracts import epcis, serials
+from serialtrail_contracts import aggregation, epcis, serials
 from serialtrail_kit.declaration import Service, ServiceContext
 
 from epcis_reporting.application.capture import CaptureHandlers
@@ -34,6 +34,9 @@ SERVICE = Service(
     permissions=permissions.ALL,
     write_side=(CapturedOnce(), CommitChecks()),
     read_models=(JOBS, REPOSITORY),
-    reactors=(OwnerDecisions(routing.SERIAL_ISSUANCE, serials.CaptureDecided.EVENT_TYPE),),
+    reactors=(
+        OwnerDecisions(routing.SERIAL_ISSUANCE, serials.CaptureDecided.EVENT_TYPE),
+        OwnerDecisions(routing.AGGREGATION, aggregation.CaptureDecided.EVENT_TYPE),
+    ),
     routes=routes,
 )

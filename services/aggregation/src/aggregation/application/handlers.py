@@ -5,6 +5,7 @@ load the part of the hierarchy it touches, decide in the domain and record; the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from datetime import timedelta
 
@@ -38,11 +39,13 @@ class AggregationHandlers:
         labels: Mapping[str, Label] | None = None,
         *,
         narrowed: bool = False,
+        within: UnitOfWork | None = None,
     ) -> list[Change]:
         """All packs or none. `objects` holds the parsed form of every id the packs name;
-        `labels` the lot and expiry of those whose scan carried them."""
+        `labels` the lot and expiry of those whose scan carried them. `within`: a unit this one
+        is nested in (a reactor's: it fails alone, and reads through that unit's connection)."""
         violations = hierarchy.check_request(packs)
-        async with self.pool.acquire() as conn:
+        async with self._reading(within) as conn:
             violations += await _unregistered_products(conn, packs, objects)
             # Units commissioned after the earliest pack time less the skew: the rest cannot be late.
             earliest = min(p.event_time for p in packs) + self.skew if packs else None
@@ -54,9 +57,9 @@ class AggregationHandlers:
         try:
             # Fast path: load only the parents' places; a child already packed elsewhere shows
             # up as a conflict on insert, and then we decide again knowing every child's place.
-            return await self._pack_locked(packs, [p.parent for p in packs], known, in_scope, narrowed, meta)
-        except write_side.AlreadyPacked:
-            return await self._pack_locked(packs, list(objects), known, in_scope, narrowed, meta)
+            return await self._pack_locked(packs, [p.parent for p in packs], known, in_scope, narrowed, meta, within)
+        except write_side.AlreadyPacked:  # the unit is lost (nested: its savepoint alone)
+            return await self._pack_locked(packs, list(objects), known, in_scope, narrowed, meta, within)
 
     async def _pack_locked(
         self,
@@ -66,8 +69,9 @@ class AggregationHandlers:
         in_scope: InScope,
         narrowed: bool,
         meta: RecordMetadata,
+        within: UnitOfWork | None,
     ) -> list[Change]:
-        async with self.writes.unit(meta) as work:
+        async with self._unit(meta, within) as work:
             h = await write_side.load(work.conn, load)
             decided: list[Change] = []
             violations: list[Violation] = []
@@ -80,15 +84,26 @@ class AggregationHandlers:
             _record(work, h, decided)
         return decided
 
-    async def unpack(self, command: Unpack, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
-        async with self.pool.acquire() as conn:
+    async def unpack(
+        self, command: Unpack, meta: RecordMetadata, *, within: UnitOfWork | None = None
+    ) -> tuple[Change, RecordedEvent]:
+        """`within`: as for `pack`."""
+        async with self._reading(within) as conn:
             held = await knowledge.held(conn, [command.parent])
-        async with self.writes.unit(meta) as work:
+        async with self._unit(meta, within) as work:
             named = [*(command.children or ()), command.parent]
             h = await write_side.load(work.conn, named, whole=[command.parent] if command.children is None else [])
             event = hierarchy.unpack(h, command, self.skew, held)
             _record(work, h, [event])
         return event, work.recorded[-1]
+
+    def _reading(self, within: UnitOfWork | None) -> AbstractAsyncContextManager[Connection]:
+        """A connection to read knowledge through: the pool's, or the unit's a decision is nested in
+        (never a second connection inside a write unit)."""
+        return self.pool.acquire() if within is None else nullcontext(within.conn)
+
+    def _unit(self, meta: RecordMetadata, within: UnitOfWork | None) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self.writes.unit(meta, conn=None if within is None else within.conn)
 
     async def close(self, command: Close, meta: RecordMetadata) -> tuple[Change, RecordedEvent]:
         async with self.writes.unit(meta) as work:

@@ -79,9 +79,14 @@ class _ParentChange:
     at: datetime | None = None  # the latest event time among these events
 
 
+_CHANGES = frozenset({ChildrenPacked.EVENT_TYPE, ChildrenUnpacked.EVENT_TYPE, ParentClosed.EVENT_TYPE})
+
+
 def _changes(events: Sequence[RecordedEvent]) -> dict[str, _ParentChange]:
     changes: dict[str, _ParentChange] = {}
     for event in events:
+        if event.event_type not in _CHANGES:  # a capture's decision: it changes no parent
+            continue
         change = changes.setdefault(event.payload["parent_id"], _ParentChange())
         change.version = event.stream_version
         at = datetime.fromisoformat(event.payload["event_time"])
@@ -169,3 +174,9 @@ async def load(conn: Connection, ids: Iterable[str], whole: Iterable[str] = ()) 
         for r in states
     }
     return h
+
+
+async def levels(conn: Connection, ids: Iterable[str]) -> dict[str, PackagingLevel]:
+    """The packaging level of those of `ids` ever packed into, as the write side has it now."""
+    rows = await conn.fetch(f"SELECT parent, level FROM {SCHEMA}.parents WHERE parent = ANY($1::text[])", list(ids))
+    return {r["parent"]: PackagingLevel(r["level"]) for r in rows}

@@ -25,6 +25,7 @@ from aggregation.domain import rules
 from aggregation.domain.objects import Knowledge, Line, Standing
 
 MAX_DEPTH = 16  # unit → bundle → case → pallet needs 4; anything deeper is a cycle or a mistake
+MAX_CHILDREN = 10_000  # per parent and request: a pallet of 5,000 units is the largest we know
 
 
 # What each decision can refuse with (409), for the operations that make it to declare.
@@ -339,10 +340,7 @@ def unpack(
         message = f"{command.parent} is held (hold {held[command.parent]}): lift the hold first"
         raise Conflict(message, [rules.NOT_HELD.at("parent", message)])
     if state.version == 0:
-        raise Conflict(
-            f"{command.parent} holds nothing",
-            [rules.KNOWN_PARENT.at("parent", f"nothing was ever packed into {command.parent}")],
-        )
+        raise nothing_packed_into(command.parent)
     _not_before_last_change(state, command, skew)
     children = command.children or tuple(sorted(h.children_of.get(command.parent, ())))
     violations = [
@@ -366,6 +364,13 @@ def unpack(
         **_where(command.line),
         event_time=command.event_time,
     )
+
+
+def nothing_packed_into(parent: str) -> Conflict:
+    """An unpack of a parent that never held anything (and of one outside the caller's scope:
+    answered exactly so)."""
+    message = f"nothing was ever packed into {parent}"
+    return Conflict(f"{parent} holds nothing", [rules.KNOWN_PARENT.at("parent", message)])
 
 
 def close(h: Hierarchy, command: Close, skew: timedelta = timedelta(0)) -> ParentClosed:

@@ -143,3 +143,26 @@ KNOWN_BATCH = Rule(
     "lot",
     "unknown",
 )
+
+# What an AggregationEvent captured through EPCIS must be to be recorded here (see domain.captured).
+
+CAPTURED_AGGREGATION = Rule(
+    "captured-aggregation",
+    "an AggregationEvent captured through EPCIS is a packing (action ADD, bizStep packing) or an unpacking "
+    "(action DELETE, bizStep unpacking) of serialised objects (SGTINs, SSCCs) into or out of the parent it names",
+    "eventList[0].parentID",
+    "an AggregationEvent adding children names the parent they are packed into: parentID",
+)
+PACKED_AS_CAPTURED = Rule(
+    "packed-as-captured",
+    "a packing or unpacking captured through EPCIS is one aggregation records",
+    "eventList[0]",
+    "the packing could not be recorded",
+)
+CAPTURER_SCOPE = Rule(
+    "capturer-scope",
+    "a packing or unpacking captured through EPCIS happens on a line, and names parents and children, within the "
+    "capturing key's scope",
+    "eventList[0].readPoint.id",
+    "the line at this read point is not within the capturing key's scope",
+)

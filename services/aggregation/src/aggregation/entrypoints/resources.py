@@ -9,17 +9,15 @@ on another party's line; what a parent holds is looked up in the hierarchy read 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 from serialtrail_contracts.aggregation import UnpackReason
 from serialtrail_contracts.identity import NO_CMO, Principal, Target
-from serialtrail_gs1.identity import SSCC, IdentifierError, ObjectId
+from serialtrail_gs1.identity import IdentifierError, ObjectId
 from serialtrail_gs1.paths import GTIN_IN_PATH, gtin_in_path
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import request_body, visible
@@ -27,7 +25,7 @@ from serialtrail_kit.access.resources import Resource, Unknown
 from serialtrail_kit.errors import Conflict, DomainError, InvalidInput, NotFound, Rule
 from serialtrail_kit.http.problems import Answered, JsonResponse
 
-from aggregation.domain import rules
+from aggregation.domain import owners, rules
 from aggregation.domain.hierarchy import Close, Hierarchy, InScope, Unpack, close, unpack
 from aggregation.domain.objects import Line
 from aggregation.entrypoints.ids import Parsed, object_of, one_id, parse_cached, parse_many
@@ -54,30 +52,12 @@ def _objects(request: Request, values: list[Any]) -> list[ObjectId]:
     return [object_of(p) for p in parsed if not isinstance(p, IdentifierError)]
 
 
-_GTIN, _SSCC = attrgetter("gtin"), attrgetter("sscc")
-
-
-def named_by(objects: list[ObjectId]) -> Target:
-    """The GTINs of the SGTINs and the SSCCs themselves: each carries its company. (A pallet
-    names thousands: `map` walks them in C.)"""
-    gtins, ssccs = set(map(_GTIN, objects)), set(map(_SSCC, objects))
-    gtins.discard(None)
-    ssccs.discard(None)
-    return Target(gtins=frozenset(gtins), ssccs=frozenset(ssccs))
-
-
 def ids_named(request: Request, body: dict[str, Any]) -> Target:
     """Every id a pack, unpack or close names (parents and children)."""
     named: list[Any] = [request.path_params.get("parent")]
     for entry in _entries(body):
         named += [entry.get("parent"), *_children(entry)]
-    return named_by(_objects(request, named))
-
-
-def line_owner(line: Line) -> Target:
-    return Target(
-        lines=frozenset({line.line_id}), sites=frozenset({line.site_gln}), cmos=frozenset({line.cmo_id or NO_CMO})
-    )
+    return owners.named_by(_objects(request, named))
 
 
 def unregistered_line(named: str) -> DomainError:
@@ -89,7 +69,7 @@ def unregistered_line(named: str) -> DomainError:
 
 
 async def object_named(request: Request) -> Target:
-    return named_by(_objects(request, [request.path_params["object_id"]]))
+    return owners.named_by(_objects(request, [request.path_params["object_id"]]))
 
 
 def _entries(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,35 +89,25 @@ def _parents(request: Request, body: dict[str, Any]) -> list[str]:
     return [o.uri for o in _objects(request, texts)]
 
 
-def _held(request: Request, body: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The SSCCs and the units a pack names as children. An SSCC, and a unit that holds units
-    (a bundle, a case with a GTIN of its own), is whose its contents and its line make it."""
-    objects = _objects(request, [c for e in _entries(body) for c in _children(e)])
-    return [o.uri for o in objects if o.kind is SSCC], [o.uri for o in objects if o.kind is not SSCC]
+def _packed(request: Request, body: dict[str, Any]) -> list[ObjectId]:
+    """The children a pack names (SSCCs, and units that may hold units)."""
+    return _objects(request, [c for e in _entries(body) for c in _children(e)])
 
 
 def in_scope(request: Request) -> InScope:
     """For the children of a pack: may the caller touch units of this CMO's batches?"""
     principal: Principal = request.state.principal
-    if principal.scope.cmos is None:
-        return None
-
-    @functools.cache
-    def allowed(cmo: str | None) -> bool:  # asked once per child, answered once per CMO
-        return visible(request, Target(cmos=frozenset({cmo or NO_CMO})))
-
-    return allowed
+    return owners.children_in_scope(principal.scope)
 
 
 def narrowed(request: Request) -> bool:
     """Scoped to some CMOs or lines: such a principal is told nothing of what lies outside."""
     principal: Principal = request.state.principal
-    return principal.scope.cmos is not None or principal.scope.lines is not None
+    return owners.narrowed(principal.scope)
 
 
-def _outside_scope(request: Request) -> DomainError:
-    message = "holds units of a batch outside your scope, or was formed on a line outside it"
-    return Conflict(f"a parent, or a case or pallet packed, {message}", [rules.IN_SCOPE.at("parent", message)])
+def _outside_scope(_request: Request) -> DomainError:
+    return owners.outside_scope("parent")
 
 
 def _as_if_empty(decide: Callable[[Hierarchy, str], object]) -> Unknown:
@@ -226,7 +196,7 @@ class Resources:
         if not isinstance(named, str) or not named:
             return ids_named(request, body)  # none: validation, or the parent's own line (close)
         request.state.line = line = await self.line(named)
-        return ids_named(request, body) | line_owner(line)
+        return ids_named(request, body) | owners.line_owner(line)
 
     async def line(self, named: str) -> Line:
         async with self.queries.pool.acquire() as conn:
@@ -262,8 +232,7 @@ class Resources:
             return None
         await self.consistent()
         body = await request_body(request)
-        ssccs, units = _held(request, body)
-        return await self.queries.owner(_parents(request, body) + ssccs + await self.queries.parents_among(units))
+        return await self.queries.packing_owner(_parents(request, body), _packed(request, body))
 
     async def _parent(self, request: Request) -> Target | None:
         """A parent unpacked or closed: the GTINs and CMOs of what it holds."""

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.aggregation import PackagingLevel, UnpackReason
 from serialtrail_kit.http.body import Body, Count, Timestamp
 
-MAX_CHILDREN = 10_000  # per parent and request: a pallet of 5,000 units is the largest we know
+from aggregation.domain.hierarchy import MAX_CHILDREN
+
 MAX_PACKS = 1_000
 CASE = "https://id.gs1.org/00/095060000000000015"
 PALLET = "urn:epc:id:sscc:9506000.1000000002"

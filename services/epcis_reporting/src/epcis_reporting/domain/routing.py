@@ -3,8 +3,9 @@ queries; an event that changes what another service owns is routed to it, and it
 until that service has decided (`CaptureDecision`).
 
 Routed today: commissioning (an ObjectEvent adding packs, bizStep commissioning) to serial
-issuance. Packing and unpacking (aggregation) and decommissioning, destroying and sampling (line
-exceptions) are kept here only, until their owners take them."""
+issuance; packing and unpacking (an AggregationEvent adding to or removing from a parent) to
+aggregation. Decommissioning, destroying and sampling (line exceptions) are kept here only, until
+their owner takes them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Any
 
 from serialtrail_gs1.epcis_checks import Keys, cbv_word
 
-SERIAL_ISSUANCE = "serial_issuance"
-OWNERS = (SERIAL_ISSUANCE,)
+SERIAL_ISSUANCE, AGGREGATION = "serial_issuance", "aggregation"
+OWNERS = (SERIAL_ISSUANCE, AGGREGATION)
 
 
 def owner_of(event: dict[str, Any], keys: Keys | None, routed: Collection[str]) -> str | None:
@@ -23,6 +24,8 @@ def owner_of(event: dict[str, Any], keys: Keys | None, routed: Collection[str]) 
         return None
     if _commissions_packs(event, keys) and SERIAL_ISSUANCE in routed:
         return SERIAL_ISSUANCE
+    if _packs_or_unpacks(event) and AGGREGATION in routed:
+        return AGGREGATION
     return None
 
 
@@ -33,4 +36,13 @@ def _commissions_packs(event: dict[str, Any], keys: Keys) -> bool:
         and cbv_word(event.get("bizStep"), "BizStep") == "commissioning"
         and bool(event.get("epcList"))
         and bool(keys.serials)
+    )
+
+
+def _packs_or_unpacks(event: dict[str, Any]) -> bool:
+    step = cbv_word(event.get("bizStep"), "BizStep")
+    return (
+        event.get("type") == "AggregationEvent"
+        and bool(event.get("parentID"))
+        and (event.get("action"), step) in (("ADD", "packing"), ("DELETE", "unpacking"))
     )

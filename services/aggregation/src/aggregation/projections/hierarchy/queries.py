@@ -4,15 +4,16 @@ of packing and commissioning arrived first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from serialtrail_contracts.identity import NO_CMO, Target
-from serialtrail_gs1.identity import ObjectId
+from serialtrail_gs1.identity import SSCC, ObjectId
 from serialtrail_gs1.scan import parse_object_id
-from serialtrail_kit.db import Pool, json_elements, json_list
+from serialtrail_kit.db import Connection, Pool, json_elements, json_list
 
 from aggregation.domain.hierarchy import MAX_DEPTH
 from aggregation.projections.hierarchy.read_model import SGTIN_PREFIX
@@ -51,14 +52,10 @@ class AggregationQueries:
         found = await self.pool.fetchval(f"SELECT line_id FROM {RM}.parent_states WHERE parent = $1", parent)
         return None if found is None else str(found)
 
-    async def parents_among(self, ids: list[str]) -> list[str]:
-        """Those of `ids` that were ever packed into (hold, or held, children)."""
-        if not ids:
-            return []
-        rows = await self.pool.fetch(
-            f"SELECT parent FROM {RM}.parent_states WHERE parent = ANY({json_elements('$1')})", json_list(ids)
-        )
-        return [r["parent"] for r in rows]
+    async def packing_owner(self, parents: list[str], children: Iterable[ObjectId]) -> Target:
+        """Whose what a pack touches is, as the hierarchy has it (see `packing_owner`)."""
+        async with self.pool.acquire() as conn:
+            return await packing_owner(conn, parents, children)
 
     async def tree(self, root: ObjectId, at: datetime | None, *, scoped: bool = True) -> Tree | None:
         """The tree below `root` (None when it holds nothing at that time). PostgreSQL builds
@@ -87,17 +84,11 @@ class AggregationQueries:
         return _assemble(root, (status, root_held), groups, states, at, scope)
 
     async def owner(self, ids: list[str]) -> Target:
-        """Whose these objects are now: the GTINs and the CMOs of everything below each, each
-        one's own CMO once commissioned, and the line each parent among them was formed on.
-        Nothing known: an empty target."""
+        """Whose these objects are now (see `owner_of`)."""
         if not ids:
             return Target()
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(_OWNER_SQL, ids)
-        assert row is not None  # an aggregate query always returns its row
-        return Target(
-            gtins=frozenset(row["gtins"] or ()), cmos=frozenset(row["cmos"] or ()), lines=frozenset(row["lines"] or ())
-        )
+            return await owner_of(conn, ids)
 
     async def ancestors(self, child: ObjectId, at: datetime | None) -> list[dict[str, Any]]:
         links = _links(at)
@@ -118,6 +109,40 @@ class AggregationQueries:
             {"id": r["parent"], "level": r["level"], **({} if at else {"closed": r["closed"]}), "line_id": r["line_id"]}
             for r in rows
         ]
+
+
+async def owner_of(conn: Connection, ids: list[str]) -> Target:
+    """Whose these objects are now: the GTINs and the CMOs of everything below each, each
+    one's own CMO once commissioned, and the line each parent among them was formed on.
+    Nothing known: an empty target. (`conn`: a request's own, or the unit a capture is
+    decided in.)"""
+    if not ids:
+        return Target()
+    row = await conn.fetchrow(_OWNER_SQL, ids)
+    assert row is not None  # an aggregate query always returns its row
+    return Target(
+        gtins=frozenset(row["gtins"] or ()), cmos=frozenset(row["cmos"] or ()), lines=frozenset(row["lines"] or ())
+    )
+
+
+async def parents_among(conn: Connection, ids: list[str]) -> list[str]:
+    """Those of `ids` that were ever packed into (hold, or held, children)."""
+    if not ids:
+        return []
+    rows = await conn.fetch(
+        f"SELECT parent FROM {RM}.parent_states WHERE parent = ANY({json_elements('$1')})", json_list(ids)
+    )
+    return [r["parent"] for r in rows]
+
+
+async def packing_owner(conn: Connection, parents: list[str], children: Iterable[ObjectId]) -> Target:
+    """Whose what a pack touches is, as the hierarchy has it: the parents packed into, and the
+    cases or pallets packed (every SSCC, and the units that hold units: a bundle, a case with a
+    GTIN of its own), are whose their contents and the lines they were formed on make them."""
+    children = list(children)
+    ssccs = [o.uri for o in children if o.kind is SSCC]
+    units = [o.uri for o in children if o.kind is not SSCC]
+    return await owner_of(conn, parents + ssccs + await parents_among(conn, units))
 
 
 def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:

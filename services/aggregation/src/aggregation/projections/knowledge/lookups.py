@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from serialtrail_gs1.epcis_checks import place_of
 from serialtrail_gs1.identity import SGTIN, SSCC, ObjectId
 from serialtrail_gs1.locations import canonical_sgln
 from serialtrail_kit.db import Connection, json_elements, json_list
@@ -145,3 +146,13 @@ async def line(conn: Connection, named: str) -> Line | None:
         value,
     )
     return None if row is None else Line(*row)
+
+
+async def line_at_place(conn: Connection, gln: str, extension: str) -> Line | None:
+    """The registered line whose read point is the SGLN of `gln` and `extension`, as an EPCIS
+    read point names it (an SGLN URI or a GS1 Digital Link): found among its site's lines (a
+    line's read point is its site's GLN with an extension of its own), read the same way."""
+    rows = await conn.fetch(
+        f"SELECT line_id, read_point, biz_location, site_gln, cmo_id FROM {RM}.known_lines WHERE site_gln = $1", gln
+    )
+    return next((Line(*row) for row in rows if place_of(row["read_point"]) == (gln, extension)), None)
