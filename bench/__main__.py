@@ -1,8 +1,11 @@
-"""`make bench`: every benchmark, one JSON line per figure."""
+"""`make bench`: every benchmark, one JSON line per figure. `python -m bench NAME ...` runs only the
+named ones (in their usual order), e.g. `.venv/bin/python -m bench capture`; `--list` names them."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable, Sequence
 
 from serialtrail.served import running_server
 
@@ -17,21 +20,45 @@ from bench.scan import scan_throughput
 from bench.serials import allocate_and_stream, commissioning_throughput
 from bench.transport import transport_benchmarks
 
+# Before any server runs (scan first: on a quiet machine).
+ALONE_FIRST: dict[str, Callable[[], None]] = {"scan": scan_throughput, "event-hash": event_hash_throughput}
+# Against one served Serialtrail, started only when one of them is chosen.
+SERVED: dict[str, Callable[[str, str], None]] = {
+    "serials": lambda base, key: asyncio.run(allocate_and_stream(base, key)),
+    "commissioning": lambda base, key: asyncio.run(commissioning_throughput(base, key)),
+    "packing": lambda base, key: asyncio.run(packing_throughput(base, key)),
+    "capture": capture_throughput,
+}
+ALONE_AFTER: dict[str, Callable[[], None]] = {
+    "exceptions": exceptions_benchmark,
+    "log": log_throughput,
+    "transport": transport_benchmarks,
+    "revocation": revocation_benchmark,
+    "hostile": hostile_input_benchmark,
+}
+NAMES = [*ALONE_FIRST, *SERVED, *ALONE_AFTER]
 
-def main() -> None:
-    scan_throughput()  # first: on a quiet machine, before any server runs
-    event_hash_throughput()
-    with running_server() as (base, key):
-        asyncio.run(allocate_and_stream(base, key))
-        asyncio.run(commissioning_throughput(base, key))
-        asyncio.run(packing_throughput(base, key))
-        capture_throughput(base, key)
-    exceptions_benchmark()
-    log_throughput()
-    transport_benchmarks()
-    revocation_benchmark()
-    hostile_input_benchmark()
+
+def main(argv: Sequence[str] = ()) -> None:
+    if "--list" in argv:
+        print("\n".join(NAMES))
+        return
+    unknown = [name for name in argv if name not in NAMES]
+    if unknown:
+        raise SystemExit(f"no benchmark {', '.join(unknown)}; there are: {', '.join(NAMES)}")
+    chosen = set(argv or NAMES)
+    for name, benchmark in ALONE_FIRST.items():
+        if name in chosen:
+            benchmark()
+    if chosen & set(SERVED):
+        with running_server() as (base, key):
+            for name, served in SERVED.items():
+                if name in chosen:
+                    served(base, key)
+    for name, benchmark in ALONE_AFTER.items():
+        if name in chosen:
+            benchmark()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
