@@ -13,7 +13,10 @@ imported for its product and batch. The document is then written again with its 
 (after the batch was registered, as serial issuance requires): `gen_epcis12.py --start NOW
 --step-ms 1`; `gen_epcis20.py` has no such option, so its `build(..., start=NOW, step_ms=1)` is
 called and written as its command line writes it. Each run has its own seed (its own lot and
-serials: a serial is commissioned once), the two documents different seeds (theirs would share serials).
+serials: a serial is imported and commissioned once per product). A generator's serials are unique
+within its document only (random 12-digit numbers), so two documents share a serial now and then
+(about one chance in 17 for two of 100,000): a seed whose document shares a serial or lot with an
+earlier run's on this server is passed over for the next (the seeds used are reported).
 
 Also reported, under another name: the capturing service alone (the first byte sent until the 202,
 when the document is read, checked and recorded, before its owners decide)."""
@@ -100,12 +103,31 @@ class Named:
 
 
 @dataclass
+class Used:
+    """The serials and lots of each product that earlier runs registered on this server."""
+
+    serials: dict[str, set[str]] = field(default_factory=dict)
+    lots: dict[str, set[str]] = field(default_factory=dict)
+
+    def take(self, named: Named) -> bool:
+        """Whether `named` is new (then it is taken), or shares a serial or lot with an earlier run's."""
+        for gtin, serials in named.serials.items():
+            if named.lot in self.lots.get(gtin, ()) or not self.serials.get(gtin, set()).isdisjoint(serials):
+                return False
+        for gtin, serials in named.serials.items():
+            self.serials.setdefault(gtin, set()).update(serials)
+            self.lots.setdefault(gtin, set()).add(named.lot)
+        return True
+
+
+@dataclass
 class Run:
     seed: int
     preparation: float = 0.0  # seconds: writing the document twice, registering, importing
     accepted: float = 0.0  # the first byte sent until the 202
     job_finished: float = 0.0  # ... until the job answered running: false
     read_model: float = 0.0  # ... until every serial summary counted the document's serials
+    queryable: float = 0.0  # ... until EPCIS reporting's event query answered the document's last SGTIN
     job_span: float = 0.0  # the job's createdAt to finishedAt, as the server recorded them
     size: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -121,21 +143,24 @@ def capture_throughput(base: str, key: str) -> None:
         return
     if SERIALS not in SERIAL_LENGTH:
         raise SystemExit(f"SERIALTRAIL_BENCH_CAPTURE_SERIALS is {SERIALS!r}: one of {', '.join(SERIAL_LENGTH)}")
+    used = Used()
     for shape in (JSON_LD, XML_1_2):
-        asyncio.run(_capture(base, key, shape))
+        asyncio.run(_capture(base, key, shape, used))
 
 
-async def _capture(base: str, key: str, shape: Shape) -> None:
+async def _capture(base: str, key: str, shape: Shape, used: Used) -> None:
     runs: list[Run] = []
     load_before = os.getloadavg()
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, timeout=DEADLINE, headers=headers) as client:
         with tempfile.TemporaryDirectory() as folder:
-            for index in range(RUNS):
-                run = Run(seed=shape.first_seed + index)
-                body = await _prepare(client, shape, Path(folder), run)
+            seed = shape.first_seed
+            for _ in range(RUNS):
+                run = Run(seed=seed)
+                body = await _prepare(client, shape, Path(folder), run, used)
                 await _timed(client, shape, body, run)
                 runs.append(run)
+                seed = run.seed + 1
     load_after = os.getloadavg()
     accepted = [r.accepted for r in runs]
     emit(
@@ -146,11 +171,13 @@ async def _capture(base: str, key: str, shape: Shape) -> None:
         TARGET,
         events=shape.events,
         epcs=shape.epcs,
+        seeds=[r.seed for r in runs],
         bytes=runs[-1].size,
         serials=f"{SERIALS} (products' serials {SERIAL_LENGTH[SERIALS]} digits)",
         end_to_end_s=_seconds(r.end_to_end for r in runs),
         job_finished_s=_seconds(r.job_finished for r in runs),
         read_model_s=_seconds(r.read_model for r in runs),
+        epcis_query_s=_seconds(r.queryable for r in runs),
         accepted_s=_seconds(accepted),
         job_created_to_finished_s=_seconds(r.job_span for r in runs),
         median_end_to_end_s=round(statistics.median(r.end_to_end for r in runs), 3),
@@ -177,12 +204,16 @@ def _seconds(values: Any) -> list[float]:
 # --- preparation (untimed) --------------------------------------------------------------------------
 
 
-async def _prepare(client: httpx.AsyncClient, shape: Shape, folder: Path, run: Run) -> bytes:
+async def _prepare(client: httpx.AsyncClient, shape: Shape, folder: Path, run: Run, used: Used) -> bytes:
     """Register what the document names, then write it with its events starting now."""
     started = time.perf_counter()
-    path = folder / f"{shape.generator}-{run.seed}"
-    _write(shape, path, run.seed, start=None)
-    named = _named(path.read_bytes())
+    while True:
+        path = folder / f"{shape.generator}-{run.seed}"
+        _write(shape, path, run.seed, start=None)
+        named = _named(path.read_bytes())
+        if used.take(named):
+            break
+        run.seed += 1  # a serial or lot of an earlier run's: serial issuance would refuse it
     await _register(client, named)
     start = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")  # after the batches were registered
     _write(shape, path, run.seed, start=start)
@@ -285,6 +316,8 @@ async def _register(client: httpx.AsyncClient, named: Named) -> None:
             chunk = serials[start : start + IMPORT_CHUNK]
             imported = {"gtin": gtin, "lot": named.lot, "source": SOURCE, "serials": chunk}
             _expect(await client.post("/v1/serial-imports", json=imported), 201)
+    # Serial issuance's read models done with the imports before the clock starts.
+    await _counted(client, named.lot, {g: len(s) for g, s in named.serials.items()}, time.perf_counter(), "imported")
 
 
 async def _once(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
@@ -309,7 +342,7 @@ async def _timed(client: httpx.AsyncClient, shape: Shape, body: bytes, run: Run)
     run.accepted = time.perf_counter() - started
     if response.status_code != 202:
         raise CaptureFailed(f"capture answered {response.status_code}: {response.text[:2000]}")
-    summaries = asyncio.create_task(_commissioned(client, lot, run.counts, started))
+    summaries = asyncio.create_task(_counted(client, lot, run.counts, started, "commissioned"))
     try:
         job, run.job_finished = await _finished(client, response.headers["Location"], started)
         if not job["success"] or job["captured"] != shape.events:
@@ -318,6 +351,8 @@ async def _timed(client: httpx.AsyncClient, shape: Shape, body: bytes, run: Run)
                 f"{job['captured']} of {shape.events} events; errors: {json.dumps(job['errors'])[:4000]}"
             )
         run.read_model = await summaries
+        last = _SGTIN.findall(body)[-1]
+        run.queryable = await _queryable(client, b"urn:epc:id:sgtin:%b.%b.%b" % last, started)
     finally:
         summaries.cancel()
     created, finished = (dt.datetime.fromisoformat(job[k]) for k in ("createdAt", "finishedAt"))
@@ -337,8 +372,9 @@ async def _finished(client: httpx.AsyncClient, location: str, started: float) ->
     raise CaptureFailed(f"the capture job {location} still ran after {DEADLINE:.0f} s")
 
 
-async def _commissioned(client: httpx.AsyncClient, lot: str, counts: dict[str, int], started: float) -> float:
-    """When every batch's serial summary first counted its serials as commissioned (seconds since `started`)."""
+async def _counted(client: httpx.AsyncClient, lot: str, counts: dict[str, int], started: float, what: str) -> float:
+    """When every batch's serial summary first counted its serials (`what`: imported, commissioned), in
+    seconds since `started`."""
     waiting = dict(counts)
     while waiting and time.perf_counter() - started < DEADLINE:
         for gtin, expected in list(waiting.items()):
@@ -347,13 +383,26 @@ async def _commissioned(client: httpx.AsyncClient, lot: str, counts: dict[str, i
                 continue
             if response.status_code != 200:
                 raise CaptureFailed(f"serial summary of {gtin} {lot}: {response.status_code} {response.text[:2000]}")
-            commissioned = response.json()["commissioned"]
-            if commissioned > expected:
-                raise CaptureFailed(f"serial summary of {gtin} {lot}: {commissioned} commissioned, {expected} sent")
-            if commissioned == expected:
+            counted = response.json()[what]
+            if counted > expected:
+                raise CaptureFailed(f"serial summary of {gtin} {lot}: {counted} {what}, {expected} sent")
+            if counted == expected:
                 del waiting[gtin]
         if waiting:
             await asyncio.sleep(POLL)
     if waiting:
-        raise CaptureFailed(f"after {DEADLINE:.0f} s serial issuance has not commissioned every serial of {waiting}")
+        raise CaptureFailed(f"after {DEADLINE:.0f} s serial issuance has not {what} every serial of {waiting}")
     return time.perf_counter() - started
+
+
+async def _queryable(client: httpx.AsyncClient, epc: bytes, started: float) -> float:
+    """When EPCIS reporting's query read model first answered an event of `epc` (the document's last
+    SGTIN), in seconds since `started`: asked once the job finished (a query waits for its read model)."""
+    while time.perf_counter() - started < DEADLINE:
+        response = await client.get("/v1/epcis/events", params={"MATCH_anyEPC": epc.decode(), "perPage": 1})
+        if response.status_code == 200 and response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+            return time.perf_counter() - started
+        if response.status_code not in (200, 503):
+            raise CaptureFailed(f"events of {epc.decode()}: {response.status_code} {response.text[:2000]}")
+        await asyncio.sleep(POLL)
+    raise CaptureFailed(f"after {DEADLINE:.0f} s no event of {epc.decode()} could be queried")
