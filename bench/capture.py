@@ -19,7 +19,10 @@ within its document only (random 12-digit numbers), so two documents share a ser
 earlier run's on this server is passed over for the next (the seeds used are reported).
 
 Also reported, under another name: the capturing service alone (the first byte sent until the 202,
-when the document is read, checked and recorded, before its owners decide)."""
+when the document is read, checked and recorded, before its owners decide). Beside the end-to-end
+figure: when the job finished, when the serial summaries counted, when EPCIS reporting's own event
+query first answered the document's last SGTIN (asked once the job finished), and the job's
+createdAt to finishedAt as the server recorded them."""
 
 from __future__ import annotations
 
