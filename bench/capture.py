@@ -146,9 +146,16 @@ def capture_throughput(base: str, key: str) -> None:
         return
     if SERIALS not in SERIAL_LENGTH:
         raise SystemExit(f"SERIALTRAIL_BENCH_CAPTURE_SERIALS is {SERIALS!r}: one of {', '.join(SERIAL_LENGTH)}")
-    used = Used()
+    used, failed = Used(), []
     for shape in (JSON_LD, XML_1_2):
-        asyncio.run(_capture(base, key, shape, used))
+        try:
+            asyncio.run(_capture(base, key, shape, used))
+        except CaptureFailed as failure:  # no figure: the other document is still measured
+            failed.append(shape.label)
+            print(json.dumps({"benchmark": f"EPCIS capture end to end, {shape.label}", "failed": str(failure)}))
+            print(f"EPCIS capture end to end, {shape.label} FAILED: {failure}", file=sys.stderr, flush=True)
+    if failed:
+        raise CaptureFailed(f"EPCIS capture end to end failed for {', '.join(failed)} (see above)")
 
 
 async def _capture(base: str, key: str, shape: Shape, used: Used) -> None:
