@@ -49,6 +49,7 @@ class SerialPool:
     issued: int = 0
     reserved: list[int] = field(default_factory=list)  # sorted
     allocations: list[Allocation] = field(default_factory=list)
+    _reserved_array: NDArray[np.uint64] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def fold(cls, gtin: str, events: Iterable[EventContract]) -> SerialPool:
@@ -65,8 +66,9 @@ class SerialPool:
             self.next_counter = event.end_counter
             self.issued += event.quantity
         elif isinstance(event, SerialCountersReserved):
-            for counter in event.counters:
-                bisect.insort(self.reserved, counter)
+            # Two sorted runs merged in one pass (an import reserves its counters by the hundred thousand).
+            self.reserved = sorted([*self.reserved, *event.counters])
+            self._reserved_array = None
             self.issued += len(event.counters)
 
     def open_if_needed(self, fmt: SerialFormat, key_id: str) -> list[EventContract]:
@@ -143,7 +145,7 @@ class SerialPool:
         may be commissioned into `lot`: serials requested for a batch belong to that batch."""
         mask = counters < np.uint64(self.next_counter)
         if self.reserved:
-            mask &= ~np.isin(counters, np.array(self.reserved, dtype=np.uint64))
+            mask &= ~self._is_reserved(counters)
         other = sorted((a.first, a.end) for a in self.allocations if a.lot is not None and a.lot != lot)
         if lot is not None and other:
             firsts = np.array([first for first, _ in other], dtype=np.uint64)
@@ -151,6 +153,16 @@ class SerialPool:
             at = np.searchsorted(firsts, counters, side="right") - 1
             mask &= ~((at >= 0) & (counters < ends[np.maximum(at, 0)]))
         return mask
+
+    def _is_reserved(self, counters: NDArray[np.uint64]) -> NDArray[np.bool_]:
+        """Looked up in the sorted reservations (kept as an array between lookups: a capture asks
+        once per event, of the same pool)."""
+        if self._reserved_array is None:
+            self._reserved_array = np.array(self.reserved, dtype=np.uint64)
+        reserved = self._reserved_array
+        at = np.minimum(np.searchsorted(reserved, counters), len(reserved) - 1)
+        found: NDArray[np.bool_] = reserved[at] == counters
+        return found
 
     def is_reserved(self, counter: int) -> bool:
         index = bisect.bisect_left(self.reserved, counter)
