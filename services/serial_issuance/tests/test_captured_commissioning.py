@@ -127,6 +127,10 @@ async def test_the_commissionings_of_every_message_are_decided_when_the_capture_
     }
     assert decided.metadata["causation_id"] == str(written[-1].event_id)  # the capture's end
     assert [await status_of(issuance, s) for s in first + second] == ["commissioned"] * 3
+    log = await PostgresEventStore(issuance.composition.app_pool, "serial_issuance").read_all(0, 10_000)
+    commissioned = [e for e in log if e.event_type == "serials.SerialsCommissioned"]
+    assert len(commissioned) == 2
+    assert len({e.recorded_at for e in commissioned}) == 1  # none refused: recorded together, in one append
 
 
 async def test_under_rollback_a_refusal_in_a_later_message_undoes_an_earlier_ones(issuance: Harness) -> None:

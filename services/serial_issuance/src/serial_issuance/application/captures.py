@@ -7,6 +7,7 @@ kept until it ends and decided at once is every owner's (`serialtrail_gs1.captur
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from serialtrail_contracts.serials import CaptureDecided
 from serialtrail_gs1.captured_share import Captured, CapturedShare
@@ -31,6 +32,16 @@ class CapturedCommissionings(CapturedShare):
         self._loading: tuple[UnitOfWork, RememberingLoader, dict[tuple[str, str], str | None]] | None = None
 
     async def apply(self, event: Captured, work: UnitOfWork) -> None:
+        load, _ = self._loader(work)
+        await self.handlers.commission(await self._command(event, work), work.meta, within=work, load=load)
+
+    async def apply_together(self, events: Sequence[Captured], work: UnitOfWork) -> bool:
+        load, _ = self._loader(work)
+        commands = [await self._command(event, work) for event in events]
+        return await self.handlers.commission_all(commands, work.meta, within=work, load=load)
+
+    async def _command(self, event: Captured, work: UnitOfWork) -> Commission:
+        """The commissioning the event is, its line and batch the sender's own."""
         proposed = captured.read(event.event)
         load, lines = self._loader(work)
         line_id = None if proposed.place is None else await self._line_at(load, lines, proposed.place)
@@ -40,7 +51,7 @@ class CapturedCommissionings(CapturedShare):
         captured.check_line_scope(event.capturer, proposed, line_owner(line))  # before a batch is looked at
         batch = await load.batch(proposed.gtin, proposed.lot)
         captured.check_batch_scope(event.capturer, proposed, batch_owner(batch))
-        command = Commission(
+        return Commission(
             commissioning_id=uuid.uuid5(event.capture_id, event.event_id),  # the same event, the same commissioning
             gtin=proposed.gtin,
             serials=proposed.serials,
@@ -51,7 +62,6 @@ class CapturedCommissionings(CapturedShare):
             line=line,
             event_time=proposed.event_time,
         )
-        await self.handlers.commission(command, work.meta, within=work, load=load)
 
     def _loader(self, work: UnitOfWork) -> tuple[RememberingLoader, dict[tuple[str, str], str | None]]:
         """One loader per decision (its unit): master data and pools read once for all its events."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -173,6 +174,42 @@ class SerialIssuanceHandlers:
         allocations only ever grow, so a serial found allocated stays allocated. `within`: a unit
         this one is nested in (it fails alone; see `WriteModel.unit`), read through `load`."""
         load = load or (self.load if within is None else self.loader_in(within))
+        screened = await self._screened(command, load)
+        try:
+            async with self.writes.unit(meta, conn=None if within is None else within.conn) as work:
+                violations = list(screened.screening.violations)
+                if screened.screening.not_from_pool:
+                    violations += await _unissued(work, screened)
+                if violations:
+                    message = f"{len(violations)} serial(s) cannot be commissioned; nothing was recorded"
+                    raise InvalidInput(message, violations)
+                work.record(commissioning.stream_id(str(command.commissioning_id)), 0, [screened.event])
+        except AlreadyTaken as taken:
+            raise screened.refused(taken) from taken
+        return screened.event
+
+    async def commission_all(
+        self, commands: Sequence[Commission], meta: RecordMetadata, *, within: UnitOfWork, load: Loader
+    ) -> bool:
+        """Many commissionings in one unit nested in `within`, when none breaks a rule: True. False
+        (nothing recorded) when one would: `commission` each then names what is wrong. A capture's
+        hundreds of commissionings take one append and one claim per product this way, not one each."""
+        screened = [await self._screened(command, load) for command in commands]
+        if any(s.screening.violations for s in screened):
+            return False
+        try:
+            async with self.writes.unit(meta, conn=within.conn) as work:
+                if await _any_unissued(work, screened):
+                    raise _NotAll
+                for one in screened:
+                    work.record(commissioning.stream_id(str(one.event.commissioning_id)), 0, [one.event])
+        except (_NotAll, AlreadyTaken):
+            return False
+        return True
+
+    async def _screened(self, command: Commission, load: Loader) -> _Screened:
+        """The commissioning checked against what does not change under it (master data, the pool),
+        its serials screened; what needs the write side is checked in the unit."""
         gtin, serials, field, labels = await asyncio.to_thread(_identify, command)  # CPU: off the event loop
         registered = await load.product(gtin)
         registered_batch, registered_at = await load.registered_batch(gtin, command.lot, field="lot")
@@ -197,21 +234,42 @@ class SerialIssuanceHandlers:
             counter_ranges=tuple(counter_bitmap.ranges_of(screening.counters)),
             unpooled_serials=tuple(screening.unpooled),
         )
-        try:
-            async with self.writes.unit(meta, conn=None if within is None else within.conn) as work:
-                violations = list(screening.violations)
-                if screening.not_from_pool:
-                    imported = await imported_among(work.conn, work.schema, gtin, screening.not_from_pool, command.lot)
-                    violations += commissioning.unissued(serials, screening.not_from_pool, imported, gtin, field)
-                if violations:
-                    message = f"{len(violations)} serial(s) cannot be commissioned; nothing was recorded"
-                    raise InvalidInput(message, violations)
-                work.record(commissioning.stream_id(str(command.commissioning_id)), 0, [event])
-        except AlreadyTaken as taken:
-            counters = set(taken.counters.tolist())
-            hits = {s for s, c in zip(screening.fitting, screening.counters.tolist(), strict=True) if c in counters}
-            raise _refused(gtin, serials, taken.serials | hits, taken.reason, field) from taken
-        return event
+        return _Screened(event, screening, field)
+
+
+class _NotAll(Exception):
+    """One of many commissionings would break a rule: none is recorded together."""
+
+
+@dataclass(frozen=True)
+class _Screened:
+    event: SerialsCommissioned
+    screening: commissioning.Screening
+    field: str  # where the request named its serials
+
+    def refused(self, taken: AlreadyTaken) -> Conflict:
+        counters = set(taken.counters.tolist())
+        fitting, screened = self.screening.fitting, self.screening.counters.tolist()
+        hits = {s for s, c in zip(fitting, screened, strict=True) if c in counters}
+        return _refused(self.event.gtin, list(self.event.serials), taken.serials | hits, taken.reason, self.field)
+
+
+async def _unissued(work: UnitOfWork, screened: _Screened) -> list[Violation]:
+    event, screening = screened.event, screened.screening
+    imported = await imported_among(work.conn, work.schema, event.gtin, screening.not_from_pool, event.lot)
+    return commissioning.unissued(event.serials, screening.not_from_pool, imported, event.gtin, screened.field)
+
+
+async def _any_unissued(work: UnitOfWork, screened: Sequence[_Screened]) -> bool:
+    """Whether any serial not from the pool was not imported for its product and batch: one query
+    per product and batch, whatever the number of commissionings."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for one in screened:
+        wanted.setdefault((one.event.gtin, one.event.lot), set()).update(one.screening.not_from_pool)
+    for (gtin, lot), serials in wanted.items():
+        if serials and len(await imported_among(work.conn, work.schema, gtin, sorted(serials), lot)) != len(serials):
+            return True
+    return False
 
 
 def _check_time(command: Commission, batch: BatchRegistered, earliest: datetime) -> None:
