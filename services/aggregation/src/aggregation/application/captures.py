@@ -14,6 +14,8 @@ in the same capture) may not count yet towards whose a parent is. What the domai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from serialtrail_contracts.aggregation import CaptureDecided
 from serialtrail_contracts.identity import Scope
 from serialtrail_gs1.captured_share import Captured, CapturedShare
@@ -49,6 +51,43 @@ class CapturedPacking(CapturedShare):
             await self._pack(event.capturer, proposed, line, work)
         else:
             await self._unpack(event, proposed, line, work)
+
+    async def apply_together(self, events: Sequence[Captured], work: UnitOfWork) -> bool:
+        """A capture of packs only (a line's cases and pallets) as one request of many packs, as
+        `POST /v1/pack` takes them: one knowledge snapshot, one unit. A parent packed earlier in the
+        capture gives its level to what it is packed into, as it would from the write side."""
+        proposals = [captured.read(event.event) for event in events]
+        if not events or not all(p.packing for p in proposals):
+            return False
+        capturer = events[0].capturer  # one capture: one sender
+        narrowed, lines = owners.narrowed(capturer), dict[tuple[str, str], Line | None]()
+        ids = {uri for p in proposals for uri in p.objects}
+        levels = await write_side.levels(work.conn, ids)
+        commands, objects = [], {}
+        for event, proposed in zip(events, proposals, strict=True):
+            line = await self._line(work, lines, proposed)
+            if line is None:
+                raise captured.line_unknown(event.event)
+            captured.check_scope(capturer, proposed, line)
+            parent, children = proposed.parent.uri, tuple(c.uri for c in proposed.children)
+            if narrowed and capturer.missing(await packing_owner(work.conn, [parent], proposed.children)) is not None:
+                raise owners.outside_scope("parent")
+            levels[parent] = captured.packaging_level(proposed, levels)
+            commands.append(Pack(parent, levels[parent], children, line, proposed.event_time))
+            objects.update(proposed.objects)
+        in_scope = owners.children_in_scope(capturer)
+        await self.handlers.pack(commands, objects, in_scope, work.meta, narrowed=narrowed, within=work)
+        return True
+
+    @staticmethod
+    async def _line(
+        work: UnitOfWork, lines: dict[tuple[str, str], Line | None], proposed: CapturedAggregation
+    ) -> Line | None:
+        if proposed.place is None:
+            return None
+        if proposed.place not in lines:
+            lines[proposed.place] = await knowledge.line_at_place(work.conn, *proposed.place)
+        return lines[proposed.place]
 
     async def _pack(self, capturer: Scope, proposed: CapturedAggregation, line: Line, work: UnitOfWork) -> None:
         """As `POST /v1/pack` by the capturer: a key narrowed to CMOs or lines packs into no parent,
