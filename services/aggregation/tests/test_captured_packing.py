@@ -177,6 +177,7 @@ async def test_captured_packs_build_the_hierarchy_the_api_shows(aggregation: Har
     finished = written[-1].event_id
     packs = await recorded(aggregation, "aggregation.ChildrenPacked")
     assert [p.metadata["causation_id"] for p in [*packs, decision]] == [str(finished)] * 4
+    assert len({p.recorded_at for p in packs}) == 1  # none refused: packed together, in one append
     assert [(p.payload["parent_id"], p.payload["packaging_level"], p.payload["line_id"]) for p in packs] == [
         (case1, "case", "LINE-1"),
         (case2, "case", "LINE-1"),
