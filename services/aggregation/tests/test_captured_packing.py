@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from aggregation.domain.captured import CapturedAggregation, event_field, packaging_level, read
+from aggregation.application.captures import CapturedPacking
+from aggregation.domain.captured import CapturedAggregation, packaging_level, read
 from aggregation_helpers import (
     GTIN,
     PREFIX,
@@ -376,6 +377,7 @@ def test_the_packaging_level_is_the_parents_own_else_inferred_from_its_children(
 
 
 def test_a_packs_fields_are_named_where_the_event_wrote_them() -> None:
+    event_field = CapturedPacking.field_in_event
     assert [event_field(f) for f in ("children[3]", "parent", "packaging_level", "event_time", "line_id")] == [
         "childEPCs[3]",
         "parentID",

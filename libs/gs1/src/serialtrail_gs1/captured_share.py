@@ -19,8 +19,9 @@ name the fields of the command it would have been (`field_in_event` maps them to
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ from serialtrail_kit.writes.reactor import keep_part, read_parts, take_parts
 
 SOURCE = "epcis_reporting"
 _log = logging.getLogger(__name__)
+_INDEXED = re.compile(r"^(\w+)(\[\d+\].*)?\Z")  # a field, and where in it: `serials[3]`
 
 
 class _Undo(Exception):
@@ -86,9 +88,16 @@ class CapturedShare:
         applied alone, its refusal named. By default, never together."""
         return False
 
-    def field_in_event(self, field: str) -> str:
+    # Where each field of the owner's command was read from in the event (`serials` → `epcList`).
+    event_fields: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def field_in_event(cls, field: str) -> str:
         """Where the field a refusal names (`serials[3]`) was read from in the event (`epcList[3]`)."""
-        return field
+        match = _INDEXED.match(field)
+        if match is None or match.group(1) not in cls.event_fields:
+            return field
+        return cls.event_fields[match.group(1)] + (match.group(2) or "")
 
     async def react(self, event: RecordedEvent, work: UnitOfWork) -> None:
         payload = event.payload

@@ -36,6 +36,7 @@ class CapturedPacking(CapturedShare):
     name = "epcis_packing"
     owner = "aggregation"  # as EPCIS reporting names the owner of packing and unpacking events
     decision = CaptureDecided
+    event_fields = captured.FIELDS
     refused = PACKED_AS_CAPTURED
 
     def __init__(self, handlers: AggregationHandlers) -> None:
@@ -112,6 +113,3 @@ class CapturedPacking(CapturedShare):
         command = Unpack(parent, children, proposed.reason, comment, line, proposed.event_time)
         meta = work.meta.model_copy(update={"reason": proposed.reason.value})
         await self.handlers.unpack(command, meta, within=work)
-
-    def field_in_event(self, field: str) -> str:
-        return captured.event_field(field)

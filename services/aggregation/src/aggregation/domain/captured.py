@@ -16,7 +16,6 @@ What EPCIS does not say, decided here:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +34,7 @@ from aggregation.domain.objects import Line
 from aggregation.domain.rules import CAPTURED_AGGREGATION, CAPTURER_SCOPE, REGISTERED_LINE
 
 # Where a pack's or unpack's fields were read from, in the captured event.
-_FIELDS = {
+FIELDS = {  # where each field of the command was read from in the event (`CapturedShare.event_fields`)
     "parent": "parentID",
     "packaging_level": "parentID",  # inferred from the parent and its children
     "children": "childEPCs",
@@ -43,7 +42,6 @@ _FIELDS = {
     "event_time": "eventTime",
     "reason": "disposition",
 }
-_INDEXED = re.compile(r"^(\w+)(\[\d+\].*)?\Z")
 _OF_A_CASE = frozenset({PackagingLevel.case, PackagingLevel.pallet})
 _WHAT: dict[tuple[Any, Any], bool] = {("ADD", "packing"): True, ("DELETE", "unpacking"): False}  # packing?
 
@@ -115,7 +113,7 @@ def check_scope(capturer: Scope, proposed: CapturedAggregation, line: Line) -> N
         return
     if capturer.missing(owners.line_owner(line)) is not None:
         message = "the line at this read point is not within the capturing key's scope"
-        raise OutOfScope(message, [CAPTURER_SCOPE.at(_FIELDS["line_id"], message)])
+        raise OutOfScope(message, [CAPTURER_SCOPE.at(FIELDS["line_id"], message)])
     located = [("parentID", proposed.parent), *((f"childEPCs[{n}]", c) for n, c in enumerate(proposed.children))]
     lacking: dict[tuple[str | None, str | None], bool] = {}  # by company key: a pallet's units share a few
     problems = []
@@ -133,15 +131,7 @@ def check_scope(capturer: Scope, proposed: CapturedAggregation, line: Line) -> N
 def line_unknown(event: dict[str, Any]) -> InvalidInput:
     read_point = (event.get("readPoint") or {}).get("id")
     message = f"the read point {read_point!r} is no registered line's: packing and unpacking happen on a line"
-    return InvalidInput(message, [REGISTERED_LINE.at(_FIELDS["line_id"], message)])
-
-
-def event_field(field: str) -> str:
-    """Where a pack's or unpack's field (`children[3]`, `parent`) was read from in the event (`childEPCs[3]`)."""
-    match = _INDEXED.match(field)
-    if match is None or match.group(1) not in _FIELDS:
-        return field
-    return _FIELDS[match.group(1)] + (match.group(2) or "")
+    return InvalidInput(message, [REGISTERED_LINE.at(FIELDS["line_id"], message)])
 
 
 def _what(event: dict[str, Any]) -> bool:

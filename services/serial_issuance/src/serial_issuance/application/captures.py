@@ -25,6 +25,7 @@ class CapturedCommissionings(CapturedShare):
     name = "epcis_commissioning"
     owner = "serial_issuance"  # as EPCIS reporting names the owner of commissioning events
     decision = CaptureDecided
+    event_fields = captured.FIELDS
     refused = COMMISSIONED
 
     def __init__(self, handlers: SerialIssuanceHandlers) -> None:
@@ -76,6 +77,3 @@ class CapturedCommissionings(CapturedShare):
         if place not in lines:
             lines[place] = await load.directory.line_at_place(*place)
         return lines[place]
-
-    def field_in_event(self, field: str) -> str:
-        return captured.event_field(field)

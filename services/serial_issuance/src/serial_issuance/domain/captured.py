@@ -28,7 +28,7 @@ from serial_issuance.domain.rules import (
 _LOT, _EXPIRY = "lotNumber", "itemExpirationDate"
 _MDA = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/")
 # Where a commissioning's fields were read from, in the captured event.
-_FIELDS = {
+FIELDS = {  # where each field of the command was read from in the event (`CapturedShare.event_fields`)
     "gtin": "epcList",
     "epcs": "epcList",
     "serials": "epcList",
@@ -37,7 +37,6 @@ _FIELDS = {
     "event_time": "eventTime",
     "line_id": "readPoint.id",
 }
-_INDEXED = re.compile(r"^(\w+)(\[\d+\].*)?\Z")
 
 
 class OutOfScope(DomainError):
@@ -78,7 +77,7 @@ def read(event: dict[str, Any]) -> CapturedCommissioning:
     lot, expiry = _ilmd(ilmd, _LOT, problems), _ilmd(ilmd, _EXPIRY, problems)
     if not isinstance(lot, str) or not lot:
         message = "a commissioning event names the batch its packs are in: ILMD cbvmda:lotNumber"
-        problems.append(CAPTURED_BATCH.at(_FIELDS["lot"], message))
+        problems.append(CAPTURED_BATCH.at(FIELDS["lot"], message))
     expires = _date(expiry, problems)
     if problems:
         raise InvalidInput(f"{len(problems)} problem(s) with the commissioning event", problems)
@@ -94,28 +93,20 @@ def check_line_scope(capturer: Scope, proposed: CapturedCommissioning, line: Tar
     learn), into its own batches (`check_batch_scope`)."""
     if capturer.missing(Target(gtins=frozenset({proposed.gtin})) | line) is not None:
         message = "the line at this read point is not within the capturing key's scope"
-        raise OutOfScope(message, [CAPTURER_SCOPE.at(_FIELDS["line_id"], message)])
+        raise OutOfScope(message, [CAPTURER_SCOPE.at(FIELDS["line_id"], message)])
 
 
 def check_batch_scope(capturer: Scope, proposed: CapturedCommissioning, batch: Target) -> None:
     """Another party's batch is answered as an unknown one (a CMO learns nothing of batches not its own)."""
     if capturer.missing(batch) is not None:
         message = f"no batch {proposed.lot!r} is registered for GTIN {proposed.gtin}"
-        raise InvalidInput(message, [REGISTERED_BATCH.at(_FIELDS["lot"], message)])
+        raise InvalidInput(message, [REGISTERED_BATCH.at(FIELDS["lot"], message)])
 
 
 def line_unknown(event: dict[str, Any]) -> InvalidInput:
     read_point = (event.get("readPoint") or {}).get("id")
     message = f"the read point {read_point!r} is no registered line's: commissioning happens on a line"
-    return InvalidInput(message, [REGISTERED_LINE.at(_FIELDS["line_id"], message)])
-
-
-def event_field(field: str) -> str:
-    """Where a commissioning's field (`serials[3]`, `lot`) was read from in the event (`epcList[3]`)."""
-    match = _INDEXED.match(field)
-    if match is None or match.group(1) not in _FIELDS:
-        return field
-    return _FIELDS[match.group(1)].split("[")[0] + (match.group(2) or "")
+    return InvalidInput(message, [REGISTERED_LINE.at(FIELDS["line_id"], message)])
 
 
 def _ilmd(ilmd: dict[str, Any], name: str, problems: list[Violation]) -> Any:
@@ -138,5 +129,5 @@ def _date(value: Any, problems: list[Violation]) -> date | None:
         return date.fromisoformat(found.group(1)) if found else date.fromisoformat("not a date")
     except ValueError:
         message = f"{value!r} is not a date (YYYY-MM-DD)"
-        problems.append(CAPTURED_BATCH.at(_FIELDS["expiry"], message))
+        problems.append(CAPTURED_BATCH.at(FIELDS["expiry"], message))
         return None
