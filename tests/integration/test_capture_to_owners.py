@@ -15,8 +15,10 @@ import pytest
 from aggregation import bootstrap as aggregation
 from epcis_reporting import bootstrap as epcis
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
+from line_exceptions import bootstrap as line_exceptions
 from serial_issuance import bootstrap as issuance
 from serialtrail_contracts.identity import Role, Scope
+from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, serve
@@ -289,3 +291,34 @@ async def test_a_line_document_is_commissioned_and_packed_by_both_owners_or_by_n
     assert problems(job) == [(0, 422, [("eventList[0].epcList[2]", "issued-for-gtin")])]
     assert await packed_in(owners, other_case) is None
     assert await served_events(client, more[0]) == []
+
+
+async def test_a_captured_decommissioning_is_an_exception_record_and_the_serial_is_out(database_dsn: str) -> None:
+    """A damaged pack decommissioned through EPCIS: line exceptions records the exception (the pack
+    out of the supply chain), serial issuance shows the serial decommissioned; one the exception
+    vocabulary has no record for is refused where the event says it."""
+    services: list[Service[Any]] = [issuance.SERVICE, line_exceptions.SERVICE, epcis.SERVICE]
+    async with serve(database_dsn, services) as harness:
+        client = harness.client
+        await product(client)
+        await batch(client)
+        await site(client)
+        packs = await serials(client, 2)
+        assert (await commission(client, packs)).status_code == 201
+        await harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
+        damaged = {**shipping(packs[:1]), "action": "DELETE", "bizStep": "decommissioning", "disposition": "damaged"}
+        damaged["readPoint"] = {"id": LINE_1}
+        recalled = {**damaged, "epcList": shipping(packs[1:])["epcList"], "disposition": "recalled"}
+        job = await capture(client, damaged, recalled)
+        assert (job["success"], job["captured"]) == (False, 1)
+        assert [(p["eventIndex"], p["status"], p["errors"][0]["field"]) for p in job["errors"]] == [
+            (1, 422, "eventList[1].disposition")
+        ]
+        await harness.runner("line_exceptions", "records").caught_up(timeout=30)
+        records = (await client.get("/v1/exceptions", params={"gtin": GTIN})).json()["exceptions"]
+        assert [(r["exception_type"], r["state"]) for r in records] == [("damaged", "open")]
+        for _ in range(100):  # serial issuance learns of it from line exceptions' topic
+            if await status_of(client, packs[0]) == "decommissioned":
+                break
+            await asyncio.sleep(0.05)
+        assert [await status_of(client, s) for s in packs] == ["decommissioned", "commissioned"]

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from serialtrail_contracts.base import EventContract, event_types
 from serialtrail_contracts.deviations import DEVIATION_EVENTS
+from serialtrail_contracts.epcis import CaptureDecision
 from serialtrail_contracts.locations import Sgln
 
 
@@ -184,6 +185,15 @@ class DecommissionUndone(EventContract):
     event_time: datetime
 
 
+class CaptureDecided(CaptureDecision):
+    """The decommissioning, destroying and sampling ObjectEvents of an EPCIS capture, decided
+    (see `CaptureDecision`): those applied are the `ExceptionRecorded` (and the
+    `SerialsDecommissioned` with each) this stream's unit recorded with it."""
+
+    EVENT_TYPE: ClassVar[str] = "exceptions.CaptureDecided"
+    EVENT_VERSION: ClassVar[int] = 1
+
+
 EVENTS = event_types(
     ExceptionRecorded,
     InvestigationStarted,
@@ -194,4 +204,5 @@ EVENTS = event_types(
     HoldPlaced,
     HoldLifted,
     *DEVIATION_EVENTS,
+    CaptureDecided,
 )

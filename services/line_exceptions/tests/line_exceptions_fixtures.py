@@ -7,8 +7,9 @@ from line_exceptions import bootstrap
 from serialtrail_kit.testing.harness import Harness
 from serialtrail_kit.testing.kafka import serve_alone
 
-# The services whose events line exceptions reads; the tests write their logs as they would.
-PRODUCERS = ("serial_issuance", "aggregation")
+# The services whose events line exceptions reads (EPCIS reporting: the decommissioning,
+# destroying and sampling it captures); the tests write their logs as they would.
+PRODUCERS = ("serial_issuance", "aggregation", "epcis_reporting")
 
 
 @pytest.fixture(params=["embedded", "kafka"])

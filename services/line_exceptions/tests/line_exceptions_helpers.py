@@ -53,15 +53,15 @@ def master_data(cmo_id: str | None = None) -> list[EventContract]:
     return [product, *batches, line(cmo_id=cmo_id), line("LINE-2", cmo_id=cmo_id)]
 
 
-def commissioned(serials: list[str], lot: str = LOT) -> SerialsCommissioned:
+def commissioned(serials: list[str], lot: str = LOT, line_id: str = "LINE-1") -> SerialsCommissioned:
     return SerialsCommissioned(
         commissioning_id=uuid.uuid4(),
         gtin=GTIN,
         lot=lot,
         expiry=date(2028, 6, 30),
-        line_id="LINE-1",
-        read_point=line().read_point,
-        biz_location=line().biz_location,
+        line_id=line_id,
+        read_point=line(line_id).read_point,
+        biz_location=line(line_id).biz_location,
         event_time=datetime.fromisoformat("2026-11-22T07:00:00+00:00"),
         serials=tuple(serials),
     )

@@ -25,6 +25,7 @@ from serialtrail_contracts.epcis import (
     OwnerDecided,
 )
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
+from serialtrail_contracts.exceptions import CaptureDecided as ExceptionsDecided
 from serialtrail_contracts.exceptions import (
     DecommissionUndone,
     ExceptionCancelled,
@@ -84,6 +85,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         CaptureCommitted,
         CaptureDecided,  # serial issuance's answer to a capture: its commissionings are the events
         PackingDecided,  # aggregation's answer to a capture: its packs and unpacks are the events
+        ExceptionsDecided,  # line exceptions' answer to a capture: its exception records are the events
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from serialtrail_contracts import aggregation, epcis, serials
+from serialtrail_contracts import aggregation, epcis, exceptions, serials
 from serialtrail_kit.declaration import Service, ServiceContext
 
 from epcis_reporting.application.capture import CaptureHandlers
@@ -37,6 +37,7 @@ SERVICE = Service(
     reactors=(
         OwnerDecisions(routing.SERIAL_ISSUANCE, serials.CaptureDecided.EVENT_TYPE),
         OwnerDecisions(routing.AGGREGATION, aggregation.CaptureDecided.EVENT_TYPE),
+        OwnerDecisions(routing.LINE_EXCEPTIONS, exceptions.CaptureDecided.EVENT_TYPE),
     ),
     routes=routes,
 )

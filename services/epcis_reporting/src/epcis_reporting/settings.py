@@ -29,7 +29,8 @@ class EpcisSettings(ServiceSettings):
     route_to: tuple[str, ...] = Field(
         default=OWNERS,
         description="the services captured events are routed to, to record what they mean (a commissioning in "
-        "serial_issuance, a packing or unpacking in aggregation); a capture job runs until each has decided. "
+        "serial_issuance, a packing or unpacking in aggregation, a decommissioning, destroying or sampling in "
+        "line_exceptions); a capture job runs until each has decided. "
         "Empty: events are only kept for queries",
     )
 

@@ -6,6 +6,7 @@ transaction, so no unit is taken out twice."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from uuid import UUID
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import Outcome
-from serialtrail_contracts.identity import NO_CMO, Principal, Scope
+from serialtrail_contracts.identity import Principal, Scope
 from serialtrail_kit.access import signatures
 from serialtrail_kit.access.resources import EXISTS
 from serialtrail_kit.access.signatures import Meaning
@@ -24,7 +25,7 @@ from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from line_exceptions.application import write_side
-from line_exceptions.domain import holds, records
+from line_exceptions.domain import holds, owners, records
 from line_exceptions.domain.holds import PlaceHold
 from line_exceptions.domain.records import Batch, Below, Record, RecordException, UndoDecommission, Units
 from line_exceptions.projections import hierarchy, knowledge
@@ -43,17 +44,22 @@ class ExceptionHandlers:
         self.writes = writes
         self.pool = pool
 
-    async def record(self, command: RecordException, meta: RecordMetadata, scope: Scope) -> list[RecordedEvent]:
-        """`scope`: the caller's; a unit of a batch outside it reads as unknown."""
+    async def record(
+        self, command: RecordException, meta: RecordMetadata, scope: Scope, *, within: UnitOfWork | None = None
+    ) -> list[RecordedEvent]:
+        """`scope`: the caller's; a unit of a batch outside it reads as unknown. `within`: a unit
+        this one is nested in (a reactor's: it fails alone, and reads through that unit's
+        connection, never a second one while the log's lock is held)."""
         violations = records.check_request(command)
         if violations:
             raise InvalidInput(violations[0].message, violations)
         replacement = [command.replacement] if command.replacement else []
-        below, known = await self._units(command.batch, [*command.serials, *replacement], command.parents, scope)
+        units = [*command.serials, *replacement]
+        below, known = await self._units(command.batch, units, command.parents, scope, within)
         named = [*command.serials, *replacement, *(serial for each in below.values() for serial in each.serials)]
         lots = {serial: c.lot for serial, c in known.items()}
         since = {serial: c.event_time for serial, c in known.items()}
-        async with self.writes.unit(meta) as work:
+        async with self.writes.unit(meta, conn=None if within is None else within.conn) as work:
             taken_out, replaced = await write_side.units_of(work.conn, work.schema, command.batch.gtin, named)
             events = records.record(command, Units(lots, taken_out, replaced, below, since))
             work.record(records.stream_id(command.exception_id), 0, events)
@@ -122,13 +128,18 @@ class ExceptionHandlers:
         return work.recorded[-1], signed
 
     async def _units(
-        self, batch: Batch, serials: Sequence[str], parents: Sequence[str], scope: Scope
+        self,
+        batch: Batch,
+        serials: Sequence[str],
+        parents: Sequence[str],
+        scope: Scope,
+        within: UnitOfWork | None = None,
     ) -> tuple[dict[str, Below], dict[str, knowledge.Commissioning]]:
         """What is below each parent (as units of the batch's GTIN), and the commissioning of every
         unit named or below that the scope covers. A unit of another CMO's batch, or (for a
         principal narrowed to lines) of another line, is left out, so it reads exactly as an
         unknown one; below a parent it counts as something else, so the parent reads as unknown."""
-        async with self.pool.acquire() as conn:
+        async with self._reading(within) as conn:
             found = await hierarchy.contents(conn, parents) if parents else {}
             below = {parent: records.of_batch(contents, batch.gtin) for parent, contents in found.items()}
             units = [*serials, *(serial for each in below.values() for serial in each.serials)]
@@ -136,12 +147,17 @@ class ExceptionHandlers:
         hidden = {
             serial
             for serial, c in known.items()
-            if not scope.allows_line(c.line_id) or not (c.lot == batch.lot or scope.allows_cmo(c.cmo_id or NO_CMO))
+            if not owners.unit_visible(scope, c.line_id, c.cmo_id, of_the_batch=c.lot == batch.lot)
         }
         for parent, each in below.items():
             seen = tuple(s for s in each.serials if s not in hidden)
             below[parent] = replace(each, serials=seen, others=each.others + len(each.serials) - len(seen))
         return below, {serial: c for serial, c in known.items() if serial not in hidden}
+
+    def _reading(self, within: UnitOfWork | None) -> AbstractAsyncContextManager[Connection]:
+        """A connection to read the read models through: the pool's, or the unit's a decision is
+        nested in (never a second connection inside a write unit)."""
+        return self.pool.acquire() if within is None else nullcontext(within.conn)
 
 
 async def signed_in(

@@ -37,6 +37,7 @@ class State(StrEnum):
 
 
 CLOSED = frozenset({State.resolved, State.cancelled})
+MAX_UNITS = 10_000  # units, and parents, one record names at most
 
 
 def stream_id(exception_id: UUID) -> str:
@@ -58,6 +59,16 @@ class Batch:
     lot: str
     cmo_id: str | None
     expiry: date | None = None
+
+
+def label_mix_up(lot: str | None, expiry: date | None, batch: Batch) -> str | None:
+    """What is wrong with a unit's label (the lot and expiry its scan carried, if any) for
+    `batch`: a label of another batch is a mix-up (a wrong-label record is what records one)."""
+    if lot is not None and lot != batch.lot:
+        return f"its label says lot {lot}, not {batch.lot} (a label of another batch is a wrong-label record)"
+    if expiry is not None and batch.expiry is not None and expiry != batch.expiry:
+        return f"its label says expiry {expiry}, but batch {batch.lot} expires {batch.expiry}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -219,3 +219,29 @@ def summary(found: Sequence[Violation]) -> str:
     """The first violation's message, and how many more there are."""
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
     return found[0].message + more
+
+
+# What an ObjectEvent captured through EPCIS must be to be recorded here (see domain.captured).
+
+CAPTURED_EXCEPTION = Rule(
+    "captured-exception",
+    "an ObjectEvent captured through EPCIS is recorded here when it takes serialised units (SGTINs) of one "
+    "product out of the supply chain and says what became of them: bizStep decommissioning (action DELETE; "
+    "disposition inactive, damaged, destroyed, stolen or unavailable), destroying (action DELETE; disposition "
+    "destroyed, or none) or sampling (action DELETE, or OBSERVE with disposition non_sellable_other)",
+    "eventList[0].disposition",
+    "a decommissioning says what became of its units: disposition inactive, damaged, destroyed, stolen or unavailable",
+)
+RECORDED_AS_CAPTURED = Rule(
+    "recorded-as-captured",
+    "a decommissioning, destroying or sampling captured through EPCIS is one line exceptions records",
+    "eventList[0]",
+    "the exception could not be recorded",
+)
+CAPTURER_SCOPE = Rule(
+    "capturer-scope",
+    "a decommissioning, destroying or sampling captured through EPCIS happens on a line, and names units of a "
+    "product, within the capturing key's scope",
+    "eventList[0].readPoint.id",
+    "the line at this read point is not within the capturing key's scope",
+)

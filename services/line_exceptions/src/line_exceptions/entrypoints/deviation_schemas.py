@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field, StrictBool
 from serialtrail_contracts.deviations import AnalysisMethod, CapaKind, RootCauseCategory
 from serialtrail_kit.http.body import Body
 
+from line_exceptions.domain.records import MAX_UNITS
 from line_exceptions.entrypoints.schemas import (
     GTIN,
-    MAX_UNITS,
     BatchIn,
     Position,
     Reason,

@@ -26,17 +26,11 @@ from line_exceptions.application.deviations import DeviationHandlers
 from line_exceptions.application.handlers import ExceptionHandlers
 from line_exceptions.domain import rules
 from line_exceptions.domain.holds import PlaceHold
-from line_exceptions.domain.records import Batch, RecordException, State, UndoDecommission
+from line_exceptions.domain.owners import line_owner
+from line_exceptions.domain.records import Batch, RecordException, State, UndoDecommission, label_mix_up
 from line_exceptions.entrypoints import permissions as allowed
 from line_exceptions.entrypoints.deviation_routes import deviation_routes
-from line_exceptions.entrypoints.resources import (
-    Consistent,
-    Reads,
-    Resources,
-    line_owner,
-    looked_up,
-    unregistered_line,
-)
+from line_exceptions.entrypoints.resources import Consistent, Reads, Resources, looked_up, unregistered_line
 from line_exceptions.entrypoints.responses import BatchSummary, Hold, Holds, RecordDetail, RecordsPage, UnitRecords
 from line_exceptions.entrypoints.schemas import (
     HOLD_EXAMPLES,
@@ -169,13 +163,7 @@ def _serials(
 
 
 def _label_mix_up(scan: Scan, batch: Batch | None) -> str | None:
-    if batch is None:
-        return None
-    if scan.lot is not None and scan.lot != batch.lot:
-        return f"its label says lot {scan.lot}, not {batch.lot} (a label of another batch is a wrong-label record)"
-    if scan.expiry is not None and batch.expiry is not None and scan.expiry != batch.expiry:
-        return f"its label says expiry {scan.expiry}, but batch {batch.lot} expires {batch.expiry}"
-    return None
+    return None if batch is None else label_mix_up(scan.lot, scan.expiry, batch)
 
 
 def _parents(texts: list[str]) -> tuple[tuple[str, ...], list[Violation]]:

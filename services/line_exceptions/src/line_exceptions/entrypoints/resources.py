@@ -21,8 +21,8 @@ from serialtrail_kit.access.resources import EXISTS, Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import DomainError, InvalidInput, NotFound
 
-from line_exceptions.domain import rules
-from line_exceptions.domain.records import Batch, Line
+from line_exceptions.domain import owners, rules
+from line_exceptions.domain.records import Batch
 from line_exceptions.projections import knowledge
 from line_exceptions.projections.deviations import deviation as deviation_of
 from line_exceptions.projections.deviations import lines_named
@@ -31,12 +31,6 @@ from line_exceptions.projections.holds import hold as hold_of
 from line_exceptions.projections.records.queries import RecordQueries, owner
 
 Consistent = Callable[[], Awaitable[None]]
-
-
-def line_owner(line: Line) -> Target:
-    return Target(
-        lines=frozenset({line.line_id}), sites=frozenset({line.site_gln}), cmos=frozenset({line.cmo_id or NO_CMO})
-    )
 
 
 def unregistered_line(named: str) -> DomainError:
@@ -158,23 +152,23 @@ class Resources:
         """The product and the line a record names (the line kept for the endpoint)."""
         body = await request_body(request)
         batch = _batch_named(body)
-        named = Target(gtins=frozenset({batch[0]})) if batch else Target()
+        gtin = batch[0] if batch else None
         line_id = body.get("line_id")
         if not isinstance(line_id, str) or not line_id:
-            return named  # the route's validation answers
+            return owners.named(gtin, None)  # the route's validation answers
         async with self.pool.acquire() as conn:
             found = await knowledge.line(conn, line_id)
         if found is None:
             raise unregistered_line(line_id)
         request.state.line = found
-        return named | line_owner(found)
+        return owners.named(gtin, found)
 
     async def _opening_named(self, request: Request) -> Target:
         """A deviation to be opened: its product, and the lines of what it is to group (grouping
         nothing, or a hold of the whole batch, it is the batch's at every line)."""
         body = await request_body(request)
         batch = _batch_named(body)
-        named = Target(gtins=frozenset({batch[0]})) if batch else Target()
+        named = owners.named(batch[0] if batch else None, None)
         await self.reads.records_and_holds()  # a record or hold made a moment ago is grouped too
         scope = request.state.principal.scope
         lines = await lines_named(self.pool, scope, _uuids(body.get("exception_ids")), _uuids(body.get("hold_ids")))
@@ -199,14 +193,14 @@ class Resources:
         if found is None:
             raise _unknown_batch(request)
         request.state.batch = found
-        return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+        return owners.batch_owner(found)
 
     async def _batch_of_path(self, request: Request) -> Target:
         async with self.pool.acquire() as conn:
             found = await knowledge.batch(conn, request.path_params["gtin"], request.path_params["lot"])
         if found is None:
             raise _no_batch(request)
-        return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+        return owners.batch_owner(found)
 
     async def _hold(self, request: Request) -> Target | None:
         hold_id = _uuid(str(request.path_params["hold_id"]))

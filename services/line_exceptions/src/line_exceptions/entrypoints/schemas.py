@@ -11,7 +11,8 @@ from serialtrail_contracts.exceptions import ExceptionType, Outcome
 from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.http.body import Body, Timestamp
 
-MAX_UNITS = 10_000
+from line_exceptions.domain.records import MAX_UNITS
+
 GTIN = "09506000134352"
 UNITS = ["(01)09506000134352(21)7Q4XK2M9PZ3A", "]d2010950600013435221H2JD8W5NQ0RT"]
 UnitText = Annotated[

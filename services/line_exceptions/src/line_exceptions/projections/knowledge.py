@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SerialsCommissioned
+from serialtrail_gs1.epcis_checks import place_of
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
@@ -103,6 +104,16 @@ async def line(conn: Connection, named: str) -> Line | None:
         named,
     )
     return None if row is None else Line(**dict(row))
+
+
+async def line_at_place(conn: Connection, gln: str, extension: str) -> Line | None:
+    """The registered line whose read point is the SGLN of `gln` and `extension`, as an EPCIS
+    read point names it (an SGLN URI or a GS1 Digital Link): found among its site's lines (a
+    line's read point is its site's GLN with an extension of its own), read the same way."""
+    rows = await conn.fetch(
+        f"SELECT line_id, read_point, biz_location, site_gln, cmo_id FROM {RM}.known_lines WHERE site_gln = $1", gln
+    )
+    return next((Line(**dict(row)) for row in rows if place_of(row["read_point"]) == (gln, extension)), None)
 
 
 @dataclass(frozen=True)
