@@ -6,7 +6,6 @@ each decision is recorded once, caused by the capture's end."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -26,25 +25,13 @@ from aggregation_helpers import (
     unit,
 )
 from serialtrail_contracts.aggregation import PackagingLevel
-from serialtrail_contracts.epcis import (
-    CapturedEvent,
-    CaptureFinished,
-    CaptureReceived,
-    DocumentFormat,
-    ErrorBehaviour,
-    EventsCaptured,
-    Named,
-    Scope,
-)
+from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, Named, Scope
+from serialtrail_gs1 import testing as capture_log
 from serialtrail_gs1.keys import sscc
-from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.testing.harness import SYSTEM, Harness
+from serialtrail_kit.testing.harness import Harness
 
-SOURCE = "epcis_reporting"
-UNRESTRICTED = Scope()
-CONTEXT = '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'
 LINE_1 = "urn:epc:id:sgln:9506000.00000.LINE-1"
 LINE_1_LINK = f"https://id.gs1.org/414/{SITE_GLN}/254/LINE-1"  # the same read point, as a Digital Link
 AT = "2026-11-22T10:30:00.000+01:00"  # after the units' commissioning (08:00Z), in the line's zone
@@ -70,8 +57,7 @@ def aggregation_event(index: int, fields: dict[str, Any], owner: str | None = "a
         "readPoint": {"id": LINE_1},
         **fields,
     }
-    event_id = f"ni:///sha-256;{uuid.uuid4().hex}{uuid.uuid4().hex}?ver=CBV2.0"
-    return CapturedEvent(index=index, event_id=event_id, event_json=orjson.dumps(event).decode(), owner=owner)
+    return capture_log.routed(index, event, owner)
 
 
 def packing(index: int, parent: str, children: list[str], **fields: Any) -> CapturedEvent:
@@ -85,31 +71,18 @@ def unpacking(index: int, parent: str, children: list[str], **fields: Any) -> Ca
 
 
 async def captured(
-    harness: Harness, batches: list[list[CapturedEvent]], behaviour: ErrorBehaviour, scope: Scope = UNRESTRICTED
+    harness: Harness,
+    batches: list[list[CapturedEvent]],
+    behaviour: ErrorBehaviour,
+    scope: Scope = capture_log.UNRESTRICTED,
 ) -> list[RecordedEvent]:
-    """What EPCIS reporting records for a capture, written to its log: the events in batches, then the end."""
-    capture_id = uuid.uuid4()
-    count = sum(len(b) for b in batches)
-    received = CaptureReceived(
-        capture_id=capture_id,
-        principal_id="key-of-the-line",
-        behaviour=behaviour,
-        document_format=DocumentFormat.jsonld_2_0,
-        size_bytes=1000,
-        sha256="0" * 64,
-        events=count,
-        scope=scope,
-        names=Named(gtins=(GTIN,)),
-    )
-    records: list[Any] = [received]
-    records += [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
-    owners = ("aggregation",) if any(e.owner for b in batches for e in b) else ()
-    records.append(CaptureFinished(capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners))
+    """What EPCIS reporting records for a capture, written to its log, then reacted to here."""
     # What was packed before the capture is in the hierarchy read model by then (a capture decided
     # in the instant after a pack may not count it yet towards whose a parent is).
     await harness.runner("aggregation", "hierarchy").caught_up(timeout=30)
-    written = await PostgresEventStore(harness.composition.app_pool, SOURCE).append(
-        [append_of(f"capture-{capture_id}", 0, records)], SYSTEM
+    names = Named(gtins=(GTIN,))
+    _, written = await capture_log.write_capture(
+        harness, batches, behaviour, owner="aggregation", scope=scope, names=names
     )
     await harness.runner("aggregation", "reactor_epcis_packing").caught_up(timeout=30)
     return written

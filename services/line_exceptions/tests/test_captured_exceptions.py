@@ -27,29 +27,15 @@ from line_exceptions_helpers import (
     record_body,
     staged,
 )
-from serialtrail_contracts.epcis import (
-    CaptureCommitted,
-    CapturedEvent,
-    CaptureFinished,
-    CaptureReceived,
-    DocumentFormat,
-    ErrorBehaviour,
-    EventsCaptured,
-    Named,
-    Scope,
-)
+from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, Named, Scope
 from serialtrail_contracts.exceptions import ExceptionType
+from serialtrail_gs1 import testing as capture_log
 from serialtrail_kit.errors import InvalidInput
-from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.testing.harness import SYSTEM, Harness
+from serialtrail_kit.testing.harness import Harness
 
-SOURCE = "epcis_reporting"
 OWNER = "line_exceptions"
 REACTOR = "reactor_epcis_exceptions"
-UNRESTRICTED = Scope()
-CONTEXT = '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'
 LINE_1 = "urn:epc:id:sgln:9506000.00000.LINE-1"
 LINE_1_LINK = f"https://id.gs1.org/414/{SITE_GLN}/254/LINE-1"  # the same read point, as a Digital Link
 AT = "2026-11-22T10:30:00.000+01:00"  # after the units' commissioning (07:00Z), in the line's zone
@@ -75,8 +61,7 @@ def object_event(index: int, fields: dict[str, Any], owner: str | None = OWNER) 
         "bizLocation": {"id": "urn:epc:id:sgln:9506000.00000.0"},
         **fields,
     }
-    event_id = f"ni:///sha-256;{uuid.uuid4().hex}{uuid.uuid4().hex}?ver=CBV2.0"
-    return CapturedEvent(index=index, event_id=event_id, event_json=orjson.dumps(event).decode(), owner=owner)
+    return capture_log.routed(index, event, owner)
 
 
 def decommissioning(
@@ -100,43 +85,21 @@ async def captured(
     harness: Harness,
     batches: list[list[CapturedEvent]],
     behaviour: ErrorBehaviour,
-    scope: Scope = UNRESTRICTED,
+    scope: Scope = capture_log.UNRESTRICTED,
     *,
     prepare: bool = False,
 ) -> tuple[uuid.UUID, list[RecordedEvent]]:
-    """What EPCIS reporting records for a capture, written to its log: the events in batches, then the end."""
-    capture_id = uuid.uuid4()
-    count = sum(len(b) for b in batches)
-    received = CaptureReceived(
-        capture_id=capture_id,
-        principal_id="key-of-the-line",
-        behaviour=behaviour,
-        document_format=DocumentFormat.jsonld_2_0,
-        size_bytes=1000,
-        sha256="0" * 64,
-        events=count,
-        scope=scope,
-        names=Named(gtins=(GTIN,)),
+    """What EPCIS reporting records for a capture, written to its log, then reacted to here."""
+    names = Named(gtins=(GTIN,))
+    written = await capture_log.write_capture(
+        harness, batches, behaviour, owner=OWNER, scope=scope, names=names, prepare=prepare
     )
-    records: list[Any] = [received]
-    records += [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
-    owners = (OWNER,) if any(e.owner for b in batches for e in b) else ()
-    records.append(
-        CaptureFinished(capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners, prepare=prepare)
-    )
-    source = PostgresEventStore(harness.composition.app_pool, SOURCE)
-    written = await source.append([append_of(f"capture-{capture_id}", 0, records)], SYSTEM)
     await harness.runner(OWNER, REACTOR).caught_up(timeout=30)
-    return capture_id, written
+    return written
 
 
 async def committed(harness: Harness, capture_id: uuid.UUID, apply: bool) -> RecordedEvent:
-    """EPCIS reporting's commit of a capture whose owners checked their shares first."""
-    source = PostgresEventStore(harness.composition.app_pool, SOURCE)
-    stream = f"capture-{capture_id}"
-    version = await source.stream_version(stream)
-    commit = CaptureCommitted(capture_id=capture_id, apply=apply)
-    [written] = await source.append([append_of(stream, version, [commit])], SYSTEM)
+    written = await capture_log.write_commit(harness, capture_id, apply)
     await harness.runner(OWNER, REACTOR).caught_up(timeout=30)
     return written
 

@@ -7,39 +7,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
-import orjson
 import pytest
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, product, serials, site
 from serial_issuance import bootstrap
-from serialtrail_contracts.epcis import (
-    CaptureCommitted,
-    CapturedEvent,
-    CaptureFinished,
-    CaptureReceived,
-    DocumentFormat,
-    ErrorBehaviour,
-    EventsCaptured,
-    Named,
-    Scope,
-)
-from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_contracts.epcis import CapturedEvent, ErrorBehaviour, Named, Scope
+from serialtrail_gs1 import testing as capture_log
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.clock import moment
-from serialtrail_kit.testing.harness import SYSTEM, Harness
+from serialtrail_kit.testing.harness import Harness
 from serialtrail_kit.testing.kafka import serve_alone
 
-SOURCE = "epcis_reporting"
-UNRESTRICTED = Scope()
-CONTEXT = '["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]'
+OWNER, REACTOR = "serial_issuance", "reactor_epcis_commissioning"
 
 
 @pytest.fixture(params=["embedded", "kafka"])
 async def issuance(request: pytest.FixtureRequest, database_dsn: str) -> AsyncIterator[Harness]:
     servers = request.getfixturevalue("kafka_bootstrap") if request.param == "kafka" else ""
-    async with serve_alone(request.param, database_dsn, bootstrap.SERVICE, (SOURCE,), servers) as harness:
+    async with serve_alone(request.param, database_dsn, bootstrap.SERVICE, (capture_log.SOURCE,), servers) as harness:
         await product(harness.client)
         await batch(harness.client)
         await site(harness.client)
@@ -57,43 +43,24 @@ def routed(index: int, packs: list[str], owner: str | None = "serial_issuance") 
         "readPoint": {"id": "urn:epc:id:sgln:9506000.00000.LINE-1"},
         "ilmd": {"cbvmda:lotNumber": LOT, "cbvmda:itemExpirationDate": EXPIRY},
     }
-    event_id = f"ni:///sha-256;{uuid.uuid4().hex}{uuid.uuid4().hex}?ver=CBV2.0"
-    return CapturedEvent(index=index, event_id=event_id, event_json=orjson.dumps(event).decode(), owner=owner)
+    return capture_log.routed(index, event, owner)
 
 
 async def captured(
     harness: Harness,
     batches: list[list[CapturedEvent]],
     behaviour: ErrorBehaviour,
-    scope: Scope = UNRESTRICTED,
+    scope: Scope = capture_log.UNRESTRICTED,
     *,
     prepare: bool = False,
 ) -> tuple[uuid.UUID, list[RecordedEvent]]:
-    """What EPCIS reporting records for a capture, written to its log: the events in batches, then the end."""
-    capture_id = uuid.uuid4()
-    count = sum(len(b) for b in batches)
-    received = CaptureReceived(
-        capture_id=capture_id,
-        principal_id="key-of-the-line",
-        behaviour=behaviour,
-        document_format=DocumentFormat.jsonld_2_0,
-        size_bytes=1000,
-        sha256="0" * 64,
-        events=count,
-        scope=scope,
-        names=Named(gtins=(GTIN,)),
+    """What EPCIS reporting records for a capture, written to its log, then reacted to here."""
+    names = Named(gtins=(GTIN,))
+    written = await capture_log.write_capture(
+        harness, batches, behaviour, owner=OWNER, scope=scope, names=names, prepare=prepare
     )
-    records: list[Any] = [received]
-    records += [EventsCaptured(capture_id=capture_id, context_json=CONTEXT, events=tuple(b)) for b in batches]
-    owners = ("serial_issuance",) if any(e.owner for b in batches for e in b) else ()
-    finished = CaptureFinished(
-        capture_id=capture_id, captured=count, behaviour=behaviour, owners=owners, prepare=prepare
-    )
-    records.append(finished)
-    source = PostgresEventStore(harness.composition.app_pool, SOURCE)
-    written = await source.append([append_of(f"capture-{capture_id}", 0, records)], SYSTEM)
-    await harness.runner("serial_issuance", "reactor_epcis_commissioning").caught_up(timeout=30)
-    return capture_id, written
+    await harness.runner(OWNER, REACTOR).caught_up(timeout=30)
+    return written
 
 
 async def decisions(harness: Harness) -> list[RecordedEvent]:
@@ -195,13 +162,8 @@ async def test_many_refusals_take_several_records_each_within_bounds(issuance: H
 
 
 async def committed(harness: Harness, capture_id: uuid.UUID, apply: bool) -> None:
-    """EPCIS reporting's commit of a capture whose owners checked their shares first."""
-    source = PostgresEventStore(harness.composition.app_pool, SOURCE)
-    stream = f"capture-{capture_id}"
-    version = await source.stream_version(stream)
-    commit = CaptureCommitted(capture_id=capture_id, apply=apply)
-    await source.append([append_of(stream, version, [commit])], SYSTEM)
-    await harness.runner("serial_issuance", "reactor_epcis_commissioning").caught_up(timeout=30)
+    await capture_log.write_commit(harness, capture_id, apply)
+    await harness.runner(OWNER, REACTOR).caught_up(timeout=30)
 
 
 @pytest.mark.parametrize("apply", [True, False])

@@ -48,6 +48,14 @@ _log = logging.getLogger(__name__)
 _INDEXED = re.compile(r"^(\w+)(\[\d+\].*)?\Z")  # a field, and where in it: `serials[3]`
 
 
+class OutOfScope(DomainError):
+    """What an event names on the capturer's behalf that its key's scope does not cover (every owner
+    refuses it so: 403, naming the field where the event names it, and no other party)."""
+
+    kind, status, title = "forbidden", 403, "Not within the capturing key's scope"
+    example = "the line at this read point is not within the capturing key's scope"
+
+
 class _Undo(Exception):
     """Under rollback, a refused event undoes the others."""
 

@@ -23,10 +23,11 @@ from typing import Any
 
 from serialtrail_contracts.aggregation import PackagingLevel, UnpackReason
 from serialtrail_contracts.identity import Scope
+from serialtrail_gs1.captured_share import OutOfScope
 from serialtrail_gs1.epcis_checks import cbv_word, place_of
 from serialtrail_gs1.identity import SSCC, IdentifierError, ObjectId
 from serialtrail_gs1.scan import parse_object_id, rule_of
-from serialtrail_kit.errors import DomainError, InvalidInput, Violation
+from serialtrail_kit.errors import InvalidInput, Violation
 
 from aggregation.domain import owners
 from aggregation.domain.hierarchy import MAX_CHILDREN
@@ -44,11 +45,6 @@ FIELDS = {  # where each field of the command was read from in the event (`Captu
 }
 _OF_A_CASE = frozenset({PackagingLevel.case, PackagingLevel.pallet})
 _WHAT: dict[tuple[Any, Any], bool] = {("ADD", "packing"): True, ("DELETE", "unpacking"): False}  # packing?
-
-
-class OutOfScope(DomainError):
-    kind, status, title = "forbidden", 403, "Not within the capturing key's scope"
-    example = "the line at this read point is not within the capturing key's scope"
 
 
 @dataclass(frozen=True)

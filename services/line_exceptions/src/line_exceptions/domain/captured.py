@@ -66,10 +66,11 @@ from typing import Any
 
 from serialtrail_contracts.exceptions import ExceptionType
 from serialtrail_contracts.identity import Scope
+from serialtrail_gs1.captured_share import OutOfScope
 from serialtrail_gs1.epcis_checks import cbv_word, moment, place_of
 from serialtrail_gs1.identity import SGTIN, IdentifierError
 from serialtrail_gs1.scan import parse_scan, rule_of
-from serialtrail_kit.errors import DomainError, InvalidInput, Violation
+from serialtrail_kit.errors import InvalidInput, Violation
 
 from line_exceptions.domain import owners, rules
 from line_exceptions.domain.records import MAX_UNITS, Batch, Line, label_mix_up
@@ -98,11 +99,6 @@ _FIELDS = {
     "event_time": "eventTime",
 }
 _INDEXED = re.compile(r"^(\w+)(\[\d+\])?")
-
-
-class OutOfScope(DomainError):
-    kind, status, title = "forbidden", 403, "Not within the capturing key's scope"
-    example = "the line at this read point is not within the capturing key's scope"
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from datetime import date, datetime
 from typing import Any
 
 from serialtrail_contracts.identity import Scope, Target
+from serialtrail_gs1.captured_share import OutOfScope
 from serialtrail_gs1.epcis_checks import moment, place_of
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.scan import parse_object_id
-from serialtrail_kit.errors import DomainError, InvalidInput, Violation
+from serialtrail_kit.errors import InvalidInput, Violation
 
 from serial_issuance.domain.rules import (
     CAPTURED_BATCH,
@@ -37,11 +38,6 @@ FIELDS = {  # where each field of the command was read from in the event (`Captu
     "event_time": "eventTime",
     "line_id": "readPoint.id",
 }
-
-
-class OutOfScope(DomainError):
-    kind, status, title = "forbidden", 403, "Not within the capturing key's scope"
-    example = "the line at this read point is not within the capturing key's scope"
 
 
 @dataclass(frozen=True)
