@@ -84,6 +84,7 @@ class World:
     holds: dict[str, list[str]] = field(default_factory=dict)  # by variant: active holds
     deviations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: open ones, a CAPA each
     taken_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: a record and its unit
+    grants: dict[str, list[str]] = field(default_factory=dict)  # by variant: lots granted to PARTNER_GLN, to revoke
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -316,6 +317,15 @@ def _epc_events(world: World, variant: str) -> Values:
     return {"epc": _unit(GTINS[variant], world.ids[f"serial:{variant}"])}
 
 
+PARTNER_GLN = "0614141000005"
+
+
+@_only("own", "other-company")
+def _partner_grant(world: World, variant: str) -> Values:
+    """A grant in force of the variant's product to a partner (granting it again: in force)."""
+    return {"partner_gln": PARTNER_GLN, "gtin": GTINS[variant], "lot": world.grants[variant].pop()}
+
+
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
@@ -348,6 +358,8 @@ SAMPLES: dict[str, Sample] = {
     "capture-jobs": _exceptions,
     "epcis-events": _exceptions,
     "epc-events": _epc_events,
+    "partner-grant": _partner_grant,
+    "partner-grants": _exceptions,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).
@@ -630,6 +642,14 @@ async def _restock(world: World, cases: int, keys: int) -> None:
     await _topped_up(world, world.taken_out, all_variants, cases, _taken_out)
     await _topped_up(world, world.holds, owners, cases, _active_hold)
     await _topped_up(world, world.deviations, all_variants, cases, _open_deviation)
+    await _topped_up(world, world.grants, ("own", "other-company"), cases, _granted)
+
+
+async def _granted(world: World, variant: str) -> str:
+    lot = f"G{uuid.uuid4().hex[:8].upper()}"
+    body = {"partner_gln": PARTNER_GLN, "gtin": GTINS[variant], "lot": lot, "reason": "matrix"}
+    await _ok(await world.harness.client.post("/v1/epcis/grants", json=body))
+    return lot
 
 
 async def _first(made: Awaitable[tuple[str, str]]) -> str:

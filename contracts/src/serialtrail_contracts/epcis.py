@@ -184,4 +184,35 @@ class CaptureCommitted(EventContract):
     apply: bool
 
 
-EVENTS = event_types(CaptureReceived, EventsCaptured, CaptureFinished, OwnerDecided, CaptureCommitted)
+class PartnerGranted(EventContract):
+    """A trading partner (the party `partner_gln` names) may read the captured events about the
+    objects of one batch: the explicit grant that stands in for shipments until they exist."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.PartnerGranted"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    partner_gln: str
+    gtin: str
+    lot: str
+    reason: str
+
+
+class PartnerGrantRevoked(EventContract):
+    EVENT_TYPE: ClassVar[str] = "epcis.PartnerGrantRevoked"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    partner_gln: str
+    gtin: str
+    lot: str
+    reason: str
+
+
+EVENTS = event_types(
+    CaptureReceived,
+    EventsCaptured,
+    CaptureFinished,
+    OwnerDecided,
+    CaptureCommitted,
+    PartnerGranted,
+    PartnerGrantRevoked,
+)

@@ -144,8 +144,98 @@ async def test_a_narrowed_key_finds_only_its_partys_events(harness: Harness, val
     async with harness.client_with(await harness.token(Role.qa, Scope(company_prefixes=frozenset({"9506000"})))) as qa:
         assert len(await events_of(qa, validator, EQ_bizStep="commissioning")) == 1  # the brand owner's QA
     assert len(await events_of(harness.client, validator, EQ_bizStep="commissioning")) == 2  # unrestricted
-    async with harness.client_with(await harness.token(Role.partner, OWN)) as partner:
-        assert (await partner.get("/v1/epcis/events")).status_code == 403  # grants per partner come with shipments
+    async with harness.client_with(await harness.token(Role.partner, PARTNER)) as partner:
+        assert await events_of(partner, validator) == []  # a partner: only what is granted to it
+
+
+PARTNER_GLN, PARTNER_TWO_GLN = "0614141000005", "0614141000012"
+PARTNER = Scope(company_prefixes=frozenset({"0614141"}), sites=frozenset({PARTNER_GLN}))
+
+
+def packing(parent: str, children: list[str], time: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "AggregationEvent",
+        "eventTime": time,
+        "eventTimeZoneOffset": time[-6:],
+        "parentID": parent,
+        "childEPCs": children,
+        "action": "ADD",
+        "bizStep": "packing",
+        **fields,
+    }
+
+
+async def test_a_partner_reads_only_the_events_of_batches_granted_to_it(harness: Harness, validator: Any) -> None:
+    """Lot A's serials S1, S2 and lot B's S3 are commissioned; S1 and S2 are packed in case P1,
+    S1's neighbour S3 in case P2 (two batches); both cases are shipped. Granted lot A, the partner
+    reads A's commissioning, P1's packing and shipping; never what names anything of lot B."""
+    client, tag = harness.client, uuid.uuid4().hex[:8].upper()
+    lot_a, lot_b = f"A{tag}", f"B{tag}"
+    s1, s2, s3 = (unit(GTIN_OWN, f"{tag}{n}") for n in (1, 2, 3))
+    p1, p2 = (f"urn:epc:id:sscc:9506000.{n}{int(tag, 16) % 10**9:09d}" for n in (1, 2))
+    time = "2026-11-30T09:15:00+01:00"
+    await capture(
+        client,
+        event([s1, s2], "commissioning", time, action="ADD", ilmd={"cbvmda:lotNumber": lot_a}),
+        event([s3], "commissioning", time, action="ADD", ilmd={"cbvmda:lotNumber": lot_b}),
+        packing(p1, [s1, s2], time),
+        packing(p2, [s3], time, childQuantityList=[{"epcClass": f"urn:epc:class:lgtin:9506000.013435.{lot_a}"}]),
+        event([p1], "shipping", time),
+        event([p2], "shipping", time),
+    )
+    async with harness.client_with(await harness.token(Role.partner, PARTNER)) as partner:
+        assert await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}|{s3}|{p2}") == []  # nothing granted yet
+        grant = {"partner_gln": PARTNER_GLN, "gtin": GTIN_OWN, "lot": lot_a, "reason": "buys lot A (PO 4711)"}
+        granted = await client.post("/v1/epcis/grants", json=grant)
+        assert granted.status_code == 201, granted.text
+        assert granted.json()["batch"] == f"https://id.gs1.org/01/{GTIN_OWN}/10/{lot_a}"
+        assert (await client.post("/v1/epcis/grants", json=grant)).status_code == 200  # in force: nothing recorded
+
+        found = await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}|{s3}|{p2}")
+        assert [(e["type"], e["bizStep"]) for e in found] == [
+            ("ObjectEvent", "commissioning"),
+            ("AggregationEvent", "packing"),
+            ("ObjectEvent", "shipping"),
+        ]
+        assert found[0]["epcList"] == [s1, s2]
+        assert found[1]["parentID"] == p1
+        assert found[2]["epcList"] == [p1]
+        assert (await partner.get(f"/v1/epcis/epcs/{quote(s3, safe='')}/events")).json()["epcisBody"]["queryResults"][
+            "resultsBody"
+        ]["eventList"] == []
+        mine = (await partner.get("/v1/epcis/grants")).json()["grants"]
+        assert [(g["partner_gln"], g["lot"]) for g in mine] == [(PARTNER_GLN, lot_a)]
+
+        other_partner = Scope(company_prefixes=frozenset({"0614141"}), sites=frozenset({PARTNER_TWO_GLN}))
+        async with harness.client_with(await harness.token(Role.partner, other_partner)) as other:
+            assert await events_of(other, validator, MATCH_anyEPC=f"{s1}|{p1}") == []  # granted to another GLN
+            assert (await other.get("/v1/epcis/grants")).json()["grants"] == []
+
+        revocation = f"/v1/epcis/grants/{PARTNER_GLN}/{GTIN_OWN}/{lot_a}/revocation"
+        revoked = await client.post(revocation, json={"reason": "the order was cancelled"})
+        assert revoked.status_code == 204, revoked.text
+        assert await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}") == []
+        again = await client.post(revocation, json={"reason": "again"})
+        assert again.status_code == 404
+        assert again.json()["errors"][0]["rule"] == "granted"
+
+
+async def test_only_the_products_owner_grants_and_a_grant_is_checked_field_by_field(harness: Harness) -> None:
+    grant = {"partner_gln": PARTNER_GLN, "gtin": GTIN_OWN, "lot": "L1", "reason": "buys it"}
+    async with harness.client_with(await harness.token(Role.qa, OTHER)) as other_company:
+        refused = await other_company.post("/v1/epcis/grants", json=grant)
+        assert refused.status_code == 403, refused.text
+    async with harness.client_with(await harness.token(Role.partner, PARTNER)) as partner:
+        assert (await partner.post("/v1/epcis/grants", json=grant)).status_code == 403  # a partner grants nothing
+    for field, value, rule in (
+        ("partner_gln", "0614141000006", "gln"),
+        ("gtin", GTIN_OWN[:-1] + "3", "gtin"),
+        ("lot", "L 1", "gs1-ai-10"),
+    ):
+        bad = await harness.client.post("/v1/epcis/grants", json={**grant, field: value})
+        assert bad.status_code == 422, bad.text
+        assert [(e["field"], e["rule"]) for e in bad.json()["errors"]] == [(field, rule)]
+    assert (await harness.client.get("/v1/epcis/grants", params={"gtin": GTIN_OWN})).json()["grants"] == []
 
 
 async def test_an_error_declaration_gives_the_corrected_view_by_default(harness: Harness, validator: Any) -> None:

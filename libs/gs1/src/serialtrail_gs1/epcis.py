@@ -23,6 +23,8 @@ from serialtrail_contracts.epcis import (
     CaptureReceived,
     EventsCaptured,
     OwnerDecided,
+    PartnerGranted,
+    PartnerGrantRevoked,
 )
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import CaptureDecided as ExceptionsDecided
@@ -86,6 +88,8 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         CaptureDecided,  # serial issuance's answer to a capture: its commissionings are the events
         PackingDecided,  # aggregation's answer to a capture: its packs and unpacks are the events
         ExceptionsDecided,  # line exceptions' answer to a capture: its exception records are the events
+        PartnerGranted,  # who may read what: access, not something that happened to the objects
+        PartnerGrantRevoked,
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
 import orjson
@@ -29,6 +30,7 @@ from epcpy.utils.parsers import epc_pure_identity_to_scheme
 from serialtrail_kit.errors import Rule, Violation
 
 from serialtrail_gs1 import rules
+from serialtrail_gs1.event_hash import digital_link
 from serialtrail_gs1.identity import CANONICAL_RESOLVER, SGTIN, IdentifierError
 from serialtrail_gs1.keys import check_digit, sgtin_of
 from serialtrail_gs1.locations import SGLN_PREFIX, canonical_sgln
@@ -399,6 +401,31 @@ def canonical_epc(text: str) -> str:
         return parse_object_id(text).uri
     except IdentifierError:
         return text
+
+
+_BATCH_LINK = re.compile(rf"{re.escape(CANONICAL_RESOLVER)}/01/[0-9]{{14}}/10/[^/]+")
+_MDA_PREFIXES = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/", "")
+
+
+def canonical_batch(text: str) -> str | None:
+    """A class that is one batch (an LGTIN: `urn:epc:class:lgtin:…` or a Digital Link with a GTIN
+    and a lot) as its canonical Digital Link; None for any other class (a GTIN alone, a pattern)."""
+    link = digital_link(text)
+    return link if _BATCH_LINK.fullmatch(link) else None
+
+
+def batch_link(gtin: str, lot: str) -> str:
+    """A batch as `canonical_batch` names it."""
+    return digital_link(f"{CANONICAL_RESOLVER}/01/{gtin}/10/{quote(lot, safe='')}")
+
+
+def ilmd_lot(event: dict[str, Any]) -> str | None:
+    """The lot an event's ILMD names (`cbvmda:lotNumber` under any of its spellings), if exactly one."""
+    ilmd = event.get("ilmd")
+    if not isinstance(ilmd, dict):
+        return None
+    given = {ilmd[p + "lotNumber"] for p in _MDA_PREFIXES if isinstance(ilmd.get(p + "lotNumber"), str)}
+    return given.pop() if len(given) == 1 else None
 
 
 def cbv_word(value: str | None, kind: str) -> str | None:

@@ -424,6 +424,12 @@ _KEY_QUALIFIERS: dict[str, tuple[str, ...]] = {
 _FIRST_ONLY = {"01": ("21", "10", "235"), "8006": ("21", "10")}  # one qualifier: serial over lot
 
 
+def digital_link(text: str) -> str:
+    """A GS1 key in its canonical Digital Link, written as an EPC URN or any Digital Link; any
+    other identifier as written (CBV 2.0 §8.9: the form event hashes are computed over)."""
+    return _epc_to_digital_link(text) if text.startswith("urn:epc:") else _canonical_digital_link(text)
+
+
 def _canonical_digital_link(url: str) -> str:
     match = _HTTP.fullmatch(url)
     if match is None:

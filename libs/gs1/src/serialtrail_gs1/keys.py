@@ -9,10 +9,11 @@ from urllib.parse import unquote
 
 from serialtrail_kit.errors import InvalidInput
 
-from serialtrail_gs1.rules import GLN, GTIN
+from serialtrail_gs1.rules import GLN, GTIN, LOT
 
 # GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AI (21).
 CHARSET_82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+\Z")
+_LOT = re.compile(r"^.{1,20}\Z")
 ALPHANUMERIC = re.compile(r"^[0-9A-Za-z]+\Z")
 _SGTIN_URI = re.compile(r"^urn:epc:id:sgtin:(\d+)\.(\d+)\.(.+)\Z")
 
@@ -42,6 +43,19 @@ def require_gtin(gtin: str, field: str = "gtin") -> str:
     if problem is not None:
         raise InvalidInput(f"{field} {gtin!r} {problem}", [GTIN.at(field, problem)])
     return gtin
+
+
+def lot_problem(lot: str) -> str | None:
+    if not _LOT.match(lot) or not CHARSET_82.match(lot):
+        return "a lot is 1 to 20 characters from GS1 character set 82 (AI 10)"
+    return None
+
+
+def require_lot(lot: str, field: str = "lot") -> str:
+    problem = lot_problem(lot)
+    if problem is not None:
+        raise InvalidInput(problem, [LOT.at(field, problem)])
+    return lot
 
 
 def require_gln(gln: str, field: str) -> str:

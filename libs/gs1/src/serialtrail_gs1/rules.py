@@ -92,3 +92,9 @@ SCAN_RULES = (
 
 GTIN = Rule("gtin", "a GTIN-14: 14 digits with a right check digit", "gtin", "check digit is wrong: expected 2, got 3")
 GLN = Rule("gln", "a GLN: 13 digits with a right check digit", "gln", "must be 13 digits")
+LOT = Rule(
+    "gs1-ai-10",
+    "a lot is 1 to 20 characters of GS1 character set 82 (AI 10)",
+    "lot",
+    "a lot is 1 to 20 characters from GS1 character set 82 (AI 10)",
+)

@@ -8,6 +8,7 @@ from serialtrail_kit.declaration import Service, ServiceContext
 
 from epcis_reporting.application.capture import CaptureHandlers
 from epcis_reporting.application.decisions import OwnerDecisions
+from epcis_reporting.application.grants import GrantHandlers
 from epcis_reporting.application.write_side import CapturedOnce, CommitChecks
 from epcis_reporting.domain import routing
 from epcis_reporting.entrypoints import permissions
@@ -24,7 +25,7 @@ def routes(context: ServiceContext[EpcisSettings]) -> APIRouter:
     settings = context.settings
     handlers = CaptureHandlers(context.writes, settings.max_document_events, settings.route_to, context.max_clock_skew)
     reads = Reads(context.read_your_writes(JOBS.name), context.read_your_writes(REPOSITORY.name))
-    return build_router(handlers, context.pool, reads, settings.max_document_bytes)
+    return build_router(handlers, GrantHandlers(context.writes), context.pool, reads, settings.max_document_bytes)
 
 
 SERVICE = Service(

@@ -23,8 +23,10 @@ from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.application.capture import CaptureHandlers, MalformedXml, TooManyEvents
+from epcis_reporting.application.grants import GrantHandlers
 from epcis_reporting.domain import rules
 from epcis_reporting.entrypoints import permissions as allowed
+from epcis_reporting.entrypoints.grants import grant_routes
 from epcis_reporting.entrypoints.queries import query_routes
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.entrypoints.responses import CaptureJob, CaptureJobs, job_answer
@@ -98,12 +100,15 @@ Behaviour = Annotated[
 ]
 
 
-def build_router(handlers: CaptureHandlers, pool: Any, reads: Reads, max_document_bytes: int) -> APIRouter:
+def build_router(
+    handlers: CaptureHandlers, grants: GrantHandlers, pool: Any, reads: Reads, max_document_bytes: int
+) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["EPCIS capture and query"])
     resources = Resources(pool)
     _capture_route(router, handlers, resources, reads.jobs, max_document_bytes)
     _job_routes(router, pool, resources, reads.jobs)
     query_routes(router, pool, resources, reads.repository)
+    grant_routes(router, grants, resources, reads.repository)
     return router
 
 

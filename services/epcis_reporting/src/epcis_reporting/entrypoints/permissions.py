@@ -18,7 +18,18 @@ READ = permission(
     Role.auditor,
     Role.cmo,
     Role.line,
-    description="query captured EPCIS events (a narrowed key: its own party's)",
+    Role.partner,
+    description="query captured EPCIS events (a narrowed key: its own party's; a partner: of batches granted to it)",
+)
+GRANT = permission(
+    "epcis:grant", Role.qa, description="grant and revoke a trading partner's reads of a batch's captured events"
+)
+GRANTS = permission(
+    "epcis:grants",
+    Role.qa,
+    Role.auditor,
+    Role.partner,
+    description="read partners' grants (a partner: its own; a narrowed key: its products')",
 )
 
-ALL = (CAPTURE, JOBS, READ)
+ALL = (CAPTURE, JOBS, READ, GRANT, GRANTS)

@@ -12,6 +12,8 @@ from uuid import UUID
 
 from fastapi import Request
 from serialtrail_contracts.identity import Target
+from serialtrail_gs1.paths import GTIN_IN_PATH, gtin_in_path
+from serialtrail_kit.access.authz import body_target
 from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
 
@@ -28,6 +30,15 @@ class Resources:
         self.jobs = Resource("capture-jobs", description="capture jobs: a narrowed key's own")
         self.events = Resource("epcis-events", description="captured events: a narrowed key's party's")
         self.epc_events = Resource("epc-events", description="one object's captured events: a narrowed key's party's")
+        self.new_grant = Resource(
+            "partner-grant", named=body_target(gtins="gtin"), description="a partner's grant of a batch: its product's"
+        )
+        self.grant = Resource(
+            "partner-grant", named=gtin_in_path(), refuses=GTIN_IN_PATH, description="a partner's grant of a batch"
+        )
+        self.grants = Resource(
+            "partner-grants", description="grants in force: a narrowed key's products', a partner's own"
+        )
 
     async def _job(self, request: Request) -> Target | None:
         try:

@@ -1,7 +1,8 @@
 """Whose a capture is, as read models keep it: the columns of its owner (`domain.capture.job_owner`:
 the keys its events name, its capturer's party), the owner read back from them, and the SQL that
 narrows a table holding them to what a principal may read. Capture jobs and captured events are
-narrowed by this one rule."""
+narrowed by this one rule, but for trading partners: a partner reads only the events about objects
+of batches granted to it (`domain.grants`), and whatever its key's other dimensions say."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serialtrail_contracts.epcis import Named, Scope
-from serialtrail_contracts.identity import Principal, Target
+from serialtrail_contracts.identity import Principal, Role, Target
 
 from epcis_reporting.domain.capture import job_owner
 
@@ -39,6 +40,29 @@ def visible(principal: Principal, args: list[Any], alias: str) -> list[str]:
     args.append(principal.id)
     own = f"{alias}.principal_id = ${len(args)}"
     return [f"({own} OR ({' AND '.join(_within(scope, args, alias)) or 'true'}))"]
+
+
+def events_visible(principal: Principal, args: list[Any], captures: str, events: str, schema: str) -> list[str]:
+    """SQL narrowing captured events (`events`, of captures `captures`) to what `principal` may read."""
+    if principal.role == Role.partner:
+        return [_granted_to_partner(principal, args, events, schema)]
+    return visible(principal, args, captures)
+
+
+def _granted_to_partner(principal: Principal, args: list[Any], events: str, schema: str) -> str:
+    """An event names objects or batches, and each is of a batch granted to a GLN the partner's key
+    acts for (its scope's sites): an object of a batch not granted, or of none known (a case whose
+    contents are not known, a serial no captured commissioning named the lot of), hides the event."""
+    args.append(sorted(principal.scope.sites or ()))
+    granted = f"ARRAY(SELECT g.batch FROM {schema}.partner_grants g WHERE g.partner_gln = ANY(${len(args)}::text[]))"
+    not_granted = (
+        f"NOT EXISTS (SELECT FROM {schema}.object_batches b WHERE b.epc = x.epc) OR "
+        f"EXISTS (SELECT FROM {schema}.object_batches b WHERE b.epc = x.epc AND NOT b.batch = ANY({granted}))"
+    )
+    return (
+        f"(cardinality({events}.any_epcs) + cardinality({events}.classes) > 0 AND {events}.classes <@ {granted} "
+        f"AND NOT EXISTS (SELECT FROM unnest({events}.any_epcs) AS x(epc) WHERE {not_granted}))"
+    )
 
 
 def _within(scope: Any, args: list[Any], alias: str) -> list[str]:

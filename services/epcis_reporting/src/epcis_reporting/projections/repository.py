@@ -12,15 +12,25 @@ event of that capture is); the log keeps them all."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from serialtrail_contracts.epcis import CaptureFinished, CaptureReceived, EventsCaptured, OwnerDecided, identity
+from serialtrail_contracts.epcis import (
+    CaptureFinished,
+    CaptureReceived,
+    EventsCaptured,
+    OwnerDecided,
+    PartnerGranted,
+    PartnerGrantRevoked,
+    identity,
+)
 from serialtrail_contracts.identity import Principal
-from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word, moment
+from serialtrail_gs1.epcis_checks import batch_link, canonical_batch, canonical_epc, cbv_word, ilmd_lot, moment
+from serialtrail_gs1.event_hash import digital_link
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -30,17 +40,21 @@ SOURCE = "epcis_reporting"
 RM = "epcis_reporting_rm"
 _EPC_LISTS = ("epcList", "childEPCs")
 _ANY_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+_SGTIN_LINK = re.compile(r"https://id\.gs1\.org/01/([0-9]{14})/21/")
 
 
 class RepositoryProjection:
     name = "repository"
     source = SOURCE
-    tables: tuple[str, ...] = ("captures", "captured_events")
+    tables: tuple[str, ...] = ("captures", "captured_events", "object_batches", "partner_grants")
     event_types = (
         CaptureReceived.EVENT_TYPE,
         EventsCaptured.EVENT_TYPE,
         CaptureFinished.EVENT_TYPE,
         OwnerDecided.EVENT_TYPE,
+        PartnerGranted.EVENT_TYPE,
+        PartnerGrantRevoked.EVENT_TYPE,
     )
 
     def ddl(self, schema: str) -> str:
@@ -55,6 +69,7 @@ class RepositoryProjection:
             event_type text NOT NULL, event_time timestamptz NOT NULL, record_time timestamptz NOT NULL,
             biz_step text, disposition text, read_point text, biz_location text,
             epcs text[] NOT NULL, any_epcs text[] NOT NULL, parent_id text, event jsonb NOT NULL,
+            classes text[] NOT NULL,  -- of its quantity lists, canonical (a batch: its LGTIN Digital Link)
             context jsonb,
             declared boolean NOT NULL,  -- this row declares its event in error (the event with errorDeclaration)
             superseded boolean NOT NULL DEFAULT false,  -- an error is declared for this row's event
@@ -67,6 +82,15 @@ class RepositoryProjection:
         CREATE INDEX ON {schema}.captured_events USING gin (any_epcs);
         CREATE INDEX ON {schema}.captured_events (event_time, seq);
         CREATE INDEX ON {schema}.captured_events (parent_id);
+        CREATE TABLE {schema}.object_batches (  -- which batch an object is of, as a captured event says
+            epc text NOT NULL, batch text NOT NULL, event_id text NOT NULL, capture_id uuid NOT NULL,
+            PRIMARY KEY (epc, batch, event_id)
+        );
+        CREATE INDEX ON {schema}.object_batches (capture_id);
+        CREATE TABLE {schema}.partner_grants (
+            partner_gln text NOT NULL, batch text NOT NULL, gtin text NOT NULL, lot text NOT NULL,
+            granted_at timestamptz NOT NULL, reason text NOT NULL, PRIMARY KEY (partner_gln, batch)
+        );
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
@@ -85,6 +109,27 @@ class RepositoryProjection:
                 )
             elif recorded.event_type == OwnerDecided.EVENT_TYPE:
                 await _decided(conn, schema, recorded.payload)
+            elif recorded.event_type in (PartnerGranted.EVENT_TYPE, PartnerGrantRevoked.EVENT_TYPE):
+                await _grant(conn, schema, recorded)
+
+
+async def _grant(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
+    grant = recorded.payload
+    batch = batch_link(grant["gtin"], grant["lot"])
+    if recorded.event_type == PartnerGranted.EVENT_TYPE:
+        await conn.execute(
+            f"INSERT INTO {schema}.partner_grants VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            grant["partner_gln"],
+            batch,
+            grant["gtin"],
+            grant["lot"],
+            recorded.recorded_at,
+            grant["reason"],
+        )
+    else:
+        await conn.execute(
+            f"DELETE FROM {schema}.partner_grants WHERE partner_gln = $1 AND batch = $2", grant["partner_gln"], batch
+        )
 
 
 async def _decided(conn: Connection, schema: str, decided: dict[str, Any]) -> None:
@@ -103,14 +148,16 @@ async def _decided(conn: Connection, schema: str, decided: dict[str, Any]) -> No
             f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid RETURNING event_id",
             decided["capture_id"],
         )
+        await conn.execute(f"DELETE FROM {schema}.object_batches WHERE capture_id = $1::uuid", decided["capture_id"])
         await _supersede(conn, schema, [row["event_id"] for row in withdrawn])
     elif decided["refused"]:
-        await conn.execute(
-            f"DELETE FROM {schema}.captured_events WHERE capture_id = $1::uuid AND NOT declared "
-            "AND event_id = ANY($2::text[])",
-            decided["capture_id"],
-            sorted({error["event_id"] for error in decided["refused"] if error["event_id"]}),
-        )
+        refused = sorted({error["event_id"] for error in decided["refused"] if error["event_id"]})
+        for table, which in (("captured_events", "AND NOT declared "), ("object_batches", "")):
+            await conn.execute(
+                f"DELETE FROM {schema}.{table} WHERE capture_id = $1::uuid {which}AND event_id = ANY($2::text[])",
+                decided["capture_id"],
+                refused,
+            )
 
 
 async def _supersede(conn: Connection, schema: str, event_ids: Sequence[str]) -> None:
@@ -137,11 +184,12 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
     await conn.executemany(
         f"INSERT INTO {schema}.captured_events (identity, event_id, capture_id, seq, event_type, event_time, "
         "record_time, biz_step, disposition, read_point, biz_location, epcs, any_epcs, parent_id, event, "
-        "sent_id, declared, declaration_time, error_reason, corrective_ids, context) "
+        "sent_id, declared, declaration_time, error_reason, corrective_ids, classes, context) "
         "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, "
-        "$16, $17, $18, $19, $20, $21::jsonb) ON CONFLICT DO NOTHING",
+        "$16, $17, $18, $19, $20, $21, $22::jsonb) ON CONFLICT DO NOTHING",
         [(*row, orjson.loads(payload["context_json"])) for row in rows],
     )
+    await _batches_of_objects(conn, schema, payload["capture_id"], rows)
     declared = [captured["event_id"] for captured in payload["events"] if captured.get("declares_error")]
     if declared:
         await _supersede(conn, schema, declared)
@@ -171,7 +219,55 @@ def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
         event.get("eventID") if isinstance(event.get("eventID"), str) else None,
         declaration is not None,
         *_declared(declaration),
+        [canonical_batch(c) or digital_link(c) for c in _classes(event)],
     )
+
+
+def _classes(event: dict[str, Any]) -> list[str]:
+    return [
+        q["epcClass"]
+        for name in _QUANTITY_LISTS
+        for q in event.get(name) or ()
+        if isinstance(q, dict) and isinstance(q.get("epcClass"), str)
+    ]
+
+
+async def _batches_of_objects(conn: Connection, schema: str, capture_id: str, rows: list[tuple[Any, ...]]) -> None:
+    """Which batch each object is of, in document order: a commissioning names its serials' lot;
+    a packing makes its parent of the batches of what it packs (known by then, or named by class)."""
+    commissioned: list[tuple[str, str, str, str]] = []
+    for row in rows:
+        event_id, event, epcs, parent, classes = row[1], row[14], row[11], row[13], row[20]
+        if event.get("action") != "ADD":
+            continue
+        lot = ilmd_lot(event) if event.get("type") == "ObjectEvent" else None
+        if lot is not None:
+            for epc in epcs:
+                if found := _SGTIN_LINK.match(epc):
+                    commissioned.append((epc, batch_link(found[1], lot), event_id, capture_id))
+        elif event.get("type") == "AggregationEvent" and parent is not None:
+            await _store(conn, schema, commissioned)
+            commissioned = []
+            await conn.execute(
+                f"INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
+                f"SELECT $1, batch, $2, $3::uuid FROM (SELECT batch FROM {schema}.object_batches "
+                "WHERE epc = ANY($4::text[]) UNION SELECT unnest($5::text[])) AS b(batch) ON CONFLICT DO NOTHING",
+                parent,
+                event_id,
+                capture_id,
+                epcs,
+                [c for c in classes if canonical_batch(c)],
+            )
+    await _store(conn, schema, commissioned)
+
+
+async def _store(conn: Connection, schema: str, rows: list[tuple[str, str, str, str]]) -> None:
+    if rows:
+        await conn.execute(
+            f"INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
 
 
 def _moment_or_none(text: Any) -> datetime | None:
@@ -278,7 +374,12 @@ async def query(
 ) -> list[dict[str, Any]]:
     """Up to `per_page` events in capture order, after the sequence number `after` (a page token)."""
     args: list[Any] = []
-    conditions = ["c.settled", *_declarations(filters), *_where(filters, args), *party.visible(principal, args, "c")]
+    conditions = [
+        "c.settled",
+        *_declarations(filters),
+        *_where(filters, args),
+        *party.events_visible(principal, args, "c", "e", RM),
+    ]
     if after is not None:
         args.append(after)
         conditions.append(f"e.seq > ${len(args)}")

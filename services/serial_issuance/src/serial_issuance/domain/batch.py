@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
 from serialtrail_contracts.serials import BatchRegistered
-from serialtrail_gs1.keys import CHARSET_82, require_gln
+from serialtrail_gs1.keys import lot_problem, require_gln
+from serialtrail_gs1.rules import LOT
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 
-from serial_issuance.domain.rules import AFTER_MANUFACTURE, LOT, UNIQUE, WITHIN_SHELF_LIFE
-
-_LOT = re.compile(r"^.{1,20}$")
+from serial_issuance.domain.rules import AFTER_MANUFACTURE, UNIQUE, WITHIN_SHELF_LIFE
 
 
 def stream_id(gtin: str, lot: str) -> str:
     return f"batch-{gtin}-{lot}"
-
-
-def lot_problem(lot: str) -> str | None:
-    if not _LOT.match(lot) or not CHARSET_82.match(lot):
-        return "a lot is 1 to 20 characters from GS1 character set 82 (AI 10)"
-    return None
 
 
 def expiry_problem(expiry: date, registered_on: date, max_shelf_life: timedelta) -> Violation | None:

@@ -51,12 +51,6 @@ NDC_IN_GTIN = Rule(
 )
 
 # Batches.
-LOT = Rule(
-    "gs1-ai-10",
-    "a lot is 1 to 20 characters of GS1 character set 82 (AI 10)",
-    "lot",
-    "a lot is 1 to 20 characters from GS1 character set 82 (AI 10)",
-)
 AFTER_MANUFACTURE = Rule(
     "after-manufacture",
     "a batch expires after the day it is registered (made)",

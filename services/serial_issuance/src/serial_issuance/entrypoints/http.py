@@ -124,7 +124,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
                 InvalidInput: (
                     gs1.GTIN,
                     rules.REGISTERED_PRODUCT,
-                    rules.LOT,
+                    gs1.LOT,
                     gs1.GLN,
                     rules.AFTER_MANUFACTURE,
                     rules.WITHIN_SHELF_LIFE,
