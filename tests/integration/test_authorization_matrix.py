@@ -85,6 +85,7 @@ class World:
     deviations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: open ones, a CAPA each
     taken_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: a record and its unit
     grants: dict[str, list[str]] = field(default_factory=dict)  # by variant: lots granted to PARTNER_GLN, to revoke
+    own_queries: list[str] = field(default_factory=list)  # named queries of the principal under test
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -326,6 +327,19 @@ def _partner_grant(world: World, variant: str) -> Values:
     return {"partner_gln": PARTNER_GLN, "gtin": GTINS[variant], "lot": world.grants[variant].pop()}
 
 
+@_only("own", "unknown")
+def _named_query(world: World, variant: str) -> Values:
+    """One of the caller's own named queries (each principal names its own: another's is unknown to it)."""
+    if variant == "unknown" or not world.own_queries:  # none: the principal may not define them (403 first)
+        return {"queryName": "no-such-query"}
+    return {"queryName": world.own_queries.pop()}
+
+
+@_only("own")
+def _new_named_query(world: World, variant: str) -> Values:
+    return {"name": f"matrix-{uuid.uuid4().hex[:12]}"}
+
+
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
@@ -360,6 +374,8 @@ SAMPLES: dict[str, Sample] = {
     "epc-events": _epc_events,
     "partner-grant": _partner_grant,
     "partner-grants": _exceptions,
+    "named-query": _named_query,
+    "named-queries": _new_named_query,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).
@@ -645,6 +661,17 @@ async def _restock(world: World, cases: int, keys: int) -> None:
     await _topped_up(world, world.grants, ("own", "other-company"), cases, _granted)
 
 
+async def _own_queries(client: httpx.AsyncClient, count: int) -> list[str]:
+    """Named queries of the principal `client` speaks for (none if it may not define them)."""
+    names = [f"matrix-{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    for name in names:
+        defined = await client.post("/v1/epcis/queries", json={"name": name, "query": {"EQ_bizStep": ["shipping"]}})
+        if defined.status_code == 403:
+            return []
+        assert defined.status_code == 201, defined.text
+    return names
+
+
 async def _granted(world: World, variant: str) -> str:
     lot = f"G{uuid.uuid4().hex[:8].upper()}"
     body = {"partner_gln": PARTNER_GLN, "gtin": GTINS[variant], "lot": lot, "reason": "matrix"}
@@ -714,6 +741,7 @@ async def test_the_matrix(world: World, document: dict[str, Any], principal: tup
     token = await world.harness.token(role, scope)
     checked = 0
     async with world.harness.client_with(token) as client:
+        world.own_queries = await _own_queries(client, 8)
         for operation, variant in itertools.product(operations(document), VARIANTS):
             await _restock(world, 2, 2)
             values = SAMPLES[operation.kind](world, variant)

@@ -207,6 +207,28 @@ class PartnerGrantRevoked(EventContract):
     reason: str
 
 
+class QueryDefined(EventContract):
+    """A named query (EPCIS 2.0 REST binding `/queries`): its creator's, by name; its definition
+    as sent, in the query parameters the repository answers."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.QueryDefined"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    name: str
+    principal_id: str
+    query: dict[str, list[str] | str | bool]
+
+
+class QueryDeleted(EventContract):
+    """A named query removed, and with it every subscription to it."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.QueryDeleted"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    name: str
+    principal_id: str
+
+
 EVENTS = event_types(
     CaptureReceived,
     EventsCaptured,
@@ -215,4 +237,6 @@ EVENTS = event_types(
     CaptureCommitted,
     PartnerGranted,
     PartnerGrantRevoked,
+    QueryDefined,
+    QueryDeleted,
 )

@@ -25,6 +25,8 @@ from serialtrail_contracts.epcis import (
     OwnerDecided,
     PartnerGranted,
     PartnerGrantRevoked,
+    QueryDefined,
+    QueryDeleted,
 )
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import CaptureDecided as ExceptionsDecided
@@ -90,6 +92,8 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         ExceptionsDecided,  # line exceptions' answer to a capture: its exception records are the events
         PartnerGranted,  # who may read what: access, not something that happened to the objects
         PartnerGrantRevoked,
+        QueryDefined,  # a view on the repository, not something that happened to the objects
+        QueryDeleted,
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

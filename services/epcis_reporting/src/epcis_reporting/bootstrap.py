@@ -8,24 +8,30 @@ from serialtrail_kit.declaration import Service, ServiceContext
 
 from epcis_reporting.application.capture import CaptureHandlers
 from epcis_reporting.application.decisions import OwnerDecisions
-from epcis_reporting.application.grants import GrantHandlers
+from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.application.write_side import CapturedOnce, CommitChecks
 from epcis_reporting.domain import routing
 from epcis_reporting.entrypoints import permissions
 from epcis_reporting.entrypoints.http import Reads, build_router
 from epcis_reporting.projections.jobs import JobsProjection
+from epcis_reporting.projections.named_queries import NamedQueriesProjection
 from epcis_reporting.projections.repository import RepositoryProjection
 from epcis_reporting.settings import EpcisSettings
 
 JOBS = JobsProjection()
 REPOSITORY = RepositoryProjection()
+NAMED_QUERIES = NamedQueriesProjection()
 
 
 def routes(context: ServiceContext[EpcisSettings]) -> APIRouter:
     settings = context.settings
     handlers = CaptureHandlers(context.writes, settings.max_document_events, settings.route_to, context.max_clock_skew)
-    reads = Reads(context.read_your_writes(JOBS.name), context.read_your_writes(REPOSITORY.name))
-    return build_router(handlers, GrantHandlers(context.writes), context.pool, reads, settings.max_document_bytes)
+    reads = Reads(
+        context.read_your_writes(JOBS.name),
+        context.read_your_writes(REPOSITORY.name),
+        context.read_your_writes(NAMED_QUERIES.name),
+    )
+    return build_router(handlers, RecordHandlers(context.writes), context.pool, reads, settings.max_document_bytes)
 
 
 SERVICE = Service(
@@ -34,7 +40,7 @@ SERVICE = Service(
     settings=EpcisSettings,
     permissions=permissions.ALL,
     write_side=(CapturedOnce(), CommitChecks()),
-    read_models=(JOBS, REPOSITORY),
+    read_models=(JOBS, REPOSITORY, NAMED_QUERIES),
     reactors=(
         OwnerDecisions(routing.SERIAL_ISSUANCE, serials.CaptureDecided.EVENT_TYPE),
         OwnerDecisions(routing.AGGREGATION, aggregation.CaptureDecided.EVENT_TYPE),

@@ -22,7 +22,7 @@ from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
-from epcis_reporting.application.grants import GrantHandlers
+from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.domain.grants import GRANTED
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.resources import Resources
@@ -69,7 +69,7 @@ class Grants(Answer):
     grants: list[Grant]
 
 
-def grant_routes(router: APIRouter, handlers: GrantHandlers, resources: Resources, consistent: Consistent) -> None:
+def grant_routes(router: APIRouter, handlers: RecordHandlers, resources: Resources, consistent: Consistent) -> None:
     @router.post(
         "/grants",
         status_code=status.HTTP_201_CREATED,

@@ -23,11 +23,12 @@ from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.application.capture import CaptureHandlers, MalformedXml, TooManyEvents
-from epcis_reporting.application.grants import GrantHandlers
+from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.domain import rules
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.grants import grant_routes
-from epcis_reporting.entrypoints.queries import query_routes
+from epcis_reporting.entrypoints.named_queries import named_query_routes
+from epcis_reporting.entrypoints.queries import Answers, query_routes
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.entrypoints.responses import CaptureJob, CaptureJobs, job_answer
 from epcis_reporting.projections import jobs
@@ -101,14 +102,16 @@ Behaviour = Annotated[
 
 
 def build_router(
-    handlers: CaptureHandlers, grants: GrantHandlers, pool: Any, reads: Reads, max_document_bytes: int
+    handlers: CaptureHandlers, records: RecordHandlers, pool: Any, reads: Reads, max_document_bytes: int
 ) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["EPCIS capture and query"])
     resources = Resources(pool)
     _capture_route(router, handlers, resources, reads.jobs, max_document_bytes)
     _job_routes(router, pool, resources, reads.jobs)
-    query_routes(router, pool, resources, reads.repository)
-    grant_routes(router, grants, resources, reads.repository)
+    answer = Answers(pool, reads.repository)
+    query_routes(router, resources, answer)
+    named_query_routes(router, records, resources, answer, reads.named_queries)
+    grant_routes(router, records, resources, reads.repository)
     return router
 
 
@@ -118,6 +121,7 @@ class Reads:
 
     jobs: Consistent
     repository: Consistent
+    named_queries: Consistent
 
 
 def _behaviour(value: str | None) -> ErrorBehaviour:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from serialtrail_gs1.epcis import CONTEXT
-from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
+from serialtrail_gs1.epcis_checks import canonical_epc
 from serialtrail_gs1.epcis_xml_out import CompanyPrefixes, NotWritable, Version, write_json_document
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.db import Pool
@@ -19,15 +19,10 @@ from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.entrypoints import permissions as allowed
+from epcis_reporting.entrypoints.query_params import SUPPORTED, TIME_WITH_OFFSET, filters_of
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.projections.repository import Filters, query
 
-TIME_WITH_OFFSET = Rule(
-    "time-with-offset",
-    "a time parameter is an RFC 3339 date-time with its offset (Z or ±hh:mm)",
-    "GE_eventTime",
-    "'2026-11-30T09:00:00' has no offset",
-)
 PAGE_TOKEN = Rule(
     "page-token", "nextPageToken is one this server gave out", "nextPageToken", "'xyz' is not a page token"
 )
@@ -52,6 +47,9 @@ class NotAcceptable(DomainError):
 
 
 _QUERIES = refuses({InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)})
+NAMED_QUERIES = refuses(
+    {InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)}
+)
 _XML = ("application/xml", "text/xml")
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
@@ -69,23 +67,6 @@ Moment = Annotated[str | None, Query(description="an RFC 3339 date-time with its
 Consistent = Callable[[], Awaitable[None]]
 
 
-def _values(text: str | None) -> tuple[str, ...]:
-    return tuple(v for v in (text or "").split("|") if v)
-
-
-def _moment(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        message = f"{text!r} is not a date-time with its offset"
-        raise InvalidInput(message, [TIME_WITH_OFFSET.at(f"query.{name}", message)])
-    return moment
-
-
 def _after(token: str | None) -> int | None:
     if token is None:
         return None
@@ -100,7 +81,33 @@ def _token(seq: int) -> str:
     return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
 
 
-def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent: Consistent) -> None:
+class Answers:
+    """An EPCISQueryDocument of a page of the events `filters` select, as the request asks for it
+    (JSON-LD, or EPCIS XML 2.0 / 1.2): every query route answers through this."""
+
+    def __init__(self, pool: Pool, consistent: Consistent) -> None:
+        self.pool, self.consistent = pool, consistent
+
+    async def __call__(
+        self, request: Request, filters: Filters, per_page: int, next_page_token: str | None
+    ) -> Response:
+        after = _after(next_page_token)
+        await self.consistent()
+        xml = _wants_xml(request.headers.get("accept", ""))
+        version = _version(request.headers.get("gs1-epcis-version")) if xml else Version.V2_0
+        rows = await query(self.pool, request.state.principal, filters, per_page + 1, after)
+        page, more = rows[:per_page], len(rows) > per_page
+        headers = {"GS1-EPCIS-Version": f"{version.value}.0", "GS1-CBV-Version": "2.0.0"}
+        if more:
+            following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
+            headers["Link"] = f'<{following}>; rel="next"'
+        if xml:
+            body = _as_xml(_document(page), version, request.state.principal.scope.company_prefixes)
+            return Response(body, headers=headers, media_type="application/xml")
+        return JsonResponse(_document(page), headers=headers, media_type="application/ld+json")
+
+
+def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> None:
     @router.get(
         "/events",
         dependencies=[requires(allowed.READ, resources.events)],
@@ -146,27 +153,32 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         lt_error_declaration_time: Annotated[Moment, Query(alias="LT_errorDeclarationTime")] = None,
         eq_error_reason: Annotated[Piped, Query(alias="EQ_errorReason")] = None,
         eq_corrective_event_id: Annotated[Piped, Query(alias="EQ_correctiveEventID")] = None,
+        eq_ilmd_lot: Annotated[
+            Piped, Query(alias="EQ_ILMD_cbvmda:lotNumber", description="the lot an event's ILMD names")
+        ] = None,
     ) -> Response:
-        filters = Filters(
-            event_types=_values(event_type),
-            ge_event_time=_moment(ge_event_time, "GE_eventTime"),
-            lt_event_time=_moment(lt_event_time, "LT_eventTime"),
-            ge_record_time=_moment(ge_record_time, "GE_recordTime"),
-            lt_record_time=_moment(lt_record_time, "LT_recordTime"),
-            biz_steps=tuple(w for v in _values(eq_biz_step) if (w := cbv_word(v, "BizStep"))),
-            dispositions=tuple(w for v in _values(eq_disposition) if (w := cbv_word(v, "Disp"))),
-            read_points=_values(eq_read_point),
-            biz_locations=_values(eq_biz_location),
-            epcs=tuple(canonical_epc(v) for v in _values(match_epc)),
-            parent_ids=tuple(canonical_epc(v) for v in _values(match_parent_id)),
-            any_epcs=tuple(canonical_epc(v) for v in _values(match_any_epc)),
-            event_ids=_values(eq_event_id),
-            declared=exists_error_declaration,
-            error_reasons=tuple(w for v in _values(eq_error_reason) if (w := cbv_word(v, "ER"))),
-            corrective_ids=_values(eq_corrective_event_id),
-            ge_declaration_time=_moment(ge_error_declaration_time, "GE_errorDeclarationTime"),
-            lt_declaration_time=_moment(lt_error_declaration_time, "LT_errorDeclarationTime"),
-        )
+        given = {
+            "eventType": event_type,
+            "GE_eventTime": ge_event_time,
+            "LT_eventTime": lt_event_time,
+            "GE_recordTime": ge_record_time,
+            "LT_recordTime": lt_record_time,
+            "EQ_bizStep": eq_biz_step,
+            "EQ_disposition": eq_disposition,
+            "EQ_readPoint": eq_read_point,
+            "EQ_bizLocation": eq_biz_location,
+            "MATCH_epc": match_epc,
+            "MATCH_parentID": match_parent_id,
+            "MATCH_anyEPC": match_any_epc,
+            "EQ_eventID": eq_event_id,
+            "EXISTS_errorDeclaration": exists_error_declaration,
+            "GE_errorDeclarationTime": ge_error_declaration_time,
+            "LT_errorDeclarationTime": lt_error_declaration_time,
+            "EQ_errorReason": eq_error_reason,
+            "EQ_correctiveEventID": eq_corrective_event_id,
+            "EQ_ILMD_cbvmda:lotNumber": eq_ilmd_lot,
+        }
+        filters = filters_of(given, "query")
         return await answer(request, filters, per_page, next_page_token)
 
     @router.get(
@@ -185,22 +197,6 @@ def query_routes(router: APIRouter, pool: Pool, resources: Resources, consistent
         next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,
     ) -> Response:
         return await answer(request, Filters(any_epcs=(canonical_epc(epc),)), per_page, next_page_token)
-
-    async def answer(request: Request, filters: Filters, per_page: int, next_page_token: str | None) -> Response:
-        after = _after(next_page_token)
-        await consistent()
-        xml = _wants_xml(request.headers.get("accept", ""))
-        version = _version(request.headers.get("gs1-epcis-version")) if xml else Version.V2_0
-        rows = await query(pool, request.state.principal, filters, per_page + 1, after)
-        page, more = rows[:per_page], len(rows) > per_page
-        headers = {"GS1-EPCIS-Version": f"{version.value}.0", "GS1-CBV-Version": "2.0.0"}
-        if more:
-            following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
-            headers["Link"] = f'<{following}>; rel="next"'
-        if xml:
-            body = _as_xml(_document(page), version, request.state.principal.scope.company_prefixes)
-            return Response(body, headers=headers, media_type="application/xml")
-        return JsonResponse(_document(page), headers=headers, media_type="application/ld+json")
 
 
 def _wants_xml(accept: str) -> bool:

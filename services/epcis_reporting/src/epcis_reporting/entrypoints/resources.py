@@ -16,8 +16,14 @@ from serialtrail_gs1.paths import GTIN_IN_PATH, gtin_in_path
 from serialtrail_kit.access.authz import body_target
 from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
+from serialtrail_kit.errors import NotFound
 
-from epcis_reporting.projections import jobs, party
+from epcis_reporting.domain.named_queries import DEFINED, unknown
+from epcis_reporting.projections import jobs, named_queries, party
+
+
+def _no_query(request: Request) -> Exception:
+    return unknown(str(request.path_params["queryName"])[:64])
 
 
 class Resources:
@@ -36,9 +42,26 @@ class Resources:
         self.grant = Resource(
             "partner-grant", named=gtin_in_path(), refuses=GTIN_IN_PATH, description="a partner's grant of a batch"
         )
+        self.named_queries = Resource("named-queries", description="named queries: the caller's own")
+        self.named_query = Resource(
+            "named-query",
+            owner=self._named_query,
+            unknown=_no_query,
+            refuses={NotFound: (DEFINED,)},
+            description="a named query: its creator's",
+        )
         self.grants = Resource(
             "partner-grants", description="grants in force: a narrowed key's products', a partner's own"
         )
+
+    async def _named_query(self, request: Request) -> Target | None:
+        """A name names one of the caller's own queries; anyone else's is not found by it at all."""
+        name = str(request.path_params["queryName"])
+        found = await named_queries.one(self.pool, request.state.principal.id, name)
+        if found is None:
+            raise _no_query(request)
+        request.state.named_query = found
+        return Target()
 
     async def _job(self, request: Request) -> Target | None:
         try:

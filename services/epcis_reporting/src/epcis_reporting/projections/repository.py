@@ -70,6 +70,7 @@ class RepositoryProjection:
             biz_step text, disposition text, read_point text, biz_location text,
             epcs text[] NOT NULL, any_epcs text[] NOT NULL, parent_id text, event jsonb NOT NULL,
             classes text[] NOT NULL,  -- of its quantity lists, canonical (a batch: its LGTIN Digital Link)
+            lot text,  -- its ILMD's cbvmda:lotNumber
             context jsonb,
             declared boolean NOT NULL,  -- this row declares its event in error (the event with errorDeclaration)
             superseded boolean NOT NULL DEFAULT false,  -- an error is declared for this row's event
@@ -82,6 +83,7 @@ class RepositoryProjection:
         CREATE INDEX ON {schema}.captured_events USING gin (any_epcs);
         CREATE INDEX ON {schema}.captured_events (event_time, seq);
         CREATE INDEX ON {schema}.captured_events (parent_id);
+        CREATE INDEX ON {schema}.captured_events (lot) WHERE lot IS NOT NULL;
         CREATE TABLE {schema}.object_batches (  -- which batch an object is of, as a captured event says
             epc text NOT NULL, batch text NOT NULL, event_id text NOT NULL, capture_id uuid NOT NULL,
             PRIMARY KEY (epc, batch, event_id)
@@ -184,9 +186,9 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
     await conn.executemany(
         f"INSERT INTO {schema}.captured_events (identity, event_id, capture_id, seq, event_type, event_time, "
         "record_time, biz_step, disposition, read_point, biz_location, epcs, any_epcs, parent_id, event, "
-        "sent_id, declared, declaration_time, error_reason, corrective_ids, classes, context) "
+        "sent_id, declared, declaration_time, error_reason, corrective_ids, classes, lot, context) "
         "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, "
-        "$16, $17, $18, $19, $20, $21, $22::jsonb) ON CONFLICT DO NOTHING",
+        "$16, $17, $18, $19, $20, $21, $22, $23::jsonb) ON CONFLICT DO NOTHING",
         [(*row, orjson.loads(payload["context_json"])) for row in rows],
     )
     await _batches_of_objects(conn, schema, payload["capture_id"], rows)
@@ -220,6 +222,7 @@ def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
         declaration is not None,
         *_declared(declaration),
         [canonical_batch(c) or digital_link(c) for c in _classes(event)],
+        ilmd_lot(event),
     )
 
 
@@ -240,7 +243,7 @@ async def _batches_of_objects(conn: Connection, schema: str, capture_id: str, ro
         event_id, event, epcs, parent, classes = row[1], row[14], row[11], row[13], row[20]
         if event.get("action") != "ADD":
             continue
-        lot = ilmd_lot(event) if event.get("type") == "ObjectEvent" else None
+        lot = row[21] if event.get("type") == "ObjectEvent" else None
         if lot is not None:
             for epc in epcs:
                 if found := _SGTIN_LINK.match(epc):
@@ -316,6 +319,7 @@ class Filters:
     declared: bool | None = None
     error_reasons: tuple[str, ...] = ()
     corrective_ids: tuple[str, ...] = ()
+    lots: tuple[str, ...] = ()  # EQ_ILMD_cbvmda:lotNumber
     ge_declaration_time: datetime | None = None
     lt_declaration_time: datetime | None = None
 
@@ -334,6 +338,7 @@ def _where(filters: Filters, args: list[Any]) -> list[str]:
         (filters.biz_locations, "e.biz_location"),
         (filters.parent_ids, "e.parent_id"),
         (filters.error_reasons, "e.error_reason"),
+        (filters.lots, "e.lot"),
     ):
         if values:
             found.append(f"{column} = ANY({arg(list(values))}::text[])")

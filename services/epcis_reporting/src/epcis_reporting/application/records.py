@@ -1,0 +1,52 @@
+"""Grants and named queries: load the record's stream, decide, append. Both are single-stream
+records, decided by `domain.grants` and `domain.named_queries`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from serialtrail_contracts.base import EventContract
+from serialtrail_contracts.epcis import PartnerGranted, PartnerGrantRevoked, QueryDefined, QueryDeleted
+from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.writes.model import WriteModel
+
+from epcis_reporting.domain import grants, named_queries
+
+Decide = Callable[[Sequence[EventContract], Any], list[EventContract]]
+
+
+class RecordHandlers:
+    def __init__(self, writes: WriteModel) -> None:
+        self.writes = writes
+
+    async def grant(self, proposed: PartnerGranted, meta: RecordMetadata) -> bool:
+        """Whether the grant is new (False: it was in force already; nothing recorded)."""
+        return await self._grant(proposed, meta, grants.grant)
+
+    async def revoke(self, proposed: PartnerGrantRevoked, meta: RecordMetadata) -> None:
+        await self._grant(proposed, meta, grants.revoke)
+
+    async def define_query(self, proposed: QueryDefined, meta: RecordMetadata) -> None:
+        await self._decide(
+            named_queries.stream_id(proposed.principal_id, proposed.name), proposed, meta, named_queries.define
+        )
+
+    async def delete_query(self, proposed: QueryDeleted, meta: RecordMetadata) -> None:
+        await self._decide(
+            named_queries.stream_id(proposed.principal_id, proposed.name), proposed, meta, named_queries.delete
+        )
+
+    async def _grant(
+        self, proposed: PartnerGranted | PartnerGrantRevoked, meta: RecordMetadata, decide: Decide
+    ) -> bool:
+        stream_id = grants.stream_id(proposed.partner_gln, proposed.gtin, proposed.lot)
+        return await self._decide(stream_id, proposed, meta, decide)
+
+    async def _decide(self, stream_id: str, proposed: EventContract, meta: RecordMetadata, decide: Decide) -> bool:
+        async with self.writes.unit(meta) as work:
+            stream = await work.stream(stream_id)
+            decided = decide(stream.events, proposed)
+            if decided:
+                work.record(stream_id, stream.version, decided)
+        return bool(decided)

@@ -1,0 +1,119 @@
+"""The standard query parameters this repository answers (EPCIS 2.0 §8.2.7.1), read into
+`Filters` the same way whether they come as a URL's query string (`GET /events`: several values
+separated by |) or as a named query's definition (JSON: a list of values, a time, a boolean)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
+from serialtrail_kit.errors import InvalidInput, Rule
+
+from epcis_reporting.projections.repository import Filters
+
+TIME_WITH_OFFSET = Rule(
+    "time-with-offset",
+    "a time parameter is an RFC 3339 date-time with its offset (Z or ±hh:mm)",
+    "GE_eventTime",
+    "'2026-11-30T09:00:00' has no offset",
+)
+SUPPORTED = Rule(
+    "supported-parameter",
+    "a named query uses the query parameters this repository answers (listed with GET /events), each with "
+    "values of its type: a list of strings, a date-time, or (EXISTS_) a boolean",
+    "query.EQ_quantity",
+    "EQ_quantity is not a query parameter this repository answers",
+)
+
+Values = str | list[str] | bool
+_LOT = "lotNumber"
+
+
+def _words(kind: str) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    return lambda values: tuple(w for v in values if (w := cbv_word(v, kind)))
+
+
+def _epcs(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(canonical_epc(v) for v in values)
+
+
+def _as_is(values: tuple[str, ...]) -> tuple[str, ...]:
+    return values
+
+
+# Each list parameter: the Filters field it sets, and how its values are read.
+LISTS: dict[str, tuple[str, Callable[[tuple[str, ...]], tuple[str, ...]]]] = {
+    "eventType": ("event_types", _as_is),
+    "EQ_bizStep": ("biz_steps", _words("BizStep")),
+    "EQ_disposition": ("dispositions", _words("Disp")),
+    "EQ_readPoint": ("read_points", _as_is),
+    "EQ_bizLocation": ("biz_locations", _as_is),
+    "MATCH_epc": ("epcs", _epcs),
+    "MATCH_parentID": ("parent_ids", _epcs),
+    "MATCH_anyEPC": ("any_epcs", _epcs),
+    "EQ_eventID": ("event_ids", _as_is),
+    "EQ_errorReason": ("error_reasons", _words("ER")),
+    "EQ_correctiveEventID": ("corrective_ids", _as_is),
+    f"EQ_ILMD_cbvmda:{_LOT}": ("lots", _as_is),
+}
+TIMES = {
+    "GE_eventTime": "ge_event_time",
+    "LT_eventTime": "lt_event_time",
+    "GE_recordTime": "ge_record_time",
+    "LT_recordTime": "lt_record_time",
+    "GE_errorDeclarationTime": "ge_declaration_time",
+    "LT_errorDeclarationTime": "lt_declaration_time",
+}
+BOOLEANS = {"EXISTS_errorDeclaration": "declared"}
+PARAMETERS = (*LISTS, *TIMES, *BOOLEANS)
+
+
+def filters_of(given: Mapping[str, Values | None], where: str) -> Filters:
+    """`given` read into Filters; what cannot be read is refused naming `where`.<parameter>."""
+    fields: dict[str, Any] = {}
+    problems = []
+    for name, value in given.items():
+        if value is None:
+            continue
+        at = f"{where}.{name}"
+        if name in LISTS and (values := _strings(value)) is not None:
+            field, read = LISTS[name]
+            fields[field] = read(values)
+        elif name in TIMES and isinstance(value, str):
+            fields[TIMES[name]] = moment(value, at)
+        elif name in BOOLEANS and isinstance(value, bool):
+            fields[BOOLEANS[name]] = value
+        else:
+            problems.append(SUPPORTED.at(at, _unsupported(name)))
+    if problems:
+        raise InvalidInput(f"{len(problems)} query parameter(s) this repository does not answer", problems)
+    return Filters(**fields)
+
+
+def _strings(value: Values) -> tuple[str, ...] | None:
+    """A list of strings, or one string of values separated by | (as a URL carries them)."""
+    if isinstance(value, str):
+        return tuple(v for v in value.split("|") if v)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _unsupported(name: str) -> str:
+    if name in PARAMETERS:
+        wanted = "a list of strings" if name in LISTS else "a date-time" if name in TIMES else "true or false"
+        return f"{name} takes {wanted}"
+    return f"{name[:80]} is not a query parameter this repository answers ({', '.join(PARAMETERS)})"
+
+
+def moment(text: str, at: str) -> datetime:
+    try:
+        found = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        found = None
+    if found is None or found.tzinfo is None:
+        message = f"{text[:40]!r} is not a date-time with its offset"
+        raise InvalidInput(message, [TIME_WITH_OFFSET.at(at, message)])
+    return found
