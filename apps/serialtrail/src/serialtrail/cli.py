@@ -38,6 +38,7 @@ from serialtrail import embedded
 from serialtrail.checkpoints import checkpoints_app, found_checkpoints
 from serialtrail.distributed import ServiceFailed, run_distributed
 from serialtrail.dlq import dlq_app
+from serialtrail.jobs import jobs_app
 from serialtrail.keys import first_admin_key, keys_app
 from serialtrail.operations import db_app, topics_app
 from serialtrail.services import BY_NAME, PROJECTIONS, SERVICES, build, software_identity
@@ -52,6 +53,7 @@ console = Console(stderr=True, soft_wrap=True)  # one message, one line: logs an
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(jobs_app, name="jobs")
 app.add_typer(checkpoints_app, name="checkpoints")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")

@@ -36,7 +36,8 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 T = TypeVar("T")
 
 
-def _cli_metadata(software: SoftwareIdentity, reason: str | None = None) -> RecordMetadata:
+def cli_metadata(software: SoftwareIdentity, reason: str | None = None) -> RecordMetadata:
+    """Who records from the command line: the operating system's user, as an operator."""
     return local_metadata(
         principal_id=f"os-user:{getpass.getuser()}",
         role="operator",
@@ -121,7 +122,7 @@ def create(
 
     async def work(pool: Pool, software: SoftwareIdentity) -> tuple[str, str]:
         created, token = await _handlers(pool).issue_key(
-            name=name, role=role, scope=scope, expires_at=expires, meta=_cli_metadata(software)
+            name=name, role=role, scope=scope, expires_at=expires, meta=cli_metadata(software)
         )
         return created.key_id, token
 
@@ -153,7 +154,7 @@ def revoke(key_id: str, reason: Annotated[str, typer.Option(help="why (recorded)
 
     async def work(pool: Pool, software: SoftwareIdentity) -> bool:
         try:
-            await _handlers(pool).revoke_key(key_id, reason, _cli_metadata(software, reason))
+            await _handlers(pool).revoke_key(key_id, reason, cli_metadata(software, reason))
         except NotFound:
             return False
         return True

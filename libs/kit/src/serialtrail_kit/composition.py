@@ -25,6 +25,8 @@ from serialtrail_kit.eventstore.checkpoints import CheckpointDirectory, Checkpoi
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.http.app import create_app
 from serialtrail_kit.http.context import SoftwareIdentity
+from serialtrail_kit.outbound.dispatcher import Dispatcher
+from serialtrail_kit.outbound.source import OutboundSourceFold
 from serialtrail_kit.runtime import Runtime
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.service_settings import ServiceSettings, local_secret
@@ -64,13 +66,20 @@ def refuse_unsafe(settings: Settings, own: Mapping[str, ServiceSettings]) -> Non
             raise ValueError("; ".join(problems))
 
 
+def write_model_of(service: Service[Any], pool: Pool) -> WriteModel:
+    """The one way to record on a service's log: its events, upcasters and write-side tables."""
+    store = PostgresEventStore(pool, service.name, service.upcasters)
+    return WriteModel(store, {**RECORDED_BY_EVERY_SERVICE, **service.events}, service.write_side)
+
+
 def module_of(
     service: Service[Any], own: ServiceSettings, settings: Settings, pool: Pool, software: SoftwareIdentity
 ) -> ServiceModule:
     """Wire one declared service: its routes get its settings, log and read-your-writes; its
-    reactors run beside its read models, recording through the same write model."""
-    store = PostgresEventStore(pool, service.name, service.upcasters)
-    writes = WriteModel(store, {**RECORDED_BY_EVERY_SERVICE, **service.events}, service.write_side)
+    reactors and outbound sources run beside its read models, and its outbound dispatchers
+    beside them, all recording through the same write model."""
+    writes = write_model_of(service, pool)
+    store = writes.store
     context = ServiceContext(
         name=service.name,
         settings=own,
@@ -83,14 +92,18 @@ def module_of(
     )
     built = service.built_reactors(context)
     reactors = [ReactorFold(r, writes, software.version, software.config_digest) for r in built]
+    identity = (software.version, software.config_digest)
+    dispatchers = [Dispatcher(pool, writes, o.name, o.build(context), o.outcomes, identity) for o in service.outbound]
+    sources = [OutboundSourceFold(service.name, o.name, o.source) for o in service.outbound if o.source is not None]
     return ServiceModule(
         name=service.name,
         router=service.routes(context),
         # Every service keeps its own copy of the keys it authenticates with.
-        projections=[*service.read_models, PrincipalsProjection(), *reactors],
+        projections=[*service.read_models, PrincipalsProjection(), *reactors, *sources],
         write_sides=tuple(service.write_side),
         upcasters=service.upcasters,
         runners=context.runners,
+        dispatchers=dispatchers,
     )
 
 
@@ -113,9 +126,11 @@ async def composed(
             async with admin_pool.acquire() as conn:
                 await ensure_role(conn, APP_ROLE)
                 app_dsn = await _application_dsn(conn, settings, admin_dsn)
-        # Each read model and reactor holds one connection to listen on its source's log; requests
-        # and the runners' transactions share the rest.
-        listeners = sum(len(s.read_models) + len(s.reactors) + 1 for s in services)  # + the principals
+        # Each read model, reactor, outbound source and dispatcher holds one connection to listen on;
+        # requests, the runners' transactions and the dispatchers' outcomes share the rest.
+        listeners = sum(
+            len(s.read_models) + len(s.reactors) + 2 * len(s.outbound) + 1 for s in services
+        )  # + the principals
         size = REQUEST_CONNECTIONS + listeners
         with naming_database(
             "SERIALTRAIL_APP_DATABASE_URL" if settings.app_database_url else owner, app_dsn or admin_dsn

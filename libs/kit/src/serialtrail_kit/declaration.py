@@ -2,10 +2,11 @@
 value that the service's `bootstrap.py` exports and `apps/` only collects.
 
 A service declares its name, the events it publishes (and their upcasters), the
-permissions its routes require, its own settings, its write-side tables, its read models
-and its routes. The runtime does the rest the same way for every service: installs the
-log and the tables, runs and tracks the read models, relays the log in distributed mode,
-serves the routes, waits for read-your-writes."""
+permissions its routes require, its own settings, its write-side tables, its read models,
+its reactors, its outbound calls and its routes. The runtime does the rest the same way for
+every service: installs the log and the tables, runs and tracks the read models, relays the
+log in distributed mode, dispatches the outbound jobs, serves the routes, waits for
+read-your-writes."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from fastapi import APIRouter
 from serialtrail_contracts.base import EventContract
 
 from serialtrail_kit.access.permissions import Permission
-from serialtrail_kit.db import Pool
+from serialtrail_kit.db import Pool, ident
 from serialtrail_kit.errors import InvalidInput, Rule, Unavailable
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.outbound.declared import OutboundSource, Outcomes, Remote
+from serialtrail_kit.outbound.source import source_name
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
 from serialtrail_kit.service_settings import NoSettings, ServiceSettings
 from serialtrail_kit.writes import ambient
@@ -90,6 +93,20 @@ class ReactorOf(Generic[S]):
     build: Callable[[ServiceContext[S]], Reactor]
 
 
+@dataclass(frozen=True)
+class OutboundOf(Generic[S]):
+    """Calls to a system outside our control, made by the outbound worker: jobs recorded in the
+    transaction of their cause (`serialtrail_kit.outbound.enqueue` in a write unit, and/or the
+    `source`'s events of the service's own log), sent by `build(context).send` within its
+    limits, retried with backoff, dead after too many attempts; what became of each is one of
+    the service's own events (`outcomes`)."""
+
+    name: str  # the outbound's name: jobs are enqueued for it, its dispatcher is `<service>.outbound.<name>`
+    build: Callable[[ServiceContext[S]], Remote]  # the remote call and its limits, from the service's settings
+    outcomes: Outcomes
+    source: OutboundSource | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Service(Generic[S]):
     name: str
@@ -103,11 +120,17 @@ class Service(Generic[S]):
     # Other services' events → commands recorded here; each a reactor, or built from the
     # service's context when it decides with what the routes do (their handlers, its settings).
     reactors: Sequence[Reactor | ReactorOf[S]] = ()
+    # Calls to systems outside our control (partners' endpoints, webhooks, hubs), each with its jobs.
+    outbound: Sequence[OutboundOf[S]] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.read_models] + [f"reactor_{r.name}" for r in self.reactors]
+        names += [source_name(o.name) for o in self.outbound if o.source is not None]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: read model names must be unique, got {names}")
+        outbound = [ident(o.name) for o in self.outbound]  # part of the source's schema names
+        if len(set(outbound)) != len(outbound):
+            raise ValueError(f"{self.name}: outbound names must be unique, got {outbound}")
 
     def built_reactors(self, context: ServiceContext[S]) -> list[Reactor]:
         built = [r.build(context) if isinstance(r, ReactorOf) else r for r in self.reactors]

@@ -1,5 +1,6 @@
-"""Starts what a set of services needs: logs, write-side tables, projections and their
-runners. Used by the embedded all-in-one process and by the tests alike."""
+"""Starts what a set of services needs: logs, write-side tables, outbound jobs, projections
+and their runners, outbound dispatchers. Used by the embedded all-in-one process, by each
+service's own process in distributed mode, and by the tests alike."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from serialtrail_kit.db import APP_ROLE, Pool
 from serialtrail_kit.eventstore.checkpoints import Checkpointer
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.outbound.schema import install_jobs
 from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.transport.relay import Relay
@@ -57,6 +59,8 @@ class Runtime:
                 await install_log(conn, module.name, APP_ROLE)
                 log_store = PostgresEventStore(self.admin_pool, module.name, module.upcasters)
                 await install_write_sides(conn, log_store, module.write_sides)
+                if module.dispatchers:
+                    await install_jobs(conn, module.name, [d.name for d in module.dispatchers], APP_ROLE)
             # In embedded mode a projection reads another service's log directly; that log
             # exists (empty) even when its service is not composed here, and fills once it is.
             for source in self._foreign_sources() if self.transport is None else ():
@@ -85,6 +89,9 @@ class Runtime:
         for module in self.modules:
             for name, runner in module.runners.items():
                 self._tasks.append(asyncio.create_task(self._supervise(f"{module.name}.{name}", runner)))
+            for dispatcher in module.dispatchers:
+                name = f"{module.name}.outbound.{dispatcher.name}"
+                self._tasks.append(asyncio.create_task(self._supervise(name, dispatcher)))
         for service, relay in self.relays.items():
             self._tasks.append(asyncio.create_task(self._supervise(f"{service}.relay", relay)))
         if self.checkpointer is not None:
@@ -115,13 +122,7 @@ class Runtime:
     async def stop(self, grace: float = 5.0) -> None:
         """Ask runners to stop between batches; cancel only those that do not within `grace`
         (cancelling mid-query leaves asyncpg waiting on a server-side cancel)."""
-        for module in self.modules:
-            for runner in module.runners.values():
-                runner.stop()
-        for relay in self.relays.values():
-            relay.stop()
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
+        self._ask_to_stop()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:
@@ -130,3 +131,17 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks.clear()
+        for module in self.modules:
+            for dispatcher in module.dispatchers:
+                await dispatcher.close()
+
+    def _ask_to_stop(self) -> None:
+        for module in self.modules:
+            for runner in module.runners.values():
+                runner.stop()
+            for dispatcher in module.dispatchers:
+                dispatcher.stop()
+        for relay in self.relays.values():
+            relay.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
+from serialtrail_kit.outbound.dispatcher import Dispatcher
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
 from serialtrail_kit.writes.model import WriteSide
 
@@ -20,3 +21,4 @@ class ServiceModule:
     write_sides: tuple[WriteSide, ...] = ()
     upcasters: Upcasters = NO_UPCASTERS
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
+    dispatchers: list[Dispatcher] = field(default_factory=list)  # one per declared outbound

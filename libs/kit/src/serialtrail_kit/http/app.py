@@ -123,7 +123,8 @@ def _health_routes(app: FastAPI, runtime: Runtime, software: SoftwareIdentity) -
     @app.get(
         "/health/ready",
         tags=["health"],
-        summary="Database reachable, projections and relays running; their positions and lag (events behind)",
+        summary="Database reachable, projections and relays running; their positions and lag (events behind); "
+        "each outbound's jobs by state",
     )
     async def ready(request: Request) -> JsonResponse:
         async with runtime.app_pool.acquire() as conn:
@@ -136,12 +137,14 @@ def _health_routes(app: FastAPI, runtime: Runtime, software: SoftwareIdentity) -
         relays = {
             name: {"position": relay.position, "lag": await relay.lag()} for name, relay in runtime.relays.items()
         }
+        outbound = {f"{m.name}.{d.name}": await d.backlog() for m in runtime.modules for d in m.dispatchers}
         failing = dict(runtime.failures)
         status = 503 if failing else 200
         body = {
             "status": "ready" if not failing else "degraded",
             "projections": projections,
             "relays": relays,
+            "outbound": outbound,  # a dead job is an operator's to look at, not a reason to be unready
             "failures": failing,
         }
         return JsonResponse(body, status_code=status)
