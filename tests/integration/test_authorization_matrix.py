@@ -86,6 +86,7 @@ class World:
     taken_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by variant: a record and its unit
     grants: dict[str, list[str]] = field(default_factory=dict)  # by variant: lots granted to PARTNER_GLN, to revoke
     own_queries: list[str] = field(default_factory=list)  # named queries of the principal under test
+    own_subscriptions: list[tuple[str, str]] = field(default_factory=list)  # and subscriptions to them
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -335,6 +336,15 @@ def _named_query(world: World, variant: str) -> Values:
     return {"queryName": world.own_queries.pop()}
 
 
+@_only("own", "unknown")
+def _subscription(world: World, variant: str) -> Values:
+    """One of the caller's subscriptions, to one of its queries."""
+    if variant == "unknown" or not world.own_subscriptions:
+        return {"queryName": "no-such-query", "subscriptionID": UNKNOWN_UUID}
+    name, subscription_id = world.own_subscriptions.pop()
+    return {"queryName": name, "subscriptionID": subscription_id}
+
+
 @_only("own")
 def _new_named_query(world: World, variant: str) -> Values:
     return {"name": f"matrix-{uuid.uuid4().hex[:12]}"}
@@ -376,6 +386,7 @@ SAMPLES: dict[str, Sample] = {
     "partner-grants": _exceptions,
     "named-query": _named_query,
     "named-queries": _new_named_query,
+    "query-subscription": _subscription,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).
@@ -672,6 +683,16 @@ async def _own_queries(client: httpx.AsyncClient, count: int) -> list[str]:
     return names
 
 
+async def _own_subscriptions(client: httpx.AsyncClient, queries: list[str]) -> list[tuple[str, str]]:
+    found = []
+    for name in queries:
+        body = {"dest": "https://client.example.com/queryCallback", "stream": True}
+        subscribed = await client.post(f"/v1/epcis/queries/{name}/subscriptions", json=body)
+        assert subscribed.status_code == 201, subscribed.text
+        found.append((name, subscribed.json()["subscriptionID"]))
+    return found
+
+
 async def _granted(world: World, variant: str) -> str:
     lot = f"G{uuid.uuid4().hex[:8].upper()}"
     body = {"partner_gln": PARTNER_GLN, "gtin": GTINS[variant], "lot": lot, "reason": "matrix"}
@@ -741,7 +762,8 @@ async def test_the_matrix(world: World, document: dict[str, Any], principal: tup
     token = await world.harness.token(role, scope)
     checked = 0
     async with world.harness.client_with(token) as client:
-        world.own_queries = await _own_queries(client, 8)
+        world.own_queries = await _own_queries(client, 12)
+        world.own_subscriptions = await _own_subscriptions(client, world.own_queries[:4])
         for operation, variant in itertools.product(operations(document), VARIANTS):
             await _restock(world, 2, 2)
             values = SAMPLES[operation.kind](world, variant)

@@ -7,6 +7,7 @@ CBV 2.0 Event Hash ID: the identity by which a second capture of it is a duplica
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
@@ -229,6 +230,96 @@ class QueryDeleted(EventContract):
     principal_id: str
 
 
+class Schedule(Contract):
+    """When a scheduled subscription runs (EPCIS 1.2 §8.2.5.3, the 2.0 binding's `schedule`): each
+    field a comma-separated list of numbers and [a-b] ranges; `second` unset is 0, any other any."""
+
+    second: str | None = None
+    minute: str | None = None
+    hour: str | None = None
+    day_of_month: str | None = None
+    month: str | None = None
+    day_of_week: str | None = None  # 1 Monday … 7 Sunday
+
+
+class SubscriptionCreated(EventContract):
+    """A query subscription (EPCIS 2.0 REST binding): the named query's new results delivered to
+    `dest` by webhook, as they settle (`stream`) or on a `schedule`, read with the subscriber's
+    scope as it stood when it subscribed."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.SubscriptionCreated"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    subscription_id: UUID
+    query_name: str
+    query: dict[str, list[str] | str | bool]  # the named query's parameters (a query is never changed)
+    principal_id: str
+    principal_name: str
+    principal_role: str
+    principal_scope: Scope
+    dest: str
+    # The subscriber's signatureToken, sealed with the service's key: deliveries are signed with
+    # it (GS1-Signature), and it is never on the log (or its topic) in clear.
+    sealed_token: str | None = None
+    stream: bool
+    schedule: Schedule | None = None
+    report_if_empty: bool = False
+    initial_record_time: datetime
+
+
+class SubscriptionCancelled(EventContract):
+    """Unsubscribed; or its query deleted (`QueryDeleted` cancels every subscription to it)."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.SubscriptionCancelled"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    subscription_id: UUID
+    query_name: str
+    principal_id: str
+
+
+class SubscriptionNotified(EventContract):
+    """Results decided for delivery, in the same transaction as the delivery job: the events
+    settled up to `through` (the repository's settlement order), `events` of them matching."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.SubscriptionNotified"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    subscription_id: UUID
+    delivery_id: UUID
+    through_settled: int
+    through_seq: int
+    events: int
+    run_at: datetime  # the scheduled time it ran for; a stream's: when it found them
+
+
+class SubscriptionDelivered(EventContract):
+    """A delivery accepted by the subscriber's endpoint (its answer's status), after `attempts`."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.SubscriptionDelivered"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    subscription_id: UUID
+    delivery_id: UUID
+    job_id: UUID
+    status: int
+    attempts: int
+
+
+class SubscriptionDeliveryFailed(EventContract):
+    """A delivery given up on after `attempts` (or refused for good by the endpoint): an operator
+    may retry it (`serialtrail jobs retry`)."""
+
+    EVENT_TYPE: ClassVar[str] = "epcis.SubscriptionDeliveryFailed"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    subscription_id: UUID
+    delivery_id: UUID
+    job_id: UUID
+    reason: str
+    attempts: int
+
+
 EVENTS = event_types(
     CaptureReceived,
     EventsCaptured,
@@ -239,4 +330,9 @@ EVENTS = event_types(
     PartnerGrantRevoked,
     QueryDefined,
     QueryDeleted,
+    SubscriptionCreated,
+    SubscriptionCancelled,
+    SubscriptionNotified,
+    SubscriptionDelivered,
+    SubscriptionDeliveryFailed,
 )

@@ -27,6 +27,11 @@ from serialtrail_contracts.epcis import (
     PartnerGrantRevoked,
     QueryDefined,
     QueryDeleted,
+    SubscriptionCancelled,
+    SubscriptionCreated,
+    SubscriptionDelivered,
+    SubscriptionDeliveryFailed,
+    SubscriptionNotified,
 )
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import CaptureDecided as ExceptionsDecided
@@ -94,6 +99,11 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         PartnerGrantRevoked,
         QueryDefined,  # a view on the repository, not something that happened to the objects
         QueryDeleted,
+        SubscriptionCreated,  # who is told what, and when: deliveries, not something that happened to objects
+        SubscriptionCancelled,
+        SubscriptionNotified,
+        SubscriptionDelivered,
+        SubscriptionDeliveryFailed,
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

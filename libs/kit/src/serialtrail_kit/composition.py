@@ -28,6 +28,7 @@ from serialtrail_kit.http.context import SoftwareIdentity
 from serialtrail_kit.outbound.dispatcher import Dispatcher
 from serialtrail_kit.outbound.source import OutboundSourceFold
 from serialtrail_kit.runtime import Runtime
+from serialtrail_kit.sealing import Sealer
 from serialtrail_kit.service import ServiceModule
 from serialtrail_kit.service_settings import ServiceSettings, local_secret
 from serialtrail_kit.settings import Environment, Settings
@@ -73,7 +74,12 @@ def write_model_of(service: Service[Any], pool: Pool) -> WriteModel:
 
 
 def module_of(
-    service: Service[Any], own: ServiceSettings, settings: Settings, pool: Pool, software: SoftwareIdentity
+    service: Service[Any],
+    own: ServiceSettings,
+    settings: Settings,
+    pool: Pool,
+    software: SoftwareIdentity,
+    sealer: Sealer | None = None,
 ) -> ServiceModule:
     """Wire one declared service: its routes get its settings, log and read-your-writes; its
     reactors and outbound sources run beside its read models, and its outbound dispatchers
@@ -89,6 +95,8 @@ def module_of(
         runners={},  # filled by the runtime before the app serves
         read_your_writes_timeout=settings.read_your_writes_timeout,
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+        software=(software.version, software.config_digest),
+        sealer=sealer,
     )
     built = service.built_reactors(context)
     reactors = [ReactorFold(r, writes, software.version, software.config_digest) for r in built]
@@ -104,6 +112,7 @@ def module_of(
         upcasters=service.upcasters,
         runners=context.runners,
         dispatchers=dispatchers,
+        workers={w.name: w.build(context) for w in service.workers},
     )
 
 
@@ -141,7 +150,8 @@ async def composed(
                 else create_pool(admin_dsn, role=APP_ROLE, min_size=2, max_size=size)
             )
             pools.push_async_callback(close_pool, app_pool)
-        modules = [module_of(s, own[s.name], settings, app_pool, software) for s in services]
+        sealer = Sealer.from_signing_key(load_or_create_signing_key(settings.checkpoint_key_at))
+        modules = [module_of(s, own[s.name], settings, app_pool, software, sealer) for s in services]
         transport = (
             KafkaTransport(
                 settings.kafka_bootstrap_servers, settings.kafka_consumer_settings(), settings.kafka_topic_prefix

@@ -10,10 +10,11 @@ read-your-writes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from fastapi import APIRouter
 from serialtrail_contracts.base import EventContract
@@ -26,6 +27,7 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.outbound.declared import OutboundSource, Outcomes, Remote
 from serialtrail_kit.outbound.source import source_name
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
+from serialtrail_kit.sealing import Sealer
 from serialtrail_kit.service_settings import NoSettings, ServiceSettings
 from serialtrail_kit.writes import ambient
 from serialtrail_kit.writes.model import WriteModel, WriteSide
@@ -57,6 +59,11 @@ class ServiceContext(Generic[S]):
     runners: dict[str, ProjectionRunner]
     read_your_writes_timeout: float
     max_clock_skew: timedelta = timedelta(minutes=5)
+    # The software recording (version, configuration digest): what a worker's own records carry.
+    software: tuple[str, str] = ("unknown", "unknown")
+    # Seals a secret the service must keep on its log (a subscriber's signing token) with a key
+    # the database never holds; unseals it again. None: the deployment keeps no such key.
+    sealer: Sealer | None = None
 
     def not_ahead(self, when: datetime, field: str) -> datetime:
         """A time a sender stated, refused (422 `not-in-future`) when it is later than the server's
@@ -82,6 +89,25 @@ class ServiceContext(Generic[S]):
                 ) from error
 
         return consistent
+
+
+class Worker(Protocol):
+    """Work a service does on its own time (a schedule, a poll): run until asked to stop,
+    supervised by the runtime like a read model (restarted after a failure)."""
+
+    stopping: asyncio.Event
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkerOf(Generic[S]):
+    """A worker known by name when declared, built when the service is wired."""
+
+    name: str
+    build: Callable[[ServiceContext[S]], Worker]
 
 
 @dataclass(frozen=True)
@@ -122,6 +148,7 @@ class Service(Generic[S]):
     reactors: Sequence[Reactor | ReactorOf[S]] = ()
     # Calls to systems outside our control (partners' endpoints, webhooks, hubs), each with its jobs.
     outbound: Sequence[OutboundOf[S]] = ()
+    workers: Sequence[WorkerOf[S]] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.read_models] + [f"reactor_{r.name}" for r in self.reactors]

@@ -92,6 +92,8 @@ class Runtime:
             for dispatcher in module.dispatchers:
                 name = f"{module.name}.outbound.{dispatcher.name}"
                 self._tasks.append(asyncio.create_task(self._supervise(name, dispatcher)))
+            for name, worker in module.workers.items():
+                self._tasks.append(asyncio.create_task(self._supervise(f"{module.name}.{name}", worker)))
         for service, relay in self.relays.items():
             self._tasks.append(asyncio.create_task(self._supervise(f"{service}.relay", relay)))
         if self.checkpointer is not None:
@@ -141,6 +143,8 @@ class Runtime:
                 runner.stop()
             for dispatcher in module.dispatchers:
                 dispatcher.stop()
+            for worker in module.workers.values():
+                worker.stop()
         for relay in self.relays.values():
             relay.stop()
         if self.checkpointer is not None:

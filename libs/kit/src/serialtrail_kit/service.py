@@ -4,6 +4,7 @@ composition from the service's declaration (`declaration.Service`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
@@ -11,6 +12,9 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.outbound.dispatcher import Dispatcher
 from serialtrail_kit.readers.projection import Projection, ProjectionRunner
 from serialtrail_kit.writes.model import WriteSide
+
+if TYPE_CHECKING:
+    from serialtrail_kit.declaration import Worker
 
 
 @dataclass
@@ -22,3 +26,4 @@ class ServiceModule:
     upcasters: Upcasters = NO_UPCASTERS
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
     dispatchers: list[Dispatcher] = field(default_factory=list)  # one per declared outbound
+    workers: dict[str, Worker] = field(default_factory=dict)  # by name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
+from serialtrail_kit.outbound import OutboundSettings
 from serialtrail_kit.service_settings import ServiceSettings
 
 from epcis_reporting.domain.routing import OWNERS
@@ -32,6 +33,19 @@ class EpcisSettings(ServiceSettings):
         "serial_issuance, a packing or unpacking in aggregation, a decommissioning, destroying or sampling in "
         "line_exceptions); a capture job runs until each has decided. "
         "Empty: events are only kept for queries",
+    )
+
+    subscriptions: OutboundSettings = Field(
+        default_factory=OutboundSettings,
+        description="how query subscriptions' webhooks are called: limits and retries per subscriber host (JSON)",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="allow subscriptions to deliver to plain http and to this server's own networks (loopback, "
+        "private, link-local): for a test bench, never where subscribers are not trusted",
+    )
+    notify_every_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="how often subscriptions are looked at for what to tell"
     )
 
     @field_validator("route_to")

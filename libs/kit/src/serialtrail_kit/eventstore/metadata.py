@@ -48,3 +48,15 @@ def local_metadata(
         software_version=software_version,
         config_digest=config_digest,
     )
+
+
+def system_metadata(worker: str, software: tuple[str, str]) -> RecordMetadata:
+    """Metadata for what a service's worker records on its own time (no request, no caller)."""
+    version, digest = software
+    return local_metadata(
+        principal_id=f"worker:{worker}",
+        role="system",
+        auth_method="worker",
+        software_version=version,
+        config_digest=digest,
+    )

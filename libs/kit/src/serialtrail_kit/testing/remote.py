@@ -43,6 +43,8 @@ class Received:
     key: str | None
     body: Any  # the JSON sent
     at: float  # time.monotonic() on arrival
+    raw: bytes = b""  # the body's bytes, as sent (what a signature covers)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased names
 
 
 @dataclass
@@ -60,8 +62,9 @@ class RemoteEndpoint:
             return
         body = await _body(receive)
         key = dict(scope["headers"]).get(b"idempotency-key")
+        sent = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.received.append(
-            Received(key.decode() if key else None, orjson.loads(body) if body else None, time.monotonic())
+            Received(key.decode() if key else None, orjson.loads(body) if body else None, time.monotonic(), body, sent)
         )
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 from serialtrail_contracts.base import EventContract
-from serialtrail_contracts.epcis import PartnerGranted, PartnerGrantRevoked, QueryDefined, QueryDeleted
+from serialtrail_contracts.epcis import (
+    PartnerGranted,
+    PartnerGrantRevoked,
+    QueryDefined,
+    QueryDeleted,
+    SubscriptionCreated,
+)
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import WriteModel
 
-from epcis_reporting.domain import grants, named_queries
+from epcis_reporting.domain import grants, named_queries, subscriptions
 
 Decide = Callable[[Sequence[EventContract], Any], list[EventContract]]
 
@@ -36,6 +43,18 @@ class RecordHandlers:
         await self._decide(
             named_queries.stream_id(proposed.principal_id, proposed.name), proposed, meta, named_queries.delete
         )
+
+    async def subscribe(self, created: SubscriptionCreated, meta: RecordMetadata) -> None:
+        async with self.writes.unit(meta) as work:
+            work.record(subscriptions.stream_id(created.subscription_id), 0, [created])
+
+    async def unsubscribe(
+        self, subscription_id: UUID, principal_id: str, query_name: str, meta: RecordMetadata
+    ) -> None:
+        stream_id = subscriptions.stream_id(subscription_id)
+        async with self.writes.unit(meta) as work:
+            stream = await work.stream(stream_id)
+            work.record(stream_id, stream.version, [subscriptions.cancel(stream.events, principal_id, query_name)])
 
     async def _grant(
         self, proposed: PartnerGranted | PartnerGrantRevoked, meta: RecordMetadata, decide: Decide

@@ -31,6 +31,7 @@ from epcis_reporting.entrypoints.named_queries import named_query_routes
 from epcis_reporting.entrypoints.queries import Answers, query_routes
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.entrypoints.responses import CaptureJob, CaptureJobs, job_answer
+from epcis_reporting.entrypoints.subscriptions import Seal, subscription_routes
 from epcis_reporting.projections import jobs
 
 PREFIX = "/v1/epcis"
@@ -101,16 +102,23 @@ Behaviour = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Limits:
+    max_document_bytes: int
+    webhooks_allow_private: bool
+
+
 def build_router(
-    handlers: CaptureHandlers, records: RecordHandlers, pool: Any, reads: Reads, max_document_bytes: int
+    handlers: CaptureHandlers, records: RecordHandlers, pool: Any, reads: Reads, limits: Limits, seal: Seal
 ) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["EPCIS capture and query"])
     resources = Resources(pool)
-    _capture_route(router, handlers, resources, reads.jobs, max_document_bytes)
+    _capture_route(router, handlers, resources, reads.jobs, limits.max_document_bytes)
     _job_routes(router, pool, resources, reads.jobs)
     answer = Answers(pool, reads.repository)
     query_routes(router, resources, answer)
     named_query_routes(router, records, resources, answer, reads.named_queries)
+    subscription_routes(router, records, resources, seal, limits.webhooks_allow_private)
     grant_routes(router, records, resources, reads.repository)
     return router
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from serialtrail_gs1.epcis import CONTEXT
 from serialtrail_gs1.epcis_checks import canonical_epc
 from serialtrail_gs1.epcis_xml_out import CompanyPrefixes, NotWritable, Version, write_json_document
 from serialtrail_kit.access.authz import requires
@@ -18,6 +16,7 @@ from serialtrail_kit.errors import DomainError, InvalidInput, Rule
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
+from epcis_reporting.domain.query_document import query_document
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.query_params import SUPPORTED, TIME_WITH_OFFSET, filters_of
 from epcis_reporting.entrypoints.resources import Resources
@@ -102,9 +101,9 @@ class Answers:
             following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
             headers["Link"] = f'<{following}>; rel="next"'
         if xml:
-            body = _as_xml(_document(page), version, request.state.principal.scope.company_prefixes)
+            body = _as_xml(query_document(page), version, request.state.principal.scope.company_prefixes)
             return Response(body, headers=headers, media_type="application/xml")
-        return JsonResponse(_document(page), headers=headers, media_type="application/ld+json")
+        return JsonResponse(query_document(page), headers=headers, media_type="application/ld+json")
 
 
 def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> None:
@@ -231,29 +230,3 @@ def _as_xml(document: dict[str, Any], version: Version, prefixes: frozenset[str]
     except NotWritable as error:
         message = f"{error}; ask for EPCIS 2.0 (XML or JSON-LD)"
         raise NotAcceptable(message, [XML_WRITABLE.at("header.GS1-EPCIS-Version", message)]) from error
-
-
-def _as_recorded(row: dict[str, Any]) -> dict[str, Any]:
-    """The event as captured, with the time this repository recorded it (EPCIS `recordTime`)."""
-    recorded: datetime = row["record_time"]
-    return {**row["event"], "recordTime": recorded.isoformat(timespec="milliseconds")}
-
-
-def _document(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """An EPCISQueryDocument; its @context the standard one and every prefix its events' documents declared."""
-    context: list[Any] = [CONTEXT]
-    for row in rows:
-        declared = row["context"] if isinstance(row["context"], list) else [row["context"]]
-        context += [item for item in declared if item and item not in context]
-    return {
-        "@context": context,
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {"eventList": [_as_recorded(r) for r in rows]},
-            }
-        },
-    }

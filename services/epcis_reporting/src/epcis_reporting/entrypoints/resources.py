@@ -18,8 +18,12 @@ from serialtrail_kit.access.resources import Resource
 from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import NotFound
 
+from epcis_reporting.application import subscribers
+from epcis_reporting.domain import subscriptions
 from epcis_reporting.domain.named_queries import DEFINED, unknown
 from epcis_reporting.projections import jobs, named_queries, party
+
+LOG = "epcis_reporting"  # the service's schema: its log and write-side tables
 
 
 def _no_query(request: Request) -> Exception:
@@ -50,6 +54,13 @@ class Resources:
             refuses={NotFound: (DEFINED,)},
             description="a named query: its creator's",
         )
+        self.subscription = Resource(
+            "query-subscription",
+            owner=self._subscription,
+            unknown=lambda _request: subscriptions.unknown(),
+            refuses={NotFound: (subscriptions.SUBSCRIBED,)},
+            description="a subscription to a named query: its subscriber's",
+        )
         self.grants = Resource(
             "partner-grants", description="grants in force: a narrowed key's products', a partner's own"
         )
@@ -61,6 +72,20 @@ class Resources:
         if found is None:
             raise _no_query(request)
         request.state.named_query = found
+        return Target()
+
+    async def _subscription(self, request: Request) -> Target | None:
+        """A subscription of the caller's own query of that name; anyone else's is unknown to it."""
+        try:
+            subscription_id = UUID(str(request.path_params["subscriptionID"]))
+        except ValueError:
+            raise subscriptions.unknown() from None
+        async with self.pool.acquire() as conn:
+            found = await subscribers.one(conn, LOG, subscription_id)
+        mine = found is not None and found["principal_id"] == request.state.principal.id
+        if not mine or found["query_name"] != request.path_params["queryName"]:
+            raise subscriptions.unknown()
+        request.state.subscription = found
         return Target()
 
     async def _job(self, request: Request) -> Target | None:

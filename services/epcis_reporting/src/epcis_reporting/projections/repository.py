@@ -61,6 +61,7 @@ class RepositoryProjection:
         return f"""
         CREATE TABLE {schema}.captures (
             capture_id uuid PRIMARY KEY, settled boolean NOT NULL DEFAULT false,
+            settled_at bigint,  -- the log position that settled it: the order subscriptions are told in
             awaiting text[] NOT NULL DEFAULT '{{}}', {party.DDL}
         );
         CREATE TABLE {schema}.captured_events (
@@ -104,13 +105,15 @@ class RepositoryProjection:
             elif recorded.event_type == CaptureFinished.EVENT_TYPE:
                 owners = recorded.payload.get("owners") or []
                 await conn.execute(
-                    f"UPDATE {schema}.captures SET awaiting = $2, settled = cardinality($2::text[]) = 0 "
+                    f"UPDATE {schema}.captures SET awaiting = $2, settled = cardinality($2::text[]) = 0, "
+                    "settled_at = CASE WHEN cardinality($2::text[]) = 0 THEN $3::bigint END "
                     "WHERE capture_id = $1::uuid",
                     recorded.payload["capture_id"],
                     owners,
+                    recorded.global_position,
                 )
             elif recorded.event_type == OwnerDecided.EVENT_TYPE:
-                await _decided(conn, schema, recorded.payload)
+                await _decided(conn, schema, recorded.payload, recorded.global_position)
             elif recorded.event_type in (PartnerGranted.EVENT_TYPE, PartnerGrantRevoked.EVENT_TYPE):
                 await _grant(conn, schema, recorded)
 
@@ -134,16 +137,19 @@ async def _grant(conn: Connection, schema: str, recorded: RecordedEvent) -> None
         )
 
 
-async def _decided(conn: Connection, schema: str, decided: dict[str, Any]) -> None:
+async def _decided(conn: Connection, schema: str, decided: dict[str, Any], position: int) -> None:
     """An owner's refusals withdraw the events refused (under rollback, all of the capture's)."""
     if decided.get("prepared"):
         return  # a check of the share: the decision comes when the capture is committed
     if decided.get("last", True):
         await conn.execute(
             f"UPDATE {schema}.captures SET awaiting = array_remove(awaiting, $2), "
-            "settled = cardinality(array_remove(awaiting, $2)) = 0 WHERE capture_id = $1::uuid",
+            "settled = cardinality(array_remove(awaiting, $2)) = 0, "
+            "settled_at = CASE WHEN cardinality(array_remove(awaiting, $2)) = 0 THEN $3::bigint END "
+            "WHERE capture_id = $1::uuid",
             decided["capture_id"],
             decided["owner"],
+            position,
         )
     if decided["rolled_back"]:
         withdrawn = await conn.fetch(
@@ -372,6 +378,30 @@ def _declarations(filters: Filters) -> list[str]:
     if filters.declared is False:
         return ["NOT e.superseded"]
     return ["NOT e.superseded", "NOT e.declared"]
+
+
+async def settled_after(
+    conn: Connection, principal: Principal, filters: Filters, after: tuple[int, int], since: datetime, most: int
+) -> list[dict[str, Any]]:
+    """Up to `most` events `principal` may read that `filters` select, recorded at `since` or
+    later, in the order their captures settled (then capture order), after the cursor `after`
+    ((settled_at, seq) of the last one told): what a subscription is told next."""
+    args: list[Any] = [after[0], after[1], since]
+    conditions = [
+        "c.settled_at IS NOT NULL",
+        "(c.settled_at, e.seq) > ($1::bigint, $2::bigint)",
+        "e.record_time >= $3",
+        *_declarations(filters),
+        *_where(filters, args),
+        *party.events_visible(principal, args, "c", "e", RM),
+    ]
+    args.append(most)
+    sql = (
+        f"SELECT c.settled_at, e.seq, e.event, e.context, e.record_time FROM {RM}.captured_events e "
+        f"JOIN {RM}.captures c USING (capture_id) WHERE {' AND '.join(conditions)} "
+        f"ORDER BY c.settled_at, e.seq LIMIT ${len(args)}"
+    )
+    return [dict(row) for row in await conn.fetch(sql, *args)]
 
 
 async def query(

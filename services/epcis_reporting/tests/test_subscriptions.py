@@ -1,0 +1,176 @@
+"""Query subscriptions by webhook (EPCIS 2.0 REST binding): a named query's new results POSTed to
+the subscriber's endpoint (a real HTTP server here, keeping the receiver's rule: an
+Idempotency-Key on every request, a key processed once), signed with its signatureToken,
+retried until accepted; as they settle (stream) or on a schedule."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from epcis_reporting import bootstrap
+from epcis_reporting.domain.subscriptions import check_destination, next_run
+from epcis_reporting.settings import EpcisSettings
+from serialtrail_contracts.epcis import Schedule
+from serialtrail_kit.errors import InvalidInput
+from serialtrail_kit.testing.harness import Harness, serve
+from serialtrail_kit.testing.outbound import fast_settings
+from serialtrail_kit.testing.remote import Answer, RemoteEndpoint, remote_endpoint
+from serialtrail_kit.testing.waiting import until
+from test_query import GTIN_OWN, capture, event, unit, validator
+
+__all__ = ["validator"]
+TOKEN = "13df38d8275b13f05704629e5f1cf3d45d6132d5"
+TIME = "2026-11-30T09:15:00+01:00"
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[RemoteEndpoint]:
+    async with remote_endpoint(script=[Answer(503)]) as served:  # the first delivery fails once
+        yield served
+
+
+@pytest.fixture
+async def harness(database_dsn: str) -> AsyncIterator[Harness]:
+    own = EpcisSettings(
+        route_to=(), webhooks_allow_private=True, subscriptions=fast_settings(), notify_every_seconds=0.05
+    )
+    async with serve(database_dsn, [bootstrap.SERVICE], own_settings={"epcis_reporting": own}) as served:
+        yield served
+
+
+async def _query(harness: Harness, **query: Any) -> str:
+    name = f"q-{uuid.uuid4().hex[:10]}"
+    defined = await harness.client.post("/v1/epcis/queries", json={"name": name, "query": query})
+    assert defined.status_code == 201, defined.text
+    return name
+
+
+def _events(received: Any) -> list[Any]:
+    found: list[Any] = received.body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    return found
+
+
+async def test_a_stream_is_told_what_settles_signed_and_once(
+    harness: Harness, endpoint: RemoteEndpoint, validator: Any
+) -> None:
+    client, tag = harness.client, uuid.uuid4().hex[:10].upper()
+    name = await _query(harness, EQ_bizStep=["shipping"])
+    body = {"dest": f"{endpoint.url}/hook", "signatureToken": TOKEN, "stream": True}
+    subscribed = await client.post(f"/v1/epcis/queries/{name}/subscriptions", json=body)
+    assert subscribed.status_code == 201, subscribed.text
+    subscription = subscribed.json()
+    assert "signatureToken" not in subscription
+    assert subscribed.headers["location"].endswith(subscription["subscriptionID"])
+
+    first, other, second = (unit(GTIN_OWN, f"{tag}{n}") for n in (1, 2, 3))
+    await capture(client, event([first], "shipping", TIME), event([other], "receiving", TIME))
+    await until(lambda: len(endpoint.accepted) == 1, timeout=20)
+    await capture(client, event([second], "shipping", TIME))
+    await until(lambda: len(endpoint.accepted) == 2, timeout=20)
+
+    told = [r for r in endpoint.received if r.body is not None]
+    deliveries = {r.key: r for r in told}  # the failed attempt and its repeat share their key
+    assert len(deliveries) == 2
+    assert len(told) == 3  # the first delivery was answered 503 once, then sent again
+    for received in deliveries.values():
+        assert list(validator.iter_errors(received.body)) == []
+        expected = "sha256=" + hmac.new(TOKEN.encode(), received.raw, hashlib.sha256).hexdigest()
+        assert received.headers["gs1-signature"] == expected
+        results = received.body["epcisBody"]["queryResults"]
+        assert (results["queryName"], results["subscriptionID"]) == (name, subscription["subscriptionID"])
+    assert [[e["epcList"] for e in _events(r)] for r in deliveries.values()] == [[[first]], [[second]]]
+
+    read = (await client.get(subscribed.headers["location"])).json()
+    assert read["lastNotifiedAt"] is not None
+    listed = (await client.get(f"/v1/epcis/queries/{name}/subscriptions")).json()
+    assert [s["subscriptionID"] for s in listed] == [subscription["subscriptionID"]]
+    logged = await harness.composition.admin_pool.fetch(
+        "SELECT payload::text AS payload FROM epcis_reporting.events WHERE event_type = 'epcis.SubscriptionCreated'"
+    )
+    assert logged
+    assert all(TOKEN not in row["payload"] for row in logged)  # sealed, never in clear on the log
+    delivered = await harness.composition.admin_pool.fetch(
+        "SELECT payload FROM epcis_reporting.events WHERE event_type = 'epcis.SubscriptionDelivered'"
+    )
+    assert sorted(row["payload"]["attempts"] for row in delivered) == [1, 2]
+
+    assert (await client.delete(subscribed.headers["location"])).status_code == 204
+    assert (await client.get(subscribed.headers["location"])).status_code == 404
+    await capture(client, event([unit(GTIN_OWN, f"{tag}4")], "shipping", TIME))
+    await harness.runner("epcis_reporting", "repository").caught_up(timeout=10)
+    await bootstrap_notifier(harness).run_once(datetime.now(UTC))
+    assert len(endpoint.accepted) == 2  # unsubscribed: told nothing more
+
+
+def bootstrap_notifier(harness: Harness) -> Any:
+    (module,) = [m for m in harness.composition.modules if m.name == "epcis_reporting"]
+    return module.workers["notifier"]
+
+
+async def test_a_schedule_reports_even_when_empty_if_asked(harness: Harness, endpoint: RemoteEndpoint) -> None:
+    name = await _query(harness, EQ_bizStep=["shipping"], MATCH_epc=[unit(GTIN_OWN, "NEVERCAPTURED")])
+    body = {"dest": f"{endpoint.url}/hook", "schedule": {"second": "[0-59]"}, "reportIfEmpty": True}
+    subscribed = await harness.client.post(f"/v1/epcis/queries/{name}/subscriptions", json=body)
+    assert subscribed.status_code == 201, subscribed.text
+    assert subscribed.json()["schedule"] == {"second": "[0-59]"}
+    await until(lambda: len(endpoint.accepted) >= 2, timeout=20)
+    assert all(_events(r) == [] for r in endpoint.received if r.body is not None)
+    assert all("gs1-signature" not in r.headers for r in endpoint.received)  # no token: unsigned
+
+
+async def test_a_subscription_is_refused_naming_what_is_wrong(harness: Harness) -> None:
+    name = await _query(harness, EQ_bizStep=["shipping"])
+    url = f"/v1/epcis/queries/{name}/subscriptions"
+    dest = {"dest": "https://client.example.com/cb"}
+    for body, field, rule in (
+        ({}, "stream", "stream-or-schedule"),
+        ({"stream": True, "schedule": {"hour": "1"}}, "stream", "stream-or-schedule"),
+        ({"schedule": {"hour": "25"}}, "schedule.hour", "schedule"),
+        ({"schedule": {"dayOfMonth": "31", "month": "2"}}, "schedule", "schedule"),
+        ({"dest": "ftp://client.example.com/cb", "stream": True}, "dest", "webhook-destination"),
+    ):
+        refused = await harness.client.post(url, json=dest | body)
+        assert refused.status_code == 422, refused.text
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [(field, rule)]
+    assert (await harness.client.get(url)).json() == []
+    unknown = await harness.client.post(
+        "/v1/epcis/queries/no-such/subscriptions", json={"dest": "https://a.b/c", "stream": True}
+    )
+    assert unknown.status_code == 404
+
+
+def test_a_schedule_runs_at_the_next_time_every_field_allows() -> None:
+    at = datetime(2026, 12, 4, 0, 0, 0, tzinfo=UTC)
+    assert next_run(Schedule(hour="1", minute="5"), at) == datetime(2026, 12, 4, 1, 5, 0, tzinfo=UTC)
+    assert next_run(Schedule(hour="1", minute="5"), datetime(2026, 12, 4, 1, 5, tzinfo=UTC)) == datetime(
+        2026, 12, 5, 1, 5, tzinfo=UTC
+    )
+    assert next_run(Schedule(day_of_week="1", hour="[8-9]", minute="0,30"), at) == datetime(
+        2026, 12, 7, 8, 0, tzinfo=UTC
+    )
+    assert next_run(Schedule(month="2", day_of_month="29"), at) == datetime(2028, 2, 29, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "dest",
+    [
+        "http://client.example.com/cb",  # plain http
+        "https://127.0.0.1/cb",
+        "https://[::1]/cb",
+        "https://10.0.0.8/cb",
+        "https://169.254.169.254/latest/meta-data",
+        "https://localhost:8000/v1/api-keys",
+        "https://api.localhost/cb",
+    ],
+)
+def test_a_webhook_to_this_servers_own_network_is_refused(dest: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_destination(dest, allow_private=False)
+    assert refused.value.violations[0].rule == "webhook-destination"
+    assert check_destination("https://client.example.com/cb", allow_private=False) == "https://client.example.com/cb"
