@@ -25,8 +25,8 @@ from serialtrail_kit.writes.model import UnitOfWork, WriteModel
 
 from epcis_reporting.application import subscribers
 from epcis_reporting.domain.query_document import query_document
+from epcis_reporting.domain.query_params import filters_of
 from epcis_reporting.domain.subscriptions import stream_id
-from epcis_reporting.entrypoints.query_params import filters_of
 from epcis_reporting.projections.repository import settled_after
 
 OUTBOUND = "subscriptions"

@@ -20,9 +20,9 @@ from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.domain.named_queries import NAME_PATTERN, QUERY_NAME, UNIQUE_NAME, require_name
+from epcis_reporting.domain.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, filters_of
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.queries import NAMED_QUERIES, Answers, PerPage
-from epcis_reporting.entrypoints.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, filters_of
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.projections import named_queries
 

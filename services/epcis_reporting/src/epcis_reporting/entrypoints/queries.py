@@ -17,10 +17,10 @@ from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.domain.query_document import query_document
+from epcis_reporting.domain.query_params import SUPPORTED, TIME_WITH_OFFSET, Filters, filters_of
 from epcis_reporting.entrypoints import permissions as allowed
-from epcis_reporting.entrypoints.query_params import SUPPORTED, TIME_WITH_OFFSET, filters_of
 from epcis_reporting.entrypoints.resources import Resources
-from epcis_reporting.projections.repository import Filters, query
+from epcis_reporting.projections.repository import query
 
 PAGE_TOKEN = Rule(
     "page-token", "nextPageToken is one this server gave out", "nextPageToken", "'xyz' is not a page token"

@@ -25,6 +25,7 @@ from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.application import subscribers
 from epcis_reporting.application.records import RecordHandlers
+from epcis_reporting.domain.query_params import TIME_WITH_OFFSET, moment
 from epcis_reporting.domain.subscriptions import (
     DESTINATION,
     SCHEDULE,
@@ -34,7 +35,6 @@ from epcis_reporting.domain.subscriptions import (
 )
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.named_queries import QueryNamePath
-from epcis_reporting.entrypoints.query_params import TIME_WITH_OFFSET, moment
 from epcis_reporting.entrypoints.resources import Resources
 
 SCHEMA = "epcis_reporting"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ from serialtrail_gs1.event_hash import digital_link
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
+from epcis_reporting.domain.query_params import Filters
 from epcis_reporting.projections import party
 
 SOURCE = "epcis_reporting"
@@ -301,33 +301,6 @@ def _declared(declaration: dict[str, Any] | None) -> tuple[datetime | None, str 
 
 def _canonical(event: dict[str, Any], lists: Iterable[str]) -> list[str]:
     return [canonical_epc(epc) for name in lists for epc in event.get(name) or () if isinstance(epc, str)]
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The standard query parameters this repository answers (EPCIS 2.0 §8.2.7.1)."""
-
-    event_types: tuple[str, ...] = ()
-    ge_event_time: datetime | None = None
-    lt_event_time: datetime | None = None
-    ge_record_time: datetime | None = None
-    lt_record_time: datetime | None = None
-    biz_steps: tuple[str, ...] = ()
-    dispositions: tuple[str, ...] = ()
-    read_points: tuple[str, ...] = ()
-    biz_locations: tuple[str, ...] = ()
-    epcs: tuple[str, ...] = ()
-    parent_ids: tuple[str, ...] = ()
-    any_epcs: tuple[str, ...] = ()
-    event_ids: tuple[str, ...] = ()
-    # Error declarations: None, the corrected view (events declared in error are left out, their
-    # corrective events stand); False, every event as last declared; True, declarations only.
-    declared: bool | None = None
-    error_reasons: tuple[str, ...] = ()
-    corrective_ids: tuple[str, ...] = ()
-    lots: tuple[str, ...] = ()  # EQ_ILMD_cbvmda:lotNumber
-    ge_declaration_time: datetime | None = None
-    lt_declaration_time: datetime | None = None
 
 
 def _where(filters: Filters, args: list[Any]) -> list[str]:

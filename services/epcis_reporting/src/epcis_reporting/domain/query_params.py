@@ -5,13 +5,12 @@ separated by |) or as a named query's definition (JSON: a list of values, a time
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
 from serialtrail_kit.errors import InvalidInput, Rule
-
-from epcis_reporting.projections.repository import Filters
 
 TIME_WITH_OFFSET = Rule(
     "time-with-offset",
@@ -26,6 +25,34 @@ SUPPORTED = Rule(
     "query.EQ_quantity",
     "EQ_quantity is not a query parameter this repository answers",
 )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The standard query parameters this repository answers (EPCIS 2.0 §8.2.7.1)."""
+
+    event_types: tuple[str, ...] = ()
+    ge_event_time: datetime | None = None
+    lt_event_time: datetime | None = None
+    ge_record_time: datetime | None = None
+    lt_record_time: datetime | None = None
+    biz_steps: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = ()
+    read_points: tuple[str, ...] = ()
+    biz_locations: tuple[str, ...] = ()
+    epcs: tuple[str, ...] = ()
+    parent_ids: tuple[str, ...] = ()
+    any_epcs: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
+    # Error declarations: None, the corrected view (events declared in error are left out, their
+    # corrective events stand); False, every event as last declared; True, declarations only.
+    declared: bool | None = None
+    error_reasons: tuple[str, ...] = ()
+    corrective_ids: tuple[str, ...] = ()
+    lots: tuple[str, ...] = ()  # EQ_ILMD_cbvmda:lotNumber
+    ge_declaration_time: datetime | None = None
+    lt_declaration_time: datetime | None = None
+
 
 Values = str | list[str] | bool
 _LOT = "lotNumber"
