@@ -350,8 +350,28 @@ async def test_a_query_is_answered_as_epcis_xml_2_0_or_1_2_by_accept_and_version
     assert unit(GTIN_OWN, serial).encode() in answers["2.0"]  # as captured
 
     unscoped = {"Accept": "application/xml", "GS1-EPCIS-Version": "1.2"}
-    refused = await harness.client.get("/v1/epcis/events", params={"EQ_bizStep": "shipping"}, headers=unscoped)
+    theirs = unit(GTIN_OTHER, serial)  # no key, event or master data has stated its company prefix
+    await capture(harness.client, event([theirs], "shipping", "2026-11-30T09:15:00+01:00"))
+    refused = await harness.client.get("/v1/epcis/events", params={"MATCH_epc": theirs}, headers=unscoped)
     assert (refused.status_code, refused.json()["errors"][0]["rule"]) == (406, "xml-writable")
+    # Once a captured document states it (here an EPCClass of its master data), the Digital Link has its URN.
+    stated = {**document_of(event([unit(GTIN_OTHER, serial + "M")], "shipping", "2026-11-30T09:16:00+01:00"))}
+    stated["epcisHeader"] = {
+        "epcisMasterData": {
+            "vocabularyList": [
+                {
+                    "type": "urn:epcglobal:epcis:vtype:EPCClass",
+                    "vocabularyElementList": [{"id": "urn:epc:idpat:sgtin:4000001.000001.*", "attributes": []}],
+                }
+            ]
+        }
+    }
+    learned = await harness.client.post("/v1/epcis/capture", json=stated)
+    assert learned.json()["captured"] == 1, learned.text
+    written = await harness.client.get("/v1/epcis/events", params={"MATCH_epc": theirs}, headers=unscoped)
+    assert written.status_code == 200, written.text
+    assert xml_problems(written.content, "1.2") == []
+    assert f"urn:epc:id:sgtin:4000001.000001.{serial}<".encode() in written.content
     unknown = await harness.client.get("/v1/epcis/events", headers={**unscoped, "GS1-EPCIS-Version": "3.0"})
     assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (406, "epcis-version")
     preferred = await harness.client.get("/v1/epcis/events", headers={"Accept": "application/xml;q=0.5, */*"})

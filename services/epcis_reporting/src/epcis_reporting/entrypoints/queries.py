@@ -20,7 +20,7 @@ from epcis_reporting.domain.query_document import query_document
 from epcis_reporting.domain.query_params import SUPPORTED, TIME_WITH_OFFSET, Filters, filters_of
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.resources import Resources
-from epcis_reporting.projections.repository import query
+from epcis_reporting.projections.repository import known_prefixes, query
 
 PAGE_TOKEN = Rule(
     "page-token", "nextPageToken is one this server gave out", "nextPageToken", "'xyz' is not a page token"
@@ -28,7 +28,8 @@ PAGE_TOKEN = Rule(
 XML_WRITABLE = Rule(
     "xml-writable",
     "the events asked for can be written in the EPCIS XML version asked for (1.2: a GS1 Digital Link needs its "
-    "company prefix's length, which the key's scope or the events' EPC URNs tell; some 2.0 content has no 1.2 form)",
+    "company prefix's length, which the key's scope or the EPC URNs of anything captured tell, in its events or its "
+    "master data; some 2.0 content has no 1.2 form)",
     "GS1-EPCIS-Version",
     "event 0 (ObjectEvent) epcList[0]: the company prefix length of GTIN 09506000134352 is not known",
 )
@@ -101,7 +102,8 @@ class Answers:
             following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
             headers["Link"] = f'<{following}>; rel="next"'
         if xml:
-            body = _as_xml(query_document(page), version, request.state.principal.scope.company_prefixes)
+            known = [*(request.state.principal.scope.company_prefixes or ()), *await known_prefixes(self.pool)]
+            body = _as_xml(query_document(page), version, known)
             return Response(body, headers=headers, media_type="application/xml")
         return JsonResponse(query_document(page), headers=headers, media_type="application/ld+json")
 
@@ -120,7 +122,8 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
         "error is left out, its corrective events stand); EXISTS_errorDeclaration=true the declarations only, "
         "=false every event as last declared. More events than perPage: a Link header (rel=next) with "
         "nextPageToken. JSON-LD by default; EPCIS XML with Accept: application/xml, 2.0 or, with "
-        "GS1-EPCIS-Version: 1.2, 1.2 (Digital Links as EPC URNs where the company prefix is known).",
+        "GS1-EPCIS-Version: 1.2, 1.2 (Digital Links as EPC URNs where the company prefix is known: from the key's "
+        "scope, or stated by an EPC URN in anything captured, events or master data such as an EPCClass).",
     )
     async def events(
         request: Request,
@@ -222,11 +225,12 @@ def _version(named: str | None) -> Version:
     return _VERSIONS[named.strip()]
 
 
-def _as_xml(document: dict[str, Any], version: Version, prefixes: frozenset[str] | None) -> bytes:
+def _as_xml(document: dict[str, Any], version: Version, prefixes: list[str]) -> bytes:
     """The query document as EPCIS XML of `version`; for 1.2, Digital Links as EPC URNs by the
-    company prefixes the key's scope names and the events' EPC URNs show."""
+    company prefixes the key's scope names and the EPC URNs of what was captured (events and master
+    data) show."""
     try:
-        return b"".join(write_json_document(document, version, company_prefixes=CompanyPrefixes.of(prefixes or ())))
+        return b"".join(write_json_document(document, version, company_prefixes=CompanyPrefixes.of(prefixes)))
     except NotWritable as error:
         message = f"{error}; ask for EPCIS 2.0 (XML or JSON-LD)"
         raise NotAcceptable(message, [XML_WRITABLE.at("header.GS1-EPCIS-Version", message)]) from error

@@ -41,13 +41,14 @@ RM = "epcis_reporting_rm"
 _EPC_LISTS = ("epcList", "childEPCs")
 _ANY_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+_PREFIX_IN_URN = re.compile(r"urn:epc:(?:id|idpat|class):[a-z]+:([0-9]{6,12})\.")
 _SGTIN_LINK = re.compile(r"https://id\.gs1\.org/01/([0-9]{14})/21/")
 
 
 class RepositoryProjection:
     name = "repository"
     source = SOURCE
-    tables: tuple[str, ...] = ("captures", "captured_events", "object_batches", "partner_grants")
+    tables: tuple[str, ...] = ("captures", "captured_events", "object_batches", "partner_grants", "company_prefixes")
     event_types = (
         CaptureReceived.EVENT_TYPE,
         EventsCaptured.EVENT_TYPE,
@@ -90,6 +91,9 @@ class RepositoryProjection:
             PRIMARY KEY (epc, batch, event_id)
         );
         CREATE INDEX ON {schema}.object_batches (capture_id);
+        CREATE TABLE {schema}.company_prefixes (  -- GS1 Company Prefixes EPC URNs stated in what was captured
+            prefix text PRIMARY KEY
+        );
         CREATE TABLE {schema}.partner_grants (
             partner_gln text NOT NULL, batch text NOT NULL, gtin text NOT NULL, lot text NOT NULL,
             granted_at timestamptz NOT NULL, reason text NOT NULL, PRIMARY KEY (partner_gln, batch)
@@ -184,6 +188,23 @@ async def _capture(conn: Connection, schema: str, payload: dict[str, Any]) -> No
         payload["capture_id"],
         *party.values(payload),
     )
+    await _learn_prefixes(conn, schema, payload.get("master_data_json") or "")
+
+
+async def _learn_prefixes(conn: Connection, schema: str, *texts: str) -> None:
+    """The company prefixes EPC URNs state (`urn:epc:idpat:sgtin:4012345.011111.*` in an EPCClass of
+    the master data, `urn:epc:id:sgln:9506000.00000.0` as a read point): what lets a Digital Link
+    be answered as an EPC URN in EPCIS 1.2, for every capture's events."""
+    found = sorted({prefix for text in texts for prefix in _PREFIX_IN_URN.findall(text)})
+    if found:
+        await conn.execute(
+            f"INSERT INTO {schema}.company_prefixes SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", found
+        )
+
+
+async def known_prefixes(pool: Pool) -> list[str]:
+    async with pool.acquire() as conn:
+        return [row["prefix"] for row in await conn.fetch(f"SELECT prefix FROM {RM}.company_prefixes")]
 
 
 async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
@@ -198,6 +219,7 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
         [(*row, orjson.loads(payload["context_json"])) for row in rows],
     )
     await _batches_of_objects(conn, schema, payload["capture_id"], rows)
+    await _learn_prefixes(conn, schema, *(captured["event_json"] for captured in payload["events"]))
     declared = [captured["event_id"] for captured in payload["events"] if captured.get("declares_error")]
     if declared:
         await _supersede(conn, schema, declared)
