@@ -268,7 +268,8 @@ class SubscriptionCreated(EventContract):
 
 
 class SubscriptionCancelled(EventContract):
-    """Unsubscribed; or its query deleted (`QueryDeleted` cancels every subscription to it)."""
+    """Unsubscribed; or its subscriber's key revoked or expired (told nothing more). A deleted
+    query cancels every subscription to it by `QueryDeleted` itself."""
 
     EVENT_TYPE: ClassVar[str] = "epcis.SubscriptionCancelled"
     EVENT_VERSION: ClassVar[int] = 1
@@ -276,6 +277,7 @@ class SubscriptionCancelled(EventContract):
     subscription_id: UUID
     query_name: str
     principal_id: str
+    reason: str = "unsubscribed"
 
 
 class SubscriptionNotified(EventContract):

@@ -5,11 +5,12 @@ retried until accepted; as they settle (stream) or on a schedule."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from epcis_reporting import bootstrap
 from epcis_reporting.domain.subscriptions import check_destination, next_run
 from epcis_reporting.settings import EpcisSettings
 from serialtrail_contracts.epcis import Schedule
+from serialtrail_contracts.identity import Role
 from serialtrail_kit.errors import InvalidInput
 from serialtrail_kit.testing.harness import Harness, serve
 from serialtrail_kit.testing.outbound import fast_settings
@@ -189,3 +191,25 @@ def test_a_webhook_to_this_servers_own_network_is_refused(dest: str) -> None:
         check_destination(dest, allow_private=False)
     assert refused.value.violations[0].rule == "webhook-destination"
     assert check_destination("https://client.example.com/cb", allow_private=False) == "https://client.example.com/cb"
+
+
+async def test_a_subscriber_whose_key_expired_is_told_nothing_more(harness: Harness, endpoint: RemoteEndpoint) -> None:
+    expires = datetime.now(UTC) + timedelta(seconds=3)
+    _, token = await harness.issue_key(name="partner feed", role=Role.qa, expires_at=expires)
+    async with harness.client_with(token) as subscriber:
+        name = f"q-{uuid.uuid4().hex[:10]}"
+        defined = await subscriber.post("/v1/epcis/queries", json={"name": name, "query": {"EQ_bizStep": ["shipping"]}})
+        assert defined.status_code == 201, defined.text
+        body = {"dest": f"{endpoint.url}/hook", "stream": True}
+        assert (await subscriber.post(f"/v1/epcis/queries/{name}/subscriptions", json=body)).status_code == 201
+    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.5)
+    await capture(harness.client, event([unit(GTIN_OWN, uuid.uuid4().hex[:10].upper())], "shipping", TIME))
+
+    async def cancelled() -> Any:
+        return await harness.composition.admin_pool.fetchval(
+            "SELECT payload->>'reason' FROM epcis_reporting.events WHERE event_type = 'epcis.SubscriptionCancelled'"
+        )
+
+    await until(cancelled, timeout=20)
+    assert "revoked or expired" in await cancelled()
+    assert endpoint.received == []  # told nothing: the key no longer reads anything

@@ -1,6 +1,7 @@
 """Telling subscribers: for each subscription due (a stream: always; a schedule: when its time
 has come), the events that settled since it was last told, matching its query, read with the
-subscriber's scope; recorded (`SubscriptionNotified`, which moves its cursor) in the same
+subscriber's scope (a subscriber whose key was revoked or expired is told nothing more: its
+subscriptions are cancelled); recorded (`SubscriptionNotified`, which moves its cursor) in the same
 transaction as the delivery job the outbound worker then sends, signed, with retries. A
 delivery holds at most `most` events; more are told in further deliveries of the same run."""
 
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from serialtrail_contracts.epcis import SubscriptionCreated, SubscriptionNotified
+from serialtrail_contracts.epcis import SubscriptionCancelled, SubscriptionCreated, SubscriptionNotified
 from serialtrail_contracts.identity import Principal, Role, Scope
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.outbound import Job, enqueue
@@ -27,7 +28,7 @@ from epcis_reporting.application import subscribers
 from epcis_reporting.domain.query_document import query_document
 from epcis_reporting.domain.query_params import filters_of
 from epcis_reporting.domain.subscriptions import stream_id
-from epcis_reporting.projections.repository import settled_after
+from epcis_reporting.projections.repository import key_withdrawn, settled_after
 
 OUTBOUND = "subscriptions"
 SIGNATURE = "GS1-Signature"
@@ -73,6 +74,16 @@ class Notifier:
             if row is None or (row["next_run"] is not None and row["next_run"] > now):
                 return 0  # cancelled, or told by another notifier meanwhile
             created = SubscriptionCreated.model_validate(row["created"])
+            if await key_withdrawn(work.conn, created.principal_id):
+                cancelled = SubscriptionCancelled(
+                    subscription_id=created.subscription_id,
+                    query_name=created.query_name,
+                    principal_id=created.principal_id,
+                    reason="the subscriber's key was revoked or expired",
+                )
+                stream = stream_id(created.subscription_id)
+                work.record(stream, await work.version(stream), [cancelled])
+                return 0
             after = (int(row["through_settled"]), int(row["through_seq"]))
             found = await settled_after(
                 work.conn, _principal(created), filters_of(created.query, "query"), after,

@@ -399,6 +399,17 @@ async def settled_after(
     return [dict(row) for row in await conn.fetch(sql, *args)]
 
 
+async def key_withdrawn(conn: Connection, principal_id: str) -> bool:
+    """Whether `principal_id` is an API key's that was revoked or has expired (this service's own
+    copy of the keys); a principal of an identity provider's tokens has no key here."""
+    found = await conn.fetchval(
+        f"SELECT EXISTS (SELECT FROM {RM}.api_keys k LEFT JOIN {RM}.api_key_revocations r USING (key_id) "
+        "WHERE k.principal_id = $1 AND (r.revoked_at IS NOT NULL OR k.expires_at <= now()))",
+        principal_id,
+    )
+    return bool(found)
+
+
 async def query(
     pool: Pool, principal: Principal, filters: Filters, per_page: int, after: int | None
 ) -> list[dict[str, Any]]:
