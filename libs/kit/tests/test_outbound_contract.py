@@ -153,6 +153,12 @@ def outcomes_of(job: JobRecord) -> list[str]:
     return [entry["outcome"] for entry in job.history]
 
 
+def retried_then_delivered(job: JobRecord) -> bool:
+    """Delivered after one retry or more (where a short timeout is set, a loaded machine may add one)."""
+    *before, last = outcomes_of(job)
+    return last == "delivered" and len(before) >= 1 and set(before) == {"retry"}
+
+
 async def test_a_job_commits_with_its_cause_or_not_at_all(world: World) -> None:
     (job_id,) = await world.enqueue("a")
     assert [j.job_id for j in await world.jobs()] == [job_id]
@@ -195,16 +201,16 @@ async def test_a_delivery_is_one_receipt_on_the_log_continuing_the_cause(world: 
 
 
 async def test_a_timeout_is_retried_with_the_same_key(world: World) -> None:
-    hangs = Answer(504, delay=0.8)  # not processed: the remote gives up on itself, long after we did
+    hangs = Answer(504, delay=1.2)  # not processed: the remote gives up on itself, long after we did
     async with (
         remote_endpoint([hangs]) as endpoint,
-        dispatching(world.http(endpoint, fast_settings(timeout_seconds=0.2))),
+        dispatching(world.http(endpoint, fast_settings(timeout_seconds=0.3, lease_seconds=1.0))),
     ):
         (job_id,) = await world.enqueue("a")
         job = await world.settled(job_id)
-    assert endpoint.keys() == [str(job_id)] * 2
-    assert outcomes_of(job) == ["retry", "delivered"]
-    assert job.history[0]["reason"] == "no answer within 0.2s"
+    assert set(endpoint.keys()) == {str(job_id)}
+    assert retried_then_delivered(job)
+    assert job.history[0]["reason"] == "no answer within 0.3s"
     assert endpoint.accepted == {str(job_id): 1}
     assert len(await world.events(Receipted)) == 1
 
@@ -249,14 +255,15 @@ async def test_an_acceptance_answered_with_an_error_is_one_receipt(world: World)
 
 async def test_a_late_acknowledgement_is_recognised_on_the_repeat(world: World) -> None:
     """Processed at once, answered after our timeout: the retry finds it already accepted."""
-    late = Answer(200, delay=0.8)
+    late = Answer(200, delay=1.2)
     async with (
         remote_endpoint([late]) as endpoint,
-        dispatching(world.http(endpoint, fast_settings(timeout_seconds=0.2))),
+        dispatching(world.http(endpoint, fast_settings(timeout_seconds=0.3, lease_seconds=1.0))),
     ):
         (job_id,) = await world.enqueue("a")
         job = await world.settled(job_id)
-    assert outcomes_of(job) == ["retry", "delivered"]
+    assert retried_then_delivered(job)
+    assert set(endpoint.keys()) == {str(job_id)}
     assert endpoint.accepted == {str(job_id): 1}
     (receipt,) = await world.events(Receipted)
     assert '"repeat": true' in receipt.payload["body"]
@@ -320,7 +327,7 @@ async def test_a_refusal_is_dead_at_once_with_the_remotes_reason(world: World) -
 
 async def test_a_crashed_senders_job_is_sent_again_once_its_lease_ends(world: World) -> None:
     """A sender claimed the job and died before any outcome (nothing reached the remote)."""
-    settings = fast_settings(lease_seconds=0.6, timeout_seconds=0.2)
+    settings = fast_settings(lease_seconds=1.0, timeout_seconds=0.5)
     (job_id,) = await world.enqueue("a")
     (claimed,) = (await Claims(world.app, OWNER, OUTBOUND, settings).claim(10)).jobs  # ...and then the crash
     assert claimed.state is JobState.sending
@@ -335,7 +342,7 @@ async def test_a_crashed_senders_job_is_sent_again_once_its_lease_ends(world: Wo
 async def test_a_sender_reporting_after_its_lease_changes_nothing_but_the_history(world: World) -> None:
     """A slow sender (not dead) reports after the job was claimed again and delivered: its
     outcome, whatever it is, is noted and ignored; the job keeps its one receipt."""
-    settings = fast_settings(lease_seconds=0.4, timeout_seconds=0.2)
+    settings = fast_settings(lease_seconds=1.0, timeout_seconds=0.5)
     (job_id,) = await world.enqueue("a")
     (slow,) = (await Claims(world.app, OWNER, OUTBOUND, settings).claim(10)).jobs
     async with remote_endpoint() as endpoint, dispatching(world.http(endpoint, settings)):
@@ -351,7 +358,7 @@ async def test_a_sender_reporting_after_its_lease_changes_nothing_but_the_histor
 
 
 async def test_a_lease_ending_on_the_last_attempt_makes_the_job_dead_unsent(world: World) -> None:
-    settings = fast_settings(lease_seconds=0.4, timeout_seconds=0.2, max_attempts=1)
+    settings = fast_settings(lease_seconds=1.0, timeout_seconds=0.5, max_attempts=1)
     (job_id,) = await world.enqueue("a")
     await Claims(world.app, OWNER, OUTBOUND, settings).claim(10)
     async with remote_endpoint() as endpoint, dispatching(world.http(endpoint, settings)):
@@ -382,7 +389,7 @@ async def test_the_concurrency_limit_holds_across_dispatchers(world: World) -> N
     """Two dispatchers (two replicas) share one destination's limit of 2 requests in flight."""
     settings = fast_settings(concurrency=2)
     async with (
-        remote_endpoint(default=Answer(delay=0.15)) as endpoint,
+        remote_endpoint(default=Answer(delay=0.3)) as endpoint,
         dispatching(world.http(endpoint, settings), world.http(endpoint, settings)),
     ):
         ids = await world.enqueue(*(f"k{n}" for n in range(8)))
@@ -401,12 +408,12 @@ async def test_a_destinations_limit_leaves_the_others_alone(world: World) -> Non
         poll_interval_seconds=0.1,
     )
     async with remote_endpoint(default=Answer(delay=0.1)) as endpoint, dispatching(world.http(endpoint, settings)):
-        slow = await world.enqueue(*(f"s{n}" for n in range(4)), destination="slow")
+        slow = await world.enqueue(*(f"s{n}" for n in range(6)), destination="slow")
         fast = await world.enqueue(*(f"f{n}" for n in range(4)), destination="fast")
         for job_id in fast:
             await world.settled(job_id)
         delivered_slow = [j for j in await world.jobs() if j.destination == "slow" and j.state is JobState.delivered]
-        assert len(delivered_slow) < 4  # the fast ones did not wait for every slow one
+        assert len(delivered_slow) < 6  # the fast ones did not wait for every slow one
         for job_id in slow:
             await world.settled(job_id)
     assert endpoint.max_in_flight >= 2  # the two destinations were served side by side

@@ -20,7 +20,7 @@ from serialtrail_kit.outbound.jobs import Attempt
 from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.testing.harness import SYSTEM, serve
 from serialtrail_kit.testing.outbound import fast_settings
-from serialtrail_kit.testing.remote import RemoteEndpoint, remote_endpoint
+from serialtrail_kit.testing.remote import Answer, RemoteEndpoint, remote_endpoint
 from serialtrail_kit.testing.waiting import until
 
 NAME = "notifier_svc"
@@ -81,21 +81,30 @@ def declared(endpoint: RemoteEndpoint) -> Service[NotifierSettings]:
 
 
 async def test_a_declared_outbound_runs_with_its_service(database_dsn: str) -> None:
-    async with remote_endpoint() as endpoint, serve(database_dsn, [declared(endpoint)]) as harness:
+    refused = Answer(400, body=b"no such partner")
+    async with remote_endpoint([refused]) as endpoint, serve(database_dsn, [declared(endpoint)]) as harness:
         (module,) = [m for m in harness.composition.modules if m.name == NAME]
         assert [d.name for d in module.dispatchers] == ["notifications"]
-        async with module.dispatchers[0].recorder.writes.unit(SYSTEM) as work:
-            work.record("note-1", 0, [Noted(to="partner-a")])
+        writes = module.dispatchers[0].recorder.writes
 
-        async def notified() -> bool:
-            events = await module.dispatchers[0].recorder.writes.store.read_all(0, 100)
-            return any(e.event_type == Notified.EVENT_TYPE for e in events)
+        async def recorded(kind: type[EventContract]) -> list[RecordedEvent]:
+            return [e for e in await writes.store.read_all(0, 100) if e.event_type == kind.EVENT_TYPE]
 
-        await until(notified, timeout=30, interval=0.05)
+        cases: list[tuple[str, type[EventContract]]] = [("partner-a", NotNotified), ("partner-b", Notified)]
+        for n, (to, outcome) in enumerate(cases, start=1):
+            async with writes.unit(SYSTEM) as work:
+                work.record(f"note-{n}", 0, [Noted(to=to)])
+
+            async def ended(outcome: type[EventContract] = outcome) -> bool:
+                return bool(await recorded(outcome))
+
+            await until(ended, timeout=30, interval=0.05)
         ready = (await harness.client.get("/health/ready")).json()
-    assert ready["outbound"] == {f"{NAME}.notifications": {"pending": 0, "sending": 0, "delivered": 1, "dead": 0}}
+        (notified,) = await recorded(Notified)
+    assert ready["outbound"] == {f"{NAME}.notifications": {"pending": 0, "sending": 0, "dead": 1}}
     assert f"{NAME}.outbound_notifications" in ready["projections"]
-    assert [r.body for r in endpoint.received] == [{"to": "partner-a"}]
+    assert [r.body for r in endpoint.received] == [{"to": "partner-a"}, {"to": "partner-b"}]
+    assert notified.payload == {"to": "partner-b", "status": 200}
 
 
 def test_outbound_names_are_unique_and_plain() -> None:

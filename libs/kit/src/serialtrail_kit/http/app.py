@@ -124,7 +124,7 @@ def _health_routes(app: FastAPI, runtime: Runtime, software: SoftwareIdentity) -
         "/health/ready",
         tags=["health"],
         summary="Database reachable, projections and relays running; their positions and lag (events behind); "
-        "each outbound's jobs by state",
+        "each outbound's jobs pending, in flight and dead",
     )
     async def ready(request: Request) -> JsonResponse:
         async with runtime.app_pool.acquire() as conn:

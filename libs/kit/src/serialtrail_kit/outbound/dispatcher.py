@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind
 from serialtrail_kit.db import Pool
 from serialtrail_kit.outbound.claims import LEASE_EXPIRED, Claims
 from serialtrail_kit.outbound.declared import Outcomes, Remote
-from serialtrail_kit.outbound.jobs import Attempt, Delivered, Failure, JobRecord, JobState, Outcome, Retryable, bounded
+from serialtrail_kit.outbound.jobs import Attempt, Delivered, Failure, JobRecord, Outcome, Retryable, bounded
 from serialtrail_kit.outbound.outcomes import Recorder
 from serialtrail_kit.outbound.policy import DestinationPolicy
 from serialtrail_kit.outbound.schema import notify_channel
@@ -76,14 +76,15 @@ class Dispatcher:
             await self.remote.close()
 
     async def backlog(self) -> dict[str, int]:
-        """How many of this outbound's jobs are in each state (for readiness and operators)."""
+        """How many of this outbound's jobs wait, are in flight, or are dead (for readiness and
+        operators). Delivered jobs are not counted: they only grow, and readiness is asked often."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT state, count(*) AS n FROM {self.schema}.outbound_jobs WHERE outbound = $1 GROUP BY state",
+                f"SELECT state, count(*) AS n FROM {self.schema}.outbound_jobs "
+                "WHERE state IN ('pending', 'sending', 'dead') AND outbound = $1 GROUP BY state",
                 self.name,
             )
-        counts = {state.value: 0 for state in JobState}
-        return counts | {row["state"]: row["n"] for row in rows}
+        return {"pending": 0, "sending": 0, "dead": 0} | {row["state"]: row["n"] for row in rows}
 
     def _on_notify(self, *args: Any) -> None:
         if args[-1] == self.name:  # (connection, pid, channel, payload): payload names the outbound

@@ -14,8 +14,8 @@ from serialtrail_kit.outbound.policy import DestinationPolicy, OutboundSettings
 FAST: dict[str, Any] = {
     "backoff_base_seconds": 0.005,
     "backoff_cap_seconds": 0.02,
-    "timeout_seconds": 0.3,
-    "lease_seconds": 1.0,
+    "timeout_seconds": 2.0,  # a loaded test machine must not turn an answer into a timeout
+    "lease_seconds": 4.0,
     "max_attempts": 4,
     "rate_per_second": 1000.0,
     "burst": 100,
