@@ -15,6 +15,7 @@ the differences that remain are the examples' own, each explained in `TWIN_DIFFE
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -40,6 +41,7 @@ from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import ExceptionRecorded, ExceptionType
 from serialtrail_contracts.serials import Address, LineRegistered, SerialsCommissioned, SiteRegistered
 from serialtrail_gs1 import epcis
+from serialtrail_gs1.epcis_xml import read_epcis_xml
 from serialtrail_gs1.epcis_xml_out import (
     CompanyPrefixes,
     Envelope,
@@ -231,6 +233,41 @@ def test_a_json_ld_comment_is_an_xml_comment() -> None:
     xml = written(load(JSON_EXAMPLES / "Example_9.6.1-with-comment.jsonld"), "2.0")
     assert b"<!-- An ObjectEvent may be used for reporting an observation -->" in xml
     assert b"rdfs" not in xml
+
+
+def test_an_element_read_with_text_beside_its_attributes_is_written_back_as_one(schemas: Any) -> None:
+    """`serialtrail_gs1.epcis_xml` reads `<cbvmda:netWeight measurementUnitCode="KGM">3.5</…>` as
+    `{"measurementUnitCode": "KGM", "#text": "3.5"}`: an event captured from XML is written back as XML
+    with that element as it was (it was refused as "#text: neither an EPCIS field …")."""
+    source = read_epcis_xml(
+        XML_EXAMPLES / "WithFullCombinationOfFields" / "transformation_event_all_possible_fields.xml"
+    )
+    document = {
+        "@context": source.context,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-30T09:20:00Z",
+        "epcisBody": {"eventList": source.events},
+    }
+    for version in ("2.0", "1.2"):
+        xml = written(document, version)
+        assert problems(schemas, xml) == []
+        weight = etree.fromstring(xml, SAFE).find(".//{urn:epcglobal:cbv:mda}netWeight")
+        assert weight is not None
+        assert (dict(weight.attrib), weight.text, len(weight)) == ({"measurementUnitCode": "KGM"}, "3.5", 0)
+        (again,) = read_epcis_xml(io.BytesIO(xml)).events
+        weights = ("cbvmda:drainedWeight", "cbvmda:grossWeight", "cbvmda:netWeight")
+        assert [again["ilmd"][w] for w in weights] == [source.events[0]["ilmd"][w] for w in weights]
+    nested = {**BASE, "ex:weight": {"unit": "KGM", "ex:note": {"ex:by": "QA"}, "#text": "3.5"}}
+    envelope = Envelope(creation_date=AT, context=[{"ex": "http://ns.example.com/epcis/"}])
+    (element,) = event_elements(b"".join(write_document([nested], envelope)))
+    weight = element.find("{http://ns.example.com/epcis/}weight")
+    assert weight is not None
+    assert (dict(weight.attrib), weight.text, weight.findtext("{http://ns.example.com/epcis/}note/{*}by")) == (
+        {"unit": "KGM"},
+        "3.5",
+        "QA",
+    )
 
 
 # --- nothing that identifies an event is lost: the reference's hash of the XML ----------------------
