@@ -165,6 +165,26 @@ def test_json_no_record_may_hold_is_refused_as_every_other_body_is(raw: bytes, r
     assert refused.value.rule.name == rule
 
 
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (
+            b'{"epcisBody": {"eventList": [{"a": 1}, {"type": "ObjectEvent", "b": 2, "type": "x"}]}}',
+            "epcisBody.eventList[1].type",
+        ),
+        (b'{"a": [[1], [2, {"c": 1, "d": 2, "c": 3}]]}', "a[1][1].c"),
+        (b'{"a": 1, "b": 2, "a": 3}', "a"),
+        (b'{"epcisBody": {"eventList": [{"ex:note": "x\\u0000y"}]}}', "epcisBody.eventList[0].ex:note"),
+    ],
+)
+def test_what_is_refused_is_located_where_it_is_written(raw: bytes, where: str) -> None:
+    """The duplicate key itself, with the positions of the lists around it (not the key read before it)."""
+    for chunk_size in (3, 1 << 16):
+        with pytest.raises(RefusedJson) as refused:
+            read_document(raw, chunk_size=chunk_size)
+        assert refused.value.field == where
+
+
 @pytest.mark.parametrize("chunk_size", range(1, 20))
 def test_a_surrogate_pair_split_across_chunks_is_one_character(chunk_size: int) -> None:
     paired = b'{"type": "EPCISDocument", "note": "\\ud83d\\ude00"}'

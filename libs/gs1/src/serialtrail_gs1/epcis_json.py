@@ -41,11 +41,17 @@ class RefusedJson(ValueError):
 
 @dataclass
 class _Open:
-    """An object or array being read: for objects, its keys so far and the one being read."""
+    """An object or array being read: for objects, its keys so far and the one being read; for
+    arrays, the position of the item being read."""
 
     is_map: bool
     key: str = "item"
     keys: set[str] = field(default_factory=set)
+    position: int = -1
+
+    def step(self, key: str | None = None) -> str:
+        """This container's step of a path: `.key` (or `.<key given>`), or `[position]`."""
+        return f".{self.key if key is None else key}" if self.is_map else f"[{self.position}]"
 
 
 _EVENT_LIST_PATHS = (("epcisBody", "eventList"), ("epcisBody", "queryResults", "resultsBody", "eventList"))
@@ -129,6 +135,8 @@ class JsonDocumentReader:
         return done
 
     def _token(self, event: str, value: Any) -> None:
+        if self._open and not self._open[-1].is_map and event not in _CLOSING:
+            self._open[-1].position += 1  # an item of the array begins
         self._strict(event, value)
         if self._event is None and event != "map_key" and event not in _CLOSING and self._in_event_list():
             self._event, self._event_level = ijson.ObjectBuilder(), len(self._open)
@@ -152,7 +160,8 @@ class JsonDocumentReader:
         if event == "map_key":
             current = self._open[-1]
             if value in current.keys:
-                raise RefusedJson(UNIQUE_KEY, self._where(), f"the key {value!r} appears more than once")
+                message = f"the key {value!r} appears more than once"
+                raise RefusedJson(UNIQUE_KEY, self._where(duplicate=value), message)
             current.keys.add(value)
             current.key = value
             self._text(value)
@@ -161,8 +170,12 @@ class JsonDocumentReader:
         elif event == "number" and isinstance(value, int) and value not in INT64:
             raise RefusedJson(FITS_INT64, self._where(), f"the integer {str(value)[:40]} is outside the 64-bit range")
 
-    def _where(self) -> str:
-        return ".".join(o.key for o in self._open[:MAX_NESTING])[:300] or "document"
+    def _where(self, duplicate: str | None = None) -> str:
+        """Where the token being read is (`epcisBody.eventList[3].epcList[0]`); a `duplicate` key
+        names itself, not the key read before it."""
+        opened = self._open[:MAX_NESTING]
+        steps = [o.step(duplicate if n == len(opened) - 1 else None) for n, o in enumerate(opened)]
+        return "".join(steps).lstrip(".")[:300] or "document"
 
     def _text(self, value: str) -> None:
         if "\x00" in value:
