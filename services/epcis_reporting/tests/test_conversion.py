@@ -163,7 +163,6 @@ REFUSED: dict[str, dict[int, tuple[int, str, str]] | tuple[int, str, str]] = {
 # Examples a 1.2 answer is refused for (406, rule xml-writable) for a key that names no company: where,
 # the Digital Link's key whose GS1 Company Prefix length nothing in the answer tells (no EPC URN of it).
 _DL = "event 0 (ObjectEvent) epcList[0]"
-_GIAI = "040123450007718765"  # https://id.gs1.org/8004/…: a GIAI, its company prefix of unknown length
 NOT_IN_1_2 = {
     "epcis/examples/json-2.0/WithSensorData/SensorDataExample13.jsonld": (_DL, "09506000134352"),
     "epcis/examples/json-2.0/WithSensorData/SensorDataExample17.jsonld": (_DL, "09506000134352"),
