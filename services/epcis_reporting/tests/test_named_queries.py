@@ -58,6 +58,9 @@ async def test_a_query_this_repository_cannot_answer_is_refused_naming_the_param
         ({"EQ_quantity": 5}, "query.EQ_quantity", "supported-parameter"),
         ({"EQ_bizStep": "shipping|receiving", "MATCH_epc": [1]}, "query.MATCH_epc", "supported-parameter"),
         ({"GE_eventTime": "2026-11-30T09:00:00"}, "query.GE_eventTime", "time-with-offset"),
+        ({"GE_eventTime": "0001-01-01T00:00:00+01:00"}, "query.GE_eventTime", "time-with-offset"),
+        ({"EQ_bizStep": None}, "query.EQ_bizStep", "supported-parameter"),
+        ({"MATCH_epc": [f"urn:epc:id:sgtin:9506000.013435.{n}" for n in range(1001)]}, "query", "supported-parameter"),
     ):
         refused = await harness.client.post("/v1/epcis/queries", json={"name": "refused", "query": query})
         assert refused.status_code == 422, refused.text
@@ -66,3 +69,14 @@ async def test_a_query_this_repository_cannot_answer_is_refused_naming_the_param
     assert bad_name.status_code == 422
     assert bad_name.json()["errors"][0]["rule"] == "query-name"
     assert (await harness.client.get("/v1/epcis/queries/refused")).status_code == 404  # nothing kept
+
+
+async def test_a_time_or_page_token_beyond_what_the_repository_holds_is_refused(harness: Harness) -> None:
+    for params, rule in (
+        ({"GE_eventTime": "0001-01-01T00:00:00+01:00"}, "time-with-offset"),
+        ({"LT_eventTime": "9999-12-31T23:59:59-01:00"}, "time-with-offset"),
+        ({"nextPageToken": "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk"}, "page-token"),
+    ):
+        refused = await harness.client.get("/v1/epcis/events", params=params)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["rule"] == rule

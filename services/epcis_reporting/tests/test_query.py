@@ -171,8 +171,8 @@ async def test_a_partner_reads_only_the_events_of_batches_granted_to_it(harness:
     reads A's commissioning, P1's packing and shipping; never what names anything of lot B."""
     client, tag = harness.client, uuid.uuid4().hex[:8].upper()
     lot_a, lot_b = f"A{tag}", f"B{tag}"
-    s1, s2, s3 = (unit(GTIN_OWN, f"{tag}{n}") for n in (1, 2, 3))
-    p1, p2 = (f"urn:epc:id:sscc:9506000.{n}{int(tag, 16) % 10**9:09d}" for n in (1, 2))
+    s1, s2, s3, s4 = (unit(GTIN_OWN, f"{tag}{n}") for n in (1, 2, 3, 4))
+    p1, p2, p3 = (f"urn:epc:id:sscc:9506000.{n}{int(tag, 16) % 10**9:09d}" for n in (1, 2, 3))
     time = "2026-11-30T09:15:00+01:00"
     await capture(
         client,
@@ -182,16 +182,23 @@ async def test_a_partner_reads_only_the_events_of_batches_granted_to_it(harness:
         packing(p2, [s3], time, childQuantityList=[{"epcClass": f"urn:epc:class:lgtin:9506000.013435.{lot_a}"}]),
         event([p1], "shipping", time),
         event([p2], "shipping", time),
+        # An event that is not a commissioning says nothing of a serial's batch (only its owner decides).
+        event([s4], "inspecting", time, action="ADD", ilmd={"cbvmda:lotNumber": lot_a}),
+        # A case holding what no capture named the batch of is of a batch not known here.
+        packing(p3, [s1, unit(GTIN_OWN, f"{tag}9")], time),
+        event([p3], "shipping", time),
     )
     async with harness.client_with(await harness.token(Role.partner, PARTNER)) as partner:
-        assert await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}|{s3}|{p2}") == []  # nothing granted yet
+        assert (
+            await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}|{s3}|{p2}|{p3}|{s4}") == []
+        )  # nothing granted
         grant = {"partner_gln": PARTNER_GLN, "gtin": GTIN_OWN, "lot": lot_a, "reason": "buys lot A (PO 4711)"}
         granted = await client.post("/v1/epcis/grants", json=grant)
         assert granted.status_code == 201, granted.text
         assert granted.json()["batch"] == f"https://id.gs1.org/01/{GTIN_OWN}/10/{lot_a}"
         assert (await client.post("/v1/epcis/grants", json=grant)).status_code == 200  # in force: nothing recorded
 
-        found = await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}|{s3}|{p2}")
+        found = await events_of(partner, validator, MATCH_anyEPC=f"{s1}|{p1}|{s3}|{p2}|{p3}|{s4}")
         assert [(e["type"], e["bizStep"]) for e in found] == [
             ("ObjectEvent", "commissioning"),
             ("AggregationEvent", "packing"),
@@ -228,6 +235,7 @@ async def test_only_the_products_owner_grants_and_a_grant_is_checked_field_by_fi
     async with harness.client_with(await harness.token(Role.partner, PARTNER)) as partner:
         assert (await partner.post("/v1/epcis/grants", json=grant)).status_code == 403  # a partner grants nothing
     for field, value, rule in (
+        ("lot", "L/1", "gs1-ai-10"),  # could never be revoked by its path
         ("partner_gln", "0614141000006", "gln"),
         ("gtin", GTIN_OWN[:-1] + "3", "gtin"),
         ("lot", "L 1", "gs1-ai-10"),

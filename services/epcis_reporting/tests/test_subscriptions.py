@@ -11,15 +11,19 @@ import hmac
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from epcis_reporting import bootstrap
+from epcis_reporting.application.webhooks import only_public
 from epcis_reporting.domain.subscriptions import check_destination, next_run
 from epcis_reporting.settings import EpcisSettings
 from serialtrail_contracts.epcis import Schedule
 from serialtrail_contracts.identity import Role
 from serialtrail_kit.errors import InvalidInput
+from serialtrail_kit.outbound import Delivered, Permanent
+from serialtrail_kit.outbound.jobs import Attempt
 from serialtrail_kit.testing.harness import Harness, serve
 from serialtrail_kit.testing.outbound import fast_settings
 from serialtrail_kit.testing.remote import Answer, RemoteEndpoint, remote_endpoint
@@ -184,6 +188,13 @@ def test_a_schedule_runs_at_the_next_time_every_field_allows() -> None:
         "https://169.254.169.254/latest/meta-data",
         "https://localhost:8000/v1/api-keys",
         "https://api.localhost/cb",
+        "https://127.1:8743/cb",  # the legacy forms a resolver reads (inet_aton) and connect() accepts
+        "https://2130706433:8743/cb",
+        "https://0x7f000001:8743/cb",
+        "https://0:8743/cb",
+        "https://localhost.:8743/cb",
+        "https://[64:ff9b::7f00:1]:8743/cb",  # NAT64's form of 127.0.0.1
+        "https://[::ffff:10.0.0.1]/cb",
     ],
 )
 def test_a_webhook_to_this_servers_own_network_is_refused(dest: str) -> None:
@@ -213,3 +224,20 @@ async def test_a_subscriber_whose_key_expired_is_told_nothing_more(harness: Harn
     await until(cancelled, timeout=20)
     assert "revoked or expired" in await cancelled()
     assert endpoint.received == []  # told nothing: the key no longer reads anything
+
+
+async def test_a_webhook_that_resolves_to_this_servers_network_is_never_called() -> None:
+    """Checked again when called: a name may resolve elsewhere than when it was subscribed."""
+    called = []
+
+    async def send(attempt: Any) -> Any:
+        called.append(attempt)
+        return Delivered(200)
+
+    checked = only_public(send)
+    for dest in ("https://localhost:8743/cb", "https://127.1/cb"):
+        attempt = SimpleNamespace(job=SimpleNamespace(payload={"dest": dest}))
+        outcome = await checked(cast(Attempt, attempt))
+        assert isinstance(outcome, Permanent), dest
+        assert "own networks" in outcome.reason
+    assert called == []

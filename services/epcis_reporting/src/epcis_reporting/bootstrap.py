@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter
 from serialtrail_contracts import aggregation, epcis, exceptions, serials
 from serialtrail_contracts.epcis import SubscriptionDelivered, SubscriptionDeliveryFailed
@@ -15,6 +17,7 @@ from epcis_reporting.application.decisions import OwnerDecisions
 from epcis_reporting.application.notifier import OUTBOUND, Notifier
 from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.application.subscribers import Subscribers
+from epcis_reporting.application.webhooks import only_public
 from epcis_reporting.application.write_side import CapturedOnce, CommitChecks
 from epcis_reporting.domain import routing
 from epcis_reporting.entrypoints import permissions
@@ -64,7 +67,10 @@ def webhooks(context: ServiceContext[EpcisSettings]) -> Remote:
         payload = attempt.job.payload
         return HttpRequest("POST", payload["dest"], content=payload["body"].encode(), headers=payload["headers"])
 
-    return http_remote(request, context.settings.subscriptions)
+    remote = http_remote(request, context.settings.subscriptions)
+    if context.settings.webhooks_allow_private:
+        return remote
+    return replace(remote, send=only_public(remote.send))
 
 
 DELIVERIES = Outcomes(

@@ -57,23 +57,40 @@ class Notifier:
         self.stopping.set()
 
     async def run_once(self, now: datetime) -> int:
-        """Deliveries decided now, for every subscription due."""
+        """Deliveries decided now, for every subscription due. One that cannot be told (its query
+        fails, its delivery cannot be kept) is logged and left; the others are told all the same."""
         async with self.writes.together() as conn:
             due = await subscribers.due(conn, self.writes.store.schema, now)
         told = 0
         for row in due:
-            while (told_now := await self._tell(row["subscription_id"], now)) == self.most:
-                told += 1
+            try:
+                while (told_now := await self._tell(row["subscription_id"], now)) == self.most:
+                    told += 1
+            except Exception:
+                log.exception("subscription %s could not be told; the others are", row["subscription_id"])
+                continue
             told += told_now > 0
         return told
 
     async def _tell(self, subscription_id: uuid.UUID, now: datetime) -> int:
-        """One delivery (or none): the events the subscription is told next, and its cursor moved."""
-        async with self.writes.unit(self.meta()) as work:
-            row = await subscribers.one(work.conn, work.schema, subscription_id)
+        """One delivery (or none): the events the subscription is told next, and its cursor moved.
+        The subscriber's query runs before the log's append lock is taken (it may be slow: it must
+        not hold up every write); the unit then records it only if the cursor has not moved meanwhile."""
+        async with self.writes.together() as conn:
+            row = await subscribers.one(conn, self.writes.store.schema, subscription_id)
             if row is None or (row["next_run"] is not None and row["next_run"] > now):
                 return 0  # cancelled, or told by another notifier meanwhile
             created = SubscriptionCreated.model_validate(row["created"])
+            after = (int(row["through_settled"]), int(row["through_seq"]))
+            found = [] if await key_withdrawn(conn, created.principal_id) else await settled_after(
+                conn, _principal(created), filters_of(created.query, "query"), after,
+                created.initial_record_time, self.most,
+            )  # fmt: skip
+        async with self.writes.unit(self.meta()) as work:
+            again = await subscribers.one(work.conn, work.schema, subscription_id)
+            moved = again is None or again["next_run"] != row["next_run"]
+            if moved or (int(again["through_settled"]), int(again["through_seq"])) != after:
+                return 0  # cancelled or told meanwhile: looked at again on the next run
             if await key_withdrawn(work.conn, created.principal_id):
                 cancelled = SubscriptionCancelled(
                     subscription_id=created.subscription_id,
@@ -84,11 +101,6 @@ class Notifier:
                 stream = stream_id(created.subscription_id)
                 work.record(stream, await work.version(stream), [cancelled])
                 return 0
-            after = (int(row["through_settled"]), int(row["through_seq"]))
-            found = await settled_after(
-                work.conn, _principal(created), filters_of(created.query, "query"), after,
-                created.initial_record_time, self.most,
-            )  # fmt: skip
             if not found and created.schedule is None:
                 return 0  # a stream with nothing new: nothing to record
             await self._record(work, created, found, after, now)

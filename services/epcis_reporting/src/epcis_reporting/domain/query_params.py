@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from serialtrail_gs1.epcis_checks import canonical_epc, cbv_word
@@ -97,14 +97,16 @@ BOOLEANS = {"EXISTS_errorDeclaration": "declared"}
 PARAMETERS = (*LISTS, *TIMES, *BOOLEANS)
 
 
-def filters_of(given: Mapping[str, Values | None], where: str) -> Filters:
+def filters_of(given: Mapping[str, Values | None], where: str, *, strict: bool = False) -> Filters:
     """`given` read into Filters; what cannot be read is refused naming `where`.<parameter>."""
     fields: dict[str, Any] = {}
     problems = []
     for name, value in given.items():
-        if value is None:
-            continue
         at = f"{where}.{name}"
+        if value is None:
+            if strict:  # a definition says what it means; a URL leaves out what it does not ask
+                problems.append(SUPPORTED.at(at, f"{name} has no value: leave it out"))
+            continue
         if name in LISTS and (values := _strings(value)) is not None:
             field, read = LISTS[name]
             fields[field] = read(values)
@@ -143,4 +145,9 @@ def moment(text: str, at: str) -> datetime:
     if found is None or found.tzinfo is None:
         message = f"{text[:40]!r} is not a date-time with its offset"
         raise InvalidInput(message, [TIME_WITH_OFFSET.at(at, message)])
+    try:  # a time UTC cannot hold (year 1 east of Greenwich, year 9999 west of it) is no time to compare with
+        found.astimezone(UTC)
+    except OverflowError:
+        message = f"{text[:40]!r} is outside the years 1 to 9999 in UTC"
+        raise InvalidInput(message, [TIME_WITH_OFFSET.at(at, message)]) from None
     return found

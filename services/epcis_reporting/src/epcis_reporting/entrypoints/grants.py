@@ -86,7 +86,7 @@ def grant_routes(router: APIRouter, handlers: RecordHandlers, resources: Resourc
         proposed = PartnerGranted(
             partner_gln=require_gln(body.partner_gln, "partner_gln"),
             gtin=require_gtin(body.gtin),
-            lot=require_lot(body.lot),
+            lot=_path_lot(body.lot),
             reason=body.reason,
         )
         new = await handlers.grant(proposed, record_metadata(request, body.reason))
@@ -126,6 +126,14 @@ def grant_routes(router: APIRouter, handlers: RecordHandlers, resources: Resourc
         await consistent()
         found = await grants_read.visible(resources.pool, request.state.principal, partner_gln, gtin)
         return JsonResponse({"grants": [_answer(row) for row in found]})
+
+
+def _path_lot(lot: str) -> str:
+    """A lot granted is revoked by its path (…/{lot}/revocation): one with a "/" could never be."""
+    if "/" in require_lot(lot):
+        message = "a lot granted names no '/': it could not be revoked by its path"
+        raise InvalidInput(message, [gs1.LOT.at("lot", message)])
+    return lot
 
 
 def _answer(row: Any) -> dict[str, Any]:

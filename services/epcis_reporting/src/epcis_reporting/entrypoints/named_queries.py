@@ -22,11 +22,12 @@ from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.domain.named_queries import NAME_PATTERN, QUERY_NAME, UNIQUE_NAME, require_name
 from epcis_reporting.domain.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, filters_of
 from epcis_reporting.entrypoints import permissions as allowed
-from epcis_reporting.entrypoints.queries import NAMED_QUERIES, Answers, PerPage
+from epcis_reporting.entrypoints.queries import ANSWERS, NAMED_QUERIES, Answers, PerPage
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.projections import named_queries
 
 Consistent = Callable[[], Awaitable[None]]
+MOST_VALUES = 1000  # a view, not a list of everything: its definition is kept on the log and in each subscription
 QueryNamePath = Annotated[str, Path(pattern=NAME_PATTERN, description="the name the caller gave its query")]
 QUERY_EXAMPLE: dict[str, Any] = {
     "name": "daily-shipping",
@@ -66,7 +67,10 @@ def named_query_routes(
     )
     async def define(body: NamedQueryIn, request: Request) -> JsonResponse:
         name = require_name(body.name)
-        filters_of(body.query, "query")  # refused before it is kept
+        filters_of(body.query, "query", strict=True)  # refused before it is kept
+        if sum(len(v) if isinstance(v, list) else 1 for v in body.query.values()) > MOST_VALUES:
+            message = f"a named query holds at most {MOST_VALUES} values in all"
+            raise InvalidInput(message, [SUPPORTED.at("query", message)])
         principal = request.state.principal
         proposed = QueryDefined(name=name, principal_id=principal.id, query=body.query)
         await handlers.define_query(proposed, record_metadata(request))
@@ -111,6 +115,7 @@ def named_query_routes(
         "/queries/{queryName}/events",
         dependencies=[requires(allowed.READ, resources.named_query)],
         openapi_extra=NAMED_QUERIES,
+        responses=ANSWERS,
         summary="The events of a named query (EPCIS 2.0 REST binding)",
         description="As GET /events answers the query's parameters: a page at a time, JSON-LD or EPCIS XML.",
     )

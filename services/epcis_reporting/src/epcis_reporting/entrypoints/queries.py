@@ -51,7 +51,7 @@ NAMED_QUERIES = refuses(
     {InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)}
 )
 _XML = ("application/xml", "text/xml")
-_ANSWERS: dict[int | str, dict[str, Any]] = {
+ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "an EPCISQueryDocument: JSON-LD, or EPCIS 2.0 / 1.2 XML (Accept, GS1-EPCIS-Version)",
         "content": {
@@ -71,7 +71,10 @@ def _after(token: str | None) -> int | None:
     if token is None:
         return None
     try:
-        return int(base64.urlsafe_b64decode(token.encode() + b"==").decode())
+        after = int(base64.urlsafe_b64decode(token.encode() + b"==").decode())
+        if not 0 <= after < 2**63:
+            raise ValueError(after)
+        return after
     except (ValueError, UnicodeDecodeError):
         message = f"{token[:40]!r} is not a page token this server gave out"
         raise InvalidInput(message, [PAGE_TOKEN.at("query.nextPageToken", message)]) from None
@@ -113,7 +116,7 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
         "/events",
         dependencies=[requires(allowed.READ, resources.events)],
         openapi_extra=_QUERIES,
-        responses=_ANSWERS,
+        responses=ANSWERS,
         summary="Query captured EPCIS events (EPCIS 2.0 REST binding)",
         description="An EPCISQueryDocument of the events the caller's scope covers, in capture order. "
         "MATCH_epc, MATCH_parentID and MATCH_anyEPC take SGTINs and SSCCs in any form (EPC URN or GS1 Digital "
@@ -187,7 +190,7 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
         "/epcs/{epc:path}/events",
         dependencies=[requires(allowed.READ, resources.epc_events)],
         openapi_extra=_QUERIES,
-        responses=_ANSWERS,
+        responses=ANSWERS,
         summary="Query the captured EPCIS events of one object (EPCIS 2.0 REST binding)",
         description="The events naming the object `epc` in any of their EPC lists or as parent: an SGTIN or "
         "SSCC in any form (EPC URN or GS1 Digital Link, URL-encoded), as GET /events?MATCH_anyEPC= answers it.",

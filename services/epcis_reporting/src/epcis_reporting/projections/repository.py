@@ -41,6 +41,7 @@ RM = "epcis_reporting_rm"
 _EPC_LISTS = ("epcList", "childEPCs")
 _ANY_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+UNKNOWN_BATCH = "(unknown)"  # never granted
 _PREFIX_IN_URN = re.compile(r"urn:epc:(?:id|idpat|class):[a-z]+:([0-9]{6,12})\.")
 _SGTIN_LINK = re.compile(r"https://id\.gs1\.org/01/([0-9]{14})/21/")
 
@@ -62,6 +63,7 @@ class RepositoryProjection:
         return f"""
         CREATE TABLE {schema}.captures (
             capture_id uuid PRIMARY KEY, settled boolean NOT NULL DEFAULT false,
+            own_prefixes text[],  -- the capturer's scope's company prefixes (null: unrestricted)
             settled_at bigint,  -- the log position that settled it: the order subscriptions are told in
             awaiting text[] NOT NULL DEFAULT '{{}}', {party.DDL}
         );
@@ -188,14 +190,22 @@ async def _capture(conn: Connection, schema: str, payload: dict[str, Any]) -> No
         payload["capture_id"],
         *party.values(payload),
     )
-    await _learn_prefixes(conn, schema, payload.get("master_data_json") or "")
+    own = payload["scope"].get("company_prefixes")
+    await conn.execute(
+        f"UPDATE {schema}.captures SET own_prefixes = $2 WHERE capture_id = $1::uuid", payload["capture_id"], own
+    )
+    await _learn_prefixes(conn, schema, own, payload.get("master_data_json") or "")
 
 
-async def _learn_prefixes(conn: Connection, schema: str, *texts: str) -> None:
+async def _learn_prefixes(conn: Connection, schema: str, own: list[str] | None, *texts: str) -> None:
     """The company prefixes EPC URNs state (`urn:epc:idpat:sgtin:4012345.011111.*` in an EPCClass of
     the master data, `urn:epc:id:sgln:9506000.00000.0` as a read point): what lets a Digital Link
-    be answered as an EPC URN in EPCIS 1.2, for every capture's events."""
+    be answered as an EPC URN in EPCIS 1.2, for every capture's events. Only from a capturer that may
+    speak for the company (its scope names the prefix, or it is unrestricted): another company's
+    key cannot state a wrong length for someone else's keys."""
     found = sorted({prefix for text in texts for prefix in _PREFIX_IN_URN.findall(text)})
+    if own is not None:
+        found = [prefix for prefix in found if prefix in own]
     if found:
         await conn.execute(
             f"INSERT INTO {schema}.company_prefixes SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", found
@@ -219,7 +229,10 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
         [(*row, orjson.loads(payload["context_json"])) for row in rows],
     )
     await _batches_of_objects(conn, schema, payload["capture_id"], rows)
-    await _learn_prefixes(conn, schema, *(captured["event_json"] for captured in payload["events"]))
+    own = await conn.fetchval(
+        f"SELECT own_prefixes FROM {schema}.captures WHERE capture_id = $1::uuid", payload["capture_id"]
+    )
+    await _learn_prefixes(conn, schema, own, *(captured["event_json"] for captured in payload["events"]))
     declared = [captured["event_id"] for captured in payload["events"] if captured.get("declares_error")]
     if declared:
         await _supersede(conn, schema, declared)
@@ -268,21 +281,26 @@ async def _batches_of_objects(conn: Connection, schema: str, capture_id: str, ro
     a packing makes its parent of the batches of what it packs (known by then, or named by class)."""
     commissioned: list[tuple[str, str, str, str]] = []
     for row in rows:
-        event_id, event, epcs, parent, classes = row[1], row[14], row[11], row[13], row[20]
-        if event.get("action") != "ADD":
-            continue
-        lot = row[21] if event.get("type") == "ObjectEvent" else None
+        event_id, event, epcs, parent, classes, step = row[1], row[14], row[11], row[13], row[20], row[7]
+        if event.get("action") != "ADD" or step not in ("commissioning", "packing"):
+            continue  # only a commissioning says what batch a serial is of (its owner decides it)
+        lot = row[21] if event.get("type") == "ObjectEvent" and step == "commissioning" else None
         if lot is not None:
             for epc in epcs:
                 if found := _SGTIN_LINK.match(epc):
                     commissioned.append((epc, batch_link(found[1], lot), event_id, capture_id))
-        elif event.get("type") == "AggregationEvent" and parent is not None:
+        elif event.get("type") == "AggregationEvent" and step == "packing" and parent is not None:
             await _store(conn, schema, commissioned)
             commissioned = []
             await conn.execute(
                 f"INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
                 f"SELECT $1, batch, $2, $3::uuid FROM (SELECT batch FROM {schema}.object_batches "
-                "WHERE epc = ANY($4::text[]) UNION SELECT unnest($5::text[])) AS b(batch) ON CONFLICT DO NOTHING",
+                "WHERE epc = ANY($4::text[]) UNION SELECT unnest($5::text[]) "
+                # A child whose batch no capture said (commissioned through the API, or later): the
+                # parent holds something of a batch not known here, and is no partner's to read.
+                f"UNION SELECT '{UNKNOWN_BATCH}' WHERE EXISTS (SELECT FROM unnest($4::text[]) AS c(epc) "
+                f"WHERE NOT EXISTS (SELECT FROM {schema}.object_batches k WHERE k.epc = c.epc))) AS b(batch) "
+                "ON CONFLICT DO NOTHING",
                 parent,
                 event_id,
                 capture_id,
