@@ -16,8 +16,8 @@ from typing import Any, cast
 
 import pytest
 from epcis_reporting import bootstrap
-from epcis_reporting.application.webhooks import only_public
-from epcis_reporting.domain.subscriptions import check_destination, next_run
+from epcis_reporting.application.webhooks import check_destination, only_public
+from epcis_reporting.domain.subscriptions import next_run
 from epcis_reporting.settings import EpcisSettings
 from serialtrail_contracts.epcis import Schedule
 from serialtrail_contracts.identity import Role

@@ -5,12 +5,9 @@ stood when it subscribed. Pure: the schedule's next run, the destination's check
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.epcis import Schedule, SubscriptionCancelled, SubscriptionCreated
@@ -49,7 +46,6 @@ FIELDS = {
     "day_of_week": ("dayOfWeek", 1, 7),
 }
 _PART = re.compile(r"^(?:(\d{1,2})|\[(\d{1,2})-(\d{1,2})\])$")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _HORIZON = timedelta(days=4 * 366 + 1)  # every schedule that matches at all matches within 4 years (29 Feb)
 
 
@@ -103,56 +99,6 @@ def next_run(schedule: Schedule, after: datetime) -> datetime:
             return at
     message = "no time matches every field of the schedule (a 31st of a month that has none?)"
     raise InvalidInput(message, [SCHEDULE.at("schedule", message)])
-
-
-def check_destination(dest: str, allow_private: bool) -> str:
-    """Refused: what is not an absolute http(s) URL, plain http and this server's own networks
-    unless allowed (a subscription must not make the server call what only it can reach)."""
-    parts = urlsplit(dest)
-    problem = None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        problem = "is not an absolute http(s) URL"
-    elif not allow_private and (parts.scheme == "http" or _private(parts.hostname)):
-        problem = "is plain http or a host of this server's own network (not allowed here)"
-    if problem is not None:
-        message = f"{dest[:100]!r} {problem}"
-        raise InvalidInput(message, [DESTINATION.at("dest", message)])
-    return dest
-
-
-def _private(host: str) -> bool:
-    name = host.lower().rstrip(".")
-    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost") or name in ("0", ""):
-        return True
-    address = literal_address(name)
-    if address is None:
-        return False  # a name: where it resolves is checked again each time it is called (`not_global`)
-    return not_global(address)
-
-
-def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host written as one means, in every form a resolver reads: dotted, and the
-    legacy forms `127.1`, `2130706433`, `0x7f000001` (inet_aton's, which connect() accepts too)."""
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        return None
-
-
-def not_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Not on the public internet: loopback, private, link-local, or an IPv6 form of such an IPv4
-    address (mapped, or NAT64's 64:ff9b::/96)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
-        )
-        if embedded is not None:
-            return not_global(embedded)
-    return not address.is_global
 
 
 def subscribed(history: Sequence[EventContract]) -> SubscriptionCreated | None:

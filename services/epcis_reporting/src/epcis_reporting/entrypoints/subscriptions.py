@@ -25,12 +25,12 @@ from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.application import subscribers
 from epcis_reporting.application.records import RecordHandlers
+from epcis_reporting.application.webhooks import check_destination
 from epcis_reporting.domain.query_params import TIME_WITH_OFFSET, moment
 from epcis_reporting.domain.subscriptions import (
     DESTINATION,
     SCHEDULE,
     STREAM_OR_SCHEDULE,
-    check_destination,
     next_run,
 )
 from epcis_reporting.entrypoints import permissions as allowed
