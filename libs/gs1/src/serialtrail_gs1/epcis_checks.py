@@ -404,7 +404,8 @@ def canonical_epc(text: str) -> str:
 
 
 _BATCH_LINK = re.compile(rf"{re.escape(CANONICAL_RESOLVER)}/01/[0-9]{{14}}/10/[^/]+")
-_MDA_PREFIXES = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/", "")
+# The spellings of a CBV master data attribute's name (`cbvmda:lotNumber` …), one place for every reader.
+MDA_PREFIXES = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/")
 
 
 def canonical_batch(text: str) -> str | None:
@@ -424,7 +425,7 @@ def ilmd_lot(event: dict[str, Any]) -> str | None:
     ilmd = event.get("ilmd")
     if not isinstance(ilmd, dict):
         return None
-    given = {ilmd[p + "lotNumber"] for p in _MDA_PREFIXES if isinstance(ilmd.get(p + "lotNumber"), str)}
+    given = {ilmd[p + "lotNumber"] for p in (*MDA_PREFIXES, "") if isinstance(ilmd.get(p + "lotNumber"), str)}
     return given.pop() if len(given) == 1 else None
 
 

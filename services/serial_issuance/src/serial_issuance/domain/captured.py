@@ -12,7 +12,7 @@ from typing import Any
 
 from serialtrail_contracts.identity import Scope, Target
 from serialtrail_gs1.captured_share import OutOfScope
-from serialtrail_gs1.epcis_checks import moment, place_of
+from serialtrail_gs1.epcis_checks import MDA_PREFIXES, moment, place_of
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.scan import parse_object_id
 from serialtrail_kit.errors import InvalidInput, Violation
@@ -27,7 +27,6 @@ from serial_issuance.domain.rules import (
 )
 
 _LOT, _EXPIRY = "lotNumber", "itemExpirationDate"
-_MDA = ("cbvmda:", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda/", "https://gs1.org/voc/")
 # Where a commissioning's fields were read from, in the captured event.
 FIELDS = {  # where each field of the command was read from in the event (`CapturedShare.event_fields`)
     "gtin": "epcList",
@@ -107,7 +106,7 @@ def line_unknown(event: dict[str, Any]) -> InvalidInput:
 
 def _ilmd(ilmd: dict[str, Any], name: str, problems: list[Violation]) -> Any:
     """The value ILMD gives `name` under any of its prefixes; two that disagree are refused."""
-    given = [ilmd[prefix + name] for prefix in _MDA if prefix + name in ilmd]
+    given = [ilmd[prefix + name] for prefix in MDA_PREFIXES if prefix + name in ilmd]
     if len({repr(value) for value in given}) > 1:
         message = f"the ILMD names {name} more than once, differently: {given!r}"
         problems.append(CAPTURED_BATCH.at(f"ilmd.cbvmda:{name}", message))
