@@ -11,6 +11,7 @@ from serialtrail.served import running_server
 
 from bench.aggregation import packing_throughput
 from bench.capture import capture_throughput
+from bench.epcis_query import epcis_query_benchmark
 from bench.event_hash import event_hash_throughput
 from bench.exceptions import exceptions_benchmark
 from bench.hostile import hostile_input_benchmark
@@ -35,6 +36,8 @@ ALONE_AFTER: dict[str, Callable[[], None]] = {
     "transport": transport_benchmarks,
     "revocation": revocation_benchmark,
     "hostile": hostile_input_benchmark,
+    # Its own server: its database is built first, its peak RSS is the queries'.
+    "epcis-query": epcis_query_benchmark,
 }
 NAMES = [*ALONE_FIRST, *SERVED, *ALONE_AFTER]
 
