@@ -393,6 +393,15 @@ def _declarations(filters: Filters) -> list[str]:
     return ["NOT e.superseded", "NOT e.declared"]
 
 
+def _ordered(filters: Filters, select: str, order: str) -> str:
+    """`select` in `order`. Asked for EPCs, the events naming them are found first and then
+    ordered: otherwise the planner walks every event in sequence order to the few that name them
+    (seconds on a million events; the index on the EPC lists finds them in milliseconds)."""
+    if filters.epcs or filters.any_epcs:
+        return f"WITH found AS MATERIALIZED ({select}) SELECT * FROM found {order}"
+    return f"SELECT * FROM ({select}) AS found {order}"
+
+
 async def settled_after(
     conn: Connection, principal: Principal, filters: Filters, after: tuple[int, int], since: datetime, most: int
 ) -> list[dict[str, Any]]:
@@ -409,10 +418,11 @@ async def settled_after(
         *party.events_visible(principal, args, "c", "e", RM),
     ]
     args.append(most)
-    sql = (
+    sql = _ordered(
+        filters,
         f"SELECT c.settled_at, e.seq, e.event, e.context, e.record_time FROM {RM}.captured_events e "
-        f"JOIN {RM}.captures c USING (capture_id) WHERE {' AND '.join(conditions)} "
-        f"ORDER BY c.settled_at, e.seq LIMIT ${len(args)}"
+        f"JOIN {RM}.captures c USING (capture_id) WHERE {' AND '.join(conditions)}",
+        f"ORDER BY settled_at, seq LIMIT ${len(args)}",
     )
     return [dict(row) for row in await conn.fetch(sql, *args)]
 
@@ -443,10 +453,11 @@ async def query(
         args.append(after)
         conditions.append(f"e.seq > ${len(args)}")
     args.append(per_page)
-    sql = (
+    sql = _ordered(
+        filters,
         f"SELECT e.seq, e.event, e.context, e.record_time FROM {RM}.captured_events e "
-        f"JOIN {RM}.captures c USING (capture_id) WHERE {' AND '.join(conditions) or 'true'} "
-        f"ORDER BY e.seq LIMIT ${len(args)}"
+        f"JOIN {RM}.captures c USING (capture_id) WHERE {' AND '.join(conditions) or 'true'}",
+        f"ORDER BY seq LIMIT ${len(args)}",
     )
     async with pool.acquire() as conn:
         rows = await conn.fetch(sql, *args)
