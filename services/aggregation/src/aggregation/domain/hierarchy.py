@@ -136,12 +136,14 @@ def pack(
     state = h.state(command.parent)
     violations = _parent_violations(h, command, state) + _parent_unit_violations(command, knowledge, in_scope)
     ancestors = set(h.ancestors(command.parent))
-    # Set operations in C find the few children worth a closer look among thousands.
+    # Set operations in C find the few children worth a closer look among thousands. A mapping's
+    # keys view, not the mapping: set.intersection(mapping) walks the whole mapping, and the
+    # hierarchy's grows with every pack of a request (one capture's thousands of packs: quadratic).
     children = set(command.children)
-    suspects = children.intersection(h.parent_of) | (children & (ancestors | {command.parent}))
-    suspects |= children.intersection(knowledge.decommissioned)
-    suspects |= children.intersection(knowledge.held)
-    suspects |= children.intersection(knowledge.scanned)
+    suspects = (h.parent_of.keys() & children) | (children & (ancestors | {command.parent}))
+    suspects |= knowledge.decommissioned.keys() & children
+    suspects |= knowledge.held.keys() & children
+    suspects |= knowledge.scanned.keys() & children
     late = _commissioned_after(children, knowledge, command.event_time + skew)
     suspects |= late.keys()
     if in_scope is not None:  # a narrowed principal: every child's batch must be in its scope
@@ -179,7 +181,7 @@ def _commissioned_after(children: set[str], knowledge: Knowledge, limit: datetim
     if not knowledge.commissioned_at:
         return {}
     at = knowledge.commissioned_at
-    return {c: at[c] for c in children.intersection(at) if at[c] > limit}
+    return {c: at[c] for c in at.keys() & children if at[c] > limit}
 
 
 def _timing_problem(child: str, commissioned_at: datetime | None, packed_at: datetime) -> Problem | None:
