@@ -1,0 +1,68 @@
+"""An answer's @context is one for events captured in documents whose @contexts disagree: each
+event's fields still mean what its capturer's document said (JSON-LD expansion by pyld, the
+standard context read from ../shared/standards)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from epcis_reporting.domain.query_document import query_document
+from pyld import jsonld
+from serialtrail_gs1.event_hash import event_hash_id
+
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+STANDARD = Path(__file__).resolve().parents[4] / "shared" / "standards" / "epcis" / "epcis-context.jsonld"
+
+
+def _local(url: str, options: Any = None) -> dict[str, Any]:
+    assert url == CONTEXT, url  # nothing else is fetched
+    return {"contextUrl": None, "documentUrl": url, "document": orjson.loads(STANDARD.read_bytes())}
+
+
+def _row(namespace: str, **fields: Any) -> dict[str, Any]:
+    event = {"type": "ObjectEvent", "eventTime": "2026-12-01T10:00:00Z", "eventTimeZoneOffset": "+00:00"}
+    event |= {"action": "OBSERVE", **fields}
+    return {"context": [CONTEXT, {"ex": namespace}], "event": event, "record_time": datetime.now(UTC)}
+
+
+def _expanded(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each event of the answer as JSON-LD expands it under the answer's @context."""
+    events = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    return [jsonld.expand({"@context": document["@context"], **e}, {"documentLoader": _local})[0] for e in events]
+
+
+def test_a_prefix_bound_twice_keeps_each_events_meaning() -> None:
+    first = _row("https://cmo.example/epcis/", **{"ex:shift": "B"})
+    second = _row("https://partner.example/voc/", **{"ex:shift": "night", "ex:detail": {"ex:kind": "ex:late"}})
+    third = _row("https://cmo.example/epcis/", **{"ex:shift": "C"})
+    expanded = _expanded(query_document([first, second, third]))
+    assert expanded[0]["https://cmo.example/epcis/shift"] == [{"@value": "B"}]
+    assert expanded[1]["https://partner.example/voc/shift"] == [{"@value": "night"}]
+    assert "https://partner.example/voc/kind" in expanded[1]["https://partner.example/voc/detail"][0]
+    assert expanded[2]["https://cmo.example/epcis/shift"] == [{"@value": "C"}]
+    assert not any("cmo.example" in key for key in expanded[1])
+
+
+def test_a_renamed_prefix_leaves_the_event_hash_as_captured() -> None:
+    """The Event Hash ID reads a compact IRI in text as the IRI (so does the XML written from an
+    answer): renamed there too, the answered event hashes as the captured one did."""
+    rows = [
+        _row("https://cmo.example/epcis/", **{"ex:shift": "B"}),
+        _row("https://partner.example/voc/", **{"ex:detail": {"ex:kind": "ex:late"}}),
+    ]
+    document = query_document(rows)
+    answered = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    for row, event in zip(rows, answered, strict=True):
+        event = {k: v for k, v in event.items() if k != "recordTime"}
+        assert event_hash_id(event, document["@context"]) == event_hash_id(row["event"], row["context"])
+    assert answered[1]["ex2:detail"] == {"ex2:kind": "ex2:late"}
+
+
+def test_documents_that_agree_are_answered_as_captured() -> None:
+    rows = [_row("https://cmo.example/epcis/", **{"ex:shift": s}) for s in ("A", "B")]
+    document = query_document(rows)
+    assert document["@context"] == [CONTEXT, {"ex": "https://cmo.example/epcis/"}]
+    assert [e["ex:shift"] for e in document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == ["A", "B"]
