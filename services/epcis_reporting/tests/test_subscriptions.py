@@ -17,7 +17,7 @@ from typing import Any, cast
 import pytest
 from epcis_reporting import bootstrap
 from epcis_reporting.application.webhooks import check_destination, only_public
-from epcis_reporting.domain.subscriptions import next_run
+from epcis_reporting.domain.subscriptions import MOST_PER_SUBSCRIBER, next_run
 from epcis_reporting.settings import EpcisSettings
 from serialtrail_contracts.epcis import Schedule
 from serialtrail_contracts.identity import Role
@@ -241,3 +241,60 @@ async def test_a_webhook_that_resolves_to_this_servers_network_is_never_called()
         assert isinstance(outcome, Permanent), dest
         assert "own networks" in outcome.reason
     assert called == []
+
+
+async def _notified(harness: Harness, subscription_id: str) -> int:
+    found = await harness.composition.admin_pool.fetchval(
+        "SELECT count(*) FROM epcis_reporting.events "
+        "WHERE event_type = 'epcis.SubscriptionNotified' AND payload->>'subscription_id' = $1",
+        subscription_id,
+    )
+    return int(found)
+
+
+async def _next_run(harness: Harness, subscription_id: str) -> datetime:
+    found: datetime = await harness.composition.admin_pool.fetchval(
+        "SELECT next_run FROM epcis_reporting.subscriptions WHERE subscription_id = $1::uuid", subscription_id
+    )
+    return found
+
+
+async def test_a_schedule_with_nothing_to_tell_records_nothing(harness: Harness, endpoint: RemoteEndpoint) -> None:
+    """A run with nothing new (no empty report asked for) moves the schedule on; the log keeps
+    deliveries, not one record per look (a schedule may run every second)."""
+    client, awaited = harness.client, unit(GTIN_OWN, uuid.uuid4().hex[:10].upper())
+    name = await _query(harness, MATCH_epc=[awaited])
+    body = {"dest": f"{endpoint.url}/hook", "schedule": {"second": "[0-59]"}}
+    subscribed = await client.post(f"/v1/epcis/queries/{name}/subscriptions", json=body)
+    assert subscribed.status_code == 201, subscribed.text
+    subscription_id = subscribed.json()["subscriptionID"]
+    first = await _next_run(harness, subscription_id)
+
+    async def moved_twice() -> bool:
+        return await _next_run(harness, subscription_id) >= first + timedelta(seconds=2)
+
+    await until(moved_twice, timeout=20)  # looked at, at least twice
+    assert await _notified(harness, subscription_id) == 0
+    assert endpoint.received == []
+    await capture(client, event([awaited], "shipping", TIME))
+    await until(lambda: len(endpoint.accepted) == 1, timeout=20)
+    told = {r.key: r for r in endpoint.received if r.body is not None}  # a 503 and its repeat: one key
+    assert [[e["epcList"] for e in _events(r)] for r in told.values()] == [[[awaited]]]
+    assert await _notified(harness, subscription_id) == 1
+
+
+async def test_a_subscriber_holds_a_bounded_number_of_subscriptions(harness: Harness) -> None:
+    name = await _query(harness, EQ_bizStep=["shipping"])
+    url = f"/v1/epcis/queries/{name}/subscriptions"
+    yearly = {"month": "1", "dayOfMonth": "1", "hour": "0", "minute": "0", "second": "0"}
+    body = {"dest": "https://client.example.com/hook", "schedule": yearly}
+    held = len((await harness.client.get(url)).json())
+    for _ in range(MOST_PER_SUBSCRIBER - held):
+        assert (await harness.client.post(url, json=body)).status_code == 201
+    refused = await harness.client.post(url, json=body)
+    assert refused.status_code == 409, refused.text
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("dest", "subscriptions-per-subscriber")]
+    assert len((await harness.client.get(url)).json()) == MOST_PER_SUBSCRIBER  # nothing kept
+    listed = (await harness.client.get(url)).json()
+    assert (await harness.client.delete(f"{url}/{listed[0]['subscriptionID']}")).status_code == 204
+    assert (await harness.client.post(url, json=body)).status_code == 201  # room again

@@ -82,10 +82,15 @@ class Notifier:
                 return 0  # cancelled, or told by another notifier meanwhile
             created = SubscriptionCreated.model_validate(row["created"])
             after = (int(row["through_settled"]), int(row["through_seq"]))
-            found = [] if await key_withdrawn(conn, created.principal_id) else await settled_after(
+            withdrawn = await key_withdrawn(conn, created.principal_id)
+            found = [] if withdrawn else await settled_after(
                 conn, _principal(created), filters_of(created.query, "query"), after,
                 created.initial_record_time, self.most,
             )  # fmt: skip
+            if not (withdrawn or found or created.report_if_empty):
+                if created.schedule is not None:  # nothing to tell: its next run, and nothing recorded
+                    await subscribers.postpone(conn, self.writes.store.schema, subscription_id, row["next_run"], now)
+                return 0
         async with self.writes.unit(self.meta()) as work:
             again = await subscribers.one(work.conn, work.schema, subscription_id)
             moved = again is None or again["next_run"] != row["next_run"]
@@ -102,7 +107,7 @@ class Notifier:
                 work.record(stream, await work.version(stream), [cancelled])
                 return 0
             if not found and created.schedule is None:
-                return 0  # a stream with nothing new: nothing to record
+                return 0  # a stream with nothing new (asked to report when empty): nothing to record
             await self._record(work, created, found, after, now)
         return len(found)
 

@@ -18,6 +18,7 @@ from serialtrail_contracts.epcis import (
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.writes.model import WriteModel
 
+from epcis_reporting.application import subscribers
 from epcis_reporting.domain import grants, named_queries, subscriptions
 
 Decide = Callable[[Sequence[EventContract], Any], list[EventContract]]
@@ -45,7 +46,8 @@ class RecordHandlers:
         )
 
     async def subscribe(self, created: SubscriptionCreated, meta: RecordMetadata) -> None:
-        async with self.writes.unit(meta) as work:
+        async with self.writes.unit(meta) as work:  # the log's append lock: the count cannot change meanwhile
+            subscriptions.room_for_one_more(await subscribers.held_by(work.conn, work.schema, created.principal_id))
             work.record(subscriptions.stream_id(created.subscription_id), 0, [created])
 
     async def unsubscribe(

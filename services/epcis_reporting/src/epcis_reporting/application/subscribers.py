@@ -103,6 +103,28 @@ async def one(conn: Connection, schema: str, subscription_id: UUID) -> Any:
     return await conn.fetchrow(f"SELECT * FROM {schema}.subscriptions WHERE subscription_id = $1", subscription_id)
 
 
+async def held_by(conn: Connection, schema: str, principal_id: str) -> int:
+    """How many subscriptions in force `principal_id` holds."""
+    found = await conn.fetchval(f"SELECT count(*) FROM {schema}.subscriptions WHERE principal_id = $1", principal_id)
+    return int(found)
+
+
+async def postpone(conn: Connection, schema: str, subscription_id: UUID, was: datetime, now: datetime) -> None:
+    """A schedule's run with nothing to tell (and no empty report asked for) moves its next run and
+    records nothing: the log keeps deliveries, not every look. (Rebuilt from the log, the table
+    has the run after the last delivery: due at once, looked at, moved on again.)"""
+    row = await conn.fetchrow(f"SELECT created FROM {schema}.subscriptions WHERE subscription_id = $1", subscription_id)
+    if row is None:
+        return
+    following = next_run(Schedule.model_validate(row["created"]["schedule"]), now)
+    await conn.execute(
+        f"UPDATE {schema}.subscriptions SET next_run = $3 WHERE subscription_id = $1 AND next_run = $2",
+        subscription_id,
+        was,
+        following,
+    )
+
+
 async def due(conn: Connection, schema: str, now: datetime) -> list[Any]:
     """Streams (always due: they are told what settled since) and schedules whose time has come."""
     return list(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.epcis import Schedule, SubscriptionCancelled, SubscriptionCreated
-from serialtrail_kit.errors import InvalidInput, NotFound, Rule
+from serialtrail_kit.errors import Conflict, InvalidInput, NotFound, Rule
 
 STREAM_OR_SCHEDULE = Rule(
     "stream-or-schedule",
@@ -33,6 +33,15 @@ DESTINATION = Rule(
     "server's own network (loopback, private, link-local) unless the server allows private webhooks",
     "dest",
     "'http://169.254.169.254/latest' is a link-local address",
+)
+# Each subscription in force costs a query per delivery (a stream's: whenever events settle).
+MOST_PER_SUBSCRIBER = 100
+HELD = Rule(
+    "subscriptions-per-subscriber",
+    f"a subscriber (an API key, a token's subject) holds at most {MOST_PER_SUBSCRIBER} subscriptions in force: "
+    "unsubscribe one before subscribing again",
+    "dest",
+    f"a subscriber holding {MOST_PER_SUBSCRIBER} subscriptions subscribes again",
 )
 SUBSCRIBED = Rule("subscribed", "the subscription exists (and is the caller's)", "subscriptionID", "no subscription")
 
@@ -99,6 +108,13 @@ def next_run(schedule: Schedule, after: datetime) -> datetime:
             return at
     message = "no time matches every field of the schedule (a 31st of a month that has none?)"
     raise InvalidInput(message, [SCHEDULE.at("schedule", message)])
+
+
+def room_for_one_more(held: int) -> None:
+    """Refuses a subscription beyond the subscriber's limit (`held`: its subscriptions in force)."""
+    if held >= MOST_PER_SUBSCRIBER:
+        message = f"this subscriber already holds {held} subscriptions, the most one may hold"
+        raise Conflict(message, [HELD.at("dest", message)])
 
 
 def subscribed(history: Sequence[EventContract]) -> SubscriptionCreated | None:

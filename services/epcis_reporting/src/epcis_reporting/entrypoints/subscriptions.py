@@ -16,7 +16,7 @@ from serialtrail_contracts.epcis import Schedule, SubscriptionCreated
 from serialtrail_contracts.epcis import Scope as CapturedScope
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.db import Pool
-from serialtrail_kit.errors import InvalidInput
+from serialtrail_kit.errors import Conflict, InvalidInput
 from serialtrail_kit.http.answers import Answer, ok
 from serialtrail_kit.http.body import Body
 from serialtrail_kit.http.context import record_metadata
@@ -29,6 +29,7 @@ from epcis_reporting.application.webhooks import check_destination
 from epcis_reporting.domain.query_params import TIME_WITH_OFFSET, moment
 from epcis_reporting.domain.subscriptions import (
     DESTINATION,
+    HELD,
     SCHEDULE,
     STREAM_OR_SCHEDULE,
     next_run,
@@ -89,7 +90,9 @@ def subscription_routes(
         subscriptions,
         status_code=status.HTTP_201_CREATED,
         dependencies=[requires(allowed.READ, resources.named_query)],
-        openapi_extra=refuses({InvalidInput: (STREAM_OR_SCHEDULE, SCHEDULE, DESTINATION, TIME_WITH_OFFSET)}),
+        openapi_extra=refuses(
+            {InvalidInput: (STREAM_OR_SCHEDULE, SCHEDULE, DESTINATION, TIME_WITH_OFFSET), Conflict: (HELD,)}
+        ),
         responses={201: {"model": SubscriptionOut, "description": "subscribed; Location names it"}},
         summary="Subscribe to a named query by webhook (EPCIS 2.0 REST binding)",
         description="Deliveries are EPCISQueryDocuments POSTed to dest (JSON-LD), each with the events that "
