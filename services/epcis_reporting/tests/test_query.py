@@ -227,6 +227,33 @@ async def test_a_partner_reads_only_the_events_of_batches_granted_to_it(harness:
         assert again.json()["errors"][0]["rule"] == "granted"
 
 
+async def test_what_holds_a_case_that_grows_is_of_every_batch_the_case_then_holds(
+    harness: Harness, validator: Any
+) -> None:
+    """Case C of lot A is packed onto pallet L; later, a unit of lot B joins C. L then holds lot B
+    too: a partner granted lot A no longer reads L's events (nor C's), only A's unit's."""
+    client, tag = harness.client, uuid.uuid4().hex[:8].upper()
+    lot_a, lot_b = f"A{tag}", f"B{tag}"
+    s1, s3 = unit(GTIN_OWN, f"{tag}1"), unit(GTIN_OWN, f"{tag}3")
+    case, pallet = (f"urn:epc:id:sscc:9506000.{n}{int(tag, 16) % 10**9:09d}" for n in (4, 5))
+    time = "2026-11-30T09:15:00+01:00"
+    await capture(
+        client,
+        event([s1], "commissioning", time, action="ADD", ilmd={"cbvmda:lotNumber": lot_a}),
+        event([s3], "commissioning", time, action="ADD", ilmd={"cbvmda:lotNumber": lot_b}),
+        packing(case, [s1], time),
+        packing(pallet, [case], time),
+    )
+    grant = {"partner_gln": PARTNER_GLN, "gtin": GTIN_OWN, "lot": lot_a, "reason": "buys lot A"}
+    assert (await client.post("/v1/epcis/grants", json=grant)).status_code == 201
+    async with harness.client_with(await harness.token(Role.partner, PARTNER)) as partner:
+        before = await events_of(partner, validator, MATCH_anyEPC=pallet)
+        assert [e["parentID"] for e in before] == [pallet]  # all of lot A, so far
+        await capture(client, packing(case, [s3], time), event([pallet], "shipping", time))
+        assert await events_of(partner, validator, MATCH_anyEPC=f"{pallet}|{case}") == []
+        assert [e["bizStep"] for e in await events_of(partner, validator, MATCH_epc=s1)] == ["commissioning"]
+
+
 async def test_only_the_products_owner_grants_and_a_grant_is_checked_field_by_field(harness: Harness) -> None:
     grant = {"partner_gln": PARTNER_GLN, "gtin": GTIN_OWN, "lot": "L1", "reason": "buys it"}
     async with harness.client_with(await harness.token(Role.qa, OTHER)) as other_company:

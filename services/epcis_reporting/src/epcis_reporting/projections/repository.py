@@ -293,14 +293,24 @@ async def _batches_of_objects(conn: Connection, schema: str, capture_id: str, ro
             await _store(conn, schema, commissioned)
             commissioned = []
             await conn.execute(
-                f"INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
+                # The parent's batches, and what holds it (packed earlier: a case that grows on its
+                # pallet) holds the batches new to it too.
+                f"WITH RECURSIVE added AS (INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
                 f"SELECT $1, batch, $2, $3::uuid FROM (SELECT batch FROM {schema}.object_batches "
                 "WHERE epc = ANY($4::text[]) UNION SELECT unnest($5::text[]) "
                 # A child whose batch no capture said (commissioned through the API, or later): the
                 # parent holds something of a batch not known here, and is no partner's to read.
                 f"UNION SELECT '{UNKNOWN_BATCH}' WHERE EXISTS (SELECT FROM unnest($4::text[]) AS c(epc) "
                 f"WHERE NOT EXISTS (SELECT FROM {schema}.object_batches k WHERE k.epc = c.epc))) AS b(batch) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT DO NOTHING RETURNING batch), "
+                f"holders(epc) AS (SELECT e.parent_id FROM {schema}.captured_events e "
+                "WHERE e.epcs @> ARRAY[$1::text] AND e.biz_step = 'packing' AND e.parent_id IS NOT NULL "
+                "AND EXISTS (SELECT FROM added) "
+                f"UNION SELECT e.parent_id FROM {schema}.captured_events e JOIN holders h ON e.epcs @> ARRAY[h.epc] "
+                "WHERE e.biz_step = 'packing' AND e.parent_id IS NOT NULL) "
+                f"INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
+                "SELECT h.epc, a.batch, $2, $3::uuid FROM holders h CROSS JOIN added a "
+                "WHERE h.epc <> $1 ON CONFLICT DO NOTHING",
                 parent,
                 event_id,
                 capture_id,
