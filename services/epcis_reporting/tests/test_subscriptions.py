@@ -195,6 +195,19 @@ def test_a_schedule_runs_at_the_next_time_every_field_allows() -> None:
         "https://localhost.:8743/cb",
         "https://[64:ff9b::7f00:1]:8743/cb",  # NAT64's form of 127.0.0.1
         "https://[::ffff:10.0.0.1]/cb",
+        "https://[::127.0.0.1]/cb",  # IPv4-compatible
+        "https://[64:ff9b:1::7f00:1]/cb",  # NAT64, local-use prefix
+        "https://[::ffff:0:7f00:1]/cb",  # IPv4-translated
+        "https://[2002:7f00:1::]/cb",  # 6to4 of 127.0.0.1
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/cb",  # Teredo, client 127.0.0.1
+        # Not a URL a resolver reads: refused before anything is kept (were a 500, or kept and failing).
+        "https://[::1/cb",
+        "https://user:pw@[::1/cb",
+        "https://client.example.com:99999/cb",
+        "https://a:b:c/cb",
+        "https://ho st/cb",
+        "https://" + "\u00e9" * 300 + "/cb",
+        "https://" + ".".join(["a" * 60] * 5) + "/cb",  # longer than a DNS name may be
     ],
 )
 def test_a_webhook_to_this_servers_own_network_is_refused(dest: str) -> None:

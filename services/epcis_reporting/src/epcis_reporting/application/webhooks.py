@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import urlsplit
@@ -17,22 +18,41 @@ from serialtrail_kit.outbound.jobs import Attempt, Outcome
 
 from epcis_reporting.domain.subscriptions import DESTINATION
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 prefixes whose low 32 bits are an IPv4 address a router or host reaches: NAT64 (well-known
+# and local-use), IPv4-translated (SIIT), and IPv4-compatible (deprecated, still routed by some stacks).
+_EMBEDDING = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96"))
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_MOST_HOST = 253  # a DNS name's longest
 
 
 def check_destination(dest: str, allow_private: bool) -> str:
-    """Refused: what is not an absolute http(s) URL, plain http and this server's own networks
-    unless allowed (a subscription must not make the server call what only it can reach)."""
-    parts = urlsplit(dest)
-    problem = None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        problem = "is not an absolute http(s) URL"
-    elif not allow_private and (parts.scheme == "http" or _private(parts.hostname)):
-        problem = "is plain http or a host of this server's own network (not allowed here)"
+    """Refused: what is not an absolute http(s) URL with a host a resolver can read, plain http and
+    this server's own networks unless allowed (a subscription must not make the server call what
+    only it can reach)."""
+    problem = _malformed(dest)
+    if problem is None and not allow_private:
+        parts = urlsplit(dest)
+        if parts.scheme == "http" or _private(parts.hostname or ""):
+            problem = "is plain http or a host of this server's own network (not allowed here)"
     if problem is not None:
         message = f"{dest[:100]!r} {problem}"
         raise InvalidInput(message, [DESTINATION.at("dest", message)])
     return dest
+
+
+def _malformed(dest: str) -> str | None:
+    try:
+        parts = urlsplit(dest)
+        parts.port  # noqa: B018 - read for its check: a port beyond 65535 or not a number raises
+    except ValueError as error:
+        return f"is not a URL ({error})"
+    host = parts.hostname
+    if parts.scheme not in ("https", "http") or not host:
+        return "is not an absolute http(s) URL"
+    if literal_address(host) is None and (len(host) > _MOST_HOST or not _HOST_NAME.fullmatch(host)):
+        return "names no host a resolver reads (letters, digits and hyphens in dot-separated labels, at most 253)"
+    return None
 
 
 def _private(host: str) -> bool:
@@ -60,13 +80,13 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
 
 def not_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Not on the public internet: loopback, private, link-local, or an IPv6 form of such an IPv4
-    address (mapped, or NAT64's 64:ff9b::/96)."""
+    address (mapped, NAT64, IPv4-translated or -compatible, 6to4, Teredo)."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
-        )
-        if embedded is not None:
-            return not_global(embedded)
+        embedded = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+        if any(address in network for network in _EMBEDDING):
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(e is not None and not_global(e) for e in embedded):
+            return True
     return not address.is_global
 
 
