@@ -61,6 +61,17 @@ async def test_a_query_this_repository_cannot_answer_is_refused_naming_the_param
         ({"GE_eventTime": "0001-01-01T00:00:00+01:00"}, "query.GE_eventTime", "time-with-offset"),
         ({"EQ_bizStep": None}, "query.EQ_bizStep", "supported-parameter"),
         ({"MATCH_epc": [f"urn:epc:id:sgtin:9506000.013435.{n}" for n in range(1001)]}, "query", "supported-parameter"),
+        # As many in one string, as a URL carries them: each counts.
+        (
+            {"MATCH_epc": "|".join(f"urn:epc:id:sgtin:9506000.013435.{n}" for n in range(1001))},
+            "query",
+            "supported-parameter",
+        ),
+        (
+            {"EQ_readPoint": [f"urn:epc:id:sgln:9506000.00001.{'X' * 150}{n}" for n in range(500)]},
+            "query",
+            "supported-parameter",
+        ),
     ):
         refused = await harness.client.post("/v1/epcis/queries", json={"name": "refused", "query": query})
         assert refused.status_code == 422, refused.text

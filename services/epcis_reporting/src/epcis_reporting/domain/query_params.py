@@ -121,6 +121,11 @@ def filters_of(given: Mapping[str, Values | None], where: str, *, strict: bool =
     return Filters(**fields)
 
 
+def value_count(query: Mapping[str, Values]) -> int:
+    """How many values a definition holds, each of a string of |-separated values counted."""
+    return sum(1 if isinstance(v, bool) else len(_strings(v) or ()) for v in query.values())
+
+
 def _strings(value: Values) -> tuple[str, ...] | None:
     """A list of strings, or one string of values separated by | (as a URL carries them)."""
     if isinstance(value, str):

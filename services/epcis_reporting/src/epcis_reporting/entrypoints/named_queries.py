@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import ConfigDict, Field
 from serialtrail_contracts.epcis import QueryDefined, QueryDeleted
@@ -20,7 +21,7 @@ from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.domain.named_queries import NAME_PATTERN, QUERY_NAME, UNIQUE_NAME, require_name
-from epcis_reporting.domain.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, filters_of
+from epcis_reporting.domain.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, filters_of, value_count
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.queries import ANSWERS, NAMED_QUERIES, Answers, PerPage
 from epcis_reporting.entrypoints.resources import Resources
@@ -28,6 +29,7 @@ from epcis_reporting.projections import named_queries
 
 Consistent = Callable[[], Awaitable[None]]
 MOST_VALUES = 1000  # a view, not a list of everything: its definition is kept on the log and in each subscription
+MOST_BYTES = 64 * 1024
 QueryNamePath = Annotated[str, Path(pattern=NAME_PATTERN, description="the name the caller gave its query")]
 QUERY_EXAMPLE: dict[str, Any] = {
     "name": "daily-shipping",
@@ -67,10 +69,11 @@ def named_query_routes(
     )
     async def define(body: NamedQueryIn, request: Request) -> JsonResponse:
         name = require_name(body.name)
-        filters_of(body.query, "query", strict=True)  # refused before it is kept
-        if sum(len(v) if isinstance(v, list) else 1 for v in body.query.values()) > MOST_VALUES:
-            message = f"a named query holds at most {MOST_VALUES} values in all"
+        if value_count(body.query) > MOST_VALUES or len(orjson.dumps(body.query)) > MOST_BYTES:
+            message = f"a named query holds at most {MOST_VALUES} values in all (those of a |-separated string each), "
+            message += f"{MOST_BYTES // 1024} KiB written out"
             raise InvalidInput(message, [SUPPORTED.at("query", message)])
+        filters_of(body.query, "query", strict=True)  # refused before it is kept
         principal = request.state.principal
         proposed = QueryDefined(name=name, principal_id=principal.id, query=body.query)
         await handlers.define_query(proposed, record_metadata(request))
