@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
@@ -324,3 +325,39 @@ async def test_an_event_time_ahead_of_the_servers_clock_is_refused(harness: Harn
     job = await capture(harness.client, document(*events), **{"GS1-Capture-Error-Behaviour": "proceed"})
     assert (job["captured"], rules_of(job)) == (1, [(0, 400, ["not-in-future"])])
     assert job["errors"][0]["errors"][0]["field"] == "eventList[0].eventTime"
+
+
+@pytest.fixture
+async def one_at_a_time(database_dsn: str) -> AsyncIterator[Harness]:
+    own = {"epcis_reporting": EpcisSettings(route_to=(), captures_at_once=1, capture_wait_seconds=0.3)}
+    async with serve(database_dsn, [bootstrap.SERVICE], own_settings=own) as served:
+        yield served
+
+
+async def test_documents_beyond_those_read_at_once_wait_their_turn_or_are_refused_503(
+    one_at_a_time: Harness,
+) -> None:
+    """Each document read takes memory many times its size: a server reads so many at once (one
+    here); another waits, and is refused 503 with Retry-After if none ends within the wait."""
+    client, release = one_at_a_time.client, asyncio.Event()
+    body = json.dumps(document(commissioning(uuid.uuid4().hex[:12].upper()))).encode()
+
+    async def slowly() -> AsyncIterator[bytes]:
+        yield body[:10]
+        await release.wait()  # a line system on a slow link: the rest later
+        yield body[10:]
+
+    slow = asyncio.create_task(client.post("/v1/epcis/capture", content=slowly(), headers=JSONLD))
+    quick = json.dumps(document(commissioning(uuid.uuid4().hex[:12].upper())))
+    for _ in range(100):  # until the slow one holds the one slot (at once, unless the machine is busy)
+        refused = await client.post("/v1/epcis/capture", content=quick, headers=JSONLD)
+        if refused.status_code == 503:
+            break
+        assert refused.status_code in (202, 409), refused.text  # the slow one not reading yet: it went in
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["type"].endswith("temporarily-unavailable")
+    release.set()
+    assert (await slow).status_code == 202
+    again = json.dumps(document(commissioning(uuid.uuid4().hex[:12].upper())))
+    assert (await client.post("/v1/epcis/capture", content=again, headers=JSONLD)).status_code == 202

@@ -46,7 +46,12 @@ def routes(context: ServiceContext[EpcisSettings]) -> APIRouter:
         RecordHandlers(context.writes),
         context.pool,
         reads,
-        Limits(settings.max_document_bytes, settings.webhooks_allow_private),
+        Limits(
+            settings.max_document_bytes,
+            settings.webhooks_allow_private,
+            settings.captures_at_once,
+            settings.capture_wait_seconds,
+        ),
         seal,
     )
 

@@ -27,6 +27,19 @@ class EpcisSettings(ServiceSettings):
         le=10_000_000,
         description="the most events one captured document may hold (GS1-EPCIS-Capture-Limit)",
     )
+    captures_at_once: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="documents read and recorded at once (each takes many times its size in memory while it is "
+        "read); another waits for one to end",
+    )
+    capture_wait_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="how long a document waits for its turn before it is refused 503 with Retry-After",
+    )
     route_to: tuple[str, ...] = Field(
         default=OWNERS,
         description="the services captured events are routed to, to record what they mean (a commissioning in "

@@ -14,13 +14,14 @@ from serialtrail_gs1.epcis_checks import CBV_TERM, EPCIS_DOCUMENT, EPCIS_SCHEMA
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.declaration import NOT_IN_FUTURE
-from serialtrail_kit.errors import InvalidInput, MalformedJson
+from serialtrail_kit.errors import InvalidInput, MalformedJson, Unavailable
 from serialtrail_kit.http import strict_json
 from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.bodies import streams
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
+from serialtrail_kit.http.slots import Slots
 
 from epcis_reporting.application.capture import CaptureHandlers, MalformedXml, TooManyEvents
 from epcis_reporting.application.records import RecordHandlers
@@ -45,6 +46,7 @@ _CAPTURES = refuses(
         MalformedJson: (rules.WELL_FORMED,),
         MalformedXml: (rules.WELL_FORMED_XML, rules.NO_DTD),
         TooManyEvents: (rules.EVENT_LIMIT,),
+        Unavailable: (),
     }
 )
 # Refused per event, in the job (the route accepts the document): documented with the job.
@@ -106,6 +108,8 @@ Behaviour = Annotated[
 class Limits:
     max_document_bytes: int
     webhooks_allow_private: bool
+    captures_at_once: int
+    capture_wait_seconds: float
 
 
 def build_router(
@@ -113,7 +117,7 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["EPCIS capture and query"])
     resources = Resources(pool)
-    _capture_route(router, handlers, resources, reads.jobs, limits.max_document_bytes)
+    _capture_route(router, handlers, resources, reads.jobs, limits)
     _job_routes(router, pool, resources, reads.jobs)
     answer = Answers(pool, reads.repository)
     query_routes(router, resources, answer)
@@ -141,8 +145,10 @@ def _behaviour(value: str | None) -> ErrorBehaviour:
 
 
 def _capture_route(
-    router: APIRouter, handlers: CaptureHandlers, resources: Resources, consistent: Consistent, max_bytes: int
+    router: APIRouter, handlers: CaptureHandlers, resources: Resources, consistent: Consistent, limits: Limits
 ) -> None:
+    slots = Slots("documents captured", limits.captures_at_once, limits.capture_wait_seconds)
+
     @router.post(
         "/capture",
         status_code=status.HTTP_202_ACCEPTED,
@@ -174,14 +180,15 @@ def _capture_route(
         "may then be refused by that service, under the rules its own API names (403, 409 or 422 in the job: "
         "registered-batch, issued-for-gtin, commissioned …); the job runs until every such service has decided.",
     )
-    @streams(max_bytes, *JSON_TYPES, *XML_TYPES)
+    @streams(limits.max_document_bytes, *JSON_TYPES, *XML_TYPES)
     async def capture(request: Request, behaviour_header: Behaviour = None) -> JsonResponse:
         behaviour = _behaviour(behaviour_header)
         principal = request.state.principal
         media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         read = handlers.read_xml if media.endswith("xml") else handlers.read_json
-        document = await read(request.stream(), principal)
-        capture_id, _ = await handlers.record(document, behaviour, principal, record_metadata(request))
+        async with slots.held():  # a document read takes many times its size in memory while it is read
+            document = await read(request.stream(), principal)
+            capture_id, _ = await handlers.record(document, behaviour, principal, record_metadata(request))
         await consistent()
         async with resources.pool.acquire() as conn:
             row = await jobs.job(conn, capture_id)
