@@ -251,6 +251,17 @@ async def test_what_holds_a_case_that_grows_is_of_every_batch_the_case_then_hold
         assert [e["parentID"] for e in before] == [pallet]  # all of lot A, so far
         await capture(client, packing(case, [s3], time), event([pallet], "shipping", time))
         assert await events_of(partner, validator, MATCH_anyEPC=f"{pallet}|{case}") == []
+        # Added by an aggregation of another business step: the same.
+        other, s5 = f"urn:epc:id:sscc:9506000.6{int(tag, 16) % 10**9:09d}", unit(GTIN_OWN, f"{tag}5")
+        await capture(
+            client,
+            event([s5], "commissioning", time, action="ADD", ilmd={"cbvmda:lotNumber": lot_a}),
+            packing(other, [s5], time),
+            event([other], "shipping", time),
+        )
+        assert len(await events_of(partner, validator, MATCH_anyEPC=other)) == 2
+        await capture(client, packing(other, [s3], time, bizStep="loading"))
+        assert await events_of(partner, validator, MATCH_anyEPC=other) == []
         assert [e["bizStep"] for e in await events_of(partner, validator, MATCH_epc=s1)] == ["commissioning"]
 
 

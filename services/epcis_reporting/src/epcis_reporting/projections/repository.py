@@ -276,20 +276,26 @@ def _classes(event: dict[str, Any]) -> list[str]:
     ]
 
 
+# An aggregation that added children to its parent (any business step).
+_ADDED_TO_PARENT = "e.event_type = 'AggregationEvent' AND e.parent_id IS NOT NULL AND e.event->>'action' = 'ADD'"
+
+
 async def _batches_of_objects(conn: Connection, schema: str, capture_id: str, rows: list[tuple[Any, ...]]) -> None:
-    """Which batch each object is of, in document order: a commissioning names its serials' lot;
-    a packing makes its parent of the batches of what it packs (known by then, or named by class)."""
+    """Which batch each object is of, in document order: a commissioning names its serials' lot
+    (only a commissioning: its owner decides it); an aggregation (packing, loading …) makes its
+    parent of the batches of what it adds (known by then, or named by class): more batches only
+    ever hide a parent from more partners."""
     commissioned: list[tuple[str, str, str, str]] = []
     for row in rows:
         event_id, event, epcs, parent, classes, step = row[1], row[14], row[11], row[13], row[20], row[7]
-        if event.get("action") != "ADD" or step not in ("commissioning", "packing"):
-            continue  # only a commissioning says what batch a serial is of (its owner decides it)
+        if event.get("action") != "ADD":
+            continue
         lot = row[21] if event.get("type") == "ObjectEvent" and step == "commissioning" else None
         if lot is not None:
             for epc in epcs:
                 if found := _SGTIN_LINK.match(epc):
                     commissioned.append((epc, batch_link(found[1], lot), event_id, capture_id))
-        elif event.get("type") == "AggregationEvent" and step == "packing" and parent is not None:
+        elif event.get("type") == "AggregationEvent" and parent is not None:
             await _store(conn, schema, commissioned)
             commissioned = []
             await conn.execute(
@@ -304,10 +310,9 @@ async def _batches_of_objects(conn: Connection, schema: str, capture_id: str, ro
                 f"WHERE NOT EXISTS (SELECT FROM {schema}.object_batches k WHERE k.epc = c.epc))) AS b(batch) "
                 "ON CONFLICT DO NOTHING RETURNING batch), "
                 f"holders(epc) AS (SELECT e.parent_id FROM {schema}.captured_events e "
-                "WHERE e.epcs @> ARRAY[$1::text] AND e.biz_step = 'packing' AND e.parent_id IS NOT NULL "
-                "AND EXISTS (SELECT FROM added) "
+                f"WHERE e.epcs @> ARRAY[$1::text] AND {_ADDED_TO_PARENT} AND EXISTS (SELECT FROM added) "
                 f"UNION SELECT e.parent_id FROM {schema}.captured_events e JOIN holders h ON e.epcs @> ARRAY[h.epc] "
-                "WHERE e.biz_step = 'packing' AND e.parent_id IS NOT NULL) "
+                f"WHERE {_ADDED_TO_PARENT}) "
                 f"INSERT INTO {schema}.object_batches (epc, batch, event_id, capture_id) "
                 "SELECT h.epc, a.batch, $2, $3::uuid FROM holders h CROSS JOIN added a "
                 "WHERE h.epc <> $1 ON CONFLICT DO NOTHING",
