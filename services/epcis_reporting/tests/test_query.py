@@ -129,6 +129,15 @@ async def test_a_query_is_answered_a_page_at_a_time(harness: Harness, validator:
     assert seen == [unit(GTIN_OWN, s) for s in serials]
     bad = await harness.client.get("/v1/epcis/events", params={"nextPageToken": "!!", "GE_eventTime": "2026-11-30"})
     assert bad.status_code == 422
+    # A parameter the route does not read is refused, not answered as if it were not there.
+    for url, params in (
+        ("/v1/epcis/events", {"EQ_bizStep": "packing", "EQ_foo": "x", "MATCH_epcs": "y"}),
+        (f"/v1/epcis/epcs/{quote(unit(GTIN_OWN, serials[0]), safe='')}/events", {"EQ_bizStep": "packing"}),
+    ):
+        unknown = await harness.client.get(url, params=params)
+        assert unknown.status_code == 422, unknown.text
+        expected = sorted(f"query.{name}" for name in params if name != "EQ_bizStep" or "/epcs/" in url)
+        assert sorted(e["field"] for e in unknown.json()["errors"]) == expected
 
 
 async def test_a_narrowed_key_finds_only_its_partys_events(harness: Harness, validator: Any) -> None:

@@ -17,7 +17,7 @@ from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
 from epcis_reporting.domain.query_document import query_document
-from epcis_reporting.domain.query_params import SUPPORTED, TIME_WITH_OFFSET, Filters, filters_of
+from epcis_reporting.domain.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, Filters, filters_of
 from epcis_reporting.entrypoints import permissions as allowed
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.projections.repository import known_prefixes, query
@@ -46,7 +46,9 @@ class NotAcceptable(DomainError):
     example = "the events asked for cannot be written as EPCIS 1.2 XML; ask for EPCIS 2.0 (XML or JSON-LD)"
 
 
-_QUERIES = refuses({InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)})
+_QUERIES = refuses(
+    {InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)}
+)
 NAMED_QUERIES = refuses(
     {InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)}
 )
@@ -80,6 +82,21 @@ def _after(token: str | None) -> int | None:
         raise InvalidInput(message, [PAGE_TOKEN.at("query.nextPageToken", message)]) from None
 
 
+PAGING = frozenset({"perPage", "nextPageToken"})
+ALL_PARAMETERS = PAGING | frozenset(PARAMETERS)
+
+
+def _only(request: Request, parameters: frozenset[str]) -> None:
+    """Refuses a parameter the route does not read (EPCIS: a query names only parameters the
+    server recognises), rather than answer as if it were not there."""
+    unknown = [name for name in request.query_params if name not in parameters]
+    if unknown:
+        problems = [
+            SUPPORTED.at(f"query.{name[:100]}", f"{name[:100]!r} is no parameter of this query") for name in unknown
+        ]
+        raise InvalidInput(f"{len(unknown)} query parameter(s) this route does not read", problems[:20])
+
+
 def _token(seq: int) -> str:
     return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
 
@@ -92,8 +109,14 @@ class Answers:
         self.pool, self.consistent = pool, consistent
 
     async def __call__(
-        self, request: Request, filters: Filters, per_page: int, next_page_token: str | None
+        self,
+        request: Request,
+        filters: Filters,
+        per_page: int,
+        next_page_token: str | None,
+        parameters: frozenset[str] = PAGING,
     ) -> Response:
+        _only(request, parameters)
         after = _after(next_page_token)
         await self.consistent()
         xml = _wants_xml(request.headers.get("accept", ""))
@@ -184,7 +207,7 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
             "EQ_ILMD_cbvmda:lotNumber": eq_ilmd_lot,
         }
         filters = filters_of(given, "query")
-        return await answer(request, filters, per_page, next_page_token)
+        return await answer(request, filters, per_page, next_page_token, ALL_PARAMETERS)
 
     @router.get(
         "/epcs/{epc:path}/events",
