@@ -32,6 +32,8 @@ async def test_a_named_query_answers_its_parameters_and_is_its_creators(harness:
     assert defined.headers["location"] == f"/v1/epcis/queries/{name}"
     assert (await client.get(f"/v1/epcis/queries/{name}")).json() == {"name": name, "query": definition}
     assert {"name": name, "query": definition} in (await client.get("/v1/epcis/queries")).json()
+    answered = (await client.get(f"/v1/epcis/queries/{name}/events")).json()
+    assert answered["epcisBody"]["queryResults"]["queryName"] == name  # as a subscription's deliveries name it
     found = results(await client.get(f"/v1/epcis/queries/{name}/events"))
     assert [e["epcList"] for e in found] == [[shipped]]
     assert list(validator.iter_errors((await client.get(f"/v1/epcis/queries/{name}/events")).json())) == []

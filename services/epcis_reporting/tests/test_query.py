@@ -138,6 +138,21 @@ async def test_a_query_is_answered_a_page_at_a_time(harness: Harness, validator:
         assert unknown.status_code == 422, unknown.text
         expected = sorted(f"query.{name}" for name in params if name != "EQ_bizStep" or "/epcs/" in url)
         assert sorted(e["field"] for e in unknown.json()["errors"]) == expected
+    # Nor is what would answer as if absent, or match nothing, where it looks like an answer.
+    for query in (
+        "EQ_bizStep=",  # no value
+        "EQ_bizStep=commissioning&EQ_bizStep=packing",  # twice: several values go in one, separated by |
+        "EQ_bizstep=packing",  # names are case-sensitive
+        "eventType=FooEvent",
+        "MATCH_epc=urn:epc:idpat:sgtin:9506000.013435.*",  # a pattern
+    ):
+        refused = await harness.client.get(f"/v1/epcis/events?{query}")
+        assert refused.status_code == 422, query
+        assert [e["rule"] for e in refused.json()["errors"]] == ["supported-parameter"], query
+    for accept, status in (("text/csv", 406), ("application/ld+json;q=0, text/html", 406), ("text/*", 200)):
+        answered = await harness.client.get("/v1/epcis/events", headers={"Accept": accept})
+        assert answered.status_code == status, accept
+    assert answered.headers["content-type"] == "application/xml"  # text/* covers text/xml
 
 
 async def test_a_narrowed_key_finds_only_its_partys_events(harness: Harness, validator: Any) -> None:

@@ -109,7 +109,10 @@ def filters_of(given: Mapping[str, Values | None], where: str, *, strict: bool =
             continue
         if name in LISTS and (values := _strings(value)) is not None:
             field, read = LISTS[name]
-            fields[field] = read(values)
+            if (problem := _unanswerable(name, values)) is not None:
+                problems.append(SUPPORTED.at(at, problem))
+            else:
+                fields[field] = read(values)
         elif name in TIMES and isinstance(value, str):
             fields[TIMES[name]] = moment(value, at)
         elif name in BOOLEANS and isinstance(value, bool):
@@ -119,6 +122,22 @@ def filters_of(given: Mapping[str, Values | None], where: str, *, strict: bool =
     if problems:
         raise InvalidInput(f"{len(problems)} query parameter(s) this repository does not answer", problems)
     return Filters(**fields)
+
+
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
+_MATCHED = ("MATCH_epc", "MATCH_parentID", "MATCH_anyEPC")
+
+
+def _unanswerable(name: str, values: tuple[str, ...]) -> str | None:
+    """Why values of `name` cannot be answered as asked (None: they can): answered as if absent,
+    or matching nothing, each would look like an answer."""
+    if not values:
+        return f"{name} has no value: leave it out, or give values separated by |"
+    if name == "eventType" and (odd := [v for v in values if v not in EVENT_TYPES]):
+        return f"{odd[0][:100]!r} is not an EPCIS event type ({', '.join(EVENT_TYPES)})"
+    if name in _MATCHED and any(v.startswith("urn:epc:idpat:") for v in values):
+        return "EPC patterns (urn:epc:idpat:…) are not matched here: name the EPCs (URN or Digital Link)"
+    return None
 
 
 def value_count(query: Mapping[str, Values]) -> int:

@@ -129,4 +129,4 @@ def named_query_routes(
         next_page_token: Annotated[str | None, Query(alias="nextPageToken")] = None,
     ) -> Response:
         filters = filters_of(request.state.named_query["query"], "query")
-        return await answer(request, filters, per_page, next_page_token)
+        return await answer(request, filters, per_page, next_page_token, query_name=queryName)

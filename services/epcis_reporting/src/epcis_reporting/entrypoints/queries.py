@@ -4,6 +4,7 @@ EPCISQueryDocument (JSON-LD), a page at a time (`perPage`, `nextPageToken`, a `L
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -41,18 +42,28 @@ VERSION_KNOWN = Rule(
 )
 
 
+MEDIA_ACCEPTED = Rule(
+    "media-accepted",
+    "Accept names a media type this server answers queries in: application/ld+json (the default), "
+    "application/json, application/xml or text/xml (a wildcard covering one will do)",
+    "header.Accept",
+    "Accept 'text/csv' names no media type this server answers in",
+)
+
+
 class NotAcceptable(DomainError):
     kind, status, title = "not-acceptable", 406, "Not acceptable"
     example = "the events asked for cannot be written as EPCIS 1.2 XML; ask for EPCIS 2.0 (XML or JSON-LD)"
 
 
-_QUERIES = refuses(
-    {InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)}
-)
-NAMED_QUERIES = refuses(
-    {InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED), NotAcceptable: (XML_WRITABLE, VERSION_KNOWN)}
+NAMED_QUERIES = _QUERIES = refuses(
+    {
+        InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED),
+        NotAcceptable: (XML_WRITABLE, VERSION_KNOWN, MEDIA_ACCEPTED),
+    }
 )
 _XML = ("application/xml", "text/xml")
+_WRITTEN = ("application/ld+json", "application/json", *_XML, "application/*", "text/*", "*/*")
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "an EPCISQueryDocument: JSON-LD, or EPCIS 2.0 / 1.2 XML (Accept, GS1-EPCIS-Version)",
@@ -88,13 +99,23 @@ ALL_PARAMETERS = PAGING | frozenset(PARAMETERS)
 
 def _only(request: Request, parameters: frozenset[str]) -> None:
     """Refuses a parameter the route does not read (EPCIS: a query names only parameters the
-    server recognises), rather than answer as if it were not there."""
-    unknown = [name for name in request.query_params if name not in parameters]
-    if unknown:
-        problems = [
-            SUPPORTED.at(f"query.{name[:100]}", f"{name[:100]!r} is no parameter of this query") for name in unknown
-        ]
-        raise InvalidInput(f"{len(unknown)} query parameter(s) this route does not read", problems[:20])
+    server recognises) and one given twice, rather than answer as if either were not there."""
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    problems = [
+        SUPPORTED.at(f"query.{name[:100]}", message)
+        for name, times in given.items()
+        if (message := _unread(name, times, parameters)) is not None
+    ]
+    if problems:
+        raise InvalidInput(f"{len(problems)} query parameter(s) this route does not read", problems[:20])
+
+
+def _unread(name: str, times: int, parameters: frozenset[str]) -> str | None:
+    if name not in parameters:
+        return f"{name[:100]!r} is no parameter of this query (names are case-sensitive)"
+    if times > 1:
+        return f"{name} is given {times} times: give its values once, separated by |"
+    return None
 
 
 def _token(seq: int) -> str:
@@ -115,6 +136,7 @@ class Answers:
         per_page: int,
         next_page_token: str | None,
         parameters: frozenset[str] = PAGING,
+        query_name: str = "SimpleEventQuery",
     ) -> Response:
         _only(request, parameters)
         after = _after(next_page_token)
@@ -129,9 +151,9 @@ class Answers:
             headers["Link"] = f'<{following}>; rel="next"'
         if xml:
             known = [*(request.state.principal.scope.company_prefixes or ()), *await known_prefixes(self.pool)]
-            body = _as_xml(query_document(page), version, known)
+            body = _as_xml(query_document(page, query_name), version, known)
             return Response(body, headers=headers, media_type="application/xml")
-        return JsonResponse(query_document(page), headers=headers, media_type="application/ld+json")
+        return JsonResponse(query_document(page, query_name), headers=headers, media_type="application/ld+json")
 
 
 def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> None:
@@ -228,18 +250,22 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
 
 
 def _wants_xml(accept: str) -> bool:
-    """Whether the most preferred media type the client accepts is XML (JSON-LD unless it is)."""
-    best, preference = "", -1.0
-    for offered in accept.split(","):
-        media, *parameters = (part.strip() for part in offered.split(";"))
+    """Whether the most preferred media type the client accepts that this server writes is XML
+    (JSON-LD when none is named); refused 406 when it accepts none this server writes."""
+    best, preference = "", 0.0
+    for offered in accept.split(",") if accept.strip() else ["*/*"]:
+        media, *parameters = (part.strip().lower() for part in offered.split(";"))
         weight = next((p[2:] for p in parameters if p.startswith("q=")), "1")
         try:
             quality = float(weight)
         except ValueError:
             continue
-        if quality > preference:
-            best, preference = media.lower(), quality
-    return best in _XML
+        if media in _WRITTEN and quality > preference:
+            best, preference = media, quality
+    if not best:
+        message = f"Accept {accept[:100]!r} names no media type this server answers in ({', '.join(_WRITTEN[:4])})"
+        raise NotAcceptable(message, [MEDIA_ACCEPTED.at("header.Accept", message)])
+    return best in _XML or best == "text/*"
 
 
 def _version(named: str | None) -> Version:
