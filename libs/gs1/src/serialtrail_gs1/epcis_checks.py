@@ -136,7 +136,9 @@ def envelope_violations(envelope: dict[str, Any]) -> list[Violation]:
     """The document without its events against the document schema (its header, context, type).
     The schema also takes a lone event; a document to capture holds its events in a list."""
     if envelope.get("type") not in DOCUMENT_TYPES:
-        message = f"the document's type is {envelope.get('type')!r}, not one of {', '.join(DOCUMENT_TYPES)}"
+        given = envelope.get("type")
+        stated = "missing" if given is None else f"{given!r}"[:100]
+        message = f"the document's type is {stated}, not one of {', '.join(DOCUMENT_TYPES)}"
         return [EPCIS_DOCUMENT.at("document.type", message)]
     return [
         EPCIS_DOCUMENT.at(_path(error.instance_path, "document"), error.message)

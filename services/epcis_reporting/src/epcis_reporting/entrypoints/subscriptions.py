@@ -168,7 +168,7 @@ def subscription_routes(
 def _schedule(body: SubscriptionIn) -> Schedule | None:
     """The schedule, checked (a time that matches it exists); or None for a stream. Exactly one."""
     if (body.stream is True) == (body.schedule is not None) or body.stream is False:
-        message = "a subscription sets stream: true, or gives a schedule (not both)"
+        message = "a subscription sets stream: true, or gives a schedule: one of them, not both, not neither"
         raise InvalidInput(message, [STREAM_OR_SCHEDULE.at("stream", message)])
     if body.schedule is None:
         return None
