@@ -417,6 +417,7 @@ def canonical_batch(text: str) -> str | None:
     return link if _BATCH_LINK.fullmatch(link) else None
 
 
+@functools.lru_cache(maxsize=4096)  # a document names few batches, each for thousands of serials
 def batch_link(gtin: str, lot: str) -> str:
     """A batch as `canonical_batch` names it."""
     return digital_link(f"{CANONICAL_RESOLVER}/01/{gtin}/10/{quote(lot, safe='')}")
