@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import pytest
 from epcis_reporting import bootstrap
+from epcis_reporting.application.subscribers import only_in_force
 from epcis_reporting.application.webhooks import check_destination, only_public
 from epcis_reporting.domain.subscriptions import MOST_PER_SUBSCRIBER, next_run
 from epcis_reporting.settings import EpcisSettings
@@ -311,3 +312,25 @@ async def test_a_subscriber_holds_a_bounded_number_of_subscriptions(harness: Har
     listed = (await harness.client.get(url)).json()
     assert (await harness.client.delete(f"{url}/{listed[0]['subscriptionID']}")).status_code == 204
     assert (await harness.client.post(url, json=body)).status_code == 201  # room again
+
+
+async def test_a_delivery_decided_before_an_unsubscribe_is_not_sent_after_it(harness: Harness) -> None:
+    name = await _query(harness, EQ_bizStep=["shipping"])
+    body = {"dest": "https://client.example.com/hook", "stream": True}
+    subscribed = await harness.client.post(f"/v1/epcis/queries/{name}/subscriptions", json=body)
+    assert subscribed.status_code == 201, subscribed.text
+    sent = []
+
+    async def send(attempt: Any) -> Any:
+        sent.append(attempt)
+        return Delivered(200)
+
+    checked = only_in_force(send, harness.composition.admin_pool, "epcis_reporting")
+    job = SimpleNamespace(payload={"subscription_id": subscribed.json()["subscriptionID"]})
+    attempt = cast(Attempt, SimpleNamespace(job=job))
+    assert isinstance(await checked(attempt), Delivered)  # in force: sent
+    assert (await harness.client.delete(subscribed.headers["location"])).status_code == 204
+    outcome = await checked(attempt)
+    assert isinstance(outcome, Permanent)
+    assert "cancelled" in outcome.reason
+    assert len(sent) == 1  # not sent after the unsubscribe

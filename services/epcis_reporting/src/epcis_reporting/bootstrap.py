@@ -16,7 +16,7 @@ from epcis_reporting.application.capture import CaptureHandlers
 from epcis_reporting.application.decisions import OwnerDecisions
 from epcis_reporting.application.notifier import OUTBOUND, Notifier
 from epcis_reporting.application.records import RecordHandlers
-from epcis_reporting.application.subscribers import Subscribers
+from epcis_reporting.application.subscribers import Subscribers, only_in_force
 from epcis_reporting.application.webhooks import only_public
 from epcis_reporting.application.write_side import CapturedOnce, CommitChecks
 from epcis_reporting.domain import routing
@@ -73,9 +73,8 @@ def webhooks(context: ServiceContext[EpcisSettings]) -> Remote:
         return HttpRequest("POST", payload["dest"], content=payload["body"].encode(), headers=payload["headers"])
 
     remote = http_remote(request, context.settings.subscriptions)
-    if context.settings.webhooks_allow_private:
-        return remote
-    return replace(remote, send=only_public(remote.send))
+    send = remote.send if context.settings.webhooks_allow_private else only_public(remote.send)
+    return replace(remote, send=only_in_force(send, context.pool, context.store.schema))
 
 
 DELIVERIES = Outcomes(

@@ -16,10 +16,14 @@ from serialtrail_contracts.epcis import (
     SubscriptionCreated,
     SubscriptionNotified,
 )
-from serialtrail_kit.db import Connection
+from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.outbound import Permanent
+from serialtrail_kit.outbound.declared import Send
+from serialtrail_kit.outbound.jobs import Attempt, Outcome
 
 from epcis_reporting.domain.subscriptions import next_run
+from epcis_reporting.projections.repository import key_withdrawn
 
 
 class Subscribers:
@@ -132,3 +136,19 @@ async def due(conn: Connection, schema: str, now: datetime) -> list[Any]:
             f"SELECT * FROM {schema}.subscriptions WHERE next_run IS NULL OR next_run <= $1 ORDER BY created_at", now
         )
     )
+
+
+def only_in_force(send: Send, pool: Pool, schema: str) -> Send:
+    """A delivery is sent only while its subscription is in force and its subscriber's key is
+    not withdrawn: one decided before an unsubscribe or a revocation is not sent after it (its
+    failure, with this reason, is on the log)."""
+
+    async def checked(attempt: Attempt) -> Outcome:
+        async with pool.acquire() as conn:
+            row = await one(conn, schema, UUID(str(attempt.job.payload["subscription_id"])))
+            withdrawn = row is not None and await key_withdrawn(conn, row["principal_id"])
+        if row is None or withdrawn:
+            return Permanent("the subscription was cancelled, or its subscriber's key withdrawn: not sent")
+        return await send(attempt)
+
+    return checked
