@@ -39,7 +39,7 @@ from epcis_reporting.projections import party
 SOURCE = "epcis_reporting"
 RM = "epcis_reporting_rm"
 _EPC_LISTS = ("epcList", "childEPCs")
-_ANY_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_OTHER_EPC_LISTS = ("inputEPCList", "outputEPCList")  # with _EPC_LISTS and the parent: anyEPC's
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 UNKNOWN_BATCH = "(unknown)"  # never granted
 _PREFIX_IN_URN = re.compile(r"urn:epc:(?:id|idpat|class):[a-z]+:([0-9]{6,12})\.")
@@ -242,6 +242,7 @@ async def _events(conn: Connection, schema: str, recorded: RecordedEvent) -> Non
 
 def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
     event = orjson.loads(captured["event_json"])
+    parent = canonical_epc(event["parentID"]) if event.get("parentID") else None
     declaration = event.get("errorDeclaration") if captured.get("declares_error") else None
     return (
         identity(captured["event_id"], bool(declaration)),
@@ -255,9 +256,9 @@ def _row(recorded: RecordedEvent, captured: dict[str, Any]) -> tuple[Any, ...]:
         cbv_word(event.get("disposition"), "Disp"),
         (event.get("readPoint") or {}).get("id"),
         (event.get("bizLocation") or {}).get("id"),
-        _canonical(event, _EPC_LISTS),
-        _canonical(event, _ANY_EPC_LISTS) + ([canonical_epc(event["parentID"])] if event.get("parentID") else []),
-        canonical_epc(event["parentID"]) if event.get("parentID") else None,
+        epcs := _canonical(event, _EPC_LISTS),
+        epcs + _canonical(event, _OTHER_EPC_LISTS) + ([parent] if parent else []),
+        parent,
         event,
         event.get("eventID") if isinstance(event.get("eventID"), str) else None,
         declaration is not None,
