@@ -3,6 +3,8 @@ per-batch counts QA asks for. A pure fold of the serial issuance log."""
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,10 +95,14 @@ class SerialStatusProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        for event in events:
-            handler = _HANDLERS.get(event.event_type)
+        for event_type, run in itertools.groupby(events, key=lambda e: e.event_type):
+            if event_type == SerialsCommissioned.EVENT_TYPE:
+                await _commissioned(conn, schema, list(run))  # in order: one run, one batch
+                continue
+            handler = _HANDLERS.get(event_type)
             if handler is not None:
-                await handler(conn, schema, event)
+                for event in run:
+                    await handler(conn, schema, event)
 
 
 async def _count(conn: Connection, schema: str, gtin: str, lot: str, column: str, amount: int) -> None:
@@ -152,41 +158,65 @@ async def _imported(conn: Connection, schema: str, recorded: RecordedEvent) -> N
         await _count(conn, schema, e.gtin, e.lot, "imported", len(e.serials))
 
 
-async def _commissioned(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
-    payload: dict[str, Any] = recorded.payload
-    e = SerialsCommissioned.model_construct(**payload)  # validated on append: skip re-parsing 10,000 serials
-    await conn.execute(
+async def _commissioned(conn: Connection, schema: str, run: Sequence[RecordedEvent]) -> None:
+    """A run of commissionings, in a few statements whatever its length (a captured document's
+    thousand commissionings were five thousand round trips)."""
+    # validated on append: model_construct skips re-parsing thousands of serials
+    done = [(r, SerialsCommissioned.model_construct(**r.payload)) for r in run]
+    await conn.executemany(
         f"INSERT INTO {schema}.commissionings VALUES ($1, $2, $3, $4::text::date, $5, $6::text::timestamptz, "
         "$7, $8, $9, $10, $6, $11, $12)",
+        [_commissioning_row(r, e) for r, e in done],
+    )
+    chunks = [
+        (e.gtin, chunk, e.commissioning_id, bits)
+        for _, e in done
+        for chunk, bits in counter_bitmap.mark(
+            {}, counter_bitmap.counters_of_ranges(list(e.counter_ranges))
+        ).chunks.items()
+    ]
+    if chunks:
+        await conn.execute(
+            f"INSERT INTO {schema}.commissioned_chunks "
+            "SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::bytea[])",
+            *(list(column) for column in zip(*chunks, strict=True)),
+        )
+    unpooled = [(e.gtin, serial, e.commissioning_id) for _, e in done for serial in e.unpooled_serials or ()]
+    if unpooled:
+        await conn.execute(
+            f"INSERT INTO {schema}.commissioned_unpooled SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])",
+            *(list(column) for column in zip(*unpooled, strict=True)),
+        )
+    counts = Counter[tuple[str, str]]()
+    for _, e in done:
+        counts[(e.gtin, e.lot)] += len(e.serials)
+    await conn.execute(
+        f"INSERT INTO {schema}.batch_counts (gtin, lot, commissioned) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) "
+        "ON CONFLICT (gtin, lot) DO UPDATE SET commissioned = batch_counts.commissioned + EXCLUDED.commissioned",
+        [gtin for gtin, _ in counts],
+        [lot for _, lot in counts],
+        list(counts.values()),
+    )
+
+
+def _commissioning_row(recorded: RecordedEvent, e: SerialsCommissioned) -> tuple[Any, ...]:
+    when = str(recorded.payload["event_time"])
+    who, at, position = _who(recorded), recorded.recorded_at, recorded.global_position
+    place = (e.read_point, e.biz_location)
+    return (
         e.commissioning_id,
         e.gtin,
         e.lot,
         str(e.expiry),
         e.line_id,
-        str(payload["event_time"]),
+        when,
         len(e.serials),
-        _who(recorded),
-        recorded.recorded_at,
-        recorded.global_position,
-        e.read_point,
-        e.biz_location,
+        who,
+        at,
+        position,
+        *place,
     )
-    chunks = counter_bitmap.mark({}, counter_bitmap.counters_of_ranges(list(e.counter_ranges))).chunks
-    await conn.execute(
-        f"INSERT INTO {schema}.commissioned_chunks SELECT $1, unnest($2::bigint[]), $3, unnest($4::bytea[])",
-        e.gtin,
-        list(chunks),
-        e.commissioning_id,
-        list(chunks.values()),
-    )
-    if e.unpooled_serials:
-        await conn.execute(
-            f"INSERT INTO {schema}.commissioned_unpooled SELECT $1, unnest($2::text[]), $3",
-            e.gtin,
-            list(e.unpooled_serials),
-            e.commissioning_id,
-        )
-    await _count(conn, schema, e.gtin, e.lot, "commissioned", len(e.serials))
 
 
 async def _sscc(conn: Connection, schema: str, recorded: RecordedEvent) -> None:
@@ -222,7 +252,6 @@ async def _replaced(conn: Connection, schema: str, recorded: RecordedEvent) -> N
 _HANDLERS = {
     SerialsAllocated.EVENT_TYPE: _allocated,
     SerialsImported.EVENT_TYPE: _imported,
-    SerialsCommissioned.EVENT_TYPE: _commissioned,
     SsccRangeAllocated.EVENT_TYPE: _sscc,
     SerialReplaced.EVENT_TYPE: _replaced,
 }
