@@ -120,8 +120,9 @@ async def test_each_bad_event_is_named_with_its_field_and_rule(harness: Harness)
     bad_step = commissioning(serial(), bizStep="shipped")
     unknown_cbv_uri = commissioning(serial(), disposition="https://ref.gs1.org/cbv/Disp-misplaced")
     bad_check_digit = commissioning(serial(), epcList=["https://id.gs1.org/01/09506000134353/21/X1"])
+    rebinding = {**commissioning(serial()), "@context": [{"epcList": "https://evil.example/"}]}
     good = commissioning(serial())
-    body = document(no_offset, bad_step, unknown_cbv_uri, bad_check_digit, good)
+    body = document(no_offset, bad_step, unknown_cbv_uri, bad_check_digit, rebinding, good)
     job = await capture(harness.client, body)
     assert (job["success"], job["captured"]) == (False, 0)
     assert rules_of(job) == [
@@ -129,6 +130,7 @@ async def test_each_bad_event_is_named_with_its_field_and_rule(harness: Harness)
         (1, 400, ["epcis-schema"]),
         (2, 400, ["cbv-term"]),
         (3, 400, ["gs1-check-digit"]),
+        (4, 400, ["protected-term"]),
     ]
     fields = [p["errors"][0]["field"] for p in job["errors"]]
     assert fields == [
@@ -136,9 +138,10 @@ async def test_each_bad_event_is_named_with_its_field_and_rule(harness: Harness)
         "eventList[1].bizStep",
         "eventList[2].disposition",
         "eventList[3].epcList[0]",
+        "eventList[4].@context",
     ]
     proceeded = await capture(harness.client, body, **_proceed())
-    assert (proceeded["captured"], len(proceeded["errors"])) == (1, 4)
+    assert (proceeded["captured"], len(proceeded["errors"])) == (1, 5)
 
 
 async def test_a_narrowed_key_captures_only_its_own_companys_objects(harness: Harness) -> None:
@@ -175,6 +178,16 @@ async def test_a_document_that_cannot_be_read_is_refused_whole_and_records_nothi
             413,
             "too-large",
             "capture-limit",
+        ),
+        # The EPCIS context is @protected: a document rebinding one of its terms (other than a prefix, which
+        # answers rename) is no EPCIS document: JSON-LD processors refuse it, and no renaming keeps its meaning.
+        (
+            json.dumps(
+                {**document(commissioning(serial())), "@context": [CONTEXT, {"bizStep": "https://evil.example/"}]}
+            ).encode(),
+            422,
+            "invalid-input",
+            "protected-term",
         ),
     ]
     for body, status, kind, rule in cases:

@@ -66,3 +66,19 @@ def test_documents_that_agree_are_answered_as_captured() -> None:
     document = query_document(rows)
     assert document["@context"] == [CONTEXT, {"ex": "https://cmo.example/epcis/"}]
     assert [e["ex:shift"] for e in document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == ["A", "B"]
+
+
+def test_a_standard_prefix_bound_elsewhere_is_renamed_and_the_standard_kept() -> None:
+    """The EPCIS context is @protected: an answer rebinding cbvmda is refused by JSON-LD processors
+    whole, every event with it. The document that bound it elsewhere has its own renamed instead."""
+    rebound = _row("https://other.example/mda/", **{"ilmd": {"ex:lotNumber": "THEIRS"}})
+    rebound["context"] = [CONTEXT, {"cbvmda": "https://other.example/mda/"}]
+    rebound["event"]["ilmd"] = {"cbvmda:lotNumber": "THEIRS"}
+    standard = _row("https://cmo.example/epcis/", **{"ilmd": {"cbvmda:lotNumber": "OURS"}})
+    document = query_document([rebound, standard])
+    expanded = _expanded(document)  # refused as a protected term redefinition, were cbvmda rebound
+    assert expanded[0]["https://ref.gs1.org/epcis/ilmd"][0]["https://other.example/mda/lotNumber"] == [
+        {"@value": "THEIRS"}
+    ]
+    assert expanded[1]["https://ref.gs1.org/epcis/ilmd"][0]["urn:epcglobal:cbv:mda:lotNumber"] == [{"@value": "OURS"}]
+    assert {"cbvmda2": "https://other.example/mda/"} in document["@context"]

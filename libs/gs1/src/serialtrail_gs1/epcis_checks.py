@@ -37,6 +37,7 @@ from serialtrail_gs1.locations import SGLN_PREFIX, canonical_sgln
 from serialtrail_gs1.scan import ScanError, digital_link_elements, parse_object_id, rule_of
 
 SCHEMA_FILE = "EPCIS-JSON-Schema.json"  # official, byte for byte (gs1/EPCIS): package data, see standards/README.md
+CONTEXT_FILE = "epcis-context.jsonld"  # official, as SCHEMA_FILE
 MAX_SCHEMA_ERRORS = 5  # per event: the first few say what is wrong; a thousand say nothing more
 
 EPCIS_SCHEMA = Rule(
@@ -44,6 +45,14 @@ EPCIS_SCHEMA = Rule(
     "the event validates against the EPCIS 2.0 JSON Schema (times with an offset, URIs, CBV words)",
     "eventList[0].bizStep",
     "'shipped' is not valid under any of the given schemas",
+)
+PROTECTED_TERM = Rule(
+    "protected-term",
+    "a @context (the document's or an event's) does not redefine a term of the EPCIS 2.0 context other than its "
+    "prefixes (bizStep, ObjectEvent, epcList …): that context is @protected, JSON-LD processors refuse what "
+    "redefines one, and no renaming would keep the event's meaning",
+    "document.@context",
+    "the @context binds 'bizStep' to 'https://example.com/step', not to {'@id': 'epcis:bizStep', ...}",
 )
 EPCIS_DOCUMENT = Rule(
     "epcis-document",
@@ -143,7 +152,39 @@ def envelope_violations(envelope: dict[str, Any]) -> list[Violation]:
     return [
         EPCIS_DOCUMENT.at(_path(error.instance_path, "document"), error.message)
         for error in _limited(_document_validator().iter_errors(envelope))
-    ]
+    ] + redefined_terms(envelope.get("@context"), "document.@context")
+
+
+@functools.cache
+def _standard_terms() -> dict[str, Any]:
+    text = importlib.resources.files("serialtrail_gs1").joinpath("standards", "epcis", CONTEXT_FILE).read_bytes()
+    context: dict[str, Any] = orjson.loads(text)["@context"]
+    return {term: definition for term, definition in context.items() if not term.startswith("@")}
+
+
+@functools.cache
+def standard_prefixes() -> dict[str, str]:
+    """The prefixes the EPCIS 2.0 context binds (cbvmda, gs1, cbv …) to their namespaces."""
+    return {
+        term: iri
+        for term, iri in _standard_terms().items()
+        if isinstance(iri, str) and iri.startswith(("http://", "https://", "urn:"))
+    }
+
+
+def redefined_terms(context: Any, at: str) -> list[Violation]:
+    """The terms of the (protected) EPCIS 2.0 context, other than its prefixes, that `context`
+    binds otherwise (`bizStep`, `ObjectEvent` …: no renaming keeps such a document's meaning). A
+    prefix bound otherwise (an official example binds cbvmda to a namespace of its own) is taken,
+    and renamed where the document's events are answered."""
+    standard, prefixes = _standard_terms(), standard_prefixes()
+    return [
+        PROTECTED_TERM.at(at, f"the @context binds {term[:100]!r} to {definition!r:.100}, not to {standard[term]!r}")
+        for item in (context if isinstance(context, list) else [context])
+        if isinstance(item, dict)
+        for term, definition in item.items()
+        if term in standard and term not in prefixes and definition != standard[term]
+    ][:MAX_SCHEMA_ERRORS]
 
 
 def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
@@ -156,6 +197,8 @@ def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
     if schema:  # the later layers read fields the schema vouches for
         return Checked(index, tuple(schema), keys)
     found = [*_identifier_violations(event, at, keys), *_vocabulary_violations(event, at)]
+    if "@context" in event:  # an event's own context, read with the document's
+        found += redefined_terms(event["@context"], f"{at}.@context")
     return Checked(index, tuple(found), keys)
 
 

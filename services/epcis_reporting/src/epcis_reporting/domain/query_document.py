@@ -2,9 +2,10 @@
 captured, each with the time this repository recorded it.
 
 Events come from many captured documents, each with its own @context, and the answer has one.
-Two documents may bind one prefix to two namespaces (`ex` to a CMO's and to a partner's): the
-later event's prefix is then renamed (`ex2`) in its fields and in the @context, so that every
-field still means what its capturer said, in JSON-LD and in the XML written from the answer."""
+Two documents may bind one prefix to two namespaces (`ex` to a CMO's and to a partner's), or one
+a prefix of the (protected) EPCIS context to another: the later event's prefix, or the one
+rebinding the standard's, is then renamed (`ex2`, `cbvmda2`) in its fields and in the @context, so
+that every field still means what its capturer said, in JSON-LD and in the XML written from it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from serialtrail_gs1.epcis import CONTEXT
+from serialtrail_gs1.epcis_checks import standard_prefixes
 
 
 def _as_recorded(row: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +27,9 @@ class _Context:
 
     def __init__(self) -> None:
         self.items: list[Any] = [CONTEXT]
-        self.bound: dict[str, Any] = {}  # term or prefix -> its definition, as answered
+        # term or prefix -> its definition, as answered: the standard context's prefixes first (it is
+        # @protected: a document binding cbvmda elsewhere has its own renamed, never the standard's)
+        self.bound: dict[str, Any] = dict(standard_prefixes())
 
     def adopt(self, declared: Any) -> dict[str, str]:
         """Take one document's @context; the renames its events need (prefix -> prefix)."""
