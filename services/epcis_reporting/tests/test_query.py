@@ -145,6 +145,7 @@ async def test_a_query_is_answered_a_page_at_a_time(harness: Harness, validator:
         "EQ_bizstep=packing",  # names are case-sensitive
         "eventType=FooEvent",
         "MATCH_epc=urn:epc:idpat:sgtin:9506000.013435.*",  # a pattern
+        "MATCH_anyEPC=URN:EPC:IDPAT:sgtin:9506000.013435.*",  # URN schemes are case-insensitive
     ):
         refused = await harness.client.get(f"/v1/epcis/events?{query}")
         assert refused.status_code == 422, query

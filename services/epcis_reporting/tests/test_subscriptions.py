@@ -209,6 +209,12 @@ def test_a_schedule_runs_at_the_next_time_every_field_allows() -> None:
         "https://ho st/cb",
         "https://" + "\u00e9" * 300 + "/cb",
         "https://" + ".".join(["a" * 60] * 5) + "/cb",  # longer than a DNS name may be
+        "https://client.example.com\t/cb",  # the URL parser drops tabs and line breaks: the caller does not
+        " https://client.example.com/cb",
+        "https://client.example.com\n/cb",
+        "https://client.example.com:0/cb",
+        "https://224.0.0.1/cb",  # multicast
+        "https://[ff02::1]/cb",
     ],
 )
 def test_a_webhook_to_this_servers_own_network_is_refused(dest: str) -> None:

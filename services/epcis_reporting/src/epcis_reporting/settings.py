@@ -31,8 +31,8 @@ class EpcisSettings(ServiceSettings):
         default=2,
         ge=1,
         le=64,
-        description="documents read and recorded at once (each takes many times its size in memory while it is "
-        "read); another waits for one to end",
+        description="documents read and recorded at once, one per key (each takes many times its size in memory "
+        "while it is read); another waits for one to end",
     )
     capture_wait_seconds: float = Field(
         default=60.0,

@@ -42,9 +42,12 @@ def check_destination(dest: str, allow_private: bool) -> str:
 
 
 def _malformed(dest: str) -> str | None:
+    if any(c.isspace() or not c.isprintable() for c in dest):  # the URL parser drops them; the caller would not
+        return "holds a space or a control character"
     try:
         parts = urlsplit(dest)
-        parts.port  # noqa: B018 - read for its check: a port beyond 65535 or not a number raises
+        if parts.port == 0:  # read for its check too: a port beyond 65535 or not a number raises
+            return "names port 0, which no server listens on"
     except ValueError as error:
         return f"is not a URL ({error})"
     host = parts.hostname
@@ -87,7 +90,7 @@ def not_global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         if any(e is not None and not_global(e) for e in embedded):
             return True
-    return not address.is_global
+    return not address.is_global or address.is_multicast
 
 
 def only_public(send: Send) -> Send:

@@ -187,7 +187,7 @@ def _capture_route(
         principal = request.state.principal
         media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         read = handlers.read_xml if media.endswith("xml") else handlers.read_json
-        async with slots.held():  # a document read takes many times its size in memory while it is read
+        async with slots.held(principal.id):  # a document read takes many times its size in memory while read
             document = await read(request.stream(), principal)
             capture_id, _ = await handlers.record(document, behaviour, principal, record_metadata(request))
         await consistent()
