@@ -130,7 +130,7 @@ async def test_each_bad_event_is_named_with_its_field_and_rule(harness: Harness)
         (1, 400, ["epcis-schema"]),
         (2, 400, ["cbv-term"]),
         (3, 400, ["gs1-check-digit"]),
-        (4, 400, ["protected-term"]),
+        (4, 400, ["context-declaration"]),
     ]
     fields = [p["errors"][0]["field"] for p in job["errors"]]
     assert fields == [
@@ -374,3 +374,37 @@ async def test_documents_beyond_those_read_at_once_wait_their_turn_or_are_refuse
     assert (await slow).status_code == 202
     again = json.dumps(document(commissioning(uuid.uuid4().hex[:12].upper())))
     assert (await client.post("/v1/epcis/capture", content=again, headers=JSONLD)).status_code == 202
+
+
+async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harness: Harness) -> None:
+    """Answers gather many documents' events under one @context: a document declares prefixes (and
+    type coercions of its own terms), nothing that would change how the others' events read."""
+    evil = "https://evil.example/"
+    for declared, message in (
+        ([CONTEXT, f"{evil}ctx.jsonld"], "remote context"),
+        ([CONTEXT, {"@import": f"{evil}ctx.jsonld"}], "@import"),
+        ([CONTEXT, {"@vocab": evil}], "@vocab"),
+        ([CONTEXT, {"@language": "fr"}], "@language"),
+        ([CONTEXT, {"ex": {"@id": evil, "@prefix": True}}], "'ex' is declared as a prefix"),
+        ([CONTEXT, {"cbvmda:lotNumber": f"{evil}lot"}], "'cbvmda:lotNumber' is a term of the EPCIS 2.0"),
+        ([CONTEXT, {"ex": evil, "ex:lot": f"{evil}lot"}], "type coercion"),
+    ):
+        refused = await harness.client.post(
+            "/v1/epcis/capture", json={**document(commissioning(serial())), "@context": declared}
+        )
+        assert refused.status_code == 422, refused.text
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [
+            ("document.@context", "context-declaration")
+        ]
+        assert message in refused.json()["errors"][0]["message"], refused.text
+    nested = {**commissioning(serial()), "example:ext": {"@context": {"bizStep": f"{evil}bs"}, "bizStep": "x"}}
+    body = {
+        **document(nested),
+        "@context": [CONTEXT, {"example": "https://example.com/ns/", "example:id": {"@type": "@id"}}],
+    }
+    job = await capture(harness.client, body)
+    assert rules_of(job) == [(0, 400, ["context-declaration"])]
+    assert job["errors"][0]["errors"][0]["field"] == "eventList[0].example:ext.@context"
+    assert (await capture(harness.client, {**body, "epcisBody": document(commissioning(serial()))["epcisBody"]}))[
+        "captured"
+    ] == 1  # prefixes and a coercion of one's own term are taken

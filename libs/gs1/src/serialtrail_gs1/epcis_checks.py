@@ -54,6 +54,17 @@ PROTECTED_TERM = Rule(
     "document.@context",
     "the @context binds 'bizStep' to 'https://example.com/step', not to {'@id': 'epcis:bizStep', ...}",
 )
+CONTEXT_DECLARATION = Rule(
+    "context-declaration",
+    "a document's @context is the EPCIS 2.0 context's URL and objects declaring prefixes "
+    "({'ex': 'https://example.com/ns/'}) and type coercions of terms of one's own prefixes "
+    "({'ex:id': {'@type': '@id'}}): no other remote context (never fetched), no keyword but @version 1.1 "
+    "(@vocab, @language, @base, @import ...), no @context of an event's own or inside one. Answers gather "
+    "many documents' events under one @context: what else a document declared would change how the others' "
+    "events read",
+    "document.@context",
+    "'https://example.com/ctx.jsonld' is a remote context this server does not fetch",
+)
 EPCIS_DOCUMENT = Rule(
     "epcis-document",
     "the document (outside its events) validates against the EPCIS 2.0 schema: an EPCISDocument or "
@@ -152,7 +163,7 @@ def envelope_violations(envelope: dict[str, Any]) -> list[Violation]:
     return [
         EPCIS_DOCUMENT.at(_path(error.instance_path, "document"), error.message)
         for error in _limited(_document_validator().iter_errors(envelope))
-    ] + redefined_terms(envelope.get("@context"), "document.@context")
+    ] + context_violations(envelope.get("@context"), "document.@context")
 
 
 @functools.cache
@@ -170,6 +181,70 @@ def standard_prefixes() -> dict[str, str]:
         for term, iri in _standard_terms().items()
         if isinstance(iri, str) and iri.startswith(("http://", "https://", "urn:"))
     }
+
+
+# The EPCIS 2.0 context, at its URL and at the address an official example still names.
+STANDARD_CONTEXTS = (
+    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    "https://gs1.github.io/EPCIS/epcis-context.jsonld",
+)
+_IRI = ("http://", "https://", "urn:")
+
+
+def context_violations(context: Any, at: str) -> list[Violation]:
+    """What a captured document's @context declares beyond what its events can be answered with
+    among others' (`CONTEXT_DECLARATION`), and the EPCIS context's terms it redefines."""
+    found = []
+    for item in context if isinstance(context, list) else [context]:
+        if isinstance(item, str):
+            if item not in STANDARD_CONTEXTS:
+                found.append(f"{item[:100]!r} is a remote context this server does not fetch: declare prefixes inline")
+        elif isinstance(item, dict):
+            found += [why for term, definition in item.items() if (why := _undeclarable(term, definition))]
+        else:
+            found.append("an item of @context is the EPCIS 2.0 context's URL or an object of prefixes")
+    problems = [CONTEXT_DECLARATION.at(at, why) for why in found]
+    return (problems + redefined_terms(context, at))[:MAX_SCHEMA_ERRORS]
+
+
+def _undeclarable(term: str, definition: Any) -> str | None:
+    if term == "@version" and definition == 1.1:  # JSON-LD 1.1, as the EPCIS context itself: changes nothing
+        return None
+    if term.startswith("@"):
+        return f"{term[:40]} is not taken: it would change how other documents' events read where they are answered"
+    prefix, colon, _ = term.partition(":")
+    if not colon:
+        if isinstance(definition, str) and definition.startswith(_IRI):
+            return None
+        return f"{term[:100]!r} is declared as a prefix: its namespace IRI (http, https or urn), nothing else"
+    if prefix in standard_prefixes():
+        return f"{term[:100]!r} is a term of the EPCIS 2.0 context's vocabulary: it is not redefined"
+    if isinstance(definition, dict) and definition and set(definition) <= {"@type", "@id"}:
+        return None
+    return f"{term[:100]!r}: a term of one's own prefix takes a type coercion ({{'@type': ...}}), nothing else"
+
+
+def event_context_violations(event: dict[str, Any], at: str) -> list[Violation]:
+    """An event's own @context, or one inside it: answered among others' events, it is not kept."""
+    own = event.get("@context")
+    kept = own is None or own in STANDARD_CONTEXTS or own == [STANDARD_CONTEXTS[0]]
+    found = ([] if kept else [f"{at}.@context"]) + _nested_contexts(
+        {k: v for k, v in event.items() if k != "@context"}, at
+    )
+    message = "an event's own @context (or one inside it) is not kept: declare prefixes in the document's @context"
+    return [CONTEXT_DECLARATION.at(where, message) for where in found[:MAX_SCHEMA_ERRORS]]
+
+
+def _nested_contexts(value: Any, at: str) -> list[str]:
+    """Where a @context is inside `value` (an event's fields): its paths."""
+    if isinstance(value, dict):
+        here = [f"{at}.@context"] if "@context" in value else []
+        inner = [(f"{at}.{key}", v) for key, v in value.items() if isinstance(v, dict | list)]
+    elif isinstance(value, list):
+        here, inner = [], [(f"{at}[{i}]", v) for i, v in enumerate(value) if isinstance(v, dict | list)]
+    else:
+        return []
+    return here + [path for where, v in inner for path in _nested_contexts(v, where)]
 
 
 def redefined_terms(context: Any, at: str) -> list[Violation]:
@@ -197,8 +272,7 @@ def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
     if schema:  # the later layers read fields the schema vouches for
         return Checked(index, tuple(schema), keys)
     found = [*_identifier_violations(event, at, keys), *_vocabulary_violations(event, at)]
-    if "@context" in event:  # an event's own context, read with the document's
-        found += redefined_terms(event["@context"], f"{at}.@context")
+    found += event_context_violations(event, at)
     return Checked(index, tuple(found), keys)
 
 

@@ -135,7 +135,7 @@ def _unanswerable(name: str, values: tuple[str, ...]) -> str | None:
         return f"{name} has no value: leave it out, or give values separated by |"
     if name == "eventType" and (odd := [v for v in values if v not in EVENT_TYPES]):
         return f"{odd[0][:100]!r} is not an EPCIS event type ({', '.join(EVENT_TYPES)})"
-    if name in _MATCHED and any(v[:14].lower() == "urn:epc:idpat:" for v in values):
+    if name in _MATCHED and any(v.strip()[:14].lower() == "urn:epc:idpat:" for v in values):
         return "EPC patterns (urn:epc:idpat:…) are not matched here: name the EPCs (URN or Digital Link)"
     return None
 

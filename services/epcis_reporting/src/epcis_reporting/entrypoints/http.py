@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, status
 from serialtrail_contracts.epcis import ErrorBehaviour
-from serialtrail_gs1.epcis_checks import CBV_TERM, EPCIS_DOCUMENT, EPCIS_SCHEMA, PROTECTED_TERM
+from serialtrail_gs1.epcis_checks import CBV_TERM, CONTEXT_DECLARATION, EPCIS_DOCUMENT, EPCIS_SCHEMA, PROTECTED_TERM
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.declaration import NOT_IN_FUTURE
@@ -42,7 +42,7 @@ Consistent = Callable[[], Awaitable[None]]
 
 _CAPTURES = refuses(
     {
-        InvalidInput: (rules.ERROR_BEHAVIOUR, EPCIS_DOCUMENT, PROTECTED_TERM, *strict_json.RULES),
+        InvalidInput: (rules.ERROR_BEHAVIOUR, EPCIS_DOCUMENT, PROTECTED_TERM, CONTEXT_DECLARATION, *strict_json.RULES),
         MalformedJson: (rules.WELL_FORMED,),
         MalformedXml: (rules.WELL_FORMED_XML, rules.NO_DTD),
         TooManyEvents: (rules.EVENT_LIMIT,),
@@ -53,6 +53,7 @@ _CAPTURES = refuses(
 EVENT_RULES = (
     EPCIS_SCHEMA,
     PROTECTED_TERM,
+    CONTEXT_DECLARATION,
     *SCAN_RULES,
     CBV_TERM,
     NOT_IN_FUTURE,
