@@ -679,22 +679,29 @@ def test_namespaces_become_prefixes_of_the_document_s_context() -> None:
         "</ObjectEvent>",
         '<my:note xmlns:my="urn:example:one">a</my:note><my:note xmlns:my="urn:example:two">b</my:note>'
         '<cbvmda:lotNumber xmlns:cbvmda="urn:example:not-cbv">c</cbvmda:lotNumber>'
-        '<plain xmlns="http://example.com/default/">d</plain></ObjectEvent>',
+        '<plain xmlns="http://example.com/default/">d</plain>'
+        # A prefix named as a URI scheme or an EPCIS term: as a JSON-LD prefix it would change meanings.
+        '<urn:e xmlns:urn="urn:example:u">e</urn:e><bizStep:f xmlns:bizStep="urn:example:b">f</bizStep:f>'
+        "</ObjectEvent>",
     )
     reader = EpcisXmlReader(document([extended]))
     (item,) = list(reader)
     assert isinstance(item, XmlEvent)
-    assert {k: v for k, v in item.event.items() if k[-4:] in ("note", "mber", "lain")} == {
+    assert {k: v for k, v in item.event.items() if k[-4:] in ("note", "mber", "lain") or k[-2:] in (":e", ":f")} == {
         "my:note": "a",
         "my2:note": "b",
         "cbvmda2:lotNumber": "c",
         "ns:plain": "d",
+        "urn2:e": "e",
+        "bizStep2:f": "f",
     }
     assert reader.context[1] == {
         "my": "urn:example:one",
         "my2": "urn:example:two",
         "cbvmda2": "urn:example:not-cbv",
         "ns": "http://example.com/default/",
+        "urn2": "urn:example:u",
+        "bizStep2": "urn:example:b",
     }
     assert item.context is reader.context
 

@@ -388,6 +388,8 @@ async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harne
         ([CONTEXT, {"ex": {"@id": evil, "@prefix": True}}], "'ex' is declared as a prefix"),
         ([CONTEXT, {"cbvmda:lotNumber": f"{evil}lot"}], "'cbvmda:lotNumber' is a term of the EPCIS 2.0"),
         ([CONTEXT, {"ex": evil, "ex:lot": f"{evil}lot"}], "type coercion"),
+        ([CONTEXT, {"urn": evil}], "URI scheme"),  # every urn:epc:… of an answer would read as evil's
+        ([CONTEXT, {"HTTPS": evil}], "URI scheme"),
     ):
         refused = await harness.client.post(
             "/v1/epcis/capture", json={**document(commissioning(serial())), "@context": declared}

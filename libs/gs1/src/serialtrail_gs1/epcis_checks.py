@@ -207,12 +207,24 @@ def context_violations(context: Any, at: str) -> list[Violation]:
     return (problems + redefined_terms(context, at))[:MAX_SCHEMA_ERRORS]
 
 
+# URI schemes of the identifiers events hold: a prefix of that name would read every such identifier
+# of an answer (urn:epc:…, https://id.gs1.org/…, ni:///…) as a compact IRI of the document's namespace.
+URI_SCHEMES = frozenset({"urn", "http", "https", "ni", "tag", "mailto", "file", "ftp", "data", "did", "uuid"})
+
+
+def reserved_prefix(name: str) -> bool:
+    """Whether a document's own prefix may not take `name`: a term of the EPCIS context, or a URI scheme."""
+    return name in _standard_terms() or name.lower() in URI_SCHEMES
+
+
 def _undeclarable(term: str, definition: Any) -> str | None:
     if term == "@version" and definition == 1.1:  # JSON-LD 1.1, as the EPCIS context itself: changes nothing
         return None
     if term.startswith("@"):
         return f"{term[:40]} is not taken: it would change how other documents' events read where they are answered"
     prefix, colon, _ = term.partition(":")
+    if not colon and term.lower() in URI_SCHEMES:
+        return f"{term[:40]!r} is a URI scheme: as a prefix, every {term}: identifier of an answer would change meaning"
     if not colon:
         if isinstance(definition, str) and definition.startswith(_IRI):
             return None

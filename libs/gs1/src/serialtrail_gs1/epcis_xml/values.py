@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from lxml import etree
 
+from serialtrail_gs1.epcis_checks import reserved_prefix
 from serialtrail_gs1.event_hash import (
     BIZ_STEP,
     BIZ_TRANSACTION_TYPE,
@@ -159,8 +160,6 @@ _STANDARD_PREFIXES = {
     GS1_VOC: "gs1",
     CBV: "cbv",
 }
-# Terms of the standard @context: a document's own prefix may not take these names.
-_RESERVED = frozenset({"epcis", "cbv", "cbvmda", "gs1", "rdfs", "owl", "xsd", "dcterms", "id", "type", "baseURL"})
 
 
 class Prefixes:
@@ -203,7 +202,7 @@ class Prefixes:
         """The prefix as written, unless the standard context owns it or another namespace of this
         document took it first (the same prefix may be bound to two namespaces in two places)."""
         candidate, number = wanted, 1
-        while candidate in _RESERVED or candidate in self._declared:
+        while reserved_prefix(candidate) or candidate in self._declared:  # a standard term, a URI scheme
             number += 1
             candidate = f"{wanted}{number}"
         return candidate
