@@ -706,6 +706,22 @@ def test_namespaces_become_prefixes_of_the_document_s_context() -> None:
     assert item.context is reader.context
 
 
+def test_a_namespace_no_json_ld_prefix_can_stand_for_is_refused_where_it_is() -> None:
+    """An extension's namespace becomes a prefix of the events' @context, which query answers hold
+    among others' events: relative or a keyword, it would break them, so the event is refused."""
+    for namespace in ("relative-ns", "@type", "cbvmda:lot"):  # (with a space: not well-formed, as libxml2 says)
+        extended = object_event("1").replace("</ObjectEvent>", f'<ex:x xmlns:ex="{namespace}">1</ex:x></ObjectEvent>')
+        items = read_all(document([extended, object_event("2")]), validate=False)
+        refused, read = items
+        assert isinstance(refused, EpcisXmlError), namespace
+        assert (refused.rule, refused.event_index) == ("xml-unsupported", 0), namespace
+        assert isinstance(read, XmlEvent)
+    spaced = document([object_event("1")]).replace(b"<epcis:EPCISDocument ", b'<epcis:EPCISDocument xmlns:x="a b" ')
+    with pytest.raises(EpcisXmlError) as malformed:  # on the root: the document (was a 500)
+        read_all(spaced)
+    assert malformed.value.rule == "xml-malformed"
+
+
 def test_lines_beyond_65535_are_exact() -> None:
     """libxml2 keeps big line numbers only when asked: an error far down a document is where it is."""
     count = 10_000  # nine lines each: the last one starts on line 89,996

@@ -390,6 +390,14 @@ async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harne
         ([CONTEXT, {"ex": evil, "ex:lot": f"{evil}lot"}], "type coercion"),
         ([CONTEXT, {"urn": evil}], "URI scheme"),  # every urn:epc:… of an answer would read as evil's
         ([CONTEXT, {"HTTPS": evil}], "URI scheme"),
+        ([CONTEXT, {"": evil}], "is no prefix"),
+        ([CONTEXT, {"ex": f"{evil} a b"}], "namespace IRI"),
+        ([CONTEXT, {"ex": f"{evil}\u0001"}], "namespace IRI"),  # no XML namespace: every XML answer 406
+        ([CONTEXT, {":foo": {"@type": "@id"}}], "type coercion"),
+        ([CONTEXT, {"example:myField": {"@type": "@id"}}], "type coercion"),  # a prefix it does not declare
+        ([CONTEXT, {"ex": evil, "ex:foo": {"@id": "https://other.example/"}}], "type coercion"),
+        ([CONTEXT, {"ex": evil, "ex:foo": {"@type": "bogus"}}], "type coercion"),
+        ([CONTEXT, {"cbvmda2": evil, "cbvmda2:lotNumber": {"@id": None}}], "type coercion"),
     ):
         refused = await harness.client.post(
             "/v1/epcis/capture", json={**document(commissioning(serial())), "@context": declared}
@@ -402,7 +410,10 @@ async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harne
     nested = {**commissioning(serial()), "example:ext": {"@context": {"bizStep": f"{evil}bs"}, "bizStep": "x"}}
     body = {
         **document(nested),
-        "@context": [CONTEXT, {"example": "https://example.com/ns/", "example:id": {"@type": "@id"}}],
+        "@context": [
+            CONTEXT,
+            {"example": "https://ex.example/", "example:id": {"@type": "@id"}, "example:n": {"@type": "xsd:int"}},
+        ],
     }
     job = await capture(harness.client, body)
     assert rules_of(job) == [(0, 400, ["context-declaration"])]

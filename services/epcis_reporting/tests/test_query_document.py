@@ -82,3 +82,21 @@ def test_a_standard_prefix_bound_elsewhere_is_renamed_and_the_standard_kept() ->
     ]
     assert expanded[1]["https://ref.gs1.org/epcis/ilmd"][0]["urn:epcglobal:cbv:mda:lotNumber"] == [{"@value": "OURS"}]
     assert {"cbvmda2": "https://other.example/mda/"} in document["@context"]
+
+
+def test_a_documents_coercions_reach_only_its_own_events() -> None:
+    """Another document coercing `example:myField` to an IRI (its prefix bound alike) leaves the
+    first document's value a literal: the coercing document's prefix is renamed with its coercion."""
+    plain = _row("http://ns.example.com/epcis/", **{"ex:myField": "v-1"})
+    coercing = _row("http://ns.example.com/epcis/", **{"ex:myField": "https://other.example/thing"})
+    coercing["context"] = [CONTEXT, {"ex": "http://ns.example.com/epcis/", "ex:myField": {"@type": "@id"}}]
+    again = _row("http://ns.example.com/epcis/", **{"ex:myField": "v-2"})
+    document = query_document([plain, coercing, again])
+    field = "http://ns.example.com/epcis/myField"
+    expanded = _expanded(document)
+    assert [e[field] for e in expanded] == [
+        [{"@value": "v-1"}],
+        [{"@id": "https://other.example/thing"}],
+        [{"@value": "v-2"}],
+    ]
+    assert {"ex2": "http://ns.example.com/epcis/", "ex2:myField": {"@type": "@id"}} in document["@context"]

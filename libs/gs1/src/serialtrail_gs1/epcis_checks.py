@@ -194,13 +194,21 @@ _IRI = ("http://", "https://", "urn:")
 def context_violations(context: Any, at: str) -> list[Violation]:
     """What a captured document's @context declares beyond what its events can be answered with
     among others' (`CONTEXT_DECLARATION`), and the EPCIS context's terms it redefines."""
+    items = context if isinstance(context, list) else [context]
+    declared = {
+        term: iri
+        for item in items
+        if isinstance(item, dict)
+        for term, iri in item.items()
+        if ":" not in term and _prefix_problem(term, iri) is None
+    }
     found = []
-    for item in context if isinstance(context, list) else [context]:
+    for item in items:
         if isinstance(item, str):
             if item not in STANDARD_CONTEXTS:
                 found.append(f"{item[:100]!r} is a remote context this server does not fetch: declare prefixes inline")
         elif isinstance(item, dict):
-            found += [why for term, definition in item.items() if (why := _undeclarable(term, definition))]
+            found += [why for term, definition in item.items() if (why := _undeclarable(term, definition, declared))]
         else:
             found.append("an item of @context is the EPCIS 2.0 context's URL or an object of prefixes")
     problems = [CONTEXT_DECLARATION.at(at, why) for why in found]
@@ -210,6 +218,8 @@ def context_violations(context: Any, at: str) -> list[Violation]:
 # URI schemes of the identifiers events hold: a prefix of that name would read every such identifier
 # of an answer (urn:epc:…, https://id.gs1.org/…, ni:///…) as a compact IRI of the document's namespace.
 URI_SCHEMES = frozenset({"urn", "http", "https", "ni", "tag", "mailto", "file", "ftp", "data", "did", "uuid"})
+_NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,99}")
+_CLEAN_IRI = re.compile(r"(?:https?://|urn:)[!-~]{1,2000}")  # printable ASCII, no space: what an XML namespace takes
 
 
 def reserved_prefix(name: str) -> bool:
@@ -217,23 +227,50 @@ def reserved_prefix(name: str) -> bool:
     return name in _standard_terms() or name.lower() in URI_SCHEMES
 
 
-def _undeclarable(term: str, definition: Any) -> str | None:
+def usable_namespace(iri: str) -> bool:
+    """Whether `iri` can be a prefix's namespace in JSON-LD and in XML alike."""
+    return _CLEAN_IRI.fullmatch(iri) is not None
+
+
+def _prefix_problem(term: str, iri: Any) -> str | None:
+    if not _NCNAME.fullmatch(term):
+        return f"{term[:40]!r} is no prefix: a letter or _, then letters, digits, . _ - (at most 100)"
+    if term.lower() in URI_SCHEMES:
+        return f"{term[:40]!r} is a URI scheme: as a prefix, every {term}: identifier of an answer would change meaning"
+    if term in standard_prefixes():
+        return None  # bound elsewhere: renamed where its events are answered (and the IRI checked below)
+    if not isinstance(iri, str) or not usable_namespace(iri):
+        return f"{term[:40]!r} is declared as a prefix: its namespace IRI (http, https or urn; printable, no space)"
+    return None
+
+
+def _undeclarable(term: str, definition: Any, declared: dict[str, Any]) -> str | None:
     if term == "@version" and definition == 1.1:  # JSON-LD 1.1, as the EPCIS context itself: changes nothing
         return None
     if term.startswith("@"):
         return f"{term[:40]} is not taken: it would change how other documents' events read where they are answered"
-    prefix, colon, _ = term.partition(":")
-    if not colon and term.lower() in URI_SCHEMES:
-        return f"{term[:40]!r} is a URI scheme: as a prefix, every {term}: identifier of an answer would change meaning"
+    prefix, colon, local = term.partition(":")
     if not colon:
-        if isinstance(definition, str) and definition.startswith(_IRI):
-            return None
-        return f"{term[:100]!r} is declared as a prefix: its namespace IRI (http, https or urn), nothing else"
+        problem = _prefix_problem(term, definition)
+        if problem is None and term in standard_prefixes() and not usable_namespace(str(definition)):
+            return f"{term[:40]!r} is declared as a prefix: its namespace IRI (http, https or urn; printable, no space)"
+        return problem
     if prefix in standard_prefixes():
         return f"{term[:100]!r} is a term of the EPCIS 2.0 context's vocabulary: it is not redefined"
-    if isinstance(definition, dict) and definition and set(definition) <= {"@type", "@id"}:
+    if prefix in declared and _NCNAME.fullmatch(local) and _coercion(definition):
         return None
-    return f"{term[:100]!r}: a term of one's own prefix takes a type coercion ({{'@type': ...}}), nothing else"
+    return (
+        f"{term[:100]!r}: a term of a prefix the document declares takes a type coercion, "
+        "{'@type': '@id' | '@vocab' | 'xsd:<type>' | an absolute IRI}, nothing else"
+    )
+
+
+def _coercion(definition: Any) -> bool:
+    if not isinstance(definition, dict) or set(definition) != {"@type"} or not isinstance(definition["@type"], str):
+        return False
+    given: str = definition["@type"]
+    xsd = given.startswith("xsd:") and _NCNAME.fullmatch(given[4:]) is not None
+    return given in ("@id", "@vocab") or xsd or usable_namespace(given)
 
 
 def event_context_violations(event: dict[str, Any], at: str) -> list[Violation]:

@@ -25,7 +25,7 @@ from serialtrail_gs1.epcis_xml.events import EventConverter, Unrepresentable
 from serialtrail_gs1.epcis_xml.guard import Readable
 from serialtrail_gs1.epcis_xml.header import DocumentHeader, root_header, vocabularies, with_epcis_header
 from serialtrail_gs1.epcis_xml.schemas import V1_2, Problem, Schemas, Version
-from serialtrail_gs1.epcis_xml.values import Prefixes, tag_of
+from serialtrail_gs1.epcis_xml.values import Prefixes, UnusableNamespace, tag_of
 
 Source = str | os.PathLike[str] | bytes | Readable
 
@@ -176,7 +176,10 @@ class EpcisXmlReader:
 
     def _on_header(self, element: etree._Element) -> None:
         assert self._header is not None
-        self._header = with_epcis_header(self._header, element, self._converter)
+        try:
+            self._header = with_epcis_header(self._header, element, self._converter)
+        except UnusableNamespace as error:
+            raise EpcisXmlError(str(error), rule=errors.UNSUPPORTED, line=element.sourceline) from None
         self._header_element = element
 
     def _on_event_list(self, element: etree._Element) -> Iterator[EpcisXmlError]:
@@ -193,7 +196,11 @@ class EpcisXmlReader:
         """A copy of the document as far as the header, with an empty body: what the XSD says of
         the root and the header alone."""
         assert self._root is not None
-        shell = etree.Element(self._root.tag, attrib=dict(self._root.attrib), nsmap=self._root.nsmap)
+        try:
+            shell = etree.Element(self._root.tag, attrib=dict(self._root.attrib), nsmap=self._root.nsmap)
+        except ValueError as error:  # lxml reads a namespace with a space; it will not write one
+            message = f"a namespace the document declares is not a URI ({error})"
+            raise EpcisXmlError(message, rule=errors.MALFORMED, line=self._root.sourceline) from None
         if self._header_element is not None:
             shell.append(copy.deepcopy(self._header_element))
         etree.SubElement(shell, "EPCISBody")
@@ -223,6 +230,8 @@ class EpcisXmlReader:
             event = self._converter.event(element)
         except Unrepresentable as error:
             return EpcisXmlError(str(error), rule=errors.UNSUPPORTED, event_index=index, line=error.line)
+        except UnusableNamespace as error:
+            return EpcisXmlError(str(error), rule=errors.UNSUPPORTED, event_index=index, line=element.sourceline)
         return XmlEvent(index, element.sourceline, event, self._converter.prefixes.context)
 
     def _event_problem(self, element: etree._Element, depth: int, index: int) -> EpcisXmlError | None:

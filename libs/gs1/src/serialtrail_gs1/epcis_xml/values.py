@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from lxml import etree
 
-from serialtrail_gs1.epcis_checks import reserved_prefix
+from serialtrail_gs1.epcis_checks import reserved_prefix, usable_namespace
 from serialtrail_gs1.event_hash import (
     BIZ_STEP,
     BIZ_TRANSACTION_TYPE,
@@ -162,6 +162,16 @@ _STANDARD_PREFIXES = {
 }
 
 
+class UnusableNamespace(ValueError):
+    """An extension's XML namespace no JSON-LD prefix can stand for (relative, a keyword, spaces)."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(
+            f"the namespace {namespace[:100]!r} is no absolute IRI (http, https or urn; printable, no space): "
+            "an EPCIS 2.0 JSON-LD prefix cannot stand for it"
+        )
+
+
 class Prefixes:
     """The JSON-LD prefix of every XML namespace the events' keys use, as the document wrote it
     where it can (`example:myField` stays `example:myField`), and the @context that declares them.
@@ -192,6 +202,8 @@ class Prefixes:
     def _declare(self, namespace: str, written_prefix: str | None) -> str:
         prefix = _STANDARD_PREFIXES.get(namespace)
         if prefix is None:
+            if not usable_namespace(namespace):
+                raise UnusableNamespace(namespace)
             prefix = self._free(written_prefix or "ns")
             self._declared[prefix] = namespace
             self._context = [STANDARD_CONTEXT, dict(self._declared)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from serialtrail_gs1.epcis import CONTEXT
 from serialtrail_gs1.epcis_checks import standard_prefixes
 
@@ -22,50 +23,67 @@ def _as_recorded(row: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "recordTime": recorded.isoformat(timespec="milliseconds")}
 
 
+Binding = tuple[Any, frozenset[tuple[str, str]]]  # a prefix's namespace, and its terms' coercions
+
+
 class _Context:
-    """The answer's @context: the standard one, then what the events' documents declared."""
+    """The answer's @context: the standard one, then what the events' documents declared. A
+    document's prefix is taken whole, with the coercions the document gives its terms (`ex:id`:
+    `@id`): another document's prefix of that name, bound or coerced otherwise, is renamed, so
+    that no document's declarations reach another's events."""
 
     def __init__(self) -> None:
         self.items: list[Any] = [CONTEXT]
-        # term or prefix -> its definition, as answered: the standard context's prefixes first (it is
-        # @protected: a document binding cbvmda elsewhere has its own renamed, never the standard's)
-        self.bound: dict[str, Any] = dict(standard_prefixes())
+        # prefix -> its binding, as answered: the standard context's prefixes first (it is @protected:
+        # a document binding cbvmda elsewhere has its own renamed, never the standard's)
+        self.bound: dict[str, Binding | None] = {p: (iri, frozenset()) for p, iri in standard_prefixes().items()}
 
     def adopt(self, declared: Any) -> dict[str, str]:
         """Take one document's @context; the renames its events need (prefix -> prefix)."""
-        items = declared if isinstance(declared, list) else [declared]
-        renames = {term: self._free(term) for term in self._clashing(items)}
-        for item in items:
+        own: dict[str, Any] = {}
+        for item in declared if isinstance(declared, list) else [declared]:
             if isinstance(item, dict):
-                self._bind(_renamed(item, renames))
+                own.update(item)
             elif item and item not in self.items:
-                self.items.append(item)
-        return renames
-
-    def _clashing(self, items: list[Any]) -> set[str]:
-        """The plain terms (no colon) an item binds otherwise than the answer already does."""
-        return {
-            term
-            for item in items
-            if isinstance(item, dict)
-            for term, definition in item.items()
-            if ":" not in term and self.bound.get(term, definition) != definition
-        }
-
-    def _free(self, term: str) -> str:
-        n = 2
-        while f"{term}{n}" in self.bound:
-            n += 1
-        self.bound[f"{term}{n}"] = None  # reserved until bound
-        return f"{term}{n}"
-
-    def _bind(self, item: dict[str, Any]) -> None:
-        # A compact-IRI term defined twice otherwise (rare) keeps its first definition: no name
-        # of the same meaning is free for it.
-        new = {t: d for t, d in item.items() if self.bound.get(t) is None}
-        self.bound.update(new)
+                self.items.append(item)  # the EPCIS context (at one of its addresses): all capture takes
+        bindings = _bindings(own)
+        renames = {p: self._free(p, bindings) for p, b in bindings.items() if self.bound.get(p, b) != b}
+        new: dict[str, Any] = {}
+        for prefix, (iri, coerced) in bindings.items():
+            name = renames.get(prefix, prefix)
+            if self.bound.get(name) is None:
+                self.bound[name] = (iri, coerced)
+                new[name] = iri
+                new |= {f"{name}:{local}": orjson.loads(d) for local, d in sorted(coerced)}
+        if "@version" in own and not any(isinstance(i, dict) and "@version" in i for i in self.items):
+            new = {"@version": own["@version"], **new}
         if new:
             self.items.append(new)
+        return renames
+
+    def _free(self, prefix: str, taken: dict[str, Binding]) -> str:
+        """A name for `prefix` that neither the answer nor the document binds yet."""
+        n = 2
+        while f"{prefix}{n}" in self.bound or f"{prefix}{n}" in taken:
+            n += 1
+        self.bound[f"{prefix}{n}"] = None  # reserved until bound
+        return f"{prefix}{n}"
+
+
+def _bindings(own: dict[str, Any]) -> dict[str, Binding]:
+    """Each prefix a document declares, with the coercions it gives that prefix's terms."""
+    coerced: dict[str, set[tuple[str, str]]] = {}
+    for term, definition in own.items():
+        prefix, colon, local = term.partition(":")
+        if colon:
+            coerced.setdefault(prefix, set()).add(
+                (local, orjson.dumps(definition, option=orjson.OPT_SORT_KEYS).decode())
+            )
+    return {
+        term: (iri, frozenset(coerced.get(term, ())))
+        for term, iri in own.items()
+        if ":" not in term and not term.startswith("@")
+    }
 
 
 def _renamed(value: Any, renames: dict[str, str]) -> Any:
