@@ -403,12 +403,15 @@ async def test_receiving_a_pallet_in_three_formats(owners: Harness, validator: A
     received = await served(client, validator, MATCH_parentID=pallet)
     assert [(e["action"], e["bizStep"], e["childEPCs"]) for e in received] == [("OBSERVE", "receiving", SHIPPED)] * 2
     # One answer, two namespaces for one prefix: the second event's is renamed, its meaning kept.
-    assert [e["example:myField"] for e in received[:1]] + [e["example2:myField"] for e in received[1:]] == [
-        "Example of a vendor/user extension"
-    ] * 2
+    # One answer, two namespaces for one prefix: each event's is its own, under a name of its own.
     context = (await client.get("/v1/epcis/events", params={"MATCH_parentID": pallet})).json()["@context"]
     bound = {k: v for item in context if isinstance(item, dict) for k, v in item.items()}
-    assert (bound["example"], bound["example2"]) == ("http://ns.example.com/epcis/", "http://ns.example.com/epcis")
+    fields = [next((k, v) for k, v in e.items() if k.endswith(":myField")) for e in received]
+    assert [value for _, value in fields] == ["Example of a vendor/user extension"] * 2
+    assert sorted(bound[key.partition(":")[0]] for key, _ in fields) == [
+        "http://ns.example.com/epcis",
+        "http://ns.example.com/epcis/",
+    ]
     assert await tree_of(owners, "https://id.gs1.org/00/106141412345678908") is None  # nothing packed
 
 

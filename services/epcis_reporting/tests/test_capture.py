@@ -398,6 +398,10 @@ async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harne
         ([CONTEXT, {"ex": evil, "ex:foo": {"@id": "https://other.example/"}}], "type coercion"),
         ([CONTEXT, {"ex": evil, "ex:foo": {"@type": "bogus"}}], "type coercion"),
         ([CONTEXT, {"cbvmda2": evil, "cbvmda2:lotNumber": {"@id": None}}], "type coercion"),
+        ([CONTEXT, {"xmlns": evil}], "XML reserves"),
+        ([CONTEXT, {"ex": "urn:%zz%"}], "namespace IRI"),  # no URI libxml2 takes: every XML answer unreadable
+        ([CONTEXT, {"ex": "http://[::1"}], "namespace IRI"),
+        ([CONTEXT, {f"p{n}": f"{evil}{n}/" for n in range(65)}], "at most 64 declarations"),
     ):
         refused = await harness.client.post(
             "/v1/epcis/capture", json={**document(commissioning(serial())), "@context": declared}
@@ -418,6 +422,11 @@ async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harne
     job = await capture(harness.client, body)
     assert rules_of(job) == [(0, 400, ["context-declaration"])]
     assert job["errors"][0]["errors"][0]["field"] == "eventList[0].example:ext.@context"
+    undeclared = {**commissioning(serial()), "acme:note": "n"}  # a prefix the document never declares
+    job = await capture(harness.client, {**body, "epcisBody": document(undeclared)["epcisBody"]})
+    assert [(e["field"], e["rule"]) for p in job["errors"] for e in p["errors"]] == [
+        ("eventList[0].acme:note", "context-declaration")
+    ]
     assert (await capture(harness.client, {**body, "epcisBody": document(commissioning(serial()))["epcisBody"]}))[
         "captured"
     ] == 1  # prefixes and a coercion of one's own term are taken

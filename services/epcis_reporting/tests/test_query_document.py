@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from epcis_reporting.domain.query_document import query_document
 from pyld import jsonld
+from serialtrail_gs1.epcis_xml_out import write_json_document
 from serialtrail_gs1.event_hash import event_hash_id
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -58,7 +59,9 @@ def test_a_renamed_prefix_leaves_the_event_hash_as_captured() -> None:
     for row, event in zip(rows, answered, strict=True):
         event = {k: v for k, v in event.items() if k != "recordTime"}
         assert event_hash_id(event, document["@context"]) == event_hash_id(row["event"], row["context"])
-    assert answered[1]["ex2:detail"] == {"ex2:kind": "ex2:late"}
+    (renamed,) = [k.partition(":")[0] for k in answered[1] if k.endswith(":detail")]
+    assert renamed != "ex"  # the second document's: renamed, with its nested key and its value
+    assert answered[1][f"{renamed}:detail"] == {f"{renamed}:kind": f"{renamed}:late"}
 
 
 def test_documents_that_agree_are_answered_as_captured() -> None:
@@ -99,4 +102,31 @@ def test_a_documents_coercions_reach_only_its_own_events() -> None:
         [{"@id": "https://other.example/thing"}],
         [{"@value": "v-2"}],
     ]
-    assert {"ex2": "http://ns.example.com/epcis/", "ex2:myField": {"@type": "@id"}} in document["@context"]
+    (coercing_prefix,) = [
+        k.partition(":")[0]
+        for k in document["epcisBody"]["queryResults"]["resultsBody"]["eventList"][1]
+        if k.endswith(":myField")
+    ]
+    assert {
+        coercing_prefix: "http://ns.example.com/epcis/",
+        f"{coercing_prefix}:myField": {"@type": "@id"},
+    } in document["@context"]
+
+
+def test_an_event_reads_the_same_whatever_other_documents_share_its_answer() -> None:
+    """Another document's prefixes named as the schemes, words and keys of an event (a geo: read
+    point, a business step of one's own vocabulary, a key of an undeclared prefix, a nested bare
+    key, a literal that looks like a compact IRI) change nothing of it, in JSON-LD or in XML."""
+    own = "http://ns.example.com/epcis/"
+    victim = _row(own, **{"ex:myField": "REF:1234", "ex:detail": {"inner": "v"}, "acme:note": "n"})
+    victim["event"] |= {"readPoint": {"id": "geo:50.0,8.2"}, "bizStep": "mystep:pack"}
+    evil = "http://evil.example/"
+    names = ("geo", "mystep", "acme", "inner", "REF", "ex")
+    attacker = _row(evil, **{"ex:x": "1"})
+    attacker["context"] = [CONTEXT, {name: f"{evil}{name}/" for name in names}]
+    alone, together = query_document([victim]), query_document([attacker, victim])
+    assert _expanded(together)[1] == _expanded(alone)[0]
+    del victim["event"]["acme:note"]  # (a key of no declared prefix has no XML namespace: refused at capture)
+    xml = b"".join(write_json_document(query_document([attacker, victim]), "2.0")).decode()
+    assert "REF:1234" in xml
+    assert evil not in xml.split("<ObjectEvent", 2)[2]  # the victim's event: nothing of the attacker's

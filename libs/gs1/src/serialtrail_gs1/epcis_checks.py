@@ -27,6 +27,7 @@ import jsonschema_rs
 import orjson
 from epcpy.utils.common import ConvertException
 from epcpy.utils.parsers import epc_pure_identity_to_scheme
+from lxml import etree
 from serialtrail_kit.errors import Rule, Violation
 
 from serialtrail_gs1 import rules
@@ -203,6 +204,9 @@ def context_violations(context: Any, at: str) -> list[Violation]:
         if ":" not in term and _prefix_problem(term, iri) is None
     }
     found = []
+    declarations = sum(len(item) for item in items if isinstance(item, dict))
+    if declarations > MOST_DECLARATIONS or len(orjson.dumps(context)) > MOST_CONTEXT_BYTES:
+        found.append(f"at most {MOST_DECLARATIONS} declarations, {MOST_CONTEXT_BYTES} bytes written out")
     for item in items:
         if isinstance(item, str):
             if item not in STANDARD_CONTEXTS:
@@ -218,18 +222,28 @@ def context_violations(context: Any, at: str) -> list[Violation]:
 # URI schemes of the identifiers events hold: a prefix of that name would read every such identifier
 # of an answer (urn:epc:…, https://id.gs1.org/…, ni:///…) as a compact IRI of the document's namespace.
 URI_SCHEMES = frozenset({"urn", "http", "https", "ni", "tag", "mailto", "file", "ftp", "data", "did", "uuid"})
+MOST_DECLARATIONS, MOST_CONTEXT_BYTES = 64, 8192  # every answer holding the document's events carries them
 _NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,99}")
 _CLEAN_IRI = re.compile(r"(?:https?://|urn:)[!-~]{1,2000}")  # printable ASCII, no space: what an XML namespace takes
 
 
 def reserved_prefix(name: str) -> bool:
-    """Whether a document's own prefix may not take `name`: a term of the EPCIS context, or a URI scheme."""
-    return name in _standard_terms() or name.lower() in URI_SCHEMES
+    """Whether a document's own prefix may not take `name`: a term of the EPCIS context, a URI
+    scheme, or a name XML reserves (xml…)."""
+    return name in _standard_terms() or name.lower() in URI_SCHEMES or name.lower().startswith("xml")
 
 
+@functools.lru_cache(maxsize=4096)
 def usable_namespace(iri: str) -> bool:
-    """Whether `iri` can be a prefix's namespace in JSON-LD and in XML alike."""
-    return _CLEAN_IRI.fullmatch(iri) is not None
+    """Whether `iri` can be a prefix's namespace in JSON-LD and in XML alike: absolute, printable,
+    and a URI libxml2 takes as a namespace (it refuses `urn:%zz%`, `http://[::1`)."""
+    if _CLEAN_IRI.fullmatch(iri) is None or any(c in iri for c in '<>"{}|\\^`'):
+        return False
+    try:
+        etree.fromstring(f'<a xmlns:p="{iri.replace("&", "&amp;")}"/>'.encode())
+    except etree.XMLSyntaxError:
+        return False
+    return True
 
 
 def _prefix_problem(term: str, iri: Any) -> str | None:
@@ -237,6 +251,8 @@ def _prefix_problem(term: str, iri: Any) -> str | None:
         return f"{term[:40]!r} is no prefix: a letter or _, then letters, digits, . _ - (at most 100)"
     if term.lower() in URI_SCHEMES:
         return f"{term[:40]!r} is a URI scheme: as a prefix, every {term}: identifier of an answer would change meaning"
+    if term.lower().startswith("xml"):
+        return f"{term[:40]!r}: XML reserves names starting with xml; no XML answer could declare it"
     if term in standard_prefixes():
         return None  # bound elsewhere: renamed where its events are answered (and the IRI checked below)
     if not isinstance(iri, str) or not usable_namespace(iri):
@@ -271,6 +287,37 @@ def _coercion(definition: Any) -> bool:
     given: str = definition["@type"]
     xsd = given.startswith("xsd:") and _NCNAME.fullmatch(given[4:]) is not None
     return given in ("@id", "@vocab") or xsd or usable_namespace(given)
+
+
+def undeclared_prefixes(event: dict[str, Any], context: Any, at: str) -> list[Violation]:
+    """Keys of a prefix neither the document's @context nor the EPCIS context declares: they name
+    no namespace (no XML element can be written of them), and another document's prefix of that
+    name would give them its meaning."""
+    declared = set(_standard_terms())
+    for item in context if isinstance(context, list) else [context]:
+        if isinstance(item, dict):
+            declared.update(term for term in item if ":" not in term)
+    message = "the key's prefix is declared by neither the document's @context nor the EPCIS context"
+    return [CONTEXT_DECLARATION.at(where, message) for where in _prefixed_keys(event, declared, at)][:MAX_SCHEMA_ERRORS]
+
+
+def _prefixed_keys(value: Any, declared: set[str], at: str) -> list[str]:
+    """Where a key of a prefix not in `declared` is, in `value` (an absolute IRI key is no prefix's)."""
+    if isinstance(value, dict):
+        inner = [(f"{at}.{key[:100]}", v) for key, v in value.items()]
+        here = [where for (where, _), key in zip(inner, value, strict=True) if _undeclared(key, declared)]
+    elif isinstance(value, list):
+        here, inner = [], [(f"{at}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return []
+    return here + [
+        path for where, v in inner if isinstance(v, dict | list) for path in _prefixed_keys(v, declared, where)
+    ]
+
+
+def _undeclared(key: str, declared: set[str]) -> bool:
+    prefix, colon, rest = key.partition(":")  # a URN or URL key is an absolute IRI, no prefix's
+    return bool(colon) and not rest.startswith("//") and prefix not in declared and prefix.lower() not in URI_SCHEMES
 
 
 def event_context_violations(event: dict[str, Any], at: str) -> list[Violation]:

@@ -26,7 +26,7 @@ from serialtrail_contracts.epcis import (
     Scope,
 )
 from serialtrail_contracts.identity import Principal
-from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations, moment
+from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations, moment, undeclared_prefixes
 from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, RefusedJson
 from serialtrail_gs1.epcis_xml import EpcisXmlError, EpcisXmlReader, XmlEvent
 from serialtrail_gs1.epcis_xml import errors as xml_errors
@@ -308,10 +308,15 @@ def _xml_rule(error: EpcisXmlError) -> Rule:
 
 
 def _hashed(candidates: Sequence[Candidate], context: Any) -> list[Candidate]:
-    """Every valid event's Event Hash ID (an invalid one has no reliable identity)."""
-    return [
-        c
-        if c.violations
-        else Candidate(c.index, c.event, event_hash_id(c.event, context), c.violations, c.status, c.keys)
-        for c in candidates
-    ]
+    """Every valid event's Event Hash ID (an invalid one has no reliable identity), once its keys'
+    prefixes are known to be declared (the document's @context may come after its events)."""
+    found = []
+    for c in candidates:
+        undeclared = [] if c.violations else undeclared_prefixes(c.event, context, f"eventList[{c.index}]")
+        if c.violations:
+            found.append(c)
+        elif undeclared:
+            found.append(Candidate(c.index, c.event, None, tuple(undeclared), keys=c.keys))
+        else:
+            found.append(Candidate(c.index, c.event, event_hash_id(c.event, context), c.violations, c.status, c.keys))
+    return found

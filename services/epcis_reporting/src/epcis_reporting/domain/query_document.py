@@ -29,25 +29,25 @@ Binding = tuple[Any, frozenset[tuple[str, str]]]  # a prefix's namespace, and it
 class _Context:
     """The answer's @context: the standard one, then what the events' documents declared. A
     document's prefix is taken whole, with the coercions the document gives its terms (`ex:id`:
-    `@id`): another document's prefix of that name, bound or coerced otherwise, is renamed, so
-    that no document's declarations reach another's events."""
+    `@id`). It keeps its name only where every event of the answer that uses that name (as a
+    key's prefix, a key, a value's scheme or word) is of a document binding it alike; else it is
+    renamed to a name no event uses, so that no document's declarations reach another's events."""
 
-    def __init__(self) -> None:
+    def __init__(self, users: dict[str, set[Binding | None]], tokens: set[str]) -> None:
         self.items: list[Any] = [CONTEXT]
         # prefix -> its binding, as answered: the standard context's prefixes first (it is @protected:
         # a document binding cbvmda elsewhere has its own renamed, never the standard's)
         self.bound: dict[str, Binding | None] = {p: (iri, frozenset()) for p, iri in standard_prefixes().items()}
+        self.users, self.tokens = users, tokens  # name -> the bindings of the events using it; every name used
+        self._adopted: dict[str, dict[str, str]] = {}  # a document's @context (as JSON) -> its renames
 
-    def adopt(self, declared: Any) -> dict[str, str]:
-        """Take one document's @context; the renames its events need (prefix -> prefix)."""
-        own: dict[str, Any] = {}
-        for item in declared if isinstance(declared, list) else [declared]:
-            if isinstance(item, dict):
-                own.update(item)
-            elif item and item not in self.items:
-                self.items.append(item)  # the EPCIS context (at one of its addresses): all capture takes
+    def adopt(self, own: dict[str, Any]) -> dict[str, str]:
+        """Take one document's declarations; the renames its events need (prefix -> prefix)."""
+        key = orjson.dumps(own, option=orjson.OPT_SORT_KEYS).decode()
+        if key in self._adopted:
+            return self._adopted[key]
         bindings = _bindings(own)
-        renames = {p: self._free(p, bindings) for p, b in bindings.items() if self.bound.get(p, b) != b}
+        renames = {p: self._free(p, bindings) for p, b in bindings.items() if self._clashes(p, b)}
         new: dict[str, Any] = {}
         for prefix, (iri, coerced) in bindings.items():
             name = renames.get(prefix, prefix)
@@ -59,15 +59,20 @@ class _Context:
             new = {"@version": own["@version"], **new}
         if new:
             self.items.append(new)
+        self._adopted[key] = renames
         return renames
 
+    def _clashes(self, prefix: str, binding: Binding) -> bool:
+        bound = self.bound.get(prefix, binding)
+        return bound != binding or any(used != binding for used in self.users.get(prefix, ()))
+
     def _free(self, prefix: str, taken: dict[str, Binding]) -> str:
-        """A name for `prefix` that neither the answer nor the document binds yet."""
+        """A name for `prefix` that neither the answer nor the document binds, and no event uses."""
         n = 2
-        while f"{prefix}{n}" in self.bound or f"{prefix}{n}" in taken:
+        while (name := f"{prefix}{n}") in self.bound or name in taken or name in self.tokens:
             n += 1
-        self.bound[f"{prefix}{n}"] = None  # reserved until bound
-        return f"{prefix}{n}"
+        self.bound[name] = None  # reserved until bound
+        return name
 
 
 def _bindings(own: dict[str, Any]) -> dict[str, Binding]:
@@ -84,6 +89,30 @@ def _bindings(own: dict[str, Any]) -> dict[str, Binding]:
         for term, iri in own.items()
         if ":" not in term and not term.startswith("@")
     }
+
+
+def _own(declared: Any) -> dict[str, Any]:
+    """A document's declarations beyond the EPCIS context (whose URL is all else capture takes)."""
+    own: dict[str, Any] = {}
+    for item in declared if isinstance(declared, list) else [declared]:
+        if isinstance(item, dict):
+            own.update(item)
+    return own
+
+
+def _names_used(value: Any, found: set[str]) -> set[str]:
+    """Every name a JSON-LD processor could read as a term or a prefix in `value`: keys, keys'
+    prefixes, and the part of any text before a colon (or the whole word)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found.add(key.partition(":")[0])
+            _names_used(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            _names_used(inner, found)
+    elif isinstance(value, str):
+        found.add(value.partition(":")[0])
+    return found
 
 
 def _renamed(value: Any, renames: dict[str, str]) -> Any:
@@ -114,9 +143,15 @@ def query_document(
     """An EPCISQueryDocument; its @context the standard one and every prefix its events' documents
     declared (renamed where two disagree); a subscription's names the query and the subscription
     it answers."""
-    context, events = _Context(), []
-    for row in rows:
-        renames = context.adopt(row["context"])
+    owns = [_own(row["context"]) for row in rows]
+    users: dict[str, set[Binding | None]] = {}
+    for own, row in zip(owns, rows, strict=True):
+        bindings = _bindings(own)
+        for name in _names_used(row["event"], set()):
+            users.setdefault(name, set()).add(bindings.get(name))
+    context, events = _Context(users, set(users)), []
+    for own, row in zip(owns, rows, strict=True):
+        renames = context.adopt(own)
         events.append(_as_recorded(row, _renamed(row["event"], renames)))
     results: dict[str, Any] = {"queryName": query_name}
     if subscription_id is not None:
