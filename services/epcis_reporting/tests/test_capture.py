@@ -422,6 +422,17 @@ async def test_a_context_is_taken_only_as_answers_can_hold_it_among_others(harne
     job = await capture(harness.client, body)
     assert rules_of(job) == [(0, 400, ["context-declaration"])]
     assert job["errors"][0]["errors"][0]["field"] == "eventList[0].example:ext.@context"
+    for extension, field in (
+        ({"example:a": {"type": {"x": "1"}}}, "eventList[0].example:a.type"),  # the context's alias of @type
+        ({"example:a": {"@value": {"x": "1"}}}, "eventList[0].example:a.@value"),
+        ({"example:1abc": "v"}, "eventList[0].example:1abc"),  # no XML name: every XML answer 406
+        ({"example:a": {"a b": "v"}}, "eventList[0].example:a.a b"),
+        ({"example:a": "x\u0001"}, "eventList[0].example:a"),  # no XML 1.0 text
+    ):
+        job = await capture(
+            harness.client, {**body, "epcisBody": document({**commissioning(serial()), **extension})["epcisBody"]}
+        )
+        assert [(e["field"], e["rule"]) for p in job["errors"] for e in p["errors"]] == [(field, "context-declaration")]
     undeclared = {**commissioning(serial()), "acme:note": "n"}  # a prefix the document never declares
     job = await capture(harness.client, {**body, "epcisBody": document(undeclared)["epcisBody"]})
     assert [(e["field"], e["rule"]) for p in job["errors"] for e in p["errors"]] == [

@@ -320,6 +320,45 @@ def _undeclared(key: str, declared: set[str]) -> bool:
     return bool(colon) and not rest.startswith("//") and prefix not in declared and prefix.lower() not in URI_SCHEMES
 
 
+_NOT_XML_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_KEYWORD_ALIASES = frozenset({"id", "type"})  # the EPCIS context's aliases of @id and @type
+
+
+def extension_violations(event: dict[str, Any], at: str) -> list[Violation]:
+    """What an extension (a key of one's own prefix, wherever it is) holds that no answer could
+    carry: a JSON-LD keyword or its alias inside it (a processor refuses every answer holding the
+    event), a name that is no XML name, text XML 1.0 cannot hold (every XML answer would be 406)."""
+    found = [CONTEXT_DECLARATION.at(where, why) for where, why in _extension_problems(event, at, inside=False)]
+    return found[:MAX_SCHEMA_ERRORS]
+
+
+def _extension_problems(value: Any, at: str, *, inside: bool) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = f"{at}.{key[:100]}"
+            extension = ":" in key and key.partition(":")[0].lower() not in URI_SCHEMES
+            if (inside or extension) and (why := _extension_key_problem(key, inner)) is not None:
+                yield where, why
+                continue
+            yield from _extension_problems(inner, where, inside=inside or extension)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _extension_problems(inner, f"{at}[{index}]", inside=inside)
+    elif inside and isinstance(value, str) and _NOT_XML_TEXT.search(value):
+        yield at, "holds a character XML 1.0 cannot (a control character, U+FFFE …)"
+
+
+def _extension_key_problem(key: str, inner: Any) -> str | None:
+    if key == "#text":  # an XML element's text beside its attributes
+        return None if isinstance(inner, str | int | float | bool) else "#text holds text, nothing else"
+    if key.startswith("@") or key in _KEYWORD_ALIASES:
+        return f"{key[:40]!r} is a JSON-LD keyword (or the EPCIS context's alias of one): not inside an extension"
+    prefix, colon, local = key.partition(":")
+    if not _NCNAME.fullmatch(local if colon else prefix) or (colon and not _NCNAME.fullmatch(prefix)):
+        return f"{key[:100]!r} is no XML name (a letter or _, then letters, digits, . _ -)"
+    return None
+
+
 def event_context_violations(event: dict[str, Any], at: str) -> list[Violation]:
     """An event's own @context, or one inside it: answered among others' events, it is not kept."""
     own = event.get("@context")
@@ -368,7 +407,7 @@ def check_event(index: int, event: Any, where: str = "eventList") -> Checked:
     if schema:  # the later layers read fields the schema vouches for
         return Checked(index, tuple(schema), keys)
     found = [*_identifier_violations(event, at, keys), *_vocabulary_violations(event, at)]
-    found += event_context_violations(event, at)
+    found += event_context_violations(event, at) + extension_violations(event, at)
     return Checked(index, tuple(found), keys)
 
 

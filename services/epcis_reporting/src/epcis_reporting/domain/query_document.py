@@ -40,6 +40,7 @@ class _Context:
         self.bound: dict[str, Binding | None] = {p: (iri, frozenset()) for p, iri in standard_prefixes().items()}
         self.users, self.tokens = users, tokens  # name -> the bindings of the events using it; every name used
         self._adopted: dict[str, dict[str, str]] = {}  # a document's @context (as JSON) -> its renames
+        self._next: dict[str, int] = {}  # prefix -> the number its next rename tries first
 
     def adopt(self, own: dict[str, Any]) -> dict[str, str]:
         """Take one document's declarations; the renames its events need (prefix -> prefix)."""
@@ -67,10 +68,12 @@ class _Context:
         return bound != binding or any(used != binding for used in self.users.get(prefix, ()))
 
     def _free(self, prefix: str, taken: dict[str, Binding]) -> str:
-        """A name for `prefix` that neither the answer nor the document binds, and no event uses."""
-        n = 2
+        """A name for `prefix` that neither the answer nor the document binds, and no event uses
+        (numbered on from the last one given: names no event uses are looked for once)."""
+        n = self._next.get(prefix, 2)
         while (name := f"{prefix}{n}") in self.bound or name in taken or name in self.tokens:
             n += 1
+        self._next[prefix] = n + 1
         self.bound[name] = None  # reserved until bound
         return name
 

@@ -3,6 +3,7 @@ EPCISQueryDocument (JSON-LD), a page at a time (`perPage`, `nextPageToken`, a `L
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -149,11 +150,13 @@ class Answers:
         if more:
             following = request.url.include_query_params(nextPageToken=_token(page[-1]["seq"]))
             headers["Link"] = f'<{following}>; rel="next"'
+        # A page of a thousand events is CPU work (its @context gathered, XML written): off the event loop.
+        document = await asyncio.to_thread(query_document, page, query_name)
         if xml:
             known = [*(request.state.principal.scope.company_prefixes or ()), *await known_prefixes(self.pool)]
-            body = _as_xml(query_document(page, query_name), version, known)
+            body = await asyncio.to_thread(_as_xml, document, version, known)
             return Response(body, headers=headers, media_type="application/xml")
-        return JsonResponse(query_document(page, query_name), headers=headers, media_type="application/ld+json")
+        return JsonResponse(document, headers=headers, media_type="application/ld+json")
 
 
 def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> None:
