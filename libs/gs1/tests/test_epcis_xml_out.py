@@ -57,10 +57,10 @@ from serialtrail_gs1.epcis_xml_out import (
     write_json_document,
 )
 from serialtrail_gs1.epcis_xml_out.layouts import ONLY_IN_2_0
-from serialtrail_gs1.epcis_xml_out.names import CBV_MDA_XML, declared_prefixes
 from serialtrail_gs1.event_hash import Namespaces, canonical_time, canonical_value, event_hash_id, pre_hash_string
 from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_gs1.keys import sscc
+from serialtrail_gs1.xml_reading import xml_bindings, xml_booleans
 
 ROOT = Path(__file__).resolve().parents[3]
 STANDARDS = ROOT.parent / "shared" / "standards" / "epcis"
@@ -285,30 +285,11 @@ def reference(xml: bytes) -> tuple[str, str]:
     return pre_hash, hashed
 
 
-def _xml_booleans(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return {key: _xml_booleans(inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [_xml_booleans(inner) for inner in value]
-    return value
-
-
-# The standard context's prefixes as XML binds them, which the reference's JSON reader leaves as
-# written: cbvmda: is CBV's XML namespace (`<cbvmda:lotNumber>` is `{urn:epcglobal:cbv:mda}lotNumber`
-# to any XML reader), and gs1: and cbv: CURIEs in values are the web vocabulary they abbreviate
-# (GS1's XML examples write `type="gs1:Temperature"`, the reference's XML reader expands them).
-XML_BINDINGS = {"cbvmda": CBV_MDA_XML, "gs1": "https://gs1.org/voc/", "cbv": "https://ref.gs1.org/cbv/"}
-
-
 def as_xml_binds_it(event: Mapping[str, Any], context: Any) -> tuple[Any, Any]:
     """The JSON-LD event as XML binds it: booleans spelled as XML Schema spells them (the
     reference's JSON reader writes Python's `True`), the standard prefixes bound as above."""
-    declared = declared_prefixes(context)
-    bound = [*(context if isinstance(context, list) else [context])]
-    bound.append({prefix: namespace for prefix, namespace in XML_BINDINGS.items() if prefix not in declared})
-    return _xml_booleans(event), bound
+    bound = [*(context if isinstance(context, list) else [context]), xml_bindings(context)]
+    return xml_booleans(event), bound
 
 
 def _written_one_by_one(document: Mapping[str, Any], version: str) -> Iterator[tuple[int, dict[str, Any], bytes]]:
@@ -360,7 +341,7 @@ def test_the_xml_hashes_as_the_unbound_source_but_for_booleans_and_standard_pref
     for path in DOCUMENTS:
         document = load(path)
         context = document.get("@context")
-        unbound = tuple(p for p in XML_BINDINGS if p not in declared_prefixes(context))
+        unbound = tuple(xml_bindings(context))
         for index, event, xml in _written_one_by_one(document, "2.0"):
             if (path.name, index) in REFERENCE_CANNOT_READ_XML:
                 continue
