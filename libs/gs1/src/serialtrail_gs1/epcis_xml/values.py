@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from lxml import etree
 
-from serialtrail_gs1.epcis_checks import reserved_prefix, usable_namespace
+from serialtrail_gs1.epcis_context import reserved_prefix, usable_namespace
 from serialtrail_gs1.event_hash import (
     BIZ_STEP,
     BIZ_TRANSACTION_TYPE,

@@ -26,7 +26,8 @@ from serialtrail_contracts.epcis import (
     Scope,
 )
 from serialtrail_contracts.identity import Principal
-from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations, moment, undeclared_prefixes
+from serialtrail_gs1.epcis_checks import EPCIS_DOCUMENT, check_event, envelope_violations, moment
+from serialtrail_gs1.epcis_context import undeclared_prefixes
 from serialtrail_gs1.epcis_json import JsonDocumentReader, MalformedDocument, RefusedJson
 from serialtrail_gs1.epcis_xml import EpcisXmlError, EpcisXmlReader, XmlEvent
 from serialtrail_gs1.epcis_xml import errors as xml_errors

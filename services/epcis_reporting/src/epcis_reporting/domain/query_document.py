@@ -1,11 +1,13 @@
 """What a query answers, and a subscription is told: an EPCISQueryDocument of the events as
 captured, each with the time this repository recorded it.
 
-Events come from many captured documents, each with its own @context, and the answer has one.
-Two documents may bind one prefix to two namespaces (`ex` to a CMO's and to a partner's), or one
-a prefix of the (protected) EPCIS context to another: the later event's prefix, or the one
-rebinding the standard's, is then renamed (`ex2`, `cbvmda2`) in its fields and in the @context, so
-that every field still means what its capturer said, in JSON-LD and in the XML written from it."""
+Events come from many captured documents, each with its own @context, and the answer has one
+(EPCIS readers, the reference Event Hash ID generator among them, read the document's alone). A
+document's prefix keeps its name there only where every event of the answer using that name reads
+it alike; else it is renamed (`ex2`) in that document's fields and in the @context. So every
+field still means what its capturer said, in JSON-LD and in the XML written from the answer,
+whatever other documents' events share it (`serialtrail_gs1.epcis_context` says what capture
+takes so that this holds)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 
 import orjson
 from serialtrail_gs1.epcis import CONTEXT
-from serialtrail_gs1.epcis_checks import standard_prefixes
+from serialtrail_gs1.epcis_context import standard_prefixes
 
 
 def _as_recorded(row: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +146,8 @@ def query_document(
     rows: list[dict[str, Any]], query_name: str = "SimpleEventQuery", subscription_id: str | None = None
 ) -> dict[str, Any]:
     """An EPCISQueryDocument; its @context the standard one and every prefix its events' documents
-    declared (renamed where two disagree); a subscription's names the query and the subscription
-    it answers."""
+    declared (renamed where events read one name otherwise); a subscription's names the query and
+    the subscription it answers."""
     owns = [_own(row["context"]) for row in rows]
     users: dict[str, set[Binding | None]] = {}
     for own, row in zip(owns, rows, strict=True):

@@ -10,7 +10,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, status
 from serialtrail_contracts.epcis import ErrorBehaviour
-from serialtrail_gs1.epcis_checks import CBV_TERM, CONTEXT_DECLARATION, EPCIS_DOCUMENT, EPCIS_SCHEMA, PROTECTED_TERM
+from serialtrail_gs1.epcis_checks import CBV_TERM, EPCIS_DOCUMENT, EPCIS_SCHEMA
+from serialtrail_gs1.epcis_context import CONTEXT_DECLARATION, PROTECTED_TERM
 from serialtrail_gs1.rules import SCAN_RULES
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.declaration import NOT_IN_FUTURE

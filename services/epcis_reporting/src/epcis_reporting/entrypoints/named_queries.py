@@ -23,7 +23,7 @@ from epcis_reporting.application.records import RecordHandlers
 from epcis_reporting.domain.named_queries import NAME_PATTERN, QUERY_NAME, UNIQUE_NAME, require_name
 from epcis_reporting.domain.query_params import PARAMETERS, SUPPORTED, TIME_WITH_OFFSET, filters_of, value_count
 from epcis_reporting.entrypoints import permissions as allowed
-from epcis_reporting.entrypoints.queries import ANSWERS, NAMED_QUERIES, Answers, PerPage
+from epcis_reporting.entrypoints.queries import ANSWERS, QUERY_REFUSALS, Answers, PerPage
 from epcis_reporting.entrypoints.resources import Resources
 from epcis_reporting.projections import named_queries
 
@@ -117,7 +117,7 @@ def named_query_routes(
     @router.get(
         "/queries/{queryName}/events",
         dependencies=[requires(allowed.READ, resources.named_query)],
-        openapi_extra=NAMED_QUERIES,
+        openapi_extra=QUERY_REFUSALS,
         responses=ANSWERS,
         summary="The events of a named query (EPCIS 2.0 REST binding)",
         description="As GET /events answers the query's parameters: a page at a time, JSON-LD or EPCIS XML.",

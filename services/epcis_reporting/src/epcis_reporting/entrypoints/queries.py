@@ -57,7 +57,7 @@ class NotAcceptable(DomainError):
     example = "the events asked for cannot be written as EPCIS 1.2 XML; ask for EPCIS 2.0 (XML or JSON-LD)"
 
 
-NAMED_QUERIES = _QUERIES = refuses(
+QUERY_REFUSALS = refuses(  # every route answering a query
     {
         InvalidInput: (TIME_WITH_OFFSET, PAGE_TOKEN, SUPPORTED),
         NotAcceptable: (XML_WRITABLE, VERSION_KNOWN, MEDIA_ACCEPTED),
@@ -163,7 +163,7 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
     @router.get(
         "/events",
         dependencies=[requires(allowed.READ, resources.events)],
-        openapi_extra=_QUERIES,
+        openapi_extra=QUERY_REFUSALS,
         responses=ANSWERS,
         summary="Query captured EPCIS events (EPCIS 2.0 REST binding)",
         description="An EPCISQueryDocument of the events the caller's scope covers, in capture order. "
@@ -237,7 +237,7 @@ def query_routes(router: APIRouter, resources: Resources, answer: Answers) -> No
     @router.get(
         "/epcs/{epc:path}/events",
         dependencies=[requires(allowed.READ, resources.epc_events)],
-        openapi_extra=_QUERIES,
+        openapi_extra=QUERY_REFUSALS,
         responses=ANSWERS,
         summary="Query the captured EPCIS events of one object (EPCIS 2.0 REST binding)",
         description="The events naming the object `epc` in any of their EPC lists or as parent: an SGTIN or "
