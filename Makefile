@@ -7,8 +7,8 @@ PYTHON ?= python3
 UV := $(shell command -v uv >/dev/null 2>&1 && uv --version | grep -q '$(UV_VERSION)' && echo uv || echo .tools/bin/uv)
 RUN := $(UV) run --locked --no-sync
 PYTEST_WORKERS ?= 2
-# Each service's src/ and tests/ (helpers shared by its tests and the integration tests).
-export MYPYPATH := $(subst $(eval) ,:,$(wildcard services/*/src services/*/tests))
+# Each service's and simulator's src/ and tests/ (helpers shared by its tests and the integration tests).
+export MYPYPATH := $(subst $(eval) ,:,$(wildcard services/*/src services/*/tests simulators/*/src simulators/*/tests))
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -23,11 +23,15 @@ install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Install uv (if mis
 	$(UV) sync --locked --all-packages --quiet
 
 .PHONY: run
+# Both runs bring the EU hub simulator on 127.0.0.1:8470 for uploads to go to (SERIALTRAIL_FMD_HUB_SIMULATOR=false
+# and SERIALTRAIL_FMD_HUB_HUB_URL for another hub).
 run: install ## Start Serialtrail embedded on 127.0.0.1:8000 (data in ./.serialtrail/)
-	$(RUN) serialtrail run
+	SERIALTRAIL_FMD_HUB_SIMULATOR=$${SERIALTRAIL_FMD_HUB_SIMULATOR:-true} $(RUN) serialtrail run
 
 .PHONY: run-distributed
 run-distributed: install ## Distributed mode on this machine: PostgreSQL, a Kafka-protocol broker, each service its own process, one gateway on :8000
+	SERIALTRAIL_FMD_HUB_SIMULATOR=$${SERIALTRAIL_FMD_HUB_SIMULATOR:-true} \
+	SERIALTRAIL_FMD_HUB_SIMULATOR_DATA=$${SERIALTRAIL_FMD_HUB_SIMULATOR_DATA:-.serialtrail/distributed/eu-hub-simulator.sqlite} \
 	$(RUN) serialtrail run --distributed
 
 .PHONY: test
@@ -47,7 +51,7 @@ compose-check: ## `docker compose config` where a Docker engine answers (make te
 lint: install ## ruff + mypy --strict (tests included)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy contracts libs services apps tests scripts bench
+	$(RUN) mypy contracts libs services simulators apps tests scripts bench
 
 .PHONY: format
 format: install ## Apply ruff formatting and import sorting

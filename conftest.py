@@ -3,9 +3,10 @@ from pathlib import Path
 
 from hypothesis import settings
 
-# Each service's tests/ holds its helpers and fixtures in modules with distinct names (several
-# conftest.py would clash for mypy); they are found here, so adding a service edits nothing.
-SERVICE_TESTS = sorted(Path(__file__).parent.glob("services/*/tests"))
+# Each service's (and simulator's) tests/ holds its helpers and fixtures in modules with distinct
+# names (several conftest.py would clash for mypy); they are found here, so adding one edits nothing.
+ROOT = Path(__file__).parent
+SERVICE_TESTS = sorted([*ROOT.glob("services/*/tests"), *ROOT.glob("simulators/*/tests")])
 sys.path[:0] = [str(folder) for folder in SERVICE_TESTS]
 pytest_plugins = [
     "serialtrail_kit.testing.fixtures",

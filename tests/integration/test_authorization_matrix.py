@@ -28,12 +28,17 @@ from typing import Any
 
 import httpx
 import pytest
+from eu_hub_simulator.testing import running_simulator
+from fmd_hub.settings import FmdHubSettings
 from issuance_helpers import batch, product, site
+from pydantic import SecretStr
 from serialtrail.services import SERVICES
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_gs1.keys import check_digit
 from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness, serve
+from serialtrail_kit.testing.outbound import fast_settings
+from serialtrail_kit.testing.waiting import until
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
@@ -87,6 +92,7 @@ class World:
     grants: dict[str, list[str]] = field(default_factory=dict)  # by variant: lots granted to PARTNER_GLN, to revoke
     own_queries: list[str] = field(default_factory=list)  # named queries of the principal under test
     own_subscriptions: list[tuple[str, str]] = field(default_factory=list)  # and subscriptions to them
+    to_upload: set[str] = field(default_factory=set)  # lots an upload may have left nothing new in
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -350,6 +356,29 @@ def _new_named_query(world: World, variant: str) -> Values:
     return {"name": f"matrix-{uuid.uuid4().hex[:12]}"}
 
 
+@_only("own", "other-company", "unknown")
+def _fmd_product(world: World, variant: str) -> Values:
+    """A product known to the hub service (unknown: a GTIN with a valid check digit no one registered)."""
+    return {"gtin": "09506000999992" if variant == "unknown" else GTINS[variant]}
+
+
+@_only("own", "other-company", "other-cmo", "unknown")
+def _fmd_batch(world: World, variant: str) -> Values:
+    return (
+        {"gtin": GTIN_A, "lot": "NO-SUCH-LOT"}
+        if variant == "unknown"
+        else {"gtin": GTINS[variant], "lot": LOTS[variant]}
+    )
+
+
+@_only("own", "other-company", "other-cmo", "unknown")
+def _fmd_upload(world: World, variant: str) -> Values:
+    """A batch with a unit commissioned since its last upload (one is commissioned before the next operation)."""
+    lot = "NO-SUCH-LOT" if variant == "unknown" else LOTS[variant]
+    world.to_upload.add(lot)
+    return {"gtin": GTIN_A if variant == "unknown" else GTINS[variant], "lot": lot}
+
+
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
@@ -387,6 +416,9 @@ SAMPLES: dict[str, Sample] = {
     "named-query": _named_query,
     "named-queries": _new_named_query,
     "query-subscription": _subscription,
+    "fmd-product": _fmd_product,
+    "fmd-batch": _fmd_batch,
+    "fmd-upload": _fmd_upload,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).
@@ -517,7 +549,7 @@ async def _build(harness: Harness) -> World:
         (GTIN_A, SITE_A, {"LOT-A1": "ACME", "LOT-O1": "OTHER"}),
         (GTIN_B, SITE_B, {"LOT-B1": "BCMO"}),
     ):
-        await product(client, gtin)
+        await product(client, gtin, target_markets=["DE", "FR"])
         for lot, cmo in lots.items():
             await batch(client, gtin, lot, site_gln=gln, cmo_id=cmo)
     await site(client, SITE_A, cmo_id="ACME", lines=("LINE-1", "LINE-2"))
@@ -542,6 +574,7 @@ async def _build(harness: Harness) -> World:
         ids[f"case:{variant}"], ids[f"serial:{variant}"] = await _packed_case(world, variant)
     await _commission_more(world, 60)
     await harness.runner("line_exceptions", "knowledge").caught_up(timeout=30)
+    await _hub_knows_master_data(harness)
     for variant, scope in (("own", OWN), ("other-company", OTHER_COMPANY)):
         ids[f"job:{variant}"] = await _captured_by(harness, scope, GTINS[variant])
     qa = await harness.token(Role.qa)
@@ -670,6 +703,49 @@ async def _restock(world: World, cases: int, keys: int) -> None:
     await _topped_up(world, world.holds, owners, cases, _active_hold)
     await _topped_up(world, world.deviations, all_variants, cases, _open_deviation)
     await _topped_up(world, world.grants, ("own", "other-company"), cases, _granted)
+    await _uploadable(world)
+
+
+async def _uploadable(world: World) -> None:
+    """A unit commissioned into each batch an upload was tried on, known to the hub service."""
+    for variant in ("own", "other-cmo", "other-company"):
+        lot = LOTS[variant]
+        if lot in world.to_upload:
+            serial = world.supply.serial(lot)
+            body = {
+                "gtin": GTINS[variant],
+                "serials": [serial],
+                "lot": lot,
+                "line_id": "LINE-1",
+                "event_time": moment(),
+            }
+            await _ok(await world.harness.client.post("/v1/commissioning", json=body))
+    if world.to_upload:
+        world.to_upload.clear()
+        await world.harness.runner("fmd_hub", "knowledge").caught_up(timeout=30)
+
+
+async def _hub_knows_master_data(harness: Harness) -> None:
+    """Each company's product's master data, acknowledged by the hub: its batches can be uploaded."""
+    await harness.runner("fmd_hub", "knowledge").caught_up(timeout=30)
+    for gtin in (GTIN_A, GTIN_B):
+        url = f"/v1/fmd/products/{gtin}/master-data"
+        body = {
+            "name": "Paracetamol 500 mg tablets",
+            "common_name": "paracetamol",
+            "pharmaceutical_form": "tablet",
+            "strength": "500 mg",
+            "pack_type": "carton",
+            "pack_size": 20,
+            "markets": [{"market": "DE", "national_code": "01234567"}],
+            "mah": {"name": "Example Pharma", "id": "9506000000008"},
+        }
+        await _ok(await harness.client.post(url, json=body))
+
+        async def in_force(url: str = url) -> bool:
+            return bool((await harness.client.get(url)).json()["in_force"])
+
+        await until(in_force, timeout=60)
 
 
 async def _own_queries(client: httpx.AsyncClient, count: int) -> list[str]:
@@ -718,9 +794,11 @@ async def _topped_up(
 
 
 @pytest.fixture(scope="module")
-async def world(module_database_dsn: str) -> AsyncIterator[World]:
-    async with serve(module_database_dsn, SERVICES) as harness:
-        yield await _build(harness)
+async def world(module_database_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with running_simulator(tmp_path_factory.mktemp("hub")) as hub:
+        own = FmdHubSettings(hub_url=hub.url, hub_token=SecretStr(hub.token), hub=fast_settings())
+        async with serve(module_database_dsn, SERVICES, own_settings={"fmd_hub": own}) as harness:
+            yield await _build(harness)
 
 
 @pytest.fixture(scope="module")

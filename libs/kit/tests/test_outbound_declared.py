@@ -54,7 +54,7 @@ class NotifierSettings(ServiceSettings):
         return cls(notifications=fast_settings())
 
 
-async def notifications_for(event: RecordedEvent, conn: Connection) -> Sequence[Job]:
+async def notifications_for(event: RecordedEvent, conn: Connection, schema: str) -> Sequence[Job]:
     return [Job(event.payload["to"], "notification", {"to": event.payload["to"]})]
 
 

@@ -48,7 +48,7 @@ class NotCalled(EventContract):
     reason: str
 
 
-async def calls_for(event: RecordedEvent, conn: Connection) -> Sequence[Job]:
+async def calls_for(event: RecordedEvent, conn: Connection, schema: str) -> Sequence[Job]:
     """A note with a destination is one call there; a note without one is none."""
     to = event.payload.get("to")
     return [Job(to, "call", {"n": event.payload["n"]})] if to else []

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from serialtrail_contracts import fmd
 from serialtrail_contracts.aggregation import CaptureDecided as PackingDecided
 from serialtrail_contracts.aggregation import ChildrenPacked, ChildrenUnpacked, ParentClosed
 from serialtrail_contracts.base import EventContract
@@ -62,6 +63,8 @@ from serialtrail_contracts.serials import (
 
 from serialtrail_gs1.identity import sgtin_digital_link
 
+FMD_EVENTS = frozenset(fmd.EVENTS.values())
+
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 MDA = "urn:epcglobal:cbv:mda#"
 Rendered = dict[str, Any]
@@ -104,6 +107,7 @@ NOT_EVENTS: frozenset[type[EventContract]] = frozenset(
         SubscriptionNotified,
         SubscriptionDelivered,
         SubscriptionDeliveryFailed,
+        *FMD_EVENTS,  # what the EU FMD hub was sent and answered: reports about the objects, not events
     }
 )
 # Master data: rendered in the document header's vocabularies, not as events.

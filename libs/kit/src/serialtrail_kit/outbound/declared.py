@@ -21,8 +21,8 @@ DeliveredEvent = Callable[[JobRecord, Delivered], EventContract]
 DeadEvent = Callable[[JobRecord, Failure], EventContract]
 RetriedEvent = Callable[[JobRecord, OperatorRetry], EventContract]
 # The jobs an event of the service's own log causes (none is fine). May read the service's tables
-# through the connection, in the transaction that records the jobs.
-JobsOf = Callable[[RecordedEvent, Connection], Awaitable[Sequence[Job]]]
+# (in the schema given) through the connection, in the transaction that records the jobs.
+JobsOf = Callable[[RecordedEvent, Connection, str], Awaitable[Sequence[Job]]]
 
 
 def job_stream(job: JobRecord) -> str:

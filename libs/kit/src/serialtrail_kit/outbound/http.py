@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -40,7 +41,9 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-RequestOf = Callable[[Attempt], HttpRequest]
+# The request a job is; built when it is sent, from the job alone or (awaited) from what the
+# service keeps of it (what its tables hold rather than the job carries).
+RequestOf = Callable[[Attempt], HttpRequest | Awaitable[HttpRequest]]
 
 
 def http_remote(
@@ -49,9 +52,11 @@ def http_remote(
     *,
     client: httpx.AsyncClient | None = None,
     idempotency_header: str = "Idempotency-Key",
+    receipt_bytes: int = SNIPPET_BYTES,
 ) -> Remote:
-    """A `Remote` sending each job as `request_of` says; its client is closed with the runtime."""
-    send = HttpSend(request_of, client=client, idempotency_header=idempotency_header)
+    """A `Remote` sending each job as `request_of` says; its client is closed with the runtime.
+    `receipt_bytes`: how much of an answer's body the receipt keeps (and a failure's reason shows)."""
+    send = HttpSend(request_of, client=client, idempotency_header=idempotency_header, receipt_bytes=receipt_bytes)
     return Remote(send=send, settings=settings or OutboundSettings(), close=send.aclose)
 
 
@@ -62,14 +67,17 @@ class HttpSend:
         *,
         client: httpx.AsyncClient | None = None,
         idempotency_header: str = "Idempotency-Key",
+        receipt_bytes: int = SNIPPET_BYTES,
     ) -> None:
         self.request_of = request_of
+        self.receipt_bytes = receipt_bytes
         # Redirects are not followed: a remote that moved is an operator's to configure, not ours to guess.
         self.client = client or httpx.AsyncClient(follow_redirects=False)
         self.idempotency_header = idempotency_header
 
     async def __call__(self, attempt: Attempt) -> Outcome:
-        request = self.request_of(attempt)
+        built = self.request_of(attempt)
+        request = await built if inspect.isawaitable(built) else built
         headers = {**request.headers, self.idempotency_header: attempt.idempotency_key}
         try:
             async with asyncio.timeout(attempt.timeout):  # the whole exchange, not each read
@@ -90,7 +98,7 @@ class HttpSend:
             headers=headers,
             timeout=attempt.timeout,
         ) as response:
-            snippet = await _head_of(response, SNIPPET_BYTES)
+            snippet = await _head_of(response, self.receipt_bytes)
             return outcome_of(response.status_code, response.headers, snippet)
 
     async def aclose(self) -> None:

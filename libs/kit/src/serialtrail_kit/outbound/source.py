@@ -35,5 +35,5 @@ class OutboundSourceFold:
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
         # The jobs go to the service's own schema, not the generation's (`schema`): one job table.
         for event in events:
-            jobs = await self.jobs_of(event, conn)
+            jobs = await self.jobs_of(event, conn, self.owner)
             await insert_jobs(conn, self.owner, self.outbound, jobs, Cause.of_event(event))

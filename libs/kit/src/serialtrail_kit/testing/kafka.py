@@ -15,6 +15,7 @@ from serialtrail_contracts import topics
 from serialtrail_kit.db import APP_ROLE
 from serialtrail_kit.declaration import Service
 from serialtrail_kit.eventstore.schema import install_log
+from serialtrail_kit.service_settings import ServiceSettings
 from serialtrail_kit.settings import Settings
 from serialtrail_kit.testing.broker import TEST_CONSUMER_SETTINGS
 from serialtrail_kit.testing.harness import Harness, make_settings, serve
@@ -61,19 +62,26 @@ async def first_message(bootstrap_servers: str, topic: str, timeout: float = 30.
 
 @asynccontextmanager
 async def serve_alone(
-    transport: str, database_dsn: str, service: Service[Any], producers: Sequence[str], bootstrap_servers: str = ""
+    transport: str,
+    database_dsn: str,
+    service: Service[Any],
+    producers: Sequence[str],
+    bootstrap_servers: str = "",
+    own_settings: ServiceSettings | None = None,
 ) -> AsyncIterator[Harness]:
     """One service alone, on either transport: what the services it reads from publish is
     written to their logs by the test, exactly as those producers would, so every arrival order
     can be staged. `embedded`: the service reads those logs directly. `kafka`: the producers'
     relays publish them to their topics (one partition, so the order staged is the order
-    delivered) and the service reads them through its consumer groups, as in distributed mode."""
+    delivered) and the service reads them through its consumer groups, as in distributed mode.
+    `own_settings`: the service's own, instead of its test settings."""
+    own = None if own_settings is None else {service.name: own_settings}
     if transport == "embedded":
-        async with serve(database_dsn, [service]) as harness:
+        async with serve(database_dsn, [service], own_settings=own) as harness:
             yield harness
         return
     prefix = await fresh_topics(bootstrap_servers, partitions=1)
-    async with serve(database_dsn, [service], kafka_settings(bootstrap_servers, prefix)) as harness:
+    async with serve(database_dsn, [service], kafka_settings(bootstrap_servers, prefix), own) as harness:
         async with harness.composition.admin_pool.acquire() as conn:
             for producer in producers:
                 await install_log(conn, producer, APP_ROLE)

@@ -1,0 +1,72 @@
+"""The EU hub simulator beside the service, for a development run (`make run`, `serialtrail run
+--distributed`): when `SERIALTRAIL_FMD_HUB_SIMULATOR` is on, a worker runs the simulator
+(`eu_hub_simulator`, a process of its own) on the hub URL with the service's own token and a data
+file that outlives restarts, so uploads have a hub to go to without anyone setting one up. Never in
+production (the settings refuse it there)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from urllib.parse import urlsplit
+
+from fmd_hub.settings import FmdHubSettings
+
+log = logging.getLogger(__name__)
+TOKEN_VARIABLE = "EU_HUB_SIMULATOR_TOKEN"  # noqa: S105 - the variable's name (the simulator reads it)
+STOP_SECONDS = 10.0
+
+
+class SimulatedHub:
+    def __init__(self, settings: FmdHubSettings) -> None:
+        self.settings = settings
+        self.stopping = asyncio.Event()
+
+    def command(self) -> list[str]:
+        address = urlsplit(self.settings.hub_url)
+        host, port = address.hostname or "127.0.0.1", str(address.port or 80)
+        return [sys.executable, "-m", "eu_hub_simulator", "--host", host, "--port", port, "--data", self.data()]
+
+    def data(self) -> str:
+        return str(self.settings.simulator_data)
+
+    def environment(self) -> dict[str, str]:
+        """The token in its environment, not on its command line (which `ps` shows)."""
+        token = self.settings.hub_token.get_secret_value() if self.settings.hub_token else ""
+        return {**os.environ, TOKEN_VARIABLE: token}
+
+    async def run(self) -> None:
+        if not self.settings.simulator:
+            await self.stopping.wait()
+            return
+        self.settings.simulator_data.parent.mkdir(parents=True, exist_ok=True)
+        process = await asyncio.create_subprocess_exec(
+            *self.command(), stdout=asyncio.subprocess.DEVNULL, env=self.environment()
+        )
+        log.warning("EU hub simulator (pid %s) serving %s: a stand-in, not the hub", process.pid, self.settings.hub_url)
+        try:
+            waiting = asyncio.create_task(self.stopping.wait())
+            exited = asyncio.create_task(process.wait())
+            await asyncio.wait([waiting, exited], return_when=asyncio.FIRST_COMPLETED)
+            if exited.done():  # the supervisor starts it again after a pause
+                raise RuntimeError(f"the EU hub simulator exited with {process.returncode} (is its port taken?)")
+        finally:
+            await _stopped(process)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+async def _stopped(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_SECONDS)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()

@@ -1,0 +1,89 @@
+"""What the hub service knows of serial issuance, learnt only from its `serials` events:
+products (and the markets they are registered for), batches (with the CMO that packs them) and
+which batch each commissioned serial belongs to. Master data and uploads are checked against it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned
+from serialtrail_kit.db import Connection, json_list
+from serialtrail_kit.eventstore.model import RecordedEvent
+
+from fmd_hub.domain.uploads import Batch
+
+SOURCE = "serial_issuance"
+RM = "fmd_hub_rm"  # where this service's read models are served from
+
+
+class KnowledgeProjection:
+    name = "knowledge"
+    source = SOURCE
+    tables: tuple[str, ...] = ("known_products", "known_batches", "commissioned")
+    event_types = (ProductRegistered.EVENT_TYPE, BatchRegistered.EVENT_TYPE, SerialsCommissioned.EVENT_TYPE)
+
+    def ddl(self, schema: str) -> str:
+        return f"""
+        CREATE TABLE {schema}.known_products (
+            gtin text PRIMARY KEY, name text NOT NULL, target_markets text[] NOT NULL
+        );
+        CREATE TABLE {schema}.known_batches (
+            gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, PRIMARY KEY (gtin, lot)
+        );
+        CREATE TABLE {schema}.commissioned (
+            gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, PRIMARY KEY (gtin, serial)
+        );
+        CREATE INDEX ON {schema}.commissioned (gtin, lot);
+        """
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        commissioned = []
+        for event in events:
+            p = event.payload
+            if event.event_type == SerialsCommissioned.EVENT_TYPE:
+                commissioned.append({"gtin": p["gtin"], "lot": p["lot"], "serials": p["serials"]})
+            elif event.event_type == BatchRegistered.EVENT_TYPE:
+                await conn.execute(
+                    f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3::text::date, $4) ON CONFLICT DO NOTHING",
+                    p["gtin"],
+                    p["lot"],
+                    p["expiry"],
+                    p.get("cmo_id"),
+                )
+            elif event.event_type == ProductRegistered.EVENT_TYPE:
+                await conn.execute(
+                    f"INSERT INTO {schema}.known_products VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    p["gtin"],
+                    p["name"],
+                    list(p.get("target_markets", ())),
+                )
+        if commissioned:  # one JSON record per event, its serials expanded by PostgreSQL
+            await conn.execute(
+                f"INSERT INTO {schema}.commissioned (gtin, serial, lot) SELECT e.gtin, s.serial, e.lot "
+                "FROM json_to_recordset($1::json) AS e(gtin text, lot text, serials json) "
+                "CROSS JOIN LATERAL json_array_elements_text(e.serials) AS s(serial) ON CONFLICT DO NOTHING",
+                json_list(commissioned),
+            )
+
+
+@dataclass(frozen=True)
+class Product:
+    gtin: str
+    name: str
+    target_markets: tuple[str, ...]
+
+
+async def product(conn: Connection, gtin: str) -> Product | None:
+    row = await conn.fetchrow(f"SELECT name, target_markets FROM {RM}.known_products WHERE gtin = $1", gtin)
+    return None if row is None else Product(gtin, row["name"], tuple(row["target_markets"]))
+
+
+async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
+    row = await conn.fetchrow(f"SELECT expiry, cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
+    return None if row is None else Batch(gtin, lot, row["expiry"], row["cmo_id"])
+
+
+async def commissioned(conn: Connection, gtin: str, lot: str) -> list[str]:
+    rows = await conn.fetch(f"SELECT serial FROM {RM}.commissioned WHERE gtin = $1 AND lot = $2", gtin, lot)
+    return [row["serial"] for row in rows]
