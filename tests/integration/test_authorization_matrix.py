@@ -379,6 +379,22 @@ def _fmd_upload(world: World, variant: str) -> Values:
     return {"gtin": GTIN_A if variant == "unknown" else GTINS[variant], "lot": lot}
 
 
+RECALL_LOTS = {"own": "REC-A1", "other-company": "REC-B1", "other-cmo": "REC-O1"}
+
+
+@_only("own", "other-company", "other-cmo", "unknown")
+def _fmd_recall(world: World, variant: str) -> Values:
+    """A batch uploaded to the hub, kept for recalls (a recall stops its uploads; the same recall again is 200)."""
+    return (
+        {"gtin": GTIN_A, "lot": "NO-SUCH-LOT"}
+        if variant == "unknown"
+        else {
+            "gtin": GTINS[variant],
+            "lot": RECALL_LOTS[variant],
+        }
+    )
+
+
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
@@ -419,6 +435,7 @@ SAMPLES: dict[str, Sample] = {
     "fmd-product": _fmd_product,
     "fmd-batch": _fmd_batch,
     "fmd-upload": _fmd_upload,
+    "fmd-batch-state": _fmd_recall,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).
@@ -746,6 +763,23 @@ async def _hub_knows_master_data(harness: Harness) -> None:
             return bool((await harness.client.get(url)).json()["in_force"])
 
         await until(in_force, timeout=60)
+    await _uploaded_for_recalls(harness)
+
+
+async def _uploaded_for_recalls(harness: Harness) -> None:
+    """A batch of each owner's, uploaded to the hub once, for the recall samples."""
+    client = harness.client
+    for variant, lot in RECALL_LOTS.items():
+        site_gln = SITE_B if variant == "other-company" else SITE_A
+        await batch(client, GTINS[variant], lot, site_gln=site_gln, cmo_id=CMOS[variant])
+        body = {"gtin": GTINS[variant], "lot": lot, "quantity": 2}
+        created = await _ok(await client.post("/v1/serial-requests", json=body))
+        serials = (await _ok(await client.get(created["serials_url"]))).split()
+        body = {"gtin": GTINS[variant], "serials": serials, "lot": lot, "line_id": "LINE-1", "event_time": moment()}
+        await _ok(await client.post("/v1/commissioning", json=body))
+    await harness.runner("fmd_hub", "knowledge").caught_up(timeout=30)
+    for variant, lot in RECALL_LOTS.items():
+        await _ok(await client.post(f"/v1/fmd/batches/{GTINS[variant]}/{lot}/uploads"))
 
 
 async def _own_queries(client: httpx.AsyncClient, count: int) -> list[str]:

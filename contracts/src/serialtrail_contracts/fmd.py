@@ -7,6 +7,7 @@ that no message grows with the batch; a chunk sent to the hub is the parts of th
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
@@ -189,6 +190,97 @@ class ReconciliationFailed(EventContract):
     attempts: int
 
 
+class TakenOutNoted(EventContract):
+    """Line exceptions took packs out of the supply chain (`state`), or put them back (`undone`:
+    back to Active). Those planned for the hub (`to_hub`: serial → lot) have the change sent once
+    their chunk is acknowledged, one change at a time per pack; the others are noted, for an upload
+    to leave them out or send their state after them."""
+
+    EVENT_TYPE: ClassVar[str] = "fmd.TakenOutNoted"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    exception_id: UUID
+    gtin: str
+    serials: tuple[str, ...] = Field(min_length=1)
+    state: EuFmdPackState
+    undone: bool = False
+    location: str  # where it happened: the line's site (GLN), as the hub checks an undo against
+    to_hub: dict[str, str] = {}
+    refused_undo: dict[str, str] = {}  # serial → why an undo is not sent (the batch recalled or withdrawn)
+
+
+class PackStateChanged(EventContract):
+    EVENT_TYPE: ClassVar[str] = "fmd.PackStateChanged"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: str
+    serial: str
+    lot: str
+    seq: int  # the pack's n-th change sent
+    state: EuFmdPackState
+    undo: bool
+    job_id: UUID
+    attempts: int
+
+
+class PackStateRefused(EventContract):
+    EVENT_TYPE: ClassVar[str] = "fmd.PackStateRefused"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: str
+    serial: str
+    lot: str
+    seq: int
+    state: EuFmdPackState
+    undo: bool
+    job_id: UUID
+    reason: str
+    status: int | None = None
+    attempts: int
+
+
+class BatchHubState(StrEnum):
+    recalled = "Recalled"
+    withdrawn = "Withdrawn"
+
+
+class BatchStateRequested(EventContract):
+    """A batch recalled or withdrawn at the hub: irreversible, signed by QA (the signature is
+    recorded with it, bound to its hash)."""
+
+    EVENT_TYPE: ClassVar[str] = "fmd.BatchStateRequested"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: str
+    lot: str
+    state: BatchHubState
+    reason: str
+
+
+class BatchStateChanged(EventContract):
+    EVENT_TYPE: ClassVar[str] = "fmd.BatchStateChanged"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: str
+    lot: str
+    state: BatchHubState
+    job_id: UUID
+    attempts: int
+
+
+class BatchStateRefused(EventContract):
+    EVENT_TYPE: ClassVar[str] = "fmd.BatchStateRefused"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    gtin: str
+    lot: str
+    state: BatchHubState
+    job_id: UUID
+    reason: str
+    status: int | None = None
+    attempts: int
+
+
 EVENTS = event_types(
     MasterDataVersioned,
     MasterDataAcknowledged,
@@ -200,4 +292,10 @@ EVENTS = event_types(
     ChunkRefused,
     UploadReconciled,
     ReconciliationFailed,
+    TakenOutNoted,
+    PackStateChanged,
+    PackStateRefused,
+    BatchStateRequested,
+    BatchStateChanged,
+    BatchStateRefused,
 )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from serialtrail_contracts import aggregation, epcis, exceptions, identity, serials
+from serialtrail_contracts import aggregation, epcis, exceptions, fmd, identity, serials
 from serialtrail_contracts.envelope import Envelope
 
 SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -21,6 +21,7 @@ def snapshots() -> dict[str, dict[str, Any]]:
         ("aggregation", aggregation.EVENTS),
         ("exceptions", exceptions.EVENTS),
         ("reporting", epcis.EVENTS),
+        ("fmd", fmd.EVENTS),
     )
     for topic, events in published:
         for (event_type, version), model in events.items():

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from serialtrail_contracts.base import EventContract
-from serialtrail_contracts.exceptions import DecommissionReason, SerialsDecommissioned
+from serialtrail_contracts.exceptions import DecommissionReason, DecommissionUndone, SerialsDecommissioned
 from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned
 from serialtrail_kit.eventstore.codec import append_of
 from serialtrail_kit.eventstore.model import RecordedEvent
@@ -57,6 +57,12 @@ def decommissioned(serials: list[str], reason: DecommissionReason, gtin: str = G
     )
 
 
+def undone(serials: list[str], exception_id: uuid.UUID, gtin: str = GTIN) -> DecommissionUndone:
+    return DecommissionUndone(
+        exception_id=exception_id, gtin=gtin, serials=tuple(serials), reason="intact", line_id="LINE-1", event_time=WHEN
+    )
+
+
 def serials(count: int, prefix: str = "S") -> list[str]:
     return [f"{prefix}{n:09d}" for n in range(count)]
 
@@ -65,7 +71,7 @@ async def publish(harness: Harness, *events: EventContract, producer: str = "ser
     """Append to the producer's log as it would, then let the hub service's knowledge catch up."""
     store = PostgresEventStore(harness.composition.app_pool, producer)
     await store.append([append_of(f"test-{uuid.uuid4()}", 0, events)], SYSTEM)
-    read_model = "knowledge" if producer == "serial_issuance" else "taken_out"
+    read_model = "knowledge" if producer == "serial_issuance" else "reactor_taken_out"
     await harness.runner(SERVICE, read_model).caught_up(timeout=30)
 
 

@@ -10,18 +10,18 @@ from serialtrail_kit.outbound import Remote, http_remote
 
 from fmd_hub.application import hub
 from fmd_hub.application.handlers import HubHandlers
+from fmd_hub.application.taken_out import TakenOut
 from fmd_hub.application.write_side import Planned
 from fmd_hub.entrypoints import permissions
 from fmd_hub.entrypoints.http import build_router
 from fmd_hub.entrypoints.simulator import SimulatedHub
 from fmd_hub.projections.hub_status import HubStatusProjection
 from fmd_hub.projections.knowledge import KnowledgeProjection
-from fmd_hub.projections.taken_out import TakenOutProjection
 from fmd_hub.settings import FmdHubSettings
 
 HUB_STATUS = HubStatusProjection()
 
-# What it reads from serial issuance (line exceptions' events have one version so far).
+# What it reads from serial issuance (line exceptions' events, which its reactor reads, have one version so far).
 UPCASTERS = Upcasters.of(serials.UPCASTS)
 
 
@@ -45,7 +45,8 @@ SERVICE = Service(
     settings=FmdHubSettings,
     permissions=permissions.ALL,
     write_side=(Planned(),),
-    read_models=(KnowledgeProjection(), TakenOutProjection(), HUB_STATUS),
+    read_models=(KnowledgeProjection(), HUB_STATUS),
+    reactors=(TakenOut(),),
     routes=routes,
     outbound=(OutboundOf(hub.OUTBOUND, the_hub, hub.OUTCOMES, hub.SOURCE),),
     workers=(WorkerOf("hub_simulator", lambda context: SimulatedHub(context.settings)),),

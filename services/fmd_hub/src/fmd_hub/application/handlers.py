@@ -8,19 +8,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from serialtrail_contracts.fmd import MasterDataVersioned
+from serialtrail_contracts.fmd import BatchHubState, BatchStateRequested, MasterDataVersioned
+from serialtrail_contracts.identity import Principal
+from serialtrail_kit.access import signatures
+from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
+from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.writes.model import WriteModel
 
 from fmd_hub.application import write_side
 from fmd_hub.domain import master_data, uploads
 from fmd_hub.domain.master_data import MasterData
-from fmd_hub.domain.rules import MASTER_DATA_FIRST
+from fmd_hub.domain.rules import BATCH_STATE_FINAL, BATCH_UPLOADED, MASTER_DATA_FIRST, NOT_RECALLED
 from fmd_hub.domain.uploads import Batch, Known, Plan
-from fmd_hub.projections import knowledge, taken_out
+from fmd_hub.projections import knowledge
 from fmd_hub.projections.knowledge import Product
 
 
@@ -54,8 +59,12 @@ class HubHandlers:
         _refuse(uploads.check(batch, datetime.now(UTC).date()), InvalidInput)
         async with self.pool.acquire() as conn:
             commissioned = await knowledge.commissioned(conn, batch.gtin, batch.lot)
-            states = await taken_out.states_of(conn, batch.gtin, batch.lot)
         async with self.writes.unit(meta) as work:
+            states = await write_side.taken_out_of(work.conn, work.schema, batch.gtin)
+            recalled = await write_side.batch_state(work.conn, work.schema, batch.gtin, batch.lot)
+            if recalled is not None:
+                message = f"batch {batch.lot} is {recalled.lower()} at the hub: nothing more of it is uploaded"
+                raise Conflict(message, [NOT_RECALLED.at("lot", message)])
             version = await write_side.acknowledged_master_data(work.conn, work.schema, batch.gtin)
             if version is None:
                 message = f"the hub has not acknowledged master data of {batch.gtin} yet: send it first, then upload"
@@ -69,6 +78,38 @@ class HubHandlers:
                 raise AssertionError("refused above")
             work.record(uploads.stream_id(decided.planned.upload_id), 0, decided.events)
         return decided
+
+    async def change_batch_state(
+        self, batch: Batch, state: BatchHubState, reason: str, signer: Signer, meta: RecordMetadata
+    ) -> tuple[RecordedEvent, dict[str, Any]] | None:
+        """Recall or withdraw the batch at the hub, signed: the request and its signature commit
+        together. None: the batch is in that state already (nothing recorded)."""
+        async with self.writes.together() as conn:
+            async with self.writes.unit(meta, conn=conn) as work:
+                if not await write_side.has_upload(work.conn, work.schema, batch.gtin, batch.lot):
+                    message = f"batch {batch.lot} was never uploaded to the hub"
+                    raise Conflict(message, [BATCH_UPLOADED.at("lot", message)])
+                current = await write_side.batch_state(work.conn, work.schema, batch.gtin, batch.lot)
+                if current == state.value:
+                    return None
+                if current is not None:
+                    message = f"batch {batch.lot} is {current.lower()} at the hub already: that cannot change"
+                    raise Conflict(message, [BATCH_STATE_FINAL.at("state", message)])
+                requested = BatchStateRequested(gtin=batch.gtin, lot=batch.lot, state=state, reason=reason)
+                work.record(f"fmd-batch-state-{batch.gtin}-{batch.lot}", 0, [requested])
+            recorded = work.recorded[-1]
+            signed = await signatures.sign(
+                self.writes.store, signer.principal, recorded.global_position, signer.meaning, reason, meta, conn=conn
+            )
+        return recorded, signed
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs, re-authenticated by the route, and what the signature means."""
+
+    principal: Principal
+    meaning: Meaning
 
 
 def _refuse(violations: list[Violation], kind: type[InvalidInput] | type[Conflict]) -> None:

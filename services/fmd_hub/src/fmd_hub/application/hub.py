@@ -29,7 +29,44 @@ RECEIPT_BYTES = 16 * 1024  # the hub's answers are short JSON; a batch's summary
 
 
 async def jobs_of(event: RecordedEvent, conn: Connection, schema: str) -> Sequence[Job]:
+    states = await _pack_states(event, conn, schema) if event.event_type in STATE_TRIGGERS else []
+    return [*states, *await _jobs_of(event, conn, schema)]
+
+
+# Events at whose position a pack's state change may become sendable (see `write_side.ready_at`).
+STATE_TRIGGERS = frozenset(
+    {
+        fmd.ChunkAcknowledged.EVENT_TYPE,
+        fmd.TakenOutNoted.EVENT_TYPE,
+        fmd.PackStateChanged.EVENT_TYPE,
+        fmd.PackStateRefused.EVENT_TYPE,
+    }
+)
+
+
+async def _pack_states(event: RecordedEvent, conn: Connection, schema: str) -> list[Job]:
+    return [
+        Job(
+            DESTINATION,
+            f"pack-state/{row['gtin']}/{row['serial']}/{row['seq']}",
+            {"kind": "pack-state", **{k: row[k] for k in ("gtin", "serial", "seq", "lot", "state", "undo", "location")}}
+            | {"expiry": row["expiry"].isoformat()},
+        )
+        for row in await write_side.ready_at(conn, schema, event.global_position)
+    ]
+
+
+async def _jobs_of(event: RecordedEvent, conn: Connection, schema: str) -> Sequence[Job]:
     p = event.payload
+    if event.event_type == fmd.BatchStateRequested.EVENT_TYPE:
+        payload = {
+            "kind": "batch-state",
+            "gtin": p["gtin"],
+            "lot": p["lot"],
+            "state": p["state"],
+            "reason": p["reason"],
+        }
+        return [Job(DESTINATION, f"batch-state/{p['gtin']}/{p['lot']}", payload)]
     if event.event_type == fmd.MasterDataVersioned.EVENT_TYPE:
         return [Job(DESTINATION, f"master-data/{p['gtin']}/{p['version']}", {"kind": "master-data", "data": p})]
     if event.event_type == fmd.UploadPlanned.EVENT_TYPE:
@@ -55,7 +92,13 @@ async def jobs_of(event: RecordedEvent, conn: Connection, schema: str) -> Sequen
 
 
 SOURCE = OutboundSource(
-    (fmd.MasterDataVersioned.EVENT_TYPE, fmd.UploadPlanned.EVENT_TYPE, fmd.ChunkAcknowledged.EVENT_TYPE), jobs_of
+    (
+        fmd.MasterDataVersioned.EVENT_TYPE,
+        fmd.UploadPlanned.EVENT_TYPE,
+        fmd.BatchStateRequested.EVENT_TYPE,
+        *sorted(STATE_TRIGGERS),
+    ),
+    jobs_of,
 )
 
 
@@ -76,9 +119,14 @@ class Requests:
             async with self.pool.acquire() as conn:
                 serials = await write_side.chunk_serials(conn, self.schema, UUID(p["upload_id"]), p["chunk"])
             return self._post(f"/v1/batches/{_segment(p['gtin'])}/{_segment(p['lot'])}/packs", _chunk(p, serials))
-        return HttpRequest(
-            "GET", f"{self.base_url}/v1/batches/{_segment(p['gtin'])}/{_segment(p['lot'])}", headers=self.headers
-        )
+        batch = f"/v1/batches/{_segment(p['gtin'])}/{_segment(p['lot'])}"
+        if p["kind"] == "pack-state":
+            body = {"batch_id": p["lot"], "expiry": _yymmdd(p["expiry"]), "state": p["state"]}
+            body |= {"location": p["location"], "undo": p["undo"]}
+            return self._post(f"/v1/packs/{_segment(p['gtin'])}/{_segment(p['serial'])}/state", body)
+        if p["kind"] == "batch-state":
+            return self._post(f"{batch}/state", {"state": p["state"], "reason": p["reason"]})
+        return HttpRequest("GET", self.base_url + batch, headers=self.headers)
 
     def _put(self, path: str, body: dict[str, Any]) -> HttpRequest:
         return HttpRequest("PUT", self.base_url + path, content=orjson.dumps(body), headers=self.headers)
@@ -131,8 +179,18 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _pack(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: p[k] for k in ("gtin", "serial", "lot", "seq", "state", "undo")}
+
+
 def delivered_event(job: JobRecord, delivered: Delivered) -> EventContract:
     p, answer = job.payload, _answer(delivered)
+    if p["kind"] == "pack-state":
+        return fmd.PackStateChanged(**_pack(p), job_id=job.job_id, attempts=job.attempts)
+    if p["kind"] == "batch-state":
+        return fmd.BatchStateChanged(
+            gtin=p["gtin"], lot=p["lot"], state=p["state"], job_id=job.job_id, attempts=job.attempts
+        )
     if p["kind"] == "master-data":
         return fmd.MasterDataAcknowledged(
             gtin=p["data"]["gtin"], version=p["data"]["version"], job_id=job.job_id, attempts=job.attempts
@@ -163,6 +221,10 @@ def delivered_event(job: JobRecord, delivered: Delivered) -> EventContract:
 def dead_event(job: JobRecord, failure: Failure) -> EventContract:
     p = job.payload
     said = {"job_id": job.job_id, "reason": failure.reason, "status": failure.status, "attempts": failure.attempts}
+    if p["kind"] == "pack-state":
+        return fmd.PackStateRefused(**_pack(p), **said)
+    if p["kind"] == "batch-state":
+        return fmd.BatchStateRefused(gtin=p["gtin"], lot=p["lot"], state=p["state"], **said)
     if p["kind"] == "master-data":
         return fmd.MasterDataRefused(gtin=p["data"]["gtin"], version=p["data"]["version"], **said)
     if p["kind"] == "chunk":

@@ -54,3 +54,21 @@ NOTHING_TO_UPLOAD = Rule(
     "lot",
     "every commissioned serial of batch L-2026-07 was uploaded already (1,000 packs)",
 )
+BATCH_UPLOADED = Rule(
+    "batch-uploaded",
+    "a batch is recalled or withdrawn at the hub only once it was uploaded there",
+    "lot",
+    "batch L-2026-07 was never uploaded to the hub",
+)
+BATCH_STATE_FINAL = Rule(
+    "batch-state-final",
+    "a recall or a withdrawal at the hub is irreversible: a batch recalled is never withdrawn, nor the reverse",
+    "state",
+    "batch L-2026-07 is recalled at the hub already",
+)
+NOT_RECALLED = Rule(
+    "batch-not-recalled",
+    "a batch recalled or withdrawn at the hub gets no more uploads",
+    "lot",
+    "batch L-2026-07 is recalled at the hub: nothing more of it is uploaded",
+)

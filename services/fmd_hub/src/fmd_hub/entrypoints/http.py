@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request, Response, status
 from serialtrail_contracts.fmd import MarketCode, Party
 from serialtrail_gs1.paths import GtinPath, LotPath
+from serialtrail_kit.access.authenticate import SIGNS, Authenticator
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.errors import Conflict, InvalidInput
 from serialtrail_kit.http.answers import ok
@@ -15,14 +16,17 @@ from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
 
-from fmd_hub.application.handlers import HubHandlers
+from fmd_hub.application.handlers import HubHandlers, Signer
 from fmd_hub.domain import rules
 from fmd_hub.domain.master_data import MasterData
 from fmd_hub.domain.uploads import Batch
 from fmd_hub.entrypoints import permissions as allowed
 from fmd_hub.entrypoints.resources import Resources
 from fmd_hub.entrypoints.schemas import (
+    BATCH_STATE_EXAMPLE,
     MASTER_DATA_EXAMPLE,
+    BatchStateIn,
+    BatchStateOut,
     BatchStatus,
     MasterDataIn,
     MasterDataOut,
@@ -38,9 +42,10 @@ _SUBMITS = refuses({InvalidInput: (rules.EU_MARKET,)})
 _UPLOADS = refuses(
     {
         InvalidInput: (rules.HUB_BATCH_ID, rules.HUB_EXPIRY, rules.HUB_SERIAL),
-        Conflict: (rules.MASTER_DATA_FIRST, rules.NOTHING_TO_UPLOAD),
+        Conflict: (rules.MASTER_DATA_FIRST, rules.NOTHING_TO_UPLOAD, rules.NOT_RECALLED),
     }
 )
+_CHANGES_STATE = refuses({Conflict: (rules.BATCH_UPLOADED, rules.BATCH_STATE_FINAL), **SIGNS})
 
 
 def build_router(handlers: HubHandlers, consistent: Consistent) -> APIRouter:
@@ -122,6 +127,43 @@ def build_router(handlers: HubHandlers, consistent: Consistent) -> APIRouter:
             chunks=len(planned.chunks),
             left_out=planned.left_out,
             states_after_upload=planned.states_after_upload,
+            status_url=f"/v1/fmd/batches/{gtin}/{lot}",
+        )
+
+    @router.post(
+        "/batches/{gtin}/{lot}/hub-state",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[requires(allowed.MANAGE, resources.hub_state)],
+        openapi_extra=_CHANGES_STATE,
+        responses={
+            200: {"model": BatchStateOut, "description": "the batch was in that state already: nothing changed"}
+        },
+    )
+    async def change_hub_state(
+        gtin: GtinPath,
+        lot: LotPath,
+        body: Annotated[BatchStateIn, Body(openapi_examples={"a recall": {"value": BATCH_STATE_EXAMPLE}})],
+        request: Request,
+        response: Response,
+    ) -> BatchStateOut:
+        """Recall or withdraw the batch at the EU FMD hub: irreversible, so signed (the requester
+        re-authenticates with `signature.credential`; the signature is recorded with the request,
+        bound to its hash). Once recalled or withdrawn, no more of the batch is uploaded and no undo
+        of a pack's state is sent. The same state again changes nothing (200)."""
+        batch: Batch = request.state.batch
+        authenticator: Authenticator = request.app.state.authenticator
+        principal = request.state.principal
+        await authenticator.reauthenticate(request, body.signature.credential, principal, "body.signature.credential")
+        signer = Signer(principal, body.signature.meaning)
+        done = await handlers.change_batch_state(batch, body.state, body.reason, signer, record_metadata(request))
+        if done is None:
+            response.status_code = status.HTTP_200_OK
+        return BatchStateOut(
+            gtin=gtin,
+            lot=lot,
+            state=body.state,
+            changed=done is not None,
+            signature_id=None if done is None else done[1]["signature_id"],
             status_url=f"/v1/fmd/batches/{gtin}/{lot}",
         )
 

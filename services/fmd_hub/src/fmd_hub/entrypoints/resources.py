@@ -49,6 +49,14 @@ class Resources:
             description="what the hub was sent of a batch: its product's and its CMO's",
             refuses={NotFound: (rules.KNOWN_BATCH,), **GTIN_IN_PATH},
         )
+        self.hub_state = Resource(
+            "fmd-batch-state",
+            named=gtin_in_path(),
+            owner=self._batch,
+            unknown=_no_batch,
+            description="a batch's state at the hub (recalled, withdrawn): its product's and its CMO's",
+            refuses={NotFound: (rules.KNOWN_BATCH,), **GTIN_IN_PATH},
+        )
         self.upload = Resource(
             "fmd-upload",
             named=gtin_in_path(),

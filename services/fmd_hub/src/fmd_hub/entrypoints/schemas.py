@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.exception_vocabulary import EuFmdPackState
+from serialtrail_contracts.fmd import BatchHubState
+from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.http.body import Body
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -23,6 +25,35 @@ MASTER_DATA_EXAMPLE: dict[str, Any] = {
     "mah": {"name": "Example Pharma GmbH", "id": "9506000000008"},
     "wholesalers": [{"name": "Example Wholesale AG", "id": "4000001000005"}],
 }
+
+
+class SignatureIn(Body):
+    meaning: Meaning = Meaning.approved
+    credential: Annotated[str, Field(min_length=1, description="re-authentication at signing time")]
+
+
+BATCH_STATE_EXAMPLE: dict[str, Any] = {
+    "state": "Recalled",
+    "reason": "recall RC-2026-014: contamination found in stability testing",
+    "signature": {"meaning": "approved", "credential": "st_..."},
+}
+
+
+class BatchStateIn(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [BATCH_STATE_EXAMPLE]})
+
+    state: BatchHubState = Field(description="Recalled or Withdrawn: irreversible")
+    reason: Annotated[str, Field(min_length=1, max_length=500, description="why, as QA and an inspector read it")]
+    signature: SignatureIn = Field(description="the requester's e-signature, recorded with the request")
+
+
+class BatchStateOut(BaseModel):
+    gtin: str
+    lot: str
+    state: BatchHubState
+    changed: bool = Field(description="false: the batch was in that state already, nothing recorded")
+    signature_id: str | None = Field(description="the e-signature recorded with the request")
+    status_url: str
 
 
 class MarketIn(Body):
@@ -103,9 +134,21 @@ class ProductStatus(BaseModel):
     versions: list[MasterDataVersionOut]
 
 
+class PackStatesOut(BaseModel):
+    pending: int = Field(
+        description="changes not answered yet: waiting for their chunk's acknowledgement or their pack's earlier "
+        "change, or being sent"
+    )
+    changed: int = Field(description="changes the hub took")
+    refused: int = Field(description="changes the hub refused, or that failed every attempt")
+    not_sent: int = Field(description="undos never sent: the batch is recalled or withdrawn")
+
+
 class BatchStatus(BaseModel):
     gtin: str
     lot: str
+    hub_state: str | None = Field(description="Recalled or Withdrawn at the hub, with the hub's answer; null: neither")
+    pack_states: PackStatesOut = Field(description="state changes of the batch's uploaded packs")
     status: str = Field(
         description="not-uploaded, sending, refused, acknowledged or reconciled (the latest upload's; reconciled "
         "only when the hub's count matched)"

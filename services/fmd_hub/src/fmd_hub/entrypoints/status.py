@@ -7,7 +7,7 @@ from typing import Any
 
 from serialtrail_kit.db import Pool
 
-from fmd_hub.projections.hub_status import uploads_of, versions_of
+from fmd_hub.projections.hub_status import hub_states_of, uploads_of, versions_of
 
 
 def _upload(row: dict[str, Any]) -> dict[str, Any]:
@@ -47,9 +47,13 @@ def _upload(row: dict[str, Any]) -> dict[str, Any]:
 
 async def batch_status(pool: Pool, gtin: str, lot: str) -> dict[str, Any]:
     uploads = [_upload(row) for row in await uploads_of(pool, gtin, lot)]
+    hub_state, changes = await hub_states_of(pool, gtin, lot)
     return {
         "gtin": gtin,
         "lot": lot,
+        "hub_state": None if hub_state is None else f"{hub_state['state']} ({hub_state['status']})",
+        "pack_states": {status: changes.get(status, 0) for status in ("pending", "changed", "refused")}
+        | {"not_sent": changes.get("not-sent", 0)},
         "status": uploads[-1]["status"] if uploads else "not-uploaded",
         "packs_planned": sum(upload["packs"] for upload in uploads),
         "packs_acknowledged": sum(upload["acknowledged"] for upload in uploads),

@@ -19,8 +19,14 @@ SOURCE = "fmd_hub"
 class HubStatusProjection:
     name = "hub_status"
     source = SOURCE
-    tables: tuple[str, ...] = ("master_data_versions", "uploads", "upload_chunks")
-    event_types = tuple(t for t, _ in fmd.EVENTS if t not in (fmd.PacksPlanned.EVENT_TYPE,))
+    tables: tuple[str, ...] = (
+        "master_data_versions",
+        "uploads",
+        "upload_chunks",
+        "pack_state_changes",
+        "batch_hub_states",
+    )
+    event_types = tuple(t for t, _ in fmd.EVENTS)
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -39,6 +45,15 @@ class HubStatusProjection:
             upload_id uuid NOT NULL, chunk integer NOT NULL, packs integer NOT NULL, status text NOT NULL,
             acknowledged integer, hub_batch_packs integer, reason text, attempts integer,
             PRIMARY KEY (upload_id, chunk)
+        );
+        CREATE TABLE {schema}.pack_state_changes (
+            gtin text NOT NULL, serial text NOT NULL, seq integer NOT NULL, lot text NOT NULL, state text NOT NULL,
+            undo boolean NOT NULL, status text NOT NULL, reason text, PRIMARY KEY (gtin, serial, seq)
+        );
+        CREATE INDEX ON {schema}.pack_state_changes (gtin, lot);
+        CREATE TABLE {schema}.batch_hub_states (
+            gtin text NOT NULL, lot text NOT NULL, state text NOT NULL, status text NOT NULL, reason text,
+            PRIMARY KEY (gtin, lot)
         );
         """
 
@@ -133,7 +148,77 @@ async def _reconciled(conn: Connection, schema: str, event: RecordedEvent) -> No
     )
 
 
+async def _states_after_upload(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    if p.get("states"):
+        await conn.executemany(
+            f"INSERT INTO {schema}.pack_state_changes VALUES ($1, $2, 1, $3, $4, false, 'pending', NULL)",
+            [(p["gtin"], serial, p["lot"], state) for serial, state in p["states"].items()],
+        )
+
+
+async def _taken_out(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    """As the write side numbers a pack's changes: each the next after those before it."""
+    p = event.payload
+    state = "Active" if p["undone"] else p["state"]
+    rows = [(serial, lot, "pending", None) for serial, lot in p.get("to_hub", {}).items()]
+    rows += [(serial, "", "not-sent", why) for serial, why in p.get("refused_undo", {}).items()]
+    for serial, lot, status, why in rows:
+        await conn.execute(
+            f"INSERT INTO {schema}.pack_state_changes SELECT $1, $2, 1 + coalesce(max(seq), 0), "
+            f"coalesce(nullif($3, ''), max(lot), ''), $4, $5, $6, $7 FROM {schema}.pack_state_changes "
+            "WHERE gtin = $1 AND serial = $2",
+            p["gtin"],
+            serial,
+            lot,
+            state,
+            p["undone"],
+            status,
+            why,
+        )
+
+
+async def _state_answered(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    changed = event.event_type == fmd.PackStateChanged.EVENT_TYPE
+    await conn.execute(
+        f"UPDATE {schema}.pack_state_changes SET status = $4, reason = $5 WHERE gtin = $1 AND serial = $2 AND seq = $3",
+        p["gtin"],
+        p["serial"],
+        p["seq"],
+        "changed" if changed else "refused",
+        p.get("reason"),
+    )
+
+
+async def _batch_state(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    if event.event_type == fmd.BatchStateRequested.EVENT_TYPE:
+        await conn.execute(
+            f"INSERT INTO {schema}.batch_hub_states VALUES ($1, $2, $3, 'sending', NULL)",
+            p["gtin"],
+            p["lot"],
+            p["state"],
+        )
+        return
+    changed = event.event_type == fmd.BatchStateChanged.EVENT_TYPE
+    await conn.execute(
+        f"UPDATE {schema}.batch_hub_states SET status = $3, reason = $4 WHERE gtin = $1 AND lot = $2",
+        p["gtin"],
+        p["lot"],
+        "acknowledged" if changed else "refused",
+        p.get("reason"),
+    )
+
+
 FOLDS = {
+    fmd.PacksPlanned.EVENT_TYPE: _states_after_upload,
+    fmd.TakenOutNoted.EVENT_TYPE: _taken_out,
+    fmd.PackStateChanged.EVENT_TYPE: _state_answered,
+    fmd.PackStateRefused.EVENT_TYPE: _state_answered,
+    fmd.BatchStateRequested.EVENT_TYPE: _batch_state,
+    fmd.BatchStateChanged.EVENT_TYPE: _batch_state,
+    fmd.BatchStateRefused.EVENT_TYPE: _batch_state,
     fmd.MasterDataVersioned.EVENT_TYPE: _versioned,
     fmd.MasterDataAcknowledged.EVENT_TYPE: _version_answered,
     fmd.MasterDataRefused.EVENT_TYPE: _version_answered,
@@ -171,3 +256,17 @@ async def versions_of(pool: Pool, gtin: str) -> list[dict[str, Any]]:
             gtin,
         )
     return [dict(row) for row in rows]
+
+
+async def hub_states_of(pool: Pool, gtin: str, lot: str) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """The batch's recall or withdrawal (with the hub's answer), and its packs' changes by status."""
+    async with pool.acquire() as conn:
+        batch = await conn.fetchrow(
+            f"SELECT state, status, reason FROM {RM}.batch_hub_states WHERE gtin = $1 AND lot = $2", gtin, lot
+        )
+        counts = await conn.fetch(
+            f"SELECT status, count(*) AS n FROM {RM}.pack_state_changes WHERE gtin = $1 AND lot = $2 GROUP BY status",
+            gtin,
+            lot,
+        )
+    return (None if batch is None else dict(batch)), {row["status"]: row["n"] for row in counts}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SerialsCommissioned
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -20,8 +20,13 @@ RM = "fmd_hub_rm"  # where this service's read models are served from
 class KnowledgeProjection:
     name = "knowledge"
     source = SOURCE
-    tables: tuple[str, ...] = ("known_products", "known_batches", "commissioned")
-    event_types = (ProductRegistered.EVENT_TYPE, BatchRegistered.EVENT_TYPE, SerialsCommissioned.EVENT_TYPE)
+    tables: tuple[str, ...] = ("known_products", "known_batches", "commissioned", "known_lines")
+    event_types = (
+        ProductRegistered.EVENT_TYPE,
+        BatchRegistered.EVENT_TYPE,
+        SerialsCommissioned.EVENT_TYPE,
+        LineRegistered.EVENT_TYPE,
+    )
 
     def ddl(self, schema: str) -> str:
         return f"""
@@ -35,6 +40,7 @@ class KnowledgeProjection:
             gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, PRIMARY KEY (gtin, serial)
         );
         CREATE INDEX ON {schema}.commissioned (gtin, lot);
+        CREATE TABLE {schema}.known_lines (line_id text PRIMARY KEY, site_gln text NOT NULL);
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
@@ -50,6 +56,12 @@ class KnowledgeProjection:
                     p["lot"],
                     p["expiry"],
                     p.get("cmo_id"),
+                )
+            elif event.event_type == LineRegistered.EVENT_TYPE:
+                await conn.execute(
+                    f"INSERT INTO {schema}.known_lines VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    p["line_id"],
+                    p["site_gln"],
                 )
             elif event.event_type == ProductRegistered.EVENT_TYPE:
                 await conn.execute(
@@ -87,3 +99,8 @@ async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
 async def commissioned(conn: Connection, gtin: str, lot: str) -> list[str]:
     rows = await conn.fetch(f"SELECT serial FROM {RM}.commissioned WHERE gtin = $1 AND lot = $2", gtin, lot)
     return [row["serial"] for row in rows]
+
+
+async def site_of(conn: Connection, line_id: str) -> str | None:
+    found: str | None = await conn.fetchval(f"SELECT site_gln FROM {RM}.known_lines WHERE line_id = $1", line_id)
+    return found
