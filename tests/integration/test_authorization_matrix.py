@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
-from eu_hub_simulator.testing import running_simulator
+from eu_hub_simulator.testing import RunningSimulator, running_simulator
 from fmd_hub.settings import FmdHubSettings
 from issuance_helpers import batch, product, site
 from pydantic import SecretStr
@@ -93,6 +93,8 @@ class World:
     own_queries: list[str] = field(default_factory=list)  # named queries of the principal under test
     own_subscriptions: list[tuple[str, str]] = field(default_factory=list)  # and subscriptions to them
     to_upload: set[str] = field(default_factory=set)  # lots an upload may have left nothing new in
+    alerts: dict[str, list[str]] = field(default_factory=dict)  # by variant: new alerts of the hub's
+    hub: RunningSimulator | None = None
 
 
 # --- samples: per resource kind, per ownership variant, the values a request names ---------
@@ -395,6 +397,12 @@ def _fmd_recall(world: World, variant: str) -> Values:
     )
 
 
+@_only("own", "other-company", "other-cmo", "unknown")
+def _fmd_alert(world: World, variant: str) -> Values:
+    """A new alert the hub raised for a pack of the variant's batch (unknown: an id the hub never gave)."""
+    return {"alert_id": "no-such-alert" if variant == "unknown" else world.alerts[variant].pop()}
+
+
 SAMPLES: dict[str, Sample] = {
     "product": _product,
     "batch": _batch,
@@ -436,6 +444,8 @@ SAMPLES: dict[str, Sample] = {
     "fmd-batch": _fmd_batch,
     "fmd-upload": _fmd_upload,
     "fmd-batch-state": _fmd_recall,
+    "fmd-alert": _fmd_alert,
+    "fmd-alerts": _exceptions,
 }
 # Refused event by event in the capture job, not by the request's status: a document naming
 # another party's objects is accepted (202) and each such event refused in the job (403).
@@ -721,6 +731,21 @@ async def _restock(world: World, cases: int, keys: int) -> None:
     await _topped_up(world, world.deviations, all_variants, cases, _open_deviation)
     await _topped_up(world, world.grants, ("own", "other-company"), cases, _granted)
     await _uploadable(world)
+    await _topped_up(world, world.alerts, ("own", "other-cmo", "other-company"), cases, _new_alert)
+
+
+async def _new_alert(world: World, variant: str) -> str:
+    """A pharmacy scan the hub does not know in the variant's batch: an alert, once fetched."""
+    assert world.hub is not None
+    scan = {"product_code": GTINS[variant], "batch_id": LOTS[variant], "expiry": "301231", "market": "DE"}
+    raised = await world.hub.verify(**scan, serial=f"NEVER{uuid.uuid4().hex[:10].upper()}", location="PHARMACY-1")
+    alert_id = str(raised["alert"]["alert_id"])
+
+    async def fetched() -> bool:
+        return (await world.harness.client.get(f"/v1/fmd/alerts/{alert_id}")).status_code == 200
+
+    await until(fetched, timeout=30)
+    return alert_id
 
 
 async def _uploadable(world: World) -> None:
@@ -830,9 +855,12 @@ async def _topped_up(
 @pytest.fixture(scope="module")
 async def world(module_database_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_simulator(tmp_path_factory.mktemp("hub")) as hub:
-        own = FmdHubSettings(hub_url=hub.url, hub_token=SecretStr(hub.token), hub=fast_settings())
+        token = SecretStr(hub.token)
+        own = FmdHubSettings(hub_url=hub.url, hub_token=token, hub=fast_settings(), alerts_every_seconds=0.1)
         async with serve(module_database_dsn, SERVICES, own_settings={"fmd_hub": own}) as harness:
-            yield await _build(harness)
+            built = await _build(harness)
+            built.hub = hub
+            yield built
 
 
 @pytest.fixture(scope="module")

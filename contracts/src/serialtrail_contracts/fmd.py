@@ -6,7 +6,7 @@ that no message grows with the batch; a chunk sent to the hub is the parts of th
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
@@ -281,6 +281,46 @@ class BatchStateRefused(EventContract):
     attempts: int
 
 
+class AlertReceived(EventContract):
+    """An alert the hub raised for the marketing authorisation holder (a pack a pharmacy could not
+    verify: unknown product code, batch mismatch, already decommissioned …), fetched and linked to
+    the serial or batch it names. `next_cursor`: where the next fetch starts (the last of a page)."""
+
+    EVENT_TYPE: ClassVar[str] = "fmd.AlertReceived"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    alert_id: str
+    code: str
+    message: str
+    product_code: str
+    lot: str | None = None
+    serial: str | None = None
+    market: str | None = None
+    location: str | None = None
+    raised_at: datetime
+    next_cursor: str | None = None
+
+
+class AlertInvestigated(EventContract):
+    """Under investigation, linked to a deviation in line exceptions (the investigation with its
+    root cause and CAPA) when one is named."""
+
+    EVENT_TYPE: ClassVar[str] = "fmd.AlertInvestigated"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    alert_id: str
+    note: str
+    deviation_id: UUID | None = None
+
+
+class AlertClosed(EventContract):
+    EVENT_TYPE: ClassVar[str] = "fmd.AlertClosed"
+    EVENT_VERSION: ClassVar[int] = 1
+
+    alert_id: str
+    reason: str
+
+
 EVENTS = event_types(
     MasterDataVersioned,
     MasterDataAcknowledged,
@@ -298,4 +338,7 @@ EVENTS = event_types(
     BatchStateRequested,
     BatchStateChanged,
     BatchStateRefused,
+    AlertReceived,
+    AlertInvestigated,
+    AlertClosed,
 )

@@ -38,7 +38,11 @@ async def hub(tmp_path: Path) -> AsyncIterator[Simulator]:
 def hub_settings(simulator: Simulator, **changes: Any) -> FmdHubSettings:
     """Chunks of 10 serials, retries in milliseconds: a test sees every path quickly."""
     return FmdHubSettings(
-        hub_url=simulator.url, hub_token=SecretStr(simulator.token), chunk_size=10, hub=fast_settings(**changes)
+        hub_url=simulator.url,
+        hub_token=SecretStr(simulator.token),
+        chunk_size=10,
+        hub=fast_settings(**changes),
+        alerts_every_seconds=0.2,
     )
 
 

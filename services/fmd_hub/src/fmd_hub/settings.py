@@ -45,6 +45,9 @@ class FmdHubSettings(ServiceSettings):
         description="how the hub is called: limits and retries (JSON)",
     )
 
+    alerts_every_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="how often the hub is asked for the alerts raised since the last time"
+    )
     simulator: bool = Field(
         default=False,
         description="run the EU hub simulator on hub_url beside the service (development only: `make run` turns it "

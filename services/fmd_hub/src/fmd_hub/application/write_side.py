@@ -16,6 +16,7 @@ from uuid import UUID
 import orjson
 from serialtrail_contracts.exception_vocabulary import EuFmdPackState
 from serialtrail_contracts.fmd import (
+    AlertReceived,
     BatchStateRequested,
     ChunkAcknowledged,
     MasterDataAcknowledged,
@@ -40,6 +41,7 @@ class Planned:
         "taken_out",
         "pack_states",
         "batch_states",
+        "alert_cursor",
     )
 
     def ddl(self, schema: str) -> str:
@@ -69,6 +71,8 @@ class Planned:
         CREATE TABLE {schema}.batch_states (
             gtin text NOT NULL, lot text NOT NULL, state text NOT NULL, PRIMARY KEY (gtin, lot)
         );
+        -- Where the next fetch of the hub's alerts starts.
+        CREATE TABLE {schema}.alert_cursor (one integer PRIMARY KEY CHECK (one = 1), cursor text NOT NULL);
         CREATE TABLE {schema}.master_data (
             gtin text NOT NULL, version integer NOT NULL, payload jsonb NOT NULL, acknowledged boolean NOT NULL,
             PRIMARY KEY (gtin, version)
@@ -203,13 +207,29 @@ async def _batch_state(conn: Connection, schema: str, event: RecordedEvent) -> N
     await conn.execute(f"INSERT INTO {schema}.batch_states VALUES ($1, $2, $3)", p["gtin"], p["lot"], p["state"])
 
 
+async def _alert(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    cursor = event.payload.get("next_cursor")
+    if cursor is not None:
+        await conn.execute(
+            f"INSERT INTO {schema}.alert_cursor VALUES (1, $1) "
+            "ON CONFLICT (one) DO UPDATE SET cursor = excluded.cursor",
+            cursor,
+        )
+
+
 FOLDS = {
+    AlertReceived.EVENT_TYPE: _alert,
     PacksPlanned.EVENT_TYPE: _states_after_upload,
     TakenOutNoted.EVENT_TYPE: _taken_out,
     PackStateChanged.EVENT_TYPE: _state_answered,
     PackStateRefused.EVENT_TYPE: _state_answered,
     BatchStateRequested.EVENT_TYPE: _batch_state,
 }
+
+
+async def alert_cursor(conn: Connection, schema: str) -> str | None:
+    found: str | None = await conn.fetchval(f"SELECT cursor FROM {schema}.alert_cursor")
+    return found
 
 
 async def taken_out_of(conn: Connection, schema: str, gtin: str) -> dict[str, EuFmdPackState]:

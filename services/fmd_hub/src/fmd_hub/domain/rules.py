@@ -72,3 +72,18 @@ NOT_RECALLED = Rule(
     "lot",
     "batch L-2026-07 is recalled at the hub: nothing more of it is uploaded",
 )
+ALERT_STATE = Rule(
+    "alert-state",
+    "an alert is investigated when new, and closed when new or under investigation (once)",
+    "state",
+    "alert 5b0c… is closed: only one new or under-investigation is closed",
+)
+KNOWN_DEVIATION = Rule(
+    "known-deviation",
+    "a deviation an alert is linked to is one line exceptions opened for the alert's product",
+    "deviation_id",
+    "no deviation 8f1e… of product 09506000134352 is known",
+)
+KNOWN_ALERT = Rule(
+    "known-alert", "the alert is one the hub raised (and within your scope)", "alert_id", "unknown alert"
+)

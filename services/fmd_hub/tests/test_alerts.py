@@ -1,0 +1,73 @@
+"""The hub's alerts: fetched as the hub raises them (none twice, none lost across fetches),
+linked to the serial or batch they name, and worked: investigated (linked to a deviation line
+exceptions opened for the product), closed with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from eu_hub_simulator.testing import RunningSimulator as Simulator
+from fmd_hub_helpers import GTIN, LOT, SERVICE, log_of, publish, serials, staged
+from serialtrail_contracts.deviations import DeviationOpened
+from serialtrail_contracts.fmd import AlertReceived
+from serialtrail_kit.testing.harness import Harness
+from serialtrail_kit.testing.waiting import until
+from test_pack_states import uploaded
+
+SCAN = {"product_code": GTIN, "batch_id": LOT, "expiry": "290630", "market": "DE", "location": "PHARMACY-1"}
+
+
+async def listed(fmd: Harness, count: int, **filters: str) -> list[dict[str, Any]]:
+    async def enough() -> bool:
+        answer = await fmd.client.get("/v1/fmd/alerts", params=filters)
+        assert answer.status_code == 200, answer.text
+        return len(answer.json()["alerts"]) >= count
+
+    await until(enough, timeout=30)
+    found: list[dict[str, Any]] = (await fmd.client.get("/v1/fmd/alerts", params=filters)).json()["alerts"]
+    return found
+
+
+async def test_alerts_are_fetched_once_linked_and_worked(fmd_and_hub: tuple[Harness, Simulator]) -> None:
+    fmd, hub = fmd_and_hub
+    units = serials(3)
+    await staged(fmd, units)
+    await uploaded(fmd, units)
+    unknown_pack = await hub.verify(**SCAN, serial="NEVER1")
+    mismatch = await hub.verify(**(SCAN | {"batch_id": "OTHER"}), serial=units[0])
+    assert (unknown_pack["result"], mismatch["result"]) == ("ALERT", "ALERT")
+
+    found = await listed(fmd, 2)
+    assert [(a["code"], a["serial"], a["lot"], a["state"]) for a in found] == [
+        ("NMVS_NC_PCK_01", "NEVER1", LOT, "new"),
+        ("NMVS_FE_LOT_03", units[0], "OTHER", "new"),
+    ]
+    await asyncio.sleep(1.0)  # several more fetches: nothing fetched twice
+    assert len(await log_of(fmd, AlertReceived.EVENT_TYPE)) == 2
+    await hub.verify(**SCAN, serial="NEVER2")
+    assert len(await listed(fmd, 3)) == 3
+    assert len(await log_of(fmd, AlertReceived.EVENT_TYPE)) == 3
+
+    alert = f"/v1/fmd/alerts/{found[0]['alert_id']}"
+    unknown = await fmd.client.post(f"{alert}/investigation", json={"note": "n", "deviation_id": str(uuid.uuid4())})
+    assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (422, "known-deviation"), unknown.text
+    deviation = DeviationOpened(deviation_id=uuid.uuid4(), gtin=GTIN, lot=LOT, title="t", description="d")
+    await publish(fmd, deviation, producer="line_exceptions")
+    await fmd.runner(SERVICE, "deviations_known").caught_up(timeout=30)
+    body = {"note": "checking the reject bin", "deviation_id": str(deviation.deviation_id)}
+    investigated = await fmd.client.post(f"{alert}/investigation", json=body)
+    assert (investigated.status_code, investigated.json()["state"]) == (200, "under-investigation"), investigated.text
+    again = await fmd.client.post(f"{alert}/investigation", json=body)
+    assert (again.status_code, again.json()["errors"][0]["rule"]) == (409, "alert-state"), again.text
+    closed = await fmd.client.post(f"{alert}/close", json={"reason": "scanned twice: no falsification"})
+    assert closed.status_code == 200, closed.text
+    shown = (await fmd.client.get(alert)).json()
+    assert (shown["state"], shown["deviation_id"], shown["closed_reason"]) == (
+        "closed",
+        str(deviation.deviation_id),
+        "scanned twice: no falsification",
+    )
+    assert [a["alert_id"] for a in await listed(fmd, 1, state="closed")] == [found[0]["alert_id"]]
+    assert (await fmd.client.get("/v1/fmd/alerts/no-such-alert")).status_code == 404
