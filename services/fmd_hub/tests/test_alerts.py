@@ -50,6 +50,8 @@ async def test_alerts_are_fetched_once_linked_and_worked(fmd_and_hub: tuple[Harn
     assert len(await listed(fmd, 3)) == 3
     assert len(await log_of(fmd, AlertReceived.EVENT_TYPE)) == 3
 
+    in_review = (await fmd.client.get(f"/v1/fmd/batches/{GTIN}/{LOT}")).json()["open_alerts"]
+    assert [a["code"] for a in in_review] == ["NMVS_NC_PCK_01", "NMVS_NC_PCK_01"]  # those of this batch
     alert = f"/v1/fmd/alerts/{found[0]['alert_id']}"
     unknown = await fmd.client.post(f"{alert}/investigation", json={"note": "n", "deviation_id": str(uuid.uuid4())})
     assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (422, "known-deviation"), unknown.text

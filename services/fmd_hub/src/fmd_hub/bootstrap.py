@@ -53,7 +53,9 @@ def the_hub(context: ServiceContext[FmdHubSettings]) -> Remote:
     settings = context.settings
     if settings.hub_token is None:
         raise RuntimeError("SERIALTRAIL_FMD_HUB_HUB_TOKEN is not set: the hub cannot be called")
-    requests = hub.Requests(settings.hub_url, settings.hub_token.get_secret_value(), context.pool, context.store.schema)
+    requests = hub.HubClient(
+        settings.hub_url, settings.hub_token.get_secret_value(), context.pool, context.store.schema
+    )
     return http_remote(requests, settings.hub, receipt_bytes=hub.RECEIPT_BYTES)
 
 

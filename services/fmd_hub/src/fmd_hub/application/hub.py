@@ -102,8 +102,9 @@ SOURCE = OutboundSource(
 )
 
 
-class Requests:
-    """Each job as the HTTP request the hub takes."""
+class HubClient:
+    """The boundary to the hub: each job as the HTTP request the hub takes (the outbound worker
+    sends it, with the job's idempotency key, and classifies the answer)."""
 
     def __init__(self, base_url: str, token: str, pool: Pool, schema: str) -> None:
         self.base_url = base_url.rstrip("/")

@@ -128,6 +128,14 @@ class MasterDataVersionOut(BaseModel):
     recorded_at: datetime
 
 
+class OpenAlertOut(BaseModel):
+    alert_id: str
+    code: str
+    serial: str | None
+    state: str = Field(description="new or under-investigation")
+    raised_at: datetime
+
+
 class ProductStatus(BaseModel):
     gtin: str
     in_force: int | None = Field(description="the version the hub acknowledged last: a batch planned now names it")
@@ -156,6 +164,7 @@ class BatchStatus(BaseModel):
     packs_planned: int = Field(description="serials sent or being sent, every upload of the batch")
     packs_acknowledged: int
     uploads: list[UploadOut]
+    open_alerts: list[OpenAlertOut] = Field(description="the batch's alerts not closed yet (`GET /v1/fmd/alerts`)")
     master_data: list[MasterDataVersionOut] = Field(description="the product's versions and the hub's answers")
 
 

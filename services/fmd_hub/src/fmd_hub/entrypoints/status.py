@@ -7,6 +7,7 @@ from typing import Any
 
 from serialtrail_kit.db import Pool
 
+from fmd_hub.projections.alerts import open_alerts_of
 from fmd_hub.projections.hub_status import hub_states_of, uploads_of, versions_of
 
 
@@ -58,6 +59,7 @@ async def batch_status(pool: Pool, gtin: str, lot: str) -> dict[str, Any]:
         "packs_planned": sum(upload["packs"] for upload in uploads),
         "packs_acknowledged": sum(upload["acknowledged"] for upload in uploads),
         "uploads": uploads,
+        "open_alerts": await open_alerts_of(pool, gtin, lot),
         "master_data": await versions_of(pool, gtin),
     }
 

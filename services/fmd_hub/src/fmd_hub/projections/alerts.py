@@ -131,3 +131,15 @@ async def alerts(
             after = rows[-1]["position"]
             found += [dict(r) for r in rows if scope.missing(owner(dict(r))) is None]
     return found[:limit]
+
+
+async def open_alerts_of(pool: Pool, gtin: str, lot: str) -> list[dict[str, Any]]:
+    """The batch's alerts not closed yet, oldest first (the hub part of a release review)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT alert_id, code, serial, state, raised_at FROM {RM}.alerts "
+            "WHERE product_code = $1 AND lot = $2 AND state <> 'closed' ORDER BY position",
+            gtin,
+            lot,
+        )
+    return [dict(row) for row in rows]
