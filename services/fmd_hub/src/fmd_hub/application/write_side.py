@@ -50,7 +50,8 @@ class Planned:
             gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, upload_id uuid NOT NULL,
             chunk integer, left_out text, PRIMARY KEY (gtin, serial)
         );
-        CREATE INDEX ON {schema}.planned_packs (upload_id, chunk, serial);
+        -- a chunk read back as planned: in code point order, whatever the database's collation
+        CREATE INDEX ON {schema}.planned_packs (upload_id, chunk, serial COLLATE "C");
         CREATE TABLE {schema}.planned_chunks (
             upload_id uuid NOT NULL, chunk integer NOT NULL, gtin text NOT NULL, lot text NOT NULL,
             expiry date NOT NULL, packs integer NOT NULL, acknowledged integer, acknowledged_at bigint,
@@ -308,7 +309,7 @@ async def planned_serials(conn: Connection, schema: str, gtin: str, lot: str) ->
 
 async def chunk_serials(conn: Connection, schema: str, upload_id: UUID, chunk: int) -> list[str]:
     rows = await conn.fetch(
-        f"SELECT serial FROM {schema}.planned_packs WHERE upload_id = $1 AND chunk = $2 ORDER BY serial",
+        f'SELECT serial FROM {schema}.planned_packs WHERE upload_id = $1 AND chunk = $2 ORDER BY serial COLLATE "C"',
         upload_id,
         chunk,
     )
