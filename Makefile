@@ -26,12 +26,14 @@ install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Install uv (if mis
 # Both runs bring the EU hub simulator on 127.0.0.1:8470 for uploads to go to (SERIALTRAIL_FMD_HUB_SIMULATOR=false
 # and SERIALTRAIL_FMD_HUB_HUB_URL for another hub).
 run: install ## Start Serialtrail embedded on 127.0.0.1:8000 (data in ./.serialtrail/)
-	SERIALTRAIL_FMD_HUB_SIMULATOR=$${SERIALTRAIL_FMD_HUB_SIMULATOR:-true} $(RUN) serialtrail run
+	SERIALTRAIL_FMD_HUB_SIMULATOR=$${SERIALTRAIL_FMD_HUB_SIMULATOR:-true} \
+	SERIALTRAIL_FMD_HUB_SIMULATOR_DATA=$${SERIALTRAIL_FMD_HUB_SIMULATOR_DATA:-$${SERIALTRAIL_DATA_DIR:-.serialtrail}/eu-hub-simulator.sqlite} \
+	$(RUN) serialtrail run
 
 .PHONY: run-distributed
 run-distributed: install ## Distributed mode on this machine: PostgreSQL, a Kafka-protocol broker, each service its own process, one gateway on :8000
 	SERIALTRAIL_FMD_HUB_SIMULATOR=$${SERIALTRAIL_FMD_HUB_SIMULATOR:-true} \
-	SERIALTRAIL_FMD_HUB_SIMULATOR_DATA=$${SERIALTRAIL_FMD_HUB_SIMULATOR_DATA:-.serialtrail/distributed/eu-hub-simulator.sqlite} \
+	SERIALTRAIL_FMD_HUB_SIMULATOR_DATA=$${SERIALTRAIL_FMD_HUB_SIMULATOR_DATA:-$${SERIALTRAIL_DATA_DIR:-.serialtrail}/distributed/eu-hub-simulator.sqlite} \
 	$(RUN) serialtrail run --distributed
 
 .PHONY: test

@@ -40,9 +40,9 @@ async def test_alerts_are_fetched_once_linked_and_worked(fmd_and_hub: tuple[Harn
     assert (unknown_pack["result"], mismatch["result"]) == ("ALERT", "ALERT")
 
     found = await listed(fmd, 2)
-    assert [(a["code"], a["serial"], a["lot"], a["state"]) for a in found] == [
-        ("NMVS_NC_PCK_01", "NEVER1", LOT, "new"),
-        ("NMVS_FE_LOT_03", units[0], "OTHER", "new"),
+    assert [(a["code"], a["serial"], a["lot"], a["batch_lot"], a["state"]) for a in found] == [
+        ("NMVS_NC_PCK_01", "NEVER1", LOT, LOT, "new"),
+        ("NMVS_FE_LOT_03", units[0], "OTHER", LOT, "new"),  # a pack of this batch, scanned as another lot
     ]
     await asyncio.sleep(1.0)  # several more fetches: nothing fetched twice
     assert len(await log_of(fmd, AlertReceived.EVENT_TYPE)) == 2
@@ -51,7 +51,9 @@ async def test_alerts_are_fetched_once_linked_and_worked(fmd_and_hub: tuple[Harn
     assert len(await log_of(fmd, AlertReceived.EVENT_TYPE)) == 3
 
     in_review = (await fmd.client.get(f"/v1/fmd/batches/{GTIN}/{LOT}")).json()["open_alerts"]
-    assert [a["code"] for a in in_review] == ["NMVS_NC_PCK_01", "NMVS_NC_PCK_01"]  # those of this batch
+    # Those of this batch: scanned as its lot, or one of its packs scanned with another lot.
+    assert [a["code"] for a in in_review] == ["NMVS_NC_PCK_01", "NMVS_FE_LOT_03", "NMVS_NC_PCK_01"]
+    assert [a["alert_id"] for a in await listed(fmd, 3, lot=LOT)] == [a["alert_id"] for a in in_review]
     alert = f"/v1/fmd/alerts/{found[0]['alert_id']}"
     unknown = await fmd.client.post(f"{alert}/investigation", json={"note": "n", "deviation_id": str(uuid.uuid4())})
     assert (unknown.status_code, unknown.json()["errors"][0]["rule"]) == (422, "known-deviation"), unknown.text

@@ -53,5 +53,23 @@ async def test_off_it_runs_nothing_and_production_refuses_it() -> None:
     running = asyncio.create_task(worker.run())
     worker.stop()
     await asyncio.wait_for(running, 5)
-    problems = FmdHubSettings(simulator=True, hub_token=SecretStr("f3a9c1d7e5b2a8c4")).production_problems()
+    token = SecretStr("f3a9c1d7e5b2a8c4")
+    problems = FmdHubSettings(simulator=True, hub_token=token, hub_url="https://hub.example").production_problems()
     assert problems == ["SERIALTRAIL_FMD_HUB_SIMULATOR must be off in production"]
+    plain = FmdHubSettings(hub_token=token).production_problems()  # the default, a local plain-http URL
+    assert [p.split(" ")[0] for p in plain] == ["SERIALTRAIL_FMD_HUB_HUB_URL"]
+
+
+async def test_a_port_taken_by_another_process_is_said_and_nothing_started(tmp_path: Path) -> None:
+    other = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = other.sockets[0].getsockname()[1]
+    settings = FmdHubSettings(
+        hub_url=f"http://127.0.0.1:{port}", simulator=True, simulator_data=tmp_path / "hub.sqlite"
+    )
+    try:
+        with pytest.raises(RuntimeError, match="served by another process"):
+            await SimulatedHub(settings).run()
+    finally:
+        other.close()
+        await other.wait_closed()
+    assert not (tmp_path / "hub.sqlite").exists()

@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from eu_hub_simulator.testing import RunningSimulator as Simulator
 from fmd_hub_helpers import GTIN, LOT, commissioned, decommissioned, log_of, master_data, publish, serials, staged
 from serialtrail_contracts.exceptions import DecommissionReason
 from serialtrail_contracts.fmd import ChunkAcknowledged, PacksPlanned, UploadPlanned, UploadReconciled
-from serialtrail_kit.testing.harness import Harness
+from serialtrail_kit.eventstore.codec import append_of
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.testing.harness import SYSTEM, Harness
 from serialtrail_kit.testing.waiting import until
 
 BATCH = f"/v1/fmd/batches/{GTIN}/{LOT}"
@@ -150,3 +153,17 @@ async def test_an_outage_is_waited_out_and_nothing_is_counted_twice(fmd_and_hub:
     assert max(e.payload["attempts"] for e in acknowledged) > 1
     processed = (await hub.stats())["processed_keys"]
     assert sorted(processed.values()).count(1) == len(processed), processed  # none processed twice
+
+
+@pytest.mark.parametrize("fmd_and_hub", ["embedded"], indirect=True)  # a log read directly: its head is known
+async def test_a_reject_recorded_just_before_the_upload_is_left_out(fmd_and_hub: tuple[Harness, Simulator]) -> None:
+    fmd, _ = fmd_and_hub
+    units = serials(5)
+    await staged(fmd, units)
+    await acknowledged_master_data(fmd)
+    rejected = decommissioned([units[2]], DecommissionReason.misprint)
+    line_exceptions = PostgresEventStore(fmd.composition.app_pool, "line_exceptions")
+    await line_exceptions.append([append_of(f"test-{rejected.exception_id}", 0, [rejected])], SYSTEM)  # no wait
+    answer = await fmd.client.post(f"{BATCH}/uploads")
+    assert answer.status_code == 202, answer.text
+    assert (answer.json()["packs"], answer.json()["left_out"]) == (4, {"Destroyed": 1})

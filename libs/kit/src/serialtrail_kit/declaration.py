@@ -90,6 +90,32 @@ class ServiceContext(Generic[S]):
 
         return consistent
 
+    def caught_up_with_sources(self, *read_models: str, timeout: float = 5.0) -> ReadYourWrites:
+        """A wait until each of `read_models` (or reactors, `reactor_<name>`) has applied
+        everything its source held when the wait began, as far as the source tells (a log's head
+        embedded, the topic's end offsets distributed); a 503 (retry shortly) if it cannot within
+        `timeout`. For a decision that must not miss what another service published before it
+        was asked (an upload must see the rejects recorded a moment before)."""
+
+        async def settled() -> None:
+            try:
+                async with asyncio.timeout(timeout):
+                    for name in read_models:
+                        await _no_lag(self.runners[name])
+            except TimeoutError as error:
+                raise Unavailable(
+                    f"{', '.join(read_models)} still catching up with what other services published; retry shortly"
+                ) from error
+
+        return settled
+
+
+async def _no_lag(runner: ProjectionRunner) -> None:
+    # Polled: lag is the source's end against the runner's position (a topic's end offsets
+    # distributed), which no event announces.
+    while (await runner.lag()) != 0:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
 
 class Worker(Protocol):
     """Work a service does on its own time (a schedule, a poll): run until asked to stop,

@@ -24,6 +24,7 @@ from fmd_hub.projections.hub_status import HubStatusProjection
 from fmd_hub.projections.knowledge import KnowledgeProjection
 from fmd_hub.settings import FmdHubSettings
 
+KNOWLEDGE = KnowledgeProjection()
 HUB_STATUS = HubStatusProjection()
 ALERTS = AlertsProjection()
 
@@ -32,7 +33,8 @@ UPCASTERS = Upcasters.of(serials.UPCASTS)
 
 
 def routes(context: ServiceContext[FmdHubSettings]) -> APIRouter:
-    handlers = HubHandlers(context.writes, context.pool, context.settings.chunk_size)
+    settled = context.caught_up_with_sources(KNOWLEDGE.name, f"reactor_{TakenOut.name}")
+    handlers = HubHandlers(context.writes, context.pool, context.settings.chunk_size, settled)
     router = build_router(handlers, context.read_your_writes(HUB_STATUS.name))
     alert_routes(router, AlertHandlers(context.writes), context.read_your_writes(ALERTS.name))
     return router
@@ -66,7 +68,7 @@ SERVICE = Service(
     settings=FmdHubSettings,
     permissions=permissions.ALL,
     write_side=(Planned(),),
-    read_models=(KnowledgeProjection(), HUB_STATUS, ALERTS, DeviationsKnownProjection()),
+    read_models=(KNOWLEDGE, HUB_STATUS, ALERTS, DeviationsKnownProjection()),
     reactors=(TakenOut(),),
     routes=routes,
     outbound=(OutboundOf(hub.OUTBOUND, the_hub, hub.OUTCOMES, hub.SOURCE),),

@@ -58,8 +58,12 @@ class FmdHubSettings(ServiceSettings):
     )
 
     def production_problems(self) -> list[str]:
-        simulated = [f"{self.env_name('simulator')} must be off in production"] if self.simulator else []
-        return super().production_problems() + simulated
+        problems = super().production_problems()
+        if self.simulator:
+            problems.append(f"{self.env_name('simulator')} must be off in production")
+        if not self.hub_url.startswith("https://"):  # the token goes with every call
+            problems.append(f"{self.env_name('hub_url')} must be set to the hub's https URL in production")
+        return problems
 
     @classmethod
     def for_tests(cls) -> Self:

@@ -6,6 +6,7 @@ by the outbound worker, for what was recorded."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +36,23 @@ class Versioned:
     changed: bool
 
 
+Settled = Callable[[], Awaitable[None]]
+
+
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
 class HubHandlers:
-    def __init__(self, writes: WriteModel, pool: Pool, chunk_size: int) -> None:
+    def __init__(
+        self, writes: WriteModel, pool: Pool, chunk_size: int, settled: Settled = _nothing_to_wait_for
+    ) -> None:
         self.writes = writes
         self.pool = pool
         self.chunk_size = chunk_size
+        # What serial issuance and line exceptions published before an upload is asked for (a
+        # commissioning, a reject) is seen by it: their read model and reactor caught up first.
+        self.settled = settled
 
     async def submit_master_data(self, product: Product, submitted: MasterData, meta: RecordMetadata) -> Versioned:
         """A new version of the product's master data, or the latest when nothing changed."""
@@ -57,6 +70,7 @@ class HubHandlers:
         """Plan the batch's serials not uploaded before for the hub, under the master data
         version the hub acknowledged last; the outbound worker sends the chunks."""
         _refuse(uploads.check(batch, datetime.now(UTC).date()), InvalidInput)
+        await self.settled()
         async with self.pool.acquire() as conn:
             commissioned = await knowledge.commissioned(conn, batch.gtin, batch.lot)
         async with self.writes.unit(meta) as work:

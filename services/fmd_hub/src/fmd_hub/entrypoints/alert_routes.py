@@ -55,7 +55,8 @@ class AlertOut(BaseModel):
     code: str = Field(description="the hub's code, e.g. NMVS_NC_PCK_22 (already decommissioned)")
     message: str
     product_code: str
-    lot: str | None
+    lot: str | None = Field(description="the lot that was scanned")
+    batch_lot: str | None = Field(description="the pack's own batch (where its serial was commissioned), if known")
     serial: str | None
     market: str | None
     location: str | None

@@ -10,7 +10,7 @@ from serialtrail_contracts.fmd import MarketCode, Party
 from serialtrail_gs1.paths import GtinPath, LotPath
 from serialtrail_kit.access.authenticate import SIGNS, Authenticator
 from serialtrail_kit.access.authz import requires
-from serialtrail_kit.errors import Conflict, InvalidInput
+from serialtrail_kit.errors import Conflict, InvalidInput, Unavailable
 from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
@@ -41,6 +41,7 @@ Consistent = Callable[[], Awaitable[None]]
 _SUBMITS = refuses({InvalidInput: (rules.EU_MARKET,)})
 _UPLOADS = refuses(
     {
+        Unavailable: (),
         InvalidInput: (rules.HUB_BATCH_ID, rules.HUB_EXPIRY, rules.HUB_SERIAL),
         Conflict: (rules.MASTER_DATA_FIRST, rules.NOTHING_TO_UPLOAD, rules.NOT_RECALLED),
     }

@@ -132,6 +132,7 @@ class OpenAlertOut(BaseModel):
     alert_id: str
     code: str
     serial: str | None
+    scanned_lot: str | None = Field(description="the lot the pack was scanned with (another: a batch mismatch)")
     state: str = Field(description="new or under-investigation")
     raised_at: datetime
 

@@ -18,6 +18,7 @@ from fmd_hub.settings import FmdHubSettings
 log = logging.getLogger(__name__)
 TOKEN_VARIABLE = "EU_HUB_SIMULATOR_TOKEN"  # noqa: S105 - the variable's name (the simulator reads it)
 STOP_SECONDS = 10.0
+START_SECONDS = 30.0
 
 
 class SimulatedHub:
@@ -42,12 +43,24 @@ class SimulatedHub:
         if not self.settings.simulator:
             await self.stopping.wait()
             return
+        if await self._taken():
+            raise RuntimeError(
+                f"{self.settings.hub_url} is served by another process: the hub simulator cannot start there, and "
+                "uploads (with the hub token) would go to that process; free the port or set "
+                "SERIALTRAIL_FMD_HUB_HUB_URL to a free one"
+            )
         self.settings.simulator_data.parent.mkdir(parents=True, exist_ok=True)
         process = await asyncio.create_subprocess_exec(
-            *self.command(), stdout=asyncio.subprocess.DEVNULL, env=self.environment()
+            *self.command(), stdout=asyncio.subprocess.PIPE, env=self.environment()
         )
-        log.warning("EU hub simulator (pid %s) serving %s: a stand-in, not the hub", process.pid, self.settings.hub_url)
         try:
+            await self._listening(process)
+            log.warning(
+                "EU hub simulator (pid %s) serving %s, data in %s: a stand-in, not the hub",
+                process.pid,
+                self.settings.hub_url,
+                self.data(),
+            )
             waiting = asyncio.create_task(self.stopping.wait())
             exited = asyncio.create_task(process.wait())
             await asyncio.wait([waiting, exited], return_when=asyncio.FIRST_COMPLETED)
@@ -58,6 +71,26 @@ class SimulatedHub:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    async def _taken(self) -> bool:
+        """Something already accepts connections on the hub URL's port."""
+        address = urlsplit(self.settings.hub_url)
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(address.hostname or "127.0.0.1", address.port or 80), 2
+            )
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    async def _listening(self, process: asyncio.subprocess.Process) -> None:
+        """Until the simulator says it listens (its one line), or fails saying why."""
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), START_SECONDS)
+        if b"listening on" not in line:
+            await process.wait()
+            raise RuntimeError(f"the EU hub simulator did not start (exit {process.returncode}); see its output above")
 
 
 async def _stopped(process: asyncio.subprocess.Process) -> None:

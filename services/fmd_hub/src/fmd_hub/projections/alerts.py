@@ -91,11 +91,17 @@ async def deviation_of(pool: Pool, deviation_id: UUID) -> str | None:
     return found
 
 
+# An alert names the lot that was scanned; its pack's own batch (where the serial was commissioned)
+# is the one it belongs to: a pack scanned with a wrong lot is an alert on its real batch.
 COLUMNS = (
-    "a.alert_id, a.code, a.message, a.product_code, a.lot, a.serial, a.market, a.location, a.raised_at, "
-    "a.received_at, a.state, a.note, a.deviation_id, a.closed_reason, a.position, b.cmo_id"
+    "a.alert_id, a.code, a.message, a.product_code, a.lot, coalesce(c.lot, a.lot) AS batch_lot, a.serial, "
+    "a.market, a.location, a.raised_at, a.received_at, a.state, a.note, a.deviation_id, a.closed_reason, "
+    "a.position, b.cmo_id"
 )
-FROM = f"{RM}.alerts a LEFT JOIN {RM}.known_batches b ON b.gtin = a.product_code AND b.lot = a.lot"
+FROM = (
+    f"{RM}.alerts a LEFT JOIN {RM}.commissioned c ON c.gtin = a.product_code AND c.serial = a.serial "
+    f"LEFT JOIN {RM}.known_batches b ON b.gtin = a.product_code AND b.lot = coalesce(c.lot, a.lot)"
+)
 
 
 def owner(alert: dict[str, Any]) -> Target:
@@ -118,7 +124,8 @@ async def alerts(
         while len(found) < limit:
             rows = await conn.fetch(
                 f"SELECT {COLUMNS} FROM {FROM} WHERE a.position > $1 AND ($2::text IS NULL OR a.state = $2) "
-                "AND ($3::text IS NULL OR a.product_code = $3) AND ($4::text IS NULL OR a.lot = $4) "
+                "AND ($3::text IS NULL OR a.product_code = $3) "
+                "AND ($4::text IS NULL OR a.lot = $4 OR coalesce(c.lot, a.lot) = $4) "
                 "ORDER BY a.position LIMIT $5",
                 after,
                 state,
@@ -137,8 +144,9 @@ async def open_alerts_of(pool: Pool, gtin: str, lot: str) -> list[dict[str, Any]
     """The batch's alerts not closed yet, oldest first (the hub part of a release review)."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            f"SELECT alert_id, code, serial, state, raised_at FROM {RM}.alerts "
-            "WHERE product_code = $1 AND lot = $2 AND state <> 'closed' ORDER BY position",
+            f"SELECT a.alert_id, a.code, a.serial, a.lot AS scanned_lot, a.state, a.raised_at FROM {FROM} "
+            "WHERE a.product_code = $1 AND (a.lot = $2 OR coalesce(c.lot, a.lot) = $2) AND a.state <> 'closed' "
+            "ORDER BY a.position",
             gtin,
             lot,
         )

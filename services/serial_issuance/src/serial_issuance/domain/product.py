@@ -42,6 +42,7 @@ EU_MARKETS = {"EU", "EEA"} | {
     "IS",
     "LI",
     "NO",
+    "XI",  # Northern Ireland: EU FMD applies (Windsor Framework)
 }
 
 
