@@ -75,3 +75,16 @@ async def test_alerts_are_fetched_once_linked_and_worked(fmd_and_hub: tuple[Harn
     )
     assert [a["alert_id"] for a in await listed(fmd, 1, state="closed")] == [found[0]["alert_id"]]
     assert (await fmd.client.get("/v1/fmd/alerts/no-such-alert")).status_code == 404
+
+
+async def test_an_alert_of_any_form_is_kept_and_a_page_of_nonsense_is_waited_out(
+    fmd_and_hub: tuple[Harness, Simulator],
+) -> None:
+    fmd, hub = fmd_and_hub
+    await staged(fmd, serials(2))
+    await uploaded(fmd, serials(2))
+    await hub.faults({"status": 200, "process": False}, path="/v1/alerts$")  # a 200 holding no alerts
+    await hub.verify(**SCAN, serial="NUL\u0000X")  # a pharmacy's scan: text PostgreSQL cannot hold
+    await hub.verify(**SCAN, serial="NEVER3")
+    found = await listed(fmd, 2)
+    assert [a["serial"] for a in found] == ["NUL\ufffdX", "NEVER3"]

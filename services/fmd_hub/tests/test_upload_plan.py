@@ -57,7 +57,8 @@ def test_a_batch_the_hub_cannot_take() -> None:
     today = date(2026, 12, 4)
     assert check(BATCH, today) == []
     assert [v.rule for v in check(Batch(BATCH.gtin, "L 2026", BATCH.expiry), today)] == ["hub-batch-id"]
-    assert [v.rule for v in check(Batch(BATCH.gtin, "L/2026", BATCH.expiry), today)] == ["hub-batch-id"]
+    for lot in ("L/2026", ".", "..", "-._"):  # no path segment of its own at the hub
+        assert [v.rule for v in check(Batch(BATCH.gtin, lot, BATCH.expiry), today)] == ["hub-batch-id"], lot
     assert [v.rule for v in check(Batch(BATCH.gtin, "L1", date(2026, 12, 3)), today)] == ["hub-expiry"]
     assert [v.rule for v in check(Batch(BATCH.gtin, "L1", date(2100, 1, 31)), today)] == ["hub-expiry"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 from fastapi import APIRouter
 from serialtrail_contracts import fmd, serials
@@ -43,9 +45,11 @@ def routes(context: ServiceContext[FmdHubSettings]) -> APIRouter:
 def alert_poller(context: ServiceContext[FmdHubSettings]) -> AlertPoller:
     settings = context.settings
     token = settings.hub_token.get_secret_value() if settings.hub_token else ""
-    client = httpx.AsyncClient(
-        base_url=settings.hub_url, headers={"Authorization": f"Bearer {token}"}, timeout=30, follow_redirects=False
-    )
+
+    def client() -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.AsyncClient(base_url=settings.hub_url, headers=headers, timeout=30, follow_redirects=False)
+
     return AlertPoller(
         context.writes, client, settings.alerts_every_seconds, lambda: system_metadata("alerts", context.software)
     )
@@ -58,7 +62,8 @@ def the_hub(context: ServiceContext[FmdHubSettings]) -> Remote:
     requests = hub.HubClient(
         settings.hub_url, settings.hub_token.get_secret_value(), context.pool, context.store.schema
     )
-    return http_remote(requests, settings.hub, receipt_bytes=hub.RECEIPT_BYTES)
+    remote = http_remote(requests, settings.hub, receipt_bytes=hub.RECEIPT_BYTES)
+    return replace(remote, send=hub.checked(remote.send))
 
 
 SERVICE = Service(

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
+import orjson
 from serialtrail_contracts.fmd import AlertReceived
 from serialtrail_kit.errors import InvalidInput, NotFound
 from serialtrail_kit.eventstore.metadata import RecordMetadata
@@ -25,26 +28,31 @@ from fmd_hub.projections.alerts import deviation_of
 
 log = logging.getLogger(__name__)
 PAGE = 100
+MAX_PAGE_BYTES = 4 * 1024 * 1024
+ALERT_ID = re.compile(r"[0-9A-Za-z-]{1,64}")  # as the routes take it
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class AlertPoller:
     def __init__(
-        self, writes: WriteModel, client: httpx.AsyncClient, every: float, meta: Callable[[], RecordMetadata]
+        self,
+        writes: WriteModel,
+        client: Callable[[], httpx.AsyncClient],
+        every: float,
+        meta: Callable[[], RecordMetadata],
     ) -> None:
-        self.writes, self.client, self.every, self.meta = writes, client, every, meta
+        self.writes, self.new_client, self.every, self.meta = writes, client, every, meta
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
-        try:
+        async with self.new_client() as self.client:  # a client per run: a restart after a failure gets its own
             while not self.stopping.is_set():
                 try:
                     await self.fetch()
-                except (httpx.HTTPError, ValueError) as error:  # the hub away or answering nonsense: next time
+                except (httpx.HTTPError, UnreadablePage) as error:  # the hub away or answering nonsense: next time
                     log.warning("fetching the hub's alerts failed: %s", error)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), self.every)
-        finally:
-            await self.client.aclose()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -56,19 +64,34 @@ class AlertPoller:
             async with self.writes.store.pool.acquire() as conn:
                 cursor = await write_side.alert_cursor(conn, self.writes.store.schema)
             params: dict[str, Any] = {"limit": PAGE} | ({} if cursor is None else {"after": cursor})
-            answer = await self.client.get("/v1/alerts", params=params)
-            answer.raise_for_status()
-            page = answer.json()
-            raised, after = page["alerts"], page.get("next")
+            raised, after = await self._page(params)
             if not raised:
                 return recorded
             recorded += await self._record(raised, after)
+
+    async def _page(self, params: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of alerts, read up to a bound (a hub answering megabytes costs nothing)."""
+        async with self.client.stream("GET", "/v1/alerts", params=params) as answer:
+            answer.raise_for_status()
+            body = b""
+            async for part in answer.aiter_bytes():
+                body += part
+                if len(body) > MAX_PAGE_BYTES:
+                    raise UnreadablePage(f"the hub's page of alerts is larger than {MAX_PAGE_BYTES:,} bytes")
+        try:
+            page = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise UnreadablePage(f"the hub's page of alerts is no JSON: {error}") from error
+        raised, after = (page.get("alerts"), page.get("next")) if isinstance(page, dict) else (None, None)
+        if not isinstance(raised, list) or not all(isinstance(a, dict) for a in raised):
+            raise UnreadablePage("the hub's page of alerts holds no list of alerts")
+        return raised, None if after is None else _text(after, 200)
 
     async def _record(self, raised: list[dict[str, Any]], after: str | None) -> int:
         new = 0
         async with self.writes.unit(self.meta()) as work:
             for index, found in enumerate(raised):
-                stream = alerts.stream_id(str(found["alert_id"]))
+                stream = alerts.stream_id(alert_id_of(found.get("alert_id")))
                 last = index == len(raised) - 1
                 if await work.version(stream) > 0 and not last:
                     continue  # fetched before (a page read again)
@@ -79,17 +102,49 @@ class AlertPoller:
         return new
 
 
+class UnreadablePage(ValueError):
+    pass
+
+
+def alert_id_of(raw: object) -> str:
+    """The hub's id when it can name a path segment here, else one derived from it (still unique)."""
+    text = str(raw)
+    if ALERT_ID.fullmatch(text):
+        return text
+    return "h-" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:40]
+
+
+def _text(value: object, limit: int) -> str:
+    """What a hub sent, as text this log can hold: no NUL or other control characters, bounded."""
+    text = str(value)[:limit]
+    return CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def _optional(value: object, limit: int) -> str | None:
+    return None if value is None else _text(value, limit)
+
+
+def _when(value: object) -> datetime:
+    try:
+        found = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.now(UTC)  # the hub gave no time we can read: when we heard of it
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
 def _received(found: dict[str, Any], cursor: str | None) -> AlertReceived:
+    """Whatever the alert holds is kept (each field made safe and bounded): an alert is never
+    dropped for its form, and the fetch moves past it."""
     return AlertReceived(
-        alert_id=str(found["alert_id"]),
-        code=str(found["code"]),
-        message=str(found.get("message", ""))[:500],
-        product_code=str(found["product_code"]),
-        lot=found.get("batch_id"),
-        serial=found.get("serial"),
-        market=found.get("market"),
-        location=found.get("location"),
-        raised_at=datetime.fromisoformat(str(found["raised_at"])),
+        alert_id=alert_id_of(found.get("alert_id")),
+        code=_text(found.get("code", "unknown"), 64),
+        message=_text(found.get("message", ""), 500),
+        product_code=_text(found.get("product_code", ""), 64),
+        lot=_optional(found.get("batch_id"), 64),
+        serial=_optional(found.get("serial"), 64),
+        market=_optional(found.get("market"), 16),
+        location=_optional(found.get("location"), 200),
+        raised_at=_when(found.get("raised_at")),
         next_cursor=cursor,
     )
 

@@ -18,10 +18,22 @@ from serialtrail_contracts import fmd
 from serialtrail_contracts.base import EventContract
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.outbound import Delivered, Failure, HttpRequest, Job, JobRecord, OutboundSource, Outcomes
+from serialtrail_kit.outbound import (
+    Delivered,
+    Failure,
+    HttpRequest,
+    Job,
+    JobRecord,
+    OutboundSource,
+    Outcome,
+    Outcomes,
+    Retryable,
+    Send,
+)
 from serialtrail_kit.outbound.jobs import Attempt
 
 from fmd_hub.application import write_side
+from fmd_hub.domain.uploads import HUB_CHUNK_LIMIT
 
 OUTBOUND = "hub"
 DESTINATION = "eu-hub"
@@ -176,8 +188,42 @@ def _answer(delivered: Delivered) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def checked(send: Send) -> Send:
+    """A hub's acceptance counts only when its answer says what the service records: how many packs
+    it took (0 to a chunk's worth) or holds. Otherwise the job is tried again with its key (the hub
+    answers the same), and dies after its attempts for an operator to look at, rather than being
+    recorded as acknowledged with a count that is not the hub's."""
+
+    async def checking(attempt: Attempt) -> Outcome:
+        outcome = await send(attempt)
+        if isinstance(outcome, Delivered):
+            problem = answer_problem(attempt.job.payload, _answer(outcome))
+            if problem is not None:
+                return Retryable(f"HTTP {outcome.status}, but the hub's answer {problem}", outcome.status)
+        return outcome
+
+    return checking
+
+
+COUNTED = {"chunk": ("accepted", HUB_CHUNK_LIMIT), "reconcile": ("packs", 2**31 - 1)}
+
+
+def answer_problem(job: Mapping[str, Any], answer: Mapping[str, Any]) -> str | None:
+    if job["kind"] not in COUNTED:
+        return None
+    field, most = COUNTED[job["kind"]]
+    value = answer.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
+        return f"gives no count of packs in {field!r} (0 to {most:,}): {value!r}"[:300]
+    batch_packs = answer.get("batch_packs")
+    if job["kind"] == "chunk" and batch_packs is not None and _int(batch_packs) is None:
+        return f"gives a batch count that is no count: {batch_packs!r}"[:300]
+    return None
+
+
 def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    counted = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
+    return value if counted else None  # type: ignore[return-value]
 
 
 def _pack(p: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,8 @@ __all__ = ["NOTHING_TO_UPLOAD", "Batch", "Known", "Plan", "check", "plan", "stre
 
 HUB_CHUNK_LIMIT = 250_000
 HUB_SERIAL_FORM = re.compile(r"[0-9A-Za-z]{1,20}")
-HUB_BATCH_FORM = re.compile(r"[0-9A-Za-z._-]{1,20}")  # no "/": a batch id is a path segment at the hub
+# A path segment at the hub: no "/", and not only dots ("." and ".." are no segment at all).
+HUB_BATCH_FORM = re.compile(r"(?=.*[0-9A-Za-z])[0-9A-Za-z._-]{1,20}")
 LEFT_OUT_STATES = frozenset({EuFmdPackState.destroyed})
 NAMED_AT_MOST = 10  # serials a refusal names
 

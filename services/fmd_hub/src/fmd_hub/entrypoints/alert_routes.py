@@ -114,7 +114,7 @@ def alert_routes(router: APIRouter, handlers: AlertHandlers, consistent: Consist
         state: Annotated[str | None, Query(pattern="^(new|under-investigation|closed)$")] = None,
         gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
         lot: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
-        after: Annotated[int, Query(ge=0, description="the `next_after` of the previous page")] = 0,
+        after: Annotated[int, Query(ge=0, le=2**63 - 1, description="the `next_after` of the previous page")] = 0,
         limit: Limit = 100,
     ) -> JsonResponse:
         """The alerts the hub raised (oldest first), those of products and batches the caller's

@@ -11,6 +11,7 @@ from uuid import UUID
 from serialtrail_contracts import fmd
 from serialtrail_contracts.deviations import DeviationOpened
 from serialtrail_contracts.identity import NO_CMO, Scope, Target
+from serialtrail_gs1.keys import gtin_problem
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import RecordedEvent
 
@@ -104,8 +105,15 @@ FROM = (
 )
 
 
+# No company's: only a principal that no company narrows sees it (an alert about a product code
+# that is no GTIN: another scheme's, or a pharmacy's typo).
+NO_COMPANY = Target(company_prefixes=frozenset({""}))
+
+
 def owner(alert: dict[str, Any]) -> Target:
     """An alert is its product's, and its batch's CMO's (none known: the company's own)."""
+    if gtin_problem(alert["product_code"]) is not None:
+        return NO_COMPANY
     return Target(gtins=frozenset({alert["product_code"]}), cmos=frozenset({alert["cmo_id"] or NO_CMO}))
 
 
