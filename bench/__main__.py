@@ -14,6 +14,7 @@ from bench.capture import capture_throughput
 from bench.epcis_query import epcis_query_benchmark
 from bench.event_hash import event_hash_throughput
 from bench.exceptions import exceptions_benchmark
+from bench.fmd_upload import fmd_upload_benchmark
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
 from bench.revocation import revocation_benchmark
@@ -38,6 +39,9 @@ ALONE_AFTER: dict[str, Callable[[], None]] = {
     "hostile": hostile_input_benchmark,
     # Its own server: its database is built first, its peak RSS is the queries'.
     "epcis-query": epcis_query_benchmark,
+    # The EU FMD hub service as its own process (`serialtrail serve fmd_hub`, with PostgreSQL, a broker
+    # and the hub simulator): a 1,000,000-pack batch uploaded, then one uploaded through a crash.
+    "fmd-upload": fmd_upload_benchmark,
 }
 NAMES = [*ALONE_FIRST, *SERVED, *ALONE_AFTER]
 

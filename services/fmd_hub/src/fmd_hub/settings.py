@@ -14,8 +14,9 @@ from serialtrail_kit.service_settings import ServiceSettings
 from fmd_hub.domain.uploads import HUB_CHUNK_LIMIT
 
 PREFIX = "SERIALTRAIL_FMD_HUB_"
-# A chunk of 250,000 serials is a few megabytes each way: two in flight, a minute each.
-HUB_POLICY = {"concurrency": 2, "timeout_seconds": 60, "lease_seconds": 180}
+# A chunk of 250,000 serials is a few megabytes each way (about a second against the simulator): two in
+# flight, 30 s each at most; a sender killed mid-call holds its job until the lease ends (40 s).
+HUB_POLICY = {"concurrency": 2, "timeout_seconds": 30, "lease_seconds": 40}
 TOKEN_FILE = "fmd-hub-token"  # noqa: S105 - a file name, not a secret; where the embedded all-in-one keeps the token it shares with its simulator
 
 

@@ -52,6 +52,7 @@ class Planned:
         );
         -- a chunk read back as planned: in code point order, whatever the database's collation
         CREATE INDEX ON {schema}.planned_packs (upload_id, chunk, serial COLLATE "C");
+        CREATE INDEX ON {schema}.planned_packs (gtin, lot);
         CREATE TABLE {schema}.planned_chunks (
             upload_id uuid NOT NULL, chunk integer NOT NULL, gtin text NOT NULL, lot text NOT NULL,
             expiry date NOT NULL, packs integer NOT NULL, acknowledged integer, acknowledged_at bigint,
@@ -81,13 +82,15 @@ class Planned:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        packs = [_pack_row(e, s) for e in events if e.event_type in PACK_EVENTS for s in e.payload["serials"]]
-        if packs:  # the primary key is the last line of defence: a serial planned twice rolls the unit back
+        parts = [_part(e) for e in events if e.event_type in PACK_EVENTS]
+        if parts:  # one JSON record per part, its serials expanded by PostgreSQL (a million is 100 parts)
+            # The primary key is the last line of defence: a serial planned twice rolls the unit back.
             await conn.execute(
                 f"INSERT INTO {schema}.planned_packs (gtin, serial, lot, upload_id, chunk, left_out) "
-                "SELECT gtin, serial, lot, upload_id, chunk, left_out FROM json_to_recordset($1::json) "
-                "AS r(gtin text, serial text, lot text, upload_id uuid, chunk integer, left_out text)",
-                json_list(packs),
+                "SELECT r.gtin, s.serial, r.lot, r.upload_id, r.chunk, r.left_out FROM json_to_recordset($1::json) "
+                "AS r(gtin text, lot text, upload_id uuid, chunk integer, left_out text, serials json) "
+                "CROSS JOIN LATERAL json_array_elements_text(r.serials) AS s(serial)",
+                json_list(parts),
             )
         for event in events:
             await _apply_one(conn, schema, event)
@@ -96,15 +99,15 @@ class Planned:
 PACK_EVENTS = (PacksPlanned.EVENT_TYPE, PacksLeftOut.EVENT_TYPE)
 
 
-def _pack_row(event: RecordedEvent, serial: str) -> dict[str, Any]:
+def _part(event: RecordedEvent) -> dict[str, Any]:
     p = event.payload
     return {
         "gtin": p["gtin"],
-        "serial": serial,
         "lot": p["lot"],
         "upload_id": p["upload_id"],
         "chunk": p.get("chunk"),
         "left_out": p.get("state"),
+        "serials": p["serials"],
     }
 
 
@@ -303,17 +306,21 @@ async def acknowledged_master_data(conn: Connection, schema: str, gtin: str) -> 
 
 
 async def planned_serials(conn: Connection, schema: str, gtin: str, lot: str) -> set[str]:
-    rows = await conn.fetch(f"SELECT serial FROM {schema}.planned_packs WHERE gtin = $1 AND lot = $2", gtin, lot)
-    return {row["serial"] for row in rows}
+    found = await conn.fetchval(
+        f"SELECT array_agg(serial) FROM {schema}.planned_packs WHERE gtin = $1 AND lot = $2", gtin, lot
+    )
+    return set(found or ())
 
 
 async def chunk_serials(conn: Connection, schema: str, upload_id: UUID, chunk: int) -> list[str]:
-    rows = await conn.fetch(
-        f'SELECT serial FROM {schema}.planned_packs WHERE upload_id = $1 AND chunk = $2 ORDER BY serial COLLATE "C"',
+    # One array, not a row per serial: a chunk is 250,000 of them.
+    found = await conn.fetchval(
+        f'SELECT array_agg(serial ORDER BY serial COLLATE "C") FROM {schema}.planned_packs '
+        "WHERE upload_id = $1 AND chunk = $2",
         upload_id,
         chunk,
     )
-    return [row["serial"] for row in rows]
+    return list(found or ())
 
 
 @dataclass(frozen=True)

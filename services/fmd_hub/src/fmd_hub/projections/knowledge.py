@@ -97,8 +97,11 @@ async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
 
 
 async def commissioned(conn: Connection, gtin: str, lot: str) -> list[str]:
-    rows = await conn.fetch(f"SELECT serial FROM {RM}.commissioned WHERE gtin = $1 AND lot = $2", gtin, lot)
-    return [row["serial"] for row in rows]
+    """One array, not a row per serial: a batch is a million of them."""
+    found = await conn.fetchval(
+        f"SELECT array_agg(serial) FROM {RM}.commissioned WHERE gtin = $1 AND lot = $2", gtin, lot
+    )
+    return list(found or ())
 
 
 async def site_of(conn: Connection, line_id: str) -> str | None:
