@@ -86,8 +86,7 @@ def check(batch: Batch, today: date) -> list[Violation]:
 def plan(upload_id: uuid.UUID, batch: Batch, known: Known, chunk_size: int) -> Plan | list[Violation]:
     before = set(known.planned_before)
     new = sorted(serial for serial in known.commissioned if serial not in before)
-    left = [serial for serial in new if known.taken_out.get(serial) in LEFT_OUT_STATES]
-    sent = [serial for serial in new if known.taken_out.get(serial) not in LEFT_OUT_STATES]
+    left, sent = _split(new, known.taken_out)
     if not sent:
         message = (
             f"no serial of batch {batch.lot} is left to upload ({len(before):,} planned before, {len(left):,} left out)"
@@ -124,10 +123,18 @@ def plan(upload_id: uuid.UUID, batch: Batch, known: Known, chunk_size: int) -> P
         for index, chunk in enumerate(chunks)
         for part in _parts(chunk)
     ]
-    return Plan(planned, parts, _left_out(upload_id, batch, left, known.taken_out))
+    return Plan(planned, parts, _left_out_parts(upload_id, batch, left, known.taken_out))
 
 
-def _left_out(
+def _split(new: list[str], taken_out: Mapping[str, EuFmdPackState]) -> tuple[list[str], list[str]]:
+    """Those left out, and those sent; nothing taken out: all sent as they are (no copy of a million)."""
+    if not taken_out:
+        return [], new
+    left = [serial for serial in new if taken_out.get(serial) in LEFT_OUT_STATES]
+    return left, [serial for serial in new if taken_out.get(serial) not in LEFT_OUT_STATES]
+
+
+def _left_out_parts(
     upload_id: uuid.UUID, batch: Batch, left: list[str], states: Mapping[str, EuFmdPackState]
 ) -> list[PacksLeftOut]:
     by_state: dict[EuFmdPackState, list[str]] = {}
