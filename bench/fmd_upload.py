@@ -30,7 +30,7 @@ a first chunk the simulator is restarted (`RunningSimulator.restart()`), then, o
 upload is in flight again, the service is killed with SIGKILL and started again on the same port.
 The upload must still end reconciled with the hub counting exactly `PACKS` packs and no key processed
 twice; its total time is reported (it includes the outbound lease: a job whose sender was killed is
-sent again only when its lease ends, 180 s for the hub by default).
+sent again only when its lease ends, 40 s for the hub by default).
 
 BENCH_FMD_PACKS (default 1,000,000) scales it down to check the script; `python -m bench.fmd_upload
 [steady|crash]` runs one figure alone (both by default; `python -m bench fmd-upload` runs both). The

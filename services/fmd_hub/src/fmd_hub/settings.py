@@ -40,9 +40,7 @@ class FmdHubSettings(ServiceSettings):
         description="serials per upload message to the hub (the hub takes at most 250,000)",
     )
     hub: OutboundSettings = Field(
-        default_factory=lambda: OutboundSettings.model_validate(
-            {"default": {"concurrency": 2, "timeout_seconds": 60, "lease_seconds": 180}}
-        ),
+        default_factory=lambda: OutboundSettings.model_validate({"default": HUB_POLICY}),
         description="how the hub is called: limits and retries (JSON)",
     )
 
