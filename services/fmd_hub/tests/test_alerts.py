@@ -12,6 +12,7 @@ from eu_hub_simulator.testing import RunningSimulator as Simulator
 from fmd_hub_helpers import GTIN, LOT, SERVICE, log_of, publish, serials, staged
 from serialtrail_contracts.deviations import DeviationOpened
 from serialtrail_contracts.fmd import AlertReceived
+from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.testing.harness import Harness
 from serialtrail_kit.testing.waiting import until
 from test_pack_states import uploaded
@@ -88,3 +89,31 @@ async def test_an_alert_of_any_form_is_kept_and_a_page_of_nonsense_is_waited_out
     await hub.verify(**SCAN, serial="NEVER3")
     found = await listed(fmd, 2)
     assert [a["serial"] for a in found] == ["NUL\ufffdX", "NEVER3"]
+
+
+async def test_what_no_gtin_names_is_only_for_principals_nothing_narrows(
+    fmd_and_hub: tuple[Harness, Simulator],
+) -> None:
+    fmd, hub = fmd_and_hub
+    await staged(fmd, serials(2))
+    await uploaded(fmd, serials(2))
+    await hub.verify(**(SCAN | {"product_code": "X9506000134352"}), serial="S1")  # no GTIN
+    await hub.verify(**SCAN, serial="NEVER4")  # this batch's (site 9506000000008)
+    everything = await listed(fmd, 2)
+    foreign, own = everything[0]["alert_id"], everything[1]["alert_id"]
+    narrowed = {
+        "by product": Scope(gtins=frozenset({GTIN})),
+        "by site": Scope(sites=frozenset({"9506000000008"})),
+        "by company": Scope(company_prefixes=frozenset({"9506000"})),
+    }
+    for how, scope in narrowed.items():
+        async with fmd.client_with(await fmd.token(Role.qa, scope)) as client:
+            seen = [a["alert_id"] for a in (await client.get("/v1/fmd/alerts")).json()["alerts"]]
+            assert seen == [own], how
+            assert (await client.get(f"/v1/fmd/alerts/{foreign}")).status_code == 404, how
+            closing = await client.post(f"/v1/fmd/alerts/{foreign}/close", json={"reason": "x"})
+            assert closing.status_code == 404, how
+    elsewhere = Scope(sites=frozenset({"9506000000015"}))  # a batch made at another site is not this key's
+    async with fmd.client_with(await fmd.token(Role.qa, elsewhere)) as client:
+        assert (await client.get(f"/v1/fmd/batches/{GTIN}/{LOT}")).status_code == 404
+        assert (await client.get("/v1/fmd/alerts")).json()["alerts"] == []

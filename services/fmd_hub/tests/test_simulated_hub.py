@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fmd_hub.entrypoints.simulator import SimulatedHub
+from fmd_hub.entrypoints.simulator import SimulatedHub, refuse_a_taken_port
 from fmd_hub.settings import FmdHubSettings
 from pydantic import SecretStr
 from serialtrail_kit.testing.waiting import until
@@ -69,6 +69,8 @@ async def test_a_port_taken_by_another_process_is_said_and_nothing_started(tmp_p
     try:
         with pytest.raises(RuntimeError, match="served by another process"):
             await SimulatedHub(settings).run()
+        with pytest.raises(RuntimeError, match="the hub token sent to it"):  # the service does not start
+            refuse_a_taken_port(settings)
     finally:
         other.close()
         await other.wait_closed()

@@ -20,7 +20,7 @@ from fmd_hub.application.write_side import Planned
 from fmd_hub.entrypoints import permissions
 from fmd_hub.entrypoints.alert_routes import alert_routes
 from fmd_hub.entrypoints.http import build_router
-from fmd_hub.entrypoints.simulator import SimulatedHub
+from fmd_hub.entrypoints.simulator import SimulatedHub, refuse_a_taken_port
 from fmd_hub.projections.alerts import AlertsProjection, DeviationsKnownProjection
 from fmd_hub.projections.hub_status import HubStatusProjection
 from fmd_hub.projections.knowledge import KnowledgeProjection
@@ -57,6 +57,7 @@ def alert_poller(context: ServiceContext[FmdHubSettings]) -> AlertPoller:
 
 def the_hub(context: ServiceContext[FmdHubSettings]) -> Remote:
     settings = context.settings
+    refuse_a_taken_port(settings)
     if settings.hub_token is None:
         raise RuntimeError("SERIALTRAIL_FMD_HUB_HUB_TOKEN is not set: the hub cannot be called")
     requests = hub.HubClient(

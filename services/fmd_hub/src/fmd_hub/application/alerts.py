@@ -28,6 +28,7 @@ from fmd_hub.projections.alerts import deviation_of
 
 log = logging.getLogger(__name__)
 PAGE = 100
+FIRST_FETCH_AFTER = 2.0  # seconds after a start
 MAX_PAGE_BYTES = 4 * 1024 * 1024
 ALERT_ID = re.compile(r"[0-9A-Za-z-]{1,64}")  # as the routes take it
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -46,6 +47,8 @@ class AlertPoller:
 
     async def run(self) -> None:
         async with self.new_client() as self.client:  # a client per run: a restart after a failure gets its own
+            with contextlib.suppress(TimeoutError):  # the hub (a simulator beside us) a moment to listen
+                await asyncio.wait_for(self.stopping.wait(), min(self.every, FIRST_FETCH_AFTER))
             while not self.stopping.is_set():
                 try:
                     await self.fetch()

@@ -42,6 +42,7 @@ class Batch:
     lot: str
     expiry: date
     cmo_id: str | None = None
+    site_gln: str | None = None  # where it is made
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,9 @@ def stream_id(upload_id: uuid.UUID) -> str:
 def check(batch: Batch, today: date) -> list[Violation]:
     found = []
     if not HUB_BATCH_FORM.fullmatch(batch.lot):
-        message = f"{batch.lot!r} is no batch id the hub takes (1-20 letters, digits and - . _)"
+        message = (
+            f"{batch.lot!r} is no batch id the hub takes (1-20 letters, digits and - . _, a letter or digit among them)"
+        )
         found.append(HUB_BATCH_ID.at("lot", message))
     if not 2000 <= batch.expiry.year <= 2099:
         found.append(HUB_EXPIRY.at("expiry", f"{batch.expiry} cannot be written YYMMDD"))

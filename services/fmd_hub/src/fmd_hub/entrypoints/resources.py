@@ -80,4 +80,5 @@ class Resources:
         if found is None:
             raise _no_batch(request)
         request.state.batch = found
-        return Target(cmos=frozenset({found.cmo_id or NO_CMO}))
+        site = Target(sites=frozenset({found.site_gln})) if found.site_gln else Target()
+        return Target(cmos=frozenset({found.cmo_id or NO_CMO})) | site

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import sys
 from urllib.parse import urlsplit
 
@@ -91,6 +92,23 @@ class SimulatedHub:
         if b"listening on" not in line:
             await process.wait()
             raise RuntimeError(f"the EU hub simulator did not start (exit {process.returncode}); see its output above")
+
+
+def refuse_a_taken_port(settings: FmdHubSettings) -> None:
+    """At start, with the simulator on: its port must be free, or the hub token would go, with every
+    upload and alert fetch, to whatever process serves it (a leftover simulator of another run, say)."""
+    if not settings.simulator:
+        return
+    address = urlsplit(settings.hub_url)
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection((address.hostname or "127.0.0.1", address.port or 80), 1),
+    ):
+        raise RuntimeError(
+            f"{settings.hub_url} is served by another process: with SERIALTRAIL_FMD_HUB_SIMULATOR on, the hub "
+            "simulator is started there and the hub token sent to it; stop that process, or set "
+            "SERIALTRAIL_FMD_HUB_HUB_URL to a free port"
+        )
 
 
 async def _stopped(process: asyncio.subprocess.Process) -> None:

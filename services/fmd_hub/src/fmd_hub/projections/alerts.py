@@ -97,7 +97,7 @@ async def deviation_of(pool: Pool, deviation_id: UUID) -> str | None:
 COLUMNS = (
     "a.alert_id, a.code, a.message, a.product_code, a.lot, coalesce(c.lot, a.lot) AS batch_lot, a.serial, "
     "a.market, a.location, a.raised_at, a.received_at, a.state, a.note, a.deviation_id, a.closed_reason, "
-    "a.position, b.cmo_id"
+    "a.position, b.cmo_id, b.site_gln"
 )
 FROM = (
     f"{RM}.alerts a LEFT JOIN {RM}.commissioned c ON c.gtin = a.product_code AND c.serial = a.serial "
@@ -105,16 +105,19 @@ FROM = (
 )
 
 
-# No company's: only a principal that no company narrows sees it (an alert about a product code
-# that is no GTIN: another scheme's, or a pharmacy's typo).
-NO_COMPANY = Target(company_prefixes=frozenset({""}))
+# No one's: only a principal that nothing narrows sees it (an alert about a product code that is
+# no GTIN: another scheme's, or a pharmacy's typo). "" is in no narrowed dimension of any scope.
+NOBODY = frozenset({""})
+NO_COMPANY = Target(gtins=NOBODY, company_prefixes=NOBODY, sites=NOBODY, lines=NOBODY, cmos=NOBODY)
 
 
 def owner(alert: dict[str, Any]) -> Target:
     """An alert is its product's, and its batch's CMO's (none known: the company's own)."""
     if gtin_problem(alert["product_code"]) is not None:
         return NO_COMPANY
-    return Target(gtins=frozenset({alert["product_code"]}), cmos=frozenset({alert["cmo_id"] or NO_CMO}))
+    batch = Target(cmos=frozenset({alert["cmo_id"] or NO_CMO}))
+    site = Target(sites=frozenset({alert["site_gln"]})) if alert["site_gln"] else Target()
+    return Target(gtins=frozenset({alert["product_code"]})) | batch | site
 
 
 async def alert(pool: Pool, alert_id: str) -> dict[str, Any] | None:

@@ -34,7 +34,8 @@ class KnowledgeProjection:
             gtin text PRIMARY KEY, name text NOT NULL, target_markets text[] NOT NULL
         );
         CREATE TABLE {schema}.known_batches (
-            gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, PRIMARY KEY (gtin, lot)
+            gtin text NOT NULL, lot text NOT NULL, expiry date NOT NULL, cmo_id text, site_gln text NOT NULL,
+            PRIMARY KEY (gtin, lot)
         );
         CREATE TABLE {schema}.commissioned (
             gtin text NOT NULL, serial text NOT NULL, lot text NOT NULL, PRIMARY KEY (gtin, serial)
@@ -51,11 +52,13 @@ class KnowledgeProjection:
                 commissioned.append({"gtin": p["gtin"], "lot": p["lot"], "serials": p["serials"]})
             elif event.event_type == BatchRegistered.EVENT_TYPE:
                 await conn.execute(
-                    f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3::text::date, $4) ON CONFLICT DO NOTHING",
+                    f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3::text::date, $4, $5) "
+                    "ON CONFLICT DO NOTHING",
                     p["gtin"],
                     p["lot"],
                     p["expiry"],
                     p.get("cmo_id"),
+                    p["site_gln"],
                 )
             elif event.event_type == LineRegistered.EVENT_TYPE:
                 await conn.execute(
@@ -92,8 +95,10 @@ async def product(conn: Connection, gtin: str) -> Product | None:
 
 
 async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:
-    row = await conn.fetchrow(f"SELECT expiry, cmo_id FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot)
-    return None if row is None else Batch(gtin, lot, row["expiry"], row["cmo_id"])
+    row = await conn.fetchrow(
+        f"SELECT expiry, cmo_id, site_gln FROM {RM}.known_batches WHERE gtin = $1 AND lot = $2", gtin, lot
+    )
+    return None if row is None else Batch(gtin, lot, row["expiry"], row["cmo_id"], row["site_gln"])
 
 
 async def commissioned(conn: Connection, gtin: str, lot: str) -> list[str]:
