@@ -17,6 +17,7 @@ from bench.exceptions import exceptions_benchmark
 from bench.fmd_upload import fmd_upload_benchmark
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
+from bench.report import print_summary
 from bench.revocation import revocation_benchmark
 from bench.scan import scan_throughput
 from bench.serials import allocate_and_stream, commissioning_throughput
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] = ()) -> None:
     for name, benchmark in ALONE_AFTER.items():
         if name in chosen:
             benchmark()
+    print_summary()
 
 
 if __name__ == "__main__":

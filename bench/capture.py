@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 
-from bench.report import emit
+from bench.report import emit, printed
 
 # Beside the repository (../shared/bench), or where SERIALTRAIL_BENCH_SHARED says (a clone elsewhere).
 SHARED = Path(
@@ -142,7 +142,7 @@ class Run:
 
 def capture_throughput(base: str, key: str) -> None:
     if not SHARED.exists():
-        print(json.dumps({"benchmark": "EPCIS capture", "skipped": f"{SHARED} not found"}), flush=True)
+        printed({"benchmark": "EPCIS capture", "skipped": f"{SHARED} not found"})
         return
     if SERIALS not in SERIAL_LENGTH:
         raise SystemExit(f"SERIALTRAIL_BENCH_CAPTURE_SERIALS is {SERIALS!r}: one of {', '.join(SERIAL_LENGTH)}")
@@ -152,7 +152,7 @@ def capture_throughput(base: str, key: str) -> None:
             asyncio.run(_capture(base, key, shape, used))
         except CaptureFailed as failure:  # no figure: the other document is still measured
             failed.append(shape.label)
-            print(json.dumps({"benchmark": f"EPCIS capture end to end, {shape.label}", "failed": str(failure)}))
+            printed({"benchmark": f"EPCIS capture end to end, {shape.label}", "failed": str(failure)})
             print(f"EPCIS capture end to end, {shape.label} FAILED: {failure}", file=sys.stderr, flush=True)
     if failed:
         raise CaptureFailed(f"EPCIS capture end to end failed for {', '.join(failed)} (see above)")

@@ -80,7 +80,7 @@ from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.pgserver import EmbeddedPostgres
 from serialtrail_kit.writes.model import WriteModel
 
-from bench.report import emit
+from bench.report import emit, printed
 
 EVENTS = int(os.environ.get("BENCH_EPCIS_QUERY_EVENTS", "1000000"))
 REQUESTS = int(os.environ.get("BENCH_EPCIS_QUERY_REQUESTS", "1000"))  # timed, per kind and run
@@ -488,7 +488,7 @@ def epcis_query_benchmark(events: int = EVENTS) -> None:
         built = asyncio.run(build(base, dsn, layout))
         build_peak_mb = _rss_mb(process.pid, "VmHWM:")
         peak_reset = _reset_peak(process.pid)
-        print(json.dumps(_build_line(layout, built, build_peak_mb)), flush=True)
+        printed(_build_line(layout, built, build_peak_mb))
         found, loads = measure(base, key, built, layout)
         peak_mb = _rss_mb(process.pid, "VmHWM:")
     for kind in KINDS:

@@ -18,7 +18,7 @@ from typing import Any
 
 from serialtrail_gs1.event_hash import event_hash_id, event_hash_ids
 
-from bench.report import emit
+from bench.report import emit, printed
 
 GENERATOR = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "gen_epcis20.py"
 EVENTS, RUNS = 2_000, 5
@@ -44,7 +44,7 @@ def _rates(hash_document: Callable[[], list[str]], events: int) -> list[float]:
 
 def event_hash_throughput() -> None:
     if not GENERATOR.exists():
-        print(json.dumps({"benchmark": "event hash ids", "skipped": f"{GENERATOR} not found"}), flush=True)
+        printed({"benchmark": "event hash ids", "skipped": f"{GENERATOR} not found"})
         return
     with tempfile.TemporaryDirectory() as folder:
         for epcs_per_event in (1, 100):
