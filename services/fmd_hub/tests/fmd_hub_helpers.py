@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from fmd_hub.entrypoints.schemas import MASTER_DATA_EXAMPLE
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import DecommissionReason, DecommissionUndone, SerialsDecommissioned
 from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned
@@ -80,17 +81,7 @@ async def staged(harness: Harness, units: list[str], **batch_fields: Any) -> Non
 
 
 def master_data(**changes: Any) -> dict[str, Any]:
-    return {
-        "name": "Paracetamol 500 mg tablets",
-        "common_name": "paracetamol",
-        "pharmaceutical_form": "tablet",
-        "strength": "500 mg",
-        "pack_type": "blister pack in carton",
-        "pack_size": 20,
-        "markets": [{"market": "DE", "national_code": "01234567"}, {"market": "FR", "national_code": "3400912345678"}],
-        "mah": {"name": "Example Pharma GmbH", "id": "9506000000008"},
-        **changes,
-    }
+    return MASTER_DATA_EXAMPLE | changes
 
 
 async def log_of(harness: Harness, event_type: str | None = None) -> list[RecordedEvent]:

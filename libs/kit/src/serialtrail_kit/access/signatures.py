@@ -29,6 +29,14 @@ class Meaning(StrEnum):
 
 
 @dataclass(frozen=True)
+class Signer:
+    """Who signs, re-authenticated at signing time, and what the signature means."""
+
+    principal: Principal
+    meaning: Meaning
+
+
+@dataclass(frozen=True)
 class Verification:
     valid: bool
     reason: str

@@ -96,10 +96,10 @@ class AlertPoller:
             for index, found in enumerate(raised):
                 stream = alerts.stream_id(alert_id_of(found.get("alert_id")))
                 last = index == len(raised) - 1
-                if await work.version(stream) > 0 and not last:
-                    continue  # fetched before (a page read again)
                 if await work.version(stream) > 0:
-                    raise ValueError(f"the hub answered alerts already fetched again (after {after})")
+                    if last:  # the cursor would not move on: the hub answered a page fetched before
+                        raise UnreadablePage(f"the hub answered alerts already fetched again (after {after})")
+                    continue  # fetched before (a page read again)
                 work.record(stream, 0, [_received(found, after if last else None)])
                 new += 1
         return new

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from serialtrail_contracts.fmd import BatchHubState, BatchStateRequested, MasterDataVersioned
-from serialtrail_contracts.identity import Principal
 from serialtrail_kit.access import signatures
-from serialtrail_kit.access.signatures import Meaning
+from serialtrail_kit.access.signatures import Signer
 from serialtrail_kit.db import Pool
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
@@ -119,14 +118,6 @@ class HubHandlers:
                 self.writes.store, signer.principal, recorded.global_position, signer.meaning, reason, meta, conn=conn
             )
         return recorded, signed
-
-
-@dataclass(frozen=True)
-class Signer:
-    """Who signs, re-authenticated by the route, and what the signature means."""
-
-    principal: Principal
-    meaning: Meaning
 
 
 def release_memory() -> None:

@@ -112,38 +112,47 @@ def _part(event: RecordedEvent) -> dict[str, Any]:
 
 
 async def _apply_one(conn: Connection, schema: str, event: RecordedEvent) -> None:
-    p = event.payload
     fold = FOLDS.get(event.event_type)
     if fold is not None:
         await fold(conn, schema, event)
-    elif event.event_type == UploadPlanned.EVENT_TYPE:
-        await conn.executemany(
-            f"INSERT INTO {schema}.planned_chunks (upload_id, chunk, gtin, lot, expiry, packs) "
-            "VALUES ($1, $2, $3, $4, $5::text::date, $6)",
-            [(UUID(p["upload_id"]), c["index"], p["gtin"], p["lot"], p["expiry"], c["packs"]) for c in p["chunks"]],
-        )
-    elif event.event_type == ChunkAcknowledged.EVENT_TYPE:
-        await conn.execute(
-            f"UPDATE {schema}.planned_chunks SET acknowledged = $3, acknowledged_at = $4 "
-            "WHERE upload_id = $1 AND chunk = $2",
-            UUID(p["upload_id"]),
-            p["chunk"],
-            p["packs"],
-            event.global_position,
-        )
-    elif event.event_type == MasterDataVersioned.EVENT_TYPE:
-        await conn.execute(
-            f"INSERT INTO {schema}.master_data (gtin, version, payload, acknowledged) VALUES ($1, $2, $3, false)",
-            p["gtin"],
-            p["version"],
-            p,
-        )
-    elif event.event_type == MasterDataAcknowledged.EVENT_TYPE:
-        await conn.execute(
-            f"UPDATE {schema}.master_data SET acknowledged = true WHERE gtin = $1 AND version = $2",
-            p["gtin"],
-            p["version"],
-        )
+
+
+async def _upload_planned(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    await conn.executemany(
+        f"INSERT INTO {schema}.planned_chunks (upload_id, chunk, gtin, lot, expiry, packs) "
+        "VALUES ($1, $2, $3, $4, $5::text::date, $6)",
+        [(UUID(p["upload_id"]), c["index"], p["gtin"], p["lot"], p["expiry"], c["packs"]) for c in p["chunks"]],
+    )
+
+
+async def _chunk_acknowledged(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    await conn.execute(
+        f"UPDATE {schema}.planned_chunks SET acknowledged = $3, acknowledged_at = $4 "
+        "WHERE upload_id = $1 AND chunk = $2",
+        UUID(p["upload_id"]),
+        p["chunk"],
+        p["packs"],
+        event.global_position,
+    )
+
+
+async def _master_data_versioned(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    await conn.execute(
+        f"INSERT INTO {schema}.master_data (gtin, version, payload, acknowledged) VALUES ($1, $2, $3, false)",
+        p["gtin"],
+        p["version"],
+        p,
+    )
+
+
+async def _master_data_acknowledged(conn: Connection, schema: str, event: RecordedEvent) -> None:
+    p = event.payload
+    await conn.execute(
+        f"UPDATE {schema}.master_data SET acknowledged = true WHERE gtin = $1 AND version = $2", p["gtin"], p["version"]
+    )
 
 
 async def _states_after_upload(conn: Connection, schema: str, event: RecordedEvent) -> None:
@@ -222,6 +231,10 @@ async def _alert(conn: Connection, schema: str, event: RecordedEvent) -> None:
 
 
 FOLDS = {
+    UploadPlanned.EVENT_TYPE: _upload_planned,
+    ChunkAcknowledged.EVENT_TYPE: _chunk_acknowledged,
+    MasterDataVersioned.EVENT_TYPE: _master_data_versioned,
+    MasterDataAcknowledged.EVENT_TYPE: _master_data_acknowledged,
     AlertReceived.EVENT_TYPE: _alert,
     PacksPlanned.EVENT_TYPE: _states_after_upload,
     TakenOutNoted.EVENT_TYPE: _taken_out,

@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request, Response, status
 from serialtrail_contracts.fmd import MarketCode, Party
 from serialtrail_gs1.paths import GtinPath, LotPath
-from serialtrail_kit.access.authenticate import SIGNS, Authenticator
 from serialtrail_kit.access.authz import requires
 from serialtrail_kit.errors import Conflict, InvalidInput, Unavailable
 from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
+from serialtrail_kit.http.signing import SIGNS, signer_of
 
-from fmd_hub.application.handlers import HubHandlers, Signer
+from fmd_hub.application.handlers import HubHandlers
 from fmd_hub.domain import rules
 from fmd_hub.domain.master_data import MasterData
 from fmd_hub.domain.uploads import Batch
@@ -152,10 +152,8 @@ def build_router(handlers: HubHandlers, consistent: Consistent) -> APIRouter:
         bound to its hash). Once recalled or withdrawn, no more of the batch is uploaded and no undo
         of a pack's state is sent. The same state again changes nothing (200)."""
         batch: Batch = request.state.batch
-        authenticator: Authenticator = request.app.state.authenticator
-        principal = request.state.principal
-        await authenticator.reauthenticate(request, body.signature.credential, principal, "body.signature.credential")
-        signer = Signer(principal, body.signature.meaning)
+        signer = await signer_of(request, body.signature)
+        assert signer is not None  # the body requires a signature
         done = await handlers.change_batch_state(batch, body.state, body.reason, signer, record_metadata(request))
         if done is None:
             response.status_code = status.HTTP_200_OK

@@ -9,8 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from serialtrail_contracts.exception_vocabulary import EuFmdPackState
 from serialtrail_contracts.fmd import BatchHubState
-from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.http.body import Body
+from serialtrail_kit.http.signing import SignatureIn
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -25,11 +25,6 @@ MASTER_DATA_EXAMPLE: dict[str, Any] = {
     "mah": {"name": "Example Pharma GmbH", "id": "9506000000008"},
     "wholesalers": [{"name": "Example Wholesale AG", "id": "4000001000005"}],
 }
-
-
-class SignatureIn(Body):
-    meaning: Meaning = Meaning.approved
-    credential: Annotated[str, Field(min_length=1, description="re-authentication at signing time")]
 
 
 BATCH_STATE_EXAMPLE: dict[str, Any] = {

@@ -44,7 +44,7 @@ class SimulatedHub:
         if not self.settings.simulator:
             await self.stopping.wait()
             return
-        if await self._taken():
+        if await asyncio.to_thread(served_elsewhere, self.settings.hub_url):
             raise RuntimeError(
                 f"{self.settings.hub_url} is served by another process: the hub simulator cannot start there, and "
                 "uploads (with the hub token) would go to that process; free the port or set "
@@ -73,18 +73,6 @@ class SimulatedHub:
     def stop(self) -> None:
         self.stopping.set()
 
-    async def _taken(self) -> bool:
-        """Something already accepts connections on the hub URL's port."""
-        address = urlsplit(self.settings.hub_url)
-        try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(address.hostname or "127.0.0.1", address.port or 80), 2
-            )
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        return True
-
     async def _listening(self, process: asyncio.subprocess.Process) -> None:
         """Until the simulator says it listens (its one line), or fails saying why."""
         assert process.stdout is not None
@@ -109,6 +97,16 @@ def refuse_a_taken_port(settings: FmdHubSettings) -> None:
             "simulator is started there and the hub token sent to it; stop that process, or set "
             "SERIALTRAIL_FMD_HUB_HUB_URL to a free port"
         )
+
+
+def served_elsewhere(url: str) -> bool:
+    """Something already accepts connections on the URL's port."""
+    address = urlsplit(url)
+    try:
+        with socket.create_connection((address.hostname or "127.0.0.1", address.port or 80), 1):
+            return True
+    except OSError:
+        return False
 
 
 async def _stopped(process: asyncio.subprocess.Process) -> None:

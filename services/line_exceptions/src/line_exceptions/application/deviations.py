@@ -11,13 +11,14 @@ from uuid import UUID
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.identity import Scope
 from serialtrail_kit.access.resources import EXISTS
+from serialtrail_kit.access.signatures import Signer
 from serialtrail_kit.db import Connection, Pool, json_list
 from serialtrail_kit.errors import NotFound
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import RecordedEvent
 from serialtrail_kit.writes.model import WriteModel
 
-from line_exceptions.application.handlers import Signer, signed_in
+from line_exceptions.application.handlers import signed_in
 from line_exceptions.domain import deviations
 from line_exceptions.domain.deviations import Deviation, Links, OpenDeviation
 from line_exceptions.projections.holds import within_holds

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.exceptions import Outcome
-from serialtrail_contracts.identity import Principal, Scope
+from serialtrail_contracts.identity import Scope
 from serialtrail_kit.access import signatures
 from serialtrail_kit.access.resources import EXISTS
-from serialtrail_kit.access.signatures import Meaning
+from serialtrail_kit.access.signatures import Signer
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.errors import InvalidInput, NotFound
 from serialtrail_kit.eventstore.metadata import RecordMetadata
@@ -29,14 +29,6 @@ from line_exceptions.domain import holds, owners, records
 from line_exceptions.domain.holds import PlaceHold
 from line_exceptions.domain.records import Batch, Below, Record, RecordException, UndoDecommission, Units
 from line_exceptions.projections import hierarchy, knowledge
-
-
-@dataclass(frozen=True)
-class Signer:
-    """Who signs, re-authenticated by the route, and what the signature means."""
-
-    principal: Principal
-    meaning: Meaning
 
 
 class ExceptionHandlers:

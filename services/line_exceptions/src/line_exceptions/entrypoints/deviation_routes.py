@@ -14,6 +14,7 @@ from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
+from serialtrail_kit.http.signing import SIGNS, signer_of
 
 from line_exceptions.application.deviations import DeviationHandlers
 from line_exceptions.domain import deviations, rules
@@ -31,7 +32,6 @@ from line_exceptions.entrypoints.deviation_schemas import (
     RootCauseIn,
 )
 from line_exceptions.entrypoints.resources import Consistent, Resources, looked_up
-from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import deviations as read
 
 _LINKS = (rules.LINKED_OF_BATCH, rules.LINKED_ONCE)

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictBool
 from serialtrail_contracts.deviations import AnalysisMethod, CapaKind, RootCauseCategory
 from serialtrail_kit.http.body import Body
+from serialtrail_kit.http.signing import SignatureIn
 
 from line_exceptions.domain.records import MAX_UNITS
 from line_exceptions.entrypoints.schemas import (
@@ -16,7 +17,6 @@ from line_exceptions.entrypoints.schemas import (
     BatchIn,
     Position,
     Reason,
-    SignatureIn,
     Signed,
     Text,
     examples,

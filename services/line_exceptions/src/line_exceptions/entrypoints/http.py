@@ -21,6 +21,7 @@ from serialtrail_kit.http.answers import ok
 from serialtrail_kit.http.context import record_metadata
 from serialtrail_kit.http.problems import JsonResponse
 from serialtrail_kit.http.refusals import refuses
+from serialtrail_kit.http.signing import SIGNS, signer_of
 
 from line_exceptions.application.deviations import DeviationHandlers
 from line_exceptions.application.handlers import ExceptionHandlers
@@ -48,7 +49,6 @@ from line_exceptions.entrypoints.schemas import (
     UndoIn,
     named,
 )
-from line_exceptions.entrypoints.signer import SIGNS, signer_of
 from line_exceptions.projections import knowledge
 from line_exceptions.projections.deviations import batch_counts as deviation_counts
 from line_exceptions.projections.holds import holds as holds_of

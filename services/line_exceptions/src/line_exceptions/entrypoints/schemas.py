@@ -8,8 +8,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from serialtrail_contracts.exception_vocabulary import VOCABULARY
 from serialtrail_contracts.exceptions import ExceptionType, Outcome
-from serialtrail_kit.access.signatures import Meaning
 from serialtrail_kit.http.body import Body, Timestamp
+from serialtrail_kit.http.signing import SignatureIn
 
 from line_exceptions.domain.records import MAX_UNITS
 
@@ -127,11 +127,6 @@ class RecordIn(Body):
 class InvestigationIn(Body):
     model_config = examples({"note": "vision station logs pulled; printer head suspected"})
     note: Text
-
-
-class SignatureIn(Body):
-    meaning: Meaning = Meaning.approved
-    credential: Annotated[str, Field(min_length=1, description="re-authentication at signing time")]
 
 
 class ResolutionIn(Body):
