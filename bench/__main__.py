@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from serialtrail.served import running_server
+from serialtrail.served import running_process
 
 from bench.aggregation import packing_throughput
 from bench.capture import capture_throughput
@@ -17,7 +17,7 @@ from bench.exceptions import exceptions_benchmark
 from bench.fmd_upload import fmd_upload_benchmark
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
-from bench.report import print_summary
+from bench.report import print_summary, watching
 from bench.revocation import revocation_benchmark
 from bench.scan import scan_throughput
 from bench.serials import allocate_and_stream, commissioning_throughput
@@ -45,6 +45,7 @@ ALONE_AFTER: dict[str, Callable[[], None]] = {
     "fmd-upload": fmd_upload_benchmark,
 }
 NAMES = [*ALONE_FIRST, *SERVED, *ALONE_AFTER]
+SERVER = "the serialtrail run process (PostgreSQL's are its own)"
 
 
 def main(argv: Sequence[str] = ()) -> None:
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] = ()) -> None:
         if name in chosen:
             benchmark()
     if chosen & set(SERVED):
-        with running_server() as (base, key):
+        with running_process() as (base, key, process), watching(process.pid, SERVER):
             for name, served in SERVED.items():
                 if name in chosen:
                     served(base, key)

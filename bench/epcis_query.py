@@ -80,6 +80,7 @@ from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.pgserver import EmbeddedPostgres
 from serialtrail_kit.writes.model import WriteModel
 
+from bench.memory import reset_peak, status_mb
 from bench.report import emit, printed
 
 EVENTS = int(os.environ.get("BENCH_EPCIS_QUERY_EVENTS", "1000000"))
@@ -448,21 +449,11 @@ def measure(base: str, key: str, built: Built, layout: Layout) -> tuple[dict[str
     return found, loads
 
 
-def _rss_mb(pid: int, line: str) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for found in status:
-            if found.startswith(line):
-                return int(found.split()[1]) / 1024
-    raise RuntimeError(f"no {line}")
-
-
-def _reset_peak(pid: int) -> bool:
-    """Start the process's peak RSS over (Linux: 5 to clear_refs); False where it cannot be."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
+def _peak_mb(pid: int) -> float:
+    peak = status_mb(pid, "VmHWM:")
+    if peak is None:
+        raise RuntimeError(f"the server (pid {pid}) is gone")
+    return peak
 
 
 @contextlib.contextmanager
@@ -486,11 +477,11 @@ def epcis_query_benchmark(events: int = EVENTS) -> None:
         if dsn is None:
             raise RuntimeError(f"no embedded PostgreSQL runs on {data_dir}")
         built = asyncio.run(build(base, dsn, layout))
-        build_peak_mb = _rss_mb(process.pid, "VmHWM:")
-        peak_reset = _reset_peak(process.pid)
+        build_peak_mb = _peak_mb(process.pid)
+        peak_reset = reset_peak(process.pid)
         printed(_build_line(layout, built, build_peak_mb))
         found, loads = measure(base, key, built, layout)
-        peak_mb = _rss_mb(process.pid, "VmHWM:")
+        peak_mb = _peak_mb(process.pid)
     for kind in KINDS:
         _emit(kind, found[kind.name], loads, layout, round(peak_mb, 1), peak_reset)
 

@@ -20,6 +20,7 @@ import orjson
 from serialtrail.served import running_process
 from serialtrail_kit.testing.clock import moment
 
+from bench.memory import status_mb
 from bench.report import emit
 from bench.serials import _gtin, _product
 
@@ -30,14 +31,6 @@ COMMISSION_BATCH, COMMISSION_IN_FLIGHT = 10_000, 4  # as the commissioning bench
 LATENCY_SAMPLES = 200  # per run
 TYPES = ("damaged", "label-misprint")  # both take the unit out of the supply chain
 JSON = {"content-type": "application/json"}
-
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 async def _batch(client: httpx.AsyncClient, gtin: str, lot: str) -> None:
@@ -174,7 +167,7 @@ def exceptions_benchmark(total: int = RECORDS, in_flight: int = IN_FLIGHT) -> No
     started = time.perf_counter()
     with running_process() as (base, key, process):
         rates, latencies = asyncio.run(_measure(base, key, total, in_flight))
-        peak_rss_mb = round(_peak_rss_mb(process.pid), 1)
+        peak_rss_mb = round(status_mb(process.pid, "VmHWM:") or 0.0, 1)
     seconds = round(time.perf_counter() - started, 1)
     emit(
         f"exception records via POST /v1/exceptions ({total:,} single-unit records, {in_flight} in flight) "

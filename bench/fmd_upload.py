@@ -49,10 +49,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -74,6 +73,7 @@ from serialtrail_kit.testing.kafka import fresh_topics
 from serialtrail_kit.transport.relay import Relay
 from serialtrail_kit.transport.wiring import KafkaTransport
 
+from bench.memory import Sampler, reset_peak, status_mb
 from bench.report import emit
 
 PACKS = int(os.environ.get("BENCH_FMD_PACKS", "1000000"))
@@ -83,7 +83,6 @@ PRODUCERS = ("serial_issuance", "identity")  # whose logs are written and relaye
 RM = "fmd_hub_rm"  # the service's read models (views of the active generations)
 TARGET = "<= 60 s and <= 300 MB peak RSS of the service (issue 15)"
 POLL = 0.1  # seconds between two reads of the batch's status
-SAMPLE = 0.05  # seconds between two RSS samples
 APPENDS_OF = 10  # SerialsCommissioned events (of PART_SERIALS serials) per append to serial issuance's log
 STAGED_DEADLINE = 900.0  # seconds the service's knowledge may take to hold a batch's serials
 UPLOAD_DEADLINE = 1800.0  # seconds an upload may take to be reconciled
@@ -186,56 +185,6 @@ class ServiceProcess:
 async def _keys_known(pool: Pool) -> bool:
     async with pool.acquire() as conn:
         return bool(await conn.fetchval(f"SELECT count(*) FROM {RM}.api_keys"))
-
-
-def status_mb(pid: int | None, line: str) -> float | None:
-    """VmRSS or VmHWM of a process, in MB (None once it is gone)."""
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for found in status:
-                if found.startswith(line):
-                    return int(found.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def reset_peak(pid: int | None) -> bool:
-    """Start the process's VmHWM over (Linux: 5 to clear_refs); False where it cannot be."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return pid is not None
-
-
-class Sampler:
-    """The largest VmRSS of each named process, sampled on a thread every `SAMPLE` s; the processes
-    are asked for their pid at each sample (a restarted one is followed)."""
-
-    def __init__(self, pids: dict[str, Callable[[], int | None]]) -> None:
-        self.pids = pids
-        self.peaks: dict[str, float] = dict.fromkeys(pids, 0.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE):
-            for name, pid in self.pids.items():
-                rss = status_mb(pid(), "VmRSS:")
-                if rss is not None and rss > self.peaks[name]:
-                    self.peaks[name] = rss
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[Sampler]:
-        self._thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            self._thread.join()
 
 
 # --- the installation -------------------------------------------------------------------------------

@@ -10,18 +10,18 @@ from collections.abc import AsyncIterator
 import httpx
 from serialtrail.served import running_process
 
-from bench.report import emit
+from bench.memory import status_mb
+from bench.report import emit, watching
 
 BODY_MB, BODIES, FLOOD = 100, 6, 20_000
 WINDOW = 5  # seconds: refusals beyond the burst are summarised per window (60 s by default)
 
 
 def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    found = status_mb(pid, "VmRSS:")
+    if found is None:
+        raise RuntimeError(f"the server (pid {pid}) is gone")
+    return found
 
 
 async def _megabytes(count: int) -> AsyncIterator[bytes]:
@@ -97,7 +97,8 @@ async def _recorded(admin: httpx.AsyncClient) -> int:
 
 
 def hostile_input_benchmark() -> None:
-    with running_process(refusal_window_seconds=str(WINDOW)) as (base, key, process):
+    served = running_process(refusal_window_seconds=str(WINDOW))
+    with served as (base, key, process), watching(process.pid, "the serialtrail run process"):
         asyncio.run(_memory(base, process.pid, declared=True))
         asyncio.run(_memory(base, process.pid, declared=False))
         asyncio.run(_flood(base, key))

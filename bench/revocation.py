@@ -20,7 +20,7 @@ from serialtrail_kit.testing.broker import TansuBroker
 from serialtrail_kit.testing.kafka import fresh_topics
 from serialtrail_kit.testing.waiting import Check, until
 
-from bench.report import emit
+from bench.report import emit, peak_rss, watching
 
 SAMPLES = 30
 PROBE = (
@@ -111,7 +111,9 @@ def revocation_benchmark() -> None:
             admin = created.stdout.split("token (shown once): ")[1].strip()
             processes = [_serve(name, env, Path(tmp) / f"{name}.log") for name in ("identity", "aggregation")]
             try:
-                delays = asyncio.run(_measure(processes[0][1], processes[1][1], admin))
+                with watching(processes[1][0].pid, "the aggregation service that refuses (serialtrail serve)"):
+                    delays = asyncio.run(_measure(processes[0][1], processes[1][1], admin))
+                    memory = peak_rss()
             finally:
                 for process, _ in processes:
                     process.send_signal(signal.SIGINT)
@@ -123,4 +125,5 @@ def revocation_benchmark() -> None:
         "report (stated bound: every sample <= 1,000 ms)",
         max_ms=round(max(delays), 1),
         samples=len(delays),
+        **memory,
     )
