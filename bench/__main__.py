@@ -17,6 +17,7 @@ from bench.exceptions import exceptions_benchmark
 from bench.fmd_upload import fmd_upload_benchmark
 from bench.hostile import hostile_input_benchmark
 from bench.log import log_throughput
+from bench.replay import replay_throughput
 from bench.report import print_summary, watching
 from bench.revocation import revocation_benchmark
 from bench.scan import scan_throughput
@@ -35,6 +36,8 @@ SERVED: dict[str, Callable[[str, str], None]] = {
 ALONE_AFTER: dict[str, Callable[[], None]] = {
     "exceptions": exceptions_benchmark,
     "log": log_throughput,
+    # Its own PostgreSQL: aggregation's knowledge rebuilt from 500,000 events of serial issuance's log.
+    "replay": replay_throughput,
     "transport": transport_benchmarks,
     "revocation": revocation_benchmark,
     "hostile": hostile_input_benchmark,
