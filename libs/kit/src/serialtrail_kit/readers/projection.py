@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from serialtrail_kit.telemetry import TRACER, links
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 APPLY_ATTEMPTS = 3
+FOLD_BATCH = 2000  # events read from the log at a time by a replay
 
 
 class _DryRun(Exception):
@@ -208,13 +209,20 @@ class ProjectionAdmin:
         tracking = Tracking(self.owner, schema, projection.source)
         head = await store.head()
         folded = 0
-        while batch := await store.read_all(await tracking.position(conn), 2000, conn=conn, only=interest(projection)):
-            async with conn.transaction() if own_transactions else contextlib.nullcontext():
-                await projection.apply(conn, schema, wanted(projection, batch))
-                await tracking.advance(conn, batch[-1].global_position)
-            folded += len(batch)
-            if progress is not None:
-                progress(batch[-1].global_position, max(head, batch[-1].global_position))
+        # A replay's bulk reads each next batch on a connection of its own while this one folds
+        # the last (PostgreSQL sends it while Python folds); the catch-up under the switch lock
+        # reads on the locked connection.
+        batches = _read_ahead(
+            store, await tracking.position(conn), interest(projection), None if own_transactions else conn
+        )
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                async with conn.transaction() if own_transactions else contextlib.nullcontext():
+                    await projection.apply(conn, schema, wanted(projection, batch))
+                    await tracking.advance(conn, batch[-1].global_position)
+                folded += len(batch)
+                if progress is not None:
+                    progress(batch[-1].global_position, max(head, batch[-1].global_position))
         return folded
 
     async def _create_generation(self, conn: Connection, projection: Projection, generation: int) -> str:
@@ -399,6 +407,28 @@ class ProjectionRunner:
         """Until the projection has applied everything its source log holds now (the log must
         be readable from here: embedded mode, or the service's own log)."""
         await self.wait_for(await self._log.head(), timeout)
+
+
+async def _read_ahead(
+    store: PostgresEventStore, after: int, only: frozenset[str] | None, conn: Connection | None
+) -> AsyncGenerator[list[RecordedEvent], None]:
+    """The log after `after` in batches of `FOLD_BATCH`. On `conn`: one after the other. Without
+    it: each next batch is already being read (on a pooled connection) while the caller folds the
+    one given; a read under way when the caller stops is waited for, never cancelled mid-query."""
+    if conn is not None:
+        while batch := await store.read_all(after, FOLD_BATCH, conn=conn, only=only):
+            yield batch
+            after = batch[-1].global_position
+        return
+    pending = asyncio.ensure_future(store.read_all(after, FOLD_BATCH, only=only))
+    try:
+        while batch := await pending:
+            pending = asyncio.ensure_future(store.read_all(batch[-1].global_position, FOLD_BATCH, only=only))
+            yield batch
+    finally:
+        await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()  # retrieved: a failed read ahead that nobody needed is no error
 
 
 async def table_digest(conn: Connection, schema: str, table: str) -> str:
