@@ -6,8 +6,12 @@ derive each link's status, so the outcome never depends on which arrived first."
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
+import asyncpg
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import (
     BatchRegistered,
@@ -34,6 +38,11 @@ class KnowledgeProjection:
         "commissioned",
         "commissionings",
         "sscc_ranges",
+    )
+    # Read from the log, the rest of serial issuance's events come without their payload.
+    event_types = tuple(
+        e.EVENT_TYPE
+        for e in (ProductRegistered, BatchRegistered, LineRegistered, SerialsCommissioned, SsccRangeAllocated)
     )
 
     def ddl(self, schema: str) -> str:
@@ -64,42 +73,116 @@ class KnowledgeProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        commissionings: list[dict[str, object]] = []
+        commissionings: list[_Commissioning] = []
         for recorded in events:
+            if (recorded.event_type, recorded.event_version) == _COMMISSIONED:
+                commissionings.append(_Commissioning.of(recorded))
+                continue
             event = codec.decode(serials.EVENTS, recorded)
-            if isinstance(event, SerialsCommissioned):
-                commissionings.append(
-                    {
-                        "gtin": event.gtin,
-                        "lot": event.lot,
-                        "position": recorded.global_position,
-                        "line_id": event.line_id,
-                        "at": event.event_time.isoformat(),
-                        "objects": [sgtin_digital_link(event.gtin, s) for s in event.serials],
-                    }
-                )
-            elif event is not None:
+            if event is not None:
                 await _apply_master_data(conn, schema, event)
         if commissionings:
-            # One JSON record per event, its objects expanded by PostgreSQL: what the serials of
-            # an event share is sent and parsed once, not once per serial. Commissioning is
-            # recorded at most once per serial upstream; ON CONFLICT keeps a replay of the same
-            # events idempotent all the same. The batch's CMO is copied in (and filled in when
-            # the batch arrives later, as it can over Kafka) so scope checks need no join.
-            await conn.execute(
-                f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position, commissioned_at) "
-                "SELECT o.object_id, e.gtin, e.lot, b.cmo_id, e.position, e.at "
-                "FROM json_to_recordset($1::json) "
-                "AS e(gtin text, lot text, position bigint, at timestamptz, objects json) "
-                "CROSS JOIN LATERAL json_array_elements_text(e.objects) AS o(object_id) "
-                f"LEFT JOIN {schema}.known_batches b ON b.gtin = e.gtin AND b.lot = e.lot ON CONFLICT DO NOTHING",
-                json_list(commissionings),
-            )
-            await conn.execute(
-                f"INSERT INTO {schema}.commissionings SELECT position, line_id "
-                "FROM json_to_recordset($1::json) AS e(position bigint, line_id text) ON CONFLICT DO NOTHING",
-                json_list([{"position": c["position"], "line_id": c["line_id"]} for c in commissionings]),
-            )
+            await _commissioned(conn, schema, commissionings)
+
+
+_COMMISSIONED = (SerialsCommissioned.EVENT_TYPE, SerialsCommissioned.EVENT_VERSION)
+assert serials.EVENTS[_COMMISSIONED] is SerialsCommissioned
+
+
+@dataclass(frozen=True, slots=True)
+class _Commissioning:
+    """What the read model keeps of a `SerialsCommissioned`, read from its payload as recorded
+    (validated when it was appended; the thousands of serials of one are not parsed again)."""
+
+    gtin: str
+    lot: str
+    position: int
+    line_id: str
+    at: str  # event_time as recorded (ISO 8601)
+    objects: list[str]
+
+    @classmethod
+    def of(cls, recorded: RecordedEvent) -> _Commissioning:
+        p = recorded.payload
+        gtin = p["gtin"]
+        objects = [sgtin_digital_link(gtin, s) for s in p["serials"]]
+        return cls(gtin, p["lot"], recorded.global_position, p["line_id"], p["event_time"], objects)
+
+    def when(self) -> datetime | None:
+        """The event time, where it names its offset (None: PostgreSQL reads it as before)."""
+        try:
+            at = datetime.fromisoformat(self.at)
+        except ValueError:
+            return None
+        return at if at.tzinfo is not None else None
+
+
+async def _commissioned(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
+    """Commissioning is recorded at most once per serial upstream: the rows are copied in
+    (COPY, several times cheaper than INSERT per row), under a savepoint. Should a serial or a
+    position be there already, or an event time not name its offset, the savepoint is rolled
+    back and the rows inserted with ON CONFLICT DO NOTHING as ever: the same tables either way."""
+    times = [c.when() for c in commissionings]
+    if None not in times:
+        with contextlib.suppress(asyncpg.UniqueViolationError):
+            async with conn.transaction():
+                await _copied(conn, schema, commissionings, [t for t in times if t is not None])
+            return
+    await _inserted(conn, schema, commissionings)
+
+
+async def _copied(conn: Connection, schema: str, commissionings: list[_Commissioning], times: list[datetime]) -> None:
+    """The batch's CMO copied in (and filled in when the batch arrives later, as it can over
+    Kafka) so scope checks need no join."""
+    cmo = {
+        (row["gtin"], row["lot"]): row["cmo_id"]
+        for row in await conn.fetch(
+            f"SELECT b.gtin, b.lot, b.cmo_id FROM {schema}.known_batches b "
+            "JOIN unnest($1::text[], $2::text[]) AS k(gtin, lot) ON b.gtin = k.gtin AND b.lot = k.lot",
+            *(list(column) for column in zip(*{(c.gtin, c.lot) for c in commissionings}, strict=True)),
+        )
+    }
+    await conn.copy_records_to_table(
+        "commissioned",
+        schema_name=schema,
+        columns=("object_id", "gtin", "lot", "cmo_id", "global_position", "commissioned_at"),
+        records=[
+            (o, c.gtin, c.lot, cmo.get((c.gtin, c.lot)), c.position, at)
+            for c, at in zip(commissionings, times, strict=True)
+            for o in c.objects
+        ],
+    )
+    await conn.copy_records_to_table(
+        "commissionings", schema_name=schema, records=[(c.position, c.line_id) for c in commissionings]
+    )
+
+
+async def _inserted(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
+    """One JSON record per event, its objects expanded by PostgreSQL: what the serials of an
+    event share is sent and parsed once, not once per serial. ON CONFLICT keeps a replay of the
+    same events idempotent; the rows go in in log order, so that of a serial commissioned twice
+    the first commissioning stays, as it does when the two come in separate batches (in join
+    order, a replay could keep the second)."""
+    await conn.execute(
+        f"INSERT INTO {schema}.commissioned (object_id, gtin, lot, cmo_id, global_position, commissioned_at) "
+        "SELECT o.object_id, e.gtin, e.lot, b.cmo_id, e.position, e.at "
+        "FROM json_to_recordset($1::json) "
+        "AS e(gtin text, lot text, position bigint, at timestamptz, objects json) "
+        "CROSS JOIN LATERAL json_array_elements_text(e.objects) WITH ORDINALITY AS o(object_id, n) "
+        f"LEFT JOIN {schema}.known_batches b ON b.gtin = e.gtin AND b.lot = e.lot "
+        "ORDER BY e.position, o.n ON CONFLICT DO NOTHING",
+        json_list(
+            [
+                {"gtin": c.gtin, "lot": c.lot, "position": c.position, "at": c.at, "objects": c.objects}
+                for c in commissionings
+            ]
+        ),
+    )
+    await conn.execute(
+        f"INSERT INTO {schema}.commissionings SELECT position, line_id "
+        "FROM json_to_recordset($1::json) AS e(position bigint, line_id text) ON CONFLICT DO NOTHING",
+        json_list([{"position": c.position, "line_id": c.line_id} for c in commissionings]),
+    )
 
 
 async def _apply_master_data(conn: Connection, schema: str, event: object) -> None:
