@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SerialsCommissioned
@@ -14,6 +15,7 @@ from serialtrail_gs1.epcis_checks import place_of
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, varying_first
 
 from line_exceptions.domain.records import Batch, Line
 
@@ -43,20 +45,17 @@ class KnowledgeProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        commissionings = []
+        commissionings: list[dict[str, Any]] = []
         for recorded in events:
-            event = codec.decode(serials.EVENTS, recorded)
-            if isinstance(event, SerialsCommissioned):
+            if (recorded.event_type, recorded.event_version) == _COMMISSIONED:
+                # validated when it was appended: its thousands of serials are not parsed again
+                p = recorded.payload
                 commissionings.append(
-                    {
-                        "gtin": event.gtin,
-                        "lot": event.lot,
-                        "line_id": event.line_id,
-                        "event_time": event.event_time.isoformat(),
-                        "serials": list(event.serials),
-                    }
+                    {k: p[k] for k in ("gtin", "lot", "line_id", "event_time")} | {"serials": list(p["serials"])}
                 )
-            elif isinstance(event, BatchRegistered):
+                continue
+            event = codec.decode(serials.EVENTS, recorded)
+            if isinstance(event, BatchRegistered):
                 await conn.execute(
                     f"INSERT INTO {schema}.known_batches VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     event.gtin,
@@ -73,15 +72,34 @@ class KnowledgeProjection:
                     event.site_gln,
                     event.cmo_id,
                 )
-        if commissionings:  # one JSON record per event, its serials expanded by PostgreSQL
-            await conn.execute(
-                f"INSERT INTO {schema}.commissioned (gtin, serial, lot, line_id, event_time) "
-                "SELECT e.gtin, s.serial, e.lot, e.line_id, e.event_time "
-                "FROM json_to_recordset($1::json) AS e(gtin text, lot text, line_id text, event_time timestamptz, "
-                "serials json) "
-                "CROSS JOIN LATERAL json_array_elements_text(e.serials) AS s(serial) ON CONFLICT DO NOTHING",
-                json_list(commissionings),
+        if commissionings:  # copied in, or inserted where one is there already (see `copying`)
+            await copied_or_inserted(
+                conn, lambda: _copied(conn, schema, commissionings), lambda: _inserted(conn, schema, commissionings)
             )
+
+
+_COMMISSIONED = (SerialsCommissioned.EVENT_TYPE, SerialsCommissioned.EVENT_VERSION)
+assert serials.EVENTS[_COMMISSIONED] is SerialsCommissioned
+
+
+async def _copied(conn: Connection, schema: str, commissionings: list[dict[str, Any]]) -> None:
+    lines = "".join(
+        varying_first(c["serials"], c["gtin"], c["lot"], c["line_id"], c["event_time"]) for c in commissionings
+    )
+    columns = ("serial", "gtin", "lot", "line_id", "event_time")
+    await copy_text(conn, schema, "commissioned", columns, lines)
+
+
+async def _inserted(conn: Connection, schema: str, commissionings: list[dict[str, Any]]) -> None:
+    """One JSON record per event, its serials expanded by PostgreSQL."""
+    await conn.execute(
+        f"INSERT INTO {schema}.commissioned (gtin, serial, lot, line_id, event_time) "
+        "SELECT e.gtin, s.serial, e.lot, e.line_id, e.event_time "
+        "FROM json_to_recordset($1::json) AS e(gtin text, lot text, line_id text, event_time timestamptz, "
+        "serials json) "
+        "CROSS JOIN LATERAL json_array_elements_text(e.serials) AS s(serial) ON CONFLICT DO NOTHING",
+        json_list(commissionings),
+    )
 
 
 async def batch(conn: Connection, gtin: str, lot: str) -> Batch | None:

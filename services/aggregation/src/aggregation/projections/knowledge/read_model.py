@@ -6,12 +6,9 @@ derive each link's status, so the outcome never depends on which arrived first."
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-import asyncpg
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import (
     BatchRegistered,
@@ -24,6 +21,7 @@ from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, text, varying_first
 
 SOURCE = "serial_issuance"
 
@@ -108,30 +106,16 @@ class _Commissioning:
         objects = [sgtin_digital_link(gtin, s) for s in p["serials"]]
         return cls(gtin, p["lot"], recorded.global_position, p["line_id"], p["event_time"], objects)
 
-    def when(self) -> datetime | None:
-        """The event time, where it names its offset (None: PostgreSQL reads it as before)."""
-        try:
-            at = datetime.fromisoformat(self.at)
-        except ValueError:
-            return None
-        return at if at.tzinfo is not None else None
-
 
 async def _commissioned(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
-    """Commissioning is recorded at most once per serial upstream: the rows are copied in
-    (COPY, several times cheaper than INSERT per row), under a savepoint. Should a serial or a
-    position be there already, or an event time not name its offset, the savepoint is rolled
-    back and the rows inserted with ON CONFLICT DO NOTHING as ever: the same tables either way."""
-    times = [c.when() for c in commissionings]
-    if None not in times:
-        with contextlib.suppress(asyncpg.UniqueViolationError):
-            async with conn.transaction():
-                await _copied(conn, schema, commissionings, [t for t in times if t is not None])
-            return
-    await _inserted(conn, schema, commissionings)
+    """Commissioning is recorded at most once per serial upstream: the rows are copied in, or
+    inserted with ON CONFLICT DO NOTHING where one is there already (see `copying`)."""
+    await copied_or_inserted(
+        conn, lambda: _copied(conn, schema, commissionings), lambda: _inserted(conn, schema, commissionings)
+    )
 
 
-async def _copied(conn: Connection, schema: str, commissionings: list[_Commissioning], times: list[datetime]) -> None:
+async def _copied(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
     """The batch's CMO copied in (and filled in when the batch arrives later, as it can over
     Kafka) so scope checks need no join."""
     cmo = {
@@ -142,19 +126,13 @@ async def _copied(conn: Connection, schema: str, commissionings: list[_Commissio
             *(list(column) for column in zip(*{(c.gtin, c.lot) for c in commissionings}, strict=True)),
         )
     }
-    await conn.copy_records_to_table(
-        "commissioned",
-        schema_name=schema,
-        columns=("object_id", "gtin", "lot", "cmo_id", "global_position", "commissioned_at"),
-        records=[
-            (o, c.gtin, c.lot, cmo.get((c.gtin, c.lot)), c.position, at)
-            for c, at in zip(commissionings, times, strict=True)
-            for o in c.objects
-        ],
+    lines = "".join(
+        varying_first(c.objects, c.gtin, c.lot, cmo.get((c.gtin, c.lot)), str(c.position), c.at) for c in commissionings
     )
-    await conn.copy_records_to_table(
-        "commissionings", schema_name=schema, records=[(c.position, c.line_id) for c in commissionings]
-    )
+    columns = ("object_id", "gtin", "lot", "cmo_id", "global_position", "commissioned_at")
+    await copy_text(conn, schema, "commissioned", columns, lines)
+    events = "".join(f"{c.position}\t{text(c.line_id)}\n" for c in commissionings)
+    await copy_text(conn, schema, "commissionings", ("global_position", "line_id"), events)
 
 
 async def _inserted(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
