@@ -18,6 +18,7 @@ from serialtrail_kit.db import Connection, Pool, json_elements, json_list
 from aggregation.domain.hierarchy import MAX_DEPTH
 from aggregation.projections.hierarchy.read_model import SGTIN_PREFIX
 from aggregation.projections.knowledge import lookups as knowledge
+from aggregation.projections.knowledge.lookups import held_above
 
 RM = knowledge.RM
 # Links as they were at $2: current ones packed by then, and past ones not yet unpacked then.
@@ -60,28 +61,21 @@ class AggregationQueries:
     async def tree(self, root: ObjectId, at: datetime | None, *, scoped: bool = True) -> Tree | None:
         """The tree below `root` (None when it holds nothing at that time). PostgreSQL builds
         each parent's list of children as JSON, so a 5,000-unit pallet is 51 rows, not 5,050,
-        and lists of leaves reach the response without being parsed. What a scoped principal
-        must be allowed to see (the tree's GTINs and CMOs) costs a second pass, made only for them."""
+        and lists of leaves reach the response without being parsed; each row also carries its
+        parent's state and the root's own standing, so the whole tree is one round trip. What a
+        scoped principal must be allowed to see (the tree's GTINs and CMOs) costs a second pass,
+        made only for them."""
         args = (root.uri, *([] if at is None else [at]))
         async with self.pool.acquire() as conn:
-            groups = await conn.fetch(_tree_sql(at, self.skew), *args)
+            groups = await conn.fetch(_tree_sql(at, self.skew, root.kind is SSCC), *args)
             if not groups:
                 return None
-            parents = [root.uri, *(g["parent"] for g in groups if g["parent"] != root.uri)]
-            states = {
-                r["parent"]: r
-                for r in await conn.fetch(
-                    f"SELECT parent, level, closed, line_id FROM {RM}.parent_states WHERE parent = ANY($1::text[])",
-                    parents,
-                )
-            }
-            root_known = root.uri in (await knowledge.snapshot(conn, [root])).known
-            standing = await conn.fetchrow(_ROOT, root.uri, json_list([root.uri]))
-            assert standing is not None  # a SELECT without FROM always answers its row
-            root_mislabelled, root_held = bool(standing["mislabelled"]), bool(standing["held"])
             scope = await conn.fetchrow(_scope_sql(at), *args) if scoped else None
+        states = {g["parent"]: g for g in groups if g["level"] is not None}  # level: never null once packed into
+        standing = groups[0]
+        root_known, root_mislabelled = bool(standing["root_known"]), bool(standing["root_mislabelled"])
         status = "error" if root_mislabelled else "confirmed" if root_known else "pending"
-        return _assemble(root, (status, root_held), groups, states, at, scope)
+        return _assemble(root, (status, bool(standing["root_held"])), groups, states, at, scope)
 
     async def owner(self, ids: list[str]) -> Target:
         """Whose these objects are now (see `owner_of`)."""
@@ -145,15 +139,19 @@ async def packing_owner(conn: Connection, parents: list[str], children: Iterable
     return await owner_of(conn, parents + ssccs + await parents_among(conn, units))
 
 
+def _expands(link: str) -> str:
+    """A child holds children if it is an SSCC, or a unit packed into as a parent (a bundle, or
+    a case with a GTIN of its own): other units are not probed for any."""
+    return f"""({link}.child_gtin IS NULL OR EXISTS (SELECT FROM {RM}.parent_states b
+        WHERE b.parent = {link}.child AND b.parent LIKE '{SGTIN_PREFIX}%'))"""
+
+
 def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     links = _links(at)
-    # A child holds children (`expands`) if it is an SSCC, or a unit packed into as a parent (a
-    # bundle, or a case with a GTIN of its own): other units are not probed for any. The LATERAL
-    # subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even when the
-    # planner's statistics lag a bulk load, which would otherwise tempt it into a hash join
-    # over every link.
-    expands = f"""l.child_gtin IS NULL OR EXISTS (SELECT FROM {RM}.parent_states b
-        WHERE b.parent = l.child AND b.parent LIKE '{SGTIN_PREFIX}%')"""
+    # The LATERAL subquery (OFFSET 0 keeps it from being flattened) walks the tree by index even
+    # when the planner's statistics lag a bulk load, which would otherwise tempt it into a hash
+    # join over every link.
+    expands = _expands("l")
     return f"""
         WITH RECURSIVE tree(child, parent, child_gtin, pending, packed_at, expands, depth) AS (
             SELECT l.child, l.parent, l.child_gtin, l.pending, l.packed_at, {expands}, 1
@@ -166,37 +164,77 @@ def _tree_cte(at: datetime | None, roots: str = "= $1") -> str:
     """
 
 
-def _tree_sql(at: datetime | None, skew: timedelta) -> str:
-    known = f"""(t.child_gtin IS NOT NULL AND EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = t.child))
-        OR (t.child_gtin IS NULL AND EXISTS (SELECT FROM {RM}.sscc_ranges r
-            WHERE r.extension_digit = substr(right(t.child, 18), 1, 1)::int
-              AND substr(right(t.child, 18), 2, length(r.company_prefix)) = r.company_prefix
-              AND substr(right(t.child, 18), 2 + length(r.company_prefix), 16 - length(r.company_prefix))::bigint
-                  BETWEEN r.first_reference AND r.first_reference + r.quantity - 1))"""
+def _known(link: str) -> str:
+    """Known as commissioned (a unit) or allocated (an SSCC) by now."""
+    return f"""(({link}.child_gtin IS NOT NULL AND {_commissioned(f"{link}.child")})
+        OR ({link}.child_gtin IS NULL AND {_allocated(f"{link}.child")}))"""
+
+
+def _commissioned(unit: str) -> str:
+    return f"EXISTS (SELECT FROM {RM}.commissioned c WHERE c.object_id = {unit})"
+
+
+def _allocated(sscc: str) -> str:
+    """An SSCC URI (its 18 digits last) inside a range serial issuance allocated."""
+    digits = f"right({sscc}, 18)"
+    return f"""EXISTS (SELECT FROM {RM}.sscc_ranges r
+            WHERE r.extension_digit = substr({digits}, 1, 1)::int
+              AND substr({digits}, 2, length(r.company_prefix)) = r.company_prefix
+              AND substr({digits}, 2 + length(r.company_prefix), 16 - length(r.company_prefix))::bigint
+                  BETWEEN r.first_reference AND r.first_reference + r.quantity - 1)"""
+
+
+def _tree_sql(at: datetime | None, skew: timedelta, root_is_sscc: bool) -> str:
+    """One row per parent in the tree below $1 (none: it holds nothing): its children as JSON,
+    their counts, its state, and (on every row, worked out once) the root's own standing.
+    The walk visits only the parents (each one's children probed for those that hold children);
+    then each parent's children are read again, by index, and folded into its list: one
+    aggregate per parent, in the order the index holds them, never a sort or a hash of the
+    whole tree."""
+    links = _links(at)
     # Each status is a per-node test (EXISTS), never a join: the planner's estimate of a
     # recursive walk is far off (thousands of times for a pallet), and joins chosen on it
     # hashed the whole commissioned table on every read, 4-8x slower. A test is either probed
-    # per node by index or, for a small table, hashed once.
-    return f"""{_tree_cte(at)},
-        nodes AS MATERIALIZED (  -- each node's status is worked out once, not once per use below
-            SELECT t.child, t.parent, t.expands,
-                   CASE WHEN EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = t.child)
-                          OR {_mislabelled("t.child")} OR {_packed_early("t", skew)} THEN 'error'
-                        WHEN NOT t.pending OR {known} THEN 'confirmed' ELSE 'pending' END AS status,
-                   {_held("t.child")} AS held
-            FROM tree t
+    # per node by index or, for a small table, hashed once. The node subquery (OFFSET 0: not
+    # flattened) works each node's status out once, not once per use in the aggregate.
+    nodes = f"""SELECT l.child, {_expands("l")} AS expands,
+                   CASE WHEN EXISTS (SELECT FROM {RM}.decommissioned d WHERE d.object_id = l.child)
+                          OR {_mislabelled("l.child")} OR {_packed_early("l", skew)} THEN 'error'
+                        WHEN NOT l.pending OR {_known("l")} THEN 'confirmed' ELSE 'pending' END AS status,
+                   {_held("l.child")} AS held
+            FROM {links} l WHERE l.parent = p.parent OFFSET 0"""
+    root_known = _allocated("$1") if root_is_sscc else _commissioned("$1")
+    above = held_above("json_build_array($1::text)")
+    assert above.startswith("WITH RECURSIVE ")
+    return f"""{above},
+        parents(parent, depth) AS (
+            SELECT $1::text, 0
+            UNION ALL
+            SELECT l.child, p.depth + 1 FROM parents p
+            CROSS JOIN LATERAL (SELECT l.child FROM {links} l WHERE l.parent = p.parent AND {_expands("l")} OFFSET 0) l
+            WHERE p.depth < {MAX_DEPTH - 1}  -- a node as deep as MAX_DEPTH is shown, not walked below
         )
         -- Canonical URIs are percent-encoded: they never hold a quote or a backslash, so
         -- plain concatenation is valid JSON (and several times cheaper than json_agg).
-        SELECT parent,
-               '[' || string_agg('{{"id":"' || child || '","status":"' || status || '"'
-                                 || CASE WHEN held THEN ',"held":true' ELSE '' END || '}}', ',') || ']' AS children,
-               count(*) AS objects,
-               count(*) FILTER (WHERE status = 'pending') AS pending,
-               count(*) FILTER (WHERE status = 'error') AS errors,
-               count(*) FILTER (WHERE held) AS held,
-               bool_or(expands) AS holds_parents
-        FROM nodes GROUP BY parent
+        SELECT p.parent, g.children, g.objects, g.pending, g.errors, g.held, g.holds_parents,
+               s.level, s.closed, s.line_id,
+               (SELECT {root_known}) AS root_known,
+               (SELECT {_mislabelled("$1")}) AS root_mislabelled,
+               (SELECT EXISTS (SELECT FROM held_above) OR {_held("$1")}) AS root_held
+        FROM parents p
+        CROSS JOIN LATERAL (
+            SELECT '[' || string_agg('{{"id":"' || n.child || '","status":"' || n.status || '"'
+                                     || CASE WHEN n.held THEN ',"held":true' ELSE '' END || '}}', ',')
+                   || ']' AS children,
+                   count(*) AS objects,
+                   count(*) FILTER (WHERE n.status = 'pending') AS pending,
+                   count(*) FILTER (WHERE n.status = 'error') AS errors,
+                   count(*) FILTER (WHERE n.held) AS held,
+                   bool_or(n.expands) AS holds_parents
+            FROM ({nodes}) n
+        ) g
+        LEFT JOIN {RM}.parent_states s ON s.parent = p.parent
+        WHERE g.objects > 0
     """
 
 
@@ -259,11 +297,6 @@ def _held(unit: str) -> str:
                                  AND c.commissioned_at >= w.window_start AND c.commissioned_at < w.window_end
                              WHERE c.object_id = {unit})))"""
 
-
-# The root's own standing, in one round trip: mislabelled, and held (also through a held parent
-# it is on: a case on a held pallet).
-_ROOT = f"""{knowledge.held_above("$2")} SELECT {_mislabelled("$1")} AS mislabelled,
-    EXISTS (SELECT FROM held_above) OR {_held("$1")} AS held"""
 
 _OWNER_SQL = _target_sql(_tree_cte(None, "= ANY($1::text[])"), "$1::text[]")
 
