@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from aggregation.application import write_side
+from aggregation.application.write_side import Holdings
 from aggregation_helpers import GTIN, commissioned, line, master_data, pack, pack_body, publish, sscc_uri, unit
 from serialtrail_contracts.identity import Role, Scope
+from serialtrail_gs1.identity import CANONICAL_RESOLVER
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.readers.projection import ProjectionAdmin, table_digest
 from serialtrail_kit.testing.harness import Harness
+from serialtrail_kit.writes.install import install_write_sides
 
 
 async def test_concurrent_packs_of_one_child_into_two_parents_let_exactly_one_win(aggregation: Harness) -> None:
@@ -70,3 +75,37 @@ async def test_replaying_the_read_models_gives_identical_tables(aggregation: Har
         async with aggregation.composition.admin_pool.acquire() as conn:
             after = {t: await table_digest(conn, result.active_schema, t) for t in projection.tables}
         assert after == before, projection.name
+
+
+async def test_the_write_side_rebuilt_from_the_log_gives_identical_tables(aggregation: Harness) -> None:
+    """As on an upgrade whose write side stores its keys otherwise: a stored digest that differs
+    from the code's rebuilds the tables from the log, and they come out as the live ones."""
+    await publish(aggregation, *master_data(), commissioned([f"W{i:011d}" for i in range(20)]))
+    await pack(aggregation.client, sscc_uri(500), [unit(f"W{i:011d}") for i in range(10)])
+    await pack(aggregation.client, sscc_uri(501), [unit(f"W{i:011d}") for i in range(10, 20)])
+    await pack(aggregation.client, sscc_uri(502), [sscc_uri(500), sscc_uri(501)])
+    await aggregation.client.post(
+        "/v1/unpack",
+        json={
+            "parent": sscc_uri(501),
+            "children": [unit("W00000000019")],
+            "reason": "rework",
+            "line_id": "LINE-1",
+            "event_time": "2026-11-22T09:00:00Z",
+        },
+    )
+    pool = aggregation.composition.admin_pool
+    (module,) = aggregation.composition.modules
+    async with pool.acquire() as conn:
+        before = {t: await table_digest(conn, "aggregation", t) for t in Holdings.tables}
+        keys = {r["child"] for r in await conn.fetch("SELECT child FROM aggregation.contents")}
+        await conn.execute("UPDATE aggregation.write_sides SET ddl_digest = 'sha256:older' WHERE name = 'holdings'")
+        store = PostgresEventStore(pool, module.name, module.upcasters)
+        assert await install_write_sides(conn, store, module.write_sides) == ["holdings"]
+        after = {t: await table_digest(conn, "aggregation", t) for t in Holdings.tables}
+        loaded = await write_side.load(conn, [unit("W00000000000"), sscc_uri(500)])
+    assert after == before
+    assert unit("W00000000000").removeprefix(CANONICAL_RESOLVER) in keys  # stored without the resolver
+    assert unit("W00000000019").removeprefix(CANONICAL_RESOLVER) not in keys  # unpacked
+    assert loaded.parent_of == {unit("W00000000000"): sscc_uri(500), sscc_uri(500): sscc_uri(502)}
+    assert set(loaded.parents) == {sscc_uri(500)}  # the states of the parents among those asked for

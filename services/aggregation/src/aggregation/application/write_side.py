@@ -6,7 +6,7 @@ history separately."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,30 +65,50 @@ class Holdings:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        """Contents row by row in bulk; each touched parent's state once, from its events in order."""
-        packs = [e.payload for e in events if e.event_type == ChildrenPacked.EVENT_TYPE]
-        unpacked = _keys(
-            c for e in events if e.event_type == ChildrenUnpacked.EVENT_TYPE for c in e.payload["child_ids"]
+        """Contents row by row in bulk; each touched parent's state once, from its events in order.
+        A batch is folded in runs whose unpacks all come before their packs (a request's events
+        are one run): a child packed and then unpacked in one batch (a rebuild folds the whole
+        log in batches) is deleted after it was inserted, not before."""
+        for run in _runs(events):
+            await _apply(conn, schema, run)
+
+
+def _runs(events: Sequence[RecordedEvent]) -> Iterator[Sequence[RecordedEvent]]:
+    """The events in order, cut before each unpack that follows a pack."""
+    start, packed = 0, False
+    for index, event in enumerate(events):
+        if event.event_type == ChildrenUnpacked.EVENT_TYPE and packed:
+            yield events[start:index]
+            start, packed = index, False
+        packed = packed or event.event_type == ChildrenPacked.EVENT_TYPE
+    if start < len(events):
+        yield events[start:]
+
+
+async def _apply(conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+    """Events none of whose unpacks follows one of their packs: the unpacked children are
+    deleted first, then the packed ones inserted with their parents' states."""
+    packs = [e.payload for e in events if e.event_type == ChildrenPacked.EVENT_TYPE]
+    unpacked = _keys(c for e in events if e.event_type == ChildrenUnpacked.EVENT_TYPE for c in e.payload["child_ids"])
+    if unpacked:
+        await conn.execute(
+            f"DELETE FROM {schema}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
         )
-        if unpacked:
-            await conn.execute(
-                f"DELETE FROM {schema}.contents WHERE child = ANY({json_elements('$1')})", json_list(unpacked)
-            )
-        # The contents and the parents' states in one statement: this runs under the log's
-        # append lock, where every round trip is time no other writer can use.
-        # One JSON record per pack: its parent is sent once, not once per child.
-        contents, rows = "", []
-        if packs:
-            contents = (
-                f"WITH packed AS (INSERT INTO {schema}.contents (child, parent) "
-                "SELECT c.child, e.parent FROM json_to_recordset($7::json) AS e(parent text, children json) "
-                "CROSS JOIN LATERAL json_array_elements_text(e.children) AS c(child)) "
-            )
-            rows = [json_list([{"parent": _key(p["parent_id"]), "children": _keys(p["child_ids"])} for p in packs])]
-        try:
-            await _parents(conn, schema, _changes(events), contents, rows)
-        except asyncpg.UniqueViolationError as error:  # a child packed already: the transaction is lost
-            raise AlreadyPacked from error
+    # The contents and the parents' states in one statement: this runs under the log's
+    # append lock, where every round trip is time no other writer can use.
+    # One JSON record per pack: its parent is sent once, not once per child.
+    contents, rows = "", []
+    if packs:
+        contents = (
+            f"WITH packed AS (INSERT INTO {schema}.contents (child, parent) "
+            "SELECT c.child, e.parent FROM json_to_recordset($7::json) AS e(parent text, children json) "
+            "CROSS JOIN LATERAL json_array_elements_text(e.children) AS c(child)) "
+        )
+        rows = [json_list([{"parent": _key(p["parent_id"]), "children": _keys(p["child_ids"])} for p in packs])]
+    try:
+        await _parents(conn, schema, _changes(events), contents, rows)
+    except asyncpg.UniqueViolationError as error:  # a child packed already: the transaction is lost
+        raise AlreadyPacked from error
 
 
 @dataclass
