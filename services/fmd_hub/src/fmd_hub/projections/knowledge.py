@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SerialsCommissioned
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, varying_first
 
 from fmd_hub.domain.uploads import Batch
 
@@ -45,7 +47,7 @@ class KnowledgeProjection:
         """
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        commissioned = []
+        commissioned: list[dict[str, Any]] = []
         for event in events:
             p = event.payload
             if event.event_type == SerialsCommissioned.EVENT_TYPE:
@@ -73,13 +75,26 @@ class KnowledgeProjection:
                     p["name"],
                     list(p.get("target_markets", ())),
                 )
-        if commissioned:  # one JSON record per event, its serials expanded by PostgreSQL
-            await conn.execute(
-                f"INSERT INTO {schema}.commissioned (gtin, serial, lot) SELECT e.gtin, s.serial, e.lot "
-                "FROM json_to_recordset($1::json) AS e(gtin text, lot text, serials json) "
-                "CROSS JOIN LATERAL json_array_elements_text(e.serials) AS s(serial) ON CONFLICT DO NOTHING",
-                json_list(commissioned),
+        if commissioned:  # copied in, or inserted where one is there already (see `copying`)
+            await copied_or_inserted(
+                conn, lambda: _copied(conn, schema, commissioned), lambda: _inserted(conn, schema, commissioned)
             )
+
+
+async def _copied(conn: Connection, schema: str, commissioned: list[dict[str, Any]]) -> None:
+    lines = "".join(varying_first(c["serials"], c["gtin"], c["lot"]) for c in commissioned)
+    await copy_text(conn, schema, "commissioned", ("serial", "gtin", "lot"), lines)
+
+
+async def _inserted(conn: Connection, schema: str, commissioned: list[dict[str, Any]]) -> None:
+    """One JSON record per event, its serials expanded by PostgreSQL in log order (the first wins)."""
+    await conn.execute(
+        f"INSERT INTO {schema}.commissioned (gtin, serial, lot) SELECT e.gtin, s.serial, e.lot "
+        "FROM json_to_recordset($1::json) AS e(n integer, gtin text, lot text, serials json) "
+        "CROSS JOIN LATERAL json_array_elements_text(e.serials) WITH ORDINALITY AS s(serial, i) "
+        "ORDER BY e.n, s.i ON CONFLICT DO NOTHING",
+        json_list([{"n": n, **c} for n, c in enumerate(commissioned)]),
+    )
 
 
 @dataclass(frozen=True)
