@@ -154,6 +154,49 @@ async def test_verify_detects_a_deleted_row(pools: tuple[Pool, Pool]) -> None:
     assert "missing" in report.first_break.reason
 
 
+async def test_verify_rebuilds_the_canonical_bytes_from_the_stored_json(pools: tuple[Pool, Pool]) -> None:
+    """verify reads payload and metadata as jsonb writes them (keys by length, then bytes) and hashes
+    them in canonical order again: nested keys, unicode and escapes included, across chunks."""
+    store = PostgresEventStore(pools[1], SCHEMA)
+    awkward = {"zz": {"b": [1, {"yy": '\u00e9\n"', "x": None}], "a": True}, "a": "\u2028\t", "mm": -(2**62)}
+    for i in range(7):
+        await store.append(
+            one(f"s-{i}", 0, NewEvent(event_type="T", event_version=1, payload={"n": i, **awkward})), SYSTEM
+        )
+    seen: list[tuple[int, int]] = []
+    report = await verify_log(pools[1], SCHEMA, chunk=2, progress=lambda done, head: seen.append((done, head)))
+    assert (report.ok, report.checked) == (True, 7)
+    assert seen == [(2, 7), (4, 7), (6, 7), (7, 7)]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("metadata", """'{"principal_id": "someone else"}'"""),
+        ("payload", "NULL"),
+        ("event_type", "NULL"),
+        ("recorded_at", "recorded_at + interval '1 microsecond'"),
+    ],
+)
+async def test_verify_locates_a_tampered_row_within_a_later_chunk(
+    pools: tuple[Pool, Pool], column: str, value: str
+) -> None:
+    """Any column, even one set to NULL once its constraint is dropped, is found at its position
+    and the walk goes on to the end."""
+    store = PostgresEventStore(pools[1], SCHEMA)
+    for i in range(9):
+        await store.append(one(f"s-{i}", 0, event(n=i)), SYSTEM)
+    async with pools[0].acquire() as conn:
+        await conn.execute(f"ALTER TABLE {SCHEMA}.events DISABLE TRIGGER USER")
+        await conn.execute(f"ALTER TABLE {SCHEMA}.events ALTER COLUMN {column} DROP NOT NULL")
+        await conn.execute(f"UPDATE {SCHEMA}.events SET {column} = {value} WHERE global_position = 6")
+    report = await verify_log(pools[1], SCHEMA, chunk=4)
+    assert report.first_break is not None
+    assert report.first_break.global_position == 6
+    assert report.first_break.reason == "row content does not match its hash"
+    assert report.checked == 9
+
+
 @pytest.mark.parametrize(
     "recorded_at",
     [
