@@ -14,7 +14,10 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AnyValue
 
@@ -27,6 +30,8 @@ from serialtrail_kit.transport.envelope import HEADER_FIELDS, OutgoingRow, read_
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = 3  # batches sent and not yet acknowledged
+DEFAULT_MAX_REQUEST_SIZE = 1_048_576  # aiokafka's default
+SIZE_MARGIN = 64 * 1024  # a key and headers larger than this are not ours: below it, no size to work out
 TRACEPARENT = HEADER_FIELDS.index("traceparent")
 
 
@@ -71,6 +76,8 @@ class Relay:
             pool, schema, batch_size=batch_size, poll_interval=poll_interval, stopping=self.stopping
         )
         self._producer_settings = producer_settings or {}
+        self._max_request_size = int(self._producer_settings.get("max_request_size", DEFAULT_MAX_REQUEST_SIZE))
+        self._partitioner = StreamPartitioner()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -78,14 +85,17 @@ class Relay:
     async def run(self) -> None:
         # Tansu (and many managed brokers) support no idempotent producer: duplicates after
         # a retry are possible and harmless, since consumers deduplicate by event id.
+        settings: dict[str, Any] = {
+            "linger_ms": 5,
+            "max_batch_size": 1_048_576,  # a log batch is thousands of small messages: few, large requests
+            **self._producer_settings,  # these two may be tuned; what follows may not
+        }
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             acks="all",
-            linger_ms=5,
-            max_batch_size=1_048_576,  # a log batch is thousands of small messages: few, large requests
-            partitioner=StreamPartitioner(),
+            partitioner=self._partitioner,
             enable_idempotence=False,
-            **self._producer_settings,
+            **settings,
         )
         await producer.start()
         # Pipelined: while the broker acknowledges one batch, the next is read and sent. The
@@ -110,22 +120,47 @@ class Relay:
             await producer.stop()
 
     async def _send(self, producer: AIOKafkaProducer, batch: list[OutgoingRow]) -> asyncio.Future[Any]:
-        pending = []
+        """Queue a log batch as one record batch per partition, in log order within each; the
+        future is done when the broker acknowledged every one (acks=all). Built here rather than
+        message by message through `producer.send`: no future, no await and no partitioning
+        lookup per event, and the producer still sends a partition's batches one at a time and in
+        order, as it does for the batches it builds itself."""
+        topic, partitioner = self.topic, self._partitioner
+        partitions = list(await producer.partitions_for(topic))  # the order `producer.send` passes
+        builders: dict[int, BatchBuilder] = {}
+        acknowledged: list[asyncio.Future[Any]] = []
         traceparents = (row.headers[TRACEPARENT] for row in batch)
         attributes: dict[str, AnyValue] = {
-            "messaging.destination.name": self.topic,
+            "messaging.destination.name": topic,
             "messaging.batch.message_count": len(batch),
         }
         with TRACER.start_as_current_span(
             "relay.publish", kind=SpanKind.PRODUCER, links=links(traceparents), attributes=attributes
         ):
             for row in batch:
-                headers = [
-                    (name, value.encode()) for name, value in zip(HEADER_FIELDS, row.headers, strict=True) if value
-                ]
-                sent = await producer.send(self.topic, value=row.body, key=row.stream_id.encode(), headers=headers)
-                pending.append(sent)
-        return asyncio.gather(*pending)
+                key, body = row.stream_id.encode(), row.body
+                headers = [(name, text.encode()) for name, text in zip(HEADER_FIELDS, row.headers, strict=True) if text]
+                if len(body) + SIZE_MARGIN > self._max_request_size:
+                    self._refuse_oversized(key, body, headers)
+                partition = partitioner(key, partitions, partitions)
+                builder = builders.get(partition)
+                if builder is None or builder.append(timestamp=None, key=key, value=body, headers=headers) is None:
+                    if builder is not None:  # full: queued, and a new one takes this event
+                        acknowledged.append(await producer.send_batch(builder, topic, partition=partition))
+                    builder = builders[partition] = producer.create_batch()
+                    builder.append(timestamp=None, key=key, value=body, headers=headers)
+            for partition, builder in builders.items():
+                acknowledged.append(await producer.send_batch(builder, topic, partition=partition))
+        return asyncio.gather(*acknowledged)
+
+    def _refuse_oversized(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """What `producer.send` refuses, refused the same way: the relay stops there, its position
+        where the broker's acknowledgements left it."""
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+        if size > self._max_request_size:
+            raise MessageSizeTooLargeError(
+                f"The message is {size} bytes when serialized which is larger than the maximum request size"
+            )
 
     async def _settle(self, in_flight: asyncio.Queue[tuple[asyncio.Future[Any], int] | None]) -> None:
         while (item := await in_flight.get()) is not None:
