@@ -78,6 +78,7 @@ class Relay:
         self._producer_settings = producer_settings or {}
         self._max_request_size = int(self._producer_settings.get("max_request_size", DEFAULT_MAX_REQUEST_SIZE))
         self._partitioner = StreamPartitioner()
+        self._ahead: tuple[int, asyncio.Future[list[OutgoingRow]]] | None = None  # the next batch, being read
 
     def stop(self) -> None:
         self.stopping.set()
@@ -117,6 +118,7 @@ class Relay:
             settler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await settler
+            await self._forget_ahead()
             await producer.stop()
 
     async def _send(self, producer: AIOKafkaProducer, batch: list[OutgoingRow]) -> asyncio.Future[Any]:
@@ -171,8 +173,31 @@ class Relay:
             await self._watermark.advance(position)
 
     async def _fetch(self, after: int, limit: int) -> list[OutgoingRow]:
+        """The batch after `after`. A full one means more is waiting: the next is read (PostgreSQL
+        builds its envelopes) while this one is sent, exactly the rows a read after it would give,
+        since positions are gap-free in commit order."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == after:
+            rows = await ahead[1]
+        else:
+            if ahead is not None:
+                ahead[1].cancel()
+            rows = await self._read(after, limit)
+        if len(rows) == limit:
+            last = rows[-1].global_position
+            self._ahead = (last, asyncio.ensure_future(self._read(last, limit)))
+        return rows
+
+    async def _read(self, after: int, limit: int) -> list[OutgoingRow]:
         async with self.pool.acquire() as conn:
             return await read_outgoing(conn, self.schema, after, limit)
+
+    async def _forget_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead[1]
 
     @property
     def position(self) -> int:
