@@ -175,6 +175,7 @@ async def test_verify_rebuilds_the_canonical_bytes_from_the_stored_json(pools: t
         ("metadata", """'{"principal_id": "someone else"}'"""),
         ("payload", "NULL"),
         ("event_type", "NULL"),
+        ("recorded_at", "NULL"),
         ("recorded_at", "recorded_at + interval '1 microsecond'"),
     ],
 )

@@ -14,6 +14,7 @@ import orjson
 from serialtrail_kit import canonical
 
 GENESIS_HASH = bytes(32)
+_NOTHING = object()  # equal to no column's value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,10 +82,14 @@ class ChainWalker:
         # canonical's wrappers: three Python calls less per row.
         sha256, loads, dumps, option = hashlib.sha256, orjson.loads, orjson.dumps, canonical.DUMPS_OPTION
         expected_prev, expected_position, checked = self.expected_prev, self.expected_position, 0
+        # The events of one append share their metadata: text equal to the row before's is not parsed again.
+        metadata_text: object = _NOTHING
         for row in rows:
             position, stream_id, version, event_id, kind, kind_version, payload, metadata, at, prev, stored = row
             if self.first_break is None:
                 try:
+                    if metadata != metadata_text:
+                        metadata_text, parsed_metadata = metadata, loads(metadata)
                     content = dumps(
                         (
                             position,
@@ -94,7 +99,7 @@ class ChainWalker:
                             kind,
                             kind_version,
                             loads(payload),
-                            loads(metadata),
+                            parsed_metadata,
                             at,
                         ),
                         option=option,
