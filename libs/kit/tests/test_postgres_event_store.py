@@ -14,7 +14,7 @@ import pytest
 from serialtrail_kit.canonical import format_timestamp
 from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
-from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.postgres import COLUMNS, PostgresEventStore, _recorded, content_of
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.eventstore.verify import RECORDED_AT_TEXT, verify_log
 from serialtrail_kit.testing.harness import SYSTEM
@@ -53,6 +53,35 @@ async def test_append_assigns_versions_positions_and_chain(store: PostgresEventS
     assert [e.payload["n"] for e in stored] == [1, 2]
     assert stored[0].metadata["principal_id"] == SYSTEM.principal_id
     assert stored[0].recorded_at.tzinfo is not None
+
+
+async def test_reads_give_the_events_appended_each_with_metadata_of_its_own(store: PostgresEventStore) -> None:
+    """Reads parse payload and metadata from text and share the parse of an append's metadata:
+    the events equal what the jsonb codec's rows give (and what the append returned), and no two
+    share a dict."""
+    appended = await store.append(
+        one("s-1", 0, event(n=1, nested={"a": [1, "x"]}), event(n=2))
+        + one("s-2", 0, event("Other.Thing", text='tab\tline\nquote"é'), event(n=None)),
+        SYSTEM,
+    )
+    appended += await store.append(one("s-3", 0, event(n=3)), SYSTEM)
+    async with store.pool.acquire() as conn:
+        rows = await conn.fetch(f"SELECT {COLUMNS} FROM {SCHEMA}.events ORDER BY global_position")
+    decoded = [_recorded(content_of(r), bytes(r["prev_hash"]), bytes(r["hash"])) for r in rows]
+    every = await store.read_all(0, 100)
+    assert every == decoded == appended
+    assert await store.read_raw(0, 100) == decoded
+    assert await store.read_stream("s-2") == decoded[2:4]
+    only = await store.read_all(0, 100, only=frozenset({"Thing.Happened"}))
+    assert [(e.payload, e.metadata) for e in only] == [(e.payload, e.metadata) for e in decoded[:2]] + [
+        ({}, {}),
+        (decoded[3].payload, decoded[3].metadata),
+        (decoded[4].payload, decoded[4].metadata),
+    ]
+    assert all(type(e.hash) is bytes and type(e.prev_hash) is bytes for e in every)
+    assert len({id(e.metadata) for e in every}) == len(every)
+    every[0].metadata["principal_id"] = "changed"
+    assert every[1].metadata == decoded[1].metadata
 
 
 async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:

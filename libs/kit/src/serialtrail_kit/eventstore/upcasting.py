@@ -51,5 +51,11 @@ class Upcasters:
             return event
         return replace(event, event_version=version, payload=payload)
 
+    def events(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """`event` of each, in order (the list itself where there is nothing to upcast)."""
+        if not self._steps:
+            return events
+        return [self.event(e) for e in events]
+
 
 NO_UPCASTERS = Upcasters()
