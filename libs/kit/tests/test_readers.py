@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,14 @@ import pytest
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
-from serialtrail_kit.readers.projection import ProjectionAdmin, ProjectionRunner, table_digest, views_schema
+from serialtrail_kit.readers.projection import (
+    YOUNG_OBJECTS,
+    ProjectionAdmin,
+    ProjectionRunner,
+    _collections_spaced,
+    table_digest,
+    views_schema,
+)
 from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.readers.tracking import Tracking
 from serialtrail_kit.testing.harness import SYSTEM
@@ -157,6 +165,37 @@ async def test_replay_rebuilds_identical_tables_and_switches_live_runner(env: En
         await env.emit("after-switch", 2)
         await runner.caught_up()
         assert (await counts(env.app))["after-switch"] == 2  # the runner followed the new generation
+
+
+async def test_a_replay_spaces_collections_out_and_restores_the_thresholds_it_found(env: Env) -> None:
+    """While replays fold (two at once here), the collector's youngest generation waits for
+    YOUNG_OBJECTS; after the last, the thresholds are those found, collection left off if it was."""
+    found = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+
+    class Watched(StreamCounts):
+        async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+            during.append(gc.get_threshold())
+            await super().apply(conn, schema, events)
+
+    class Other(Watched):
+        name = "other_counts"
+
+    await env.emit("s", 5)
+    admin = ProjectionAdmin(env.admin, OWNER)
+    for projection in (Watched(), Other()):
+        await admin.ensure(projection)
+    await asyncio.gather(admin.replay(Watched()), admin.replay(Other()))
+    assert during
+    assert all(t == (YOUNG_OBJECTS, *found[1:]) for t in during)
+    assert gc.get_threshold() == found
+    try:
+        gc.set_threshold(0)
+        with _collections_spaced():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*found)
 
 
 async def test_lag_right_after_a_replay_is_the_new_generations(env: Env) -> None:
