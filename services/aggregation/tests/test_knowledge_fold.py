@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from aggregation.projections.knowledge.read_model import _Commissioning, _lines
 from aggregation_helpers import GTIN, LOT, commissioned, master_data, publish, unit
+from serialtrail_kit.readers.copying import text
 from serialtrail_kit.readers.projection import ProjectionAdmin, table_digest
 from serialtrail_kit.testing.harness import Harness
 
@@ -56,3 +58,24 @@ async def test_replay_of_copied_and_inserted_commissionings_gives_identical_tabl
         after = {t: await table_digest(conn, result.active_schema, t) for t in projection.tables}
     assert after == before
     assert len(await _rows(aggregation, result.active_schema)) == 51
+
+
+def test_copied_lines_are_each_value_as_text_whether_or_not_one_needs_escaping() -> None:
+    """A batch is put together as it is where no value needs escaping, value by value otherwise:
+    the lines are each value in COPY's text form either way."""
+    at = "2026-11-22T07:00:00+00:00"
+    plain = [
+        _Commissioning(GTIN, LOT, 7, "L1", at, [unit("A1"), unit("A2")]),
+        _Commissioning(GTIN, "L2", 8, "L1", at, []),
+        _Commissioning(GTIN, "L3", 9, "L2", at, [unit("A3")]),
+    ]
+    odd = [*plain, _Commissioning(GTIN, "tab\tback\\slash", 10, "line\nbreak", at, ["cr\rx"])]
+    cmo = {(GTIN, LOT): "CMO\tA", (GTIN, "L3"): None}
+    for batch in (plain, odd):
+        expected = "".join(
+            f"{text(o)}\t{text(c.gtin)}\t{text(c.lot)}\t{text(cmo.get((c.gtin, c.lot)))}\t{c.position}\t{text(c.at)}\n"
+            for c in batch
+            for o in c.objects
+        )
+        assert _lines(batch, cmo) == (expected, "".join(f"{c.position}\t{text(c.line_id)}\n" for c in batch))
+    assert "tab\\tback\\\\slash" in _lines(odd, cmo)[0]

@@ -7,7 +7,7 @@ derive each link's status, so the outcome never depends on which arrived first."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from serialtrail_contracts import serials
 from serialtrail_contracts.serials import (
@@ -21,7 +21,7 @@ from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, text, varying_first
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, text, texts, varying_first
 
 SOURCE = "serial_issuance"
 
@@ -73,8 +73,8 @@ class KnowledgeProjection:
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
         commissionings: list[_Commissioning] = []
         for recorded in events:
-            if (recorded.event_type, recorded.event_version) == _COMMISSIONED:
-                commissionings.append(_Commissioning.of(recorded))
+            if recorded.event_type == _COMMISSIONED[0] and recorded.event_version == _COMMISSIONED[1]:
+                commissionings.append(_commissioning(recorded))
                 continue
             event = codec.decode(serials.EVENTS, recorded)
             if event is not None:
@@ -87,8 +87,7 @@ _COMMISSIONED = (SerialsCommissioned.EVENT_TYPE, SerialsCommissioned.EVENT_VERSI
 assert serials.EVENTS[_COMMISSIONED] is SerialsCommissioned
 
 
-@dataclass(frozen=True, slots=True)
-class _Commissioning:
+class _Commissioning(NamedTuple):
     """What the read model keeps of a `SerialsCommissioned`, read from its payload as recorded
     (validated when it was appended; the thousands of serials of one are not parsed again)."""
 
@@ -99,12 +98,12 @@ class _Commissioning:
     at: str  # event_time as recorded (ISO 8601)
     objects: list[str]
 
-    @classmethod
-    def of(cls, recorded: RecordedEvent) -> _Commissioning:
-        p = recorded.payload
-        gtin = p["gtin"]
-        objects = [sgtin_digital_link(gtin, s) for s in p["serials"]]
-        return cls(gtin, p["lot"], recorded.global_position, p["line_id"], p["event_time"], objects)
+
+def _commissioning(recorded: RecordedEvent) -> _Commissioning:
+    p = recorded.payload
+    gtin = p["gtin"]
+    objects = [sgtin_digital_link(gtin, s) for s in p["serials"]]
+    return _Commissioning(gtin, p["lot"], recorded.global_position, p["line_id"], p["event_time"], objects)
 
 
 async def _commissioned(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
@@ -126,13 +125,31 @@ async def _copied(conn: Connection, schema: str, commissionings: list[_Commissio
             *(list(column) for column in zip(*{(c.gtin, c.lot) for c in commissionings}, strict=True)),
         )
     }
-    lines = "".join(
-        varying_first(c.objects, c.gtin, c.lot, cmo.get((c.gtin, c.lot)), str(c.position), c.at) for c in commissionings
-    )
+    commissioned, events = _lines(commissionings, cmo)
     columns = ("object_id", "gtin", "lot", "cmo_id", "global_position", "commissioned_at")
-    await copy_text(conn, schema, "commissioned", columns, lines)
-    events = "".join(f"{c.position}\t{text(c.line_id)}\n" for c in commissionings)
+    await copy_text(conn, schema, "commissioned", columns, commissioned)
     await copy_text(conn, schema, "commissionings", ("global_position", "line_id"), events)
+
+
+def _lines(commissionings: list[_Commissioning], cmo: dict[tuple[str, str], str | None]) -> tuple[str, str]:
+    """The batch's rows of `commissioned` and of `commissionings` in COPY's text form. Where no
+    value of the batch needs escaping (checked in one pass over them all) the lines are put
+    together as they are, else each value is made into text: the same text either way."""
+    values = [v for c in commissionings for v in (c.gtin, c.lot, c.line_id, c.at, *c.objects)]
+    if texts(values) is not values:
+        commissioned = "".join(
+            varying_first(c.objects, c.gtin, c.lot, cmo.get((c.gtin, c.lot)), str(c.position), c.at)
+            for c in commissionings
+        )
+        return commissioned, "".join(f"{c.position}\t{text(c.line_id)}\n" for c in commissionings)
+    cmos = {key: text(value) for key, value in cmo.items()}
+    unknown = text(None)
+    lines = []
+    for c in commissionings:
+        if c.objects:
+            tail = f"\t{c.gtin}\t{c.lot}\t{cmos.get((c.gtin, c.lot), unknown)}\t{c.position}\t{c.at}\n"
+            lines.append(tail.join(c.objects) + tail)
+    return "".join(lines), "".join(f"{c.position}\t{c.line_id}\n" for c in commissionings)
 
 
 async def _inserted(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
