@@ -33,7 +33,7 @@ from serialtrail_kit.telemetry import TRACER, links
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 APPLY_ATTEMPTS = 3
-FOLD_BATCH = 2000  # events read from the log at a time by a replay
+FOLD_BATCH = 5000  # events read from the log at a time by a replay (as the write sides are folded at start)
 YOUNG_OBJECTS = 200_000  # the collector's youngest generation during a replay (see `_collections_spaced`)
 
 
