@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -82,6 +83,9 @@ async def test_reads_give_the_events_appended_each_with_metadata_of_its_own(stor
     assert len({id(e.metadata) for e in every}) == len(every)
     every[0].metadata["principal_id"] = "changed"
     assert every[1].metadata == decoded[1].metadata
+    for types in (None, frozenset({"Thing.Happened"})):
+        bare = await store.read_all(0, 100, only=types, metadata=False)
+        assert [replace(e, metadata={}) for e in (only if types else decoded)] == bare
 
 
 async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:

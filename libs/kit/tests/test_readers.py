@@ -198,6 +198,27 @@ async def test_a_replay_spaces_collections_out_and_restores_the_thresholds_it_fo
         gc.set_threshold(*found)
 
 
+async def test_a_replay_reads_no_metadata_for_a_projection_that_declares_it_reads_none(env: Env) -> None:
+    seen: list[dict[str, object]] = []
+
+    class Seeing(StreamCounts):
+        async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+            seen.extend(e.metadata for e in events)
+            await super().apply(conn, schema, events)
+
+    class Blind(Seeing):
+        reads_metadata = False
+
+    await env.emit("s", 3)
+    admin = ProjectionAdmin(env.admin, OWNER)
+    await admin.ensure(Blind())
+    await admin.replay(Blind())
+    assert seen == [{}, {}, {}]
+    seen.clear()
+    await admin.replay(Seeing())
+    assert [m["principal_id"] for m in seen] == [SYSTEM.principal_id] * 3
+
+
 async def test_lag_right_after_a_replay_is_the_new_generations(env: Env) -> None:
     """The live runner follows the old generation until its next batch; meanwhile its lag is
     the active generation's (the replay brought it to the head), not the dropped one's."""

@@ -49,6 +49,16 @@ ONLY_COLUMNS = COLUMNS.replace(
 )
 assert ONLY_COLUMNS != COLUMNS
 
+# For a reader that never reads metadata: every event's is `{}` (PostgreSQL need not write it out).
+NO_METADATA = "'{}' AS metadata,"
+WITHOUT_METADATA = {
+    READ_COLUMNS: READ_COLUMNS.replace("metadata::text,", NO_METADATA),
+    ONLY_COLUMNS: ONLY_COLUMNS.replace(
+        "CASE WHEN event_type = ANY($3::text[]) THEN metadata::text ELSE '{}' END AS metadata,", NO_METADATA
+    ),
+}
+assert all(NO_METADATA in columns for columns in WITHOUT_METADATA.values())
+
 
 def notify_channel(schema: str) -> str:
     return f"serialtrail_log_{ident(schema)}"
@@ -175,14 +185,23 @@ class PostgresEventStore:
         return self.upcasters.events(_read(await self._fetch(conn, sql, stream_id)))
 
     async def read_all(
-        self, after: int, limit: int, *, conn: Connection | None = None, only: frozenset[str] | None = None
+        self,
+        after: int,
+        limit: int,
+        *,
+        conn: Connection | None = None,
+        only: frozenset[str] | None = None,
+        metadata: bool = True,
     ) -> list[RecordedEvent]:
         """Events in global order, upcast. With `only`, events of other types come without their
-        payload and metadata (`{}`): a reader tracks past them without paying for what it ignores."""
-        if only is None:
-            return self.upcasters.events(await self.read_raw(after, limit, conn=conn))
-        sql = f"SELECT {ONLY_COLUMNS} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
-        return self.upcasters.events(_read(await self._fetch(conn, sql, after, limit, sorted(only))))
+        payload and metadata (`{}`): a reader tracks past them without paying for what it ignores.
+        Without `metadata`, every event comes without its metadata (for a reader that never reads it)."""
+        columns = READ_COLUMNS if only is None else ONLY_COLUMNS
+        if not metadata:
+            columns = WITHOUT_METADATA[columns]
+        sql = f"SELECT {columns} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        args = (after, limit) if only is None else (after, limit, sorted(only))
+        return self.upcasters.events(_read(await self._fetch(conn, sql, *args)))
 
     async def _fetch(self, conn: Connection | None, sql: str, *args: object) -> list[Any]:
         if conn is not None:

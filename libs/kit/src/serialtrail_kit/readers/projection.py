@@ -60,6 +60,12 @@ def interest(projection: Projection) -> frozenset[str] | None:
     return None if declared is None else frozenset(declared)
 
 
+def reads_metadata(projection: Projection) -> bool:
+    """Whether a projection reads its events' metadata: unless it declares it does not
+    (`reads_metadata = False`), when a replay reads its events without (`{}`)."""
+    return bool(getattr(projection, "reads_metadata", True))
+
+
 # A projection may also declare `settle` (seconds): the delay it tolerates behind its source, so
 # that a burst of appends is read once rather than append by append.
 
@@ -216,7 +222,11 @@ class ProjectionAdmin:
         # the last (PostgreSQL sends it while Python folds); the catch-up under the switch lock
         # reads on the locked connection.
         batches = _read_ahead(
-            store, await tracking.position(conn), interest(projection), None if own_transactions else conn
+            store,
+            await tracking.position(conn),
+            interest(projection),
+            reads_metadata(projection),
+            None if own_transactions else conn,
         )
         async with contextlib.aclosing(batches):
             async for batch in batches:
@@ -445,20 +455,21 @@ def _collections_spaced() -> Iterator[None]:
 
 
 async def _read_ahead(
-    store: PostgresEventStore, after: int, only: frozenset[str] | None, conn: Connection | None
+    store: PostgresEventStore, after: int, only: frozenset[str] | None, metadata: bool, conn: Connection | None
 ) -> AsyncGenerator[list[RecordedEvent], None]:
     """The log after `after` in batches of `FOLD_BATCH`. On `conn`: one after the other. Without
     it: each next batch is already being read (on a pooled connection) while the caller folds the
     one given; a read under way when the caller stops is waited for, never cancelled mid-query."""
     if conn is not None:
-        while batch := await store.read_all(after, FOLD_BATCH, conn=conn, only=only):
+        while batch := await store.read_all(after, FOLD_BATCH, conn=conn, only=only, metadata=metadata):
             yield batch
             after = batch[-1].global_position
         return
-    pending = asyncio.ensure_future(store.read_all(after, FOLD_BATCH, only=only))
+    pending = asyncio.ensure_future(store.read_all(after, FOLD_BATCH, only=only, metadata=metadata))
     try:
         while batch := await pending:
-            pending = asyncio.ensure_future(store.read_all(batch[-1].global_position, FOLD_BATCH, only=only))
+            after = batch[-1].global_position
+            pending = asyncio.ensure_future(store.read_all(after, FOLD_BATCH, only=only, metadata=metadata))
             yield batch
     finally:
         await asyncio.wait([pending])

@@ -42,6 +42,7 @@ class KnowledgeProjection:
         e.EVENT_TYPE
         for e in (ProductRegistered, BatchRegistered, LineRegistered, SerialsCommissioned, SsccRangeAllocated)
     )
+    reads_metadata = False  # what it keeps comes from payloads and positions alone
 
     def ddl(self, schema: str) -> str:
         return f"""
