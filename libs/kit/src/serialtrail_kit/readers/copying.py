@@ -1,4 +1,4 @@
-"""Rows a projection adds in bulk (thousands of serials of one event), copied in by COPY in its
+"""Rows a projection adds in bulk (thousands of ids named by one event), copied in by COPY in its
 text form: one line of text per row is cheaper to make in Python and to store in PostgreSQL
 than a row of INSERT ... SELECT. COPY has no ON CONFLICT: it runs under a savepoint, and where a
 row is there already the savepoint is rolled back and the projection's own INSERT ... ON
@@ -33,7 +33,7 @@ def texts(values: list[str]) -> list[str]:
 
 
 def varying_first(first: list[str], *rest: str | None) -> str:
-    """The lines of rows that differ only in their first column (each serial of one event):
+    """The lines of rows that differ only in their first column (each id one event names):
     `rest` is made into text once, not once per row."""
     if not first:
         return ""
