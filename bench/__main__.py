@@ -52,8 +52,8 @@ SERVER = "the serialtrail run process (PostgreSQL's are its own)"
 
 
 def main(argv: Sequence[str] = ()) -> None:
-    if "--list" in argv:
-        print("\n".join(NAMES))
+    if {"-h", "--help", "--list"} & set(argv):
+        print("\n".join(NAMES) if "--list" in argv else f"{__doc__}\n\nBenchmarks: {', '.join(NAMES)}")
         return
     unknown = [name for name in argv if name not in NAMES]
     if unknown:

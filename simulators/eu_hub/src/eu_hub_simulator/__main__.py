@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=3)
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl-C in `make run` reaches the whole process group; uvicorn shuts down gracefully and
+        # raises the signal again: the user asked to stop, which is no error to show a traceback for.
+        pass
     finally:
         app.close()
         sock.close()
