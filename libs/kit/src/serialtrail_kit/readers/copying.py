@@ -18,12 +18,13 @@ from serialtrail_kit.db import Connection
 
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
 
 
 def text(value: str | None) -> str:
     """A value in COPY's text form: NULL is \\N; a backslash, tab or line break escaped."""
     if value is None:
-        return "\\N"
+        return _NULL
     return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
@@ -32,13 +33,19 @@ def texts(values: list[str]) -> list[str]:
     return values if not _SPECIAL.search("".join(values)) else [text(v) for v in values]
 
 
-def varying_first(first: list[str], *rest: str | None) -> str:
-    """The lines of rows that differ only in their first column (each id one event names):
-    `rest` is made into text once, not once per row."""
-    if not first:
-        return ""
-    tail = "\t" + "\t".join(text(value) for value in rest) + "\n"
-    return tail.join(texts(first)) + tail
+def grouped_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> str:
+    """The lines of groups of rows, each group's rows differing only in their first column (the ids
+    one event names, then the values the event's rows share). Whether any value needs escaping is
+    checked in one pass over them all: where none does (as ever but for odd data) the lines are put
+    together as they are, else value by value; the same text either way."""
+    values = [v for first, rest in groups for v in (*first, *rest) if v is not None]
+    plain = not _SPECIAL.search("".join(values))
+    lines = []
+    for first, rest in groups:
+        if first:
+            tail = "\t" + "\t".join(_NULL if v is None else v if plain else text(v) for v in rest) + "\n"
+            lines.append(tail.join(first if plain else texts(list(first))) + tail)
+    return "".join(lines)
 
 
 async def copy_text(conn: Connection, schema: str, table: str, columns: Sequence[str], lines: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from serialtrail_contracts.serials import BatchRegistered, LineRegistered, ProductRegistered, SerialsCommissioned
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, varying_first
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, grouped_lines
 
 from fmd_hub.domain.uploads import Batch
 
@@ -82,7 +82,7 @@ class KnowledgeProjection:
 
 
 async def _copied(conn: Connection, schema: str, commissioned: list[dict[str, Any]]) -> None:
-    lines = "".join(varying_first(c["serials"], c["gtin"], c["lot"]) for c in commissioned)
+    lines = grouped_lines([(c["serials"], (c["gtin"], c["lot"])) for c in commissioned])
     await copy_text(conn, schema, "commissioned", ("serial", "gtin", "lot"), lines)
 
 

@@ -15,7 +15,7 @@ from serialtrail_gs1.epcis_checks import place_of
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, varying_first
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, grouped_lines
 
 from line_exceptions.domain.records import Batch, Line
 
@@ -83,8 +83,8 @@ assert serials.EVENTS[_COMMISSIONED] is SerialsCommissioned
 
 
 async def _copied(conn: Connection, schema: str, commissionings: list[dict[str, Any]]) -> None:
-    lines = "".join(
-        varying_first(c["serials"], c["gtin"], c["lot"], c["line_id"], c["event_time"]) for c in commissionings
+    lines = grouped_lines(
+        [(c["serials"], (c["gtin"], c["lot"], c["line_id"], c["event_time"])) for c in commissionings]
     )
     columns = ("serial", "gtin", "lot", "line_id", "event_time")
     await copy_text(conn, schema, "commissioned", columns, lines)

@@ -21,7 +21,7 @@ from serialtrail_gs1.identity import sgtin_digital_link
 from serialtrail_kit.db import Connection, json_list
 from serialtrail_kit.eventstore import codec
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, text, texts, varying_first
+from serialtrail_kit.readers.copying import copied_or_inserted, copy_text, grouped_lines
 
 SOURCE = "serial_issuance"
 
@@ -133,24 +133,11 @@ async def _copied(conn: Connection, schema: str, commissionings: list[_Commissio
 
 
 def _lines(commissionings: list[_Commissioning], cmo: dict[tuple[str, str], str | None]) -> tuple[str, str]:
-    """The batch's rows of `commissioned` and of `commissionings` in COPY's text form. Where no
-    value of the batch needs escaping (checked in one pass over them all) the lines are put
-    together as they are, else each value is made into text: the same text either way."""
-    values = [v for c in commissionings for v in (c.gtin, c.lot, c.line_id, c.at, *c.objects)]
-    if texts(values) is not values:
-        commissioned = "".join(
-            varying_first(c.objects, c.gtin, c.lot, cmo.get((c.gtin, c.lot)), str(c.position), c.at)
-            for c in commissionings
-        )
-        return commissioned, "".join(f"{c.position}\t{text(c.line_id)}\n" for c in commissionings)
-    cmos = {key: text(value) for key, value in cmo.items()}
-    unknown = text(None)
-    lines = []
-    for c in commissionings:
-        if c.objects:
-            tail = f"\t{c.gtin}\t{c.lot}\t{cmos.get((c.gtin, c.lot), unknown)}\t{c.position}\t{c.at}\n"
-            lines.append(tail.join(c.objects) + tail)
-    return "".join(lines), "".join(f"{c.position}\t{c.line_id}\n" for c in commissionings)
+    """The batch's rows of `commissioned` and of `commissionings` in COPY's text form."""
+    commissioned = grouped_lines(
+        [(c.objects, (c.gtin, c.lot, cmo.get((c.gtin, c.lot)), str(c.position), c.at)) for c in commissionings]
+    )
+    return commissioned, grouped_lines([([str(c.position)], (c.line_id,)) for c in commissionings])
 
 
 async def _inserted(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
