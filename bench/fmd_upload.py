@@ -59,6 +59,8 @@ from typing import Any
 
 import httpx
 from eu_hub_simulator.testing import RunningSimulator, running_simulator
+from fmd_hub.entrypoints.schemas import MASTER_DATA_EXAMPLE
+from serialtrail.served import distributed_env, stopped
 from serialtrail_contracts.base import EventContract
 from serialtrail_contracts.fmd import PART_SERIALS, ChunkAcknowledged, UploadPlanned, UploadReconciled
 from serialtrail_contracts.serials import BatchRegistered, ProductRegistered, SerialsCommissioned
@@ -92,16 +94,6 @@ GTIN = "09506000134352"
 EXPIRY = date(2030, 12, 31)
 EVENT_TIME = datetime.fromisoformat("2026-11-22T07:00:00+00:00")
 SITE_GLN = "9506000000008"
-MASTER_DATA = {
-    "name": "Paracetamol 500 mg tablets",
-    "common_name": "paracetamol",
-    "pharmaceutical_form": "tablet",
-    "strength": "500 mg",
-    "pack_type": "blister pack in carton",
-    "pack_size": 20,
-    "markets": [{"market": "DE", "national_code": "01234567"}, {"market": "FR", "national_code": "3400912345678"}],
-    "mah": {"name": "Example Pharma GmbH", "id": SITE_GLN},
-}
 META = local_metadata(
     principal_id="bench:fmd-upload",
     role="system",
@@ -161,12 +153,7 @@ class ServiceProcess:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stopped(process)
 
     async def answering(self, client: httpx.AsyncClient, pool: Pool) -> None:
         """Until the service is ready and knows an admin key (asking with a key it does not know yet
@@ -212,15 +199,8 @@ async def installed(folder: Path) -> AsyncIterator[Installation]:
                 await install_log(conn, producer, APP_ROLE)
         await admin.close()
         pool = await create_pool(server.dsn, role=APP_ROLE, max_size=4)
-        env = {
-            **os.environ,
-            "DATABASE_URL": server.dsn,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "SERIALTRAIL_KAFKA_TOPIC_PREFIX": prefix,
-            "SERIALTRAIL_KAFKA_FETCH_MAX_WAIT_MS": "100",
-            "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2",
-            "SERIALTRAIL_DATA_DIR": str(folder / "data"),
-        }
+        env = distributed_env(server.dsn, broker.bootstrap_servers, prefix)
+        env["SERIALTRAIL_DATA_DIR"] = str(folder / "data")
         kafka = KafkaTransport(broker.bootstrap_servers, prefix=prefix)
         relays = [kafka.relay(pool, producer, 0.2) for producer in PRODUCERS]
         tasks = [asyncio.create_task(relay.run()) for relay in relays]
@@ -278,7 +258,7 @@ async def product_ready(setup: Installation) -> None:
     await publish(setup.pool, [product])
     url = f"/v1/fmd/products/{GTIN}/master-data"
     deadline = time.monotonic() + STAGED_DEADLINE
-    while (answer := await setup.client.post(url, json=MASTER_DATA)).status_code != 201:
+    while (answer := await setup.client.post(url, json=MASTER_DATA_EXAMPLE)).status_code != 201:
         if answer.status_code not in (404, 422, 503) or time.monotonic() > deadline:  # unknown product: not yet read
             raise UploadFailed(f"POST {url}: {answer.status_code} {answer.text[:2000]}")
         await asyncio.sleep(0.2)

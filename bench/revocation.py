@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+from serialtrail.served import distributed_env, stopped
 from serialtrail_kit.pgserver import EmbeddedPostgres, free_port
 from serialtrail_kit.testing.broker import TansuBroker
 from serialtrail_kit.testing.kafka import fresh_topics
@@ -93,14 +93,7 @@ def revocation_benchmark() -> None:
         os.chmod(tmp, 0o755)
         with EmbeddedPostgres(Path(tmp), durable=True) as server, TansuBroker(Path(tmp) / "tansu.log") as broker:
             prefix = asyncio.run(fresh_topics(broker.bootstrap_servers))
-            env = {
-                **os.environ,
-                "DATABASE_URL": server.dsn,
-                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-                "SERIALTRAIL_KAFKA_TOPIC_PREFIX": prefix,
-                "SERIALTRAIL_KAFKA_FETCH_MAX_WAIT_MS": "100",
-                "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2",
-            }
+            env = distributed_env(server.dsn, broker.bootstrap_servers, prefix)
             created = subprocess.run(
                 [sys.executable, "-m", "serialtrail", "keys", "create", "--name", "bench admin", "--role", "admin"],
                 env=env,
@@ -116,8 +109,7 @@ def revocation_benchmark() -> None:
                     memory = peak_rss()
             finally:
                 for process, _ in processes:
-                    process.send_signal(signal.SIGINT)
-                    process.wait(30)
+                    stopped(process, 30)
     emit(
         "revocation at identity -> refused by another service (aggregation) over Kafka",
         delays,

@@ -43,12 +43,30 @@ def running_process(**settings: str) -> Iterator[tuple[str, str, subprocess.Pope
             _wait_ready(base, process)
             yield base, _admin_key(log_path), process
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stopped(process)
+
+
+def distributed_env(dsn: str, bootstrap_servers: str, topic_prefix: str) -> dict[str, str]:
+    """The environment of a `serialtrail serve` process on its own PostgreSQL and broker (this run's
+    topics), with the short polls benchmarks and tests want."""
+    return {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "SERIALTRAIL_KAFKA_TOPIC_PREFIX": topic_prefix,
+        "SERIALTRAIL_KAFKA_FETCH_MAX_WAIT_MS": "100",
+        "SERIALTRAIL_PROJECTION_POLL_INTERVAL": "0.2",
+    }
+
+
+def stopped(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Asked to stop as Ctrl-C would (it writes its last checkpoint); killed if it does not within `timeout` s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
