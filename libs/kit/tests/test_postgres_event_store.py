@@ -71,6 +71,7 @@ async def test_reads_give_the_events_appended_each_with_metadata_of_its_own(stor
     decoded = [_recorded(content_of(r), bytes(r["prev_hash"]), bytes(r["hash"])) for r in rows]
     every = await store.read_all(0, 100)
     assert every == decoded == appended
+    assert [list(vars(e).items()) for e in every] == [list(vars(d).items()) for d in decoded]  # field by field
     assert await store.read_raw(0, 100) == decoded
     assert await store.read_stream("s-2") == decoded[2:4]
     only = await store.read_all(0, 100, only=frozenset({"Thing.Happened"}))

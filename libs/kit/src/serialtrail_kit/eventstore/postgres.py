@@ -275,11 +275,12 @@ def content_of(row: Any) -> RowContent:
 def _read(rows: Sequence[Any]) -> list[RecordedEvent]:
     """Events from rows of `READ_COLUMNS` (payload and metadata as text). Each is made as its
     dataclass would make it (the same fields, the same values as `content_of` and `_recorded` give
-    from `COLUMNS`), without a frozen dataclass's field-by-field `__init__`. The events of one
-    append share their metadata's text: parsed once per run of equal text, each event given a dict
-    of its own (a shallow copy where every value is a string, as record metadata's are)."""
+    from `COLUMNS`), its attribute dict given whole rather than filled by a frozen dataclass's
+    field-by-field `__init__` (a replay makes hundreds of thousands). The events of one append
+    share their metadata's text: parsed once per run of equal text, each event given a dict of its
+    own (a shallow copy where every value is a string, as record metadata's are)."""
     events: list[RecordedEvent] = []
-    new, loads = object.__new__, orjson.loads
+    add, new, set_attribute, loads = events.append, object.__new__, object.__setattr__, orjson.loads
     last_text: str | None = None
     last: dict[str, Any] = {}
     flat = False
@@ -288,18 +289,22 @@ def _read(rows: Sequence[Any]) -> list[RecordedEvent]:
             last_text, last = metadata, loads(metadata)
             flat = type(last) is dict and all(value is None or type(value) is str for value in last.values())
         event = new(RecordedEvent)
-        event.__dict__.update(
-            global_position=position,
-            stream_id=stream,
-            stream_version=version,
-            event_id=event_id,
-            event_type=event_type,
-            event_version=event_version,
-            payload=loads(payload),
-            metadata=dict(last) if flat else loads(metadata),
-            recorded_at=at,
-            prev_hash=prev,
-            hash=digest,
+        set_attribute(
+            event,
+            "__dict__",
+            {
+                "global_position": position,
+                "stream_id": stream,
+                "stream_version": version,
+                "event_id": event_id,
+                "event_type": event_type,
+                "event_version": event_version,
+                "payload": loads(payload),
+                "metadata": last.copy() if flat else loads(metadata),
+                "recorded_at": at,
+                "prev_hash": prev,
+                "hash": digest,
+            },
         )
-        events.append(event)
+        add(event)
     return events

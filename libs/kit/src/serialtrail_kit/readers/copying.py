@@ -11,6 +11,7 @@ import contextlib
 import io
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from itertools import chain
 
 import asyncpg
 
@@ -28,23 +29,53 @@ def text(value: str | None) -> str:
     return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
-def texts(values: list[str]) -> list[str]:
-    """Many values in COPY's text form, checked in one pass where none needs escaping."""
-    return values if not _SPECIAL.search("".join(values)) else [text(v) for v in values]
-
-
 def grouped_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> str:
     """The lines of groups of rows, each group's rows differing only in their first column (the ids
-    one event names, then the values the event's rows share). Whether any value needs escaping is
-    checked in one pass over them all: where none does (as ever but for odd data) the lines are put
-    together as they are, else value by value; the same text either way."""
-    values = [v for first, rest in groups for v in (*first, *rest) if v is not None]
-    plain = not _SPECIAL.search("".join(values))
+    one event names, then the values the event's rows share; every group as many). The lines are
+    put together as they are, then checked by counting: a value holding a tab, a line break or a
+    backslash adds one to the text's count of it beyond what the separators and the NULLs (`\\N`)
+    account for. Where a count is off (as never but for odd data), value by value; the same text
+    either way."""
+    if not groups:
+        return ""
+    firsts, rests = zip(*groups, strict=True)
+    width = len(rests[0])
+    if all(len(first) == 1 for first in firsts):
+        lines, rows, nulls = _row_lines(firsts, rests)
+    else:
+        lines, rows, nulls = _group_lines(groups)
+    counted = lines.count("\n") == rows and lines.count("\t") == rows * width and lines.count("\\") == nulls
+    return lines if counted and "\r" not in lines else _escaped_lines(groups)
+
+
+def _row_lines(firsts: Sequence[Sequence[str]], rests: Sequence[Sequence[str | None]]) -> tuple[str, int, int]:
+    """One row per group (as many events name one id each): column by column, no Python loop per row."""
+    columns = list(zip(*rests, strict=True))
+    nulls = sum(column.count(None) for column in columns)
+    texts = [column if None not in column else [_NULL if v is None else v for v in column] for column in columns]
+    rows = zip(chain.from_iterable(firsts), *texts, strict=True)
+    return "\n".join(map("\t".join, rows)) + "\n", len(firsts), nulls
+
+
+def _group_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> tuple[str, int, int]:
+    """Each group's shared tail joined between its ids."""
+    lines: list[str] = []
+    rows = nulls = 0
+    for first, rest in groups:
+        if first:
+            tail = "\t" + "\t".join([_NULL if v is None else v for v in rest]) + "\n"
+            lines.append(tail.join(first) + tail)
+            rows += len(first)
+            nulls += len(first) * rest.count(None)
+    return "".join(lines), rows, nulls
+
+
+def _escaped_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> str:
     lines = []
     for first, rest in groups:
         if first:
-            tail = "\t" + "\t".join(_NULL if v is None else v if plain else text(v) for v in rest) + "\n"
-            lines.append(tail.join(first if plain else texts(list(first))) + tail)
+            tail = "\t" + "\t".join(text(v) for v in rest) + "\n"
+            lines.append(tail.join(text(v) for v in first) + tail)
     return "".join(lines)
 
 
