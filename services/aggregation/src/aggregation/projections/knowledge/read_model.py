@@ -123,7 +123,7 @@ async def _copied(conn: Connection, schema: str, commissionings: list[_Commissio
         for row in await conn.fetch(
             f"SELECT b.gtin, b.lot, b.cmo_id FROM {schema}.known_batches b "
             "JOIN unnest($1::text[], $2::text[]) AS k(gtin, lot) ON b.gtin = k.gtin AND b.lot = k.lot",
-            *(list(column) for column in zip(*{(c.gtin, c.lot) for c in commissionings}, strict=True)),
+            *(list(column) for column in zip(*{(gtin, lot) for gtin, lot, *_ in commissionings}, strict=True)),
         )
     }
     commissioned, events = _lines(commissionings, cmo)
@@ -133,11 +133,14 @@ async def _copied(conn: Connection, schema: str, commissionings: list[_Commissio
 
 
 def _lines(commissionings: list[_Commissioning], cmo: dict[tuple[str, str], str | None]) -> tuple[str, str]:
-    """The batch's rows of `commissioned` and of `commissionings` in COPY's text form."""
-    commissioned = grouped_lines(
-        [(c.objects, (c.gtin, c.lot, cmo.get((c.gtin, c.lot)), str(c.position), c.at)) for c in commissionings]
-    )
-    return commissioned, grouped_lines([([str(c.position)], (c.line_id,)) for c in commissionings])
+    """The batch's rows of `commissioned` and of `commissionings` in COPY's text form (each
+    commissioning unpacked once: a replay makes one per event)."""
+    groups, events = [], []
+    for gtin, lot, position, line_id, at, objects in commissionings:
+        text_position = str(position)
+        groups.append((objects, (gtin, lot, cmo.get((gtin, lot)), text_position, at)))
+        events.append(([text_position], (line_id,)))
+    return grouped_lines(groups), grouped_lines(events)
 
 
 async def _inserted(conn: Connection, schema: str, commissionings: list[_Commissioning]) -> None:
