@@ -123,7 +123,7 @@ async def _copied(conn: Connection, schema: str, commissionings: list[_Commissio
         for row in await conn.fetch(
             f"SELECT b.gtin, b.lot, b.cmo_id FROM {schema}.known_batches b "
             "JOIN unnest($1::text[], $2::text[]) AS k(gtin, lot) ON b.gtin = k.gtin AND b.lot = k.lot",
-            *(list(column) for column in zip(*{(gtin, lot) for gtin, lot, *_ in commissionings}, strict=True)),
+            *(list(column) for column in zip(*{c[:2] for c in commissionings}, strict=True)),
         )
     }
     commissioned, events = _lines(commissionings, cmo)
