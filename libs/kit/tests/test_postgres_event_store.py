@@ -89,6 +89,30 @@ async def test_reads_give_the_events_appended_each_with_metadata_of_its_own(stor
         assert [replace(e, metadata={}) for e in (only if types else decoded)] == bare
 
 
+async def test_a_read_bounded_in_bytes_ends_with_the_event_that_reaches_the_bound(store: PostgresEventStore) -> None:
+    """`max_bytes` bounds a read by its payloads' stored sizes: large events come a few at a time
+    (never none, however large the first), small ones up to `limit`, and with `only` the payloads
+    not read do not count."""
+    # Random text: stored as is (PostgreSQL keeps what it cannot compress by a quarter uncompressed).
+    await store.append(one("s-1", 0, *(event(blob="".join(uuid4().hex for _ in range(500))) for _ in range(4))), SYSTEM)
+    await store.append(one("s-2", 0, *(event("Small.One", n=n) for n in range(6))), SYSTEM)
+    async with store.pool.acquire() as conn:
+        sizes = [
+            r[0]
+            for r in await conn.fetch(f"SELECT pg_column_size(payload) FROM {SCHEMA}.events ORDER BY global_position")
+        ]
+    assert all(size > 16_000 for size in sizes[:4])
+    assert all(size < 100 for size in sizes[4:])
+    large = max(sizes[:4])
+    assert [e.global_position for e in await store.read_all(0, 100, max_bytes=1)] == [1]
+    assert [e.global_position for e in await store.read_all(0, 100, max_bytes=large + 1)] == [1, 2]
+    assert [e.global_position for e in await store.read_all(2, 100, max_bytes=10 * large)] == list(range(3, 11))
+    assert [e.global_position for e in await store.read_all(2, 3, max_bytes=10 * large)] == [3, 4, 5]
+    skipping = await store.read_all(0, 100, only=frozenset({"Small.One"}), max_bytes=1)
+    assert [e.global_position for e in skipping] == [1, 2, 3, 4, 5]  # the large ones unread, uncounted
+    assert await store.read_all(10, 100, max_bytes=1) == []
+
+
 async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:
     await store.append(one("s", 0, event()), SYSTEM)
     with pytest.raises(ConcurrencyError) as error:

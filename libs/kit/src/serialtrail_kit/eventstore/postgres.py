@@ -192,15 +192,33 @@ class PostgresEventStore:
         conn: Connection | None = None,
         only: frozenset[str] | None = None,
         metadata: bool = True,
+        max_bytes: int | None = None,
     ) -> list[RecordedEvent]:
         """Events in global order, upcast. With `only`, events of other types come without their
         payload and metadata (`{}`): a reader tracks past them without paying for what it ignores.
-        Without `metadata`, every event comes without its metadata (for a reader that never reads it)."""
+        Without `metadata`, every event comes without its metadata (for a reader that never reads it).
+        With `max_bytes`, the events end with the first whose payload (as stored, of the types read)
+        brings the read to that size: fewer than `limit` where payloads are large, never none."""
         columns = READ_COLUMNS if only is None else ONLY_COLUMNS
         if not metadata:
             columns = WITHOUT_METADATA[columns]
-        sql = f"SELECT {columns} FROM {self._table} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
-        args = (after, limit) if only is None else (after, limit, sorted(only))
+        args: tuple[object, ...] = (after, limit) if only is None else (after, limit, sorted(only))
+        within = ""
+        if max_bytes is not None:
+            # The last position of the read is found from the payloads' stored sizes (a TOASTed
+            # value's size is known without reading it), so the rows read are only those returned.
+            size = "pg_column_size(payload)"
+            if only is not None:
+                size = f"CASE WHEN event_type = ANY($3::text[]) THEN {size} ELSE 0 END"
+            args = (*args, max_bytes)
+            within = (
+                f" AND global_position <= (SELECT max(global_position) FROM (SELECT global_position, "
+                f"sum({size}) OVER (ORDER BY global_position) - {size} AS before FROM {self._table} "
+                f"WHERE global_position > $1 ORDER BY global_position LIMIT $2) AS sized WHERE before < ${len(args)})"
+            )
+        sql = (
+            f"SELECT {columns} FROM {self._table} WHERE global_position > $1{within} ORDER BY global_position LIMIT $2"
+        )
         return self.upcasters.events(_read(await self._fetch(conn, sql, *args)))
 
     async def _fetch(self, conn: Connection | None, sql: str, *args: object) -> list[Any]:

@@ -19,6 +19,12 @@ from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 # need not query its source more often than this, however short the configured interval. With a
 # dozen readers in one process, polling every 0.2 s cost several percent of a core.
 FALLBACK_POLL_FLOOR = 2.0
+# What one read of a follower may bring, in stored payload bytes, besides its count of events. An
+# event can hold tens of thousands of values (hundreds of KB); a follower behind a burst of them
+# read 500 at a time took dozens at once, and every follower of the log did so at the same moment:
+# their parsed payloads and what each derived from them (rows, COPY text) drove the process past
+# 500 MB of RSS. A megabyte is a few such events, still hundreds or thousands of small ones.
+BATCH_BYTES = 1 << 20
 
 
 class Positioned(Protocol):
@@ -38,6 +44,7 @@ class LogSubscription:
         *,
         upcasters: Upcasters = NO_UPCASTERS,
         batch_size: int = 500,
+        batch_bytes: int | None = BATCH_BYTES,
         poll_interval: float = 1.0,
         stopping: asyncio.Event | None = None,
         only: frozenset[str] | None = None,
@@ -49,6 +56,7 @@ class LogSubscription:
         self._store = PostgresEventStore(pool, source_schema, upcasters)
         self._pool = pool
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
         self._poll_interval = max(poll_interval, FALLBACK_POLL_FLOOR)
         self._wake = asyncio.Event()
         self._stopping = stopping or asyncio.Event()
@@ -64,7 +72,7 @@ class LogSubscription:
             yield batch
 
     async def _read(self, after: int, limit: int) -> list[RecordedEvent]:
-        return await self._store.read_all(after, limit, only=self._only)
+        return await self._store.read_all(after, limit, only=self._only, max_bytes=self._batch_bytes)
 
     async def rows(self, after: int, fetch: Fetch[R]) -> AsyncGenerator[list[R], None]:
         """Like `batches`, with rows of the reader's own shape: `fetch(after, limit)` reads them."""
