@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from serialtrail_kit.canonical import format_timestamp
 from serialtrail_kit.db import Pool
+from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, chain_hash
 from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import COLUMNS, PostgresEventStore, _recorded, content_of
 from serialtrail_kit.eventstore.upcasting import Upcasters
@@ -132,6 +133,55 @@ async def test_multi_stream_append_is_all_or_nothing(store: PostgresEventStore) 
     with pytest.raises(ConcurrencyError):
         await store.append(appends, SYSTEM)
     assert await store.stream_version("a") == 0
+
+
+async def test_each_stream_of_an_append_is_checked_at_its_own_version(store: PostgresEventStore) -> None:
+    await store.append(one("a", 0, event(), event()) + one("b", 0, event()), SYSTEM)
+    appended = await store.append(
+        [
+            StreamAppend(stream_id="a", expected_version=2, events=(event(),)),
+            StreamAppend(stream_id="new", expected_version=0, events=(event(),)),
+            StreamAppend(stream_id="b", expected_version=1, events=(event(), event())),
+        ],
+        SYSTEM,
+    )
+    assert [(e.stream_id, e.stream_version) for e in appended] == [("a", 3), ("new", 1), ("b", 2), ("b", 3)]
+    with pytest.raises(ConcurrencyError) as error:
+        await store.append(one("a", 3, event()) + one("b", 2, event()), SYSTEM)
+    assert (error.value.stream_id, error.value.expected, error.value.actual) == ("b", 2, 3)
+
+
+async def test_an_append_hashes_what_it_stores(store: PostgresEventStore) -> None:
+    appended = await store.append(one("s-1", 0, event(n=1), event(n=2)) + one("s-2", 0, event(n=3)), SYSTEM)
+    appended += await store.append(one("s-1", 2, event(nested={"b": [1, "x"], "a": None})), SYSTEM)
+    async with store.pool.acquire() as conn:
+        rows = await conn.fetch(f"SELECT {COLUMNS} FROM {SCHEMA}.events ORDER BY global_position")
+    prev = GENESIS_HASH
+    for row, recorded in zip(rows, appended, strict=True):
+        assert bytes(row["prev_hash"]) == recorded.prev_hash == prev
+        assert bytes(row["hash"]) == recorded.hash == chain_hash(prev, content_of(row))
+        prev = recorded.hash
+
+
+async def test_a_new_connection_looks_types_up_once_under_the_append_lock(pools: tuple[Pool, Pool]) -> None:
+    """Every round trip under the append lock is time no other writer can use: asyncpg looks up
+    the types it has no codec for on each new connection, once per statement that needs one."""
+    pool = pools[1]  # the application's pool, fresh: no statement has run on its connection yet
+    store = PostgresEventStore(pool, SCHEMA)
+    queries: list[str] = []
+
+    def logged(record: asyncpg.connection.LoggedQuery) -> None:
+        queries.append(record.query)
+
+    async with pool.acquire() as conn:
+        conn.add_query_logger(logged)
+        try:
+            async with store.locked_on(conn) as log:
+                await log.append(one("s", 0, event(n=1)) + one("t", 0, event(n=2)), SYSTEM)
+        finally:
+            conn.remove_query_logger(logged)
+    assert any("INSERT" in query for query in queries)
+    assert sum("typeinfo" in query for query in queries) <= 1
 
 
 async def test_concurrent_writers_to_one_stream_exactly_one_wins(store: PostgresEventStore) -> None:

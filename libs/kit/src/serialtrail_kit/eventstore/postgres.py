@@ -19,7 +19,7 @@ import orjson
 
 from serialtrail_kit import canonical
 from serialtrail_kit.db import Connection, Pool, ident
-from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, RowContent, chain_hash
+from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, RowContent, fields_hash
 from serialtrail_kit.eventstore.metadata import RecordMetadata
 from serialtrail_kit.eventstore.model import (
     ConcurrencyError,
@@ -98,24 +98,46 @@ class PostgresEventStore:
         self, conn: Connection, appends: Sequence[StreamAppend], metadata: dict[str, Any]
     ) -> list[RecordedEvent]:
         now, position, prev_hash = await self._head_checked(conn, appends)
+        # Every other writer waits while this runs (the lock is held): what all of an append's
+        # events share is worked out once (the recording time's text, `canonical_row`'s), and each
+        # event's hashed bytes are `canonical_row`'s, from its fields without a RowContent each.
+        at = canonical.format_timestamp(now)
         recorded: list[RecordedEvent] = []
         for append in appends:
+            stream_id, expected = append.stream_id, append.expected_version
             for offset, event in enumerate(append.events, start=1):
                 canonical.reject_floats(event.payload)
                 position += 1
-                content = RowContent(
-                    global_position=position,
-                    stream_id=append.stream_id,
-                    stream_version=append.expected_version + offset,
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    event_version=event.event_version,
-                    payload=event.payload,
-                    metadata=metadata,
-                    recorded_at=now,
+                version = expected + offset
+                digest = fields_hash(
+                    prev_hash,
+                    (
+                        position,
+                        stream_id,
+                        version,
+                        event.event_id,
+                        event.event_type,
+                        event.event_version,
+                        event.payload,
+                        metadata,
+                        at,
+                    ),
                 )
-                digest = chain_hash(prev_hash, content)
-                recorded.append(_recorded(content, prev_hash, digest))
+                recorded.append(
+                    _made(
+                        global_position=position,
+                        stream_id=stream_id,
+                        stream_version=version,
+                        event_id=event.event_id,
+                        event_type=event.event_type,
+                        event_version=event.event_version,
+                        payload=event.payload,
+                        metadata=metadata,
+                        recorded_at=now,
+                        prev_hash=prev_hash,
+                        hash=digest,
+                    )
+                )
                 prev_hash = digest
         await self._insert(conn, recorded)
         return recorded
@@ -123,22 +145,24 @@ class PostgresEventStore:
     async def _head_checked(self, conn: Connection, appends: Sequence[StreamAppend]) -> tuple[datetime, int, bytes]:
         """The time, position and hash to append after, once every stream is at the version its
         append expects. One round trip: the append lock is held meanwhile, so every round trip
-        under it is time no other writer can use."""
+        under it is time no other writer can use. The versions come as one jsonb object (decoded
+        by the connection's jsonb codec): an int[] column would have asyncpg look its type up on
+        each new connection, one more round trip under the lock."""
         ids = [a.stream_id for a in appends]
         if len(set(ids)) != len(ids):
             raise ValueError("each stream may appear only once in an append")
         row = await conn.fetchrow(
-            f"SELECT clock_timestamp() AS now, last.global_position, last.hash, versions.ids, versions.at "
+            f"SELECT clock_timestamp() AS now, last.global_position, last.hash, versions.at "
             f"FROM (SELECT 1) AS one "
             f"LEFT JOIN LATERAL (SELECT global_position, hash FROM {self._table} "
             "ORDER BY global_position DESC LIMIT 1) AS last ON true "
-            "CROSS JOIN LATERAL (SELECT array_agg(stream_id) AS ids, array_agg(v) AS at FROM ("
+            "CROSS JOIN LATERAL (SELECT jsonb_object_agg(stream_id, v) AS at FROM ("
             f"SELECT stream_id, max(stream_version) AS v FROM {self._table} "
             "WHERE stream_id = ANY($1::text[]) GROUP BY stream_id) AS s) AS versions",
             ids,
         )
         assert row is not None
-        current = dict(zip(row["ids"] or (), row["at"] or (), strict=True))
+        current: dict[str, int] = row["at"] or {}
         for append in appends:
             actual = current.get(append.stream_id, 0)
             if actual != append.expected_version:
@@ -166,7 +190,7 @@ class PostgresEventStore:
                 [r.event_type for r in rows],
                 [r.event_version for r in rows],
                 [canonical.dumps(r.payload).decode() for r in rows],
-                [canonical.dumps(r.metadata).decode() for r in rows],
+                _metadata_texts(rows),
                 [r.recorded_at for r in rows],
                 [r.prev_hash for r in rows],
                 [r.hash for r in rows],
@@ -273,6 +297,27 @@ def _recorded(content: RowContent, prev_hash: bytes, digest: bytes) -> RecordedE
         prev_hash=prev_hash,
         hash=digest,
     )
+
+
+def _made(**fields: Any) -> RecordedEvent:
+    """A RecordedEvent with these fields, as its dataclass would make it, without a frozen
+    dataclass's field-by-field `__init__` (as `_read` makes them)."""
+    event: RecordedEvent = object.__new__(RecordedEvent)
+    event.__dict__.update(fields)
+    return event
+
+
+def _metadata_texts(rows: Sequence[RecordedEvent]) -> list[str]:
+    """Each row's metadata as stored text, written once per run of rows sharing one metadata
+    object (an append's events share theirs)."""
+    texts: list[str] = []
+    last: object = None
+    text = ""
+    for row in rows:
+        if row.metadata is not last:
+            last, text = row.metadata, canonical.dumps(row.metadata).decode()
+        texts.append(text)
+    return texts
 
 
 def content_of(row: Any) -> RowContent:
