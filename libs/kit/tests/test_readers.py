@@ -13,6 +13,7 @@ import pytest
 from serialtrail_kit.db import Connection, Pool
 from serialtrail_kit.eventstore.model import NewEvent, RecordedEvent, StreamAppend
 from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.readers import projection as projection_module
 from serialtrail_kit.readers.projection import (
     YOUNG_OBJECTS,
     ProjectionAdmin,
@@ -217,6 +218,27 @@ async def test_a_replay_reads_no_metadata_for_a_projection_that_declares_it_read
     seen.clear()
     await admin.replay(Seeing())
     assert [m["principal_id"] for m in seen] == [SYSTEM.principal_id] * 3
+
+
+async def test_a_replay_reads_large_events_a_few_at_a_time(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replay's reads end at `FOLD_BYTES` of stored payload, not only at `FOLD_BATCH` events (an
+    event naming thousands of ids is hundreds of KB): every event is folded all the same."""
+    batches: list[int] = []
+
+    class Sized(StreamCounts):
+        async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+            batches.append(len(events))
+            await super().apply(conn, schema, events)
+
+    for version in range(10):  # ~900 bytes each as stored (below the size PostgreSQL would compress)
+        event = NewEvent(event_type="Counted", event_version=1, payload={"blob": "x" * 900})
+        await env.store.append([StreamAppend(stream_id="big", expected_version=version, events=(event,))], SYSTEM)
+    monkeypatch.setattr(projection_module, "FOLD_BYTES", 2000)
+    admin = ProjectionAdmin(env.admin, OWNER)
+    await admin.ensure(Sized())
+    await admin.replay(Sized())
+    assert batches == [3, 3, 3, 1]  # each read ends with the event that brings it to 2,000 bytes
+    assert await counts(env.app) == {"big": 10}
 
 
 async def test_lag_right_after_a_replay_is_the_new_generations(env: Env) -> None:

@@ -60,6 +60,14 @@ WITHOUT_METADATA = {
 assert all(NO_METADATA in columns for columns in WITHOUT_METADATA.values())
 
 
+# What a bulk fold of a log (a replay, a write side rebuilt at start) reads at a time: so many
+# events, ending early at so many bytes of stored payload. One event can name tens of thousands
+# of ids (~150 KB stored for 10,000): 5,000 of those in one read would be gigabytes once parsed,
+# twice over where the next read is under way while one is folded.
+FOLD_BATCH = 5000
+FOLD_BYTES = 4 << 20
+
+
 def notify_channel(schema: str) -> str:
     return f"serialtrail_log_{ident(schema)}"
 

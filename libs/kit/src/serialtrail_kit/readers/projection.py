@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from opentelemetry.util.types import AnyValue
 
 from serialtrail_kit.db import APP_ROLE, PLACEHOLDER_SCHEMA, Connection, Pool, ddl_digest, ident
 from serialtrail_kit.eventstore.model import RecordedEvent
-from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.postgres import FOLD_BATCH, FOLD_BYTES, PostgresEventStore
 from serialtrail_kit.eventstore.upcasting import NO_UPCASTERS, Upcasters
 from serialtrail_kit.readers.delivery import Delivery, LogDeliveries, Subscribe, Subscription
 from serialtrail_kit.readers.subscription import LogSubscription
@@ -33,7 +33,6 @@ from serialtrail_kit.telemetry import TRACER, links
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 APPLY_ATTEMPTS = 3
-FOLD_BATCH = 5000  # events read from the log at a time by a replay (as the write sides are folded at start)
 YOUNG_OBJECTS = 200_000  # the collector's youngest generation during a replay (see `_collections_spaced`)
 
 
@@ -457,19 +456,24 @@ def _collections_spaced() -> Iterator[None]:
 async def _read_ahead(
     store: PostgresEventStore, after: int, only: frozenset[str] | None, metadata: bool, conn: Connection | None
 ) -> AsyncGenerator[list[RecordedEvent], None]:
-    """The log after `after` in batches of `FOLD_BATCH`. On `conn`: one after the other. Without
-    it: each next batch is already being read (on a pooled connection) while the caller folds the
-    one given; a read under way when the caller stops is waited for, never cancelled mid-query."""
+    """The log after `after` in batches of `FOLD_BATCH` events (or `FOLD_BYTES` of payload). On
+    `conn`: one after the other. Without it: each next batch is already being read (on a pooled
+    connection) while the caller folds the one given; a read under way when the caller stops is
+    waited for, never cancelled mid-query."""
+
+    def read(after: int, conn: Connection | None) -> Awaitable[list[RecordedEvent]]:
+        return store.read_all(after, FOLD_BATCH, conn=conn, only=only, metadata=metadata, max_bytes=FOLD_BYTES)
+
     if conn is not None:
-        while batch := await store.read_all(after, FOLD_BATCH, conn=conn, only=only, metadata=metadata):
+        while batch := await read(after, conn):
             yield batch
             after = batch[-1].global_position
         return
-    pending = asyncio.ensure_future(store.read_all(after, FOLD_BATCH, only=only, metadata=metadata))
+    pending = asyncio.ensure_future(read(after, None))
     try:
         while batch := await pending:
             after = batch[-1].global_position
-            pending = asyncio.ensure_future(store.read_all(after, FOLD_BATCH, only=only, metadata=metadata))
+            pending = asyncio.ensure_future(read(after, None))
             yield batch
     finally:
         await asyncio.wait([pending])

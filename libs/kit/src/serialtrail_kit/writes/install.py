@@ -9,11 +9,10 @@ import logging
 from collections.abc import Sequence
 
 from serialtrail_kit.db import APP_ROLE, PLACEHOLDER_SCHEMA, Connection, ddl_digest, ident
-from serialtrail_kit.eventstore.postgres import PostgresEventStore
+from serialtrail_kit.eventstore.postgres import FOLD_BATCH, FOLD_BYTES, PostgresEventStore
 from serialtrail_kit.writes.model import WriteSide
 
 log = logging.getLogger(__name__)
-FOLD_BATCH = 5000
 
 
 def side_digest(side: WriteSide) -> str:
@@ -61,7 +60,7 @@ async def _rebuild(conn: Connection, store: PostgresEventStore, side: WriteSide,
 
 async def _fold(conn: Connection, store: PostgresEventStore, side: WriteSide) -> int:
     position = folded = 0
-    while batch := await store.read_all(position, FOLD_BATCH, conn=conn):
+    while batch := await store.read_all(position, FOLD_BATCH, conn=conn, max_bytes=FOLD_BYTES):
         await side.apply(conn, store.schema, batch)
         position, folded = batch[-1].global_position, folded + len(batch)
     return folded
