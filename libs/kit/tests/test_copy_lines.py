@@ -37,3 +37,9 @@ def test_a_value_that_looks_like_null_is_not_read_as_null() -> None:
     lines = grouped_lines([(["\\N"], ("a", None, "b"))])
     assert lines == "\\\\N\ta\t\\N\tb\n"
     assert grouped_lines([(["x", "y"], ("\\N", None, "b"))]) == "x\t\\\\N\t\\N\tb\ny\t\\\\N\t\\N\tb\n"
+
+
+def test_groups_of_unequal_width_are_counted_each_by_its_own() -> None:
+    """A tab in a value of a wider group must not pass for the separator a narrower group lacks."""
+    groups = [(["a", "b"], ("u", "v")), (["c", "d"], ("w\tz",))]  # 8 tabs, as 4 rows of the first width
+    assert grouped_lines(groups) == "a\tu\tv\nb\tu\tv\nc\tw\\tz\nd\tw\\tz\n"

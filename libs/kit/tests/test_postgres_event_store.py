@@ -19,6 +19,7 @@ from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventErr
 from serialtrail_kit.eventstore.postgres import COLUMNS, PostgresEventStore, _recorded, content_of
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.eventstore.verify import RECORDED_AT_TEXT, verify_log
+from serialtrail_kit.readers.subscription import LogSubscription
 from serialtrail_kit.testing.harness import SYSTEM
 from serialtrail_kit.testing.readers import logs
 
@@ -112,6 +113,11 @@ async def test_a_read_bounded_in_bytes_ends_with_the_event_that_reaches_the_boun
     skipping = await store.read_all(0, 100, only=frozenset({"Small.One"}), max_bytes=1)
     assert [e.global_position for e in skipping] == [1, 2, 3, 4, 5]  # the large ones unread, uncounted
     assert await store.read_all(10, 100, max_bytes=1) == []
+    for nothing in (0, -1):  # would end every read before its first event: refused, not an idle follower
+        with pytest.raises(ValueError, match="max_bytes must be at least 1"):
+            await store.read_all(0, 100, max_bytes=nothing)
+        with pytest.raises(ValueError, match="batch_bytes must be at least 1"):
+            LogSubscription(store.pool, SCHEMA, batch_bytes=nothing)
 
 
 async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:

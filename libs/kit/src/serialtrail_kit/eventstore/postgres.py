@@ -231,6 +231,8 @@ class PostgresEventStore:
         Without `metadata`, every event comes without its metadata (for a reader that never reads it).
         With `max_bytes`, the events end with the first whose payload (as stored, of the types read)
         brings the read to that size: fewer than `limit` where payloads are large, never none."""
+        if max_bytes is not None and max_bytes < 1:  # a bound of 0 would end every read before its first event
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
         columns = READ_COLUMNS if only is None else ONLY_COLUMNS
         if not metadata:
             columns = WITHOUT_METADATA[columns]

@@ -31,43 +31,44 @@ def text(value: str | None) -> str:
 
 def grouped_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> str:
     """The lines of groups of rows, each group's rows differing only in their first column (the ids
-    one event names, then the values the event's rows share; every group as many). The lines are
-    put together as they are, then checked by counting: a value holding a tab, a line break or a
-    backslash adds one to the text's count of it beyond what the separators and the NULLs (`\\N`)
-    account for. Where a count is off (as never but for odd data), value by value; the same text
-    either way."""
+    one event names, then the values the event's rows share). The lines are put together as they
+    are, then checked by counting: a value holding a tab, a line break or a backslash adds one to
+    the text's count of it beyond what each row's separators and NULLs (`\\N`) account for. Where
+    a count is off (as never but for odd data), value by value; the same text either way."""
     if not groups:
         return ""
     firsts, rests = zip(*groups, strict=True)
-    width = len(rests[0])
     if all(len(first) == 1 for first in firsts):
-        lines, rows, nulls = _row_lines(firsts, rests)
+        lines, rows, tabs, nulls = _row_lines(firsts, rests)
     else:
-        lines, rows, nulls = _group_lines(groups)
-    counted = lines.count("\n") == rows and lines.count("\t") == rows * width and lines.count("\\") == nulls
+        lines, rows, tabs, nulls = _group_lines(groups)
+    counted = lines.count("\n") == rows and lines.count("\t") == tabs and lines.count("\\") == nulls
     return lines if counted and "\r" not in lines else _escaped_lines(groups)
 
 
-def _row_lines(firsts: Sequence[Sequence[str]], rests: Sequence[Sequence[str | None]]) -> tuple[str, int, int]:
-    """One row per group (as many events name one id each): column by column, no Python loop per row."""
+def _row_lines(firsts: Sequence[Sequence[str]], rests: Sequence[Sequence[str | None]]) -> tuple[str, int, int, int]:
+    """One row per group (as many events name one id each): column by column, no Python loop per
+    row. The text, its rows, the tabs between their values and their NULLs (a group of another
+    width than the first is refused by `zip`)."""
     columns = list(zip(*rests, strict=True))
     nulls = sum(column.count(None) for column in columns)
     texts = [column if None not in column else [_NULL if v is None else v for v in column] for column in columns]
     rows = zip(chain.from_iterable(firsts), *texts, strict=True)
-    return "\n".join(map("\t".join, rows)) + "\n", len(firsts), nulls
+    return "\n".join(map("\t".join, rows)) + "\n", len(firsts), len(firsts) * len(columns), nulls
 
 
-def _group_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> tuple[str, int, int]:
-    """Each group's shared tail joined between its ids."""
+def _group_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> tuple[str, int, int, int]:
+    """Each group's shared tail joined between its ids; counted as `_row_lines` counts, group by group."""
     lines: list[str] = []
-    rows = nulls = 0
+    rows = tabs = nulls = 0
     for first, rest in groups:
         if first:
             tail = "\t" + "\t".join([_NULL if v is None else v for v in rest]) + "\n"
             lines.append(tail.join(first) + tail)
             rows += len(first)
+            tabs += len(first) * len(rest)
             nulls += len(first) * rest.count(None)
-    return "".join(lines), rows, nulls
+    return "".join(lines), rows, tabs, nulls
 
 
 def _escaped_lines(groups: Sequence[tuple[Sequence[str], Sequence[str | None]]]) -> str:

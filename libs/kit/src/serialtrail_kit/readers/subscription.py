@@ -56,6 +56,8 @@ class LogSubscription:
         self._store = PostgresEventStore(pool, source_schema, upcasters)
         self._pool = pool
         self._batch_size = batch_size
+        if batch_bytes is not None and batch_bytes < 1:  # found at start, not as a follower that never moves
+            raise ValueError(f"batch_bytes must be at least 1, not {batch_bytes}")
         self._batch_bytes = batch_bytes
         self._poll_interval = max(poll_interval, FALLBACK_POLL_FLOOR)
         self._wake = asyncio.Event()
