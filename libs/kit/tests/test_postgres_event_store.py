@@ -15,8 +15,14 @@ import pytest
 from serialtrail_kit.canonical import format_timestamp
 from serialtrail_kit.db import Pool
 from serialtrail_kit.eventstore.hashchain import GENESIS_HASH, chain_hash
-from serialtrail_kit.eventstore.model import ConcurrencyError, DuplicateEventError, NewEvent, StreamAppend
-from serialtrail_kit.eventstore.postgres import COLUMNS, PostgresEventStore, _recorded, content_of
+from serialtrail_kit.eventstore.model import (
+    ConcurrencyError,
+    DuplicateEventError,
+    NewEvent,
+    RecordedEvent,
+    StreamAppend,
+)
+from serialtrail_kit.eventstore.postgres import COLUMNS, PostgresEventStore, content_of
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.eventstore.verify import RECORDED_AT_TEXT, verify_log
 from serialtrail_kit.readers.subscription import LogSubscription
@@ -70,7 +76,10 @@ async def test_reads_give_the_events_appended_each_with_metadata_of_its_own(stor
     appended += await store.append(one("s-3", 0, event(n=3)), SYSTEM)
     async with store.pool.acquire() as conn:
         rows = await conn.fetch(f"SELECT {COLUMNS} FROM {SCHEMA}.events ORDER BY global_position")
-    decoded = [_recorded(content_of(r), bytes(r["prev_hash"]), bytes(r["hash"])) for r in rows]
+    # made by the dataclass itself, from the jsonb codec's rows
+    decoded = [
+        RecordedEvent(**vars(content_of(r)), prev_hash=bytes(r["prev_hash"]), hash=bytes(r["hash"])) for r in rows
+    ]
     every = await store.read_all(0, 100)
     assert every == decoded == appended
     assert [list(vars(e).items()) for e in every] == [list(vars(d).items()) for d in decoded]  # field by field

@@ -133,17 +133,19 @@ class PostgresEventStore:
                 )
                 recorded.append(
                     _made(
-                        global_position=position,
-                        stream_id=stream_id,
-                        stream_version=version,
-                        event_id=event.event_id,
-                        event_type=event.event_type,
-                        event_version=event.event_version,
-                        payload=event.payload,
-                        metadata=metadata,
-                        recorded_at=now,
-                        prev_hash=prev_hash,
-                        hash=digest,
+                        {
+                            "global_position": position,
+                            "stream_id": stream_id,
+                            "stream_version": version,
+                            "event_id": event.event_id,
+                            "event_type": event.event_type,
+                            "event_version": event.event_version,
+                            "payload": event.payload,
+                            "metadata": metadata,
+                            "recorded_at": now,
+                            "prev_hash": prev_hash,
+                            "hash": digest,
+                        }
                     )
                 )
                 prev_hash = digest
@@ -293,27 +295,12 @@ class LockedLog:
         return recorded
 
 
-def _recorded(content: RowContent, prev_hash: bytes, digest: bytes) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=content.global_position,
-        stream_id=content.stream_id,
-        stream_version=content.stream_version,
-        event_id=content.event_id,
-        event_type=content.event_type,
-        event_version=content.event_version,
-        payload=content.payload,
-        metadata=content.metadata,
-        recorded_at=content.recorded_at,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-
-
-def _made(**fields: Any) -> RecordedEvent:
-    """A RecordedEvent with these fields, as its dataclass would make it, without a frozen
-    dataclass's field-by-field `__init__` (as `_read` makes them)."""
+def _made(fields: dict[str, Any]) -> RecordedEvent:
+    """A RecordedEvent of these fields (every one, in the dataclass's order), as its dataclass
+    would make it, its attribute dict given whole rather than filled by a frozen dataclass's
+    field-by-field `__init__`: appends and reads make them by the thousand."""
     event: RecordedEvent = object.__new__(RecordedEvent)
-    event.__dict__.update(fields)
+    object.__setattr__(event, "__dict__", fields)
     return event
 
 
@@ -346,14 +333,12 @@ def content_of(row: Any) -> RowContent:
 
 
 def _read(rows: Sequence[Any]) -> list[RecordedEvent]:
-    """Events from rows of `READ_COLUMNS` (payload and metadata as text). Each is made as its
-    dataclass would make it (the same fields, the same values as `content_of` and `_recorded` give
-    from `COLUMNS`), its attribute dict given whole rather than filled by a frozen dataclass's
-    field-by-field `__init__` (a replay makes hundreds of thousands). The events of one append
-    share their metadata's text: parsed once per run of equal text, each event given a dict of its
+    """Events from rows of `READ_COLUMNS` (payload and metadata as text), made by `_made` with the
+    same fields and values the dataclass gets from `COLUMNS` (`content_of`'s). The events of one
+    append share their metadata's text: parsed once per run of equal text, each event given a dict of its
     own (a shallow copy where every value is a string, as record metadata's are)."""
     events: list[RecordedEvent] = []
-    add, new, set_attribute, loads = events.append, object.__new__, object.__setattr__, orjson.loads
+    add, loads = events.append, orjson.loads
     last_text: str | None = None
     last: dict[str, Any] = {}
     flat = False
@@ -361,23 +346,21 @@ def _read(rows: Sequence[Any]) -> list[RecordedEvent]:
         if metadata != last_text:
             last_text, last = metadata, loads(metadata)
             flat = type(last) is dict and all(value is None or type(value) is str for value in last.values())
-        event = new(RecordedEvent)
-        set_attribute(
-            event,
-            "__dict__",
-            {
-                "global_position": position,
-                "stream_id": stream,
-                "stream_version": version,
-                "event_id": event_id,
-                "event_type": event_type,
-                "event_version": event_version,
-                "payload": loads(payload),
-                "metadata": last.copy() if flat else loads(metadata),
-                "recorded_at": at,
-                "prev_hash": prev,
-                "hash": digest,
-            },
+        add(
+            _made(
+                {
+                    "global_position": position,
+                    "stream_id": stream,
+                    "stream_version": version,
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "event_version": event_version,
+                    "payload": loads(payload),
+                    "metadata": last.copy() if flat else loads(metadata),
+                    "recorded_at": at,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
         )
-        add(event)
     return events
