@@ -121,6 +121,10 @@ async def _events(world: World, service: str) -> list[str]:
     return [str(e.event_id) for e in events if e.event_type != AccessRefused.EVENT_TYPE]
 
 
+async def _head(world: World, service: str) -> int:
+    return await PostgresEventStore(world.harness.composition.app_pool, service).head()
+
+
 async def _client(world: World, role: Role, **scope: frozenset[str]) -> httpx.AsyncClient:
     token = await world.harness.token(role, Scope(**scope))
     return world.harness.client_with(token)
@@ -165,8 +169,10 @@ async def test_a_parent_formed_on_another_partys_line_is_not_the_cmos(world: Wor
 
 async def test_a_cmos_key_records_only_on_its_own_sites_lines(world: World) -> None:
     """A line is its site's and its CMO's: OTHER naming the company's own line (by id or by its
-    SGLN) is refused, naming the scope it lacks; nothing is recorded."""
+    SGLN) is refused, naming the dimension it lacks but not whose the line is (the company's own,
+    no CMO: learnt from records, which the access audit keeps); nothing else is recorded."""
     before = await _events(world, "aggregation"), await _events(world, "serial_issuance")
+    heads = {service: await _head(world, service) for service in ("aggregation", "serial_issuance")}
     async with await _client(world, Role.cmo, **OTHER_CMO) as other:
         unit = f"{_unit(GTIN_A, 'OTHERNEW0009')}(10)OTHER-1"
         by_id = await other.post("/v1/pack", json=_pack(world.a_ssccs[1], [unit]))
@@ -176,8 +182,29 @@ async def test_a_cmos_key_records_only_on_its_own_sites_lines(world: World) -> N
         commissioning = await _commission(other, GTIN_A, "OTHER-1", [world.acme_serials[5]])
     for refused in (by_id, by_sgln, commissioning):
         assert refused.status_code == 403, refused.text
-        assert "lacks scope cmo:(no cmo)" in refused.json()["detail"]
+        assert "lacks scope cmo (which cmo is not said" in refused.json()["detail"]
+        assert "(no cmo)" not in refused.text
     assert (await _events(world, "aggregation"), await _events(world, "serial_issuance")) == before
+    for service, refusals in (("aggregation", 2), ("serial_issuance", 1)):
+        events = await PostgresEventStore(world.harness.composition.app_pool, service).read_all(heads[service], 100)
+        reasons = [e.payload["reason"] for e in events if e.event_type == AccessRefused.EVENT_TYPE]
+        assert [reason.partition(" lacks scope ")[2] for reason in reasons] == ["cmo:(no cmo)"] * refusals, reasons
+
+
+async def test_a_cmo_naming_another_cmos_line_is_not_told_whose_or_where_it_is(world: World) -> None:
+    """Outside review: ACME's key naming OTHER's line was answered "lacks scope cmo:OTHER", which
+    told one CMO who runs another's line. It is told the dimension only; the audit keeps the CMO."""
+    heads = await _head(world, "aggregation")
+    acme_scope = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"ACME"})}
+    async with await _client(world, Role.cmo, **acme_scope) as acme:
+        refused = await acme.post("/v1/pack", json=_pack(world.a_ssccs[1], world.acme_serials[:1], line="OTHER-L1"))
+    assert refused.status_code == 403, refused.text
+    assert "lacks scope cmo (which cmo is not said" in refused.json()["detail"]
+    assert "cmo:OTHER" not in refused.text
+    assert SITE_OTHER not in refused.text
+    events = await PostgresEventStore(world.harness.composition.app_pool, "aggregation").read_all(heads, 100)
+    reasons = [e.payload["reason"] for e in events if e.event_type == AccessRefused.EVENT_TYPE]
+    assert [reason.partition(" lacks scope ")[2] for reason in reasons] == ["cmo:OTHER"], reasons
 
 
 async def test_another_companys_line_key_cannot_unpack_close_or_repack_our_parents(world: World) -> None:

@@ -249,6 +249,20 @@ class Principal:
         return self.scope.missing(target)
 
 
+# A target's sites and CMOs are mostly learnt from records, not sent (the site and CMO of the line
+# or batch a request names): refused, the caller is told which dimension it lacks, never the value,
+# which is another party's (who packs a line, where a batch is made). The access audit keeps it.
+_NOT_TOLD = frozenset({"site", "cmo"})
+
+
+def as_told(lacking: str) -> str:
+    """`Scope.missing`'s answer as the refused caller may see it: `cmo:CMO-B` is `cmo`."""
+    kind, _, _ = lacking.partition(":")
+    if kind not in _NOT_TOLD:
+        return lacking
+    return f"{kind} (which {kind} is not said: it is learnt from records, not from the request)"
+
+
 # --- Events of the identity service, published on `serialtrail.identity.v1` -------------------
 # Every service keeps its own read model of the keys (from these events) to authenticate with.
 

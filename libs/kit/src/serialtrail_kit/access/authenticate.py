@@ -38,9 +38,10 @@ class AccessRefused(DomainError):
     kind, status, title = "unauthorized", 401, "Authentication required"
     example = "credentials required: an API key (Authorization: Bearer st_…) or an OIDC token"
 
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, recorded: str | None = None) -> None:
         super().__init__(detail)
         self.headers: dict[str, str] = headers or {}
+        self.recorded = detail if recorded is None else recorded  # in the access audit: may say more
 
 
 class Unauthenticated(AccessRefused):
@@ -278,7 +279,7 @@ class Authenticator:
         parsed = apikeys.parse(token) if token else None
         event = AccessRefusedEvent(
             status=refusal.answered_status if isinstance(refusal, Hidden) else refusal.status,
-            reason=f"{refusal.detail} ({refusal.because})" if isinstance(refusal, SignatureRefused) else refusal.detail,
+            reason=refusal.recorded + (f" ({refusal.because})" if isinstance(refusal, SignatureRefused) else ""),
             method=request.method,
             path=request.url.path,
             principal_id=principal.id if principal else None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute, iter_route_contexts
-from serialtrail_contracts.identity import Principal, Target
+from serialtrail_contracts.identity import Principal, Target, as_told
 from starlette.routing import BaseRoute
 
 from serialtrail_kit.access.authenticate import Authenticator, Forbidden, Hidden
@@ -47,12 +47,14 @@ def requires(permission: Permission, resource: Resource) -> Any:
         principal = getattr(request.state, "authenticated", None) or await authenticator.authenticate(request)
         missing = permission.missing_for(principal.role) or whole_scope_missing(principal, resource)
         request.state.principal = principal  # what a resource names may depend on what its caller sees
-        if missing is None:
+        refusal = None if missing is None else Forbidden(missing)
+        if refusal is None:
             request.state.target = await resource.named(request)  # endpoints reuse it rather than recompute
             lacking = principal.missing_scope(request.state.target)
-            missing = None if lacking is None else f"{principal.id} lacks scope {lacking}"
-        if missing is not None:
-            refusal = Forbidden(missing)
+            if lacking is not None:
+                told = f"{principal.id} lacks scope {as_told(lacking)}"
+                refusal = Forbidden(told, recorded=f"{principal.id} lacks scope {lacking}")
+        if refusal is not None:
             await authenticator.record_refusal(request, refusal, principal)
             raise refusal
         if resource.owner is not None:
