@@ -251,7 +251,7 @@ class Principal:
 
 # A target's sites and CMOs are mostly learnt from records, not sent (the site and CMO of the line
 # or batch a request names): refused, the caller is told which dimension it lacks, never the value,
-# which is another party's (who packs a line, where a batch is made). The access audit keeps it.
+# which may be another party's (who packs a line, where a batch is made). The access audit keeps it.
 _NOT_TOLD = frozenset({"site", "cmo"})
 
 
@@ -260,7 +260,7 @@ def as_told(lacking: str) -> str:
     kind, _, _ = lacking.partition(":")
     if kind not in _NOT_TOLD:
         return lacking
-    return f"{kind} (which {kind} is not said: it is learnt from records, not from the request)"
+    return f"{kind} (which {kind} is not said: a request's {kind} may be learnt from another party's records)"
 
 
 # --- Events of the identity service, published on `serialtrail.identity.v1` -------------------

@@ -48,7 +48,7 @@ async def test_a_cmo_packs_only_units_of_its_own_batches(aggregation: Harness) -
         # The company's own line is not the CMO's to record on, whatever it packs.
         theirs = await cmo_a.post("/v1/pack", json=pack_body(sscc_uri(302), [unit("D00000000001")]))
         assert theirs.status_code == 403
-        assert "cmo:(no cmo)" in theirs.json()["detail"]
+        assert "lacks scope cmo (" in theirs.json()["detail"]
         hidden = await cmo_a.get(f"/v1/batches/{GTIN}/L2026A/aggregation-report")
         assert hidden.status_code == 404
     await pack(aggregation.client, sscc_uri(301), [unit("D00000000001")])

@@ -35,10 +35,10 @@ async def test_a_cmo_reaches_only_its_own_batches(service: Harness) -> None:
             "event_time": moment(),
         }
         assert (await acme.post("/v1/commissioning", json=commission)).json()["errors"][0]["rule"] == "registered-batch"
-        for cmo_id, named in (("OTHER", "cmo:OTHER"), (None, "cmo:(no cmo)")):
+        for cmo_id in ("OTHER", None):
             body = {"gtin": GTIN, "lot": "NEW-1", "expiry": EXPIRY, "site_gln": GLN, "cmo_id": cmo_id}
             refused = await acme.post("/v1/batches", json=body)
             assert refused.status_code == 403
-            assert named in refused.json()["detail"]
+            assert "lacks scope cmo (" in refused.json()["detail"]
         mine = {"gtin": GTIN, "lot": "ACME-2", "expiry": EXPIRY, "site_gln": GLN, "cmo_id": "ACME"}
         assert (await acme.post("/v1/batches", json=mine)).status_code == 201

@@ -101,7 +101,7 @@ async def test_a_cmo_records_only_on_its_own_sites_lines(service: Harness) -> No
         body = {"gtin": GTIN, "lot": "ACME-1", "serials": issued[:1], "event_time": moment()}
         theirs = await acme.post("/v1/commissioning", json={**body, "line_id": "OWN-1"})
         assert theirs.status_code == 403
-        assert "cmo:(no cmo)" in theirs.json()["detail"]
+        assert "lacks scope cmo (" in theirs.json()["detail"]
         assert (await acme.post("/v1/commissioning", json={**body, "line_id": "ACME-1"})).status_code == 201
         assert (await acme.get(f"/v1/sites/{GLN}")).status_code == 404  # the company's own site: not theirs
         assert (await acme.get("/v1/sites/4000001000005")).status_code == 200
