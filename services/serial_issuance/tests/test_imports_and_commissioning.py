@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from issuance_helpers import EXPIRY, GTIN, LOT, batch, commission, product, serials, site
+from serial_issuance.domain import counter_bitmap
 from serial_issuance.domain.generation import serials_of
 from serial_issuance.domain.keys import SerialKeyring
 from serial_issuance.domain.serial_format import SerialFormat
@@ -44,6 +45,24 @@ async def test_a_serial_is_commissioned_once(service: Harness) -> None:
     assert again.status_code == 409
     assert {e["field"] for e in again.json()["errors"]} == {"serials[0]", "serials[1]"}
     assert (await commission(service.client, issued[4:6])).status_code == 201  # untouched by the refusal
+
+
+async def test_a_refusal_across_bitmap_chunks_names_only_what_was_taken_and_leaves_nothing(service: Harness) -> None:
+    """Counters are claimed a chunk of CHUNK_BITS at a time, in one statement: a commissioning
+    over two chunks, one free and one partly taken, is refused naming exactly the taken serials,
+    and the free chunk keeps none of its bits (the unit rolls back)."""
+    await product(service.client)
+    await batch(service.client)
+    await site(service.client)
+    edge = counter_bitmap.CHUNK_BITS
+    issued = await serials(service.client, edge + 10)  # counters 0 .. edge + 9, in order
+    assert (await commission(service.client, issued[edge - 3 : edge - 1])).status_code == 201
+    spanning = issued[edge - 5 : edge + 5]  # edge - 5 .. edge + 4: two chunks, two taken in the first
+    refused = await commission(service.client, spanning)
+    assert refused.status_code == 409, refused.text
+    assert {e["field"] for e in refused.json()["errors"]} == {"serials[2]", "serials[3]"}
+    untaken = [*issued[edge - 5 : edge - 3], issued[edge - 1], *issued[edge : edge + 5]]
+    assert (await commission(service.client, untaken)).status_code == 201  # none of them was left claimed
 
 
 async def test_commissioning_by_sgtin_epc(service: Harness) -> None:

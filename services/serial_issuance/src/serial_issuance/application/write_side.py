@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from asyncpg import BitString
 from numpy.typing import NDArray
 from serialtrail_contracts.serials import SerialsCommissioned, SerialsImported
 from serialtrail_kit.db import Connection
@@ -41,7 +42,8 @@ class IssuedOnce:
             gtin text NOT NULL, serial text NOT NULL, PRIMARY KEY (gtin, serial)
         );
         CREATE TABLE {schema}.commissioned_counters (
-            gtin text NOT NULL, chunk bigint NOT NULL, bits bytea NOT NULL, PRIMARY KEY (gtin, chunk)
+            gtin text NOT NULL, chunk bigint NOT NULL, bits bit({counter_bitmap.CHUNK_BITS}) NOT NULL,
+            PRIMARY KEY (gtin, chunk)
         );
         CREATE TABLE {schema}.imported_serials (
             gtin text NOT NULL, serial text NOT NULL, lot text, PRIMARY KEY (gtin, serial)
@@ -77,27 +79,34 @@ async def imported_among(
 
 
 async def _claim_counters(conn: Connection, schema: str, gtin: str, ranges: list[list[int]]) -> None:
-    """Set the counters' bits. Read-modify-write of the bitmap rows is safe: it runs under
-    the log's append lock, so appenders of this service are serialised."""
+    """Set the counters' bits in one statement: each chunk's bits OR-ed with this event's, where
+    none of them is set already. It runs under the log's append lock, where every round trip is
+    time no other writer can use (a read, then a write, took two). A chunk left as it was (one
+    of its bits taken) is read afterwards only to name what was taken; the unit then rolls back."""
     counters = counter_bitmap.counters_of_ranges(ranges)
     if counters.size == 0:
         return
+    ours = counter_bitmap.mark({}, counters).chunks  # this event's bits alone, per chunk
+    claimed = await conn.fetch(
+        f"INSERT INTO {schema}.commissioned_counters AS t (gtin, chunk, bits) "
+        "SELECT $1, chunk, bits FROM unnest($2::bigint[], $3::bit varying[]) AS o(chunk, bits) "
+        "ON CONFLICT (gtin, chunk) DO UPDATE SET bits = t.bits | EXCLUDED.bits "
+        "WHERE bit_count(t.bits & EXCLUDED.bits) = 0 RETURNING chunk",
+        gtin,
+        list(ours),
+        [BitString.frombytes(bits, counter_bitmap.CHUNK_BITS) for bits in ours.values()],
+    )
+    if len(claimed) == len(ours):
+        return
+    taken = sorted(set(ours) - {row["chunk"] for row in claimed})
     rows = await conn.fetch(
         f"SELECT chunk, bits FROM {schema}.commissioned_counters WHERE gtin = $1 AND chunk = ANY($2::bigint[])",
         gtin,
-        counter_bitmap.chunks_of(counters),
+        taken,
     )
-    marked = counter_bitmap.mark({r["chunk"]: bytes(r["bits"]) for r in rows}, counters)
-    if marked.already_set.any():
-        raise AlreadyTaken("commissioned", counters=counters[marked.already_set])
-    await conn.execute(
-        f"INSERT INTO {schema}.commissioned_counters (gtin, chunk, bits) "
-        "SELECT $1, unnest($2::bigint[]), unnest($3::bytea[]) "
-        "ON CONFLICT (gtin, chunk) DO UPDATE SET bits = EXCLUDED.bits",
-        gtin,
-        list(marked.chunks),
-        list(marked.chunks.values()),
-    )
+    in_taken = counters[np.isin(counters // np.uint64(counter_bitmap.CHUNK_BITS), np.array(taken, dtype=np.uint64))]
+    marked = counter_bitmap.mark({row["chunk"]: row["bits"].bytes for row in rows}, in_taken)
+    raise AlreadyTaken("commissioned", counters=in_taken[marked.already_set])
 
 
 async def _claim(
