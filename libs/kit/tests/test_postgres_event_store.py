@@ -23,6 +23,7 @@ from serialtrail_kit.eventstore.model import (
     StreamAppend,
 )
 from serialtrail_kit.eventstore.postgres import COLUMNS, PostgresEventStore, content_of
+from serialtrail_kit.eventstore.schema import install_log
 from serialtrail_kit.eventstore.upcasting import Upcasters
 from serialtrail_kit.eventstore.verify import RECORDED_AT_TEXT, verify_log
 from serialtrail_kit.readers.subscription import LogSubscription
@@ -127,6 +128,28 @@ async def test_a_read_bounded_in_bytes_ends_with_the_event_that_reaches_the_boun
             await store.read_all(0, 100, max_bytes=nothing)
         with pytest.raises(ValueError, match="batch_bytes must be at least 1"):
             LogSubscription(store.pool, SCHEMA, batch_bytes=nothing)
+
+
+async def test_a_log_declared_so_stores_payloads_uncompressed_also_when_made_before(pools: tuple[Pool, Pool]) -> None:
+    """pglz, tried on every append under the append lock, cannot shrink lists of random serials:
+    a service declaring so has its payloads stored as they are, in a log made by an earlier
+    version too; a reader installing the log (as it may, empty) leaves the storage as it is."""
+    admin, app = pools
+    events = f"'{SCHEMA}.events'::regclass"
+    storage = f"SELECT attstorage::text FROM pg_attribute WHERE attrelid = {events} AND attname = 'payload'"
+    async with admin.acquire() as conn:
+        await conn.execute(f"ALTER TABLE {SCHEMA}.events ALTER COLUMN payload SET STORAGE EXTENDED")  # as it was
+        await install_log(conn, SCHEMA)  # as a reader of the log installs it: left as it is
+        assert await conn.fetchval(storage) == "x"
+        await install_log(conn, SCHEMA, uncompressed_payloads=True)  # as its service declares it
+        assert await conn.fetchval(storage) == "e"
+        await install_log(conn, SCHEMA)
+        assert await conn.fetchval(storage) == "e"
+    await PostgresEventStore(app, SCHEMA).append(one("s-big", 0, event(text="a" * 100_000)), SYSTEM)
+    async with admin.acquire() as conn:
+        compression = f"SELECT pg_column_compression(payload) FROM {SCHEMA}.events WHERE stream_id = 's-big'"
+        method = await conn.fetchval(compression)
+    assert method is None  # compressible as it is, yet not compressed
 
 
 async def test_wrong_expected_version_is_a_concurrency_error(store: PostgresEventStore) -> None:

@@ -113,6 +113,7 @@ def module_of(
         runners=context.runners,
         dispatchers=dispatchers,
         workers={w.name: w.build(context) for w in service.workers},
+        uncompressed_payloads=service.uncompressed_payloads,
     )
 
 

@@ -175,6 +175,10 @@ class Service(Generic[S]):
     # Calls to systems outside our control (partners' endpoints, webhooks, hubs), each with its jobs.
     outbound: Sequence[OutboundOf[S]] = ()
     workers: Sequence[WorkerOf[S]] = ()
+    # True where the service's big payloads do not compress (lists of random identifiers): its
+    # log stores payloads as they are, rather than PostgreSQL trying on every append, under the
+    # append lock, and giving up. Left False where they compress (repeated URI prefixes).
+    uncompressed_payloads: bool = False
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.read_models] + [f"reactor_{r.name}" for r in self.reactors]

@@ -56,7 +56,7 @@ class Runtime:
     async def install(self) -> None:
         async with self.admin_pool.acquire() as conn:
             for module in self.modules:
-                await install_log(conn, module.name, APP_ROLE)
+                await install_log(conn, module.name, APP_ROLE, uncompressed_payloads=module.uncompressed_payloads)
                 log_store = PostgresEventStore(self.admin_pool, module.name, module.upcasters)
                 await install_write_sides(conn, log_store, module.write_sides)
                 if module.dispatchers:

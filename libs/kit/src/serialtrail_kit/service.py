@@ -27,3 +27,4 @@ class ServiceModule:
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
     dispatchers: list[Dispatcher] = field(default_factory=list)  # one per declared outbound
     workers: dict[str, Worker] = field(default_factory=dict)  # by name
+    uncompressed_payloads: bool = False  # as declared (`Service.uncompressed_payloads`)

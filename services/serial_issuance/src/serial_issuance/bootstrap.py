@@ -50,6 +50,7 @@ SERVICE = Service(
     settings=SerialIssuanceSettings,
     permissions=permissions.ALL,
     write_side=(IssuedOnce(), ReadPointsOnce()),
+    uncompressed_payloads=True,  # commissionings are lists of random serials: pglz gives up on them
     read_models=(SERIAL_STATUS, DecommissionsProjection()),
     reactors=(
         ReworkLinks(),

@@ -3,7 +3,13 @@ trigger and the tracking table every reader of the service keeps its position in
 
 from __future__ import annotations
 
+import logging
+
+import asyncpg
+
 from serialtrail_kit.db import APP_ROLE, Connection, ensure_role, ident
+
+log = logging.getLogger(__name__)
 
 
 def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
@@ -110,9 +116,35 @@ def log_ddl(schema: str, app_role: str = APP_ROLE) -> str:
     """
 
 
-async def install_log(conn: Connection, schema: str, app_role: str = APP_ROLE) -> None:
+async def install_log(
+    conn: Connection, schema: str, app_role: str = APP_ROLE, *, uncompressed_payloads: bool = False
+) -> None:
+    """The log of `schema`, made or brought up to date. `uncompressed_payloads` (a service's
+    declaration says so) stores its payloads as they are from then on; without it, the storage
+    is left as it was: a log installed by a reader of it (empty) keeps what its owner chose."""
     await ensure_role(conn, app_role)
     # Serialise concurrent installers (several test workers or services starting at once).
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('serialtrail.install'))")
         await conn.execute(log_ddl(schema, app_role))
+    if uncompressed_payloads:
+        await _payloads_uncompressed(conn, schema)
+
+
+async def _payloads_uncompressed(conn: Connection, schema: str) -> None:
+    """Payloads stored as they are (STORAGE EXTERNAL): random identifiers, which this
+    PostgreSQL's only compressor (pglz) tries on every append, under the append lock, fails to
+    shrink and throws away (2.5 ms per 10,000 of them). Set once per log, a change of its
+    metadata only; a log busy elsewhere is left for a later start."""
+    events = f"{ident(schema)}.events"
+    storage = await conn.fetchval(
+        "SELECT attstorage::text FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'payload'", events
+    )
+    if storage == "e":
+        return
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '2s'")
+            await conn.execute(f"ALTER TABLE {events} ALTER COLUMN payload SET STORAGE EXTERNAL")
+    except asyncpg.LockNotAvailableError:
+        log.warning("%s: payload storage left as it is (the log is busy); tried again at the next start", events)
