@@ -144,7 +144,7 @@ async def _payloads_uncompressed(conn: Connection, schema: str) -> None:
         return
     try:
         async with conn.transaction():
-            await conn.execute("SET LOCAL lock_timeout = '2s'")
+            await conn.execute("SET LOCAL lock_timeout = '500ms'")  # a queued ALTER stalls the log's readers
             await conn.execute(f"ALTER TABLE {events} ALTER COLUMN payload SET STORAGE EXTERNAL")
     except asyncpg.LockNotAvailableError:
         log.warning("%s: payload storage left as it is (the log is busy); tried again at the next start", events)
