@@ -194,15 +194,17 @@ async def test_a_cmos_key_records_only_on_its_own_sites_lines(world: World) -> N
 async def test_a_cmo_naming_another_cmos_line_is_not_told_whose_or_where_it_is(world: World) -> None:
     """Outside review: ACME's key naming OTHER's line was answered "lacks scope cmo:OTHER", which
     told one CMO who runs another's line. It is told the dimension only; the audit keeps the CMO."""
-    heads = await _head(world, "aggregation")
+    head = await _head(world, "aggregation")
     acme_scope = {"company_prefixes": frozenset({"9506000"}), "cmos": frozenset({"ACME"})}
     async with await _client(world, Role.cmo, **acme_scope) as acme:
-        refused = await acme.post("/v1/pack", json=_pack(world.a_ssccs[1], world.acme_serials[:1], line="OTHER-L1"))
+        refused = await acme.post(
+            "/v1/pack", json=_pack(world.a_ssccs[1], [_unit(GTIN_A, world.acme_serials[0])], line="OTHER-L1")
+        )
     assert refused.status_code == 403, refused.text
     assert "lacks scope cmo (which cmo is not said" in refused.json()["detail"]
     assert "cmo:OTHER" not in refused.text
     assert SITE_OTHER not in refused.text
-    events = await PostgresEventStore(world.harness.composition.app_pool, "aggregation").read_all(heads, 100)
+    events = await PostgresEventStore(world.harness.composition.app_pool, "aggregation").read_all(head, 100)
     reasons = [e.payload["reason"] for e in events if e.event_type == AccessRefused.EVENT_TYPE]
     assert [reason.partition(" lacks scope ")[2] for reason in reasons] == ["cmo:OTHER"], reasons
 

@@ -49,8 +49,9 @@ def canonical_row(row: RowContent) -> bytes:
 
 
 def canonical_fields(fields: tuple[Any, ...]) -> bytes:
-    """The hashed bytes of a row given as its fields in column order, the event id and the
-    recording time already as text (`ChainWalker.check_rows` builds the same bytes inline)."""
+    """The hashed bytes of a row given as its fields in column order, the recording time already
+    as text, the event id as text or as its UUID (orjson writes a UUID as the same text; the
+    append passes it as it is). `ChainWalker.check_rows` builds the same bytes inline."""
     return canonical.dumps(list(fields))
 
 
