@@ -42,3 +42,22 @@ async def test_a_cmo_reaches_only_its_own_batches(service: Harness) -> None:
             assert "lacks scope cmo (" in refused.json()["detail"]
         mine = {"gtin": GTIN, "lot": "ACME-2", "expiry": EXPIRY, "site_gln": GLN, "cmo_id": "ACME"}
         assert (await acme.post("/v1/batches", json=mine)).status_code == 201
+
+
+async def test_a_cmo_records_no_batch_at_another_cmos_site(service: Harness) -> None:
+    """A site registered as another CMO's is theirs: no batch of ours is recorded as made there.
+    A site of the company's own, or one not registered, names no CMO and is left as it was."""
+    await product(service.client)
+    others, own = "9506000000015", "9506000000022"
+    await site(service.client, others, cmo_id="OTHER", lines=())
+    await site(service.client, own, cmo_id="ACME", lines=())
+    token = await service.token(Role.cmo, Scope(company_prefixes=frozenset({"9506000"}), cmos=frozenset({"ACME"})))
+    async with service.client_with(token) as acme:
+        for lot, gln, status in (("AT-OTHERS", others, 403), ("AT-OWN", own, 201), ("AT-UNREGISTERED", GLN, 201)):
+            body = {"gtin": GTIN, "lot": lot, "expiry": EXPIRY, "site_gln": gln, "cmo_id": "ACME"}
+            answered = await acme.post("/v1/batches", json=body)
+            assert answered.status_code == status, (lot, answered.text)
+        refused = await acme.post("/v1/batches", json=body | {"site_gln": others})
+        assert "lacks scope cmo (" in refused.json()["detail"]
+        assert "OTHER" not in refused.text
+    assert (await service.client.get(f"/v1/batches/{GTIN}/AT-OTHERS")).status_code == 404

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from fastapi import Request
 from serialtrail_contracts.identity import NO_CMO, Target
-from serialtrail_contracts.serials import BatchRegistered, LineRegistered
+from serialtrail_contracts.serials import BatchRegistered, LineRegistered, SiteRegistered
 from serialtrail_gs1.identity import IdentifierError
 from serialtrail_gs1.keys import parse_sgtin_uri
 from serialtrail_gs1.rules import GLN, GTIN
@@ -41,16 +41,6 @@ from serial_issuance.entrypoints.schemas import MAX_SCANS
 from serial_issuance.projections.serial_status.queries import SerialQueries
 
 Consistent = Callable[[], Awaitable[None]]
-
-
-async def new_batch(request: Request) -> Target:
-    """A batch being registered: its GTIN, its site, and its CMO (none is a value too)."""
-    body = await request_body(request)
-    return Target(
-        gtins=frozenset({str(body["gtin"])}) if body.get("gtin") else frozenset(),
-        sites=frozenset({str(body["site_gln"])}) if body.get("site_gln") else frozenset(),
-        cmos=frozenset({str(body.get("cmo_id") or NO_CMO)}),
-    )
 
 
 async def new_site(request: Request) -> Target:
@@ -114,7 +104,7 @@ class Resources:
         self.handlers, self.queries, self.consistent = handlers, queries, consistent
         self.new_product = Resource("product", named=body_target(gtins="gtin"))
         self.product = Resource("product", named=path_target(gtins="gtin"))
-        self.new_batch = Resource("batch", named=new_batch)
+        self.new_batch = Resource("batch", named=self._new_batch)
         self.batch = Resource(
             "batch",
             named=path_target(gtins="gtin"),
@@ -160,6 +150,28 @@ class Resources:
         self.serial = Resource(
             "serial", named=path_target(gtins="gtin"), owner=self._serial, unknown=_no_serial, refuses=SERIAL_OF_GTIN
         )
+
+    async def _new_batch(self, request: Request) -> Target:
+        """A batch being registered: its GTIN, its site, and its CMO (none is a value too). A site
+        registered as a CMO's is that CMO's too: no other party's batch is recorded as made there."""
+        body = await request_body(request)
+        site_gln = body.get("site_gln")
+        cmos = {str(body.get("cmo_id") or NO_CMO)}
+        if isinstance(site_gln, str) and (site := await self._registered_site(site_gln)) and site.cmo_id:
+            cmos.add(site.cmo_id)
+        return Target(
+            gtins=frozenset({str(body["gtin"])}) if body.get("gtin") else frozenset(),
+            sites=frozenset({str(site_gln)}) if site_gln else frozenset(),
+            cmos=frozenset(cmos),
+        )
+
+    async def _registered_site(self, gln: str) -> SiteRegistered | None:
+        """The site registered with this GLN; none for an unregistered one or a malformed GLN
+        (validation names the field)."""
+        try:
+            return await self.handlers.load.site(gln, "site_gln")
+        except InvalidInput:
+            return None
 
     async def _commissioning_named(self, request: Request) -> Target:
         """The GTINs (given, or inside SGTIN EPCs) and the line a commissioning names."""
