@@ -48,6 +48,11 @@ SIGNATURE_EXAMPLE: dict[str, Any] = {
 }
 
 
+# A CMO's id as batches and sites record it and scopes name it: one rule, so that every CMO a
+# record names can be named in a key's scope.
+CMO_ID_PATTERN = r"^[!-~]{1,64}$"
+CMO_ID_RULE = "1 to 64 printable ASCII characters without spaces"
+
 # What each dimension's values must look like (a scope is refused, never widened, when one does not).
 _DIMENSION_FORMATS = {
     "company_prefixes": (re.compile(r"^[0-9]{4,12}$"), "4 to 12 digits (a GS1 company prefix)"),
@@ -55,7 +60,7 @@ _DIMENSION_FORMATS = {
     "sites": (re.compile(r"^[0-9]{13}$"), "13 digits (a GLN)"),
     # Line ids as registered (an SGLN names a line in requests, never in a scope: one spelling each).
     "lines": (re.compile(r"^[0-9A-Za-z._-]{1,64}$"), "a line id: 1 to 64 letters, digits, '.', '_' or '-'"),
-    "cmos": (re.compile(r"^[!-~]{1,64}$"), "1 to 64 printable ASCII characters without spaces"),
+    "cmos": (re.compile(CMO_ID_PATTERN), CMO_ID_RULE),
 }
 
 

@@ -72,6 +72,36 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
         "gln",
     ),
     (
+        "batch-cmo-with-tab",  # no key's scope could name it: the CMO could never reach its own batch
+        "/v1/batches",
+        {"gtin": GTIN, "lot": "X", "expiry": "2030-01-01", "site_gln": GLN, "cmo_id": "ACME\tPHARMA"},
+        422,
+        "body.cmo_id",
+        "string_pattern_mismatch",
+    ),
+    (
+        "batch-cmo-empty",
+        "/v1/batches",
+        {"gtin": GTIN, "lot": "X", "expiry": "2030-01-01", "site_gln": GLN, "cmo_id": ""},
+        422,
+        "body.cmo_id",
+        "string_pattern_mismatch",
+    ),
+    (
+        "site-cmo-with-space",
+        "/v1/sites",
+        {
+            "gln": "9506000000015",
+            "company_prefix_length": 7,
+            "name": "N",
+            "address": {"street": "S", "city": "C", "postal_code": "1", "country": "DE"},
+            "cmo_id": "ACME PHARMA",
+        },
+        422,
+        "body.cmo_id",
+        "string_pattern_mismatch",
+    ),
+    (
         "batch-bad-expiry",
         "/v1/batches",
         {"gtin": GTIN, "lot": "X", "expiry": "2030-02-30", "site_gln": GLN},

@@ -7,11 +7,15 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+from serialtrail_contracts.identity import CMO_ID_PATTERN, CMO_ID_RULE
 from serialtrail_contracts.serials import Address, LineRegistered, OutputForm, SerialAlphabet, SiteRegistered
 from serialtrail_kit.http.body import Body, Count, Timestamp
 
 GTIN_EXAMPLE = "09506000134352"
 MAX_SCANS = 10_000  # scans may need the full parser (~13,000/s): bounded, and read off the event loop
+
+# A CMO a key's scope can name (`Scope`'s rule for its `cmos`): no space, tab or control character.
+CmoId = Annotated[str, Field(pattern=CMO_ID_PATTERN, description=f"a CMO's id: {CMO_ID_RULE}")]
 
 
 class ProductIn(Body):
@@ -54,7 +58,7 @@ class BatchIn(Body):
     lot: Annotated[str, Field(min_length=1, max_length=20)]
     expiry: date
     site_gln: Annotated[str, Field(description="GLN of the manufacturing site")]
-    cmo_id: str | None = None
+    cmo_id: CmoId | None = None
 
 
 class SiteIn(Body):
@@ -74,7 +78,7 @@ class SiteIn(Body):
     company_prefix_length: Annotated[Count, Field(ge=6, le=12, description="of the GLN's company prefix")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     address: Address
-    cmo_id: Annotated[str | None, Field(min_length=1, max_length=64, description="the CMO operating it")] = None
+    cmo_id: Annotated[CmoId | None, Field(description="the CMO operating it")] = None
 
 
 class LineIn(Body):
