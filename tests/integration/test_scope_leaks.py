@@ -209,6 +209,26 @@ async def test_a_cmo_naming_another_cmos_line_is_not_told_whose_or_where_it_is(w
     assert [reason.partition(" lacks scope ")[2] for reason in reasons] == ["cmo:OTHER"], reasons
 
 
+async def test_a_line_key_naming_another_line_by_its_read_point_is_not_told_that_lines_id(world: World) -> None:
+    """Outside review: a line key sending another party's read point (an SGLN) was answered
+    "lacks scope line:<that line's id>", an id it never sent. It is told the dimension only."""
+    created = await world.harness.client.post(
+        f"/v1/sites/{SITE_OTHER}/lines", json={"line_id": "OTHER-SECRET-LINE", "name": "L", "extension": "77"}
+    )
+    assert created.status_code == 201, created.text
+    head = await _head(world, "serial_issuance")
+    acme_line = {"company_prefixes": frozenset({"9506000"}), "lines": frozenset({"LINE-1"})}
+    async with await _client(world, Role.line, **acme_line) as line:
+        body = {"gtin": GTIN_A, "lot": "ACME-1", "serials": world.acme_serials[-1:], "event_time": moment()}
+        refused = await line.post("/v1/commissioning", json=body | {"line_id": "urn:epc:id:sgln:9506000.00001.77"})
+    assert refused.status_code == 403, refused.text
+    assert "lacks scope line (which line is not said" in refused.json()["detail"]
+    assert "OTHER-SECRET-LINE" not in refused.text
+    events = await PostgresEventStore(world.harness.composition.app_pool, "serial_issuance").read_all(head, 100)
+    reasons = [e.payload["reason"] for e in events if e.event_type == AccessRefused.EVENT_TYPE]
+    assert [reason.partition(" lacks scope ")[2] for reason in reasons] == ["line:OTHER-SECRET-LINE"], reasons
+
+
 async def test_another_companys_line_key_cannot_unpack_close_or_repack_our_parents(world: World) -> None:
     before = await _events(world, "aggregation")
     async with await _client(world, Role.line, **B_LINE) as b_line:

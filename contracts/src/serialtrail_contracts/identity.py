@@ -254,10 +254,11 @@ class Principal:
         return self.scope.missing(target)
 
 
-# A target's sites and CMOs are mostly learnt from records, not sent (the site and CMO of the line
-# or batch a request names): refused, the caller is told which dimension it lacks, never the value,
-# which may be another party's (who packs a line, where a batch is made). The access audit keeps it.
-_NOT_TOLD = frozenset({"site", "cmo"})
+# A target's sites, CMOs and lines are often learnt from records, not sent (the site and CMO of the
+# line or batch a request names; the line id behind a read point's SGLN): refused, the caller is told
+# which dimension it lacks, never the value, which may be another party's (who packs a line, where a
+# batch is made, what a line is called). The access audit keeps it.
+_NOT_TOLD = frozenset({"site", "cmo", "line"})
 
 
 def as_told(lacking: str) -> str:

@@ -47,6 +47,28 @@ async def test_missing_malformed_and_unknown_credentials_are_401_with_a_challeng
         assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_request_with_two_credentials_is_refused_whichever_is_valid(service: Harness) -> None:
+    """Not the first nor the admin's: a client adding a key to a default header acts as neither."""
+    admin = service.client.headers["authorization"]
+    created = await service.client.post(
+        "/v1/api-keys", json={"name": "ACME", "role": "cmo", "scope": {"company_prefixes": ["9506000"]}}
+    )
+    cmo = created.json()["token"]
+    cases = [
+        [("authorization", admin), ("authorization", f"Bearer {cmo}")],
+        [("authorization", f"Bearer {cmo}"), ("authorization", admin)],
+        [("authorization", admin), ("x-api-key", cmo)],
+        [("x-api-key", cmo), ("x-api-key", "st_bogus")],
+    ]
+    async with service.client_with(None) as client:
+        for headers in cases:
+            response = await client.get("/v1/api-keys", headers=headers)
+            assert response.status_code == 401, headers
+            assert response.json()["detail"].startswith("one credential per request"), response.text
+            assert 'error="invalid_request"' in response.headers["www-authenticate"]
+        assert (await client.get("/v1/api-keys", headers=[("authorization", admin)])).status_code == 200
+
+
 async def test_a_key_is_shown_once_stored_hashed_and_revocable(service: Harness) -> None:
     created = await service.client.post(
         "/v1/api-keys", json={"name": "ACME", "role": "cmo", "scope": {"company_prefixes": ["9506000"]}}

@@ -123,6 +123,15 @@ class FailureLimiter:
         self._recent(source).append(time.monotonic())
 
 
+# Two credentials (two Authorization headers, or one and an X-API-Key) are refused, not one of them
+# chosen: a client that adds its own header to a default one would act as whichever was chosen.
+ONE_CREDENTIAL = "one credential per request: this one sends several (Authorization and X-API-Key headers)"
+
+
+def _credentials_sent(request: Request) -> int:
+    return len(request.headers.getlist("authorization")) + len(request.headers.getlist("x-api-key"))
+
+
 def _credential(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header:
@@ -180,6 +189,10 @@ class Authenticator:
         """Failures are counted per client address and per presented key id; past the limit a
         request is refused (429) without its secret being verified the slow way, unless the
         secret is right and can be told at once: a wrong secret never locks the right one out."""
+        if _credentials_sent(request) > 1:
+            ambiguous = Unauthenticated(ONE_CREDENTIAL, error="invalid_request")
+            await self.record_refusal(request, ambiguous, None)
+            raise ambiguous
         token = _credential(request)
         sources = self._sources(request, token)
         blocked = max((self.limiter.blocked_for(source) or 0 for source in sources), default=0)
