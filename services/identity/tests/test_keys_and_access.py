@@ -231,6 +231,27 @@ async def test_a_valid_oidc_token_maps_to_a_principal(oidc_service: Harness, sig
         assert (await client.get("/v1/api-keys")).status_code == 403  # an auditor changes nothing
 
 
+async def test_failures_from_an_address_do_not_lock_out_a_valid_oidc_token(
+    oidc_service: Harness, signing_key: rsa.RSAPrivateKey
+) -> None:
+    """Outside review: bad tokens from one address (a shared NAT) locked out every valid token from
+    it. A valid one signed by a key already fetched passes; a bad one, or one naming a key not
+    fetched (which would make the server fetch), is still refused 429."""
+    good, bad = token(signing_key), token(signing_key, aud="someone-else")
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    unknown_key = jwt.encode(jwt.decode(good, options={"verify_signature": False}), stranger, "RS256", {"kid": "new"})
+    async with oidc_service.client_with(good) as client:
+        assert (await client.get("/v1/access-audit")).status_code == 200  # the key list is fetched
+    async with oidc_service.client_with(bad) as client:
+        statuses = [(await client.get("/v1/access-audit")).status_code for _ in range(MAX_FAILURES + 1)]
+    assert statuses == [401] * MAX_FAILURES + [429]
+    for refused in (bad, unknown_key):
+        async with oidc_service.client_with(refused) as client:
+            assert (await client.get("/v1/access-audit")).status_code == 429
+    async with oidc_service.client_with(good) as client:
+        assert (await client.get("/v1/access-audit")).status_code == 200
+
+
 async def test_bad_oidc_tokens_are_refused(oidc_service: Harness, signing_key: rsa.RSAPrivateKey) -> None:
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     good = token(signing_key)

@@ -280,12 +280,25 @@ class Authenticator:
     async def _right_at_once(self, token: str | None, principal_id: str | None = None) -> bool:
         """The presented key's secret is right (and the key is `principal_id`'s, when given) and
         that needs no argon2 (a SHA-256 hash, or an argon2 hash this process verified before):
-        one indexed lookup, no slow hash."""
+        one indexed lookup, no slow hash. An OIDC token is right at once when it is valid and signed
+        by a key already fetched: failures from its address (a shared NAT's) do not lock it out."""
+        if token and self.jwt is not None and not apikeys.looks_like_api_key(token):
+            return await self._token_right_at_once(self.jwt, token, principal_id)
         parsed = apikeys.parse(token) if token and apikeys.looks_like_api_key(token) else None
         key = await self.principals.key(parsed[0]) if parsed else None
         if parsed is None or key is None or principal_id not in (None, key.principal_id):
             return False
         return self._verifier.known(parsed[1], key.secret_hash) is True
+
+    @staticmethod
+    async def _token_right_at_once(verifier: JwtAuthenticator, token: str, principal_id: str | None) -> bool:
+        if not verifier.names_a_known_key(token):
+            return False
+        try:
+            principal = await verifier.authenticate(token)
+        except TokenRejected:
+            return False
+        return principal_id in (None, principal.id)
 
     async def record_refusal(self, request: Request, refusal: AccessRefused, principal: Principal | None) -> None:
         token = _credential(request)

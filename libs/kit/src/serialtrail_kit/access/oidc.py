@@ -39,6 +39,17 @@ class JwtAuthenticator:
         # verified on (the review: 40 tokens naming unknown keys made API-key requests take 20 s).
         self._fetching = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jwks")
 
+    def names_a_known_key(self, token: str) -> bool:
+        """The token names a signing key of the key list already fetched: checking it fetches
+        nothing from the identity provider, so it may be checked where fetching may not (from an
+        address past its failure limit)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return False
+        cached = self._jwks.jwk_set_cache.get() if self._jwks.jwk_set_cache is not None else None
+        return kid is not None and cached is not None and any(key.key_id == kid for key in cached.keys)
+
     async def authenticate(self, token: str, *, max_age: int | None = None) -> Principal:
         """`max_age`: require a token issued within that many seconds (re-authentication)."""
         try:
