@@ -42,6 +42,7 @@ from serialtrail_kit.testing.waiting import until
 
 GTIN_A, GTIN_B = "09506000134352", "04000001000012"
 SITE_A, SITE_B = "9506000000008", "4000001000005"
+SITE_O = "9506000000022"  # the CMO OTHER's, with its line OTHER-L1
 OWN = Scope(
     company_prefixes=frozenset({"9506000"}),
     sites=frozenset({SITE_A}),
@@ -108,6 +109,8 @@ PREFIXES = {"own": "9506000", "other-company": "4000001", "other-cmo": "9506000"
 LINES = {"own": "LINE-1", "other-company": "LINE-1", "other-cmo": "LINE-1", "other-line": "LINE-2"}
 CMOS = {"own": "ACME", "other-company": "BCMO", "other-cmo": "OTHER", "other-line": "ACME"}
 SITES = {"own": SITE_A, "other-company": SITE_B}
+# Where each owner's units are commissioned: a CMO's line makes that CMO's batches only.
+MADE_ON = {"own": "LINE-1", "other-company": "LINE-B", "other-cmo": "OTHER-L1", "other-line": "LINE-2"}
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -134,7 +137,7 @@ def _batch(world: World, variant: str) -> Values:
     if variant == "unknown":
         return {"gtin": GTIN_A, "lot": "NO-SUCH-LOT"}
     fresh = f"NEW-{uuid.uuid4().hex[:8]}"
-    site = SITE_B if variant == "other-company" else SITE_A
+    site = {"other-company": SITE_B, "other-cmo": SITE_O}.get(variant, SITE_A)  # a CMO's site makes its batches
     return {"gtin": GTINS[variant], "lot": LOTS[variant], "new_lot": fresh, "cmo_id": CMOS[variant], "site_gln": site}
 
 
@@ -185,7 +188,7 @@ def _commissioning(world: World, variant: str) -> Values:
         "gtin": GTINS.get(variant, GTIN_A),
         "lot": lot,
         "serials": [serial],
-        "line_id": LINES.get(variant, "LINE-1"),
+        "line_id": MADE_ON.get(variant, "LINE-1"),
     }
 
 
@@ -580,7 +583,8 @@ async def _build(harness: Harness) -> World:
         for lot, cmo in lots.items():
             await batch(client, gtin, lot, site_gln=gln, cmo_id=cmo)
     await site(client, SITE_A, cmo_id="ACME", lines=("LINE-1", "LINE-2"))
-    await site(client, SITE_B, cmo_id="BCMO", lines=())
+    await site(client, SITE_B, cmo_id="BCMO", lines=("LINE-B",))
+    await site(client, SITE_O, cmo_id="OTHER", lines=("OTHER-L1",))
     await harness.runner("aggregation", "knowledge").caught_up(timeout=30)  # it packs on these lines
     for variant, gtin, lot in (
         ("own", GTIN_A, "LOT-A1"),
@@ -644,7 +648,7 @@ async def _packed_case(world: World, variant: str) -> tuple[str, str]:
         "gtin": GTINS[variant],
         "serials": [serial],
         "lot": lot,
-        "line_id": LINES[variant],
+        "line_id": MADE_ON[variant],
         "event_time": moment(),
     }
     await _ok(await client.post("/v1/commissioning", json=commissioning))
@@ -659,8 +663,8 @@ async def _commission_more(world: World, count: int) -> None:
     for variant in ("own", "other-cmo", "other-company"):
         lot = LOTS[variant]
         serials = [world.supply.serial(lot) for _ in range(count)]
-        body = {"gtin": GTINS[variant], "serials": serials, "lot": lot, "line_id": "LINE-1", "event_time": moment()}
-        await _ok(await world.harness.client.post("/v1/commissioning", json=body))
+        body = {"gtin": GTINS[variant], "serials": serials, "lot": lot, "line_id": MADE_ON[variant]}
+        await _ok(await world.harness.client.post("/v1/commissioning", json=body | {"event_time": moment()}))
         world.commissioned.setdefault(lot, []).extend(serials)
 
 
@@ -758,7 +762,7 @@ async def _uploadable(world: World) -> None:
                 "gtin": GTINS[variant],
                 "serials": [serial],
                 "lot": lot,
-                "line_id": "LINE-1",
+                "line_id": MADE_ON[variant],
                 "event_time": moment(),
             }
             await _ok(await world.harness.client.post("/v1/commissioning", json=body))
@@ -795,12 +799,13 @@ async def _uploaded_for_recalls(harness: Harness) -> None:
     """A batch of each owner's, uploaded to the hub once, for the recall samples."""
     client = harness.client
     for variant, lot in RECALL_LOTS.items():
-        site_gln = SITE_B if variant == "other-company" else SITE_A
+        site_gln = {"other-company": SITE_B, "other-cmo": SITE_O}.get(variant, SITE_A)
         await batch(client, GTINS[variant], lot, site_gln=site_gln, cmo_id=CMOS[variant])
         body = {"gtin": GTINS[variant], "lot": lot, "quantity": 2}
         created = await _ok(await client.post("/v1/serial-requests", json=body))
         serials = (await _ok(await client.get(created["serials_url"]))).split()
-        body = {"gtin": GTINS[variant], "serials": serials, "lot": lot, "line_id": "LINE-1", "event_time": moment()}
+        body = {"gtin": GTINS[variant], "serials": serials, "lot": lot, "line_id": MADE_ON[variant]}
+        body["event_time"] = moment()
         await _ok(await client.post("/v1/commissioning", json=body))
     await harness.runner("fmd_hub", "knowledge").caught_up(timeout=30)
     for variant, lot in RECALL_LOTS.items():

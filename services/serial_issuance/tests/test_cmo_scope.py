@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from issuance_helpers import EXPIRY, GLN, GTIN, product, site
 from serialtrail_contracts.identity import Role, Scope
+from serialtrail_kit.eventstore.postgres import PostgresEventStore
 from serialtrail_kit.testing.clock import moment
 from serialtrail_kit.testing.harness import Harness
 
@@ -61,3 +62,41 @@ async def test_a_cmo_records_no_batch_at_another_cmos_site(service: Harness) -> 
         assert "lacks scope cmo (" in refused.json()["detail"]
         assert "OTHER" not in refused.text
     assert (await service.client.get(f"/v1/batches/{GTIN}/AT-OTHERS")).status_code == 404
+
+
+async def test_a_batch_made_at_a_cmos_site_is_that_cmos_whoever_registers_it(service: Harness) -> None:
+    """Outside review: the company's key recorded ACME's batch at OTHER's site, and a batch with no
+    CMO at a CMO's site (which that CMO's key could then never reach). Both are refused 422."""
+    await product(service.client)
+    others = "9506000000015"
+    await site(service.client, others, cmo_id="OTHER", lines=())
+    head = await PostgresEventStore(service.composition.app_pool, "serial_issuance").head()
+    for cmo_id in ("ACME", None):
+        body = {"gtin": GTIN, "lot": f"AT-OTHERS-{cmo_id}", "expiry": EXPIRY, "site_gln": others, "cmo_id": cmo_id}
+        refused = await service.client.post("/v1/batches", json=body)
+        assert refused.status_code == 422, refused.text
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("cmo_id", "made-by-sites-cmo")]
+        assert "operated by CMO OTHER" in refused.json()["detail"]
+    assert await PostgresEventStore(service.composition.app_pool, "serial_issuance").head() == head
+    body = {"gtin": GTIN, "lot": "AT-OTHERS", "expiry": EXPIRY, "site_gln": others, "cmo_id": "OTHER"}
+    assert (await service.client.post("/v1/batches", json=body)).status_code == 201
+
+
+async def test_a_cmos_line_commissions_only_that_cmos_batches(service: Harness) -> None:
+    """Outside review: a key narrowed to ACME's line (not to a CMO) commissioned OTHER's batch on it.
+    A CMO's line makes that CMO's batches only, whoever sends the commissioning."""
+    await product(service.client)
+    for lot, cmo in (("ACME-1", "ACME"), ("OTHER-1", "OTHER"), ("OWN-1", None)):
+        body = {"gtin": GTIN, "lot": lot, "expiry": EXPIRY, "site_gln": GLN, "cmo_id": cmo}
+        assert (await service.client.post("/v1/batches", json=body)).status_code == 201
+    await site(service.client, "9506000000015", cmo_id="ACME", lines=("ACME-L1",))
+    token = await service.token(Role.line, Scope(company_prefixes=frozenset({"9506000"}), lines=frozenset({"ACME-L1"})))
+    async with service.client_with(token) as line:
+        for lot, status in (("OTHER-1", 422), ("OWN-1", 422), ("ACME-1", 201)):
+            issued = await service.client.post("/v1/serial-requests", json={"gtin": GTIN, "lot": lot, "quantity": 1})
+            serials = (await service.client.get(issued.json()["serials_url"])).text.split()
+            commission = {"gtin": GTIN, "lot": lot, "serials": serials, "line_id": "ACME-L1", "event_time": moment()}
+            answered = await line.post("/v1/commissioning", json=commission)
+            assert answered.status_code == status, (lot, answered.text)
+            if status == 422:
+                assert [(e["field"], e["rule"]) for e in answered.json()["errors"]] == [("lot", "made-on-cmos-line")]

@@ -76,9 +76,16 @@ class SerialIssuanceHandlers:
         await self.load.product(proposed.gtin)
         stream = batches.stream_id(proposed.gtin, proposed.lot)
         today = datetime.now(UTC).date()
-        return await self._register_once(
-            stream, BatchRegistered, lambda known: batches.register(known, proposed, today, self.max_shelf_life), meta
-        )
+        async with self.writes.unit(meta) as work:
+            # The site read in the unit, under the log's lock: a site registered meanwhile is seen.
+            sites = (await work.stream(location.site_stream(proposed.site_gln))).of(SiteRegistered)
+            existing = await work.stream(stream)
+            decided = batches.register(
+                existing.of(BatchRegistered), proposed, today, self.max_shelf_life, sites[-1] if sites else None
+            )
+            if not existing.events:
+                work.record(stream, existing.version, [decided])
+        return decided
 
     async def register_site(self, proposed: SiteRegistered, meta: RecordMetadata) -> SiteRegistered:
         stream = location.site_stream(proposed.gln)
@@ -217,6 +224,8 @@ class SerialIssuanceHandlers:
             message = f"batch {command.lot} expires {registered_batch.expiry}, not {command.expiry}"
             raise InvalidInput(message, [MATCHES_BATCH.at("expiry", message)])
         check_labels(labels, registered_batch, field)
+        if (elsewhere := batches.made_on(command.line, registered_batch)) is not None:
+            raise InvalidInput(elsewhere.message, [elsewhere])
         _check_time(command, registered_batch, registered_at - self.skew)
         fmt = product.serial_format(registered)
         pool, _ = await load.pool(gtin)

@@ -63,6 +63,18 @@ WITHIN_SHELF_LIFE = Rule(
     "expiry",
     "expiry 2099-12-31 is beyond the longest shelf life (3650 days: 2036-02-28 at the latest)",
 )
+MADE_BY_SITES_CMO = Rule(
+    "made-by-sites-cmo",
+    "a batch made at a site registered as a CMO's is that CMO's batch",
+    "cmo_id",
+    "site 9506000000015 is operated by CMO ACME: a batch made there names cmo_id ACME",
+)
+MADE_ON_CMOS_LINE = Rule(
+    "made-on-cmos-line",
+    "a line registered as a CMO's commissions that CMO's batches only",
+    "lot",
+    "line ACME-L1 is operated by CMO ACME; batch L2026B is not ACME's",
+)
 
 # Sites and lines.
 LINE_ID = Rule(

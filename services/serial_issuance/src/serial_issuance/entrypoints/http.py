@@ -62,6 +62,7 @@ COMMISSIONING_INPUT = (
     rules.REGISTERED_BATCH,
     rules.MATCHES_BATCH,
     rules.LABEL_MATCHES_BATCH,
+    rules.MADE_ON_CMOS_LINE,
     rules.AFTER_BATCH_REGISTERED,
     rules.BEFORE_EXPIRY,
     rules.DUPLICATE,
@@ -128,6 +129,7 @@ def _master_data_routes(router: APIRouter, handlers: SerialIssuanceHandlers, res
                     gs1.GLN,
                     rules.AFTER_MANUFACTURE,
                     rules.WITHIN_SHELF_LIFE,
+                    rules.MADE_BY_SITES_CMO,
                 ),
                 Conflict: (rules.UNIQUE,),
             }
