@@ -24,6 +24,7 @@ from jwt.algorithms import RSAAlgorithm
 from serialtrail_contracts.identity import Role, Scope
 from serialtrail_kit.access import tokens
 from serialtrail_kit.access.authenticate import MAX_FAILURES
+from serialtrail_kit.access.oidc import JwtAuthenticator, OidcConfig
 from serialtrail_kit.testing.harness import Harness, make_settings, serve
 from serialtrail_kit.testing.waiting import until
 
@@ -250,6 +251,22 @@ async def test_failures_from_an_address_do_not_lock_out_a_valid_oidc_token(
             assert (await client.get("/v1/access-audit")).status_code == 429
     async with oidc_service.client_with(good) as client:
         assert (await client.get("/v1/access-audit")).status_code == 200
+
+
+async def test_a_key_once_fetched_stays_known_after_the_key_list_cache_expires(
+    jwks_url: str, signing_key: rsa.RSAPrivateKey
+) -> None:
+    """Re-test: the exemption above lapsed 5 minutes after the key list was fetched (PyJWT's copy
+    of the whole list expires; the signing key itself stays cached, so checking needs no fetch)."""
+    verifier = JwtAuthenticator(OidcConfig(jwks_url, ISSUER, AUDIENCE))
+    good = token(signing_key)
+    assert not verifier.names_a_known_key(good)  # nothing fetched yet: checking it would fetch
+    await verifier.authenticate(good)
+    assert verifier._jwks.jwk_set_cache is not None
+    verifier._jwks.jwk_set_cache.put(None)  # as when its lifespan is over
+    assert verifier.names_a_known_key(good)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert not verifier.names_a_known_key(jwt.encode({"sub": "x"}, stranger, "RS256", {"kid": "new"}))
 
 
 async def test_bad_oidc_tokens_are_refused(oidc_service: Harness, signing_key: rsa.RSAPrivateKey) -> None:

@@ -38,6 +38,9 @@ class JwtAuthenticator:
         # Its own threads: a slow identity provider ties up these, never the ones API keys are
         # verified on (the review: 40 tokens naming unknown keys made API-key requests take 20 s).
         self._fetching = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jwks")
+        # Key ids whose signing key was fetched: PyJWT keeps those keys (`cache_keys`) after its
+        # copy of the whole key list expires, so checking a token that names one fetches nothing.
+        self._fetched: set[str] = set()
 
     def names_a_known_key(self, token: str) -> bool:
         """The token names a signing key of the key list already fetched: checking it fetches
@@ -47,8 +50,7 @@ class JwtAuthenticator:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             return False
-        cached = self._jwks.jwk_set_cache.get() if self._jwks.jwk_set_cache is not None else None
-        return kid is not None and cached is not None and any(key.key_id == kid for key in cached.keys)
+        return isinstance(kid, str) and kid in self._fetched
 
     async def authenticate(self, token: str, *, max_age: int | None = None) -> Principal:
         """`max_age`: require a token issued within that many seconds (re-authentication)."""
@@ -61,6 +63,8 @@ class JwtAuthenticator:
         try:
             loop = asyncio.get_running_loop()
             key = await loop.run_in_executor(self._fetching, self._jwks.get_signing_key_from_jwt, token)
+            if isinstance(key.key_id, str):
+                self._fetched.add(key.key_id)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
