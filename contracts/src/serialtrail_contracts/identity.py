@@ -206,7 +206,7 @@ def _dimension(name: str, value: object) -> frozenset[str] | None:
         raise ScopeInvalid(field, "non-empty", f"{field} is empty: leave it out, or name what is in scope")
     pattern, described = _DIMENSION_FORMATS[name]
     for item in value:
-        if not pattern.match(item):
+        if not pattern.fullmatch(item):  # not `match`: its `$` lets a final newline through
             raise ScopeInvalid(field, "format", f"{field}: {item!r} must be {described}")
         if name in _CHECKED_KEYS and _check_digit(item[:-1]) != int(item[-1]):
             expected = _check_digit(item[:-1])

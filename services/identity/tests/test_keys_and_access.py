@@ -366,6 +366,9 @@ async def test_a_well_formed_scope_claim_narrows_the_principal(
         ({"company_prefixes": ["9506000"], "lines": [""]}, "body.scope.lines.0", "string_too_short"),
         ({"company_prefixes": ["9506000"], "gtins": ["09506000134353"]}, "scope.gtins", "check-digit"),
         ({"company_prefixes": ["9506000"], "sites": ["9506000000009"]}, "scope.sites", "check-digit"),
+        ({"company_prefixes": ["9506000\n"]}, "scope.company_prefixes", "format"),  # `$` before a final newline
+        ({"company_prefixes": ["9506000"], "cmos": ["ACME\n"]}, "scope.cmos", "format"),
+        ({"company_prefixes": ["9506000"], "lines": ["LINE-1\n"]}, "scope.lines", "format"),
     ],
 )
 async def test_an_api_key_scope_is_checked_strictly(service: Harness, scope: Any, field: str, rule: str) -> None:
