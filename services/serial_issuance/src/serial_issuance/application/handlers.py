@@ -24,7 +24,7 @@ from serialtrail_contracts.serials import (
 from serialtrail_gs1.keys import parse_sgtin_uri, require_gtin
 from serialtrail_kit.errors import Conflict, InvalidInput, Violation
 from serialtrail_kit.eventstore.metadata import RecordMetadata
-from serialtrail_kit.writes.model import UnitOfWork, WriteModel
+from serialtrail_kit.writes.model import Stream, UnitOfWork, WriteModel
 
 from serial_issuance.application.commands import Commission, ImportSerials, RequestSerials, RequestSsccs
 from serial_issuance.application.loading import Loader, RememberingLoader
@@ -69,42 +69,53 @@ class SerialIssuanceHandlers:
         require_gtin(proposed.gtin)
         stream = product.stream_id(proposed.gtin)
         return await self._register_once(
-            stream, ProductRegistered, lambda known: product.register(known, proposed), meta
+            stream, ProductRegistered, lambda known, _: product.register(known, proposed), meta
         )
 
     async def register_batch(self, proposed: BatchRegistered, meta: RecordMetadata) -> BatchRegistered:
         await self.load.product(proposed.gtin)
         stream = batches.stream_id(proposed.gtin, proposed.lot)
         today = datetime.now(UTC).date()
-        async with self.writes.unit(meta) as work:
-            # The site read in the unit, under the log's lock: a site registered meanwhile is seen.
-            sites = (await work.stream(location.site_stream(proposed.site_gln))).of(SiteRegistered)
-            existing = await work.stream(stream)
-            decided = batches.register(
-                existing.of(BatchRegistered), proposed, today, self.max_shelf_life, sites[-1] if sites else None
-            )
-            if not existing.events:
-                work.record(stream, existing.version, [decided])
-        return decided
+
+        def decide(known: list[BatchRegistered], site: Stream | None) -> BatchRegistered:
+            sites = site.of(SiteRegistered) if site is not None else []
+            return batches.register(known, proposed, today, self.max_shelf_life, sites[-1] if sites else None)
+
+        # The batch's site read in the same unit, under the log's lock: a site registered meanwhile is seen.
+        return await self._register_once(
+            stream, BatchRegistered, decide, meta, consulting=location.site_stream(proposed.site_gln)
+        )
 
     async def register_site(self, proposed: SiteRegistered, meta: RecordMetadata) -> SiteRegistered:
         stream = location.site_stream(proposed.gln)
-        return await self._register_once(stream, SiteRegistered, lambda known: location.register(known, proposed), meta)
+        return await self._register_once(
+            stream, SiteRegistered, lambda known, _: location.register(known, proposed), meta
+        )
 
     async def register_line(
         self, gln: str, line_id: str, name: str, extension: str | None, meta: RecordMetadata
     ) -> LineRegistered:
         proposed = location.line(await self.load.site(gln), line_id, name, extension)
         stream = location.line_stream(line_id)
-        return await self._register_once(stream, LineRegistered, lambda known: location.register(known, proposed), meta)
+        return await self._register_once(
+            stream, LineRegistered, lambda known, _: location.register(known, proposed), meta
+        )
 
     async def _register_once(
-        self, stream: str, kind: type[E], decide: Callable[[list[E]], E], meta: RecordMetadata
+        self,
+        stream: str,
+        kind: type[E],
+        decide: Callable[[list[E], Stream | None], E],
+        meta: RecordMetadata,
+        *,
+        consulting: str | None = None,
     ) -> E:
-        """Master data recorded once; registering the same again is answered, not recorded."""
+        """Master data recorded once; registering the same again is answered, not recorded.
+        `consulting`: another stream the decision reads, loaded in the same unit."""
         async with self.writes.unit(meta) as work:
+            consulted = None if consulting is None else await work.stream(consulting)
             existing = await work.stream(stream)
-            decided = decide(existing.of(kind))
+            decided = decide(existing.of(kind), consulted)
             if not existing.events:
                 work.record(stream, existing.version, [decided])
         return decided
